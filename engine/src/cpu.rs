@@ -1,0 +1,207 @@
+//! CPU definitions (`virCPUDef`): one type for host and guest CPUs.
+
+use std::fmt;
+
+/// Host or guest CPU (`virCPUType`). Decides how the CPU is read and written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CpuType {
+    Host,
+    Guest,
+}
+
+/// `mode` of a guest CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum CpuMode {
+    #[default]
+    Custom,
+    HostModel,
+    HostPassthrough,
+    Maximum,
+}
+
+/// `match` of a guest CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum CpuMatch {
+    Minimum,
+    #[default]
+    Exact,
+    Strict,
+}
+
+/// `check` of a guest CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CpuCheck {
+    None,
+    Partial,
+    Full,
+}
+
+/// `<model fallback>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Fallback {
+    #[default]
+    Allow,
+    Forbid,
+}
+
+/// Feature policy of a guest CPU feature (`virCPUFeaturePolicy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Policy {
+    Force,
+    Require,
+    Optional,
+    Disable,
+    Forbid,
+}
+
+macro_rules! names {
+    ($ty:ty { $($v:ident = $s:literal),* $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$(<$ty>::$v),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$ty>::$v => $s),* }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(<$ty>::$v),)* _ => None }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+names!(CpuMode { Custom = "custom", HostModel = "host-model", HostPassthrough = "host-passthrough", Maximum = "maximum" });
+names!(CpuMatch { Minimum = "minimum", Exact = "exact", Strict = "strict" });
+names!(CpuCheck { None = "none", Partial = "partial", Full = "full" });
+names!(Fallback { Allow = "allow", Forbid = "forbid" });
+names!(Policy { Force = "force", Require = "require", Optional = "optional", Disable = "disable", Forbid = "forbid" });
+
+/// One `<feature>` of a CPU. Host features carry no policy (treated as `require`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Feature {
+    pub name: String,
+    pub policy: Option<Policy>,
+}
+
+impl Feature {
+    pub fn new(name: impl Into<String>, policy: Option<Policy>) -> Self {
+        Feature { name: name.into(), policy }
+    }
+    /// The policy every computation uses (`None` counts as `require`).
+    pub fn effective_policy(&self) -> Policy {
+        self.policy.unwrap_or(Policy::Require)
+    }
+}
+
+/// `<topology sockets dies cores threads/>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Topology {
+    pub sockets: u32,
+    pub dies: u32,
+    pub cores: u32,
+    pub threads: u32,
+}
+
+/// Host CPU signature (`<signature family model stepping/>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Signature {
+    pub family: u32,
+    pub model: u32,
+    pub stepping: u32,
+}
+
+/// `<counter name='tsc' frequency scaling/>` of a host CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TscCounter {
+    pub frequency: u64,
+    pub scaling: Option<bool>,
+}
+
+/// `<cache level mode/>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheDef {
+    pub level: Option<u32>,
+    pub mode: String,
+}
+
+/// `<maxphysaddr mode bits/>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MaxPhysAddr {
+    pub mode: String,
+    pub bits: Option<u32>,
+}
+
+/// A CPU definition, host or guest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CpuDef {
+    pub cpu_type: CpuType,
+    pub mode: CpuMode,
+    pub match_: CpuMatch,
+    pub check: Option<CpuCheck>,
+    /// `migratable='on|off'` (passthrough / maximum).
+    pub migratable: Option<bool>,
+    /// `<arch>` text (host CPUs; an optional constraint on guests read from capabilities).
+    pub arch: Option<String>,
+    pub model: Option<String>,
+    pub fallback: Fallback,
+    pub vendor_id: Option<String>,
+    pub vendor: Option<String>,
+    pub microcode: Option<u32>,
+    pub signature: Option<Signature>,
+    pub tsc: Option<TscCounter>,
+    pub topology: Option<Topology>,
+    pub cache: Option<CacheDef>,
+    pub maxphysaddr: Option<MaxPhysAddr>,
+    pub features: Vec<Feature>,
+}
+
+impl CpuDef {
+    /// An empty CPU of the given type, mode custom (`virCPUDefNew`).
+    pub fn new(cpu_type: CpuType) -> Self {
+        CpuDef {
+            cpu_type,
+            mode: CpuMode::Custom,
+            match_: CpuMatch::Exact,
+            check: None,
+            migratable: None,
+            arch: None,
+            model: None,
+            fallback: Fallback::Allow,
+            vendor_id: None,
+            vendor: None,
+            microcode: None,
+            signature: None,
+            tsc: None,
+            topology: None,
+            cache: None,
+            maxphysaddr: None,
+            features: Vec::new(),
+        }
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.cpu_type == CpuType::Host
+    }
+
+    pub fn feature(&self, name: &str) -> Option<&Feature> {
+        self.features.iter().find(|f| f.name == name)
+    }
+
+    /// `virCPUDefUpdateFeature`: replaces the policy in place, or appends.
+    pub fn set_feature(&mut self, name: &str, policy: Option<Policy>) {
+        match self.features.iter_mut().find(|f| f.name == name) {
+            Some(f) => f.policy = policy,
+            None => self.features.push(Feature::new(name, policy)),
+        }
+    }
+
+    /// `virCPUDefAddFeatureIfMissing`.
+    pub fn add_feature_if_missing(&mut self, name: &str, policy: Option<Policy>) {
+        if self.feature(name).is_none() {
+            self.features.push(Feature::new(name, policy));
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! cpufleet-engine: libvirt 9.0.0's CPU model logic, exact and fast, with no I/O.
+//!
+//! Data flows one way: bytes → parsed values ([`CpuMap`], [`CpuDef`], [`CpuidData`]) →
+//! operations ([`x86`], [`ppc64`], [`ops`]) → values → bytes ([`xml::write`]).
+#![forbid(unsafe_code)]
+
+pub mod cpu;
+pub mod cpuid;
+pub mod error;
+pub mod features;
+pub mod map;
+pub mod xml;
+
+pub use cpu::{CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Feature, Policy};
+pub use cpuid::{CpuidData, CpuidKey};
+pub use error::{CpuError, MapError, Pos, XmlError, XmlErrorKind};
+pub use features::{FeatureId, FeatureSet};
+pub use map::CpuMap;

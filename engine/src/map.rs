@@ -1,0 +1,670 @@
+//! The CPU map (`cpu_map/`): vendors, features and models per architecture, loaded once from
+//! in-memory file contents and passed by reference (`cpuMapLoad`, `x86VendorParse`,
+//! `x86FeatureParse`, `x86ModelParse`, `ppc64ModelParse`).
+
+use crate::cpuid::{CpuidData, CpuidKey, Regs, EBX, ECX, EDX};
+use crate::error::{MapError, Pos, XmlError, XmlErrorKind};
+use crate::features::{FeatureId, FeatureSet, MAX_FEATURES};
+use crate::xml::cursor::{Cursor, Elem, Limits};
+use crate::xml::num::{parse_u32_c, parse_u32_dec, parse_u32_hex};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct X86Vendor {
+    pub name: String,
+    /// The 12-character CPUID vendor string.
+    pub string: String,
+    /// Leaf 0 registers: EBX = bytes 0-3, EDX = 4-7, ECX = 8-11 (little-endian), EAX = 0.
+    pub regs: Regs,
+}
+
+impl X86Vendor {
+    pub fn data(&self) -> CpuidData {
+        CpuidData::single(CpuidKey::Cpuid { leaf: 0, subleaf: 0 }, self.regs)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct X86Feature {
+    pub name: String,
+    pub migratable: bool,
+    /// The items as declared (`<cpuid>` / `<msr>` children).
+    pub items: Vec<(CpuidKey, Regs)>,
+}
+
+impl X86Feature {
+    pub fn data(&self) -> CpuidData {
+        let mut d = CpuidData::new();
+        for (k, r) in &self.items {
+            d.add_item(*k, *r);
+        }
+        d
+    }
+}
+
+/// A model signature: family, model, and optionally the steppings it covers (bit n = stepping n).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct X86Signature {
+    pub family: u32,
+    pub model: u32,
+    pub steppings: Option<u16>,
+}
+
+impl X86Signature {
+    /// Lowest stepping of the set, or 0.
+    pub fn first_stepping(&self) -> u32 {
+        self.steppings.map_or(0, |s| if s == 0 { 0 } else { s.trailing_zeros() })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct X86Model {
+    pub name: String,
+    pub vendor: Option<usize>,
+    pub signatures: Vec<X86Signature>,
+    pub decode_host: bool,
+    pub decode_guest: bool,
+    /// The model's data as a feature set.
+    pub features: FeatureSet,
+    /// `removed='yes'` features, in order.
+    pub removed: Vec<FeatureId>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct X86Map {
+    pub vendors: Vec<X86Vendor>,
+    pub features: Vec<X86Feature>,
+    pub models: Vec<X86Model>,
+    feature_ids: HashMap<String, FeatureId>,
+    model_ids: HashMap<String, usize>,
+    /// Features marked `migratable='no'`.
+    pub non_migratable: FeatureSet,
+    /// Every feature's bits, per CPUID key, for fast CPUID-data-to-feature-set conversion.
+    by_key: Vec<(CpuidKey, Vec<(FeatureId, Regs)>)>,
+}
+
+impl X86Map {
+    pub fn feature_id(&self, name: &str) -> Option<FeatureId> {
+        self.feature_ids.get(name).copied()
+    }
+    pub fn feature(&self, id: FeatureId) -> &X86Feature {
+        &self.features[id.index()]
+    }
+    pub fn feature_name(&self, id: FeatureId) -> &str {
+        &self.features[id.index()].name
+    }
+    pub fn model_index(&self, name: &str) -> Option<usize> {
+        self.model_ids.get(name).copied()
+    }
+    pub fn model(&self, name: &str) -> Option<&X86Model> {
+        self.model_index(name).map(|i| &self.models[i])
+    }
+    pub fn vendor_index(&self, name: &str) -> Option<usize> {
+        self.vendors.iter().position(|v| v.name == name)
+    }
+    pub fn vendor(&self, name: &str) -> Option<&X86Vendor> {
+        self.vendors.iter().find(|v| v.name == name)
+    }
+    /// Every feature of the map.
+    pub fn all_features(&self) -> FeatureSet {
+        FeatureSet::all(self.features.len())
+    }
+
+    /// The CPUID data of a feature set.
+    pub fn to_cpuid(&self, set: &FeatureSet) -> CpuidData {
+        let mut d = CpuidData::new();
+        for id in set.iter() {
+            for (k, r) in &self.feature(id).items {
+                d.add_item(*k, *r);
+            }
+        }
+        d
+    }
+
+    /// The features whose bits are all present in `data` (`x86DataToCPUFeatures` membership).
+    pub fn from_cpuid(&self, data: &CpuidData) -> FeatureSet {
+        let mut set = FeatureSet::new();
+        for (key, feats) in &self.by_key {
+            let Some(have) = data.get(*key) else { continue };
+            for (id, regs) in feats {
+                if have.iter().zip(regs.iter()).all(|(h, r)| h & r == *r) {
+                    set.insert(*id);
+                }
+            }
+        }
+        // A feature with items under several keys needs all of them.
+        set.iter()
+            .filter(|&id| self.feature(id).items.len() > 1)
+            .filter(|&id| !data.contains(&self.feature(id).data()))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .for_each(|id| set.remove(id));
+        set
+    }
+
+    fn index(&mut self) {
+        let mut by_key: Vec<(CpuidKey, Vec<(FeatureId, Regs)>)> = Vec::new();
+        for (i, f) in self.features.iter().enumerate() {
+            for (k, r) in &f.items {
+                if r.iter().all(|&v| v == 0) {
+                    continue;
+                }
+                match by_key.iter_mut().find(|(key, _)| key == k) {
+                    Some((_, v)) => v.push((FeatureId(i as u16), *r)),
+                    None => by_key.push((*k, vec![(FeatureId(i as u16), *r)])),
+                }
+            }
+        }
+        self.by_key = by_key;
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ppc64Pvr {
+    pub value: u32,
+    pub mask: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ppc64Model {
+    pub name: String,
+    pub vendor: Option<usize>,
+    pub pvrs: Vec<Ppc64Pvr>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ppc64Map {
+    pub vendors: Vec<String>,
+    pub models: Vec<Ppc64Model>,
+}
+
+impl Ppc64Map {
+    pub fn model(&self, name: &str) -> Option<&Ppc64Model> {
+        self.models.iter().find(|m| m.name == name)
+    }
+    pub fn vendor_name(&self, idx: Option<usize>) -> Option<&str> {
+        idx.map(|i| self.vendors[i].as_str())
+    }
+    /// `ppc64ModelFindPVR`: the first model with an entry matching `pvr`.
+    pub fn model_by_pvr(&self, pvr: u32) -> Option<&Ppc64Model> {
+        self.models.iter().find(|m| m.pvrs.iter().any(|p| pvr & p.mask == p.value))
+    }
+}
+
+/// The whole CPU map.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CpuMap {
+    pub x86: X86Map,
+    pub ppc64: Ppc64Map,
+}
+
+/// The embedded default map: libvirt 9.0.0's, imported by `cpufleet map import`.
+pub const EMBEDDED_X86: &str = include_str!("../../data/cpu_map/x86.xml");
+pub const EMBEDDED_PPC64: &str = include_str!("../../data/cpu_map/ppc64.xml");
+
+/// Which arch section a loader pass fills.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Arch {
+    X86,
+    Ppc64,
+}
+
+#[derive(Default)]
+struct Items {
+    vendors: Vec<RawVendor>,
+    features: Vec<RawFeature>,
+    models: Vec<RawModel>,
+}
+
+struct RawVendor {
+    at: Pos,
+    name: String,
+    string: Option<String>,
+}
+
+struct RawFeature {
+    name: String,
+    migratable: bool,
+    items: Vec<(CpuidKey, Regs)>,
+}
+
+struct RawModel {
+    at: Pos,
+    name: String,
+    parent: Option<String>,
+    decode: Option<(bool, bool)>,
+    signatures: Vec<X86Signature>,
+    vendor: Option<String>,
+    features: Vec<(String, bool)>,
+    pvrs: Vec<Ppc64Pvr>,
+}
+
+fn bad_value(c: &Cursor, e: &Elem, attribute: &str, value: &str, expected: &'static str) -> XmlError {
+    c.err_elem(e, XmlErrorKind::InvalidValue { attribute: attribute.into(), value: value.into(), expected })
+}
+
+fn req_attr<'e>(c: &Cursor, e: &'e Elem, name: &'static str) -> Result<&'e str, XmlError> {
+    e.attr(name).ok_or_else(|| c.err_elem(e, XmlErrorKind::MissingAttribute(name)))
+}
+
+fn pos_of(c: &Cursor, e: &Elem) -> Pos {
+    Pos::locate(c.source(), e.offset)
+}
+
+/// Parses a stepping list such as `0-4` or `1,3,5-7` (values 0..15).
+fn parse_steppings(s: &str) -> Option<u16> {
+    let mut mask = 0u16;
+    for part in s.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (parse_u32_dec(a.trim())?, parse_u32_dec(b.trim())?),
+            None => {
+                let v = parse_u32_dec(part.trim())?;
+                (v, v)
+            }
+        };
+        if lo > hi || hi > 15 {
+            return None;
+        }
+        for v in lo..=hi {
+            mask |= 1 << v;
+        }
+    }
+    Some(mask)
+}
+
+fn format_steppings(mask: u16) -> String {
+    let mut parts = Vec::new();
+    let mut v = 0u32;
+    while v < 16 {
+        if mask & (1 << v) != 0 {
+            let lo = v;
+            while v + 1 < 16 && mask & (1 << (v + 1)) != 0 {
+                v += 1;
+            }
+            parts.push(if lo == v { lo.to_string() } else { format!("{lo}-{v}") });
+        }
+        v += 1;
+    }
+    parts.join(",")
+}
+
+impl Items {
+    /// Reads one `vendor`, `feature` or `model` element of an arch section.
+    fn read(&mut self, c: &mut Cursor, e: Elem, arch: Arch) -> Result<(), XmlError> {
+        match e.name.as_str() {
+            "vendor" => self.vendors.push(RawVendor {
+                at: pos_of(c, &e),
+                name: req_attr(c, &e, "name")?.to_string(),
+                string: e.attr("string").map(str::to_string),
+            }),
+            "feature" if arch == Arch::X86 => {
+                let name = req_attr(c, &e, "name")?.to_string();
+                let migratable = match e.attr("migratable") {
+                    None | Some("yes") => true,
+                    Some("no") => false,
+                    Some(v) => return Err(bad_value(c, &e, "migratable", v, "yes or no")),
+                };
+                let mut items = Vec::new();
+                c.children(&e, |c, i| {
+                    let num = |c: &Cursor, name: &'static str, required: bool| -> Result<u32, XmlError> {
+                        match i.attr(name) {
+                            None if required => Err(c.err_elem(&i, XmlErrorKind::MissingAttribute(name))),
+                            None => Ok(0),
+                            Some(v) => parse_u32_c(v).ok_or_else(|| bad_value(c, &i, name, v, "a 32-bit number in C notation")),
+                        }
+                    };
+                    match i.name.as_str() {
+                        "cpuid" => items.push((
+                            CpuidKey::Cpuid { leaf: num(c, "eax_in", true)?, subleaf: num(c, "ecx_in", false)? },
+                            [num(c, "eax", false)?, num(c, "ebx", false)?, num(c, "ecx", false)?, num(c, "edx", false)?],
+                        )),
+                        "msr" => items.push((CpuidKey::Msr { index: num(c, "index", true)? }, [num(c, "eax", true)?, 0, 0, num(c, "edx", true)?])),
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+                self.features.push(RawFeature { name, migratable, items });
+            }
+            "model" => {
+                let mut m = RawModel {
+                    at: pos_of(c, &e),
+                    name: req_attr(c, &e, "name")?.to_string(),
+                    parent: None,
+                    decode: None,
+                    signatures: Vec::new(),
+                    vendor: None,
+                    features: Vec::new(),
+                    pvrs: Vec::new(),
+                };
+                c.children(&e, |c, i| {
+                    match i.name.as_str() {
+                        "model" => m.parent = Some(req_attr(c, &i, "name")?.to_string()),
+                        "decode" => {
+                            let sw = |c: &Cursor, n: &'static str| match req_attr(c, &i, n)? {
+                                "on" => Ok(true),
+                                "off" => Ok(false),
+                                v => Err(bad_value(c, &i, n, v, "on or off")),
+                            };
+                            m.decode = Some((sw(c, "host")?, sw(c, "guest")?));
+                        }
+                        "signature" => {
+                            let num = |c: &Cursor, n: &'static str| {
+                                let v = req_attr(c, &i, n)?;
+                                parse_u32_dec(v).ok_or_else(|| bad_value(c, &i, n, v, "an unsigned decimal number"))
+                            };
+                            let steppings = match i.attr("stepping") {
+                                None => None,
+                                Some(v) => Some(parse_steppings(v).ok_or_else(|| bad_value(c, &i, "stepping", v, "a list of steppings 0-15"))?),
+                            };
+                            m.signatures.push(X86Signature { family: num(c, "family")?, model: num(c, "model")?, steppings });
+                        }
+                        "vendor" => m.vendor = Some(req_attr(c, &i, "name")?.to_string()),
+                        "feature" => m.features.push((req_attr(c, &i, "name")?.to_string(), i.attr("removed") == Some("yes"))),
+                        "pvr" => {
+                            let hex = |c: &Cursor, n: &'static str| {
+                                let v = req_attr(c, &i, n)?;
+                                parse_u32_hex(v).ok_or_else(|| bad_value(c, &i, n, v, "a hexadecimal number"))
+                            };
+                            m.pvrs.push(Ppc64Pvr { value: hex(c, "value")?, mask: hex(c, "mask")? });
+                        }
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+                self.models.push(m);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// One arch section of a parsed index: its direct items and its includes.
+struct Section {
+    arch: Arch,
+    items: Items,
+    includes: Vec<String>,
+}
+
+fn read_cpus_doc(file: &str, text: &str, arch_sections: bool, include_arch: Arch) -> Result<Vec<Section>, MapError> {
+    let mut c = Cursor::new(text.as_bytes(), Limits::default()).map_err(xml_err(file))?;
+    let mut sections = Vec::new();
+    c.roots(|c, root| {
+        if root.name != "cpus" {
+            return Err(c.err_elem(&root, XmlErrorKind::UnexpectedRoot { found: root.name.clone(), expected: "<cpus>" }));
+        }
+        if !arch_sections {
+            // An included file: its vendors, features and models belong to the includer's arch.
+            let mut items = Items::default();
+            c.children(&root, |c, e| items.read(c, e, include_arch))?;
+            sections.push(Section { arch: include_arch, items, includes: Vec::new() });
+            return Ok(());
+        }
+        c.children(&root, |c, arch| {
+            let a = match (arch.name.as_str(), arch.attr("name")) {
+                ("arch", Some("x86")) => Arch::X86,
+                ("arch", Some("ppc64")) => Arch::Ppc64,
+                _ => return Ok(()),
+            };
+            let mut s = Section { arch: a, items: Items::default(), includes: Vec::new() };
+            c.children(&arch, |c, e| {
+                if e.name == "include" {
+                    s.includes.push(req_attr(c, &e, "filename")?.to_string());
+                    Ok(())
+                } else {
+                    s.items.read(c, e, a)
+                }
+            })?;
+            sections.push(s);
+            Ok(())
+        })
+    })
+    .map_err(xml_err(file))?;
+    Ok(sections)
+}
+
+fn xml_err(file: &str) -> impl Fn(XmlError) -> MapError + '_ {
+    move |error| MapError::Xml { file: file.to_string(), error }
+}
+
+impl CpuMap {
+    /// Loads a map from `index.xml` and the files it includes, which `lookup` returns by file
+    /// name. Only the `x86` and `ppc64` sections are read; files they include must exist.
+    pub fn load<'t>(index: &'t str, lookup: &dyn Fn(&str) -> Option<&'t str>) -> Result<CpuMap, MapError> {
+        let mut map = CpuMap::default();
+        map.add_index("index.xml", index, lookup)?;
+        map.finish();
+        Ok(map)
+    }
+
+    /// Loads a map from self-contained documents in the index format (arch sections with their
+    /// vendors, features and models inline), such as the embedded ones.
+    pub fn load_documents(docs: &[(&str, &str)]) -> Result<CpuMap, MapError> {
+        let mut map = CpuMap::default();
+        for (name, text) in docs {
+            map.add_index(name, text, &|_| None)?;
+        }
+        map.finish();
+        Ok(map)
+    }
+
+    /// The embedded libvirt 9.0.0 map.
+    pub fn embedded() -> Result<CpuMap, MapError> {
+        Self::load_documents(&[("data/cpu_map/x86.xml", EMBEDDED_X86), ("data/cpu_map/ppc64.xml", EMBEDDED_PPC64)])
+    }
+
+    fn add_index<'t>(&mut self, file: &str, text: &'t str, lookup: &dyn Fn(&str) -> Option<&'t str>) -> Result<(), MapError> {
+        for s in read_cpus_doc(file, text, true, Arch::X86)? {
+            self.apply(file, s.arch, s.items)?;
+            for inc in &s.includes {
+                let inc_text = lookup(inc).ok_or_else(|| MapError::MissingFile { file: inc.clone() })?;
+                for sub in read_cpus_doc(inc, inc_text, false, s.arch)? {
+                    self.apply(inc, s.arch, sub.items)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        let x = &mut self.x86;
+        x.index();
+        x.non_migratable = x.features.iter().enumerate().filter(|(_, f)| !f.migratable).map(|(i, _)| FeatureId(i as u16)).collect();
+    }
+
+    /// Loads the items of one file: vendors, then features, then models.
+    fn apply(&mut self, file: &str, arch: Arch, items: Items) -> Result<(), MapError> {
+        let dup = |what: &'static str, name: &str| MapError::Duplicate { file: file.to_string(), what, name: name.to_string() };
+        let unknown = |what: &'static str, name: &str| MapError::Unknown { file: file.to_string(), what, name: name.to_string() };
+        let invalid = |at: Pos, message: String| MapError::Invalid { file: file.to_string(), message: format!("{at}: {message}") };
+        match arch {
+            Arch::X86 => {
+                let x = &mut self.x86;
+                for v in items.vendors {
+                    if x.vendor(&v.name).is_some() {
+                        return Err(dup("vendor", &v.name));
+                    }
+                    let s = v.string.ok_or_else(|| invalid(v.at, format!("missing vendor string for CPU vendor {}", v.name)))?;
+                    if s.len() != 12 {
+                        return Err(invalid(v.at, format!("invalid CPU vendor string '{s}'")));
+                    }
+                    let b = s.as_bytes();
+                    let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                    let mut regs = [0u32; 4];
+                    regs[EBX] = word(0);
+                    regs[EDX] = word(4);
+                    regs[ECX] = word(8);
+                    x.vendors.push(X86Vendor { name: v.name, string: s, regs });
+                }
+                for f in items.features {
+                    if x.feature_ids.contains_key(&f.name) {
+                        return Err(dup("feature", &f.name));
+                    }
+                    if x.features.len() >= MAX_FEATURES {
+                        return Err(MapError::TooManyFeatures { limit: MAX_FEATURES });
+                    }
+                    x.feature_ids.insert(f.name.clone(), FeatureId(x.features.len() as u16));
+                    x.features.push(X86Feature { name: f.name, migratable: f.migratable, items: f.items });
+                }
+                for m in items.models {
+                    if x.model_ids.contains_key(&m.name) {
+                        return Err(dup("CPU model", &m.name));
+                    }
+                    let (decode_host, decode_guest) =
+                        m.decode.ok_or_else(|| invalid(m.at, format!("missing <decode> for CPU model {}", m.name)))?;
+                    let mut model = X86Model {
+                        name: m.name.clone(),
+                        vendor: None,
+                        signatures: Vec::new(),
+                        decode_host,
+                        decode_guest,
+                        features: FeatureSet::new(),
+                        removed: Vec::new(),
+                    };
+                    if let Some(p) = &m.parent {
+                        let parent = x.model(p).ok_or_else(|| unknown("parent CPU model", p))?;
+                        model.vendor = parent.vendor;
+                        model.signatures = parent.signatures.clone();
+                        model.features = parent.features;
+                    }
+                    if !m.signatures.is_empty() {
+                        model.signatures = m.signatures;
+                    }
+                    if let Some(v) = &m.vendor {
+                        model.vendor = Some(x.vendor_index(v).ok_or_else(|| unknown("vendor", v))?);
+                    }
+                    for (name, removed) in &m.features {
+                        let id = x.feature_id(name).ok_or_else(|| unknown("feature", name))?;
+                        if *removed {
+                            model.removed.push(id);
+                        } else {
+                            model.features.insert(id);
+                        }
+                    }
+                    x.model_ids.insert(m.name, x.models.len());
+                    x.models.push(model);
+                }
+            }
+            Arch::Ppc64 => {
+                let p = &mut self.ppc64;
+                for v in items.vendors {
+                    if p.vendors.contains(&v.name) {
+                        return Err(dup("vendor", &v.name));
+                    }
+                    p.vendors.push(v.name);
+                }
+                for m in items.models {
+                    if p.model(&m.name).is_some() {
+                        return Err(dup("CPU model", &m.name));
+                    }
+                    let vendor = match &m.vendor {
+                        Some(v) => Some(p.vendors.iter().position(|x| x == v).ok_or_else(|| unknown("vendor", v))?),
+                        None => None,
+                    };
+                    if m.pvrs.is_empty() {
+                        return Err(invalid(m.at, format!("Missing PVR information for CPU model {}", m.name)));
+                    }
+                    p.models.push(Ppc64Model { name: m.name, vendor, pvrs: m.pvrs });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one architecture's map as a self-contained document (the embedded format).
+    pub fn format_arch(&self, arch: &str) -> Option<String> {
+        let mut o = String::from("<cpus>\n");
+        match arch {
+            "x86" => {
+                let x = &self.x86;
+                o.push_str("  <arch name='x86'>\n");
+                for v in &x.vendors {
+                    let _ = writeln!(o, "    <vendor name='{}' string='{}'/>", esc(&v.name), esc(&v.string));
+                }
+                for f in &x.features {
+                    let mig = if f.migratable { "" } else { " migratable='no'" };
+                    let _ = writeln!(o, "    <feature name='{}'{mig}>", esc(&f.name));
+                    for (k, r) in &f.items {
+                        match k {
+                            CpuidKey::Cpuid { leaf, subleaf } => {
+                                let _ = write!(o, "      <cpuid eax_in='0x{leaf:08x}'");
+                                if *subleaf != 0 {
+                                    let _ = write!(o, " ecx_in='0x{subleaf:08x}'");
+                                }
+                                for (n, v) in ["eax", "ebx", "ecx", "edx"].iter().zip(r.iter()) {
+                                    if *v != 0 {
+                                        let _ = write!(o, " {n}='0x{v:08x}'");
+                                    }
+                                }
+                                o.push_str("/>\n");
+                            }
+                            CpuidKey::Msr { index } => {
+                                let _ = writeln!(o, "      <msr index='0x{index:08x}' edx='0x{:08x}' eax='0x{:08x}'/>", r[3], r[0]);
+                            }
+                        }
+                    }
+                    o.push_str("    </feature>\n");
+                }
+                for m in &x.models {
+                    let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
+                    let onoff = |b: bool| if b { "on" } else { "off" };
+                    let _ = writeln!(o, "      <decode host='{}' guest='{}'/>", onoff(m.decode_host), onoff(m.decode_guest));
+                    for s in &m.signatures {
+                        let _ = write!(o, "      <signature family='{}' model='{}'", s.family, s.model);
+                        if let Some(st) = s.steppings {
+                            let _ = write!(o, " stepping='{}'", format_steppings(st));
+                        }
+                        o.push_str("/>\n");
+                    }
+                    if let Some(v) = m.vendor {
+                        let _ = writeln!(o, "      <vendor name='{}'/>", esc(&x.vendors[v].name));
+                    }
+                    for id in m.features.iter() {
+                        let _ = writeln!(o, "      <feature name='{}'/>", esc(x.feature_name(id)));
+                    }
+                    for id in &m.removed {
+                        let _ = writeln!(o, "      <feature name='{}' removed='yes'/>", esc(x.feature_name(*id)));
+                    }
+                    o.push_str("    </model>\n");
+                }
+            }
+            "ppc64" => {
+                let p = &self.ppc64;
+                o.push_str("  <arch name='ppc64'>\n");
+                for v in &p.vendors {
+                    let _ = writeln!(o, "    <vendor name='{}'/>", esc(v));
+                }
+                for m in &p.models {
+                    let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
+                    if let Some(v) = m.vendor {
+                        let _ = writeln!(o, "      <vendor name='{}'/>", esc(&p.vendors[v]));
+                    }
+                    for pvr in &m.pvrs {
+                        let _ = writeln!(o, "      <pvr value='0x{:08x}' mask='0x{:08x}'/>", pvr.value, pvr.mask);
+                    }
+                    o.push_str("    </model>\n");
+                }
+            }
+            _ => return None,
+        }
+        o.push_str("  </arch>\n</cpus>\n");
+        Some(o)
+    }
+}
+
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::xml::write::escape(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn steppings_roundtrip() {
+        assert_eq!(parse_steppings("0-4"), Some(0b11111));
+        assert_eq!(parse_steppings("1,3,5-7"), Some(0b1110_1010));
+        assert_eq!(parse_steppings("16"), None);
+        assert_eq!(format_steppings(0b1110_1010), "1,3,5-7");
+    }
+}

@@ -1,0 +1,10 @@
+//! XML reading and writing with quick-xml and no DOM.
+
+pub mod cursor;
+pub mod num;
+pub mod read;
+pub mod write;
+
+pub use cursor::{Cursor, Elem, Limits};
+pub use read::{parse_cpu, parse_cpuid_data, read_cpu_document, CpuDocument, DocKind, ModelListEntry, TypeHint};
+pub use write::{format_cpu, format_cpuid_data};

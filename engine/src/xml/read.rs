@@ -1,0 +1,497 @@
+//! Reading CPU definitions (`virCPUDefParseXML`) and CPUID dumps (`virCPUx86DataParse`).
+
+use super::cursor::{Cursor, Elem, Limits};
+use super::num::{parse_u32_c, parse_u32_dec, parse_u64_dec};
+use crate::cpu::*;
+use crate::cpuid::{CpuidData, CpuidKey};
+use crate::error::{XmlError, XmlErrorKind};
+use std::collections::HashSet;
+
+/// How to type a CPU being read (`virCPUType` argument of the parser).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypeHint {
+    /// Host when the `<cpu>` has an `<arch>` child, guest otherwise.
+    Auto,
+    Host,
+    Guest,
+}
+
+/// Architecture names libvirt knows (`virArchFromString`).
+pub const KNOWN_ARCHES: &[&str] = &[
+    "i686", "x86_64", "ppc", "ppc64", "ppc64le", "ppcle", "ppcemb", "aarch64", "armv6l", "armv7l", "armv7b",
+    "alpha", "cris", "lm32", "m68k", "microblaze", "microblazeel", "mips", "mipsel", "mips64", "mips64el",
+    "openrisc", "parisc", "parisc64", "riscv32", "riscv64", "s390", "s390x", "sh4", "sh4eb", "sparc", "sparc64",
+    "unicore32", "xtensa", "xtensaeb", "loongarch64",
+];
+
+fn invalid(c: &Cursor, e: &Elem, attribute: &str, value: &str, expected: &'static str) -> XmlError {
+    c.err_elem(e, XmlErrorKind::InvalidValue { attribute: attribute.into(), value: value.into(), expected })
+}
+
+fn req<'e>(c: &Cursor, e: &'e Elem, name: &'static str) -> Result<&'e str, XmlError> {
+    e.attr(name).ok_or_else(|| c.err_elem(e, XmlErrorKind::MissingAttribute(name)))
+}
+
+fn uint_attr(c: &Cursor, e: &Elem, name: &'static str, required: bool) -> Result<Option<u32>, XmlError> {
+    match e.attr(name) {
+        None if required => Err(c.err_elem(e, XmlErrorKind::MissingAttribute(name))),
+        None => Ok(None),
+        Some(v) => parse_u32_dec(v).map(Some).ok_or_else(|| invalid(c, e, name, v, "an unsigned decimal number below 2^32")),
+    }
+}
+
+#[derive(Default)]
+struct Raw {
+    arch: Option<String>,
+    model: Option<(Elem, String)>,
+    vendor: Option<String>,
+    microcode: Option<Elem>,
+    signature: Option<Elem>,
+    counter: Option<Elem>,
+    topology: Option<Elem>,
+    caches: Vec<Elem>,
+    maxphysaddr: Option<Elem>,
+    features: Vec<Elem>,
+}
+
+/// Reads the `<cpu>` element `cpu_elem` (the cursor is just past its start tag).
+pub fn read_cpu_elem(c: &mut Cursor, cpu_elem: &Elem, hint: TypeHint) -> Result<CpuDef, XmlError> {
+    let mut raw = Raw::default();
+    let max_features = c.limits.max_features;
+    c.children(cpu_elem, |c, e| {
+        match e.name.as_str() {
+            "arch" if raw.arch.is_none() => raw.arch = Some(c.text(&e)?),
+            "model" if raw.model.is_none() => {
+                let t = c.text(&e)?;
+                raw.model = Some((e, t));
+            }
+            "vendor" if raw.vendor.is_none() => raw.vendor = Some(c.text(&e)?),
+            "microcode" if raw.microcode.is_none() => raw.microcode = Some(e),
+            "signature" if raw.signature.is_none() => raw.signature = Some(e),
+            "counter" if raw.counter.is_none() && e.attr("name") == Some("tsc") => raw.counter = Some(e),
+            "topology" if raw.topology.is_none() => raw.topology = Some(e),
+            "cache" => raw.caches.push(e),
+            "maxphysaddr" if raw.maxphysaddr.is_none() => raw.maxphysaddr = Some(e),
+            "feature" => {
+                if raw.features.len() >= max_features {
+                    return Err(c.err_elem(&e, XmlErrorKind::TooMany { what: "features in one CPU", limit: max_features }));
+                }
+                raw.features.push(e)
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    build_cpu(c, cpu_elem, raw, hint)
+}
+
+fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, XmlError> {
+    let bad = |msg: &str| c.err_elem(ce, XmlErrorKind::Invalid(msg.to_string()));
+    let cpu_type = match hint {
+        TypeHint::Auto => {
+            if raw.arch.is_some() {
+                if ce.attr("match").is_some() {
+                    return Err(bad("'arch' element cannot be used inside 'cpu' element with 'match' attribute'"));
+                }
+                CpuType::Host
+            } else {
+                CpuType::Guest
+            }
+        }
+        TypeHint::Host => CpuType::Host,
+        TypeHint::Guest => CpuType::Guest,
+    };
+    let mut cpu = CpuDef::new(cpu_type);
+    if let Some(m) = ce.attr("mode") {
+        if cpu_type == CpuType::Host {
+            return Err(bad("Attribute mode is only allowed for guest CPU"));
+        }
+        cpu.mode = CpuMode::parse(m).ok_or_else(|| invalid(c, ce, "mode", m, "custom, host-model, host-passthrough or maximum"))?;
+    }
+    if cpu_type == CpuType::Guest {
+        if let Some(m) = ce.attr("match") {
+            cpu.match_ = CpuMatch::parse(m).ok_or_else(|| invalid(c, ce, "match", m, "minimum, exact or strict"))?;
+        }
+        if let Some(v) = ce.attr("check") {
+            cpu.check = Some(CpuCheck::parse(v).ok_or_else(|| invalid(c, ce, "check", v, "none, partial or full"))?);
+        }
+        if let Some(v) = ce.attr("migratable") {
+            if !matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+                return Err(bad("Attribute migratable is only allowed for 'host-passthrough' / 'maximum' CPU mode"));
+            }
+            cpu.migratable = Some(match v {
+                "on" => true,
+                "off" => false,
+                _ => return Err(invalid(c, ce, "migratable", v, "on or off")),
+            });
+        }
+    }
+    if cpu_type == CpuType::Host {
+        let arch = raw.arch.as_deref().filter(|a| !a.is_empty()).ok_or_else(|| bad("Missing CPU architecture"))?;
+        if !KNOWN_ARCHES.contains(&arch) {
+            return Err(bad(&format!("Unknown architecture {arch}")));
+        }
+        cpu.arch = Some(arch.to_string());
+        if let Some(e) = &raw.microcode {
+            cpu.microcode = uint_attr(c, e, "version", true)?;
+        }
+        if let Some(e) = &raw.signature {
+            cpu.signature = Some(Signature {
+                family: uint_attr(c, e, "family", true)?.unwrap_or(0),
+                model: uint_attr(c, e, "model", true)?.unwrap_or(0),
+                stepping: uint_attr(c, e, "stepping", false)?.unwrap_or(0),
+            });
+        }
+        if let Some(e) = &raw.counter {
+            let f = req(c, e, "frequency")?;
+            let frequency = parse_u64_dec(f).ok_or_else(|| invalid(c, e, "frequency", f, "an unsigned decimal number"))?;
+            let scaling = match e.attr("scaling") {
+                None => None,
+                Some("yes") => Some(true),
+                Some("no") => Some(false),
+                Some(v) => return Err(invalid(c, e, "scaling", v, "yes or no")),
+            };
+            cpu.tsc = Some(TscCounter { frequency, scaling });
+        }
+    } else if let Some(a) = raw.arch.as_deref() {
+        cpu.arch = Some(a.to_string());
+    }
+    if let Some((e, text)) = &raw.model {
+        if !text.is_empty() {
+            cpu.model = Some(text.clone());
+        }
+        if cpu_type == CpuType::Guest && !matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+            if let Some(f) = e.attr("fallback") {
+                cpu.fallback = Fallback::parse(f).ok_or_else(|| invalid(c, e, "fallback", f, "allow or forbid"))?;
+            }
+            if let Some(v) = e.attr("vendor_id") {
+                if v.len() != 12 {
+                    return Err(c.err_elem(e, XmlErrorKind::Invalid("vendor_id must be exactly 12 characters long".into())));
+                }
+                if v.contains(',') {
+                    return Err(c.err_elem(e, XmlErrorKind::Invalid("vendor id is invalid".into())));
+                }
+                cpu.vendor_id = Some(v.to_string());
+            }
+        }
+    }
+    if cpu_type == CpuType::Host && cpu.model.is_none() {
+        return Err(bad("Missing CPU model name"));
+    }
+    if let Some(v) = raw.vendor.filter(|v| !v.is_empty()) {
+        if cpu.model.is_none() {
+            return Err(bad("CPU vendor specified without CPU model"));
+        }
+        cpu.vendor = Some(v);
+    }
+    if let Some(e) = &raw.topology {
+        cpu.topology = Some(Topology {
+            sockets: uint_attr(c, e, "sockets", true)?.unwrap_or(0),
+            dies: uint_attr(c, e, "dies", false)?.unwrap_or(1),
+            cores: uint_attr(c, e, "cores", true)?.unwrap_or(0),
+            threads: uint_attr(c, e, "threads", true)?.unwrap_or(0),
+        });
+    }
+    match raw.caches.as_slice() {
+        [] => {}
+        [e] => {
+            let level = uint_attr(c, e, "level", false)?;
+            if let Some(l) = level {
+                if !(1..=3).contains(&l) {
+                    return Err(invalid(c, e, "level", &l.to_string(), "1, 2 or 3"));
+                }
+            }
+            let mode = req(c, e, "mode")?;
+            if !["emulate", "passthrough", "disable"].contains(&mode) {
+                return Err(invalid(c, e, "mode", mode, "emulate, passthrough or disable"));
+            }
+            cpu.cache = Some(CacheDef { level, mode: mode.to_string() });
+        }
+        [_, e, ..] => return Err(c.err_elem(e, XmlErrorKind::Invalid("at most one CPU cache element may be specified".into()))),
+    }
+    if let Some(e) = &raw.maxphysaddr {
+        let mode = req(c, e, "mode")?;
+        if !["emulate", "passthrough"].contains(&mode) {
+            return Err(invalid(c, e, "mode", mode, "emulate or passthrough"));
+        }
+        cpu.maxphysaddr = Some(MaxPhysAddr { mode: mode.to_string(), bits: uint_attr(c, e, "bits", false)? });
+    }
+    if !raw.features.is_empty()
+        && cpu.model.is_none()
+        && !matches!(cpu.mode, CpuMode::HostModel | CpuMode::HostPassthrough | CpuMode::Maximum)
+    {
+        return Err(bad("Non-empty feature list specified without CPU model"));
+    }
+    let mut seen: HashSet<&str> = HashSet::with_capacity(raw.features.len());
+    cpu.features.reserve(raw.features.len());
+    for e in &raw.features {
+        let policy = if cpu_type == CpuType::Guest {
+            Some(match e.attr("policy") {
+                None => Policy::Require,
+                Some(p) => Policy::parse(p).ok_or_else(|| invalid(c, e, "policy", p, "force, require, optional, disable or forbid"))?,
+            })
+        } else {
+            None
+        };
+        let name = match e.attr("name") {
+            Some(n) if !n.is_empty() => n,
+            _ => return Err(c.err_elem(e, XmlErrorKind::EmptyFeatureName)),
+        };
+        if !seen.insert(name) {
+            return Err(c.err_elem(e, XmlErrorKind::DuplicateFeature(name.to_string())));
+        }
+        cpu.features.push(Feature::new(name, policy));
+    }
+    Ok(cpu)
+}
+
+/// Reads a document whose root is exactly one `<cpu>` (what libvirt's CPU tests read).
+pub fn parse_cpu(input: &[u8], hint: TypeHint, limits: Limits) -> Result<CpuDef, XmlError> {
+    let mut c = Cursor::new(input, limits)?;
+    let mut out = None;
+    let mut extra = None;
+    c.roots(|c, e| {
+        if out.is_some() {
+            extra = Some(c.err_elem(&e, XmlErrorKind::Syntax("extra content at the end of the document".into())));
+            return Ok(());
+        }
+        if e.name != "cpu" {
+            return Err(c.err_elem(&e, XmlErrorKind::UnexpectedRoot { found: e.name.clone(), expected: "<cpu>" }));
+        }
+        out = Some(read_cpu_elem(c, &e, hint)?);
+        Ok(())
+    })?;
+    if let Some(e) = extra {
+        return Err(e);
+    }
+    out.ok_or_else(|| c.err_at(0, XmlErrorKind::MissingElement("cpu")))
+}
+
+/// One entry of a hypervisor's CPU model list (`virDomainCapsCPUModel`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelListEntry {
+    pub name: String,
+    /// `usable='yes|no|unknown'` (None = unknown).
+    pub usable: Option<bool>,
+    /// Features that block the model on this host (`<blockers>`).
+    pub blockers: Vec<String>,
+    pub deprecated: bool,
+}
+
+impl ModelListEntry {
+    pub fn named(name: &str) -> Self {
+        ModelListEntry { name: name.to_string(), usable: None, blockers: Vec::new(), deprecated: false }
+    }
+}
+
+/// What kind of document the CPUs came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocKind {
+    Cpu,
+    CpuTest,
+    Capabilities,
+    DomainCapabilities,
+    Domain,
+}
+
+/// The CPUs of one or more documents, plus a domcapabilities model list if there was one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuDocument {
+    pub kinds: Vec<DocKind>,
+    pub cpus: Vec<CpuDef>,
+    pub models: Option<Vec<ModelListEntry>>,
+}
+
+/// Reads any CPU document: bare `<cpu>` elements (several allowed), `<cpuTest>`, `virsh
+/// capabilities` (`host/cpu`, host type), `virsh domcapabilities` (host-model CPU and the custom
+/// model list), or a domain (`domain/cpu`). `hint` types the bare and `<cpuTest>` CPUs.
+pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result<CpuDocument, XmlError> {
+    let mut c = Cursor::new(input, limits)?;
+    let mut doc = CpuDocument { kinds: Vec::new(), cpus: Vec::new(), models: None };
+    let max_cpus = limits.max_cpus;
+    let push = |c: &Cursor, doc: &mut CpuDocument, e: &Elem, cpu: CpuDef| {
+        if doc.cpus.len() >= max_cpus {
+            return Err(c.err_elem(e, XmlErrorKind::TooMany { what: "CPUs", limit: max_cpus }));
+        }
+        doc.cpus.push(cpu);
+        Ok(())
+    };
+    c.roots(|c, root| {
+        match root.name.as_str() {
+            "cpu" => {
+                doc.kinds.push(DocKind::Cpu);
+                let cpu = read_cpu_elem(c, &root, hint)?;
+                push(c, &mut doc, &root, cpu)?;
+            }
+            "cpuTest" => {
+                doc.kinds.push(DocKind::CpuTest);
+                c.children(&root, |c, e| {
+                    if e.name == "cpu" {
+                        let cpu = read_cpu_elem(c, &e, hint)?;
+                        push(c, &mut doc, &e, cpu)?;
+                    }
+                    Ok(())
+                })?;
+            }
+            "capabilities" => {
+                doc.kinds.push(DocKind::Capabilities);
+                let mut found = false;
+                c.children(&root, |c, host| {
+                    if host.name == "host" {
+                        c.children(&host, |c, e| {
+                            if e.name == "cpu" && !found {
+                                found = true;
+                                let cpu = read_cpu_elem(c, &e, TypeHint::Host)?;
+                                push(c, &mut doc, &e, cpu)?;
+                            }
+                            Ok(())
+                        })?;
+                    }
+                    Ok(())
+                })?;
+                if !found {
+                    return Err(c.err_elem(&root, XmlErrorKind::MissingElement("host/cpu")));
+                }
+            }
+            "domainCapabilities" => {
+                doc.kinds.push(DocKind::DomainCapabilities);
+                read_domcaps(c, &root, &mut doc, hint)?;
+            }
+            "domain" => {
+                doc.kinds.push(DocKind::Domain);
+                let mut found = false;
+                c.children(&root, |c, e| {
+                    if e.name == "cpu" && !found {
+                        found = true;
+                        let cpu = read_cpu_elem(c, &e, if hint == TypeHint::Host { TypeHint::Host } else { TypeHint::Guest })?;
+                        push(c, &mut doc, &e, cpu)?;
+                    }
+                    Ok(())
+                })?;
+                if !found {
+                    return Err(c.err_elem(&root, XmlErrorKind::MissingElement("cpu")));
+                }
+            }
+            _ => {
+                return Err(c.err_elem(
+                    &root,
+                    XmlErrorKind::UnexpectedRoot {
+                        found: root.name.clone(),
+                        expected: "<cpu>, <cpuTest>, <capabilities>, <domainCapabilities> or <domain>",
+                    },
+                ))
+            }
+        }
+        Ok(())
+    })?;
+    if doc.kinds.is_empty() {
+        return Err(c.err_at(0, XmlErrorKind::MissingElement("cpu")));
+    }
+    Ok(doc)
+}
+
+fn read_domcaps(c: &mut Cursor, root: &Elem, doc: &mut CpuDocument, hint: TypeHint) -> Result<(), XmlError> {
+    let mut models = Vec::new();
+    let mut host_model = None;
+    c.children(root, |c, cpu| {
+        if cpu.name != "cpu" {
+            return Ok(());
+        }
+        c.children(&cpu, |c, mode| {
+            if mode.name != "mode" {
+                return Ok(());
+            }
+            match mode.attr("name") {
+                Some("host-model") if mode.attr("supported") == Some("yes") => {
+                    // virsh renames this <mode> to <cpu> and drops its attributes. Forced to the
+                    // host type (as `cpu-baseline` does) it needs an <arch>, like in libvirt.
+                    let as_cpu = Elem { attrs: Vec::new(), ..mode.clone() };
+                    let def = if hint == TypeHint::Host {
+                        read_cpu_elem(c, &as_cpu, TypeHint::Host)?
+                    } else {
+                        let mut def = read_cpu_elem(c, &as_cpu, TypeHint::Guest)?;
+                        def.mode = CpuMode::HostModel;
+                        def
+                    };
+                    host_model = Some(def);
+                }
+                Some("custom") => {
+                    c.children(&mode, |c, m| {
+                        if m.name != "model" {
+                            return Ok(());
+                        }
+                        let usable = match m.attr("usable") {
+                            Some("yes") => Some(true),
+                            Some("no") => Some(false),
+                            _ => None,
+                        };
+                        let deprecated = m.attr("deprecated") == Some("yes");
+                        let name = c.text(&m)?;
+                        models.push(ModelListEntry { name, usable, blockers: Vec::new(), deprecated });
+                        Ok(())
+                    })?;
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    })?;
+    if let Some(cpu) = host_model {
+        doc.cpus.push(cpu);
+    }
+    doc.models = Some(models);
+    Ok(())
+}
+
+/// Reads a `<cpudata arch='x86'>` CPUID dump. Items with the same key are merged by OR.
+pub fn parse_cpuid_data(input: &[u8], limits: Limits) -> Result<CpuidData, XmlError> {
+    let mut c = Cursor::new(input, limits)?;
+    let mut out: Option<CpuidData> = None;
+    c.roots(|c, root| {
+        if root.name != "cpudata" {
+            return Err(c.err_elem(&root, XmlErrorKind::UnexpectedRoot { found: root.name.clone(), expected: "<cpudata>" }));
+        }
+        if out.is_some() {
+            return Err(c.err_elem(&root, XmlErrorKind::Syntax("extra content at the end of the document".into())));
+        }
+        match root.attr("arch") {
+            None => return Err(c.err_elem(&root, XmlErrorKind::MissingAttribute("arch"))),
+            Some("x86") | Some("x86_64") | Some("i686") => {}
+            Some(a) => return Err(invalid(c, &root, "arch", a, "x86")),
+        }
+        let mut data = CpuidData::new();
+        let mut n = 0usize;
+        let max = c.limits.max_elements;
+        c.children(&root, |c, e| {
+            let num = |c: &Cursor, name: &'static str, required: bool| -> Result<u32, XmlError> {
+                match e.attr(name) {
+                    None if required => Err(c.err_elem(&e, XmlErrorKind::MissingAttribute(name))),
+                    None => Ok(0),
+                    Some(v) => parse_u32_c(v).ok_or_else(|| invalid(c, &e, name, v, "a 32-bit number in C notation")),
+                }
+            };
+            let item = match e.name.as_str() {
+                "cpuid" => {
+                    let key = CpuidKey::Cpuid { leaf: num(c, "eax_in", true)?, subleaf: num(c, "ecx_in", false)? };
+                    Some((key, [num(c, "eax", false)?, num(c, "ebx", false)?, num(c, "ecx", false)?, num(c, "edx", false)?]))
+                }
+                "msr" => {
+                    let key = CpuidKey::Msr { index: num(c, "index", true)? };
+                    Some((key, [num(c, "eax", true)?, 0, 0, num(c, "edx", true)?]))
+                }
+                _ => None,
+            };
+            if let Some((k, r)) = item {
+                n += 1;
+                if n > max {
+                    return Err(c.err_elem(&e, XmlErrorKind::TooMany { what: "CPUID items", limit: max }));
+                }
+                data.add_item(k, r);
+            }
+            Ok(())
+        })?;
+        out = Some(data);
+        Ok(())
+    })?;
+    out.ok_or_else(|| c.err_at(0, XmlErrorKind::MissingElement("cpudata")))
+}
