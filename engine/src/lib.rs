@@ -9,6 +9,9 @@ pub mod cpuid;
 pub mod error;
 pub mod features;
 pub mod map;
+pub mod ops;
+pub mod ppc64;
+pub mod x86;
 pub mod xml;
 
 pub use cpu::{CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Feature, Policy};

@@ -19,7 +19,7 @@ pub enum TypeHint {
 /// Architecture names libvirt knows (`virArchFromString`).
 pub const KNOWN_ARCHES: &[&str] = &[
     "i686", "x86_64", "ppc", "ppc64", "ppc64le", "ppcle", "ppcemb", "aarch64", "armv6l", "armv7l", "armv7b",
-    "alpha", "cris", "lm32", "m68k", "microblaze", "microblazeel", "mips", "mipsel", "mips64", "mips64el",
+    "alpha", "cris", "ia64", "lm32", "m68k", "microblaze", "microblazeel", "mips", "mipsel", "mips64", "mips64el",
     "openrisc", "parisc", "parisc64", "riscv32", "riscv64", "s390", "s390x", "sh4", "sh4eb", "sparc", "sparc64",
     "unicore32", "xtensa", "xtensaeb", "loongarch64",
 ];

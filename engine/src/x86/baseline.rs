@@ -1,0 +1,163 @@
+//! `virCPUx86Baseline`: the richest guest CPU every input CPU can run.
+
+use super::decode::{decode_into, DecodeOpts};
+use super::model::{model_from_cpu, Sel, X86Data};
+use crate::cpu::{CpuDef, CpuMatch, CpuType, Fallback};
+use crate::error::CpuError;
+use crate::features::FeatureSet;
+use crate::map::X86Map;
+
+/// The running state of a baseline: one pass over the CPUs, O(1) memory per CPU besides the
+/// set of distinct model names. Feed CPUs with [`BaselineAcc::add`], then [`BaselineAcc::finish`].
+#[derive(Clone, Debug)]
+pub struct BaselineAcc {
+    base: FeatureSet,
+    /// The working vendor (map index).
+    vendor: Option<usize>,
+    output_vendor: bool,
+    /// Distinct input model names, in input order.
+    names: Vec<String>,
+    n_cpus: usize,
+}
+
+/// One input CPU reduced to what baseline needs (parsed once, reusable for identical CPUs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BaselineInput {
+    pub features: FeatureSet,
+    pub model_name: String,
+    /// Vendor index of the map model.
+    pub model_vendor: Option<usize>,
+    /// The vendor the CPU states (its name, and its map index when known).
+    pub vendor: Option<(String, Option<usize>)>,
+}
+
+impl BaselineInput {
+    /// `x86ModelFromCPU(cpu, ALL)` plus the vendor facts baseline checks. Generic checks first:
+    /// every CPU must have a model.
+    pub fn from_cpu(map: &X86Map, cpu: &CpuDef, index: usize) -> Result<BaselineInput, CpuError> {
+        let name = cpu.model.as_ref().ok_or(CpuError::NoModelAt(index))?;
+        let m = model_from_cpu(map, cpu, Sel::All)?;
+        Ok(BaselineInput {
+            features: m.features,
+            model_name: name.clone(),
+            model_vendor: m.model.and_then(|i| map.models[i].vendor),
+            vendor: cpu.vendor.as_ref().map(|v| (v.clone(), map.vendor_index(v))),
+        })
+    }
+}
+
+impl BaselineAcc {
+    /// Starts from the first CPU (`cpus[0]`, whose vendor is not checked against its model).
+    pub fn new(first: &BaselineInput) -> Result<BaselineAcc, CpuError> {
+        let (vendor, output_vendor) = match &first.vendor {
+            None => (None, false),
+            Some((name, idx)) => (Some(idx.ok_or_else(|| CpuError::UnknownVendor(name.clone()))?), true),
+        };
+        Ok(BaselineAcc { base: first.features, vendor, output_vendor, names: vec![first.model_name.clone()], n_cpus: 1 })
+    }
+
+    /// Adds a later CPU (index ≥ 1).
+    pub fn add(&mut self, map: &X86Map, cpu: &BaselineInput) -> Result<(), CpuError> {
+        let index = self.n_cpus;
+        self.n_cpus += 1;
+        let vn: Option<usize> = match &cpu.vendor {
+            Some((name, idx)) => {
+                if let Some(mv) = cpu.model_vendor {
+                    if *idx != Some(mv) {
+                        return Err(CpuError::ModelVendorMismatch {
+                            cpu: name.clone(),
+                            model_vendor: map.vendors[mv].name.clone(),
+                            index,
+                        });
+                    }
+                }
+                Some(idx.ok_or_else(|| CpuError::UnknownVendor(name.clone()))?)
+            }
+            None => {
+                self.output_vendor = false;
+                cpu.model_vendor
+            }
+        };
+        if let Some(v) = vn {
+            match self.vendor {
+                None => self.vendor = Some(v),
+                Some(w) if w != v => {
+                    return Err(CpuError::VendorsMismatch { expected: map.vendors[w].name.clone(), found: map.vendors[v].name.clone() })
+                }
+                _ => {}
+            }
+        }
+        self.base.intersect_with(&cpu.features);
+        if !self.names.iter().any(|n| *n == cpu.model_name) {
+            self.names.push(cpu.model_name.clone());
+        }
+        Ok(())
+    }
+
+    /// Merges the state of a later chunk of CPUs (for parallel baselines: `other` must have
+    /// been started from the CPU right after the last one of `self`).
+    pub fn merge(&mut self, map: &X86Map, other: &BaselineAcc, other_first: &BaselineInput) -> Result<(), CpuError> {
+        // Re-apply the per-CPU vendor rule for other's first CPU, then fold the rest of it in.
+        self.add(map, other_first)?;
+        self.n_cpus += other.n_cpus - 1;
+        if !other.output_vendor && other.n_cpus > 1 {
+            self.output_vendor = false;
+        }
+        if let Some(v) = other.vendor {
+            match self.vendor {
+                None => self.vendor = Some(v),
+                Some(w) if w != v => {
+                    return Err(CpuError::VendorsMismatch { expected: map.vendors[w].name.clone(), found: map.vendors[v].name.clone() })
+                }
+                _ => {}
+            }
+        }
+        self.base.intersect_with(&other.base);
+        for n in &other.names {
+            if !self.names.iter().any(|m| m == n) {
+                self.names.push(n.clone());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn features(&self) -> &FeatureSet {
+        &self.base
+    }
+
+    /// Names the result (decode with the input models preferred).
+    pub fn finish(&self, map: &X86Map, migratable: bool) -> Result<CpuDef, CpuError> {
+        if self.base.is_empty() {
+            return Err(CpuError::IncompatibleCpus("no common features".into()));
+        }
+        let mut cpu = CpuDef::new(CpuType::Guest);
+        cpu.match_ = CpuMatch::Exact;
+        let data = X86Data { features: self.base, vendor: self.vendor, signature: 0 };
+        decode_into(map, &mut cpu, &data, DecodeOpts { models: None, preferred: &self.names, migratable })?;
+        cpu.signature = None;
+        if self.names.len() == 1 && cpu.model.as_deref() == Some(self.names[0].as_str()) {
+            cpu.fallback = Fallback::Forbid;
+        }
+        if !self.output_vendor {
+            cpu.vendor = None;
+        }
+        Ok(cpu)
+    }
+}
+
+/// `virCPUBaseline` for x86 CPUs.
+pub fn baseline(map: &X86Map, cpus: &[CpuDef], migratable: bool) -> Result<CpuDef, CpuError> {
+    if cpus.is_empty() {
+        return Err(CpuError::NoCpus);
+    }
+    // Generic checks (`virCPUBaseline`) come before the x86 driver looks at any CPU.
+    if let Some(i) = cpus.iter().position(|c| c.model.is_none()) {
+        return Err(CpuError::NoModelAt(i));
+    }
+    let first = BaselineInput::from_cpu(map, &cpus[0], 0)?;
+    let mut acc = BaselineAcc::new(&first)?;
+    for (i, cpu) in cpus.iter().enumerate().skip(1) {
+        acc.add(map, &BaselineInput::from_cpu(map, cpu, i)?)?;
+    }
+    acc.finish(map, migratable)
+}

@@ -1,0 +1,13 @@
+//! x86 CPU operations, mirroring libvirt 9.0.0's `cpu_x86.c`.
+
+pub mod baseline;
+pub mod compare;
+pub mod decode;
+pub mod model;
+pub mod update;
+
+pub use baseline::{baseline, BaselineAcc, BaselineInput};
+pub use compare::{compare, Comparison, Reason, Verdict};
+pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};
+pub use model::{model_from_cpu, signature_text, Sel, X86Data};
+pub use update::{copy_migratable, expand_features, has_feature, translate, update, update_live};
