@@ -1,5 +1,7 @@
 //! cpufleet: libvirt-exact guest CPU model logic for KVM/QEMU fleets, and a fleet simulator.
 
+mod commands;
+mod hostcpu;
 mod io;
 mod mapload;
 
@@ -36,6 +38,60 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
         file: PathBuf,
+    },
+    /// The richest guest CPU all CPUs of FILE can run: exactly what `virsh cpu-baseline` prints.
+    Baseline {
+        #[command(flatten)]
+        common: Common,
+        /// Expand the result to its full feature list (virsh --features).
+        #[arg(long)]
+        features: bool,
+        /// Drop features that block migration (virsh --migratable).
+        #[arg(long)]
+        migratable: bool,
+        /// Any document holding <cpu> elements: several <cpu>, capabilities documents, <cpuTest>.
+        file: PathBuf,
+    },
+    /// Can HOST run CPU? identical / superset (exit 0), incompatible (exit 1), error (exit 2).
+    Compare {
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON ({"verdict", "reason"}) instead of text.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+        /// A host <cpu> or a capabilities document.
+        host: PathBuf,
+        /// A <cpu> or a domain XML.
+        cpu: PathBuf,
+    },
+    /// Decode a <cpudata> CPUID dump to a host CPU (or a guest CPU with --guest).
+    Decode {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        guest: bool,
+        cpuid_file: PathBuf,
+    },
+    /// The guest CPU after it starts on HOST (optional features become require or disable).
+    Update {
+        #[command(flatten)]
+        common: Common,
+        host: PathBuf,
+        guest: PathBuf,
+    },
+    /// Expand the CPU(s) of FILE to their full feature lists.
+    Expand {
+        #[command(flatten)]
+        common: Common,
+        file: PathBuf,
+    },
+    /// This machine's CPU as `virsh capabilities` shows it (x86_64, read with CPUID).
+    Host {
+        #[command(flatten)]
+        common: Common,
+        /// Print the raw <cpudata> dump instead (feed it back to `cpufleet decode`).
+        #[arg(long)]
+        dump: bool,
     },
 }
 
@@ -132,6 +188,12 @@ fn run(cli: Cli) -> CliResult<Outcome> {
             print_stdout(&show_map(&map))?;
             Ok(Outcome::Ok)
         }
+        Cmd::Baseline { common, features, migratable, file } => commands::baseline(&common, &file, features, migratable),
+        Cmd::Compare { common, format, host, cpu } => commands::compare(&common, &host, &cpu, format == "json"),
+        Cmd::Decode { common, guest, cpuid_file } => commands::decode(&common, &cpuid_file, guest),
+        Cmd::Update { common, host, guest } => commands::update(&common, &host, &guest),
+        Cmd::Expand { common, file } => commands::expand(&common, &file),
+        Cmd::Host { common, dump } => commands::host(&common, dump),
         Cmd::Fmt { common, file } => {
             let doc = read_cpus(&file, &common, TypeHint::Auto)?;
             let mut out = String::new();
