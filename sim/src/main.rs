@@ -4,6 +4,7 @@ mod commands;
 mod hostcpu;
 mod io;
 mod mapload;
+mod simulate;
 
 use clap::{Args, Parser, Subcommand};
 use cpufleet_engine::xml::{self, Limits, TypeHint};
@@ -85,6 +86,12 @@ enum Cmd {
         common: Common,
         file: PathBuf,
     },
+    /// Simulate a fleet: pool baselines, guest starts and live migrations, upgrades, microcode
+    /// events and migration-domain planning, with invariant checks. The main job.
+    Simulate(simulate::SimulateArgs),
+    /// Fleet generation.
+    #[command(subcommand)]
+    Fleet(simulate::FleetCmd),
     /// This machine's CPU as `virsh capabilities` shows it (x86_64, read with CPUID).
     Host {
         #[command(flatten)]
@@ -194,6 +201,8 @@ fn run(cli: Cli) -> CliResult<Outcome> {
         Cmd::Update { common, host, guest } => commands::update(&common, &host, &guest),
         Cmd::Expand { common, file } => commands::expand(&common, &file),
         Cmd::Host { common, dump } => commands::host(&common, dump),
+        Cmd::Simulate(args) => simulate::run_simulate(args),
+        Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
         Cmd::Fmt { common, file } => {
             let doc = read_cpus(&file, &common, TypeHint::Auto)?;
             let mut out = String::new();
