@@ -48,14 +48,29 @@ pub enum XmlErrorKind {
     DtdNotAllowed,
     /// An entity reference other than the five predefined ones and character references.
     UnknownEntity(String),
-    TooLarge { what: &'static str, limit: usize },
-    TooDeep { limit: usize },
-    TooMany { what: &'static str, limit: usize },
-    UnexpectedRoot { found: String, expected: &'static str },
+    TooLarge {
+        what: &'static str,
+        limit: usize,
+    },
+    TooDeep {
+        limit: usize,
+    },
+    TooMany {
+        what: &'static str,
+        limit: usize,
+    },
+    UnexpectedRoot {
+        found: String,
+        expected: &'static str,
+    },
     MissingElement(&'static str),
     MissingAttribute(&'static str),
     /// An attribute or text with a value that is not allowed.
-    InvalidValue { attribute: String, value: String, expected: &'static str },
+    InvalidValue {
+        attribute: String,
+        value: String,
+        expected: &'static str,
+    },
     DuplicateAttribute(String),
     DuplicateFeature(String),
     EmptyFeatureName,
@@ -116,8 +131,15 @@ pub enum CpuError {
     NoCpus,
     /// CPU at `index` (0-based) of a baseline input has no model.
     NoModelAt(usize),
-    VendorsMismatch { expected: String, found: String },
-    ModelVendorMismatch { cpu: String, model_vendor: String, index: usize },
+    VendorsMismatch {
+        expected: String,
+        found: String,
+    },
+    ModelVendorMismatch {
+        cpu: String,
+        model_vendor: String,
+        index: usize,
+    },
     IncompatibleCpus(String),
     NoCandidate,
     UnsupportedArch(String),
@@ -139,10 +161,9 @@ impl fmt::Display for CpuError {
             VendorsMismatch { expected, found } => {
                 write!(f, "CPU vendors do not match: {expected} vs {found}")
             }
-            ModelVendorMismatch { cpu, model_vendor, index } => write!(
-                f,
-                "CPU vendor {cpu} of model at index {index} differs from vendor {model_vendor} of its model"
-            ),
+            ModelVendorMismatch { cpu, model_vendor, index } => {
+                write!(f, "CPU vendor {cpu} of model at index {index} differs from vendor {model_vendor} of its model")
+            }
             IncompatibleCpus(m) => write!(f, "CPUs are incompatible: {m}"),
             NoCandidate => write!(f, "cannot find suitable CPU model for given data"),
             UnsupportedArch(a) => write!(f, "CPU architecture '{a}' is not supported"),
@@ -159,13 +180,31 @@ impl std::error::Error for CpuError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MapError {
     /// A map file could not be parsed.
-    Xml { file: String, error: XmlError },
+    Xml {
+        file: String,
+        error: Box<XmlError>,
+    },
     /// `index.xml` includes a file the caller did not provide.
-    MissingFile { file: String },
-    Duplicate { file: String, what: &'static str, name: String },
-    Unknown { file: String, what: &'static str, name: String },
-    Invalid { file: String, message: String },
-    TooManyFeatures { limit: usize },
+    MissingFile {
+        file: String,
+    },
+    Duplicate {
+        file: String,
+        what: &'static str,
+        name: String,
+    },
+    Unknown {
+        file: String,
+        what: &'static str,
+        name: String,
+    },
+    Invalid {
+        file: String,
+        message: String,
+    },
+    TooManyFeatures {
+        limit: usize,
+    },
 }
 
 impl fmt::Display for MapError {

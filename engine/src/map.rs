@@ -311,15 +311,25 @@ impl Items {
                         match i.attr(name) {
                             None if required => Err(c.err_elem(&i, XmlErrorKind::MissingAttribute(name))),
                             None => Ok(0),
-                            Some(v) => parse_u32_c(v).ok_or_else(|| bad_value(c, &i, name, v, "a 32-bit number in C notation")),
+                            Some(v) => {
+                                parse_u32_c(v).ok_or_else(|| bad_value(c, &i, name, v, "a 32-bit number in C notation"))
+                            }
                         }
                     };
                     match i.name.as_str() {
                         "cpuid" => items.push((
                             CpuidKey::Cpuid { leaf: num(c, "eax_in", true)?, subleaf: num(c, "ecx_in", false)? },
-                            [num(c, "eax", false)?, num(c, "ebx", false)?, num(c, "ecx", false)?, num(c, "edx", false)?],
+                            [
+                                num(c, "eax", false)?,
+                                num(c, "ebx", false)?,
+                                num(c, "ecx", false)?,
+                                num(c, "edx", false)?,
+                            ],
                         )),
-                        "msr" => items.push((CpuidKey::Msr { index: num(c, "index", true)? }, [num(c, "eax", true)?, 0, 0, num(c, "edx", true)?])),
+                        "msr" => items.push((
+                            CpuidKey::Msr { index: num(c, "index", true)? },
+                            [num(c, "eax", true)?, 0, 0, num(c, "edx", true)?],
+                        )),
                         _ => {}
                     }
                     Ok(())
@@ -355,12 +365,21 @@ impl Items {
                             };
                             let steppings = match i.attr("stepping") {
                                 None => None,
-                                Some(v) => Some(parse_steppings(v).ok_or_else(|| bad_value(c, &i, "stepping", v, "a list of steppings 0-15"))?),
+                                Some(v) => Some(
+                                    parse_steppings(v)
+                                        .ok_or_else(|| bad_value(c, &i, "stepping", v, "a list of steppings 0-15"))?,
+                                ),
                             };
-                            m.signatures.push(X86Signature { family: num(c, "family")?, model: num(c, "model")?, steppings });
+                            m.signatures.push(X86Signature {
+                                family: num(c, "family")?,
+                                model: num(c, "model")?,
+                                steppings,
+                            });
                         }
                         "vendor" => m.vendor = Some(req_attr(c, &i, "name")?.to_string()),
-                        "feature" => m.features.push((req_attr(c, &i, "name")?.to_string(), i.attr("removed") == Some("yes"))),
+                        "feature" => {
+                            m.features.push((req_attr(c, &i, "name")?.to_string(), i.attr("removed") == Some("yes")))
+                        }
                         "pvr" => {
                             let hex = |c: &Cursor, n: &'static str| {
                                 let v = req_attr(c, &i, n)?;
@@ -392,7 +411,9 @@ fn read_cpus_doc(file: &str, text: &str, arch_sections: bool, include_arch: Arch
     let mut sections = Vec::new();
     c.roots(|c, root| {
         if root.name != "cpus" {
-            return Err(c.err_elem(&root, XmlErrorKind::UnexpectedRoot { found: root.name.clone(), expected: "<cpus>" }));
+            return Err(
+                c.err_elem(&root, XmlErrorKind::UnexpectedRoot { found: root.name.clone(), expected: "<cpus>" })
+            );
         }
         if !arch_sections {
             // An included file: its vendors, features and models belong to the includer's arch.
@@ -425,7 +446,7 @@ fn read_cpus_doc(file: &str, text: &str, arch_sections: bool, include_arch: Arch
 }
 
 fn xml_err(file: &str) -> impl Fn(XmlError) -> MapError + '_ {
-    move |error| MapError::Xml { file: file.to_string(), error }
+    move |error| MapError::Xml { file: file.to_string(), error: Box::new(error) }
 }
 
 impl CpuMap {
@@ -454,7 +475,12 @@ impl CpuMap {
         Self::load_documents(&[("data/cpu_map/x86.xml", EMBEDDED_X86), ("data/cpu_map/ppc64.xml", EMBEDDED_PPC64)])
     }
 
-    fn add_index<'t>(&mut self, file: &str, text: &'t str, lookup: &dyn Fn(&str) -> Option<&'t str>) -> Result<(), MapError> {
+    fn add_index<'t>(
+        &mut self,
+        file: &str,
+        text: &'t str,
+        lookup: &dyn Fn(&str) -> Option<&'t str>,
+    ) -> Result<(), MapError> {
         for s in read_cpus_doc(file, text, true, Arch::X86)? {
             self.apply(file, s.arch, s.items)?;
             for inc in &s.includes {
@@ -470,14 +496,23 @@ impl CpuMap {
     fn finish(&mut self) {
         let x = &mut self.x86;
         x.index();
-        x.non_migratable = x.features.iter().enumerate().filter(|(_, f)| !f.migratable).map(|(i, _)| FeatureId(i as u16)).collect();
+        x.non_migratable =
+            x.features.iter().enumerate().filter(|(_, f)| !f.migratable).map(|(i, _)| FeatureId(i as u16)).collect();
     }
 
     /// Loads the items of one file: vendors, then features, then models.
     fn apply(&mut self, file: &str, arch: Arch, items: Items) -> Result<(), MapError> {
-        let dup = |what: &'static str, name: &str| MapError::Duplicate { file: file.to_string(), what, name: name.to_string() };
-        let unknown = |what: &'static str, name: &str| MapError::Unknown { file: file.to_string(), what, name: name.to_string() };
-        let invalid = |at: Pos, message: String| MapError::Invalid { file: file.to_string(), message: format!("{at}: {message}") };
+        let dup = |what: &'static str, name: &str| MapError::Duplicate {
+            file: file.to_string(),
+            what,
+            name: name.to_string(),
+        };
+        let unknown =
+            |what: &'static str, name: &str| MapError::Unknown { file: file.to_string(), what, name: name.to_string() };
+        let invalid = |at: Pos, message: String| MapError::Invalid {
+            file: file.to_string(),
+            message: format!("{at}: {message}"),
+        };
         match arch {
             Arch::X86 => {
                 let x = &mut self.x86;
@@ -485,7 +520,9 @@ impl CpuMap {
                     if x.vendor(&v.name).is_some() {
                         return Err(dup("vendor", &v.name));
                     }
-                    let s = v.string.ok_or_else(|| invalid(v.at, format!("missing vendor string for CPU vendor {}", v.name)))?;
+                    let s = v
+                        .string
+                        .ok_or_else(|| invalid(v.at, format!("missing vendor string for CPU vendor {}", v.name)))?;
                     if s.len() != 12 {
                         return Err(invalid(v.at, format!("invalid CPU vendor string '{s}'")));
                     }
@@ -600,7 +637,11 @@ impl CpuMap {
                                 o.push_str("/>\n");
                             }
                             CpuidKey::Msr { index } => {
-                                let _ = writeln!(o, "      <msr index='0x{index:08x}' edx='0x{:08x}' eax='0x{:08x}'/>", r[3], r[0]);
+                                let _ = writeln!(
+                                    o,
+                                    "      <msr index='0x{index:08x}' edx='0x{:08x}' eax='0x{:08x}'/>",
+                                    r[3], r[0]
+                                );
                             }
                         }
                     }
@@ -609,7 +650,12 @@ impl CpuMap {
                 for m in &x.models {
                     let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
                     let onoff = |b: bool| if b { "on" } else { "off" };
-                    let _ = writeln!(o, "      <decode host='{}' guest='{}'/>", onoff(m.decode_host), onoff(m.decode_guest));
+                    let _ = writeln!(
+                        o,
+                        "      <decode host='{}' guest='{}'/>",
+                        onoff(m.decode_host),
+                        onoff(m.decode_guest)
+                    );
                     for s in &m.signatures {
                         let _ = write!(o, "      <signature family='{}' model='{}'", s.family, s.model);
                         if let Some(st) = s.steppings {

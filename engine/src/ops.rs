@@ -34,7 +34,12 @@ impl Arch {
         let mut probe = cpu.clone();
         ppc64::convert_legacy(&mut probe);
         match probe.model.as_deref() {
-            Some(m) if map.ppc64.model(m).is_some() || (m.starts_with("power") && cpu.mode == crate::CpuMode::HostModel) => Ok(Arch::Ppc64),
+            Some(m)
+                if map.ppc64.model(m).is_some()
+                    || (m.starts_with("power") && cpu.mode == crate::CpuMode::HostModel) =>
+            {
+                Ok(Arch::Ppc64)
+            }
             _ => Ok(Arch::X86),
         }
     }
@@ -80,11 +85,17 @@ pub fn update(map: &CpuMap, arch: Arch, guest: &mut CpuDef, host: Option<&CpuDef
 }
 
 /// `virCPUTranslate(arch, cpu, models)`.
-pub fn translate(map: &CpuMap, arch: Arch, cpu: &mut CpuDef, models: Option<&[ModelListEntry]>) -> Result<(), CpuError> {
+pub fn translate(
+    map: &CpuMap,
+    arch: Arch,
+    cpu: &mut CpuDef,
+    models: Option<&[ModelListEntry]>,
+) -> Result<(), CpuError> {
     match arch {
         Arch::X86 => x86::translate(&map.x86, cpu, models),
         Arch::Ppc64 => {
-            if matches!(cpu.mode, crate::CpuMode::HostModel | crate::CpuMode::HostPassthrough | crate::CpuMode::Maximum) {
+            if matches!(cpu.mode, crate::CpuMode::HostModel | crate::CpuMode::HostPassthrough | crate::CpuMode::Maximum)
+            {
                 return Ok(());
             }
             let Some(list) = models else { return Ok(()) };

@@ -76,7 +76,15 @@ pub fn compare(map: &Ppc64Map, host: &CpuDef, other: &CpuDef) -> Comparison {
         match cpu.mode {
             CpuMode::HostModel => match check_compat_mode(host_model, cpu.model.as_deref()) {
                 Ok(Verdict::Identical) => host_model,
-                Ok(v) => return verdict(v, Reason::Error(format!("host CPU {host_model} cannot run compatibility mode {}", cpu.model.as_deref().unwrap_or("")))),
+                Ok(v) => {
+                    return verdict(
+                        v,
+                        Reason::Error(format!(
+                            "host CPU {host_model} cannot run compatibility mode {}",
+                            cpu.model.as_deref().unwrap_or("")
+                        )),
+                    )
+                }
                 Err(e) => return err(e),
             },
             CpuMode::HostPassthrough | CpuMode::Maximum => host_model,
@@ -92,7 +100,10 @@ pub fn compare(map: &Ppc64Map, host: &CpuDef, other: &CpuDef) -> Comparison {
         }
     };
     if guest_model != host_model {
-        return verdict(Verdict::Incompatible, Reason::Error(format!("host CPU model {host_model} does not match required CPU model {guest_model}")));
+        return verdict(
+            Verdict::Incompatible,
+            Reason::Error(format!("host CPU model {host_model} does not match required CPU model {guest_model}")),
+        );
     }
     verdict(Verdict::Identical, Reason::None)
 }
@@ -122,7 +133,10 @@ pub fn baseline(map: &Ppc64Map, cpus: &[CpuDef]) -> Result<CpuDef, CpuError> {
         let idx = map.vendors.iter().position(|x| x == v).ok_or_else(|| CpuError::UnknownVendor(v.clone()))?;
         if let Some(mv) = base.vendor {
             if mv != idx {
-                return Err(CpuError::Invalid(format!("CPU vendor {v} of model {} differs from {}", base.name, map.vendors[mv])));
+                return Err(CpuError::Invalid(format!(
+                    "CPU vendor {v} of model {} differs from {}",
+                    base.name, map.vendors[mv]
+                )));
             }
         } else if let Some(w) = vendor {
             if w != idx {

@@ -41,7 +41,10 @@ fn s<'a>(case: &'a Value, key: &str) -> &'a str {
 }
 
 fn flags(case: &Value) -> Vec<&str> {
-    case.get("flags").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+    case.get("flags")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn arch(case: &Value) -> Arch {
@@ -100,7 +103,8 @@ fn run_update(map: &CpuMap, f: &Files, c: &Value) -> Result<(), String> {
 
 fn run_baseline(map: &CpuMap, f: &Files, c: &Value) -> Result<(), String> {
     let name = s(c, "input");
-    let doc = xml::read_cpu_document(&f.read(name)?, TypeHint::Host, Limits::default()).map_err(|e| format!("{name}: {e}"))?;
+    let doc = xml::read_cpu_document(&f.read(name)?, TypeHint::Host, Limits::default())
+        .map_err(|e| format!("{name}: {e}"))?;
     let fl = flags(c);
     let a = arch(c);
     let result = ops::baseline(map, &doc.cpus, Some(a), fl.contains(&"migratable")).and_then(|mut cpu| {
@@ -169,7 +173,8 @@ fn run_guest_cpu(map: &CpuMap, f: &Files, c: &Value) -> Result<(), String> {
 
 fn run_cpuid(map: &CpuMap, f: &Files, c: &Value, guest: bool) -> Result<(), String> {
     let data = f.cpuid(map, s(c, "cpuid"))?;
-    let cpu = if guest { x86::decode_guest(&map.x86, &data) } else { x86::decode_host(&map.x86, &data) }.map_err(err_str)?;
+    let cpu =
+        if guest { x86::decode_guest(&map.x86, &data) } else { x86::decode_host(&map.x86, &data) }.map_err(err_str)?;
     compare_text(f, s(c, "expect_file"), &xml::format_cpu(&cpu))
 }
 
@@ -240,8 +245,16 @@ fn run_cpuid_baseline(map: &CpuMap, f: &Files, c: &Value) -> Result<(), String> 
 }
 
 const OPS: &[&str] = &[
-    "compare", "update", "baseline", "has_feature", "guest_cpu", "cpuid_host", "cpuid_guest", "cpuid_signature",
-    "cpuid_update_live", "cpuid_baseline",
+    "compare",
+    "update",
+    "baseline",
+    "has_feature",
+    "guest_cpu",
+    "cpuid_host",
+    "cpuid_guest",
+    "cpuid_signature",
+    "cpuid_update_live",
+    "cpuid_baseline",
 ];
 
 #[derive(Default)]

@@ -126,13 +126,15 @@ pub fn expand(common: &Common, file: &Path) -> CliResult<Outcome> {
 
 /// `cpufleet host [--dump]`: this machine's CPU, read with the CPUID instruction.
 pub fn host(common: &Common, dump: bool) -> CliResult<Outcome> {
-    let data = crate::hostcpu::read_cpuid().ok_or_else(|| CliError::new("cpufleet host needs an x86_64 machine (the CPUID instruction)"))?;
+    let data = crate::hostcpu::read_cpuid()
+        .ok_or_else(|| CliError::new("cpufleet host needs an x86_64 machine (the CPUID instruction)"))?;
     if dump {
         print_stdout(&xml::format_cpuid_data(&data))?;
         return Ok(Outcome::Ok);
     }
     let map = mapload::load(common.cpu_map.as_deref())?;
-    let cpu = x86::decode_host(&map.x86, &X86Data::from_cpuid(&map.x86, &data)).map_err(|e| CliError::new(format!("this host's CPUID: {e}")))?;
+    let cpu = x86::decode_host(&map.x86, &X86Data::from_cpuid(&map.x86, &data))
+        .map_err(|e| CliError::new(format!("this host's CPUID: {e}")))?;
     print_stdout(&xml::format_cpu(&cpu))?;
     Ok(Outcome::Ok)
 }

@@ -4,7 +4,20 @@ use cpufleet_engine::{CpuidData, CpuidKey};
 
 /// Leaves whose subleaves matter (`ecx_in`), with how many subleaves to read at most.
 #[cfg(target_arch = "x86_64")]
-const SUBLEAF_LEAVES: &[(u32, u32)] = &[(0x4, 8), (0x7, 4), (0xb, 4), (0xd, 64), (0xf, 4), (0x10, 4), (0x12, 8), (0x14, 4), (0x17, 4), (0x18, 8), (0x1d, 4), (0x1e, 1)];
+const SUBLEAF_LEAVES: &[(u32, u32)] = &[
+    (0x4, 8),
+    (0x7, 4),
+    (0xb, 4),
+    (0xd, 64),
+    (0xf, 4),
+    (0x10, 4),
+    (0x12, 8),
+    (0x14, 4),
+    (0x17, 4),
+    (0x18, 8),
+    (0x1d, 4),
+    (0x1e, 1),
+];
 
 #[cfg(target_arch = "x86_64")]
 pub fn read_cpuid() -> Option<CpuidData> {

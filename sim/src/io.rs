@@ -39,7 +39,10 @@ pub fn read_file(path: &Path, max_bytes: u64) -> CliResult<Vec<u8>> {
         return Err(CliError::file(path, "is a directory, expected a file"));
     }
     if meta.len() > max_bytes {
-        return Err(CliError::file(path, format!("file of {} bytes exceeds the input limit of {max_bytes} bytes", meta.len())));
+        return Err(CliError::file(
+            path,
+            format!("file of {} bytes exceeds the input limit of {max_bytes} bytes", meta.len()),
+        ));
     }
     let f = std::fs::File::open(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
     let mut buf = Vec::with_capacity(meta.len() as usize);

@@ -18,11 +18,13 @@ pub fn load_dir(dir: &Path) -> CliResult<CpuMap> {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".xml") && name != "index.xml" && entry.path().is_file() {
             let p = entry.path();
-            let text = String::from_utf8(read_file(&p, MAX_MAP_FILE)?).map_err(|_| CliError::file(&p, "invalid UTF-8"))?;
+            let text =
+                String::from_utf8(read_file(&p, MAX_MAP_FILE)?).map_err(|_| CliError::file(&p, "invalid UTF-8"))?;
             files.insert(name, text);
         }
     }
-    CpuMap::load(&index, &|name| files.get(name).map(String::as_str)).map_err(|e| CliError::new(format!("{}/{e}", dir.display())))
+    CpuMap::load(&index, &|name| files.get(name).map(String::as_str))
+        .map_err(|e| CliError::new(format!("{}/{e}", dir.display())))
 }
 
 /// The map a command uses: `--cpu-map DIR` or the embedded one.

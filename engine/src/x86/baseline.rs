@@ -53,7 +53,13 @@ impl BaselineAcc {
             None => (None, false),
             Some((name, idx)) => (Some(idx.ok_or_else(|| CpuError::UnknownVendor(name.clone()))?), true),
         };
-        Ok(BaselineAcc { base: first.features, vendor, output_vendor, names: vec![first.model_name.clone()], n_cpus: 1 })
+        Ok(BaselineAcc {
+            base: first.features,
+            vendor,
+            output_vendor,
+            names: vec![first.model_name.clone()],
+            n_cpus: 1,
+        })
     }
 
     /// Adds a later CPU (index ≥ 1).
@@ -82,13 +88,16 @@ impl BaselineAcc {
             match self.vendor {
                 None => self.vendor = Some(v),
                 Some(w) if w != v => {
-                    return Err(CpuError::VendorsMismatch { expected: map.vendors[w].name.clone(), found: map.vendors[v].name.clone() })
+                    return Err(CpuError::VendorsMismatch {
+                        expected: map.vendors[w].name.clone(),
+                        found: map.vendors[v].name.clone(),
+                    })
                 }
                 _ => {}
             }
         }
         self.base.intersect_with(&cpu.features);
-        if !self.names.iter().any(|n| *n == cpu.model_name) {
+        if !self.names.contains(&cpu.model_name) {
             self.names.push(cpu.model_name.clone());
         }
         Ok(())
@@ -107,7 +116,10 @@ impl BaselineAcc {
             match self.vendor {
                 None => self.vendor = Some(v),
                 Some(w) if w != v => {
-                    return Err(CpuError::VendorsMismatch { expected: map.vendors[w].name.clone(), found: map.vendors[v].name.clone() })
+                    return Err(CpuError::VendorsMismatch {
+                        expected: map.vendors[w].name.clone(),
+                        found: map.vendors[v].name.clone(),
+                    })
                 }
                 _ => {}
             }

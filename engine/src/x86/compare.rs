@@ -38,7 +38,10 @@ pub enum Reason {
     /// The CPU's arch is not x86.
     Arch(String),
     /// The CPU requires a vendor the host does not have.
-    Vendor { required: String, host: Option<String> },
+    Vendor {
+        required: String,
+        host: Option<String>,
+    },
     /// The host has features the CPU forbids.
     Forbidden(FeatureSet),
     /// The CPU requires features the host lacks.
@@ -94,7 +97,10 @@ pub fn compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Comparison {
     }
     if let Some(v) = &cpu.vendor {
         if host.vendor.as_deref() != Some(v.as_str()) {
-            return Comparison::new(Verdict::Incompatible, Reason::Vendor { required: v.clone(), host: host.vendor.clone() });
+            return Comparison::new(
+                Verdict::Incompatible,
+                Reason::Vendor { required: v.clone(), host: host.vendor.clone() },
+            );
         }
     }
     let sets = (|| {
@@ -117,7 +123,15 @@ pub fn compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Comparison {
 /// The set part of `x86Compute` on feature bitsets: host `h`; the CPU's force, require,
 /// optional, disable and forbid sets.
 #[inline]
-pub fn compute_sets(h: &FeatureSet, f: &FeatureSet, r: &FeatureSet, o: &FeatureSet, d: &FeatureSet, x: &FeatureSet, strict: bool) -> Comparison {
+pub fn compute_sets(
+    h: &FeatureSet,
+    f: &FeatureSet,
+    r: &FeatureSet,
+    o: &FeatureSet,
+    d: &FeatureSet,
+    x: &FeatureSet,
+    strict: bool,
+) -> Comparison {
     let forbidden = x.intersection(h);
     if !forbidden.is_empty() {
         return Comparison::new(Verdict::Incompatible, Reason::Forbidden(forbidden));

@@ -41,7 +41,13 @@ fn filter_tsx(map: &X86Map, data: &mut X86Data) {
 }
 
 /// `x86DataToCPU`: the candidate CPU for one model.
-fn data_to_candidate(map: &X86Map, data: &FeatureSet, idx: usize, entry: Option<&ModelListEntry>, cpu_type: CpuType) -> Candidate {
+fn data_to_candidate(
+    map: &X86Map,
+    data: &FeatureSet,
+    idx: usize,
+    entry: Option<&ModelListEntry>,
+    cpu_type: CpuType,
+) -> Candidate {
     let model = &map.models[idx];
     let mut model_data = model.features;
     if let Some(e) = entry {
@@ -111,7 +117,7 @@ fn use_candidate(
             f.policy = None;
         }
     }
-    let is_preferred = preferred.iter().any(|p| *p == model.name);
+    let is_preferred = preferred.contains(&model.name);
     if is_preferred && preferred.len() == 1 {
         return 2;
     }
@@ -128,7 +134,8 @@ fn use_candidate(
     }
     let (score_cur, dis_cur) = score(&cur.features, cpu_type);
     let (score_cand, dis_cand) = score(&cand.features, cpu_type);
-    if score_cand < score_cur || (score_cand == score_cur && dis_cand < dis_cur) || (is_preferred && dis_cand < dis_cur) {
+    if score_cand < score_cur || (score_cand == score_cur && dis_cand < dis_cur) || (is_preferred && dis_cand < dis_cur)
+    {
         return 1;
     }
     0
@@ -150,7 +157,10 @@ pub fn decode_into(map: &X86Map, cpu: &mut CpuDef, data: &X86Data, opts: DecodeO
                 Some(e) => entry = Some(e),
                 None => {
                     if single_preferred == Some(model.name.as_str()) && cpu.fallback != Fallback::Allow {
-                        return Err(CpuError::Unsupported(format!("CPU model {} is not supported by hypervisor", model.name)));
+                        return Err(CpuError::Unsupported(format!(
+                            "CPU model {} is not supported by hypervisor",
+                            model.name
+                        )));
                     }
                     continue;
                 }

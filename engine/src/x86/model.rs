@@ -123,6 +123,9 @@ mod tests {
         assert_eq!(decode_signature(0x000906ea), (6, 158, 10));
         assert_eq!(make_signature(6, 158, 10), 0x0906ea);
         assert_eq!(make_signature(23, 1, 2), 0x800f12);
-        assert_eq!(signature_text(0x000906ea), "0906ea\nfamily:     6 (0x06)\nmodel:    158 (0x9e)\nstepping:  10 (0x0a)\n");
+        assert_eq!(
+            signature_text(0x000906ea),
+            "0906ea\nfamily:     6 (0x06)\nmodel:    158 (0x9e)\nstepping:  10 (0x0a)\n"
+        );
     }
 }

@@ -24,7 +24,9 @@ pub fn update(map: &X86Map, guest: &mut CpuDef, host: Option<&CpuDef>) -> Result
     let relative = match guest.mode {
         CpuMode::HostPassthrough | CpuMode::Maximum => return Ok(()),
         CpuMode::HostModel => true,
-        CpuMode::Custom => guest.match_ == CpuMatch::Minimum || guest.features.iter().any(|f| f.policy == Some(Policy::Optional)),
+        CpuMode::Custom => {
+            guest.match_ == CpuMatch::Minimum || guest.features.iter().any(|f| f.policy == Some(Policy::Optional))
+        }
     };
     if relative {
         let host = host.ok_or_else(|| CpuError::Invalid("unknown host CPU model".into()))?;
@@ -118,7 +120,10 @@ pub fn expand_features(map: &X86Map, cpu: &mut CpuDef) -> Result<(), CpuError> {
     let model = map.model(name).ok_or_else(|| CpuError::UnknownModel(name.to_string()))?;
     let host = cpu.cpu_type == CpuType::Host;
     let policy = if host { None } else { Some(Policy::Require) };
-    let mut expanded = CpuDef { features: model.features.iter().map(|id| Feature::new(map.feature_name(id), policy)).collect(), ..cpu.clone() };
+    let mut expanded = CpuDef {
+        features: model.features.iter().map(|id| Feature::new(map.feature_name(id), policy)).collect(),
+        ..cpu.clone()
+    };
     for f in &cpu.features {
         if !host && !matches!(f.policy, Some(Policy::Require) | Some(Policy::Disable)) {
             continue;
@@ -136,10 +141,16 @@ pub fn expand_features(map: &X86Map, cpu: &mut CpuDef) -> Result<(), CpuError> {
 }
 
 /// `virCPUx86UpdateLive`: applies what the hypervisor actually enabled and disabled.
-pub fn update_live(map: &X86Map, cpu: &mut CpuDef, enabled: &FeatureSet, disabled: &FeatureSet) -> Result<(), CpuError> {
+pub fn update_live(
+    map: &X86Map,
+    cpu: &mut CpuDef,
+    enabled: &FeatureSet,
+    disabled: &FeatureSet,
+) -> Result<(), CpuError> {
     let passthrough = matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum);
     let md = model_from_cpu(map, cpu, Sel::All)?;
-    let explicitly_disabled = if passthrough { model_from_cpu(map, cpu, Sel::Only(Policy::Disable))?.features } else { FeatureSet::new() };
+    let explicitly_disabled =
+        if passthrough { model_from_cpu(map, cpu, Sel::Only(Policy::Disable))?.features } else { FeatureSet::new() };
     for id in map.all_features().iter() {
         let expected = if md.features.contains(id) {
             Some(Policy::Require)
@@ -168,10 +179,28 @@ pub fn update_live(map: &X86Map, cpu: &mut CpuDef, enabled: &FeatureSet, disable
 /// accepts although the map does not define them. Their CPUID leaves (0x40000001..4) are never
 /// part of a CPU built from a model, so a check on them answers "no".
 pub const KVM_FEATURES: &[&str] = &[
-    "kvmclock", "kvm_nopiodelay", "kvm_mmu", "kvmclock2", "kvm_asyncpf", "kvm_steal_time", "kvm_pv_eoi",
-    "kvm_pv_unhalt", "kvmclock_stable_bit", "hv-runtime", "hv-synic", "hv-stimer", "hv-relaxed",
-    "hv-spinlocks", "hv-vapic", "hv-vpindex", "hv-reset", "hv-frequencies", "hv-reenlightenment",
-    "hv-tlbflush", "hv-ipi", "hv-evmcs",
+    "kvmclock",
+    "kvm_nopiodelay",
+    "kvm_mmu",
+    "kvmclock2",
+    "kvm_asyncpf",
+    "kvm_steal_time",
+    "kvm_pv_eoi",
+    "kvm_pv_unhalt",
+    "kvmclock_stable_bit",
+    "hv-runtime",
+    "hv-synic",
+    "hv-stimer",
+    "hv-relaxed",
+    "hv-spinlocks",
+    "hv-vapic",
+    "hv-vpindex",
+    "hv-reset",
+    "hv-frequencies",
+    "hv-reenlightenment",
+    "hv-tlbflush",
+    "hv-ipi",
+    "hv-evmcs",
 ];
 
 /// `virCPUx86CheckFeature` / `virCPUx86DataCheckFeature` on a CPU: both the CPU's full data

@@ -98,11 +98,7 @@ impl<'a> Cursor<'a> {
 
     /// An error at `offset` inside the innermost open element.
     pub fn err_at(&self, offset: usize, kind: XmlErrorKind) -> XmlError {
-        XmlError {
-            pos: Pos::locate(self.src, offset),
-            element: self.stack.last().cloned().unwrap_or_default(),
-            kind,
-        }
+        XmlError { pos: Pos::locate(self.src, offset), element: self.stack.last().cloned().unwrap_or_default(), kind }
     }
 
     /// An error about element `e` (located at its start tag).
@@ -113,16 +109,24 @@ impl<'a> Cursor<'a> {
     fn start(&mut self, b: &BytesStart, offset: usize, empty: bool) -> Result<Elem, XmlError> {
         self.elements += 1;
         if self.elements > self.limits.max_elements {
-            return Err(self.err_at(offset, XmlErrorKind::TooMany { what: "elements", limit: self.limits.max_elements }));
+            return Err(
+                self.err_at(offset, XmlErrorKind::TooMany { what: "elements", limit: self.limits.max_elements })
+            );
         }
         let name = local(b.name().as_ref());
         let mut attrs: Vec<(String, String)> = Vec::new();
         for a in b.attributes().with_checks(true) {
             let a = a.map_err(|e| match e {
-                quick_xml::events::attributes::AttrError::Duplicated(..) => {
-                    XmlError { pos: Pos::locate(self.src, offset), element: name.clone(), kind: XmlErrorKind::DuplicateAttribute(String::new()) }
-                }
-                other => XmlError { pos: Pos::locate(self.src, offset), element: name.clone(), kind: XmlErrorKind::Syntax(other.to_string()) },
+                quick_xml::events::attributes::AttrError::Duplicated(..) => XmlError {
+                    pos: Pos::locate(self.src, offset),
+                    element: name.clone(),
+                    kind: XmlErrorKind::DuplicateAttribute(String::new()),
+                },
+                other => XmlError {
+                    pos: Pos::locate(self.src, offset),
+                    element: name.clone(),
+                    kind: XmlErrorKind::Syntax(other.to_string()),
+                },
             })?;
             let key = local(a.key.as_ref());
             if a.value.len() > self.limits.max_value_len {
@@ -138,7 +142,11 @@ impl<'a> Cursor<'a> {
                 kind: entity_error(e),
             })?;
             if attrs.iter().any(|(k, _)| *k == key) {
-                return Err(XmlError { pos: Pos::locate(self.src, offset), element: name, kind: XmlErrorKind::DuplicateAttribute(key) });
+                return Err(XmlError {
+                    pos: Pos::locate(self.src, offset),
+                    element: name,
+                    kind: XmlErrorKind::DuplicateAttribute(key),
+                });
             }
             attrs.push((key, value.into_owned()));
         }
@@ -173,14 +181,20 @@ impl<'a> Cursor<'a> {
                 }
                 Event::Text(t) => {
                     if t.len() > self.limits.max_value_len && !t.iter().all(|b| b.is_ascii_whitespace()) {
-                        return Err(self.err_at(before, XmlErrorKind::TooLarge { what: "text", limit: self.limits.max_value_len }));
+                        return Err(self.err_at(
+                            before,
+                            XmlErrorKind::TooLarge { what: "text", limit: self.limits.max_value_len },
+                        ));
                     }
                     let s = t.unescape().map_err(|e| self.err_at(before, entity_error(e)))?;
                     return Ok(Some(Node::Text(s.into_owned())));
                 }
                 Event::CData(t) => {
                     if t.len() > self.limits.max_value_len {
-                        return Err(self.err_at(before, XmlErrorKind::TooLarge { what: "text", limit: self.limits.max_value_len }));
+                        return Err(self.err_at(
+                            before,
+                            XmlErrorKind::TooLarge { what: "text", limit: self.limits.max_value_len },
+                        ));
                     }
                     return Ok(Some(Node::Text(String::from_utf8_lossy(&t).into_owned())));
                 }
@@ -222,7 +236,11 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn run_child(&mut self, e: Elem, f: &mut impl FnMut(&mut Self, Elem) -> Result<(), XmlError>) -> Result<(), XmlError> {
+    fn run_child(
+        &mut self,
+        e: Elem,
+        f: &mut impl FnMut(&mut Self, Elem) -> Result<(), XmlError>,
+    ) -> Result<(), XmlError> {
         let empty = e.empty;
         let base = self.depth;
         f(self, e)?;
@@ -239,7 +257,11 @@ impl<'a> Cursor<'a> {
 
     /// Calls `f` for every direct child element of `parent` (which must be the element last
     /// returned to the caller). Children `f` does not consume are skipped.
-    pub fn children(&mut self, parent: &Elem, mut f: impl FnMut(&mut Self, Elem) -> Result<(), XmlError>) -> Result<(), XmlError> {
+    pub fn children(
+        &mut self,
+        parent: &Elem,
+        mut f: impl FnMut(&mut Self, Elem) -> Result<(), XmlError>,
+    ) -> Result<(), XmlError> {
         if parent.empty {
             return Ok(());
         }
@@ -268,7 +290,10 @@ impl<'a> Cursor<'a> {
                 Some(Node::Text(t)) => {
                     out.push_str(&t);
                     if out.len() > self.limits.max_value_len {
-                        return Err(self.err_elem(elem, XmlErrorKind::TooLarge { what: "text", limit: self.limits.max_value_len }));
+                        return Err(self.err_elem(
+                            elem,
+                            XmlErrorKind::TooLarge { what: "text", limit: self.limits.max_value_len },
+                        ));
                     }
                 }
                 Some(_) => {}
@@ -295,7 +320,9 @@ enum Node {
 
 fn entity_error(e: quick_xml::Error) -> XmlErrorKind {
     match e {
-        quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => XmlErrorKind::UnknownEntity(name),
+        quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
+            XmlErrorKind::UnknownEntity(name)
+        }
         other => XmlErrorKind::Syntax(other.to_string()),
     }
 }

@@ -18,10 +18,43 @@ pub enum TypeHint {
 
 /// Architecture names libvirt knows (`virArchFromString`).
 pub const KNOWN_ARCHES: &[&str] = &[
-    "i686", "x86_64", "ppc", "ppc64", "ppc64le", "ppcle", "ppcemb", "aarch64", "armv6l", "armv7l", "armv7b",
-    "alpha", "cris", "ia64", "lm32", "m68k", "microblaze", "microblazeel", "mips", "mipsel", "mips64", "mips64el",
-    "openrisc", "parisc", "parisc64", "riscv32", "riscv64", "s390", "s390x", "sh4", "sh4eb", "sparc", "sparc64",
-    "unicore32", "xtensa", "xtensaeb", "loongarch64",
+    "i686",
+    "x86_64",
+    "ppc",
+    "ppc64",
+    "ppc64le",
+    "ppcle",
+    "ppcemb",
+    "aarch64",
+    "armv6l",
+    "armv7l",
+    "armv7b",
+    "alpha",
+    "cris",
+    "ia64",
+    "lm32",
+    "m68k",
+    "microblaze",
+    "microblazeel",
+    "mips",
+    "mipsel",
+    "mips64",
+    "mips64el",
+    "openrisc",
+    "parisc",
+    "parisc64",
+    "riscv32",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sh4",
+    "sh4eb",
+    "sparc",
+    "sparc64",
+    "unicore32",
+    "xtensa",
+    "xtensaeb",
+    "loongarch64",
 ];
 
 fn invalid(c: &Cursor, e: &Elem, attribute: &str, value: &str, expected: &'static str) -> XmlError {
@@ -36,7 +69,9 @@ fn uint_attr(c: &Cursor, e: &Elem, name: &'static str, required: bool) -> Result
     match e.attr(name) {
         None if required => Err(c.err_elem(e, XmlErrorKind::MissingAttribute(name))),
         None => Ok(None),
-        Some(v) => parse_u32_dec(v).map(Some).ok_or_else(|| invalid(c, e, name, v, "an unsigned decimal number below 2^32")),
+        Some(v) => {
+            parse_u32_dec(v).map(Some).ok_or_else(|| invalid(c, e, name, v, "an unsigned decimal number below 2^32"))
+        }
     }
 }
 
@@ -74,7 +109,9 @@ pub fn read_cpu_elem(c: &mut Cursor, cpu_elem: &Elem, hint: TypeHint) -> Result<
             "maxphysaddr" if raw.maxphysaddr.is_none() => raw.maxphysaddr = Some(e),
             "feature" => {
                 if raw.features.len() >= max_features {
-                    return Err(c.err_elem(&e, XmlErrorKind::TooMany { what: "features in one CPU", limit: max_features }));
+                    return Err(
+                        c.err_elem(&e, XmlErrorKind::TooMany { what: "features in one CPU", limit: max_features })
+                    );
                 }
                 raw.features.push(e)
             }
@@ -106,7 +143,8 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
         if cpu_type == CpuType::Host {
             return Err(bad("Attribute mode is only allowed for guest CPU"));
         }
-        cpu.mode = CpuMode::parse(m).ok_or_else(|| invalid(c, ce, "mode", m, "custom, host-model, host-passthrough or maximum"))?;
+        cpu.mode = CpuMode::parse(m)
+            .ok_or_else(|| invalid(c, ce, "mode", m, "custom, host-model, host-passthrough or maximum"))?;
     }
     if cpu_type == CpuType::Guest {
         if let Some(m) = ce.attr("match") {
@@ -144,7 +182,8 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
         }
         if let Some(e) = &raw.counter {
             let f = req(c, e, "frequency")?;
-            let frequency = parse_u64_dec(f).ok_or_else(|| invalid(c, e, "frequency", f, "an unsigned decimal number"))?;
+            let frequency =
+                parse_u64_dec(f).ok_or_else(|| invalid(c, e, "frequency", f, "an unsigned decimal number"))?;
             let scaling = match e.attr("scaling") {
                 None => None,
                 Some("yes") => Some(true),
@@ -166,7 +205,9 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
             }
             if let Some(v) = e.attr("vendor_id") {
                 if v.len() != 12 {
-                    return Err(c.err_elem(e, XmlErrorKind::Invalid("vendor_id must be exactly 12 characters long".into())));
+                    return Err(
+                        c.err_elem(e, XmlErrorKind::Invalid("vendor_id must be exactly 12 characters long".into()))
+                    );
                 }
                 if v.contains(',') {
                     return Err(c.err_elem(e, XmlErrorKind::Invalid("vendor id is invalid".into())));
@@ -207,7 +248,9 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
             }
             cpu.cache = Some(CacheDef { level, mode: mode.to_string() });
         }
-        [_, e, ..] => return Err(c.err_elem(e, XmlErrorKind::Invalid("at most one CPU cache element may be specified".into()))),
+        [_, e, ..] => {
+            return Err(c.err_elem(e, XmlErrorKind::Invalid("at most one CPU cache element may be specified".into())))
+        }
     }
     if let Some(e) = &raw.maxphysaddr {
         let mode = req(c, e, "mode")?;
@@ -228,7 +271,8 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
         let policy = if cpu_type == CpuType::Guest {
             Some(match e.attr("policy") {
                 None => Policy::Require,
-                Some(p) => Policy::parse(p).ok_or_else(|| invalid(c, e, "policy", p, "force, require, optional, disable or forbid"))?,
+                Some(p) => Policy::parse(p)
+                    .ok_or_else(|| invalid(c, e, "policy", p, "force, require, optional, disable or forbid"))?,
             })
         } else {
             None
@@ -363,7 +407,11 @@ pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result
                 c.children(&root, |c, e| {
                     if e.name == "cpu" && !found {
                         found = true;
-                        let cpu = read_cpu_elem(c, &e, if hint == TypeHint::Host { TypeHint::Host } else { TypeHint::Guest })?;
+                        let cpu = read_cpu_elem(
+                            c,
+                            &e,
+                            if hint == TypeHint::Host { TypeHint::Host } else { TypeHint::Guest },
+                        )?;
                         push(c, &mut doc, &e, cpu)?;
                     }
                     Ok(())
@@ -449,7 +497,9 @@ pub fn parse_cpuid_data(input: &[u8], limits: Limits) -> Result<CpuidData, XmlEr
     let mut out: Option<CpuidData> = None;
     c.roots(|c, root| {
         if root.name != "cpudata" {
-            return Err(c.err_elem(&root, XmlErrorKind::UnexpectedRoot { found: root.name.clone(), expected: "<cpudata>" }));
+            return Err(
+                c.err_elem(&root, XmlErrorKind::UnexpectedRoot { found: root.name.clone(), expected: "<cpudata>" })
+            );
         }
         if out.is_some() {
             return Err(c.err_elem(&root, XmlErrorKind::Syntax("extra content at the end of the document".into())));
@@ -473,7 +523,10 @@ pub fn parse_cpuid_data(input: &[u8], limits: Limits) -> Result<CpuidData, XmlEr
             let item = match e.name.as_str() {
                 "cpuid" => {
                     let key = CpuidKey::Cpuid { leaf: num(c, "eax_in", true)?, subleaf: num(c, "ecx_in", false)? };
-                    Some((key, [num(c, "eax", false)?, num(c, "ebx", false)?, num(c, "ecx", false)?, num(c, "edx", false)?]))
+                    Some((
+                        key,
+                        [num(c, "eax", false)?, num(c, "ebx", false)?, num(c, "ecx", false)?, num(c, "edx", false)?],
+                    ))
                 }
                 "msr" => {
                     let key = CpuidKey::Msr { index: num(c, "index", true)? };

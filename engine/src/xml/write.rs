@@ -101,7 +101,8 @@ fn format_children(cpu: &CpuDef, indent: usize) -> String {
             let _ = writeln!(b, "{pad}<microcode version='{m}'/>");
         }
         if let Some(s) = cpu.signature.filter(|s| s.family != 0) {
-            let _ = writeln!(b, "{pad}<signature family='{}' model='{}' stepping='{}'/>", s.family, s.model, s.stepping);
+            let _ =
+                writeln!(b, "{pad}<signature family='{}' model='{}' stepping='{}'/>", s.family, s.model, s.stepping);
         }
         if let Some(t) = cpu.tsc {
             let _ = write!(b, "{pad}<counter name='tsc' frequency='{}'", t.frequency);

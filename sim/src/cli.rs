@@ -1,0 +1,274 @@
+//! The command line: parse arguments, validate, then act.
+
+use crate::{commands, io, mapload, simulate};
+
+use clap::{Args, Parser, Subcommand};
+use cpufleet_engine::xml::{self, Limits, TypeHint};
+use io::{print_stdout, read_file, write_atomic, CliError, CliResult};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cpufleet",
+    version,
+    about = "libvirt-exact CPU model logic for KVM/QEMU fleets, and a fleet simulator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+pub struct Common {
+    /// Use a libvirt cpu_map directory (index.xml and its includes) instead of the embedded map.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub cpu_map: Option<PathBuf>,
+    /// Largest input file accepted, in bytes.
+    #[arg(long, value_name = "BYTES", global = true, default_value_t = io::DEFAULT_MAX_INPUT)]
+    pub max_input_bytes: u64,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Import or show the CPU map.
+    #[command(subcommand)]
+    Map(MapCmd),
+    /// Read any CPU document and write its CPU(s) as libvirt formats them.
+    Fmt {
+        #[command(flatten)]
+        common: Common,
+        file: PathBuf,
+    },
+    /// The richest guest CPU all CPUs of FILE can run: exactly what `virsh cpu-baseline` prints.
+    Baseline {
+        #[command(flatten)]
+        common: Common,
+        /// Expand the result to its full feature list (virsh --features).
+        #[arg(long)]
+        features: bool,
+        /// Drop features that block migration (virsh --migratable).
+        #[arg(long)]
+        migratable: bool,
+        /// Any document holding <cpu> elements: several <cpu>, capabilities documents, <cpuTest>.
+        file: PathBuf,
+    },
+    /// Can HOST run CPU? identical / superset (exit 0), incompatible (exit 1), error (exit 2).
+    Compare {
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON ({"verdict", "reason"}) instead of text.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+        /// A host <cpu> or a capabilities document.
+        host: PathBuf,
+        /// A <cpu> or a domain XML.
+        cpu: PathBuf,
+    },
+    /// Decode a <cpudata> CPUID dump to a host CPU (or a guest CPU with --guest).
+    Decode {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        guest: bool,
+        cpuid_file: PathBuf,
+    },
+    /// The guest CPU after it starts on HOST (optional features become require or disable).
+    Update {
+        #[command(flatten)]
+        common: Common,
+        host: PathBuf,
+        guest: PathBuf,
+    },
+    /// Expand the CPU(s) of FILE to their full feature lists.
+    Expand {
+        #[command(flatten)]
+        common: Common,
+        file: PathBuf,
+    },
+    /// Simulate a fleet: pool baselines, guest starts and live migrations, upgrades, microcode
+    /// events and migration-domain planning, with invariant checks. The main job.
+    Simulate(simulate::SimulateArgs),
+    /// Fleet generation.
+    #[command(subcommand)]
+    Fleet(simulate::FleetCmd),
+    /// This machine's CPU as `virsh capabilities` shows it (x86_64, read with CPUID).
+    Host {
+        #[command(flatten)]
+        common: Common,
+        /// Print the raw <cpudata> dump instead (feed it back to `cpufleet decode`).
+        #[arg(long)]
+        dump: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MapCmd {
+    /// Import a libvirt cpu_map directory into the embedded format (one file per architecture).
+    Import {
+        #[command(flatten)]
+        common: Common,
+        /// The libvirt cpu_map directory (e.g. /usr/share/libvirt/cpu_map).
+        dir: PathBuf,
+        /// Output: a directory (gets x86.xml and ppc64.xml) or, with --arch, a file. Default: stdout.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Import only this architecture (x86 or ppc64).
+        #[arg(long)]
+        arch: Option<String>,
+    },
+    /// Show the map's vendors, features and models, with counts.
+    Show {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// A command's outcome: exit 0 (success / compatible) or 1 (a negative answer).
+pub enum Outcome {
+    Ok,
+    Negative,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Negative) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("cpufleet: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub fn limits(common: &Common) -> Limits {
+    Limits { max_bytes: common.max_input_bytes.min(usize::MAX as u64) as usize, ..Limits::default() }
+}
+
+/// Reads a CPU document file.
+pub fn read_cpus(path: &Path, common: &Common, hint: TypeHint) -> CliResult<xml::CpuDocument> {
+    let bytes = read_file(path, common.max_input_bytes)?;
+    xml::read_cpu_document(&bytes, hint, limits(common)).map_err(|e| CliError::file(path, e))
+}
+
+fn run(cli: Cli) -> CliResult<Outcome> {
+    match cli.cmd {
+        Cmd::Map(MapCmd::Import { common, dir, output, arch }) => {
+            let map = mapload::load_dir(&dir)?;
+            let _ = common;
+            let arches: Vec<&str> = match arch.as_deref() {
+                None => vec!["x86", "ppc64"],
+                Some(a @ ("x86" | "ppc64")) => vec![a],
+                Some(a) => return Err(CliError::new(format!("unknown architecture '{a}', expected x86 or ppc64"))),
+            };
+            match output {
+                Some(out) if out.is_dir() => {
+                    for a in arches {
+                        let text = map.format_arch(a).expect("known arch");
+                        write_atomic(&out.join(format!("{a}.xml")), text.as_bytes())?;
+                    }
+                }
+                Some(out) => {
+                    if arches.len() != 1 {
+                        return Err(CliError::file(
+                            &out,
+                            "is not a directory; give --arch to write one architecture to a file",
+                        ));
+                    }
+                    write_atomic(&out, map.format_arch(arches[0]).expect("known arch").as_bytes())?;
+                }
+                None => {
+                    for a in arches {
+                        print_stdout(&map.format_arch(a).expect("known arch"))?;
+                    }
+                }
+            }
+            Ok(Outcome::Ok)
+        }
+        Cmd::Map(MapCmd::Show { common }) => {
+            let map = mapload::load(common.cpu_map.as_deref())?;
+            print_stdout(&show_map(&map))?;
+            Ok(Outcome::Ok)
+        }
+        Cmd::Baseline { common, features, migratable, file } => {
+            commands::baseline(&common, &file, features, migratable)
+        }
+        Cmd::Compare { common, format, host, cpu } => commands::compare(&common, &host, &cpu, format == "json"),
+        Cmd::Decode { common, guest, cpuid_file } => commands::decode(&common, &cpuid_file, guest),
+        Cmd::Update { common, host, guest } => commands::update(&common, &host, &guest),
+        Cmd::Expand { common, file } => commands::expand(&common, &file),
+        Cmd::Host { common, dump } => commands::host(&common, dump),
+        Cmd::Simulate(args) => simulate::run_simulate(args),
+        Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
+        Cmd::Fmt { common, file } => {
+            let doc = read_cpus(&file, &common, TypeHint::Auto)?;
+            let mut out = String::new();
+            // Host CPUs are read in custom mode, so they are written the way `virsh capabilities`
+            // shows them (model, vendor, signature), not as libvirt's passthrough placeholder.
+            for cpu in &doc.cpus {
+                out.push_str(&xml::format_cpu(cpu));
+            }
+            print_stdout(&out)?;
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+fn show_map(map: &cpufleet_engine::CpuMap) -> String {
+    use std::fmt::Write;
+    let x = &map.x86;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "x86: {} vendors, {} features ({} not migratable), {} models",
+        x.vendors.len(),
+        x.features.len(),
+        x.non_migratable.count(),
+        x.models.len()
+    );
+    for v in &x.vendors {
+        let _ = writeln!(o, "  vendor {:<8} {}", v.name, v.string);
+    }
+    for m in &x.models {
+        let vendor = m.vendor.map_or("-", |v| x.vendors[v].name.as_str());
+        let decode = match (m.decode_host, m.decode_guest) {
+            (true, true) => "",
+            (true, false) => " decode=host-only",
+            (false, true) => " decode=guest-only",
+            (false, false) => " decode=off",
+        };
+        let removed: Vec<&str> = m.removed.iter().map(|&id| x.feature_name(id)).collect();
+        let removed = if removed.is_empty() { String::new() } else { format!(" removed={}", removed.join(",")) };
+        let _ = writeln!(
+            o,
+            "  model  {:<28} vendor={:<6} features={:<3}{decode}{removed}",
+            m.name,
+            vendor,
+            m.features.count()
+        );
+    }
+    let names: Vec<&str> = x.features.iter().map(|f| f.name.as_str()).collect();
+    let _ = writeln!(o, "  features: {}", names.join(" "));
+    let p = &map.ppc64;
+    let _ = writeln!(o, "ppc64: {} vendors, {} models", p.vendors.len(), p.models.len());
+    for m in &p.models {
+        let pvrs: Vec<String> = m.pvrs.iter().map(|p| format!("0x{:08x}/0x{:08x}", p.value, p.mask)).collect();
+        let _ = writeln!(
+            o,
+            "  model  {:<16} vendor={:<10} pvr={}",
+            m.name,
+            p.vendor_name(m.vendor).unwrap_or("-"),
+            pvrs.join(",")
+        );
+    }
+    o
+}
