@@ -1,0 +1,283 @@
+//! Every CPU command, run through the `cpufleet` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cpufleet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cpufleet")).args(args).output().expect("run cpufleet")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmp(name: &str, content: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The pack's cputestdata, if present.
+fn pack() -> Option<PathBuf> {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/libvirt-9.0.0/cputestdata");
+    if d.is_dir() {
+        Some(d)
+    } else {
+        assert_ne!(std::env::var("CPUFLEET_REQUIRE_CONFORMANCE").as_deref(), Ok("1"), "conformance pack missing");
+        println!("SKIPPED: ../shared/conformance/libvirt-9.0.0 absent");
+        None
+    }
+}
+
+const HOST: &str = "<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell-noTSX</model>\n  <vendor>Intel</vendor>\n  <feature name='vmx'/>\n  <feature name='invtsc'/>\n</cpu>\n";
+const HOST_OLD: &str = "<cpu>\n  <arch>x86_64</arch>\n  <model>SandyBridge</model>\n  <vendor>Intel</vendor>\n  <feature name='vmx'/>\n</cpu>\n";
+
+#[test]
+fn baseline_prints_virsh_output() {
+    let f = tmp("pool.xml", &format!("{HOST}{HOST_OLD}"));
+    let o = cpufleet(&["baseline", s(&f)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>SandyBridge</model>\n  <vendor>Intel</vendor>\n  <feature policy='require' name='vmx'/>\n</cpu>\n\n"
+    );
+    let o = cpufleet(&["baseline", "--features", s(&f)]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(out.contains("<feature policy='require' name='avx'/>") && out.contains("name='vmx'"), "{out}");
+    let names: Vec<&str> = out.lines().filter_map(|l| l.split("name='").nth(1)).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "expanded features are sorted by name");
+}
+
+#[test]
+fn baseline_migratable_drops_invtsc() {
+    let f = tmp("pool-invtsc.xml", &format!("{HOST}{HOST}"));
+    let plain = stdout(&cpufleet(&["baseline", s(&f)]));
+    assert!(plain.contains("name='invtsc'"), "{plain}");
+    let o = cpufleet(&["baseline", "--migratable", s(&f)]);
+    assert_eq!(o.status.code(), Some(0));
+    let expected: String = plain.lines().filter(|l| !l.contains("name='invtsc'")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(stdout(&o), expected);
+}
+
+#[test]
+fn baseline_of_incompatible_vendors_is_a_negative_answer() {
+    let amd = "<cpu><arch>x86_64</arch><model>EPYC</model><vendor>AMD</vendor></cpu>";
+    let f = tmp("mixed.xml", &format!("{HOST}{amd}"));
+    let o = cpufleet(&["baseline", s(&f)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("mixed.xml: CPU vendors do not match: Intel vs AMD"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn baseline_of_x86_and_ppc64_is_an_error_not_a_panic() {
+    let ppc = "<cpu><arch>ppc64</arch><model>POWER8</model><vendor>IBM</vendor></cpu>";
+    let f = tmp("x86-ppc.xml", &format!("{HOST}{ppc}"));
+    let o = cpufleet(&["baseline", s(&f)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Unknown CPU model POWER8"), "{}", stderr(&o));
+    let f = tmp("ppc-x86.xml", &format!("{ppc}{HOST}"));
+    let o = cpufleet(&["baseline", s(&f)]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn baseline_ppc64() {
+    let ppc = "<cpu><arch>ppc64</arch><model>POWER9</model><vendor>IBM</vendor></cpu>\n";
+    let f = tmp("ppc.xml", &format!("{ppc}{ppc}"));
+    let o = cpufleet(&["baseline", s(&f)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "<cpu mode='custom' match='exact'>\n  <model fallback='forbid'>POWER9</model>\n</cpu>\n\n");
+}
+
+#[test]
+fn compare_verdicts_and_exit_codes() {
+    let host = tmp("host.xml", HOST);
+    let superset = tmp("g-superset.xml", "<cpu match='exact'><model>SandyBridge</model></cpu>");
+    let o = cpufleet(&["compare", s(&host), s(&superset)]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("Host CPU is a superset of CPU described in"), "{}", stdout(&o));
+
+    let strict = tmp("g-strict.xml", "<cpu match='strict'><model>SandyBridge</model></cpu>");
+    let o = cpufleet(&["compare", s(&host), s(&strict)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("is incompatible with host CPU"));
+    assert!(stdout(&o).contains("strict CPU does not list: "), "{}", stdout(&o));
+
+    let missing = tmp("g-missing.xml", "<cpu match='exact'><model>Skylake-Client</model></cpu>");
+    let o = cpufleet(&["compare", "--format", "json", s(&host), s(&missing)]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "incompatible");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("host CPU does not provide required features:") && reason.contains("xsavec"),
+        "{reason}"
+    );
+
+    let forbid = tmp("g-forbid.xml", "<cpu><model>SandyBridge</model><feature policy='forbid' name='vmx'/></cpu>");
+    let o = cpufleet(&["compare", s(&host), s(&forbid)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("forbidden features: vmx"), "{}", stdout(&o));
+
+    let identical = tmp("host-copy.xml", HOST);
+    let o = cpufleet(&["compare", s(&host), s(&identical)]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("is identical to host CPU"), "{}", stdout(&o));
+
+    let unknown = tmp("g-unknown.xml", "<cpu><model>NoSuchModel</model></cpu>");
+    let o = cpufleet(&["compare", s(&host), s(&unknown)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Unknown CPU model NoSuchModel"), "{}", stderr(&o));
+}
+
+#[test]
+fn compare_reads_capabilities_and_domain_documents() {
+    let caps = tmp("caps.xml", &format!("<capabilities><host><uuid>x</uuid>{HOST}<topology><cells num='1'><cell id='0'><cpus num='1'><cpu id='0'/></cpus></cell></cells></topology></host></capabilities>"));
+    let dom = tmp("dom.xml", "<domain type='kvm'><name>vm</name><cpu mode='custom' match='exact'><model fallback='allow'>Haswell-noTSX</model><feature policy='require' name='vmx'/></cpu></domain>");
+    let o = cpufleet(&["compare", s(&caps), s(&dom)]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("superset"), "{}", stdout(&o));
+}
+
+#[test]
+fn compare_x86_host_with_ppc64_cpu_is_incompatible() {
+    let host = tmp("host2.xml", HOST);
+    let ppc = tmp("ppc-host.xml", "<cpu><arch>ppc64</arch><model>POWER8</model></cpu>");
+    let o = cpufleet(&["compare", s(&host), s(&ppc)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("arch ppc64"), "{}", stdout(&o));
+    let o = cpufleet(&["compare", s(&ppc), s(&host)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+#[test]
+fn compare_ppc64_compat_mode() {
+    let host = tmp("p8.xml", "<cpu><arch>ppc64</arch><model>POWER8</model><vendor>IBM</vendor></cpu>");
+    let older = tmp("compat7.xml", "<cpu mode='host-model'><model>power7</model></cpu>");
+    let o = cpufleet(&["compare", s(&host), s(&older)]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let newer = tmp("compat9.xml", "<cpu mode='host-model'><model>power9</model></cpu>");
+    assert_eq!(cpufleet(&["compare", s(&host), s(&newer)]).status.code(), Some(1));
+    let bad = tmp("compat7plus.xml", "<cpu mode='host-model'><model>power7+</model></cpu>");
+    let o = cpufleet(&["compare", s(&host), s(&bad)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Unknown compatibility mode power7+"), "{}", stderr(&o));
+}
+
+#[test]
+fn update_promotes_optional_features() {
+    let host = tmp("uhost.xml", HOST);
+    let guest = tmp(
+        "uguest.xml",
+        "<cpu match='exact'><model>SandyBridge</model><feature policy='optional' name='vmx'/><feature policy='optional' name='svm'/><feature policy='optional' name='invtsc'/></cpu>",
+    );
+    let o = cpufleet(&["update", s(&host), s(&guest)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // invtsc is on the host but not migratable, so the start uses the host's migratable copy.
+    assert_eq!(
+        stdout(&o),
+        "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>SandyBridge</model>\n  <feature policy='require' name='vmx'/>\n  <feature policy='disable' name='svm'/>\n  <feature policy='disable' name='invtsc'/>\n</cpu>\n"
+    );
+    let hm = tmp("hostmodel.xml", "<cpu mode='host-model'/>");
+    let o = cpufleet(&["update", s(&host), s(&hm)]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o),
+        "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>Haswell-noTSX</model>\n  <vendor>Intel</vendor>\n  <feature policy='require' name='vmx'/>\n</cpu>\n"
+    );
+}
+
+#[test]
+fn update_ppc64_sets_exact() {
+    let host = tmp("p9.xml", "<cpu><arch>ppc64</arch><model>POWER9</model></cpu>");
+    let guest = tmp("p9guest.xml", "<cpu match='minimum'><model>POWER9</model></cpu>");
+    let o = cpufleet(&["update", s(&host), s(&guest)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>POWER9</model>\n</cpu>\n");
+}
+
+#[test]
+fn decode_matches_the_pack() {
+    let Some(p) = pack() else { return };
+    for name in ["Core-i7-8700", "EPYC-7502-32-Core", "Xeon-E5-2650-v3"] {
+        let dump = p.join(format!("x86_64-cpuid-{name}.xml"));
+        let o = cpufleet(&["decode", s(&dump)]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(stdout(&o), std::fs::read_to_string(p.join(format!("x86_64-cpuid-{name}-host.xml"))).unwrap());
+        let o = cpufleet(&["decode", "--guest", s(&dump)]);
+        assert_eq!(stdout(&o), std::fs::read_to_string(p.join(format!("x86_64-cpuid-{name}-guest.xml"))).unwrap());
+    }
+}
+
+#[test]
+fn expand_lists_every_feature() {
+    let f = tmp("expand.xml", "<cpu match='exact'><model>486</model><feature policy='disable' name='vme'/><feature policy='require' name='sse'/></cpu>");
+    let o = cpufleet(&["expand", s(&f)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>486</model>\n  <feature policy='require' name='fpu'/>\n  <feature policy='require' name='pse'/>\n  <feature policy='require' name='sse'/>\n  <feature policy='disable' name='vme'/>\n</cpu>\n"
+    );
+}
+
+#[test]
+fn fmt_writes_libvirt_format() {
+    let f = tmp("fmt.xml", "<cpu  match=\"exact\" ><model>Penryn</model><topology sockets=\"1\" cores=\"2\" threads=\"1\"/><feature name=\"vmx\"/></cpu>");
+    let o = cpufleet(&["fmt", s(&f)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>Penryn</model>\n  <topology sockets='1' dies='1' cores='2' threads='1'/>\n  <feature policy='require' name='vmx'/>\n</cpu>\n"
+    );
+}
+
+#[test]
+fn map_show_and_import() {
+    let o = cpufleet(&["map", "show"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("x86: 3 vendors, 212 features (2 not migratable), 58 models\n"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("ppc64: 2 vendors, 7 models"));
+    let Some(p) = pack() else { return };
+    let map_dir = p.parent().unwrap().join("cpu_map");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("map-import");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = cpufleet(&["map", "import", s(&map_dir), "-o", s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/cpu_map");
+    for f in ["x86.xml", "ppc64.xml"] {
+        assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(data.join(f)).unwrap(), "{f}");
+    }
+    let o = cpufleet(&["map", "show", "--cpu-map", s(&map_dir)]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("x86: 3 vendors, 212 features"));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn host_reads_this_machine() {
+    let o = cpufleet(&["host"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("<cpu>\n  <arch>x86_64</arch>\n  <model>"), "{text}");
+    // --dump feeds back into decode and gives the same CPU.
+    let dump = cpufleet(&["host", "--dump"]);
+    assert_eq!(dump.status.code(), Some(0));
+    let f = tmp("thishost.xml", &stdout(&dump));
+    let o = cpufleet(&["decode", s(&f)]);
+    assert_eq!(stdout(&o), text);
+}
