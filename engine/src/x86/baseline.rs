@@ -84,18 +84,7 @@ impl BaselineAcc {
                 cpu.model_vendor
             }
         };
-        if let Some(v) = vn {
-            match self.vendor {
-                None => self.vendor = Some(v),
-                Some(w) if w != v => {
-                    return Err(CpuError::VendorsMismatch {
-                        expected: map.vendors[w].name.clone(),
-                        found: map.vendors[v].name.clone(),
-                    })
-                }
-                _ => {}
-            }
-        }
+        self.adopt_vendor(map, vn)?;
         self.base.intersect_with(&cpu.features);
         if !self.names.contains(&cpu.model_name) {
             self.names.push(cpu.model_name.clone());
@@ -112,23 +101,27 @@ impl BaselineAcc {
         if !other.output_vendor && other.n_cpus > 1 {
             self.output_vendor = false;
         }
-        if let Some(v) = other.vendor {
-            match self.vendor {
-                None => self.vendor = Some(v),
-                Some(w) if w != v => {
-                    return Err(CpuError::VendorsMismatch {
-                        expected: map.vendors[w].name.clone(),
-                        found: map.vendors[v].name.clone(),
-                    })
-                }
-                _ => {}
-            }
-        }
+        self.adopt_vendor(map, other.vendor)?;
         self.base.intersect_with(&other.base);
         for n in &other.names {
             if !self.names.iter().any(|m| m == n) {
                 self.names.push(n.clone());
             }
+        }
+        Ok(())
+    }
+
+    /// A CPU's candidate vendor becomes the working vendor if there is none yet, or must equal it.
+    fn adopt_vendor(&mut self, map: &X86Map, candidate: Option<usize>) -> Result<(), CpuError> {
+        match (self.vendor, candidate) {
+            (None, Some(v)) => self.vendor = Some(v),
+            (Some(w), Some(v)) if w != v => {
+                return Err(CpuError::VendorsMismatch {
+                    expected: map.vendors[w].name.clone(),
+                    found: map.vendors[v].name.clone(),
+                })
+            }
+            _ => {}
         }
         Ok(())
     }
