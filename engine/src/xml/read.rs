@@ -226,11 +226,16 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
         cpu.vendor = Some(v);
     }
     if let Some(e) = &raw.topology {
+        // libvirt reads all four with VIR_XML_PROP_NONZERO: "Zero is not permitted".
+        let count = |name: &'static str, required: bool, default: u32| match uint_attr(c, e, name, required)? {
+            Some(0) => Err(invalid(c, e, name, "0", "a non-zero unsigned decimal number")),
+            v => Ok(v.unwrap_or(default)),
+        };
         cpu.topology = Some(Topology {
-            sockets: uint_attr(c, e, "sockets", true)?.unwrap_or(0),
-            dies: uint_attr(c, e, "dies", false)?.unwrap_or(1),
-            cores: uint_attr(c, e, "cores", true)?.unwrap_or(0),
-            threads: uint_attr(c, e, "threads", true)?.unwrap_or(0),
+            sockets: count("sockets", true, 0)?,
+            dies: count("dies", false, 1)?,
+            cores: count("cores", true, 0)?,
+            threads: count("threads", true, 0)?,
         });
     }
     match raw.caches.as_slice() {
