@@ -1,0 +1,8 @@
+//! capabilities / domcapabilities / domain / <cpuTest> documents, then every CPU operation on
+//! the CPUs they hold (compare, baseline, update, translate, expand, live update). Never panics.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    cpufleet_engine::fuzzing::capabilities_parse(cpufleet_fuzz::map(), data);
+});
