@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod cpuid;
 pub mod error;
 pub mod features;
+pub mod fuzzing;
 pub mod map;
 pub mod ops;
 pub mod ppc64;
