@@ -7,6 +7,7 @@
 pub mod cpu;
 pub mod cpuid;
 pub mod error;
+pub mod fast;
 pub mod features;
 pub mod fuzzing;
 pub mod map;

@@ -21,25 +21,20 @@ pub fn cpu_error(path: &Path, e: CpuError) -> CliResult<Outcome> {
 
 /// `cpufleet baseline`: what `virsh cpu-baseline` prints for FILE.
 pub fn baseline(common: &Common, file: &Path, features: bool, migratable: bool) -> CliResult<Outcome> {
+    use crate::stream::{baseline_file, Failure, StreamOpts};
     let map = mapload::load(common.cpu_map.as_deref())?;
-    let doc = read_cpus(file, common, TypeHint::Host)?;
-    if doc.cpus.is_empty() {
-        return Err(CliError::file(file, "does not contain any <cpu> element or valid domain capabilities"));
-    }
-    let result = ops::baseline(&map, &doc.cpus, None, migratable).and_then(|mut cpu| {
-        if features {
-            let arch = Arch::of_cpu(&map, &doc.cpus[0])?;
-            ops::expand_features(&map, arch, &mut cpu)?;
-        }
-        Ok(cpu)
-    });
-    match result {
+    // Streamed in parallel with flat memory; a document that is not a plain pool of host <cpu>
+    // elements is read whole. Same output and errors either way (see `crate::stream`).
+    let limits = limits(common);
+    let opts = StreamOpts::default();
+    match baseline_file(&map, file, common.max_input_bytes, limits, features, migratable, opts)? {
         Ok(cpu) => {
             // virsh prints the formatted CPU followed by one more newline.
             print_stdout(&format!("{}\n", xml::format_cpu(&cpu)))?;
             Ok(Outcome::Ok)
         }
-        Err(e) => cpu_error(file, e),
+        Err(Failure::Cpu(e)) => cpu_error(file, e),
+        Err(other) => Err(CliError::file(file, other)),
     }
 }
 

@@ -7,5 +7,6 @@ pub mod hostcpu;
 pub mod io;
 pub mod mapload;
 pub mod simulate;
+pub mod stream;
 
 pub use cli::{limits, read_cpus, Common, Outcome};
