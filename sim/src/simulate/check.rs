@@ -1,0 +1,596 @@
+//! Invariant checkers and the naive reference model.
+//!
+//! The checkers are separate from the generators: they re-derive what must hold from the original
+//! guest definitions and host CPUs with a deliberately simple model over sets of feature *names*
+//! (`BTreeSet<String>`), written from libvirt's specification and sharing no code with the bitset
+//! fast path, and compare it with what the simulation did (engine results and fast-path verdicts).
+//! Checks run on a deterministic sample of every kind of event, or on all of them (`--check-all`).
+
+use super::fleet::HostClass;
+use super::guest::{build_def, Fault, GuestSets};
+use super::rng::{derive, tag};
+use super::scenarios::migrate::MigrateRun;
+use super::scenarios::pools::started_baseline;
+use super::scenarios::Sim;
+use super::spec::{ModelRef, Template};
+use cpufleet_engine::map::X86Map;
+use cpufleet_engine::x86::{self, Verdict};
+use cpufleet_engine::{CpuDef, CpuMatch, CpuMode, Policy};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Checks per kind when sampling.
+pub const SAMPLE: usize = 2000;
+/// Details kept per invariant (the count is always exact).
+pub const KEEP_PER_INVARIANT: usize = 20;
+
+pub const INV_CPU_STABLE: &str = "guest CPU never changes across live migrations";
+pub const INV_PROMOTION: &str = "promoted optional features stay require";
+pub const INV_POOL: &str = "every pool host runs the pool baseline, which starts and migrates everywhere in its pool";
+pub const INV_FORBID: &str = "a forbid feature is never present on the guest's host";
+pub const INV_STRICT: &str = "match='strict' guests only run on hosts with no extra features";
+pub const INV_FAST: &str = "the fast path agrees with the naive reference model";
+pub const INV_PLAN: &str = "every host of a migration domain runs the domain baseline";
+
+type Names = BTreeSet<String>;
+
+/// A CPU in the reference model: names and policies only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NaiveCpu {
+    pub mode: CpuMode,
+    pub match_: CpuMatch,
+    pub model: Option<String>,
+    pub vendor: Option<String>,
+    pub features: BTreeMap<String, Policy>,
+}
+
+/// A host in the reference model.
+#[derive(Clone, Debug)]
+pub struct NaiveHost {
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    /// The `<feature>` elements (the host-model copy takes these).
+    pub explicit: Vec<String>,
+    /// Model features plus explicit ones.
+    pub all: Names,
+}
+
+fn model_names(map: &X86Map, model: Option<&str>) -> Names {
+    model
+        .and_then(|m| map.model(m))
+        .map(|m| m.features.iter().map(|id| map.feature_name(id).to_string()).collect())
+        .unwrap_or_default()
+}
+
+pub fn naive_cpu(def: &CpuDef) -> NaiveCpu {
+    NaiveCpu {
+        mode: def.mode,
+        match_: def.match_,
+        model: def.model.clone(),
+        vendor: def.vendor.clone(),
+        features: def.features.iter().map(|f| (f.name.clone(), f.policy.unwrap_or(Policy::Require))).collect(),
+    }
+}
+
+pub fn naive_host(map: &X86Map, cpu: &CpuDef) -> NaiveHost {
+    let explicit: Vec<String> = cpu.features.iter().map(|f| f.name.clone()).collect();
+    let mut all = model_names(map, cpu.model.as_deref());
+    all.extend(explicit.iter().cloned());
+    NaiveHost { vendor: cpu.vendor.clone(), model: cpu.model.clone(), explicit, all }
+}
+
+fn with(g: &NaiveCpu, p: Policy) -> Names {
+    g.features.iter().filter(|(_, &q)| q == p).map(|(n, _)| n.clone()).collect()
+}
+
+/// What starting `g` on `host` gives (libvirt's update, restated over names).
+pub fn naive_update(map: &X86Map, g: &NaiveCpu, host: &NaiveHost) -> NaiveCpu {
+    if matches!(g.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        return g.clone();
+    }
+    let mut out = g.clone();
+    let relative = g.mode == CpuMode::HostModel
+        || (g.match_ == CpuMatch::Minimum || g.features.values().any(|&p| p == Policy::Optional));
+    if relative {
+        for (name, p) in out.features.iter_mut() {
+            if *p == Policy::Optional {
+                *p = if host.all.contains(name) { Policy::Require } else { Policy::Disable };
+            }
+        }
+        if g.mode == CpuMode::HostModel || g.match_ == CpuMatch::Minimum {
+            let mut feats: BTreeMap<String, Policy> =
+                host.explicit.iter().map(|n| (n.clone(), Policy::Require)).collect();
+            feats.extend(out.features.clone());
+            if g.mode == CpuMode::HostModel {
+                out.vendor = host.vendor.clone();
+            }
+            out.model = host.model.clone();
+            out.features = feats;
+            out.mode = CpuMode::Custom;
+            out.match_ = CpuMatch::Exact;
+        }
+    }
+    if let Some(m) = out.model.as_deref().and_then(|m| map.model(m)) {
+        for &id in &m.removed {
+            out.features.entry(map.feature_name(id).to_string()).or_insert(Policy::Disable);
+        }
+    }
+    out
+}
+
+/// The features a started guest sees on `host`.
+pub fn naive_visible(map: &X86Map, g: &NaiveCpu, host: &NaiveHost) -> Names {
+    if matches!(g.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        return host.all.clone();
+    }
+    let mut v = model_names(map, g.model.as_deref());
+    v.extend(with(g, Policy::Require));
+    v.extend(with(g, Policy::Force));
+    v.extend(with(g, Policy::Optional).into_iter().filter(|n| host.all.contains(n)));
+    for n in with(g, Policy::Disable).iter().chain(with(g, Policy::Forbid).iter()) {
+        v.remove(n);
+    }
+    v
+}
+
+/// Can `host` run `g` (libvirt's compare, restated over names)? Custom CPUs only.
+pub fn naive_compare(map: &X86Map, host: &NaiveHost, g: &NaiveCpu) -> Verdict {
+    if let Some(v) = &g.vendor {
+        if host.vendor.as_ref() != Some(v) {
+            return Verdict::Incompatible;
+        }
+    }
+    let h = &host.all;
+    let (f, o, d, x) =
+        (with(g, Policy::Force), with(g, Policy::Optional), with(g, Policy::Disable), with(g, Policy::Forbid));
+    if x.iter().any(|n| h.contains(n)) {
+        return Verdict::Incompatible;
+    }
+    let mut r = model_names(map, g.model.as_deref());
+    r.extend(with(g, Policy::Require));
+    let need: Names = r.iter().filter(|n| !f.contains(*n) && !o.contains(*n) && !d.contains(*n)).cloned().collect();
+    if need.iter().any(|n| !h.contains(n)) {
+        return Verdict::Incompatible;
+    }
+    let extra = h.iter().any(|n| !o.contains(n) && !need.contains(n) && !d.contains(n) && !f.contains(n));
+    match (extra, g.match_ == CpuMatch::Strict) {
+        (false, _) => Verdict::Identical,
+        (true, true) => Verdict::Incompatible,
+        (true, false) => Verdict::Superset,
+    }
+}
+
+fn same_cpu(a: &NaiveHost, b: &NaiveHost) -> bool {
+    a.vendor == b.vendor && a.model == b.model && a.all == b.all
+}
+
+fn join(s: impl IntoIterator<Item = String>) -> String {
+    let v: Vec<String> = s.into_iter().collect();
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(" ")
+    }
+}
+
+/// One violated invariant.
+#[derive(Clone, Debug, Serialize)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheckReport {
+    /// Individual checks made.
+    pub checks: u64,
+    /// Whether every event was checked (`--check-all`) or a sample.
+    pub all: bool,
+    pub starts_checked: u64,
+    pub migrations_checked: u64,
+    pub pairs_checked: u64,
+    pub violation_count: u64,
+    pub violations: Vec<Violation>,
+}
+
+struct Acc {
+    checks: u64,
+    found: Vec<Violation>,
+}
+
+impl Acc {
+    fn new() -> Acc {
+        Acc { checks: 0, found: Vec::new() }
+    }
+    fn check(&mut self, ok: bool, invariant: &'static str, detail: impl FnOnce() -> String) {
+        self.checks += 1;
+        if !ok {
+            self.found.push(Violation { invariant, detail: detail() });
+        }
+    }
+    fn merge(mut self, o: Acc) -> Acc {
+        self.checks += o.checks;
+        self.found.extend(o.found);
+        self
+    }
+}
+
+/// A deterministic sample of `0..n` (all of it when `all` or n ≤ SAMPLE), in order.
+pub fn sample(n: usize, seed: u64, family: u64, all: bool) -> Vec<usize> {
+    if all || n <= SAMPLE {
+        return (0..n).collect();
+    }
+    let mut keyed: Vec<(u64, usize)> =
+        (0..n).map(|i| (derive(seed, tag::CHECK_SAMPLE ^ family, i as u64), i)).collect();
+    keyed.select_nth_unstable(SAMPLE);
+    let mut out: Vec<usize> = keyed[..SAMPLE].iter().map(|k| k.1).collect();
+    out.sort_unstable();
+    out
+}
+
+fn host_label(sim: &Sim, h: &HostClass) -> String {
+    format!(
+        "{} host ({}{})",
+        sim.spec.profiles.list[h.profile as usize].name,
+        h.cpu.model.as_deref().unwrap_or("?"),
+        if h.odd { ", odd" } else { "" }
+    )
+}
+
+/// Runs every checker. `migrate` is None when the migrate scenario did not run.
+pub fn run(
+    sim: &Sim,
+    migrate: Option<&MigrateRun>,
+    domains: &[(Result<CpuDef, String>, Vec<u32>)],
+    check_all: bool,
+) -> CheckReport {
+    let map = &sim.map.x86;
+    let seed = sim.seed;
+    let mut report = CheckReport { all: check_all, ..Default::default() };
+    let mut acc = Acc::new();
+
+    // 1. Pools: every host class of a pool runs the baseline (engine and reference model); the
+    //    baseline guest starts on and migrates to every host class of its pool.
+    let fleet = &sim.fleet;
+    let baseline_tmpl = Template {
+        name: "pool-baseline (check)".into(),
+        weight: 1.0,
+        mode: CpuMode::Custom,
+        model: Some(ModelRef::PoolBaseline),
+        match_: CpuMatch::Exact,
+        features: Vec::new(),
+    };
+    let pool_acc = (0..fleet.pools.len())
+        .into_par_iter()
+        .map(|pi| {
+            let mut a = Acc::new();
+            let p = &fleet.pools[pi];
+            let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
+            let Ok(base) = &ctx.baseline else {
+                a.check(false, INV_POOL, || {
+                    format!("pool {}: no baseline: {}", p.name, ctx.baseline.as_ref().unwrap_err())
+                });
+                return a;
+            };
+            let nb = naive_cpu(base);
+            let ids = fleet.classes_in(p.range(), &fleet.host_class);
+            let started: Vec<Option<GuestSets>> = ids
+                .iter()
+                .map(|&c| {
+                    let h = fleet.classes.get(c);
+                    super::guest::start_on(map, &baseline_tmpl, Some(ctx), h, None)
+                        .ok()
+                        .and_then(|d| GuestSets::of_custom(map, &d).ok())
+                })
+                .collect();
+            for (i, &c) in ids.iter().enumerate() {
+                let h = fleet.classes.get(c);
+                let v = x86::compare(map, &h.cpu, base).verdict;
+                let naive = naive_compare(map, &naive_host(map, &h.cpu), &nb);
+                a.check(v.is_compatible() && naive.is_compatible(), INV_POOL, || {
+                    format!(
+                        "pool {}: {} is {} / reference {} to the pool baseline",
+                        p.name,
+                        host_label(sim, h),
+                        v.as_str(),
+                        naive.as_str()
+                    )
+                });
+                let Some(sets) = &started[i] else {
+                    a.check(false, INV_POOL, || {
+                        format!("pool {}: the baseline guest cannot start on {}", p.name, host_label(sim, h))
+                    });
+                    continue;
+                };
+                for &d in &ids {
+                    let dh = fleet.classes.get(d);
+                    a.check(sets.allows(dh), INV_POOL, || {
+                        format!(
+                            "pool {}: the baseline guest started on {} cannot migrate to {}",
+                            p.name,
+                            host_label(sim, h),
+                            host_label(sim, dh)
+                        )
+                    });
+                }
+            }
+            a
+        })
+        .reduce(Acc::new, Acc::merge);
+    acc = acc.merge(pool_acc);
+
+    // Also check the started baseline of each pool against the reference update.
+    for pi in 0..fleet.pools.len() {
+        if let Ok(base) = &sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline {
+            acc.check(started_baseline(map, base).is_some(), INV_POOL, || {
+                format!("pool {}: its baseline does not start as a guest CPU", fleet.pools[pi].name)
+            });
+        }
+    }
+
+    // 2. Starts: every (configuration, pool, host) start the simulation made, sampled.
+    let combos = &sim.starter.combos;
+    let start_ids = sample(combos.len(), seed, 1, check_all);
+    report.starts_checked = start_ids.len() as u64;
+    let start_acc = start_ids
+        .par_iter()
+        .map(|&ci| {
+            let mut a = Acc::new();
+            let combo = &combos[ci];
+            let t = &sim.spec.templates[combo.template as usize];
+            let host = fleet.classes.get(combo.host_class);
+            let Ok(orig) = build_def(t, sim.starter.ctx(combo.ctx), host) else { return a };
+            let nh = naive_host(map, &host.cpu_mig);
+            let no = naive_cpu(&orig);
+            let expected = naive_update(map, &no, &nh);
+            let passthrough = orig.mode == CpuMode::HostPassthrough;
+            let naive_ok = passthrough || naive_compare(map, &nh, &expected).is_compatible();
+            let what = || format!("guest '{}' started on {}", t.name, host_label(sim, host));
+            match &combo.outcome {
+                Ok(gc) => {
+                    let g = &sim.starter.classes[*gc as usize];
+                    let got = naive_cpu(&g.def);
+                    a.check(naive_ok, INV_FAST, || format!("{}: started, but the reference model refuses it", what()));
+                    // Promotion: every optional feature became require (host has it) or disable.
+                    for (name, p) in &no.features {
+                        if *p != Policy::Optional {
+                            continue;
+                        }
+                        let want = if nh.all.contains(name) { Policy::Require } else { Policy::Disable };
+                        let have = got.features.get(name).copied();
+                        a.check(have == Some(want), INV_PROMOTION, || {
+                            format!(
+                                "{}: optional feature '{name}' is {} after start, expected {}",
+                                what(),
+                                have.map_or("absent".to_string(), |p| p.to_string()),
+                                want
+                            )
+                        });
+                    }
+                    a.check(got == expected, INV_FAST, || {
+                        let diff: Vec<String> = expected
+                            .features
+                            .iter()
+                            .filter(|(n, p)| got.features.get(*n) != Some(p))
+                            .map(|(n, p)| format!("{n}={p}"))
+                            .chain(
+                                got.features
+                                    .iter()
+                                    .filter(|(n, _)| !expected.features.contains_key(*n))
+                                    .map(|(n, p)| format!("+{n}={p}")),
+                            )
+                            .collect();
+                        let mut d = diff.join(" ");
+                        if got.model != expected.model
+                            || got.vendor != expected.vendor
+                            || got.mode != expected.mode
+                            || got.match_ != expected.match_
+                        {
+                            d.push_str(&format!(
+                                " (engine: {} {} {} {}; reference: {} {} {} {})",
+                                got.mode,
+                                got.match_,
+                                got.model.as_deref().unwrap_or("-"),
+                                got.vendor.as_deref().unwrap_or("-"),
+                                expected.mode,
+                                expected.match_,
+                                expected.model.as_deref().unwrap_or("-"),
+                                expected.vendor.as_deref().unwrap_or("-")
+                            ));
+                        }
+                        format!("{}: the started CPU differs from the reference update: {d}", what())
+                    });
+                    let vis_ref = naive_visible(map, &expected, &nh);
+                    let vis_got = naive_visible(map, &got, &nh);
+                    a.check(vis_ref == vis_got, INV_CPU_STABLE, || {
+                        format!(
+                            "{}: the guest sees different features than its definition gives: missing {} extra {}",
+                            what(),
+                            join(vis_ref.difference(&vis_got).cloned()),
+                            join(vis_got.difference(&vis_ref).cloned())
+                        )
+                    });
+                    let forbidden: Vec<String> =
+                        with(&no, Policy::Forbid).into_iter().filter(|n| nh.all.contains(n)).collect();
+                    a.check(forbidden.is_empty(), INV_FORBID, || {
+                        format!("{}: host has forbidden {}", what(), forbidden.join(" "))
+                    });
+                    if got.match_ == CpuMatch::Strict {
+                        let extra = strict_extra(map, &got, &nh);
+                        a.check(extra.is_empty(), INV_STRICT, || {
+                            format!("{}: host has unlisted {}", what(), join(extra))
+                        });
+                    }
+                    if !passthrough {
+                        let fast = g.sets.verdict(host);
+                        let naive = naive_compare(map, &nh, &got);
+                        a.check(fast == naive, INV_FAST, || {
+                            format!("{}: fast path says {}, reference model {}", what(), fast.as_str(), naive.as_str())
+                        });
+                    }
+                }
+                Err(fail) => {
+                    if fail.blocker.is_some() {
+                        a.check(!naive_ok, INV_FAST, || {
+                            format!("{}: refused ({}), but the reference model lets it start", what(), fail.reason)
+                        });
+                    }
+                }
+            }
+            a
+        })
+        .reduce(Acc::new, Acc::merge);
+    acc = acc.merge(start_acc);
+
+    // 3. Migrations: accepted (guest start, destination) pairs and refused (guest, destination)
+    //    pairs, sampled.
+    if let Some(m) = migrate {
+        let accepted = m.accepted.pairs();
+        let ids = sample(accepted.len(), seed, 2, check_all);
+        report.migrations_checked = ids.len() as u64;
+        let mig_acc = ids
+            .par_iter()
+            .map(|&i| {
+                let mut a = Acc::new();
+                let (ci, dc) = accepted[i];
+                let combo = &combos[ci as usize];
+                let t = &sim.spec.templates[combo.template as usize];
+                let src_host = fleet.classes.get(combo.host_class);
+                let (Ok(gc), Ok(orig)) = (&combo.outcome, build_def(t, sim.starter.ctx(combo.ctx), src_host)) else {
+                    a.check(false, INV_FAST, || "a guest that never started was migrated".to_string());
+                    return a;
+                };
+                let g = &sim.starter.classes[*gc as usize];
+                let (src, dst) = (fleet.classes.get(combo.host_class), fleet.classes.get(dc));
+                let (ns, nd) = (naive_host(map, &src.cpu_mig), naive_host(map, &dst.cpu_mig));
+                let no = naive_cpu(&orig);
+                let got = naive_cpu(&g.def);
+                let what = || {
+                    format!(
+                        "guest '{}' started on {}, migrated to {}",
+                        t.name,
+                        host_label(sim, src),
+                        host_label(sim, dst)
+                    )
+                };
+                let at_start = naive_visible(map, &naive_update(map, &no, &ns), &ns);
+                let at_dest = naive_visible(map, &got, &nd);
+                a.check(at_start == at_dest, INV_CPU_STABLE, || {
+                    format!(
+                        "{}: features disappeared: {}; appeared: {}",
+                        what(),
+                        join(at_start.difference(&at_dest).cloned()),
+                        join(at_dest.difference(&at_start).cloned())
+                    )
+                });
+                if orig.mode == CpuMode::HostPassthrough {
+                    a.check(same_cpu(&ns, &nd), INV_FAST, || {
+                        format!("{}: host-passthrough onto a different CPU", what())
+                    });
+                } else {
+                    let naive = naive_compare(map, &nd, &got);
+                    a.check(naive.is_compatible(), INV_FAST, || {
+                        format!("{}: allowed by the fast path, {} for the reference model", what(), naive.as_str())
+                    });
+                }
+                let forbidden: Vec<String> =
+                    with(&no, Policy::Forbid).into_iter().filter(|n| nd.all.contains(n)).collect();
+                a.check(forbidden.is_empty(), INV_FORBID, || {
+                    format!("{}: host has forbidden {}", what(), forbidden.join(" "))
+                });
+                if got.match_ == CpuMatch::Strict {
+                    let extra = strict_extra(map, &got, &nd);
+                    a.check(extra.is_empty(), INV_STRICT, || format!("{}: host has unlisted {}", what(), join(extra)));
+                }
+                a
+            })
+            .reduce(Acc::new, Acc::merge);
+        acc = acc.merge(mig_acc);
+
+        // Fast path vs engine compare vs reference model on (guest class, host class) pairs.
+        let mut pairs: Vec<(u32, u32)> = m.refused.pairs();
+        pairs.extend(
+            accepted.iter().filter_map(|&(ci, dc)| combos[ci as usize].outcome.as_ref().ok().map(|&g| (g, dc))),
+        );
+        pairs.sort_unstable();
+        pairs.dedup();
+        let ids = sample(pairs.len(), seed, 3, check_all);
+        report.pairs_checked = ids.len() as u64;
+        let pair_acc = ids
+            .par_iter()
+            .map(|&i| {
+                let mut a = Acc::new();
+                let (gc, hc) = pairs[i];
+                let g = &sim.starter.classes[gc as usize];
+                let h = fleet.classes.get(hc);
+                let fast = g.sets.verdict(h);
+                let nh = naive_host(map, &h.cpu_mig);
+                if g.def.mode == CpuMode::HostPassthrough {
+                    return a;
+                }
+                let engine = x86::compare(map, &h.cpu_mig, &g.def).verdict;
+                let naive = naive_compare(map, &nh, &naive_cpu(&g.def));
+                a.check(fast == engine && engine == naive, INV_FAST, || {
+                    format!(
+                        "{} CPU on {}: fast path {}, engine {}, reference {}",
+                        g.def.model.as_deref().unwrap_or("?"),
+                        host_label(sim, h),
+                        fast.as_str(),
+                        engine.as_str(),
+                        naive.as_str()
+                    )
+                });
+                a
+            })
+            .reduce(Acc::new, Acc::merge);
+        acc = acc.merge(pair_acc);
+    }
+
+    // 4. Plan: every host class of a domain runs the domain's baseline.
+    for (d, (base, classes)) in domains.iter().enumerate() {
+        match base {
+            Err(e) => acc.check(false, INV_PLAN, || format!("domain {}: no baseline: {e}", d + 1)),
+            Ok(b) => {
+                let sets = started_baseline(map, b);
+                for &c in classes {
+                    let h = fleet.classes.get(c);
+                    let ok = sets.as_ref().is_some_and(|s| s.allows(h));
+                    let naive = naive_compare(map, &naive_host(map, &h.cpu_mig), &naive_cpu(b));
+                    acc.check(ok && naive.is_compatible(), INV_PLAN, || {
+                        format!(
+                            "domain {}: {} cannot run the domain baseline {}",
+                            d + 1,
+                            host_label(sim, h),
+                            b.model.as_deref().unwrap_or("?")
+                        )
+                    });
+                }
+            }
+        }
+    }
+
+    report.checks = acc.checks;
+    report.violation_count = acc.found.len() as u64;
+    let mut kept: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for v in acc.found {
+        let n = kept.entry(v.invariant).or_insert(0);
+        if *n < KEEP_PER_INVARIANT {
+            *n += 1;
+            report.violations.push(v);
+        }
+    }
+    report
+}
+
+/// Host features a strict guest does not list (model features count as listed).
+fn strict_extra(map: &X86Map, g: &NaiveCpu, host: &NaiveHost) -> Vec<String> {
+    let mut listed = model_names(map, g.model.as_deref());
+    listed.extend(g.features.keys().cloned());
+    host.all.iter().filter(|n| !listed.contains(*n)).cloned().collect()
+}
+
+/// The `--inject-fault` values, for the reproduce line.
+pub fn fault_flag(f: Option<Fault>) -> Option<&'static str> {
+    f.map(|f| f.as_str())
+}

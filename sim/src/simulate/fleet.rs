@@ -1,0 +1,433 @@
+//! Fleet generation: every host drawn from its pool's generation mix and the host variation of
+//! the spec, then interned into distinct host CPU classes.
+//!
+//! A host is first drawn as a tiny [`HostKey`] (generation, microcode level, BIOS toggles, odd
+//! variant); real fleets repeat a few configurations thousands of times, so keys are deduplicated
+//! and each distinct key becomes a feature set, which is interned again into a [`HostClass`]
+//! (vendor, signature, features) and decoded once by the engine's host decoder, exactly as libvirt
+//! would report it in `virsh capabilities`. Per host the fleet stores only a class id (4 bytes).
+
+use super::profiles::Profiles;
+use super::rng::{tag, Rng, Weighted};
+use super::spec::{Spec, Variation};
+use crate::io::{CliError, CliResult};
+use cpufleet_engine::map::X86Map;
+use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, X86Data};
+use cpufleet_engine::{CpuDef, CpuError, FeatureSet};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// "None" for u32 ids.
+pub const NO: u32 = u32::MAX;
+
+/// Bits of [`HostKey::flags`].
+pub const VIRT_OFF: u8 = 1;
+pub const HT_OFF: u8 = 2;
+pub const NESTED: u8 = 4;
+
+/// One host as drawn: a few bytes that determine its CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostKey {
+    pub profile: u16,
+    /// Microcode level (0 = as shipped).
+    pub level: u8,
+    pub flags: u8,
+    /// 1 + index into the odd `remove` list, or 0.
+    pub odd_remove: u8,
+}
+
+impl HostKey {
+    pub fn is_odd(&self) -> bool {
+        self.flags & NESTED != 0 || self.odd_remove != 0
+    }
+}
+
+/// Draws host `host_idx` of a pool (or a replacement host of a forced profile).
+pub fn draw_key(
+    rng: &mut Rng,
+    profiles: &Profiles,
+    var: &Variation,
+    gens: &[(usize, f64)],
+    pick: &Weighted,
+    forced: Option<usize>,
+) -> HostKey {
+    let profile = match forced {
+        Some(p) => p,
+        None => gens[pick.pick(rng)].0,
+    };
+    let p = &profiles.list[profile];
+    let n_levels = p.levels.len() as u64;
+    let level = if n_levels == 0 || rng.chance(var.microcode_latest) { n_levels } else { rng.below(n_levels) };
+    let mut flags = 0;
+    if rng.chance(var.virt_off) {
+        flags |= VIRT_OFF;
+    }
+    if rng.chance(var.ht_off) {
+        flags |= HT_OFF;
+    }
+    let mut odd_remove = 0u8;
+    if rng.chance(var.odd) {
+        let n = profiles.odd.remove.len() as u64;
+        if n == 0 || rng.chance(0.25) {
+            flags |= NESTED;
+        } else {
+            odd_remove = 1 + rng.below(n.min(254)) as u8;
+        }
+    }
+    HostKey { profile: profile as u16, level: level as u8, flags, odd_remove }
+}
+
+/// The features of a host key.
+pub fn key_features(map: &X86Map, profiles: &Profiles, key: &HostKey) -> FeatureSet {
+    let p = &profiles.list[key.profile as usize];
+    let mut f = p.features_at(key.level as usize);
+    if key.flags & VIRT_OFF != 0 {
+        f.subtract(&p.virt);
+    }
+    if key.flags & HT_OFF != 0 {
+        if let Some(ht) = map.feature_id("ht") {
+            f.remove(ht);
+        }
+    }
+    if key.flags & NESTED != 0 {
+        f.union_with(&profiles.odd.nested_add);
+        f.subtract(&profiles.odd.nested_remove);
+    }
+    if key.odd_remove != 0 {
+        f.remove(profiles.odd.remove[key.odd_remove as usize - 1]);
+    }
+    f
+}
+
+/// A distinct host CPU.
+#[derive(Clone, Debug)]
+pub struct HostClass {
+    pub vendor: usize,
+    /// Leaf 1 EAX.
+    pub signature: u32,
+    /// The generation (profile) of the first host seen with this CPU.
+    pub profile: u16,
+    pub odd: bool,
+    /// The decoded map model.
+    pub model: usize,
+    /// Every feature (model plus extras), as libvirt sees the host.
+    pub features: FeatureSet,
+    /// Without the non-migratable features: what guests are compared against.
+    pub mig: FeatureSet,
+    /// The host CPU as `virsh capabilities` shows it.
+    pub cpu: CpuDef,
+    /// Its migratable copy (`virCPUCopyMigratable`).
+    pub cpu_mig: CpuDef,
+    /// Id of (vendor, model, features): equal ids = identical CPUs (host-passthrough safety).
+    pub identity: u32,
+}
+
+/// A request to intern a host CPU.
+#[derive(Clone, Copy, Debug)]
+pub struct ClassReq {
+    pub vendor: usize,
+    pub signature: u32,
+    pub features: FeatureSet,
+    pub profile: u16,
+    pub odd: bool,
+}
+
+/// The distinct host CPUs, interned.
+#[derive(Default)]
+pub struct Classes {
+    pub list: Vec<HostClass>,
+    index: HashMap<(usize, u32, FeatureSet), u32>,
+    identities: HashMap<(usize, usize, FeatureSet), u32>,
+}
+
+impl Classes {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn get(&self, id: u32) -> &HostClass {
+        &self.list[id as usize]
+    }
+
+    /// Interns `reqs` (in order) and decodes the new CPUs in parallel; returns their ids.
+    pub fn intern(&mut self, map: &X86Map, profiles: &Profiles, reqs: &[ClassReq]) -> CliResult<Vec<u32>> {
+        let mut ids = Vec::with_capacity(reqs.len());
+        let mut pending: Vec<ClassReq> = Vec::new();
+        for r in reqs {
+            let next = (self.list.len() + pending.len()) as u32;
+            let id = *self.index.entry((r.vendor, r.signature, r.features)).or_insert_with(|| {
+                pending.push(*r);
+                next
+            });
+            ids.push(id);
+        }
+        let decoded: Vec<Result<HostClass, (ClassReq, CpuError)>> =
+            pending.par_iter().map(|r| decode_class(map, r).map_err(|e| (*r, e))).collect();
+        for d in decoded {
+            let mut class = d.map_err(|(r, e)| {
+                CliError::new(format!(
+                    "generation '{}': a host CPU of this profile cannot be decoded ({e}); check its model and features",
+                    profiles.list[r.profile as usize].name
+                ))
+            })?;
+            let n = self.identities.len() as u32;
+            class.identity = *self.identities.entry((class.vendor, class.model, class.features)).or_insert(n);
+            self.list.push(class);
+        }
+        Ok(ids)
+    }
+}
+
+/// Decodes one host CPU the way libvirt reports a host (`x86Decode` with a host stub).
+fn decode_class(map: &X86Map, r: &ClassReq) -> Result<HostClass, CpuError> {
+    let data = X86Data { features: r.features, vendor: Some(r.vendor), signature: r.signature };
+    let cpu = x86::decode_host(map, &data)?;
+    let md = x86::model_from_cpu(map, &cpu, x86::Sel::All)?;
+    let cpu_mig = x86::copy_migratable(map, &cpu);
+    let mig = x86::model_from_cpu(map, &cpu_mig, x86::Sel::All)?.features;
+    Ok(HostClass {
+        vendor: r.vendor,
+        signature: r.signature,
+        profile: r.profile,
+        odd: r.odd,
+        model: md.model.unwrap_or(0),
+        features: md.features,
+        mig,
+        cpu,
+        cpu_mig,
+        identity: NO,
+    })
+}
+
+/// A pool of the generated fleet: hosts `start..start + len`.
+#[derive(Clone, Debug)]
+pub struct PoolInfo {
+    pub name: String,
+    pub start: usize,
+    pub len: usize,
+    pub vendor: usize,
+    pub gens: Vec<(usize, f64)>,
+    pub pick: Weighted,
+}
+
+impl PoolInfo {
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.start + self.len
+    }
+}
+
+/// The generated fleet.
+pub struct Fleet {
+    pub pools: Vec<PoolInfo>,
+    /// Class id per host.
+    pub host_class: Vec<u32>,
+    /// Key id per host.
+    pub host_key: Vec<u32>,
+    /// Distinct keys and their class.
+    pub keys: Vec<(HostKey, u32)>,
+    key_index: HashMap<HostKey, u32>,
+    pub classes: Classes,
+}
+
+impl Fleet {
+    pub fn n_hosts(&self) -> usize {
+        self.host_class.len()
+    }
+
+    /// The pool of host `h`.
+    pub fn pool_of(&self, h: usize) -> usize {
+        self.pools.partition_point(|p| p.start + p.len <= h)
+    }
+
+    /// The generation (profile) of host `h`.
+    pub fn profile_of(&self, h: usize) -> usize {
+        self.keys[self.host_key[h] as usize].0.profile as usize
+    }
+
+    /// Interns host keys (new ones are turned into classes); returns their key ids.
+    pub fn intern_keys(&mut self, map: &X86Map, profiles: &Profiles, keys: &[HostKey]) -> CliResult<Vec<u32>> {
+        let mut ids = Vec::with_capacity(keys.len());
+        let mut new_keys: Vec<HostKey> = Vec::new();
+        for k in keys {
+            let next = (self.keys.len() + new_keys.len()) as u32;
+            let id = *self.key_index.entry(*k).or_insert_with(|| {
+                new_keys.push(*k);
+                next
+            });
+            ids.push(id);
+        }
+        let reqs: Vec<ClassReq> = new_keys
+            .iter()
+            .map(|k| {
+                let p = &profiles.list[k.profile as usize];
+                ClassReq {
+                    vendor: p.vendor,
+                    signature: p.signature_eax,
+                    features: key_features(map, profiles, k),
+                    profile: k.profile,
+                    odd: k.is_odd(),
+                }
+            })
+            .collect();
+        let class_ids = self.classes.intern(map, profiles, &reqs)?;
+        self.keys.extend(new_keys.into_iter().zip(class_ids));
+        Ok(ids)
+    }
+
+    /// Generates the fleet of `spec` from `seed`.
+    pub fn generate(map: &X86Map, spec: &Spec, seed: u64) -> CliResult<Fleet> {
+        let mut pools = Vec::with_capacity(spec.pools.len());
+        let mut start = 0usize;
+        for p in &spec.pools {
+            let weights: Vec<f64> = p.generations.iter().map(|g| g.1).collect();
+            let pick =
+                Weighted::new(&weights).ok_or_else(|| CliError::new(format!("pool '{}': bad weights", p.name)))?;
+            pools.push(PoolInfo {
+                name: p.name.clone(),
+                start,
+                len: p.hosts as usize,
+                vendor: p.vendor,
+                gens: p.generations.clone(),
+                pick,
+            });
+            start += p.hosts as usize;
+        }
+        let n = start;
+        let profiles = &spec.profiles;
+        let var = &spec.variation;
+        // Draw every host in parallel: host h's stream depends on (seed, h) only.
+        let drawn: Vec<HostKey> = pools
+            .par_iter()
+            .flat_map_iter(|p| {
+                p.range().map(move |h| {
+                    let mut rng = Rng::for_item(seed, tag::HOST, h as u64);
+                    draw_key(&mut rng, profiles, var, &p.gens, &p.pick, None)
+                })
+            })
+            .collect();
+        debug_assert_eq!(drawn.len(), n);
+        let mut fleet = Fleet {
+            pools,
+            host_class: Vec::new(),
+            host_key: Vec::new(),
+            keys: Vec::new(),
+            key_index: HashMap::new(),
+            classes: Classes::default(),
+        };
+        fleet.host_key = fleet.intern_keys(map, profiles, &drawn)?;
+        drop(drawn);
+        let keys = &fleet.keys;
+        fleet.host_class = fleet.host_key.par_iter().map(|&k| keys[k as usize].1).collect();
+        Ok(fleet)
+    }
+
+    /// The distinct classes of a host range, in order of first appearance.
+    pub fn classes_in(&self, range: std::ops::Range<usize>, host_class: &[u32]) -> Vec<u32> {
+        let mut seen = vec![false; self.classes.len()];
+        let mut out = Vec::new();
+        for &c in &host_class[range] {
+            if !seen[c as usize] {
+                seen[c as usize] = true;
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+/// `virCPUBaseline` over host CPUs given as distinct classes in order of first appearance (the
+/// result equals the baseline over every host: the intersection, the vendor rule and the list of
+/// distinct model names do not depend on repetitions).
+pub fn baseline_of(map: &X86Map, classes: &Classes, ids: &[u32], migratable: bool) -> Result<CpuDef, CpuError> {
+    let first_id = *ids.first().ok_or(CpuError::NoCpus)?;
+    let first = BaselineInput::from_cpu(map, &classes.get(first_id).cpu, 0)?;
+    let mut acc = BaselineAcc::new(&first)?;
+    for (i, &c) in ids.iter().enumerate().skip(1) {
+        acc.add(map, &BaselineInput::from_cpu(map, &classes.get(c).cpu, i)?)?;
+    }
+    acc.finish(map, migratable)
+}
+
+/// The guest CPU every host of `sets` can run when vendors differ (libvirt refuses to baseline
+/// across vendors): the common features, migratable, named by the guest decoder with no vendor.
+pub fn vendor_neutral_baseline(map: &X86Map, common: &FeatureSet) -> Result<CpuDef, CpuError> {
+    let mut cpu = CpuDef::new(cpufleet_engine::CpuType::Guest);
+    let mut set = *common;
+    set.subtract(&map.non_migratable);
+    if set.is_empty() {
+        return Err(CpuError::IncompatibleCpus("no common features".into()));
+    }
+    let data = X86Data { features: set, vendor: None, signature: 0 };
+    x86::decode_into(map, &mut cpu, &data, x86::DecodeOpts { models: None, preferred: &[], migratable: true })?;
+    Ok(cpu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpufleet_engine::CpuMap;
+
+    fn small_spec(map: &CpuMap) -> Spec {
+        let mut s = super::super::spec::load(&map.x86, None, 1 << 20).unwrap();
+        s.scale_hosts(2000).unwrap();
+        s
+    }
+
+    #[test]
+    fn generation_is_deterministic_and_interned() {
+        let map = CpuMap::embedded().unwrap();
+        let spec = small_spec(&map);
+        let a = Fleet::generate(&map.x86, &spec, 5).unwrap();
+        let b = Fleet::generate(&map.x86, &spec, 5).unwrap();
+        let c = Fleet::generate(&map.x86, &spec, 6).unwrap();
+        assert_eq!(a.n_hosts(), 2000);
+        assert_eq!(a.host_class, b.host_class);
+        assert_ne!(a.host_class, c.host_class);
+        // Far fewer classes than hosts, and every class decodes to a model of its vendor.
+        assert!(a.classes.len() < 400, "{}", a.classes.len());
+        for cl in &a.classes.list {
+            assert_eq!(map.x86.models[cl.model].vendor.is_none_or(|v| v == cl.vendor), true);
+            assert!(cl.mig.is_subset(&cl.features));
+            assert_eq!(cl.cpu.model.as_deref(), Some(map.x86.models[cl.model].name.as_str()));
+        }
+    }
+
+    #[test]
+    fn hosts_get_the_features_of_their_generation_and_variation() {
+        let map = CpuMap::embedded().unwrap();
+        let spec = small_spec(&map);
+        let f = Fleet::generate(&map.x86, &spec, 1).unwrap();
+        let vmx = map.x86.feature_id("vmx").unwrap();
+        let svm = map.x86.feature_id("svm").unwrap();
+        let mut virt_off = 0;
+        for h in 0..f.n_hosts() {
+            let key = f.keys[f.host_key[h] as usize].0;
+            let cl = f.classes.get(f.host_class[h]);
+            let p = &spec.profiles.list[key.profile as usize];
+            assert_eq!(cl.vendor, p.vendor);
+            let has_virt = cl.features.contains(vmx) || cl.features.contains(svm);
+            assert_eq!(has_virt, key.flags & VIRT_OFF == 0, "host {h}");
+            virt_off += usize::from(!has_virt);
+            assert!(spec.pools[f.pool_of(h)].generations.iter().any(|g| g.0 == key.profile as usize));
+        }
+        assert!(virt_off > 0 && virt_off < 100, "{virt_off}");
+    }
+
+    #[test]
+    fn pool_baseline_over_classes_equals_baseline_over_every_host() {
+        let map = CpuMap::embedded().unwrap();
+        let spec = small_spec(&map);
+        let f = Fleet::generate(&map.x86, &spec, 3).unwrap();
+        for p in f.pools.iter().take(6) {
+            let ids = f.classes_in(p.range(), &f.host_class);
+            let fast = baseline_of(&map.x86, &f.classes, &ids, true).unwrap();
+            let cpus: Vec<CpuDef> = p.range().map(|h| f.classes.get(f.host_class[h]).cpu.clone()).collect();
+            let slow = x86::baseline(&map.x86, &cpus, true).unwrap();
+            assert_eq!(fast, slow, "pool {}", p.name);
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! Guest CPUs: building a guest's CPU definition from its configuration, starting it on a host
+//! with the real engine (`update` against the host's migratable copy, which promotes `optional`
+//! features to `require` or `disable`, then `compare`), and the bitset fast path every migration
+//! check uses afterwards.
+//!
+//! Starting depends only on (configuration, pool context, host class), so each distinct triple is
+//! started once (a "combo") and the started CPUs are interned into guest classes.
+
+use super::fleet::{Classes, HostClass, NO};
+use super::spec::{ModelRef, Template};
+use cpufleet_engine::map::X86Map;
+use cpufleet_engine::x86::{self, Sel, Verdict};
+use cpufleet_engine::{CpuDef, CpuMatch, CpuMode, CpuType, Feature, FeatureSet, Policy};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// Test-only faults (`--inject-fault`), to prove the checkers catch real bugs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+    /// Leave `optional` features unresolved when a guest starts (skip the promotion of update).
+    BreakPromotion,
+}
+
+impl Fault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::BreakPromotion => "break-promotion",
+        }
+    }
+}
+
+/// What a pool-dependent configuration resolves against: the pool's baseline at some moment.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub pool: usize,
+    /// The pool baseline (`virsh cpu-baseline --migratable`), or why there is none.
+    pub baseline: Result<CpuDef, String>,
+}
+
+/// Builds the guest CPU definition of configuration `t` (in the context of a pool, for a guest
+/// about to start on `host`).
+pub fn build_def(t: &Template, ctx: Option<&Ctx>, host: &HostClass) -> Result<CpuDef, String> {
+    let mut cpu = CpuDef::new(CpuType::Guest);
+    cpu.mode = t.mode;
+    match t.mode {
+        CpuMode::HostPassthrough | CpuMode::Maximum => return Ok(cpu),
+        CpuMode::HostModel => {}
+        CpuMode::Custom => {
+            let base = || -> Result<&CpuDef, String> {
+                let ctx = ctx.ok_or("no pool context")?;
+                ctx.baseline.as_ref().map_err(|e| format!("the pool has no baseline: {e}"))
+            };
+            match t.model.as_ref().ok_or("custom CPU without a model")? {
+                ModelRef::PoolBaseline => {
+                    cpu = base()?.clone();
+                    cpu.cpu_type = CpuType::Guest;
+                    cpu.mode = CpuMode::Custom;
+                }
+                ModelRef::PoolModel => cpu.model = base()?.model.clone(),
+                ModelRef::HostCpu => {
+                    // The host CPU as `virsh capabilities` shows it, pasted into a custom CPU.
+                    let h = &host.cpu_mig;
+                    cpu.model = h.model.clone();
+                    cpu.vendor = h.vendor.clone();
+                    cpu.features =
+                        h.features.iter().map(|f| Feature::new(f.name.clone(), Some(Policy::Require))).collect();
+                }
+                ModelRef::Named(m) => cpu.model = Some(m.clone()),
+            }
+            cpu.match_ = t.match_;
+        }
+    }
+    for (name, policy) in &t.features {
+        cpu.set_feature(name, Some(*policy));
+    }
+    Ok(cpu)
+}
+
+/// Why a migration (or a start) is refused, as the fast path sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Blocker {
+    /// The guest CPU names a vendor the host does not have.
+    Vendor,
+    /// host-passthrough onto a host whose CPU is not identical.
+    Passthrough,
+    Forbidden(FeatureSet),
+    Missing(FeatureSet),
+    /// `match='strict'` and the host has features the CPU does not list.
+    Extra(FeatureSet),
+}
+
+/// A started guest CPU reduced to bitsets (the sets `x86Compute` works on).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GuestSets {
+    pub vendor: Option<usize>,
+    /// host-passthrough: the identity of the host CPU it started on.
+    pub passthrough: Option<u32>,
+    pub force: FeatureSet,
+    pub require: FeatureSet,
+    pub optional: FeatureSet,
+    pub disable: FeatureSet,
+    pub forbid: FeatureSet,
+    pub strict: bool,
+    /// require − force − optional − disable: what a host must have.
+    pub need: FeatureSet,
+    /// Every feature the CPU lists one way or another (a host with more is a superset).
+    pub listed: FeatureSet,
+    /// What the guest sees (ModelFromCPU ALL; the host's features for host-passthrough).
+    pub enabled: FeatureSet,
+}
+
+impl GuestSets {
+    /// From a started custom guest CPU.
+    pub fn of_custom(map: &X86Map, def: &CpuDef) -> Result<GuestSets, String> {
+        let sel =
+            |p: Policy| x86::model_from_cpu(map, def, Sel::Only(p)).map(|m| m.features).map_err(|e| e.to_string());
+        let (force, require, optional, disable, forbid) = (
+            sel(Policy::Force)?,
+            sel(Policy::Require)?,
+            sel(Policy::Optional)?,
+            sel(Policy::Disable)?,
+            sel(Policy::Forbid)?,
+        );
+        let enabled = x86::model_from_cpu(map, def, Sel::All).map_err(|e| e.to_string())?.features;
+        let vendor = match &def.vendor {
+            None => None,
+            Some(v) => Some(map.vendor_index(v).ok_or_else(|| format!("unknown vendor {v}"))?),
+        };
+        let need = require.difference(&force).difference(&optional).difference(&disable);
+        let listed = optional.union(&need).union(&disable).union(&force);
+        Ok(GuestSets {
+            vendor,
+            passthrough: None,
+            force,
+            require,
+            optional,
+            disable,
+            forbid,
+            strict: def.cpu_type == CpuType::Guest && def.match_ == CpuMatch::Strict,
+            need,
+            listed,
+            enabled,
+        })
+    }
+
+    /// A host-passthrough guest started on `host`.
+    pub fn of_passthrough(host: &HostClass) -> GuestSets {
+        GuestSets {
+            vendor: Some(host.vendor),
+            passthrough: Some(host.identity),
+            force: FeatureSet::new(),
+            require: FeatureSet::new(),
+            optional: FeatureSet::new(),
+            disable: FeatureSet::new(),
+            forbid: FeatureSet::new(),
+            strict: false,
+            need: FeatureSet::new(),
+            listed: FeatureSet::new(),
+            enabled: host.mig,
+        }
+    }
+
+    /// The compare verdict of `host` against this CPU, on bitsets (`x86Compute`; identical to
+    /// `x86::compute_sets` plus the vendor check of `virCPUx86Compare`).
+    #[inline]
+    pub fn verdict(&self, host: &HostClass) -> Verdict {
+        if let Some(id) = self.passthrough {
+            return if host.identity == id { Verdict::Identical } else { Verdict::Incompatible };
+        }
+        if self.vendor.is_some_and(|v| v != host.vendor) {
+            return Verdict::Incompatible;
+        }
+        let h = &host.mig;
+        if self.forbid.intersects(h) || !self.need.is_subset(h) {
+            return Verdict::Incompatible;
+        }
+        if h.is_subset(&self.listed) {
+            Verdict::Identical
+        } else if self.strict {
+            Verdict::Incompatible
+        } else {
+            Verdict::Superset
+        }
+    }
+
+    #[inline]
+    pub fn allows(&self, host: &HostClass) -> bool {
+        self.verdict(host).is_compatible()
+    }
+
+    /// Why `host` is refused (None when it is not).
+    pub fn blocker(&self, host: &HostClass) -> Option<Blocker> {
+        if let Some(id) = self.passthrough {
+            return (host.identity != id).then_some(Blocker::Passthrough);
+        }
+        if self.vendor.is_some_and(|v| v != host.vendor) {
+            return Some(Blocker::Vendor);
+        }
+        let h = &host.mig;
+        let forbidden = self.forbid.intersection(h);
+        if !forbidden.is_empty() {
+            return Some(Blocker::Forbidden(forbidden));
+        }
+        let missing = self.need.difference(h);
+        if !missing.is_empty() {
+            return Some(Blocker::Missing(missing));
+        }
+        let extra = h.difference(&self.listed);
+        (self.strict && !extra.is_empty()).then_some(Blocker::Extra(extra))
+    }
+}
+
+/// A distinct started guest CPU.
+#[derive(Clone, Debug)]
+pub struct GuestClass {
+    pub def: CpuDef,
+    pub sets: GuestSets,
+}
+
+/// Why a guest could not start on a host.
+#[derive(Clone, Debug)]
+pub struct StartFail {
+    pub reason: String,
+    pub blocker: Option<Blocker>,
+}
+
+/// One started (configuration, context, host class) triple.
+#[derive(Clone, Debug)]
+pub struct Combo {
+    pub template: u16,
+    /// Context id (NO for configurations that do not depend on the pool).
+    pub ctx: u32,
+    pub host_class: u32,
+    /// The guest class, or why it could not start.
+    pub outcome: Result<u32, StartFail>,
+}
+
+/// Starts guests, caching every distinct start.
+pub struct Starter {
+    pub ctxs: Vec<Ctx>,
+    pub combos: Vec<Combo>,
+    pub classes: Vec<GuestClass>,
+    combo_index: HashMap<(u16, u32, u32), u32>,
+    /// Keyed by the started CPU itself and its sets (two definitions with equal sets stay
+    /// distinct, so each class's `def` is exactly what its starts produced; host-passthrough CPUs
+    /// differ by the host they started on).
+    class_index: HashMap<(CpuDef, GuestSets), u32>,
+    pub fault: Option<Fault>,
+}
+
+/// Starts the CPU of configuration `t` on `host` (libvirt's start: update against the host's
+/// migratable CPU, then the host must run the result).
+pub fn start_on(
+    map: &X86Map,
+    t: &Template,
+    ctx: Option<&Ctx>,
+    host: &HostClass,
+    fault: Option<Fault>,
+) -> Result<CpuDef, StartFail> {
+    let fail = |reason: String| StartFail { reason, blocker: None };
+    let orig = build_def(t, ctx, host).map_err(fail)?;
+    if matches!(orig.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        return Ok(orig);
+    }
+    let mut g = orig.clone();
+    x86::update(map, &mut g, Some(&host.cpu_mig)).map_err(|e| fail(e.to_string()))?;
+    if fault == Some(Fault::BreakPromotion) {
+        for f in &orig.features {
+            if f.policy == Some(Policy::Optional) {
+                g.set_feature(&f.name, Some(Policy::Optional));
+            }
+        }
+    }
+    let cmp = x86::compare(map, &host.cpu_mig, &g);
+    if !cmp.verdict.is_compatible() {
+        let blocker = match &cmp.reason {
+            x86::Reason::Vendor { .. } => Some(Blocker::Vendor),
+            x86::Reason::Forbidden(s) => Some(Blocker::Forbidden(*s)),
+            x86::Reason::Missing(s) => Some(Blocker::Missing(*s)),
+            x86::Reason::Extra(s) => Some(Blocker::Extra(*s)),
+            _ => None,
+        };
+        return Err(StartFail { reason: cmp.explain(map), blocker });
+    }
+    Ok(g)
+}
+
+impl Starter {
+    pub fn new(fault: Option<Fault>) -> Starter {
+        Starter {
+            ctxs: Vec::new(),
+            combos: Vec::new(),
+            classes: Vec::new(),
+            combo_index: HashMap::new(),
+            class_index: HashMap::new(),
+            fault,
+        }
+    }
+
+    pub fn add_ctx(&mut self, ctx: Ctx) -> u32 {
+        self.ctxs.push(ctx);
+        (self.ctxs.len() - 1) as u32
+    }
+
+    pub fn ctx(&self, id: u32) -> Option<&Ctx> {
+        (id != NO).then(|| &self.ctxs[id as usize])
+    }
+
+    /// The combo ids of `keys` = (configuration, context, host class); new ones are started in
+    /// parallel and interned in order.
+    pub fn ensure(
+        &mut self,
+        map: &X86Map,
+        templates: &[Template],
+        hosts: &Classes,
+        keys: &[(u16, u32, u32)],
+    ) -> Vec<u32> {
+        let mut ids = Vec::with_capacity(keys.len());
+        let mut pending: Vec<(u16, u32, u32)> = Vec::new();
+        for &(t, ctx, hc) in keys {
+            let ctx = if templates[t as usize].uses_pool() { ctx } else { NO };
+            let next = (self.combos.len() + pending.len()) as u32;
+            let id = *self.combo_index.entry((t, ctx, hc)).or_insert_with(|| {
+                pending.push((t, ctx, hc));
+                next
+            });
+            ids.push(id);
+        }
+        let fault = self.fault;
+        let ctxs = &self.ctxs;
+        let started: Vec<Result<(CpuDef, GuestSets), StartFail>> = pending
+            .par_iter()
+            .map(|&(t, ctx, hc)| {
+                let host = hosts.get(hc);
+                let ctx = (ctx != NO).then(|| &ctxs[ctx as usize]);
+                let def = start_on(map, &templates[t as usize], ctx, host, fault)?;
+                let sets = if def.mode == CpuMode::HostPassthrough {
+                    GuestSets::of_passthrough(host)
+                } else {
+                    GuestSets::of_custom(map, &def).map_err(|reason| StartFail { reason, blocker: None })?
+                };
+                Ok((def, sets))
+            })
+            .collect();
+        for (&(t, ctx, hc), s) in pending.iter().zip(started) {
+            let outcome = s.map(|(def, sets)| {
+                let next = self.classes.len() as u32;
+                *self.class_index.entry((def.clone(), sets.clone())).or_insert_with(|| {
+                    self.classes.push(GuestClass { def, sets });
+                    next
+                })
+            });
+            self.combos.push(Combo { template: t, ctx, host_class: hc, outcome });
+        }
+        ids
+    }
+}
+
+/// Compatibility cache: one bit per (guest class, host class).
+pub struct Compat {
+    pub row_words: usize,
+    pub bits: Vec<u64>,
+    pub n_rows: usize,
+}
+
+impl Compat {
+    /// Rows for guest classes `0..classes.len()` over every host class.
+    pub fn build(classes: &[GuestClass], hosts: &Classes) -> Compat {
+        let row_words = hosts.len().div_ceil(64).max(1);
+        let mut c = Compat { row_words, bits: Vec::new(), n_rows: 0 };
+        c.extend(classes, hosts);
+        c
+    }
+
+    /// Adds rows for guest classes that have none yet.
+    pub fn extend(&mut self, classes: &[GuestClass], hosts: &Classes) {
+        assert!(hosts.len() <= self.row_words * 64, "host classes were added after the cache was built");
+        let rw = self.row_words;
+        let new_rows: Vec<u64> = classes[self.n_rows..]
+            .par_iter()
+            .flat_map_iter(|g| {
+                let mut row = vec![0u64; rw];
+                for (i, h) in hosts.list.iter().enumerate() {
+                    if g.sets.allows(h) {
+                        row[i / 64] |= 1 << (i % 64);
+                    }
+                }
+                row
+            })
+            .collect();
+        self.bits.extend(new_rows);
+        self.n_rows = classes.len();
+    }
+
+    #[inline]
+    pub fn row(&self, g: u32) -> &[u64] {
+        &self.bits[g as usize * self.row_words..(g as usize + 1) * self.row_words]
+    }
+
+    #[inline]
+    pub fn allows(&self, g: u32, h: u32) -> bool {
+        self.bits[g as usize * self.row_words + h as usize / 64] >> (h % 64) & 1 != 0
+    }
+}
+
+/// A bitset over host classes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassMask {
+    pub words: Vec<u64>,
+}
+
+impl ClassMask {
+    pub fn new(n: usize) -> ClassMask {
+        ClassMask { words: vec![0; n.div_ceil(64).max(1)] }
+    }
+    pub fn set(&mut self, i: u32) {
+        self.words[i as usize / 64] |= 1 << (i % 64);
+    }
+    pub fn clear(&mut self, i: u32) {
+        self.words[i as usize / 64] &= !(1 << (i % 64));
+    }
+    /// Whether `row & self` has any bit.
+    pub fn meets(&self, row: &[u64]) -> bool {
+        self.words.iter().zip(row).any(|(a, b)| a & b != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpufleet_engine::x86::compare::compute_sets;
+    use proptest::prelude::*;
+
+    fn set_of(words: [u64; 4]) -> FeatureSet {
+        FeatureSet::from_words(words)
+    }
+
+    fn host_with(mig: FeatureSet) -> HostClass {
+        HostClass {
+            vendor: 0,
+            signature: 0,
+            profile: 0,
+            odd: false,
+            model: 0,
+            features: mig,
+            mig,
+            cpu: CpuDef::new(CpuType::Host),
+            cpu_mig: CpuDef::new(CpuType::Host),
+            identity: 0,
+        }
+    }
+
+    // Few distinct bits so that subsets and overlaps happen often.
+    fn small_set() -> impl Strategy<Value = FeatureSet> {
+        (0u64..64, 0u64..16).prop_map(|(a, b)| set_of([a, b << 60, 0, 0]))
+    }
+
+    proptest! {
+        /// The fast path is x86Compute: same verdict as the engine's compute_sets for any sets.
+        #[test]
+        fn fast_verdict_equals_compute_sets(
+            h in small_set(), f in small_set(), r in small_set(), o in small_set(),
+            d in small_set(), x in small_set(), strict in any::<bool>()
+        ) {
+            let need = r.difference(&f).difference(&o).difference(&d);
+            let g = GuestSets {
+                vendor: None, passthrough: None, force: f, require: r, optional: o, disable: d, forbid: x,
+                strict, need, listed: o.union(&need).union(&d).union(&f), enabled: FeatureSet::new(),
+            };
+            let host = host_with(h);
+            let engine = compute_sets(&h, &f, &r, &o, &d, &x, strict);
+            prop_assert_eq!(g.verdict(&host), engine.verdict);
+            let blocker = g.blocker(&host);
+            prop_assert_eq!(blocker.is_none(), engine.verdict.is_compatible());
+            match (blocker, engine.reason) {
+                (None, _) => {}
+                (Some(Blocker::Forbidden(a)), x86::Reason::Forbidden(b)) => prop_assert_eq!(a, b),
+                (Some(Blocker::Missing(a)), x86::Reason::Missing(b)) => prop_assert_eq!(a, b),
+                (Some(Blocker::Extra(a)), x86::Reason::Extra(b)) => prop_assert_eq!(a, b),
+                (a, b) => prop_assert!(false, "{:?} vs {:?}", a, b),
+            }
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! CPU generation profiles (`data/profiles.toml`): a map model plus the extra features real hosts
+//! of a generation report, and the microcode levels that changed them.
+
+use crate::io::CliError;
+use cpufleet_engine::map::X86Map;
+use cpufleet_engine::{FeatureId, FeatureSet};
+use serde::Deserialize;
+
+/// The embedded profile file.
+pub const EMBEDDED_PROFILES: &str = include_str!("../../../data/profiles.toml");
+/// How the embedded profile file is named in messages.
+pub const EMBEDDED_PROFILES_NAME: &str = "data/profiles.toml (embedded)";
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilesToml {
+    pub odd: Option<OddToml>,
+    #[serde(default)]
+    pub profile: Vec<ProfileToml>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OddToml {
+    #[serde(default)]
+    pub remove: Vec<String>,
+    #[serde(default)]
+    pub nested_add: Vec<String>,
+    #[serde(default)]
+    pub nested_remove: Vec<String>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileToml {
+    pub name: String,
+    pub vendor: String,
+    pub year: u32,
+    #[serde(default)]
+    pub example: String,
+    pub model: String,
+    pub signature: SignatureToml,
+    #[serde(default)]
+    pub extra: Vec<String>,
+    #[serde(default)]
+    pub without: Vec<String>,
+    #[serde(default)]
+    pub virt: Vec<String>,
+    #[serde(default)]
+    pub microcode: Vec<LevelToml>,
+}
+
+#[derive(Deserialize, Clone, Copy, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureToml {
+    pub family: u32,
+    pub model: u32,
+    pub stepping: u32,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct LevelToml {
+    pub name: String,
+    #[serde(default)]
+    pub add: Vec<String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// One microcode level: applied on top of the previous ones.
+#[derive(Clone, Debug)]
+pub struct Level {
+    pub name: String,
+    pub add: FeatureSet,
+    pub remove: FeatureSet,
+}
+
+/// A resolved generation profile.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub name: String,
+    pub vendor: usize,
+    pub vendor_name: String,
+    pub year: u32,
+    pub example: String,
+    /// The map model the hosts start from.
+    pub model: usize,
+    pub signature: (u32, u32, u32),
+    /// Leaf 1 EAX of the signature (what the decoder sees).
+    pub signature_eax: u32,
+    /// Model features plus extra minus without, at microcode level 0.
+    pub base: FeatureSet,
+    /// What "virtualisation disabled in the BIOS" hides.
+    pub virt: FeatureSet,
+    pub levels: Vec<Level>,
+}
+
+impl Profile {
+    /// The features at microcode level `level` (0 = as shipped).
+    pub fn features_at(&self, level: usize) -> FeatureSet {
+        let mut f = self.base;
+        for l in &self.levels[..level.min(self.levels.len())] {
+            f.union_with(&l.add);
+            f.subtract(&l.remove);
+        }
+        f
+    }
+}
+
+/// How odd hosts differ.
+#[derive(Clone, Debug, Default)]
+pub struct OddRules {
+    pub remove: Vec<FeatureId>,
+    pub nested_add: FeatureSet,
+    pub nested_remove: FeatureSet,
+}
+
+/// Every profile, by index, plus the odd-host rules.
+#[derive(Clone, Debug)]
+pub struct Profiles {
+    pub list: Vec<Profile>,
+    pub odd: OddRules,
+}
+
+impl Profiles {
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.list.iter().position(|p| p.name == name)
+    }
+}
+
+/// Where a TOML problem is: the file label and, when found, `LINE:COL` of `needle`.
+pub struct Source<'a> {
+    pub label: &'a str,
+    pub text: &'a str,
+}
+
+impl Source<'_> {
+    /// An error about this file, located at the first occurrence of `needle` after `anchor`
+    /// (both searched textually; the position is left out when not found).
+    pub fn error(&self, anchor: Option<&str>, needle: Option<&str>, message: impl std::fmt::Display) -> CliError {
+        let start = anchor.and_then(|a| self.text.find(a)).unwrap_or(0);
+        let pos = needle.and_then(|n| self.text[start..].find(n).map(|p| p + start));
+        match pos {
+            Some(p) => {
+                let (line, col) = line_col(self.text, p);
+                CliError::new(format!("{}: {line}:{col}: {message}", self.label))
+            }
+            None => CliError::new(format!("{}: {message}", self.label)),
+        }
+    }
+
+    /// A TOML syntax or shape error.
+    pub fn toml_error(&self, e: &toml::de::Error) -> CliError {
+        let msg = e.message().trim().replace('\n', " ");
+        match e.span() {
+            Some(span) => {
+                let (line, col) = line_col(self.text, span.start);
+                CliError::new(format!("{}: {line}:{col}: {msg}", self.label))
+            }
+            None => CliError::new(format!("{}: {msg}", self.label)),
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of byte offset `pos`.
+pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(text.len());
+    let before = &text[..pos];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Parses a profile file.
+pub fn parse(src: &Source) -> Result<ProfilesToml, CliError> {
+    toml::from_str::<ProfilesToml>(src.text).map_err(|e| src.toml_error(&e))
+}
+
+/// Resolves feature names against the map.
+fn feature_set(map: &X86Map, src: &Source, anchor: &str, what: &str, names: &[String]) -> Result<FeatureSet, CliError> {
+    let mut set = FeatureSet::new();
+    for n in names {
+        let id = map.feature_id(n).ok_or_else(|| {
+            src.error(
+                Some(anchor),
+                Some(&format!("\"{n}\"")),
+                format!("{what}: unknown feature '{n}' (not in the CPU map; see `cpufleet map show`)"),
+            )
+        })?;
+        set.insert(id);
+    }
+    Ok(set)
+}
+
+/// Resolves one profile against the map.
+pub fn resolve_profile(map: &X86Map, src: &Source, p: &ProfileToml) -> Result<Profile, CliError> {
+    let anchor = format!("name = \"{}\"", p.name);
+    let ctx = |field: &str| format!("profile '{}': {field}", p.name);
+    if p.name.is_empty() {
+        return Err(src.error(None, None, "a profile has an empty name"));
+    }
+    let vendor = map.vendor_index(&p.vendor).ok_or_else(|| {
+        let known: Vec<&str> = map.vendors.iter().map(|v| v.name.as_str()).collect();
+        src.error(
+            Some(&anchor),
+            Some(&format!("\"{}\"", p.vendor)),
+            format!("{}: unknown vendor '{}' (known: {})", ctx("vendor"), p.vendor, known.join(", ")),
+        )
+    })?;
+    let model = map.model_index(&p.model).ok_or_else(|| {
+        src.error(
+            Some(&anchor),
+            Some(&format!("\"{}\"", p.model)),
+            format!("{}: unknown model '{}' (not in the CPU map; see `cpufleet map show`)", ctx("model"), p.model),
+        )
+    })?;
+    if let Some(mv) = map.models[model].vendor {
+        if mv != vendor {
+            return Err(src.error(
+                Some(&anchor),
+                Some(&format!("\"{}\"", p.model)),
+                format!("{}: model '{}' is a {} model, not {}", ctx("model"), p.model, map.vendors[mv].name, p.vendor),
+            ));
+        }
+    }
+    let (family, smodel, stepping) = (p.signature.family, p.signature.model, p.signature.stepping);
+    if !(1..=0xff + 0xf).contains(&family) || smodel > 0xff || stepping > 0xf {
+        return Err(src.error(
+            Some(&anchor),
+            Some("signature"),
+            format!("{}: family must be 1..270, model 0..255, stepping 0..15", ctx("signature")),
+        ));
+    }
+    let extra = feature_set(map, src, &anchor, &ctx("extra"), &p.extra)?;
+    let without = feature_set(map, src, &anchor, &ctx("without"), &p.without)?;
+    let virt = feature_set(map, src, &anchor, &ctx("virt"), &p.virt)?;
+    let mut levels = Vec::new();
+    for l in &p.microcode {
+        let what = ctx(&format!("microcode '{}'", l.name));
+        levels.push(Level {
+            name: l.name.clone(),
+            add: feature_set(map, src, &anchor, &what, &l.add)?,
+            remove: feature_set(map, src, &anchor, &what, &l.remove)?,
+        });
+    }
+    if levels.len() > 15 {
+        return Err(src.error(Some(&anchor), None, format!("{}: at most 15 levels", ctx("microcode"))));
+    }
+    let base = map.models[model].features.union(&extra).difference(&without);
+    if base.is_empty() {
+        return Err(src.error(Some(&anchor), None, format!("profile '{}' has no features", p.name)));
+    }
+    Ok(Profile {
+        name: p.name.clone(),
+        vendor,
+        vendor_name: p.vendor.clone(),
+        year: p.year,
+        example: p.example.clone(),
+        model,
+        signature: (family, smodel, stepping),
+        signature_eax: cpufleet_engine::x86::model::make_signature(family, smodel, stepping),
+        base,
+        virt,
+        levels,
+    })
+}
+
+pub fn resolve_odd(map: &X86Map, src: &Source, odd: &OddToml) -> Result<OddRules, CliError> {
+    let anchor = "[odd]";
+    let remove = feature_set(map, src, anchor, "odd: remove", &odd.remove)?;
+    Ok(OddRules {
+        remove: remove.iter().collect(),
+        nested_add: feature_set(map, src, anchor, "odd: nested_add", &odd.nested_add)?,
+        nested_remove: feature_set(map, src, anchor, "odd: nested_remove", &odd.nested_remove)?,
+    })
+}
+
+/// Loads the embedded profiles, then applies `extra` (the spec's own `[[profile]]` entries, which
+/// add profiles or replace same-named ones, and its `[odd]` table).
+pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> Result<Profiles, CliError> {
+    let emb_src = Source { label: EMBEDDED_PROFILES_NAME, text: EMBEDDED_PROFILES };
+    let emb = parse(&emb_src)?;
+    let mut list: Vec<Profile> = Vec::new();
+    let add = |src: &Source, p: &ProfileToml, list: &mut Vec<Profile>, allow_replace: bool| {
+        let resolved = resolve_profile(map, src, p)?;
+        match list.iter().position(|q| q.name == p.name) {
+            Some(i) if allow_replace => list[i] = resolved,
+            Some(_) => {
+                return Err(src.error(
+                    Some(&format!("name = \"{}\"", p.name)),
+                    Some(&format!("\"{}\"", p.name)),
+                    format!("profile '{}' is defined twice", p.name),
+                ))
+            }
+            None => list.push(resolved),
+        }
+        Ok::<(), CliError>(())
+    };
+    for p in &emb.profile {
+        add(&emb_src, p, &mut list, false)?;
+    }
+    let mut odd = resolve_odd(map, &emb_src, emb.odd.as_ref().unwrap_or(&OddToml::default()))?;
+    if let Some((src, user)) = extra {
+        let mut seen = std::collections::HashSet::new();
+        for p in &user.profile {
+            if !seen.insert(p.name.clone()) {
+                return Err(src.error(
+                    Some(&format!("name = \"{}\"", p.name)),
+                    None,
+                    format!("profile '{}' is defined twice", p.name),
+                ));
+            }
+            add(src, p, &mut list, true)?;
+        }
+        if let Some(o) = &user.odd {
+            odd = resolve_odd(map, src, o)?;
+        }
+    }
+    if list.len() > u16::MAX as usize {
+        return Err(CliError::new("too many profiles"));
+    }
+    Ok(Profiles { list, odd })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpufleet_engine::CpuMap;
+
+    #[test]
+    fn embedded_profiles_resolve_and_cover_both_vendors_and_the_years() {
+        let map = CpuMap::embedded().unwrap();
+        let p = load(&map.x86, None).unwrap();
+        assert!(p.list.len() >= 15);
+        let vendors: std::collections::BTreeSet<&str> = p.list.iter().map(|p| p.vendor_name.as_str()).collect();
+        assert!(vendors.contains("Intel") && vendors.contains("AMD"));
+        assert!(p.list.iter().any(|p| p.year <= 2009) && p.list.iter().any(|p| p.year >= 2022));
+        // Later microcode levels change features (mitigations added, TSX removed).
+        let sky = &p.list[p.index("Skylake-SP").unwrap()];
+        let hle = map.x86.feature_id("hle").unwrap();
+        assert!(sky.features_at(0).contains(hle));
+        assert!(!sky.features_at(sky.levels.len()).contains(hle));
+        assert!(sky.features_at(1).contains(map.x86.feature_id("spec-ctrl").unwrap()));
+    }
+
+    #[test]
+    fn unknown_feature_is_reported_with_file_and_position() {
+        let map = CpuMap::embedded().unwrap();
+        let text = "[[profile]]\nname = \"X\"\nvendor = \"Intel\"\nyear = 2020\nmodel = \"Haswell\"\n\
+                    signature = { family = 6, model = 60, stepping = 1 }\nextra = [\"vmx\", \"warp-drive\"]\n";
+        let src = Source { label: "my.toml", text };
+        let parsed = parse(&src).unwrap();
+        let err = load(&map.x86, Some((&src, &parsed))).unwrap_err().message;
+        assert_eq!(err, "my.toml: 7:17: profile 'X': extra: unknown feature 'warp-drive' (not in the CPU map; see `cpufleet map show`)");
+    }
+}

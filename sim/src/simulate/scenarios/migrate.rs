@@ -1,0 +1,305 @@
+//! Guest starts and the migrate scenario: guests with a mix of CPU configurations start on random
+//! hosts of their pool and are live-migrated at random within and across pools; every migration
+//! is checked against the started guest CPU.
+
+use super::super::fleet::NO;
+use super::super::guest::{Blocker, Compat};
+use super::super::progress::Progress;
+use super::super::rng::{tag, Rng, Weighted};
+use super::Sim;
+use cpufleet_engine::FeatureSet;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How many random hosts of its pool a guest tries before it counts as unplaceable.
+pub const START_TRIES: usize = 8;
+
+/// One guest of the population.
+#[derive(Clone, Copy, Debug)]
+pub struct Guest {
+    pub template: u16,
+    /// Home pool.
+    pub pool: u32,
+    /// The host it started on (NO when it could not start).
+    pub host: u32,
+    /// The (configuration, pool context, host class) start it got, or the last one it tried.
+    pub combo: u32,
+    /// Its guest class (NO when it could not start).
+    pub class: u32,
+}
+
+/// Draws the guests and starts each on the first of its random candidate hosts that can run it.
+pub fn start_guests(sim: &mut Sim, n: u64) -> Vec<Guest> {
+    let fleet = &sim.fleet;
+    let seed = sim.seed;
+    let sizes: Vec<f64> = fleet.pools.iter().map(|p| p.len as f64).collect();
+    let pool_pick = Weighted::new(&sizes).expect("pools have hosts");
+    let weights: Vec<f64> = sim.spec.templates.iter().map(|t| t.weight).collect();
+    let tmpl_pick = Weighted::new(&weights).expect("validated weights");
+    let draws: Vec<(u32, u16, [u32; START_TRIES])> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = Rng::for_item(seed, tag::GUEST, i);
+            let p = pool_pick.pick(&mut rng);
+            let t = tmpl_pick.pick(&mut rng) as u16;
+            let pool = &fleet.pools[p];
+            let mut cands = [0u32; START_TRIES];
+            for c in &mut cands {
+                *c = (pool.start + rng.below(pool.len as u64) as usize) as u32;
+            }
+            (p as u32, t, cands)
+        })
+        .collect();
+    let mut guests: Vec<Guest> =
+        draws.iter().map(|d| Guest { template: d.1, pool: d.0, host: NO, combo: NO, class: NO }).collect();
+    for round in 0..START_TRIES {
+        let todo: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class == NO).collect();
+        if todo.is_empty() {
+            break;
+        }
+        let keys: Vec<(u16, u32, u32)> = todo
+            .iter()
+            .map(|&g| {
+                let (p, t, cands) = draws[g];
+                (t, sim.pool_ctx[p as usize], sim.fleet.host_class[cands[round] as usize])
+            })
+            .collect();
+        let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
+        for (&g, id) in todo.iter().zip(ids) {
+            guests[g].combo = id;
+            if let Ok(c) = sim.starter.combos[id as usize].outcome {
+                guests[g].class = c;
+                guests[g].host = draws[g].2[round];
+            }
+        }
+    }
+    guests
+}
+
+/// A concurrent bitset matrix (rows × host classes): set bits are OR-ed, so the result does not
+/// depend on the order threads set them in.
+pub struct PairBits {
+    row_words: usize,
+    words: Vec<AtomicU64>,
+}
+
+impl PairBits {
+    pub fn new(rows: usize, cols: usize) -> PairBits {
+        let row_words = cols.div_ceil(64).max(1);
+        PairBits { row_words, words: (0..rows * row_words).map(|_| AtomicU64::new(0)).collect() }
+    }
+    #[inline]
+    pub fn set(&self, row: u32, col: u32) {
+        let w = &self.words[row as usize * self.row_words + col as usize / 64];
+        let bit = 1u64 << (col % 64);
+        if w.load(Ordering::Relaxed) & bit == 0 {
+            w.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+    /// Every set (row, col), row-major.
+    pub fn pairs(&self) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        for (i, w) in self.words.iter().enumerate() {
+            let mut v = w.load(Ordering::Relaxed);
+            while v != 0 {
+                let b = v.trailing_zeros() as usize;
+                v &= v - 1;
+                out.push(((i / self.row_words) as u32, ((i % self.row_words) * 64 + b) as u32));
+            }
+        }
+        out
+    }
+}
+
+/// Counters of one migration chunk; merged by addition (order-independent).
+#[derive(Clone, Debug, Default)]
+pub struct MigStats {
+    pub attempted: u64,
+    pub succeeded: u64,
+    pub refused: u64,
+    pub cross_pool_attempted: u64,
+    pub cross_pool_succeeded: u64,
+    /// Per configuration: attempted, succeeded.
+    pub per_template: Vec<(u64, u64)>,
+    /// Per feature: refusals it caused as missing / forbidden / extra (strict).
+    pub missing: Vec<u64>,
+    pub forbidden: Vec<u64>,
+    pub extra: Vec<u64>,
+    pub vendor: u64,
+    pub passthrough_refused: u64,
+    /// host-passthrough moves a naive scheduler (one that does not compare CPUs) would make.
+    pub unsafe_naive: u64,
+    /// … of which onto a host lacking features the guest sees (the guest would crash or misbehave).
+    pub unsafe_naive_losing: u64,
+}
+
+impl MigStats {
+    fn new(n_templates: usize, n_features: usize) -> MigStats {
+        MigStats {
+            per_template: vec![(0, 0); n_templates],
+            missing: vec![0; n_features],
+            forbidden: vec![0; n_features],
+            extra: vec![0; n_features],
+            ..Default::default()
+        }
+    }
+
+    fn merge(mut self, o: MigStats) -> MigStats {
+        self.attempted += o.attempted;
+        self.succeeded += o.succeeded;
+        self.refused += o.refused;
+        self.cross_pool_attempted += o.cross_pool_attempted;
+        self.cross_pool_succeeded += o.cross_pool_succeeded;
+        for (a, b) in self.per_template.iter_mut().zip(&o.per_template) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
+        for (a, b) in
+            [(&mut self.missing, &o.missing), (&mut self.forbidden, &o.forbidden), (&mut self.extra, &o.extra)]
+        {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        self.vendor += o.vendor;
+        self.passthrough_refused += o.passthrough_refused;
+        self.unsafe_naive += o.unsafe_naive;
+        self.unsafe_naive_losing += o.unsafe_naive_losing;
+        self
+    }
+
+    fn count(slot: &mut [u64], set: &FeatureSet) {
+        for id in set.iter() {
+            slot[id.index()] += 1;
+        }
+    }
+}
+
+/// What the migrate scenario leaves for the checkers.
+pub struct MigrateRun {
+    pub stats: MigStats,
+    /// (combo, destination host class) of every accepted migration.
+    pub accepted: PairBits,
+    /// (guest class, destination host class) of every refused migration.
+    pub refused: PairBits,
+}
+
+/// Runs the migrations: guest g's chain depends only on (seed, g), so chains run in parallel.
+pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progress: &Progress) -> MigrateRun {
+    let fleet = &sim.fleet;
+    let seed = sim.seed;
+    let n_features = sim.map.x86.features.len();
+    let n_templates = sim.spec.templates.len();
+    let started: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class != NO).collect();
+    let accepted = PairBits::new(sim.starter.combos.len(), fleet.classes.len());
+    let refused = PairBits::new(sim.starter.classes.len(), fleet.classes.len());
+    if started.is_empty() {
+        return MigrateRun { stats: MigStats::new(n_templates, n_features), accepted, refused };
+    }
+    let s = started.len() as u64;
+    let (per, extra) = (migrations / s, migrations % s);
+    let sizes: Vec<f64> = fleet.pools.iter().map(|p| p.len as f64).collect();
+    let pool_pick = Weighted::new(&sizes).expect("pools have hosts");
+    let cross = sim.spec.variation.cross_pool;
+    let host_class = &fleet.host_class;
+    let classes = &fleet.classes;
+    let gclasses = &sim.starter.classes;
+    progress.phase("migrate", migrations);
+    let stats = started
+        .par_iter()
+        .enumerate()
+        .fold(
+            || MigStats::new(n_templates, n_features),
+            |mut st, (rank, &g)| {
+                let guest = guests[g];
+                let n = per + u64::from((rank as u64) < extra);
+                let mut rng = Rng::for_item(seed, tag::MIGRATION, g as u64);
+                let (mut cur_host, mut cur_pool) = (guest.host as usize, guest.pool as usize);
+                let gc = guest.class;
+                let sets = &gclasses[gc as usize].sets;
+                let t = guest.template as usize;
+                for _ in 0..n {
+                    let dest_pool = if cross > 0.0 && rng.chance(cross) { pool_pick.pick(&mut rng) } else { cur_pool };
+                    let p = &fleet.pools[dest_pool];
+                    let mut dest = p.start + rng.below(p.len as u64) as usize;
+                    if dest == cur_host {
+                        if p.len == 1 {
+                            continue;
+                        }
+                        dest = p.start + (dest - p.start + 1) % p.len;
+                    }
+                    let hc = host_class[dest];
+                    let cross_pool = dest_pool != cur_pool;
+                    st.attempted += 1;
+                    st.per_template[t].0 += 1;
+                    st.cross_pool_attempted += u64::from(cross_pool);
+                    if compat.allows(gc, hc) {
+                        st.succeeded += 1;
+                        st.per_template[t].1 += 1;
+                        st.cross_pool_succeeded += u64::from(cross_pool);
+                        accepted.set(guest.combo, hc);
+                        cur_host = dest;
+                        cur_pool = dest_pool;
+                    } else {
+                        st.refused += 1;
+                        refused.set(gc, hc);
+                        let host = classes.get(hc);
+                        match sets.blocker(host) {
+                            Some(Blocker::Passthrough) => {
+                                st.passthrough_refused += 1;
+                                st.unsafe_naive += 1;
+                                if !sets.enabled.is_subset(&host.mig) {
+                                    st.unsafe_naive_losing += 1;
+                                }
+                            }
+                            Some(Blocker::Vendor) => st.vendor += 1,
+                            Some(Blocker::Missing(s)) => MigStats::count(&mut st.missing, &s),
+                            Some(Blocker::Forbidden(s)) => MigStats::count(&mut st.forbidden, &s),
+                            Some(Blocker::Extra(s)) => MigStats::count(&mut st.extra, &s),
+                            None => debug_assert!(false, "the compat cache refused a host the fast path allows"),
+                        }
+                    }
+                }
+                progress.add(n);
+                st
+            },
+        )
+        .reduce(|| MigStats::new(n_templates, n_features), MigStats::merge);
+    MigrateRun { stats, accepted, refused }
+}
+
+/// One row of the blocker histogram.
+#[derive(Clone, Debug, Serialize)]
+pub struct BlockerRow {
+    pub feature: String,
+    /// missing (the destination lacks it), forbidden (the destination has it), extra (strict
+    /// CPU, the destination has it unlisted), vendor, host-passthrough (not identical).
+    pub kind: &'static str,
+    pub refusals: u64,
+}
+
+/// The blocker histogram, most frequent first.
+pub fn blocker_rows(sim: &Sim, st: &MigStats) -> Vec<BlockerRow> {
+    let map = &sim.map.x86;
+    let mut rows = Vec::new();
+    for (kind, v) in [("missing", &st.missing), ("forbidden", &st.forbidden), ("extra", &st.extra)] {
+        for (i, &n) in v.iter().enumerate() {
+            if n > 0 {
+                rows.push(BlockerRow { feature: map.features[i].name.clone(), kind, refusals: n });
+            }
+        }
+    }
+    if st.vendor > 0 {
+        rows.push(BlockerRow { feature: "(vendor)".into(), kind: "vendor", refusals: st.vendor });
+    }
+    if st.passthrough_refused > 0 {
+        rows.push(BlockerRow {
+            feature: "(CPU not identical)".into(),
+            kind: "host-passthrough",
+            refusals: st.passthrough_refused,
+        });
+    }
+    rows.sort_by(|a, b| b.refusals.cmp(&a.refusals).then_with(|| a.feature.cmp(&b.feature)).then(a.kind.cmp(b.kind)));
+    rows
+}

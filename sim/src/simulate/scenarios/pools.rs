@@ -1,0 +1,289 @@
+//! The pools scenario: the baseline of every pool and of the whole fleet; per pool the chosen
+//! model, its feature count, the features each generation loses under it, and the x86-64 ABI
+//! level the baseline still satisfies.
+
+use super::super::fleet::{baseline_of, vendor_neutral_baseline};
+use super::super::guest::GuestSets;
+use super::Sim;
+use cpufleet_engine::map::X86Map;
+use cpufleet_engine::x86::{self, Sel};
+use cpufleet_engine::{CpuDef, FeatureId, FeatureSet};
+use serde::Serialize;
+
+/// The x86-64 psABI micro-architecture levels, with the map's feature names. `lm` stands for
+/// long mode itself; v3 lists `xsave` (the CPUID bit a guest CPU model carries) where the psABI
+/// says OSXSAVE (set by the guest kernel once it enables XSAVE); `abm` is the map's LZCNT bit.
+pub const ABI_LEVELS: [(&str, &[&str]); 4] = [
+    ("x86-64-v1", &["lm", "cmov", "cx8", "fpu", "fxsr", "mmx", "syscall", "sse", "sse2"]),
+    ("x86-64-v2", &["cx16", "lahf_lm", "popcnt", "pni", "sse4.1", "sse4.2", "ssse3"]),
+    ("x86-64-v3", &["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]),
+    ("x86-64-v4", &["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]),
+];
+
+/// The highest ABI level whose features (and those of every lower level) are all in `set`.
+pub fn abi_level(map: &X86Map, set: &FeatureSet) -> &'static str {
+    let mut level = "below x86-64-v1";
+    for (name, feats) in ABI_LEVELS {
+        if feats.iter().all(|f| map.feature_id(f).is_some_and(|id| set.contains(id))) {
+            level = name;
+        } else {
+            break;
+        }
+    }
+    level
+}
+
+/// A baseline CPU as the report shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct BaselineReport {
+    pub model: Option<String>,
+    pub vendor: Option<String>,
+    /// Features of the baseline CPU (model plus extras, migratable).
+    pub features: usize,
+    pub abi_level: &'static str,
+    /// The guest CPU XML (what `virsh cpu-baseline --migratable` prints).
+    pub cpu_xml: String,
+    /// Why there is no baseline (then the other fields are empty).
+    pub error: Option<String>,
+}
+
+impl BaselineReport {
+    pub fn of(map: &X86Map, cpu: &Result<CpuDef, String>) -> BaselineReport {
+        match cpu {
+            Ok(c) => {
+                let set = x86::model_from_cpu(map, c, Sel::All).map(|m| m.features).unwrap_or_default();
+                BaselineReport {
+                    model: c.model.clone(),
+                    vendor: c.vendor.clone(),
+                    features: set.count(),
+                    abi_level: abi_level(map, &set),
+                    cpu_xml: cpufleet_engine::xml::format_cpu(c),
+                    error: None,
+                }
+            }
+            Err(e) => BaselineReport {
+                model: None,
+                vendor: None,
+                features: 0,
+                abi_level: "-",
+                cpu_xml: String::new(),
+                error: Some(e.clone()),
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GenerationRow {
+    pub generation: String,
+    pub year: u32,
+    pub hosts: u64,
+    /// Features most hosts of this generation have (in this pool) that the baseline drops.
+    pub lost: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolReport {
+    pub name: String,
+    pub hosts: u64,
+    pub vendor: String,
+    /// Distinct host CPUs in the pool.
+    pub host_cpus: usize,
+    pub baseline: BaselineReport,
+    pub generations: Vec<GenerationRow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VendorBaseline {
+    pub vendor: String,
+    pub hosts: u64,
+    pub baseline: BaselineReport,
+}
+
+/// Where each pool's baseline guest can run: share of each generation's hosts (fleet-wide).
+#[derive(Clone, Debug, Serialize)]
+pub struct CompatMatrix {
+    pub generations: Vec<String>,
+    /// Per pool (in pool order): per generation, the share (0..1) of that generation's hosts
+    /// that can run the pool's baseline guest CPU; null where the pool has no baseline.
+    pub share: Vec<Vec<Option<f64>>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolsReport {
+    pub pools: Vec<PoolReport>,
+    pub fleet_by_vendor: Vec<VendorBaseline>,
+    /// Across vendors (libvirt refuses to baseline mixed vendors: the common features, named by
+    /// the guest decoder without a vendor).
+    pub fleet_all_vendors: BaselineReport,
+    pub matrix: CompatMatrix,
+}
+
+/// Per class host counts over `hosts`.
+pub fn class_counts(n_classes: usize, host_class: &[u32]) -> Vec<u64> {
+    let mut counts = vec![0u64; n_classes];
+    for &c in host_class {
+        counts[c as usize] += 1;
+    }
+    counts
+}
+
+pub fn run(sim: &Sim) -> PoolsReport {
+    let map = &sim.map.x86;
+    let fleet = &sim.fleet;
+    let profiles = &sim.spec.profiles;
+    let isa = map.models.iter().fold(FeatureSet::new(), |acc, m| acc.union(&m.features));
+    let mut pools = Vec::new();
+    for (pi, p) in fleet.pools.iter().enumerate() {
+        let ids = fleet.classes_in(p.range(), &fleet.host_class);
+        let baseline = &sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline;
+        let bset = baseline
+            .as_ref()
+            .ok()
+            .and_then(|c| x86::model_from_cpu(map, c, Sel::All).ok())
+            .map(|m| m.features)
+            .unwrap_or_default();
+        // Feature counts per generation over the pool's hosts.
+        let mut gens: Vec<(usize, u64, Vec<u64>)> = Vec::new();
+        for h in p.range() {
+            let g = fleet.profile_of(h);
+            let idx = match gens.iter().position(|x| x.0 == g) {
+                Some(i) => i,
+                None => {
+                    gens.push((g, 0, vec![0; map.features.len()]));
+                    gens.len() - 1
+                }
+            };
+            gens[idx].1 += 1;
+            for id in fleet.classes.get(fleet.host_class[h]).mig.iter() {
+                gens[idx].2[id.index()] += 1;
+            }
+        }
+        gens.sort_by_key(|g| (profiles.list[g.0].year, g.0));
+        let generations = gens
+            .iter()
+            .map(|(g, n, counts)| {
+                let mut lost: Vec<FeatureId> = counts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| (FeatureId(i as u16), c))
+                    .filter(|&(id, c)| c * 2 > *n && !bset.contains(id))
+                    .map(|(id, _)| id)
+                    .collect();
+                // Instruction-set features (those some map model has) first: they matter to guests.
+                lost.sort_by_key(|id| (!isa.contains(*id), *id));
+                GenerationRow {
+                    generation: profiles.list[*g].name.clone(),
+                    year: profiles.list[*g].year,
+                    hosts: *n,
+                    lost: lost.iter().map(|&id| map.feature_name(id).to_string()).collect(),
+                }
+            })
+            .collect();
+        pools.push(PoolReport {
+            name: p.name.clone(),
+            hosts: p.len as u64,
+            vendor: map.vendors[p.vendor].name.clone(),
+            host_cpus: ids.len(),
+            baseline: BaselineReport::of(map, baseline),
+            generations,
+        });
+    }
+    // Fleet-wide, per vendor (libvirt's baseline) and across vendors.
+    let all_ids = fleet.classes_in(0..fleet.n_hosts(), &fleet.host_class);
+    let counts = class_counts(fleet.classes.len(), &fleet.host_class);
+    let mut fleet_by_vendor = Vec::new();
+    for (v, vendor) in map.vendors.iter().enumerate() {
+        let ids: Vec<u32> = all_ids.iter().copied().filter(|&c| fleet.classes.get(c).vendor == v).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let b = baseline_of(map, &fleet.classes, &ids, true).map_err(|e| e.to_string());
+        fleet_by_vendor.push(VendorBaseline {
+            vendor: vendor.name.clone(),
+            hosts: ids.iter().map(|&c| counts[c as usize]).sum(),
+            baseline: BaselineReport::of(map, &b),
+        });
+    }
+    let mut common = fleet.classes.get(all_ids[0]).features;
+    for &c in &all_ids {
+        common.intersect_with(&fleet.classes.get(c).features);
+    }
+    let fleet_all_vendors = BaselineReport::of(map, &vendor_neutral_baseline(map, &common).map_err(|e| e.to_string()));
+    let matrix = compat_matrix(sim, &counts);
+    PoolsReport { pools, fleet_by_vendor, fleet_all_vendors, matrix }
+}
+
+/// The guest CPU of a pool baseline once started (no optional features: update only adds the
+/// model's removed features as `disable`).
+pub fn started_baseline(map: &X86Map, baseline: &CpuDef) -> Option<GuestSets> {
+    let mut g = baseline.clone();
+    x86::update(map, &mut g, None).ok()?;
+    GuestSets::of_custom(map, &g).ok()
+}
+
+fn compat_matrix(sim: &Sim, counts: &[u64]) -> CompatMatrix {
+    let map = &sim.map.x86;
+    let fleet = &sim.fleet;
+    let profiles = &sim.spec.profiles;
+    // Generations present in the fleet, oldest first.
+    let mut gens: Vec<usize> = Vec::new();
+    for (c, cl) in fleet.classes.list.iter().enumerate() {
+        if counts[c] > 0 && !gens.contains(&(cl.profile as usize)) {
+            gens.push(cl.profile as usize);
+        }
+    }
+    gens.sort_by_key(|&g| (profiles.list[g].year, g));
+    let share = (0..fleet.pools.len())
+        .map(|pi| {
+            let base = sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline.as_ref().ok();
+            let sets = base.and_then(|b| started_baseline(map, b));
+            gens.iter()
+                .map(|&g| {
+                    let sets = sets.as_ref()?;
+                    let (mut ok, mut all) = (0u64, 0u64);
+                    for (c, cl) in fleet.classes.list.iter().enumerate() {
+                        if cl.profile as usize == g && counts[c] > 0 {
+                            all += counts[c];
+                            if sets.allows(cl) {
+                                ok += counts[c];
+                            }
+                        }
+                    }
+                    Some(if all == 0 { 0.0 } else { ok as f64 / all as f64 })
+                })
+                .collect()
+        })
+        .collect();
+    CompatMatrix { generations: gens.iter().map(|&g| profiles.list[g].name.clone()).collect(), share }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpufleet_engine::CpuMap;
+
+    #[test]
+    fn abi_levels_of_real_models() {
+        let map = CpuMap::embedded().unwrap();
+        let x = &map.x86;
+        let level = |m: &str| abi_level(x, &x.model(m).unwrap().features);
+        assert_eq!(level("qemu64"), "x86-64-v1");
+        assert_eq!(level("Nehalem"), "x86-64-v2");
+        // libvirt's Haswell models lack f16c and abm (LZCNT); real Haswell hosts list them as extras.
+        assert_eq!(level("Haswell-noTSX"), "x86-64-v2");
+        let mut hsw = x.model("Haswell-noTSX").unwrap().features;
+        hsw.insert(x.feature_id("f16c").unwrap());
+        hsw.insert(x.feature_id("abm").unwrap());
+        assert_eq!(abi_level(x, &hsw), "x86-64-v3");
+        assert_eq!(level("Skylake-Server"), "x86-64-v4");
+        assert_eq!(level("EPYC-Milan"), "x86-64-v3");
+        assert_eq!(level("486"), "below x86-64-v1");
+        // Every name of the level lists exists in the map.
+        for (_, feats) in ABI_LEVELS {
+            for f in feats {
+                assert!(x.feature_id(f).is_some(), "{f}");
+            }
+        }
+    }
+}
