@@ -238,6 +238,8 @@ fn rows() -> Vec<Row> {
         row("comment only", DOC, "<!-- nothing here -->\n", Expect::Kind(K::MissingElement("cpu"))),
         row("invalid UTF-8", DOC, b"<cpu>\n  <model>Has\xffwell</model>\n</cpu>".to_vec(), Expect::Kind(K::InvalidUtf8)).at(2, 13),
         row("NUL byte", DOC, b"<cpu>\n<model>Haswell\0</model></cpu>".to_vec(), Expect::Kind(K::ForbiddenChar(0))).at(2, 15),
+        row("character reference to a C0 control", CPU, "<cpu>\n  <model>Has&#x1b;well</model>\n</cpu>", Expect::Kind(K::ForbiddenChar(0x1b))).at(2, 10),
+        row("character reference to NUL", CPU, "<cpu><feature name='&#0;'/></cpu>", Expect::Kind(K::ForbiddenChar(0))),
         row("other C0 control", CPU, "<cpu>\u{1b}</cpu>", Expect::Kind(K::ForbiddenChar(0x1b))),
         // --- Resource attacks.
         big("100,000-deep nesting", DOC, deep_nesting, Expect::Kind(K::TooDeep { limit: 64 })),

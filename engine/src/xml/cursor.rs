@@ -6,6 +6,7 @@
 use crate::error::{Pos, XmlError, XmlErrorKind};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use std::borrow::Cow;
 
 /// Explicit limits that turn resource attacks into errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +139,7 @@ impl<'a> Cursor<'a> {
                     kind: XmlErrorKind::TooLarge { what: "attribute value", limit: self.limits.max_value_len },
                 });
             }
-            let value = a.unescape_value().map_err(|e| XmlError {
+            let value = a.unescape_value().and_then(forbid_referenced_controls).map_err(|e| XmlError {
                 pos: Pos::locate(self.src, offset),
                 element: name.clone(),
                 kind: entity_error(e),
@@ -188,7 +189,10 @@ impl<'a> Cursor<'a> {
                             XmlErrorKind::TooLarge { what: "text", limit: self.limits.max_value_len },
                         ));
                     }
-                    let s = t.unescape().map_err(|e| self.err_at(before, entity_error(e)))?;
+                    let s = t
+                        .unescape()
+                        .and_then(forbid_referenced_controls)
+                        .map_err(|e| self.err_at(before, entity_error(e)))?;
                     return Ok(Some(Node::Text(s.into_owned())));
                 }
                 Event::CData(t) => {
@@ -331,8 +335,26 @@ enum Node {
     End,
 }
 
+/// Character references must name a character XML allows (XML 1.0 production [66], as libxml2
+/// checks): `&#30;` would smuggle a C0 control past the raw-byte check of [`Cursor::new`], and the
+/// writer would then emit a document nobody can read back. Only unescaped (owned) values can
+/// hold one.
+fn forbid_referenced_controls(s: Cow<'_, str>) -> Result<Cow<'_, str>, quick_xml::Error> {
+    if let Cow::Owned(o) = &s {
+        if let Some(c) = o.chars().find(|&c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r')) {
+            return Err(quick_xml::Error::Escape(quick_xml::escape::EscapeError::InvalidCharRef(
+                quick_xml::escape::ParseCharRefError::IllegalCharacter(c as u32),
+            )));
+        }
+    }
+    Ok(s)
+}
+
 fn entity_error(e: quick_xml::Error) -> XmlErrorKind {
     match e {
+        quick_xml::Error::Escape(quick_xml::escape::EscapeError::InvalidCharRef(
+            quick_xml::escape::ParseCharRefError::IllegalCharacter(c),
+        )) => XmlErrorKind::ForbiddenChar(c),
         quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
             XmlErrorKind::UnknownEntity(name)
         }

@@ -1,0 +1,44 @@
+//! One named test per input that made a fuzz target (`fuzz/`) crash, with the root cause. The
+//! inputs are minimised and inlined; each test runs the same helper the target runs, plus a
+//! direct check of the fixed behaviour.
+
+use cpufleet_engine::fuzzing;
+use cpufleet_engine::xml::{self, Limits, TypeHint};
+use cpufleet_engine::XmlErrorKind;
+
+/// Found by `cpu_xml_roundtrip` in its first minute (crash-a4b77f10…, minimised by hand).
+///
+/// Root cause: the reader rejected C0 control characters only as raw bytes, before parsing.
+/// A numeric character reference such as `&#30;` (U+001E) was expanded by quick-xml into the
+/// attribute value, so the parsed CPU held a feature name with a control character in it; the
+/// writer then wrote that character raw, and reading the written document failed with
+/// `ForbiddenChar(0x1e)`: a CPU the tool accepted could not be written back in a form it
+/// accepts. XML 1.0 (production [66], "Characters referred to using character references must
+/// match the production for Char") forbids such references, and libvirt's parser (libxml2)
+/// rejects them. Fix: after unescaping an attribute value or text, a referenced C0 control other
+/// than tab, newline and carriage return is an error, `ForbiddenChar` at the element — the same
+/// error as for the raw byte (`&#0;`, which quick-xml already refused, now reports it too).
+#[test]
+fn char_reference_to_control_character_is_refused() {
+    let crash = "<cpu>\n  <arch>x86_64</arch>\n  <model>Skylake-Server-IBRS</model>\n  <vendor>Intel</vendor>\n  \
+                 <signature family='6' model='85' stepping='6'/>\n  <feature name='a&#30;ifma'/>\n  \
+                 8feature Rame='movdiri'/>\n</cpu>\n";
+    assert_eq!(fuzzing::cpu_xml_roundtrip(crash.as_bytes()), Ok(()));
+    let e = xml::parse_cpu(crash.as_bytes(), TypeHint::Auto, Limits::default()).unwrap_err();
+    assert_eq!(e.kind, XmlErrorKind::ForbiddenChar(0x1e));
+    assert_eq!((e.pos.line, e.pos.col, e.element.as_str()), (6, 3, "feature"));
+    for (doc, c) in [
+        ("<cpu><model>a&#x1F;b</model></cpu>", 0x1f),
+        ("<cpu><model>&#1;</model></cpu>", 1),
+        ("<cpu mode='&#x0;'/>", 0),
+        ("<cpu><model>x</model><vendor>&#27;[31m</vendor></cpu>", 0x1b),
+    ] {
+        let e = xml::parse_cpu(doc.as_bytes(), TypeHint::Auto, Limits::default()).unwrap_err();
+        assert_eq!(e.kind, XmlErrorKind::ForbiddenChar(c), "{doc}");
+    }
+    // Tab, newline and carriage return are XML characters: allowed, and they round-trip.
+    let ok = "<cpu><model>a&#9;b&#10;c&#13;d</model></cpu>";
+    let cpu = xml::parse_cpu(ok.as_bytes(), TypeHint::Auto, Limits::default()).unwrap();
+    assert_eq!(cpu.model.as_deref(), Some("a\tb\nc\rd"));
+    assert_eq!(fuzzing::cpu_xml_roundtrip(ok.as_bytes()), Ok(()));
+}
