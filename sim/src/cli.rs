@@ -163,8 +163,7 @@ pub fn read_cpus(path: &Path, common: &Common, hint: TypeHint) -> CliResult<xml:
 fn run(cli: Cli) -> CliResult<Outcome> {
     match cli.cmd {
         Cmd::Map(MapCmd::Import { common, dir, output, arch }) => {
-            let map = mapload::load_dir(&dir)?;
-            let _ = common;
+            let map = mapload::load_dir(&dir, common.max_input_bytes)?;
             let arches: Vec<&str> = match arch.as_deref() {
                 None => vec!["x86", "ppc64"],
                 Some(a @ ("x86" | "ppc64")) => vec![a],
@@ -195,7 +194,7 @@ fn run(cli: Cli) -> CliResult<Outcome> {
             Ok(Outcome::Ok)
         }
         Cmd::Map(MapCmd::Show { common }) => {
-            let map = mapload::load(common.cpu_map.as_deref())?;
+            let map = mapload::load(common.cpu_map.as_deref(), common.max_input_bytes)?;
             print_stdout(&show_map(&map))?;
             Ok(Outcome::Ok)
         }
