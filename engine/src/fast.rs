@@ -22,11 +22,18 @@
 //!   duplicate feature, a known vendor or none, every text and value within the limits. Otherwise
 //!   [`Scan::Plain`] carries `cpu: None` and the caller uses the full reader for that element.
 //!
+//! It also holds [`PreparedHost`] / [`PreparedCpu`]: CPUs resolved once to feature bitsets so
+//! that comparing many pairs ([`compare_prepared`]) costs a few bit operations per pair and no
+//! allocation for a compatible pair, with the same verdict and reason as [`crate::x86::compare`].
+//!
 //! Pure: no I/O, no threads, no allocation per element (the name tables are built once per map).
 
+use crate::cpu::{CpuDef, CpuMatch, CpuType, Policy};
+use crate::error::CpuError;
 use crate::features::{FeatureId, FeatureSet};
 use crate::map::X86Map;
-use crate::x86::BaselineInput;
+use crate::x86::compare::compute_sets;
+use crate::x86::{model_from_cpu, BaselineInput, Comparison, Reason, Sel, Verdict};
 use crate::xml::num::{parse_u32_dec, parse_u64_dec};
 use crate::xml::Limits;
 
@@ -559,6 +566,90 @@ impl<'m> HostScanner<'m> {
     }
 }
 
+/// A host CPU resolved once for [`compare_prepared`]: what `x86::compare` reads from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedHost {
+    has_model: bool,
+    vendor: Option<String>,
+    /// `x86ModelFromCPU(host, ALL)`.
+    features: Result<FeatureSet, CpuError>,
+}
+
+impl PreparedHost {
+    pub fn new(map: &X86Map, host: &CpuDef) -> PreparedHost {
+        PreparedHost {
+            has_model: host.model.is_some(),
+            vendor: host.vendor.clone(),
+            features: model_from_cpu(map, host, Sel::All).map(|m| m.features),
+        }
+    }
+
+    /// The host's features (model plus listed features), when they resolve.
+    pub fn features(&self) -> Option<&FeatureSet> {
+        self.features.as_ref().ok()
+    }
+}
+
+/// A CPU (usually a guest) resolved once for [`compare_prepared`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedCpu {
+    /// Its arch, when it is not an x86 one.
+    foreign_arch: Option<String>,
+    vendor: Option<String>,
+    /// Force, require, optional, disable and forbid sets, or the first error resolving them.
+    sets: Result<[FeatureSet; 5], CpuError>,
+    strict: bool,
+}
+
+impl PreparedCpu {
+    pub fn new(map: &X86Map, cpu: &CpuDef) -> PreparedCpu {
+        let foreign_arch = cpu.arch.as_ref().filter(|a| *a != "x86_64" && *a != "i686").cloned();
+        let set = |p| model_from_cpu(map, cpu, Sel::Only(p)).map(|m| m.features);
+        let sets = (|| {
+            Ok::<_, CpuError>([
+                set(Policy::Force)?,
+                set(Policy::Require)?,
+                set(Policy::Optional)?,
+                set(Policy::Disable)?,
+                set(Policy::Forbid)?,
+            ])
+        })();
+        PreparedCpu {
+            foreign_arch,
+            vendor: cpu.vendor.clone(),
+            sets,
+            strict: cpu.cpu_type == CpuType::Guest && cpu.match_ == CpuMatch::Strict,
+        }
+    }
+}
+
+/// `x86::compare(map, host, cpu)` on prepared CPUs: the same verdict and reason, in the same
+/// order of checks (host model, arch, vendor, name resolution, then the feature sets).
+#[inline]
+pub fn compare_prepared(host: &PreparedHost, cpu: &PreparedCpu) -> Comparison {
+    let no = |reason| Comparison { verdict: Verdict::Incompatible, reason };
+    if !host.has_model {
+        return no(Reason::UnknownHost);
+    }
+    if let Some(a) = &cpu.foreign_arch {
+        return no(Reason::Arch(a.clone()));
+    }
+    if let Some(v) = &cpu.vendor {
+        if host.vendor.as_deref() != Some(v.as_str()) {
+            return no(Reason::Vendor { required: v.clone(), host: host.vendor.clone() });
+        }
+    }
+    let error = |e: &CpuError| Comparison { verdict: Verdict::Error, reason: Reason::Error(e.to_string()) };
+    let h = match &host.features {
+        Ok(h) => h,
+        Err(e) => return error(e),
+    };
+    match &cpu.sets {
+        Ok([f, r, o, d, x]) => compute_sets(h, f, r, o, d, x, cpu.strict),
+        Err(e) => error(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,5 +760,63 @@ mod tests {
         assert_eq!(elements, 7);
         assert_eq!(cpu.vendor, None);
         assert_eq!(Ok(HostScanner::new(&map.x86).input(&cpu)), slow(&map, s));
+    }
+
+    #[test]
+    fn prepared_compare_equals_compare() {
+        use crate::cpu::{CpuMode, Feature};
+        let map = CpuMap::embedded().unwrap();
+        let x = &map.x86;
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut cpus = Vec::new();
+        for i in 0..120 {
+            let mut c = CpuDef::new(if i % 3 == 0 { CpuType::Host } else { CpuType::Guest });
+            c.model = match next(20) {
+                0 => None,
+                1 => Some("NoSuchModel".into()),
+                _ => Some(x.models[next(x.models.len())].name.clone()),
+            };
+            c.arch = match next(10) {
+                0 => Some("ppc64".into()),
+                1 | 2 => None,
+                3 => Some("i686".into()),
+                _ => Some("x86_64".into()),
+            };
+            c.vendor = match next(6) {
+                0 | 1 => None,
+                2 => Some("AMD".into()),
+                _ => Some("Intel".into()),
+            };
+            if next(5) == 0 {
+                c.match_ = CpuMatch::Strict;
+            }
+            if next(10) == 0 {
+                c.mode = CpuMode::HostModel;
+            }
+            for _ in 0..next(12) {
+                let name =
+                    if next(40) == 0 { "no-such".to_string() } else { x.features[next(x.features.len())].name.clone() };
+                let policy = if c.cpu_type == CpuType::Host { None } else { Some(Policy::ALL[next(5)]) };
+                c.features.push(Feature::new(&name, policy));
+            }
+            cpus.push(c);
+        }
+        let hosts: Vec<PreparedHost> = cpus.iter().map(|c| PreparedHost::new(x, c)).collect();
+        let guests: Vec<PreparedCpu> = cpus.iter().map(|c| PreparedCpu::new(x, c)).collect();
+        let mut verdicts = std::collections::HashMap::new();
+        for (h, ph) in cpus.iter().zip(&hosts) {
+            for (g, pg) in cpus.iter().zip(&guests) {
+                let want = crate::x86::compare(x, h, g);
+                assert_eq!(compare_prepared(ph, pg), want, "{h:?}\n{g:?}");
+                *verdicts.entry(want.verdict).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(verdicts.len(), 4, "{verdicts:?}");
     }
 }

@@ -3,30 +3,39 @@
 //! by `xml::read_cpu_document(…, TypeHint::Host, …)`, then `ops::baseline`).
 //!
 //! How it works:
-//! 1. The file is read in blocks of `chunk_size` bytes. Each block is cut after its last
-//!    `<cpu` start (a byte search); the tail is carried into the next block. Batches hold whole
-//!    top-level elements, and only a few batches are alive at a time.
-//! 2. Batches are processed in parallel (rayon). A worker walks its batch: whitespace and
-//!    comments between elements, then `<cpu` … first `</cpu>`. It hashes the element's bytes and
-//!    compares them with the distinct elements it has already seen; only a new one is scanned
-//!    ([`HostScanner::scan`], zero-allocation, interned names) or, when the scanner does not
-//!    understand every detail, read with the full reader on the element's bytes alone. Real
-//!    pools repeat a few configurations thousands of times, so almost every element costs one
-//!    hash and one comparison.
-//! 3. Batch results are folded in document order on the calling thread: the document-wide
-//!    checks of the reader (UTF-8, forbidden characters, the element and CPU count limits), the
-//!    first parse error, and the baseline itself in a [`BaselineAcc`]. An input is folded only
-//!    at its first occurrence (per batch): repeating a CPU that was already accepted changes
-//!    nothing, and the error index of a later CPU is the one it has in the whole document.
+//! 1. The file is cut into regions of `chunk_size` bytes. Each region is handled by one rayon
+//!    task that reads it with positional reads (plus what its last element needs beyond the
+//!    region's end) into a recycled buffer, so reading is parallel too. A region owns the
+//!    elements that *start* in it: its task finds the first `<cpu` start at or after the
+//!    region's start (a byte search) and walks from there, element after element, until the
+//!    next element starts at or after the region's end. Only a few regions are in flight at a
+//!    time: memory stays flat.
+//! 2. The walk: whitespace and comments between elements, then `<cpu` … first `</cpu>`. The
+//!    element's bytes are hashed and compared with the distinct elements the region has seen;
+//!    only a new one is scanned ([`HostScanner::scan`], zero-allocation, interned names) or,
+//!    when the scanner does not understand every detail, read with the full reader on the
+//!    element's bytes alone. Real pools repeat a few configurations thousands of times, so
+//!    almost every element costs one hash and one comparison (the end is guessed from the
+//!    lengths of known elements before any search).
+//! 3. Region results are folded in document order on the calling thread. The fold checks that
+//!    each region starts exactly where the previous walk stopped (a `<cpu` inside a comment or
+//!    an attribute would break that chain, and then the whole document goes to the in-memory
+//!    path), and applies the document-wide checks of the reader (UTF-8, forbidden characters,
+//!    the element and CPU count limits), the first parse error, and the baseline itself in a
+//!    [`BaselineAcc`]. An input is folded only at its first occurrence (per region): repeating a
+//!    CPU that was already accepted changes nothing, and the error index of a later CPU is the
+//!    one it has in the whole document.
 //! 4. Anything that is not a plain sequence of top-level host `<cpu>` elements (a capabilities
 //!    document, `<cpuTest>`, a processing instruction, an element whose extent is in doubt, a
-//!    ppc64 first CPU, no CPU at all) makes the streaming path give up with
-//!    [`Streamed::Fallback`] before it reports anything; the caller then runs the in-memory path
-//!    on the whole file (still bounded by the input size limit).
+//!    ppc64 first CPU, no CPU at all, a file that changes while read) makes the streaming path
+//!    give up with [`Streamed::Fallback`] before it reports anything; the caller then runs the
+//!    in-memory path on the whole file (still bounded by the input size limit).
 //!
 //! Error positions: an error inside an element is computed on the element's bytes, then moved
 //! to the document: its offset is shifted and its line and column are recomputed by reading the
-//! file again up to that offset (errors are rare; the common path counts no lines).
+//! file again up to that offset (errors are rare; the common path counts no lines). After the
+//! first error the rest of the file is only checked for what the reader checks before parsing
+//! (UTF-8, forbidden characters), in one plain pass.
 
 use crate::io::{io_reason, CliError, CliResult};
 use cpufleet_engine::error::Pos;
@@ -38,23 +47,25 @@ use cpufleet_engine::{CpuDef, CpuError, CpuMap, XmlError, XmlErrorKind};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 
-/// Default block size of the streaming reader.
+/// Default region size of the streaming reader.
 pub const DEFAULT_CHUNK: usize = 2 << 20;
 
-/// A pending block may grow to this size while no `<cpu` start is found after its beginning
-/// (one huge element, or not a pool at all); beyond it the in-memory path takes over.
+/// Bytes read beyond a region's end at first (its last element usually ends there).
+const OVERHANG: usize = 64 << 10;
+
+/// A walk may need this many bytes beyond its region's start (one huge element, or not a pool
+/// at all); beyond it the in-memory path takes over.
 pub const MAX_PENDING: usize = 16 << 20;
 
 /// How the streaming baseline runs.
 #[derive(Clone, Copy, Debug)]
 pub struct StreamOpts {
-    /// Bytes read per block (any size ≥ 1 gives the same result; tests use tiny ones).
+    /// Bytes per region (any size ≥ 1 gives the same result; tests use tiny ones).
     pub chunk_size: usize,
-    /// Process batches on the rayon pool (false: all on the calling thread).
+    /// Process regions on the rayon pool (false: all on the calling thread).
     pub parallel: bool,
 }
 
@@ -67,7 +78,7 @@ impl Default for StreamOpts {
 /// Why a baseline failed, in the terms the command line reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
-    /// The input file itself (size limit, empty, I/O): exit 2, `FILE: message`.
+    /// The input file itself (size limit, empty): exit 2, `FILE: message`.
     Input(String),
     /// The document could not be read: exit 2, `FILE: LINE:COL: ...`.
     Xml(XmlError),
@@ -100,6 +111,70 @@ impl Streamed {
     fn done(r: Result<CpuDef, Failure>) -> Streamed {
         Streamed::Done(Box::new(r))
     }
+}
+
+/// Random access to the input: a file (positional reads) or bytes in memory (tests, benches).
+pub trait Source: Sync {
+    /// Its length when the read starts.
+    fn size(&self) -> u64;
+    /// Reads at `offset` into `buf`; returns the bytes read (0 at the end).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize>;
+}
+
+impl Source for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let start = (offset.min(self.len() as u64)) as usize;
+        let n = buf.len().min(self.len() - start);
+        buf[..n].copy_from_slice(&self[start..start + n]);
+        Ok(n)
+    }
+}
+
+/// A file and the length its metadata gave.
+pub struct FileSource {
+    file: std::fs::File,
+    len: u64,
+}
+
+impl FileSource {
+    pub fn new(file: std::fs::File, len: u64) -> Self {
+        FileSource { file, len }
+    }
+}
+
+impl Source for FileSource {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    #[cfg(unix)]
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(&self.file, buf, offset)
+    }
+    #[cfg(windows)]
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        std::os::windows::fs::FileExt::seek_read(&self.file, buf, offset)
+    }
+}
+
+/// Fills `buf[from..to]` from `src` at `offset + from`; returns the new length of valid bytes
+/// (short at the end of the input).
+fn fill<S: Source + ?Sized>(src: &S, buf: &mut Vec<u8>, offset: u64, from: usize, to: usize) -> std::io::Result<usize> {
+    if buf.len() < to {
+        buf.resize(to, 0);
+    }
+    let mut at = from;
+    while at < to {
+        match src.read_at(&mut buf[at..to], offset + at as u64) {
+            Ok(0) => break,
+            Ok(n) => at += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(at)
 }
 
 /// The in-memory path: exactly what `cpufleet baseline` always did (and `virsh cpu-baseline`
@@ -139,14 +214,9 @@ pub fn baseline_file(
     if meta.is_dir() {
         return Err(CliError::file(path, "is a directory, expected a file"));
     }
-    if meta.len() > max_bytes {
-        return Err(CliError::file(
-            path,
-            format!("file of {} bytes exceeds the input limit of {max_bytes} bytes", meta.len()),
-        ));
-    }
     let f = std::fs::File::open(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
-    let streamed = baseline_reader(map, f, max_bytes, limits, features, migratable, opts)
+    let src = FileSource::new(f, meta.len());
+    let streamed = baseline_source(map, &src, max_bytes, limits, features, migratable, opts)
         .map_err(|e| CliError::file(path, io_reason(&e)))?;
     match streamed {
         Streamed::Done(r) => match *r {
@@ -160,50 +230,62 @@ pub fn baseline_file(
     }
 }
 
-/// The streaming path on any seekable reader (the seek is used only to locate an error).
-pub fn baseline_reader<R: Read + Seek>(
+/// The streaming path on any [`Source`].
+pub fn baseline_source<S: Source + ?Sized>(
     map: &CpuMap,
-    mut reader: R,
+    src: &S,
     max_bytes: u64,
     limits: Limits,
     features: bool,
     migratable: bool,
     opts: StreamOpts,
 ) -> std::io::Result<Streamed> {
+    let n = src.size();
+    // The reader's own checks, in its order: size and emptiness (`read_file`), then the
+    // document-wide ones of `Cursor::new`, then the first error in document order.
+    if n > max_bytes {
+        let m = format!("file of {n} bytes exceeds the input limit of {max_bytes} bytes");
+        return Ok(Streamed::done(Err(Failure::Input(m))));
+    }
+    if n == 0 {
+        return Ok(Streamed::done(Err(Failure::Input("1:1: empty file".into()))));
+    }
+    if n > limits.max_bytes as u64 {
+        let kind = XmlErrorKind::TooLarge { what: "input", limit: limits.max_bytes };
+        let pos = Pos { line: 1, col: 1, offset: 0 };
+        return Ok(Streamed::done(Err(Failure::Xml(XmlError { pos, element: String::new(), kind }))));
+    }
     let ctx = Ctx::new(map, limits);
     let mut fold = Fold::new(&ctx);
-    let total = drive(&ctx, &mut reader, max_bytes, opts, &mut fold)?;
+    drive(&ctx, src, n, opts, &mut fold)?;
+    if !fold.fallback && fold.utf8.is_none() {
+        if fold.error.is_some() {
+            // Stopped at a parse error: the rest still counts for the document-wide checks.
+            validate_rest(src, fold.validated, n, &mut fold)?;
+        } else if fold.expected != n {
+            // The chain of regions did not reach the end (the file shrank while read).
+            fold.fallback = true;
+        }
+    }
+    // A file that grew while read: the in-memory path reads (and limits) all of it.
+    if !fold.fallback && src.read_at(&mut [0u8; 1], n)? > 0 {
+        fold.fallback = true;
+    }
     if fold.fallback {
         return Ok(Streamed::Fallback);
     }
-    // The reader's own checks, in its order: size and emptiness (`read_file`), then the
-    // document-wide ones of `Cursor::new`, then the first error in document order.
-    if total > max_bytes {
-        return Ok(Streamed::done(Err(Failure::Input(format!("file exceeds the input limit of {max_bytes} bytes")))));
-    }
-    if total == 0 {
-        return Ok(Streamed::done(Err(Failure::Input("1:1: empty file".into()))));
-    }
-    if total > limits.max_bytes as u64 {
-        let kind = XmlErrorKind::TooLarge { what: "input", limit: limits.max_bytes };
-        return Ok(Streamed::done(Err(Failure::Xml(XmlError {
-            pos: Pos { line: 1, col: 1, offset: 0 },
-            element: String::new(),
-            kind,
-        }))));
-    }
-    let located = |reader: &mut R, offset: u64, element: String, kind| -> std::io::Result<Streamed> {
-        let pos = locate(reader, offset)?;
+    let located = |offset: u64, element: String, kind| -> std::io::Result<Streamed> {
+        let pos = locate(src, offset)?;
         Ok(Streamed::done(Err(Failure::Xml(XmlError { pos, element, kind }))))
     };
     if let Some(off) = fold.utf8 {
-        return located(&mut reader, off, String::new(), XmlErrorKind::InvalidUtf8);
+        return located(off, String::new(), XmlErrorKind::InvalidUtf8);
     }
     if let Some((off, b)) = fold.forbidden {
-        return located(&mut reader, off, String::new(), XmlErrorKind::ForbiddenChar(b as u32));
+        return located(off, String::new(), XmlErrorKind::ForbiddenChar(b as u32));
     }
     if let Some(e) = fold.error.take() {
-        return located(&mut reader, e.offset, e.element, e.kind);
+        return located(e.offset, e.element, e.kind);
     }
     if fold.n_cpus == 0 {
         // Comments and whitespace only: the reader's own message for that.
@@ -212,7 +294,7 @@ pub fn baseline_reader<R: Read + Seek>(
     if let Some(e) = fold.base_err.take() {
         return Ok(Streamed::done(Err(Failure::Cpu(e))));
     }
-    let acc = fold.acc.take().expect("a baseline accumulator once a CPU was folded without error");
+    let Some(acc) = fold.acc.take() else { return Ok(Streamed::Fallback) };
     let result = acc.finish(&map.x86, migratable).and_then(|mut cpu| {
         if features {
             ops::expand_features(map, Arch::X86, &mut cpu)?;
@@ -224,15 +306,14 @@ pub fn baseline_reader<R: Read + Seek>(
 
 /// Line and column of byte `offset`, as [`Pos::locate`] computes them on the whole document
 /// (columns count characters: bytes that do not continue a UTF-8 sequence).
-pub fn locate<R: Read + Seek>(reader: &mut R, offset: u64) -> std::io::Result<Pos> {
-    reader.seek(SeekFrom::Start(0))?;
+pub fn locate<S: Source + ?Sized>(src: &S, offset: u64) -> std::io::Result<Pos> {
     let mut line = 1u32;
     let mut col_chars = 0u64;
-    let mut left = offset;
+    let mut at = 0u64;
     let mut buf = vec![0u8; 1 << 20];
-    while left > 0 {
-        let want = (buf.len() as u64).min(left) as usize;
-        let n = reader.read(&mut buf[..want])?;
+    while at < offset {
+        let want = (buf.len() as u64).min(offset - at) as usize;
+        let n = src.read_at(&mut buf[..want], at)?;
         if n == 0 {
             break;
         }
@@ -244,7 +325,7 @@ pub fn locate<R: Read + Seek>(reader: &mut R, offset: u64) -> std::io::Result<Po
             }
             None => col_chars += chars(part),
         }
-        left -= n as u64;
+        at += n as u64;
     }
     Ok(Pos { line, col: col_chars as u32 + 1, offset: offset as usize })
 }
@@ -253,13 +334,49 @@ fn chars(b: &[u8]) -> u64 {
     b.iter().filter(|&&x| (x & 0xC0) != 0x80).count() as u64
 }
 
+/// The document-wide checks (UTF-8, forbidden characters) on `[from, to)`, in one plain pass.
+fn validate_rest<S: Source + ?Sized>(src: &S, from: u64, to: u64, fold: &mut Fold) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = from;
+    // Bytes of an incomplete UTF-8 sequence carried from the previous block.
+    let mut carry = 0usize;
+    while at < to && fold.utf8.is_none() {
+        let want = ((buf.len() - carry) as u64).min(to - at) as usize;
+        let n = src.read_at(&mut buf[carry..carry + want], at)?;
+        if n == 0 {
+            break;
+        }
+        let blen = carry + n;
+        let block_start = at - carry as u64;
+        if fold.forbidden.is_none() {
+            if let Some((p, c)) = first_forbidden(&buf[carry..blen]) {
+                fold.forbidden = Some((at + p as u64, c));
+            }
+        }
+        let last = at + n as u64 >= to;
+        carry = match std::str::from_utf8(&buf[..blen]) {
+            Ok(_) => 0,
+            Err(e) if e.error_len().is_none() && !last => blen - e.valid_up_to(),
+            Err(e) => {
+                fold.utf8 = Some(block_start + e.valid_up_to() as u64);
+                0
+            }
+        };
+        buf.copy_within(blen - carry..blen, 0);
+        at += n as u64;
+    }
+    Ok(())
+}
+
 /// What every worker shares: the map, its scanner and the limits.
 struct Ctx<'m> {
     map: &'m CpuMap,
     scanner: HostScanner<'m>,
     limits: Limits,
     end_tag: memchr::memmem::Finder<'static>,
-    cpu_tag: memchr::memmem::FinderRev<'static>,
+    cpu_tag: memchr::memmem::Finder<'static>,
+    /// Buffers of finished regions, for reuse (no page faults after the first ones).
+    buffers: Mutex<Vec<Vec<u8>>>,
 }
 
 impl<'m> Ctx<'m> {
@@ -269,7 +386,18 @@ impl<'m> Ctx<'m> {
             scanner: HostScanner::new(&map.x86),
             limits,
             end_tag: memchr::memmem::Finder::new(b"</cpu>"),
-            cpu_tag: memchr::memmem::FinderRev::new(b"<cpu"),
+            cpu_tag: memchr::memmem::Finder::new(b"<cpu"),
+            buffers: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take_buffer(&self) -> Vec<u8> {
+        self.buffers.lock().ok().and_then(|mut b| b.pop()).unwrap_or_default()
+    }
+
+    fn recycle(&self, buf: Vec<u8>) {
+        if let Ok(mut b) = self.buffers.lock() {
+            b.push(buf);
         }
     }
 }
@@ -280,13 +408,15 @@ fn is_ws(b: u8) -> bool {
 }
 
 /// Whether `b[at..]` starts a `<cpu>` start tag (`<cpu` then whitespace, `>` or `/`); None
-/// when the byte after `<cpu` is not there yet.
+/// when the bytes that decide it are not there yet.
 #[inline]
 fn cpu_start_at(b: &[u8], at: usize) -> Option<bool> {
-    if !b[at..].starts_with(b"<cpu") {
+    let avail = &b[at..];
+    let n = avail.len().min(4);
+    if avail[..n] != b"<cpu"[..n] {
         return Some(false);
     }
-    b.get(at + 4).map(|&c| is_ws(c) || c == b'>' || c == b'/')
+    avail.get(4).map(|&c| is_ws(c) || c == b'>' || c == b'/')
 }
 
 /// A fast 64-bit hash of an element's bytes (four independent multiply-rotate lanes); equal
@@ -341,9 +471,9 @@ enum Sem {
     Slow { arch: Result<Arch, CpuError>, input: Result<BaselineInput, CpuError> },
 }
 
-/// A distinct element of a batch.
+/// A distinct element of a region.
 struct Entry {
-    /// Offset of its first occurrence in the batch, and its length.
+    /// Offset of its first occurrence in the region's buffer, and its length.
     rep: u32,
     len: u32,
     /// Next entry with the same hash.
@@ -353,24 +483,24 @@ struct Entry {
     /// First invalid UTF-8 byte and first forbidden character (offset in the element, byte).
     utf8: Option<u32>,
     forbidden: Option<(u32, u8)>,
-    /// The CPU (index into the batch's sems) or the reader's error, relative to the element.
+    /// The CPU (index into the region's sems) or the reader's error, relative to the element.
     parsed: Result<u32, XmlError>,
 }
 
-/// One batch's result.
+/// One region's walk.
 #[derive(Default)]
 struct BatchOut {
-    /// Each element: its offset in the batch and its entry.
+    /// Each element: its offset in the buffer and its entry.
     recs: Vec<(u32, u32)>,
     entries: Vec<Entry>,
     sems: Vec<Sem>,
-    /// (index of the CPU in the batch, sem) at the first occurrence of each sem, and at the
-    /// second occurrence of the sem of the batch's first CPU (the document's first CPU is not
+    /// (index of the CPU in the region, sem) at the first occurrence of each sem, and at the
+    /// second occurrence of the sem of the region's first CPU (the document's first CPU is not
     /// folded like the others).
     adds: Vec<(u32, u32)>,
-    /// Where the plain structure broke (the rest of the batch is only validated).
+    /// Where the plain structure broke.
     odd: Option<u32>,
-    /// UTF-8 and forbidden characters outside elements (comments, the rest after `odd`).
+    /// UTF-8 and forbidden characters outside elements (comments).
     raw_utf8: Option<u32>,
     raw_forbidden: Option<(u32, u8)>,
 }
@@ -384,104 +514,6 @@ fn utf8_error(b: &[u8]) -> Option<usize> {
 }
 
 impl BatchOut {
-    fn raw(&mut self, b: &[u8], at: usize) {
-        if self.raw_utf8.is_none() {
-            self.raw_utf8 = utf8_error(&b[at..]).map(|p| (at + p) as u32);
-        }
-        if self.raw_forbidden.is_none() {
-            self.raw_forbidden = first_forbidden(&b[at..]).map(|(p, c)| ((at + p) as u32, c));
-        }
-    }
-}
-
-/// Walks one batch (see the module documentation).
-fn process(ctx: &Ctx, b: &[u8]) -> BatchOut {
-    let mut out = BatchOut { recs: Vec::with_capacity(b.len() / 512 + 1), ..BatchOut::default() };
-    let mut table: IdMap<u32> = IdMap::default();
-    let mut fast_sems: HashMap<FastHostCpu, u32> = HashMap::new();
-    let mut seen: Vec<u8> = Vec::new();
-    let mut first_sem: Option<u32> = None;
-    let mut pos = 0usize;
-    loop {
-        // Whitespace and comments between elements.
-        loop {
-            while pos < b.len() && is_ws(b[pos]) {
-                pos += 1;
-            }
-            if !b[pos..].starts_with(b"<!--") {
-                break;
-            }
-            match memchr::memmem::find(&b[pos + 4..], b"-->") {
-                Some(p) => {
-                    let end = pos + 4 + p + 3;
-                    out.raw_range(b, pos, end);
-                    pos = end;
-                }
-                None => {
-                    out.odd = Some(pos as u32);
-                    out.raw(b, pos);
-                    return out;
-                }
-            }
-        }
-        if pos == b.len() {
-            return out;
-        }
-        let end = match cpu_start_at(b, pos) {
-            Some(true) => ctx.end_tag.find(&b[pos + 4..]).map(|p| pos + 4 + p + 6),
-            _ => None,
-        };
-        let Some(end) = end else {
-            out.odd = Some(pos as u32);
-            out.raw(b, pos);
-            return out;
-        };
-        let s = &b[pos..end];
-        let h = hash_bytes(s);
-        let mut found = None;
-        let mut cand = table.get(&h).copied();
-        while let Some(c) = cand {
-            let e = &out.entries[c as usize];
-            if e.len as usize == s.len() && b[e.rep as usize..e.rep as usize + s.len()] == *s {
-                found = Some(c);
-                break;
-            }
-            cand = e.next;
-        }
-        let entry = match found {
-            Some(c) => c,
-            None => {
-                let Some(e) = new_entry(ctx, &mut out, &mut fast_sems, s, pos) else {
-                    out.odd = Some(pos as u32);
-                    out.raw(b, pos);
-                    return out;
-                };
-                let id = out.entries.len() as u32;
-                let e = Entry { next: table.insert(h, id), ..e };
-                out.entries.push(e);
-                id
-            }
-        };
-        let index = out.recs.len() as u32;
-        out.recs.push((pos as u32, entry));
-        if let Ok(sem) = out.entries[entry as usize].parsed {
-            if seen.len() <= sem as usize {
-                seen.resize(sem as usize + 1, 0);
-            }
-            let n = &mut seen[sem as usize];
-            *n = n.saturating_add(1);
-            if index == 0 {
-                first_sem = Some(sem);
-            }
-            if *n == 1 || (*n == 2 && first_sem == Some(sem)) {
-                out.adds.push((index, sem));
-            }
-        }
-        pos = end;
-    }
-}
-
-impl BatchOut {
     fn raw_range(&mut self, b: &[u8], from: usize, to: usize) {
         if self.raw_utf8.is_none() {
             self.raw_utf8 = utf8_error(&b[from..to]).map(|p| (from + p) as u32);
@@ -492,45 +524,347 @@ impl BatchOut {
     }
 }
 
-/// Scans (or reads) a new distinct element. None: not plain.
-fn new_entry(
-    ctx: &Ctx,
-    out: &mut BatchOut,
-    fast_sems: &mut HashMap<FastHostCpu, u32>,
-    s: &[u8],
-    pos: usize,
-) -> Option<Entry> {
-    let (tags, fast) = match ctx.scanner.scan(s, &ctx.limits) {
-        Scan::NotPlain => return None,
-        Scan::Plain { elements, cpu } => (elements, cpu),
-    };
-    let parsed = match fast {
-        Some(cpu) => Ok(*fast_sems.entry(cpu).or_insert_with(|| {
-            out.sems.push(Sem::Fast(cpu));
-            out.sems.len() as u32 - 1
-        })),
-        None => match read_cpu_document(s, TypeHint::Host, ctx.limits) {
-            Err(e) => Err(e),
-            Ok(doc) => {
-                if doc.cpus.len() != 1 {
-                    return None;
+/// Where a walk stopped.
+enum WalkEnd {
+    /// At the first element start at or after the region's end, or at the end of the input.
+    Done(usize),
+    /// Where the plain structure broke.
+    Odd(usize),
+    /// The buffer ends before the walk can decide; resume at this offset with more bytes.
+    NeedMore(usize),
+}
+
+/// The state of one region's walk, resumable when the buffer grows.
+#[derive(Default)]
+struct Walker {
+    out: BatchOut,
+    table: IdMap<u32>,
+    fast_sems: HashMap<FastHostCpu, u32>,
+    /// Occurrences of each sem so far (saturating).
+    seen: Vec<u8>,
+    first_sem: Option<u32>,
+    /// Distinct element lengths and the entries of each (the first few), to guess where a
+    /// repeated element ends and compare it with its likely twins without hashing it.
+    lens: Vec<(u32, Vec<u32>)>,
+}
+
+/// Entries per length compared directly before hashing.
+const DIRECT: usize = 4;
+
+const MAX_GUESSES: usize = 16;
+
+impl Walker {
+    /// Walks `b` from `pos`; `eof`: the buffer ends where the input ends; `stop`: the region's
+    /// end in the buffer.
+    fn walk(&mut self, ctx: &Ctx, b: &[u8], mut pos: usize, eof: bool, stop: usize) -> WalkEnd {
+        loop {
+            // Whitespace and comments between elements.
+            loop {
+                while pos < b.len() && is_ws(b[pos]) {
+                    pos += 1;
                 }
-                let cpu = &doc.cpus[0];
-                let arch = Arch::of_cpu(ctx.map, cpu);
-                let input = BaselineInput::from_cpu(&ctx.map.x86, cpu, 0);
-                out.sems.push(Sem::Slow { arch, input });
-                Ok(out.sems.len() as u32 - 1)
+                if pos == b.len() {
+                    return if eof { WalkEnd::Done(pos) } else { WalkEnd::NeedMore(pos) };
+                }
+                let avail = (b.len() - pos).min(4);
+                if b[pos..pos + avail] != b"<!--"[..avail] {
+                    break;
+                }
+                if avail < 4 {
+                    return if eof { WalkEnd::Odd(pos) } else { WalkEnd::NeedMore(pos) };
+                }
+                match memchr::memmem::find(&b[pos + 4..], b"-->") {
+                    Some(p) => {
+                        let end = pos + 4 + p + 3;
+                        self.out.raw_range(b, pos, end);
+                        pos = end;
+                    }
+                    None if eof => return WalkEnd::Odd(pos),
+                    None => return WalkEnd::NeedMore(pos),
+                }
             }
-        },
+            if pos >= stop {
+                return WalkEnd::Done(pos);
+            }
+            match cpu_start_at(b, pos) {
+                Some(true) => {}
+                Some(false) => return WalkEnd::Odd(pos),
+                None if eof => return WalkEnd::Odd(pos),
+                None => return WalkEnd::NeedMore(pos),
+            }
+            let entry = match self.known(b, pos) {
+                Some(e) => e,
+                None => {
+                    let Some(end) = ctx.end_tag.find(&b[pos + 4..]).map(|p| pos + 4 + p + 6) else {
+                        return if eof { WalkEnd::Odd(pos) } else { WalkEnd::NeedMore(pos) };
+                    };
+                    match self.lookup(b, pos, end) {
+                        (Some(e), _) => e,
+                        (None, h) => match self.add_entry(ctx, b, pos, end, h) {
+                            Some(e) => e,
+                            None => return WalkEnd::Odd(pos),
+                        },
+                    }
+                }
+            };
+            let index = self.out.recs.len() as u32;
+            self.out.recs.push((pos as u32, entry));
+            let e = &self.out.entries[entry as usize];
+            pos += e.len as usize;
+            if let Ok(sem) = e.parsed {
+                if self.seen.len() <= sem as usize {
+                    self.seen.resize(sem as usize + 1, 0);
+                }
+                let n = &mut self.seen[sem as usize];
+                *n = n.saturating_add(1);
+                if index == 0 {
+                    self.first_sem = Some(sem);
+                }
+                if *n == 1 || (*n == 2 && self.first_sem == Some(sem)) {
+                    self.out.adds.push((index, sem));
+                }
+            }
+        }
+    }
+
+    /// A known element at `pos`, found by guessing its end from the known lengths (the bytes
+    /// then equal a known element's, whose first `</cpu>` is its end).
+    #[inline]
+    fn known(&self, b: &[u8], pos: usize) -> Option<u32> {
+        for (len, ids) in &self.lens {
+            let end = pos + *len as usize;
+            if end > b.len() || &b[end - 6..end] != b"</cpu>" {
+                continue;
+            }
+            let s = &b[pos..end];
+            for &id in ids {
+                let rep = self.out.entries[id as usize].rep as usize;
+                if b[rep..rep + s.len()] == *s {
+                    return Some(id);
+                }
+            }
+            if ids.len() >= DIRECT {
+                if let (Some(e), _) = self.lookup(b, pos, end) {
+                    return Some(e);
+                }
+            }
+        }
+        None
+    }
+
+    /// The entry whose bytes are `b[pos..end]`, and the hash of those bytes.
+    #[inline]
+    fn lookup(&self, b: &[u8], pos: usize, end: usize) -> (Option<u32>, u64) {
+        let s = &b[pos..end];
+        let h = hash_bytes(s);
+        let mut cand = self.table.get(&h).copied();
+        while let Some(c) = cand {
+            let e = &self.out.entries[c as usize];
+            if e.len as usize == s.len() && b[e.rep as usize..e.rep as usize + s.len()] == *s {
+                return (Some(c), h);
+            }
+            cand = e.next;
+        }
+        (None, h)
+    }
+
+    /// Scans (or reads) a new distinct element. None: not plain.
+    fn add_entry(&mut self, ctx: &Ctx, b: &[u8], pos: usize, end: usize, h: u64) -> Option<u32> {
+        let s = &b[pos..end];
+        let (tags, fast) = match ctx.scanner.scan(s, &ctx.limits) {
+            Scan::NotPlain => return None,
+            Scan::Plain { elements, cpu } => (elements, cpu),
+        };
+        let out = &mut self.out;
+        let parsed = match fast {
+            Some(cpu) => Ok(*self.fast_sems.entry(cpu).or_insert_with(|| {
+                out.sems.push(Sem::Fast(cpu));
+                out.sems.len() as u32 - 1
+            })),
+            None => match read_cpu_document(s, TypeHint::Host, ctx.limits) {
+                Err(e) => Err(e),
+                Ok(doc) => {
+                    if doc.cpus.len() != 1 {
+                        return None;
+                    }
+                    let cpu = &doc.cpus[0];
+                    let arch = Arch::of_cpu(ctx.map, cpu);
+                    let input = BaselineInput::from_cpu(&ctx.map.x86, cpu, 0);
+                    out.sems.push(Sem::Slow { arch, input });
+                    Ok(out.sems.len() as u32 - 1)
+                }
+            },
+        };
+        let id = out.entries.len() as u32;
+        out.entries.push(Entry {
+            rep: pos as u32,
+            len: s.len() as u32,
+            next: self.table.insert(h, id),
+            tags,
+            utf8: utf8_error(s).map(|p| p as u32),
+            forbidden: first_forbidden(s).map(|(p, c)| (p as u32, c)),
+            parsed,
+        });
+        let len = s.len() as u32;
+        match self.lens.iter().position(|(l, _)| *l == len) {
+            Some(i) if self.lens[i].1.len() < DIRECT => self.lens[i].1.push(id),
+            Some(_) => {}
+            None if self.lens.len() < MAX_GUESSES => self.lens.push((len, vec![id])),
+            None => {}
+        }
+        Some(id)
+    }
+}
+
+/// One region: `[lo, hi)` of the input, the bytes read for it (from `lo`) and its walk.
+struct Region {
+    lo: u64,
+    hi: u64,
+    /// The buffer (kept at its size for reuse) and how many of its bytes are the input's.
+    bytes: Vec<u8>,
+    len: usize,
+    /// Where its first element starts (None: no element starts in it).
+    start: Option<u64>,
+    /// Where its walk stopped (the next region's start, the end of the input, or `odd`).
+    end: u64,
+    out: BatchOut,
+}
+
+/// Reads and walks region `k` (see the module documentation).
+fn region<S: Source + ?Sized>(ctx: &Ctx, src: &S, k: u64, chunk: u64, n: u64) -> std::io::Result<Region> {
+    let lo = k * chunk;
+    let hi = (lo + chunk).min(n);
+    let span = (hi - lo) as usize;
+    let mut buf = ctx.take_buffer();
+    let first = (hi + (span.min(OVERHANG) as u64).max(8)).min(n) - lo;
+    let mut len = fill(src, &mut buf, lo, 0, first as usize)?;
+    // More bytes; an input that ends before its size said is an error (the caller falls back).
+    let grow = |buf: &mut Vec<u8>, len: usize| -> std::io::Result<usize> {
+        let to = (len + len.max(4096)).min((n - lo) as usize);
+        match fill(src, buf, lo, len, to)? {
+            got if got > len => Ok(got),
+            _ => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the input shrank while read")),
+        }
     };
-    Some(Entry {
-        rep: pos as u32,
-        len: s.len() as u32,
-        next: None,
-        tags,
-        utf8: utf8_error(s).map(|p| p as u32),
-        forbidden: first_forbidden(s).map(|(p, c)| (p as u32, c)),
-        parsed,
+    let mut r = Region { lo, hi, bytes: Vec::new(), len: 0, start: None, end: hi, out: BatchOut::default() };
+    // The first element start at or after `lo` (the whole input for region 0).
+    let start = if k == 0 {
+        0
+    } else {
+        let mut from = 0;
+        loop {
+            match ctx.cpu_tag.find(&buf[from..len]).map(|p| from + p) {
+                Some(p) if p >= span => break span,
+                Some(p) => match cpu_start_at(&buf[..len], p) {
+                    Some(true) => break p,
+                    Some(false) => from = p + 1,
+                    None if lo + len as u64 == n => from = p + 1,
+                    None => len = grow(&mut buf, len)?,
+                },
+                None if len >= span + 3 || lo + len as u64 == n => break span,
+                None => len = grow(&mut buf, len)?,
+            }
+        }
+    };
+    if start >= span {
+        r.bytes = buf;
+        r.len = len;
+        return Ok(r);
+    }
+    r.start = Some(lo + start as u64);
+    let mut walker = Walker::default();
+    walker.out.recs.reserve(span / 512 + 1);
+    let mut pos = start;
+    loop {
+        let eof = lo + len as u64 == n;
+        match walker.walk(ctx, &buf[..len], pos, eof, span) {
+            WalkEnd::Done(e) => {
+                r.end = lo + e as u64;
+                break;
+            }
+            WalkEnd::Odd(q) => {
+                walker.out.odd = Some(q as u32);
+                r.end = lo + q as u64;
+                break;
+            }
+            WalkEnd::NeedMore(p) => {
+                if len - start > MAX_PENDING {
+                    walker.out.odd = Some(p as u32);
+                    r.end = lo + p as u64;
+                    break;
+                }
+                pos = p;
+                len = grow(&mut buf, len)?;
+            }
+        }
+    }
+    r.bytes = buf;
+    r.len = len;
+    r.out = walker.out;
+    Ok(r)
+}
+
+/// Reads, walks and folds every region, in parallel unless `opts.parallel` is false.
+fn drive<S: Source + ?Sized>(ctx: &Ctx, src: &S, n: u64, opts: StreamOpts, fold: &mut Fold) -> std::io::Result<()> {
+    let chunk = opts.chunk_size.max(1) as u64;
+    let regions = n.div_ceil(chunk);
+    if !opts.parallel {
+        for k in 0..regions {
+            if !fold.wants_more() {
+                break;
+            }
+            match region(ctx, src, k, chunk, n) {
+                Ok(r) => {
+                    fold.fold_region(&r);
+                    ctx.recycle(r.bytes);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => fold.fallback = true,
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(());
+    }
+    let max_in_flight = rayon::current_num_threads() as u64 + 2;
+    rayon::in_place_scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(u64, std::io::Result<Region>)>();
+        let mut pending: BTreeMap<u64, std::io::Result<Region>> = BTreeMap::new();
+        let (mut next, mut next_fold, mut in_flight) = (0u64, 0u64, 0u64);
+        let mut result = Ok(());
+        loop {
+            while result.is_ok() && fold.wants_more() && next < regions && in_flight < max_in_flight {
+                let tx = tx.clone();
+                let k = next;
+                scope.spawn(move |_| {
+                    let _ = tx.send((k, region(ctx, src, k, chunk, n)));
+                });
+                next += 1;
+                in_flight += 1;
+            }
+            if in_flight == 0 {
+                break;
+            }
+            let Ok((k, r)) = rx.recv() else { break };
+            in_flight -= 1;
+            pending.insert(k, r);
+            while let Some(r) = pending.remove(&next_fold) {
+                next_fold += 1;
+                match r {
+                    Ok(r) => {
+                        if result.is_ok() && fold.wants_more() {
+                            fold.fold_region(&r);
+                        }
+                        ctx.recycle(r.bytes);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => fold.fallback = true,
+                    Err(e) => {
+                        if result.is_ok() {
+                            result = Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        result
     })
 }
 
@@ -541,9 +875,13 @@ struct PendingXml {
     kind: XmlErrorKind,
 }
 
-/// The in-order fold of batch results.
+/// The in-order fold of region results.
 struct Fold<'c, 'm> {
     ctx: &'c Ctx<'m>,
+    /// Where the next region must start (where the last walk stopped).
+    expected: u64,
+    /// The document-wide checks cover `[0, validated)`.
+    validated: u64,
     n_cpus: u64,
     n_elements: u64,
     utf8: Option<u64>,
@@ -558,6 +896,8 @@ impl<'c, 'm> Fold<'c, 'm> {
     fn new(ctx: &'c Ctx<'m>) -> Self {
         Fold {
             ctx,
+            expected: 0,
+            validated: 0,
             n_cpus: 0,
             n_elements: 0,
             utf8: None,
@@ -569,16 +909,26 @@ impl<'c, 'm> Fold<'c, 'm> {
         }
     }
 
-    /// Whether the rest of the input needs to be processed at all (it always needs reading,
-    /// for the size limit).
+    /// Whether more regions need walking (after a parse error, only a plain validation pass).
     fn wants_more(&self) -> bool {
-        self.utf8.is_none() && !self.fallback
+        self.utf8.is_none() && self.error.is_none() && !self.fallback
     }
 
-    fn fold(&mut self, offset: u64, b: &[u8], out: BatchOut) {
-        if !self.wants_more() {
-            return;
+    fn fold_region(&mut self, r: &Region) {
+        match r.start {
+            // Each region must start exactly where the previous walk stopped.
+            Some(s) if s != self.expected => self.fallback = true,
+            None if self.expected < r.hi => self.fallback = true,
+            None => {}
+            Some(_) => {
+                self.expected = r.end;
+                self.validated = r.end;
+                self.fold(r.lo, &r.bytes[..r.len], &r.out);
+            }
         }
+    }
+
+    fn fold(&mut self, offset: u64, b: &[u8], out: &BatchOut) {
         // Document-wide checks: the first invalid UTF-8 byte and forbidden character.
         let first_elem = |f: &dyn Fn(&Entry) -> Option<u32>| {
             out.recs.iter().find_map(|&(start, e)| f(&out.entries[e as usize]).map(|p| start + p))
@@ -595,9 +945,6 @@ impl<'c, 'm> Fold<'c, 'm> {
             if let Some((p, c)) = f {
                 self.forbidden = Some((offset + p as u64, c));
             }
-        }
-        if self.error.is_some() {
-            return;
         }
         let limits = &self.ctx.limits;
         let cpus_before = self.n_cpus;
@@ -668,7 +1015,11 @@ impl<'c, 'm> Fold<'c, 'm> {
                 }
                 input.and_then(|i| BaselineAcc::new(&i)).map(|acc| self.acc = Some(acc))
             } else {
-                let acc = self.acc.as_mut().expect("the first CPU was folded");
+                let Some(acc) = self.acc.as_mut() else {
+                    // Cannot happen (the first CPU is folded first); the reader settles it.
+                    self.fallback = true;
+                    break;
+                };
                 input.and_then(|i| acc.add(map, &i)).map_err(|e| match e {
                     CpuError::ModelVendorMismatch { cpu, model_vendor, .. } => {
                         CpuError::ModelVendorMismatch { cpu, model_vendor, index: index as usize }
@@ -684,120 +1035,5 @@ impl<'c, 'm> Fold<'c, 'm> {
 
     fn set_error(&mut self, at: u64, err: XmlError) {
         self.error = Some(PendingXml { offset: at + err.pos.offset as u64, element: err.element, kind: err.kind });
-    }
-}
-
-/// A block of the input: its offset in the file and its bytes.
-struct Batch {
-    offset: u64,
-    bytes: Vec<u8>,
-}
-
-/// Where to cut `buf` so that the cut starts a `<cpu` element: the last such start after 0.
-fn cut_point(ctx: &Ctx, buf: &[u8]) -> Option<usize> {
-    let mut end = buf.len();
-    while let Some(p) = ctx.cpu_tag.rfind(&buf[..end]) {
-        if p == 0 {
-            return None;
-        }
-        if cpu_start_at(buf, p) == Some(true) {
-            return Some(p);
-        }
-        end = p + 3;
-    }
-    None
-}
-
-/// Reads, cuts, processes and folds the whole input; returns the number of bytes read (at most
-/// `max_bytes + 1`).
-fn drive<R: Read>(
-    ctx: &Ctx,
-    reader: &mut R,
-    max_bytes: u64,
-    opts: StreamOpts,
-    fold: &mut Fold,
-) -> std::io::Result<u64> {
-    let chunk = opts.chunk_size.max(1);
-    let max_in_flight = rayon::current_num_threads() + 2;
-    let mut total: u64 = 0;
-    let mut carry: Vec<u8> = Vec::new();
-    let mut carry_offset: u64 = 0;
-    rayon::in_place_scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(usize, Batch, BatchOut)>();
-        let mut pending: BTreeMap<usize, (Batch, BatchOut)> = BTreeMap::new();
-        let (mut next_seq, mut next_fold, mut in_flight) = (0usize, 0usize, 0usize);
-        let mut eof = false;
-        let result = loop {
-            if eof || fold.fallback {
-                break Ok(());
-            }
-            let mut buf = std::mem::take(&mut carry);
-            buf.reserve(chunk);
-            let budget = max_bytes.saturating_add(1).saturating_sub(total);
-            let want = (chunk as u64).min(budget);
-            let n = match reader.by_ref().take(want).read_to_end(&mut buf) {
-                Ok(n) => n,
-                Err(e) => break Err(e),
-            };
-            total += n as u64;
-            if (n as u64) < want || total > max_bytes {
-                eof = true;
-            }
-            if total > max_bytes {
-                // Too large: that is the answer, whatever the content.
-                break Ok(());
-            }
-            let cut = if eof { Some(buf.len()) } else { cut_point(ctx, &buf) };
-            let Some(cut) = cut else {
-                if buf.len() > MAX_PENDING {
-                    fold.fallback = true;
-                    break Ok(());
-                }
-                carry = buf;
-                continue;
-            };
-            carry = buf[cut..].to_vec();
-            buf.truncate(cut);
-            let batch = Batch { offset: carry_offset, bytes: buf };
-            carry_offset += cut as u64;
-            if !fold.wants_more() || batch.bytes.is_empty() {
-                continue;
-            }
-            if !opts.parallel {
-                let out = process(ctx, &batch.bytes);
-                fold.fold(batch.offset, &batch.bytes, out);
-                continue;
-            }
-            let seq = next_seq;
-            next_seq += 1;
-            let tx = tx.clone();
-            scope.spawn(move |_| {
-                let out = process(ctx, &batch.bytes);
-                let _ = tx.send((seq, batch, out));
-            });
-            in_flight += 1;
-            while in_flight >= max_in_flight {
-                let Ok((seq, batch, out)) = rx.recv() else { break };
-                in_flight -= 1;
-                pending.insert(seq, (batch, out));
-                fold_ready(&mut pending, &mut next_fold, fold);
-            }
-        };
-        while in_flight > 0 {
-            let Ok((seq, batch, out)) = rx.recv() else { break };
-            in_flight -= 1;
-            pending.insert(seq, (batch, out));
-            fold_ready(&mut pending, &mut next_fold, fold);
-        }
-        result
-    })?;
-    Ok(total)
-}
-
-/// Folds the results that are next in document order.
-fn fold_ready(pending: &mut BTreeMap<usize, (Batch, BatchOut)>, next_fold: &mut usize, fold: &mut Fold) {
-    while let Some((batch, out)) = pending.remove(next_fold) {
-        fold.fold(batch.offset, &batch.bytes, out);
-        *next_fold += 1;
     }
 }

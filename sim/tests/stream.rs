@@ -10,9 +10,8 @@
 
 use cpufleet_engine::xml::{format_cpu, Limits};
 use cpufleet_engine::{CpuDef, CpuMap};
-use cpufleet_sim::stream::{baseline_file, baseline_in_memory, baseline_reader, Failure, StreamOpts, Streamed};
+use cpufleet_sim::stream::{baseline_file, baseline_in_memory, baseline_source, Failure, Source, StreamOpts, Streamed};
 use std::fmt::Write as _;
-use std::io::Cursor;
 
 struct Rng(u64);
 
@@ -313,7 +312,7 @@ fn key(r: &Result<CpuDef, Failure>) -> String {
 /// The streaming path as the command line runs it: the in-memory path on fallback.
 fn streamed(map: &CpuMap, bytes: &[u8], limits: Limits, flags: (bool, bool), opts: StreamOpts) -> (String, bool) {
     let (features, migratable) = flags;
-    match baseline_reader(map, Cursor::new(bytes), u64::MAX, limits, features, migratable, opts).unwrap() {
+    match baseline_source(map, bytes, u64::MAX, limits, features, migratable, opts).unwrap() {
         Streamed::Done(r) => (key(&r), false),
         Streamed::Fallback => (key(&baseline_in_memory(map, bytes, limits, features, migratable)), true),
     }
@@ -416,7 +415,12 @@ fn realistic_pool_streams_without_fallback_and_matches() {
         ("Cascadelake-Server-noTSX", "Intel", &["vmx", "invtsc", "md-clear", "tsx-ctrl"][..]),
         ("Haswell-noTSX-IBRS", "Intel", &["vmx", "invtsc", "abm"][..]),
     ];
+    // The first 40 hosts also go through tiny block sizes (one region per byte).
+    let mut small = 0;
     for i in 0..2000 {
+        if i == 40 {
+            small = doc.len();
+        }
         let (m, v, fs) = hosts[(i * 7 + i / 3) % hosts.len()];
         let _ = write!(
             doc,
@@ -434,12 +438,14 @@ fn realistic_pool_streams_without_fallback_and_matches() {
     for flags in [(false, false), (true, false), (false, true)] {
         let want = key(&baseline_in_memory(&map, bytes, Limits::default(), flags.0, flags.1));
         assert!(want.contains("<model fallback='allow'>Haswell-noTSX-IBRS</model>"), "{want}");
+        let want_small = key(&baseline_in_memory(&map, &bytes[..small], Limits::default(), flags.0, flags.1));
         for chunk in [1, 2, 3, 17, 100, 999, 4096, 65536, 1 << 22] {
+            let (part, want) = if chunk < 100 { (&bytes[..small], &want_small) } else { (bytes, &want) };
             for parallel in [false, true] {
                 let (got, fb) =
-                    streamed(&map, bytes, Limits::default(), flags, StreamOpts { chunk_size: chunk, parallel });
+                    streamed(&map, part, Limits::default(), flags, StreamOpts { chunk_size: chunk, parallel });
                 assert!(!fb, "chunk {chunk}: fell back");
-                assert_eq!(got, want, "chunk {chunk} parallel {parallel}");
+                assert_eq!(&got, want, "chunk {chunk} parallel {parallel}");
             }
         }
     }
@@ -526,8 +532,28 @@ fn file_errors_match_read_file() {
             baseline_file(&map, path, max, Limits::default(), false, false, opts).map(|_| ()).unwrap_err().to_string();
         assert_eq!(got, want);
     }
-    // A file that grows past the limit while it is read is caught like read_file catches it.
+    // A file that grows or shrinks while it is read goes to the in-memory path, which reads
+    // (and limits) what is there.
+    struct Moving(Vec<u8>, u64);
+    impl Source for Moving {
+        fn size(&self) -> u64 {
+            self.1
+        }
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+            self.0[..].read_at(buf, offset)
+        }
+    }
+    let doc = "<cpu><arch>x86_64</arch><model>Haswell</model></cpu>\n".repeat(3).into_bytes();
     let limits = Limits::default();
-    let r = baseline_reader(&map, Cursor::new(vec![b' '; 200]), 100, limits, false, false, opts).unwrap();
-    assert_eq!(r, Streamed::Done(Box::new(Err(Failure::Input("file exceeds the input limit of 100 bytes".into())))));
+    for size in [doc.len() as u64 - 10, doc.len() as u64 + 10] {
+        for chunk in [1, 20, 1000] {
+            let src = Moving(doc.clone(), size);
+            let o = StreamOpts { chunk_size: chunk, parallel: chunk == 20 };
+            let r = baseline_source(&map, &src, 1 << 20, limits, false, false, o).unwrap();
+            assert_eq!(r, Streamed::Fallback, "size {size} chunk {chunk}");
+        }
+    }
+    let r = baseline_source(&map, &doc[..], 100, limits, false, false, opts).unwrap();
+    let m = format!("file of {} bytes exceeds the input limit of 100 bytes", doc.len());
+    assert_eq!(r, Streamed::Done(Box::new(Err(Failure::Input(m)))));
 }
