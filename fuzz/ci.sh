@@ -10,7 +10,8 @@
 #
 # The machine's toolchain is stable; cargo-fuzz needs nightly flags, hence RUSTC_BOOTSTRAP=1.
 # Targets are built like `cargo fuzz run` does by default: optimised, with debug assertions,
-# overflow checks and AddressSanitizer.
+# overflow checks and AddressSanitizer. Each target runs in one process (libFuzzer's default:
+# one worker, no -jobs, so its whole log, crash report included, lands in our log file).
 set -uo pipefail
 
 seconds="${1:-60}"
@@ -58,7 +59,7 @@ for t in $targets; do
   cargo fuzz run "$t" "$work/$t/corpus" -- \
     -max_total_time="$seconds" -max_len="$(max_len "$t")" -dict="$repo/corpus/cpu.dict" \
     -artifact_prefix="$work/$t/artifacts/" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -jobs=1 -workers=1 >"$log" 2>&1
+    >"$log" 2>&1
   rc=$?
   execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)"
   summary+=("$t: rc=$rc execs=${execs:-?}")

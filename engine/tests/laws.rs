@@ -166,7 +166,7 @@ fn decode_input() -> impl Strategy<Value = (usize, BTreeSet<usize>, Vec<Index>, 
 }
 
 proptest! {
-    #![proptest_config(strategies::config())]
+    #![proptest_config(strategies::config(concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/laws.txt")))]
 
     // ---------------------------------------------------------------- XML round trip
 

@@ -72,7 +72,7 @@ fn spell(m: i64, style: u8) -> String {
 }
 
 proptest! {
-    #![proptest_config(strategies::config())]
+    #![proptest_config(strategies::config(concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/laws_ppc64.txt")))]
 
     /// The baseline of copies of one model (host or guest copies, any arch spelling) is that
     /// model: a guest CPU, match exact, fallback forbid, and no vendor since every ppc64 model

@@ -9,7 +9,7 @@ use cpufleet_engine::{CpuDef, CpuMap, CpuMatch, CpuMode, CpuType, CpuidData, Cpu
 use proptest::collection::{btree_map, btree_set, vec};
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::Config as ProptestConfig;
+use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
@@ -25,12 +25,14 @@ fn env_u32(key: &str, default: u32) -> u32 {
 
 /// 256 cases per law unless `PROPTEST_CASES` says otherwise; shrinking bounded to 10 s
 /// (`PROPTEST_MAX_SHRINK_TIME`, ms) and `PROPTEST_MAX_SHRINK_ITERS` (default 4096) so that a
-/// failing run in CI stays bounded. Failures are persisted under `engine/proptest-regressions/`.
-pub fn config() -> ProptestConfig {
+/// failing run in CI stays bounded. Failures are persisted in `regressions` (a file under
+/// `engine/proptest-regressions/`, committed) and replayed first on every run.
+pub fn config(regressions: &'static str) -> ProptestConfig {
     ProptestConfig {
         cases: env_u32("PROPTEST_CASES", 256),
         max_shrink_time: env_u32("PROPTEST_MAX_SHRINK_TIME", 10_000),
         max_shrink_iters: env_u32("PROPTEST_MAX_SHRINK_ITERS", 4096),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
         ..ProptestConfig::default()
     }
 }
