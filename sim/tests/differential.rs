@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 const DEFAULT_SEED: u64 = 0x00C0_FFEE_D1FF_0003;
 const DEFAULT_POOLS: usize = 300;
@@ -56,18 +56,22 @@ fn env_number(name: &str) -> Option<u64> {
     Some(parsed.unwrap_or_else(|_| panic!("{name}={v:?} is not a number")))
 }
 
-/// `virsh` on PATH, or None (after printing the skip notice) when absent and not required.
+/// `virsh` on PATH, or None (after printing the skip notice, once) when absent and not required.
 fn virsh() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("virsh")).find(|p| p.is_file()));
-    if found.is_none() {
-        if env_flag("CPUFLEET_REQUIRE_VIRSH") {
-            panic!("virsh not found on PATH and CPUFLEET_REQUIRE_VIRSH=1");
+    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let found = std::env::var_os("PATH")
+            .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("virsh")).find(|p| p.is_file()));
+        if found.is_none() && !env_flag("CPUFLEET_REQUIRE_VIRSH") {
+            println!("{SKIP_MESSAGE}");
+            eprintln!("{SKIP_MESSAGE}");
         }
-        println!("{SKIP_MESSAGE}");
-        eprintln!("{SKIP_MESSAGE}");
+        found
+    });
+    if found.is_none() && env_flag("CPUFLEET_REQUIRE_VIRSH") {
+        panic!("virsh not found on PATH and CPUFLEET_REQUIRE_VIRSH=1");
     }
-    found
+    found.clone()
 }
 
 /// The public conformance pack (for its CPUID dumps), or None.
@@ -120,12 +124,20 @@ impl Run {
 }
 
 fn run(program: &Path, args: &[&str], file: &Path) -> Run {
-    let out = Command::new(program)
-        .args(args)
-        .arg(file)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    // A spawn can fail transiently while another cargo build in the same target directory
+    // replaces the binary ("text file busy"); that says nothing about cpufleet, so retry.
+    let mut attempt = 0;
+    let out = loop {
+        match Command::new(program).args(args).arg(file).env("LC_ALL", "C").output() {
+            Ok(out) => break out,
+            Err(e) if attempt < 20 => {
+                attempt += 1;
+                eprintln!("differential: retrying {} after: {e}", program.display());
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+            Err(e) => panic!("cannot run {}: {e}", program.display()),
+        }
+    };
     Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
