@@ -242,7 +242,7 @@ fn host_label(sim: &Sim, h: &HostClass) -> String {
 pub fn run(
     sim: &Sim,
     migrate: Option<&MigrateRun>,
-    domains: &[(Result<CpuDef, String>, Vec<u32>)],
+    domains: &[super::scenarios::plan::DomainCheck],
     check_all: bool,
 ) -> CheckReport {
     let map = &sim.map.x86;

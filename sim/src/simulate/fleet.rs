@@ -390,7 +390,7 @@ mod tests {
         // Far fewer classes than hosts, and every class decodes to a model of its vendor.
         assert!(a.classes.len() < 400, "{}", a.classes.len());
         for cl in &a.classes.list {
-            assert_eq!(map.x86.models[cl.model].vendor.is_none_or(|v| v == cl.vendor), true);
+            assert!(map.x86.models[cl.model].vendor.is_none_or(|v| v == cl.vendor));
             assert!(cl.mig.is_subset(&cl.features));
             assert_eq!(cl.cpu.model.as_deref(), Some(map.x86.models[cl.model].name.as_str()));
         }

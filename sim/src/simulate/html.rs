@@ -27,7 +27,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 8px;border-bott
 .sub{color:#5b6b7c}.cards{display:flex;flex-wrap:wrap;gap:10px;margin:16px 0}
 .card{background:#f4f7fa;border-radius:8px;padding:10px 14px;min-width:130px}.card b{display:block;font-size:20px}
 .ok{color:#1a7f37}.bad{color:#c62828}table{border-collapse:collapse;margin:8px 0;font-size:13px}
-th,td{padding:3px 9px;border-bottom:1px solid #e3e8ee;text-align:left;vertical-align:top}th{background:#f4f7fa}
+td:first-child{white-space:nowrap}th,td{padding:3px 9px;border-bottom:1px solid #e3e8ee;text-align:left;vertical-align:top}th{background:#f4f7fa}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.note{color:#5b6b7c;font-size:12.5px;max-width:900px}
 svg text{font-family:system-ui,sans-serif}code{background:#f4f7fa;padding:1px 4px;border-radius:3px}
 details{margin:6px 0}pre{background:#f4f7fa;padding:8px;overflow:auto;font-size:12px}";
@@ -55,8 +55,10 @@ fn share_color(s: f64) -> String {
 
 fn matrix_svg(r: &Report) -> String {
     let m = &r.compatibility_matrix;
-    let (cell_w, cell_h, left, top) = (54.0, 22.0, 150.0, 120.0);
-    let w = left + cell_w * m.generations.len() as f64 + 20.0;
+    // Fit the page (about 1100 px) whatever the number of generations.
+    let (cell_h, left, top) = (22.0, 130.0, 120.0);
+    let cell_w = ((1080.0 - left) / m.generations.len().max(1) as f64).clamp(30.0, 56.0);
+    let w = left + cell_w * m.generations.len() as f64 + 90.0;
     let h = top + cell_h * r.pools.len() as f64 + 10.0;
     let mut s = String::new();
     let _ = write!(s, "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' aria-label='pool by generation compatibility matrix'>");
@@ -148,10 +150,10 @@ fn blockers_svg(r: &Report) -> String {
     s
 }
 
-/// A line chart: series of (name, color, values) over x = 0..n.
-fn line_chart(title: &str, x_label: &str, series: &[(&str, &str, Vec<f64>)]) -> String {
+/// A line chart: series of (name, color, values) over x = x0, x0 + 1, ….
+fn line_chart(title: &str, x_label: &str, x0: usize, series: &[(&str, &str, Vec<f64>)]) -> String {
     let n = series.iter().map(|s| s.2.len()).max().unwrap_or(0);
-    let (w, h, left, right, top, bottom) = (720.0, 260.0, 60.0, 160.0, 24.0, 40.0);
+    let (w, h, left, right, top, bottom) = (780.0, 260.0, 60.0, 210.0, 24.0, 40.0);
     let ymax = series.iter().flat_map(|s| s.2.iter().copied()).fold(0.0f64, f64::max);
     let ymax = if ymax <= 0.0 { 1.0 } else { nice_ceil(ymax) };
     let px = |i: usize| left + (w - left - right) * if n <= 1 { 0.0 } else { i as f64 / (n - 1) as f64 };
@@ -177,9 +179,10 @@ fn line_chart(title: &str, x_label: &str, series: &[(&str, &str, Vec<f64>)]) -> 
     for i in 0..n {
         let _ = write!(
             s,
-            "<text x='{:.1}' y='{}' font-size='11' text-anchor='middle'>{i}</text>",
+            "<text x='{:.1}' y='{}' font-size='11' text-anchor='middle'>{}</text>",
             px(i),
-            h - bottom + 16.0
+            h - bottom + 16.0,
+            i + x0
         );
     }
     let _ = write!(
@@ -195,11 +198,12 @@ fn line_chart(title: &str, x_label: &str, series: &[(&str, &str, Vec<f64>)]) -> 
         for (i, &v) in vals.iter().enumerate() {
             let _ = write!(
                 s,
-                "<circle cx='{:.1}' cy='{:.1}' r='3' fill='{color}'><title>{}: {} at {i}</title></circle>",
+                "<circle cx='{:.1}' cy='{:.1}' r='3' fill='{color}'><title>{}: {} at {}</title></circle>",
                 px(i),
                 py(v),
                 esc(name),
-                fmt_num(v)
+                fmt_num(v),
+                i + x0
             );
         }
         let ly = top + 8.0 + 18.0 * k as f64;
@@ -381,6 +385,7 @@ pub fn render(r: &Report) -> String {
         o.push_str(&line_chart(
             "upgrade: guests",
             "step",
+            0,
             &[
                 ("stranded", "#c0504d", xs(|s| s.stranded as f64)),
                 ("immobile", "#e08e0b", xs(|s| s.immobile as f64)),
@@ -391,7 +396,8 @@ pub fn render(r: &Report) -> String {
         o.push_str(&line_chart(
             "upgrade: baseline features",
             "step",
-            &[("mean pool baseline features", "#4f7cac", xs(|s| s.mean_baseline_features))],
+            0,
+            &[("mean baseline features", "#4f7cac", xs(|s| s.mean_baseline_features))],
         ));
         o.push_str("<table><tr><th>pool</th><th>hosts replaced</th><th>old</th><th>new</th></tr>");
         for p in &u.replacements {
@@ -449,12 +455,9 @@ pub fn render(r: &Report) -> String {
         );
         o.push_str(&line_chart(
             "plan: features per host",
-            "k (domains)",
-            &[(
-                "features per host",
-                "#4f7cac",
-                std::iter::once(0.0).chain(p.curve.iter().map(|c| c.mean_features_per_host)).collect(),
-            )],
+            "k (at most k domains)",
+            1,
+            &[("features per host", "#4f7cac", p.curve.iter().map(|c| c.mean_features_per_host).collect())],
         ));
         o.push_str("<table><tr><th>k</th><th>domains</th><th>features/host</th><th>gain/host</th><th>gain</th></tr>");
         for c in &p.curve {

@@ -12,6 +12,7 @@
 //!   domains whose merge loses the least, W_a|S_a| + W_b|S_b| − (W_a+W_b)|S_a∩S_b|, keeping each
 //!   domain's best partner so a merge costs O(n)), then local search (move single items to the
 //!   domain where they add most, until no move improves), run for every k.
+//!
 //! The result is compared with brute force over all partitions in the tests.
 
 use super::super::fleet::{baseline_of, vendor_neutral_baseline};
@@ -408,8 +409,11 @@ pub struct PlanReport {
     pub domains: Vec<Domain>,
 }
 
-/// The plan report, and each domain's baseline with its host classes (for the checkers).
-pub fn run(sim: &Sim) -> (PlanReport, Vec<(Result<CpuDef, String>, Vec<u32>)>) {
+/// A domain's baseline CPU (or why there is none) and its host classes, for the checkers.
+pub type DomainCheck = (Result<CpuDef, String>, Vec<u32>);
+
+/// The plan report, and each domain's baseline with its host classes.
+pub fn run(sim: &Sim) -> (PlanReport, Vec<DomainCheck>) {
     let map = &sim.map.x86;
     let fleet = &sim.fleet;
     let profiles = &sim.spec.profiles;
@@ -500,7 +504,7 @@ pub fn run(sim: &Sim) -> (PlanReport, Vec<(Result<CpuDef, String>, Vec<u32>)>) {
     let mut order_d: Vec<usize> = (0..domains.len()).collect();
     order_d.sort_by(|&a, &b| domains[b].hosts.cmp(&domains[a].hosts));
     let domains: Vec<Domain> = order_d.iter().map(|&i| domains[i].clone()).collect();
-    let checks: Vec<(Result<CpuDef, String>, Vec<u32>)> = order_d.iter().map(|&i| checks[i].clone()).collect();
+    let checks: Vec<DomainCheck> = order_d.iter().map(|&i| checks[i].clone()).collect();
     let mut all = items.first().map(|i| i.set).unwrap_or_default();
     for i in &items {
         all.intersect_with(&i.set);

@@ -167,14 +167,12 @@ pub fn run(
             }
             replaced += swapped_now;
             // Pool baselines of this step (a new context only where the baseline changed).
-            for p in 0..n_pools {
-                let touched = plan.pools.iter().any(|pu| pu.pool == p);
-                if touched {
-                    let id = sim.add_pool_ctx(p, &host_class);
-                    let prev = &sim.starter.ctxs[ctx_now[p] as usize].baseline;
-                    if sim.starter.ctxs[id as usize].baseline.as_ref().ok() != prev.as_ref().ok() {
-                        ctx_now[p] = id;
-                    }
+            for pu in &plan.pools {
+                let p = pu.pool;
+                let id = sim.add_pool_ctx(p, &host_class);
+                let prev = &sim.starter.ctxs[ctx_now[p] as usize].baseline;
+                if sim.starter.ctxs[id as usize].baseline.as_ref().ok() != prev.as_ref().ok() {
+                    ctx_now[p] = id;
                 }
             }
         }

@@ -1,0 +1,115 @@
+//! Fleet simulator benches: migration checks per second (the fast path on interned bitsets and
+//! the whole migration loop), fleet generation, and a small full run of every scenario.
+
+use cpufleet_engine::CpuMap;
+use cpufleet_sim::simulate::guest::Compat;
+use cpufleet_sim::simulate::progress::Progress;
+use cpufleet_sim::simulate::rng::Rng;
+use cpufleet_sim::simulate::scenarios::{migrate, Sim};
+use cpufleet_sim::simulate::{fleet::Fleet, simulate, spec, SimulateArgs};
+use cpufleet_sim::Common;
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+fn spec_with_hosts(map: &CpuMap, hosts: u64) -> spec::Spec {
+    let mut s = spec::load(&map.x86, None, 1 << 20).expect("embedded spec");
+    s.scale_hosts(hosts).expect("scale");
+    s
+}
+
+/// One compare of a started guest CPU against a host CPU on the fast path (bitsets, no cache).
+fn bench_fast_path(c: &mut Criterion) {
+    let map = CpuMap::embedded().unwrap();
+    let spec = spec_with_hosts(&map, 10_000);
+    let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
+    let guests = migrate::start_guests(&mut sim, 5_000);
+    let started: Vec<u32> = guests.iter().filter(|g| g.class != u32::MAX).map(|g| g.class).collect();
+    // Fixed random (guest class, host) pairs.
+    let mut rng = Rng::new(42);
+    let n = 1 << 16;
+    let pairs: Vec<(u32, u32)> = (0..n)
+        .map(|_| {
+            let g = started[rng.below(started.len() as u64) as usize];
+            let h = sim.fleet.host_class[rng.below(sim.fleet.n_hosts() as u64) as usize];
+            (g, h)
+        })
+        .collect();
+    let compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
+    let mut group = c.benchmark_group("simulate/check");
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("fast-path verdict", |b| {
+        b.iter(|| {
+            let mut ok = 0u32;
+            for &(g, h) in &pairs {
+                ok += u32::from(sim.starter.classes[g as usize].sets.allows(sim.fleet.classes.get(h)));
+            }
+            black_box(ok)
+        })
+    });
+    group.bench_function("cached compat bit", |b| {
+        b.iter(|| {
+            let mut ok = 0u32;
+            for &(g, h) in &pairs {
+                ok += u32::from(compat.allows(g, h));
+            }
+            black_box(ok)
+        })
+    });
+    group.finish();
+}
+
+/// The migration loop: random destinations, compat lookups, blocker histogram, pair recording.
+fn bench_migrations(c: &mut Criterion) {
+    let map = CpuMap::embedded().unwrap();
+    let spec = spec_with_hosts(&map, 100_000);
+    let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
+    let guests = migrate::start_guests(&mut sim, 20_000);
+    let compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
+    let n = 1_000_000u64;
+    let mut group = c.benchmark_group("simulate/migrate");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(n));
+    group.bench_function("1M migrations, 100k hosts, 20k guests", |b| {
+        b.iter(|| black_box(migrate::run(&sim, &guests, &compat, n, &Progress::hidden()).stats.succeeded))
+    });
+    group.finish();
+}
+
+fn bench_generation(c: &mut Criterion) {
+    let map = CpuMap::embedded().unwrap();
+    let spec = spec_with_hosts(&map, 100_000);
+    let mut group = c.benchmark_group("simulate/fleet");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(100_000));
+    group.bench_function("generate 100k hosts", |b| {
+        b.iter(|| black_box(Fleet::generate(&map.x86, &spec, 1).unwrap().classes.len()))
+    });
+    group.finish();
+}
+
+/// Every scenario on a small fleet (2,000 hosts, 1,000 guests, 20,000 migrations).
+fn bench_full_run(c: &mut Criterion) {
+    let args = || SimulateArgs {
+        common: Common { cpu_map: None, max_input_bytes: 1 << 30 },
+        spec: None,
+        seed: 1,
+        scenarios: Vec::new(),
+        hosts: Some(2_000),
+        guests: Some(1_000),
+        migrations: Some(20_000),
+        format: "json".into(),
+        html: None,
+        quiet: true,
+        check_all: false,
+        threads: None,
+        inject_fault: None,
+    };
+    let mut group = c.benchmark_group("simulate/run");
+    group.sample_size(10);
+    group.bench_function("all scenarios, 2k hosts", |b| {
+        b.iter_batched(args, |a| black_box(simulate(&a).unwrap().checks.checks), BatchSize::SmallInput)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_fast_path, bench_migrations, bench_generation, bench_full_run);
+criterion_main!(benches);
