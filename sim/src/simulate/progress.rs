@@ -56,6 +56,7 @@ impl Drop for Progress {
     fn drop(&mut self) {
         self.inner.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }
@@ -65,7 +66,7 @@ fn draw_loop(inner: &Inner) {
     let start = Instant::now();
     let mut drawn = false;
     while !inner.stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::park_timeout(Duration::from_millis(100));
         if start.elapsed() < Duration::from_secs(1) || inner.stop.load(Ordering::Relaxed) {
             continue;
         }
