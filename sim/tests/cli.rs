@@ -281,3 +281,56 @@ fn host_reads_this_machine() {
     let o = cpufleet(&["decode", s(&f)]);
     assert_eq!(stdout(&o), text);
 }
+
+/// Document shapes where virsh's extraction (`/container/cpu | /container/domain/cpu |
+/// /container/capabilities/host/cpu | …`) decides which CPUs count: cpufleet must agree.
+#[test]
+fn baseline_document_shapes_agree_with_virsh() {
+    let c = |model: &str, extra: &str| {
+        format!(
+            "<cpu><arch>x86_64</arch><model>{model}</model><vendor>Intel</vendor>{extra}<feature name='vmx'/></cpu>"
+        )
+    };
+    let shapes: Vec<(&str, String)> = vec![
+        (
+            "two-cpus-in-one-host",
+            format!("<capabilities><host>{}{}</host></capabilities>", c("Haswell", ""), c("SandyBridge", "")),
+        ),
+        ("empty-capabilities-beside-cpus", format!("<capabilities><host/></capabilities>{}", c("Westmere", ""))),
+        ("domain-without-cpu-beside-cpus", format!("<domain><name>x</name></domain>\n{}", c("Nehalem", ""))),
+        ("unknown-root-and-text", format!("some text <foo>{}</foo>\n{}", c("Haswell", ""), c("IvyBridge", ""))),
+        ("lenient-numbers", c("Haswell", "<topology sockets=' 1' cores='+2' threads='1'/>")),
+        ("negative-number", c("Haswell", "<topology sockets='-1' cores='2' threads='1'/>")),
+        ("only-unknown-root", format!("<foo>{}</foo>", c("Haswell", ""))),
+    ];
+    let virsh = Command::new("virsh").arg("--version").output().is_ok_and(|o| o.status.success());
+    for (name, text) in &shapes {
+        let f = tmp(&format!("shape-{name}.xml"), text);
+        let ours = cpufleet(&["baseline", s(&f)]);
+        assert!(!stderr(&ours).contains("panicked"), "{name}");
+        if !virsh {
+            continue;
+        }
+        let theirs = Command::new("virsh").args(["-c", "test:///default", "cpu-baseline", s(&f)]).output().unwrap();
+        // On failure virsh prints a bare newline on stdout; what counts then is that both fail.
+        let out = |o: &Output| if o.status.success() { stdout(o) } else { String::new() };
+        assert_eq!(
+            (ours.status.success(), out(&ours)),
+            (theirs.status.success(), out(&theirs)),
+            "{name}: cpufleet vs virsh ({} / {})",
+            stderr(&ours),
+            stderr(&theirs)
+        );
+    }
+    if !virsh {
+        assert_ne!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref(), Ok("1"), "virsh required");
+        println!("SKIPPED virsh comparison of document shapes: virsh not found");
+    }
+    // Without virsh the expectations still hold on their own.
+    let f = tmp("shape-check.xml", &shapes[0].1);
+    assert!(stdout(&cpufleet(&["baseline", s(&f)])).contains("<model fallback='allow'>SandyBridge</model>"));
+    let f = tmp("shape-only-unknown.xml", &shapes[6].1);
+    let o = cpufleet(&["baseline", s(&f)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("1:1: in <foo>: unexpected root element <foo>"), "{}", stderr(&o));
+}

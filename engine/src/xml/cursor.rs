@@ -63,6 +63,9 @@ pub struct Cursor<'a> {
     pub limits: Limits,
     /// Names of the open elements (for error messages).
     stack: Vec<String>,
+    /// Read the input as the content of a container element, the way `virsh cpu-baseline`
+    /// wraps its file in `<container>`: text between top-level elements is then allowed.
+    pub container: bool,
 }
 
 fn local(name: &[u8]) -> String {
@@ -90,7 +93,7 @@ impl<'a> Cursor<'a> {
         cfg.check_end_names = true;
         cfg.expand_empty_elements = false;
         cfg.trim_text(false);
-        Ok(Cursor { src, reader, depth: 0, elements: 0, limits, stack: Vec::new() })
+        Ok(Cursor { src, reader, depth: 0, elements: 0, limits, stack: Vec::new(), container: false })
     }
 
     fn pos(&self) -> usize {
@@ -233,7 +236,7 @@ impl<'a> Cursor<'a> {
                     self.run_child(e, &mut f)?;
                 }
                 Some(Node::Text(t)) => {
-                    if !t.trim().is_empty() {
+                    if !self.container && !t.trim().is_empty() {
                         return Err(self.err_at(before, XmlErrorKind::Syntax("text outside of any element".into())));
                     }
                 }

@@ -356,7 +356,14 @@ pub struct CpuDocument {
 /// model list), or a domain (`domain/cpu`). `hint` types the bare and `<cpuTest>` CPUs.
 pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result<CpuDocument, XmlError> {
     let mut c = Cursor::new(input, limits)?;
+    // Like virsh: the file is the content of a container, and every CPU found at
+    // `/container/cpu | /container/domain/cpu | /container/capabilities/host/cpu |
+    // /container/domainCapabilities/cpu/mode[@name='host-model' and @supported='yes']` is used
+    // (plus `<cpuTest>/cpu`, libvirt's test files). Anything else is passed over; it only matters
+    // when no CPU is found at all, and then the first such root is what the error names.
+    c.container = true;
     let mut doc = CpuDocument { kinds: Vec::new(), cpus: Vec::new(), models: None };
+    let mut nothing_found: Option<XmlError> = None;
     let max_cpus = limits.max_cpus;
     let push = |c: &Cursor, doc: &mut CpuDocument, e: &Elem, cpu: CpuDef| {
         if doc.cpus.len() >= max_cpus {
@@ -365,7 +372,26 @@ pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result
         doc.cpus.push(cpu);
         Ok(())
     };
+    // `<cpu>` children of `parent`, read with `hint`; how many there were.
+    let cpu_children = |c: &mut Cursor, doc: &mut CpuDocument, parent: &Elem, hint: TypeHint| {
+        let mut n = 0;
+        c.children(parent, |c, e| {
+            if e.name == "cpu" {
+                n += 1;
+                let cpu = read_cpu_elem(c, &e, hint)?;
+                push(c, doc, &e, cpu)?;
+            }
+            Ok(())
+        })?;
+        Ok::<usize, XmlError>(n)
+    };
+    let guest_unless_host = if hint == TypeHint::Host { TypeHint::Host } else { TypeHint::Guest };
     c.roots(|c, root| {
+        let mut note = |c: &Cursor, kind: XmlErrorKind| {
+            if nothing_found.is_none() {
+                nothing_found = Some(c.err_elem(&root, kind));
+            }
+        };
         match root.name.as_str() {
             "cpu" => {
                 doc.kinds.push(DocKind::Cpu);
@@ -374,32 +400,21 @@ pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result
             }
             "cpuTest" => {
                 doc.kinds.push(DocKind::CpuTest);
-                c.children(&root, |c, e| {
-                    if e.name == "cpu" {
-                        let cpu = read_cpu_elem(c, &e, hint)?;
-                        push(c, &mut doc, &e, cpu)?;
-                    }
-                    Ok(())
-                })?;
+                if cpu_children(c, &mut doc, &root, hint)? == 0 {
+                    note(c, XmlErrorKind::MissingElement("cpu"));
+                }
             }
             "capabilities" => {
                 doc.kinds.push(DocKind::Capabilities);
-                let mut found = false;
+                let mut n = 0;
                 c.children(&root, |c, host| {
                     if host.name == "host" {
-                        c.children(&host, |c, e| {
-                            if e.name == "cpu" && !found {
-                                found = true;
-                                let cpu = read_cpu_elem(c, &e, TypeHint::Host)?;
-                                push(c, &mut doc, &e, cpu)?;
-                            }
-                            Ok(())
-                        })?;
+                        n += cpu_children(c, &mut doc, &host, TypeHint::Host)?;
                     }
                     Ok(())
                 })?;
-                if !found {
-                    return Err(c.err_elem(&root, XmlErrorKind::MissingElement("host/cpu")));
+                if n == 0 {
+                    note(c, XmlErrorKind::MissingElement("host/cpu"));
                 }
             }
             "domainCapabilities" => {
@@ -408,37 +423,22 @@ pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result
             }
             "domain" => {
                 doc.kinds.push(DocKind::Domain);
-                let mut found = false;
-                c.children(&root, |c, e| {
-                    if e.name == "cpu" && !found {
-                        found = true;
-                        let cpu = read_cpu_elem(
-                            c,
-                            &e,
-                            if hint == TypeHint::Host { TypeHint::Host } else { TypeHint::Guest },
-                        )?;
-                        push(c, &mut doc, &e, cpu)?;
-                    }
-                    Ok(())
-                })?;
-                if !found {
-                    return Err(c.err_elem(&root, XmlErrorKind::MissingElement("cpu")));
+                if cpu_children(c, &mut doc, &root, guest_unless_host)? == 0 {
+                    note(c, XmlErrorKind::MissingElement("cpu"));
                 }
             }
-            _ => {
-                return Err(c.err_elem(
-                    &root,
-                    XmlErrorKind::UnexpectedRoot {
-                        found: root.name.clone(),
-                        expected: "<cpu>, <cpuTest>, <capabilities>, <domainCapabilities> or <domain>",
-                    },
-                ))
-            }
+            _ => note(
+                c,
+                XmlErrorKind::UnexpectedRoot {
+                    found: root.name.clone(),
+                    expected: "<cpu>, <cpuTest>, <capabilities>, <domainCapabilities> or <domain>",
+                },
+            ),
         }
         Ok(())
     })?;
-    if doc.kinds.is_empty() {
-        return Err(c.err_at(0, XmlErrorKind::MissingElement("cpu")));
+    if doc.cpus.is_empty() && doc.models.is_none() {
+        return Err(nothing_found.unwrap_or_else(|| c.err_at(0, XmlErrorKind::MissingElement("cpu"))));
     }
     Ok(doc)
 }
