@@ -42,3 +42,38 @@ fn char_reference_to_control_character_is_refused() {
     assert_eq!(cpu.model.as_deref(), Some("a\tb\nc\rd"));
     assert_eq!(fuzzing::cpu_xml_roundtrip(ok.as_bytes()), Ok(()));
 }
+
+/// Every committed seed (`corpus/<target>/`) passes the helper its target calls, so `cargo test`
+/// exercises the fuzz targets on their seeds without cargo-fuzz or a nightly toolchain, and a
+/// seed that would crash its target is caught here first. (`baseline_laws` seeds are raw bytes
+/// for `arbitrary`, decoded only in the fuzz crate; its laws run in `laws.rs`.)
+#[test]
+fn corpus_seeds_pass_their_targets() {
+    let map = cpufleet_engine::CpuMap::embedded().unwrap();
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+    let mut n = 0;
+    for target in ["cpu_xml_parse", "cpu_xml_roundtrip", "cpuid_data_parse", "capabilities_parse", "cpu_map_parse"] {
+        let mut seeds: Vec<_> = std::fs::read_dir(corpus.join(target)).unwrap().map(|e| e.unwrap().path()).collect();
+        seeds.sort();
+        assert!(!seeds.is_empty(), "corpus/{target} is empty");
+        for seed in seeds {
+            let data = std::fs::read(&seed).unwrap();
+            let verdict = match target {
+                "cpu_xml_parse" => {
+                    fuzzing::cpu_xml_parse(&data);
+                    Ok(())
+                }
+                "cpu_xml_roundtrip" => fuzzing::cpu_xml_roundtrip(&data),
+                "cpuid_data_parse" => fuzzing::cpuid_data_parse(&map, &data),
+                "capabilities_parse" => {
+                    assert!(fuzzing::capabilities_parse(&map, &data) > 0, "{} reads no CPU", seed.display());
+                    Ok(())
+                }
+                _ => fuzzing::cpu_map_parse(&data),
+            };
+            assert_eq!(verdict, Ok(()), "{}", seed.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 50, "only {n} seeds");
+}
