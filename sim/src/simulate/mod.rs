@@ -248,6 +248,7 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     if let Some(m) = &mig {
         let s = &m.stats;
         migrations = Migrations {
+            requested: if guests.iter().any(|g| g.class != fleet::NO) { spec.migrations } else { 0 },
             attempted: s.attempted,
             succeeded: s.succeeded,
             refused: s.refused,

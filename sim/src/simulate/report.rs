@@ -11,6 +11,9 @@ use std::fmt::Write;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Migrations {
+    /// Migrations asked for (`--migrations`); a draw onto the guest's own host in a pool with no
+    /// other host is skipped, so `attempted` can be lower.
+    pub requested: u64,
     pub attempted: u64,
     pub succeeded: u64,
     pub refused: u64,
@@ -117,13 +120,24 @@ fn trunc(s: &str, n: usize) -> String {
     }
 }
 
-fn list(v: &[String], max: usize) -> String {
+/// The items joined by `sep`, as many as fit in `width` characters, then "(+N)" for the rest.
+fn fit(v: &[String], sep: &str, width: usize) -> String {
     if v.is_empty() {
         return "-".into();
     }
-    let mut s = v.iter().take(max).cloned().collect::<Vec<_>>().join(" ");
-    if v.len() > max {
-        let _ = write!(s, " (+{})", v.len() - max);
+    let mut s = String::new();
+    for (i, item) in v.iter().enumerate() {
+        let more = format!(" (+{})", v.len() - i);
+        let add = if i == 0 { item.chars().count() } else { sep.chars().count() + item.chars().count() };
+        let room = if i + 1 == v.len() { 0 } else { more.chars().count() };
+        if i > 0 && s.chars().count() + add + room > width {
+            s.push_str(&more);
+            return s;
+        }
+        if i > 0 {
+            s.push_str(sep);
+        }
+        s.push_str(item);
     }
     s
 }
@@ -167,7 +181,7 @@ pub fn text(r: &Report) -> String {
                 trunc(b.model.as_deref().unwrap_or("(none)"), 26),
                 b.features,
                 b.abi_level,
-                gens.join(", ")
+                fit(&gens, ", ", 46)
             );
         }
         let _ = writeln!(
@@ -182,7 +196,7 @@ pub fn text(r: &Report) -> String {
                     trunc(&p.name, 16),
                     g.generation,
                     g.lost.len(),
-                    list(&g.lost, 12)
+                    fit(&g.lost, " ", 78)
                 );
             }
         }
@@ -201,6 +215,14 @@ pub fn text(r: &Report) -> String {
     if r.has("migrate") {
         let m = &r.migrations;
         heading(&mut o, "MIGRATE — live migrations checked against the started guest CPU");
+        if m.requested > m.attempted {
+            let _ = writeln!(
+                o,
+                "{} of {} migrations skipped: drawn onto the guest's own host in a pool with no other host",
+                m.requested - m.attempted,
+                m.requested
+            );
+        }
         let _ = writeln!(
             o,
             "{} attempted, {} succeeded ({}), {} refused; across pools: {} attempted, {} succeeded ({})",
@@ -214,7 +236,7 @@ pub fn text(r: &Report) -> String {
         );
         let _ = writeln!(
             o,
-            "host-passthrough: {} moves refused as unsafe that a naive scheduler would make ({} onto hosts lacking features the guest uses)",
+            "host-passthrough: {} moves refused as unsafe that a naive scheduler would make\n  ({} of them onto hosts lacking features the guest uses)",
             m.passthrough_unsafe_naive, m.passthrough_unsafe_losing_features
         );
         let _ = writeln!(
@@ -232,7 +254,7 @@ pub fn text(r: &Report) -> String {
                 c.migrations_attempted,
                 c.migrations_succeeded,
                 pct(c.migrations_succeeded, c.migrations_attempted),
-                trunc(&c.cpu, 60)
+                trunc(&c.cpu, 46)
             );
         }
         for c in r.configurations.iter().filter(|c| c.top_start_failure.is_some()) {
@@ -295,12 +317,12 @@ pub fn text(r: &Report) -> String {
         for e in events {
             let _ = writeln!(
                 o,
-                "\n{}: removes {} on {:.0}% of the hosts that have it → {} hosts changed; pool baselines changed: {}",
+                "\n{}: removes {} on {:.0}% of the hosts that have it → {} hosts changed\npool baselines changed: {}",
                 e.name,
                 e.removes.join(" "),
                 e.share * 100.0,
                 e.hosts_affected,
-                list(&e.pools_baseline_changed, 8)
+                fit(&e.pools_baseline_changed, " ", 40)
             );
             let _ = writeln!(
                 o,
@@ -331,7 +353,7 @@ pub fn text(r: &Report) -> String {
         }
         let _ = writeln!(
             o,
-            "(affected: on a changed host; unbacked: the host no longer has every feature of the running CPU; pool-/fleet-stuck:\n could migrate before, cannot now; no restart: the definition no longer starts there; restart-less: it restarts with fewer features)"
+            "(affected: on a changed host; unbacked: the host no longer has every feature of the running CPU;\n pool-/fleet-stuck: could migrate before, cannot now; no restart: the definition no longer starts there;\n restart-less: it restarts with fewer features)"
         );
     }
     if let Some(p) = &r.plan {
@@ -356,16 +378,16 @@ pub fn text(r: &Report) -> String {
             let gens: Vec<String> = d.generations.iter().map(|(g, n)| format!("{g} {n}")).collect();
             let _ =
                 writeln!(o, "  {}. {} hosts, {}: {}", i + 1, d.hosts, d.vendors.join("+"), baseline_cell(&d.baseline));
-            let _ = writeln!(o, "     generations: {}", gens.join(", "));
+            let _ = writeln!(o, "     generations: {}", fit(&gens, ", ", 100));
             let pools: Vec<String> = d.pools.iter().map(|(p, n)| format!("{p} {n}")).collect();
-            let _ = writeln!(o, "     pools: {}", trunc(&pools.join(", "), 110));
+            let _ = writeln!(o, "     pools: {}", fit(&pools, ", ", 106));
         }
     }
     heading(&mut o, "INVARIANTS");
     let c = &r.checks;
     let _ = writeln!(
         o,
-        "{} checks ({}): {} guest starts, {} migrations, {} compare pairs against the reference model",
+        "{} checks ({}):\n{} guest starts, {} migrations, {} compare pairs checked against the reference model",
         c.checks,
         if c.all { "everything, --check-all" } else { "a sample; --check-all checks everything" },
         c.starts_checked,
@@ -382,4 +404,21 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(o, "reproduce: {}", r.reproduce);
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_keeps_what_fits_and_counts_the_rest() {
+        let v: Vec<String> = ["alpha", "beta", "gamma", "delta"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(fit(&v, " ", 100), "alpha beta gamma delta");
+        assert_eq!(fit(&v, " ", 16), "alpha beta (+2)");
+        assert_eq!(fit(&v, ", ", 3), "alpha (+3)");
+        assert_eq!(fit(&[], " ", 10), "-");
+        assert_eq!(pct(1, 3), "33.3%");
+        assert_eq!(pct(1, 0), "-");
+        assert_eq!(trunc("abcdef", 4), "abc…");
+    }
 }

@@ -9,6 +9,7 @@
 pub mod tag {
     pub const HOST: u64 = 0x686f_7374;
     pub const GUEST: u64 = 0x6775_6573;
+    pub const GUEST_HOST: u64 = 0x6768_6f73;
     pub const MIGRATION: u64 = 0x6d69_6772;
     pub const UPGRADE_HOST: u64 = 0x7570_6768;
     pub const UPGRADE_ORDER: u64 = 0x7570_676f;

@@ -37,40 +37,44 @@ pub fn start_guests(sim: &mut Sim, n: u64) -> Vec<Guest> {
     let pool_pick = Weighted::new(&sizes).expect("pools have hosts");
     let weights: Vec<f64> = sim.spec.templates.iter().map(|t| t.weight).collect();
     let tmpl_pick = Weighted::new(&weights).expect("validated weights");
-    let draws: Vec<(u32, u16, [u32; START_TRIES])> = (0..n)
+    // Guest i's candidate hosts come from their own stream, drawn again in each round rather than
+    // stored (START_TRIES × 4 bytes per guest).
+    let candidate = |i: u64, pool: &super::super::fleet::PoolInfo, round: usize| -> u32 {
+        let mut rng = Rng::for_item(seed, tag::GUEST_HOST, i);
+        let mut h = 0;
+        for _ in 0..=round {
+            h = pool.start + rng.below(pool.len as u64) as usize;
+        }
+        h as u32
+    };
+    let mut guests: Vec<Guest> = (0..n)
         .into_par_iter()
         .map(|i| {
             let mut rng = Rng::for_item(seed, tag::GUEST, i);
             let p = pool_pick.pick(&mut rng);
             let t = tmpl_pick.pick(&mut rng) as u16;
-            let pool = &fleet.pools[p];
-            let mut cands = [0u32; START_TRIES];
-            for c in &mut cands {
-                *c = (pool.start + rng.below(pool.len as u64) as usize) as u32;
-            }
-            (p as u32, t, cands)
+            Guest { template: t, pool: p as u32, host: NO, combo: NO, class: NO }
         })
         .collect();
-    let mut guests: Vec<Guest> =
-        draws.iter().map(|d| Guest { template: d.1, pool: d.0, host: NO, combo: NO, class: NO }).collect();
     for round in 0..START_TRIES {
         let todo: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class == NO).collect();
         if todo.is_empty() {
             break;
         }
+        let fleet = &sim.fleet;
+        let cands: Vec<u32> =
+            todo.par_iter().map(|&g| candidate(g as u64, &fleet.pools[guests[g].pool as usize], round)).collect();
         let keys: Vec<(u16, u32, u32)> = todo
             .iter()
-            .map(|&g| {
-                let (p, t, cands) = draws[g];
-                (t, sim.pool_ctx[p as usize], sim.fleet.host_class[cands[round] as usize])
-            })
+            .zip(&cands)
+            .map(|(&g, &h)| (guests[g].template, sim.pool_ctx[guests[g].pool as usize], fleet.host_class[h as usize]))
             .collect();
         let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
-        for (&g, id) in todo.iter().zip(ids) {
+        for ((&g, id), &h) in todo.iter().zip(ids).zip(&cands) {
             guests[g].combo = id;
             if let Ok(c) = sim.starter.combos[id as usize].outcome {
                 guests[g].class = c;
-                guests[g].host = draws[g].2[round];
+                guests[g].host = h;
             }
         }
     }
