@@ -3,7 +3,7 @@
 use super::model::{decode_signature, model_has_signature, X86Data};
 use crate::cpu::{CpuDef, CpuType, Fallback, Feature, Policy, Signature};
 use crate::error::CpuError;
-use crate::features::FeatureSet;
+use crate::features::{FeatureId, FeatureSet};
 use crate::map::{X86Map, X86Model};
 use crate::xml::ModelListEntry;
 
@@ -18,10 +18,35 @@ pub struct DecodeOpts<'a> {
     pub migratable: bool,
 }
 
-/// A decoded candidate: model index and its feature list.
+/// A decoded candidate, as bitsets (the feature list is built for the chosen one only): the
+/// data's features beyond the model (`require`), the model's features the data lacks
+/// (`disable`), and for guests the model's removed features not already listed (`disable`).
 struct Candidate {
     model: usize,
-    features: Vec<Feature>,
+    extra: FeatureSet,
+    missing: FeatureSet,
+    removed: Vec<FeatureId>,
+}
+
+impl Candidate {
+    /// The number of `disable` entries of the list.
+    fn disabled(&self) -> usize {
+        self.missing.count() + self.removed.len()
+    }
+
+    /// The feature list `x86DataToCPU` builds: extra features, then missing ones, then removed
+    /// ones, each in map order; host CPUs carry no policy.
+    fn features(&self, map: &X86Map, cpu_type: CpuType) -> Vec<Feature> {
+        let (req, dis) = match cpu_type {
+            CpuType::Host => (None, None),
+            CpuType::Guest => (Some(Policy::Require), Some(Policy::Disable)),
+        };
+        let mut out = Vec::with_capacity(self.extra.count() + self.disabled());
+        out.extend(self.extra.iter().map(|id| Feature::new(map.feature_name(id), req)));
+        out.extend(self.missing.iter().map(|id| Feature::new(map.feature_name(id), dis)));
+        out.extend(self.removed.iter().map(|&id| Feature::new(map.feature_name(id), dis)));
+        out
+    }
 }
 
 /// `x86DataFilterTSX`: broken TSX on some Haswell/Broadwell steppings.
@@ -61,46 +86,37 @@ fn data_to_candidate(
     }
     let extra = data.difference(&model_data);
     let missing = model_data.difference(data);
-    let mut features: Vec<Feature> = Vec::with_capacity(extra.count() + missing.count() + model.removed.len());
-    features.extend(extra.iter().map(|id| Feature::new(map.feature_name(id), Some(Policy::Require))));
-    features.extend(missing.iter().map(|id| Feature::new(map.feature_name(id), Some(Policy::Disable))));
+    let mut removed = Vec::new();
     if cpu_type == CpuType::Guest {
         for &id in &model.removed {
-            let name = map.feature_name(id);
-            if !features.iter().any(|f| f.name == name) {
-                features.push(Feature::new(name, Some(Policy::Disable)));
+            if !extra.contains(id) && !missing.contains(id) && !removed.contains(&id) {
+                removed.push(id);
             }
         }
     }
-    Candidate { model: idx, features }
+    Candidate { model: idx, extra, missing, removed }
 }
 
-/// `virCPUx86CompareCandidateFeatureList` score, reproducing libvirt's loop literally (the
-/// bound shrinks while it runs, so trailing disabled features may be skipped).
-fn score(features: &[Feature], cpu_type: CpuType) -> (usize, usize) {
+/// `virCPUx86CompareCandidateFeatureList` score, reproducing libvirt's loop over the list
+/// (`required` entries first, then `disabled` ones): the bound shrinks by one at each disabled
+/// entry visited, so only the first ceil(disabled / 2) of them are counted, with penalties 2,
+/// 3, 4, ...
+fn score(cand: &Candidate, cpu_type: CpuType) -> (usize, usize) {
+    let required = cand.extra.count();
+    let disabled = cand.disabled();
     if cpu_type == CpuType::Host {
-        return (features.len(), 0);
+        return (required + disabled, 0);
     }
-    let mut n = features.len();
-    let mut dis = 0usize;
-    let mut pen = 2usize;
-    let mut i = 0;
-    while i < n {
-        if features[i].policy == Some(Policy::Disable) {
-            n -= 1;
-            dis += pen;
-            pen += 1;
-        }
-        i += 1;
-    }
-    (n + dis, dis)
+    let visited = disabled.div_ceil(2);
+    let dis = 2 * visited + visited * visited.saturating_sub(1) / 2;
+    (required + disabled - visited + dis, dis)
 }
 
 /// `x86DecodeUseCandidate`: 0 keep current, 1 take, 2 take and stop.
 fn use_candidate(
     map: &X86Map,
     current: Option<&Candidate>,
-    cand: &mut Candidate,
+    cand: &Candidate,
     cpu_type: CpuType,
     signature: u32,
     preferred: &[String],
@@ -109,13 +125,8 @@ fn use_candidate(
     if (cpu_type == CpuType::Host && !model.decode_host) || (cpu_type == CpuType::Guest && !model.decode_guest) {
         return 0;
     }
-    if cpu_type == CpuType::Host {
-        if cand.features.iter().any(|f| f.policy == Some(Policy::Disable)) {
-            return 0;
-        }
-        for f in &mut cand.features {
-            f.policy = None;
-        }
+    if cpu_type == CpuType::Host && cand.disabled() > 0 {
+        return 0;
     }
     let is_preferred = preferred.contains(&model.name);
     if is_preferred && preferred.len() == 1 {
@@ -132,8 +143,8 @@ fn use_candidate(
             return 1;
         }
     }
-    let (score_cur, dis_cur) = score(&cur.features, cpu_type);
-    let (score_cand, dis_cand) = score(&cand.features, cpu_type);
+    let (score_cur, dis_cur) = score(cur, cpu_type);
+    let (score_cand, dis_cand) = score(cand, cpu_type);
     if score_cand < score_cur || (score_cand == score_cur && dis_cand < dis_cur) || (is_preferred && dis_cand < dis_cur)
     {
         return 1;
@@ -171,8 +182,8 @@ pub fn decode_into(map: &X86Map, cpu: &mut CpuDef, data: &X86Data, opts: DecodeO
                 continue;
             }
         }
-        let mut cand = data_to_candidate(map, &data.features, idx, entry, cpu.cpu_type);
-        match use_candidate(map, best.as_ref(), &mut cand, cpu.cpu_type, data.signature, preferred) {
+        let cand = data_to_candidate(map, &data.features, idx, entry, cpu.cpu_type);
+        match use_candidate(map, best.as_ref(), &cand, cpu.cpu_type, data.signature, preferred) {
             0 => {}
             1 => best = Some(cand),
             _ => {
@@ -181,15 +192,16 @@ pub fn decode_into(map: &X86Map, cpu: &mut CpuDef, data: &X86Data, opts: DecodeO
             }
         }
     }
-    let mut best = best.ok_or(CpuError::NoCandidate)?;
+    let best = best.ok_or(CpuError::NoCandidate)?;
+    let mut features = best.features(map, cpu.cpu_type);
     if opts.migratable {
-        best.features.retain(|f| map.feature_id(&f.name).is_none_or(|id| !map.non_migratable.contains(id)));
+        features.retain(|f| map.feature_id(&f.name).is_none_or(|id| !map.non_migratable.contains(id)));
     }
     if let Some(v) = data.vendor {
         cpu.vendor = Some(map.vendors[v].name.clone());
     }
     cpu.model = Some(map.models[best.model].name.clone());
-    cpu.features = best.features;
+    cpu.features = features;
     let (family, model, stepping) = decode_signature(data.signature);
     cpu.signature = if data.signature != 0 { Some(Signature { family, model, stepping }) } else { None };
     Ok(())
