@@ -14,6 +14,7 @@ use super::scenarios::pools::started_baseline;
 use super::scenarios::Sim;
 use super::spec::{ModelRef, Template};
 use cpufleet_engine::map::X86Map;
+use cpufleet_engine::ops;
 use cpufleet_engine::x86::{self, Verdict};
 use cpufleet_engine::{CpuDef, CpuMatch, CpuMode, Policy};
 use rayon::prelude::*;
@@ -529,7 +530,7 @@ pub fn run(
                 if g.def.mode == CpuMode::HostPassthrough {
                     return a;
                 }
-                let engine = x86::compare(map, &h.cpu_mig, &g.def).verdict;
+                let engine = ops::compare(sim.map, &h.cpu_mig, &g.def).verdict;
                 let naive = naive_compare(map, &nh, &naive_cpu(&g.def));
                 a.check(fast == engine && engine == naive, INV_FAST, || {
                     format!(

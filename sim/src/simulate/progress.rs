@@ -72,12 +72,18 @@ fn draw_loop(inner: &Inner) {
         }
         let phase = *inner.phase.lock().unwrap_or_else(|e| e.into_inner());
         let (done, total) = (inner.done.load(Ordering::Relaxed), inner.total.load(Ordering::Relaxed));
-        let frac = if total == 0 { 0.0 } else { (done as f64 / total as f64).min(1.0) };
         let width = 30;
-        let filled = (frac * width as f64) as usize;
-        let bar: String = "#".repeat(filled) + &"-".repeat(width - filled);
+        let line = if total == 0 {
+            // A phase without a known size: its name and the time only.
+            format!("{phase:<10} [{:<width$}]       {:.1}s ", "working…", start.elapsed().as_secs_f64())
+        } else {
+            let frac = (done as f64 / total as f64).min(1.0);
+            let filled = (frac * width as f64) as usize;
+            let bar: String = "#".repeat(filled) + &"-".repeat(width - filled);
+            format!("{phase:<10} [{bar}] {:>3.0}%  {:.1}s ", frac * 100.0, start.elapsed().as_secs_f64())
+        };
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r{phase:<10} [{bar}] {:>3.0}%  {:.1}s ", frac * 100.0, start.elapsed().as_secs_f64());
+        let _ = write!(err, "\r{line}");
         let _ = err.flush();
         drawn = true;
     }
