@@ -400,6 +400,15 @@ impl<'m> HostScanner<'m> {
                     }
                 }
                 Some(_) => {
+                    // The most common tag, `<feature name='x'/>`, without the general machinery
+                    // (same tokens: the quoted value holds no quote of its kind, `/>` follows).
+                    if depth == 1 && s[pos + 1..].starts_with(b"feature name=") {
+                        if let Some(end) = self.feature_tag(s, pos + 14, &mut c, &mut simple, limits) {
+                            elements = elements.saturating_add(1);
+                            pos = end;
+                            continue;
+                        }
+                    }
                     let Some(gt) = tag_end(s, pos + 1) else { return Scan::NotPlain };
                     let mut content = &s[pos + 1..gt];
                     let empty = content.last() == Some(&b'/');
@@ -436,6 +445,35 @@ impl<'m> HostScanner<'m> {
         }
         let cpu = if simple { self.finish(&c) } else { None };
         Scan::Plain { elements, cpu }
+    }
+
+    /// `<feature name='x'/>` with the quote at `q`: the offset after its `>`, or None when the
+    /// tag has any other shape (the general path then reads it).
+    #[inline]
+    fn feature_tag(&self, s: &[u8], q: usize, c: &mut Collect, simple: &mut bool, limits: &Limits) -> Option<usize> {
+        let quote = *s.get(q)?;
+        if quote != b'\'' && quote != b'"' {
+            return None;
+        }
+        let close = q + 1 + s[q + 1..].iter().position(|&b| b == quote)?;
+        if s.get(close + 1..close + 3) != Some(b"/>") {
+            return None;
+        }
+        if *simple {
+            let name = &s[q + 1..close];
+            *simple = name.len() <= limits.max_value_len
+                && c.n_features < limits.max_features
+                && match self.feature_id(name) {
+                    Some(id) if !c.features.contains(id) => {
+                        c.features.insert(id);
+                        true
+                    }
+                    // Unknown, empty, escaped or duplicate: the full reader decides.
+                    _ => false,
+                };
+            c.n_features += 1;
+        }
+        Some(close + 3)
     }
 
     /// Checks one start tag for the simple path; false when the element is not simple.

@@ -198,6 +198,59 @@ pub fn baseline_in_memory(
     Ok(cpu)
 }
 
+/// The baseline of CPUs already reduced to [`BaselineInput`]s, in order: what
+/// `x86::baseline` computes once every CPU went through `BaselineInput::from_cpu`. With
+/// `parallel`, chunks are folded on the rayon pool and merged in order
+/// ([`BaselineAcc::merge`]); should any chunk or merge fail, the sequential fold runs instead,
+/// so that the error is the one the sequential order meets first.
+pub fn baseline_inputs(
+    map: &CpuMap,
+    inputs: &[BaselineInput],
+    migratable: bool,
+    parallel: bool,
+) -> Result<CpuDef, CpuError> {
+    let chunk = if parallel { inputs.len().div_ceil(rayon::current_num_threads() * 4).max(4096) } else { usize::MAX };
+    baseline_inputs_chunked(map, inputs, migratable, chunk)
+}
+
+/// [`baseline_inputs`] with chunks of `chunk` inputs (`usize::MAX`: sequential).
+pub fn baseline_inputs_chunked(
+    map: &CpuMap,
+    inputs: &[BaselineInput],
+    migratable: bool,
+    chunk: usize,
+) -> Result<CpuDef, CpuError> {
+    use rayon::prelude::*;
+    let x = &map.x86;
+    let fold = |c: &[BaselineInput]| -> Result<BaselineAcc, CpuError> {
+        let mut acc = BaselineAcc::new(&c[0])?;
+        for i in &c[1..] {
+            acc.add(x, i)?;
+        }
+        Ok(acc)
+    };
+    if inputs.is_empty() {
+        return Err(CpuError::NoCpus);
+    }
+    if chunk >= inputs.len() {
+        return fold(inputs)?.finish(x, migratable);
+    }
+    let parts: Vec<Result<BaselineAcc, CpuError>> = inputs.par_chunks(chunk.max(1)).map(fold).collect();
+    let merged = (|| {
+        let mut parts = parts.into_iter().zip(inputs.chunks(chunk.max(1)));
+        let (first, _) = parts.next()?;
+        let mut acc = first.ok()?;
+        for (p, c) in parts {
+            acc.merge(x, &p.ok()?, &c[0]).ok()?;
+        }
+        Some(acc)
+    })();
+    match merged {
+        Some(acc) => acc.finish(x, migratable),
+        None => fold(inputs)?.finish(x, migratable),
+    }
+}
+
 /// `cpufleet baseline FILE`: streams the file, and reads it whole only when the streaming path
 /// gives up. File errors (missing, directory, too large, empty) read exactly as
 /// [`crate::io::read_file`] words them.

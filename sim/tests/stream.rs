@@ -8,9 +8,12 @@
 //! (invalid UTF-8, control characters, truncation, wrappers, processing instructions).
 //! Knobs: `CPUFLEET_STREAM_POOLS` (default 600), `CPUFLEET_STREAM_SEED`.
 
+use cpufleet_engine::x86::{self, BaselineInput};
 use cpufleet_engine::xml::{format_cpu, Limits};
 use cpufleet_engine::{CpuDef, CpuMap};
-use cpufleet_sim::stream::{baseline_file, baseline_in_memory, baseline_source, Failure, Source, StreamOpts, Streamed};
+use cpufleet_sim::stream::{
+    baseline_file, baseline_in_memory, baseline_inputs_chunked, baseline_source, Failure, Source, StreamOpts, Streamed,
+};
 use std::fmt::Write as _;
 
 struct Rng(u64);
@@ -556,4 +559,45 @@ fn file_errors_match_read_file() {
     let r = baseline_source(&map, &doc[..], 100, limits, false, false, opts).unwrap();
     let m = format!("file of {} bytes exceeds the input limit of 100 bytes", doc.len());
     assert_eq!(r, Streamed::Done(Box::new(Err(Failure::Input(m)))));
+}
+
+/// The parallel fold of pre-parsed inputs (chunks merged in order) gives what the sequential
+/// `x86::baseline` gives, results and errors, for any chunk size.
+#[test]
+fn parallel_fold_of_inputs_equals_sequential_baseline() {
+    let map = CpuMap::embedded().unwrap();
+    let mut rng = Rng(seed() ^ 0xF01D);
+    let (mut ok, mut err) = (0, 0);
+    for _ in 0..300 {
+        let noisy = rng.chance(30);
+        let hint = rng.below(2);
+        let distinct: Vec<String> = (0..1 + rng.below(4)).map(|_| host(&mut rng, &map, hint, noisy)).collect();
+        let mut cpus: Vec<CpuDef> = Vec::new();
+        for _ in 0..1 + rng.below(40) {
+            let xml = rng.pick(&distinct).clone();
+            if let Ok(doc) = cpufleet_engine::xml::read_cpu_document(
+                xml.as_bytes(),
+                cpufleet_engine::xml::TypeHint::Host,
+                Limits::default(),
+            ) {
+                cpus.extend(doc.cpus);
+            }
+        }
+        let inputs: Result<Vec<BaselineInput>, _> =
+            cpus.iter().enumerate().map(|(i, c)| BaselineInput::from_cpu(&map.x86, c, i)).collect();
+        let Ok(inputs) = inputs else { continue };
+        if inputs.is_empty() || cpus.iter().any(|c| c.arch.as_deref().is_some_and(|a| a != "x86_64" && a != "i686")) {
+            continue;
+        }
+        let migratable = rng.chance(30);
+        let want = x86::baseline(&map.x86, &cpus, migratable);
+        match &want {
+            Ok(_) => ok += 1,
+            Err(_) => err += 1,
+        }
+        for chunk in [1, 2, 3, 7, usize::MAX] {
+            assert_eq!(baseline_inputs_chunked(&map, &inputs, migratable, chunk), want, "chunk {chunk}");
+        }
+    }
+    assert!(ok > 50 && err > 20, "{ok} results, {err} errors");
 }

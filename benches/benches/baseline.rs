@@ -1,0 +1,79 @@
+//! Baseline at fleet scale: in memory over 1,000 / 100,000 / 1,000,000 pre-parsed hosts
+//! (`BaselineAcc` on `BaselineInput`s, sequential and rayon-parallel), and from pool XML
+//! (bytes/s: the streaming path sequential and parallel, the in-memory path, and a pool where
+//! no two hosts are alike).
+//!
+//! `cargo bench -p cpufleet-benches --bench baseline` (add `-- GROUP` to run one group).
+
+mod common;
+
+use cpufleet_engine::x86::BaselineInput;
+use cpufleet_engine::xml::Limits;
+use cpufleet_engine::CpuMap;
+use cpufleet_sim::stream::{baseline_in_memory, baseline_inputs, baseline_source, StreamOpts, Streamed};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+use std::time::Duration;
+
+/// `n` pre-parsed hosts drawn from the bench configurations.
+fn inputs(map: &CpuMap, n: usize) -> Vec<BaselineInput> {
+    let distinct: Vec<BaselineInput> =
+        common::host_cpus().iter().map(|c| BaselineInput::from_cpu(&map.x86, c, 0).unwrap()).collect();
+    let mut rng = common::Rng(42);
+    (0..n).map(|_| distinct[rng.config()].clone()).collect()
+}
+
+fn in_memory(c: &mut Criterion) {
+    let map = CpuMap::embedded().unwrap();
+    let mut g = c.benchmark_group("baseline_in_memory");
+    for n in [1_000usize, 100_000, 1_000_000] {
+        let v = inputs(&map, n);
+        let seq = baseline_inputs(&map, &v, false, false);
+        assert_eq!(seq, baseline_inputs(&map, &v, false, true), "parallel and sequential agree");
+        assert!(seq.is_ok());
+        g.throughput(Throughput::Elements(n as u64));
+        if n >= 100_000 {
+            g.sample_size(20).measurement_time(Duration::from_secs(4));
+        }
+        g.bench_function(format!("sequential/{n}"), |b| b.iter(|| baseline_inputs(&map, black_box(&v), false, false)));
+        g.bench_function(format!("parallel/{n}"), |b| b.iter(|| baseline_inputs(&map, black_box(&v), false, true)));
+    }
+    g.finish();
+}
+
+fn stream(map: &CpuMap, bytes: &[u8], parallel: bool) -> Streamed {
+    let opts = StreamOpts { parallel, ..StreamOpts::default() };
+    baseline_source(map, bytes, u64::MAX, Limits::default(), false, false, opts).unwrap()
+}
+
+fn from_xml(c: &mut Criterion) {
+    let map = CpuMap::embedded().unwrap();
+    let hosts = 20_000;
+    let pool = common::pool(hosts, 7, false);
+    let unique = common::pool(hosts, 7, true);
+    let want = baseline_in_memory(&map, &pool, Limits::default(), false, false);
+    for (p, parallel) in [(&pool, false), (&pool, true), (&unique, true)] {
+        assert_eq!(stream(&map, p, parallel), Streamed::Done(Box::new(want.clone())), "streamed = in memory");
+    }
+    let mut g = c.benchmark_group("baseline_xml");
+    g.sample_size(20).measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Bytes(pool.len() as u64));
+    g.bench_function(format!("stream_sequential/{hosts}_hosts"), |b| b.iter(|| stream(&map, black_box(&pool), false)));
+    g.bench_function(format!("stream_parallel/{hosts}_hosts"), |b| b.iter(|| stream(&map, black_box(&pool), true)));
+    g.throughput(Throughput::Bytes(unique.len() as u64));
+    g.bench_function(format!("stream_parallel_all_distinct/{hosts}_hosts"), |b| {
+        b.iter(|| stream(&map, black_box(&unique), true))
+    });
+    g.bench_function(format!("stream_sequential_all_distinct/{hosts}_hosts"), |b| {
+        b.iter(|| stream(&map, black_box(&unique), false))
+    });
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Bytes(pool.len() as u64));
+    g.bench_function(format!("in_memory_reader/{hosts}_hosts"), |b| {
+        b.iter(|| baseline_in_memory(&map, black_box(&pool), Limits::default(), false, false))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, in_memory, from_xml);
+criterion_main!(benches);

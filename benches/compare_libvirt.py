@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""Side-by-side comparison of `cpufleet baseline` with libvirt's own baseline.
+
+For each pool size (default 1,000 / 10,000 / 50,000 hosts) this script
+
+1. generates a realistic pool file: a handful of distinct Intel host configurations (map models
+   with the extra features, microcode, signature, TSC, topology and page sizes `virsh
+   capabilities` shows), two microcode levels each, repeated in a seeded random order, written
+   as bare host `<cpu>` elements one after the other (what `virsh cpu-baseline FILE` reads);
+2. runs libvirt 9.0.0's baseline in process through Debian's `python3-libvirt`
+   (`libvirt.open('test:///default').baselineCPU(cpus, 0)`), best of N runs, each run in a fresh
+   subprocess that reports the time of the `baselineCPU` call alone and its own peak RSS;
+3. runs `target/release/cpufleet baseline FILE`, best of N runs, timed from process start to
+   exit, peak RSS from `wait4`;
+4. checks the outputs are identical: virsh prints the formatted CPU plus one more newline, the
+   Python binding returns the formatted CPU without that extra newline, so cpufleet's stdout
+   must equal libvirt's string + "\\n";
+5. measures the two limit lines with `target/release/examples/limits` (one plain pass over the
+   bytes counting `<`, and a bare single-threaded quick-xml event scan), best of N;
+6. prints a markdown table.
+
+Everything runs under `taskset -c 0,1` (this machine's two cores) unless `--cpus ''`.
+
+Set-up (Debian 12): `apt-get install -y --no-install-recommends python3-libvirt`, then
+`cargo build --release -p cpufleet-sim && cargo build --release -p cpufleet-benches --example limits`
+(the script builds them when they are missing). Run: `/usr/bin/python3 benches/compare_libvirt.py`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Realistic x86 host CPUs as `virsh capabilities` reports them on Intel servers of several
+# generations: (model, signature, microcode levels, TSC Hz, topology, phys bits, extra features).
+# Every name is a model or feature of libvirt 9.0.0's x86 CPU map (the embedded map).
+HOST_EXTRAS_COMMON = [
+    "ds", "acpi", "ss", "ht", "tm", "pbe", "dtes64", "monitor", "ds_cpl", "vmx", "smx", "est",
+    "tm2", "xtpr", "pdcm", "dca", "osxsave", "tsc_adjust", "cmt",
+]
+CONFIGS = [
+    ("Haswell-noTSX-IBRS", (6, 63, 2), (70, 73), 2394456000, (2, 1, 10, 2), 46,
+     HOST_EXTRAS_COMMON + ["f16c", "rdrand", "arat", "md-clear", "stibp", "ssbd", "xsaveopt",
+                           "pdpe1gb", "abm", "invtsc"]),
+    ("Broadwell-IBRS", (6, 79, 1), (184549443, 184549447), 2194916000, (2, 1, 14, 2), 46,
+     HOST_EXTRAS_COMMON + ["vme", "f16c", "rdrand", "arat", "md-clear", "stibp", "ssbd",
+                           "xsaveopt", "pdpe1gb", "abm", "invtsc", "mbm_total", "mbm_local"]),
+    ("Skylake-Server-IBRS", (6, 85, 4), (33582172, 33582180), 2095078000, (2, 1, 16, 2), 46,
+     HOST_EXTRAS_COMMON + ["intel-pt", "pku", "ospke", "md-clear", "stibp", "arch-capabilities",
+                           "ssbd", "xsaves", "mbm_total", "mbm_local", "invtsc",
+                           "skip-l1dfl-vmentry", "pschange-mc-no"]),
+    ("Cascadelake-Server-noTSX", (6, 85, 7), (83898371, 83898375), 2294608000, (2, 1, 20, 2), 46,
+     HOST_EXTRAS_COMMON + ["intel-pt", "pku", "ospke", "md-clear", "stibp", "arch-capabilities",
+                           "xsaves", "mbm_total", "mbm_local", "invtsc", "ibrs-all",
+                           "skip-l1dfl-vmentry", "mds-no", "pschange-mc-no", "tsx-ctrl"]),
+    ("Icelake-Server-noTSX", (6, 106, 6), (218104561, 218104566), 2593906000, (2, 1, 28, 2), 46,
+     HOST_EXTRAS_COMMON + ["ospke", "md-clear", "stibp", "arch-capabilities", "xsaves",
+                           "mbm_total", "mbm_local", "invtsc", "fsrm", "ibrs-all",
+                           "skip-l1dfl-vmentry", "mds-no", "pschange-mc-no", "taa-no",
+                           "sha-ni", "rdpid", "avx512ifma"]),
+]
+WEIGHTS = [10, 15, 30, 25, 20]
+
+
+def host_xml(cfg, microcode):
+    model, (fam, mod, step), _, tsc, (sockets, dies, cores, threads), bits, extras = cfg
+    lines = [
+        "<cpu>",
+        "  <arch>x86_64</arch>",
+        f"  <model>{model}</model>",
+        "  <vendor>Intel</vendor>",
+        f"  <microcode version='{microcode}'/>",
+        f"  <signature family='{fam}' model='{mod}' stepping='{step}'/>",
+        f"  <counter name='tsc' frequency='{tsc}' scaling='no'/>",
+        f"  <topology sockets='{sockets}' dies='{dies}' cores='{cores}' threads='{threads}'/>",
+        f"  <maxphysaddr mode='emulate' bits='{bits}'/>",
+    ]
+    lines += [f"  <feature name='{f}'/>" for f in extras]
+    lines += [
+        "  <pages unit='KiB' size='4'/>",
+        "  <pages unit='KiB' size='2048'/>",
+        "  <pages unit='KiB' size='1048576'/>",
+        "</cpu>",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def gen_pool(hosts, seed):
+    """A pool of `hosts` host CPUs: 10 distinct elements (5 configurations x 2 microcodes)."""
+    rng = random.Random(seed)
+    variants = [[host_xml(c, m) for m in c[2]] for c in CONFIGS]
+    out = []
+    for _ in range(hosts):
+        i = rng.choices(range(len(CONFIGS)), weights=WEIGHTS)[0]
+        out.append(variants[i][0 if rng.random() < 0.7 else 1])
+    return "".join(out)
+
+
+CPU_RE = re.compile(r"<cpu[\s>].*?</cpu>", re.S)
+
+
+def libvirt_worker(path, out_path):
+    """Runs in a fresh subprocess: libvirt's baseline of the pool, timed around the call."""
+    import libvirt  # noqa: F401  (imported before the clock starts)
+
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    with open(path, encoding="utf-8") as f:
+        cpus = CPU_RE.findall(f.read())
+    conn = libvirt.open("test:///default")
+    t = time.perf_counter()
+    try:
+        result = conn.baselineCPU(cpus, 0)
+        error = None
+    except libvirt.libvirtError as e:
+        result, error = None, str(e)
+    secs = time.perf_counter() - t
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open(out_path, "w", encoding="utf-8") as f:
+        f.write(result if result is not None else "")
+    print(json.dumps({"seconds": secs, "peak_kb": peak_kb, "error": error, "cpus": len(cpus)}))
+
+
+def prefix(cpus):
+    return ["taskset", "-c", cpus] if cpus else []
+
+
+def best_of(results):
+    """The fastest run, with the largest peak RSS seen over all runs (memory is reported
+    conservatively)."""
+    best = dict(min(results, key=lambda r: r["seconds"]))
+    best["peak_kb"] = max(r["peak_kb"] for r in results)
+    return best
+
+
+def run_libvirt(path, runs, cpus, tmp):
+    out_path = os.path.join(tmp, "libvirt.out")
+    results = []
+    for _ in range(runs):
+        p = subprocess.run(prefix(cpus) + ["/usr/bin/python3", os.path.abspath(__file__), "--libvirt-worker",
+                                           path, out_path], capture_output=True, text=True, check=True)
+        r = json.loads(p.stdout)
+        if r["error"]:
+            raise SystemExit(f"libvirt failed on {path}: {r['error']}")
+        with open(out_path, encoding="utf-8") as f:
+            r["output"] = f.read()
+        results.append(r)
+    if any(r["output"] != results[0]["output"] for r in results):
+        raise SystemExit(f"libvirt gave different outputs on {path}")
+    return best_of(results)
+
+
+def run_cpufleet(binary, path, runs, cpus):
+    """Process start to exit; peak RSS of that very child from wait4."""
+    results = []
+    for _ in range(runs):
+        argv = prefix(cpus) + [binary, "baseline", path]
+        t = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = p.stdout.read(), p.stderr.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        secs = time.perf_counter() - t
+        p.returncode = code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise SystemExit(f"cpufleet failed on {path} (exit {code}): {err.decode()}")
+        results.append({"seconds": secs, "peak_kb": usage.ru_maxrss, "output": out.decode()})
+    if any(r["output"] != results[0]["output"] for r in results):
+        raise SystemExit(f"cpufleet gave different outputs on {path}")
+    return best_of(results)
+
+
+def run_limits(binary, path, runs, cpus):
+    p = subprocess.run(prefix(cpus) + [binary, path, str(runs)], capture_output=True, text=True, check=True)
+    return json.loads(p.stdout)
+
+
+def ensure_built(args):
+    need = []
+    if not os.access(args.bin, os.X_OK):
+        need.append(["cargo", "build", "--release", "-p", "cpufleet-sim"])
+    if not os.access(args.limits_bin, os.X_OK):
+        need.append(["cargo", "build", "--release", "-p", "cpufleet-benches", "--example", "limits"])
+    for cmd in need:
+        print("+", " ".join(cmd), file=sys.stderr)
+        subprocess.run(cmd, cwd=REPO, check=True)
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{model}, {os.cpu_count()} CPUs, {mem:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hosts", default="1000,10000,50000", help="comma-separated pool sizes")
+    ap.add_argument("--runs", type=int, default=3, help="best of N (default 3)")
+    ap.add_argument("--cpus", default="0,1", help="taskset CPU list ('' = no taskset)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--bin", default=os.path.join(REPO, "target/release/cpufleet"))
+    ap.add_argument("--limits-bin", default=os.path.join(REPO, "target/release/examples/limits"))
+    ap.add_argument("--keep", metavar="DIR", help="write the pool files here and keep them")
+    ap.add_argument("--libvirt-worker", nargs=2, metavar=("POOL", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.libvirt_worker:
+        libvirt_worker(*args.libvirt_worker)
+        return
+    try:
+        import libvirt  # noqa: F401
+    except ImportError:
+        raise SystemExit("python3-libvirt is missing: apt-get install -y --no-install-recommends python3-libvirt "
+                         "(and run this script with /usr/bin/python3)")
+    if args.cpus and not shutil.which("taskset"):
+        raise SystemExit("taskset not found (util-linux); pass --cpus '' to run without it")
+    ensure_built(args)
+    tmp = tempfile.mkdtemp(prefix="cpufleet-compare-")
+    pool_dir = args.keep or tmp
+    os.makedirs(pool_dir, exist_ok=True)
+    rows = []
+    try:
+        for hosts in [int(h) for h in args.hosts.split(",")]:
+            path = os.path.join(pool_dir, f"pool-{hosts}.xml")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(gen_pool(hosts, args.seed))
+            lv = run_libvirt(path, args.runs, args.cpus, tmp)
+            cf = run_cpufleet(args.bin, path, args.runs, args.cpus)
+            lim = run_limits(args.limits_bin, path, args.runs, args.cpus)
+            if lv["cpus"] != hosts:
+                raise SystemExit(f"pool {path}: libvirt got {lv['cpus']} CPUs, expected {hosts}")
+            if cf["output"] != lv["output"] + "\n":
+                raise SystemExit(f"OUTPUTS DIFFER on {path}:\n--- libvirt\n{lv['output']}\n--- cpufleet\n{cf['output']}")
+            rows.append((hosts, os.path.getsize(path), lv, cf, lim))
+            print(f"{hosts} hosts: identical output ({len(cf['output'])} bytes)", file=sys.stderr)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"Machine: {machine()}; taskset -c {args.cpus or '(none)'}; best of {args.runs}.")
+    print("libvirt s: the in-process `baselineCPU` call alone (python3-libvirt, test:///default); "
+          "cpufleet s: `cpufleet baseline FILE`, process start to exit. Outputs identical.")
+    print()
+    print("| hosts | file MB | libvirt s | cpufleet s | ratio | libvirt peak MB | cpufleet peak MB "
+          "| byte pass s | quick-xml scan s | cpufleet / byte pass |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for hosts, size, lv, cf, lim in rows:
+        print(f"| {hosts:,} | {size / 1e6:.1f} | {lv['seconds']:.3f} | {cf['seconds']:.4f} "
+              f"| {lv['seconds'] / cf['seconds']:.0f}x | {lv['peak_kb'] / 1024:.0f} | {cf['peak_kb'] / 1024:.1f} "
+              f"| {lim['byte_pass_s']:.4f} | {lim['quick_xml_scan_s']:.4f} "
+              f"| {cf['seconds'] / lim['byte_pass_s']:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
