@@ -1,5 +1,6 @@
 //! Baseline at fleet scale: in memory over 1,000 / 100,000 / 1,000,000 pre-parsed hosts
-//! (`BaselineAcc` on `BaselineInput`s, sequential and rayon-parallel), and from pool XML
+//! (`BaselineAcc` on every host's `BaselineInput`, and on hosts interned as indices into their
+//! distinct inputs; sequential and rayon-parallel), and from pool XML
 //! (bytes/s: the streaming path sequential and parallel, the in-memory path, and a pool where
 //! no two hosts are alike).
 //!
@@ -7,36 +8,57 @@
 
 mod common;
 
+use cpufleet_engine::fast::baseline_interned;
 use cpufleet_engine::x86::BaselineInput;
 use cpufleet_engine::xml::Limits;
 use cpufleet_engine::CpuMap;
-use cpufleet_sim::stream::{baseline_in_memory, baseline_inputs, baseline_source, StreamOpts, Streamed};
+use cpufleet_sim::stream::{
+    baseline_in_memory, baseline_inputs, baseline_interned_parallel, baseline_source, StreamOpts, Streamed,
+};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
 
-/// `n` pre-parsed hosts drawn from the bench configurations.
-fn inputs(map: &CpuMap, n: usize) -> Vec<BaselineInput> {
+/// `n` pre-parsed hosts drawn from the bench configurations: their distinct inputs, and each
+/// host as an index into them.
+fn hosts(map: &CpuMap, n: usize) -> (Vec<BaselineInput>, Vec<u32>) {
     let distinct: Vec<BaselineInput> =
         common::host_cpus().iter().map(|c| BaselineInput::from_cpu(&map.x86, c, 0).unwrap()).collect();
     let mut rng = common::Rng(42);
-    (0..n).map(|_| distinct[rng.config()].clone()).collect()
+    (distinct, (0..n).map(|_| rng.config() as u32).collect())
 }
 
 fn in_memory(c: &mut Criterion) {
     let map = CpuMap::embedded().unwrap();
     let mut g = c.benchmark_group("baseline_in_memory");
     for n in [1_000usize, 100_000, 1_000_000] {
-        let v = inputs(&map, n);
-        let seq = baseline_inputs(&map, &v, false, false);
-        assert_eq!(seq, baseline_inputs(&map, &v, false, true), "parallel and sequential agree");
-        assert!(seq.is_ok());
+        let (distinct, ids) = hosts(&map, n);
+        let inputs: Vec<BaselineInput> = ids.iter().map(|&i| distinct[i as usize].clone()).collect();
+        let want = baseline_inputs(&map, &inputs, false, false);
+        assert!(want.is_ok());
+        assert_eq!(baseline_inputs(&map, &inputs, false, true), want, "parallel and sequential agree");
+        assert_eq!(baseline_interned(&map.x86, &distinct, &ids, false), want);
+        assert_eq!(baseline_interned_parallel(&map, &distinct, &ids, false), want);
         g.throughput(Throughput::Elements(n as u64));
         if n >= 100_000 {
             g.sample_size(20).measurement_time(Duration::from_secs(4));
         }
-        g.bench_function(format!("sequential/{n}"), |b| b.iter(|| baseline_inputs(&map, black_box(&v), false, false)));
-        g.bench_function(format!("parallel/{n}"), |b| b.iter(|| baseline_inputs(&map, black_box(&v), false, true)));
+        // Every host's own BaselineInput folded into a BaselineAcc (chunks merged in order when
+        // parallel).
+        g.bench_function(format!("inputs_sequential/{n}"), |b| {
+            b.iter(|| baseline_inputs(&map, black_box(&inputs), false, false))
+        });
+        g.bench_function(format!("inputs_parallel/{n}"), |b| {
+            b.iter(|| baseline_inputs(&map, black_box(&inputs), false, true))
+        });
+        // Hosts as indices into their distinct CPUs (how the streaming path and a fleet hold
+        // them): each distinct input folded once, every other host a bit test.
+        g.bench_function(format!("interned_sequential/{n}"), |b| {
+            b.iter(|| baseline_interned(&map.x86, black_box(&distinct), black_box(&ids), false))
+        });
+        g.bench_function(format!("interned_parallel/{n}"), |b| {
+            b.iter(|| baseline_interned_parallel(&map, black_box(&distinct), black_box(&ids), false))
+        });
     }
     g.finish();
 }

@@ -604,6 +604,44 @@ impl<'m> HostScanner<'m> {
     }
 }
 
+/// The baseline of a fleet's hosts given as indices into its distinct host CPUs (a fleet holds
+/// each distinct configuration once): the result and error of `x86::baseline` over the hosts in
+/// order, with each distinct input folded once. Folding an input that was already folded
+/// changes nothing and cannot fail, so every host after the first occurrence of its input is a
+/// bit test. The first host's input is folded again where it recurs, since the first CPU is
+/// not checked like the others; error indices are the hosts' positions.
+pub fn baseline_interned(
+    map: &X86Map,
+    distinct: &[BaselineInput],
+    hosts: &[u32],
+    migratable: bool,
+) -> Result<crate::CpuDef, CpuError> {
+    let first = *hosts.first().ok_or(CpuError::NoCpus)?;
+    let input =
+        |h: u32| distinct.get(h as usize).ok_or_else(|| CpuError::Invalid(format!("host CPU index {h} out of range")));
+    let mut acc = crate::x86::BaselineAcc::new(input(first)?)?;
+    let mut folded = vec![false; distinct.len()];
+    for (i, &h) in hosts.iter().enumerate().skip(1) {
+        if folded.get(h as usize) == Some(&true) {
+            continue;
+        }
+        acc.add(map, input(h)?).map_err(|e| with_index(e, i))?;
+        folded[h as usize] = true;
+    }
+    acc.finish(map, migratable)
+}
+
+/// A baseline error with the index of the CPU it is about set to `index` (for folds that skip
+/// repeated CPUs, so that the accumulator's own count is not the position).
+pub fn with_index(e: CpuError, index: usize) -> CpuError {
+    match e {
+        CpuError::ModelVendorMismatch { cpu, model_vendor, .. } => {
+            CpuError::ModelVendorMismatch { cpu, model_vendor, index }
+        }
+        other => other,
+    }
+}
+
 /// A host CPU resolved once for [`compare_prepared`]: what `x86::compare` reads from it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreparedHost {

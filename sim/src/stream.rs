@@ -39,7 +39,7 @@
 
 use crate::io::{io_reason, CliError, CliResult};
 use cpufleet_engine::error::Pos;
-use cpufleet_engine::fast::{FastHostCpu, HostScanner, Scan};
+use cpufleet_engine::fast::{self, FastHostCpu, HostScanner, Scan};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{BaselineAcc, BaselineInput};
 use cpufleet_engine::xml::{read_cpu_document, Limits, TypeHint};
@@ -249,6 +249,51 @@ pub fn baseline_inputs_chunked(
         Some(acc) => acc.finish(x, migratable),
         None => fold(inputs)?.finish(x, migratable),
     }
+}
+
+/// [`fast::baseline_interned`] with the scan for first occurrences split across the rayon
+/// pool: each chunk of hosts reports where each distinct input first appears in it (and where
+/// the first host's input recurs), then the inputs are folded in the order of their first
+/// occurrence in the whole list. Same result and error.
+pub fn baseline_interned_parallel(
+    map: &CpuMap,
+    distinct: &[BaselineInput],
+    hosts: &[u32],
+    migratable: bool,
+) -> Result<CpuDef, CpuError> {
+    use rayon::prelude::*;
+    let x = &map.x86;
+    let first = *hosts.first().ok_or(CpuError::NoCpus)?;
+    let n = distinct.len();
+    if let Some(&h) = hosts.iter().find(|&&h| h as usize >= n) {
+        return Err(CpuError::Invalid(format!("host CPU index {h} out of range")));
+    }
+    let chunk = hosts.len().div_ceil(rayon::current_num_threads() * 2).max(1 << 14);
+    // Per chunk: the first position (after host 0) of each distinct input, u32::MAX if none.
+    let firsts: Vec<Vec<u32>> = hosts
+        .par_chunks(chunk)
+        .enumerate()
+        .map(|(k, c)| {
+            let mut at = vec![u32::MAX; n];
+            let base = k * chunk;
+            for (j, &h) in c.iter().enumerate() {
+                let p = (base + j) as u32;
+                if p > 0 && at[h as usize] == u32::MAX {
+                    at[h as usize] = p;
+                }
+            }
+            at
+        })
+        .collect();
+    let mut order: Vec<(u32, u32)> = (0..n as u32)
+        .filter_map(|h| firsts.iter().map(|f| f[h as usize]).find(|&p| p != u32::MAX).map(|p| (p, h)))
+        .collect();
+    order.sort_unstable();
+    let mut acc = BaselineAcc::new(&distinct[first as usize])?;
+    for (p, h) in order {
+        acc.add(x, &distinct[h as usize]).map_err(|e| fast::with_index(e, p as usize))?;
+    }
+    acc.finish(x, migratable)
 }
 
 /// `cpufleet baseline FILE`: streams the file, and reads it whole only when the streaming path
@@ -559,7 +604,16 @@ struct BatchOut {
 }
 
 fn first_forbidden(b: &[u8]) -> Option<(usize, u8)> {
-    b.iter().position(|&x| x < 0x20 && x != b'\t' && x != b'\n' && x != b'\r').map(|i| (i, b[i]))
+    let bad = |x: u8| x < 0x20 && x != b'\t' && x != b'\n' && x != b'\r';
+    // Blocks without a control byte are skipped with a branch-free test (vectorized).
+    for (k, c) in b.chunks(64).enumerate() {
+        if c.iter().fold(false, |acc, &x| acc | (x < 0x20)) {
+            if let Some(i) = c.iter().position(|&x| bad(x)) {
+                return Some((k * 64 + i, c[i]));
+            }
+        }
+    }
+    None
 }
 
 fn utf8_error(b: &[u8]) -> Option<usize> {
@@ -680,8 +734,9 @@ impl Walker {
         }
     }
 
-    /// A known element at `pos`, found by guessing its end from the known lengths (the bytes
-    /// then equal a known element's, whose first `</cpu>` is its end).
+    /// A known element at `pos`, found by guessing its end from the known lengths and comparing
+    /// with the first few elements of that length (equal bytes: the same element, whose first
+    /// `</cpu>` is its end). Anything else goes through the search and the hash table.
     #[inline]
     fn known(&self, b: &[u8], pos: usize) -> Option<u32> {
         for (len, ids) in &self.lens {
@@ -694,11 +749,6 @@ impl Walker {
                 let rep = self.out.entries[id as usize].rep as usize;
                 if b[rep..rep + s.len()] == *s {
                     return Some(id);
-                }
-            }
-            if ids.len() >= DIRECT {
-                if let (Some(e), _) = self.lookup(b, pos, end) {
-                    return Some(e);
                 }
             }
         }
@@ -877,6 +927,8 @@ fn drive<S: Source + ?Sized>(ctx: &Ctx, src: &S, n: u64, opts: StreamOpts, fold:
         }
         return Ok(());
     }
+    // Regions spawned and not yet folded (running, or done and waiting for an earlier one):
+    // this bounds the buffers alive at once, whatever the order in which regions finish.
     let max_in_flight = rayon::current_num_threads() as u64 + 2;
     rayon::in_place_scope(|scope| {
         let (tx, rx) = mpsc::channel::<(u64, std::io::Result<Region>)>();
@@ -884,7 +936,7 @@ fn drive<S: Source + ?Sized>(ctx: &Ctx, src: &S, n: u64, opts: StreamOpts, fold:
         let (mut next, mut next_fold, mut in_flight) = (0u64, 0u64, 0u64);
         let mut result = Ok(());
         loop {
-            while result.is_ok() && fold.wants_more() && next < regions && in_flight < max_in_flight {
+            while result.is_ok() && fold.wants_more() && next < regions && next - next_fold < max_in_flight {
                 let tx = tx.clone();
                 let k = next;
                 scope.spawn(move |_| {

@@ -12,7 +12,8 @@ use cpufleet_engine::x86::{self, BaselineInput};
 use cpufleet_engine::xml::{format_cpu, Limits};
 use cpufleet_engine::{CpuDef, CpuMap};
 use cpufleet_sim::stream::{
-    baseline_file, baseline_in_memory, baseline_inputs_chunked, baseline_source, Failure, Source, StreamOpts, Streamed,
+    baseline_file, baseline_in_memory, baseline_inputs_chunked, baseline_interned_parallel, baseline_source, Failure,
+    Source, StreamOpts, Streamed,
 };
 use std::fmt::Write as _;
 
@@ -598,6 +599,33 @@ fn parallel_fold_of_inputs_equals_sequential_baseline() {
         for chunk in [1, 2, 3, 7, usize::MAX] {
             assert_eq!(baseline_inputs_chunked(&map, &inputs, migratable, chunk), want, "chunk {chunk}");
         }
+        // The same hosts as indices into their distinct inputs.
+        let mut distinct: Vec<BaselineInput> = Vec::new();
+        let ids: Vec<u32> = inputs
+            .iter()
+            .map(|i| match distinct.iter().position(|d| d == i) {
+                Some(p) => p as u32,
+                None => {
+                    distinct.push(i.clone());
+                    distinct.len() as u32 - 1
+                }
+            })
+            .collect();
+        assert_eq!(cpufleet_engine::fast::baseline_interned(&map.x86, &distinct, &ids, migratable), want);
+        assert_eq!(baseline_interned_parallel(&map, &distinct, &ids, migratable), want);
+        // Long lists (several chunks), first occurrences far from the start.
+        if ok + err > 30 {
+            continue;
+        }
+        let mut long = vec![ids[0]; 20_000];
+        long.extend(&ids);
+        long.extend(&ids);
+        let seq = cpufleet_engine::fast::baseline_interned(&map.x86, &distinct, &long, migratable);
+        let cpu_of: Vec<&CpuDef> =
+            (0..distinct.len() as u32).map(|d| &cpus[ids.iter().position(|&i| i == d).unwrap()]).collect();
+        let long_cpus: Vec<CpuDef> = long.iter().map(|&i| cpu_of[i as usize].clone()).collect();
+        assert_eq!(seq, x86::baseline(&map.x86, &long_cpus, migratable));
+        assert_eq!(baseline_interned_parallel(&map, &distinct, &long, migratable), seq);
     }
     assert!(ok > 50 && err > 20, "{ok} results, {err} errors");
 }
