@@ -9,9 +9,10 @@ For each pool size (default 1,000 / 10,000 / 50,000 hosts) this script
    as bare host `<cpu>` elements one after the other (what `virsh cpu-baseline FILE` reads);
 2. runs libvirt 9.0.0's baseline in process through Debian's `python3-libvirt`
    (`libvirt.open('test:///default').baselineCPU(cpus, 0)`), best of N runs, each run in a fresh
-   subprocess that reports the time of the `baselineCPU` call alone and its own peak RSS;
+   subprocess that reports the time of the `baselineCPU` call alone; its peak RSS comes from
+   `/usr/bin/time` (largest over the runs);
 3. runs `target/release/cpufleet baseline FILE`, best of N runs, timed from process start to
-   exit, peak RSS from `wait4`;
+   exit; peak RSS from `/usr/bin/time` over N more runs (largest);
 4. checks the outputs are identical: virsh prints the formatted CPU plus one more newline, the
    Python binding returns the formatted CPU without that extra newline, so cpufleet's stdout
    must equal libvirt's string + "\\n";
@@ -21,7 +22,7 @@ For each pool size (default 1,000 / 10,000 / 50,000 hosts) this script
 
 Everything runs under `taskset -c 0,1` (this machine's two cores) unless `--cpus ''`.
 
-Set-up (Debian 12): `apt-get install -y --no-install-recommends python3-libvirt`, then
+Set-up (Debian 12): `apt-get install -y --no-install-recommends python3-libvirt time`, then
 `cargo build --release -p cpufleet-sim && cargo build --release -p cpufleet-benches --example limits`
 (the script builds them when they are missing). Run: `/usr/bin/python3 benches/compare_libvirt.py`.
 """
@@ -32,7 +33,6 @@ import os
 import platform
 import random
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -95,15 +95,15 @@ def host_xml(cfg, microcode):
     return "\n".join(lines) + "\n"
 
 
-def gen_pool(hosts, seed):
-    """A pool of `hosts` host CPUs: 10 distinct elements (5 configurations x 2 microcodes)."""
+def gen_pool(hosts, seed, path):
+    """Writes a pool of `hosts` host CPUs to `path`: 10 distinct elements (5 configurations x 2
+    microcode levels) in a seeded random order."""
     rng = random.Random(seed)
     variants = [[host_xml(c, m) for m in c[2]] for c in CONFIGS]
-    out = []
-    for _ in range(hosts):
-        i = rng.choices(range(len(CONFIGS)), weights=WEIGHTS)[0]
-        out.append(variants[i][0 if rng.random() < 0.7 else 1])
-    return "".join(out)
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(hosts):
+            i = rng.choices(range(len(CONFIGS)), weights=WEIGHTS)[0]
+            f.write(variants[i][0 if rng.random() < 0.7 else 1])
 
 
 CPU_RE = re.compile(r"<cpu[\s>].*?</cpu>", re.S)
@@ -124,58 +124,63 @@ def libvirt_worker(path, out_path):
     except libvirt.libvirtError as e:
         result, error = None, str(e)
     secs = time.perf_counter() - t
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(out_path, "w", encoding="utf-8") as f:
         f.write(result if result is not None else "")
-    print(json.dumps({"seconds": secs, "peak_kb": peak_kb, "error": error, "cpus": len(cpus)}))
+    print(json.dumps({"seconds": secs, "error": error, "cpus": len(cpus)}))
 
 
 def prefix(cpus):
     return ["taskset", "-c", cpus] if cpus else []
 
 
-def best_of(results):
-    """The fastest run, with the largest peak RSS seen over all runs (memory is reported
-    conservatively)."""
-    best = dict(min(results, key=lambda r: r["seconds"]))
-    best["peak_kb"] = max(r["peak_kb"] for r in results)
-    return best
+def peak_kb(argv):
+    """Runs argv under /usr/bin/time and returns (its peak RSS in KiB, stdout). The child is
+    forked from `time`, a small process: a child forked from this Python process would count
+    this process's pages in its peak."""
+    p = subprocess.run(["/usr/bin/time", "-f", "PEAK_KB %M"] + argv, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed (exit {p.returncode}): {p.stderr}")
+    line = [l for l in p.stderr.splitlines() if l.startswith("PEAK_KB ")][-1]
+    return int(line.split()[1]), p.stdout
 
 
 def run_libvirt(path, runs, cpus, tmp):
+    """Best of `runs` fresh worker processes: the time of the call, the worker's peak RSS
+    (largest over the runs)."""
     out_path = os.path.join(tmp, "libvirt.out")
-    results = []
+    best, peak, output = None, 0, None
     for _ in range(runs):
-        p = subprocess.run(prefix(cpus) + ["/usr/bin/python3", os.path.abspath(__file__), "--libvirt-worker",
-                                           path, out_path], capture_output=True, text=True, check=True)
-        r = json.loads(p.stdout)
+        kb, stdout = peak_kb(prefix(cpus) + ["/usr/bin/python3", os.path.abspath(__file__), "--libvirt-worker",
+                                             path, out_path])
+        r = json.loads(stdout)
         if r["error"]:
             raise SystemExit(f"libvirt failed on {path}: {r['error']}")
         with open(out_path, encoding="utf-8") as f:
-            r["output"] = f.read()
-        results.append(r)
-    if any(r["output"] != results[0]["output"] for r in results):
-        raise SystemExit(f"libvirt gave different outputs on {path}")
-    return best_of(results)
+            out = f.read()
+        if output is not None and out != output:
+            raise SystemExit(f"libvirt gave different outputs on {path}")
+        output, peak = out, max(peak, kb)
+        if best is None or r["seconds"] < best["seconds"]:
+            best = r
+    return {"seconds": best["seconds"], "cpus": best["cpus"], "peak_kb": peak, "output": output}
 
 
 def run_cpufleet(binary, path, runs, cpus):
-    """Process start to exit; peak RSS of that very child from wait4."""
-    results = []
+    """Best of `runs`, process start to exit; then the peak RSS of `runs` more runs (largest)."""
+    argv = prefix(cpus) + [binary, "baseline", path]
+    best, output = None, None
     for _ in range(runs):
-        argv = prefix(cpus) + [binary, "baseline", path]
         t = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err = p.stdout.read(), p.stderr.read()
-        _, status, usage = os.wait4(p.pid, 0)
+        p = subprocess.run(argv, capture_output=True)
         secs = time.perf_counter() - t
-        p.returncode = code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            raise SystemExit(f"cpufleet failed on {path} (exit {code}): {err.decode()}")
-        results.append({"seconds": secs, "peak_kb": usage.ru_maxrss, "output": out.decode()})
-    if any(r["output"] != results[0]["output"] for r in results):
-        raise SystemExit(f"cpufleet gave different outputs on {path}")
-    return best_of(results)
+        if p.returncode != 0:
+            raise SystemExit(f"cpufleet failed on {path} (exit {p.returncode}): {p.stderr.decode()}")
+        if output is not None and p.stdout != output:
+            raise SystemExit(f"cpufleet gave different outputs on {path}")
+        output = p.stdout
+        best = secs if best is None else min(best, secs)
+    peak = max(peak_kb(argv)[0] for _ in range(runs))
+    return {"seconds": best, "peak_kb": peak, "output": output.decode()}
 
 
 def run_limits(binary, path, runs, cpus):
@@ -222,11 +227,12 @@ def main():
     if args.libvirt_worker:
         libvirt_worker(*args.libvirt_worker)
         return
-    try:
-        import libvirt  # noqa: F401
-    except ImportError:
-        raise SystemExit("python3-libvirt is missing: apt-get install -y --no-install-recommends python3-libvirt "
-                         "(and run this script with /usr/bin/python3)")
+    # Checked in a child: this process stays small, so that the processes it starts are not
+    # charged for its memory.
+    if subprocess.run(["/usr/bin/python3", "-c", "import libvirt"], capture_output=True).returncode != 0:
+        raise SystemExit("python3-libvirt is missing: apt-get install -y --no-install-recommends python3-libvirt")
+    if not os.access("/usr/bin/time", os.X_OK):
+        raise SystemExit("/usr/bin/time is missing: apt-get install -y time")
     if args.cpus and not shutil.which("taskset"):
         raise SystemExit("taskset not found (util-linux); pass --cpus '' to run without it")
     ensure_built(args)
@@ -237,8 +243,7 @@ def main():
     try:
         for hosts in [int(h) for h in args.hosts.split(",")]:
             path = os.path.join(pool_dir, f"pool-{hosts}.xml")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(gen_pool(hosts, args.seed))
+            gen_pool(hosts, args.seed, path)
             lv = run_libvirt(path, args.runs, args.cpus, tmp)
             cf = run_cpufleet(args.bin, path, args.runs, args.cpus)
             lim = run_limits(args.limits_bin, path, args.runs, args.cpus)

@@ -51,7 +51,15 @@ pub struct NameTable {
     /// 0 = empty, otherwise index + 1.
     slots: Vec<u32>,
     names: Vec<Box<[u8]>>,
+    /// Per name: its first and last 8 bytes (zero-padded) and its length, which decide equality
+    /// outright for names of up to 16 bytes.
+    keys: Vec<(u64, u64, usize)>,
     mask: usize,
+}
+
+#[inline]
+fn name_key(b: &[u8]) -> (u64, u64, usize) {
+    (load_le(b), load_le(&b[b.len().saturating_sub(8)..]), b.len())
 }
 
 #[inline]
@@ -63,10 +71,8 @@ fn load_le(b: &[u8]) -> u64 {
 }
 
 #[inline]
-fn name_hash(b: &[u8]) -> u64 {
-    let head = load_le(b);
-    let tail = load_le(&b[b.len().saturating_sub(8)..]);
-    let h = (head ^ tail.rotate_left(29) ^ (b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+fn name_hash((head, tail, len): (u64, u64, usize)) -> u64 {
+    let h = (head ^ tail.rotate_left(29) ^ (len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
         .wrapping_mul(0xD6E8_FEB8_6659_FD93);
     h ^ (h >> 32)
 }
@@ -76,18 +82,21 @@ impl NameTable {
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> NameTable {
         let names: Vec<Box<[u8]>> = names.into_iter().map(|n| n.as_bytes().into()).collect();
         let size = (names.len() * 4).next_power_of_two().max(16);
-        let mut t = NameTable { slots: vec![0; size], names: Vec::new(), mask: size - 1 };
+        let mut t = NameTable { slots: vec![0; size], names: Vec::new(), keys: Vec::new(), mask: size - 1 };
         for n in names {
+            let key = name_key(&n);
             if t.get(&n).is_none() {
-                let mut i = name_hash(&n) as usize & t.mask;
+                let mut i = name_hash(key) as usize & t.mask;
                 while t.slots[i] != 0 {
                     i = (i + 1) & t.mask;
                 }
                 t.names.push(n);
+                t.keys.push(key);
                 t.slots[i] = t.names.len() as u32;
             } else {
-                // Keep indices aligned with the input order.
-                t.names.push(Box::from(&b""[..]));
+                // Keep indices aligned with the input order (the slot keeps the first).
+                t.names.push(n);
+                t.keys.push(key);
             }
         }
         t
@@ -96,13 +105,14 @@ impl NameTable {
     /// The index of `name`, if it is in the table.
     #[inline]
     pub fn get(&self, name: &[u8]) -> Option<usize> {
-        let mut i = name_hash(name) as usize & self.mask;
+        let key = name_key(name);
+        let mut i = name_hash(key) as usize & self.mask;
         loop {
             match self.slots[i] {
                 0 => return None,
                 s => {
                     let idx = s as usize - 1;
-                    if *self.names[idx] == *name {
+                    if self.keys[idx] == key && (key.2 <= 16 || *self.names[idx] == *name) {
                         return Some(idx);
                     }
                 }
@@ -167,16 +177,15 @@ fn is_name_char(b: u8) -> bool {
 /// quick-xml's `ElementParser`).
 #[inline]
 fn tag_end(s: &[u8], from: usize) -> Option<usize> {
-    let mut quote = 0u8;
-    for (i, &b) in s[from..].iter().enumerate() {
-        match (quote, b) {
-            (0, b'>') => return Some(from + i),
-            (0, b'\'' | b'"') => quote = b,
-            (q, b) if q == b => quote = 0,
-            _ => {}
+    let mut i = from;
+    loop {
+        let j = i + s[i..].iter().position(|&b| b == b'>' || b == b'\'' || b == b'"')?;
+        if s[j] == b'>' {
+            return Some(j);
         }
+        let q = s[j];
+        i = j + 2 + s[j + 1..].iter().position(|&b| b == q)?;
     }
-    None
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
