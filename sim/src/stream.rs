@@ -53,8 +53,9 @@ use std::sync::{mpsc, Mutex};
 /// Default region size of the streaming reader.
 pub const DEFAULT_CHUNK: usize = 2 << 20;
 
-/// Bytes read beyond a region's end at first (its last element usually ends there).
-const OVERHANG: usize = 64 << 10;
+/// Bytes read beyond a region's end at first (its last element usually ends there), and the
+/// first step by which a region's buffer grows when it needs more (doubling after that).
+const OVERHANG: usize = 8 << 10;
 
 /// A walk may need this many bytes beyond its region's start (one huge element, or not a pool
 /// at all); beyond it the in-memory path takes over.
@@ -475,6 +476,8 @@ struct Ctx<'m> {
     cpu_tag: memchr::memmem::Finder<'static>,
     /// Buffers of finished regions, for reuse (no page faults after the first ones).
     buffers: Mutex<Vec<Vec<u8>>>,
+    known: Mutex<Known>,
+    known_full: std::sync::atomic::AtomicBool,
 }
 
 impl<'m> Ctx<'m> {
@@ -486,7 +489,32 @@ impl<'m> Ctx<'m> {
             end_tag: memchr::memmem::Finder::new(b"</cpu>"),
             cpu_tag: memchr::memmem::Finder::new(b"<cpu"),
             buffers: Mutex::new(Vec::new()),
+            known: Mutex::new(Known::default()),
+            known_full: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// A distinct element some region already scanned. Never waits: when another region
+    /// holds the cache, this one scans the element itself.
+    fn known(&self, h: u64, s: &[u8]) -> Option<Scanned> {
+        let k = self.known.try_lock().ok()?;
+        let ids = k.by_hash.get(&h)?;
+        ids.iter().map(|&i| &k.items[i as usize]).find(|(b, _)| **b == *s).map(|(_, x)| x.clone())
+    }
+
+    fn remember(&self, h: u64, s: &[u8], x: &Scanned) {
+        if self.known_full.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let Ok(mut k) = self.known.try_lock() else { return };
+        if k.items.len() >= KNOWN_MAX_ITEMS || k.bytes + s.len() > KNOWN_MAX_BYTES {
+            self.known_full.store(true, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        let id = k.items.len() as u32;
+        k.items.push((s.into(), x.clone()));
+        k.bytes += s.len();
+        k.by_hash.entry(h).or_default().push(id);
     }
 
     fn take_buffer(&self) -> Vec<u8> {
@@ -564,6 +592,7 @@ impl Hasher for IdHasher {
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// What baseline takes from one distinct CPU.
+#[derive(Clone)]
 enum Sem {
     Fast(FastHostCpu),
     Slow { arch: Result<Arch, CpuError>, input: Result<BaselineInput, CpuError> },
@@ -771,41 +800,37 @@ impl Walker {
         (None, h)
     }
 
-    /// Scans (or reads) a new distinct element. None: not plain.
+    /// A new distinct element of this region: its scan from an earlier region, or a new scan
+    /// (or read). None: not plain.
     fn add_entry(&mut self, ctx: &Ctx, b: &[u8], pos: usize, end: usize, h: u64) -> Option<u32> {
         let s = &b[pos..end];
-        let (tags, fast) = match ctx.scanner.scan(s, &ctx.limits) {
-            Scan::NotPlain => return None,
-            Scan::Plain { elements, cpu } => (elements, cpu),
+        let scanned = match ctx.known(h, s) {
+            Some(x) => x,
+            None => {
+                let x = scan_element(ctx, s)?;
+                ctx.remember(h, s, &x);
+                x
+            }
         };
         let out = &mut self.out;
-        let parsed = match fast {
-            Some(cpu) => Ok(*self.fast_sems.entry(cpu).or_insert_with(|| {
+        let parsed = scanned.parsed.map(|sem| match sem {
+            Sem::Fast(cpu) => *self.fast_sems.entry(cpu).or_insert_with(|| {
                 out.sems.push(Sem::Fast(cpu));
                 out.sems.len() as u32 - 1
-            })),
-            None => match read_cpu_document(s, TypeHint::Host, ctx.limits) {
-                Err(e) => Err(e),
-                Ok(doc) => {
-                    if doc.cpus.len() != 1 {
-                        return None;
-                    }
-                    let cpu = &doc.cpus[0];
-                    let arch = Arch::of_cpu(ctx.map, cpu);
-                    let input = BaselineInput::from_cpu(&ctx.map.x86, cpu, 0);
-                    out.sems.push(Sem::Slow { arch, input });
-                    Ok(out.sems.len() as u32 - 1)
-                }
-            },
-        };
+            }),
+            slow => {
+                out.sems.push(slow);
+                out.sems.len() as u32 - 1
+            }
+        });
         let id = out.entries.len() as u32;
         out.entries.push(Entry {
             rep: pos as u32,
             len: s.len() as u32,
             next: self.table.insert(h, id),
-            tags,
-            utf8: utf8_error(s).map(|p| p as u32),
-            forbidden: first_forbidden(s).map(|(p, c)| (p as u32, c)),
+            tags: scanned.tags,
+            utf8: scanned.utf8,
+            forbidden: scanned.forbidden,
             parsed,
         });
         let len = s.len() as u32;
@@ -818,6 +843,58 @@ impl Walker {
         Some(id)
     }
 }
+
+/// What one distinct element gave: its start tags, its first invalid UTF-8 byte and control
+/// character, and its CPU or the reader's error (relative to the element).
+#[derive(Clone)]
+struct Scanned {
+    tags: u32,
+    utf8: Option<u32>,
+    forbidden: Option<(u32, u8)>,
+    parsed: Result<Sem, XmlError>,
+}
+
+/// Scans (or, when the scanner does not understand every detail, reads) one element. None:
+/// not plain.
+fn scan_element(ctx: &Ctx, s: &[u8]) -> Option<Scanned> {
+    let (tags, fast) = match ctx.scanner.scan(s, &ctx.limits) {
+        Scan::NotPlain => return None,
+        Scan::Plain { elements, cpu } => (elements, cpu),
+    };
+    let parsed = match fast {
+        Some(cpu) => Ok(Sem::Fast(cpu)),
+        None => match read_cpu_document(s, TypeHint::Host, ctx.limits) {
+            Err(e) => Err(e),
+            Ok(doc) => {
+                if doc.cpus.len() != 1 {
+                    return None;
+                }
+                let cpu = &doc.cpus[0];
+                let arch = Arch::of_cpu(ctx.map, cpu);
+                let input = BaselineInput::from_cpu(&ctx.map.x86, cpu, 0);
+                Ok(Sem::Slow { arch, input })
+            }
+        },
+    };
+    Some(Scanned {
+        tags,
+        utf8: utf8_error(s).map(|p| p as u32),
+        forbidden: first_forbidden(s).map(|(p, c)| (p as u32, c)),
+        parsed,
+    })
+}
+
+/// Distinct elements scanned by any region, shared so that each is scanned about once per run
+/// (bounded: beyond the bounds, regions scan their own).
+#[derive(Default)]
+struct Known {
+    by_hash: IdMap<Vec<u32>>,
+    items: Vec<(Box<[u8]>, Scanned)>,
+    bytes: usize,
+}
+
+const KNOWN_MAX_ITEMS: usize = 4096;
+const KNOWN_MAX_BYTES: usize = 4 << 20;
 
 /// One region: `[lo, hi)` of the input, the bytes read for it (from `lo`) and its walk.
 struct Region {
@@ -839,11 +916,15 @@ fn region<S: Source + ?Sized>(ctx: &Ctx, src: &S, k: u64, chunk: u64, n: u64) ->
     let hi = (lo + chunk).min(n);
     let span = (hi - lo) as usize;
     let mut buf = ctx.take_buffer();
-    let first = (hi + (span.min(OVERHANG) as u64).max(8)).min(n) - lo;
+    // Small regions (tests) read little beyond their end.
+    let over = span.clamp(8, OVERHANG);
+    let first = (hi + over as u64).min(n) - lo;
     let mut len = fill(src, &mut buf, lo, 0, first as usize)?;
     // More bytes; an input that ends before its size said is an error (the caller falls back).
-    let grow = |buf: &mut Vec<u8>, len: usize| -> std::io::Result<usize> {
-        let to = (len + len.max(4096)).min((n - lo) as usize);
+    let mut step = over.max(64);
+    let mut grow = |buf: &mut Vec<u8>, len: usize| -> std::io::Result<usize> {
+        let to = (len + step).min((n - lo) as usize);
+        step = step.saturating_mul(2);
         match fill(src, buf, lo, len, to)? {
             got if got > len => Ok(got),
             _ => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the input shrank while read")),
@@ -940,7 +1021,10 @@ fn drive<S: Source + ?Sized>(ctx: &Ctx, src: &S, n: u64, opts: StreamOpts, fold:
                 let tx = tx.clone();
                 let k = next;
                 scope.spawn(move |_| {
-                    let _ = tx.send((k, region(ctx, src, k, chunk, n)));
+                    // A panic (a bug) must not leave the fold waiting for this region forever.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| region(ctx, src, k, chunk, n)))
+                        .unwrap_or_else(|_| Err(std::io::Error::other("internal error while reading the input")));
+                    let _ = tx.send((k, r));
                 });
                 next += 1;
                 in_flight += 1;
