@@ -309,9 +309,15 @@ pub fn baseline_file(
     migratable: bool,
     opts: StreamOpts,
 ) -> CliResult<Result<CpuDef, Failure>> {
+    let in_memory = || -> CliResult<Result<CpuDef, Failure>> {
+        let bytes = crate::io::read_file(path, max_bytes)?;
+        Ok(baseline_in_memory(map, &bytes, limits, features, migratable))
+    };
     let meta = std::fs::metadata(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
-    if meta.is_dir() {
-        return Err(CliError::file(path, "is a directory, expected a file"));
+    if !meta.is_file() || meta.len() > max_bytes {
+        // Directories, pipes, devices (whose size says nothing about their content) and files
+        // over the limit: `read_file` says what is wrong, or reads what there is.
+        return in_memory();
     }
     let f = std::fs::File::open(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
     let src = FileSource::new(f, meta.len());
@@ -322,10 +328,7 @@ pub fn baseline_file(
             Err(Failure::Input(m)) => Err(CliError::file(path, m)),
             r => Ok(r),
         },
-        Streamed::Fallback => {
-            let bytes = crate::io::read_file(path, max_bytes)?;
-            Ok(baseline_in_memory(map, &bytes, limits, features, migratable))
-        }
+        Streamed::Fallback => in_memory(),
     }
 }
 

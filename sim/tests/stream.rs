@@ -536,6 +536,37 @@ fn file_errors_match_read_file() {
             baseline_file(&map, path, max, Limits::default(), false, false, opts).map(|_| ()).unwrap_err().to_string();
         assert_eq!(got, want);
     }
+    // A file too large and unreadable: the size is reported first, as read_file does (as root
+    // the file stays readable, and this is one more size check).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = dir.join("locked.xml");
+        std::fs::write(&locked, "<cpu><arch>x86_64</arch><model>Haswell</model></cpu>".repeat(4)).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let want = cpufleet_sim::io::read_file(&locked, 100).map(|_| ()).unwrap_err().to_string();
+        let got = baseline_file(&map, &locked, 100, Limits::default(), false, false, opts)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(got, want);
+        assert!(want.contains("exceeds the input limit"), "{want}");
+    }
+    // Not a regular file (its size says nothing): read as read_file reads it.
+    #[cfg(unix)]
+    {
+        let doc = "<cpu><arch>x86_64</arch><model>Haswell</model></cpu>";
+        let want = key(&baseline_in_memory(&map, doc.as_bytes(), Limits::default(), false, false));
+        let fifo = dir.join("fifo.xml");
+        let _ = std::fs::remove_file(&fifo);
+        if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+            let f = fifo.clone();
+            let writer = std::thread::spawn(move || std::fs::write(&f, doc).unwrap());
+            let got = baseline_file(&map, &fifo, 1000, Limits::default(), false, false, opts).unwrap();
+            writer.join().unwrap();
+            assert_eq!(key(&got), want);
+        }
+    }
     // A file that grows or shrinks while it is read goes to the in-memory path, which reads
     // (and limits) what is there.
     struct Moving(Vec<u8>, u64);
