@@ -57,8 +57,8 @@ pub const DEFAULT_CHUNK: usize = 2 << 20;
 /// first step by which a region's buffer grows when it needs more (doubling after that).
 const OVERHANG: usize = 8 << 10;
 
-/// A walk may need this many bytes beyond its region's start (one huge element, or not a pool
-/// at all); beyond it the in-memory path takes over.
+/// A walk may need this many bytes beyond its region's end (one huge element, or not a pool at
+/// all); beyond it the in-memory path takes over.
 pub const MAX_PENDING: usize = 16 << 20;
 
 /// How the streaming baseline runs.
@@ -975,7 +975,7 @@ fn region<S: Source + ?Sized>(ctx: &Ctx, src: &S, k: u64, chunk: u64, n: u64) ->
                 break;
             }
             WalkEnd::NeedMore(p) => {
-                if len - start > MAX_PENDING {
+                if len.saturating_sub(span) > MAX_PENDING {
                     walker.out.odd = Some(p as u32);
                     r.end = lo + p as u64;
                     break;
@@ -993,7 +993,8 @@ fn region<S: Source + ?Sized>(ctx: &Ctx, src: &S, k: u64, chunk: u64, n: u64) ->
 
 /// Reads, walks and folds every region, in parallel unless `opts.parallel` is false.
 fn drive<S: Source + ?Sized>(ctx: &Ctx, src: &S, n: u64, opts: StreamOpts, fold: &mut Fold) -> std::io::Result<()> {
-    let chunk = opts.chunk_size.max(1) as u64;
+    // Offsets within a region's buffer are 32-bit.
+    let chunk = opts.chunk_size.clamp(1, 1 << 30) as u64;
     let regions = n.div_ceil(chunk);
     if !opts.parallel {
         for k in 0..regions {

@@ -442,6 +442,13 @@ fn realistic_pool_streams_without_fallback_and_matches() {
     for flags in [(false, false), (true, false), (false, true)] {
         let want = key(&baseline_in_memory(&map, bytes, Limits::default(), flags.0, flags.1));
         assert!(want.contains("<model fallback='allow'>Haswell-noTSX-IBRS</model>"), "{want}");
+        if flags == (false, false) {
+            // Regions larger than the pending bound (16 MiB), on a pool larger than it.
+            let big = bytes.repeat(8);
+            let (got, fb) =
+                streamed(&map, &big, Limits::default(), flags, StreamOpts { chunk_size: 1 << 26, parallel: true });
+            assert!(!fb && got == want, "one 64 MiB region over {} bytes", big.len());
+        }
         let want_small = key(&baseline_in_memory(&map, &bytes[..small], Limits::default(), flags.0, flags.1));
         for chunk in [1, 2, 3, 17, 100, 999, 4096, 65536, 1 << 22] {
             let (part, want) = if chunk < 100 { (&bytes[..small], &want_small) } else { (bytes, &want) };
