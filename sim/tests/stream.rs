@@ -444,7 +444,7 @@ fn realistic_pool_streams_without_fallback_and_matches() {
         assert!(want.contains("<model fallback='allow'>Haswell-noTSX-IBRS</model>"), "{want}");
         if flags == (false, false) {
             // Regions larger than the pending bound (16 MiB), on a pool larger than it.
-            let big = bytes.repeat(8);
+            let big = bytes.repeat((16 << 20) / bytes.len() + 2);
             let (got, fb) =
                 streamed(&map, &big, Limits::default(), flags, StreamOpts { chunk_size: 1 << 26, parallel: true });
             assert!(!fb && got == want, "one 64 MiB region over {} bytes", big.len());
