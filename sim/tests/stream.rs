@@ -443,7 +443,7 @@ fn realistic_pool_streams_without_fallback_and_matches() {
         let want = key(&baseline_in_memory(&map, bytes, Limits::default(), flags.0, flags.1));
         assert!(want.contains("<model fallback='allow'>Haswell-noTSX-IBRS</model>"), "{want}");
         if flags == (false, false) {
-            // Regions larger than the pending bound (16 MiB), on a pool larger than it.
+            // One region larger than the pending bound (16 MiB) covering a pool larger than it.
             let big = bytes.repeat((16 << 20) / bytes.len() + 2);
             let (got, fb) =
                 streamed(&map, &big, Limits::default(), flags, StreamOpts { chunk_size: 1 << 26, parallel: true });
