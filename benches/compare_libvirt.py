@@ -3,10 +3,13 @@
 
 For each pool size (default 1,000 / 10,000 / 50,000 hosts) this script
 
-1. generates a realistic pool file: a handful of distinct Intel host configurations (map models
-   with the extra features, microcode, signature, TSC, topology and page sizes `virsh
-   capabilities` shows), two microcode levels each, repeated in a seeded random order, written
-   as bare host `<cpu>` elements one after the other (what `virsh cpu-baseline FILE` reads);
+1. generates a realistic pool file of bare host `<cpu>` elements (what `virsh cpu-baseline FILE`
+   reads). Default source (`--source fleet`): `cpufleet fleet gen`, the simulator's fleet
+   generator (CPU generation profiles, microcode levels, BIOS toggles, odd hosts), scaled so that
+   its largest pool holds at least N hosts; the pool file is that pool's first N hosts. With
+   `--source builtin`: five Intel server configurations of this script (map models with the
+   extra features, microcode, signature, TSC, topology and page sizes `virsh capabilities`
+   shows), two microcode levels each, repeated in a seeded random order;
 2. runs libvirt 9.0.0's baseline in process through Debian's `python3-libvirt`
    (`libvirt.open('test:///default').baselineCPU(cpus, 0)`), best of N runs, each run in a fresh
    subprocess that reports the time of the `baselineCPU` call alone; its peak RSS comes from
@@ -104,6 +107,28 @@ def gen_pool(hosts, seed, path):
         for _ in range(hosts):
             i = rng.choices(range(len(CONFIGS)), weights=WEIGHTS)[0]
             f.write(variants[i][0 if rng.random() < 0.7 else 1])
+
+
+def fleet_pool(binary, hosts, seed, path, tmp):
+    """Writes the first `hosts` hosts of the largest pool of a `cpufleet fleet gen` fleet."""
+    out = os.path.join(tmp, "fleet")
+    scale = hosts * 12
+    while True:
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run([binary, "fleet", "gen", "--hosts", str(scale), "--seed", str(seed), "--out", out],
+                       check=True, capture_output=True)
+        files = [os.path.join(out, f) for f in os.listdir(out) if f.endswith(".xml")]
+        largest = max(files, key=os.path.getsize)
+        with open(largest, encoding="utf-8") as f:
+            text = f.read()
+        ends = [m.end() for m in re.finditer(r"</cpu>\n?", text)]
+        if len(ends) >= hosts:
+            break
+        scale *= 2
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text[: ends[hosts - 1]])
+    shutil.rmtree(out, ignore_errors=True)
+    return os.path.basename(largest)[:-4]
 
 
 CPU_RE = re.compile(r"<cpu[\s>].*?</cpu>", re.S)
@@ -219,6 +244,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="best of N (default 3)")
     ap.add_argument("--cpus", default="0,1", help="taskset CPU list ('' = no taskset)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--source", choices=["fleet", "builtin"], default="fleet",
+                    help="pool generator: cpufleet fleet gen (default) or this script's configurations")
     ap.add_argument("--bin", default=os.path.join(REPO, "target/release/cpufleet"))
     ap.add_argument("--limits-bin", default=os.path.join(REPO, "target/release/examples/limits"))
     ap.add_argument("--keep", metavar="DIR", help="write the pool files here and keep them")
@@ -243,7 +270,13 @@ def main():
     try:
         for hosts in [int(h) for h in args.hosts.split(",")]:
             path = os.path.join(pool_dir, f"pool-{hosts}.xml")
-            gen_pool(hosts, args.seed, path)
+            pool = "builtin"
+            if args.source == "fleet":
+                pool = fleet_pool(args.bin, hosts, args.seed, path, tmp)
+            else:
+                gen_pool(hosts, args.seed, path)
+            with open(path, encoding="utf-8") as f:
+                distinct = len(set(CPU_RE.findall(f.read())))
             lv = run_libvirt(path, args.runs, args.cpus, tmp)
             cf = run_cpufleet(args.bin, path, args.runs, args.cpus)
             lim = run_limits(args.limits_bin, path, args.runs, args.cpus)
@@ -251,7 +284,7 @@ def main():
                 raise SystemExit(f"pool {path}: libvirt got {lv['cpus']} CPUs, expected {hosts}")
             if cf["output"] != lv["output"] + "\n":
                 raise SystemExit(f"OUTPUTS DIFFER on {path}:\n--- libvirt\n{lv['output']}\n--- cpufleet\n{cf['output']}")
-            rows.append((hosts, os.path.getsize(path), lv, cf, lim))
+            rows.append((hosts, pool, distinct, os.path.getsize(path), lv, cf, lim))
             print(f"{hosts} hosts: identical output ({len(cf['output'])} bytes)", file=sys.stderr)
     finally:
         if not args.keep:
@@ -260,11 +293,11 @@ def main():
     print("libvirt s: the in-process `baselineCPU` call alone (python3-libvirt, test:///default); "
           "cpufleet s: `cpufleet baseline FILE`, process start to exit. Outputs identical.")
     print()
-    print("| hosts | file MB | libvirt s | cpufleet s | ratio | libvirt peak MB | cpufleet peak MB "
-          "| byte pass s | quick-xml scan s | cpufleet / byte pass |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for hosts, size, lv, cf, lim in rows:
-        print(f"| {hosts:,} | {size / 1e6:.1f} | {lv['seconds']:.3f} | {cf['seconds']:.4f} "
+    print("| hosts | pool (distinct `<cpu>`) | file MB | libvirt s | cpufleet s | ratio | libvirt peak MB "
+          "| cpufleet peak MB | byte pass s | quick-xml scan s | cpufleet / byte pass |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for hosts, pool, distinct, size, lv, cf, lim in rows:
+        print(f"| {hosts:,} | {pool} ({distinct}) | {size / 1e6:.1f} | {lv['seconds']:.3f} | {cf['seconds']:.4f} "
               f"| {lv['seconds'] / cf['seconds']:.0f}x | {lv['peak_kb'] / 1024:.0f} | {cf['peak_kb'] / 1024:.1f} "
               f"| {lim['byte_pass_s']:.4f} | {lim['quick_xml_scan_s']:.4f} "
               f"| {cf['seconds'] / lim['byte_pass_s']:.1f}x |")
