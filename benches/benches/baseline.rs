@@ -43,8 +43,8 @@ fn in_memory(c: &mut Criterion) {
         if n >= 100_000 {
             g.sample_size(20).measurement_time(Duration::from_secs(4));
         }
-        // Every host's own BaselineInput folded into a BaselineAcc (chunks merged in order when
-        // parallel).
+        // Every host's own BaselineInput folded into a BaselineAcc (when parallel: chunks on the
+        // rayon pool, merged in order).
         g.bench_function(format!("inputs_sequential/{n}"), |b| {
             b.iter(|| baseline_inputs(&map, black_box(&inputs), false, false))
         });
