@@ -21,10 +21,15 @@
 //!   maxphysaddr attributes, an `x86_64` or `i686` arch, a model and features the map knows, no
 //!   duplicate feature, a known vendor or none, every text and value within the limits. Otherwise
 //!   [`Scan::Plain`] carries `cpu: None` and the caller uses the full reader for that element.
+//!   These value checks mirror `xml::read::build_cpu` for host CPUs (e.g. non-zero topology
+//!   counts) and must change with it: `sim/tests/stream.rs` compares the two on generated
+//!   elements with valid and invalid values (zero, empty, too large, not a number), which
+//!   catches a drift in any of the values it varies.
 //!
-//! It also holds [`PreparedHost`] / [`PreparedCpu`]: CPUs resolved once to feature bitsets so
-//! that comparing many pairs ([`compare_prepared`]) costs a few bit operations per pair and no
-//! allocation for a compatible pair, with the same verdict and reason as [`crate::x86::compare`].
+//! It also holds [`baseline_interned`] (a fleet's hosts as indices into its distinct CPUs) and
+//! [`PreparedHost`] / [`PreparedCpu`]: CPUs resolved once to feature bitsets so that comparing
+//! many pairs ([`compare_prepared`]) costs a few bit operations per pair and no allocation for a
+//! compatible pair, with the same verdict and reason as [`crate::x86::compare`].
 //!
 //! Pure: no I/O, no threads, no allocation per element (the name tables are built once per map).
 
