@@ -218,7 +218,8 @@ struct Items {
 }
 
 struct RawVendor {
-    at: Pos,
+    /// Byte offset of the element (its line:column is computed only for an error).
+    at: usize,
     name: String,
     string: Option<String>,
 }
@@ -230,7 +231,8 @@ struct RawFeature {
 }
 
 struct RawModel {
-    at: Pos,
+    /// Byte offset of the element (its line:column is computed only for an error).
+    at: usize,
     name: String,
     parent: Option<String>,
     decode: Option<(bool, bool)>,
@@ -246,10 +248,6 @@ fn bad_value(c: &Cursor, e: &Elem, attribute: &str, value: &str, expected: &'sta
 
 fn req_attr<'e>(c: &Cursor, e: &'e Elem, name: &'static str) -> Result<&'e str, XmlError> {
     e.attr(name).ok_or_else(|| c.err_elem(e, XmlErrorKind::MissingAttribute(name)))
-}
-
-fn pos_of(c: &Cursor, e: &Elem) -> Pos {
-    Pos::locate(c.source(), e.offset)
 }
 
 /// Parses a stepping list such as `0-4` or `1,3,5-7` (values 0..15).
@@ -294,7 +292,7 @@ impl Items {
     fn read(&mut self, c: &mut Cursor, e: Elem, arch: Arch) -> Result<(), XmlError> {
         match e.name.as_str() {
             "vendor" => self.vendors.push(RawVendor {
-                at: pos_of(c, &e),
+                at: e.offset,
                 name: req_attr(c, &e, "name")?.to_string(),
                 string: e.attr("string").map(str::to_string),
             }),
@@ -338,7 +336,7 @@ impl Items {
             }
             "model" => {
                 let mut m = RawModel {
-                    at: pos_of(c, &e),
+                    at: e.offset,
                     name: req_attr(c, &e, "name")?.to_string(),
                     parent: None,
                     decode: None,
@@ -482,11 +480,11 @@ impl CpuMap {
         lookup: &dyn Fn(&str) -> Option<&'t str>,
     ) -> Result<(), MapError> {
         for s in read_cpus_doc(file, text, true, Arch::X86)? {
-            self.apply(file, s.arch, s.items)?;
+            self.apply(file, text, s.arch, s.items)?;
             for inc in &s.includes {
                 let inc_text = lookup(inc).ok_or_else(|| MapError::MissingFile { file: inc.clone() })?;
                 for sub in read_cpus_doc(inc, inc_text, false, s.arch)? {
-                    self.apply(inc, s.arch, sub.items)?;
+                    self.apply(inc, inc_text, s.arch, sub.items)?;
                 }
             }
         }
@@ -501,7 +499,7 @@ impl CpuMap {
     }
 
     /// Loads the items of one file: vendors, then features, then models.
-    fn apply(&mut self, file: &str, arch: Arch, items: Items) -> Result<(), MapError> {
+    fn apply(&mut self, file: &str, text: &str, arch: Arch, items: Items) -> Result<(), MapError> {
         let dup = |what: &'static str, name: &str| MapError::Duplicate {
             file: file.to_string(),
             what,
@@ -509,9 +507,9 @@ impl CpuMap {
         };
         let unknown =
             |what: &'static str, name: &str| MapError::Unknown { file: file.to_string(), what, name: name.to_string() };
-        let invalid = |at: Pos, message: String| MapError::Invalid {
+        let invalid = |at: usize, message: String| MapError::Invalid {
             file: file.to_string(),
-            message: format!("{at}: {message}"),
+            message: format!("{}: {message}", Pos::locate(text.as_bytes(), at)),
         };
         match arch {
             Arch::X86 => {
