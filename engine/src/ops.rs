@@ -1,12 +1,12 @@
 //! Architecture dispatch (`cpu.c`): the generic entry points the command line and the
 //! conformance harness call.
 
-use crate::cpu::{CpuDef, CpuType};
+use crate::cpu::CpuDef;
 use crate::error::CpuError;
 use crate::map::CpuMap;
+use crate::ppc64;
 use crate::x86::{self, Comparison, Reason, Verdict};
 use crate::xml::ModelListEntry;
-use crate::{ppc64, FeatureSet};
 
 /// The architectures with a CPU driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -135,10 +135,4 @@ pub fn convert_legacy(arch: Arch, cpu: &mut CpuDef) {
     if arch == Arch::Ppc64 {
         ppc64::convert_legacy(cpu);
     }
-}
-
-/// Features of a host CPU as a set (x86): model plus features.
-pub fn host_features(map: &CpuMap, cpu: &CpuDef) -> Result<FeatureSet, CpuError> {
-    debug_assert!(cpu.cpu_type == CpuType::Host || cpu.cpu_type == CpuType::Guest);
-    Ok(x86::model_from_cpu(&map.x86, cpu, x86::Sel::All)?.features)
 }
