@@ -96,11 +96,13 @@ impl Feature {
     }
 }
 
-/// `<topology sockets dies cores threads/>`.
+/// `<topology sockets dies [clusters] cores threads/>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Topology {
     pub sockets: u32,
     pub dies: u32,
+    /// libvirt 11.3.0 only (default 1, always written); `None` for a CPU read by 9.0.0.
+    pub clusters: Option<u32>,
     pub cores: u32,
     pub threads: u32,
 }
@@ -132,6 +134,8 @@ pub struct CacheDef {
 pub struct MaxPhysAddr {
     pub mode: String,
     pub bits: Option<u32>,
+    /// libvirt 11.3.0's `limit` (mode `passthrough` only).
+    pub limit: Option<u32>,
 }
 
 /// A CPU definition, host or guest.
@@ -143,6 +147,8 @@ pub struct CpuDef {
     pub check: Option<CpuCheck>,
     /// `migratable='on|off'` (passthrough / maximum).
     pub migratable: Option<bool>,
+    /// libvirt 11.3.0's `deprecated_features='on|off'` (guest CPUs; no operation reads it).
+    pub deprecated_features: Option<bool>,
     /// `<arch>` text (host CPUs; an optional constraint on guests read from capabilities).
     pub arch: Option<String>,
     pub model: Option<String>,
@@ -167,6 +173,7 @@ impl CpuDef {
             match_: CpuMatch::Exact,
             check: None,
             migratable: None,
+            deprecated_features: None,
             arch: None,
             model: None,
             fallback: Fallback::Allow,

@@ -562,10 +562,13 @@ impl<'m> HostScanner<'m> {
                     && matches!(attr(attrs, "scaling"), None | Some(b"yes") | Some(b"no"))
             }
             b"topology" => {
-                // All four are read as non-zero counts.
+                // All four are read as non-zero counts, and so is libvirt 11.3.0's `clusters`
+                // (which 9.0.0's reader ignores).
+                let v11 = self.map.version().at_least_11_3();
                 fresh(&mut c.topology)
                     && nonzero_ok(attr(attrs, "sockets"), true)
                     && nonzero_ok(attr(attrs, "dies"), false)
+                    && (!v11 || nonzero_ok(attr(attrs, "clusters"), false))
                     && nonzero_ok(attr(attrs, "cores"), true)
                     && nonzero_ok(attr(attrs, "threads"), true)
             }
@@ -584,6 +587,8 @@ impl<'m> HostScanner<'m> {
                 fresh(&mut c.maxphysaddr)
                     && matches!(attr(attrs, "mode"), Some(b"emulate" | b"passthrough"))
                     && u32_ok(attr(attrs, "bits"), false)
+                    // libvirt 11.3.0 validates `limit`; the full reader decides on it.
+                    && (!self.map.version().at_least_11_3() || attr(attrs, "limit").is_none())
             }
             b"feature" => {
                 if c.n_features >= limits.max_features {

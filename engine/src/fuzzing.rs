@@ -14,6 +14,7 @@ use crate::map::{CpuMap, X86Map};
 use crate::ops;
 use crate::x86::{self, Sel, X86Data};
 use crate::xml::{self, Limits, TypeHint};
+use crate::version::LibvirtVersion;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -59,14 +60,17 @@ const MAX_CPUS_PER_INPUT: usize = 16;
 pub fn cpu_xml_parse(data: &[u8]) -> usize {
     let limits = fuzz_limits();
     let mut n = 0;
-    for hint in [TypeHint::Auto, TypeHint::Host, TypeHint::Guest] {
-        if let Ok(doc) = xml::read_cpu_document(data, hint, limits) {
+    for (hint, v) in [TypeHint::Auto, TypeHint::Host, TypeHint::Guest]
+        .into_iter()
+        .flat_map(|h| LibvirtVersion::ALL.into_iter().map(move |v| (h, v)))
+    {
+        if let Ok(doc) = xml::read_cpu_document(data, hint, v, limits) {
             for cpu in &doc.cpus {
                 let _ = xml::format_cpu(cpu);
             }
             n += doc.cpus.len();
         }
-        if let Ok(cpu) = xml::parse_cpu(data, hint, limits) {
+        if let Ok(cpu) = xml::parse_cpu(data, hint, v, limits) {
             let _ = xml::format_cpu(&cpu);
             n += 1;
         }
@@ -74,7 +78,8 @@ pub fn cpu_xml_parse(data: &[u8]) -> usize {
     n
 }
 
-/// Target `cpu_xml_roundtrip`: parse a `<cpu>`, write it, parse the text again.
+/// Target `cpu_xml_roundtrip`: parse a `<cpu>`, write it, parse the text again, under each
+/// supported libvirt version's parser.
 ///
 /// Laws: (1) what the writer produces from a parsed CPU parses again, unless the writer wrote
 /// nothing (libvirt writes nothing for a CPU with no attribute and no child); (2) writing is a
@@ -83,17 +88,21 @@ pub fn cpu_xml_parse(data: &[u8]) -> usize {
 /// (`read(write(c)) == c` itself does not hold for every parsed `c`: the writer drops what
 /// libvirt drops, e.g. a zero `<signature family>` or a topology with a zero count.)
 pub fn cpu_xml_roundtrip(data: &[u8]) -> Result<(), LawViolation> {
+    LibvirtVersion::ALL.into_iter().try_for_each(|v| cpu_xml_roundtrip_under(v, data))
+}
+
+fn cpu_xml_roundtrip_under(v: LibvirtVersion, data: &[u8]) -> Result<(), LawViolation> {
     let limits = fuzz_limits();
-    let Ok(c1) = xml::parse_cpu(data, TypeHint::Auto, limits) else { return Ok(()) };
+    let Ok(c1) = xml::parse_cpu(data, TypeHint::Auto, v, limits) else { return Ok(()) };
     let w1 = xml::format_cpu(&c1);
     if w1.is_empty() {
         return Ok(());
     }
-    let c2 = xml::parse_cpu(w1.as_bytes(), TypeHint::Auto, limits)
+    let c2 = xml::parse_cpu(w1.as_bytes(), TypeHint::Auto, v, limits)
         .map_err(|e| violation("XML round trip: written CPU parses", format!("{e}\n--- written:\n{w1}")))?;
     let w2 = xml::format_cpu(&c2);
     check(w2 == w1, "XML round trip: writing is a fixpoint", || format!("first:\n{w1}\nsecond:\n{w2}"))?;
-    let c3 = xml::parse_cpu(w2.as_bytes(), TypeHint::Auto, limits)
+    let c3 = xml::parse_cpu(w2.as_bytes(), TypeHint::Auto, v, limits)
         .map_err(|e| violation("XML round trip: written CPU parses", format!("{e}\n--- written:\n{w2}")))?;
     check(c3 == c2, "XML round trip: read(write(c)) == c", || format!("{c2:?}\n!=\n{c3:?}"))
 }
@@ -140,11 +149,13 @@ pub fn split_map_input(data: &[u8]) -> Option<(&str, Vec<(&str, &str)>)> {
 pub fn cpu_map_parse(data: &[u8]) -> Result<(), LawViolation> {
     let Some((index, files)) = split_map_input(data) else { return Ok(()) };
     let lookup = |name: &str| files.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
-    let loaded = [CpuMap::load(index, &lookup), CpuMap::load_documents(&[("fuzz.xml", index)])];
-    for map in loaded.into_iter().flatten() {
+    let loaded = LibvirtVersion::ALL
+        .into_iter()
+        .flat_map(|v| [CpuMap::load(v, index, &lookup), CpuMap::load_documents(v, &[("fuzz.xml", index)])]);
+    for map in loaded.flatten() {
         for arch in ["x86", "ppc64"] {
             let Some(text) = map.format_arch(arch) else { continue };
-            let back = CpuMap::load_documents(&[(arch, text.as_str())])
+            let back = CpuMap::load_documents(map.version(), &[(arch, text.as_str())])
                 .map_err(|e| violation("CPU map: the written map loads", format!("{e}\n{text}")))?;
             let same = if arch == "x86" { back.x86 == map.x86 } else { back.ppc64 == map.ppc64 };
             check(same, "CPU map: load(format(map)) == map", || text.clone())?;
@@ -161,7 +172,7 @@ pub fn capabilities_parse(map: &CpuMap, data: &[u8]) -> usize {
     let limits = fuzz_limits();
     let mut n = 0;
     for hint in [TypeHint::Host, TypeHint::Auto] {
-        let Ok(doc) = xml::read_cpu_document(data, hint, limits) else { continue };
+        let Ok(doc) = xml::read_cpu_document(data, hint, map.version(), limits) else { continue };
         let cpus = &doc.cpus[..doc.cpus.len().min(MAX_CPUS_PER_INPUT)];
         n += cpus.len();
         exercise_ops(map, cpus, doc.models.as_deref());

@@ -1,4 +1,5 @@
-//! cpufleet-engine: libvirt 9.0.0's CPU model logic, exact and fast, with no I/O.
+//! cpufleet-engine: libvirt's CPU model logic, exact for libvirt 9.0.0 and 11.3.0 and fast, with
+//! no I/O. The version is a value carried by the map ([`CpuMap::version`]).
 //!
 //! Data flows one way: bytes → parsed values ([`CpuMap`], [`CpuDef`], [`CpuidData`]) →
 //! operations ([`x86`], [`ppc64`], [`ops`]) → values → bytes ([`xml::write`]).
@@ -14,6 +15,7 @@ pub mod map;
 pub mod ops;
 pub mod ppc64;
 pub mod x86;
+pub mod version;
 pub mod xml;
 
 pub use cpu::{CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Feature, Policy};
@@ -21,3 +23,4 @@ pub use cpuid::{CpuidData, CpuidKey};
 pub use error::{CpuError, MapError, Pos, XmlError, XmlErrorKind};
 pub use features::{FeatureId, FeatureSet};
 pub use map::CpuMap;
+pub use version::LibvirtVersion;

@@ -5,6 +5,7 @@
 use crate::cpuid::{CpuidData, CpuidKey, Regs, EBX, ECX, EDX};
 use crate::error::{MapError, Pos, XmlError, XmlErrorKind};
 use crate::features::{FeatureId, FeatureSet, MAX_FEATURES};
+use crate::version::LibvirtVersion;
 use crate::xml::cursor::{Cursor, Elem, Limits};
 use crate::xml::num::{parse_u32_c, parse_u32_dec, parse_u32_hex};
 use std::collections::HashMap;
@@ -69,10 +70,25 @@ pub struct X86Model {
     pub features: FeatureSet,
     /// `removed='yes'` features, in order.
     pub removed: Vec<FeatureId>,
+    /// libvirt 11.3.0: `added='yes'` features, in order (`x86ModelParseFeatures`). They are not
+    /// part of `features`; only the live update with `check='full'` reads them. Always empty
+    /// under 9.0.0, which does not know the attribute.
+    pub added: Vec<FeatureId>,
+    /// libvirt 11.3.0: the model has `<check partial='compat'/>` (`x86ModelParseCheck`). Read only
+    /// by the QEMU driver's `virCPUGetCheckMode`; no operation of the CPU driver reads it.
+    pub compat_check: bool,
+    /// libvirt 11.3.0: for a version copy (a model whose only content is an ancestor, such as
+    /// `Haswell-v1`), its ancestor; libvirt calls the ancestor an alias of the copy.
+    pub copy_of: Option<usize>,
+    /// libvirt 11.3.0: the version copy whose ancestor this model is
+    /// (`virCPUx86GetCanonicalModel`: `Haswell` → `Haswell-v1`).
+    pub canonical: Option<usize>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct X86Map {
+    /// The libvirt version whose loader read this map and whose rules operations on it follow.
+    version: LibvirtVersion,
     pub vendors: Vec<X86Vendor>,
     pub features: Vec<X86Feature>,
     pub models: Vec<X86Model>,
@@ -85,6 +101,22 @@ pub struct X86Map {
 }
 
 impl X86Map {
+    fn new(version: LibvirtVersion) -> X86Map {
+        X86Map {
+            version,
+            vendors: Vec::new(),
+            features: Vec::new(),
+            models: Vec::new(),
+            feature_ids: HashMap::new(),
+            model_ids: HashMap::new(),
+            non_migratable: FeatureSet::new(),
+            by_key: Vec::new(),
+        }
+    }
+    /// The libvirt version whose rules operations on this map follow.
+    pub fn version(&self) -> LibvirtVersion {
+        self.version
+    }
     pub fn feature_id(&self, name: &str) -> Option<FeatureId> {
         self.feature_ids.get(name).copied()
     }
@@ -143,6 +175,124 @@ impl X86Map {
         set
     }
 
+    /// `x86ModelParse`: one model, against the models loaded before it.
+    fn parse_model(
+        &self,
+        m: &RawModel,
+        invalid: &dyn Fn(usize, String) -> MapError,
+        unknown: &dyn Fn(&'static str, &str) -> MapError,
+        dup: &dyn Fn(&'static str, &str) -> MapError,
+    ) -> Result<X86Model, MapError> {
+        let v11 = self.version.at_least_11_3();
+        if self.model_ids.contains_key(&m.name) {
+            return Err(dup("CPU model", &m.name));
+        }
+        // libvirt 11.3.0 `x86ModelParseCheck`, before `<decode>`: with any `<check>` child, the
+        // first `partial` attribute must exist and be `compat`. 9.0.0 ignores the element.
+        let compat_check = v11 && !m.checks.is_empty();
+        if compat_check {
+            match m.checks.iter().flatten().next().map(String::as_str) {
+                None => return Err(invalid(m.at, format!("Missing check/@partial in CPU model {}", m.name))),
+                Some("compat") => {}
+                Some(v) => {
+                    return Err(invalid(m.at, format!("Invalid check/@partial value '{v}' in CPU model {}", m.name)))
+                }
+            }
+        }
+        let (decode_host, decode_guest) =
+            m.decode.ok_or_else(|| invalid(m.at, format!("missing <decode> for CPU model {}", m.name)))?;
+        let mut model = X86Model {
+            name: m.name.clone(),
+            vendor: None,
+            signatures: Vec::new(),
+            decode_host,
+            decode_guest,
+            features: FeatureSet::new(),
+            removed: Vec::new(),
+            added: Vec::new(),
+            compat_check,
+            copy_of: None,
+            canonical: None,
+        };
+        let mut ancestor = None;
+        if let Some(p) = &m.parent {
+            // `x86ModelParseAncestor`: vendor, signatures and data come from the ancestor.
+            let a = self.model_index(p).ok_or_else(|| unknown("ancestor CPU model", p))?;
+            let parent = &self.models[a];
+            model.vendor = parent.vendor;
+            model.signatures = parent.signatures.clone();
+            model.features = parent.features;
+            // libvirt 11.3.0: minus the data of every feature in the ancestor's removed list
+            // (9.0.0 copies the data as it is).
+            if v11 {
+                for &r in &parent.removed {
+                    model.features = self.without_bits_of(&model.features, r);
+                }
+            }
+            ancestor = Some(a);
+        }
+        if !m.signatures.is_empty() {
+            model.signatures = m.signatures.clone();
+        }
+        if let Some(v) = &m.vendor {
+            model.vendor = Some(self.vendor_index(v).ok_or_else(|| unknown("vendor", v))?);
+        }
+        let yes_no = |f: &RawModelFeature, attr: &str, value: &Option<String>| -> Result<bool, MapError> {
+            match value.as_deref() {
+                None => Ok(false),
+                Some("yes") => Ok(true),
+                // libvirt 11.3.0 parses `removed` and `added` as yes/no (`virXMLPropTristateBool`);
+                // 9.0.0 tests `removed` for `yes` only and does not know `added`.
+                Some(_) if !v11 => Ok(false),
+                Some("no") => Ok(false),
+                Some(other) => Err(invalid(
+                    f.at,
+                    format!("invalid value '{other}' of attribute '{attr}' of feature {} in CPU model {}", f.name, m.name),
+                )),
+            }
+        };
+        for f in &m.features {
+            let id = self.feature_id(&f.name).ok_or_else(|| unknown("feature", &f.name))?;
+            if yes_no(f, "removed", &f.removed)? {
+                model.removed.push(id);
+            } else if v11 && yes_no(f, "added", &f.added)? {
+                // libvirt 11.3.0: an added feature is recorded, not OR-ed into the data.
+                model.added.push(id);
+            } else {
+                model.features.insert(id);
+            }
+        }
+        // libvirt 11.3.0 `x86ModelParse`: a model with an ancestor and no signature, vendor or
+        // feature of its own is a version copy and becomes the ancestor's canonical model.
+        let changed = !m.signatures.is_empty() || m.vendor.is_some() || !m.features.is_empty();
+        if let (true, Some(a), false) = (v11, ancestor, changed) {
+            if let Some(c) = self.models[a].canonical {
+                return Err(invalid(
+                    m.at,
+                    format!(
+                        "Cannot set CPU model '{}' as canonical name of '{}' which is already an alias of '{}'",
+                        m.name, self.models[a].name, self.models[c].name
+                    ),
+                ));
+            }
+            model.copy_of = Some(a);
+        }
+        Ok(model)
+    }
+
+    /// `set` without every feature that shares a CPUID or MSR bit with feature `r`
+    /// (`x86DataSubtract` of `r`'s data, seen through the feature sets).
+    fn without_bits_of(&self, set: &FeatureSet, r: FeatureId) -> FeatureSet {
+        let bits = &self.feature(r).items;
+        set.iter()
+            .filter(|&g| {
+                !self.feature(g).items.iter().any(|(k, regs)| {
+                    bits.iter().any(|(rk, rr)| rk == k && regs.iter().zip(rr.iter()).any(|(a, b)| a & b != 0))
+                })
+            })
+            .collect()
+    }
+
     fn index(&mut self) {
         let mut by_key: Vec<(CpuidKey, Vec<(FeatureId, Regs)>)> = Vec::new();
         for (i, f) in self.features.iter().enumerate() {
@@ -192,16 +342,43 @@ impl Ppc64Map {
     }
 }
 
-/// The whole CPU map.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The whole CPU map, with the libvirt version whose loader read it and whose rules every
+/// operation on it follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CpuMap {
     pub x86: X86Map,
     pub ppc64: Ppc64Map,
 }
 
-/// The embedded default map: libvirt 9.0.0's, imported by `cpufleet map import`.
-pub const EMBEDDED_X86: &str = include_str!("../../data/cpu_map/x86.xml");
-pub const EMBEDDED_PPC64: &str = include_str!("../../data/cpu_map/ppc64.xml");
+/// The embedded maps, one per supported version, written by `cpufleet map import` from that
+/// version's `cpu_map/` directory: (version, x86 document, ppc64 document).
+const EMBEDDED: [(LibvirtVersion, &str, &str); 2] = [
+    (
+        LibvirtVersion::V9_0_0,
+        include_str!("../../data/cpu_map/libvirt-9.0.0/x86.xml"),
+        include_str!("../../data/cpu_map/libvirt-9.0.0/ppc64.xml"),
+    ),
+    (
+        LibvirtVersion::V11_3_0,
+        include_str!("../../data/cpu_map/libvirt-11.3.0/x86.xml"),
+        include_str!("../../data/cpu_map/libvirt-11.3.0/ppc64.xml"),
+    ),
+];
+
+/// The embedded documents of `version`: `[(path, text); 2]`, x86 then ppc64, with the paths
+/// they have in the repository.
+pub fn embedded_documents(version: LibvirtVersion) -> [(String, &'static str); 2] {
+    let (_, x86, ppc64) = EMBEDDED.iter().find(|(v, _, _)| *v == version).copied().unwrap_or(EMBEDDED[1]);
+    [
+        (format!("data/cpu_map/{}/x86.xml", embedded_dir(version)), x86),
+        (format!("data/cpu_map/{}/ppc64.xml", embedded_dir(version)), ppc64),
+    ]
+}
+
+/// The folder of `version`'s embedded map under `data/cpu_map/`.
+pub fn embedded_dir(version: LibvirtVersion) -> String {
+    format!("libvirt-{version}")
+}
 
 /// Which arch section a loader pass fills.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -238,8 +415,17 @@ struct RawModel {
     decode: Option<(bool, bool)>,
     signatures: Vec<X86Signature>,
     vendor: Option<String>,
-    features: Vec<(String, bool)>,
+    features: Vec<RawModelFeature>,
+    /// The `partial` attribute of each `<check>` child, in order.
+    checks: Vec<Option<String>>,
     pvrs: Vec<Ppc64Pvr>,
+}
+
+struct RawModelFeature {
+    at: usize,
+    name: String,
+    removed: Option<String>,
+    added: Option<String>,
 }
 
 fn bad_value(c: &Cursor, e: &Elem, attribute: &str, value: &str, expected: &'static str) -> XmlError {
@@ -343,6 +529,7 @@ impl Items {
                     signatures: Vec::new(),
                     vendor: None,
                     features: Vec::new(),
+                    checks: Vec::new(),
                     pvrs: Vec::new(),
                 };
                 c.children(&e, |c, i| {
@@ -375,9 +562,13 @@ impl Items {
                             });
                         }
                         "vendor" => m.vendor = Some(req_attr(c, &i, "name")?.to_string()),
-                        "feature" => {
-                            m.features.push((req_attr(c, &i, "name")?.to_string(), i.attr("removed") == Some("yes")))
-                        }
+                        "feature" => m.features.push(RawModelFeature {
+                            at: i.offset,
+                            name: req_attr(c, &i, "name")?.to_string(),
+                            removed: i.attr("removed").map(str::to_string),
+                            added: i.attr("added").map(str::to_string),
+                        }),
+                        "check" => m.checks.push(i.attr("partial").map(str::to_string)),
                         "pvr" => {
                             let hex = |c: &Cursor, n: &'static str| {
                                 let v = req_attr(c, &i, n)?;
@@ -404,7 +595,13 @@ struct Section {
     includes: Vec<String>,
 }
 
-fn read_cpus_doc(file: &str, text: &str, arch_sections: bool, include_arch: Arch) -> Result<Vec<Section>, MapError> {
+fn read_cpus_doc(
+    version: LibvirtVersion,
+    file: &str,
+    text: &str,
+    arch_sections: bool,
+    include_arch: Arch,
+) -> Result<Vec<Section>, MapError> {
     let mut c = Cursor::new(text.as_bytes(), Limits::default()).map_err(xml_err(file))?;
     let mut sections = Vec::new();
     c.roots(|c, root| {
@@ -427,13 +624,22 @@ fn read_cpus_doc(file: &str, text: &str, arch_sections: bool, include_arch: Arch
                 _ => return Ok(()),
             };
             let mut s = Section { arch: a, items: Items::default(), includes: Vec::new() };
-            c.children(&arch, |c, e| {
-                if e.name == "include" {
+            c.children(&arch, |c, e| match e.name.as_str() {
+                "include" => {
                     s.includes.push(req_attr(c, &e, "filename")?.to_string());
                     Ok(())
-                } else {
-                    s.items.read(c, e, a)
                 }
+                // libvirt 11.3.0 (`loadIncludes`, XPath `include|group[@name]/include`): the
+                // includes of every direct `<group>` child that has a name, in document order
+                // with the direct includes; unnamed groups are skipped, nested groups are not
+                // followed. libvirt 9.0.0 reads direct includes only, so it ignores groups.
+                "group" if version.at_least_11_3() && e.attr("name").is_some() => c.children(&e, |c, g| {
+                    if g.name == "include" {
+                        s.includes.push(req_attr(c, &g, "filename")?.to_string());
+                    }
+                    Ok(())
+                }),
+                _ => s.items.read(c, e, a),
             })?;
             sections.push(s);
             Ok(())
@@ -450,8 +656,12 @@ fn xml_err(file: &str) -> impl Fn(XmlError) -> MapError + '_ {
 impl CpuMap {
     /// Loads a map from `index.xml` and the files it includes, which `lookup` returns by file
     /// name. Only the `x86` and `ppc64` sections are read; files they include must exist.
-    pub fn load<'t>(index: &'t str, lookup: &dyn Fn(&str) -> Option<&'t str>) -> Result<CpuMap, MapError> {
-        let mut map = CpuMap::default();
+    pub fn load<'t>(
+        version: LibvirtVersion,
+        index: &'t str,
+        lookup: &dyn Fn(&str) -> Option<&'t str>,
+    ) -> Result<CpuMap, MapError> {
+        let mut map = CpuMap::empty(version);
         map.add_index("index.xml", index, lookup)?;
         map.finish();
         Ok(map)
@@ -459,8 +669,8 @@ impl CpuMap {
 
     /// Loads a map from self-contained documents in the index format (arch sections with their
     /// vendors, features and models inline), such as the embedded ones.
-    pub fn load_documents(docs: &[(&str, &str)]) -> Result<CpuMap, MapError> {
-        let mut map = CpuMap::default();
+    pub fn load_documents(version: LibvirtVersion, docs: &[(&str, &str)]) -> Result<CpuMap, MapError> {
+        let mut map = CpuMap::empty(version);
         for (name, text) in docs {
             map.add_index(name, text, &|_| None)?;
         }
@@ -468,9 +678,29 @@ impl CpuMap {
         Ok(map)
     }
 
-    /// The embedded libvirt 9.0.0 map.
-    pub fn embedded() -> Result<CpuMap, MapError> {
-        Self::load_documents(&[("data/cpu_map/x86.xml", EMBEDDED_X86), ("data/cpu_map/ppc64.xml", EMBEDDED_PPC64)])
+    /// A map with no vendors, features or models.
+    pub fn empty(version: LibvirtVersion) -> CpuMap {
+        CpuMap { x86: X86Map::new(version), ppc64: Ppc64Map::default() }
+    }
+
+    /// The libvirt version whose loader read this map and whose rules every operation on it
+    /// follows.
+    pub fn version(&self) -> LibvirtVersion {
+        self.x86.version
+    }
+
+    /// The embedded map of `version` (`data/cpu_map/libvirt-VERSION/`).
+    pub fn embedded(version: LibvirtVersion) -> Result<CpuMap, MapError> {
+        let docs = embedded_documents(version);
+        Self::load_documents(version, &[(docs[0].0.as_str(), docs[0].1), (docs[1].0.as_str(), docs[1].1)])
+    }
+
+    /// The supported version whose embedded map equals this map's content, loaded under that
+    /// version's rules (used to infer `--libvirt` from a `--cpu-map` directory).
+    pub fn known_version<'t>(index: &'t str, lookup: &dyn Fn(&str) -> Option<&'t str>) -> Option<LibvirtVersion> {
+        LibvirtVersion::ALL.into_iter().rev().find(|&v| {
+            matches!((CpuMap::load(v, index, lookup), CpuMap::embedded(v)), (Ok(a), Ok(b)) if a == b)
+        })
     }
 
     fn add_index<'t>(
@@ -479,11 +709,11 @@ impl CpuMap {
         text: &'t str,
         lookup: &dyn Fn(&str) -> Option<&'t str>,
     ) -> Result<(), MapError> {
-        for s in read_cpus_doc(file, text, true, Arch::X86)? {
+        for s in read_cpus_doc(self.version(), file, text, true, Arch::X86)? {
             self.apply(file, text, s.arch, s.items)?;
             for inc in &s.includes {
                 let inc_text = lookup(inc).ok_or_else(|| MapError::MissingFile { file: inc.clone() })?;
-                for sub in read_cpus_doc(inc, inc_text, false, s.arch)? {
+                for sub in read_cpus_doc(self.version(), inc, inc_text, false, s.arch)? {
                     self.apply(inc, inc_text, s.arch, sub.items)?;
                 }
             }
@@ -543,39 +773,9 @@ impl CpuMap {
                     x.features.push(X86Feature { name: f.name, migratable: f.migratable, items: f.items });
                 }
                 for m in items.models {
-                    if x.model_ids.contains_key(&m.name) {
-                        return Err(dup("CPU model", &m.name));
-                    }
-                    let (decode_host, decode_guest) =
-                        m.decode.ok_or_else(|| invalid(m.at, format!("missing <decode> for CPU model {}", m.name)))?;
-                    let mut model = X86Model {
-                        name: m.name.clone(),
-                        vendor: None,
-                        signatures: Vec::new(),
-                        decode_host,
-                        decode_guest,
-                        features: FeatureSet::new(),
-                        removed: Vec::new(),
-                    };
-                    if let Some(p) = &m.parent {
-                        let parent = x.model(p).ok_or_else(|| unknown("parent CPU model", p))?;
-                        model.vendor = parent.vendor;
-                        model.signatures = parent.signatures.clone();
-                        model.features = parent.features;
-                    }
-                    if !m.signatures.is_empty() {
-                        model.signatures = m.signatures;
-                    }
-                    if let Some(v) = &m.vendor {
-                        model.vendor = Some(x.vendor_index(v).ok_or_else(|| unknown("vendor", v))?);
-                    }
-                    for (name, removed) in &m.features {
-                        let id = x.feature_id(name).ok_or_else(|| unknown("feature", name))?;
-                        if *removed {
-                            model.removed.push(id);
-                        } else {
-                            model.features.insert(id);
-                        }
+                    let model = x.parse_model(&m, &invalid, &unknown, &dup)?;
+                    if let Some(a) = model.copy_of {
+                        x.models[a].canonical = Some(x.models.len());
                     }
                     x.model_ids.insert(m.name, x.models.len());
                     x.models.push(model);
@@ -648,6 +848,25 @@ impl CpuMap {
                 for m in &x.models {
                     let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
                     let onoff = |b: bool| if b { "on" } else { "off" };
+                    if let Some(a) = m.copy_of {
+                        // A version copy is written as libvirt writes it, so that a reload makes
+                        // it the ancestor's canonical model again.
+                        let _ = writeln!(o, "      <model name='{}'/>", esc(&x.models[a].name));
+                        if m.compat_check {
+                            o.push_str("      <check partial='compat'/>\n");
+                        }
+                        let _ = writeln!(
+                            o,
+                            "      <decode host='{}' guest='{}'/>",
+                            onoff(m.decode_host),
+                            onoff(m.decode_guest)
+                        );
+                        o.push_str("    </model>\n");
+                        continue;
+                    }
+                    if m.compat_check {
+                        o.push_str("      <check partial='compat'/>\n");
+                    }
                     let _ = writeln!(
                         o,
                         "      <decode host='{}' guest='{}'/>",
@@ -669,6 +888,9 @@ impl CpuMap {
                     }
                     for id in &m.removed {
                         let _ = writeln!(o, "      <feature name='{}' removed='yes'/>", esc(x.feature_name(*id)));
+                    }
+                    for id in &m.added {
+                        let _ = writeln!(o, "      <feature name='{}' added='yes'/>", esc(x.feature_name(*id)));
                     }
                     o.push_str("    </model>\n");
                 }

@@ -1,18 +1,21 @@
-//! libvirt 9.0.0's own CPU test cases (`tests/cputest.c`), run through the engine exactly as the
-//! pack README section 3 prescribes. Also runs extra packs named in `CPUFLEET_CONFORMANCE_EXTRA`.
+//! libvirt's own CPU test cases (`tests/cputest.c`) of every supported version, run through the
+//! engine exactly as each pack's README section 3 prescribes, with that version's map and rules.
+//! Also runs extra packs named in `CPUFLEET_CONFORMANCE_EXTRA` (colon-separated directories, each
+//! named `…libvirt-VERSION`; a file missing there is taken from that version's public pack).
 
 mod common;
 
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{self, Verdict, X86Data};
 use cpufleet_engine::xml::{self, Limits, ModelListEntry, TypeHint};
-use cpufleet_engine::{CpuDef, CpuMap, Fallback};
+use cpufleet_engine::{CpuDef, CpuMap, Fallback, LibvirtVersion};
 use std::path::{Path, PathBuf};
 use toml::Value;
 
 /// Where a pack's files are looked up: its own `cputestdata/` first, then the public one.
 struct Files {
     dirs: Vec<PathBuf>,
+    version: LibvirtVersion,
 }
 
 impl Files {
@@ -28,7 +31,7 @@ impl Files {
         String::from_utf8(self.read(name)?).map_err(|_| format!("{name}: invalid UTF-8"))
     }
     fn cpu(&self, name: &str, hint: TypeHint) -> Result<CpuDef, String> {
-        xml::parse_cpu(&self.read(name)?, hint, Limits::default()).map_err(|e| format!("{name}: {e}"))
+        xml::parse_cpu(&self.read(name)?, hint, self.version, Limits::default()).map_err(|e| format!("{name}: {e}"))
     }
     fn cpuid(&self, map: &CpuMap, name: &str) -> Result<X86Data, String> {
         let d = xml::parse_cpuid_data(&self.read(name)?, Limits::default()).map_err(|e| format!("{name}: {e}"))?;
@@ -103,7 +106,7 @@ fn run_update(map: &CpuMap, f: &Files, c: &Value) -> Result<(), String> {
 
 fn run_baseline(map: &CpuMap, f: &Files, c: &Value) -> Result<(), String> {
     let name = s(c, "input");
-    let doc = xml::read_cpu_document(&f.read(name)?, TypeHint::Host, Limits::default())
+    let doc = xml::read_cpu_document(&f.read(name)?, TypeHint::Host, f.version, Limits::default())
         .map_err(|e| format!("{name}: {e}"))?;
     let fl = flags(c);
     let a = arch(c);
@@ -288,7 +291,7 @@ fn run_manifest(map: &CpuMap, manifest: &Path, files: &Files, tally: &mut Tally)
                 Ok(()) => tally.passed += 1,
                 Err(e) => {
                     tally.failed += 1;
-                    println!("FAIL {}: {e}", s(c, "id"));
+                    println!("FAIL libvirt-{} {}: {e}", files.version, s(c, "id"));
                 }
             }
         }
@@ -304,29 +307,56 @@ fn run_manifest(map: &CpuMap, manifest: &Path, files: &Files, tally: &mut Tally)
 
 #[test]
 fn conformance() {
-    let Some(pack) = common::pack_dir() else {
+    let packs = common::packs();
+    if packs.is_empty() {
         common::skip("conformance");
         return;
-    };
-    let map = common::pack_map(&pack);
-    let public = Files { dirs: vec![pack.join("cputestdata")] };
-    let mut tally = Tally::default();
-    run_manifest(&map, &pack.join("cases.toml"), &public, &mut tally);
-    println!("conformance: {} passed, {} failed, {} skipped", tally.passed, tally.failed, tally.skipped);
-
-    let mut extra = Tally::default();
-    let mut ran_extra = false;
-    if let Some(list) = std::env::var_os("CPUFLEET_CONFORMANCE_EXTRA") {
-        for dir in std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()) {
-            ran_extra = true;
-            let files = Files { dirs: vec![dir.join("cputestdata"), pack.join("cputestdata")] };
-            run_manifest(&map, &dir.join("cases.toml"), &files, &mut extra);
+    }
+    let mut failed = Vec::new();
+    let mut maps: Vec<(LibvirtVersion, CpuMap, PathBuf)> = Vec::new();
+    for (version, pack) in packs {
+        let map = common::pack_map_as(&pack, version);
+        let public = Files { dirs: vec![pack.join("cputestdata")], version };
+        let mut tally = Tally::default();
+        run_manifest(&map, &pack.join("cases.toml"), &public, &mut tally);
+        println!(
+            "conformance libvirt-{version}: {} passed, {} failed, {} skipped",
+            tally.passed, tally.failed, tally.skipped
+        );
+        assert!(tally.passed > 0, "libvirt-{version}: no conformance case ran");
+        if tally.failed > 0 {
+            failed.push(format!("libvirt-{version}: {} case(s) failed", tally.failed));
         }
-        println!("conformance-extra: {} passed, {} failed, {} skipped", extra.passed, extra.failed, extra.skipped);
+        maps.push((version, map, pack));
     }
-    assert!(tally.passed > 0, "no conformance case ran");
-    assert_eq!(tally.failed, 0, "conformance: {} case(s) failed (see FAIL lines above)", tally.failed);
-    if ran_extra {
-        assert_eq!(extra.failed, 0, "conformance-extra: {} case(s) failed", extra.failed);
+
+    if let Some(list) = std::env::var_os("CPUFLEET_CONFORMANCE_EXTRA") {
+        let mut by_version: Vec<(LibvirtVersion, Tally)> = Vec::new();
+        for dir in std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()) {
+            let version = common::version_of_dir(&dir).unwrap_or_else(|| {
+                panic!("CPUFLEET_CONFORMANCE_EXTRA: {} does not end in libvirt-9.0.0 or libvirt-11.3.0", dir.display())
+            });
+            let (_, map, pack) = maps
+                .iter()
+                .find(|(v, _, _)| *v == version)
+                .unwrap_or_else(|| panic!("{}: the public libvirt-{version} pack is absent", dir.display()));
+            let files = Files { dirs: vec![dir.join("cputestdata"), pack.join("cputestdata")], version };
+            let i = match by_version.iter().position(|(v, _)| *v == version) {
+                Some(i) => i,
+                None => {
+                    by_version.push((version, Tally::default()));
+                    by_version.len() - 1
+                }
+            };
+            run_manifest(map, &dir.join("cases.toml"), &files, &mut by_version[i].1);
+        }
+        by_version.sort_by_key(|(v, _)| *v);
+        for (version, t) in &by_version {
+            println!("conformance-extra libvirt-{version}: {} passed, {} failed, {} skipped", t.passed, t.failed, t.skipped);
+            if t.failed > 0 {
+                failed.push(format!("conformance-extra libvirt-{version}: {} case(s) failed", t.failed));
+            }
+        }
     }
+    assert!(failed.is_empty(), "conformance: {} (see FAIL lines above)", failed.join("; "));
 }

@@ -4,6 +4,7 @@ use crate::{commands, io, mapload, simulate};
 
 use clap::{Args, Parser, Subcommand};
 use cpufleet_engine::xml::{self, Limits, TypeHint};
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 use io::{print_stdout, read_file, write_atomic, CliError, CliResult};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,6 +22,10 @@ struct Cli {
 
 #[derive(Args, Clone)]
 pub struct Common {
+    /// Follow this libvirt version's rules and CPU map: 9.0.0 (Debian 12) or 11.3.0 (Debian 13);
+    /// 9.0 and 11.3 are accepted. Default: 11.3.0, or with --cpu-map the version whose map it is.
+    #[arg(long, value_name = "VERSION", global = true)]
+    pub libvirt: Option<LibvirtVersion>,
     /// Use a libvirt cpu_map directory (index.xml and its includes) instead of the embedded map.
     #[arg(long, value_name = "DIR", global = true)]
     pub cpu_map: Option<PathBuf>,
@@ -154,16 +159,16 @@ pub fn limits(common: &Common) -> Limits {
     Limits { max_bytes: common.max_input_bytes.min(usize::MAX as u64) as usize, ..Limits::default() }
 }
 
-/// Reads a CPU document file.
-pub fn read_cpus(path: &Path, common: &Common, hint: TypeHint) -> CliResult<xml::CpuDocument> {
+/// Reads a CPU document file with the parser of the map's libvirt version.
+pub fn read_cpus(path: &Path, common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<xml::CpuDocument> {
     let bytes = read_file(path, common.max_input_bytes)?;
-    xml::read_cpu_document(&bytes, hint, limits(common)).map_err(|e| CliError::file(path, e))
+    xml::read_cpu_document(&bytes, hint, map.version(), limits(common)).map_err(|e| CliError::file(path, e))
 }
 
 fn run(cli: Cli) -> CliResult<Outcome> {
     match cli.cmd {
         Cmd::Map(MapCmd::Import { common, dir, output, arch }) => {
-            let map = mapload::load_dir(&dir, common.max_input_bytes)?;
+            let map = mapload::load_dir(&dir, common.libvirt, common.max_input_bytes)?;
             let arches: Vec<&str> = match arch.as_deref() {
                 None => vec!["x86", "ppc64"],
                 Some(a @ ("x86" | "ppc64")) => vec![a],
@@ -194,7 +199,7 @@ fn run(cli: Cli) -> CliResult<Outcome> {
             Ok(Outcome::Ok)
         }
         Cmd::Map(MapCmd::Show { common }) => {
-            let map = mapload::load(common.cpu_map.as_deref(), common.max_input_bytes)?;
+            let map = mapload::load(&common)?;
             print_stdout(&show_map(&map))?;
             Ok(Outcome::Ok)
         }
@@ -209,7 +214,8 @@ fn run(cli: Cli) -> CliResult<Outcome> {
         Cmd::Simulate(args) => simulate::run_simulate(args),
         Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
         Cmd::Fmt { common, file } => {
-            let doc = read_cpus(&file, &common, TypeHint::Auto)?;
+            let map = mapload::load(&common)?;
+            let doc = read_cpus(&file, &common, &map, TypeHint::Auto)?;
             let mut out = String::new();
             // Host CPUs are read in custom mode, so they are written the way `virsh capabilities`
             // shows them (model, vendor, signature), not as libvirt's passthrough placeholder.
@@ -226,6 +232,15 @@ fn show_map(map: &cpufleet_engine::CpuMap) -> String {
     use std::fmt::Write;
     let x = &map.x86;
     let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "libvirt {}: {} vendors, {} x86 features, {} x86 models, {} ppc64 models",
+        map.version(),
+        x.vendors.len(),
+        x.features.len(),
+        x.models.len(),
+        map.ppc64.models.len()
+    );
     let _ = writeln!(
         o,
         "x86: {} vendors, {} features ({} not migratable), {} models",

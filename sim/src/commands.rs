@@ -22,7 +22,7 @@ pub fn cpu_error(path: &Path, e: CpuError) -> CliResult<Outcome> {
 /// `cpufleet baseline`: what `virsh cpu-baseline` prints for FILE.
 pub fn baseline(common: &Common, file: &Path, features: bool, migratable: bool) -> CliResult<Outcome> {
     use crate::stream::{baseline_file, Failure, StreamOpts};
-    let map = mapload::load(common.cpu_map.as_deref(), common.max_input_bytes)?;
+    let map = mapload::load(common)?;
     // Streamed in parallel with flat memory; a document that is not a plain pool of host <cpu>
     // elements is read whole. Same output and errors either way (see `crate::stream`).
     let limits = limits(common);
@@ -39,16 +39,16 @@ pub fn baseline(common: &Common, file: &Path, features: bool, migratable: bool) 
 }
 
 /// Reads exactly one CPU from a document (the first one).
-fn one_cpu(path: &Path, common: &Common, hint: TypeHint) -> CliResult<CpuDef> {
-    let doc = read_cpus(path, common, hint)?;
+fn one_cpu(path: &Path, common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<CpuDef> {
+    let doc = read_cpus(path, common, map, hint)?;
     doc.cpus.into_iter().next().ok_or_else(|| CliError::file(path, "no CPU definition found"))
 }
 
 /// `cpufleet compare HOST CPU`: `virsh cpu-compare` against a given host.
 pub fn compare(common: &Common, host_path: &Path, cpu_path: &Path, json: bool) -> CliResult<Outcome> {
-    let map = mapload::load(common.cpu_map.as_deref(), common.max_input_bytes)?;
-    let host = one_cpu(host_path, common, TypeHint::Auto)?;
-    let cpu = one_cpu(cpu_path, common, TypeHint::Auto)?;
+    let map = mapload::load(common)?;
+    let host = one_cpu(host_path, common, &map, TypeHint::Auto)?;
+    let cpu = one_cpu(cpu_path, common, &map, TypeHint::Auto)?;
     let result = ops::compare(&map, &host, &cpu);
     let reason = result.explain(&map.x86);
     let f = cpu_path.display();
@@ -83,7 +83,7 @@ fn read_cpuid(map: &CpuMap, path: &Path, common: &Common) -> CliResult<X86Data> 
 
 /// `cpufleet decode [--guest] CPUID_FILE`.
 pub fn decode(common: &Common, file: &Path, guest: bool) -> CliResult<Outcome> {
-    let map = mapload::load(common.cpu_map.as_deref(), common.max_input_bytes)?;
+    let map = mapload::load(common)?;
     let data = read_cpuid(&map, file, common)?;
     let cpu = if guest { x86::decode_guest(&map.x86, &data) } else { x86::decode_host(&map.x86, &data) };
     let cpu = cpu.map_err(|e| CliError::file(file, e))?;
@@ -94,9 +94,9 @@ pub fn decode(common: &Common, file: &Path, guest: bool) -> CliResult<Outcome> {
 /// `cpufleet update HOST GUEST`: the guest CPU after it starts on HOST (libvirt updates it
 /// against the host's migratable CPU: optional features become require or disable).
 pub fn update(common: &Common, host_path: &Path, guest_path: &Path) -> CliResult<Outcome> {
-    let map = mapload::load(common.cpu_map.as_deref(), common.max_input_bytes)?;
-    let host = one_cpu(host_path, common, TypeHint::Auto)?;
-    let mut guest = one_cpu(guest_path, common, TypeHint::Guest)?;
+    let map = mapload::load(common)?;
+    let host = one_cpu(host_path, common, &map, TypeHint::Auto)?;
+    let mut guest = one_cpu(guest_path, common, &map, TypeHint::Guest)?;
     let arch = Arch::of_cpu(&map, &host).map_err(|e| CliError::file(host_path, e))?;
     let mig = ops::copy_migratable(&map, arch, &host);
     ops::update(&map, arch, &mut guest, Some(&mig)).map_err(|e| CliError::file(guest_path, e))?;
@@ -106,8 +106,8 @@ pub fn update(common: &Common, host_path: &Path, guest_path: &Path) -> CliResult
 
 /// `cpufleet expand FILE`: every CPU of FILE with its full feature list.
 pub fn expand(common: &Common, file: &Path) -> CliResult<Outcome> {
-    let map = mapload::load(common.cpu_map.as_deref(), common.max_input_bytes)?;
-    let doc = read_cpus(file, common, TypeHint::Auto)?;
+    let map = mapload::load(common)?;
+    let doc = read_cpus(file, common, &map, TypeHint::Auto)?;
     let mut out = String::new();
     for cpu in &doc.cpus {
         let mut cpu = cpu.clone();
@@ -127,7 +127,7 @@ pub fn host(common: &Common, dump: bool) -> CliResult<Outcome> {
         print_stdout(&xml::format_cpuid_data(&data))?;
         return Ok(Outcome::Ok);
     }
-    let map = mapload::load(common.cpu_map.as_deref(), common.max_input_bytes)?;
+    let map = mapload::load(common)?;
     let cpu = x86::decode_host(&map.x86, &X86Data::from_cpuid(&map.x86, &data))
         .map_err(|e| CliError::new(format!("this host's CPUID: {e}")))?;
     print_stdout(&xml::format_cpu(&cpu))?;

@@ -1,7 +1,10 @@
-//! Loading the CPU map: the embedded one, or a libvirt `cpu_map` directory (`--cpu-map DIR`).
+//! Loading the CPU map: the embedded one of the chosen libvirt version, or a libvirt `cpu_map`
+//! directory (`--cpu-map DIR`), read under the chosen version's rules or, without `--libvirt`,
+//! the version whose map it is.
 
 use crate::io::{read_file, CliError, CliResult};
-use cpufleet_engine::CpuMap;
+use crate::Common;
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -15,9 +18,9 @@ fn read_text(path: &Path, max_bytes: u64) -> CliResult<String> {
     })
 }
 
-/// Reads `DIR/index.xml` and every file it could include (`*.xml` in DIR), each at most
-/// `max_bytes` long (`--max-input-bytes`).
-pub fn load_dir(dir: &Path, max_bytes: u64) -> CliResult<CpuMap> {
+/// The files of a `cpu_map` directory: `index.xml` and every file it could include (`*.xml` in
+/// DIR), each at most `max_bytes` long (`--max-input-bytes`).
+fn read_dir_files(dir: &Path, max_bytes: u64) -> CliResult<(String, HashMap<String, String>)> {
     let index_path = dir.join("index.xml");
     let index = read_text(&index_path, max_bytes)?;
     let mut files: HashMap<String, String> = HashMap::new();
@@ -28,14 +31,36 @@ pub fn load_dir(dir: &Path, max_bytes: u64) -> CliResult<CpuMap> {
             files.insert(name, read_text(&entry.path(), max_bytes)?);
         }
     }
-    CpuMap::load(&index, &|name| files.get(name).map(String::as_str))
-        .map_err(|e| CliError::new(format!("{}/{e}", dir.display())))
+    Ok((index, files))
 }
 
-/// The map a command uses: `--cpu-map DIR` or the embedded one.
-pub fn load(cpu_map: Option<&Path>, max_bytes: u64) -> CliResult<CpuMap> {
-    match cpu_map {
-        Some(dir) => load_dir(dir, max_bytes),
-        None => CpuMap::embedded().map_err(|e| CliError::new(format!("embedded CPU map: {e}"))),
+/// Reads a `cpu_map` directory under `version`'s loader rules or, when `version` is None, under
+/// the rules of the supported version whose map it is (by content: it must load to exactly that
+/// version's embedded map); a map cpufleet does not know needs `--libvirt`.
+pub fn load_dir(dir: &Path, version: Option<LibvirtVersion>, max_bytes: u64) -> CliResult<CpuMap> {
+    let (index, files) = read_dir_files(dir, max_bytes)?;
+    let lookup = |name: &str| files.get(name).map(String::as_str);
+    let version = match version {
+        Some(v) => v,
+        None => CpuMap::known_version(&index, &lookup).ok_or_else(|| {
+            CliError::new(format!(
+                "{}: this CPU map is not one of the libvirt versions cpufleet knows by content (9.0.0, 11.3.0); \
+                 say which libvirt's rules to read it with: --libvirt 9.0.0 or --libvirt 11.3.0",
+                dir.display()
+            ))
+        })?,
+    };
+    CpuMap::load(version, &index, &lookup).map_err(|e| CliError::new(format!("{}/{e}", dir.display())))
+}
+
+/// The map a command uses: `--cpu-map DIR` (under `--libvirt`, or its own version) or the
+/// embedded map of `--libvirt` (default: the newest supported version).
+pub fn load(common: &Common) -> CliResult<CpuMap> {
+    match &common.cpu_map {
+        Some(dir) => load_dir(dir, common.libvirt, common.max_input_bytes),
+        None => {
+            let v = common.libvirt.unwrap_or(LibvirtVersion::NEWEST);
+            CpuMap::embedded(v).map_err(|e| CliError::new(format!("embedded libvirt {v} CPU map: {e}")))
+        }
     }
 }

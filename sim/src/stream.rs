@@ -187,7 +187,7 @@ pub fn baseline_in_memory(
     features: bool,
     migratable: bool,
 ) -> Result<CpuDef, Failure> {
-    let doc = read_cpu_document(bytes, TypeHint::Host, limits).map_err(Failure::Xml)?;
+    let doc = read_cpu_document(bytes, TypeHint::Host, map.version(), limits).map_err(Failure::Xml)?;
     if doc.cpus.is_empty() {
         return Err(Failure::NoCpus);
     }
@@ -866,7 +866,7 @@ fn scan_element(ctx: &Ctx, s: &[u8]) -> Option<Scanned> {
     };
     let parsed = match fast {
         Some(cpu) => Ok(Sem::Fast(cpu)),
-        None => match read_cpu_document(s, TypeHint::Host, ctx.limits) {
+        None => match read_cpu_document(s, TypeHint::Host, ctx.scanner.map().version(), ctx.limits) {
             Err(e) => Err(e),
             Ok(doc) => {
                 if doc.cpus.len() != 1 {
@@ -1149,7 +1149,7 @@ impl<'c, 'm> Fold<'c, 'm> {
                 // left of it, stops where it stops in the whole document.
                 let s = &b[start as usize..(start + entry.len) as usize];
                 let left = limits.max_elements - self.n_elements as usize;
-                match read_cpu_document(s, TypeHint::Host, Limits { max_elements: left, ..*limits }) {
+                match read_cpu_document(s, TypeHint::Host, self.ctx.scanner.map().version(), Limits { max_elements: left, ..*limits }) {
                     Err(mut err) => {
                         if let XmlErrorKind::TooMany { what: "elements", limit } = &mut err.kind {
                             *limit = limits.max_elements;

@@ -10,4 +10,4 @@ pub use baseline::{baseline, BaselineAcc, BaselineInput};
 pub use compare::{compare, Comparison, Reason, Verdict};
 pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};
 pub use model::{model_from_cpu, signature_text, Sel, X86Data};
-pub use update::{copy_migratable, expand_features, has_feature, translate, update, update_live};
+pub use update::{copy_migratable, expand_features, has_feature, kvm_features, translate, update, update_live, update_with};

@@ -3,7 +3,7 @@
 
 use super::decode::{decode_into, DecodeOpts};
 use super::model::{make_signature, model_from_cpu, Sel, X86Data};
-use crate::cpu::{CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Feature, Policy};
+use crate::cpu::{CpuCheck, CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Feature, Policy};
 use crate::error::CpuError;
 use crate::features::FeatureSet;
 use crate::map::X86Map;
@@ -19,8 +19,22 @@ pub fn copy_migratable(map: &X86Map, cpu: &CpuDef) -> CpuDef {
 /// `virCPUUpdate` + `virCPUx86Update`: what happens to a guest CPU when it starts on `host`.
 /// Each `optional` feature becomes `require` (host has it) or `disable` (host lacks it); host-model
 /// and `match='minimum'` become a custom CPU copied from the host; removed features become
-/// `disable`.
+/// `disable` (a fresh start: what `virsh`, the test suite and the QEMU driver's define path do).
 pub fn update(map: &X86Map, guest: &mut CpuDef, host: Option<&CpuDef>) -> Result<(), CpuError> {
+    update_with(map, guest, host, Policy::Disable)
+}
+
+/// [`update`] with the policy given to the guest model's removed features. libvirt 11.3.0's
+/// `virCPUUpdate(arch, guest, host, removedPolicy)` appends them with `removed_policy` (the QEMU
+/// driver passes `require` when it reconnects to or migrates a running domain); libvirt 9.0.0
+/// always appends them as `disable`, so the argument is ignored under 9.0.0.
+pub fn update_with(
+    map: &X86Map,
+    guest: &mut CpuDef,
+    host: Option<&CpuDef>,
+    removed_policy: Policy,
+) -> Result<(), CpuError> {
+    let removed_policy = if map.version().at_least_11_3() { removed_policy } else { Policy::Disable };
     let relative = match guest.mode {
         CpuMode::HostPassthrough | CpuMode::Maximum => return Ok(()),
         CpuMode::HostModel => true,
@@ -33,23 +47,29 @@ pub fn update(map: &X86Map, guest: &mut CpuDef, host: Option<&CpuDef>) -> Result
         let host_data = model_from_cpu(map, host, Sel::All)?.features;
         for f in guest.features.iter_mut() {
             if f.policy == Some(Policy::Optional) {
-                let id = map.feature_id(&f.name).ok_or_else(|| CpuError::UnknownFeature(f.name.clone()))?;
-                f.policy = Some(if host_data.contains(id) { Policy::Require } else { Policy::Disable });
+                // `x86FeatureInData`: a pseudo-feature is known but never in a model's data.
+                let supported = match map.feature_id(&f.name) {
+                    Some(id) => host_data.contains(id),
+                    None if kvm_features(map).contains(&f.name.as_str()) => false,
+                    None => return Err(CpuError::UnknownFeature(f.name.clone())),
+                };
+                f.policy = Some(if supported { Policy::Require } else { Policy::Disable });
             }
         }
         if guest.mode == CpuMode::HostModel || guest.match_ == CpuMatch::Minimum {
             update_host_model(guest, host);
         }
     }
-    add_removed(map, guest)
+    add_removed(map, guest, removed_policy)
 }
 
-/// Appends the guest model's removed features as `disable` (requires a known model).
-fn add_removed(map: &X86Map, guest: &mut CpuDef) -> Result<(), CpuError> {
+/// Appends the guest model's removed features with `policy` unless a feature of that name is
+/// listed (`virCPUx86AddRemovedFeatures`; requires a known model).
+fn add_removed(map: &X86Map, guest: &mut CpuDef, policy: Policy) -> Result<(), CpuError> {
     let name = guest.model.as_deref().ok_or(CpuError::NoModel("guest CPU"))?;
     let model = map.model(name).ok_or_else(|| CpuError::UnknownModel(name.to_string()))?;
     for &id in &model.removed {
-        guest.add_feature_if_missing(map.feature_name(id), Some(Policy::Disable));
+        guest.add_feature_if_missing(map.feature_name(id), Some(policy));
     }
     Ok(())
 }
@@ -140,31 +160,57 @@ pub fn expand_features(map: &X86Map, cpu: &mut CpuDef) -> Result<(), CpuError> {
     Ok(())
 }
 
-/// `virCPUx86UpdateLive`: applies what the hypervisor actually enabled and disabled.
+/// `virCPUx86UpdateLive`: applies what the hypervisor actually enabled and disabled. With
+/// `check='full'` the differences are an error instead.
 pub fn update_live(
     map: &X86Map,
     cpu: &mut CpuDef,
     enabled: &FeatureSet,
     disabled: &FeatureSet,
 ) -> Result<(), CpuError> {
+    let v11 = map.version().at_least_11_3();
+    let check_full = cpu.check == Some(CpuCheck::Full);
     let passthrough = matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum);
     let md = model_from_cpu(map, cpu, Sel::All)?;
-    let explicitly_disabled =
-        if passthrough { model_from_cpu(map, cpu, Sel::Only(Policy::Disable))?.features } else { FeatureSet::new() };
+    let explicitly_disabled = model_from_cpu(map, cpu, Sel::Only(Policy::Disable))?.features;
+    let added: &[crate::FeatureId] = md.map_model(map).map_or(&[], |m| &m.added);
+    let mut disabled = *disabled;
+    let (mut extra, mut missing) = (Vec::new(), Vec::new());
     for id in map.all_features().iter() {
-        let expected = if md.features.contains(id) {
-            Some(Policy::Require)
-        } else if !passthrough || explicitly_disabled.contains(id) {
-            Some(Policy::Disable)
+        let (expected, explicit) = if md.features.contains(id) {
+            (Some(Policy::Require), true)
+        } else if explicitly_disabled.contains(id) {
+            (Some(Policy::Disable), true)
+        } else if !passthrough {
+            (Some(Policy::Disable), false)
         } else {
-            None
+            (None, false)
         };
         let name = map.feature_name(id);
+        // libvirt 11.3.0: a feature both enabled and disabled is an error (9.0.0 goes on).
+        if v11 && enabled.contains(id) && disabled.contains(id) {
+            return Err(CpuError::Invalid(format!(
+                "hypervisor provided conflicting CPU data: feature '{name}' is both enabled and disabled at the same time"
+            )));
+        }
+        // libvirt 11.3.0: with check='full', a feature the CPU does not name explicitly and its
+        // map model lists as added is not reported (9.0.0 has no added features).
+        let ignore = v11 && !explicit && added.contains(&id);
+        let full = check_full && !ignore;
         if expected == Some(Policy::Disable) && enabled.contains(id) {
-            cpu.set_feature(name, Some(Policy::Require));
+            if full {
+                extra.push(name);
+            } else {
+                cpu.set_feature(name, Some(Policy::Require));
+            }
         }
         if disabled.contains(id) || (expected == Some(Policy::Require) && !enabled.contains(id)) {
-            cpu.set_feature(name, Some(Policy::Disable));
+            if full {
+                missing.push(name);
+            } else {
+                cpu.set_feature(name, Some(Policy::Disable));
+                disabled.remove(id);
+            }
         }
     }
     if let Some(m) = md.map_model(map) {
@@ -172,43 +218,80 @@ pub fn update_live(
             cpu.add_feature_if_missing(map.feature_name(id), Some(Policy::Disable));
         }
     }
-    Ok(())
+    let spec = "guest CPU doesn't match specification";
+    match (extra.is_empty(), missing.is_empty()) {
+        (true, true) => Ok(()),
+        (false, true) => Err(CpuError::Invalid(format!("{spec}: extra features: {}", extra.join(",")))),
+        (true, false) => Err(CpuError::Invalid(format!("{spec}: missing features: {}", missing.join(",")))),
+        (false, false) => Err(CpuError::Invalid(format!(
+            "{spec}: extra features: {}, missing features: {}",
+            extra.join(","),
+            missing.join(",")
+        ))),
+    }
 }
 
 /// libvirt's built-in KVM / Hyper-V pseudo-features (`x86_kvm_features`): names a feature check
-/// accepts although the map does not define them. Their CPUID leaves (0x40000001..4) are never
-/// part of a CPU built from a model, so a check on them answers "no".
-pub const KVM_FEATURES: &[&str] = &[
-    "kvmclock",
-    "kvm_nopiodelay",
-    "kvm_mmu",
-    "kvmclock2",
-    "kvm_asyncpf",
-    "kvm_steal_time",
-    "kvm_pv_eoi",
+/// accepts although the map does not define them. Their CPUID leaves (0x40000001..0x4000000a)
+/// are never part of a CPU built from a model, so a check on them answers "no". libvirt 9.0.0
+/// has these 15 (`hv-spinlocks` is defined in its header but not listed).
+pub const KVM_FEATURES_9_0: &[&str] = &[
     "kvm_pv_unhalt",
-    "kvmclock_stable_bit",
     "hv-runtime",
     "hv-synic",
     "hv-stimer",
     "hv-relaxed",
-    "hv-spinlocks",
     "hv-vapic",
     "hv-vpindex",
     "hv-reset",
     "hv-frequencies",
     "hv-reenlightenment",
     "hv-tlbflush",
+    "hv-avic",
     "hv-ipi",
     "hv-evmcs",
+    "hv-stimer-direct",
 ];
+
+/// libvirt 11.3.0's `x86_kvm_features`: 9.0.0's plus `hv-xmm_input`, `hv-emsr_bitmap`,
+/// `hv-tlbflush-direct` and `hv-tlbflush-ext`, in libvirt's order.
+pub const KVM_FEATURES_11_3: &[&str] = &[
+    "kvm_pv_unhalt",
+    "hv-runtime",
+    "hv-synic",
+    "hv-stimer",
+    "hv-xmm_input",
+    "hv-relaxed",
+    "hv-vapic",
+    "hv-vpindex",
+    "hv-reset",
+    "hv-frequencies",
+    "hv-reenlightenment",
+    "hv-tlbflush",
+    "hv-avic",
+    "hv-ipi",
+    "hv-evmcs",
+    "hv-stimer-direct",
+    "hv-emsr_bitmap",
+    "hv-tlbflush-direct",
+    "hv-tlbflush-ext",
+];
+
+/// The pseudo-features of the map's libvirt version.
+pub fn kvm_features(map: &X86Map) -> &'static [&'static str] {
+    if map.version().at_least_11_3() {
+        KVM_FEATURES_11_3
+    } else {
+        KVM_FEATURES_9_0
+    }
+}
 
 /// `virCPUx86CheckFeature` / `virCPUx86DataCheckFeature` on a CPU: both the CPU's full data
 /// (model + features, ALL) and its required part must agree; returns the answer of the former.
 pub fn has_feature(map: &X86Map, cpu: &CpuDef, name: &str) -> Result<(bool, bool), CpuError> {
     let id = match map.feature_id(name) {
         Some(id) => Some(id),
-        None if KVM_FEATURES.contains(&name) => None,
+        None if kvm_features(map).contains(&name) => None,
         None => return Err(CpuError::UnknownFeature(name.to_string())),
     };
     let all = model_from_cpu(map, cpu, Sel::All)?.features;

@@ -5,6 +5,7 @@ use super::num::{parse_u32_c, parse_u32_dec, parse_u64_dec};
 use crate::cpu::*;
 use crate::cpuid::{CpuidData, CpuidKey};
 use crate::error::{XmlError, XmlErrorKind};
+use crate::version::LibvirtVersion;
 use std::collections::HashSet;
 
 /// How to type a CPU being read (`virCPUType` argument of the parser).
@@ -90,7 +91,14 @@ struct Raw {
 }
 
 /// Reads the `<cpu>` element `cpu_elem` (the cursor is just past its start tag).
-pub fn read_cpu_elem(c: &mut Cursor, cpu_elem: &Elem, hint: TypeHint) -> Result<CpuDef, XmlError> {
+/// `version` selects the parser's rules (libvirt 11.3.0 reads `clusters`,
+/// `deprecated_features` and `<maxphysaddr limit>`, which 9.0.0 ignores).
+pub fn read_cpu_elem(
+    c: &mut Cursor,
+    cpu_elem: &Elem,
+    hint: TypeHint,
+    version: LibvirtVersion,
+) -> Result<CpuDef, XmlError> {
     let mut raw = Raw::default();
     let max_features = c.limits.max_features;
     c.children(cpu_elem, |c, e| {
@@ -119,10 +127,11 @@ pub fn read_cpu_elem(c: &mut Cursor, cpu_elem: &Elem, hint: TypeHint) -> Result<
         }
         Ok(())
     })?;
-    build_cpu(c, cpu_elem, raw, hint)
+    build_cpu(c, cpu_elem, raw, hint, version)
 }
 
-fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, XmlError> {
+fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVersion) -> Result<CpuDef, XmlError> {
+    let v11 = version.at_least_11_3();
     let bad = |msg: &str| c.err_elem(ce, XmlErrorKind::Invalid(msg.to_string()));
     let cpu_type = match hint {
         TypeHint::Auto => {
@@ -152,6 +161,15 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
         }
         if let Some(v) = ce.attr("check") {
             cpu.check = Some(CpuCheck::parse(v).ok_or_else(|| invalid(c, ce, "check", v, "none, partial or full"))?);
+        }
+        // libvirt 11.3.0 (`virCPUDefParseXML`): `deprecated_features='on|off'` on a guest CPU;
+        // any other value, `default` included, is an error. 9.0.0 does not know it.
+        if let (true, Some(v)) = (v11, ce.attr("deprecated_features")) {
+            cpu.deprecated_features = Some(match v {
+                "on" => true,
+                "off" => false,
+                _ => return Err(invalid(c, ce, "deprecated_features", v, "on or off")),
+            });
         }
         if let Some(v) = ce.attr("migratable") {
             if !matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
@@ -234,6 +252,9 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
         cpu.topology = Some(Topology {
             sockets: count("sockets", true, 0)?,
             dies: count("dies", false, 1)?,
+            // libvirt 11.3.0 reads `clusters` (non-zero, default 1) after `dies`; 9.0.0 does not
+            // know it, so its CPUs have none and never write one.
+            clusters: if v11 { Some(count("clusters", false, 1)?) } else { None },
             cores: count("cores", true, 0)?,
             threads: count("threads", true, 0)?,
         });
@@ -262,7 +283,20 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
         if !["emulate", "passthrough"].contains(&mode) {
             return Err(invalid(c, e, "mode", mode, "emulate or passthrough"));
         }
-        cpu.maxphysaddr = Some(MaxPhysAddr { mode: mode.to_string(), bits: uint_attr(c, e, "bits", false)? });
+        let bits = uint_attr(c, e, "bits", false)?;
+        // libvirt 11.3.0: an optional non-zero `limit`, for mode `passthrough` only.
+        let limit = match (v11, if v11 { uint_attr(c, e, "limit", false)? } else { None }) {
+            (false, _) | (_, None) => None,
+            (true, Some(0)) => return Err(invalid(c, e, "limit", "0", "a non-zero unsigned decimal number")),
+            (true, Some(_)) if mode != "passthrough" => {
+                return Err(c.err_elem(
+                    e,
+                    XmlErrorKind::Invalid("attribute 'limit' is only supported for maxphysaddr mode 'passthrough'".into()),
+                ))
+            }
+            (true, l) => l,
+        };
+        cpu.maxphysaddr = Some(MaxPhysAddr { mode: mode.to_string(), bits, limit });
     }
     if !raw.features.is_empty()
         && cpu.model.is_none()
@@ -295,7 +329,7 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint) -> Result<CpuDef, 
 }
 
 /// Reads a document whose root is exactly one `<cpu>` (what libvirt's CPU tests read).
-pub fn parse_cpu(input: &[u8], hint: TypeHint, limits: Limits) -> Result<CpuDef, XmlError> {
+pub fn parse_cpu(input: &[u8], hint: TypeHint, version: LibvirtVersion, limits: Limits) -> Result<CpuDef, XmlError> {
     let mut c = Cursor::new(input, limits)?;
     let mut out = None;
     let mut extra = None;
@@ -307,7 +341,7 @@ pub fn parse_cpu(input: &[u8], hint: TypeHint, limits: Limits) -> Result<CpuDef,
         if e.name != "cpu" {
             return Err(c.err_elem(&e, XmlErrorKind::UnexpectedRoot { found: e.name.clone(), expected: "<cpu>" }));
         }
-        out = Some(read_cpu_elem(c, &e, hint)?);
+        out = Some(read_cpu_elem(c, &e, hint, version)?);
         Ok(())
     })?;
     if let Some(e) = extra {
@@ -354,7 +388,12 @@ pub struct CpuDocument {
 /// Reads any CPU document: bare `<cpu>` elements (several allowed), `<cpuTest>`, `virsh
 /// capabilities` (`host/cpu`, host type), `virsh domcapabilities` (host-model CPU and the custom
 /// model list), or a domain (`domain/cpu`). `hint` types the bare and `<cpuTest>` CPUs.
-pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result<CpuDocument, XmlError> {
+pub fn read_cpu_document(
+    input: &[u8],
+    hint: TypeHint,
+    version: LibvirtVersion,
+    limits: Limits,
+) -> Result<CpuDocument, XmlError> {
     let mut c = Cursor::new(input, limits)?;
     // Like virsh: the file is the content of a container, and every CPU found at
     // `/container/cpu | /container/domain/cpu | /container/capabilities/host/cpu |
@@ -378,7 +417,7 @@ pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result
         c.children(parent, |c, e| {
             if e.name == "cpu" {
                 n += 1;
-                let cpu = read_cpu_elem(c, &e, hint)?;
+                let cpu = read_cpu_elem(c, &e, hint, version)?;
                 push(c, doc, &e, cpu)?;
             }
             Ok(())
@@ -395,7 +434,7 @@ pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result
         match root.name.as_str() {
             "cpu" => {
                 doc.kinds.push(DocKind::Cpu);
-                let cpu = read_cpu_elem(c, &root, hint)?;
+                let cpu = read_cpu_elem(c, &root, hint, version)?;
                 push(c, &mut doc, &root, cpu)?;
             }
             "cpuTest" => {
@@ -419,7 +458,7 @@ pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result
             }
             "domainCapabilities" => {
                 doc.kinds.push(DocKind::DomainCapabilities);
-                read_domcaps(c, &root, &mut doc, hint)?;
+                read_domcaps(c, &root, &mut doc, hint, version)?;
             }
             "domain" => {
                 doc.kinds.push(DocKind::Domain);
@@ -443,7 +482,13 @@ pub fn read_cpu_document(input: &[u8], hint: TypeHint, limits: Limits) -> Result
     Ok(doc)
 }
 
-fn read_domcaps(c: &mut Cursor, root: &Elem, doc: &mut CpuDocument, hint: TypeHint) -> Result<(), XmlError> {
+fn read_domcaps(
+    c: &mut Cursor,
+    root: &Elem,
+    doc: &mut CpuDocument,
+    hint: TypeHint,
+    version: LibvirtVersion,
+) -> Result<(), XmlError> {
     let mut models = Vec::new();
     let mut host_model = None;
     c.children(root, |c, cpu| {
@@ -460,9 +505,9 @@ fn read_domcaps(c: &mut Cursor, root: &Elem, doc: &mut CpuDocument, hint: TypeHi
                     // host type (as `cpu-baseline` does) it needs an <arch>, like in libvirt.
                     let as_cpu = Elem { attrs: Vec::new(), ..mode.clone() };
                     let def = if hint == TypeHint::Host {
-                        read_cpu_elem(c, &as_cpu, TypeHint::Host)?
+                        read_cpu_elem(c, &as_cpu, TypeHint::Host, version)?
                     } else {
-                        let mut def = read_cpu_elem(c, &as_cpu, TypeHint::Guest)?;
+                        let mut def = read_cpu_elem(c, &as_cpu, TypeHint::Guest, version)?;
                         def.mode = CpuMode::HostModel;
                         def
                     };

@@ -50,6 +50,12 @@ pub fn format_cpu_into(cpu: &CpuDef, indent: usize, out: &mut String) {
                 let _ = write!(attrs, " migratable='{}'", if m { "on" } else { "off" });
             }
         }
+        // libvirt 11.3.0 writes it last, only where the other attributes are written.
+        if cpu.mode != CpuMode::Custom || cpu.model.is_some() {
+            if let Some(d) = cpu.deprecated_features {
+                let _ = write!(attrs, " deprecated_features='{}'", if d { "on" } else { "off" });
+            }
+        }
     }
     let body = format_children(cpu, indent + 2);
     match (attrs.is_empty(), body.is_empty()) {
@@ -113,12 +119,12 @@ fn format_children(cpu: &CpuDef, indent: usize) -> String {
         }
     }
     if let Some(t) = cpu.topology {
-        if t.sockets != 0 && t.dies != 0 && t.cores != 0 && t.threads != 0 {
-            let _ = writeln!(
-                b,
-                "{pad}<topology sockets='{}' dies='{}' cores='{}' threads='{}'/>",
-                t.sockets, t.dies, t.cores, t.threads
-            );
+        if t.sockets != 0 && t.dies != 0 && t.clusters != Some(0) && t.cores != 0 && t.threads != 0 {
+            let _ = write!(b, "{pad}<topology sockets='{}' dies='{}'", t.sockets, t.dies);
+            if let Some(c) = t.clusters {
+                let _ = write!(b, " clusters='{c}'");
+            }
+            let _ = writeln!(b, " cores='{}' threads='{}'/>", t.cores, t.threads);
         }
     }
     if let Some(cache) = &cpu.cache {
@@ -132,6 +138,9 @@ fn format_children(cpu: &CpuDef, indent: usize) -> String {
         let _ = write!(b, "{pad}<maxphysaddr mode='{}'", escape(&a.mode));
         if let Some(bits) = a.bits {
             let _ = write!(b, " bits='{bits}'");
+        }
+        if let Some(limit) = a.limit {
+            let _ = write!(b, " limit='{limit}'");
         }
         b.push_str("/>\n");
     }

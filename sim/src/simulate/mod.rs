@@ -163,7 +163,7 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
 
 /// Runs the selected scenarios and builds the report.
 pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
-    let map = mapload::load(args.common.cpu_map.as_deref(), args.common.max_input_bytes)?;
+    let map = mapload::load(&args.common)?;
     let mut spec = spec::load(&map.x86, args.spec.as_deref(), args.common.max_input_bytes)?;
     if let Some(n) = args.hosts {
         spec.scale_hosts(n)?;
@@ -304,7 +304,7 @@ fn pool_file(dir: &Path, name: &str) -> PathBuf {
 pub fn run_fleet(cmd: FleetCmd) -> CliResult<Outcome> {
     match cmd {
         FleetCmd::Gen { common, spec: spec_path, seed, hosts, out } => {
-            let map = mapload::load(common.cpu_map.as_deref(), common.max_input_bytes)?;
+            let map = mapload::load(&common)?;
             let mut spec = spec::load(&map.x86, spec_path.as_deref(), common.max_input_bytes)?;
             if let Some(n) = hosts {
                 spec.scale_hosts(n)?;
