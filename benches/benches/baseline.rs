@@ -29,7 +29,7 @@ fn hosts(map: &CpuMap, n: usize) -> (Vec<BaselineInput>, Vec<u32>) {
 }
 
 fn in_memory(c: &mut Criterion) {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let mut g = c.benchmark_group("baseline_in_memory");
     for n in [1_000usize, 100_000, 1_000_000] {
         let (distinct, ids) = hosts(&map, n);
@@ -69,7 +69,7 @@ fn stream(map: &CpuMap, bytes: &[u8], parallel: bool) -> Streamed {
 }
 
 fn from_xml(c: &mut Criterion) {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let hosts = 20_000;
     let pool = common::pool(hosts, 7, false);
     let unique = common::pool(hosts, 7, true);

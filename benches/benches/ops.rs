@@ -16,12 +16,12 @@ use std::time::Duration;
 fn map_load(c: &mut Criterion) {
     let mut g = c.benchmark_group("map_load");
     g.measurement_time(Duration::from_secs(3));
-    g.bench_function("embedded", |b| b.iter(|| CpuMap::embedded().expect("the embedded map")));
+    g.bench_function("embedded", |b| b.iter(|| CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).expect("the embedded map")));
     g.finish();
 }
 
 fn xml_parse(c: &mut Criterion) {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let scanner = HostScanner::new(&map.x86);
     let cfg = &common::CONFIGS[2];
     let host = common::host_xml(cfg, cfg.microcode[0], cfg.tsc);
@@ -32,7 +32,7 @@ fn xml_parse(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Bytes(host.len() as u64));
     g.bench_function("host_cpu/reader", |b| {
-        b.iter(|| parse_cpu(black_box(host.as_bytes()), TypeHint::Host, Limits::default()).unwrap())
+        b.iter(|| parse_cpu(black_box(host.as_bytes()), TypeHint::Host, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).unwrap())
     });
     // The scanner takes the element alone (`<cpu` to `</cpu>`), as the streaming path cuts it.
     let element = host.trim_end().as_bytes();
@@ -40,13 +40,13 @@ fn xml_parse(c: &mut Criterion) {
     g.bench_function("host_cpu/fast_scanner", |b| b.iter(|| scanner.scan(black_box(element), &Limits::default())));
     g.throughput(Throughput::Bytes(guest.len() as u64));
     g.bench_function("guest_cpu/reader", |b| {
-        b.iter(|| parse_cpu(black_box(guest.as_bytes()), TypeHint::Guest, Limits::default()).unwrap())
+        b.iter(|| parse_cpu(black_box(guest.as_bytes()), TypeHint::Guest, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).unwrap())
     });
     g.finish();
 }
 
 fn decode(c: &mut Criterion) {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let x = &map.x86;
     let dumps = common::cpuid_hosts(&map);
     let data: Vec<X86Data> = dumps.iter().map(|d| X86Data::from_cpuid(x, d)).collect();
@@ -78,7 +78,7 @@ fn decode(c: &mut Criterion) {
 }
 
 fn compare(c: &mut Criterion) {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let x = &map.x86;
     let hosts = common::host_cpus();
     let guests = common::guest_cpus(&map);
@@ -118,7 +118,7 @@ fn compare(c: &mut Criterion) {
 }
 
 fn update(c: &mut Criterion) {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let x = &map.x86;
     let host = x86::copy_migratable(x, &common::host_cpus()[4]);
     let guests = common::guest_cpus(&map);

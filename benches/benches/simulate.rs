@@ -18,7 +18,7 @@ fn spec_with_hosts(map: &CpuMap, hosts: u64) -> spec::Spec {
 
 /// One compare of a started guest CPU against a host CPU on the fast path (bitsets, no cache).
 fn bench_fast_path(c: &mut Criterion) {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let spec = spec_with_hosts(&map, 10_000);
     let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
     let guests = migrate::start_guests(&mut sim, 5_000);
@@ -59,7 +59,7 @@ fn bench_fast_path(c: &mut Criterion) {
 
 /// The migration loop: random destinations, compat lookups, blocker histogram, pair recording.
 fn bench_migrations(c: &mut Criterion) {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let spec = spec_with_hosts(&map, 100_000);
     let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
     let guests = migrate::start_guests(&mut sim, 20_000);
@@ -75,7 +75,7 @@ fn bench_migrations(c: &mut Criterion) {
 }
 
 fn bench_generation(c: &mut Criterion) {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let spec = spec_with_hosts(&map, 100_000);
     let mut group = c.benchmark_group("simulate/fleet");
     group.sample_size(10);
@@ -89,7 +89,7 @@ fn bench_generation(c: &mut Criterion) {
 /// Every scenario on a small fleet (2,000 hosts, 1,000 guests, 20,000 migrations).
 fn bench_full_run(c: &mut Criterion) {
     let args = || SimulateArgs {
-        common: Common { cpu_map: None, max_input_bytes: 1 << 30 },
+        common: Common { libvirt: Some(cpufleet_engine::LibvirtVersion::V9_0_0), cpu_map: None, max_input_bytes: 1 << 30 },
         spec: None,
         seed: 1,
         scenarios: Vec::new(),

@@ -756,13 +756,13 @@ mod tests {
     }
 
     fn slow(map: &CpuMap, s: &str) -> Result<BaselineInput, String> {
-        let doc = read_cpu_document(s.as_bytes(), TypeHint::Host, Limits::default()).map_err(|e| e.to_string())?;
+        let doc = read_cpu_document(s.as_bytes(), TypeHint::Host, map.version(), Limits::default()).map_err(|e| e.to_string())?;
         BaselineInput::from_cpu(&map.x86, &doc.cpus[0], 0).map_err(|e| e.to_string())
     }
 
     #[test]
     fn name_table_finds_every_map_name_and_nothing_else() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(crate::LibvirtVersion::V9_0_0).unwrap();
         let sc = HostScanner::new(&map.x86);
         for (i, f) in map.x86.features.iter().enumerate() {
             assert_eq!(sc.feature_id(f.name.as_bytes()), Some(FeatureId(i as u16)), "{}", f.name);
@@ -779,7 +779,7 @@ mod tests {
 
     #[test]
     fn simple_host_cpu_matches_the_full_reader() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(crate::LibvirtVersion::V9_0_0).unwrap();
         let s = "<cpu>\n  <arch>x86_64</arch>\n  <model>Skylake-Client-IBRS</model>\n  <vendor>Intel</vendor>\n  \
                  <microcode version='240'/>\n  <signature family='6' model='94' stepping='3'/>\n  \
                  <counter name='tsc' frequency='3407998000' scaling='no'/>\n  \
@@ -793,7 +793,7 @@ mod tests {
 
     #[test]
     fn anything_unusual_is_left_to_the_full_reader() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(crate::LibvirtVersion::V9_0_0).unwrap();
         let base = |body: &str| format!("<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n{body}</cpu>");
         for body in [
             "<vendor>Intel</vendor><vendor>AMD</vendor>",
@@ -848,7 +848,7 @@ mod tests {
 
     #[test]
     fn the_first_of_a_counter_only_if_tsc_and_unknown_children_are_skipped() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(crate::LibvirtVersion::V9_0_0).unwrap();
         let s = "<cpu><arch>i686</arch><model>Haswell</model><counter name='other' frequency='x'/>\
                  <numa><cell id='0'/></numa><vendor/></cpu>";
         let Scan::Plain { elements, cpu: Some(cpu) } = scan(&map, s) else { panic!() };
@@ -860,7 +860,7 @@ mod tests {
     #[test]
     fn prepared_compare_equals_compare() {
         use crate::cpu::{CpuMode, Feature};
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(crate::LibvirtVersion::V9_0_0).unwrap();
         let x = &map.x86;
         let mut seed = 0x1234_5678_9abc_def1u64;
         let mut next = move |n: usize| {

@@ -217,7 +217,7 @@ impl X86Map {
         let mut ancestor = None;
         if let Some(p) = &m.parent {
             // `x86ModelParseAncestor`: vendor, signatures and data come from the ancestor.
-            let a = self.model_index(p).ok_or_else(|| unknown("ancestor CPU model", p))?;
+            let a = self.model_index(p).ok_or_else(|| unknown("parent CPU model", p))?;
             let parent = &self.models[a];
             model.vendor = parent.vendor;
             model.signatures = parent.signatures.clone();

@@ -5,6 +5,7 @@
 //! watchdog (a hang detector, not a performance assertion) and inside `catch_unwind`, so a panic
 //! or a runaway parse is reported with the row's name.
 
+use cpufleet_engine::LibvirtVersion;
 use cpufleet_engine::xml::{self, Limits, TypeHint};
 use cpufleet_engine::{CpuMap, MapError, XmlError, XmlErrorKind};
 use std::sync::mpsc;
@@ -94,19 +95,19 @@ enum Got {
     Ok(String),
 }
 
-fn run(reader: Reader, input: &[u8], files: &[(&'static str, String)], limits: Limits) -> Got {
+fn run(reader: Reader, input: &[u8], files: &[(&'static str, String)], limits: Limits, v: LibvirtVersion) -> Got {
     let done = |r: Result<String, XmlError>| match r {
         Ok(s) => Got::Ok(s),
         Err(e) => Got::Xml(e),
     };
     match reader {
-        Reader::Doc(h) => done(xml::read_cpu_document(input, h, limits).map(|d| format!("{:?}", d.cpus))),
-        Reader::Cpu(h) => done(xml::parse_cpu(input, h, limits).map(|c| format!("{c:?}"))),
+        Reader::Doc(h) => done(xml::read_cpu_document(input, h, v, limits).map(|d| format!("{:?}", d.cpus))),
+        Reader::Cpu(h) => done(xml::parse_cpu(input, h, v, limits).map(|c| format!("{c:?}"))),
         Reader::Cpuid => done(xml::parse_cpuid_data(input, limits).map(|d| format!("{d:?}"))),
         Reader::Map => {
             let Ok(index) = std::str::from_utf8(input) else { return Got::Ok("not UTF-8".into()) };
             let lookup = |n: &str| files.iter().find(|(f, _)| *f == n).map(|(_, t)| t.as_str());
-            match CpuMap::load(index, &lookup) {
+            match CpuMap::load(v, index, &lookup) {
                 Ok(_) => Got::Ok("map".into()),
                 Err(e) => Got::Map(e),
             }
@@ -347,10 +348,10 @@ fn rows() -> Vec<Row> {
             matches!(e, MapError::Xml { error, .. } if matches!(&error.kind, XmlErrorKind::InvalidValue { attribute, value, .. } if attribute == "stepping" && value == "0-16"))
         }))
         .files(map_file("  <model name='m'>\n    <decode host='on' guest='on'/>\n    <signature family='6' model='1' stepping='0-16'/>\n  </model>\n")),
-        row("map: more than 256 features", Reader::Map, X86_INDEX, Expect::Map("TooManyFeatures { 256 }", |e| {
-            matches!(e, MapError::TooManyFeatures { limit: 256 })
+        row("map: more than 1024 features", Reader::Map, X86_INDEX, Expect::Map("TooManyFeatures { 1024 }", |e| {
+            matches!(e, MapError::TooManyFeatures { limit: 1024 })
         }))
-        .files(map_file(&(0..257).map(|i| format!("  <feature name='f{i}'/>\n")).collect::<String>())),
+        .files(map_file(&(0..1025).map(|i| format!("  <feature name='f{i}'/>\n")).collect::<String>())),
         row("map: ppc64 model without PVR", Reader::Map, "<cpus><arch name='ppc64'><model name='POWER42'/></arch></cpus>", Expect::Map("Invalid { Missing PVR }", |e| {
             matches!(e, MapError::Invalid { message, .. } if message.contains("Missing PVR information for CPU model POWER42"))
         })),
@@ -375,12 +376,12 @@ fn hostile_inputs_give_typed_errors() {
         std::thread::spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let bytes = input();
-                run(reader, &bytes, &files_for_thread, limits)
+                LibvirtVersion::ALL.map(|v| (v, run(reader, &bytes, &files_for_thread, limits, v)))
             }));
             let _ = tx.send(result);
         });
-        let got = match rx.recv_timeout(WATCHDOG) {
-            Ok(Ok(got)) => got,
+        let gots = match rx.recv_timeout(WATCHDOG) {
+            Ok(Ok(gots)) => gots,
             Ok(Err(_)) => {
                 failures.push(format!("{name}: PANICKED"));
                 continue;
@@ -390,6 +391,9 @@ fn hostile_inputs_give_typed_errors() {
                 continue;
             }
         };
+        // Every row holds under both libvirt versions' readers.
+        for (v, got) in gots {
+        let name = format!("{name} (libvirt {v})");
         if !matches(&expect, &got) {
             let shown = match &got {
                 Got::Ok(s) => format!("Ok({})", s.chars().take(200).collect::<String>()),
@@ -410,6 +414,7 @@ fn hostile_inputs_give_typed_errors() {
                 failures.push(format!("{name}: message does not start with the position: {msg}"));
             }
         }
+        }
     }
     assert!(failures.is_empty(), "{} hostile inputs misbehaved:\n{}", failures.len(), failures.join("\n"));
 }
@@ -419,7 +424,7 @@ fn hostile_inputs_give_typed_errors() {
 /// the `<!DOCTYPE` line, not at the entity use.
 #[test]
 fn dtd_is_refused_where_it_starts() {
-    let e = xml::read_cpu_document(XXE.as_bytes(), TypeHint::Auto, Limits::default()).unwrap_err();
+    let e = xml::read_cpu_document(XXE.as_bytes(), TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).unwrap_err();
     assert_eq!(e.kind, XmlErrorKind::DtdNotAllowed);
     assert_eq!((e.pos.line, e.pos.col), (2, 1));
     assert!(!e.to_string().contains("root:"), "no file content in the message: {e}");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 
 #[test]
 fn pack_map_has_the_documented_counts() {
@@ -71,30 +71,113 @@ fn pack_map_has_the_documented_counts() {
 }
 
 #[test]
-fn embedded_map_equals_import_of_the_pack() {
-    let embedded = CpuMap::embedded().expect("embedded map loads");
-    assert_eq!(embedded.x86.features.len(), 212);
-    let Some(pack) = common::pack_dir() else {
-        common::skip("embedded_map_equals_import_of_the_pack");
+fn embedded_maps_equal_imports_of_the_packs() {
+    for (version, features) in [(LibvirtVersion::V9_0_0, 212), (LibvirtVersion::V11_3_0, 364)] {
+        let embedded = CpuMap::embedded(version).expect("embedded map loads");
+        assert_eq!(embedded.version(), version);
+        assert_eq!(embedded.x86.features.len(), features);
+        let Some(pack) = common::pack_dir_of(version) else {
+            common::skip("embedded_maps_equal_imports_of_the_packs");
+            continue;
+        };
+        let imported = common::pack_map_as(&pack, version);
+        assert_eq!(embedded, imported, "data/cpu_map/libvirt-{version} differs from the pack's map: run `cpufleet map import`");
+        // The import is a fixed point: formatting the imported map gives the embedded files byte for byte.
+        let docs = cpufleet_engine::map::embedded_documents(version);
+        assert_eq!(imported.format_arch("x86").unwrap(), docs[0].1, "libvirt-{version} x86");
+        assert_eq!(imported.format_arch("ppc64").unwrap(), docs[1].1, "libvirt-{version} ppc64");
+        // The version is recognised from the pack's own map, and from no other version's.
+        let files = common::map_files(&pack.join("cpu_map"));
+        let lookup = |n: &str| files.get(n).map(String::as_str);
+        assert_eq!(CpuMap::known_version(&files["index.xml"], &lookup), Some(version));
+    }
+}
+
+/// The 11.3.0 loader rules on the 11.3.0 map (pack README 4.0): version copies and canonical
+/// names, added features, mpx removed, compat check, groups; and the 9.0.0 loader reads no model
+/// of the 11.3.0 index (it ignores `<group>`).
+#[test]
+fn libvirt_11_3_map_rules() {
+    let Some(pack) = common::pack_dir_of(LibvirtVersion::V11_3_0) else {
+        common::skip("libvirt_11_3_map_rules");
         return;
     };
-    let imported = common::pack_map(&pack);
-    assert_eq!(embedded, imported, "data/cpu_map differs from the pack's map: run `cpufleet map import`");
-    // The import is a fixed point: formatting the imported map gives the embedded files byte for byte.
-    assert_eq!(imported.format_arch("x86").unwrap(), cpufleet_engine::map::EMBEDDED_X86);
-    assert_eq!(imported.format_arch("ppc64").unwrap(), cpufleet_engine::map::EMBEDDED_PPC64);
+    let map = common::pack_map_as(&pack, LibvirtVersion::V11_3_0);
+    let x = &map.x86;
+    assert_eq!((x.vendors.len(), x.features.len(), x.models.len()), (3, 364, 150));
+    assert_eq!(x.models.first().unwrap().name, "486");
+    assert_eq!(x.models.last().unwrap().name, "Dhyana-v2");
+    let m = |n: &str| x.model(n).unwrap_or_else(|| panic!("{n}"));
+    let name = |i: Option<usize>| i.map(|i| x.models[i].name.as_str());
+    assert_eq!(name(m("Haswell").canonical), Some("Haswell-v1"));
+    assert_eq!(name(m("Haswell-noTSX").canonical), Some("Haswell-v2"));
+    assert_eq!(name(m("Haswell-v2").copy_of), Some("Haswell-noTSX"));
+    assert_eq!(m("Haswell-v2").features, m("Haswell-noTSX").features);
+    assert!(m("Haswell-v2").removed.is_empty() && m("Haswell-v2").added.is_empty());
+    assert_eq!(x.models.iter().filter(|m| m.copy_of.is_some()).count(), 59);
+    assert_eq!(x.models.iter().filter(|m| m.compat_check).count(), 62);
+    assert_eq!(x.models.iter().filter(|m| !m.added.is_empty()).count(), 35);
+    assert_eq!(x.models.iter().map(|m| m.added.len()).sum::<usize>(), 2145);
+    assert_eq!(x.models.iter().filter(|m| m.decode_guest).count(), 57);
+    let mpx = x.feature_id("mpx").unwrap();
+    let removed = |n: &str| m(n).removed.iter().map(|&id| x.feature_name(id)).collect::<Vec<_>>();
+    assert_eq!(removed("Icelake-Server"), ["intel-pt", "mpx"]);
+    assert_eq!(removed("Skylake-Server-IBRS"), ["mpx"]);
+    assert!(!m("Skylake-Server-IBRS").features.contains(mpx));
+    assert!(m("Skylake-Server-v4").removed.is_empty());
+    let vmx = x.feature_id("vmx-ept").unwrap();
+    assert!(m("Skylake-Server").added.contains(&vmx) && !m("Skylake-Server").features.contains(vmx));
+    assert!(m("Skylake-Server-v4").features.contains(vmx));
+    // Map order: leaf 1 ECX before leaf 1 EDX (pack README 4.0-B).
+    assert!(x.feature_id("pni").unwrap() < x.feature_id("fpu").unwrap());
+
+    let files = common::map_files(&pack.join("cpu_map"));
+    let old = CpuMap::load(LibvirtVersion::V9_0_0, &files["index.xml"], &|n| files.get(n).map(String::as_str)).unwrap();
+    assert_eq!((old.x86.models.len(), old.ppc64.models.len(), old.x86.features.len()), (0, 0, 364));
+}
+
+/// The 11.3.0 model-parser errors (pack README 2.6, 4.0-C, 4.0-F).
+#[test]
+fn libvirt_11_3_map_errors() {
+    let v = LibvirtVersion::V11_3_0;
+    let doc = |models: &str| {
+        format!(
+            "<cpus><arch name='x86'><feature name='a'><cpuid eax_in='1' ecx='1'/></feature>{models}</arch></cpus>"
+        )
+    };
+    let load = |models: &str| CpuMap::load_documents(v, &[("m.xml", &doc(models))]).map_err(|e| e.to_string());
+    let e = load("<model name='m'><check/><decode host='on' guest='on'/></model>").unwrap_err();
+    assert!(e.ends_with("Missing check/@partial in CPU model m"), "{e}");
+    let e = load("<model name='m'><check partial='full'/><decode host='on' guest='on'/></model>").unwrap_err();
+    assert!(e.ends_with("Invalid check/@partial value 'full' in CPU model m"), "{e}");
+    assert!(e.starts_with("m.xml: 1:"), "position: {e}");
+    let e = load(
+        "<model name='m'><decode host='on' guest='on'/></model><model name='m-v1'><model name='m'/><decode host='on' guest='off'/></model><model name='m-v2'><model name='m'/><decode host='on' guest='off'/></model>",
+    )
+    .unwrap_err();
+    assert!(e.ends_with("Cannot set CPU model 'm-v2' as canonical name of 'm' which is already an alias of 'm-v1'"), "{e}");
+    let e = load("<model name='m'><decode host='on' guest='on'/><feature name='a' added='maybe'/></model>").unwrap_err();
+    assert!(e.contains("invalid value 'maybe' of attribute 'added'"), "{e}");
+    // 9.0.0 reads the same models: no check, added features are ordinary ones.
+    let old = CpuMap::load_documents(
+        LibvirtVersion::V9_0_0,
+        &[("m.xml", &doc("<model name='m'><check partial='full'/><decode host='on' guest='on'/><feature name='a' added='yes'/></model>"))],
+    )
+    .unwrap();
+    let m = old.x86.model("m").unwrap();
+    assert!(!m.compat_check && m.added.is_empty() && m.features.count() == 1);
 }
 
 #[test]
 fn map_errors_name_the_file_and_problem() {
     let index = "<cpus><arch name='x86'><include filename='x86_missing.xml'/></arch></cpus>";
-    let err = CpuMap::load(index, &|_| None).unwrap_err();
+    let err = CpuMap::load(LibvirtVersion::V9_0_0, index, &|_| None).unwrap_err();
     assert_eq!(err.to_string(), "CPU map file 'x86_missing.xml' is included but missing");
     let features = "<cpus><feature name='a'><cpuid eax_in='1' ecx='1'/></feature><feature name='a'><cpuid eax_in='1' ecx='2'/></feature></cpus>";
     let index = "<cpus><arch name='x86'><include filename='f.xml'/></arch></cpus>";
-    let err = CpuMap::load(index, &|n| (n == "f.xml").then_some(features)).unwrap_err();
+    let err = CpuMap::load(LibvirtVersion::V9_0_0, index, &|n| (n == "f.xml").then_some(features)).unwrap_err();
     assert_eq!(err.to_string(), "f.xml: feature 'a' already defined");
     let models = "<cpus><model name='m'><decode host='on' guest='on'/><feature name='nope'/></model></cpus>";
-    let err = CpuMap::load(index, &|n| (n == "f.xml").then_some(models)).unwrap_err();
+    let err = CpuMap::load(LibvirtVersion::V9_0_0, index, &|n| (n == "f.xml").then_some(models)).unwrap_err();
     assert_eq!(err.to_string(), "f.xml: unknown feature 'nope'");
 }

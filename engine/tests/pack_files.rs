@@ -45,7 +45,7 @@ fn every_pack_file_reads() {
             }
             Some(_) => {
                 cpu_files += 1;
-                xml::read_cpu_document(&bytes, TypeHint::Auto, Limits::default()).map(|_| ())
+                xml::read_cpu_document(&bytes, TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).map(|_| ())
             }
             None => {
                 other += 1;
@@ -96,7 +96,7 @@ fn expected_results_round_trip_byte_for_byte() {
     for name in &files {
         let bytes = std::fs::read(pack.join("cputestdata").join(name)).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
-        match xml::parse_cpu(&bytes, TypeHint::Auto, Limits::default()) {
+        match xml::parse_cpu(&bytes, TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()) {
             Ok(cpu) => {
                 let written = xml::format_cpu(&cpu);
                 if written != text {

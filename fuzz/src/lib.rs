@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 /// The embedded libvirt 9.0.0 map (loaded once: the targets run millions of inputs).
 pub fn map() -> &'static CpuMap {
     static MAP: OnceLock<CpuMap> = OnceLock::new();
-    MAP.get_or_init(|| CpuMap::embedded().expect("the embedded CPU map loads"))
+    MAP.get_or_init(|| CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).expect("the embedded CPU map loads"))
 }
 
 /// Most CPUs in one pool (the laws run several baselines per input).

@@ -324,7 +324,7 @@ fn streamed(map: &CpuMap, bytes: &[u8], limits: Limits, flags: (bool, bool), opt
 
 #[test]
 fn streaming_equals_in_memory_on_generated_pools() {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let mut rng = Rng(seed());
     let (mut streamed_ok, mut streamed_err, mut fell_back, mut plain_fell_back) = (0, 0, 0, 0);
     for p in 0..pools() {
@@ -372,7 +372,7 @@ fn streaming_equals_in_memory_on_generated_pools() {
 /// with its own index, wherever block boundaries fall.
 #[test]
 fn first_cpu_vendor_rule_and_error_indices() {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let cpu = |m: &str, v: Option<&str>| {
         let v = v.map(|v| format!("<vendor>{v}</vendor>")).unwrap_or_default();
         format!("<cpu><arch>x86_64</arch><model>{m}</model>{v}</cpu>\n")
@@ -412,7 +412,7 @@ fn first_cpu_vendor_rule_and_error_indices() {
 /// TSC) are distinct byte strings; a realistic pool of those, in many block sizes.
 #[test]
 fn realistic_pool_streams_without_fallback_and_matches() {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let mut doc = String::new();
     let hosts = [
         ("Skylake-Server-IBRS", "Intel", &["vmx", "invtsc", "pdpe1gb", "md-clear"][..]),
@@ -466,7 +466,7 @@ fn realistic_pool_streams_without_fallback_and_matches() {
 /// whatever the block size.
 #[test]
 fn document_limits_are_exact() {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let one = |m: &str, f: &str| format!("<cpu><arch>x86_64</arch><model>{m}</model><feature name='{f}'/></cpu>\n");
     let doc = format!(
         "{}{}{}{}",
@@ -499,7 +499,7 @@ fn document_limits_are_exact() {
 /// reports, including columns counted in characters after multi-byte ones.
 #[test]
 fn error_positions_are_document_positions() {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let good = "<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n</cpu>\n";
     for bad in [
         "<cpu><arch>x86_64</arch><model>Haswell</model><topology sockets='0' cores='1' threads='1'/></cpu>",
@@ -528,7 +528,7 @@ fn error_positions_are_document_positions() {
 /// File-level errors read as the in-memory path's `read_file` words them.
 #[test]
 fn file_errors_match_read_file() {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stream");
     std::fs::create_dir_all(&dir).unwrap();
     let empty = dir.join("empty.xml");
@@ -604,7 +604,7 @@ fn file_errors_match_read_file() {
 /// `x86::baseline` gives, results and errors, for any chunk size.
 #[test]
 fn parallel_fold_of_inputs_equals_sequential_baseline() {
-    let map = CpuMap::embedded().unwrap();
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
     let mut rng = Rng(seed() ^ 0xF01D);
     let (mut ok, mut err) = (0, 0);
     for _ in 0..300 {
@@ -617,6 +617,7 @@ fn parallel_fold_of_inputs_equals_sequential_baseline() {
             if let Ok(doc) = cpufleet_engine::xml::read_cpu_document(
                 xml.as_bytes(),
                 cpufleet_engine::xml::TypeHint::Host,
+                map.version(),
                 Limits::default(),
             ) {
                 cpus.extend(doc.cpus);

@@ -13,10 +13,10 @@ use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-/// The embedded libvirt 9.0.0 map, loaded once per test binary.
+/// The embedded map of the test binary's libvirt version (`LIBVIRT` at its root), loaded once.
 pub fn map() -> &'static CpuMap {
     static MAP: OnceLock<CpuMap> = OnceLock::new();
-    MAP.get_or_init(|| CpuMap::embedded().expect("embedded map loads"))
+    MAP.get_or_init(|| CpuMap::embedded(crate::LIBVIRT).expect("embedded map loads"))
 }
 
 fn env_u32(key: &str, default: u32) -> u32 {
@@ -89,12 +89,17 @@ pub fn feature_name(id: usize) -> String {
 /// Topologies with the edges (1 and u32::MAX) reachable.
 pub fn topology() -> impl Strategy<Value = Topology> {
     let count = prop_oneof![4 => 1u32..=64, 1 => Just(u32::MAX), 1 => any::<u32>().prop_map(|v| v.max(1))];
-    (count.clone(), count.clone(), count.clone(), count).prop_map(|(sockets, dies, cores, threads)| Topology {
-        sockets,
-        dies,
-        cores,
-        threads,
-    })
+    // libvirt 11.3.0 reads `clusters` (default 1); 9.0.0's CPUs have none.
+    let v11 = crate::LIBVIRT.at_least_11_3();
+    (count.clone(), count.clone(), count.clone(), count.clone(), count).prop_map(
+        move |(sockets, dies, clusters, cores, threads)| Topology {
+            sockets,
+            dies,
+            clusters: v11.then_some(clusters),
+            cores,
+            threads,
+        },
+    )
 }
 
 /// A host CPU (type host, arch x86_64) of model `model`: the model plus random extra features
@@ -253,7 +258,7 @@ fn cache() -> impl Strategy<Value = CacheDef> {
 
 fn maxphysaddr() -> impl Strategy<Value = MaxPhysAddr> {
     (select(vec!["emulate", "passthrough"]), proptest::option::of(any::<u32>()))
-        .prop_map(|(mode, bits)| MaxPhysAddr { mode: mode.to_string(), bits })
+        .prop_map(|(mode, bits)| MaxPhysAddr { mode: mode.to_string(), bits, limit: None })
 }
 
 /// A host CPU in canonical form (what reading then writing keeps).

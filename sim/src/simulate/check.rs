@@ -342,11 +342,12 @@ pub fn run(
             let t = &sim.spec.templates[combo.template as usize];
             let host = fleet.classes.get(combo.host_class);
             let Ok(orig) = build_def(t, sim.starter.ctx(combo.ctx), host) else { return a };
-            let nh = naive_host(map, &host.cpu_mig);
+            // libvirt updates against the migratable host CPU and compares with the full one.
+            let (nh, nf) = (naive_host(map, &host.cpu_mig), naive_host(map, &host.cpu));
             let no = naive_cpu(&orig);
             let expected = naive_update(map, &no, &nh);
             let passthrough = orig.mode == CpuMode::HostPassthrough;
-            let naive_ok = passthrough || naive_compare(map, &nh, &expected).is_compatible();
+            let naive_ok = passthrough || naive_compare(map, &nf, &expected).is_compatible();
             let what = || format!("guest '{}' started on {}", t.name, host_label(sim, host));
             match &combo.outcome {
                 Ok(gc) => {
@@ -413,19 +414,19 @@ pub fn run(
                         )
                     });
                     let forbidden: Vec<String> =
-                        with(&no, Policy::Forbid).into_iter().filter(|n| nh.all.contains(n)).collect();
+                        with(&no, Policy::Forbid).into_iter().filter(|n| nf.all.contains(n)).collect();
                     a.check(forbidden.is_empty(), INV_FORBID, || {
                         format!("{}: host has forbidden {}", what(), forbidden.join(" "))
                     });
                     if got.match_ == CpuMatch::Strict {
-                        let extra = strict_extra(map, &got, &nh);
+                        let extra = strict_extra(map, &got, &nf);
                         a.check(extra.is_empty(), INV_STRICT, || {
                             format!("{}: host has unlisted {}", what(), join(extra))
                         });
                     }
                     if !passthrough {
                         let fast = g.sets.verdict(host);
-                        let naive = naive_compare(map, &nh, &got);
+                        let naive = naive_compare(map, &nf, &got);
                         a.check(fast == naive, INV_FAST, || {
                             format!("{}: fast path says {}, reference model {}", what(), fast.as_str(), naive.as_str())
                         });
@@ -465,6 +466,8 @@ pub fn run(
                 let g = &sim.starter.classes[*gc as usize];
                 let (src, dst) = (fleet.classes.get(combo.host_class), fleet.classes.get(dc));
                 let (ns, nd) = (naive_host(map, &src.cpu_mig), naive_host(map, &dst.cpu_mig));
+                // The destination checks the guest against its full host CPU.
+                let nd_full = naive_host(map, &dst.cpu);
                 let no = naive_cpu(&orig);
                 let got = naive_cpu(&g.def);
                 let what = || {
@@ -490,18 +493,18 @@ pub fn run(
                         format!("{}: host-passthrough onto a different CPU", what())
                     });
                 } else {
-                    let naive = naive_compare(map, &nd, &got);
+                    let naive = naive_compare(map, &nd_full, &got);
                     a.check(naive.is_compatible(), INV_FAST, || {
                         format!("{}: allowed by the fast path, {} for the reference model", what(), naive.as_str())
                     });
                 }
                 let forbidden: Vec<String> =
-                    with(&no, Policy::Forbid).into_iter().filter(|n| nd.all.contains(n)).collect();
+                    with(&no, Policy::Forbid).into_iter().filter(|n| nd_full.all.contains(n)).collect();
                 a.check(forbidden.is_empty(), INV_FORBID, || {
                     format!("{}: host has forbidden {}", what(), forbidden.join(" "))
                 });
                 if got.match_ == CpuMatch::Strict {
-                    let extra = strict_extra(map, &got, &nd);
+                    let extra = strict_extra(map, &got, &nd_full);
                     a.check(extra.is_empty(), INV_STRICT, || format!("{}: host has unlisted {}", what(), join(extra)));
                 }
                 a
@@ -526,11 +529,11 @@ pub fn run(
                 let g = &sim.starter.classes[gc as usize];
                 let h = fleet.classes.get(hc);
                 let fast = g.sets.verdict(h);
-                let nh = naive_host(map, &h.cpu_mig);
+                let nh = naive_host(map, &h.cpu);
                 if g.def.mode == CpuMode::HostPassthrough {
                     return a;
                 }
-                let engine = ops::compare(sim.map, &h.cpu_mig, &g.def).verdict;
+                let engine = ops::compare(sim.map, &h.cpu, &g.def).verdict;
                 let naive = naive_compare(map, &nh, &naive_cpu(&g.def));
                 a.check(fast == engine && engine == naive, INV_FAST, || {
                     format!(
@@ -557,7 +560,7 @@ pub fn run(
                 for &c in classes {
                     let h = fleet.classes.get(c);
                     let ok = sets.as_ref().is_some_and(|s| s.allows(h));
-                    let naive = naive_compare(map, &naive_host(map, &h.cpu_mig), &naive_cpu(b));
+                    let naive = naive_compare(map, &naive_host(map, &h.cpu), &naive_cpu(b));
                     acc.check(ok && naive.is_compatible(), INV_PLAN, || {
                         format!(
                             "domain {}: {} cannot run the domain baseline {}",

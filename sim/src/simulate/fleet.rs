@@ -110,9 +110,12 @@ pub struct HostClass {
     pub odd: bool,
     /// The decoded map model.
     pub model: usize,
-    /// Every feature (model plus extras), as libvirt sees the host.
+    /// Every feature (model plus extras), as libvirt sees the host: what started guests are
+    /// compared against (libvirt's start and migration checks use the full host CPU).
     pub features: FeatureSet,
-    /// Without the non-migratable features: what guests are compared against.
+    /// The features of the migratable copy (without listed non-migratable features): what
+    /// host-model guests and `optional` features are resolved against, and what pool
+    /// baselines see.
     pub mig: FeatureSet,
     /// The host CPU as `virsh capabilities` shows it.
     pub cpu: CpuDef,
@@ -379,7 +382,7 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic_and_interned() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
         let spec = small_spec(&map);
         let a = Fleet::generate(&map.x86, &spec, 5).unwrap();
         let b = Fleet::generate(&map.x86, &spec, 5).unwrap();
@@ -398,7 +401,7 @@ mod tests {
 
     #[test]
     fn hosts_get_the_features_of_their_generation_and_variation() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
         let spec = small_spec(&map);
         let f = Fleet::generate(&map.x86, &spec, 1).unwrap();
         let vmx = map.x86.feature_id("vmx").unwrap();
@@ -419,7 +422,7 @@ mod tests {
 
     #[test]
     fn pool_baseline_over_classes_equals_baseline_over_every_host() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
         let spec = small_spec(&map);
         let f = Fleet::generate(&map.x86, &spec, 3).unwrap();
         for p in f.pools.iter().take(6) {

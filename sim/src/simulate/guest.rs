@@ -170,7 +170,7 @@ impl GuestSets {
         if self.vendor.is_some_and(|v| v != host.vendor) {
             return Verdict::Incompatible;
         }
-        let h = &host.mig;
+        let h = &host.features;
         if self.forbid.intersects(h) || !self.need.is_subset(h) {
             return Verdict::Incompatible;
         }
@@ -196,7 +196,7 @@ impl GuestSets {
         if self.vendor.is_some_and(|v| v != host.vendor) {
             return Some(Blocker::Vendor);
         }
-        let h = &host.mig;
+        let h = &host.features;
         let forbidden = self.forbid.intersection(h);
         if !forbidden.is_empty() {
             return Some(Blocker::Forbidden(forbidden));
@@ -271,7 +271,9 @@ pub fn start_on(
             }
         }
     }
-    let cmp = x86::compare(map, &host.cpu_mig, &g);
+    // libvirt's start path (`check='partial'`) compares with the full host CPU; the update above
+    // uses the migratable one (qemu-driver spec §1.4).
+    let cmp = x86::compare(map, &host.cpu, &g);
     if !cmp.verdict.is_compatible() {
         let blocker = match &cmp.reason {
             x86::Reason::Vendor { .. } => Some(Blocker::Vendor),
@@ -432,7 +434,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn set_of(words: [u64; 4]) -> FeatureSet {
-        FeatureSet::from_words(words)
+        FeatureSet::from_words(&words)
     }
 
     fn host_with(mig: FeatureSet) -> HostClass {

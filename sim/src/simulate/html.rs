@@ -268,7 +268,8 @@ pub fn render(r: &Report) -> String {
     );
     let _ = write!(
         o,
-        "<h1>cpufleet fleet simulation</h1><div class='sub'>seed {} · spec {} · scenarios: {} · reproduce: <code>{}</code></div>",
+        "<h1>cpufleet fleet simulation</h1><div class='sub'>libvirt {} · seed {} · spec {} · scenarios: {} · reproduce: <code>{}</code></div>",
+        r.libvirt,
         r.seed,
         esc(&r.spec),
         esc(&r.scenarios.join(", ")),

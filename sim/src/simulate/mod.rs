@@ -100,6 +100,9 @@ fn quote(s: &str) -> String {
 /// The command line that reproduces this run (every input that changes the result).
 fn reproduce(a: &SimulateArgs) -> String {
     let mut v = vec!["cpufleet".to_string(), "simulate".to_string()];
+    if let Some(l) = a.common.libvirt {
+        v.push(format!("--libvirt {l}"));
+    }
     if let Some(d) = &a.common.cpu_map {
         v.push(format!("--cpu-map {}", quote(&d.display().to_string())));
     }
@@ -269,6 +272,7 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     let reproduce = reproduce(args);
     let host_cpus = sim.fleet.classes_in(0..sim.fleet.n_hosts(), &sim.fleet.host_class).len();
     Ok(Report {
+        libvirt: map.version().as_str(),
         seed: args.seed,
         spec: spec.label.clone(),
         scenarios: selected.clone(),

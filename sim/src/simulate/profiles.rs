@@ -1,9 +1,15 @@
 //! CPU generation profiles (`data/profiles.toml`): a map model plus the extra features real hosts
 //! of a generation report, and the microcode levels that changed them.
+//!
+//! A profile describes hardware, which does not change with the libvirt version that looks at
+//! it: its `model` names the feature list of that model in libvirt 9.0.0's map (the oldest
+//! supported one, whose every model and feature 11.3.0 also has), and feature names are features
+//! of any supported map. Resolved for a run, the hardware is seen through the run's map: a feature
+//! that map does not know is a CPUID bit that libvirt version cannot see, and is left out.
 
 use crate::io::CliError;
 use cpufleet_engine::map::X86Map;
-use cpufleet_engine::{FeatureId, FeatureSet};
+use cpufleet_engine::{CpuMap, FeatureId, FeatureSet, LibvirtVersion};
 use serde::Deserialize;
 
 /// The embedded profile file.
@@ -177,24 +183,60 @@ pub fn parse(src: &Source) -> Result<ProfilesToml, CliError> {
     toml::from_str::<ProfilesToml>(src.text).map_err(|e| src.toml_error(&e))
 }
 
-/// Resolves feature names against the map.
-fn feature_set(map: &X86Map, src: &Source, anchor: &str, what: &str, names: &[String]) -> Result<FeatureSet, CliError> {
+/// The maps a profile is resolved with: the run's, and the embedded ones of every supported
+/// version (the hardware vocabulary: a name must be known to one of them).
+pub struct Vocabulary<'m> {
+    pub map: &'m X86Map,
+    known: Vec<CpuMap>,
+}
+
+impl<'m> Vocabulary<'m> {
+    pub fn new(map: &'m X86Map) -> Result<Vocabulary<'m>, CliError> {
+        let known = LibvirtVersion::ALL
+            .into_iter()
+            .map(CpuMap::embedded)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CliError::new(format!("embedded CPU map: {e}")))?;
+        Ok(Vocabulary { map, known })
+    }
+
+    /// The reference map the profiles' `model` names are read from (libvirt 9.0.0's).
+    fn reference(&self) -> &X86Map {
+        &self.known[0].x86
+    }
+
+    fn is_known(&self, name: &str) -> bool {
+        self.map.feature_id(name).is_some() || self.known.iter().any(|m| m.x86.feature_id(name).is_some())
+    }
+}
+
+/// Resolves feature names against the run's map; a name no supported map knows is an error.
+fn feature_set(
+    voc: &Vocabulary,
+    src: &Source,
+    anchor: &str,
+    what: &str,
+    names: &[String],
+) -> Result<FeatureSet, CliError> {
     let mut set = FeatureSet::new();
     for n in names {
-        let id = map.feature_id(n).ok_or_else(|| {
-            src.error(
+        if !voc.is_known(n) {
+            return Err(src.error(
                 Some(anchor),
                 Some(&format!("\"{n}\"")),
                 format!("{what}: unknown feature '{n}' (not in the CPU map; see `cpufleet map show`)"),
-            )
-        })?;
-        set.insert(id);
+            ));
+        }
+        if let Some(id) = voc.map.feature_id(n) {
+            set.insert(id);
+        }
     }
     Ok(set)
 }
 
-/// Resolves one profile against the map.
-pub fn resolve_profile(map: &X86Map, src: &Source, p: &ProfileToml) -> Result<Profile, CliError> {
+/// Resolves one profile against the run's map.
+pub fn resolve_profile(voc: &Vocabulary, src: &Source, p: &ProfileToml) -> Result<Profile, CliError> {
+    let map = voc.map;
     let anchor = format!("name = \"{}\"", p.name);
     let ctx = |field: &str| format!("profile '{}': {field}", p.name);
     if p.name.is_empty() {
@@ -232,22 +274,28 @@ pub fn resolve_profile(map: &X86Map, src: &Source, p: &ProfileToml) -> Result<Pr
             format!("{}: family must be 1..270, model 0..255, stepping 0..15", ctx("signature")),
         ));
     }
-    let extra = feature_set(map, src, &anchor, &ctx("extra"), &p.extra)?;
-    let without = feature_set(map, src, &anchor, &ctx("without"), &p.without)?;
-    let virt = feature_set(map, src, &anchor, &ctx("virt"), &p.virt)?;
+    let extra = feature_set(voc, src, &anchor, &ctx("extra"), &p.extra)?;
+    let without = feature_set(voc, src, &anchor, &ctx("without"), &p.without)?;
+    let virt = feature_set(voc, src, &anchor, &ctx("virt"), &p.virt)?;
     let mut levels = Vec::new();
     for l in &p.microcode {
         let what = ctx(&format!("microcode '{}'", l.name));
         levels.push(Level {
             name: l.name.clone(),
-            add: feature_set(map, src, &anchor, &what, &l.add)?,
-            remove: feature_set(map, src, &anchor, &what, &l.remove)?,
+            add: feature_set(voc, src, &anchor, &what, &l.add)?,
+            remove: feature_set(voc, src, &anchor, &what, &l.remove)?,
         });
     }
     if levels.len() > 15 {
         return Err(src.error(Some(&anchor), None, format!("{}: at most 15 levels", ctx("microcode"))));
     }
-    let base = map.models[model].features.union(&extra).difference(&without);
+    // The model's hardware features: its feature list in the reference map when it has the
+    // model (11.3.0's, for instance, no longer lists `mpx` in Skylake-Server), else the run's.
+    let model_features: FeatureSet = match voc.reference().model(&p.model) {
+        Some(m) => m.features.iter().filter_map(|id| map.feature_id(voc.reference().feature_name(id))).collect(),
+        None => map.models[model].features,
+    };
+    let base = model_features.union(&extra).difference(&without);
     if base.is_empty() {
         return Err(src.error(Some(&anchor), None, format!("profile '{}' has no features", p.name)));
     }
@@ -266,24 +314,25 @@ pub fn resolve_profile(map: &X86Map, src: &Source, p: &ProfileToml) -> Result<Pr
     })
 }
 
-pub fn resolve_odd(map: &X86Map, src: &Source, odd: &OddToml) -> Result<OddRules, CliError> {
+pub fn resolve_odd(voc: &Vocabulary, src: &Source, odd: &OddToml) -> Result<OddRules, CliError> {
     let anchor = "[odd]";
-    let remove = feature_set(map, src, anchor, "odd: remove", &odd.remove)?;
+    let remove = feature_set(voc, src, anchor, "odd: remove", &odd.remove)?;
     Ok(OddRules {
         remove: remove.iter().collect(),
-        nested_add: feature_set(map, src, anchor, "odd: nested_add", &odd.nested_add)?,
-        nested_remove: feature_set(map, src, anchor, "odd: nested_remove", &odd.nested_remove)?,
+        nested_add: feature_set(voc, src, anchor, "odd: nested_add", &odd.nested_add)?,
+        nested_remove: feature_set(voc, src, anchor, "odd: nested_remove", &odd.nested_remove)?,
     })
 }
 
 /// Loads the embedded profiles, then applies `extra` (the spec's own `[[profile]]` entries, which
 /// add profiles or replace same-named ones, and its `[odd]` table).
 pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> Result<Profiles, CliError> {
+    let voc = Vocabulary::new(map)?;
     let emb_src = Source { label: EMBEDDED_PROFILES_NAME, text: EMBEDDED_PROFILES };
     let emb = parse(&emb_src)?;
     let mut list: Vec<Profile> = Vec::new();
     let add = |src: &Source, p: &ProfileToml, list: &mut Vec<Profile>, allow_replace: bool| {
-        let resolved = resolve_profile(map, src, p)?;
+        let resolved = resolve_profile(&voc, src, p)?;
         match list.iter().position(|q| q.name == p.name) {
             Some(i) if allow_replace => list[i] = resolved,
             Some(_) => {
@@ -300,7 +349,7 @@ pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> Result<Pro
     for p in &emb.profile {
         add(&emb_src, p, &mut list, false)?;
     }
-    let mut odd = resolve_odd(map, &emb_src, emb.odd.as_ref().unwrap_or(&OddToml::default()))?;
+    let mut odd = resolve_odd(&voc, &emb_src, emb.odd.as_ref().unwrap_or(&OddToml::default()))?;
     if let Some((src, user)) = extra {
         let mut seen = std::collections::HashSet::new();
         for p in &user.profile {
@@ -314,7 +363,7 @@ pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> Result<Pro
             add(src, p, &mut list, true)?;
         }
         if let Some(o) = &user.odd {
-            odd = resolve_odd(map, src, o)?;
+            odd = resolve_odd(&voc, src, o)?;
         }
     }
     if list.len() > u16::MAX as usize {
@@ -326,11 +375,16 @@ pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> Result<Pro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cpufleet_engine::CpuMap;
 
     #[test]
     fn embedded_profiles_resolve_and_cover_both_vendors_and_the_years() {
-        let map = CpuMap::embedded().unwrap();
+        for v in LibvirtVersion::ALL {
+            embedded_profiles_under(v);
+        }
+    }
+
+    fn embedded_profiles_under(v: LibvirtVersion) {
+        let map = CpuMap::embedded(v).unwrap();
         let p = load(&map.x86, None).unwrap();
         assert!(p.list.len() >= 15);
         let vendors: std::collections::BTreeSet<&str> = p.list.iter().map(|p| p.vendor_name.as_str()).collect();
@@ -342,11 +396,14 @@ mod tests {
         assert!(sky.features_at(0).contains(hle));
         assert!(!sky.features_at(sky.levels.len()).contains(hle));
         assert!(sky.features_at(1).contains(map.x86.feature_id("spec-ctrl").unwrap()));
+        // The same hardware under either version: Skylake-SP keeps MPX although 11.3.0's
+        // Skylake-Server model no longer lists it.
+        assert!(sky.features_at(0).contains(map.x86.feature_id("mpx").unwrap()), "{v}");
     }
 
     #[test]
     fn unknown_feature_is_reported_with_file_and_position() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
         let text = "[[profile]]\nname = \"X\"\nvendor = \"Intel\"\nyear = 2020\nmodel = \"Haswell\"\n\
                     signature = { family = 6, model = 60, stepping = 1 }\nextra = [\"vmx\", \"warp-drive\"]\n";
         let src = Source { label: "my.toml", text };

@@ -54,6 +54,8 @@ pub struct ViolationOut {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The libvirt version whose map and rules the run follows.
+    pub libvirt: &'static str,
     pub seed: u64,
     pub spec: String,
     pub scenarios: Vec<&'static str>,
@@ -159,8 +161,8 @@ pub fn text(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "cpufleet simulate — seed {}, spec {}\nfleet: {} hosts in {} pools, {} generations, {} distinct host CPUs; {} guests ({} started)",
-        r.seed, r.spec, r.hosts, r.pool_count, r.generations, r.host_cpus, r.guests, r.guests_started
+        "cpufleet simulate — libvirt {}, seed {}, spec {}\nfleet: {} hosts in {} pools, {} generations, {} distinct host CPUs; {} guests ({} started)",
+        r.libvirt, r.seed, r.spec, r.hosts, r.pool_count, r.generations, r.host_cpus, r.guests, r.guests_started
     );
     if r.has("pools") {
         heading(&mut o, "POOLS — the baseline of every pool (virsh cpu-baseline --migratable)");

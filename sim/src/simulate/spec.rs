@@ -595,7 +595,7 @@ mod tests {
 
     #[test]
     fn embedded_spec_is_the_documented_default() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
         let s = load(&map.x86, None, 1 << 20).unwrap();
         assert_eq!(s.total_hosts(), 10_000);
         assert_eq!(s.pools.len(), 20);
@@ -606,7 +606,7 @@ mod tests {
 
     #[test]
     fn scaling_keeps_totals_and_proportions() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
         let mut s = load(&map.x86, None, 1 << 20).unwrap();
         s.scale_hosts(1_000_000).unwrap();
         assert_eq!(s.total_hosts(), 1_000_000);

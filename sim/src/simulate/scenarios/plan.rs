@@ -566,7 +566,7 @@ mod tests {
 
     /// Items from the generation profiles: the realistic shape (nearly nested within a vendor).
     fn profile_items(rng: &mut Rng, n: usize) -> Vec<Item> {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
         let profiles = super::super::super::profiles::load(&map.x86, None).unwrap();
         (0..n)
             .map(|_| {

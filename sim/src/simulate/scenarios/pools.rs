@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn abi_levels_of_real_models() {
-        let map = CpuMap::embedded().unwrap();
+        let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
         let x = &map.x86;
         let level = |m: &str| abi_level(x, &x.model(m).unwrap().features);
         assert_eq!(level("qemu64"), "x86-64-v1");
