@@ -10,18 +10,25 @@ For each pool size (default 1,000 / 10,000 / 50,000 hosts) this script
    `--source builtin`: five Intel server configurations of this script (map models with the
    extra features, microcode, signature, TSC, topology and page sizes `virsh capabilities`
    shows), two microcode levels each, repeated in a seeded random order;
-2. runs libvirt 9.0.0's baseline in process through Debian's `python3-libvirt`
-   (`libvirt.open('test:///default').baselineCPU(cpus, 0)`), best of N runs, each run in a fresh
-   subprocess that reports the time of the `baselineCPU` call alone; its peak RSS comes from
-   `/usr/bin/time` (largest over the runs);
-3. runs `target/release/cpufleet baseline FILE`, best of N runs, timed from process start to
-   exit; peak RSS from `/usr/bin/time` over N more runs (largest);
-4. checks the outputs are identical: virsh prints the formatted CPU plus one more newline, the
-   Python binding returns the formatted CPU without that extra newline, so cpufleet's stdout
-   must equal libvirt's string + "\\n";
+2. for each libvirt version (default 9.0.0 and 11.3.0), runs that libvirt's baseline in process
+   through Debian's `python3-libvirt` (`libvirt.open('test:///default').baselineCPU(cpus, 0)`),
+   best of N runs, each run in a fresh subprocess that reports the time of the `baselineCPU`
+   call alone; its peak RSS comes from `/usr/bin/time` (largest over the runs). 9.0.0 is the
+   system's libvirt; 11.3.0 is the one `../shared/oracles/libvirt-11.3.0.sh` installs (default
+   prefix /opt/libvirt-11.3.0): the same Python binding loads its library (`LD_LIBRARY_PATH`) in
+   a private mount namespace where its CPU map is bound over the system's, as the oracle's virsh
+   wrapper does;
+3. runs `target/release/cpufleet baseline --libvirt VERSION FILE`, best of N runs, timed from
+   process start to exit; peak RSS from `/usr/bin/time` over N more runs (largest);
+4. checks the outputs are identical per version: virsh prints the formatted CPU plus one more
+   newline, the Python binding returns the formatted CPU without that extra newline, so
+   cpufleet's stdout must equal that libvirt's string + "\\n";
 5. measures the two limit lines with `target/release/examples/limits` (one plain pass over the
    bytes counting `<`, and a bare single-threaded quick-xml event scan), best of N;
 6. prints a markdown table.
+
+Every version reads the same pool file: it is generated with `fleet gen --libvirt 9.0.0`, whose
+host model names both versions know (11.3.0 decodes would name `-vN` models 9.0.0 rejects).
 
 Everything runs under `taskset -c 0,1` (this machine's two cores) unless `--cpus ''`.
 
@@ -115,8 +122,8 @@ def fleet_pool(binary, hosts, seed, path, tmp):
     scale = hosts * 12
     while True:
         shutil.rmtree(out, ignore_errors=True)
-        subprocess.run([binary, "fleet", "gen", "--hosts", str(scale), "--seed", str(seed), "--out", out],
-                       check=True, capture_output=True)
+        subprocess.run([binary, "fleet", "gen", "--libvirt", "9.0.0", "--hosts", str(scale), "--seed", str(seed),
+                        "--out", out], check=True, capture_output=True)
         files = [os.path.join(out, f) for f in os.listdir(out) if f.endswith(".xml")]
         largest = max(files, key=os.path.getsize)
         with open(largest, encoding="utf-8") as f:
@@ -151,7 +158,9 @@ def libvirt_worker(path, out_path):
     secs = time.perf_counter() - t
     with open(out_path, "w", encoding="utf-8") as f:
         f.write(result if result is not None else "")
-    print(json.dumps({"seconds": secs, "error": error, "cpus": len(cpus)}))
+    v = libvirt.getVersion()
+    version = f"{v // 1000000}.{v // 1000 % 1000}.{v % 1000}"
+    print(json.dumps({"seconds": secs, "error": error, "cpus": len(cpus), "version": version}))
 
 
 def prefix(cpus):
@@ -169,15 +178,28 @@ def peak_kb(argv):
     return int(line.split()[1]), p.stdout
 
 
-def run_libvirt(path, runs, cpus, tmp):
+def libvirt_argv(version, prefix_dir, worker_args):
+    """The command that runs the worker against libvirt `version`: the system's (9.0.0), or the
+    oracle's 11.3.0 library and CPU map in a private mount namespace."""
+    py = ["/usr/bin/python3", os.path.abspath(__file__), "--libvirt-worker"] + worker_args
+    if version == "9.0.0":
+        return py
+    root = os.path.join(prefix_dir, "root", "usr")
+    inner = (f"mount --bind {root}/share/libvirt /usr/share/libvirt && "
+             f"LD_LIBRARY_PATH={root}/lib/x86_64-linux-gnu exec \"$@\"")
+    return ["unshare", "-m", "sh", "-c", inner, "libvirt-worker"] + py
+
+
+def run_libvirt(path, runs, cpus, tmp, version, prefix_dir):
     """Best of `runs` fresh worker processes: the time of the call, the worker's peak RSS
     (largest over the runs)."""
     out_path = os.path.join(tmp, "libvirt.out")
     best, peak, output = None, 0, None
     for _ in range(runs):
-        kb, stdout = peak_kb(prefix(cpus) + ["/usr/bin/python3", os.path.abspath(__file__), "--libvirt-worker",
-                                             path, out_path])
+        kb, stdout = peak_kb(prefix(cpus) + libvirt_argv(version, prefix_dir, [path, out_path]))
         r = json.loads(stdout)
+        if r["version"] != version:
+            raise SystemExit(f"the worker ran libvirt {r['version']}, not {version}")
         if r["error"]:
             raise SystemExit(f"libvirt failed on {path}: {r['error']}")
         with open(out_path, encoding="utf-8") as f:
@@ -190,9 +212,9 @@ def run_libvirt(path, runs, cpus, tmp):
     return {"seconds": best["seconds"], "cpus": best["cpus"], "peak_kb": peak, "output": output}
 
 
-def run_cpufleet(binary, path, runs, cpus):
+def run_cpufleet(binary, path, runs, cpus, version):
     """Best of `runs`, process start to exit; then the peak RSS of `runs` more runs (largest)."""
-    argv = prefix(cpus) + [binary, "baseline", path]
+    argv = prefix(cpus) + [binary, "baseline", "--libvirt", version, path]
     best, output = None, None
     for _ in range(runs):
         t = time.perf_counter()
@@ -249,6 +271,9 @@ def main():
     ap.add_argument("--bin", default=os.path.join(REPO, "target/release/cpufleet"))
     ap.add_argument("--limits-bin", default=os.path.join(REPO, "target/release/examples/limits"))
     ap.add_argument("--keep", metavar="DIR", help="write the pool files here and keep them")
+    ap.add_argument("--versions", default="9.0.0,11.3.0", help="libvirt versions to compare (default both)")
+    ap.add_argument("--libvirt-11-prefix", default="/opt/libvirt-11.3.0",
+                    help="where ../shared/oracles/libvirt-11.3.0.sh installed libvirt 11.3.0")
     ap.add_argument("--libvirt-worker", nargs=2, metavar=("POOL", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.libvirt_worker:
@@ -262,6 +287,12 @@ def main():
         raise SystemExit("/usr/bin/time is missing: apt-get install -y time")
     if args.cpus and not shutil.which("taskset"):
         raise SystemExit("taskset not found (util-linux); pass --cpus '' to run without it")
+    versions = [v for v in args.versions.split(",") if v]
+    if any(v not in ("9.0.0", "11.3.0") for v in versions):
+        raise SystemExit(f"--versions: supported are 9.0.0 and 11.3.0, not {args.versions}")
+    if "11.3.0" in versions and not os.path.isdir(os.path.join(args.libvirt_11_prefix, "root", "usr", "lib")):
+        raise SystemExit(f"libvirt 11.3.0 not found under {args.libvirt_11_prefix}: run ../shared/oracles/libvirt-11.3.0.sh "
+                         "(as root), or pass --versions 9.0.0")
     ensure_built(args)
     tmp = tempfile.mkdtemp(prefix="cpufleet-compare-")
     pool_dir = args.keep or tmp
@@ -277,30 +308,49 @@ def main():
                 gen_pool(hosts, args.seed, path)
             with open(path, encoding="utf-8") as f:
                 distinct = len(set(CPU_RE.findall(f.read())))
-            lv = run_libvirt(path, args.runs, args.cpus, tmp)
-            cf = run_cpufleet(args.bin, path, args.runs, args.cpus)
+            per = {}
+            for v in versions:
+                lv = run_libvirt(path, args.runs, args.cpus, tmp, v, args.libvirt_11_prefix)
+                cf = run_cpufleet(args.bin, path, args.runs, args.cpus, v)
+                if lv["cpus"] != hosts:
+                    raise SystemExit(f"pool {path}: libvirt got {lv['cpus']} CPUs, expected {hosts}")
+                if cf["output"] != lv["output"] + "\n":
+                    raise SystemExit(f"OUTPUTS DIFFER (libvirt {v}) on {path}:\n--- libvirt\n{lv['output']}\n"
+                                     f"--- cpufleet\n{cf['output']}")
+                per[v] = (lv, cf)
+                print(f"{hosts} hosts, libvirt {v}: identical output ({len(cf['output'])} bytes)", file=sys.stderr)
             lim = run_limits(args.limits_bin, path, args.runs, args.cpus)
-            if lv["cpus"] != hosts:
-                raise SystemExit(f"pool {path}: libvirt got {lv['cpus']} CPUs, expected {hosts}")
-            if cf["output"] != lv["output"] + "\n":
-                raise SystemExit(f"OUTPUTS DIFFER on {path}:\n--- libvirt\n{lv['output']}\n--- cpufleet\n{cf['output']}")
-            rows.append((hosts, pool, distinct, os.path.getsize(path), lv, cf, lim))
-            print(f"{hosts} hosts: identical output ({len(cf['output'])} bytes)", file=sys.stderr)
+            rows.append((hosts, pool, distinct, os.path.getsize(path), per, lim))
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"Machine: {machine()}; taskset -c {args.cpus or '(none)'}; best of {args.runs}.")
     print("libvirt s: the in-process `baselineCPU` call alone (python3-libvirt, test:///default); "
-          "cpufleet s: `cpufleet baseline FILE`, process start to exit. Outputs identical.")
+          "cpufleet s: `cpufleet baseline --libvirt VERSION FILE`, process start to exit. Outputs identical per version.")
     print()
-    print("| hosts | pool (distinct `<cpu>`) | file MB | libvirt s | cpufleet s | ratio | libvirt peak MB "
-          "| cpufleet peak MB | byte pass s | quick-xml scan s | cpufleet / byte pass |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for hosts, pool, distinct, size, lv, cf, lim in rows:
-        print(f"| {hosts:,} | {pool} ({distinct}) | {size / 1e6:.1f} | {lv['seconds']:.3f} | {cf['seconds']:.4f} "
-              f"| {lv['seconds'] / cf['seconds']:.0f}x | {lv['peak_kb'] / 1024:.0f} | {cf['peak_kb'] / 1024:.1f} "
-              f"| {lim['byte_pass_s']:.4f} | {lim['quick_xml_scan_s']:.4f} "
-              f"| {cf['seconds'] / lim['byte_pass_s']:.1f}x |")
+    head = "| hosts | pool (distinct `<cpu>`) | file MB |"
+    rule = "|---:|---|---:|"
+    for v in versions:
+        head += f" libvirt {v} s | cpufleet {v} s | ratio | libvirt {v} peak MB | cpufleet {v} peak MB |"
+        rule += "---:|---:|---:|---:|---:|"
+    if len(versions) == 2:
+        head += f" libvirt {versions[0]} / cpufleet {versions[1]} | cpufleet {versions[1]} / {versions[0]} |"
+        rule += "---:|---:|"
+    head += " byte pass s | quick-xml scan s |"
+    rule += "---:|---:|"
+    print(head)
+    print(rule)
+    for hosts, pool, distinct, size, per, lim in rows:
+        line = f"| {hosts:,} | {pool} ({distinct}) | {size / 1e6:.1f} |"
+        for v in versions:
+            lv, cf = per[v]
+            line += (f" {lv['seconds']:.3f} | {cf['seconds']:.4f} | {lv['seconds'] / cf['seconds']:.0f}x "
+                     f"| {lv['peak_kb'] / 1024:.0f} | {cf['peak_kb'] / 1024:.1f} |")
+        if len(versions) == 2:
+            (lv0, cf0), (_, cf1) = per[versions[0]], per[versions[1]]
+            line += f" {lv0['seconds'] / cf1['seconds']:.0f}x | {cf1['seconds'] / cf0['seconds']:.2f}x |"
+        line += f" {lim['byte_pass_s']:.4f} | {lim['quick_xml_scan_s']:.4f} |"
+        print(line)
 
 
 if __name__ == "__main__":

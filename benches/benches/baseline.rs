@@ -11,7 +11,7 @@ mod common;
 use cpufleet_engine::fast::baseline_interned;
 use cpufleet_engine::x86::BaselineInput;
 use cpufleet_engine::xml::Limits;
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_sim::stream::{
     baseline_in_memory, baseline_inputs, baseline_interned_parallel, baseline_source, StreamOpts, Streamed,
 };
@@ -29,8 +29,14 @@ fn hosts(map: &CpuMap, n: usize) -> (Vec<BaselineInput>, Vec<u32>) {
 }
 
 fn in_memory(c: &mut Criterion) {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
-    let mut g = c.benchmark_group("baseline_in_memory");
+    for v in LibvirtVersion::ALL {
+        in_memory_on(c, v);
+    }
+}
+
+fn in_memory_on(c: &mut Criterion, v: LibvirtVersion) {
+    let map = CpuMap::embedded(v).unwrap();
+    let mut g = c.benchmark_group(format!("baseline_in_memory/libvirt-{v}"));
     for n in [1_000usize, 100_000, 1_000_000] {
         let (distinct, ids) = hosts(&map, n);
         let inputs: Vec<BaselineInput> = ids.iter().map(|&i| distinct[i as usize].clone()).collect();
@@ -69,7 +75,13 @@ fn stream(map: &CpuMap, bytes: &[u8], parallel: bool) -> Streamed {
 }
 
 fn from_xml(c: &mut Criterion) {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+    for v in LibvirtVersion::ALL {
+        from_xml_on(c, v);
+    }
+}
+
+fn from_xml_on(c: &mut Criterion, v: LibvirtVersion) {
+    let map = CpuMap::embedded(v).unwrap();
     let hosts = 20_000;
     let pool = common::pool(hosts, 7, false);
     let unique = common::pool(hosts, 7, true);
@@ -77,7 +89,7 @@ fn from_xml(c: &mut Criterion) {
     for (p, parallel) in [(&pool, false), (&pool, true), (&unique, true)] {
         assert_eq!(stream(&map, p, parallel), Streamed::Done(Box::new(want.clone())), "streamed = in memory");
     }
-    let mut g = c.benchmark_group("baseline_xml");
+    let mut g = c.benchmark_group(format!("baseline_xml/libvirt-{v}"));
     g.sample_size(20).measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Bytes(pool.len() as u64));
     g.bench_function(format!("stream_sequential/{hosts}_hosts"), |b| b.iter(|| stream(&map, black_box(&pool), false)));

@@ -8,7 +8,7 @@ mod common;
 use cpufleet_engine::fast::{compare_prepared, HostScanner, PreparedCpu, PreparedHost, Scan};
 use cpufleet_engine::x86::{self, X86Data};
 use cpufleet_engine::xml::{parse_cpu, Limits, TypeHint};
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
@@ -16,23 +16,33 @@ use std::time::Duration;
 fn map_load(c: &mut Criterion) {
     let mut g = c.benchmark_group("map_load");
     g.measurement_time(Duration::from_secs(3));
-    g.bench_function("embedded", |b| b.iter(|| CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).expect("the embedded map")));
+    for v in LibvirtVersion::ALL {
+        g.bench_function(format!("embedded/libvirt-{v}"), |b| {
+            b.iter(|| CpuMap::embedded(v).expect("the embedded map"))
+        });
+    }
     g.finish();
 }
 
 fn xml_parse(c: &mut Criterion) {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+    for v in LibvirtVersion::ALL {
+        xml_parse_on(c, v);
+    }
+}
+
+fn xml_parse_on(c: &mut Criterion, v: LibvirtVersion) {
+    let map = CpuMap::embedded(v).unwrap();
     let scanner = HostScanner::new(&map.x86);
     let cfg = &common::CONFIGS[2];
     let host = common::host_xml(cfg, cfg.microcode[0], cfg.tsc);
     let guest = "<cpu mode='custom' match='exact' check='partial'>\n  <model fallback='forbid'>Skylake-Server-IBRS</model>\n  \
                  <vendor>Intel</vendor>\n  <feature policy='require' name='ssbd'/>\n  <feature policy='optional' name='pku'/>\n  \
                  <feature policy='disable' name='hle'/>\n  <feature policy='disable' name='rtm'/>\n</cpu>\n";
-    let mut g = c.benchmark_group("xml_parse");
+    let mut g = c.benchmark_group(format!("xml_parse/libvirt-{v}"));
     g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Bytes(host.len() as u64));
     g.bench_function("host_cpu/reader", |b| {
-        b.iter(|| parse_cpu(black_box(host.as_bytes()), TypeHint::Host, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).unwrap())
+        b.iter(|| parse_cpu(black_box(host.as_bytes()), TypeHint::Host, v, Limits::default()).unwrap())
     });
     // The scanner takes the element alone (`<cpu` to `</cpu>`), as the streaming path cuts it.
     let element = host.trim_end().as_bytes();
@@ -40,17 +50,23 @@ fn xml_parse(c: &mut Criterion) {
     g.bench_function("host_cpu/fast_scanner", |b| b.iter(|| scanner.scan(black_box(element), &Limits::default())));
     g.throughput(Throughput::Bytes(guest.len() as u64));
     g.bench_function("guest_cpu/reader", |b| {
-        b.iter(|| parse_cpu(black_box(guest.as_bytes()), TypeHint::Guest, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).unwrap())
+        b.iter(|| parse_cpu(black_box(guest.as_bytes()), TypeHint::Guest, v, Limits::default()).unwrap())
     });
     g.finish();
 }
 
 fn decode(c: &mut Criterion) {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+    for v in LibvirtVersion::ALL {
+        decode_on(c, v);
+    }
+}
+
+fn decode_on(c: &mut Criterion, v: LibvirtVersion) {
+    let map = CpuMap::embedded(v).unwrap();
     let x = &map.x86;
     let dumps = common::cpuid_hosts(&map);
     let data: Vec<X86Data> = dumps.iter().map(|d| X86Data::from_cpuid(x, d)).collect();
-    let mut g = c.benchmark_group("decode");
+    let mut g = c.benchmark_group(format!("decode/libvirt-{v}"));
     g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Elements(dumps.len() as u64));
     g.bench_function("host/from_cpuid+decode", |b| {
@@ -78,14 +94,20 @@ fn decode(c: &mut Criterion) {
 }
 
 fn compare(c: &mut Criterion) {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+    for v in LibvirtVersion::ALL {
+        compare_on(c, v);
+    }
+}
+
+fn compare_on(c: &mut Criterion, v: LibvirtVersion) {
+    let map = CpuMap::embedded(v).unwrap();
     let x = &map.x86;
     let hosts = common::host_cpus();
     let guests = common::guest_cpus(&map);
     let pairs = (hosts.len() * guests.len()) as u64;
     let ph: Vec<PreparedHost> = hosts.iter().map(|h| PreparedHost::new(x, h)).collect();
     let pg: Vec<PreparedCpu> = guests.iter().map(|g| PreparedCpu::new(x, g)).collect();
-    let mut g = c.benchmark_group("compare");
+    let mut g = c.benchmark_group(format!("compare/libvirt-{v}"));
     g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Elements(pairs));
     g.bench_function("pair/x86_compare", |b| {
@@ -118,11 +140,17 @@ fn compare(c: &mut Criterion) {
 }
 
 fn update(c: &mut Criterion) {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+    for v in LibvirtVersion::ALL {
+        update_on(c, v);
+    }
+}
+
+fn update_on(c: &mut Criterion, v: LibvirtVersion) {
+    let map = CpuMap::embedded(v).unwrap();
     let x = &map.x86;
     let host = x86::copy_migratable(x, &common::host_cpus()[4]);
     let guests = common::guest_cpus(&map);
-    let mut g = c.benchmark_group("update");
+    let mut g = c.benchmark_group(format!("update/libvirt-{v}"));
     g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Elements(guests.len() as u64));
     g.bench_function("guest_on_host", |b| {

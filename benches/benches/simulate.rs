@@ -1,7 +1,7 @@
 //! Fleet simulator benches: migration checks per second (the fast path on interned bitsets and
 //! the whole migration loop), fleet generation, and a small full run of every scenario.
 
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_sim::simulate::guest::Compat;
 use cpufleet_sim::simulate::progress::Progress;
 use cpufleet_sim::simulate::rng::Rng;
@@ -18,7 +18,13 @@ fn spec_with_hosts(map: &CpuMap, hosts: u64) -> spec::Spec {
 
 /// One compare of a started guest CPU against a host CPU on the fast path (bitsets, no cache).
 fn bench_fast_path(c: &mut Criterion) {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+    for v in LibvirtVersion::ALL {
+        bench_fast_path_on(c, v);
+    }
+}
+
+fn bench_fast_path_on(c: &mut Criterion, v: LibvirtVersion) {
+    let map = CpuMap::embedded(v).unwrap();
     let spec = spec_with_hosts(&map, 10_000);
     let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
     let guests = migrate::start_guests(&mut sim, 5_000);
@@ -34,7 +40,7 @@ fn bench_fast_path(c: &mut Criterion) {
         })
         .collect();
     let compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
-    let mut group = c.benchmark_group("simulate/check");
+    let mut group = c.benchmark_group(format!("simulate/check/libvirt-{v}"));
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function("fast-path verdict", |b| {
         b.iter(|| {
@@ -59,13 +65,19 @@ fn bench_fast_path(c: &mut Criterion) {
 
 /// The migration loop: random destinations, compat lookups, blocker histogram, pair recording.
 fn bench_migrations(c: &mut Criterion) {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+    for v in LibvirtVersion::ALL {
+        bench_migrations_on(c, v);
+    }
+}
+
+fn bench_migrations_on(c: &mut Criterion, v: LibvirtVersion) {
+    let map = CpuMap::embedded(v).unwrap();
     let spec = spec_with_hosts(&map, 100_000);
     let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
     let guests = migrate::start_guests(&mut sim, 20_000);
     let compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
     let n = 1_000_000u64;
-    let mut group = c.benchmark_group("simulate/migrate");
+    let mut group = c.benchmark_group(format!("simulate/migrate/libvirt-{v}"));
     group.sample_size(10);
     group.throughput(Throughput::Elements(n));
     group.bench_function("1M migrations, 100k hosts, 20k guests", |b| {
@@ -75,9 +87,15 @@ fn bench_migrations(c: &mut Criterion) {
 }
 
 fn bench_generation(c: &mut Criterion) {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+    for v in LibvirtVersion::ALL {
+        bench_generation_on(c, v);
+    }
+}
+
+fn bench_generation_on(c: &mut Criterion, v: LibvirtVersion) {
+    let map = CpuMap::embedded(v).unwrap();
     let spec = spec_with_hosts(&map, 100_000);
-    let mut group = c.benchmark_group("simulate/fleet");
+    let mut group = c.benchmark_group(format!("simulate/fleet/libvirt-{v}"));
     group.sample_size(10);
     group.throughput(Throughput::Elements(100_000));
     group.bench_function("generate 100k hosts", |b| {
@@ -88,8 +106,8 @@ fn bench_generation(c: &mut Criterion) {
 
 /// Every scenario on a small fleet (2,000 hosts, 1,000 guests, 20,000 migrations).
 fn bench_full_run(c: &mut Criterion) {
-    let args = || SimulateArgs {
-        common: Common { libvirt: Some(cpufleet_engine::LibvirtVersion::V9_0_0), cpu_map: None, max_input_bytes: 1 << 30 },
+    let args = |v: LibvirtVersion| SimulateArgs {
+        common: Common { libvirt: Some(v), cpu_map: None, max_input_bytes: 1 << 30 },
         spec: None,
         seed: 1,
         scenarios: Vec::new(),
@@ -105,9 +123,11 @@ fn bench_full_run(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("simulate/run");
     group.sample_size(10);
-    group.bench_function("all scenarios, 2k hosts", |b| {
-        b.iter_batched(args, |a| black_box(simulate(&a).unwrap().checks.checks), BatchSize::SmallInput)
-    });
+    for v in LibvirtVersion::ALL {
+        group.bench_function(format!("all scenarios, 2k hosts/libvirt-{v}"), |b| {
+            b.iter_batched(|| args(v), |a| black_box(simulate(&a).unwrap().checks.checks), BatchSize::SmallInput)
+        });
+    }
     group.finish();
 }
 

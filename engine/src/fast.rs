@@ -756,7 +756,8 @@ mod tests {
     }
 
     fn slow(map: &CpuMap, s: &str) -> Result<BaselineInput, String> {
-        let doc = read_cpu_document(s.as_bytes(), TypeHint::Host, map.version(), Limits::default()).map_err(|e| e.to_string())?;
+        let doc = read_cpu_document(s.as_bytes(), TypeHint::Host, map.version(), Limits::default())
+            .map_err(|e| e.to_string())?;
         BaselineInput::from_cpu(&map.x86, &doc.cpus[0], 0).map_err(|e| e.to_string())
     }
 

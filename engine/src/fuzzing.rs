@@ -12,9 +12,9 @@
 use crate::cpu::{CpuDef, CpuMode, CpuType, Fallback, Policy};
 use crate::map::{CpuMap, X86Map};
 use crate::ops;
+use crate::version::LibvirtVersion;
 use crate::x86::{self, Sel, X86Data};
 use crate::xml::{self, Limits, TypeHint};
-use crate::version::LibvirtVersion;
 use std::collections::BTreeSet;
 use std::fmt;
 

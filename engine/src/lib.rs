@@ -14,8 +14,8 @@ pub mod fuzzing;
 pub mod map;
 pub mod ops;
 pub mod ppc64;
-pub mod x86;
 pub mod version;
+pub mod x86;
 pub mod xml;
 
 pub use cpu::{CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Feature, Policy};

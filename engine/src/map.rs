@@ -247,7 +247,10 @@ impl X86Map {
                 Some("no") => Ok(false),
                 Some(other) => Err(invalid(
                     f.at,
-                    format!("invalid value '{other}' of attribute '{attr}' of feature {} in CPU model {}", f.name, m.name),
+                    format!(
+                        "invalid value '{other}' of attribute '{attr}' of feature {} in CPU model {}",
+                        f.name, m.name
+                    ),
                 )),
             }
         };
@@ -698,9 +701,10 @@ impl CpuMap {
     /// The supported version whose embedded map equals this map's content, loaded under that
     /// version's rules (used to infer `--libvirt` from a `--cpu-map` directory).
     pub fn known_version<'t>(index: &'t str, lookup: &dyn Fn(&str) -> Option<&'t str>) -> Option<LibvirtVersion> {
-        LibvirtVersion::ALL.into_iter().rev().find(|&v| {
-            matches!((CpuMap::load(v, index, lookup), CpuMap::embedded(v)), (Ok(a), Ok(b)) if a == b)
-        })
+        LibvirtVersion::ALL
+            .into_iter()
+            .rev()
+            .find(|&v| matches!((CpuMap::load(v, index, lookup), CpuMap::embedded(v)), (Ok(a), Ok(b)) if a == b))
     }
 
     fn add_index<'t>(

@@ -352,7 +352,10 @@ fn conformance() {
         }
         by_version.sort_by_key(|(v, _)| *v);
         for (version, t) in &by_version {
-            println!("conformance-extra libvirt-{version}: {} passed, {} failed, {} skipped", t.passed, t.failed, t.skipped);
+            println!(
+                "conformance-extra libvirt-{version}: {} passed, {} failed, {} skipped",
+                t.passed, t.failed, t.skipped
+            );
             if t.failed > 0 {
                 failed.push(format!("conformance-extra libvirt-{version}: {} case(s) failed", t.failed));
             }

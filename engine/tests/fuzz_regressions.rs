@@ -24,7 +24,9 @@ fn char_reference_to_control_character_is_refused() {
                  <signature family='6' model='85' stepping='6'/>\n  <feature name='a&#30;ifma'/>\n  \
                  8feature Rame='movdiri'/>\n</cpu>\n";
     assert_eq!(fuzzing::cpu_xml_roundtrip(crash.as_bytes()), Ok(()));
-    let e = xml::parse_cpu(crash.as_bytes(), TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).unwrap_err();
+    let e =
+        xml::parse_cpu(crash.as_bytes(), TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default())
+            .unwrap_err();
     assert_eq!(e.kind, XmlErrorKind::ForbiddenChar(0x1e));
     assert_eq!((e.pos.line, e.pos.col, e.element.as_str()), (6, 3, "feature"));
     for (doc, c) in [
@@ -33,12 +35,15 @@ fn char_reference_to_control_character_is_refused() {
         ("<cpu mode='&#x0;'/>", 0),
         ("<cpu><model>x</model><vendor>&#27;[31m</vendor></cpu>", 0x1b),
     ] {
-        let e = xml::parse_cpu(doc.as_bytes(), TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).unwrap_err();
+        let e =
+            xml::parse_cpu(doc.as_bytes(), TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default())
+                .unwrap_err();
         assert_eq!(e.kind, XmlErrorKind::ForbiddenChar(c), "{doc}");
     }
     // Tab, newline and carriage return are XML characters: allowed, and they round-trip.
     let ok = "<cpu><model>a&#9;b&#10;c&#13;d</model></cpu>";
-    let cpu = xml::parse_cpu(ok.as_bytes(), TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).unwrap();
+    let cpu = xml::parse_cpu(ok.as_bytes(), TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default())
+        .unwrap();
     assert_eq!(cpu.model.as_deref(), Some("a\tb\nc\rd"));
     assert_eq!(fuzzing::cpu_xml_roundtrip(ok.as_bytes()), Ok(()));
 }
@@ -49,7 +54,13 @@ fn char_reference_to_control_character_is_refused() {
 /// for `arbitrary`, decoded only in the fuzz crate; its laws run in `laws.rs`.)
 #[test]
 fn corpus_seeds_pass_their_targets() {
-    let map = cpufleet_engine::CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+    for v in cpufleet_engine::LibvirtVersion::ALL {
+        corpus_seeds_pass_their_targets_under(v);
+    }
+}
+
+fn corpus_seeds_pass_their_targets_under(v: cpufleet_engine::LibvirtVersion) {
+    let map = cpufleet_engine::CpuMap::embedded(v).unwrap();
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
     let mut n = 0;
     for target in ["cpu_xml_parse", "cpu_xml_roundtrip", "cpuid_data_parse", "capabilities_parse", "cpu_map_parse"] {
@@ -71,7 +82,7 @@ fn corpus_seeds_pass_their_targets() {
                 }
                 _ => fuzzing::cpu_map_parse(&data),
             };
-            assert_eq!(verdict, Ok(()), "{}", seed.display());
+            assert_eq!(verdict, Ok(()), "libvirt {v}: {}", seed.display());
             n += 1;
         }
     }

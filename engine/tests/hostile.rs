@@ -5,8 +5,8 @@
 //! watchdog (a hang detector, not a performance assertion) and inside `catch_unwind`, so a panic
 //! or a runaway parse is reported with the row's name.
 
-use cpufleet_engine::LibvirtVersion;
 use cpufleet_engine::xml::{self, Limits, TypeHint};
+use cpufleet_engine::LibvirtVersion;
 use cpufleet_engine::{CpuMap, MapError, XmlError, XmlErrorKind};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -393,27 +393,28 @@ fn hostile_inputs_give_typed_errors() {
         };
         // Every row holds under both libvirt versions' readers.
         for (v, got) in gots {
-        let name = format!("{name} (libvirt {v})");
-        if !matches(&expect, &got) {
-            let shown = match &got {
-                Got::Ok(s) => format!("Ok({})", s.chars().take(200).collect::<String>()),
-                other => format!("{other:?}").chars().take(400).collect(),
-            };
-            failures.push(format!("{name}: expected {}, got {shown}", describe(&expect)));
-            continue;
-        }
-        if let (Some((line, col)), Got::Xml(e)) = (at, &got) {
-            if (e.pos.line, e.pos.col) != (line, col) {
-                failures.push(format!("{name}: error at {}:{}, expected {line}:{col} ({e})", e.pos.line, e.pos.col));
+            let name = format!("{name} (libvirt {v})");
+            if !matches(&expect, &got) {
+                let shown = match &got {
+                    Got::Ok(s) => format!("Ok({})", s.chars().take(200).collect::<String>()),
+                    other => format!("{other:?}").chars().take(400).collect(),
+                };
+                failures.push(format!("{name}: expected {}, got {shown}", describe(&expect)));
+                continue;
             }
-        }
-        // The message a user sees names the problem and its place.
-        if let Got::Xml(e) = &got {
-            let msg = e.to_string();
-            if !msg.starts_with(&format!("{}:{}: ", e.pos.line, e.pos.col)) {
-                failures.push(format!("{name}: message does not start with the position: {msg}"));
+            if let (Some((line, col)), Got::Xml(e)) = (at, &got) {
+                if (e.pos.line, e.pos.col) != (line, col) {
+                    failures
+                        .push(format!("{name}: error at {}:{}, expected {line}:{col} ({e})", e.pos.line, e.pos.col));
+                }
             }
-        }
+            // The message a user sees names the problem and its place.
+            if let Got::Xml(e) = &got {
+                let msg = e.to_string();
+                if !msg.starts_with(&format!("{}:{}: ", e.pos.line, e.pos.col)) {
+                    failures.push(format!("{name}: message does not start with the position: {msg}"));
+                }
+            }
         }
     }
     assert!(failures.is_empty(), "{} hostile inputs misbehaved:\n{}", failures.len(), failures.join("\n"));
@@ -424,7 +425,13 @@ fn hostile_inputs_give_typed_errors() {
 /// the `<!DOCTYPE` line, not at the entity use.
 #[test]
 fn dtd_is_refused_where_it_starts() {
-    let e = xml::read_cpu_document(XXE.as_bytes(), TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).unwrap_err();
+    let e = xml::read_cpu_document(
+        XXE.as_bytes(),
+        TypeHint::Auto,
+        cpufleet_engine::LibvirtVersion::V9_0_0,
+        Limits::default(),
+    )
+    .unwrap_err();
     assert_eq!(e.kind, XmlErrorKind::DtdNotAllowed);
     assert_eq!((e.pos.line, e.pos.col), (2, 1));
     assert!(!e.to_string().contains("root:"), "no file content in the message: {e}");

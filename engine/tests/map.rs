@@ -81,7 +81,10 @@ fn embedded_maps_equal_imports_of_the_packs() {
             continue;
         };
         let imported = common::pack_map_as(&pack, version);
-        assert_eq!(embedded, imported, "data/cpu_map/libvirt-{version} differs from the pack's map: run `cpufleet map import`");
+        assert_eq!(
+            embedded, imported,
+            "data/cpu_map/libvirt-{version} differs from the pack's map: run `cpufleet map import`"
+        );
         // The import is a fixed point: formatting the imported map gives the embedded files byte for byte.
         let docs = cpufleet_engine::map::embedded_documents(version);
         assert_eq!(imported.format_arch("x86").unwrap(), docs[0].1, "libvirt-{version} x86");
@@ -141,9 +144,7 @@ fn libvirt_11_3_map_rules() {
 fn libvirt_11_3_map_errors() {
     let v = LibvirtVersion::V11_3_0;
     let doc = |models: &str| {
-        format!(
-            "<cpus><arch name='x86'><feature name='a'><cpuid eax_in='1' ecx='1'/></feature>{models}</arch></cpus>"
-        )
+        format!("<cpus><arch name='x86'><feature name='a'><cpuid eax_in='1' ecx='1'/></feature>{models}</arch></cpus>")
     };
     let load = |models: &str| CpuMap::load_documents(v, &[("m.xml", &doc(models))]).map_err(|e| e.to_string());
     let e = load("<model name='m'><check/><decode host='on' guest='on'/></model>").unwrap_err();
@@ -155,8 +156,12 @@ fn libvirt_11_3_map_errors() {
         "<model name='m'><decode host='on' guest='on'/></model><model name='m-v1'><model name='m'/><decode host='on' guest='off'/></model><model name='m-v2'><model name='m'/><decode host='on' guest='off'/></model>",
     )
     .unwrap_err();
-    assert!(e.ends_with("Cannot set CPU model 'm-v2' as canonical name of 'm' which is already an alias of 'm-v1'"), "{e}");
-    let e = load("<model name='m'><decode host='on' guest='on'/><feature name='a' added='maybe'/></model>").unwrap_err();
+    assert!(
+        e.ends_with("Cannot set CPU model 'm-v2' as canonical name of 'm' which is already an alias of 'm-v1'"),
+        "{e}"
+    );
+    let e =
+        load("<model name='m'><decode host='on' guest='on'/><feature name='a' added='maybe'/></model>").unwrap_err();
     assert!(e.contains("invalid value 'maybe' of attribute 'added'"), "{e}");
     // 9.0.0 reads the same models: no check, added features are ordinary ones.
     let old = CpuMap::load_documents(

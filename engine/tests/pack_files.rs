@@ -45,7 +45,13 @@ fn every_pack_file_reads() {
             }
             Some(_) => {
                 cpu_files += 1;
-                xml::read_cpu_document(&bytes, TypeHint::Auto, cpufleet_engine::LibvirtVersion::V9_0_0, Limits::default()).map(|_| ())
+                xml::read_cpu_document(
+                    &bytes,
+                    TypeHint::Auto,
+                    cpufleet_engine::LibvirtVersion::V9_0_0,
+                    Limits::default(),
+                )
+                .map(|_| ())
             }
             None => {
                 other += 1;

@@ -5,8 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|spec: cpufleet_fuzz::PoolSpec| {
-    let map = cpufleet_fuzz::map();
-    if let Err(v) = cpufleet_engine::fuzzing::baseline_laws(map, &spec.to_pool(map)) {
-        panic!("{v}\n{spec:?}");
+    for map in cpufleet_fuzz::maps() {
+        if let Err(v) = cpufleet_engine::fuzzing::baseline_laws(map, &spec.to_pool(map)) {
+            panic!("libvirt {}: {v}\n{spec:?}", map.version());
+        }
     }
 });

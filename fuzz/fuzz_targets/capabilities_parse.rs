@@ -4,5 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    cpufleet_engine::fuzzing::capabilities_parse(cpufleet_fuzz::map(), data);
+    for map in cpufleet_fuzz::maps() {
+        cpufleet_engine::fuzzing::capabilities_parse(map, data);
+    }
 });

@@ -4,7 +4,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(v) = cpufleet_engine::fuzzing::cpuid_data_parse(cpufleet_fuzz::map(), data) {
-        panic!("{v}");
+    for map in cpufleet_fuzz::maps() {
+        if let Err(v) = cpufleet_engine::fuzzing::cpuid_data_parse(map, data) {
+            panic!("libvirt {}: {v}", map.version());
+        }
     }
 });

@@ -1,4 +1,4 @@
-//! Shared support for the fuzz targets: the embedded CPU map, loaded once per process, and the
+//! Shared support for the fuzz targets: the embedded CPU maps, loaded once per process, and the
 //! structured input of `baseline_laws` (derived with `arbitrary`, kept out of the engine so that
 //! the engine has no fuzzing dependency).
 
@@ -7,10 +7,16 @@ use cpufleet_engine::fuzzing::{x86_cpu, BaselinePool};
 use cpufleet_engine::{CpuMap, CpuType, Policy};
 use std::sync::OnceLock;
 
-/// The embedded libvirt 9.0.0 map (loaded once: the targets run millions of inputs).
-pub fn map() -> &'static CpuMap {
-    static MAP: OnceLock<CpuMap> = OnceLock::new();
-    MAP.get_or_init(|| CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).expect("the embedded CPU map loads"))
+/// The embedded map of every supported libvirt version, oldest first (loaded once: the targets
+/// run millions of inputs). Every map-dependent target runs each input under each of them.
+pub fn maps() -> &'static [CpuMap] {
+    static MAPS: OnceLock<Vec<CpuMap>> = OnceLock::new();
+    MAPS.get_or_init(|| {
+        cpufleet_engine::LibvirtVersion::ALL
+            .into_iter()
+            .map(|v| CpuMap::embedded(v).expect("the embedded CPU map loads"))
+            .collect()
+    })
 }
 
 /// Most CPUs in one pool (the laws run several baselines per input).
@@ -34,7 +40,7 @@ pub struct CpuSpec {
     pub guest: bool,
     pub vendor: VendorSpec,
     /// (feature index into the map, policy); host CPUs ignore the policy.
-    pub features: Vec<(u8, PolicySpec)>,
+    pub features: Vec<(u16, PolicySpec)>,
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]

@@ -53,7 +53,7 @@ pub fn compare(common: &Common, host_path: &Path, cpu_path: &Path, json: bool) -
     let reason = result.explain(&map.x86);
     let f = cpu_path.display();
     if json {
-        let v = serde_json::json!({ "verdict": result.verdict.as_str(), "reason": reason });
+        let v = serde_json::json!({ "libvirt": map.version().as_str(), "verdict": result.verdict.as_str(), "reason": reason });
         print_stdout(&format!("{v}\n"))?;
     } else {
         let line = match result.verdict {

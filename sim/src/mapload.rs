@@ -40,17 +40,19 @@ fn read_dir_files(dir: &Path, max_bytes: u64) -> CliResult<(String, HashMap<Stri
 pub fn load_dir(dir: &Path, version: Option<LibvirtVersion>, max_bytes: u64) -> CliResult<CpuMap> {
     let (index, files) = read_dir_files(dir, max_bytes)?;
     let lookup = |name: &str| files.get(name).map(String::as_str);
-    let version = match version {
-        Some(v) => v,
-        None => CpuMap::known_version(&index, &lookup).ok_or_else(|| {
-            CliError::new(format!(
+    let load = |v| CpuMap::load(v, &index, &lookup).map_err(|e| CliError::new(format!("{}/{e}", dir.display())));
+    match version.or_else(|| CpuMap::known_version(&index, &lookup)) {
+        Some(v) => load(v),
+        None => {
+            // A map that does not even load is reported as it is (file, position, problem).
+            load(LibvirtVersion::NEWEST)?;
+            Err(CliError::new(format!(
                 "{}: this CPU map is not one of the libvirt versions cpufleet knows by content (9.0.0, 11.3.0); \
                  say which libvirt's rules to read it with: --libvirt 9.0.0 or --libvirt 11.3.0",
                 dir.display()
-            ))
-        })?,
-    };
-    CpuMap::load(version, &index, &lookup).map_err(|e| CliError::new(format!("{}/{e}", dir.display())))
+            )))
+        }
+    }
 }
 
 /// The map a command uses: `--cpu-map DIR` (under `--libvirt`, or its own version) or the

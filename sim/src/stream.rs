@@ -1149,7 +1149,12 @@ impl<'c, 'm> Fold<'c, 'm> {
                 // left of it, stops where it stops in the whole document.
                 let s = &b[start as usize..(start + entry.len) as usize];
                 let left = limits.max_elements - self.n_elements as usize;
-                match read_cpu_document(s, TypeHint::Host, self.ctx.scanner.map().version(), Limits { max_elements: left, ..*limits }) {
+                match read_cpu_document(
+                    s,
+                    TypeHint::Host,
+                    self.ctx.scanner.map().version(),
+                    Limits { max_elements: left, ..*limits },
+                ) {
                     Err(mut err) => {
                         if let XmlErrorKind::TooMany { what: "elements", limit } = &mut err.kind {
                             *limit = limits.max_elements;

@@ -27,14 +27,15 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// The pack's cputestdata, if present.
-fn pack() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/libvirt-9.0.0/cputestdata");
+/// The cputestdata of the pack of libvirt `version`, if present.
+fn pack_of(version: &str) -> Option<PathBuf> {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../shared/conformance/libvirt-{version}/cputestdata"));
     if d.is_dir() {
         Some(d)
     } else {
         assert_ne!(std::env::var("CPUFLEET_REQUIRE_CONFORMANCE").as_deref(), Ok("1"), "conformance pack missing");
-        println!("SKIPPED: ../shared/conformance/libvirt-9.0.0 absent");
+        println!("SKIPPED: ../shared/conformance/libvirt-{version} absent");
         None
     }
 }
@@ -211,17 +212,118 @@ fn update_ppc64_sets_exact() {
     assert_eq!(stdout(&o), "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>POWER9</model>\n</cpu>\n");
 }
 
+/// Decoding gives each version's expected files: 11.3.0's by default, 9.0.0's with
+/// `--libvirt 9.0.0` (or `9.0`); e.g. a Xeon Gold 5115 is `Skylake-Server-v2` in 11.3.0 and
+/// `Skylake-Server-IBRS` in 9.0.0.
 #[test]
 fn decode_matches_the_pack() {
-    let Some(p) = pack() else { return };
-    for name in ["Core-i7-8700", "EPYC-7502-32-Core", "Xeon-E5-2650-v3"] {
-        let dump = p.join(format!("x86_64-cpuid-{name}.xml"));
-        let o = cpufleet(&["decode", s(&dump)]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        assert_eq!(stdout(&o), std::fs::read_to_string(p.join(format!("x86_64-cpuid-{name}-host.xml"))).unwrap());
-        let o = cpufleet(&["decode", "--guest", s(&dump)]);
-        assert_eq!(stdout(&o), std::fs::read_to_string(p.join(format!("x86_64-cpuid-{name}-guest.xml"))).unwrap());
+    for (version, flags) in
+        [("11.3.0", &[][..]), ("11.3.0", &["--libvirt", "11.3"][..]), ("9.0.0", &["--libvirt", "9.0.0"][..])]
+    {
+        let Some(p) = pack_of(version) else { return };
+        for name in ["Core-i7-8700", "EPYC-7502-32-Core", "Xeon-E5-2650-v3", "Xeon-Gold-5115"] {
+            let dump = p.join(format!("x86_64-cpuid-{name}.xml"));
+            let o = cpufleet(&[&["decode"], flags, &[s(&dump)]].concat());
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            let want = std::fs::read_to_string(p.join(format!("x86_64-cpuid-{name}-host.xml"))).unwrap();
+            assert_eq!(stdout(&o), want, "{version} {name}");
+            let o = cpufleet(&[&["decode", "--guest"], flags, &[s(&dump)]].concat());
+            let want = std::fs::read_to_string(p.join(format!("x86_64-cpuid-{name}-guest.xml"))).unwrap();
+            assert_eq!(stdout(&o), want, "{version} {name} guest");
+        }
     }
+    let Some(p) = pack_of("11.3.0") else { return };
+    let gold = p.join("x86_64-cpuid-Xeon-Gold-5115.xml");
+    assert!(stdout(&cpufleet(&["decode", s(&gold)])).contains("<model>Skylake-Server-v2</model>"));
+    assert!(stdout(&cpufleet(&["decode", "--libvirt", "9.0", s(&gold)])).contains("<model>Skylake-Server-IBRS</model>"));
+}
+
+/// `--libvirt` on every command: the default, the accepted spellings, a bad value, and the
+/// version every JSON output names.
+#[test]
+fn libvirt_version_is_chosen_per_run() {
+    let o = cpufleet(&["map", "show"]);
+    assert!(
+        stdout(&o).starts_with("libvirt 11.3.0: 3 vendors, 364 x86 features, 150 x86 models, 7 ppc64 models\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = cpufleet(&["map", "show", "--libvirt", "9.0"]);
+    assert!(
+        stdout(&o).starts_with("libvirt 9.0.0: 3 vendors, 212 x86 features, 58 x86 models, 7 ppc64 models\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = cpufleet(&["map", "show", "--libvirt", "10.0.0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unsupported libvirt version '10.0.0' (supported: 9.0.0, 11.3.0"), "{}", stderr(&o));
+
+    let host = tmp("v-host.xml", HOST);
+    let guest = tmp("v-guest.xml", "<cpu match='exact'><model>Haswell-v1</model></cpu>");
+    for (v, code, verdict) in [("11.3.0", 1, "incompatible"), ("9.0.0", 2, "error")] {
+        let o = cpufleet(&["compare", "--libvirt", v, "--format", "json", s(&host), s(&guest)]);
+        assert_eq!(o.status.code(), Some(code), "{v}: {}", stderr(&o));
+        if code == 1 {
+            let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!((j["libvirt"].as_str(), j["verdict"].as_str()), (Some(v), Some(verdict)));
+        } else {
+            // 9.0.0 has no -vN models.
+            assert!(stderr(&o).contains("Unknown CPU model Haswell-v1"), "{}", stderr(&o));
+        }
+    }
+
+    // libvirt 11.3.0 reads and writes `clusters`; 9.0.0 ignores it.
+    let topo = tmp(
+        "v-topo.xml",
+        "<cpu match='exact'><model>Penryn</model><topology sockets='1' clusters='2' cores='2' threads='1'/></cpu>",
+    );
+    let o = cpufleet(&["fmt", s(&topo)]);
+    assert!(
+        stdout(&o).contains("<topology sockets='1' dies='1' clusters='2' cores='2' threads='1'/>"),
+        "{}",
+        stdout(&o)
+    );
+    let o = cpufleet(&["fmt", "--libvirt", "9.0.0", s(&topo)]);
+    assert!(stdout(&o).contains("<topology sockets='1' dies='1' cores='2' threads='1'/>"), "{}", stdout(&o));
+    let zero = tmp(
+        "v-zero.xml",
+        "<cpu match='exact'><model>Penryn</model><topology sockets='1' clusters='0' cores='2' threads='1'/></cpu>",
+    );
+    let o = cpufleet(&["fmt", s(&zero)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("v-zero.xml: 1:") && stderr(&o).contains("clusters"), "{}", stderr(&o));
+    assert_eq!(cpufleet(&["fmt", "--libvirt", "9.0.0", s(&zero)]).status.code(), Some(0));
+}
+
+/// `--cpu-map DIR` without `--libvirt` reads the map under the version whose map it is, and a
+/// map cpufleet does not know stops with exit 2 asking for `--libvirt`.
+#[test]
+fn cpu_map_version_is_inferred_or_asked_for() {
+    for version in ["9.0.0", "11.3.0"] {
+        let Some(p) = pack_of(version) else { return };
+        let map_dir = p.parent().unwrap().join("cpu_map");
+        let o = cpufleet(&["map", "show", "--cpu-map", s(&map_dir)]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stdout(&o).starts_with(&format!("libvirt {version}: ")), "{}", stdout(&o));
+    }
+    let Some(p) = pack_of("11.3.0") else { return };
+    let src = p.parent().unwrap().join("cpu_map");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("unknown-map");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    // A locally edited map: one model less.
+    let f = dir.join("x86_Dhyana-v2.xml");
+    std::fs::write(&f, std::fs::read_to_string(&f).unwrap().replace("Dhyana-v2", "Dhyana-v9")).unwrap();
+    let o = cpufleet(&["map", "show", "--cpu-map", s(&dir)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--libvirt 9.0.0 or --libvirt 11.3.0"), "{}", stderr(&o));
+    let o = cpufleet(&["map", "show", "--cpu-map", s(&dir), "--libvirt", "11.3.0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Dhyana-v9"));
 }
 
 #[test]
@@ -242,29 +344,28 @@ fn fmt_writes_libvirt_format() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>Penryn</model>\n  <topology sockets='1' dies='1' cores='2' threads='1'/>\n  <feature policy='require' name='vmx'/>\n</cpu>\n"
+        "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>Penryn</model>\n  <topology sockets='1' dies='1' clusters='1' cores='2' threads='1'/>\n  <feature policy='require' name='vmx'/>\n</cpu>\n"
     );
 }
 
 #[test]
 fn map_show_and_import() {
-    let o = cpufleet(&["map", "show"]);
+    let o = cpufleet(&["map", "show", "--libvirt", "9.0.0"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stdout(&o).starts_with("x86: 3 vendors, 212 features (2 not migratable), 58 models\n"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("\nx86: 3 vendors, 212 features (2 not migratable), 58 models\n"), "{}", stdout(&o));
     assert!(stdout(&o).contains("ppc64: 2 vendors, 7 models"));
-    let Some(p) = pack() else { return };
-    let map_dir = p.parent().unwrap().join("cpu_map");
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("map-import");
-    std::fs::create_dir_all(&out).unwrap();
-    let o = cpufleet(&["map", "import", s(&map_dir), "-o", s(&out)]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/cpu_map");
-    for f in ["x86.xml", "ppc64.xml"] {
-        assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(data.join(f)).unwrap(), "{f}");
+    for version in ["9.0.0", "11.3.0"] {
+        let Some(p) = pack_of(version) else { return };
+        let map_dir = p.parent().unwrap().join("cpu_map");
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("map-import-{version}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let o = cpufleet(&["map", "import", "--libvirt", version, s(&map_dir), "-o", s(&out)]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../data/cpu_map/libvirt-{version}"));
+        for f in ["x86.xml", "ppc64.xml"] {
+            assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(data.join(f)).unwrap(), "{version} {f}");
+        }
     }
-    let o = cpufleet(&["map", "show", "--cpu-map", s(&map_dir)]);
-    assert_eq!(o.status.code(), Some(0));
-    assert!(stdout(&o).starts_with("x86: 3 vendors, 212 features"));
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -1,33 +1,54 @@
-//! Differential test against libvirt itself: random pools of host CPUs go through
-//! `virsh -c test:///default cpu-baseline [--features] FILE` (libvirt's real baseline, run in
-//! process by virsh's test driver, no daemon) and through `cpufleet baseline` on the same file;
-//! stdout must be byte-identical, or both must fail.
+//! Differential test against libvirt itself, once per supported libvirt version (9.0.0 and
+//! 11.3.0): random pools of host CPUs go through that version's real
+//! `virsh -c test:///default cpu-baseline [--features] FILE` (libvirt's baseline, run in process
+//! by virsh's test driver, no daemon) and through `cpufleet baseline --libvirt VERSION` on the
+//! same file; stdout must be byte-identical, or both must fail. Each version's test prints
+//! `differential libvirt-VERSION: P pools x 3 flag sets = N comparisons, A agreed, D disagreed`.
+//!
+//! **The two virsh binaries.** libvirt 9.0.0's is `virsh` on PATH (Debian 12's `libvirt-clients`).
+//! libvirt 11.3.0's is `/opt/libvirt-11.3.0/bin/virsh`, a wrapper installed by
+//! `../shared/oracles/libvirt-11.3.0.sh` that runs 11.3.0's virsh with 11.3.0's own CPU map. Each
+//! binary's `--version` must name its version.
+//!
+//! **The pools** (`support/diffgen.rs`) are built for the version under test: its map's models
+//! with random extra features, plus host CPUs decoded from the CPUID dumps of the conformance
+//! packs of that version and of every older one, each under its own pack's version. So 11.3.0's
+//! pools mix 9.0.0 decodes (unversioned names, which 11.3.0's map still has) with 11.3.0 decodes
+//! (`-vN` names), like a fleet halfway through an upgrade, and their documents use the
+//! attributes only 11.3.0 reads (`<topology clusters>`, `<maxphysaddr limit>`). 9.0.0's pools
+//! hold 9.0.0 decodes only: 9.0.0 knows no `-vN` model, so 11.3.0 decodes would only make pools
+//! that both tools reject.
 //!
 //! Three flag sets per pool: plain, `--features` and `--migratable`.
 //!
-//! **`--migratable` is compared against libvirt-derived output, not a live virsh run**: libvirt
-//! 9.0.0's test driver rejects the flag (`virCheckFlags` in `testConnectBaselineCPU` allows only
-//! `--features`: "unsupported flags (0x2)"). libvirt's x86 baseline handles the flag only at the
-//! very end of `x86Decode`: the model and the feature list are chosen from the full data, then
-//! every feature whose map entry is `migratable='no'` is deleted from the list, whatever its
-//! policy. So the correct `--migratable` output is virsh's plain output without the `<feature>`
-//! lines naming a non-migratable feature (the list comes from the map: `CpuMap::embedded()`'s
-//! `non_migratable`), and when the plain run fails the migratable run must fail too.
-//! `migratable_oracle_reproduces_libvirt_test_data` checks this oracle against libvirt's own
-//! expected files. Should a virsh ever accept the flag, the live run is used instead.
+//! **`--migratable` is compared against libvirt-derived output, not a live virsh run**: the test
+//! drivers of libvirt 9.0.0 and 11.3.0 reject the flag (`virCheckFlags` in
+//! `testConnectBaselineCPU` allows only `--features`: "unsupported flags (0x2)"). libvirt's x86
+//! baseline handles the flag only at the very end of `x86Decode`: the model and the feature list
+//! are chosen from the full data, then every feature whose map entry is `migratable='no'` is
+//! deleted from the list, whatever its policy. So the correct `--migratable` output is virsh's
+//! plain output without the `<feature>` lines naming a non-migratable feature (the list comes
+//! from that version's map: `CpuMap::embedded(version)`'s `non_migratable`), and when the plain
+//! run fails the migratable run must fail too. `migratable_oracle_reproduces_libvirt_test_data`
+//! checks this oracle against each pack's expected files. Should a virsh ever accept the flag,
+//! the live run is used instead.
 //!
 //! Knobs (environment): `CPUFLEET_DIFF_SEED` (decimal or 0x-hex; default [`DEFAULT_SEED`]),
-//! `CPUFLEET_DIFF_POOLS` (default 300), `CPUFLEET_DIFF_ONLY` (run just that pool index, to
-//! reproduce a failure), `CPUFLEET_DIFF_THREADS`, `CPUFLEET_REQUIRE_VIRSH=1` (fail instead of
-//! skipping when virsh is absent). A disagreeing pool is kept under the cargo target tmp dir and
-//! the failure message names the file, the seed and the pool index.
+//! `CPUFLEET_DIFF_POOLS` (default 300, per version), `CPUFLEET_DIFF_ONLY` (run just that pool
+//! index, to reproduce a failure; pick the version with the test name filter
+//! `baseline_matches_virsh_9_0_0` or `baseline_matches_virsh_11_3_0`), `CPUFLEET_DIFF_THREADS`,
+//! `CPUFLEET_VIRSH_9_0` and `CPUFLEET_VIRSH_11_3` (the virsh binaries), `CPUFLEET_REQUIRE_VIRSH=1`
+//! (fail instead of skipping when a virsh is absent). A disagreeing pool is kept under the cargo
+//! target tmp dir and the failure message names the file, the version, the seed and the pool
+//! index.
 
 #[path = "support/diffgen.rs"]
 mod diffgen;
 
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 use diffgen::{Catalog, Flavor, Layout, Pool};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,8 +56,6 @@ use std::sync::{Mutex, OnceLock};
 
 const DEFAULT_SEED: u64 = 0x00C0_FFEE_D1FF_0003;
 const DEFAULT_POOLS: usize = 300;
-const SKIP_MESSAGE: &str =
-    "differential: skipped, virsh not found (apt-get install -y --no-install-recommends libvirt-clients)";
 const CPUFLEET: &str = env!("CARGO_BIN_EXE_cpufleet");
 
 // ---------------------------------------------------------------------------------------------
@@ -56,29 +75,89 @@ fn env_number(name: &str) -> Option<u64> {
     Some(parsed.unwrap_or_else(|_| panic!("{name}={v:?} is not a number")))
 }
 
-/// `virsh` on PATH, or None (after printing the skip notice, once) when absent and not required.
-fn virsh() -> Option<PathBuf> {
-    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
-    let found = FOUND.get_or_init(|| {
-        let found = std::env::var_os("PATH")
-            .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("virsh")).find(|p| p.is_file()));
-        if found.is_none() && !env_flag("CPUFLEET_REQUIRE_VIRSH") {
-            println!("{SKIP_MESSAGE}");
-            eprintln!("{SKIP_MESSAGE}");
+/// Where one version's virsh is and how to get it.
+struct VirshSpec {
+    version: LibvirtVersion,
+    /// The environment variable that names the binary.
+    env: &'static str,
+    /// The binary when `env` is unset; `None`: `virsh` on PATH.
+    default: Option<&'static str>,
+    /// How to install it.
+    install: &'static str,
+}
+
+const VIRSHES: [VirshSpec; LibvirtVersion::ALL.len()] = [
+    VirshSpec {
+        version: LibvirtVersion::V9_0_0,
+        env: "CPUFLEET_VIRSH_9_0",
+        default: None,
+        install: "apt-get install -y --no-install-recommends libvirt-clients",
+    },
+    VirshSpec {
+        version: LibvirtVersion::V11_3_0,
+        env: "CPUFLEET_VIRSH_11_3",
+        default: Some("/opt/libvirt-11.3.0/bin/virsh"),
+        install: "../shared/oracles/libvirt-11.3.0.sh",
+    },
+];
+
+fn version_index(version: LibvirtVersion) -> usize {
+    LibvirtVersion::ALL.iter().position(|&v| v == version).expect("a supported version")
+}
+
+/// Finds `spec`'s virsh and checks that `virsh --version` names its version.
+fn locate_virsh(spec: &VirshSpec) -> Result<PathBuf, String> {
+    let path = match (std::env::var_os(spec.env), spec.default) {
+        (Some(p), _) => PathBuf::from(p),
+        (None, Some(p)) => PathBuf::from(p),
+        (None, None) => std::env::var_os("PATH")
+            .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("virsh")).find(|p| p.is_file()))
+            .ok_or_else(|| "virsh not found on PATH".to_string())?,
+    };
+    if !path.is_file() {
+        return Err(format!("{} not found", path.display()));
+    }
+    let out = Command::new(&path).arg("--version").output().map_err(|e| format!("{}: {e}", path.display()))?;
+    let reported = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if reported != spec.version.as_str() {
+        return Err(format!("{} reports version {reported:?}", path.display()));
+    }
+    Ok(path)
+}
+
+/// `version`'s virsh, or None (after printing a `SKIPPED` notice, once per version) when it is
+/// absent and `CPUFLEET_REQUIRE_VIRSH` is not 1. Panics when it is absent and required.
+fn virsh(version: LibvirtVersion) -> Option<PathBuf> {
+    static FOUND: [OnceLock<Result<PathBuf, String>>; LibvirtVersion::ALL.len()] =
+        [const { OnceLock::new() }; LibvirtVersion::ALL.len()];
+    let spec = VIRSHES.iter().find(|s| s.version == version).expect("a virsh per version");
+    let required = env_flag("CPUFLEET_REQUIRE_VIRSH");
+    let found = FOUND[version_index(version)].get_or_init(|| {
+        let found = locate_virsh(spec);
+        if let (Err(why), false) = (&found, required) {
+            let notice = format!(
+                "SKIPPED differential libvirt-{version}: no libvirt {version} virsh ({why}); install it with `{}` \
+                 or name it in {} (CPUFLEET_REQUIRE_VIRSH=1 makes this an error)",
+                spec.install, spec.env
+            );
+            println!("{notice}");
+            eprintln!("{notice}");
         }
         found
     });
-    if found.is_none() && env_flag("CPUFLEET_REQUIRE_VIRSH") {
-        panic!("virsh not found on PATH and CPUFLEET_REQUIRE_VIRSH=1");
+    match found {
+        Ok(path) => Some(path.clone()),
+        Err(why) if required => panic!("no libvirt {version} virsh ({why}) and CPUFLEET_REQUIRE_VIRSH=1"),
+        Err(_) => None,
     }
-    found.clone()
 }
 
-/// The public conformance pack (for its CPUID dumps), or None.
-fn pack_dir() -> Option<PathBuf> {
+/// `version`'s public conformance pack (for its CPUID dumps and expected files), or None:
+/// `../shared/conformance/libvirt-VERSION`; for 9.0.0, `CPUFLEET_CONFORMANCE_DIR` overrides it.
+fn pack_dir(version: LibvirtVersion) -> Option<PathBuf> {
     let dir = match std::env::var_os("CPUFLEET_CONFORMANCE_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/libvirt-9.0.0"),
+        Some(d) if version == LibvirtVersion::V9_0_0 => PathBuf::from(d),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../shared/conformance/libvirt-{version}")),
     };
     if dir.join("cputestdata").is_dir() {
         return Some(dir);
@@ -89,8 +168,21 @@ fn pack_dir() -> Option<PathBuf> {
     None
 }
 
-fn map() -> CpuMap {
-    CpuMap::embedded().expect("embedded map loads")
+fn map(version: LibvirtVersion) -> CpuMap {
+    CpuMap::embedded(version).unwrap_or_else(|e| panic!("libvirt {version}'s embedded map: {e}"))
+}
+
+/// The packs whose decodes `version`'s pools use: its own and every older version's (see the
+/// module comment), those present.
+fn source_packs(version: LibvirtVersion) -> Vec<(LibvirtVersion, PathBuf)> {
+    LibvirtVersion::ALL.into_iter().filter(|&v| v <= version).filter_map(|v| pack_dir(v).map(|d| (v, d))).collect()
+}
+
+/// The catalog of the pools for `map`'s version, and the packs it was built from.
+fn catalog(map: &CpuMap) -> (Catalog, Vec<(LibvirtVersion, PathBuf)>) {
+    let packs = source_packs(map.version());
+    let refs: Vec<(LibvirtVersion, &Path)> = packs.iter().map(|(v, d)| (*v, d.as_path())).collect();
+    (Catalog::new(map, &refs), packs)
 }
 
 fn non_migratable_names(map: &CpuMap) -> Vec<String> {
@@ -145,18 +237,26 @@ fn run(program: &Path, args: &[&str], file: &Path) -> Run {
     }
 }
 
-const VIRSH_ARGS: [&str; 3] = ["-c", "test:///default", "cpu-baseline"];
-
-fn virsh_baseline(virsh: &Path, flag: Option<&str>, file: &Path) -> Run {
-    let mut args = VIRSH_ARGS.to_vec();
+/// The arguments of `virsh … cpu-baseline [FLAG]` (the file follows).
+fn virsh_args(flag: Option<&str>) -> Vec<&str> {
+    let mut args = vec!["-c", "test:///default", "cpu-baseline"];
     args.extend(flag);
-    run(virsh, &args, file)
+    args
 }
 
-fn cpufleet_baseline(flag: Option<&str>, file: &Path) -> Run {
-    let mut args = vec!["baseline"];
+/// The arguments of `cpufleet baseline --libvirt VERSION [FLAG]` (the file follows).
+fn cpufleet_args(version: LibvirtVersion, flag: Option<&str>) -> Vec<&str> {
+    let mut args = vec!["baseline", "--libvirt", version.as_str()];
     args.extend(flag);
-    run(Path::new(CPUFLEET), &args, file)
+    args
+}
+
+fn virsh_baseline(virsh: &Path, flag: Option<&str>, file: &Path) -> Run {
+    run(virsh, &virsh_args(flag), file)
+}
+
+fn cpufleet_baseline(version: LibvirtVersion, flag: Option<&str>, file: &Path) -> Run {
+    run(Path::new(CPUFLEET), &cpufleet_args(version, flag), file)
 }
 
 /// The name of a `<feature … name='X'/>` line of a formatted CPU.
@@ -249,11 +349,13 @@ impl FlagSet {
     }
 }
 
+/// One version's differential run.
 struct Settings {
+    version: LibvirtVersion,
     virsh: PathBuf,
     seed: u64,
     non_migratable: Vec<String>,
-    /// Whether this virsh accepts `--migratable` (9.0.0's test driver does not).
+    /// Whether this virsh accepts `--migratable` (the test drivers of 9.0.0 and 11.3.0 do not).
     live_migratable: bool,
     work: PathBuf,
     keep: PathBuf,
@@ -275,6 +377,8 @@ struct PoolReport {
     flavor: Flavor,
     layout: Layout,
     n_cpus: usize,
+    /// Whether the pool holds decodes of more than one pack.
+    mixes_packs: bool,
     outcomes: Vec<Outcome>,
     /// Where a disagreeing pool was kept.
     kept: Option<PathBuf>,
@@ -291,6 +395,14 @@ fn model_of(xml: &str) -> Option<String> {
     Some(rest[open..close].to_string())
 }
 
+/// Whether `pool` holds decodes of more than one pack.
+fn mixes_packs(pool: &Pool) -> bool {
+    let mut origins: Vec<LibvirtVersion> = pool.cpus.iter().filter_map(|c| c.origin).collect();
+    origins.sort();
+    origins.dedup();
+    origins.len() > 1
+}
+
 fn check_pool(s: &Settings, cat: &Catalog, index: usize) -> PoolReport {
     let pool: Pool = diffgen::pool(cat, s.seed, index);
     let file = s.work.join(format!("pool-{index}.xml"));
@@ -303,14 +415,14 @@ fn check_pool(s: &Settings, cat: &Catalog, index: usize) -> PoolReport {
             FlagSet::Migratable if !s.live_migratable => derived_migratable(&plain, &s.non_migratable),
             _ => virsh_baseline(&s.virsh, flags.flag(), &file),
         };
-        let ours = cpufleet_baseline(flags.flag(), &file);
+        let ours = cpufleet_baseline(s.version, flags.flag(), &file);
         let verdict = agree(&libvirt, &ours);
         let model = if ours.ok() { model_of(&ours.stdout) } else { None };
         outcomes.push(Outcome { flags, verdict, libvirt, ours, model });
     }
     let migratable_drops = plain.ok() && outcomes[2].libvirt.stdout != plain.stdout;
     let kept = if outcomes.iter().any(|o| o.verdict.is_err()) {
-        let keep = s.keep.join(format!("differential-seed{:#x}-pool{index}.xml", s.seed));
+        let keep = s.keep.join(format!("differential-libvirt-{}-seed{:#x}-pool{index}.xml", s.version, s.seed));
         std::fs::write(&keep, &pool.text).unwrap_or_else(|e| panic!("{}: {e}", keep.display()));
         Some(keep)
     } else {
@@ -322,10 +434,16 @@ fn check_pool(s: &Settings, cat: &Catalog, index: usize) -> PoolReport {
         flavor: pool.flavor,
         layout: pool.layout,
         n_cpus: pool.cpus.len(),
+        mixes_packs: mixes_packs(&pool),
         outcomes,
         kept,
         migratable_drops,
     }
+}
+
+/// The name of `version`'s differential test, a filter that selects it alone.
+fn test_name(version: LibvirtVersion) -> String {
+    format!("baseline_matches_virsh_{}", version.as_str().replace('.', "_"))
 }
 
 fn failure_text(s: &Settings, r: &PoolReport, o: &Outcome) -> String {
@@ -335,14 +453,14 @@ fn failure_text(s: &Settings, r: &PoolReport, o: &Outcome) -> String {
     } else {
         "virsh"
     };
-    let virsh_cmd = match o.flags.flag() {
-        Some(f) => format!("virsh -c test:///default cpu-baseline {f} {}", path.display()),
-        None => format!("virsh -c test:///default cpu-baseline {}", path.display()),
-    };
+    let virsh_flag = if o.flags == FlagSet::Migratable && !s.live_migratable { None } else { o.flags.flag() };
+    let command =
+        |program: &Path, args: Vec<&str>| format!("{} {} {}", program.display(), args.join(" "), path.display());
     format!(
-        "pool {} ({} CPUs, {:?}, {:?} layout), flag set {}: {}\n  pool file: {}\n  seed {:#x}, pool index {}: \
-         CPUFLEET_DIFF_SEED={:#x} CPUFLEET_DIFF_ONLY={} cargo test -p cpufleet-sim --test differential\n  \
-         {virsh_cmd}\n{libvirt_label} {}\ncpufleet {}",
+        "libvirt {}: pool {} ({} CPUs, {:?}, {:?} layout), flag set {}: {}\n  pool file: {}\n  seed {:#x}, pool \
+         index {}: CPUFLEET_DIFF_SEED={:#x} CPUFLEET_DIFF_ONLY={} cargo test --release -p cpufleet-sim --test \
+         differential {} -- --nocapture\n  {}\n  {}\n{libvirt_label} {}\ncpufleet {}",
+        s.version,
         r.index,
         r.n_cpus,
         r.flavor,
@@ -354,31 +472,35 @@ fn failure_text(s: &Settings, r: &PoolReport, o: &Outcome) -> String {
         r.index,
         s.seed,
         r.index,
+        test_name(s.version),
+        command(&s.virsh, virsh_args(virsh_flag)),
+        command(Path::new(CPUFLEET), cpufleet_args(s.version, o.flags.flag())),
         o.libvirt.describe(),
         o.ours.describe()
     )
 }
 
-#[test]
-fn baseline_matches_virsh_on_random_pools() {
-    let Some(virsh) = virsh() else { return };
-    let map = map();
-    let pack = pack_dir();
-    let cat = Catalog::new(&map, pack.as_deref());
+/// Per flag set: (both succeeded, both failed, disagreed).
+type Tally = (usize, usize, usize);
+
+/// The differential run against `version`'s virsh (see the module comment); prints its summary
+/// as one block and fails on any disagreement.
+fn differential(version: LibvirtVersion) {
+    let Some(virsh) = virsh(version) else { return };
+    let map = map(version);
+    let (cat, packs) = catalog(&map);
     let seed = env_number("CPUFLEET_DIFF_SEED").unwrap_or(DEFAULT_SEED);
     let n_pools = env_number("CPUFLEET_DIFF_POOLS").map_or(DEFAULT_POOLS, |n| n as usize);
     let indices: Vec<usize> = match env_number("CPUFLEET_DIFF_ONLY") {
         Some(i) => vec![i as usize],
         None => (0..n_pools).collect(),
     };
-    let version = Command::new(&virsh)
-        .arg("--version")
-        .output()
-        .map_or_else(|e| format!("? ({e})"), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("differential-{}", std::process::id()));
+    let work =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("differential-{version}-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("{}: {e}", work.display()));
     let live_migratable = probe_live_migratable(&virsh, &work);
     let settings = Settings {
+        version,
         virsh,
         seed,
         non_migratable: non_migratable_names(&map),
@@ -404,12 +526,13 @@ fn baseline_matches_virsh_on_random_pools() {
             });
         }
     });
+    let elapsed = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&work);
     let mut reports = reports.into_inner().unwrap();
     reports.sort_by_key(|r| r.index);
 
     // Statistics.
-    let mut per_flags: BTreeMap<FlagSet, (usize, usize, usize)> = BTreeMap::new();
+    let mut per_flags: BTreeMap<FlagSet, Tally> = BTreeMap::new();
     let mut flavors: BTreeMap<String, usize> = BTreeMap::new();
     let mut models: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
@@ -436,20 +559,42 @@ fn baseline_matches_virsh_on_random_pools() {
     }
     let comparisons = reports.len() * FLAG_SETS.len();
     let disagreed = failures.len();
-    println!(
-        "differential: virsh {version}, seed {seed:#x}, {threads} threads, {:.1} s; {} host CPUs decoded from the \
-         pack's CPUID dumps ({} undecodable){}",
-        started.elapsed().as_secs_f64(),
-        cat.dumps.len(),
-        cat.undecodable.len(),
-        if pack.is_none() { " [conformance pack absent: map models only]" } else { "" }
+    let drops = reports.iter().filter(|r| r.migratable_drops).count();
+    let mixing = reports.iter().filter(|r| r.mixes_packs).count();
+    let sources: Vec<String> = packs
+        .iter()
+        .map(|(v, _)| {
+            let decoded = cat.dumps.iter().filter(|(_, c)| c.origin == Some(*v)).count();
+            let undecodable = cat.undecodable.iter().filter(|(u, _, _)| u == v).count();
+            format!("{decoded} from the libvirt-{v} pack ({undecodable} undecodable)")
+        })
+        .collect();
+
+    // The summary, printed as one block (the two versions' tests run in parallel).
+    let tag = format!("differential libvirt-{version}");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{tag}: {} (virsh {}), seed {seed:#x}, {threads} threads, {elapsed:.1} s",
+        settings.virsh.display(),
+        version
     );
-    println!("differential: {total_cpus} CPUs in {} pools; flavors {flavors:?}", reports.len());
+    let _ = writeln!(
+        out,
+        "{tag}: host CPUs decoded from CPUID dumps: {}",
+        if sources.is_empty() { "none [conformance packs absent: map models only]".into() } else { sources.join(", ") }
+    );
+    let _ = writeln!(
+        out,
+        "{tag}: {total_cpus} CPUs in {} pools ({mixing} mixing packs); flavors {flavors:?}",
+        reports.len()
+    );
     for (f, (ok, fail, bad)) in &per_flags {
-        println!("differential: {:>12}: {ok} both succeeded, {fail} both failed, {bad} disagreed", f.name());
+        let _ = writeln!(out, "{tag}: {:>12}: {ok} both succeeded, {fail} both failed, {bad} disagreed", f.name());
     }
-    println!(
-        "differential: --migratable compared against {}",
+    let _ = writeln!(
+        out,
+        "{tag}: --migratable compared against {}",
         if live_migratable {
             "live virsh runs".to_string()
         } else {
@@ -459,19 +604,21 @@ fn baseline_matches_virsh_on_random_pools() {
             )
         }
     );
-    let drops = reports.iter().filter(|r| r.migratable_drops).count();
-    println!("differential: {drops} pools where --migratable drops a feature from the plain result");
-    println!("differential: {} distinct models chosen by plain baselines: {models:?}", models.len());
-    println!(
-        "differential: {} pools x {} flag sets = {comparisons} comparisons, {} agreed, {disagreed} disagreed",
+    let _ = writeln!(out, "{tag}: {drops} pools where --migratable drops a feature from the plain result");
+    let _ = writeln!(out, "{tag}: {} distinct models chosen by plain baselines: {models:?}", models.len());
+    let _ = writeln!(
+        out,
+        "{tag}: {} pools x {} flag sets = {comparisons} comparisons, {} agreed, {disagreed} disagreed",
         reports.len(),
         FLAG_SETS.len(),
         comparisons - disagreed
     );
+    print!("{out}");
+
     if !failures.is_empty() {
         let shown: Vec<&String> = failures.iter().take(8).collect();
         panic!(
-            "{disagreed} disagreement(s) with libvirt (showing {}):\n\n{}",
+            "libvirt {version}: {disagreed} disagreement(s) with libvirt (showing {}):\n\n{}",
             shown.len(),
             shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n\n")
         );
@@ -479,23 +626,44 @@ fn baseline_matches_virsh_on_random_pools() {
     // The generator must exercise both the success and the error paths, and many models, or
     // the agreement above says little.
     if reports.len() >= 100 {
+        let n = reports.len();
         let (ok, fail, _) = per_flags[&FlagSet::Plain];
-        assert!(ok * 100 >= reports.len() * 30, "only {ok} of {} plain baselines succeeded", reports.len());
-        assert!(fail * 100 >= reports.len() * 5, "only {fail} of {} plain baselines failed", reports.len());
-        assert!(models.len() >= 15, "plain baselines chose only {} distinct models", models.len());
-        assert!(drops * 100 >= reports.len() * 20, "--migratable dropped a feature in only {drops} pools");
+        assert!(ok * 100 >= n * 30, "libvirt {version}: only {ok} of {n} plain baselines succeeded");
+        assert!(fail * 100 >= n * 5, "libvirt {version}: only {fail} of {n} plain baselines failed");
+        assert!(models.len() >= 15, "libvirt {version}: plain baselines chose only {} distinct models", models.len());
+        assert!(drops * 100 >= n * 20, "libvirt {version}: --migratable dropped a feature in only {drops} pools");
+        if packs.len() > 1 {
+            assert!(mixing * 100 >= n * 10, "libvirt {version}: only {mixing} of {n} pools mix the packs' decodes");
+        }
     }
-    if pack.is_some() {
+    for (v, _) in &packs {
         // Every full dump decodes; only the `-disabled` ones (the features QEMU failed to
         // enable, not a CPU) may have no model.
-        let bad: Vec<&(String, String)> =
-            cat.undecodable.iter().filter(|(name, _)| !name.ends_with("-disabled.xml")).collect();
-        assert!(bad.is_empty(), "CPUID dumps that do not decode: {bad:?}");
-        assert!(cat.dumps.len() >= 80, "only {} CPUID dumps decoded", cat.dumps.len());
+        let bad: Vec<&(LibvirtVersion, String, String)> =
+            cat.undecodable.iter().filter(|(u, name, _)| u == v && !name.ends_with("-disabled.xml")).collect();
+        assert!(bad.is_empty(), "libvirt {v}: CPUID dumps that do not decode: {bad:?}");
+        let decoded = cat.dumps.iter().filter(|(_, c)| c.origin == Some(*v)).count();
+        assert!(decoded >= 80, "libvirt {v}: only {decoded} CPUID dumps decoded");
     }
 }
 
-/// Whether this virsh's test driver accepts `--migratable` (libvirt 9.0.0's does not).
+#[test]
+fn baseline_matches_virsh_9_0_0() {
+    differential(LibvirtVersion::V9_0_0);
+}
+
+#[test]
+fn baseline_matches_virsh_11_3_0() {
+    differential(LibvirtVersion::V11_3_0);
+}
+
+#[test]
+fn test_names_select_their_version() {
+    assert_eq!(test_name(LibvirtVersion::V9_0_0), "baseline_matches_virsh_9_0_0");
+    assert_eq!(test_name(LibvirtVersion::V11_3_0), "baseline_matches_virsh_11_3_0");
+}
+
+/// Whether this virsh's test driver accepts `--migratable` (those of 9.0.0 and 11.3.0 do not).
 fn probe_live_migratable(virsh: &Path, work: &Path) -> bool {
     let file = work.join("probe.xml");
     std::fs::write(&file, "<cpu>\n  <arch>x86_64</arch>\n  <model>qemu64</model>\n</cpu>\n").unwrap();
@@ -509,40 +677,44 @@ fn probe_live_migratable(virsh: &Path, work: &Path) -> bool {
 // ---------------------------------------------------------------------------------------------
 // The oracle and the generator themselves
 
-/// The `--migratable` oracle reproduces libvirt's own expected files: its plain baseline of
-/// Westmere+Nehalem minus the non-migratable feature lines is exactly its migratable baseline.
-/// With virsh present, virsh's plain output is libvirt's expected plain result too, and
-/// `cpufleet baseline --migratable` gives the derived text.
+/// The `--migratable` oracle reproduces libvirt's own expected files, in each version's pack:
+/// its plain baseline of Westmere+Nehalem minus the non-migratable feature lines is exactly its
+/// migratable baseline. With that version's virsh present, virsh's plain output is libvirt's
+/// expected plain result too, and `cpufleet baseline --libvirt VERSION --migratable` gives the
+/// derived text.
 #[test]
 fn migratable_oracle_reproduces_libvirt_test_data() {
-    let Some(pack) = pack_dir() else {
-        println!("differential oracle: skipped, conformance pack absent");
-        return;
-    };
-    let data = pack.join("cputestdata");
-    let read = |n: &str| std::fs::read_to_string(data.join(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
-    let plain = read("x86_64-baseline-Westmere+Nehalem-result.xml");
-    let migratable = read("x86_64-baseline-Westmere+Nehalem-migratable.xml");
-    let non_migratable = non_migratable_names(&map());
-    assert_eq!(non_migratable.len(), 2, "libvirt 9.0.0's map marks invtsc and xsaves: {non_migratable:?}");
-    assert_ne!(plain, migratable, "the case must contain a non-migratable feature");
-    assert_eq!(drop_non_migratable(&plain, &non_migratable), migratable);
+    for version in LibvirtVersion::ALL {
+        let Some(pack) = pack_dir(version) else {
+            println!("differential oracle libvirt-{version}: skipped, conformance pack absent");
+            continue;
+        };
+        let data = pack.join("cputestdata");
+        let read = |n: &str| std::fs::read_to_string(data.join(n)).unwrap_or_else(|e| panic!("{version} {n}: {e}"));
+        let plain = read("x86_64-baseline-Westmere+Nehalem-result.xml");
+        let migratable = read("x86_64-baseline-Westmere+Nehalem-migratable.xml");
+        let mut non_migratable = non_migratable_names(&map(version));
+        non_migratable.sort();
+        assert_eq!(non_migratable, ["invtsc", "xsaves"], "libvirt {version}'s map marks invtsc and xsaves");
+        assert_ne!(plain, migratable, "libvirt {version}: the case must contain a non-migratable feature");
+        assert_eq!(drop_non_migratable(&plain, &non_migratable), migratable, "libvirt {version}");
 
-    let Some(virsh) = virsh() else { return };
-    // virsh wants the CPUs without libvirt's <cpuTest> test wrapper.
-    let input = read("x86_64-baseline-Westmere+Nehalem.xml").replace("<cpuTest>", "").replace("</cpuTest>", "");
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let file = dir.join(format!("differential-oracle-{}.xml", std::process::id()));
-    std::fs::write(&file, input).unwrap();
-    let live = virsh_baseline(&virsh, None, &file);
-    let ours = cpufleet_baseline(Some("--migratable"), &file);
-    let _ = std::fs::remove_file(&file);
-    assert!(live.ok(), "virsh failed: {}", live.describe());
-    // virsh prints one more newline after the CPU.
-    assert_eq!(live.stdout, format!("{plain}\n"));
-    let derived = derived_migratable(&live, &non_migratable);
-    assert_eq!(derived.stdout, format!("{migratable}\n"));
-    assert_eq!(agree(&derived, &ours), Ok(true), "cpufleet --migratable: {}", ours.describe());
+        let Some(virsh) = virsh(version) else { continue };
+        // virsh wants the CPUs without libvirt's <cpuTest> test wrapper.
+        let input = read("x86_64-baseline-Westmere+Nehalem.xml").replace("<cpuTest>", "").replace("</cpuTest>", "");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let file = dir.join(format!("differential-oracle-{version}-{}.xml", std::process::id()));
+        std::fs::write(&file, input).unwrap();
+        let live = virsh_baseline(&virsh, None, &file);
+        let ours = cpufleet_baseline(version, Some("--migratable"), &file);
+        let _ = std::fs::remove_file(&file);
+        assert!(live.ok(), "libvirt {version}: virsh failed: {}", live.describe());
+        // virsh prints one more newline after the CPU.
+        assert_eq!(live.stdout, format!("{plain}\n"), "libvirt {version}");
+        let derived = derived_migratable(&live, &non_migratable);
+        assert_eq!(derived.stdout, format!("{migratable}\n"), "libvirt {version}");
+        assert_eq!(agree(&derived, &ours), Ok(true), "libvirt {version}: cpufleet --migratable: {}", ours.describe());
+    }
 }
 
 #[test]
@@ -560,77 +732,134 @@ fn oracle_drops_only_non_migratable_feature_lines() {
 
 #[test]
 fn pools_are_reproducible_and_varied() {
-    let map = map();
-    let cat = Catalog::new(&map, pack_dir().as_deref());
-    for i in [0, 7, 123] {
-        assert_eq!(diffgen::pool(&cat, 42, i).text, diffgen::pool(&cat, 42, i).text, "pool {i} is not deterministic");
-    }
-    assert_ne!(diffgen::pool(&cat, 42, 0).text, diffgen::pool(&cat, 43, 0).text);
-    let pools: Vec<Pool> = (0..300).map(|i| diffgen::pool(&cat, DEFAULT_SEED, i)).collect();
-    let sizes: Vec<usize> = pools.iter().map(|p| p.cpus.len()).collect();
-    assert_eq!(sizes.iter().min(), Some(&1));
-    assert_eq!(sizes.iter().max(), Some(&60));
-    let vendorless = pools.iter().flat_map(|p| &p.cpus).filter(|c| c.vendor.is_none()).count();
-    let mixed = pools
-        .iter()
-        .filter(|p| {
-            let mut v: Vec<&str> = p.cpus.iter().filter_map(|c| c.vendor.as_deref()).collect();
-            v.sort();
-            v.dedup();
-            v.len() > 1
-        })
-        .count();
-    let caps = pools.iter().filter(|p| p.text.contains("<capabilities>")).count();
-    assert!(vendorless > 100, "{vendorless} vendor-less CPUs");
-    assert!(mixed > 10, "{mixed} pools with mixed vendors");
-    assert!(caps > 50, "{caps} pools with capabilities documents");
-    for m in ["qemu64", "kvm64", "486"] {
-        assert!(pools.iter().flat_map(|p| &p.cpus).any(|c| c.model == m), "no {m} CPU generated");
+    for version in LibvirtVersion::ALL {
+        let map = map(version);
+        let (cat, packs) = catalog(&map);
+        for i in [0, 7, 123] {
+            assert_eq!(diffgen::pool(&cat, 42, i).text, diffgen::pool(&cat, 42, i).text, "{version} pool {i}");
+        }
+        assert_ne!(diffgen::pool(&cat, 42, 0).text, diffgen::pool(&cat, 43, 0).text);
+        let pools: Vec<Pool> = (0..300).map(|i| diffgen::pool(&cat, DEFAULT_SEED, i)).collect();
+        let sizes: Vec<usize> = pools.iter().map(|p| p.cpus.len()).collect();
+        assert_eq!(sizes.iter().min(), Some(&1));
+        assert_eq!(sizes.iter().max(), Some(&60));
+        let cpus = || pools.iter().flat_map(|p| &p.cpus);
+        let vendorless = cpus().filter(|c| c.vendor.is_none()).count();
+        let mixed = pools
+            .iter()
+            .filter(|p| {
+                let mut v: Vec<&str> = p.cpus.iter().filter_map(|c| c.vendor.as_deref()).collect();
+                v.sort();
+                v.dedup();
+                v.len() > 1
+            })
+            .count();
+        let caps = pools.iter().filter(|p| p.text.contains("<capabilities>")).count();
+        assert!(vendorless > 100, "{version}: {vendorless} vendor-less CPUs");
+        assert!(mixed > 10, "{version}: {mixed} pools with mixed vendors");
+        assert!(caps > 50, "{version}: {caps} pools with capabilities documents");
+        for m in ["qemu64", "kvm64", "486"] {
+            assert!(cpus().any(|c| c.model == m), "{version}: no {m} CPU generated");
+        }
+        // Only the parser that reads `clusters` and `limit` gets them.
+        let clusters = pools.iter().filter(|p| p.text.contains(" clusters=")).count();
+        let limits = pools.iter().filter(|p| p.text.contains(" limit=")).count();
+        let versioned = cpus().filter(|c| c.model.contains("-v")).count();
+        if version.at_least_11_3() {
+            assert!(clusters > 50 && limits > 10, "{version}: {clusters} pools with clusters, {limits} with limit");
+            assert!(versioned > 100, "{version}: {versioned} CPUs name a -vN model");
+        } else {
+            assert_eq!((clusters, limits), (0, 0), "{version}: clusters or limit written");
+        }
+        // 11.3.0's pools mix its own decodes with 9.0.0's.
+        if packs.len() > 1 {
+            let mixing = pools.iter().filter(|p| mixes_packs(p)).count();
+            assert!(mixing > 30, "{version}: {mixing} pools mix the packs' decodes");
+            for (v, _) in &packs {
+                assert!(cpus().any(|c| c.origin == Some(*v)), "{version}: no decode of the {v} pack used");
+            }
+        }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Regressions: minimal pools on which cpufleet and libvirt once disagreed.
 
-/// Runs `cpufleet baseline` on `pool` and, when virsh is installed, checks that libvirt agrees
-/// (same rule as the random pools); returns cpufleet's run.
-fn regression(name: &str, pool: &str) -> Run {
-    let file =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("differential-{name}-{}.xml", std::process::id()));
+/// Runs `cpufleet baseline --libvirt VERSION` on `pool` and, when that version's virsh is
+/// installed, checks that libvirt agrees (same rule as the random pools); returns cpufleet's run.
+fn regression(version: LibvirtVersion, name: &str, pool: &str) -> Run {
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("differential-{name}-{version}-{}.xml", std::process::id()));
     std::fs::write(&file, pool).unwrap();
-    let ours = cpufleet_baseline(None, &file);
-    if let Some(virsh) = virsh() {
+    let ours = cpufleet_baseline(version, None, &file);
+    if let Some(virsh) = virsh(version) {
         let live = virsh_baseline(&virsh, None, &file);
         if let Err(e) = agree(&live, &ours) {
-            panic!("{name}: {e}\nvirsh {}\ncpufleet {}", live.describe(), ours.describe());
+            panic!("libvirt {version}: {name}: {e}\nvirsh {}\ncpufleet {}", live.describe(), ours.describe());
         }
     }
     let _ = std::fs::remove_file(&file);
     ours
 }
 
-/// libvirt 9.0.0 reads `<topology>` with `VIR_XML_PROP_NONZERO` ("Zero is not permitted");
-/// cpufleet used to accept zeros and print a baseline where virsh fails.
+/// libvirt reads `<topology>` with `VIR_XML_PROP_NONZERO` ("Zero is not permitted"); cpufleet
+/// used to accept zeros and print a baseline where virsh fails. 11.3.0 also reads `clusters`
+/// that way; 9.0.0 ignores the attribute, zero or not.
 #[test]
 fn regression_zero_in_topology_is_an_error() {
-    for attr in ["sockets", "dies", "cores", "threads"] {
-        let values: Vec<String> = ["sockets", "dies", "cores", "threads"]
-            .iter()
-            .map(|a| format!("{a}='{}'", if *a == attr { 0 } else { 2 }))
-            .collect();
-        let pool = format!(
-            "<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n  <vendor>Intel</vendor>\n  \
-             <topology {}/>\n</cpu>\n",
-            values.join(" ")
+    const ATTRS: [&str; 5] = ["sockets", "dies", "clusters", "cores", "threads"];
+    for version in LibvirtVersion::ALL {
+        for attr in ATTRS {
+            let values: Vec<String> =
+                ATTRS.iter().map(|a| format!("{a}='{}'", if *a == attr { 0 } else { 2 })).collect();
+            let pool = format!(
+                "<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n  <vendor>Intel</vendor>\n  \
+                 <topology {}/>\n</cpu>\n",
+                values.join(" ")
+            );
+            let ours = regression(version, &format!("topology-{attr}"), &pool);
+            if attr == "clusters" && !version.at_least_11_3() {
+                assert!(ours.ok(), "{version}: clusters='0' is ignored: {}", ours.describe());
+                continue;
+            }
+            assert_eq!(ours.code, Some(2), "{version}: topology {attr}='0': {}", ours.describe());
+            assert!(
+                ours.stderr.contains(&format!("'{attr}'")),
+                "{version}: error names the attribute: {}",
+                ours.stderr
+            );
+        }
+        // Non-zero values (and an absent dies and clusters) stay accepted.
+        let ours = regression(
+            version,
+            "topology-ok",
+            "<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n  <topology sockets='1' cores='4' threads='2'/>\n</cpu>\n",
         );
-        let ours = regression(&format!("topology-{attr}"), &pool);
-        assert_eq!(ours.code, Some(2), "topology {attr}='0': {}", ours.describe());
-        assert!(ours.stderr.contains(&format!("'{attr}'")), "error names the attribute: {}", ours.stderr);
+        assert!(ours.ok(), "{version}: {}", ours.describe());
     }
-    // Non-zero values (and an absent dies) stay accepted.
-    let ours = regression(
-        "topology-ok",
-        "<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n  <topology sockets='1' cores='4' threads='2'/>\n</cpu>\n",
-    );
-    assert!(ours.ok(), "{}", ours.describe());
+}
+
+/// libvirt 11.3.0 reads `<maxphysaddr limit>`: non-zero, a number, and with mode `passthrough`
+/// only; 9.0.0 ignores the attribute.
+#[test]
+fn regression_maxphysaddr_limit_is_read_from_11_3_0() {
+    // (attributes, whether 11.3.0 accepts them)
+    const CASES: [(&str, bool); 4] = [
+        ("mode='emulate' bits='39' limit='39'", false),
+        ("mode='passthrough' limit='0'", false),
+        ("mode='passthrough' limit='x'", false),
+        ("mode='passthrough' bits='46' limit='40'", true),
+    ];
+    for version in LibvirtVersion::ALL {
+        for (i, (attrs, accepted_by_11_3)) in CASES.into_iter().enumerate() {
+            let pool =
+                format!("<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n  <maxphysaddr {attrs}/>\n</cpu>\n");
+            let ours = regression(version, &format!("maxphysaddr-{i}"), &pool);
+            let accepted = accepted_by_11_3 || !version.at_least_11_3();
+            assert_eq!(ours.ok(), accepted, "{version}: <maxphysaddr {attrs}/>: {}", ours.describe());
+            if !accepted {
+                assert!(ours.stderr.contains("'limit'"), "{version}: error names the attribute: {}", ours.stderr);
+            }
+        }
+    }
 }

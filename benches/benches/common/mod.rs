@@ -221,8 +221,13 @@ pub fn host_cpus() -> Vec<CpuDef> {
         .iter()
         .map(|c| {
             let xml = host_xml(c, c.microcode[0], c.tsc);
-            cpufleet_engine::xml::parse_cpu(xml.as_bytes(), cpufleet_engine::xml::TypeHint::Host, cpufleet_engine::LibvirtVersion::V9_0_0, Default::default())
-                .expect("a valid host CPU")
+            cpufleet_engine::xml::parse_cpu(
+                xml.as_bytes(),
+                cpufleet_engine::xml::TypeHint::Host,
+                cpufleet_engine::LibvirtVersion::V9_0_0,
+                Default::default(),
+            )
+            .expect("a valid host CPU")
         })
         .collect()
 }

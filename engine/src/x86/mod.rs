@@ -10,4 +10,6 @@ pub use baseline::{baseline, BaselineAcc, BaselineInput};
 pub use compare::{compare, Comparison, Reason, Verdict};
 pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};
 pub use model::{model_from_cpu, signature_text, Sel, X86Data};
-pub use update::{copy_migratable, expand_features, has_feature, kvm_features, translate, update, update_live, update_with};
+pub use update::{
+    copy_migratable, expand_features, has_feature, kvm_features, translate, update, update_live, update_with,
+};

@@ -291,7 +291,9 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
             (true, Some(_)) if mode != "passthrough" => {
                 return Err(c.err_elem(
                     e,
-                    XmlErrorKind::Invalid("attribute 'limit' is only supported for maxphysaddr mode 'passthrough'".into()),
+                    XmlErrorKind::Invalid(
+                        "attribute 'limit' is only supported for maxphysaddr mode 'passthrough'".into(),
+                    ),
                 ))
             }
             (true, l) => l,

@@ -257,8 +257,11 @@ fn cache() -> impl Strategy<Value = CacheDef> {
 }
 
 fn maxphysaddr() -> impl Strategy<Value = MaxPhysAddr> {
-    (select(vec!["emulate", "passthrough"]), proptest::option::of(any::<u32>()))
-        .prop_map(|(mode, bits)| MaxPhysAddr { mode: mode.to_string(), bits, limit: None })
+    (select(vec!["emulate", "passthrough"]), proptest::option::of(any::<u32>())).prop_map(|(mode, bits)| MaxPhysAddr {
+        mode: mode.to_string(),
+        bits,
+        limit: None,
+    })
 }
 
 /// A host CPU in canonical form (what reading then writing keeps).

@@ -168,13 +168,13 @@ impl Classes {
             });
             ids.push(id);
         }
-        let decoded: Vec<Result<HostClass, (ClassReq, CpuError)>> =
-            pending.par_iter().map(|r| decode_class(map, r).map_err(|e| (*r, e))).collect();
+        let decoded: Vec<Result<HostClass, (u16, CpuError)>> =
+            pending.par_iter().map(|r| decode_class(map, r).map_err(|e| (r.profile, e))).collect();
         for d in decoded {
-            let mut class = d.map_err(|(r, e)| {
+            let mut class = d.map_err(|(profile, e)| {
                 CliError::new(format!(
                     "generation '{}': a host CPU of this profile cannot be decoded ({e}); check its model and features",
-                    profiles.list[r.profile as usize].name
+                    profiles.list[profile as usize].name
                 ))
             })?;
             let n = self.identities.len() as u32;

@@ -59,7 +59,7 @@ pub fn build_def(t: &Template, ctx: Option<&Ctx>, host: &HostClass) -> Result<Cp
                 ModelRef::PoolModel => cpu.model = base()?.model.clone(),
                 ModelRef::HostCpu => {
                     // The host CPU as `virsh capabilities` shows it, pasted into a custom CPU.
-                    let h = &host.cpu_mig;
+                    let h = &host.cpu;
                     cpu.model = h.model.clone();
                     cpu.vendor = h.vendor.clone();
                     cpu.features =
@@ -221,7 +221,8 @@ pub struct GuestClass {
 #[derive(Clone, Debug)]
 pub struct StartFail {
     pub reason: String,
-    pub blocker: Option<Blocker>,
+    /// Boxed: a blocker holds feature sets, and most results are successes.
+    pub blocker: Option<Box<Blocker>>,
 }
 
 /// One started (configuration, context, host class) triple.
@@ -282,7 +283,7 @@ pub fn start_on(
             x86::Reason::Extra(s) => Some(Blocker::Extra(*s)),
             _ => None,
         };
-        return Err(StartFail { reason: cmp.explain(map), blocker });
+        return Err(StartFail { reason: cmp.explain(map), blocker: blocker.map(Box::new) });
     }
     Ok(g)
 }

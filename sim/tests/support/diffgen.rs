@@ -1,14 +1,22 @@
 //! Random CPU pools for the differential test (`tests/differential.rs`): a SplitMix64 generator,
-//! a catalog of realistic host CPUs (decoded from the pack's CPUID dumps, plus the map's models)
-//! and the pools and documents built from them.
+//! a catalog of realistic host CPUs and the pools and documents built from them.
 //!
-//! Everything here is a pure function of the seed and the pool index, so a failing pool can be
-//! rebuilt from the numbers the failure message prints.
+//! A catalog targets one libvirt version (the map it is built from). Its host CPUs are the map's
+//! models with random extra features, plus the CPUID dumps of one or more conformance packs, each
+//! decoded under its own pack's version: a libvirt 11.3.0 catalog holds both 9.0.0 decodes
+//! (unversioned model names, which 11.3.0's map still has) and 11.3.0 decodes (`-vN` names), as a
+//! fleet in the middle of an upgrade would report. The version also decides which parser
+//! attributes the documents use: 11.3.0 reads `<topology clusters>` and `<maxphysaddr limit>`,
+//! 9.0.0 ignores both, and a 9.0.0 catalog never writes them (its pools are the same as before
+//! 11.3.0 support).
+//!
+//! Everything here is a pure function of the catalog, the seed and the pool index, so a failing
+//! pool can be rebuilt from the numbers the failure message prints.
 
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, X86Data};
 use cpufleet_engine::xml::{self, Limits};
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -86,14 +94,52 @@ pub struct HostCpu {
     pub features: Vec<String>,
     pub signature: Option<(u32, u32, u32)>,
     pub microcode: Option<u32>,
-    /// sockets, dies (optional), cores, threads.
-    pub topology: Option<(u32, Option<u32>, u32, u32)>,
+    pub topology: Option<Topology>,
     /// `<counter name='tsc' frequency='…'/>` (hosts with an invariant TSC show it).
     pub tsc_hz: Option<u64>,
-    /// `<maxphysaddr mode='passthrough' bits='…'/>`.
-    pub phys_bits: Option<u32>,
+    pub phys_addr: Option<PhysAddr>,
     /// Whether this CPU carries no `<arch>` (deliberately wrong input).
     pub no_arch: bool,
+    /// The libvirt version whose decode of a CPUID dump this CPU is (`None`: built from a map
+    /// model).
+    pub origin: Option<LibvirtVersion>,
+}
+
+impl HostCpu {
+    fn new(model: String, vendor: Option<String>) -> HostCpu {
+        HostCpu {
+            model,
+            vendor,
+            features: Vec::new(),
+            signature: None,
+            microcode: None,
+            topology: None,
+            tsc_hz: None,
+            phys_addr: None,
+            no_arch: false,
+            origin: None,
+        }
+    }
+}
+
+/// `<topology sockets [dies] [clusters] cores threads/>`.
+#[derive(Clone, Copy, Debug)]
+pub struct Topology {
+    pub sockets: u32,
+    pub dies: Option<u32>,
+    /// Read by libvirt 11.3.0 only (its `virsh capabilities` prints `clusters='1'`).
+    pub clusters: Option<u32>,
+    pub cores: u32,
+    pub threads: u32,
+}
+
+/// `<maxphysaddr mode='…' [bits='…'] [limit='…']/>`.
+#[derive(Clone, Copy, Debug)]
+pub struct PhysAddr {
+    pub mode: &'static str,
+    pub bits: Option<u32>,
+    /// Read by libvirt 11.3.0 only: non-zero, and only with mode `passthrough`.
+    pub limit: Option<u32>,
 }
 
 /// A map model as a host CPU ingredient.
@@ -105,10 +151,13 @@ pub struct ModelInfo {
 
 /// What the pools are built from.
 pub struct Catalog {
-    /// Host CPUs decoded from the pack's CPUID dumps: (dump file name, CPU).
+    /// The libvirt version the pools are for (the map's).
+    pub version: LibvirtVersion,
+    /// Host CPUs decoded from the packs' CPUID dumps: (dump file name, CPU); the CPU's `origin`
+    /// names the pack.
     pub dumps: Vec<(String, HostCpu)>,
-    /// Dumps that did not decode to a host CPU (file name, error).
-    pub undecodable: Vec<(String, String)>,
+    /// Dumps that did not decode to a host CPU (pack version, file name, error).
+    pub undecodable: Vec<(LibvirtVersion, String, String)>,
     pub models: Vec<ModelInfo>,
     /// Every feature of the map, in map order.
     pub features: Vec<String>,
@@ -121,9 +170,11 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Builds the catalog from the map and, when `pack` is given, the CPUID dumps in its
-    /// `cputestdata/` (every `x86_64-cpuid-*.xml` whose root is `<cpudata>`).
-    pub fn new(map: &CpuMap, pack: Option<&Path>) -> Catalog {
+    /// Builds the catalog for `map`'s version from the map and the CPUID dumps of `packs` (every
+    /// `x86_64-cpuid-*.xml` of a pack's `cputestdata/` whose root is `<cpudata>`), each decoded
+    /// as a host CPU under its pack's version with that version's embedded map. A pack's version
+    /// must not be newer than `map`'s: its decodes must name models `map` knows.
+    pub fn new(map: &CpuMap, packs: &[(LibvirtVersion, &Path)]) -> Catalog {
         let m: &X86Map = &map.x86;
         let features: Vec<String> = m.features.iter().map(|f| f.name.clone()).collect();
         let vendors: Vec<String> = m.vendors.iter().map(|v| v.name.clone()).collect();
@@ -148,6 +199,7 @@ impl Catalog {
             .collect();
         let non_migratable = m.non_migratable.iter().map(|id| m.feature_name(id).to_string()).collect();
         let mut cat = Catalog {
+            version: map.version(),
             dumps: Vec::new(),
             undecodable: Vec::new(),
             models,
@@ -156,13 +208,23 @@ impl Catalog {
             conflicting,
             non_migratable,
         };
-        if let Some(pack) = pack {
-            cat.load_dumps(map, &pack.join("cputestdata"));
+        for &(version, pack) in packs {
+            assert!(version <= cat.version, "libvirt {} cannot read libvirt {version}'s decodes", cat.version);
+            let own;
+            let decoder = if version == cat.version {
+                map
+            } else {
+                own = CpuMap::embedded(version).unwrap_or_else(|e| panic!("libvirt {version}'s map: {e}"));
+                &own
+            };
+            cat.load_dumps(decoder, &pack.join("cputestdata"));
         }
         cat
     }
 
+    /// Decodes the dumps of `dir` under `map`'s version.
     fn load_dumps(&mut self, map: &CpuMap, dir: &Path) {
+        let version = map.version();
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -178,26 +240,31 @@ impl Catalog {
             let data = X86Data::from_cpuid(&map.x86, &data);
             match x86::decode_host(&map.x86, &data) {
                 Ok(cpu) => {
-                    let host = HostCpu {
-                        model: cpu.model.clone().expect("decoded CPU has a model"),
-                        vendor: cpu.vendor.clone(),
-                        features: cpu.features.iter().map(|f| f.name.clone()).collect(),
-                        signature: cpu.signature.map(|s| (s.family, s.model, s.stepping)),
-                        microcode: None,
-                        topology: None,
-                        tsc_hz: None,
-                        phys_bits: None,
-                        no_arch: false,
-                    };
+                    let model = cpu.model.clone().expect("decoded CPU has a model");
+                    assert!(self.has_model(&model), "libvirt {version}'s decode {model} of {name} is not a model");
+                    let mut host = HostCpu::new(model, cpu.vendor.clone());
+                    host.features = cpu.features.iter().map(|f| f.name.clone()).collect();
+                    host.signature = cpu.signature.map(|s| (s.family, s.model, s.stepping));
+                    host.origin = Some(version);
                     self.dumps.push((name, host));
                 }
-                Err(e) => self.undecodable.push((name, e.to_string())),
+                Err(e) => self.undecodable.push((version, name, e.to_string())),
             }
         }
     }
 
     fn vendor_index(&self, name: &str) -> Option<usize> {
         self.vendors.iter().position(|v| v == name)
+    }
+
+    fn has_model(&self, name: &str) -> bool {
+        self.models.iter().any(|m| m.name == name)
+    }
+
+    /// Whether this version's CPU parser reads `<topology clusters>` and `<maxphysaddr limit>`
+    /// (libvirt 11.3.0; 9.0.0 ignores both attributes).
+    fn reads_clusters_and_limit(&self) -> bool {
+        self.version.at_least_11_3()
     }
 }
 
@@ -300,7 +367,7 @@ pub fn pool(cat: &Catalog, seed: u64, index: usize) -> Pool {
         }
     }
     for cpu in &mut cpus {
-        decorate(&mut rng, cpu);
+        decorate(cat, &mut rng, cpu);
     }
     let layout = match rng.weighted(&[45, 25, 30]) {
         0 => Layout::Bare,
@@ -353,17 +420,7 @@ fn add_features(cpu: &mut HostCpu, extra: Vec<String>) {
 
 /// A map model with random extra features (occasionally ones that conflict with its vendor).
 fn model_cpu(cat: &Catalog, rng: &mut Rng, model: &ModelInfo, vendor: Option<String>) -> HostCpu {
-    let mut cpu = HostCpu {
-        model: model.name.clone(),
-        vendor,
-        features: Vec::new(),
-        signature: None,
-        microcode: None,
-        topology: None,
-        tsc_hz: None,
-        phys_bits: None,
-        no_arch: false,
-    };
+    let mut cpu = HostCpu::new(model.name.clone(), vendor);
     let k = extra_count(rng);
     add_features(&mut cpu, random_features(cat, rng, k));
     // Real hosts often have an invariant TSC (and xsaves): give `--migratable` work to do.
@@ -422,7 +479,7 @@ fn same_model(cat: &Catalog, rng: &mut Rng, n: usize) -> Vec<HostCpu> {
     let from_dump = !cat.dumps.is_empty() && rng.chance(50);
     let (model, vendor) = if from_dump {
         let c = dump_cpu(cat, rng, None);
-        let info = cat.models.iter().find(|m| m.name == c.model).cloned().expect("decoded model is in the map");
+        let info = cat.models.iter().find(|m| m.name == c.model).cloned().expect("decoded models are checked");
         (info, c.vendor)
     } else {
         let m = rng.pick(&cat.models).clone();
@@ -492,12 +549,21 @@ fn vendor_less(cat: &Catalog, rng: &mut Rng, n: usize) -> Vec<HostCpu> {
 }
 
 /// One input error libvirt rejects: an unknown model, feature or vendor, a feature listed
-/// twice, a CPU without `<arch>`, or a zero in `<topology>`.
+/// twice, a CPU without `<arch>`, a zero in `<topology>` (`clusters` included where the version
+/// reads it), or, for libvirt 11.3.0, a bad `<maxphysaddr limit>`.
 fn inject_fault(cat: &Catalog, rng: &mut Rng, cpus: &mut [HostCpu]) {
     let i = rng.below(cpus.len());
     let cpu = &mut cpus[i];
-    match rng.below(6) {
-        0 => cpu.model = format!("{}-v{}", cpu.model, rng.range(2, 9)),
+    let v11 = cat.reads_clusters_and_limit();
+    match rng.below(if v11 { 7 } else { 6 }) {
+        0 => {
+            // A version suffix the map lacks (11.3.0's map has many `-vN` models).
+            let mut name = format!("{}-v{}", cpu.model, rng.range(2, 9));
+            if cat.has_model(&name) {
+                name.push_str("-v0");
+            }
+            cpu.model = name;
+        }
         1 => cpu.features.insert(rng.below(cpu.features.len() + 1), format!("x-{}", rng.range(1, 999))),
         2 => cpu.vendor = Some(rng.pick(&["Zhaoxin", "VIA", "intel", "GenuineIntel"]).to_string()),
         3 => {
@@ -509,23 +575,41 @@ fn inject_fault(cat: &Catalog, rng: &mut Rng, cpus: &mut [HostCpu]) {
             }
         }
         4 => cpu.no_arch = true,
+        5 => {
+            // sockets, dies, cores, threads, clusters.
+            let mut t = [2, 1, 8, 2, 1];
+            t[rng.below(if v11 { 5 } else { 4 })] = 0;
+            cpu.topology = Some(Topology {
+                sockets: t[0],
+                dies: Some(t[1]),
+                clusters: v11.then_some(t[4]),
+                cores: t[2],
+                threads: t[3],
+            });
+        }
         _ => {
-            let mut t = [2, 1, 8, 2];
-            t[rng.below(4)] = 0;
-            cpu.topology = Some((t[0], Some(t[1]), t[2], t[3]));
+            cpu.phys_addr = Some(if rng.chance(50) {
+                PhysAddr { mode: "emulate", bits: Some(39), limit: Some(39) }
+            } else {
+                PhysAddr { mode: "passthrough", bits: None, limit: Some(0) }
+            })
         }
     }
 }
 
 /// What `virsh capabilities` adds around the essentials: topology, microcode, TSC counter,
-/// physical address bits, feature order.
-fn decorate(rng: &mut Rng, cpu: &mut HostCpu) {
+/// physical address bits, feature order. The attributes only libvirt 11.3.0 reads are drawn only
+/// for an 11.3.0 catalog (a 9.0.0 catalog's random stream is unchanged by them).
+fn decorate(cat: &Catalog, rng: &mut Rng, cpu: &mut HostCpu) {
+    let v11 = cat.reads_clusters_and_limit();
     if cpu.topology.is_none() && rng.chance(60) {
         let sockets = *rng.pick(&[1, 1, 2, 2, 4]);
         let cores = *rng.pick(&[1, 2, 4, 6, 8, 12, 16, 24, 32, 64]);
         let threads = *rng.pick(&[1, 2, 2]);
         let dies = rng.chance(50).then_some(1);
-        cpu.topology = Some((sockets, dies, cores, threads));
+        // 11.3.0's capabilities print `clusters='1'`; a few hosts report more.
+        let clusters = (v11 && rng.chance(60)).then(|| *rng.pick(&[1, 1, 1, 2]));
+        cpu.topology = Some(Topology { sockets, dies, clusters, cores, threads });
     }
     if cpu.signature.is_some() && rng.chance(50) {
         cpu.microcode = Some(rng.range(1, 0x2000) as u32);
@@ -534,7 +618,16 @@ fn decorate(rng: &mut Rng, cpu: &mut HostCpu) {
         cpu.tsc_hz = Some(rng.range(1_000, 4_000) as u64 * 1_000_000);
     }
     if rng.chance(25) {
-        cpu.phys_bits = Some(*rng.pick(&[39, 43, 46, 48, 52]));
+        let bits = *rng.pick(&[39, 43, 46, 48, 52]);
+        let mut phys = PhysAddr { mode: "passthrough", bits: Some(bits), limit: None };
+        if v11 {
+            if rng.chance(30) {
+                phys.mode = "emulate";
+            } else if rng.chance(30) {
+                phys.limit = Some(*rng.pick(&[39, 46, 48]));
+            }
+        }
+        cpu.phys_addr = Some(phys);
     }
     if rng.chance(10) {
         rng.shuffle(&mut cpu.features);
@@ -547,6 +640,9 @@ fn render(rng: &mut Rng, cpus: &[HostCpu], layout: Layout, index: usize) -> Stri
     let mut out = String::new();
     let dq = rng.chance(10);
     let q = |s: &str| if dq { format!("\"{s}\"") } else { format!("'{s}'") };
+    // ` name='value'` when there is a value.
+    let optional =
+        |name: &str, value: Option<u32>| value.map_or(String::new(), |v| format!(" {name}={}", q(&v.to_string())));
     for (i, cpu) in cpus.iter().enumerate() {
         if rng.chance(5) {
             let _ = writeln!(out, "<!-- host {i} of pool {index} -->");
@@ -590,18 +686,25 @@ fn render(rng: &mut Rng, cpus: &[HostCpu], layout: Layout, index: usize) -> Stri
                 q("no")
             );
         }
-        if let Some((s, d, c, t)) = cpu.topology {
-            let dies = d.map_or(String::new(), |d| format!(" dies={}", q(&d.to_string())));
+        if let Some(t) = cpu.topology {
             let _ = writeln!(
                 out,
-                "{ind}  <topology sockets={}{dies} cores={} threads={}/>",
-                q(&s.to_string()),
-                q(&c.to_string()),
-                q(&t.to_string())
+                "{ind}  <topology sockets={}{}{} cores={} threads={}/>",
+                q(&t.sockets.to_string()),
+                optional("dies", t.dies),
+                optional("clusters", t.clusters),
+                q(&t.cores.to_string()),
+                q(&t.threads.to_string())
             );
         }
-        if let Some(bits) = cpu.phys_bits {
-            let _ = writeln!(out, "{ind}  <maxphysaddr mode={} bits={}/>", q("passthrough"), q(&bits.to_string()));
+        if let Some(p) = cpu.phys_addr {
+            let _ = writeln!(
+                out,
+                "{ind}  <maxphysaddr mode={}{}{}/>",
+                q(p.mode),
+                optional("bits", p.bits),
+                optional("limit", p.limit)
+            );
         }
         for f in &cpu.features {
             let _ = writeln!(out, "{ind}  <feature name={}/>", q(f));
