@@ -792,6 +792,34 @@ mod tests {
         assert_eq!(Ok(sc.input(&cpu)), slow(&map, s));
     }
 
+    /// libvirt 11.3.0's `clusters` and `<maxphysaddr limit>`: a valid `clusters` is scanned, and
+    /// whatever 11.3.0's reader validates and the scanner does not is left to the reader; 9.0.0's
+    /// reader ignores both attributes, and so does the scanner.
+    #[test]
+    fn libvirt_11_3_topology_and_maxphysaddr() {
+        let base = |body: &str| format!("<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n{body}</cpu>");
+        let (v9, v11) = (crate::LibvirtVersion::V9_0_0, crate::LibvirtVersion::V11_3_0);
+        let (old, new) = (CpuMap::embedded(v9).unwrap(), CpuMap::embedded(v11).unwrap());
+        let ok = base("<topology sockets='1' dies='1' clusters='2' cores='4' threads='2'/>");
+        for map in [&old, &new] {
+            let Scan::Plain { cpu: Some(cpu), .. } = scan(map, &ok) else { panic!("{:?}", scan(map, &ok)) };
+            assert_eq!(Ok(HostScanner::new(&map.x86).input(&cpu)), slow(map, &ok));
+        }
+        for body in [
+            "<topology sockets='1' clusters='0' cores='4' threads='2'/>",
+            "<topology sockets='1' clusters='x' cores='4' threads='2'/>",
+            "<maxphysaddr mode='passthrough' limit='39'/>",
+            "<maxphysaddr mode='emulate' bits='39' limit='39'/>",
+        ] {
+            let s = base(body);
+            assert!(matches!(scan(&new, &s), Scan::Plain { cpu: None, .. }), "{s}");
+            // All but the passthrough limit are errors for 11.3.0's reader.
+            assert_eq!(slow(&new, &s).is_err(), !body.contains("passthrough"), "{s}");
+            let Scan::Plain { cpu: Some(cpu), .. } = scan(&old, &s) else { panic!("9.0.0 {s}") };
+            assert_eq!(Ok(HostScanner::new(&old.x86).input(&cpu)), slow(&old, &s));
+        }
+    }
+
     #[test]
     fn anything_unusual_is_left_to_the_full_reader() {
         let map = CpuMap::embedded(crate::LibvirtVersion::V9_0_0).unwrap();

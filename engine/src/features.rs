@@ -247,6 +247,66 @@ impl FeatureSet {
         }
     }
 
+    /// Computes `R` sets from `A` sets in one pass over the words of the widest operand's width
+    /// class: `f` gets word `i` of every operand and returns word `i` of every result. For
+    /// formulas over several sets this avoids a temporary set per step.
+    #[inline(always)]
+    pub fn zip_words<const A: usize, const R: usize>(
+        sets: [&FeatureSet; A],
+        f: impl Fn([u64; A]) -> [u64; R],
+    ) -> [FeatureSet; R] {
+        #[inline(always)]
+        fn run<const N: usize, const A: usize, const R: usize>(
+            sets: &[&FeatureSet; A],
+            f: &impl Fn([u64; A]) -> [u64; R],
+            out: &mut [FeatureSet; R],
+        ) {
+            for i in 0..N {
+                let words = f(std::array::from_fn(|j| sets[j].words[i]));
+                for (o, w) in out.iter_mut().zip(words) {
+                    o.words[i] = w;
+                }
+            }
+        }
+        let width = sets.iter().map(|s| s.width).max().unwrap_or(CLASSES[0]);
+        let mut out = [FeatureSet { width, ..FeatureSet::EMPTY }; R];
+        match width {
+            4 => run::<4, A, R>(&sets, &f, &mut out),
+            8 => run::<8, A, R>(&sets, &f, &mut out),
+            _ => run::<16, A, R>(&sets, &f, &mut out),
+        }
+        out
+    }
+
+    /// Whether each of `R` formulas over `A` sets has any member, in one pass over the words of
+    /// the widest operand's class and without building a set: `f` as for [`Self::zip_words`].
+    #[inline(always)]
+    pub fn any_words<const A: usize, const R: usize>(
+        sets: [&FeatureSet; A],
+        f: impl Fn([u64; A]) -> [u64; R],
+    ) -> [bool; R] {
+        #[inline(always)]
+        fn run<const N: usize, const A: usize, const R: usize>(
+            sets: &[&FeatureSet; A],
+            f: &impl Fn([u64; A]) -> [u64; R],
+        ) -> [u64; R] {
+            let mut acc = [0u64; R];
+            for i in 0..N {
+                let words = f(std::array::from_fn(|j| sets[j].words[i]));
+                for (a, w) in acc.iter_mut().zip(words) {
+                    *a |= w;
+                }
+            }
+            acc
+        }
+        let acc = match sets.iter().map(|s| s.width).max().unwrap_or(CLASSES[0]) {
+            4 => run::<4, A, R>(&sets, &f),
+            8 => run::<8, A, R>(&sets, &f),
+            _ => run::<16, A, R>(&sets, &f),
+        };
+        acc.map(|w| w != 0)
+    }
+
     #[inline]
     pub fn count(&self) -> usize {
         self.words[..self.width as usize].iter().map(|w| w.count_ones() as usize).sum()
@@ -348,5 +408,8 @@ mod tests {
         assert_eq!(FeatureSet::all(212).words().len(), 4);
         assert_eq!(FeatureSet::from_words(a.words()), a);
         assert!((a - a).is_empty());
+        let [and, andnot] = FeatureSet::zip_words([&a, &b], |[x, y]| [x & y, x & !y]);
+        assert_eq!((and, andnot), (a & b, a - b));
+        assert_eq!(FeatureSet::any_words([&a, &b], |[x, y]| [x & y, x & !x & y]), [true, false]);
     }
 }

@@ -442,3 +442,25 @@ fn html_report_is_self_contained_with_the_three_charts() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cannot write"), "{}", stderr(&o));
 }
+
+/// Every scenario under each libvirt version: the invariants hold, the JSON names the version,
+/// and the versions' answers differ where their maps do (11.3.0 hosts report `-vN` models).
+#[test]
+fn every_scenario_runs_under_both_libvirt_versions() {
+    let d = dir("versions");
+    let spec = small_spec(&d);
+    let mut host_models = Vec::new();
+    for version in ["9.0.0", "11.3.0"] {
+        let (v, o) = json_run(&["simulate", "--libvirt", version, "--spec", s(&spec), "--check-all"]);
+        assert_eq!(o.status.code(), Some(0), "{version}: {}", stderr(&o));
+        assert_eq!(v["libvirt"], version);
+        assert_eq!(u(&v["checks"]["violation_count"]), 0, "{version}");
+        assert!(v["reproduce"].as_str().unwrap().contains(&format!("--libvirt {version}")));
+        let out = d.join(format!("gen-{version}"));
+        let o = cpufleet(&["fleet", "gen", "--libvirt", version, "--spec", s(&spec), "--out", s(&out)]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        host_models.push(std::fs::read_to_string(out.join("intel-b.xml")).unwrap());
+    }
+    assert!(!host_models[0].contains("-v1</model>") && !host_models[0].contains("-v2</model>"));
+    assert!(host_models[1].contains("<model>Cascadelake-Server-v"), "{}", &host_models[1][..400]);
+}

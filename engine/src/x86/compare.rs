@@ -132,23 +132,25 @@ pub fn compute_sets(
     x: &FeatureSet,
     strict: bool,
 ) -> Comparison {
-    let forbidden = x.intersection(h);
-    if !forbidden.is_empty() {
-        return Comparison::new(Verdict::Incompatible, Reason::Forbidden(forbidden));
-    }
     // R −= F, O, D; incompatible unless R ⊆ H (x86ModelCompare gives SUBSET or UNRELATED
-    // exactly when some bit of R is missing from H, since no two features share a bit).
-    let required = r.difference(f).difference(o).difference(d);
-    let missing = required.difference(h);
-    if !missing.is_empty() {
-        return Comparison::new(Verdict::Incompatible, Reason::Missing(missing));
-    }
-    let diff = h.difference(o).difference(&required).difference(d).difference(f);
-    if diff.is_empty() {
+    // exactly when some bit of R is missing from H, since no two features share a bit); what the
+    // host has beyond the CPU's lists decides identical / superset / strict. One pass over the
+    // words finds which case applies; only the set the reason names is then built.
+    let forbidden = |[h, _, _, _, _, x]: [u64; 6]| [x & h];
+    let missing = |[h, f, r, o, d, _]: [u64; 6]| [r & !f & !o & !d & !h];
+    let diff = |[h, f, r, o, d, _]: [u64; 6]| [h & !o & !(r & !f & !o & !d) & !d & !f];
+    let all = [h, f, r, o, d, x];
+    let [any_forbidden, any_missing, any_diff] =
+        FeatureSet::any_words(all, |w| [forbidden(w)[0], missing(w)[0], diff(w)[0]]);
+    if any_forbidden {
+        Comparison::new(Verdict::Incompatible, Reason::Forbidden(FeatureSet::zip_words(all, forbidden)[0]))
+    } else if any_missing {
+        Comparison::new(Verdict::Incompatible, Reason::Missing(FeatureSet::zip_words(all, missing)[0]))
+    } else if !any_diff {
         Comparison::new(Verdict::Identical, Reason::None)
     } else if strict {
-        Comparison::new(Verdict::Incompatible, Reason::Extra(diff))
+        Comparison::new(Verdict::Incompatible, Reason::Extra(FeatureSet::zip_words(all, diff)[0]))
     } else {
-        Comparison::new(Verdict::Superset, Reason::Superset(diff))
+        Comparison::new(Verdict::Superset, Reason::Superset(FeatureSet::zip_words(all, diff)[0]))
     }
 }
