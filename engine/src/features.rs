@@ -91,6 +91,27 @@ impl std::fmt::Debug for FeatureSet {
     }
 }
 
+/// Runs `$body` with the constant `$n` bound to the width class `$w` (4, 8 or 16 words), so that
+/// the loops in `$body` are unrolled for that width: the one place a class picks a width.
+macro_rules! by_class {
+    ($w:expr, $n:ident => $body:expr) => {
+        match $w {
+            4 => {
+                const $n: usize = 4;
+                $body
+            }
+            8 => {
+                const $n: usize = 8;
+                $body
+            }
+            _ => {
+                const $n: usize = 16;
+                $body
+            }
+        }
+    };
+}
+
 /// Runs `f` over the first `N` word pairs; `N` is a constant so each loop is unrolled.
 #[inline(always)]
 fn zip_n<const N: usize>(a: &mut [u64; FEATURE_WORDS], b: &[u64; FEATURE_WORDS], f: impl Fn(&mut u64, u64)) {
@@ -175,21 +196,13 @@ impl FeatureSet {
     #[inline]
     pub fn is_subset(&self, other: &FeatureSet) -> bool {
         let f = |a: u64, b: u64| a & !b == 0;
-        match self.width {
-            4 => all_n::<4>(&self.words, &other.words, f),
-            8 => all_n::<8>(&self.words, &other.words, f),
-            _ => all_n::<16>(&self.words, &other.words, f),
-        }
+        by_class!(self.width, N => all_n::<N>(&self.words, &other.words, f))
     }
 
     #[inline]
     pub fn intersects(&self, other: &FeatureSet) -> bool {
         let f = |a: u64, b: u64| a & b == 0;
-        !match self.width.min(other.width) {
-            4 => all_n::<4>(&self.words, &other.words, f),
-            8 => all_n::<8>(&self.words, &other.words, f),
-            _ => all_n::<16>(&self.words, &other.words, f),
-        }
+        !by_class!(self.width.min(other.width), N => all_n::<N>(&self.words, &other.words, f))
     }
 
     #[inline]
@@ -218,11 +231,7 @@ impl FeatureSet {
     #[inline(always)]
     fn zip_with(&mut self, other: &FeatureSet, f: impl Fn(&mut u64, u64)) {
         let w = self.width.max(other.width);
-        match w {
-            4 => zip_n::<4>(&mut self.words, &other.words, f),
-            8 => zip_n::<8>(&mut self.words, &other.words, f),
-            _ => zip_n::<16>(&mut self.words, &other.words, f),
-        }
+        by_class!(w, N => zip_n::<N>(&mut self.words, &other.words, f));
         self.width = w;
     }
 
@@ -240,11 +249,7 @@ impl FeatureSet {
     pub fn subtract(&mut self, other: &FeatureSet) {
         // Only self's words can be non-zero in the result.
         let f = |a: &mut u64, b: u64| *a &= !b;
-        match self.width {
-            4 => zip_n::<4>(&mut self.words, &other.words, f),
-            8 => zip_n::<8>(&mut self.words, &other.words, f),
-            _ => zip_n::<16>(&mut self.words, &other.words, f),
-        }
+        by_class!(self.width, N => zip_n::<N>(&mut self.words, &other.words, f));
     }
 
     /// Computes `R` sets from `A` sets in one pass over the words of the widest operand's width
@@ -270,11 +275,7 @@ impl FeatureSet {
         }
         let width = sets.iter().map(|s| s.width).max().unwrap_or(CLASSES[0]);
         let mut out = [FeatureSet { width, ..FeatureSet::EMPTY }; R];
-        match width {
-            4 => run::<4, A, R>(&sets, &f, &mut out),
-            8 => run::<8, A, R>(&sets, &f, &mut out),
-            _ => run::<16, A, R>(&sets, &f, &mut out),
-        }
+        by_class!(width, N => run::<N, A, R>(&sets, &f, &mut out));
         out
     }
 
@@ -299,11 +300,7 @@ impl FeatureSet {
             }
             acc
         }
-        let acc = match sets.iter().map(|s| s.width).max().unwrap_or(CLASSES[0]) {
-            4 => run::<4, A, R>(&sets, &f),
-            8 => run::<8, A, R>(&sets, &f),
-            _ => run::<16, A, R>(&sets, &f),
-        };
+        let acc = by_class!(sets.iter().map(|s| s.width).max().unwrap_or(CLASSES[0]), N => run::<N, A, R>(&sets, &f));
         acc.map(|w| w != 0)
     }
 

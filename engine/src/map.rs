@@ -354,24 +354,23 @@ pub struct CpuMap {
 }
 
 /// The embedded maps, one per supported version, written by `cpufleet map import` from that
-/// version's `cpu_map/` directory: (version, x86 document, ppc64 document).
-const EMBEDDED: [(LibvirtVersion, &str, &str); 2] = [
-    (
-        LibvirtVersion::V9_0_0,
-        include_str!("../../data/cpu_map/libvirt-9.0.0/x86.xml"),
-        include_str!("../../data/cpu_map/libvirt-9.0.0/ppc64.xml"),
-    ),
-    (
-        LibvirtVersion::V11_3_0,
-        include_str!("../../data/cpu_map/libvirt-11.3.0/x86.xml"),
-        include_str!("../../data/cpu_map/libvirt-11.3.0/ppc64.xml"),
-    ),
-];
+/// version's `cpu_map/` directory: (x86 document, ppc64 document).
+const EMBEDDED_9_0_0: (&str, &str) = (
+    include_str!("../../data/cpu_map/libvirt-9.0.0/x86.xml"),
+    include_str!("../../data/cpu_map/libvirt-9.0.0/ppc64.xml"),
+);
+const EMBEDDED_11_3_0: (&str, &str) = (
+    include_str!("../../data/cpu_map/libvirt-11.3.0/x86.xml"),
+    include_str!("../../data/cpu_map/libvirt-11.3.0/ppc64.xml"),
+);
 
 /// The embedded documents of `version`: `[(path, text); 2]`, x86 then ppc64, with the paths
 /// they have in the repository.
 pub fn embedded_documents(version: LibvirtVersion) -> [(String, &'static str); 2] {
-    let (_, x86, ppc64) = EMBEDDED.iter().find(|(v, _, _)| *v == version).copied().unwrap_or(EMBEDDED[1]);
+    let (x86, ppc64) = match version {
+        LibvirtVersion::V9_0_0 => EMBEDDED_9_0_0,
+        LibvirtVersion::V11_3_0 => EMBEDDED_11_3_0,
+    };
     [
         (format!("data/cpu_map/{}/x86.xml", embedded_dir(version)), x86),
         (format!("data/cpu_map/{}/ppc64.xml", embedded_dir(version)), ppc64),
@@ -852,21 +851,11 @@ impl CpuMap {
                 for m in &x.models {
                     let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
                     let onoff = |b: bool| if b { "on" } else { "off" };
+                    // A version copy is written as libvirt writes it (its ancestor, its own check
+                    // and decode, nothing else), so that a reload makes it the ancestor's
+                    // canonical model again.
                     if let Some(a) = m.copy_of {
-                        // A version copy is written as libvirt writes it, so that a reload makes
-                        // it the ancestor's canonical model again.
                         let _ = writeln!(o, "      <model name='{}'/>", esc(&x.models[a].name));
-                        if m.compat_check {
-                            o.push_str("      <check partial='compat'/>\n");
-                        }
-                        let _ = writeln!(
-                            o,
-                            "      <decode host='{}' guest='{}'/>",
-                            onoff(m.decode_host),
-                            onoff(m.decode_guest)
-                        );
-                        o.push_str("    </model>\n");
-                        continue;
                     }
                     if m.compat_check {
                         o.push_str("      <check partial='compat'/>\n");
@@ -877,6 +866,10 @@ impl CpuMap {
                         onoff(m.decode_host),
                         onoff(m.decode_guest)
                     );
+                    if m.copy_of.is_some() {
+                        o.push_str("    </model>\n");
+                        continue;
+                    }
                     for s in &m.signatures {
                         let _ = write!(o, "      <signature family='{}' model='{}'", s.family, s.model);
                         if let Some(st) = s.steppings {

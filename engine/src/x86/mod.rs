@@ -11,5 +11,5 @@ pub use compare::{compare, Comparison, Reason, Verdict};
 pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};
 pub use model::{model_from_cpu, signature_text, Sel, X86Data};
 pub use update::{
-    copy_migratable, expand_features, has_feature, kvm_features, translate, update, update_live, update_with,
+    copy_migratable, expand_features, has_feature, is_kvm_feature, translate, update, update_live, update_with,
 };

@@ -7,6 +7,7 @@ use crate::cpu::{CpuCheck, CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Feature
 use crate::error::CpuError;
 use crate::features::FeatureSet;
 use crate::map::X86Map;
+use crate::version::LibvirtVersion;
 use crate::xml::ModelListEntry;
 
 /// `virCPUx86CopyMigratable`: the host without `migratable='no'` features.
@@ -50,7 +51,7 @@ pub fn update_with(
                 // `x86FeatureInData`: a pseudo-feature is known but never in a model's data.
                 let supported = match map.feature_id(&f.name) {
                     Some(id) => host_data.contains(id),
-                    None if kvm_features(map).contains(&f.name.as_str()) => false,
+                    None if is_kvm_feature(map, &f.name) => false,
                     None => return Err(CpuError::UnknownFeature(f.name.clone())),
                 };
                 f.policy = Some(if supported { Policy::Require } else { Policy::Disable });
@@ -231,59 +232,37 @@ pub fn update_live(
     }
 }
 
-/// libvirt's built-in KVM / Hyper-V pseudo-features (`x86_kvm_features`): names a feature check
-/// accepts although the map does not define them. Their CPUID leaves (0x40000001..0x4000000a)
-/// are never part of a CPU built from a model, so a check on them answers "no". libvirt 9.0.0
-/// has these 15 (`hv-spinlocks` is defined in its header but not listed).
-pub const KVM_FEATURES_9_0: &[&str] = &[
-    "kvm_pv_unhalt",
-    "hv-runtime",
-    "hv-synic",
-    "hv-stimer",
-    "hv-relaxed",
-    "hv-vapic",
-    "hv-vpindex",
-    "hv-reset",
-    "hv-frequencies",
-    "hv-reenlightenment",
-    "hv-tlbflush",
-    "hv-avic",
-    "hv-ipi",
-    "hv-evmcs",
-    "hv-stimer-direct",
+/// libvirt's built-in KVM / Hyper-V pseudo-features (`x86_kvm_features`), in libvirt 11.3.0's
+/// order, each with the first supported release that has it: names a feature check accepts
+/// although the map does not define them. Their CPUID leaves (0x40000001..0x4000000a) are never
+/// part of a CPU built from a model, so a check on them answers "no". libvirt 9.0.0 has 15
+/// (`hv-spinlocks` is defined in its header but not listed); 11.3.0 adds `hv-xmm_input`,
+/// `hv-emsr_bitmap`, `hv-tlbflush-direct` and `hv-tlbflush-ext`.
+pub const KVM_FEATURES: &[(&str, LibvirtVersion)] = &[
+    ("kvm_pv_unhalt", LibvirtVersion::V9_0_0),
+    ("hv-runtime", LibvirtVersion::V9_0_0),
+    ("hv-synic", LibvirtVersion::V9_0_0),
+    ("hv-stimer", LibvirtVersion::V9_0_0),
+    ("hv-xmm_input", LibvirtVersion::V11_3_0),
+    ("hv-relaxed", LibvirtVersion::V9_0_0),
+    ("hv-vapic", LibvirtVersion::V9_0_0),
+    ("hv-vpindex", LibvirtVersion::V9_0_0),
+    ("hv-reset", LibvirtVersion::V9_0_0),
+    ("hv-frequencies", LibvirtVersion::V9_0_0),
+    ("hv-reenlightenment", LibvirtVersion::V9_0_0),
+    ("hv-tlbflush", LibvirtVersion::V9_0_0),
+    ("hv-avic", LibvirtVersion::V9_0_0),
+    ("hv-ipi", LibvirtVersion::V9_0_0),
+    ("hv-evmcs", LibvirtVersion::V9_0_0),
+    ("hv-stimer-direct", LibvirtVersion::V9_0_0),
+    ("hv-emsr_bitmap", LibvirtVersion::V11_3_0),
+    ("hv-tlbflush-direct", LibvirtVersion::V11_3_0),
+    ("hv-tlbflush-ext", LibvirtVersion::V11_3_0),
 ];
 
-/// libvirt 11.3.0's `x86_kvm_features`: 9.0.0's plus `hv-xmm_input`, `hv-emsr_bitmap`,
-/// `hv-tlbflush-direct` and `hv-tlbflush-ext`, in libvirt's order.
-pub const KVM_FEATURES_11_3: &[&str] = &[
-    "kvm_pv_unhalt",
-    "hv-runtime",
-    "hv-synic",
-    "hv-stimer",
-    "hv-xmm_input",
-    "hv-relaxed",
-    "hv-vapic",
-    "hv-vpindex",
-    "hv-reset",
-    "hv-frequencies",
-    "hv-reenlightenment",
-    "hv-tlbflush",
-    "hv-avic",
-    "hv-ipi",
-    "hv-evmcs",
-    "hv-stimer-direct",
-    "hv-emsr_bitmap",
-    "hv-tlbflush-direct",
-    "hv-tlbflush-ext",
-];
-
-/// The pseudo-features of the map's libvirt version.
-pub fn kvm_features(map: &X86Map) -> &'static [&'static str] {
-    if map.version().at_least_11_3() {
-        KVM_FEATURES_11_3
-    } else {
-        KVM_FEATURES_9_0
-    }
+/// Whether `name` is a pseudo-feature of the map's libvirt version.
+pub fn is_kvm_feature(map: &X86Map, name: &str) -> bool {
+    KVM_FEATURES.iter().any(|&(n, since)| n == name && since <= map.version())
 }
 
 /// `virCPUx86CheckFeature` / `virCPUx86DataCheckFeature` on a CPU: both the CPU's full data
@@ -291,7 +270,7 @@ pub fn kvm_features(map: &X86Map) -> &'static [&'static str] {
 pub fn has_feature(map: &X86Map, cpu: &CpuDef, name: &str) -> Result<(bool, bool), CpuError> {
     let id = match map.feature_id(name) {
         Some(id) => Some(id),
-        None if kvm_features(map).contains(&name) => None,
+        None if is_kvm_feature(map, name) => None,
         None => return Err(CpuError::UnknownFeature(name.to_string())),
     };
     let all = model_from_cpu(map, cpu, Sel::All)?.features;

@@ -148,14 +148,27 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
         TypeHint::Guest => CpuType::Guest,
     };
     let mut cpu = CpuDef::new(cpu_type);
+    // In libvirt's order: root attributes, host-only children, model and vendor, topology /
+    // cache / maxphysaddr, then the features.
+    read_root_attrs(c, ce, &mut cpu, v11)?;
+    read_host_children(c, ce, &raw, &mut cpu)?;
+    read_model(c, ce, &raw, &mut cpu)?;
+    read_layout(c, &raw, &mut cpu, v11)?;
+    read_features(c, ce, &raw, &mut cpu)?;
+    Ok(cpu)
+}
+
+/// `mode` and, for a guest, `match`, `check`, `deprecated_features` (11.3.0) and `migratable`.
+fn read_root_attrs(c: &Cursor, ce: &Elem, cpu: &mut CpuDef, v11: bool) -> Result<(), XmlError> {
+    let bad = |msg: &str| c.err_elem(ce, XmlErrorKind::Invalid(msg.to_string()));
     if let Some(m) = ce.attr("mode") {
-        if cpu_type == CpuType::Host {
+        if cpu.cpu_type == CpuType::Host {
             return Err(bad("Attribute mode is only allowed for guest CPU"));
         }
         cpu.mode = CpuMode::parse(m)
             .ok_or_else(|| invalid(c, ce, "mode", m, "custom, host-model, host-passthrough or maximum"))?;
     }
-    if cpu_type == CpuType::Guest {
+    if cpu.cpu_type == CpuType::Guest {
         if let Some(m) = ce.attr("match") {
             cpu.match_ = CpuMatch::parse(m).ok_or_else(|| invalid(c, ce, "match", m, "minimum, exact or strict"))?;
         }
@@ -182,7 +195,13 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
             });
         }
     }
-    if cpu_type == CpuType::Host {
+    Ok(())
+}
+
+/// A host CPU's `<arch>` (required), microcode, signature and TSC counter; a guest's `<arch>`.
+fn read_host_children(c: &Cursor, ce: &Elem, raw: &Raw, cpu: &mut CpuDef) -> Result<(), XmlError> {
+    let bad = |msg: &str| c.err_elem(ce, XmlErrorKind::Invalid(msg.to_string()));
+    if cpu.cpu_type == CpuType::Host {
         let arch = raw.arch.as_deref().filter(|a| !a.is_empty()).ok_or_else(|| bad("Missing CPU architecture"))?;
         if !KNOWN_ARCHES.contains(&arch) {
             return Err(bad(&format!("Unknown architecture {arch}")));
@@ -213,11 +232,17 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
     } else if let Some(a) = raw.arch.as_deref() {
         cpu.arch = Some(a.to_string());
     }
+    Ok(())
+}
+
+/// `<model>` (with a guest's `fallback` and `vendor_id`) and `<vendor>`.
+fn read_model(c: &Cursor, ce: &Elem, raw: &Raw, cpu: &mut CpuDef) -> Result<(), XmlError> {
+    let bad = |msg: &str| c.err_elem(ce, XmlErrorKind::Invalid(msg.to_string()));
     if let Some((e, text)) = &raw.model {
         if !text.is_empty() {
             cpu.model = Some(text.clone());
         }
-        if cpu_type == CpuType::Guest && !matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        if cpu.cpu_type == CpuType::Guest && !matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
             if let Some(f) = e.attr("fallback") {
                 cpu.fallback = Fallback::parse(f).ok_or_else(|| invalid(c, e, "fallback", f, "allow or forbid"))?;
             }
@@ -234,15 +259,20 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
             }
         }
     }
-    if cpu_type == CpuType::Host && cpu.model.is_none() {
+    if cpu.cpu_type == CpuType::Host && cpu.model.is_none() {
         return Err(bad("Missing CPU model name"));
     }
-    if let Some(v) = raw.vendor.filter(|v| !v.is_empty()) {
+    if let Some(v) = raw.vendor.as_ref().filter(|v| !v.is_empty()) {
         if cpu.model.is_none() {
             return Err(bad("CPU vendor specified without CPU model"));
         }
-        cpu.vendor = Some(v);
+        cpu.vendor = Some(v.clone());
     }
+    Ok(())
+}
+
+/// `<topology>` (11.3.0 with `clusters`), `<cache>` and `<maxphysaddr>` (11.3.0 with `limit`).
+fn read_layout(c: &Cursor, raw: &Raw, cpu: &mut CpuDef, v11: bool) -> Result<(), XmlError> {
     if let Some(e) = &raw.topology {
         // libvirt reads all four with VIR_XML_PROP_NONZERO: "Zero is not permitted".
         let count = |name: &'static str, required: bool, default: u32| match uint_attr(c, e, name, required)? {
@@ -285,10 +315,10 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
         }
         let bits = uint_attr(c, e, "bits", false)?;
         // libvirt 11.3.0: an optional non-zero `limit`, for mode `passthrough` only.
-        let limit = match (v11, if v11 { uint_attr(c, e, "limit", false)? } else { None }) {
-            (false, _) | (_, None) => None,
-            (true, Some(0)) => return Err(invalid(c, e, "limit", "0", "a non-zero unsigned decimal number")),
-            (true, Some(_)) if mode != "passthrough" => {
+        let limit = match if v11 { uint_attr(c, e, "limit", false)? } else { None } {
+            None => None,
+            Some(0) => return Err(invalid(c, e, "limit", "0", "a non-zero unsigned decimal number")),
+            Some(_) if mode != "passthrough" => {
                 return Err(c.err_elem(
                     e,
                     XmlErrorKind::Invalid(
@@ -296,10 +326,16 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
                     ),
                 ))
             }
-            (true, l) => l,
+            l => l,
         };
         cpu.maxphysaddr = Some(MaxPhysAddr { mode: mode.to_string(), bits, limit });
     }
+    Ok(())
+}
+
+/// The `<feature>` list: policies (guests), names non-empty and distinct.
+fn read_features(c: &Cursor, ce: &Elem, raw: &Raw, cpu: &mut CpuDef) -> Result<(), XmlError> {
+    let bad = |msg: &str| c.err_elem(ce, XmlErrorKind::Invalid(msg.to_string()));
     if !raw.features.is_empty()
         && cpu.model.is_none()
         && !matches!(cpu.mode, CpuMode::HostModel | CpuMode::HostPassthrough | CpuMode::Maximum)
@@ -309,7 +345,7 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
     let mut seen: HashSet<&str> = HashSet::with_capacity(raw.features.len());
     cpu.features.reserve(raw.features.len());
     for e in &raw.features {
-        let policy = if cpu_type == CpuType::Guest {
+        let policy = if cpu.cpu_type == CpuType::Guest {
             Some(match e.attr("policy") {
                 None => Policy::Require,
                 Some(p) => Policy::parse(p)
@@ -327,7 +363,7 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
         }
         cpu.features.push(Feature::new(name, policy));
     }
-    Ok(cpu)
+    Ok(())
 }
 
 /// Reads a document whose root is exactly one `<cpu>` (what libvirt's CPU tests read).
