@@ -33,7 +33,7 @@ host model names both versions know (11.3.0 decodes would name `-vN` models 9.0.
 Everything runs under `taskset -c 0,1` (this machine's two cores) unless `--cpus ''`.
 
 Set-up (Debian 12): `apt-get install -y --no-install-recommends python3-libvirt time`, then
-`cargo build --release -p cpufleet-sim && cargo build --release -p cpufleet-benches --example limits`
+`cargo build --release -p cpufleet && cargo build --release -p cpufleet-benches --example limits`
 (the script builds them when they are missing). Run: `/usr/bin/python3 benches/compare_libvirt.py`.
 """
 
@@ -238,7 +238,7 @@ def run_limits(binary, path, runs, cpus):
 def ensure_built(args):
     need = []
     if not os.access(args.bin, os.X_OK):
-        need.append(["cargo", "build", "--release", "-p", "cpufleet-sim"])
+        need.append(["cargo", "build", "--release", "-p", "cpufleet"])
     if not os.access(args.limits_bin, os.X_OK):
         need.append(["cargo", "build", "--release", "-p", "cpufleet-benches", "--example", "limits"])
     for cmd in need:

@@ -12,7 +12,7 @@ use cpufleet_engine::fast::baseline_interned;
 use cpufleet_engine::x86::BaselineInput;
 use cpufleet_engine::xml::Limits;
 use cpufleet_engine::{CpuMap, LibvirtVersion};
-use cpufleet_sim::stream::{
+use cpufleet_stream::{
     baseline_in_memory, baseline_inputs, baseline_interned_parallel, baseline_source, StreamOpts, Streamed,
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -2,13 +2,12 @@
 //! the whole migration loop), fleet generation, and a small full run of every scenario.
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
-use cpufleet_sim::simulate::guest::Compat;
-use cpufleet_sim::simulate::progress::Progress;
-use cpufleet_sim::simulate::rng::Rng;
-use cpufleet_sim::simulate::scenarios::{migrate, Sim};
-use cpufleet_sim::simulate::{fleet::Fleet, simulate, spec, SimulateArgs};
-use cpufleet_sim::Common;
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use cpufleet_sim::guest::Compat;
+use cpufleet_sim::progress::Progress;
+use cpufleet_sim::rng::Rng;
+use cpufleet_sim::scenarios::{migrate, Sim};
+use cpufleet_sim::{fleet::Fleet, simulate, spec, Config, SCENARIOS};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 fn spec_with_hosts(map: &CpuMap, hosts: u64) -> spec::Spec {
     let mut s = spec::load(&map.x86, None, 1 << 20).expect("embedded spec");
@@ -106,26 +105,28 @@ fn bench_generation_on(c: &mut Criterion, v: LibvirtVersion) {
 
 /// Every scenario on a small fleet (2,000 hosts, 1,000 guests, 20,000 migrations).
 fn bench_full_run(c: &mut Criterion) {
-    let args = |v: LibvirtVersion| SimulateArgs {
-        common: Common { libvirt: Some(v), cpu_map: None, max_input_bytes: 1 << 30 },
-        spec: None,
-        seed: 1,
-        scenarios: Vec::new(),
-        hosts: Some(2_000),
-        guests: Some(1_000),
-        migrations: Some(20_000),
-        format: "json".into(),
-        html: None,
-        quiet: true,
-        check_all: false,
-        threads: None,
-        inject_fault: None,
+    // The same work as `cpufleet simulate --hosts 2000 --guests 1000 --migrations 20000`: map,
+    // spec, then every scenario.
+    let run = |v: LibvirtVersion| {
+        let map = CpuMap::embedded(v).expect("embedded map");
+        let mut spec = spec_with_hosts(&map, 2_000);
+        spec.guests = 1_000;
+        spec.migrations = 20_000;
+        let config = Config {
+            seed: 1,
+            scenarios: SCENARIOS.to_vec(),
+            check_all: false,
+            fault: None,
+            reproduce: String::new(),
+            progress: false,
+        };
+        simulate(&map, &spec, &config).unwrap().checks.checks
     };
     let mut group = c.benchmark_group("simulate/run");
     group.sample_size(10);
     for v in LibvirtVersion::ALL {
         group.bench_function(format!("all scenarios, 2k hosts/libvirt-{v}"), |b| {
-            b.iter_batched(|| args(v), |a| black_box(simulate(&a).unwrap().checks.checks), BatchSize::SmallInput)
+            b.iter(|| black_box(run(v)))
         });
     }
     group.finish();

@@ -22,7 +22,7 @@
 //!   duplicate feature, a known vendor or none, every text and value within the limits. Otherwise
 //!   [`Scan::Plain`] carries `cpu: None` and the caller uses the full reader for that element.
 //!   These value checks mirror `xml::read::build_cpu` for host CPUs (e.g. non-zero topology
-//!   counts) and must change with it: `sim/tests/stream.rs` compares the two on generated
+//!   counts) and must change with it: `stream/tests/stream.rs` compares the two on generated
 //!   elements with valid and invalid values (zero, empty, too large, not a number), which
 //!   catches a drift in any of the values it varies.
 //!

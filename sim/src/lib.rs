@@ -1,12 +1,157 @@
-//! cpufleet-sim: the `cpufleet` command line, fleet generation and the fleet simulator.
-//! All I/O, threads, time and randomness live here; the engine stays pure.
+//! cpufleet-sim: the fleet simulator behind `cpufleet simulate` and `cpufleet fleet gen`.
+//!
+//! One seed in: every random stream is derived from it (per host, guest, migration chain, upgrade
+//! step, microcode event) before any parallel fan-out, and parallel work runs over indexed
+//! iterators, so the JSON report is byte-identical whatever the thread count.
 
-pub mod cli;
-pub mod commands;
-pub mod hostcpu;
-pub mod io;
-pub mod mapload;
-pub mod simulate;
-pub mod stream;
+pub mod check;
+pub mod fleet;
+pub mod guest;
+pub mod html;
+pub mod profiles;
+pub mod progress;
+pub mod report;
+pub mod rng;
+pub mod scenarios;
+pub mod spec;
 
-pub use cli::{limits, read_cpus, Common, Outcome};
+use cpufleet_engine::CpuMap;
+use cpufleet_io::CliResult;
+use guest::Compat;
+pub use guest::Fault;
+use progress::Progress;
+use report::{ConfigRow, FleetBaselines, Migrations, Report};
+pub use scenarios::SCENARIOS;
+use scenarios::{microcode, migrate, plan, pools, upgrade, Sim};
+
+/// What one run does beyond the spec: the seed, the scenarios, how much to check.
+pub struct Config {
+    /// The seed every random choice derives from.
+    pub seed: u64,
+    /// The scenarios to run, in [`SCENARIOS`] order.
+    pub scenarios: Vec<&'static str>,
+    /// Check every start, migration and compare pair against the reference model.
+    pub check_all: bool,
+    /// Test-only: a fault the invariant checkers must catch.
+    pub fault: Option<Fault>,
+    /// The command line that reproduces this run, printed with every violation.
+    pub reproduce: String,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Runs the selected scenarios over `spec` and builds the report.
+pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> CliResult<Report> {
+    let selected = config.scenarios.clone();
+    let has = |s: &str| selected.contains(&s);
+    let progress = Progress::new(config.progress);
+    progress.phase("fleet", 0);
+    let mut sim = Sim::new(map, spec, config.seed, config.fault)?;
+    let up_plan = if has("upgrade") { Some(upgrade::prepare(&mut sim)?) } else { None };
+    let events = if has("microcode") { Some(microcode::prepare(&mut sim)?) } else { None };
+    let need_guests = has("migrate") || has("upgrade") || has("microcode");
+    progress.phase("guests", 0);
+    let guests = if need_guests { migrate::start_guests(&mut sim, spec.guests) } else { Vec::new() };
+    let mut compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
+    progress.phase("pools", 0);
+    let pools_report = pools::run(&sim);
+    let mig = has("migrate").then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
+    let up = up_plan.map(|p| upgrade::run(&mut sim, &p, &guests, &mut compat, &progress));
+    progress.phase("microcode", 0);
+    let mc = events.map(|e| microcode::run(&mut sim, &e, &guests, &compat));
+    progress.phase("plan", 0);
+    let (plan_report, domains) = if has("plan") {
+        let (r, d) = plan::run(&sim);
+        (Some(r), d)
+    } else {
+        (None, Vec::new())
+    };
+    progress.phase("check", 0);
+    let checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
+    drop(progress);
+
+    // Per configuration: guests, starts, and migrations.
+    let mut configurations: Vec<ConfigRow> = spec
+        .templates
+        .iter()
+        .map(|t| ConfigRow {
+            name: t.name.clone(),
+            cpu: t.describe(),
+            guests: 0,
+            started: 0,
+            start_failures: 0,
+            top_start_failure: None,
+            migrations_attempted: 0,
+            migrations_succeeded: 0,
+        })
+        .collect();
+    let mut reasons: Vec<std::collections::BTreeMap<String, u64>> = vec![Default::default(); spec.templates.len()];
+    for g in &guests {
+        let c = &mut configurations[g.template as usize];
+        c.guests += 1;
+        if g.class != fleet::NO {
+            c.started += 1;
+        } else {
+            c.start_failures += 1;
+            if let Err(f) = &sim.starter.combos[g.combo as usize].outcome {
+                *reasons[g.template as usize].entry(f.reason.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+    for (c, r) in configurations.iter_mut().zip(&reasons) {
+        c.top_start_failure = r.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(k, _)| k.clone());
+    }
+    let mut migrations = Migrations::default();
+    let mut blockers = Vec::new();
+    if let Some(m) = &mig {
+        let s = &m.stats;
+        migrations = Migrations {
+            requested: if guests.iter().any(|g| g.class != fleet::NO) { spec.migrations } else { 0 },
+            attempted: s.attempted,
+            succeeded: s.succeeded,
+            refused: s.refused,
+            cross_pool_attempted: s.cross_pool_attempted,
+            cross_pool_succeeded: s.cross_pool_succeeded,
+            passthrough_unsafe_naive: s.unsafe_naive,
+            passthrough_unsafe_losing_features: s.unsafe_naive_losing,
+        };
+        for (c, &(a, ok)) in configurations.iter_mut().zip(&s.per_template) {
+            c.migrations_attempted = a;
+            c.migrations_succeeded = ok;
+        }
+        blockers = migrate::blocker_rows(&sim, s);
+    }
+    let mut gens: Vec<usize> = (0..sim.fleet.n_hosts()).map(|h| sim.fleet.profile_of(h)).collect();
+    gens.sort_unstable();
+    gens.dedup();
+    let reproduce = config.reproduce.clone();
+    let host_cpus = sim.fleet.classes_in(0..sim.fleet.n_hosts(), &sim.fleet.host_class).len();
+    Ok(Report {
+        libvirt: map.version().as_str(),
+        seed: config.seed,
+        spec: spec.label.clone(),
+        scenarios: selected.clone(),
+        hosts: sim.fleet.n_hosts() as u64,
+        pool_count: sim.fleet.pools.len(),
+        generations: gens.len(),
+        host_cpus,
+        guests: guests.len() as u64,
+        guests_started: guests.iter().filter(|g| g.class != fleet::NO).count() as u64,
+        migrations,
+        configurations,
+        blockers,
+        pools: pools_report.pools,
+        fleet_baselines: FleetBaselines {
+            by_vendor: pools_report.fleet_by_vendor,
+            all_vendors: pools_report.fleet_all_vendors,
+        },
+        compatibility_matrix: pools_report.matrix,
+        upgrade: up,
+        microcode: mc,
+        plan: plan_report,
+        invariant_violations: Report::violations(&checks, &reproduce),
+        checks,
+        reproduce,
+    })
+}
+

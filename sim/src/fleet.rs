@@ -10,7 +10,7 @@
 use super::profiles::Profiles;
 use super::rng::{tag, Rng, Weighted};
 use super::spec::{Spec, Variation};
-use crate::io::{CliError, CliResult};
+use cpufleet_io::{CliError, CliResult};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, X86Data};
 use cpufleet_engine::{CpuDef, CpuError, FeatureSet};

@@ -11,7 +11,7 @@ use super::super::rng::{tag, Rng};
 use super::migrate::Guest;
 use super::pools::class_counts;
 use super::Sim;
-use crate::io::CliResult;
+use cpufleet_io::CliResult;
 use cpufleet_engine::x86::{self, Sel};
 use rayon::prelude::*;
 use serde::Serialize;

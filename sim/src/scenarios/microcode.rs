@@ -9,7 +9,7 @@ use super::super::rng::{tag, Rng};
 use super::migrate::Guest;
 use super::pools::class_counts;
 use super::Sim;
-use crate::io::CliResult;
+use cpufleet_io::CliResult;
 use rayon::prelude::*;
 use serde::Serialize;
 

@@ -9,7 +9,7 @@ pub mod upgrade;
 use super::fleet::{baseline_of, Fleet};
 use super::guest::{Ctx, Fault, Starter};
 use super::spec::Spec;
-use crate::io::CliResult;
+use cpufleet_io::CliResult;
 use cpufleet_engine::CpuMap;
 
 /// The scenarios, in the order they run and print.

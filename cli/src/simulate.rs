@@ -1,27 +1,12 @@
-//! The fleet simulator (`cpufleet simulate`, `cpufleet fleet gen`).
-//!
-//! One seed in: every random stream is derived from it (per host, guest, migration chain, upgrade
-//! step, microcode event) before any parallel fan-out, and parallel work runs over indexed
-//! iterators, so the JSON report is byte-identical whatever the thread count.
+//! `cpufleet simulate` and `cpufleet fleet gen`: their arguments, and the glue that loads the map
+//! and the spec, runs the simulator (`cpufleet_sim`) and writes its reports.
 
-pub mod check;
-pub mod fleet;
-pub mod guest;
-pub mod html;
-pub mod profiles;
-pub mod progress;
-pub mod report;
-pub mod rng;
-pub mod scenarios;
-pub mod spec;
-
-use crate::io::{print_stdout, write_atomic, CliError, CliResult};
 use crate::{mapload, Common, Outcome};
 use clap::{Args, Subcommand};
-use guest::{Compat, Fault};
-use progress::Progress;
-use report::{ConfigRow, FleetBaselines, Migrations, Report};
-use scenarios::{microcode, migrate, plan, pools, upgrade, Sim, SCENARIOS};
+use cpufleet_io::{print_stdout, write_atomic, CliError, CliResult};
+use cpufleet_sim as sim;
+use sim::report::{self, Report};
+use sim::{fleet, html, spec, Config, Fault, SCENARIOS};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -164,7 +149,7 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Runs the selected scenarios and builds the report.
+/// Loads the map and the spec, applies the command line's overrides, and runs the simulator.
 pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     let map = mapload::load(&args.common)?;
     let mut spec = spec::load(&map.x86, args.spec.as_deref(), args.common.max_input_bytes)?;
@@ -188,116 +173,15 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     } else {
         SCENARIOS.iter().copied().filter(|s| args.scenarios.iter().any(|a| a == s)).collect()
     };
-    let has = |s: &str| selected.contains(&s);
-    let progress = Progress::new(!args.quiet);
-    progress.phase("fleet", 0);
-    let mut sim = Sim::new(&map, &spec, args.seed, args.inject_fault)?;
-    let up_plan = if has("upgrade") { Some(upgrade::prepare(&mut sim)?) } else { None };
-    let events = if has("microcode") { Some(microcode::prepare(&mut sim)?) } else { None };
-    let need_guests = has("migrate") || has("upgrade") || has("microcode");
-    progress.phase("guests", 0);
-    let guests = if need_guests { migrate::start_guests(&mut sim, spec.guests) } else { Vec::new() };
-    let mut compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
-    progress.phase("pools", 0);
-    let pools_report = pools::run(&sim);
-    let mig = has("migrate").then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
-    let up = up_plan.map(|p| upgrade::run(&mut sim, &p, &guests, &mut compat, &progress));
-    progress.phase("microcode", 0);
-    let mc = events.map(|e| microcode::run(&mut sim, &e, &guests, &compat));
-    progress.phase("plan", 0);
-    let (plan_report, domains) = if has("plan") {
-        let (r, d) = plan::run(&sim);
-        (Some(r), d)
-    } else {
-        (None, Vec::new())
-    };
-    progress.phase("check", 0);
-    let checks = check::run(&sim, mig.as_ref(), &domains, args.check_all);
-    drop(progress);
-
-    // Per configuration: guests, starts, and migrations.
-    let mut configurations: Vec<ConfigRow> = spec
-        .templates
-        .iter()
-        .map(|t| ConfigRow {
-            name: t.name.clone(),
-            cpu: t.describe(),
-            guests: 0,
-            started: 0,
-            start_failures: 0,
-            top_start_failure: None,
-            migrations_attempted: 0,
-            migrations_succeeded: 0,
-        })
-        .collect();
-    let mut reasons: Vec<std::collections::BTreeMap<String, u64>> = vec![Default::default(); spec.templates.len()];
-    for g in &guests {
-        let c = &mut configurations[g.template as usize];
-        c.guests += 1;
-        if g.class != fleet::NO {
-            c.started += 1;
-        } else {
-            c.start_failures += 1;
-            if let Err(f) = &sim.starter.combos[g.combo as usize].outcome {
-                *reasons[g.template as usize].entry(f.reason.clone()).or_insert(0) += 1;
-            }
-        }
-    }
-    for (c, r) in configurations.iter_mut().zip(&reasons) {
-        c.top_start_failure = r.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(k, _)| k.clone());
-    }
-    let mut migrations = Migrations::default();
-    let mut blockers = Vec::new();
-    if let Some(m) = &mig {
-        let s = &m.stats;
-        migrations = Migrations {
-            requested: if guests.iter().any(|g| g.class != fleet::NO) { spec.migrations } else { 0 },
-            attempted: s.attempted,
-            succeeded: s.succeeded,
-            refused: s.refused,
-            cross_pool_attempted: s.cross_pool_attempted,
-            cross_pool_succeeded: s.cross_pool_succeeded,
-            passthrough_unsafe_naive: s.unsafe_naive,
-            passthrough_unsafe_losing_features: s.unsafe_naive_losing,
-        };
-        for (c, &(a, ok)) in configurations.iter_mut().zip(&s.per_template) {
-            c.migrations_attempted = a;
-            c.migrations_succeeded = ok;
-        }
-        blockers = migrate::blocker_rows(&sim, s);
-    }
-    let mut gens: Vec<usize> = (0..sim.fleet.n_hosts()).map(|h| sim.fleet.profile_of(h)).collect();
-    gens.sort_unstable();
-    gens.dedup();
-    let reproduce = reproduce(args);
-    let host_cpus = sim.fleet.classes_in(0..sim.fleet.n_hosts(), &sim.fleet.host_class).len();
-    Ok(Report {
-        libvirt: map.version().as_str(),
+    let config = Config {
         seed: args.seed,
-        spec: spec.label.clone(),
-        scenarios: selected.clone(),
-        hosts: sim.fleet.n_hosts() as u64,
-        pool_count: sim.fleet.pools.len(),
-        generations: gens.len(),
-        host_cpus,
-        guests: guests.len() as u64,
-        guests_started: guests.iter().filter(|g| g.class != fleet::NO).count() as u64,
-        migrations,
-        configurations,
-        blockers,
-        pools: pools_report.pools,
-        fleet_baselines: FleetBaselines {
-            by_vendor: pools_report.fleet_by_vendor,
-            all_vendors: pools_report.fleet_all_vendors,
-        },
-        compatibility_matrix: pools_report.matrix,
-        upgrade: up,
-        microcode: mc,
-        plan: plan_report,
-        invariant_violations: Report::violations(&checks, &reproduce),
-        checks,
-        reproduce,
-    })
+        scenarios: selected,
+        check_all: args.check_all,
+        fault: args.inject_fault,
+        reproduce: reproduce(args),
+        progress: !args.quiet,
+    };
+    sim::simulate(&map, &spec, &config)
 }
 
 /// File name of a pool's XML (pool names are validated to be file-safe).
@@ -314,7 +198,7 @@ pub fn run_fleet(cmd: FleetCmd) -> CliResult<Outcome> {
                 spec.scale_hosts(n)?;
             }
             let fleet = fleet::Fleet::generate(&map.x86, &spec, seed)?;
-            std::fs::create_dir_all(&out).map_err(|e| CliError::file(&out, crate::io::io_reason(&e)))?;
+            std::fs::create_dir_all(&out).map_err(|e| CliError::file(&out, cpufleet_io::io_reason(&e)))?;
             let xml: Vec<String> =
                 fleet.classes.list.iter().map(|c| cpufleet_engine::xml::format_cpu(&c.cpu)).collect();
             for p in &fleet.pools {

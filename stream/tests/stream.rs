@@ -1,4 +1,4 @@
-//! The streaming baseline (`cpufleet_sim::stream`) against the in-memory path on generated
+//! The streaming baseline (`cpufleet_stream`) against the in-memory path on generated
 //! pools: the same CPU or the same error (variant, message, line and column), for block sizes
 //! from 1 byte up (so that block and batch boundaries fall everywhere), sequential and parallel.
 //!
@@ -11,7 +11,7 @@
 use cpufleet_engine::x86::{self, BaselineInput};
 use cpufleet_engine::xml::{format_cpu, Limits};
 use cpufleet_engine::{CpuDef, CpuMap};
-use cpufleet_sim::stream::{
+use cpufleet_stream::{
     baseline_file, baseline_in_memory, baseline_inputs_chunked, baseline_interned_parallel, baseline_source, Failure,
     Source, StreamOpts, Streamed,
 };
@@ -538,7 +538,7 @@ fn file_errors_match_read_file() {
     let missing = dir.join("missing.xml");
     let opts = StreamOpts::default();
     for (path, max) in [(&empty, 1000), (&big, 100), (&missing, 1000), (&dir, 1000)] {
-        let want = cpufleet_sim::io::read_file(path, max).map(|_| ()).unwrap_err().to_string();
+        let want = cpufleet_io::read_file(path, max).map(|_| ()).unwrap_err().to_string();
         let got =
             baseline_file(&map, path, max, Limits::default(), false, false, opts).map(|_| ()).unwrap_err().to_string();
         assert_eq!(got, want);
@@ -551,7 +551,7 @@ fn file_errors_match_read_file() {
         let locked = dir.join("locked.xml");
         std::fs::write(&locked, "<cpu><arch>x86_64</arch><model>Haswell</model></cpu>".repeat(4)).unwrap();
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-        let want = cpufleet_sim::io::read_file(&locked, 100).map(|_| ()).unwrap_err().to_string();
+        let want = cpufleet_io::read_file(&locked, 100).map(|_| ()).unwrap_err().to_string();
         let got = baseline_file(&map, &locked, 100, Limits::default(), false, false, opts)
             .map(|_| ())
             .unwrap_err()

@@ -534,7 +534,7 @@ fn round2(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulate::rng::Rng;
+    use crate::rng::Rng;
     use cpufleet_engine::{CpuMap, FeatureId};
 
     /// Every partition of 0..n into at most k blocks (restricted growth strings).

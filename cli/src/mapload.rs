@@ -2,7 +2,7 @@
 //! directory (`--cpu-map DIR`), read under the chosen version's rules or, without `--libvirt`,
 //! the version whose map it is.
 
-use crate::io::{read_file, CliError, CliResult};
+use cpufleet_io::{read_file, CliError, CliResult};
 use crate::Common;
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ fn read_dir_files(dir: &Path, max_bytes: u64) -> CliResult<(String, HashMap<Stri
     let index_path = dir.join("index.xml");
     let index = read_text(&index_path, max_bytes)?;
     let mut files: HashMap<String, String> = HashMap::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| CliError::file(dir, crate::io::io_reason(&e)))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| CliError::file(dir, cpufleet_io::io_reason(&e)))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".xml") && name != "index.xml" && entry.path().is_file() {

@@ -1,6 +1,6 @@
 //! The CPU operation commands: baseline, compare, decode, update, expand, host.
 
-use crate::io::{print_stdout, read_file, CliError, CliResult};
+use cpufleet_io::{print_stdout, read_file, CliError, CliResult};
 use crate::{limits, mapload, read_cpus, Common, Outcome};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{self, Verdict, X86Data};
@@ -21,10 +21,10 @@ pub fn cpu_error(path: &Path, e: CpuError) -> CliResult<Outcome> {
 
 /// `cpufleet baseline`: what `virsh cpu-baseline` prints for FILE.
 pub fn baseline(common: &Common, file: &Path, features: bool, migratable: bool) -> CliResult<Outcome> {
-    use crate::stream::{baseline_file, Failure, StreamOpts};
+    use cpufleet_stream::{baseline_file, Failure, StreamOpts};
     let map = mapload::load(common)?;
     // Streamed in parallel with flat memory; a document that is not a plain pool of host <cpu>
-    // elements is read whole. Same output and errors either way (see `crate::stream`).
+    // elements is read whole. Same output and errors either way (see `cpufleet_stream`).
     let limits = limits(common);
     let opts = StreamOpts::default();
     match baseline_file(&map, file, common.max_input_bytes, limits, features, migratable, opts)? {

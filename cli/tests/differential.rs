@@ -458,7 +458,7 @@ fn failure_text(s: &Settings, r: &PoolReport, o: &Outcome) -> String {
         |program: &Path, args: Vec<&str>| format!("{} {} {}", program.display(), args.join(" "), path.display());
     format!(
         "libvirt {}: pool {} ({} CPUs, {:?}, {:?} layout), flag set {}: {}\n  pool file: {}\n  seed {:#x}, pool \
-         index {}: CPUFLEET_DIFF_SEED={:#x} CPUFLEET_DIFF_ONLY={} cargo test --release -p cpufleet-sim --test \
+         index {}: CPUFLEET_DIFF_SEED={:#x} CPUFLEET_DIFF_ONLY={} cargo test --release -p cpufleet --test \
          differential {} -- --nocapture\n  {}\n  {}\n{libvirt_label} {}\ncpufleet {}",
         s.version,
         r.index,

@@ -7,13 +7,13 @@
 //! of any supported map. Resolved for a run, the hardware is seen through the run's map: a feature
 //! that map does not know is a CPUID bit that libvirt version cannot see, and is left out.
 
-use crate::io::CliError;
+use cpufleet_io::CliError;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::{CpuMap, FeatureId, FeatureSet, LibvirtVersion};
 use serde::Deserialize;
 
 /// The embedded profile file.
-pub const EMBEDDED_PROFILES: &str = include_str!("../../../data/profiles.toml");
+pub const EMBEDDED_PROFILES: &str = include_str!("../../data/profiles.toml");
 /// How the embedded profile file is named in messages.
 pub const EMBEDDED_PROFILES_NAME: &str = "data/profiles.toml (embedded)";
 

@@ -37,7 +37,7 @@
 //! first error the rest of the file is only checked for what the reader checks before parsing
 //! (UTF-8, forbidden characters), in one plain pass.
 
-use crate::io::{io_reason, CliError, CliResult};
+use cpufleet_io::{io_reason, CliError, CliResult};
 use cpufleet_engine::error::Pos;
 use cpufleet_engine::fast::{self, FastHostCpu, HostScanner, Scan};
 use cpufleet_engine::ops::{self, Arch};
@@ -299,7 +299,7 @@ pub fn baseline_interned_parallel(
 
 /// `cpufleet baseline FILE`: streams the file, and reads it whole only when the streaming path
 /// gives up. File errors (missing, directory, too large, empty) read exactly as
-/// [`crate::io::read_file`] words them.
+/// [`cpufleet_io::read_file`] words them.
 pub fn baseline_file(
     map: &CpuMap,
     path: &Path,
@@ -310,7 +310,7 @@ pub fn baseline_file(
     opts: StreamOpts,
 ) -> CliResult<Result<CpuDef, Failure>> {
     let in_memory = || -> CliResult<Result<CpuDef, Failure>> {
-        let bytes = crate::io::read_file(path, max_bytes)?;
+        let bytes = cpufleet_io::read_file(path, max_bytes)?;
         Ok(baseline_in_memory(map, &bytes, limits, features, migratable))
     };
     let meta = std::fs::metadata(path).map_err(|e| CliError::file(path, io_reason(&e)))?;

@@ -1,6 +1,7 @@
 //! The command line: parse arguments, validate, then act.
 
-use crate::{commands, io, mapload, simulate};
+use crate::{commands, mapload, simulate};
+use cpufleet_io as io;
 
 use clap::{Args, Parser, Subcommand};
 use cpufleet_engine::xml::{self, Limits, TypeHint};

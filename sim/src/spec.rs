@@ -3,14 +3,14 @@
 //! scenarios. Sections a user spec leaves out are taken from the embedded default spec.
 
 use super::profiles::{self, Profiles, ProfilesToml, Source};
-use crate::io::{read_file, CliError, CliResult};
+use cpufleet_io::{read_file, CliError, CliResult};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::{CpuMatch, CpuMode, FeatureSet, Policy};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const EMBEDDED_SPEC: &str = include_str!("../../../data/fleet.toml");
+pub const EMBEDDED_SPEC: &str = include_str!("../../data/fleet.toml");
 pub const EMBEDDED_SPEC_NAME: &str = "data/fleet.toml (embedded)";
 
 /// The most hosts a fleet may have (memory stays around 100 bytes per host).
