@@ -1,11 +1,11 @@
 //! The CPU operation commands: baseline, compare, decode, update, expand, host.
 
-use cpufleet_io::{print_stdout, read_file, CliError, CliResult};
 use crate::{limits, mapload, read_cpus, Common, Outcome};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{self, Verdict, X86Data};
 use cpufleet_engine::xml::{self, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap};
+use cpufleet_io::{print_stdout, read_file, CliError, CliResult};
 use std::path::Path;
 
 /// Whether a CPU operation error is a negative answer (exit 1) or bad input (exit 2).

@@ -19,22 +19,31 @@ const SUBLEAF_LEAVES: &[(u32, u32)] = &[
     (0x1e, 1),
 ];
 
+/// One CPUID instruction for (`leaf`, `sub`).
+#[cfg(target_arch = "x86_64")]
+#[allow(unused_unsafe)]
+fn cpuid(leaf: u32, sub: u32) -> std::arch::x86_64::CpuidResult {
+    // SAFETY: CPUID exists on every x86_64 CPU and only reads. The intrinsic is a safe function
+    // from Rust 1.87 on and an `unsafe fn` before, down to the MSRV (1.82): hence the block.
+    unsafe { std::arch::x86_64::__cpuid_count(leaf, sub) }
+}
+
+/// This machine's CPUID leaves, as `<cpudata>` would list them.
 #[cfg(target_arch = "x86_64")]
 pub fn read_cpuid() -> Option<CpuidData> {
-    use std::arch::x86_64::__cpuid_count;
     let mut data = CpuidData::new();
     let mut add = |leaf: u32, sub: u32| {
-        let r = __cpuid_count(leaf, sub);
+        let r = cpuid(leaf, sub);
         data.add_item(CpuidKey::Cpuid { leaf, subleaf: sub }, [r.eax, r.ebx, r.ecx, r.edx]);
     };
-    let max = __cpuid_count(0, 0).eax.min(0x40);
+    let max = cpuid(0, 0).eax.min(0x40);
     for leaf in 0..=max {
         let subs = SUBLEAF_LEAVES.iter().find(|(l, _)| *l == leaf).map_or(1, |(_, n)| *n);
         for sub in 0..subs {
             add(leaf, sub);
         }
     }
-    let max_ext = __cpuid_count(0x8000_0000, 0).eax;
+    let max_ext = cpuid(0x8000_0000, 0).eax;
     if max_ext >= 0x8000_0000 {
         for leaf in 0x8000_0000..=max_ext.min(0x8000_0040) {
             add(leaf, 0);

@@ -2,9 +2,9 @@
 //! directory (`--cpu-map DIR`), read under the chosen version's rules or, without `--libvirt`,
 //! the version whose map it is.
 
-use cpufleet_io::{read_file, CliError, CliResult};
 use crate::Common;
 use cpufleet_engine::{CpuMap, LibvirtVersion};
+use cpufleet_io::{read_file, CliError, CliResult};
 use std::collections::HashMap;
 use std::path::Path;
 

@@ -44,6 +44,8 @@
 
 #[path = "support/diffgen.rs"]
 mod diffgen;
+#[path = "../../engine/tests/common/summary.rs"]
+mod summary;
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use diffgen::{Catalog, Flavor, Layout, Pool};
@@ -140,7 +142,7 @@ fn virsh(version: LibvirtVersion) -> Option<PathBuf> {
                  or name it in {} (CPUFLEET_REQUIRE_VIRSH=1 makes this an error)",
                 spec.install, spec.env
             );
-            println!("{notice}");
+            summary::summary(&format!("{notice}\n"));
             eprintln!("{notice}");
         }
         found
@@ -613,7 +615,7 @@ fn differential(version: LibvirtVersion) {
         FLAG_SETS.len(),
         comparisons - disagreed
     );
-    print!("{out}");
+    summary::summary(&out);
 
     if !failures.is_empty() {
         let shown: Vec<&String> = failures.iter().take(8).collect();

@@ -6,8 +6,9 @@ use crate::cpuid::{CpuidData, CpuidKey, Regs, EBX, ECX, EDX};
 use crate::error::{MapError, Pos, XmlError, XmlErrorKind};
 use crate::features::{FeatureId, FeatureSet, MAX_FEATURES};
 use crate::version::LibvirtVersion;
+use crate::xml::attr::{cpuid_item, invalid, required};
 use crate::xml::cursor::{Cursor, Elem, Limits};
-use crate::xml::num::{parse_u32_c, parse_u32_dec, parse_u32_hex};
+use crate::xml::num::{parse_u32_dec, parse_u32_hex};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -430,14 +431,6 @@ struct RawModelFeature {
     added: Option<String>,
 }
 
-fn bad_value(c: &Cursor, e: &Elem, attribute: &str, value: &str, expected: &'static str) -> XmlError {
-    c.err_elem(e, XmlErrorKind::InvalidValue { attribute: attribute.into(), value: value.into(), expected })
-}
-
-fn req_attr<'e>(c: &Cursor, e: &'e Elem, name: &'static str) -> Result<&'e str, XmlError> {
-    e.attr(name).ok_or_else(|| c.err_elem(e, XmlErrorKind::MissingAttribute(name)))
-}
-
 /// Parses a stepping list such as `0-4` or `1,3,5-7` (values 0..15).
 fn parse_steppings(s: &str) -> Option<u16> {
     let mut mask = 0u16;
@@ -481,43 +474,19 @@ impl Items {
         match e.name.as_str() {
             "vendor" => self.vendors.push(RawVendor {
                 at: e.offset,
-                name: req_attr(c, &e, "name")?.to_string(),
+                name: required(c, &e, "name")?.to_string(),
                 string: e.attr("string").map(str::to_string),
             }),
             "feature" if arch == Arch::X86 => {
-                let name = req_attr(c, &e, "name")?.to_string();
+                let name = required(c, &e, "name")?.to_string();
                 let migratable = match e.attr("migratable") {
                     None | Some("yes") => true,
                     Some("no") => false,
-                    Some(v) => return Err(bad_value(c, &e, "migratable", v, "yes or no")),
+                    Some(v) => return Err(invalid(c, &e, "migratable", v, "yes or no")),
                 };
                 let mut items = Vec::new();
                 c.children(&e, |c, i| {
-                    let num = |c: &Cursor, name: &'static str, required: bool| -> Result<u32, XmlError> {
-                        match i.attr(name) {
-                            None if required => Err(c.err_elem(&i, XmlErrorKind::MissingAttribute(name))),
-                            None => Ok(0),
-                            Some(v) => {
-                                parse_u32_c(v).ok_or_else(|| bad_value(c, &i, name, v, "a 32-bit number in C notation"))
-                            }
-                        }
-                    };
-                    match i.name.as_str() {
-                        "cpuid" => items.push((
-                            CpuidKey::Cpuid { leaf: num(c, "eax_in", true)?, subleaf: num(c, "ecx_in", false)? },
-                            [
-                                num(c, "eax", false)?,
-                                num(c, "ebx", false)?,
-                                num(c, "ecx", false)?,
-                                num(c, "edx", false)?,
-                            ],
-                        )),
-                        "msr" => items.push((
-                            CpuidKey::Msr { index: num(c, "index", true)? },
-                            [num(c, "eax", true)?, 0, 0, num(c, "edx", true)?],
-                        )),
-                        _ => {}
-                    }
+                    items.extend(cpuid_item(c, &i)?);
                     Ok(())
                 })?;
                 self.features.push(RawFeature { name, migratable, items });
@@ -525,7 +494,7 @@ impl Items {
             "model" => {
                 let mut m = RawModel {
                     at: e.offset,
-                    name: req_attr(c, &e, "name")?.to_string(),
+                    name: required(c, &e, "name")?.to_string(),
                     parent: None,
                     decode: None,
                     signatures: Vec::new(),
@@ -536,25 +505,25 @@ impl Items {
                 };
                 c.children(&e, |c, i| {
                     match i.name.as_str() {
-                        "model" => m.parent = Some(req_attr(c, &i, "name")?.to_string()),
+                        "model" => m.parent = Some(required(c, &i, "name")?.to_string()),
                         "decode" => {
-                            let sw = |c: &Cursor, n: &'static str| match req_attr(c, &i, n)? {
+                            let sw = |c: &Cursor, n: &'static str| match required(c, &i, n)? {
                                 "on" => Ok(true),
                                 "off" => Ok(false),
-                                v => Err(bad_value(c, &i, n, v, "on or off")),
+                                v => Err(invalid(c, &i, n, v, "on or off")),
                             };
                             m.decode = Some((sw(c, "host")?, sw(c, "guest")?));
                         }
                         "signature" => {
                             let num = |c: &Cursor, n: &'static str| {
-                                let v = req_attr(c, &i, n)?;
-                                parse_u32_dec(v).ok_or_else(|| bad_value(c, &i, n, v, "an unsigned decimal number"))
+                                let v = required(c, &i, n)?;
+                                parse_u32_dec(v).ok_or_else(|| invalid(c, &i, n, v, "an unsigned decimal number"))
                             };
                             let steppings = match i.attr("stepping") {
                                 None => None,
                                 Some(v) => Some(
                                     parse_steppings(v)
-                                        .ok_or_else(|| bad_value(c, &i, "stepping", v, "a list of steppings 0-15"))?,
+                                        .ok_or_else(|| invalid(c, &i, "stepping", v, "a list of steppings 0-15"))?,
                                 ),
                             };
                             m.signatures.push(X86Signature {
@@ -563,18 +532,18 @@ impl Items {
                                 steppings,
                             });
                         }
-                        "vendor" => m.vendor = Some(req_attr(c, &i, "name")?.to_string()),
+                        "vendor" => m.vendor = Some(required(c, &i, "name")?.to_string()),
                         "feature" => m.features.push(RawModelFeature {
                             at: i.offset,
-                            name: req_attr(c, &i, "name")?.to_string(),
+                            name: required(c, &i, "name")?.to_string(),
                             removed: i.attr("removed").map(str::to_string),
                             added: i.attr("added").map(str::to_string),
                         }),
                         "check" => m.checks.push(i.attr("partial").map(str::to_string)),
                         "pvr" => {
                             let hex = |c: &Cursor, n: &'static str| {
-                                let v = req_attr(c, &i, n)?;
-                                parse_u32_hex(v).ok_or_else(|| bad_value(c, &i, n, v, "a hexadecimal number"))
+                                let v = required(c, &i, n)?;
+                                parse_u32_hex(v).ok_or_else(|| invalid(c, &i, n, v, "a hexadecimal number"))
                             };
                             m.pvrs.push(Ppc64Pvr { value: hex(c, "value")?, mask: hex(c, "mask")? });
                         }
@@ -628,7 +597,7 @@ fn read_cpus_doc(
             let mut s = Section { arch: a, items: Items::default(), includes: Vec::new() };
             c.children(&arch, |c, e| match e.name.as_str() {
                 "include" => {
-                    s.includes.push(req_attr(c, &e, "filename")?.to_string());
+                    s.includes.push(required(c, &e, "filename")?.to_string());
                     Ok(())
                 }
                 // libvirt 11.3.0 (`loadIncludes`, XPath `include|group[@name]/include`): the
@@ -637,7 +606,7 @@ fn read_cpus_doc(
                 // followed. libvirt 9.0.0 reads direct includes only, so it ignores groups.
                 "group" if version.at_least_11_3() && e.attr("name").is_some() => c.children(&e, |c, g| {
                     if g.name == "include" {
-                        s.includes.push(req_attr(c, &g, "filename")?.to_string());
+                        s.includes.push(required(c, &g, "filename")?.to_string());
                     }
                     Ok(())
                 }),

@@ -319,10 +319,10 @@ fn conformance() {
         let public = Files { dirs: vec![pack.join("cputestdata")], version };
         let mut tally = Tally::default();
         run_manifest(&map, &pack.join("cases.toml"), &public, &mut tally);
-        println!(
-            "conformance libvirt-{version}: {} passed, {} failed, {} skipped",
+        common::summary::summary(&format!(
+            "conformance libvirt-{version}: {} passed, {} failed, {} skipped\n",
             tally.passed, tally.failed, tally.skipped
-        );
+        ));
         assert!(tally.passed > 0, "libvirt-{version}: no conformance case ran");
         if tally.failed > 0 {
             failed.push(format!("libvirt-{version}: {} case(s) failed", tally.failed));
@@ -352,10 +352,10 @@ fn conformance() {
         }
         by_version.sort_by_key(|(v, _)| *v);
         for (version, t) in &by_version {
-            println!(
-                "conformance-extra libvirt-{version}: {} passed, {} failed, {} skipped",
+            common::summary::summary(&format!(
+                "conformance-extra libvirt-{version}: {} passed, {} failed, {} skipped\n",
                 t.passed, t.failed, t.skipped
-            );
+            ));
             if t.failed > 0 {
                 failed.push(format!("conformance-extra libvirt-{version}: {} case(s) failed", t.failed));
             }

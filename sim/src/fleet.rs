@@ -10,10 +10,10 @@
 use super::profiles::Profiles;
 use super::rng::{tag, Rng, Weighted};
 use super::spec::{Spec, Variation};
-use cpufleet_io::{CliError, CliResult};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, X86Data};
 use cpufleet_engine::{CpuDef, CpuError, FeatureSet};
+use cpufleet_io::{CliError, CliResult};
 use rayon::prelude::*;
 use std::collections::HashMap;
 

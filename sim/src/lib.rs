@@ -154,4 +154,3 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> CliResult<R
         reproduce,
     })
 }
-

@@ -7,9 +7,9 @@
 //! of any supported map. Resolved for a run, the hardware is seen through the run's map: a feature
 //! that map does not know is a CPUID bit that libvirt version cannot see, and is left out.
 
-use cpufleet_io::CliError;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::{CpuMap, FeatureId, FeatureSet, LibvirtVersion};
+use cpufleet_io::CliError;
 use serde::Deserialize;
 
 /// The embedded profile file.

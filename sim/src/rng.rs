@@ -1,6 +1,6 @@
 //! A small seeded PRNG (SplitMix64) and sub-seed derivation.
 //!
-//! Every random decision of the simulator draws from a stream seeded by [`derive`]: the run
+//! Every random decision of the simulator draws from a stream seeded by [`derive()`]: the run
 //! seed, a domain tag (what the stream is for) and an index (which host, guest, step …). All
 //! sub-seeds are therefore fixed before any parallel fan-out, and the outcome does not depend on
 //! which thread draws what or in which order.

@@ -3,9 +3,9 @@
 //! scenarios. Sections a user spec leaves out are taken from the embedded default spec.
 
 use super::profiles::{self, Profiles, ProfilesToml, Source};
-use cpufleet_io::{read_file, CliError, CliResult};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::{CpuMatch, CpuMode, FeatureSet, Policy};
+use cpufleet_io::{read_file, CliError, CliResult};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -37,13 +37,13 @@
 //! first error the rest of the file is only checked for what the reader checks before parsing
 //! (UTF-8, forbidden characters), in one plain pass.
 
-use cpufleet_io::{io_reason, CliError, CliResult};
 use cpufleet_engine::error::Pos;
 use cpufleet_engine::fast::{self, FastHostCpu, HostScanner, Scan};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{BaselineAcc, BaselineInput};
 use cpufleet_engine::xml::{read_cpu_document, Limits, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, XmlError, XmlErrorKind};
+use cpufleet_io::{io_reason, CliError, CliResult};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};

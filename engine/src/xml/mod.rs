@@ -1,5 +1,6 @@
 //! XML reading and writing with quick-xml and no DOM.
 
+pub mod attr;
 pub mod cursor;
 pub mod num;
 pub mod read;

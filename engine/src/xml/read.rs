@@ -1,9 +1,10 @@
 //! Reading CPU definitions (`virCPUDefParseXML`) and CPUID dumps (`virCPUx86DataParse`).
 
+use super::attr::{cpuid_item, invalid, required};
 use super::cursor::{Cursor, Elem, Limits};
-use super::num::{parse_u32_c, parse_u32_dec, parse_u64_dec};
+use super::num::{parse_u32_dec, parse_u64_dec};
 use crate::cpu::*;
-use crate::cpuid::{CpuidData, CpuidKey};
+use crate::cpuid::CpuidData;
 use crate::error::{XmlError, XmlErrorKind};
 use crate::version::LibvirtVersion;
 use std::collections::HashSet;
@@ -57,14 +58,6 @@ pub const KNOWN_ARCHES: &[&str] = &[
     "xtensaeb",
     "loongarch64",
 ];
-
-fn invalid(c: &Cursor, e: &Elem, attribute: &str, value: &str, expected: &'static str) -> XmlError {
-    c.err_elem(e, XmlErrorKind::InvalidValue { attribute: attribute.into(), value: value.into(), expected })
-}
-
-fn req<'e>(c: &Cursor, e: &'e Elem, name: &'static str) -> Result<&'e str, XmlError> {
-    e.attr(name).ok_or_else(|| c.err_elem(e, XmlErrorKind::MissingAttribute(name)))
-}
 
 fn uint_attr(c: &Cursor, e: &Elem, name: &'static str, required: bool) -> Result<Option<u32>, XmlError> {
     match e.attr(name) {
@@ -218,7 +211,7 @@ fn read_host_children(c: &Cursor, ce: &Elem, raw: &Raw, cpu: &mut CpuDef) -> Res
             });
         }
         if let Some(e) = &raw.counter {
-            let f = req(c, e, "frequency")?;
+            let f = required(c, e, "frequency")?;
             let frequency =
                 parse_u64_dec(f).ok_or_else(|| invalid(c, e, "frequency", f, "an unsigned decimal number"))?;
             let scaling = match e.attr("scaling") {
@@ -298,7 +291,7 @@ fn read_layout(c: &Cursor, raw: &Raw, cpu: &mut CpuDef, v11: bool) -> Result<(),
                     return Err(invalid(c, e, "level", &l.to_string(), "1, 2 or 3"));
                 }
             }
-            let mode = req(c, e, "mode")?;
+            let mode = required(c, e, "mode")?;
             if !["emulate", "passthrough", "disable"].contains(&mode) {
                 return Err(invalid(c, e, "mode", mode, "emulate, passthrough or disable"));
             }
@@ -309,7 +302,7 @@ fn read_layout(c: &Cursor, raw: &Raw, cpu: &mut CpuDef, v11: bool) -> Result<(),
         }
     }
     if let Some(e) = &raw.maxphysaddr {
-        let mode = req(c, e, "mode")?;
+        let mode = required(c, e, "mode")?;
         if !["emulate", "passthrough"].contains(&mode) {
             return Err(invalid(c, e, "mode", mode, "emulate or passthrough"));
         }
@@ -601,27 +594,7 @@ pub fn parse_cpuid_data(input: &[u8], limits: Limits) -> Result<CpuidData, XmlEr
         let mut n = 0usize;
         let max = c.limits.max_elements;
         c.children(&root, |c, e| {
-            let num = |c: &Cursor, name: &'static str, required: bool| -> Result<u32, XmlError> {
-                match e.attr(name) {
-                    None if required => Err(c.err_elem(&e, XmlErrorKind::MissingAttribute(name))),
-                    None => Ok(0),
-                    Some(v) => parse_u32_c(v).ok_or_else(|| invalid(c, &e, name, v, "a 32-bit number in C notation")),
-                }
-            };
-            let item = match e.name.as_str() {
-                "cpuid" => {
-                    let key = CpuidKey::Cpuid { leaf: num(c, "eax_in", true)?, subleaf: num(c, "ecx_in", false)? };
-                    Some((
-                        key,
-                        [num(c, "eax", false)?, num(c, "ebx", false)?, num(c, "ecx", false)?, num(c, "edx", false)?],
-                    ))
-                }
-                "msr" => {
-                    let key = CpuidKey::Msr { index: num(c, "index", true)? };
-                    Some((key, [num(c, "eax", true)?, 0, 0, num(c, "edx", true)?]))
-                }
-                _ => None,
-            };
+            let item = cpuid_item(c, &e)?;
             if let Some((k, r)) = item {
                 n += 1;
                 if n > max {

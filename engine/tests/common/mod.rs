@@ -1,6 +1,8 @@
 //! Test support: locating the shared conformance packs (one per libvirt version).
 #![allow(dead_code)]
 
+pub mod summary;
+
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use std::path::{Path, PathBuf};
 

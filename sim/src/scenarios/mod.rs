@@ -9,8 +9,8 @@ pub mod upgrade;
 use super::fleet::{baseline_of, Fleet};
 use super::guest::{Ctx, Fault, Starter};
 use super::spec::Spec;
-use cpufleet_io::CliResult;
 use cpufleet_engine::CpuMap;
+use cpufleet_io::CliResult;
 
 /// The scenarios, in the order they run and print.
 pub const SCENARIOS: [&str; 5] = ["pools", "migrate", "upgrade", "microcode", "plan"];

@@ -6,7 +6,7 @@
 //! Algorithm. Hosts with the same CPU are one item (weight = host count), so the problem is over
 //! the distinct CPUs, not the hosts. With n items:
 //! - n ≤ k: every item its own domain (optimal: splitting never lowers an intersection);
-//! - n ≤ 12: exact dynamic programming over subsets (best[j][mask] = the best split of `mask` into
+//! - n ≤ 12: exact dynamic programming over subsets (best\[j\]\[mask\] = the best split of `mask` into
 //!   at most j domains, O(k·3^n));
 //! - otherwise: agglomerative merging (start with one domain per item, repeatedly merge the two
 //!   domains whose merge loses the least, W_a|S_a| + W_b|S_b| − (W_a+W_b)|S_a∩S_b|, keeping each

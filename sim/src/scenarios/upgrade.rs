@@ -11,8 +11,8 @@ use super::super::rng::{tag, Rng};
 use super::migrate::Guest;
 use super::pools::class_counts;
 use super::Sim;
-use cpufleet_io::CliResult;
 use cpufleet_engine::x86::{self, Sel};
+use cpufleet_io::CliResult;
 use rayon::prelude::*;
 use serde::Serialize;
 

@@ -1,0 +1,155 @@
+//! `cargo xtask`: the project's checks as one entry point, cheapest first, so a broken format
+//! fails in seconds and not after the tests.
+//!
+//! ```text
+//! cargo xtask ci            every step below, in order (what `.ci/run` calls)
+//! cargo xtask STEP...       only these steps: fmt clippy doc msrv test fuzz swarm
+//! ```
+//!
+//! Steps:
+//! - `fmt`: `cargo fmt --check` on the main workspace and on `fuzz/` (its own workspace).
+//! - `clippy`: clippy with `-D warnings` on both workspaces (`fuzz/` with nightly features on
+//!   the stable toolchain, `RUSTC_BOOTSTRAP=1`, as cargo-fuzz builds it).
+//! - `doc`: `cargo doc --workspace --no-deps` with warnings denied.
+//! - `msrv`: `cargo check --workspace --all-targets` on the toolchain named by `rust-version` in
+//!   the root `Cargo.toml` (installed with rustup when missing), so the declared MSRV stays true.
+//! - `test`: the README's test command, `cargo test --workspace --release`; the tests that
+//!   produce summary lines (conformance per libvirt version, the differential test against
+//!   virsh) append them to a file named by `CPUFLEET_SUMMARY_FILE`, printed once at the end.
+//! - `fuzz`: `fuzz/ci.sh` (every fuzz target, `CPUFLEET_FUZZ_SECONDS` each, default 60).
+//! - `swarm`: `cpufleet simulate --swarm` over `CPUFLEET_SWARM_SEEDS` seeds (default 8) with
+//!   every check on: variation and guest mixes drawn per seed; a failure prints its reproduce
+//!   command.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const STEPS: [&str; 7] = ["fmt", "clippy", "doc", "msrv", "test", "fuzz", "swarm"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let steps: Vec<&str> = match args.first().map(String::as_str) {
+        None | Some("-h" | "--help") => {
+            eprintln!("usage: cargo xtask ci | cargo xtask STEP... (steps: {})", STEPS.join(" "));
+            return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+        Some("ci") if args.len() == 1 => STEPS.to_vec(),
+        _ => match args.iter().map(|a| STEPS.iter().copied().find(|s| s == a).ok_or(a)).collect() {
+            Ok(steps) => steps,
+            Err(bad) => {
+                eprintln!("xtask: unknown step '{bad}' (steps: {})", STEPS.join(" "));
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let root = root();
+    let start = Instant::now();
+    for step in steps {
+        println!("\n=== xtask {step} ({}s)", start.elapsed().as_secs());
+        if let Err(e) = run_step(&root, step) {
+            eprintln!("xtask: {step} failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!("\n=== xtask done ({}s)", start.elapsed().as_secs());
+    ExitCode::SUCCESS
+}
+
+/// The repository root (the parent of this crate's directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repository root").to_path_buf()
+}
+
+type StepResult = Result<(), String>;
+
+fn run_step(root: &Path, step: &str) -> StepResult {
+    let fuzz = root.join("fuzz");
+    match step {
+        "fmt" => {
+            cargo(root, &["fmt", "--all", "--check"], &[])?;
+            cargo(&fuzz, &["fmt", "--all", "--check"], &[])
+        }
+        "clippy" => {
+            cargo(root, &["clippy", "--workspace", "--all-targets", "--release", "--", "-D", "warnings"], &[])?;
+            cargo(&fuzz, &["clippy", "--all-targets", "--", "-D", "warnings"], &[("RUSTC_BOOTSTRAP", "1")])
+        }
+        "doc" => cargo(root, &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")]),
+        "msrv" => msrv(root),
+        "test" => test(root),
+        "fuzz" => {
+            let secs = std::env::var("CPUFLEET_FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
+            run(Command::new(fuzz.join("ci.sh")).arg(secs).current_dir(root))
+        }
+        "swarm" => {
+            let seeds = std::env::var("CPUFLEET_SWARM_SEEDS").unwrap_or_else(|_| "8".into());
+            let args = ["run", "--release", "--quiet", "-p", "cpufleet", "--", "simulate", "--swarm", &seeds, "-q"];
+            cargo(root, &args, &[])
+        }
+        other => Err(format!("unknown step {other}")),
+    }
+}
+
+/// Runs `cargo ARGS` in `dir` with extra environment variables.
+fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> StepResult {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(args).current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+fn run(cmd: &mut Command) -> StepResult {
+    println!("$ {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} exited with {status}"))
+    }
+}
+
+/// The `rust-version` of the root `Cargo.toml`'s `[workspace.package]`.
+fn rust_version(root: &Path) -> Result<String, String> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
+    manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rust-version").map(|v| v.trim_start().trim_start_matches('=').trim()))
+        .map(|v| v.trim_matches('"').to_string())
+        .ok_or_else(|| "Cargo.toml: no rust-version".to_string())
+}
+
+/// `cargo +MSRV check --workspace --all-targets`, installing the toolchain when missing. The
+/// MSRV build has its own target directory, so it never invalidates the main build.
+fn msrv(root: &Path) -> StepResult {
+    let version = rust_version(root)?;
+    let have = Command::new("rustup").args(["run", &version, "rustc", "--version"]).output();
+    if !have.is_ok_and(|o| o.status.success()) {
+        run(Command::new("rustup").args(["toolchain", "install", &version, "--profile", "minimal"]))?;
+    }
+    let target = root.join("target").join("msrv");
+    // `rustup run` and not `cargo +V`: under cargo, PATH may lead to a toolchain's own cargo.
+    let mut cmd = Command::new("rustup");
+    cmd.args(["run", &version, "cargo", "check", "--workspace", "--all-targets", "--locked"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("CARGO")
+        .env_remove("RUSTC")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .current_dir(root);
+    run(&mut cmd)
+}
+
+/// The README's test command, then the summary lines its tests wrote.
+fn test(root: &Path) -> StepResult {
+    let summary = root.join("target").join("test-summary.txt");
+    let _ = std::fs::remove_file(&summary);
+    let summary_path = summary.to_string_lossy().into_owned();
+    let result = cargo(root, &["test", "--workspace", "--release"], &[("CPUFLEET_SUMMARY_FILE", &summary_path)]);
+    println!("\n=== summary lines of the tests");
+    match std::fs::read_to_string(&summary) {
+        Ok(text) => print!("{text}"),
+        Err(e) => println!("(none: {}: {e})", summary.display()),
+    }
+    result
+}
