@@ -5,6 +5,7 @@
 use crate::cpuid::{CpuidData, CpuidKey, Regs, EBX, ECX, EDX};
 use crate::error::{MapError, Pos, XmlError, XmlErrorKind};
 use crate::features::{FeatureId, FeatureSet, MAX_FEATURES};
+use crate::ops::Arch;
 use crate::version::LibvirtVersion;
 use crate::xml::cursor::{Cursor, Elem, Limits};
 use crate::xml::num::{parse_u32_c, parse_u32_dec, parse_u32_hex};
@@ -382,12 +383,6 @@ pub fn embedded_dir(version: LibvirtVersion) -> String {
     format!("libvirt-{version}")
 }
 
-/// Which arch section a loader pass fills.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Arch {
-    X86,
-    Ppc64,
-}
 
 #[derive(Default)]
 struct Items {
