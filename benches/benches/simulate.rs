@@ -125,9 +125,7 @@ fn bench_full_run(c: &mut Criterion) {
     let mut group = c.benchmark_group("simulate/run");
     group.sample_size(10);
     for v in LibvirtVersion::ALL {
-        group.bench_function(format!("all scenarios, 2k hosts/libvirt-{v}"), |b| {
-            b.iter(|| black_box(run(v)))
-        });
+        group.bench_function(format!("all scenarios, 2k hosts/libvirt-{v}"), |b| b.iter(|| black_box(run(v))));
     }
     group.finish();
 }

@@ -383,7 +383,6 @@ pub fn embedded_dir(version: LibvirtVersion) -> String {
     format!("libvirt-{version}")
 }
 
-
 #[derive(Default)]
 struct Items {
     vendors: Vec<RawVendor>,

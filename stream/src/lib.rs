@@ -135,7 +135,6 @@ pub fn baseline_in_memory(
     Ok(cpu)
 }
 
-
 /// `cpufleet baseline FILE`: streams the file, and reads it whole only when the streaming path
 /// gives up. File errors (missing, directory, too large, empty) read exactly as
 /// [`cpufleet_io::read_file`] words them.

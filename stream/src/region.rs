@@ -111,7 +111,13 @@ fn region<S: Source + ?Sized>(ctx: &Ctx, src: &S, k: u64, chunk: u64, n: u64) ->
 }
 
 /// Reads, walks and folds every region, in parallel unless `opts.parallel` is false.
-pub(crate) fn drive<S: Source + ?Sized>(ctx: &Ctx, src: &S, n: u64, opts: StreamOpts, fold: &mut Fold) -> std::io::Result<()> {
+pub(crate) fn drive<S: Source + ?Sized>(
+    ctx: &Ctx,
+    src: &S,
+    n: u64,
+    opts: StreamOpts,
+    fold: &mut Fold,
+) -> std::io::Result<()> {
     // Offsets within a region's buffer are 32-bit.
     let chunk = opts.chunk_size.clamp(1, 1 << 30) as u64;
     let regions = n.div_ceil(chunk);

@@ -1,7 +1,6 @@
 //! The input: random access by positional reads ([`Source`]), over a file ([`FileSource`]) or
 //! bytes in memory (tests, benches), and [`fill`], which reads a range of it into a buffer.
 
-
 /// Random access to the input: a file (positional reads) or bytes in memory (tests, benches).
 pub trait Source: Sync {
     /// Its length when the read starts.
@@ -50,7 +49,13 @@ impl Source for FileSource {
 
 /// Fills `buf[from..to]` from `src` at `offset + from`; returns the new length of valid bytes
 /// (short at the end of the input).
-pub(crate) fn fill<S: Source + ?Sized>(src: &S, buf: &mut Vec<u8>, offset: u64, from: usize, to: usize) -> std::io::Result<usize> {
+pub(crate) fn fill<S: Source + ?Sized>(
+    src: &S,
+    buf: &mut Vec<u8>,
+    offset: u64,
+    from: usize,
+    to: usize,
+) -> std::io::Result<usize> {
     if buf.len() < to {
         buf.resize(to, 0);
     }

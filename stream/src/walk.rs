@@ -7,6 +7,7 @@
 use cpufleet_engine::ops::Arch;
 use cpufleet_engine::scan::{FastHostCpu, HostScanner, Scan};
 use cpufleet_engine::x86::BaselineInput;
+use cpufleet_engine::xml::cursor::is_space as is_ws;
 use cpufleet_engine::xml::cursor::{first_forbidden, utf8_error};
 use cpufleet_engine::xml::{read_cpu_document, Limits, TypeHint};
 use cpufleet_engine::{CpuError, CpuMap, XmlError};
@@ -73,11 +74,6 @@ impl<'m> Ctx<'m> {
             b.push(buf);
         }
     }
-}
-
-#[inline]
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// Whether `b[at..]` starts a `<cpu>` start tag (`<cpu` then whitespace, `>` or `/`); None

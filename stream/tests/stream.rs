@@ -123,8 +123,11 @@ fn host(rng: &mut Rng, map: &CpuMap, vendor_hint: usize, noisy: bool) -> String 
     }
     if rng.chance(0.7) {
         let scaling = *rng.pick(&["no", "yes", "no", "maybe"][..if noisy { 4 } else { 3 }]);
-        let f =
-            if noisy && rng.chance(0.05) { "fast".to_string() } else { (2_000_000_000 + rng.index(1 << 20)).to_string() };
+        let f = if noisy && rng.chance(0.05) {
+            "fast".to_string()
+        } else {
+            (2_000_000_000 + rng.index(1 << 20)).to_string()
+        };
         let _ = write!(o, "{ind}<counter name='tsc' frequency='{f}' scaling='{scaling}'/>{nl}");
     }
     if rng.chance(0.7) {

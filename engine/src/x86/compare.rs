@@ -111,31 +111,33 @@ pub fn compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Comparison {
             );
         }
     }
-    let resolved = model_from_cpu(map, host, Sel::All).and_then(|h| Ok((h.features, PolicySets::of_cpu(map, cpu)?)));
-    match resolved {
-        Ok((h, sets)) => sets.compare(&h),
-        Err(e) => Comparison::new(Verdict::Error, Reason::Error(e.to_string())),
+    let error = |e: CpuError| Comparison::new(Verdict::Error, Reason::Error(e.to_string()));
+    let h = match model_from_cpu(map, host, Sel::All) {
+        Ok(m) => m.features,
+        Err(e) => return error(e),
+    };
+    match PolicySets::of_cpu(map, cpu) {
+        Ok(sets) => sets.compare(&h),
+        Err(e) => error(e),
     }
 }
 
-/// A CPU resolved against the map for comparing (the sets `x86Compute` works on): its force,
-/// require, optional, disable and forbid sets (`x86ModelFromCPU(cpu, POLICY)`), whether it
-/// matches strictly, and the two sets every comparison derives from them. [`compare`] resolves
-/// its CPU into one on every call; the simulator resolves each started guest CPU once and
-/// compares it with many hosts.
+/// A CPU resolved against the map for comparing (the sets `x86Compute` works on): from its
+/// force, require, optional, disable and forbid sets (`x86ModelFromCPU(cpu, POLICY)`) and
+/// whether it matches strictly, the three sets every comparison reads. [`compare`] resolves its
+/// CPU into one on every call; the simulator resolves each started guest CPU once and compares
+/// it with many hosts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PolicySets {
-    force: FeatureSet,
-    require: FeatureSet,
-    optional: FeatureSet,
-    disable: FeatureSet,
+    /// Features with `policy='forbid'`: a host with any of them is incompatible.
     forbid: FeatureSet,
-    strict: bool,
     /// require − force − optional − disable: what a host must have.
     need: FeatureSet,
     /// Every feature the CPU lists one way or another (force, need, optional, disable): a host
     /// with more is a superset.
     listed: FeatureSet,
+    /// A guest CPU with `match='strict'`: a superset host is incompatible.
+    strict: bool,
 }
 
 /// Which case of `x86Compute` a host falls in, in the order the cases are decided.
@@ -150,6 +152,7 @@ enum Case {
 
 impl PolicySets {
     /// From the five policy sets and `match='strict'` (of a guest CPU).
+    #[inline]
     pub fn new(
         force: FeatureSet,
         require: FeatureSet,
@@ -158,9 +161,12 @@ impl PolicySets {
         forbid: FeatureSet,
         strict: bool,
     ) -> PolicySets {
-        let need = require.difference(&force).difference(&optional).difference(&disable);
-        let listed = optional.union(&need).union(&disable).union(&force);
-        PolicySets { force, require, optional, disable, forbid, strict, need, listed }
+        // R −= F, O, D (what a host must have); everything listed, in one pass over the words.
+        let [need, listed] = FeatureSet::zip_words([&force, &require, &optional, &disable], |[f, r, o, d]| {
+            let need = r & !f & !o & !d;
+            [need, f | need | o | d]
+        });
+        PolicySets { forbid, need, listed, strict }
     }
 
     /// `cpu` resolved against `map`: its sets in the order libvirt resolves them (force,
@@ -178,22 +184,6 @@ impl PolicySets {
         ))
     }
 
-    /// Features with `policy='force'`.
-    pub fn force(&self) -> &FeatureSet {
-        &self.force
-    }
-    /// Features with `policy='require'` (the model's own included).
-    pub fn require(&self) -> &FeatureSet {
-        &self.require
-    }
-    /// Features with `policy='optional'`.
-    pub fn optional(&self) -> &FeatureSet {
-        &self.optional
-    }
-    /// Features with `policy='disable'`.
-    pub fn disable(&self) -> &FeatureSet {
-        &self.disable
-    }
     /// Features with `policy='forbid'`.
     pub fn forbid(&self) -> &FeatureSet {
         &self.forbid
@@ -211,21 +201,18 @@ impl PolicySets {
         &self.listed
     }
 
-    /// The case of `x86Compute` for host features `h`, in one pass over the words.
+    /// The case of `x86Compute` for host features `h`.
     #[inline]
     fn case(&self, h: &FeatureSet) -> Case {
-        // R −= F, O, D; incompatible unless R ⊆ H (x86ModelCompare gives SUBSET or UNRELATED
-        // exactly when some bit of R is missing from H, since no two features share a bit);
-        // what the host has beyond the CPU's lists decides identical / superset / strict.
-        let [any_forbidden, any_missing, any_extra] = FeatureSet::any_words(
-            [h, &self.forbid, &self.need, &self.listed],
-            |[h, x, n, l]| [x & h, n & !h, h & !l],
-        );
-        if any_forbidden {
+        // Incompatible unless need ⊆ H (x86ModelCompare gives SUBSET or UNRELATED exactly when
+        // some bit of R is missing from H, since no two features share a bit); what the host has
+        // beyond the CPU's lists decides identical / superset / strict. Each test stops at the
+        // first word that decides it.
+        if self.forbid.intersects(h) {
             Case::Forbidden
-        } else if any_missing {
+        } else if !self.need.is_subset(h) {
             Case::Missing
-        } else if !any_extra {
+        } else if h.is_subset(&self.listed) {
             Case::Identical
         } else if self.strict {
             Case::Extra

@@ -84,6 +84,12 @@ pub fn first_forbidden(b: &[u8]) -> Option<(usize, u8)> {
     None
 }
 
+/// XML whitespace (the `S` production: space, tab, carriage return, newline).
+#[inline]
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
 /// The offset of the first byte of `b` that is not part of valid UTF-8 (the reader's other
 /// document-wide check, made before [`first_forbidden`]).
 pub fn utf8_error(b: &[u8]) -> Option<usize> {
