@@ -1,6 +1,6 @@
-//! Baseline at fleet scale: in memory over 1,000 / 100,000 / 1,000,000 pre-parsed hosts
-//! (`BaselineAcc` on every host's `BaselineInput`, and on hosts interned as indices into their
-//! distinct inputs; sequential and rayon-parallel), and from pool XML
+//! Baseline at fleet scale: in memory, `x86::baseline` over 1,000 / 10,000 parsed hosts and its
+//! fold (`BaselineAcc` on every host's `BaselineInput`, what both the in-memory and the
+//! streaming path fold into) over 1,000 / 100,000 / 1,000,000 hosts; and from pool XML
 //! (bytes/s: the streaming path sequential and parallel, the in-memory path, and a pool where
 //! no two hosts are alike).
 //!
@@ -8,24 +8,28 @@
 
 mod common;
 
-use cpufleet_engine::fast::baseline_interned;
-use cpufleet_engine::x86::BaselineInput;
+use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput};
 use cpufleet_engine::xml::Limits;
-use cpufleet_engine::{CpuMap, LibvirtVersion};
-use cpufleet_stream::{
-    baseline_in_memory, baseline_inputs, baseline_interned_parallel, baseline_source, StreamOpts, Streamed,
-};
+use cpufleet_engine::{CpuDef, CpuError, CpuMap, LibvirtVersion};
+use cpufleet_sim::rng::Rng;
+use cpufleet_stream::{baseline_in_memory, baseline_source, StreamOpts, Streamed};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
 
-/// `n` pre-parsed hosts drawn from the bench configurations: their distinct inputs, and each
-/// host as an index into them.
-fn hosts(map: &CpuMap, n: usize) -> (Vec<BaselineInput>, Vec<u32>) {
-    let distinct: Vec<BaselineInput> =
-        common::host_cpus().iter().map(|c| BaselineInput::from_cpu(&map.x86, c, 0).unwrap()).collect();
-    let mut rng = common::Rng(42);
-    (distinct, (0..n).map(|_| rng.config() as u32).collect())
+/// `n` hosts drawn from the bench configurations, as indices into [`common::host_cpus`].
+fn host_ids(n: usize) -> Vec<usize> {
+    let mut rng = Rng::new(42);
+    (0..n).map(|_| common::config(&mut rng)).collect()
+}
+
+/// The fold of `x86::baseline` (and of the streaming path) over resolved inputs.
+fn fold(map: &CpuMap, inputs: &[BaselineInput]) -> Result<CpuDef, CpuError> {
+    let mut acc = BaselineAcc::new(&inputs[0])?;
+    for i in &inputs[1..] {
+        acc.add(&map.x86, i)?;
+    }
+    acc.finish(&map.x86, false)
 }
 
 fn in_memory(c: &mut Criterion) {
@@ -36,35 +40,30 @@ fn in_memory(c: &mut Criterion) {
 
 fn in_memory_on(c: &mut Criterion, v: LibvirtVersion) {
     let map = CpuMap::embedded(v).unwrap();
+    let cpus = common::host_cpus();
+    let distinct: Vec<BaselineInput> = cpus.iter().map(|c| BaselineInput::from_cpu(&map.x86, c, 0).unwrap()).collect();
     let mut g = c.benchmark_group(format!("baseline_in_memory/libvirt-{v}"));
+    for n in [1_000usize, 10_000] {
+        let hosts: Vec<CpuDef> = host_ids(n).into_iter().map(|i| cpus[i].clone()).collect();
+        assert!(x86::baseline(&map.x86, &hosts, false).is_ok());
+        g.throughput(Throughput::Elements(n as u64));
+        // Every host resolved against the map (`BaselineInput::from_cpu`) and folded.
+        g.bench_function(format!("x86_baseline/{n}"), |b| b.iter(|| x86::baseline(&map.x86, black_box(&hosts), false)));
+    }
     for n in [1_000usize, 100_000, 1_000_000] {
-        let (distinct, ids) = hosts(&map, n);
-        let inputs: Vec<BaselineInput> = ids.iter().map(|&i| distinct[i as usize].clone()).collect();
-        let want = baseline_inputs(&map, &inputs, false, false);
+        let inputs: Vec<BaselineInput> = host_ids(n).into_iter().map(|i| distinct[i].clone()).collect();
+        let want = fold(&map, &inputs);
         assert!(want.is_ok());
-        assert_eq!(baseline_inputs(&map, &inputs, false, true), want, "parallel and sequential agree");
-        assert_eq!(baseline_interned(&map.x86, &distinct, &ids, false), want);
-        assert_eq!(baseline_interned_parallel(&map, &distinct, &ids, false), want);
+        if n <= 10_000 {
+            let hosts: Vec<CpuDef> = host_ids(n).into_iter().map(|i| cpus[i].clone()).collect();
+            assert_eq!(x86::baseline(&map.x86, &hosts, false), want, "the fold is x86::baseline's");
+        }
         g.throughput(Throughput::Elements(n as u64));
         if n >= 100_000 {
             g.sample_size(20).measurement_time(Duration::from_secs(4));
         }
-        // Every host's own BaselineInput folded into a BaselineAcc (when parallel: chunks on the
-        // rayon pool, merged in order).
-        g.bench_function(format!("inputs_sequential/{n}"), |b| {
-            b.iter(|| baseline_inputs(&map, black_box(&inputs), false, false))
-        });
-        g.bench_function(format!("inputs_parallel/{n}"), |b| {
-            b.iter(|| baseline_inputs(&map, black_box(&inputs), false, true))
-        });
-        // Hosts as indices into their distinct CPUs (how the streaming path and a fleet hold
-        // them): each distinct input folded once, every other host a bit test.
-        g.bench_function(format!("interned_sequential/{n}"), |b| {
-            b.iter(|| baseline_interned(&map.x86, black_box(&distinct), black_box(&ids), false))
-        });
-        g.bench_function(format!("interned_parallel/{n}"), |b| {
-            b.iter(|| baseline_interned_parallel(&map, black_box(&distinct), black_box(&ids), false))
-        });
+        // Every host's BaselineInput folded into a BaselineAcc.
+        g.bench_function(format!("acc_fold/{n}"), |b| b.iter(|| fold(&map, black_box(&inputs))));
     }
     g.finish();
 }

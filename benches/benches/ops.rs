@@ -5,9 +5,10 @@
 
 mod common;
 
-use cpufleet_engine::fast::{compare_prepared, HostScanner, PreparedCpu, PreparedHost, Scan};
-use cpufleet_engine::x86::{self, X86Data};
+use cpufleet_engine::scan::{HostScanner, Scan};
+use cpufleet_engine::x86::{self, PolicySets, Sel, X86Data};
 use cpufleet_engine::xml::{parse_cpu, Limits, TypeHint};
+use cpufleet_engine::{CpuDef, FeatureSet};
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
@@ -105,8 +106,15 @@ fn compare_on(c: &mut Criterion, v: LibvirtVersion) {
     let hosts = common::host_cpus();
     let guests = common::guest_cpus(&map);
     let pairs = (hosts.len() * guests.len()) as u64;
-    let ph: Vec<PreparedHost> = hosts.iter().map(|h| PreparedHost::new(x, h)).collect();
-    let pg: Vec<PreparedCpu> = guests.iter().map(|g| PreparedCpu::new(x, g)).collect();
+    // Resolved once, as the simulator holds its hosts and started guests: each host's
+    // features (`x86ModelFromCPU(host, ALL)`) and each guest's policy sets.
+    let resolve = |hosts: &[CpuDef], guests: &[CpuDef]| -> (Vec<FeatureSet>, Vec<PolicySets>) {
+        (
+            hosts.iter().map(|h| x86::model_from_cpu(x, h, Sel::All).unwrap().features).collect(),
+            guests.iter().map(|g| PolicySets::of_cpu(x, g).unwrap()).collect(),
+        )
+    };
+    let (ph, pg) = resolve(&hosts, &guests);
     let mut g = c.benchmark_group(format!("compare/libvirt-{v}"));
     g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Elements(pairs));
@@ -119,23 +127,17 @@ fn compare_on(c: &mut Criterion, v: LibvirtVersion) {
             }
         })
     });
-    g.bench_function("pair/prepared_bitsets", |b| {
+    g.bench_function("pair/policy_sets", |b| {
         b.iter(|| {
             for h in &ph {
                 for cpu in &pg {
-                    black_box(compare_prepared(black_box(h), black_box(cpu)));
+                    black_box(black_box(cpu).compare(black_box(h)));
                 }
             }
         })
     });
     g.throughput(Throughput::Elements((hosts.len() + guests.len()) as u64));
-    g.bench_function("prepare_each_cpu", |b| {
-        b.iter(|| {
-            let h: Vec<PreparedHost> = hosts.iter().map(|h| PreparedHost::new(x, h)).collect();
-            let c: Vec<PreparedCpu> = guests.iter().map(|g| PreparedCpu::new(x, g)).collect();
-            black_box((h, c))
-        })
-    });
+    g.bench_function("prepare_each_cpu", |b| b.iter(|| black_box(resolve(black_box(&hosts), black_box(&guests)))));
     g.finish();
 }
 

@@ -8,12 +8,13 @@
 pub mod cpu;
 pub mod cpuid;
 pub mod error;
-pub mod fast;
 pub mod features;
 pub mod fuzzing;
+pub mod intern;
 pub mod map;
 pub mod ops;
 pub mod ppc64;
+pub mod scan;
 pub mod version;
 pub mod x86;
 pub mod xml;

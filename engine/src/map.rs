@@ -5,6 +5,7 @@
 use crate::cpuid::{CpuidData, CpuidKey, Regs, EBX, ECX, EDX};
 use crate::error::{MapError, Pos, XmlError, XmlErrorKind};
 use crate::features::{FeatureId, FeatureSet, MAX_FEATURES};
+use crate::ops::Arch;
 use crate::version::LibvirtVersion;
 use crate::xml::attr::{cpuid_item, invalid, required};
 use crate::xml::cursor::{Cursor, Elem, Limits};
@@ -381,13 +382,6 @@ pub fn embedded_documents(version: LibvirtVersion) -> [(String, &'static str); 2
 /// The folder of `version`'s embedded map under `data/cpu_map/`.
 pub fn embedded_dir(version: LibvirtVersion) -> String {
     format!("libvirt-{version}")
-}
-
-/// Which arch section a loader pass fills.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Arch {
-    X86,
-    Ppc64,
 }
 
 #[derive(Default)]

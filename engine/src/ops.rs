@@ -8,7 +8,7 @@ use crate::ppc64;
 use crate::x86::{self, Comparison, Reason, Verdict};
 use crate::xml::ModelListEntry;
 
-/// The architectures with a CPU driver.
+/// The architectures with a CPU driver (also the arch sections of the CPU map).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Arch {
     X86,
@@ -16,13 +16,25 @@ pub enum Arch {
 }
 
 impl Arch {
+    /// The CPU driver of a libvirt arch name (`x86_64` and `i686` are x86, `ppc64` and
+    /// `ppc64le` ppc64); None for an arch without one. The one place arch names are matched.
+    pub fn parse(name: &str) -> Option<Arch> {
+        match name {
+            "x86_64" | "i686" => Some(Arch::X86),
+            "ppc64" | "ppc64le" => Some(Arch::Ppc64),
+            _ => None,
+        }
+    }
+
+    /// Whether `name` is an x86 arch name (`x86_64`, `i686`).
+    #[inline]
+    pub fn is_x86(name: &str) -> bool {
+        Arch::parse(name) == Some(Arch::X86)
+    }
+
     /// `cpuGetSubDriver`: from a libvirt arch name.
     pub fn from_name(name: &str) -> Result<Arch, CpuError> {
-        match name {
-            "x86_64" | "i686" => Ok(Arch::X86),
-            "ppc64" | "ppc64le" => Ok(Arch::Ppc64),
-            other => Err(CpuError::UnsupportedArch(other.to_string())),
-        }
+        Arch::parse(name).ok_or_else(|| CpuError::UnsupportedArch(name.to_string()))
     }
 
     /// The CPU's `<arch>`, or, when it has none (guest CPUs), the map its model belongs to:

@@ -9,8 +9,8 @@
 use super::fleet::{Classes, HostClass, NO};
 use super::spec::{ModelRef, Template};
 use cpufleet_engine::map::X86Map;
-use cpufleet_engine::x86::{self, Sel, Verdict};
-use cpufleet_engine::{CpuDef, CpuMatch, CpuMode, CpuType, Feature, FeatureSet, Policy};
+use cpufleet_engine::x86::{self, PolicySets, Sel, Verdict};
+use cpufleet_engine::{CpuDef, CpuMode, CpuType, Feature, FeatureSet, Policy};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -89,22 +89,16 @@ pub enum Blocker {
     Extra(FeatureSet),
 }
 
-/// A started guest CPU reduced to bitsets (the sets `x86Compute` works on).
+/// A started guest CPU reduced to bitsets: the engine's [`PolicySets`] (what `x86::compare`
+/// computes from) plus what only the simulator knows about it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GuestSets {
+    /// The vendor the CPU requires, as a map index (host classes carry theirs the same way).
     pub vendor: Option<usize>,
     /// host-passthrough: the identity of the host CPU it started on.
     pub passthrough: Option<u32>,
-    pub force: FeatureSet,
-    pub require: FeatureSet,
-    pub optional: FeatureSet,
-    pub disable: FeatureSet,
-    pub forbid: FeatureSet,
-    pub strict: bool,
-    /// require − force − optional − disable: what a host must have.
-    pub need: FeatureSet,
-    /// Every feature the CPU lists one way or another (a host with more is a superset).
-    pub listed: FeatureSet,
+    /// The CPU resolved against the map (empty for host-passthrough, which never uses them).
+    pub policy: PolicySets,
     /// What the guest sees (ModelFromCPU ALL; the host's features for host-passthrough).
     pub enabled: FeatureSet,
 }
@@ -112,35 +106,13 @@ pub struct GuestSets {
 impl GuestSets {
     /// From a started custom guest CPU.
     pub fn of_custom(map: &X86Map, def: &CpuDef) -> Result<GuestSets, String> {
-        let sel =
-            |p: Policy| x86::model_from_cpu(map, def, Sel::Only(p)).map(|m| m.features).map_err(|e| e.to_string());
-        let (force, require, optional, disable, forbid) = (
-            sel(Policy::Force)?,
-            sel(Policy::Require)?,
-            sel(Policy::Optional)?,
-            sel(Policy::Disable)?,
-            sel(Policy::Forbid)?,
-        );
+        let policy = PolicySets::of_cpu(map, def).map_err(|e| e.to_string())?;
         let enabled = x86::model_from_cpu(map, def, Sel::All).map_err(|e| e.to_string())?.features;
         let vendor = match &def.vendor {
             None => None,
             Some(v) => Some(map.vendor_index(v).ok_or_else(|| format!("unknown vendor {v}"))?),
         };
-        let need = require.difference(&force).difference(&optional).difference(&disable);
-        let listed = optional.union(&need).union(&disable).union(&force);
-        Ok(GuestSets {
-            vendor,
-            passthrough: None,
-            force,
-            require,
-            optional,
-            disable,
-            forbid,
-            strict: def.cpu_type == CpuType::Guest && def.match_ == CpuMatch::Strict,
-            need,
-            listed,
-            enabled,
-        })
+        Ok(GuestSets { vendor, passthrough: None, policy, enabled })
     }
 
     /// A host-passthrough guest started on `host`.
@@ -148,20 +120,13 @@ impl GuestSets {
         GuestSets {
             vendor: Some(host.vendor),
             passthrough: Some(host.identity),
-            force: FeatureSet::new(),
-            require: FeatureSet::new(),
-            optional: FeatureSet::new(),
-            disable: FeatureSet::new(),
-            forbid: FeatureSet::new(),
-            strict: false,
-            need: FeatureSet::new(),
-            listed: FeatureSet::new(),
+            policy: PolicySets::default(),
             enabled: host.mig,
         }
     }
 
-    /// The compare verdict of `host` against this CPU, on bitsets (`x86Compute`; identical to
-    /// `x86::compute_sets` plus the vendor check of `virCPUx86Compare`).
+    /// The compare verdict of `host` against this CPU, on bitsets: the passthrough identity,
+    /// the vendor check of `virCPUx86Compare`, then [`PolicySets::verdict`] (`x86Compute`).
     #[inline]
     pub fn verdict(&self, host: &HostClass) -> Verdict {
         if let Some(id) = self.passthrough {
@@ -170,17 +135,7 @@ impl GuestSets {
         if self.vendor.is_some_and(|v| v != host.vendor) {
             return Verdict::Incompatible;
         }
-        let h = &host.features;
-        if self.forbid.intersects(h) || !self.need.is_subset(h) {
-            return Verdict::Incompatible;
-        }
-        if h.is_subset(&self.listed) {
-            Verdict::Identical
-        } else if self.strict {
-            Verdict::Incompatible
-        } else {
-            Verdict::Superset
-        }
+        self.policy.verdict(&host.features)
     }
 
     #[inline]
@@ -188,7 +143,7 @@ impl GuestSets {
         self.verdict(host).is_compatible()
     }
 
-    /// Why `host` is refused (None when it is not).
+    /// Why `host` is refused (None when it is not): the reason [`PolicySets::compare`] names.
     pub fn blocker(&self, host: &HostClass) -> Option<Blocker> {
         if let Some(id) = self.passthrough {
             return (host.identity != id).then_some(Blocker::Passthrough);
@@ -196,17 +151,12 @@ impl GuestSets {
         if self.vendor.is_some_and(|v| v != host.vendor) {
             return Some(Blocker::Vendor);
         }
-        let h = &host.features;
-        let forbidden = self.forbid.intersection(h);
-        if !forbidden.is_empty() {
-            return Some(Blocker::Forbidden(forbidden));
+        match self.policy.compare(&host.features).reason {
+            x86::Reason::Forbidden(s) => Some(Blocker::Forbidden(s)),
+            x86::Reason::Missing(s) => Some(Blocker::Missing(s)),
+            x86::Reason::Extra(s) => Some(Blocker::Extra(s)),
+            _ => None,
         }
-        let missing = self.need.difference(h);
-        if !missing.is_empty() {
-            return Some(Blocker::Missing(missing));
-        }
-        let extra = h.difference(&self.listed);
-        (self.strict && !extra.is_empty()).then_some(Blocker::Extra(extra))
     }
 }
 
@@ -431,7 +381,6 @@ impl ClassMask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cpufleet_engine::x86::compare::compute_sets;
     use proptest::prelude::*;
 
     fn set_of(words: [u64; 4]) -> FeatureSet {
@@ -459,19 +408,17 @@ mod tests {
     }
 
     proptest! {
-        /// The fast path is x86Compute: same verdict as the engine's compute_sets for any sets.
+        /// The fast path is x86Compute: the verdict and blocker agree with the engine's
+        /// comparison of the same sets, for any sets.
         #[test]
-        fn fast_verdict_equals_compute_sets(
+        fn fast_verdict_and_blocker_equal_the_engine_comparison(
             h in small_set(), f in small_set(), r in small_set(), o in small_set(),
             d in small_set(), x in small_set(), strict in any::<bool>()
         ) {
-            let need = r.difference(&f).difference(&o).difference(&d);
-            let g = GuestSets {
-                vendor: None, passthrough: None, force: f, require: r, optional: o, disable: d, forbid: x,
-                strict, need, listed: o.union(&need).union(&d).union(&f), enabled: FeatureSet::new(),
-            };
+            let policy = PolicySets::new(f, r, o, d, x, strict);
+            let engine = policy.compare(&h);
+            let g = GuestSets { vendor: None, passthrough: None, policy, enabled: FeatureSet::new() };
             let host = host_with(h);
-            let engine = compute_sets(&h, &f, &r, &o, &d, &x, strict);
             prop_assert_eq!(g.verdict(&host), engine.verdict);
             let blocker = g.blocker(&host);
             prop_assert_eq!(blocker.is_none(), engine.verdict.is_compatible());

@@ -64,6 +64,18 @@ impl Rng {
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
 
+    /// Uniform in `0..n` as an index (`n` = 0 gives 0).
+    #[inline]
+    pub fn index(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
+    }
+
+    /// A uniformly drawn element of `v` (which must not be empty).
+    #[inline]
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.index(v.len())]
+    }
+
     /// Uniform in `[0, 1)` with 53 bits.
     #[inline]
     pub fn unit(&mut self) -> f64 {

@@ -8,35 +8,11 @@
 //! (invalid UTF-8, control characters, truncation, wrappers, processing instructions).
 //! Knobs: `CPUFLEET_STREAM_POOLS` (default 600), `CPUFLEET_STREAM_SEED`.
 
-use cpufleet_engine::x86::{self, BaselineInput};
 use cpufleet_engine::xml::{format_cpu, Limits};
 use cpufleet_engine::{CpuDef, CpuMap};
-use cpufleet_stream::{
-    baseline_file, baseline_in_memory, baseline_inputs_chunked, baseline_interned_parallel, baseline_source, Failure,
-    Source, StreamOpts, Streamed,
-};
+use cpufleet_sim::rng::Rng;
+use cpufleet_stream::{baseline_file, baseline_in_memory, baseline_source, Failure, Source, StreamOpts, Streamed};
 use std::fmt::Write as _;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
-}
 
 fn seed() -> u64 {
     std::env::var("CPUFLEET_STREAM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_0007)
@@ -48,7 +24,7 @@ fn pools() -> usize {
 
 /// Either `'v'` or `"v"`.
 fn q(rng: &mut Rng, v: &str) -> String {
-    if rng.chance(15) {
+    if rng.chance(0.15) {
         format!("\"{v}\"")
     } else {
         format!("'{v}'")
@@ -56,14 +32,14 @@ fn q(rng: &mut Rng, v: &str) -> String {
 }
 
 fn num(rng: &mut Rng, noisy: bool) -> String {
-    match if noisy { rng.below(40) } else { 5 + rng.below(35) } {
+    match if noisy { rng.index(40) } else { 5 + rng.index(35) } {
         0 => "0".into(),
         1 => "".into(),
         2 => "x1".into(),
         3 => "4294967296".into(),
         4 => "-1".into(),
         5 => "007".into(),
-        _ => (1 + rng.below(5000)).to_string(),
+        _ => (1 + rng.index(5000)).to_string(),
     }
 }
 
@@ -72,10 +48,10 @@ fn num(rng: &mut Rng, noisy: bool) -> String {
 fn host(rng: &mut Rng, map: &CpuMap, vendor_hint: usize, noisy: bool) -> String {
     let x = &map.x86;
     // Draws below `n` in noisy hosts; in clean ones, never one of the `bad` first values.
-    let pick = |rng: &mut Rng, n: usize, bad: usize| if noisy { rng.below(n) } else { bad + rng.below(n - bad) };
+    let pick = |rng: &mut Rng, n: usize, bad: usize| if noisy { rng.index(n) } else { bad + rng.index(n - bad) };
     let mut o = String::new();
     let ind = *rng.pick(&["  ", "", "\t", "    "]);
-    let nl = if rng.chance(5) { "" } else { "\n" };
+    let nl = if rng.chance(0.05) { "" } else { "\n" };
     match pick(rng, 60, 2) {
         0 => o.push_str("<cpu mode='custom'>"),
         1 => o.push_str("<cpu match='exact'>"),
@@ -99,7 +75,7 @@ fn host(rng: &mut Rng, map: &CpuMap, vendor_hint: usize, noisy: bool) -> String 
     // Models of the hinted vendor mostly, so that many pools succeed.
     let same: Vec<usize> =
         (0..x.models.len()).filter(|&i| x.models[i].vendor.is_none_or(|v| v == vendor_hint)).collect();
-    let mi = if rng.chance(85) { *rng.pick(&same) } else { rng.below(x.models.len()) };
+    let mi = if rng.chance(0.85) { *rng.pick(&same) } else { rng.index(x.models.len()) };
     let model = match pick(rng, 60, 4) {
         0 => "NoSuchModel".to_string(),
         1 => String::new(),
@@ -107,7 +83,7 @@ fn host(rng: &mut Rng, map: &CpuMap, vendor_hint: usize, noisy: bool) -> String 
         3 => "POWER9".into(),
         _ => x.models[mi].name.clone(),
     };
-    match rng.below(60) {
+    match rng.index(60) {
         0 => {}
         1 => {
             let _ = write!(o, "{ind}<model><![CDATA[{model}]]></model>{nl}");
@@ -127,55 +103,58 @@ fn host(rng: &mut Rng, map: &CpuMap, vendor_hint: usize, noisy: bool) -> String 
         5 if noisy => Some("Sparc".to_string()),
         0..=6 => None,
         40 => Some(String::new()),
-        7..=9 => Some(x.vendors[rng.below(x.vendors.len())].name.clone()),
+        7..=9 => Some(x.vendors[rng.index(x.vendors.len())].name.clone()),
         _ => Some(x.vendors[model_vendor.unwrap_or(vendor_hint)].name.clone()),
     };
     if let Some(v) = &vendor {
-        if v.is_empty() && rng.chance(50) {
+        if v.is_empty() && rng.chance(0.5) {
             let _ = write!(o, "{ind}<vendor/>{nl}");
         } else {
             let _ = write!(o, "{ind}<vendor>{v}</vendor>{nl}");
         }
     }
-    if rng.chance(80) {
+    if rng.chance(0.8) {
         let v = num(rng, noisy);
         let _ = write!(o, "{ind}<microcode version={}/>{nl}", q(rng, &v));
     }
-    if rng.chance(80) {
+    if rng.chance(0.8) {
         let (f, m) = (num(rng, noisy), num(rng, noisy));
         let _ = write!(o, "{ind}<signature family={} model={} stepping='3'/>{nl}", q(rng, &f), q(rng, &m));
     }
-    if rng.chance(70) {
+    if rng.chance(0.7) {
         let scaling = *rng.pick(&["no", "yes", "no", "maybe"][..if noisy { 4 } else { 3 }]);
-        let f =
-            if noisy && rng.chance(5) { "fast".to_string() } else { (2_000_000_000 + rng.below(1 << 20)).to_string() };
+        let f = if noisy && rng.chance(0.05) {
+            "fast".to_string()
+        } else {
+            (2_000_000_000 + rng.index(1 << 20)).to_string()
+        };
         let _ = write!(o, "{ind}<counter name='tsc' frequency='{f}' scaling='{scaling}'/>{nl}");
     }
-    if rng.chance(70) {
+    if rng.chance(0.7) {
         let (s, c) = (num(rng, noisy), num(rng, noisy));
-        let dies = if rng.chance(50) { " dies='1'".to_string() } else { String::new() };
+        let dies = if rng.chance(0.5) { " dies='1'".to_string() } else { String::new() };
         let _ = write!(o, "{ind}<topology sockets={}{dies} cores={} threads='2'/>{nl}", q(rng, &s), q(rng, &c));
     }
-    if rng.chance(15) {
+    if rng.chance(0.15) {
         let mode = *rng.pick(&["emulate", "passthrough", "disable", "other"][..if noisy { 4 } else { 3 }]);
         let level = *rng.pick(&["", " level='3'", " level='4'"][..if noisy { 3 } else { 2 }]);
         let _ = write!(o, "{ind}<cache{level} mode='{mode}'/>{nl}");
-        if noisy && rng.chance(10) {
+        if noisy && rng.chance(0.1) {
             let _ = write!(o, "{ind}<cache mode='emulate'/>{nl}");
         }
     }
-    if rng.chance(50) {
+    if rng.chance(0.5) {
         let mode = *rng.pick(&["emulate", "passthrough", "emulate", "bogus"][..if noisy { 4 } else { 3 }]);
         let _ = write!(o, "{ind}<maxphysaddr mode='{mode}' bits='46'/>{nl}");
     }
-    let n = rng.below(14);
-    let mut names: Vec<String> = (0..n).map(|_| x.features[rng.below(x.features.len())].name.clone()).collect();
+    let n = rng.index(14);
+    let mut names: Vec<String> = (0..n).map(|_| x.features[rng.index(x.features.len())].name.clone()).collect();
     names.sort();
     names.dedup();
-    if noisy && rng.chance(4) {
+    if noisy && rng.chance(0.04) {
         names.push("no-such-feature".into());
     }
-    if noisy && rng.chance(3) && !names.is_empty() {
+    if noisy && rng.chance(0.03) && !names.is_empty() {
         names.push(names[0].clone());
     }
     for f in &names {
@@ -210,16 +189,16 @@ fn host(rng: &mut Rng, map: &CpuMap, vendor_hint: usize, noisy: bool) -> String 
             }
         }
     }
-    if rng.chance(40) {
+    if rng.chance(0.4) {
         let _ = write!(o, "{ind}<pages unit='KiB' size='4'/>{nl}{ind}<pages unit='KiB' size='2048'/>{nl}");
     }
-    if rng.chance(5) {
+    if rng.chance(0.05) {
         let _ = write!(o, "{ind}<numa><cell id='0'><memory unit='KiB'>1&lt;2</memory></cell></numa>{nl}");
     }
-    if noisy && rng.chance(3) {
+    if noisy && rng.chance(0.03) {
         let _ = write!(o, "{ind}<arch>x86_64</arch>{nl}");
     }
-    if rng.chance(2) {
+    if rng.chance(0.02) {
         o.push_str("text &amp; more");
     }
     o.push_str(match pick(rng, 80, 2) {
@@ -232,23 +211,23 @@ fn host(rng: &mut Rng, map: &CpuMap, vendor_hint: usize, noisy: bool) -> String 
 
 /// One pool document, and whether it is meant to be a plain pool (streamed without fallback).
 fn pool(rng: &mut Rng, map: &CpuMap) -> (Vec<u8>, bool) {
-    let vendor_hint = rng.below(2);
-    let n_distinct = 1 + rng.below(5);
-    let noisy = rng.chance(50);
+    let vendor_hint = rng.index(2);
+    let n_distinct = 1 + rng.index(5);
+    let noisy = rng.chance(0.5);
     let distinct: Vec<String> = (0..n_distinct).map(|_| host(rng, map, vendor_hint, noisy)).collect();
-    let max = if rng.chance(20) { 300 } else { 25 };
-    let n = 1 + rng.below(max);
+    let max = if rng.chance(0.2) { 300 } else { 25 };
+    let n = 1 + rng.index(max);
     let mut doc = String::new();
     let mut plain = true;
-    if rng.chance(10) {
+    if rng.chance(0.1) {
         let prolog = *rng.pick(&["\n", "  \n", "<!-- pool -->\n", "<?xml version='1.0'?>\n", "\u{feff}"]);
         plain = !prolog.contains(['?', '\u{feff}']);
         doc.push_str(prolog);
     }
     for _ in 0..n {
-        let i = if rng.chance(60) { 0 } else { rng.below(n_distinct) };
+        let i = if rng.chance(0.6) { 0 } else { rng.index(n_distinct) };
         doc.push_str(&distinct[i]);
-        doc.push_str(match rng.below(30) {
+        doc.push_str(match rng.index(30) {
             0 => "",
             1 => "\n\n",
             2 => "\n<!-- next host -->\n",
@@ -258,17 +237,17 @@ fn pool(rng: &mut Rng, map: &CpuMap) -> (Vec<u8>, bool) {
     }
     let mut bytes = doc.into_bytes();
     plain &= !noisy;
-    match if noisy { rng.below(40) } else { 9 } {
+    match if noisy { rng.index(40) } else { 9 } {
         0 => {
-            let at = rng.below(bytes.len());
+            let at = rng.index(bytes.len());
             bytes.insert(at, 0xff);
         }
         1 => {
-            let at = rng.below(bytes.len());
+            let at = rng.index(bytes.len());
             bytes.insert(at, 0x01);
         }
         2 => {
-            let at = rng.below(bytes.len());
+            let at = rng.index(bytes.len());
             bytes.truncate(at);
             plain = false;
         }
@@ -286,7 +265,7 @@ fn pool(rng: &mut Rng, map: &CpuMap) -> (Vec<u8>, bool) {
             plain = false;
         }
         6 => {
-            let at = rng.below(bytes.len());
+            let at = rng.index(bytes.len());
             bytes.splice(at..at, "é€".bytes());
         }
         7 => {
@@ -296,9 +275,9 @@ fn pool(rng: &mut Rng, map: &CpuMap) -> (Vec<u8>, bool) {
         }
         8 => {
             // Several corruptions: a control character before an invalid UTF-8 byte.
-            let a = rng.below(bytes.len());
+            let a = rng.index(bytes.len());
             bytes.insert(a, 0x02);
-            let b = a + 1 + rng.below(bytes.len() - a);
+            let b = a + 1 + rng.index(bytes.len() - a);
             bytes.insert(b, 0xc3);
         }
         _ => {}
@@ -325,14 +304,14 @@ fn streamed(map: &CpuMap, bytes: &[u8], limits: Limits, flags: (bool, bool), opt
 #[test]
 fn streaming_equals_in_memory_on_generated_pools() {
     let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
-    let mut rng = Rng(seed());
+    let mut rng = Rng::new(seed());
     let (mut streamed_ok, mut streamed_err, mut fell_back, mut plain_fell_back) = (0, 0, 0, 0);
     for p in 0..pools() {
         let (bytes, plain) = pool(&mut rng, &map);
-        let flags = (rng.chance(25), rng.chance(25));
+        let flags = (rng.chance(0.25), rng.chance(0.25));
         let limits = Limits::default();
         let want = key(&baseline_in_memory(&map, &bytes, limits, flags.0, flags.1));
-        let chunks = [1 + rng.below(3), 1 + rng.below(64), 1 + rng.below(4096), 1 << 20];
+        let chunks = [1 + rng.index(3), 1 + rng.index(64), 1 + rng.index(4096), 1 << 20];
         for (k, &chunk) in chunks.iter().enumerate() {
             let opts = StreamOpts { chunk_size: chunk, parallel: k % 2 == 1 };
             let (got, fb) = streamed(&map, &bytes, limits, flags, opts);
@@ -598,73 +577,4 @@ fn file_errors_match_read_file() {
     let r = baseline_source(&map, &doc[..], 100, limits, false, false, opts).unwrap();
     let m = format!("file of {} bytes exceeds the input limit of 100 bytes", doc.len());
     assert_eq!(r, Streamed::Done(Box::new(Err(Failure::Input(m)))));
-}
-
-/// The parallel fold of pre-parsed inputs (chunks merged in order) gives what the sequential
-/// `x86::baseline` gives, results and errors, for any chunk size.
-#[test]
-fn parallel_fold_of_inputs_equals_sequential_baseline() {
-    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
-    let mut rng = Rng(seed() ^ 0xF01D);
-    let (mut ok, mut err) = (0, 0);
-    for _ in 0..300 {
-        let noisy = rng.chance(30);
-        let hint = rng.below(2);
-        let distinct: Vec<String> = (0..1 + rng.below(4)).map(|_| host(&mut rng, &map, hint, noisy)).collect();
-        let mut cpus: Vec<CpuDef> = Vec::new();
-        for _ in 0..1 + rng.below(40) {
-            let xml = rng.pick(&distinct).clone();
-            if let Ok(doc) = cpufleet_engine::xml::read_cpu_document(
-                xml.as_bytes(),
-                cpufleet_engine::xml::TypeHint::Host,
-                map.version(),
-                Limits::default(),
-            ) {
-                cpus.extend(doc.cpus);
-            }
-        }
-        let inputs: Result<Vec<BaselineInput>, _> =
-            cpus.iter().enumerate().map(|(i, c)| BaselineInput::from_cpu(&map.x86, c, i)).collect();
-        let Ok(inputs) = inputs else { continue };
-        if inputs.is_empty() || cpus.iter().any(|c| c.arch.as_deref().is_some_and(|a| a != "x86_64" && a != "i686")) {
-            continue;
-        }
-        let migratable = rng.chance(30);
-        let want = x86::baseline(&map.x86, &cpus, migratable);
-        match &want {
-            Ok(_) => ok += 1,
-            Err(_) => err += 1,
-        }
-        for chunk in [1, 2, 3, 7, usize::MAX] {
-            assert_eq!(baseline_inputs_chunked(&map, &inputs, migratable, chunk), want, "chunk {chunk}");
-        }
-        // The same hosts as indices into their distinct inputs.
-        let mut distinct: Vec<BaselineInput> = Vec::new();
-        let ids: Vec<u32> = inputs
-            .iter()
-            .map(|i| match distinct.iter().position(|d| d == i) {
-                Some(p) => p as u32,
-                None => {
-                    distinct.push(i.clone());
-                    distinct.len() as u32 - 1
-                }
-            })
-            .collect();
-        assert_eq!(cpufleet_engine::fast::baseline_interned(&map.x86, &distinct, &ids, migratable), want);
-        assert_eq!(baseline_interned_parallel(&map, &distinct, &ids, migratable), want);
-        // Long lists (several chunks), first occurrences far from the start.
-        if ok + err > 30 {
-            continue;
-        }
-        let mut long = vec![ids[0]; 20_000];
-        long.extend(&ids);
-        long.extend(&ids);
-        let seq = cpufleet_engine::fast::baseline_interned(&map.x86, &distinct, &long, migratable);
-        let cpu_of: Vec<&CpuDef> =
-            (0..distinct.len() as u32).map(|d| &cpus[ids.iter().position(|&i| i == d).unwrap()]).collect();
-        let long_cpus: Vec<CpuDef> = long.iter().map(|&i| cpu_of[i as usize].clone()).collect();
-        assert_eq!(seq, x86::baseline(&map.x86, &long_cpus, migratable));
-        assert_eq!(baseline_interned_parallel(&map, &distinct, &long, migratable), seq);
-    }
-    assert!(ok > 50 && err > 20, "{ok} results, {err} errors");
 }

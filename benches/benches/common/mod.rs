@@ -6,6 +6,7 @@
 use cpufleet_engine::cpuid::{CpuidData, CpuidKey};
 use cpufleet_engine::x86::model::make_signature;
 use cpufleet_engine::{CpuDef, CpuMap, CpuType, Feature, Policy};
+use cpufleet_sim::rng::{Rng, Weighted};
 use std::fmt::Write as _;
 
 const EXTRAS_COMMON: &[&str] = &[
@@ -166,45 +167,23 @@ pub fn host_xml(c: &HostConfig, microcode: u32, tsc: u64) -> String {
     o
 }
 
-/// SplitMix64.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// An index into [`CONFIGS`] by [`WEIGHTS`].
-    pub fn config(&mut self) -> usize {
-        let total: u32 = WEIGHTS.iter().sum();
-        let mut x = self.below(total as u64) as u32;
-        for (i, w) in WEIGHTS.iter().enumerate() {
-            if x < *w {
-                return i;
-            }
-            x -= w;
-        }
-        unreachable!()
-    }
+/// An index into [`CONFIGS`] by [`WEIGHTS`].
+pub fn config(rng: &mut Rng) -> usize {
+    let weights: Vec<f64> = WEIGHTS.iter().map(|&w| w as f64).collect();
+    Weighted::new(&weights).expect("positive weights").pick(rng)
 }
 
 /// A pool file of `hosts` host CPUs: the 10 distinct elements of [`CONFIGS`] (two microcode
 /// levels each) repeated in random order, or, with `unique`, every host with its own measured
 /// TSC frequency (no two elements alike: the scanner's worst case).
 pub fn pool(hosts: usize, seed: u64, unique: bool) -> Vec<u8> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let variants: Vec<[String; 2]> =
         CONFIGS.iter().map(|c| [host_xml(c, c.microcode[0], c.tsc), host_xml(c, c.microcode[1], c.tsc)]).collect();
     let mut out = String::new();
     for i in 0..hosts {
-        let c = rng.config();
-        let v = (rng.below(10) >= 7) as usize;
+        let c = config(&mut rng);
+        let v = rng.chance(0.3) as usize;
         if unique {
             let cfg = &CONFIGS[c];
             out.push_str(&host_xml(cfg, cfg.microcode[v], cfg.tsc + i as u64));

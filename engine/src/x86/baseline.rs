@@ -92,25 +92,6 @@ impl BaselineAcc {
         Ok(())
     }
 
-    /// Merges the state of a later chunk of CPUs (for parallel baselines: `other` must have
-    /// been started from the CPU right after the last one of `self`).
-    pub fn merge(&mut self, map: &X86Map, other: &BaselineAcc, other_first: &BaselineInput) -> Result<(), CpuError> {
-        // Re-apply the per-CPU vendor rule for other's first CPU, then fold the rest of it in.
-        self.add(map, other_first)?;
-        self.n_cpus += other.n_cpus - 1;
-        if !other.output_vendor && other.n_cpus > 1 {
-            self.output_vendor = false;
-        }
-        self.adopt_vendor(map, other.vendor)?;
-        self.base.intersect_with(&other.base);
-        for n in &other.names {
-            if !self.names.iter().any(|m| m == n) {
-                self.names.push(n.clone());
-            }
-        }
-        Ok(())
-    }
-
     /// A CPU's candidate vendor becomes the working vendor if there is none yet, or must equal it.
     fn adopt_vendor(&mut self, map: &X86Map, candidate: Option<usize>) -> Result<(), CpuError> {
         match (self.vendor, candidate) {
@@ -165,4 +146,16 @@ pub fn baseline(map: &X86Map, cpus: &[CpuDef], migratable: bool) -> Result<CpuDe
         acc.add(map, &BaselineInput::from_cpu(map, cpu, i)?)?;
     }
     acc.finish(map, migratable)
+}
+
+/// A baseline error with the index of the CPU it is about set to `index` (for folds that skip
+/// repeated CPUs, such as the streaming baseline's, so that the accumulator's own count is not
+/// the position).
+pub fn with_index(e: CpuError, index: usize) -> CpuError {
+    match e {
+        CpuError::ModelVendorMismatch { cpu, model_vendor, .. } => {
+            CpuError::ModelVendorMismatch { cpu, model_vendor, index }
+        }
+        other => other,
+    }
 }

@@ -1,9 +1,15 @@
 //! `virCPUx86Compare`, `x86Compute`: can a host run a CPU?
+//!
+//! A CPU resolved against the map once ([`PolicySets`]) compares with any number of hosts at a
+//! few bit operations per pair and no allocation for a compatible pair; [`compare`] resolves
+//! both CPUs and then compares the same way, so the two cannot drift apart.
 
 use super::model::{model_from_cpu, Sel};
 use crate::cpu::{CpuDef, CpuMatch, CpuType, Policy};
+use crate::error::CpuError;
 use crate::features::FeatureSet;
 use crate::map::X86Map;
+use crate::ops::Arch;
 
 /// libvirt's compare verdicts (`virCPUCompareResult`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -85,13 +91,15 @@ impl Comparison {
     }
 }
 
-/// `virCPUx86Compare(host, cpu, failIncompatible=false)`.
+/// `virCPUx86Compare(host, cpu, failIncompatible=false)`: the checks on the CPUs as given
+/// (host model, arch, vendor), then both resolved against the map (the host's features, the
+/// CPU's [`PolicySets`]) and compared on bitsets ([`PolicySets::compare`]).
 pub fn compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Comparison {
     if host.model.is_none() {
         return Comparison::new(Verdict::Incompatible, Reason::UnknownHost);
     }
     if let Some(a) = &cpu.arch {
-        if a != "x86_64" && a != "i686" {
+        if !Arch::is_x86(a) {
             return Comparison::new(Verdict::Incompatible, Reason::Arch(a.clone()));
         }
     }
@@ -103,54 +111,178 @@ pub fn compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Comparison {
             );
         }
     }
-    let sets = (|| {
-        Ok::<_, crate::error::CpuError>((
-            model_from_cpu(map, host, Sel::All)?.features,
-            model_from_cpu(map, cpu, Sel::Only(Policy::Force))?.features,
-            model_from_cpu(map, cpu, Sel::Only(Policy::Require))?.features,
-            model_from_cpu(map, cpu, Sel::Only(Policy::Optional))?.features,
-            model_from_cpu(map, cpu, Sel::Only(Policy::Disable))?.features,
-            model_from_cpu(map, cpu, Sel::Only(Policy::Forbid))?.features,
-        ))
-    })();
-    let (h, f, r, o, d, x) = match sets {
-        Ok(s) => s,
-        Err(e) => return Comparison::new(Verdict::Error, Reason::Error(e.to_string())),
+    let error = |e: CpuError| Comparison::new(Verdict::Error, Reason::Error(e.to_string()));
+    let h = match model_from_cpu(map, host, Sel::All) {
+        Ok(m) => m.features,
+        Err(e) => return error(e),
     };
-    compute_sets(&h, &f, &r, &o, &d, &x, cpu.cpu_type == CpuType::Guest && cpu.match_ == CpuMatch::Strict)
+    match PolicySets::of_cpu(map, cpu) {
+        Ok(sets) => sets.compare(&h),
+        Err(e) => error(e),
+    }
 }
 
-/// The set part of `x86Compute` on feature bitsets: host `h`; the CPU's force, require,
-/// optional, disable and forbid sets.
-#[inline]
-pub fn compute_sets(
-    h: &FeatureSet,
-    f: &FeatureSet,
-    r: &FeatureSet,
-    o: &FeatureSet,
-    d: &FeatureSet,
-    x: &FeatureSet,
+/// A CPU resolved against the map for comparing (the sets `x86Compute` works on): from its
+/// force, require, optional, disable and forbid sets (`x86ModelFromCPU(cpu, POLICY)`) and
+/// whether it matches strictly, the three sets every comparison reads. [`compare`] resolves its
+/// CPU into one on every call; the simulator resolves each started guest CPU once and compares
+/// it with many hosts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PolicySets {
+    /// Features with `policy='forbid'`: a host with any of them is incompatible.
+    forbid: FeatureSet,
+    /// require − force − optional − disable: what a host must have.
+    need: FeatureSet,
+    /// Every feature the CPU lists one way or another (force, need, optional, disable): a host
+    /// with more is a superset.
+    listed: FeatureSet,
+    /// A guest CPU with `match='strict'`: a superset host is incompatible.
     strict: bool,
-) -> Comparison {
-    // R −= F, O, D; incompatible unless R ⊆ H (x86ModelCompare gives SUBSET or UNRELATED
-    // exactly when some bit of R is missing from H, since no two features share a bit); what the
-    // host has beyond the CPU's lists decides identical / superset / strict. One pass over the
-    // words finds which case applies; only the set the reason names is then built.
-    let forbidden = |[h, _, _, _, _, x]: [u64; 6]| [x & h];
-    let missing = |[h, f, r, o, d, _]: [u64; 6]| [r & !f & !o & !d & !h];
-    let diff = |[h, f, r, o, d, _]: [u64; 6]| [h & !o & !(r & !f & !o & !d) & !d & !f];
-    let all = [h, f, r, o, d, x];
-    let [any_forbidden, any_missing, any_diff] =
-        FeatureSet::any_words(all, |w| [forbidden(w)[0], missing(w)[0], diff(w)[0]]);
-    if any_forbidden {
-        Comparison::new(Verdict::Incompatible, Reason::Forbidden(FeatureSet::zip_words(all, forbidden)[0]))
-    } else if any_missing {
-        Comparison::new(Verdict::Incompatible, Reason::Missing(FeatureSet::zip_words(all, missing)[0]))
-    } else if !any_diff {
-        Comparison::new(Verdict::Identical, Reason::None)
-    } else if strict {
-        Comparison::new(Verdict::Incompatible, Reason::Extra(FeatureSet::zip_words(all, diff)[0]))
-    } else {
-        Comparison::new(Verdict::Superset, Reason::Superset(FeatureSet::zip_words(all, diff)[0]))
+}
+
+/// Which case of `x86Compute` a host falls in, in the order the cases are decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Case {
+    Forbidden,
+    Missing,
+    Identical,
+    Extra,
+    Superset,
+}
+
+impl PolicySets {
+    /// From the five policy sets and `match='strict'` (of a guest CPU).
+    #[inline]
+    pub fn new(
+        force: FeatureSet,
+        require: FeatureSet,
+        optional: FeatureSet,
+        disable: FeatureSet,
+        forbid: FeatureSet,
+        strict: bool,
+    ) -> PolicySets {
+        // R −= F, O, D (what a host must have); everything listed, in one pass over the words.
+        let [need, listed] = FeatureSet::zip_words([&force, &require, &optional, &disable], |[f, r, o, d]| {
+            let need = r & !f & !o & !d;
+            [need, f | need | o | d]
+        });
+        PolicySets { forbid, need, listed, strict }
+    }
+
+    /// `cpu` resolved against `map`: its sets in the order libvirt resolves them (force,
+    /// require, optional, disable, forbid; the first error is the one reported), and `strict`
+    /// for a guest CPU with `match='strict'`.
+    pub fn of_cpu(map: &X86Map, cpu: &CpuDef) -> Result<PolicySets, CpuError> {
+        let set = |p| model_from_cpu(map, cpu, Sel::Only(p)).map(|m| m.features);
+        Ok(PolicySets::new(
+            set(Policy::Force)?,
+            set(Policy::Require)?,
+            set(Policy::Optional)?,
+            set(Policy::Disable)?,
+            set(Policy::Forbid)?,
+            cpu.cpu_type == CpuType::Guest && cpu.match_ == CpuMatch::Strict,
+        ))
+    }
+
+    /// Features with `policy='forbid'`.
+    pub fn forbid(&self) -> &FeatureSet {
+        &self.forbid
+    }
+    /// A guest CPU with `match='strict'`.
+    pub fn strict(&self) -> bool {
+        self.strict
+    }
+    /// require − force − optional − disable: what a host must have.
+    pub fn need(&self) -> &FeatureSet {
+        &self.need
+    }
+    /// Every feature the CPU lists (a host with more is a superset).
+    pub fn listed(&self) -> &FeatureSet {
+        &self.listed
+    }
+
+    /// The case of `x86Compute` for host features `h`.
+    #[inline]
+    fn case(&self, h: &FeatureSet) -> Case {
+        // Incompatible unless need ⊆ H (x86ModelCompare gives SUBSET or UNRELATED exactly when
+        // some bit of R is missing from H, since no two features share a bit); what the host has
+        // beyond the CPU's lists decides identical / superset / strict. Each test stops at the
+        // first word that decides it.
+        if self.forbid.intersects(h) {
+            Case::Forbidden
+        } else if !self.need.is_subset(h) {
+            Case::Missing
+        } else if h.is_subset(&self.listed) {
+            Case::Identical
+        } else if self.strict {
+            Case::Extra
+        } else {
+            Case::Superset
+        }
+    }
+
+    /// The verdict of `x86Compute` for a host with features `h` (what [`Self::compare`] gives,
+    /// without building the reason).
+    #[inline]
+    pub fn verdict(&self, h: &FeatureSet) -> Verdict {
+        match self.case(h) {
+            Case::Forbidden | Case::Missing | Case::Extra => Verdict::Incompatible,
+            Case::Identical => Verdict::Identical,
+            Case::Superset => Verdict::Superset,
+        }
+    }
+
+    /// The set part of `x86Compute` for a host with features `h` (model plus listed features,
+    /// `x86ModelFromCPU(host, ALL)`): the verdict, and the set its reason names.
+    #[inline]
+    pub fn compare(&self, h: &FeatureSet) -> Comparison {
+        let no = |reason| Comparison::new(Verdict::Incompatible, reason);
+        let extra = || FeatureSet::zip_words([h, &self.listed], |[h, l]| [h & !l])[0];
+        match self.case(h) {
+            Case::Forbidden => no(Reason::Forbidden(FeatureSet::zip_words([&self.forbid, h], |[x, h]| [x & h])[0])),
+            Case::Missing => no(Reason::Missing(FeatureSet::zip_words([&self.need, h], |[n, h]| [n & !h])[0])),
+            Case::Identical => Comparison::new(Verdict::Identical, Reason::None),
+            Case::Extra => no(Reason::Extra(extra())),
+            Case::Superset => Comparison::new(Verdict::Superset, Reason::Superset(extra())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    // Few distinct bits so that subsets and overlaps happen often.
+    fn small_set() -> impl Strategy<Value = FeatureSet> {
+        (0u64..64, 0u64..16).prop_map(|(a, b)| FeatureSet::from_words(&[a, b << 60, 0, 0]))
+    }
+
+    proptest! {
+        /// The verdict alone is the verdict of the full comparison, and the reason's set is
+        /// the one `x86Compute` names, computed from the five sets directly.
+        #[test]
+        fn verdict_and_reason_follow_x86compute(
+            h in small_set(), f in small_set(), r in small_set(), o in small_set(),
+            d in small_set(), x in small_set(), strict in any::<bool>()
+        ) {
+            let sets = PolicySets::new(f, r, o, d, x, strict);
+            let c = sets.compare(&h);
+            prop_assert_eq!(sets.verdict(&h), c.verdict);
+            let need = r.difference(&f).difference(&o).difference(&d);
+            let extra = h.difference(&o).difference(&need).difference(&d).difference(&f);
+            let want = if x.intersects(&h) {
+                Reason::Forbidden(x.intersection(&h))
+            } else if !need.is_subset(&h) {
+                Reason::Missing(need.difference(&h))
+            } else if extra.is_empty() {
+                Reason::None
+            } else if strict {
+                Reason::Extra(extra)
+            } else {
+                Reason::Superset(extra)
+            };
+            prop_assert_eq!(c.reason, want);
+        }
     }
 }

@@ -6,8 +6,8 @@ pub mod decode;
 pub mod model;
 pub mod update;
 
-pub use baseline::{baseline, BaselineAcc, BaselineInput};
-pub use compare::{compare, Comparison, Reason, Verdict};
+pub use baseline::{baseline, with_index, BaselineAcc, BaselineInput};
+pub use compare::{compare, Comparison, PolicySets, Reason, Verdict};
 pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};
 pub use model::{model_from_cpu, signature_text, Sel, X86Data};
 pub use update::{

@@ -68,6 +68,34 @@ pub struct Cursor<'a> {
     pub container: bool,
 }
 
+/// The document-wide character rule of the reader: the first control character XML forbids
+/// (below 0x20, other than tab, newline and carriage return), as its offset and byte. Checked
+/// on the whole input before parsing, here and by the streaming baseline on each part.
+pub fn first_forbidden(b: &[u8]) -> Option<(usize, u8)> {
+    let bad = |x: u8| x < 0x20 && x != b'\t' && x != b'\n' && x != b'\r';
+    // Blocks without a control byte are skipped with a branch-free test (vectorized).
+    for (k, c) in b.chunks(64).enumerate() {
+        if c.iter().fold(false, |acc, &x| acc | (x < 0x20)) {
+            if let Some(i) = c.iter().position(|&x| bad(x)) {
+                return Some((k * 64 + i, c[i]));
+            }
+        }
+    }
+    None
+}
+
+/// XML whitespace (the `S` production: space, tab, carriage return, newline).
+#[inline]
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The offset of the first byte of `b` that is not part of valid UTF-8 (the reader's other
+/// document-wide check, made before [`first_forbidden`]).
+pub fn utf8_error(b: &[u8]) -> Option<usize> {
+    std::str::from_utf8(b).err().map(|e| e.valid_up_to())
+}
+
 fn local(name: &[u8]) -> String {
     String::from_utf8_lossy(name).into_owned()
 }
@@ -79,11 +107,11 @@ impl<'a> Cursor<'a> {
         if src.len() > limits.max_bytes {
             return Err(at(0, XmlErrorKind::TooLarge { what: "input", limit: limits.max_bytes }));
         }
-        if let Err(e) = std::str::from_utf8(src) {
-            return Err(at(e.valid_up_to(), XmlErrorKind::InvalidUtf8));
+        if let Some(i) = utf8_error(src) {
+            return Err(at(i, XmlErrorKind::InvalidUtf8));
         }
-        if let Some(i) = src.iter().position(|&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') {
-            return Err(at(i, XmlErrorKind::ForbiddenChar(src[i] as u32)));
+        if let Some((i, b)) = first_forbidden(src) {
+            return Err(at(i, XmlErrorKind::ForbiddenChar(b as u32)));
         }
         if src.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(at(0, XmlErrorKind::Empty));
@@ -362,5 +390,27 @@ fn entity_error(e: quick_xml::Error) -> XmlErrorKind {
             XmlErrorKind::UnknownEntity(name)
         }
         other => XmlErrorKind::Syntax(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_character_rule_finds_the_first_forbidden_byte_in_any_block() {
+        let mut b = vec![b'a'; 300];
+        b[10] = b'\t';
+        b[70] = b'\n';
+        b[71] = b'\r';
+        assert_eq!(first_forbidden(&b), None);
+        b[200] = 0x1f;
+        b[250] = 0;
+        assert_eq!(first_forbidden(&b), Some((200, 0x1f)));
+        assert_eq!(first_forbidden(&b[..200]), None);
+        assert_eq!(utf8_error(&b), None);
+        assert_eq!(utf8_error("é\u{80}".as_bytes()), None);
+        assert_eq!(utf8_error(b"ab\xC3"), Some(2));
+        assert_eq!(utf8_error(b"ab\xFFcd"), Some(2));
     }
 }
