@@ -10,7 +10,6 @@ pub mod cpuid;
 pub mod error;
 pub mod fast;
 pub mod features;
-pub mod fuzzing;
 pub mod map;
 pub mod ops;
 pub mod ppc64;

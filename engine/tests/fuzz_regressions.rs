@@ -2,7 +2,7 @@
 //! inputs are minimised and inlined; each test runs the same helper the target runs, plus a
 //! direct check of the fixed behaviour.
 
-use cpufleet_engine::fuzzing;
+use cpufleet_reference::laws as fuzzing;
 use cpufleet_engine::xml::{self, Limits, TypeHint};
 use cpufleet_engine::XmlErrorKind;
 
