@@ -2,9 +2,9 @@
 //! inputs are minimised and inlined; each test runs the same helper the target runs, plus a
 //! direct check of the fixed behaviour.
 
-use cpufleet_reference::laws as fuzzing;
 use cpufleet_engine::xml::{self, Limits, TypeHint};
 use cpufleet_engine::XmlErrorKind;
+use cpufleet_reference::laws as fuzzing;
 
 /// Found by `cpu_xml_roundtrip` in its first minute (crash-a4b77f10…, minimised by hand).
 ///
@@ -62,8 +62,17 @@ fn corpus_seeds_pass_their_targets() {
 fn corpus_seeds_pass_their_targets_under(v: cpufleet_engine::LibvirtVersion) {
     let map = cpufleet_engine::CpuMap::embedded(v).unwrap();
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+    let scanner = cpufleet_engine::fast::HostScanner::new(&map.x86);
     let mut n = 0;
-    for target in ["cpu_xml_parse", "cpu_xml_roundtrip", "cpuid_data_parse", "capabilities_parse", "cpu_map_parse"] {
+    let mut scanned = 0;
+    for target in [
+        "cpu_xml_parse",
+        "cpu_xml_roundtrip",
+        "cpuid_data_parse",
+        "capabilities_parse",
+        "cpu_map_parse",
+        "host_scanner",
+    ] {
         let mut seeds: Vec<_> = std::fs::read_dir(corpus.join(target)).unwrap().map(|e| e.unwrap().path()).collect();
         seeds.sort();
         assert!(!seeds.is_empty(), "corpus/{target} is empty");
@@ -80,6 +89,9 @@ fn corpus_seeds_pass_their_targets_under(v: cpufleet_engine::LibvirtVersion) {
                     assert!(fuzzing::capabilities_parse(&map, &data) > 0, "{} reads no CPU", seed.display());
                     Ok(())
                 }
+                "host_scanner" => fuzzing::host_scanner(&map, &scanner, &data).map(|answered| {
+                    scanned += usize::from(answered);
+                }),
                 _ => fuzzing::cpu_map_parse(&data),
             };
             assert_eq!(verdict, Ok(()), "libvirt {v}: {}", seed.display());
@@ -87,4 +99,6 @@ fn corpus_seeds_pass_their_targets_under(v: cpufleet_engine::LibvirtVersion) {
         }
     }
     assert!(n >= 50, "only {n} seeds");
+    // The decoded hosts are plain: the scanner answers for them (so the law was exercised).
+    assert!(scanned >= 15, "libvirt {v}: the host scanner answered for only {scanned} seeds");
 }

@@ -12,7 +12,9 @@ mod documents;
 mod scanner;
 
 pub use baseline::{baseline_laws, x86_cpu, BaselinePool};
-pub use documents::{capabilities_parse, cpu_map_parse, cpu_xml_parse, cpu_xml_roundtrip, cpuid_data_parse, split_map_input};
+pub use documents::{
+    capabilities_parse, cpu_map_parse, cpu_xml_parse, cpu_xml_roundtrip, cpuid_data_parse, split_map_input,
+};
 pub use scanner::host_scanner;
 
 use cpufleet_engine::xml::Limits;
