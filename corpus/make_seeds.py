@@ -18,7 +18,8 @@ import xml.etree.ElementTree as ET
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "corpus")
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "debug", "cpufleet")
-TARGETS = ["cpu_xml_parse", "cpu_xml_roundtrip", "cpuid_data_parse", "capabilities_parse", "cpu_map_parse", "baseline_laws"]
+TARGETS = ["cpu_xml_parse", "cpu_xml_roundtrip", "cpuid_data_parse", "capabilities_parse", "cpu_map_parse", "baseline_laws",
+           "host_scanner"]
 
 
 def write(target, name, content):
@@ -187,6 +188,31 @@ for name, text in hosts.items():
     write("cpu_xml_roundtrip", f"decoded-host-{name}.xml", text)
 for name, text in guests.items():
     write("cpu_xml_roundtrip", f"decoded-guest-{name}.xml", text)
+
+# ----------------------------------------------------------------------------- host_scanner
+# One host <cpu> element each, from its `<` to the end of its `</cpu>` (what the streaming
+# baseline hands the scanner): the decoded hosts, and hand-written edges of the scanner's plain
+# path (quotes, empty vendor, every element it understands, comments and references it must
+# refuse to vouch for, unknown names).
+HOST_SCANNER = {
+    "double-quotes": '<cpu>\n  <arch>x86_64</arch>\n  <model fallback="forbid">Haswell</model>\n'
+                     '  <vendor>Intel</vendor>\n  <feature name="vmx"/>\n  <feature policy="require" name="pdpe1gb"/>\n</cpu>',
+    "empty-vendor": "<cpu><arch>x86_64</arch><model>qemu64</model><vendor></vendor><feature name='sse4.1'/></cpu>",
+    "all-elements": "<cpu>\n  <arch>x86_64</arch>\n  <model>Skylake-Client-IBRS</model>\n  <vendor>Intel</vendor>\n"
+                    "  <microcode version='240'/>\n  <signature family='6' model='94' stepping='3'/>\n"
+                    "  <counter name='tsc' frequency='3408000000' scaling='no'/>\n"
+                    "  <topology sockets='1' dies='1' cores='4' threads='2'/>\n  <cache level='3' mode='emulate'/>\n"
+                    "  <maxphysaddr mode='passthrough' limit='39'/>\n  <feature name='invtsc'/>\n</cpu>",
+    "comment-and-reference": "<cpu><arch>x86_64</arch><!-- c --><model>Haswell</model><feature name='&#x73;se'/></cpu>",
+    "unknown-feature": "<cpu><arch>x86_64</arch><model>Haswell</model><feature name='no-such-feature'/></cpu>",
+    "unknown-model": "<cpu><arch>x86_64</arch><model>No-Such-Model</model><vendor>Intel</vendor></cpu>",
+    "ppc64": "<cpu><arch>ppc64le</arch><model>POWER9</model><vendor>IBM</vendor></cpu>",
+    "no-arch": "<cpu><model>EPYC</model><vendor>AMD</vendor><feature name='svm'/></cpu>",
+}
+for name, text in HOST_SCANNER.items():
+    write("host_scanner", f"{name}.xml", text)
+for name, text in hosts.items():
+    write("host_scanner", f"decoded-{name}.xml", text.strip())
 
 # ----------------------------------------------------------------------------- whole documents
 def indent(text, n):

@@ -17,7 +17,7 @@ set -uo pipefail
 seconds="${1:-60}"
 fuzz_dir="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$fuzz_dir")"
-targets="${FUZZ_TARGETS:-cpu_xml_parse cpu_xml_roundtrip cpuid_data_parse capabilities_parse cpu_map_parse baseline_laws}"
+targets="${FUZZ_TARGETS:-cpu_xml_parse cpu_xml_roundtrip cpuid_data_parse capabilities_parse cpu_map_parse baseline_laws host_scanner}"
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
 
@@ -31,9 +31,11 @@ max_len() {
   esac
 }
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "cargo-fuzz not found: installing it (cargo install cargo-fuzz --locked)"
-  cargo install cargo-fuzz --locked || exit 2
+# The cargo-fuzz release CI uses (pinned: its flags and corpus handling change between releases).
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -qx "cargo-fuzz $CARGO_FUZZ_VERSION"; then
+  echo "cargo-fuzz $CARGO_FUZZ_VERSION not found: installing it (cargo install cargo-fuzz --version $CARGO_FUZZ_VERSION --locked)"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked || exit 2
 fi
 cargo fuzz --version
 

@@ -4,6 +4,7 @@ use std::fmt;
 
 /// Host or guest CPU (`virCPUType`). Decides how the CPU is read and written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum CpuType {
     Host,
     Guest,
@@ -11,6 +12,7 @@ pub enum CpuType {
 
 /// `mode` of a guest CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum CpuMode {
     #[default]
     Custom,
@@ -21,6 +23,7 @@ pub enum CpuMode {
 
 /// `match` of a guest CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum CpuMatch {
     Minimum,
     #[default]
@@ -30,6 +33,7 @@ pub enum CpuMatch {
 
 /// `check` of a guest CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum CpuCheck {
     None,
     Partial,
@@ -38,6 +42,7 @@ pub enum CpuCheck {
 
 /// `<model fallback>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Fallback {
     #[default]
     Allow,
@@ -46,6 +51,7 @@ pub enum Fallback {
 
 /// Feature policy of a guest CPU feature (`virCPUFeaturePolicy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Policy {
     Force,
     Require,
@@ -81,6 +87,7 @@ names!(Policy { Force = "force", Require = "require", Optional = "optional", Dis
 
 /// One `<feature>` of a CPU. Host features carry no policy (treated as `require`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Feature {
     pub name: String,
     pub policy: Option<Policy>,
@@ -98,6 +105,7 @@ impl Feature {
 
 /// `<topology sockets dies [clusters] cores threads/>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Topology {
     pub sockets: u32,
     pub dies: u32,
@@ -109,6 +117,7 @@ pub struct Topology {
 
 /// Host CPU signature (`<signature family model stepping/>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Signature {
     pub family: u32,
     pub model: u32,
@@ -117,6 +126,7 @@ pub struct Signature {
 
 /// `<counter name='tsc' frequency scaling/>` of a host CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct TscCounter {
     pub frequency: u64,
     pub scaling: Option<bool>,
@@ -124,6 +134,7 @@ pub struct TscCounter {
 
 /// `<cache level mode/>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct CacheDef {
     pub level: Option<u32>,
     pub mode: String,
@@ -131,6 +142,7 @@ pub struct CacheDef {
 
 /// `<maxphysaddr mode bits/>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct MaxPhysAddr {
     pub mode: String,
     pub bits: Option<u32>,
@@ -140,6 +152,7 @@ pub struct MaxPhysAddr {
 
 /// A CPU definition, host or guest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct CpuDef {
     pub cpu_type: CpuType,
     pub mode: CpuMode,

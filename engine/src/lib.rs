@@ -9,7 +9,6 @@ pub mod cpu;
 pub mod cpuid;
 pub mod error;
 pub mod features;
-pub mod fuzzing;
 pub mod intern;
 pub mod map;
 pub mod ops;

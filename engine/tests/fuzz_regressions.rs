@@ -2,9 +2,9 @@
 //! inputs are minimised and inlined; each test runs the same helper the target runs, plus a
 //! direct check of the fixed behaviour.
 
-use cpufleet_engine::fuzzing;
 use cpufleet_engine::xml::{self, Limits, TypeHint};
 use cpufleet_engine::XmlErrorKind;
+use cpufleet_reference::laws as fuzzing;
 
 /// Found by `cpu_xml_roundtrip` in its first minute (crash-a4b77f10…, minimised by hand).
 ///
@@ -62,8 +62,17 @@ fn corpus_seeds_pass_their_targets() {
 fn corpus_seeds_pass_their_targets_under(v: cpufleet_engine::LibvirtVersion) {
     let map = cpufleet_engine::CpuMap::embedded(v).unwrap();
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+    let scanner = cpufleet_engine::fast::HostScanner::new(&map.x86);
     let mut n = 0;
-    for target in ["cpu_xml_parse", "cpu_xml_roundtrip", "cpuid_data_parse", "capabilities_parse", "cpu_map_parse"] {
+    let mut scanned = 0;
+    for target in [
+        "cpu_xml_parse",
+        "cpu_xml_roundtrip",
+        "cpuid_data_parse",
+        "capabilities_parse",
+        "cpu_map_parse",
+        "host_scanner",
+    ] {
         let mut seeds: Vec<_> = std::fs::read_dir(corpus.join(target)).unwrap().map(|e| e.unwrap().path()).collect();
         seeds.sort();
         assert!(!seeds.is_empty(), "corpus/{target} is empty");
@@ -80,6 +89,9 @@ fn corpus_seeds_pass_their_targets_under(v: cpufleet_engine::LibvirtVersion) {
                     assert!(fuzzing::capabilities_parse(&map, &data) > 0, "{} reads no CPU", seed.display());
                     Ok(())
                 }
+                "host_scanner" => fuzzing::host_scanner(&map, &scanner, &data).map(|answered| {
+                    scanned += usize::from(answered);
+                }),
                 _ => fuzzing::cpu_map_parse(&data),
             };
             assert_eq!(verdict, Ok(()), "libvirt {v}: {}", seed.display());
@@ -87,4 +99,33 @@ fn corpus_seeds_pass_their_targets_under(v: cpufleet_engine::LibvirtVersion) {
         }
     }
     assert!(n >= 50, "only {n} seeds");
+    // The decoded hosts are plain: the scanner answers for them (so the law was exercised).
+    assert!(scanned >= 15, "libvirt {v}: the host scanner answered for only {scanned} seeds");
+}
+
+/// Found by `host_scanner` within its first 34 executions (crash-7d5513f0…, a decoded-host seed
+/// with one byte changed): a raw C0 control (U+0016) in the whitespace between two children.
+///
+/// The host scanner answers with the CPU (it checks structure and names, not characters), while
+/// the full reader rejects the document with `ForbiddenChar(0x16)` at 6:2. Not a wrong result of
+/// the streaming baseline: it applies the reader's document-wide checks (UTF-8, forbidden
+/// characters) to every byte itself and reports them before it uses a scanned CPU, so
+/// `cpufleet baseline` fails with the reader's error either way. The law states that division of
+/// labour: such inputs are the one exception to "the scanner answers only when the reader gives
+/// the same CPU" (see `cpufleet_reference::laws::host_scanner`).
+#[test]
+fn scanner_answers_on_a_control_character_that_the_document_checks_reject() {
+    let doc = "<cpu>\n  <arch>x86_64</arch>\n  <model>SandyBridge</model>\n  <vendor>Intel</vendor>\n  \
+               <signature family='6' model='42' stepping='0'/>\n \u{16}<feature name='tsc_adjust'/>\n</cpu>";
+    let v = cpufleet_engine::LibvirtVersion::V9_0_0;
+    let map = cpufleet_engine::CpuMap::embedded(v).unwrap();
+    let scanner = cpufleet_engine::fast::HostScanner::new(&map.x86);
+    let answered = matches!(
+        scanner.scan(doc.as_bytes(), &Limits::default()),
+        cpufleet_engine::fast::Scan::Plain { cpu: Some(_), .. }
+    );
+    assert!(answered, "the scanner answers on this input");
+    let e = xml::read_cpu_document(doc.as_bytes(), TypeHint::Host, v, Limits::default()).unwrap_err();
+    assert_eq!((e.kind, e.pos.line, e.pos.col), (XmlErrorKind::ForbiddenChar(0x16), 6, 2));
+    assert_eq!(fuzzing::host_scanner(&map, &scanner, doc.as_bytes()), Ok(true));
 }

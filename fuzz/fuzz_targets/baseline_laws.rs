@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|spec: cpufleet_fuzz::PoolSpec| {
     for map in cpufleet_fuzz::maps() {
-        if let Err(v) = cpufleet_engine::fuzzing::baseline_laws(map, &spec.to_pool(map)) {
+        if let Err(v) = cpufleet_reference::laws::baseline_laws(map, &spec.to_pool(map)) {
             panic!("libvirt {}: {v}\n{spec:?}", map.version());
         }
     }

@@ -5,6 +5,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for map in cpufleet_fuzz::maps() {
-        cpufleet_engine::fuzzing::capabilities_parse(map, data);
+        cpufleet_reference::laws::capabilities_parse(map, data);
     }
 });

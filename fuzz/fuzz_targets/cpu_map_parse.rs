@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(v) = cpufleet_engine::fuzzing::cpu_map_parse(data) {
+    if let Err(v) = cpufleet_reference::laws::cpu_map_parse(data) {
         panic!("{v}");
     }
 });

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    cpufleet_engine::fuzzing::cpu_xml_parse(data);
+    cpufleet_reference::laws::cpu_xml_parse(data);
 });

@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(v) = cpufleet_engine::fuzzing::cpu_xml_roundtrip(data) {
+    if let Err(v) = cpufleet_reference::laws::cpu_xml_roundtrip(data) {
         panic!("{v}");
     }
 });

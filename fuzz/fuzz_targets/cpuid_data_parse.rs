@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for map in cpufleet_fuzz::maps() {
-        if let Err(v) = cpufleet_engine::fuzzing::cpuid_data_parse(map, data) {
+        if let Err(v) = cpufleet_reference::laws::cpuid_data_parse(map, data) {
             panic!("libvirt {}: {v}", map.version());
         }
     }

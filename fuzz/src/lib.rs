@@ -1,10 +1,11 @@
-//! Shared support for the fuzz targets: the embedded CPU maps, loaded once per process, and the
-//! structured input of `baseline_laws` (derived with `arbitrary`, kept out of the engine so that
-//! the engine has no fuzzing dependency).
+//! Shared support for the fuzz targets: the embedded CPU maps and their host scanners, built once
+//! per process, and the structured input of `baseline_laws` (small numbers that index into the
+//! real map; the engine's own types derive `Arbitrary` through its `arbitrary` feature).
 
 use arbitrary::Arbitrary;
-use cpufleet_engine::fuzzing::{x86_cpu, BaselinePool};
+use cpufleet_engine::fast::HostScanner;
 use cpufleet_engine::{CpuMap, CpuType, Policy};
+use cpufleet_reference::laws::{x86_cpu, BaselinePool};
 use std::sync::OnceLock;
 
 /// The embedded map of every supported libvirt version, oldest first (loaded once: the targets
@@ -17,6 +18,12 @@ pub fn maps() -> &'static [CpuMap] {
             .map(|v| CpuMap::embedded(v).expect("the embedded CPU map loads"))
             .collect()
     })
+}
+
+/// A host scanner for each of [`maps`], in the same order.
+pub fn scanners() -> &'static [HostScanner<'static>] {
+    static SCANNERS: OnceLock<Vec<HostScanner<'static>>> = OnceLock::new();
+    SCANNERS.get_or_init(|| maps().iter().map(|m| HostScanner::new(&m.x86)).collect())
 }
 
 /// Most CPUs in one pool (the laws run several baselines per input).
@@ -40,7 +47,7 @@ pub struct CpuSpec {
     pub guest: bool,
     pub vendor: VendorSpec,
     /// (feature index into the map, policy); host CPUs ignore the policy.
-    pub features: Vec<(u16, PolicySpec)>,
+    pub features: Vec<(u16, Policy)>,
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -52,27 +59,6 @@ pub enum VendorSpec {
     Map(u8),
     /// A name the map does not know.
     Unknown,
-}
-
-#[derive(Arbitrary, Debug, Clone, Copy)]
-pub enum PolicySpec {
-    Force,
-    Require,
-    Optional,
-    Disable,
-    Forbid,
-}
-
-impl From<PolicySpec> for Policy {
-    fn from(p: PolicySpec) -> Policy {
-        match p {
-            PolicySpec::Force => Policy::Force,
-            PolicySpec::Require => Policy::Require,
-            PolicySpec::Optional => Policy::Optional,
-            PolicySpec::Disable => Policy::Disable,
-            PolicySpec::Forbid => Policy::Forbid,
-        }
-    }
 }
 
 impl PoolSpec {
@@ -98,7 +84,7 @@ impl PoolSpec {
                 let ty = if c.guest { CpuType::Guest } else { CpuType::Host };
                 let feats = c.features.iter().map(|(f, p)| {
                     let id = cpufleet_engine::FeatureId((*f as usize % x.features.len()) as u16);
-                    (x.feature_name(id).to_string(), Policy::from(*p))
+                    (x.feature_name(id).to_string(), *p)
                 });
                 x86_cpu(ty, &m.name, vendor, feats)
             })

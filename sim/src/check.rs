@@ -1,4 +1,4 @@
-//! Invariant checkers and the naive reference model.
+//! Invariant checkers, over the reference model of `cpufleet-reference` (`view`).
 //!
 //! The checkers are separate from the generators: they re-derive what must hold from the original
 //! guest definitions and host CPUs with a deliberately simple model over sets of feature *names*
@@ -13,13 +13,15 @@ use super::scenarios::migrate::MigrateRun;
 use super::scenarios::pools::started_baseline;
 use super::scenarios::Sim;
 use super::spec::{ModelRef, Template};
-use cpufleet_engine::map::X86Map;
 use cpufleet_engine::ops;
-use cpufleet_engine::x86::{self, Verdict};
-use cpufleet_engine::{CpuDef, CpuMatch, CpuMode, Policy};
+use cpufleet_engine::x86;
+use cpufleet_engine::{CpuMatch, CpuMode, Policy};
+use cpufleet_reference::view::{
+    naive_compare, naive_cpu, naive_host, naive_update, naive_visible, same_cpu, strict_extra, with,
+};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Checks per kind when sampling.
 pub const SAMPLE: usize = 2000;
@@ -33,138 +35,6 @@ pub const INV_FORBID: &str = "a forbid feature is never present on the guest's h
 pub const INV_STRICT: &str = "match='strict' guests only run on hosts with no extra features";
 pub const INV_FAST: &str = "the fast path agrees with the naive reference model";
 pub const INV_PLAN: &str = "every host of a migration domain runs the domain baseline";
-
-type Names = BTreeSet<String>;
-
-/// A CPU in the reference model: names and policies only.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NaiveCpu {
-    pub mode: CpuMode,
-    pub match_: CpuMatch,
-    pub model: Option<String>,
-    pub vendor: Option<String>,
-    pub features: BTreeMap<String, Policy>,
-}
-
-/// A host in the reference model.
-#[derive(Clone, Debug)]
-pub struct NaiveHost {
-    pub vendor: Option<String>,
-    pub model: Option<String>,
-    /// The `<feature>` elements (the host-model copy takes these).
-    pub explicit: Vec<String>,
-    /// Model features plus explicit ones.
-    pub all: Names,
-}
-
-fn model_names(map: &X86Map, model: Option<&str>) -> Names {
-    model
-        .and_then(|m| map.model(m))
-        .map(|m| m.features.iter().map(|id| map.feature_name(id).to_string()).collect())
-        .unwrap_or_default()
-}
-
-pub fn naive_cpu(def: &CpuDef) -> NaiveCpu {
-    NaiveCpu {
-        mode: def.mode,
-        match_: def.match_,
-        model: def.model.clone(),
-        vendor: def.vendor.clone(),
-        features: def.features.iter().map(|f| (f.name.clone(), f.policy.unwrap_or(Policy::Require))).collect(),
-    }
-}
-
-pub fn naive_host(map: &X86Map, cpu: &CpuDef) -> NaiveHost {
-    let explicit: Vec<String> = cpu.features.iter().map(|f| f.name.clone()).collect();
-    let mut all = model_names(map, cpu.model.as_deref());
-    all.extend(explicit.iter().cloned());
-    NaiveHost { vendor: cpu.vendor.clone(), model: cpu.model.clone(), explicit, all }
-}
-
-fn with(g: &NaiveCpu, p: Policy) -> Names {
-    g.features.iter().filter(|(_, &q)| q == p).map(|(n, _)| n.clone()).collect()
-}
-
-/// What starting `g` on `host` gives (libvirt's update, restated over names).
-pub fn naive_update(map: &X86Map, g: &NaiveCpu, host: &NaiveHost) -> NaiveCpu {
-    if matches!(g.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
-        return g.clone();
-    }
-    let mut out = g.clone();
-    let relative = g.mode == CpuMode::HostModel
-        || (g.match_ == CpuMatch::Minimum || g.features.values().any(|&p| p == Policy::Optional));
-    if relative {
-        for (name, p) in out.features.iter_mut() {
-            if *p == Policy::Optional {
-                *p = if host.all.contains(name) { Policy::Require } else { Policy::Disable };
-            }
-        }
-        if g.mode == CpuMode::HostModel || g.match_ == CpuMatch::Minimum {
-            let mut feats: BTreeMap<String, Policy> =
-                host.explicit.iter().map(|n| (n.clone(), Policy::Require)).collect();
-            feats.extend(out.features.clone());
-            if g.mode == CpuMode::HostModel {
-                out.vendor = host.vendor.clone();
-            }
-            out.model = host.model.clone();
-            out.features = feats;
-            out.mode = CpuMode::Custom;
-            out.match_ = CpuMatch::Exact;
-        }
-    }
-    if let Some(m) = out.model.as_deref().and_then(|m| map.model(m)) {
-        for &id in &m.removed {
-            out.features.entry(map.feature_name(id).to_string()).or_insert(Policy::Disable);
-        }
-    }
-    out
-}
-
-/// The features a started guest sees on `host`.
-pub fn naive_visible(map: &X86Map, g: &NaiveCpu, host: &NaiveHost) -> Names {
-    if matches!(g.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
-        return host.all.clone();
-    }
-    let mut v = model_names(map, g.model.as_deref());
-    v.extend(with(g, Policy::Require));
-    v.extend(with(g, Policy::Force));
-    v.extend(with(g, Policy::Optional).into_iter().filter(|n| host.all.contains(n)));
-    for n in with(g, Policy::Disable).iter().chain(with(g, Policy::Forbid).iter()) {
-        v.remove(n);
-    }
-    v
-}
-
-/// Can `host` run `g` (libvirt's compare, restated over names)? Custom CPUs only.
-pub fn naive_compare(map: &X86Map, host: &NaiveHost, g: &NaiveCpu) -> Verdict {
-    if let Some(v) = &g.vendor {
-        if host.vendor.as_ref() != Some(v) {
-            return Verdict::Incompatible;
-        }
-    }
-    let h = &host.all;
-    let (f, o, d, x) =
-        (with(g, Policy::Force), with(g, Policy::Optional), with(g, Policy::Disable), with(g, Policy::Forbid));
-    if x.iter().any(|n| h.contains(n)) {
-        return Verdict::Incompatible;
-    }
-    let mut r = model_names(map, g.model.as_deref());
-    r.extend(with(g, Policy::Require));
-    let need: Names = r.iter().filter(|n| !f.contains(*n) && !o.contains(*n) && !d.contains(*n)).cloned().collect();
-    if need.iter().any(|n| !h.contains(n)) {
-        return Verdict::Incompatible;
-    }
-    let extra = h.iter().any(|n| !o.contains(n) && !need.contains(n) && !d.contains(n) && !f.contains(n));
-    match (extra, g.match_ == CpuMatch::Strict) {
-        (false, _) => Verdict::Identical,
-        (true, true) => Verdict::Incompatible,
-        (true, false) => Verdict::Superset,
-    }
-}
-
-fn same_cpu(a: &NaiveHost, b: &NaiveHost) -> bool {
-    a.vendor == b.vendor && a.model == b.model && a.all == b.all
-}
 
 fn join(s: impl IntoIterator<Item = String>) -> String {
     let v: Vec<String> = s.into_iter().collect();
@@ -585,13 +455,6 @@ pub fn run(
         }
     }
     report
-}
-
-/// Host features a strict guest does not list (model features count as listed).
-fn strict_extra(map: &X86Map, g: &NaiveCpu, host: &NaiveHost) -> Vec<String> {
-    let mut listed = model_names(map, g.model.as_deref());
-    listed.extend(g.features.keys().cloned());
-    host.all.iter().filter(|n| !listed.contains(*n)).cloned().collect()
 }
 
 /// The `--inject-fault` values, for the reproduce line.

@@ -475,8 +475,8 @@ proptest! {
         split in 0usize..6,
         migratable in any::<bool>(),
     ) {
-        let p = cpufleet_engine::fuzzing::BaselinePool { cpus: pool, order, split, migratable };
-        let r = cpufleet_engine::fuzzing::baseline_laws(map(), &p);
+        let p = cpufleet_reference::laws::BaselinePool { cpus: pool, order, split, migratable };
+        let r = cpufleet_reference::laws::baseline_laws(map(), &p);
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 

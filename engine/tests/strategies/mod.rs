@@ -1,6 +1,7 @@
 //! Shared by the property tests: generators of realistic CPUs drawn from the real (embedded) map,
-//! and a naive reference model of libvirt 9.0.0's x86 operations on sets of feature *names*,
-//! written from the pack README (sections 4.1, 4.2, 4.4, 4.5), not from the engine's code.
+//! and the reference model of libvirt's x86 operations on sets of feature *names*
+//! (`cpufleet-reference`, written from the pack README sections 4.1, 4.2, 4.4, 4.5, not from the
+//! engine's code) bound to the binary's map.
 #![allow(dead_code)]
 
 use cpufleet_engine::cpu::{CacheDef, CpuCheck, MaxPhysAddr, Signature, Topology, TscCounter};
@@ -201,32 +202,15 @@ pub fn x86_guest() -> impl Strategy<Value = CpuDef> {
     })
 }
 
-/// Whether a pool is vendor-consistent: every stated vendor is a map vendor equal to its
-/// model's vendor (if the model has one), and all effective vendors (stated, else the model's)
-/// are the same. Written from README 4.4 steps 2 and 4.
+/// Whether a pool is vendor-consistent ([`cpufleet_reference::vendor_consistent`] on this
+/// binary's map).
 pub fn vendor_consistent(cpus: &[CpuDef]) -> bool {
-    let x = &map().x86;
-    let mut seen: Option<String> = None;
-    for c in cpus {
-        let mv = model_vendor(c);
-        if let Some(v) = &c.vendor {
-            if x.vendor(v).is_none() || mv.as_ref().is_some_and(|m| m != v) {
-                return false;
-            }
-        }
-        if let Some(v) = c.vendor.clone().or(mv) {
-            if seen.get_or_insert_with(|| v.clone()) != &v {
-                return false;
-            }
-        }
-    }
-    true
+    cpufleet_reference::vendor_consistent(&map().x86, cpus)
 }
 
+/// The vendor of a CPU's map model.
 pub fn model_vendor(cpu: &CpuDef) -> Option<String> {
-    let x = &map().x86;
-    let m = x.model(cpu.model.as_deref()?)?;
-    m.vendor.map(|v| x.vendors[v].name.clone())
+    cpufleet_reference::model_vendor(&map().x86, cpu).map(str::to_string)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,240 +354,58 @@ pub fn cpuid_data() -> impl Strategy<Value = CpuidData> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The naive reference model (sets of names).
+// The reference model (`cpufleet-reference`), bound to this binary's map.
 
-pub type Names = BTreeSet<String>;
+#[allow(unused_imports)] // not every law binary uses all of them
+pub use cpufleet_reference::{minus, Names, Pick};
 
 /// The feature names of a map model.
 pub fn model_names(model: &str) -> Option<Names> {
-    let x = &map().x86;
-    let m = x.model(model)?;
-    Some(m.features.iter().map(|id| x.feature_name(id).to_string()).collect())
+    cpufleet_reference::model_names(&map().x86, model)
 }
 
-/// Which features `naive::from_cpu` collects (README 4.1: one policy, or ALL).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pick {
-    All,
-    Only(Policy),
-}
-
+/// The reference model's operations on this binary's map.
 pub mod naive {
-    use super::*;
+    use super::map;
     use cpufleet_engine::x86::Verdict;
+    use cpufleet_engine::CpuDef;
+    use cpufleet_reference::{Names, Pick};
 
-    /// README 4.1 `x86ModelFromCPU(cpu, policy)`. Err = unknown model or feature name.
+    pub use cpufleet_reference::Baseline;
+
+    /// `x86ModelFromCPU(cpu, pick)`.
     pub fn from_cpu(cpu: &CpuDef, pick: Pick) -> Result<Names, String> {
-        let takes_model = matches!(pick, Pick::All | Pick::Only(Policy::Require));
-        if cpu.cpu_type == CpuType::Host && !takes_model {
-            return Ok(Names::new());
-        }
-        let mut set = Names::new();
-        if let (Some(m), true) = (&cpu.model, takes_model) {
-            set = model_names(m).ok_or_else(|| format!("unknown model {m}"))?;
-        }
-        for f in &cpu.features {
-            let p = f.policy.unwrap_or(Policy::Require);
-            let wanted = match pick {
-                Pick::All => p != Policy::Optional,
-                Pick::Only(q) => p == q,
-            };
-            if !wanted {
-                continue;
-            }
-            if map().x86.feature_id(&f.name).is_none() {
-                return Err(format!("unknown feature {}", f.name));
-            }
-            match (pick, p) {
-                (Pick::All, Policy::Disable | Policy::Forbid) => {
-                    set.remove(&f.name);
-                }
-                _ => {
-                    set.insert(f.name.clone());
-                }
-            }
-        }
-        Ok(set)
+        cpufleet_reference::from_cpu(&map().x86, cpu, pick)
     }
 
+    /// `x86ModelFromCPU(cpu, ALL)` of a generated CPU (map names only).
     pub fn all(cpu: &CpuDef) -> Names {
-        from_cpu(cpu, Pick::All).expect("generated CPUs use map names")
+        cpufleet_reference::all(&map().x86, cpu).expect("generated CPUs use map names")
     }
 
-    /// README 4.2, with the item-by-item comparison of step 6 reduced to set inclusion (valid
-    /// because every map feature is one bit and no two features share a bit; `laws.rs` checks
-    /// that property of the map).
+    /// `virCPUx86Compare(host, cpu)`.
     pub fn compare(host: &CpuDef, cpu: &CpuDef) -> Verdict {
-        if host.model.is_none() {
-            return Verdict::Incompatible;
-        }
-        if cpu.arch.as_deref().is_some_and(|a| a != "x86_64" && a != "i686") {
-            return Verdict::Incompatible;
-        }
-        if let Some(v) = &cpu.vendor {
-            if host.vendor.as_ref() != Some(v) {
-                return Verdict::Incompatible;
-            }
-        }
-        let sets = (|| -> Result<_, String> {
-            Ok((
-                from_cpu(host, Pick::All)?,
-                from_cpu(cpu, Pick::Only(Policy::Force))?,
-                from_cpu(cpu, Pick::Only(Policy::Require))?,
-                from_cpu(cpu, Pick::Only(Policy::Optional))?,
-                from_cpu(cpu, Pick::Only(Policy::Disable))?,
-                from_cpu(cpu, Pick::Only(Policy::Forbid))?,
-            ))
-        })();
-        let Ok((h, f, r, o, d, x)) = sets else { return Verdict::Error };
-        if !x.is_disjoint(&h) {
-            return Verdict::Incompatible;
-        }
-        let minus = |a: &Names, b: &Names| -> Names { a.difference(b).cloned().collect() };
-        let required = minus(&minus(&minus(&r, &f), &o), &d);
-        if !required.is_subset(&h) {
-            return Verdict::Incompatible;
-        }
-        let diff = minus(&minus(&minus(&minus(&h, &o), &required), &d), &f);
-        if diff.is_empty() {
-            Verdict::Identical
-        } else if cpu.cpu_type == CpuType::Guest && cpu.match_ == CpuMatch::Strict {
-            Verdict::Incompatible
-        } else {
-            Verdict::Superset
-        }
+        cpufleet_reference::compare(&map().x86, host, cpu)
     }
 
-    /// What README 4.4 decides before naming the result: the feature set `base`, the vendor the
-    /// result carries, and the distinct input model names. Err = libvirt fails.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct Baseline {
-        pub features: Names,
-        /// The working vendor (steps 2 and 4), used to filter decode candidates.
-        pub working_vendor: Option<String>,
-        /// The vendor written in the result (step 8).
-        pub vendor: Option<String>,
-        pub names: Vec<String>,
-    }
-
+    /// What the baseline decides before naming the result. Err = libvirt fails.
     pub fn baseline(cpus: &[CpuDef]) -> Result<Baseline, String> {
-        let x = &map().x86;
-        if cpus.is_empty() || cpus.iter().any(|c| c.model.is_none()) {
-            return Err("no CPUs or a CPU without model".into());
-        }
-        let mut base = from_cpu(&cpus[0], Pick::All)?;
-        let mut output_vendor = cpus[0].vendor.is_some();
-        let mut working = match &cpus[0].vendor {
-            None => None,
-            Some(v) if x.vendor(v).is_some() => Some(v.clone()),
-            Some(v) => return Err(format!("unknown vendor {v}")),
-        };
-        let mut names = vec![cpus[0].model.clone().unwrap()];
-        for cpu in &cpus[1..] {
-            let m = from_cpu(cpu, Pick::All)?;
-            let mv = model_vendor(cpu);
-            let candidate = match &cpu.vendor {
-                Some(v) => {
-                    if mv.as_ref().is_some_and(|m| m != v) {
-                        return Err(format!("vendor {v} differs from its model's {mv:?}"));
-                    }
-                    Some(v.clone())
-                }
-                None => {
-                    output_vendor = false;
-                    mv
-                }
-            };
-            if let Some(c) = candidate {
-                match &working {
-                    None if x.vendor(&c).is_none() => return Err(format!("unknown vendor {c}")),
-                    None => working = Some(c),
-                    Some(w) if *w != c => return Err(format!("vendors do not match: {w} vs {c}")),
-                    Some(_) => {}
-                }
-            }
-            base = base.intersection(&m).cloned().collect();
-            let name = cpu.model.clone().unwrap();
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        if base.is_empty() {
-            return Err("no common features".into());
-        }
-        let vendor = if output_vendor { working.clone() } else { None };
-        Ok(Baseline { features: base, working_vendor: working, vendor, names })
+        cpufleet_reference::baseline(&map().x86, cpus)
     }
 
-    /// README 4.5 on a guest CPU (x86). Err = libvirt fails.
+    /// `virCPUx86Update` on a guest CPU. Err = libvirt fails.
     pub fn update(guest: &CpuDef, host: &CpuDef) -> Result<CpuDef, String> {
-        let mut g = guest.clone();
-        let relative = match g.mode {
-            CpuMode::HostPassthrough | CpuMode::Maximum => return Ok(g),
-            CpuMode::HostModel => true,
-            CpuMode::Custom => {
-                g.match_ == CpuMatch::Minimum || g.features.iter().any(|f| f.policy == Some(Policy::Optional))
-            }
-        };
-        if relative {
-            let h = from_cpu(host, Pick::All)?;
-            for f in g.features.iter_mut() {
-                if f.policy == Some(Policy::Optional) {
-                    if map().x86.feature_id(&f.name).is_none() {
-                        return Err(format!("unknown feature {}", f.name));
-                    }
-                    f.policy = Some(if h.contains(&f.name) { Policy::Require } else { Policy::Disable });
-                }
-            }
-            if g.mode == CpuMode::HostModel || g.match_ == CpuMatch::Minimum {
-                let mut features: Vec<Feature> = host
-                    .features
-                    .iter()
-                    .map(|f| Feature::new(f.name.clone(), Some(f.policy.unwrap_or(Policy::Require))))
-                    .collect();
-                for f in &g.features {
-                    match features.iter_mut().find(|h| h.name == f.name) {
-                        Some(h) => h.policy = f.policy,
-                        None => features.push(f.clone()),
-                    }
-                }
-                if g.mode == CpuMode::HostModel {
-                    g.vendor = host.vendor.clone();
-                    g.vendor_id = g.vendor_id.clone().or_else(|| host.vendor_id.clone());
-                }
-                g.model = host.model.clone();
-                g.features = features;
-                g.mode = CpuMode::Custom;
-                g.match_ = CpuMatch::Exact;
-            }
-        }
-        let name = g.model.clone().ok_or("guest has no model")?;
-        let x = &map().x86;
-        let m = x.model(&name).ok_or_else(|| format!("unknown model {name}"))?;
-        for &id in &m.removed {
-            let n = x.feature_name(id);
-            if !g.features.iter().any(|f| f.name == n) {
-                g.features.push(Feature::new(n, Some(Policy::Disable)));
-            }
-        }
-        Ok(g)
+        cpufleet_reference::update(&map().x86, guest, host)
     }
 }
 
 /// The names a CPU provides according to the engine (`model_from_cpu(ALL)`), for comparing
-/// engine results with the naive model.
+/// engine results with the reference model.
 pub fn engine_all(cpu: &CpuDef) -> Names {
-    let x = &map().x86;
-    let m = cpufleet_engine::x86::model_from_cpu(x, cpu, cpufleet_engine::x86::Sel::All).expect("known names");
-    m.features.iter().map(|id| x.feature_name(id).to_string()).collect()
+    cpufleet_reference::provided(&map().x86, cpu).expect("known names")
 }
 
 /// The map's non-migratable feature names.
 pub fn non_migratable() -> Names {
-    let x = &map().x86;
-    x.non_migratable.iter().map(|id| x.feature_name(id).to_string()).collect()
-}
-
-pub fn minus(a: &Names, b: &Names) -> Names {
-    a.difference(b).cloned().collect()
+    cpufleet_reference::non_migratable(&map().x86)
 }
