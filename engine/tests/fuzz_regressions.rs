@@ -62,7 +62,7 @@ fn corpus_seeds_pass_their_targets() {
 fn corpus_seeds_pass_their_targets_under(v: cpufleet_engine::LibvirtVersion) {
     let map = cpufleet_engine::CpuMap::embedded(v).unwrap();
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
-    let scanner = cpufleet_engine::fast::HostScanner::new(&map.x86);
+    let scanner = cpufleet_engine::scan::HostScanner::new(&map.x86);
     let mut n = 0;
     let mut scanned = 0;
     for target in [
@@ -119,10 +119,10 @@ fn scanner_answers_on_a_control_character_that_the_document_checks_reject() {
                <signature family='6' model='42' stepping='0'/>\n \u{16}<feature name='tsc_adjust'/>\n</cpu>";
     let v = cpufleet_engine::LibvirtVersion::V9_0_0;
     let map = cpufleet_engine::CpuMap::embedded(v).unwrap();
-    let scanner = cpufleet_engine::fast::HostScanner::new(&map.x86);
+    let scanner = cpufleet_engine::scan::HostScanner::new(&map.x86);
     let answered = matches!(
         scanner.scan(doc.as_bytes(), &Limits::default()),
-        cpufleet_engine::fast::Scan::Plain { cpu: Some(_), .. }
+        cpufleet_engine::scan::Scan::Plain { cpu: Some(_), .. }
     );
     assert!(answered, "the scanner answers on this input");
     let e = xml::read_cpu_document(doc.as_bytes(), TypeHint::Host, v, Limits::default()).unwrap_err();

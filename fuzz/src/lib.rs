@@ -3,7 +3,7 @@
 //! real map; the engine's own types derive `Arbitrary` through its `arbitrary` feature).
 
 use arbitrary::Arbitrary;
-use cpufleet_engine::fast::HostScanner;
+use cpufleet_engine::scan::HostScanner;
 use cpufleet_engine::{CpuMap, CpuType, Policy};
 use cpufleet_reference::laws::{x86_cpu, BaselinePool};
 use std::sync::OnceLock;

@@ -17,15 +17,13 @@
 //!   produce summary lines (conformance per libvirt version, the differential test against
 //!   virsh) append them to a file named by `CPUFLEET_SUMMARY_FILE`, printed once at the end.
 //! - `fuzz`: `fuzz/ci.sh` (every fuzz target, `CPUFLEET_FUZZ_SECONDS` each, default 60).
-//! - `swarm`: `cpufleet simulate --swarm` over `CPUFLEET_SWARM_SEEDS` seeds (default 8) with
-//!   every check on: variation and guest mixes drawn per seed; a failure prints its reproduce
-//!   command.
+//! (A `swarm` step, the simulator's seed sweep, lands with `cpufleet simulate --swarm`.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-const STEPS: [&str; 7] = ["fmt", "clippy", "doc", "msrv", "test", "fuzz", "swarm"];
+const STEPS: [&str; 6] = ["fmt", "clippy", "doc", "msrv", "test", "fuzz"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -80,11 +78,6 @@ fn run_step(root: &Path, step: &str) -> StepResult {
         "fuzz" => {
             let secs = std::env::var("CPUFLEET_FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
             run(Command::new(fuzz.join("ci.sh")).arg(secs).current_dir(root))
-        }
-        "swarm" => {
-            let seeds = std::env::var("CPUFLEET_SWARM_SEEDS").unwrap_or_else(|_| "8".into());
-            let args = ["run", "--release", "--quiet", "-p", "cpufleet", "--", "simulate", "--swarm", &seeds, "-q"];
-            cargo(root, &args, &[])
         }
         other => Err(format!("unknown step {other}")),
     }

@@ -2,9 +2,9 @@
 //! only when the full reader would give the same CPU.
 
 use super::{check, fuzz_limits, violation, LawViolation};
-use cpufleet_engine::fast::{HostScanner, Scan};
 use cpufleet_engine::map::CpuMap;
 use cpufleet_engine::ops::Arch;
+use cpufleet_engine::scan::{HostScanner, Scan};
 use cpufleet_engine::x86::BaselineInput;
 use cpufleet_engine::xml::{self, TypeHint};
 use cpufleet_engine::XmlErrorKind;
