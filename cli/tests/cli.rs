@@ -3,17 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn cpufleet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpufleet")).args(args).output().expect("run cpufleet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+#[path = "support/bin.rs"]
+mod bin;
+use bin::{cpufleet, stderr, stdout};
 
 fn tmp(name: &str, content: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli");

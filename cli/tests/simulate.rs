@@ -6,17 +6,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn cpufleet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpufleet")).args(args).output().expect("run cpufleet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+#[path = "support/bin.rs"]
+mod bin;
+use bin::{cpufleet, stderr, stdout};
 
 /// A fresh directory for one test.
 fn dir(name: &str) -> PathBuf {

@@ -39,7 +39,7 @@ fn candidate_vendor(map: &X86Map, cpu: &CpuDef) -> Result<Option<String>, String
 }
 
 /// Steps 1-8: every CPU needs a model; the first CPU's stated vendor (if any) must be a map
-/// vendor and starts the working vendor; every later CPU's vendor ([`candidate_vendor`]) must be
+/// vendor and starts the working vendor; every later CPU's vendor (`candidate_vendor`) must be
 /// a map vendor equal to the working one (or becomes it); the result's vendor is written only
 /// when every CPU states one; an empty intersection fails.
 pub fn baseline(map: &X86Map, cpus: &[CpuDef]) -> Result<Baseline, String> {

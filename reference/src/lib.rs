@@ -9,9 +9,9 @@
 //! - [`names`]: `x86ModelFromCPU` on names ([`from_cpu`], [`all`]), the map's model and
 //!   non-migratable names, the names the engine computes ([`provided`]).
 //! - [`vendor`]: a model's vendor and vendor-consistent pools.
-//! - [`compare`]: `virCPUx86Compare` / `x86Compute` ([`compare()`](compare::compare)).
-//! - [`baseline`]: `virCPUx86Baseline` up to the naming of the result.
-//! - [`update`]: `virCPUx86Update` (optional → require/disable, host-model copy, removed features).
+//! - [`compare`](mod@compare): `virCPUx86Compare` / `x86Compute` ([`compare()`](compare::compare)).
+//! - [`baseline`](mod@baseline): `virCPUx86Baseline` up to the naming of the result.
+//! - [`update`](mod@update): `virCPUx86Update` (optional → require/disable, host-model copy, removed features).
 //! - [`view`]: the simulator's view of a CPU (names and policies only) and what a started guest
 //!   sees on a host.
 //! - [`laws`]: the law checks behind the fuzz targets, usable from tests.

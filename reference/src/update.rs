@@ -51,7 +51,7 @@ fn copy_host_model(g: &mut CpuDef, host: &CpuDef) {
 }
 
 /// The update of `guest` against `host` (libvirt passes the host's migratable copy at start):
-/// passthrough and maximum CPUs unchanged; when [relative](relative), optional features resolved
+/// passthrough and maximum CPUs unchanged; when relative (`relative`), optional features resolved
 /// against the host's ALL set and, for host-model or match `minimum`, the host-model copy; then
 /// every feature the model lists as removed is added as `disable` unless the CPU names it.
 /// Err: libvirt fails (no model, unknown names).

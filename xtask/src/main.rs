@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo xtask ci            every step below, in order (what `.ci/run` calls)
-//! cargo xtask STEP...       only these steps: fmt clippy doc msrv test fuzz swarm
+//! cargo xtask STEP...       only these steps: fmt clippy doc msrv test fuzz
 //! ```
 //!
 //! Steps:
@@ -17,7 +17,8 @@
 //!   produce summary lines (conformance per libvirt version, the differential test against
 //!   virsh) append them to a file named by `CPUFLEET_SUMMARY_FILE`, printed once at the end.
 //! - `fuzz`: `fuzz/ci.sh` (every fuzz target, `CPUFLEET_FUZZ_SECONDS` each, default 60).
-//! (A `swarm` step, the simulator's seed sweep, lands with `cpufleet simulate --swarm`.)
+//!
+//! A `swarm` step, the simulator's seed sweep, lands with `cpufleet simulate --swarm`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

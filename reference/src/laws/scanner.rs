@@ -25,7 +25,7 @@ fn fails_document_checks(data: &[u8]) -> bool {
 ///
 /// One exception, the division of labour the streaming baseline relies on: the scanner does not
 /// check characters, so when the reader fails with `InvalidUtf8` or `ForbiddenChar` *and* the raw
-/// bytes fail those checks ([`fails_document_checks`], which the stream applies to the whole
+/// bytes fail those checks (`fails_document_checks`, which the stream applies to the whole
 /// document), that is not a violation. Returns whether the scanner answered.
 pub fn host_scanner(map: &CpuMap, scanner: &HostScanner, data: &[u8]) -> Result<bool, LawViolation> {
     let limits = fuzz_limits();
