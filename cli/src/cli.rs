@@ -64,8 +64,8 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
         /// Print JSON ({"verdict", "reason"}) instead of text.
-        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
         /// A host <cpu> or a capabilities document.
         host: PathBuf,
         /// A <cpu> or a domain XML.
@@ -128,6 +128,15 @@ enum MapCmd {
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// The shape of a command's answer on stdout: libvirt's text (what virsh prints, where virsh has
+/// the command) or JSON (documented per command in the README).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
 }
 
 /// A command's outcome: exit 0 (success / compatible) or 1 (a negative answer).
@@ -207,7 +216,7 @@ fn run(cli: Cli) -> CliResult<Outcome> {
         Cmd::Baseline { common, features, migratable, file } => {
             commands::baseline(&common, &file, features, migratable)
         }
-        Cmd::Compare { common, format, host, cpu } => commands::compare(&common, &host, &cpu, format == "json"),
+        Cmd::Compare { common, format, host, cpu } => commands::compare(&common, &host, &cpu, format == Format::Json),
         Cmd::Decode { common, guest, cpuid_file } => commands::decode(&common, &cpuid_file, guest),
         Cmd::Update { common, host, guest } => commands::update(&common, &host, &guest),
         Cmd::Expand { common, file } => commands::expand(&common, &file),

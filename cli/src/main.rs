@@ -13,7 +13,7 @@ mod hostcpu;
 mod mapload;
 mod simulate;
 
-pub use cli::{limits, read_cpus, Common, Outcome};
+pub use cli::{limits, read_cpus, Common, Format, Outcome};
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -1,7 +1,7 @@
 //! `cpufleet simulate` and `cpufleet fleet gen`: their arguments, and the glue that loads the map
 //! and the spec, runs the simulator (`cpufleet_sim`) and writes its reports.
 
-use crate::{mapload, Common, Outcome};
+use crate::{mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
 use cpufleet_io::{print_stdout, write_atomic, CliError, CliResult};
 use cpufleet_sim as sim;
@@ -32,8 +32,8 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "N")]
     pub migrations: Option<u64>,
     /// Output format on stdout.
-    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
-    pub format: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// Also write a self-contained HTML report with charts to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
@@ -131,7 +131,7 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
         None => simulate(&args),
     };
     let report = result?;
-    let out = if args.format == "json" { report::json(&report) } else { report::text(&report) };
+    let out = if args.format == Format::Json { report::json(&report) } else { report::text(&report) };
     print_stdout(&out)?;
     if let Some(path) = &args.html {
         write_atomic(path, html::render(&report).as_bytes())?;
