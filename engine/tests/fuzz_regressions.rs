@@ -106,26 +106,33 @@ fn corpus_seeds_pass_their_targets_under(v: cpufleet_engine::LibvirtVersion) {
 /// Found by `host_scanner` within its first 34 executions (crash-7d5513f0…, a decoded-host seed
 /// with one byte changed): a raw C0 control (U+0016) in the whitespace between two children.
 ///
-/// The host scanner answers with the CPU (it checks structure and names, not characters), while
-/// the full reader rejects the document with `ForbiddenChar(0x16)` at 6:2. Not a wrong result of
-/// the streaming baseline: it applies the reader's document-wide checks (UTF-8, forbidden
-/// characters) to every byte itself and reports them before it uses a scanned CPU, so
-/// `cpufleet baseline` fails with the reader's error either way. The law states that division of
-/// labour: such inputs are the one exception to "the scanner answers only when the reader gives
-/// the same CPU" (see `cpufleet_reference::laws::host_scanner`).
+/// Root cause: the host scanner checked structure and names, not characters, so it answered with
+/// the CPU while the full reader rejects the document with `ForbiddenChar(0x16)` at 6:2.
+/// `cpufleet baseline` was never wrong (the stream applies the document-wide character checks
+/// itself before it uses a scanned CPU), but the scanner's own contract, "it answers only when
+/// the reader gives the same CPU", had an exception. Fixed in the scanner: it applies the
+/// reader's character rule (`xml::cursor::{utf8_error, first_forbidden}`) and declines, so the
+/// law holds with no exception, for raw controls and invalid UTF-8 alike.
 #[test]
-fn scanner_answers_on_a_control_character_that_the_document_checks_reject() {
+fn scanner_declines_a_control_character_that_the_reader_rejects() {
     let doc = "<cpu>\n  <arch>x86_64</arch>\n  <model>SandyBridge</model>\n  <vendor>Intel</vendor>\n  \
                <signature family='6' model='42' stepping='0'/>\n \u{16}<feature name='tsc_adjust'/>\n</cpu>";
-    let v = cpufleet_engine::LibvirtVersion::V9_0_0;
-    let map = cpufleet_engine::CpuMap::embedded(v).unwrap();
-    let scanner = cpufleet_engine::scan::HostScanner::new(&map.x86);
-    let answered = matches!(
-        scanner.scan(doc.as_bytes(), &Limits::default()),
-        cpufleet_engine::scan::Scan::Plain { cpu: Some(_), .. }
-    );
-    assert!(answered, "the scanner answers on this input");
-    let e = xml::read_cpu_document(doc.as_bytes(), TypeHint::Host, v, Limits::default()).unwrap_err();
-    assert_eq!((e.kind, e.pos.line, e.pos.col), (XmlErrorKind::ForbiddenChar(0x16), 6, 2));
-    assert_eq!(fuzzing::host_scanner(&map, &scanner, doc.as_bytes()), Ok(true));
+    for v in [cpufleet_engine::LibvirtVersion::V9_0_0, cpufleet_engine::LibvirtVersion::V11_3_0] {
+        let map = cpufleet_engine::CpuMap::embedded(v).unwrap();
+        let scanner = cpufleet_engine::scan::HostScanner::new(&map.x86);
+        let clean = doc.replace('\u{16}', " ");
+        let answers = |d: &[u8]| {
+            matches!(scanner.scan(d, &Limits::default()), cpufleet_engine::scan::Scan::Plain { cpu: Some(_), .. })
+        };
+        assert!(answers(clean.as_bytes()), "the scanner answers on the same element without the control");
+        assert!(!answers(doc.as_bytes()), "the scanner declines the raw control");
+        let mut bad_utf8 = clean.clone().into_bytes();
+        let at = clean.find("tsc_adjust").unwrap();
+        bad_utf8[at] = 0xff;
+        assert!(!answers(&bad_utf8), "the scanner declines invalid UTF-8");
+        let e = xml::read_cpu_document(doc.as_bytes(), TypeHint::Host, v, Limits::default()).unwrap_err();
+        assert_eq!((e.kind, e.pos.line, e.pos.col), (XmlErrorKind::ForbiddenChar(0x16), 6, 2));
+        assert_eq!(fuzzing::host_scanner(&map, &scanner, doc.as_bytes()), Ok(false));
+        assert_eq!(fuzzing::host_scanner(&map, &scanner, &bad_utf8), Ok(false));
+    }
 }

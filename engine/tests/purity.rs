@@ -25,6 +25,9 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("Mutex", "global state"),
     ("AtomicU", "global state"),
     ("AtomicBool", "global state"),
+    ("Cell<", "interior mutability (the CPU map never changes after load)"),
+    ("RefCell", "interior mutability (the CPU map never changes after load)"),
+    ("UnsafeCell", "interior mutability (the CPU map never changes after load)"),
     ("unsafe ", "unsafe code"),
     ("unsafe{", "unsafe code"),
     ("RandomState", "randomness (per-process hash seeds)"),
@@ -88,4 +91,25 @@ fn the_check_catches_what_it_names() {
     let line = "    let t = std::time::Instant::now(); // a clock";
     assert!(FORBIDDEN.iter().any(|(item, _)| code(line).contains(item)));
     assert!(!FORBIDDEN.iter().any(|(item, _)| code("// std::fs in a comment only").contains(item)));
+}
+
+/// Versions are data (ARCHITECTURE.md, "Invariants"): each libvirt version's rules sit beside the
+/// other's in one module, selected by the `LibvirtVersion` value the map carries, never in a
+/// module copied per version. A file or folder named for a version (`v9`, `libvirt_11_3`,
+/// `x86_9_0.rs`) would be such a copy.
+#[test]
+fn no_engine_module_is_a_copy_per_libvirt_version() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let versioned = |p: &Path| {
+        let rel = p.strip_prefix(&src).unwrap().to_string_lossy().to_lowercase();
+        ["9_0", "11_3", "v9", "v11", "9.0", "11.3"].iter().any(|v| rel.contains(v))
+    };
+    let copies: Vec<String> = files.iter().filter(|p| versioned(p)).map(|p| p.display().to_string()).collect();
+    assert!(copies.is_empty(), "per-version module copies: {copies:?}");
+    assert!(versioned(&src.join("x86_11_3/compare.rs")), "the check catches a versioned path");
+    // And the version is a value the rules read: the map carries it.
+    let map = std::fs::read_to_string(src.join("map.rs")).unwrap();
+    assert!(map.contains("pub fn version(&self) -> LibvirtVersion"), "CpuMap::version() must exist");
 }

@@ -7,38 +7,21 @@ use cpufleet_engine::ops::Arch;
 use cpufleet_engine::scan::{HostScanner, Scan};
 use cpufleet_engine::x86::BaselineInput;
 use cpufleet_engine::xml::{self, TypeHint};
-use cpufleet_engine::XmlErrorKind;
-
-/// Whether the raw bytes fail the reader's document-wide character checks: invalid UTF-8, or a C0
-/// control other than tab, newline and carriage return (the reader's rule,
-/// `engine/src/xml/cursor.rs`). The streaming baseline applies these checks to every byte of the
-/// document itself and reports them before it uses any scanned CPU.
-fn fails_document_checks(data: &[u8]) -> bool {
-    std::str::from_utf8(data).is_err() || data.iter().any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-}
 
 /// Law: whenever `scanner` (built for `map`'s x86 map) answers with a CPU for `data`
 /// (`Scan::Plain` with `cpu: Some`), the full reader (`xml::read_cpu_document(data,
 /// TypeHint::Host, map.version(), limits)`, the streaming baseline's in-memory reference) reads
 /// exactly one CPU from the same bytes, an x86 one, whose baseline input
 /// (`BaselineInput::from_cpu`) equals the scanner's (`HostScanner::input`).
-///
-/// One exception, the division of labour the streaming baseline relies on: the scanner does not
-/// check characters, so when the reader fails with `InvalidUtf8` or `ForbiddenChar` *and* the raw
-/// bytes fail those checks (`fails_document_checks`, which the stream applies to the whole
-/// document), that is not a violation. Returns whether the scanner answered.
+/// Unconditional: the scanner applies the reader's character rule itself (invalid UTF-8 and
+/// forbidden controls make it decline), so no input is excused. Returns whether the scanner
+/// answered.
 pub fn host_scanner(map: &CpuMap, scanner: &HostScanner, data: &[u8]) -> Result<bool, LawViolation> {
     let limits = fuzz_limits();
     let Scan::Plain { cpu: Some(fast), .. } = scanner.scan(data, &limits) else { return Ok(false) };
     let law = "the host scanner answers only when the full reader gives the same CPU";
     let doc = match xml::read_cpu_document(data, TypeHint::Host, map.version(), limits) {
         Ok(doc) => doc,
-        Err(e)
-            if matches!(e.kind, XmlErrorKind::InvalidUtf8 | XmlErrorKind::ForbiddenChar(_))
-                && fails_document_checks(data) =>
-        {
-            return Ok(true)
-        }
         Err(e) => return Err(violation(law, format!("the scanner read {fast:?}, the reader fails: {e}"))),
     };
     check(doc.cpus.len() == 1, law, || format!("the scanner read one CPU, the reader {}", doc.cpus.len()))?;
