@@ -107,6 +107,17 @@ impl BaselineAcc {
         Ok(())
     }
 
+    /// Whether `other` would name the same result: [`BaselineAcc::finish`] reads only the
+    /// intersection, the vendor state and the set of input model names (the CPU count is not
+    /// part of the result).
+    pub fn same_state(&self, other: &BaselineAcc) -> bool {
+        let same_names = self.names.len() == other.names.len() && self.names.iter().all(|n| other.names.contains(n));
+        self.base == other.base
+            && self.vendor == other.vendor
+            && self.output_vendor == other.output_vendor
+            && same_names
+    }
+
     pub fn features(&self) -> &FeatureSet {
         &self.base
     }

@@ -3,6 +3,7 @@
 pub mod baseline;
 pub mod compare;
 pub mod decode;
+pub mod explain;
 pub mod model;
 pub mod update;
 

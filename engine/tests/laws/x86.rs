@@ -436,6 +436,43 @@ proptest! {
         }
     }
 
+    /// Explain (`x86::explain`) is libvirt's baseline run again: a single input is listed as
+    /// limiting exactly when removing every CPU equal to it changes the model or the features the
+    /// baseline provides, and each limit's `without` is the baseline of the remaining CPUs.
+    #[test]
+    fn explain_lists_exactly_the_removals_that_change_the_baseline(
+        pool in strategies::x86_pool(2, 6), mig in any::<bool>(),
+    ) {
+        use x86::explain::{explain, provided, DistinctInput};
+        let x = &map().x86;
+        let Ok(full) = x86::baseline(x, &pool, mig) else { return Ok(()) };
+        let mut inputs: Vec<DistinctInput> = Vec::new();
+        let mut of_cpu = Vec::new();
+        for (i, c) in pool.iter().enumerate() {
+            let input = x86::BaselineInput::from_cpu(x, c, i).unwrap();
+            match inputs.iter().position(|d| d.input == input) {
+                Some(k) => { inputs[k].count += 1; of_cpu.push(k) }
+                None => { inputs.push(DistinctInput { input, count: 1 }); of_cpu.push(inputs.len() - 1) }
+            }
+        }
+        let ex = explain(x, &inputs, mig).unwrap();
+        prop_assert_eq!(&ex.provides, &provided(x, &full).unwrap());
+        for k in 0..inputs.len() {
+            let rest: Vec<CpuDef> =
+                pool.iter().zip(&of_cpu).filter(|(_, &o)| o != k).map(|(c, _)| c.clone()).collect();
+            let listed = ex.limits.iter().find(|l| l.inputs == vec![k]);
+            let changes = match (rest.is_empty(), x86::baseline(x, &rest, mig)) {
+                (false, Ok(w)) => {
+                    let changes = w.model != full.model || provided(x, &w).unwrap() != ex.provides;
+                    if let Some(l) = listed { prop_assert_eq!(&l.without, &w); }
+                    changes
+                }
+                _ => false,
+            };
+            prop_assert_eq!(listed.is_some(), changes, "distinct input {}", k);
+        }
+    }
+
     /// Associative in effect: the baseline of the baselines of a partition provides the same
     /// features as the baseline of the whole (not migratable). Precisely: whenever all of them
     /// succeed the feature sets are equal; and when every CPU states the same vendor
