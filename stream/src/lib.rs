@@ -55,6 +55,7 @@ use std::path::Path;
 use walk::Ctx;
 
 pub use locate::locate;
+pub use walk::hash_bytes;
 pub use region::MAX_PENDING;
 pub use source::{FileSource, Source};
 
