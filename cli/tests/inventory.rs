@@ -76,8 +76,8 @@ fn a_broken_file_exits_2_naming_it_or_is_skipped_and_counted() {
     let Some(pack) = pack() else { return };
     let sample = build(&pack, "cli-inv-broken");
     let path = sample.write_host("intel-b", "intel-b-zz", BROKEN);
-    let e = read_cpu_document(BROKEN.as_bytes(), TypeHint::Host, LibvirtVersion::V11_3_0, Limits::default())
-        .unwrap_err();
+    let e =
+        read_cpu_document(BROKEN.as_bytes(), TypeHint::Host, LibvirtVersion::V11_3_0, Limits::default()).unwrap_err();
     for format in ["text", "json"] {
         let o = show(sample.path(), &["--format", format]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -91,10 +91,18 @@ fn a_broken_file_exits_2_naming_it_or_is_skipped_and_counted() {
     assert_eq!(pool(&v, "intel-b")["skipped"], 1);
     assert_eq!(pool(&v, "intel-a")["skipped"], 0);
     assert_eq!(v["skipped"][0]["path"], path.display().to_string());
-    assert!(stderr(&o).contains(&format!("warning: {}: {}:{}", path.display(), e.pos.line, e.pos.col)), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("warning: {}: {}:{}", path.display(), e.pos.line, e.pos.col)),
+        "{}",
+        stderr(&o)
+    );
     let text = show(sample.path(), &["--keep-going"]);
     assert_eq!(text.status.code(), Some(0));
-    assert!(stdout(&text).contains("pool intel-b: 13 hosts,") && stdout(&text).contains("1 skipped"), "{}", stdout(&text));
+    assert!(
+        stdout(&text).contains("pool intel-b: 13 hosts,") && stdout(&text).contains("1 skipped"),
+        "{}",
+        stdout(&text)
+    );
 }
 
 #[test]

@@ -26,10 +26,8 @@ pub(crate) fn read_hosts(
     let mut contents: Vec<Vec<u8>> = Vec::new();
     let mut file_content: Vec<Result<u32, Problem>> = Vec::with_capacity(paths.len());
     for chunk in paths.chunks(CHUNK) {
-        let read: Vec<_> = chunk
-            .par_iter()
-            .map(|p| read_bounded(p, opts.max_input_bytes).map(|b| (hash_bytes(&b), b)))
-            .collect();
+        let read: Vec<_> =
+            chunk.par_iter().map(|p| read_bounded(p, opts.max_input_bytes).map(|b| (hash_bytes(&b), b))).collect();
         for r in read {
             file_content.push(match r {
                 Ok((h, bytes)) => {
@@ -48,8 +46,7 @@ pub(crate) fn read_hosts(
             });
         }
     }
-    let parsed: Vec<Result<CpuDef, Problem>> =
-        contents.par_iter().map(|b| parse_host(b, map, opts.limits)).collect();
+    let parsed: Vec<Result<CpuDef, Problem>> = contents.par_iter().map(|b| parse_host(b, map, opts.limits)).collect();
     // Content ids to CPU ids: equal CPUs (a dump and its decoded `<cpu>`, different whitespace)
     // share one.
     let mut cpus: Vec<CpuDef> = Vec::new();

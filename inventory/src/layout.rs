@@ -59,8 +59,8 @@ fn xml_stem(e: &Entry) -> Result<String, IgnoredWhy> {
 
 /// Lists `dir`: its pool folders (sorted by name) and what it passes over.
 pub(crate) fn scan(dir: &Path) -> Result<(Vec<PoolDir>, Vec<Ignored>), InventoryError> {
-    let meta = std::fs::metadata(dir)
-        .map_err(|e| InventoryError::Dir { path: dir.to_path_buf(), reason: io_reason(&e) })?;
+    let meta =
+        std::fs::metadata(dir).map_err(|e| InventoryError::Dir { path: dir.to_path_buf(), reason: io_reason(&e) })?;
     if !meta.is_dir() {
         return Err(InventoryError::Dir { path: dir.to_path_buf(), reason: "is not a directory".into() });
     }

@@ -215,8 +215,8 @@ pub enum InventoryError {
     NoPools { path: PathBuf },
     /// A pool folder without host files (or whose every host file was skipped).
     EmptyPool { path: PathBuf, skipped: usize },
-    /// A bad file (without `keep_going`).
-    File { path: PathBuf, problem: Problem },
+    /// A bad file (without `keep_going`; boxed: the error stays small on the `Ok` path).
+    File { path: PathBuf, problem: Box<Problem> },
 }
 
 impl fmt::Display for InventoryError {
@@ -303,7 +303,7 @@ impl Inventory {
 
     fn skip(&mut self, pool: &str, path: PathBuf, problem: Problem, keep_going: bool) -> Result<(), InventoryError> {
         if !keep_going {
-            return Err(InventoryError::File { path, problem });
+            return Err(InventoryError::File { path, problem: Box::new(problem) });
         }
         self.skipped.push(Skipped { path, pool: pool.to_string(), problem });
         Ok(())

@@ -90,7 +90,8 @@ fn a_bad_file_is_the_error_with_its_position_or_a_counted_skip() {
     let first = sample.write_host("intel-a", "aaa-broken", BROKEN);
     let second = sample.write_host("intel-b", "aaa-broken", BROKEN);
     match read(&sample, false) {
-        Err(InventoryError::File { path, problem: Problem::Xml(e) }) => {
+        Err(InventoryError::File { path, problem }) => {
+            let Problem::Xml(e) = *problem else { panic!("{problem}") };
             assert_eq!(path, first, "the first bad file in sorted order");
             assert_eq!(format!("{}:{}", e.pos.line, e.pos.col), reader_pos(BROKEN));
         }
@@ -122,7 +123,8 @@ fn a_skipped_host_takes_its_guests_along() {
 fn documents_of_the_wrong_shape_are_clear_errors() {
     let Some(pack) = pack() else { return };
     let cpu = std::fs::read_to_string(pack.join("x86_64-cpuid-Xeon-E5-2650-host.xml")).unwrap();
-    let cases: Vec<(String, fn(&Problem) -> bool)> = vec![
+    type Check = fn(&Problem) -> bool;
+    let cases: Vec<(String, Check)> = vec![
         (format!("{cpu}{cpu}"), |p| *p == Problem::SeveralCpus(2)),
         (support::domain("vm", "  <cpu mode='host-model'/>\n"), |p| *p == Problem::DomainAsHost),
         (String::new(), |p| matches!(p, Problem::Read(cpufleet_io::ReadError::Empty))),

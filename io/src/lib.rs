@@ -39,9 +39,14 @@ pub enum ReadError {
     Io(String),
     Directory,
     /// The file's size (from its metadata) is above the limit.
-    TooLarge { size: u64, limit: u64 },
+    TooLarge {
+        size: u64,
+        limit: u64,
+    },
     /// The file grew past the limit while read.
-    GrewPastLimit { limit: u64 },
+    GrewPastLimit {
+        limit: u64,
+    },
     Empty,
 }
 

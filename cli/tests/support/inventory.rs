@@ -105,7 +105,9 @@ pub fn build(pack: &Path, name: &str) -> SampleInventory {
     let (intel_a, intel_b) = intel.split_at(intel.len() / 2);
     let mut inv = SampleInventory { dir, pools: Vec::new(), guests: Vec::new(), twins: Vec::new(), dumps: Vec::new() };
     let mut uuid = 0;
-    for (pool, srcs, guest_model) in [("amd", &amd[..], "Opteron_G3"), ("intel-a", intel_a, "Nehalem"), ("intel-b", intel_b, "Nehalem")] {
+    for (pool, srcs, guest_model) in
+        [("amd", &amd[..], "Opteron_G3"), ("intel-a", intel_a, "Nehalem"), ("intel-b", intel_b, "Nehalem")]
+    {
         let pdir = inv.path().join(pool);
         std::fs::create_dir_all(&pdir).unwrap();
         let mut hosts = Vec::new();
