@@ -71,6 +71,9 @@ pub enum FleetCmd {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Summarise a real fleet inventory (DIR/POOL/HOST.xml, guests in DIR/POOL/HOST/*.xml) per
+    /// pool: hosts, distinct CPUs, host CPU models, vendors, guests, skipped files.
+    Show(crate::inventory::ShowArgs),
 }
 
 /// Shell-quotes an argument when needed.
@@ -210,5 +213,6 @@ pub fn run_fleet(cmd: FleetCmd) -> CliResult<Outcome> {
             }
             Ok(Outcome::Ok)
         }
+        FleetCmd::Show(args) => crate::inventory::run_show(&args),
     }
 }

@@ -31,28 +31,64 @@ impl fmt::Display for CliError {
 
 pub type CliResult<T> = Result<T, CliError>;
 
+/// Why a bounded read failed; `Display` is the reason as the command line words it (after
+/// `FILE: `).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The operating system's refusal (missing, permission, …), as [`io_reason`] words it.
+    Io(String),
+    Directory,
+    /// The file's size (from its metadata) is above the limit.
+    TooLarge {
+        size: u64,
+        limit: u64,
+    },
+    /// The file grew past the limit while read.
+    GrewPastLimit {
+        limit: u64,
+    },
+    Empty,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(m) => f.write_str(m),
+            ReadError::Directory => f.write_str("is a directory, expected a file"),
+            ReadError::TooLarge { size, limit } => {
+                write!(f, "file of {size} bytes exceeds the input limit of {limit} bytes")
+            }
+            ReadError::GrewPastLimit { limit } => write!(f, "file exceeds the input limit of {limit} bytes"),
+            ReadError::Empty => f.write_str("1:1: empty file"),
+        }
+    }
+}
+
 /// Reads a whole file, refusing directories, missing files and files above `max_bytes` (without
 /// reading them: memory stays bounded).
 pub fn read_file(path: &Path, max_bytes: u64) -> CliResult<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
+    read_bounded(path, max_bytes).map_err(|e| CliError::file(path, e))
+}
+
+/// [`read_file`] with a typed error (for callers that keep the path and the reason apart).
+pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+    let io = |e: std::io::Error| ReadError::Io(io_reason(&e));
+    let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
-        return Err(CliError::file(path, "is a directory, expected a file"));
+        return Err(ReadError::Directory);
     }
     if meta.len() > max_bytes {
-        return Err(CliError::file(
-            path,
-            format!("file of {} bytes exceeds the input limit of {max_bytes} bytes", meta.len()),
-        ));
+        return Err(ReadError::TooLarge { size: meta.len(), limit: max_bytes });
     }
-    let f = std::fs::File::open(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
+    let f = std::fs::File::open(path).map_err(io)?;
     let mut buf = Vec::with_capacity(meta.len() as usize);
     // Take one byte more than allowed so that a file growing while read is still caught.
-    f.take(max_bytes + 1).read_to_end(&mut buf).map_err(|e| CliError::file(path, io_reason(&e)))?;
+    f.take(max_bytes + 1).read_to_end(&mut buf).map_err(io)?;
     if buf.len() as u64 > max_bytes {
-        return Err(CliError::file(path, format!("file exceeds the input limit of {max_bytes} bytes")));
+        return Err(ReadError::GrewPastLimit { limit: max_bytes });
     }
     if buf.is_empty() {
-        return Err(CliError::file(path, "1:1: empty file"));
+        return Err(ReadError::Empty);
     }
     Ok(buf)
 }

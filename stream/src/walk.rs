@@ -89,9 +89,10 @@ pub(crate) fn cpu_start_at(b: &[u8], at: usize) -> Option<bool> {
 }
 
 /// A fast 64-bit hash of an element's bytes (four independent multiply-rotate lanes); equal
-/// hashes are always confirmed by comparing the bytes.
+/// hashes are always confirmed by comparing the bytes. Public: the inventory reader
+/// (`cpufleet-inventory`) dedupes whole files with it.
 #[inline]
-pub(crate) fn hash_bytes(s: &[u8]) -> u64 {
+pub fn hash_bytes(s: &[u8]) -> u64 {
     const M: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h: [u64; 4] = [0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344, 0xA409_3822_299F_31D0, 0x082E_FA98_EC4E_6C89];
     let mut lanes = |c: &[u8]| {

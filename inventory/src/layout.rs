@@ -1,0 +1,135 @@
+//! The inventory's folders, listed and sorted: which files are hosts, which are guests, and
+//! what is passed over (with the reason, for the note the command line prints).
+
+use crate::{Ignored, IgnoredWhy, InventoryError};
+use cpufleet_io::io_reason;
+use rayon::prelude::*;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// One pool folder: its host files and, per host, its guest files, all sorted by name.
+pub(crate) struct PoolDir {
+    pub name: String,
+    pub path: PathBuf,
+    /// (host name, path of `HOST.xml`).
+    pub hosts: Vec<(String, PathBuf)>,
+    /// (index into `hosts`, path of a `HOST/*.xml` domain), by host then file name.
+    pub guests: Vec<(usize, PathBuf)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    /// A file, or anything that is not a directory (a broken link fails when read).
+    File,
+}
+
+struct Entry {
+    name: OsString,
+    path: PathBuf,
+    kind: Kind,
+}
+
+/// The entries of `dir`, sorted by name; symbolic links followed.
+fn entries(dir: &Path) -> Result<Vec<Entry>, InventoryError> {
+    let dir_err = |e: std::io::Error| InventoryError::Dir { path: dir.to_path_buf(), reason: io_reason(&e) };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(dir_err)? {
+        let e = e.map_err(dir_err)?;
+        let path = e.path();
+        let ft = e.file_type().map_err(dir_err)?;
+        let is_dir = if ft.is_symlink() { std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) } else { ft.is_dir() };
+        out.push(Entry { name: e.file_name(), path, kind: if is_dir { Kind::Dir } else { Kind::File } });
+    }
+    out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// `name` without `.xml` when it is a visible `NAME.xml`, else why it is passed over.
+fn xml_stem(e: &Entry) -> Result<String, IgnoredWhy> {
+    let name = e.name.to_str().ok_or(IgnoredWhy::NotUtf8Name)?;
+    if name.starts_with('.') {
+        return Err(IgnoredWhy::Hidden);
+    }
+    match name.strip_suffix(".xml") {
+        Some(stem) if !stem.is_empty() && e.kind == Kind::File => Ok(stem.to_string()),
+        _ => Err(IgnoredWhy::NotXml),
+    }
+}
+
+/// Lists `dir`: its pool folders (sorted by name) and what it passes over.
+pub(crate) fn scan(dir: &Path) -> Result<(Vec<PoolDir>, Vec<Ignored>), InventoryError> {
+    let meta =
+        std::fs::metadata(dir).map_err(|e| InventoryError::Dir { path: dir.to_path_buf(), reason: io_reason(&e) })?;
+    if !meta.is_dir() {
+        return Err(InventoryError::Dir { path: dir.to_path_buf(), reason: "is not a directory".into() });
+    }
+    let mut ignored = Vec::new();
+    let mut pools = Vec::new();
+    for e in entries(dir)? {
+        let why = match (e.kind, e.name.to_str()) {
+            (Kind::File, _) => IgnoredWhy::TopLevelFile,
+            (Kind::Dir, None) => IgnoredWhy::NotUtf8Name,
+            (Kind::Dir, Some(n)) if n.starts_with('.') => IgnoredWhy::Hidden,
+            (Kind::Dir, Some(n)) => {
+                pools.push((n.to_string(), e.path));
+                continue;
+            }
+        };
+        ignored.push(Ignored { path: e.path, why });
+    }
+    if pools.is_empty() {
+        return Err(InventoryError::NoPools { path: dir.to_path_buf() });
+    }
+    let listed: Vec<Result<(PoolDir, Vec<Ignored>), InventoryError>> =
+        pools.into_par_iter().map(|(name, path)| scan_pool(name, path)).collect();
+    let mut out = Vec::with_capacity(listed.len());
+    for r in listed {
+        let (pool, mut notes) = r?;
+        if pool.hosts.is_empty() {
+            return Err(InventoryError::EmptyPool { path: pool.path, skipped: 0 });
+        }
+        ignored.append(&mut notes);
+        out.push(pool);
+    }
+    Ok((out, ignored))
+}
+
+/// One pool folder: `HOST.xml` files, and `HOST/` folders of guest domains.
+fn scan_pool(name: String, path: PathBuf) -> Result<(PoolDir, Vec<Ignored>), InventoryError> {
+    let mut ignored = Vec::new();
+    let mut hosts = Vec::new();
+    let mut guest_dirs = Vec::new();
+    for e in entries(&path)? {
+        if e.kind == Kind::Dir {
+            match e.name.to_str() {
+                Some(n) if !n.starts_with('.') => guest_dirs.push((n.to_string(), e.path)),
+                Some(_) => ignored.push(Ignored { path: e.path, why: IgnoredWhy::Hidden }),
+                None => ignored.push(Ignored { path: e.path, why: IgnoredWhy::NotUtf8Name }),
+            }
+            continue;
+        }
+        match xml_stem(&e) {
+            Ok(host) => hosts.push((host, e.path)),
+            Err(why) => ignored.push(Ignored { path: e.path, why }),
+        }
+    }
+    // Sorted by host name (file names sort `a-b.xml` before `a.xml`, host names the other way).
+    hosts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut guests = Vec::new();
+    for (host, dir) in guest_dirs {
+        let Ok(h) = hosts.binary_search_by(|(n, _)| n.as_str().cmp(&host)) else {
+            ignored.push(Ignored { path: dir, why: IgnoredWhy::NoHostFile });
+            continue;
+        };
+        for e in entries(&dir)? {
+            match (e.kind, xml_stem(&e)) {
+                (Kind::File, Ok(_)) => guests.push((h, e.path)),
+                (Kind::Dir, _) => ignored.push(Ignored { path: e.path, why: IgnoredWhy::NestedDir }),
+                (Kind::File, Err(why)) => ignored.push(Ignored { path: e.path, why }),
+            }
+        }
+    }
+    guests.sort_by_key(|g| g.0);
+    Ok((PoolDir { name, path, hosts, guests }, ignored))
+}

@@ -1,0 +1,360 @@
+//! Reading a real fleet inventory: a directory of host documents, one folder per pool,
+//! optionally with the guests running on each host.
+//!
+//! ```text
+//! DIR/<pool>/<host>.xml          a host: `virsh capabilities`, `virsh domcapabilities` (its
+//!                                host-model CPU), a host <cpu>, or a <cpudata> CPUID dump
+//! DIR/<pool>/<host>/<any>.xml    a guest on that host: `virsh dumpxml` (name from <name>, CPU
+//!                                from <cpu>)
+//! ```
+//!
+//! Pool = folder name, host = file name without `.xml`; pools, hosts and each host's guest files
+//! are sorted by name, so the result does not depend on the file system's order. Anything else
+//! (files at the top level, files not named `*.xml`, hidden entries, folders without a host
+//! file, folders inside a guest folder) is passed over and listed in [`Inventory::ignored`].
+//! Symbolic links are followed.
+//!
+//! Host documents are read as `cpufleet baseline` (and `virsh cpu-baseline`) reads its inputs:
+//! every CPU typed as a host CPU, by the parser of the map's libvirt version; a `<cpudata>` dump
+//! is decoded with the engine's `x86::decode_host`. A host file must hold exactly one CPU.
+//!
+//! **Fast at 10⁵ files.** Files are read in parallel (rayon) with the bounded read of
+//! `cpufleet-io`, deduplicated by their bytes (hashed, then compared), and each distinct content
+//! is parsed once; hosts hold a [`CpuId`] into [`Inventory::cpus`], and contents that parse to
+//! the same CPU share one id.
+//!
+//! **Errors.** Without [`ReadOpts::keep_going`] the first bad file, in the order pools → hosts →
+//! guests (each sorted by name), is the error, with its path and the reader's line:column. With
+//! it, each bad file becomes a [`Skipped`] entry (and the guests of a skipped host are skipped
+//! too). An inventory without pool folders, and a pool without a (readable) host file, are
+//! errors either way.
+
+mod content;
+pub mod docs;
+mod layout;
+
+use cpufleet_engine::xml::Limits;
+use cpufleet_engine::{CpuDef, CpuError, CpuMap, LibvirtVersion, XmlError};
+use cpufleet_io::{read_bounded, ReadError, DEFAULT_MAX_INPUT};
+use rayon::prelude::*;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// How an inventory is read.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOpts {
+    /// Skip bad files (each recorded in [`Inventory::skipped`]) instead of failing on the first.
+    pub keep_going: bool,
+    /// Largest file read, in bytes (`--max-input-bytes`).
+    pub max_input_bytes: u64,
+    /// The XML reader's limits.
+    pub limits: Limits,
+}
+
+impl Default for ReadOpts {
+    fn default() -> Self {
+        ReadOpts { keep_going: false, max_input_bytes: DEFAULT_MAX_INPUT, limits: Limits::default() }
+    }
+}
+
+/// Index of a distinct host CPU in [`Inventory::cpus`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CpuId(pub u32);
+
+impl CpuId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A fleet read from a directory.
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    /// The rules and map the files were read with.
+    pub libvirt: LibvirtVersion,
+    /// Pools sorted by name, each with at least one host.
+    pub pools: Vec<Pool>,
+    /// The distinct host CPUs (host type, as read or decoded), in the order of their first host.
+    pub cpus: Vec<CpuDef>,
+    /// Files skipped under [`ReadOpts::keep_going`], in reading order.
+    pub skipped: Vec<Skipped>,
+    /// Entries passed over because they are not part of the layout.
+    pub ignored: Vec<Ignored>,
+}
+
+/// One pool folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pool {
+    pub name: String,
+    pub path: PathBuf,
+    /// Sorted by name.
+    pub hosts: Vec<Host>,
+    /// By host, then file name.
+    pub guests: Vec<Guest>,
+}
+
+/// One host file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// The file name without `.xml`.
+    pub name: String,
+    pub cpu: CpuId,
+    pub path: PathBuf,
+}
+
+/// One guest domain file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Guest {
+    /// The domain's `<name>`.
+    pub name: String,
+    /// Index of its host in the pool's [`Pool::hosts`].
+    pub host: usize,
+    /// The domain's `<cpu>`, read as a guest CPU; `None` when the domain has no `<cpu>` element
+    /// (libvirt's default CPU).
+    pub cpu: Option<CpuDef>,
+    pub path: PathBuf,
+}
+
+/// A file skipped under [`ReadOpts::keep_going`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    /// Name of its pool.
+    pub pool: String,
+    pub problem: Problem,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.problem)
+    }
+}
+
+/// An entry passed over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ignored {
+    pub path: PathBuf,
+    pub why: IgnoredWhy,
+}
+
+impl fmt::Display for Ignored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ignored ({})", self.path.display(), self.why)
+    }
+}
+
+/// Why an entry is not part of the inventory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IgnoredWhy {
+    /// A file beside the pool folders.
+    TopLevelFile,
+    /// Not named `*.xml`.
+    NotXml,
+    /// A name starting with `.`.
+    Hidden,
+    /// A name that is not UTF-8.
+    NotUtf8Name,
+    /// A guest folder `POOL/NAME/` without `POOL/NAME.xml`.
+    NoHostFile,
+    /// A folder inside a guest folder.
+    NestedDir,
+}
+
+impl fmt::Display for IgnoredWhy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IgnoredWhy::TopLevelFile => "a file at the top level; hosts go in DIR/POOL/HOST.xml",
+            IgnoredWhy::NotXml => "not an .xml file",
+            IgnoredWhy::Hidden => "hidden",
+            IgnoredWhy::NotUtf8Name => "name is not UTF-8",
+            IgnoredWhy::NoHostFile => "a guest folder without its host file HOST.xml",
+            IgnoredWhy::NestedDir => "a folder inside a guest folder",
+        })
+    }
+}
+
+/// What is wrong with one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// It could not be read (missing, too large, empty …).
+    Read(ReadError),
+    /// The XML reader's error, with line:column.
+    Xml(XmlError),
+    /// A `<cpudata>` dump the engine could not decode.
+    Decode(CpuError),
+    /// A host document without a host CPU.
+    NoCpu,
+    /// A host document with several CPUs.
+    SeveralCpus(usize),
+    /// A guest domain where a host document belongs.
+    DomainAsHost,
+    /// A guest whose host file was skipped.
+    HostSkipped,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Read(e) => write!(f, "{e}"),
+            Problem::Xml(e) => write!(f, "{e}"),
+            Problem::Decode(e) => write!(f, "decoding the CPUID dump: {e}"),
+            Problem::NoCpu => f.write_str("no host CPU found (expected virsh capabilities, virsh domcapabilities with a host-model CPU, a host <cpu> or a <cpudata> CPUID dump)"),
+            Problem::SeveralCpus(n) => write!(f, "{n} CPUs found; a host file describes exactly one host"),
+            Problem::DomainAsHost => f.write_str("a guest domain, not a host document (guests go in POOL/HOST/*.xml)"),
+            Problem::HostSkipped => f.write_str("its host file was skipped"),
+        }
+    }
+}
+
+/// Why an inventory could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InventoryError {
+    /// A folder that cannot be listed (or the inventory path is not a folder).
+    Dir { path: PathBuf, reason: String },
+    /// No pool folder in the inventory.
+    NoPools { path: PathBuf },
+    /// A pool folder without host files (or whose every host file was skipped).
+    EmptyPool { path: PathBuf, skipped: usize },
+    /// A bad file (without `keep_going`; boxed: the error stays small on the `Ok` path).
+    File { path: PathBuf, problem: Box<Problem> },
+}
+
+impl fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InventoryError::Dir { path, reason } => write!(f, "{}: {reason}", path.display()),
+            InventoryError::NoPools { path } => {
+                write!(f, "{}: empty inventory: no pool folder (expected DIR/POOL/HOST.xml)", path.display())
+            }
+            InventoryError::EmptyPool { path, skipped: 0 } => {
+                write!(f, "{}: empty pool: no host file (expected POOL/HOST.xml)", path.display())
+            }
+            InventoryError::EmptyPool { path, skipped } => {
+                write!(f, "{}: empty pool: all {skipped} host file(s) skipped", path.display())
+            }
+            InventoryError::File { path, problem } => write!(f, "{}: {problem}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for InventoryError {}
+
+impl Inventory {
+    /// Reads the inventory in `dir` with `map`'s rules (see the crate documentation).
+    pub fn read(dir: &Path, map: &CpuMap, opts: &ReadOpts) -> Result<Inventory, InventoryError> {
+        let (dirs, ignored) = layout::scan(dir)?;
+        let host_paths: Vec<&PathBuf> = dirs.iter().flat_map(|p| p.hosts.iter().map(|h| &h.1)).collect();
+        let (host_cpus, cpus) = content::read_hosts(&host_paths, map, opts);
+        let guest_paths: Vec<&PathBuf> = dirs.iter().flat_map(|p| p.guests.iter().map(|g| &g.1)).collect();
+        let version = map.version();
+        let guests: Vec<Result<(String, Option<CpuDef>), Problem>> = guest_paths
+            .par_iter()
+            .map(|p| {
+                let bytes = read_bounded(p, opts.max_input_bytes).map_err(Problem::Read)?;
+                docs::parse_guest(&bytes, version, opts.limits).map_err(Problem::Xml)
+            })
+            .collect();
+        let mut inv = Inventory { libvirt: version, pools: Vec::new(), cpus, skipped: Vec::new(), ignored };
+        let (mut host_results, mut guest_results) = (host_cpus.into_iter(), guests.into_iter());
+        for d in dirs {
+            let pool = inv.assemble(d, &mut host_results, &mut guest_results, opts.keep_going)?;
+            inv.pools.push(pool);
+        }
+        Ok(inv)
+    }
+
+    /// One pool from its folder and the results of its files (taken in order from the two
+    /// iterators).
+    fn assemble(
+        &mut self,
+        d: layout::PoolDir,
+        host_results: &mut impl Iterator<Item = Result<CpuId, Problem>>,
+        guest_results: &mut impl Iterator<Item = Result<(String, Option<CpuDef>), Problem>>,
+        keep_going: bool,
+    ) -> Result<Pool, InventoryError> {
+        let mut pool = Pool { name: d.name, path: d.path, hosts: Vec::new(), guests: Vec::new() };
+        let n_skipped = self.skipped.len();
+        // Index of each host file's entry in `pool.hosts`, None when skipped.
+        let mut kept: Vec<Option<usize>> = Vec::with_capacity(d.hosts.len());
+        for ((name, path), r) in d.hosts.into_iter().zip(host_results) {
+            match r {
+                Ok(cpu) => {
+                    kept.push(Some(pool.hosts.len()));
+                    pool.hosts.push(Host { name, cpu, path });
+                }
+                Err(problem) => {
+                    kept.push(None);
+                    self.skip(&pool.name, path, problem, keep_going)?;
+                }
+            }
+        }
+        for ((host_file, path), r) in d.guests.into_iter().zip(guest_results) {
+            match (kept[host_file], r) {
+                (Some(host), Ok((name, cpu))) => pool.guests.push(Guest { name, host, cpu, path }),
+                (None, _) => self.skip(&pool.name, path, Problem::HostSkipped, keep_going)?,
+                (Some(_), Err(problem)) => self.skip(&pool.name, path, problem, keep_going)?,
+            }
+        }
+        if pool.hosts.is_empty() {
+            return Err(InventoryError::EmptyPool { path: pool.path, skipped: self.skipped.len() - n_skipped });
+        }
+        Ok(pool)
+    }
+
+    fn skip(&mut self, pool: &str, path: PathBuf, problem: Problem, keep_going: bool) -> Result<(), InventoryError> {
+        if !keep_going {
+            return Err(InventoryError::File { path, problem: Box::new(problem) });
+        }
+        self.skipped.push(Skipped { path, pool: pool.to_string(), problem });
+        Ok(())
+    }
+
+    /// Number of hosts in all pools.
+    pub fn n_hosts(&self) -> usize {
+        self.pools.iter().map(|p| p.hosts.len()).sum()
+    }
+
+    /// Number of guests in all pools.
+    pub fn n_guests(&self) -> usize {
+        self.pools.iter().map(|p| p.guests.len()).sum()
+    }
+
+    /// A pool's summary: its distinct CPUs, host CPU models and vendors.
+    pub fn summary(&self, pool: &Pool) -> PoolSummary {
+        let mut ids: Vec<CpuId> = pool.hosts.iter().map(|h| h.cpu).collect();
+        ids.sort_unstable();
+        let mut models: Vec<(String, usize)> = Vec::new();
+        let mut vendors: Vec<String> = Vec::new();
+        let mut distinct_cpus = 0;
+        for run in ids.chunk_by(|a, b| a == b) {
+            distinct_cpus += 1;
+            let cpu = &self.cpus[run[0].index()];
+            let model = cpu.model.clone().unwrap_or_else(|| NONE.to_string());
+            match models.iter_mut().find(|(m, _)| *m == model) {
+                Some((_, n)) => *n += run.len(),
+                None => models.push((model, run.len())),
+            }
+            let vendor = cpu.vendor.clone().unwrap_or_else(|| NONE.to_string());
+            if !vendors.contains(&vendor) {
+                vendors.push(vendor);
+            }
+        }
+        models.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        vendors.sort();
+        PoolSummary { distinct_cpus, models, vendors }
+    }
+}
+
+/// What stands for a missing model or vendor name in a [`PoolSummary`].
+pub const NONE: &str = "(none)";
+
+/// What [`Inventory::summary`] says about a pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolSummary {
+    /// Distinct host CPUs among the pool's hosts.
+    pub distinct_cpus: usize,
+    /// Host CPU model names (as read or decoded) with their host counts, most hosts first.
+    pub models: Vec<(String, usize)>,
+    /// Vendor names, sorted.
+    pub vendors: Vec<String>,
+}

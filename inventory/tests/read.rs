@@ -1,0 +1,175 @@
+//! `Inventory::read` on an inventory built from the libvirt 11.3.0 pack's real host CPUs.
+
+#[path = "../../cli/tests/support/inventory.rs"]
+mod support;
+
+use cpufleet_engine::xml::{read_cpu_document, Limits, TypeHint};
+use cpufleet_engine::{CpuMap, LibvirtVersion};
+use cpufleet_inventory::docs::parse_host;
+use cpufleet_inventory::{IgnoredWhy, Inventory, InventoryError, Problem, ReadOpts};
+use support::{build, pack, SampleInventory, TempDir};
+
+fn map() -> CpuMap {
+    CpuMap::embedded(LibvirtVersion::V11_3_0).unwrap()
+}
+
+fn read(inv: &SampleInventory, keep_going: bool) -> Result<Inventory, InventoryError> {
+    Inventory::read(inv.path(), &map(), &ReadOpts { keep_going, ..ReadOpts::default() })
+}
+
+/// The position the engine's reader gives for `text` read as host CPUs.
+fn reader_pos(text: &str) -> String {
+    let e = read_cpu_document(text.as_bytes(), TypeHint::Host, LibvirtVersion::V11_3_0, Limits::default()).unwrap_err();
+    format!("{}:{}", e.pos.line, e.pos.col)
+}
+
+const BROKEN: &str = "<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n  <feature name='aes'>\n</cpu>\n";
+
+#[test]
+fn reads_every_pool_host_and_guest_in_order() {
+    let Some(pack) = pack() else { return };
+    let sample = build(&pack, "inv-read");
+    let inv = read(&sample, false).unwrap();
+    assert_eq!(inv.libvirt, LibvirtVersion::V11_3_0);
+    let pools: Vec<&str> = inv.pools.iter().map(|p| p.name.as_str()).collect();
+    let mut expected: Vec<&str> = sample.pools.iter().map(|p| p.0.as_str()).collect();
+    expected.sort();
+    assert_eq!(pools, expected);
+    for (name, hosts) in &sample.pools {
+        let pool = inv.pools.iter().find(|p| p.name == *name).unwrap();
+        let mut want = hosts.clone();
+        want.sort();
+        let got: Vec<String> = pool.hosts.iter().map(|h| h.name.clone()).collect();
+        assert_eq!(got, want, "pool {name}");
+    }
+    assert!(inv.n_hosts() >= 30 && inv.pools.len() >= 3);
+    assert_eq!(inv.n_guests(), sample.guests.len());
+    for (pool, host, guest) in &sample.guests {
+        let p = inv.pools.iter().find(|p| p.name == *pool).unwrap();
+        let g = p.guests.iter().find(|g| g.name == *guest).unwrap_or_else(|| panic!("guest {guest}"));
+        assert_eq!(p.hosts[g.host].name, *host);
+    }
+    // The guest written without <cpu> is recorded as such; the others have their CPU.
+    let no_cpu: Vec<&str> =
+        inv.pools.iter().flat_map(|p| &p.guests).filter(|g| g.cpu.is_none()).map(|g| g.name.as_str()).collect();
+    assert_eq!(no_cpu.len(), sample.pools.len(), "{no_cpu:?}");
+    assert!(no_cpu.iter().all(|n| n.ends_with("-vm2")));
+    assert!(inv.skipped.is_empty() && inv.ignored.is_empty());
+}
+
+#[test]
+fn same_bytes_share_one_cpu_and_dumps_are_decoded() {
+    let Some(pack) = pack() else { return };
+    let sample = build(&pack, "inv-dedupe");
+    let inv = read(&sample, false).unwrap();
+    let host = |pool: &str, name: &str| {
+        let p = inv.pools.iter().find(|p| p.name == pool).unwrap();
+        p.hosts.iter().find(|h| h.name == name).unwrap().clone()
+    };
+    for (pool, a, b) in &sample.twins {
+        assert_eq!(host(pool, a).cpu, host(pool, b).cpu, "{pool}: {a} and {b}");
+    }
+    // Fewer distinct CPUs than hosts, and every id is used.
+    assert!(inv.cpus.len() < inv.n_hosts());
+    let mut used: Vec<usize> = inv.pools.iter().flat_map(|p| &p.hosts).map(|h| h.cpu.index()).collect();
+    used.sort();
+    used.dedup();
+    assert_eq!(used, (0..inv.cpus.len()).collect::<Vec<_>>());
+    // A <cpudata> dump decodes to the host CPU libvirt's test suite expects for it.
+    for (pool, name, decoded) in &sample.dumps {
+        let cpu = &inv.cpus[host(pool, name).cpu.index()];
+        let expected = parse_host(&std::fs::read(decoded).unwrap(), &map(), Limits::default()).unwrap();
+        assert_eq!(*cpu, expected, "{pool}/{name}");
+    }
+}
+
+#[test]
+fn a_bad_file_is_the_error_with_its_position_or_a_counted_skip() {
+    let Some(pack) = pack() else { return };
+    let sample = build(&pack, "inv-bad");
+    let first = sample.write_host("intel-a", "aaa-broken", BROKEN);
+    let second = sample.write_host("intel-b", "aaa-broken", BROKEN);
+    match read(&sample, false) {
+        Err(InventoryError::File { path, problem }) => {
+            let Problem::Xml(e) = *problem else { panic!("{problem}") };
+            assert_eq!(path, first, "the first bad file in sorted order");
+            assert_eq!(format!("{}:{}", e.pos.line, e.pos.col), reader_pos(BROKEN));
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = read(&sample, false).unwrap_err().to_string();
+    assert!(err.starts_with(&format!("{}: {}", first.display(), reader_pos(BROKEN))), "{err}");
+    let inv = read(&sample, true).unwrap();
+    let skipped: Vec<_> = inv.skipped.iter().map(|s| (s.path.clone(), s.pool.as_str())).collect();
+    assert_eq!(skipped, vec![(first, "intel-a"), (second, "intel-b")]);
+    let all: usize = sample.pools.iter().map(|p| p.1.len()).sum();
+    assert_eq!(inv.n_hosts(), all);
+}
+
+#[test]
+fn a_skipped_host_takes_its_guests_along() {
+    let Some(pack) = pack() else { return };
+    let sample = build(&pack, "inv-skip-guests");
+    let (pool, host, _) = sample.guests.last().unwrap().clone();
+    sample.write_host(&pool, &host, BROKEN);
+    let inv = read(&sample, true).unwrap();
+    let n_guests = sample.guests.iter().filter(|g| g.1 == host).count();
+    assert_eq!(inv.skipped.len(), 1 + n_guests);
+    assert!(inv.skipped[1..].iter().all(|s| s.problem == Problem::HostSkipped));
+    assert_eq!(inv.n_guests(), sample.guests.len() - n_guests);
+}
+
+#[test]
+fn documents_of_the_wrong_shape_are_clear_errors() {
+    let Some(pack) = pack() else { return };
+    let cpu = std::fs::read_to_string(pack.join("x86_64-cpuid-Xeon-E5-2650-host.xml")).unwrap();
+    type Check = fn(&Problem) -> bool;
+    let cases: Vec<(String, Check)> = vec![
+        (format!("{cpu}{cpu}"), |p| *p == Problem::SeveralCpus(2)),
+        (support::domain("vm", "  <cpu mode='host-model'/>\n"), |p| *p == Problem::DomainAsHost),
+        (String::new(), |p| matches!(p, Problem::Read(cpufleet_io::ReadError::Empty))),
+        ("not xml at all".into(), |p| matches!(p, Problem::Xml(_))),
+        ("<cpudata arch='x86'>\n</cpudata>\n".into(), |p| matches!(p, Problem::Decode(_) | Problem::Xml(_))),
+    ];
+    for (content, check) in cases {
+        let dir = TempDir::new("inv-shape");
+        std::fs::create_dir_all(dir.0.join("p")).unwrap();
+        std::fs::write(dir.0.join("p/h.xml"), &content).unwrap();
+        match Inventory::read(&dir.0, &map(), &ReadOpts::default()) {
+            Err(InventoryError::File { problem, .. }) => assert!(check(&problem), "{content:?}: {problem}"),
+            other => panic!("{content:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn empty_inventories_and_pools_and_ignored_entries() {
+    let Some(pack) = pack() else { return };
+    let dir = TempDir::new("inv-empty");
+    assert!(matches!(Inventory::read(&dir.0, &map(), &ReadOpts::default()), Err(InventoryError::NoPools { .. })));
+    std::fs::write(dir.0.join("notes.txt"), "x").unwrap();
+    std::fs::create_dir_all(dir.0.join("p/h")).unwrap();
+    let e = Inventory::read(&dir.0, &map(), &ReadOpts::default()).unwrap_err();
+    assert!(matches!(&e, InventoryError::EmptyPool { path, skipped: 0 } if path.ends_with("p")), "{e:?}");
+    std::fs::copy(pack.join("x86_64-cpuid-Xeon-E5-2650-host.xml"), dir.0.join("p/h.xml")).unwrap();
+    std::fs::write(dir.0.join("p/h.txt"), "x").unwrap();
+    std::fs::create_dir_all(dir.0.join("p/orphan")).unwrap();
+    let inv = Inventory::read(&dir.0, &map(), &ReadOpts::default()).unwrap();
+    let why: Vec<IgnoredWhy> = inv.ignored.iter().map(|i| i.why).collect();
+    assert_eq!(why, vec![IgnoredWhy::TopLevelFile, IgnoredWhy::NotXml, IgnoredWhy::NoHostFile]);
+    std::fs::write(dir.0.join("p/h.xml"), BROKEN).unwrap();
+    let e = Inventory::read(&dir.0, &map(), &ReadOpts { keep_going: true, ..ReadOpts::default() }).unwrap_err();
+    assert!(matches!(e, InventoryError::EmptyPool { skipped: 1, .. }), "{e:?}");
+}
+
+#[test]
+fn reading_is_deterministic() {
+    let Some(pack) = pack() else { return };
+    let sample = build(&pack, "inv-determinism");
+    sample.write_host("amd", "zz-broken", BROKEN);
+    let a = read(&sample, true).unwrap();
+    let b = read(&sample, true).unwrap();
+    assert_eq!(a.pools, b.pools);
+    assert_eq!(a.cpus, b.cpus);
+    assert_eq!(a.skipped, b.skipped);
+}
