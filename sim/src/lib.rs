@@ -14,6 +14,7 @@ pub mod report;
 pub mod rng;
 pub mod scenarios;
 pub mod spec;
+pub mod swarm;
 
 use cpufleet_engine::CpuMap;
 use cpufleet_io::CliResult;

@@ -16,6 +16,7 @@ pub mod tag {
     pub const UPGRADE_STEP: u64 = 0x7570_6773;
     pub const MICROCODE: u64 = 0x6d63_6f64;
     pub const CHECK_SAMPLE: u64 = 0x6368_6b73;
+    pub const SWARM: u64 = 0x7377_726d;
 }
 
 /// One SplitMix64 step applied to `x` (a strong 64-bit mixer).
