@@ -63,7 +63,7 @@ fn share_color(s: f64) -> String {
     format!("rgb({},{},{})", r as u8, g as u8, b as u8)
 }
 
-pub fn matrix_svg(r: &Report) -> String {
+fn matrix_svg(r: &Report) -> String {
     let m = &r.compatibility_matrix;
     // Fit the page (about 1100 px) whatever the number of generations.
     let (cell_h, left, top) = (22.0, 130.0, 120.0);
@@ -114,7 +114,7 @@ pub fn matrix_svg(r: &Report) -> String {
     s
 }
 
-pub fn blockers_svg(r: &Report) -> String {
+fn blockers_svg(r: &Report) -> String {
     let rows: Vec<_> = r.blockers.iter().take(25).collect();
     if rows.is_empty() {
         return "<p class='note'>No migration was refused.</p>".into();
@@ -161,7 +161,7 @@ pub fn blockers_svg(r: &Report) -> String {
 }
 
 /// A line chart: series of (name, color, values) over x = x0, x0 + 1, ….
-pub fn line_chart(title: &str, x_label: &str, x0: usize, series: &[(&str, &str, Vec<f64>)]) -> String {
+fn line_chart(title: &str, x_label: &str, x0: usize, series: &[(&str, &str, Vec<f64>)]) -> String {
     let n = series.iter().map(|s| s.2.len()).max().unwrap_or(0);
     let (w, h, left, right, top, bottom) = (780.0, 260.0, 60.0, 210.0, 24.0, 40.0);
     let ymax = series.iter().flat_map(|s| s.2.iter().copied()).fold(0.0f64, f64::max);
