@@ -166,5 +166,8 @@ mod tests {
     #[test]
     fn escaping() {
         assert_eq!(esc("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+        // Fixed wording keeps its apostrophes (as the page always has); values are escaped in full.
+        let spans = [Span::Prose("pool's <b>"), Span::Plain("it's".into()), Span::Code("a&b".into())];
+        assert_eq!(inline(&spans), "pool's &lt;b&gt;it&#39;s<code>a&amp;b</code>");
     }
 }

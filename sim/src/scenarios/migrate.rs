@@ -361,3 +361,23 @@ pub fn blocker_rows(sim: &Sim, st: &MigStats) -> Vec<BlockerRow> {
     });
     rows
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocker_rows_serialise_whole_cpu_blockers_by_their_label() {
+        let row = |feature: Option<&str>, kind| BlockerRow { feature: feature.map(String::from), kind, refusals: 3 };
+        let json = |r: BlockerRow| serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json(row(None, BlockerKind::HostPassthrough)),
+            r#"{"feature":"(CPU not identical)","kind":"host-passthrough","refusals":3}"#
+        );
+        assert_eq!(json(row(None, BlockerKind::Vendor)), r#"{"feature":"(vendor)","kind":"vendor","refusals":3}"#);
+        assert_eq!(
+            json(row(Some("avx2"), BlockerKind::Missing)),
+            r#"{"feature":"avx2","kind":"missing","refusals":3}"#
+        );
+    }
+}
