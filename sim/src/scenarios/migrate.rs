@@ -273,37 +273,111 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
     MigrateRun { stats, accepted, refused }
 }
 
+/// Why a migration was refused, as counted in the blocker histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlockerKind {
+    /// The destination lacks the feature.
+    Missing,
+    /// The destination has a feature the guest forbids.
+    Forbidden,
+    /// A strict CPU: the destination has the feature unlisted.
+    Extra,
+    /// The destination's vendor differs.
+    Vendor,
+    /// host-passthrough onto a CPU that is not identical.
+    HostPassthrough,
+}
+
+impl BlockerKind {
+    /// The name the JSON and the reports print.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockerKind::Missing => "missing",
+            BlockerKind::Forbidden => "forbidden",
+            BlockerKind::Extra => "extra",
+            BlockerKind::Vendor => "vendor",
+            BlockerKind::HostPassthrough => "host-passthrough",
+        }
+    }
+}
+
 /// One row of the blocker histogram.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct BlockerRow {
-    pub feature: String,
-    /// missing (the destination lacks it), forbidden (the destination has it), extra (strict
-    /// CPU, the destination has it unlisted), vendor, host-passthrough (not identical).
-    pub kind: &'static str,
+    /// The feature; None for the blockers that concern the whole CPU (vendor, host-passthrough).
+    pub feature: Option<String>,
+    pub kind: BlockerKind,
     pub refusals: u64,
+}
+
+impl BlockerRow {
+    /// The feature, or for a whole-CPU blocker the label the reports (and the JSON) print.
+    pub fn label(&self) -> &str {
+        match (&self.feature, self.kind) {
+            (Some(f), _) => f,
+            (None, BlockerKind::Vendor) => "(vendor)",
+            (None, BlockerKind::HostPassthrough) => "(CPU not identical)",
+            // blocker_rows always names the feature of a feature blocker.
+            (None, BlockerKind::Missing | BlockerKind::Forbidden | BlockerKind::Extra) => "(no feature)",
+        }
+    }
+}
+
+/// The JSON keeps its shape: `feature` is always a string (the label of a whole-CPU blocker).
+impl Serialize for BlockerRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("BlockerRow", 3)?;
+        st.serialize_field("feature", self.label())?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("refusals", &self.refusals)?;
+        st.end()
+    }
 }
 
 /// The blocker histogram, most frequent first.
 pub fn blocker_rows(sim: &Sim, st: &MigStats) -> Vec<BlockerRow> {
     let map = &sim.map.x86;
     let mut rows = Vec::new();
-    for (kind, v) in [("missing", &st.missing), ("forbidden", &st.forbidden), ("extra", &st.extra)] {
+    let per_feature =
+        [(BlockerKind::Missing, &st.missing), (BlockerKind::Forbidden, &st.forbidden), (BlockerKind::Extra, &st.extra)];
+    for (kind, v) in per_feature {
         for (i, &n) in v.iter().enumerate() {
             if n > 0 {
-                rows.push(BlockerRow { feature: map.features[i].name.clone(), kind, refusals: n });
+                rows.push(BlockerRow { feature: Some(map.features[i].name.clone()), kind, refusals: n });
             }
         }
     }
     if st.vendor > 0 {
-        rows.push(BlockerRow { feature: "(vendor)".into(), kind: "vendor", refusals: st.vendor });
+        rows.push(BlockerRow { feature: None, kind: BlockerKind::Vendor, refusals: st.vendor });
     }
     if st.passthrough_refused > 0 {
-        rows.push(BlockerRow {
-            feature: "(CPU not identical)".into(),
-            kind: "host-passthrough",
-            refusals: st.passthrough_refused,
-        });
+        rows.push(BlockerRow { feature: None, kind: BlockerKind::HostPassthrough, refusals: st.passthrough_refused });
     }
-    rows.sort_by(|a, b| b.refusals.cmp(&a.refusals).then_with(|| a.feature.cmp(&b.feature)).then(a.kind.cmp(b.kind)));
+    // Ties sort by the printed label and kind name, as they always have (the JSON order).
+    rows.sort_by(|a, b| {
+        b.refusals.cmp(&a.refusals).then_with(|| a.label().cmp(b.label())).then(a.kind.as_str().cmp(b.kind.as_str()))
+    });
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocker_rows_serialise_whole_cpu_blockers_by_their_label() {
+        let row = |feature: Option<&str>, kind| BlockerRow { feature: feature.map(String::from), kind, refusals: 3 };
+        let json = |r: BlockerRow| serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json(row(None, BlockerKind::HostPassthrough)),
+            r#"{"feature":"(CPU not identical)","kind":"host-passthrough","refusals":3}"#
+        );
+        assert_eq!(json(row(None, BlockerKind::Vendor)), r#"{"feature":"(vendor)","kind":"vendor","refusals":3}"#);
+        assert_eq!(
+            json(row(Some("avx2"), BlockerKind::Missing)),
+            r#"{"feature":"avx2","kind":"missing","refusals":3}"#
+        );
+    }
 }

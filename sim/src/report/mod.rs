@@ -1,0 +1,114 @@
+//! The simulation report: one serialisable value, printed as JSON, or laid out as a document
+//! ([`model`]) that the text renderer ([`text`]) and the HTML renderer ([`crate::html`]) walk.
+
+pub mod model;
+pub mod text;
+
+use crate::check::{CheckReport, Violation};
+use crate::scenarios::microcode::EventReport;
+use crate::scenarios::migrate::BlockerRow;
+use crate::scenarios::plan::PlanReport;
+use crate::scenarios::pools::{BaselineReport, CompatMatrix, PoolReport, VendorBaseline};
+use crate::scenarios::upgrade::UpgradeReport;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Migrations {
+    /// Migrations asked for (`--migrations`); a draw onto the guest's own host in a pool with no
+    /// other host is skipped, so `attempted` can be lower.
+    pub requested: u64,
+    pub attempted: u64,
+    pub succeeded: u64,
+    pub refused: u64,
+    pub cross_pool_attempted: u64,
+    pub cross_pool_succeeded: u64,
+    /// host-passthrough moves refused because the destination CPU is not identical: a naive
+    /// scheduler (libvirt does not compare CPUs for host-passthrough) would have made them.
+    pub passthrough_unsafe_naive: u64,
+    /// … of which onto a host lacking features the guest already uses.
+    pub passthrough_unsafe_losing_features: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigRow {
+    pub name: String,
+    pub cpu: String,
+    pub guests: u64,
+    pub started: u64,
+    pub start_failures: u64,
+    /// The most frequent reason a guest of this configuration could not start.
+    pub top_start_failure: Option<String>,
+    pub migrations_attempted: u64,
+    pub migrations_succeeded: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FleetBaselines {
+    pub by_vendor: Vec<VendorBaseline>,
+    pub all_vendors: BaselineReport,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ViolationOut {
+    pub invariant: &'static str,
+    pub detail: String,
+    pub reproduce: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The libvirt version whose map and rules the run follows.
+    pub libvirt: &'static str,
+    pub seed: u64,
+    pub spec: String,
+    pub scenarios: Vec<&'static str>,
+    pub hosts: u64,
+    pub pool_count: usize,
+    pub generations: usize,
+    /// Distinct host CPUs in the fleet.
+    pub host_cpus: usize,
+    pub guests: u64,
+    pub guests_started: u64,
+    pub migrations: Migrations,
+    pub configurations: Vec<ConfigRow>,
+    pub blockers: Vec<BlockerRow>,
+    pub pools: Vec<PoolReport>,
+    pub fleet_baselines: FleetBaselines,
+    pub compatibility_matrix: CompatMatrix,
+    pub upgrade: Option<UpgradeReport>,
+    pub microcode: Option<Vec<EventReport>>,
+    pub plan: Option<PlanReport>,
+    pub checks: CheckReport,
+    pub invariant_violations: Vec<ViolationOut>,
+    /// The command that reproduces this run.
+    pub reproduce: String,
+}
+
+impl Report {
+    pub fn violations(checks: &CheckReport, reproduce: &str) -> Vec<ViolationOut> {
+        checks
+            .violations
+            .iter()
+            .map(|v: &Violation| ViolationOut {
+                invariant: v.invariant,
+                detail: v.detail.clone(),
+                reproduce: reproduce.to_string(),
+            })
+            .collect()
+    }
+
+    pub fn has(&self, scenario: &str) -> bool {
+        self.scenarios.contains(&scenario)
+    }
+}
+
+pub fn json(r: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(r).expect("the report serialises");
+    s.push('\n');
+    s
+}
+
+/// The text report.
+pub fn text(r: &Report) -> String {
+    text::render(&model::document(r))
+}
