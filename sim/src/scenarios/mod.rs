@@ -3,6 +3,7 @@
 pub mod microcode;
 pub mod migrate;
 pub mod plan;
+pub mod plan_constraints;
 pub mod pools;
 pub mod upgrade;
 
