@@ -28,13 +28,46 @@ pub const SAMPLE: usize = 2000;
 /// Details kept per invariant (the count is always exact).
 pub const KEEP_PER_INVARIANT: usize = 20;
 
-pub const INV_CPU_STABLE: &str = "guest CPU never changes across live migrations";
-pub const INV_PROMOTION: &str = "promoted optional features stay require";
-pub const INV_POOL: &str = "every pool host runs the pool baseline, which starts and migrates everywhere in its pool";
-pub const INV_FORBID: &str = "a forbid feature is never present on the guest's host";
-pub const INV_STRICT: &str = "match='strict' guests only run on hosts with no extra features";
-pub const INV_FAST: &str = "the fast path agrees with the naive reference model";
-pub const INV_PLAN: &str = "every host of a migration domain runs the domain baseline";
+/// An invariant the checkers verify. Serialised (and displayed) as its sentence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    CpuStable,
+    Promotion,
+    Pool,
+    Forbid,
+    Strict,
+    Fast,
+    Plan,
+}
+
+impl Invariant {
+    /// The sentence that states it.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Invariant::CpuStable => "guest CPU never changes across live migrations",
+            Invariant::Promotion => "promoted optional features stay require",
+            Invariant::Pool => {
+                "every pool host runs the pool baseline, which starts and migrates everywhere in its pool"
+            }
+            Invariant::Forbid => "a forbid feature is never present on the guest's host",
+            Invariant::Strict => "match='strict' guests only run on hosts with no extra features",
+            Invariant::Fast => "the fast path agrees with the naive reference model",
+            Invariant::Plan => "every host of a migration domain runs the domain baseline",
+        }
+    }
+}
+
+impl Serialize for Invariant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.sentence())
+    }
+}
+
+impl std::fmt::Display for Invariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.sentence())
+    }
+}
 
 fn join(s: impl IntoIterator<Item = String>) -> String {
     let v: Vec<String> = s.into_iter().collect();
@@ -48,7 +81,7 @@ fn join(s: impl IntoIterator<Item = String>) -> String {
 /// One violated invariant.
 #[derive(Clone, Debug, Serialize)]
 pub struct Violation {
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub detail: String,
 }
 
@@ -74,7 +107,7 @@ impl Acc {
     fn new() -> Acc {
         Acc { checks: 0, found: Vec::new() }
     }
-    fn check(&mut self, ok: bool, invariant: &'static str, detail: impl FnOnce() -> String) {
+    fn check(&mut self, ok: bool, invariant: Invariant, detail: impl FnOnce() -> String) {
         self.checks += 1;
         if !ok {
             self.found.push(Violation { invariant, detail: detail() });
@@ -139,7 +172,7 @@ pub fn run(
             let p = &fleet.pools[pi];
             let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
             let Ok(base) = &ctx.baseline else {
-                a.check(false, INV_POOL, || {
+                a.check(false, Invariant::Pool, || {
                     format!("pool {}: no baseline: {}", p.name, ctx.baseline.as_ref().unwrap_err())
                 });
                 return a;
@@ -159,7 +192,7 @@ pub fn run(
                 let h = fleet.classes.get(c);
                 let v = x86::compare(map, &h.cpu, base).verdict;
                 let naive = naive_compare(map, &naive_host(map, &h.cpu), &nb);
-                a.check(v.is_compatible() && naive.is_compatible(), INV_POOL, || {
+                a.check(v.is_compatible() && naive.is_compatible(), Invariant::Pool, || {
                     format!(
                         "pool {}: {} is {} / reference {} to the pool baseline",
                         p.name,
@@ -169,14 +202,14 @@ pub fn run(
                     )
                 });
                 let Some(sets) = &started[i] else {
-                    a.check(false, INV_POOL, || {
+                    a.check(false, Invariant::Pool, || {
                         format!("pool {}: the baseline guest cannot start on {}", p.name, host_label(sim, h))
                     });
                     continue;
                 };
                 for &d in &ids {
                     let dh = fleet.classes.get(d);
-                    a.check(sets.allows(dh), INV_POOL, || {
+                    a.check(sets.allows(dh), Invariant::Pool, || {
                         format!(
                             "pool {}: the baseline guest started on {} cannot migrate to {}",
                             p.name,
@@ -194,7 +227,7 @@ pub fn run(
     // Also check the started baseline of each pool against the reference update.
     for pi in 0..fleet.pools.len() {
         if let Ok(base) = &sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline {
-            acc.check(started_baseline(map, base).is_some(), INV_POOL, || {
+            acc.check(started_baseline(map, base).is_some(), Invariant::Pool, || {
                 format!("pool {}: its baseline does not start as a guest CPU", fleet.pools[pi].name)
             });
         }
@@ -223,7 +256,9 @@ pub fn run(
                 Ok(gc) => {
                     let g = &sim.starter.classes[*gc as usize];
                     let got = naive_cpu(&g.def);
-                    a.check(naive_ok, INV_FAST, || format!("{}: started, but the reference model refuses it", what()));
+                    a.check(naive_ok, Invariant::Fast, || {
+                        format!("{}: started, but the reference model refuses it", what())
+                    });
                     // Promotion: every optional feature became require (host has it) or disable.
                     for (name, p) in &no.features {
                         if *p != Policy::Optional {
@@ -231,7 +266,7 @@ pub fn run(
                         }
                         let want = if nh.all.contains(name) { Policy::Require } else { Policy::Disable };
                         let have = got.features.get(name).copied();
-                        a.check(have == Some(want), INV_PROMOTION, || {
+                        a.check(have == Some(want), Invariant::Promotion, || {
                             format!(
                                 "{}: optional feature '{name}' is {} after start, expected {}",
                                 what(),
@@ -240,7 +275,7 @@ pub fn run(
                             )
                         });
                     }
-                    a.check(got == expected, INV_FAST, || {
+                    a.check(got == expected, Invariant::Fast, || {
                         let diff: Vec<String> = expected
                             .features
                             .iter()
@@ -275,7 +310,7 @@ pub fn run(
                     });
                     let vis_ref = naive_visible(map, &expected, &nh);
                     let vis_got = naive_visible(map, &got, &nh);
-                    a.check(vis_ref == vis_got, INV_CPU_STABLE, || {
+                    a.check(vis_ref == vis_got, Invariant::CpuStable, || {
                         format!(
                             "{}: the guest sees different features than its definition gives: missing {} extra {}",
                             what(),
@@ -285,26 +320,26 @@ pub fn run(
                     });
                     let forbidden: Vec<String> =
                         with(&no, Policy::Forbid).into_iter().filter(|n| nf.all.contains(n)).collect();
-                    a.check(forbidden.is_empty(), INV_FORBID, || {
+                    a.check(forbidden.is_empty(), Invariant::Forbid, || {
                         format!("{}: host has forbidden {}", what(), forbidden.join(" "))
                     });
                     if got.match_ == CpuMatch::Strict {
                         let extra = strict_extra(map, &got, &nf);
-                        a.check(extra.is_empty(), INV_STRICT, || {
+                        a.check(extra.is_empty(), Invariant::Strict, || {
                             format!("{}: host has unlisted {}", what(), join(extra))
                         });
                     }
                     if !passthrough {
                         let fast = g.sets.verdict(host);
                         let naive = naive_compare(map, &nf, &got);
-                        a.check(fast == naive, INV_FAST, || {
+                        a.check(fast == naive, Invariant::Fast, || {
                             format!("{}: fast path says {}, reference model {}", what(), fast.as_str(), naive.as_str())
                         });
                     }
                 }
                 Err(fail) => {
                     if fail.blocker.is_some() {
-                        a.check(!naive_ok, INV_FAST, || {
+                        a.check(!naive_ok, Invariant::Fast, || {
                             format!("{}: refused ({}), but the reference model lets it start", what(), fail.reason)
                         });
                     }
@@ -330,7 +365,7 @@ pub fn run(
                 let t = &sim.spec.templates[combo.template as usize];
                 let src_host = fleet.classes.get(combo.host_class);
                 let (Ok(gc), Ok(orig)) = (&combo.outcome, build_def(t, sim.starter.ctx(combo.ctx), src_host)) else {
-                    a.check(false, INV_FAST, || "a guest that never started was migrated".to_string());
+                    a.check(false, Invariant::Fast, || "a guest that never started was migrated".to_string());
                     return a;
                 };
                 let g = &sim.starter.classes[*gc as usize];
@@ -350,7 +385,7 @@ pub fn run(
                 };
                 let at_start = naive_visible(map, &naive_update(map, &no, &ns), &ns);
                 let at_dest = naive_visible(map, &got, &nd);
-                a.check(at_start == at_dest, INV_CPU_STABLE, || {
+                a.check(at_start == at_dest, Invariant::CpuStable, || {
                     format!(
                         "{}: features disappeared: {}; appeared: {}",
                         what(),
@@ -359,23 +394,25 @@ pub fn run(
                     )
                 });
                 if orig.mode == CpuMode::HostPassthrough {
-                    a.check(same_cpu(&ns, &nd), INV_FAST, || {
+                    a.check(same_cpu(&ns, &nd), Invariant::Fast, || {
                         format!("{}: host-passthrough onto a different CPU", what())
                     });
                 } else {
                     let naive = naive_compare(map, &nd_full, &got);
-                    a.check(naive.is_compatible(), INV_FAST, || {
+                    a.check(naive.is_compatible(), Invariant::Fast, || {
                         format!("{}: allowed by the fast path, {} for the reference model", what(), naive.as_str())
                     });
                 }
                 let forbidden: Vec<String> =
                     with(&no, Policy::Forbid).into_iter().filter(|n| nd_full.all.contains(n)).collect();
-                a.check(forbidden.is_empty(), INV_FORBID, || {
+                a.check(forbidden.is_empty(), Invariant::Forbid, || {
                     format!("{}: host has forbidden {}", what(), forbidden.join(" "))
                 });
                 if got.match_ == CpuMatch::Strict {
                     let extra = strict_extra(map, &got, &nd_full);
-                    a.check(extra.is_empty(), INV_STRICT, || format!("{}: host has unlisted {}", what(), join(extra)));
+                    a.check(extra.is_empty(), Invariant::Strict, || {
+                        format!("{}: host has unlisted {}", what(), join(extra))
+                    });
                 }
                 a
             })
@@ -405,7 +442,7 @@ pub fn run(
                 }
                 let engine = ops::compare(sim.map, &h.cpu, &g.def).verdict;
                 let naive = naive_compare(map, &nh, &naive_cpu(&g.def));
-                a.check(fast == engine && engine == naive, INV_FAST, || {
+                a.check(fast == engine && engine == naive, Invariant::Fast, || {
                     format!(
                         "{} CPU on {}: fast path {}, engine {}, reference {}",
                         g.def.model.as_deref().unwrap_or("?"),
@@ -424,14 +461,14 @@ pub fn run(
     // 4. Plan: every host class of a domain runs the domain's baseline.
     for (d, (base, classes)) in domains.iter().enumerate() {
         match base {
-            Err(e) => acc.check(false, INV_PLAN, || format!("domain {}: no baseline: {e}", d + 1)),
+            Err(e) => acc.check(false, Invariant::Plan, || format!("domain {}: no baseline: {e}", d + 1)),
             Ok(b) => {
                 let sets = started_baseline(map, b);
                 for &c in classes {
                     let h = fleet.classes.get(c);
                     let ok = sets.as_ref().is_some_and(|s| s.allows(h));
                     let naive = naive_compare(map, &naive_host(map, &h.cpu), &naive_cpu(b));
-                    acc.check(ok && naive.is_compatible(), INV_PLAN, || {
+                    acc.check(ok && naive.is_compatible(), Invariant::Plan, || {
                         format!(
                             "domain {}: {} cannot run the domain baseline {}",
                             d + 1,
@@ -446,7 +483,7 @@ pub fn run(
 
     report.checks = acc.checks;
     report.violation_count = acc.found.len() as u64;
-    let mut kept: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut kept: BTreeMap<Invariant, usize> = BTreeMap::new();
     for v in acc.found {
         let n = kept.entry(v.invariant).or_insert(0);
         if *n < KEEP_PER_INVARIANT {

@@ -4,6 +4,7 @@
 
 use super::report::Report;
 use super::scenarios::pools::BaselineReport;
+use super::scenarios::Scenario;
 use std::fmt::Write;
 
 /// HTML-escapes text for element content and attribute values.
@@ -272,7 +273,7 @@ pub fn render(r: &Report) -> String {
         r.libvirt,
         r.seed,
         esc(&r.spec),
-        esc(&r.scenarios.join(", ")),
+        esc(&r.scenarios.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
         esc(&r.reproduce)
     );
     o.push_str("<div class='cards'>");
@@ -281,7 +282,7 @@ pub fn render(r: &Report) -> String {
     card(&mut o, "generations", &r.generations.to_string(), "");
     card(&mut o, "distinct host CPUs", &r.host_cpus.to_string(), "");
     card(&mut o, "guests started", &format!("{} / {}", r.guests_started, r.guests), "");
-    if r.has("migrate") {
+    if r.has(Scenario::Migrate) {
         card(&mut o, "migrations succeeded", &pct(r.migrations.succeeded, r.migrations.attempted), "");
     }
     let (inv, cls) = if r.checks.violation_count == 0 {
@@ -338,7 +339,7 @@ pub fn render(r: &Report) -> String {
                 (green: all of them, red: none, grey: no baseline).</p>");
     o.push_str(&matrix_svg(r));
 
-    if r.has("migrate") {
+    if r.has(Scenario::Migrate) {
         let m = &r.migrations;
         let _ = write!(
             o,
@@ -508,7 +509,7 @@ pub fn render(r: &Report) -> String {
             esc(&r.reproduce)
         );
         for v in &r.invariant_violations {
-            let _ = write!(o, "<li><b>{}</b>: {}</li>", esc(v.invariant), esc(&v.detail));
+            let _ = write!(o, "<li><b>{}</b>: {}</li>", esc(v.invariant.sentence()), esc(&v.detail));
         }
         o.push_str("</ul>");
     }

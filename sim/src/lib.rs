@@ -21,15 +21,15 @@ use guest::Compat;
 pub use guest::Fault;
 use progress::Progress;
 use report::{ConfigRow, FleetBaselines, Migrations, Report};
-pub use scenarios::SCENARIOS;
+pub use scenarios::Scenario;
 use scenarios::{microcode, migrate, plan, pools, upgrade, Sim};
 
 /// What one run does beyond the spec: the seed, the scenarios, how much to check.
 pub struct Config {
     /// The seed every random choice derives from.
     pub seed: u64,
-    /// The scenarios to run, in [`SCENARIOS`] order.
-    pub scenarios: Vec<&'static str>,
+    /// The scenarios to run, in [`Scenario`] order.
+    pub scenarios: Vec<Scenario>,
     /// Check every start, migration and compare pair against the reference model.
     pub check_all: bool,
     /// Test-only: a fault the invariant checkers must catch.
@@ -43,24 +43,24 @@ pub struct Config {
 /// Runs the selected scenarios over `spec` and builds the report.
 pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> CliResult<Report> {
     let selected = config.scenarios.clone();
-    let has = |s: &str| selected.contains(&s);
+    let has = |s: Scenario| selected.contains(&s);
     let progress = Progress::new(config.progress);
     progress.phase("fleet", 0);
     let mut sim = Sim::new(map, spec, config.seed, config.fault)?;
-    let up_plan = if has("upgrade") { Some(upgrade::prepare(&mut sim)?) } else { None };
-    let events = if has("microcode") { Some(microcode::prepare(&mut sim)?) } else { None };
-    let need_guests = has("migrate") || has("upgrade") || has("microcode");
+    let up_plan = if has(Scenario::Upgrade) { Some(upgrade::prepare(&mut sim)?) } else { None };
+    let events = if has(Scenario::Microcode) { Some(microcode::prepare(&mut sim)?) } else { None };
+    let need_guests = has(Scenario::Migrate) || has(Scenario::Upgrade) || has(Scenario::Microcode);
     progress.phase("guests", 0);
     let guests = if need_guests { migrate::start_guests(&mut sim, spec.guests) } else { Vec::new() };
     let mut compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
     progress.phase("pools", 0);
     let pools_report = pools::run(&sim);
-    let mig = has("migrate").then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
+    let mig = has(Scenario::Migrate).then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
     let up = up_plan.map(|p| upgrade::run(&mut sim, &p, &guests, &mut compat, &progress));
     progress.phase("microcode", 0);
     let mc = events.map(|e| microcode::run(&mut sim, &e, &guests, &compat));
     progress.phase("plan", 0);
-    let (plan_report, domains) = if has("plan") {
+    let (plan_report, domains) = if has(Scenario::Plan) {
         let (r, d) = plan::run(&sim);
         (Some(r), d)
     } else {

@@ -1,11 +1,12 @@
 //! The simulation report: one serialisable value, printed as text tables or JSON.
 
-use super::check::{CheckReport, Violation};
+use super::check::{CheckReport, Invariant, Violation};
 use super::scenarios::microcode::EventReport;
 use super::scenarios::migrate::BlockerRow;
 use super::scenarios::plan::PlanReport;
 use super::scenarios::pools::{BaselineReport, CompatMatrix, PoolReport, VendorBaseline};
 use super::scenarios::upgrade::UpgradeReport;
+use super::scenarios::Scenario;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -47,7 +48,7 @@ pub struct FleetBaselines {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ViolationOut {
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub detail: String,
     pub reproduce: String,
 }
@@ -58,7 +59,7 @@ pub struct Report {
     pub libvirt: &'static str,
     pub seed: u64,
     pub spec: String,
-    pub scenarios: Vec<&'static str>,
+    pub scenarios: Vec<Scenario>,
     pub hosts: u64,
     pub pool_count: usize,
     pub generations: usize,
@@ -94,7 +95,7 @@ impl Report {
             .collect()
     }
 
-    pub fn has(&self, scenario: &str) -> bool {
+    pub fn has(&self, scenario: Scenario) -> bool {
         self.scenarios.contains(&scenario)
     }
 }
@@ -164,7 +165,7 @@ pub fn text(r: &Report) -> String {
         "cpufleet simulate — libvirt {}, seed {}, spec {}\nfleet: {} hosts in {} pools, {} generations, {} distinct host CPUs; {} guests ({} started)",
         r.libvirt, r.seed, r.spec, r.hosts, r.pool_count, r.generations, r.host_cpus, r.guests, r.guests_started
     );
-    if r.has("pools") {
+    if r.has(Scenario::Pools) {
         heading(&mut o, "POOLS — the baseline of every pool (virsh cpu-baseline --migratable)");
         let _ = writeln!(
             o,
@@ -214,7 +215,7 @@ pub fn text(r: &Report) -> String {
             baseline_cell(&r.fleet_baselines.all_vendors)
         );
     }
-    if r.has("migrate") {
+    if r.has(Scenario::Migrate) {
         let m = &r.migrations;
         heading(&mut o, "MIGRATE — live migrations checked against the started guest CPU");
         if m.requested > m.attempted {
