@@ -196,16 +196,10 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
         spec.scale_hosts(n)?;
     }
     if let Some(n) = args.guests {
-        if n > spec::MAX_GUESTS {
-            return Err(CliError::new(format!("--guests {n}: at most {}", spec::MAX_GUESTS)));
-        }
-        spec.guests = n;
+        spec.set_guests(n)?;
     }
     if let Some(n) = args.migrations {
-        if n > spec::MAX_MIGRATIONS {
-            return Err(CliError::new(format!("--migrations {n}: at most {}", spec::MAX_MIGRATIONS)));
-        }
-        spec.migrations = n;
+        spec.set_migrations(n)?;
     }
     let selected = ScenarioChoice::select(&args.scenarios);
     let config = Config {
@@ -216,7 +210,7 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
         reproduce: reproduce(args),
         progress: !args.quiet,
     };
-    sim::simulate(&map, &spec, &config)
+    Ok(sim::simulate(&map, &spec, &config)?)
 }
 
 /// File name of a pool's XML (pool names are validated to be file-safe).

@@ -5,6 +5,7 @@
 //! iterators, so the JSON report is byte-identical whatever the thread count.
 
 pub mod check;
+pub mod error;
 pub mod fleet;
 pub mod guest;
 pub mod html;
@@ -16,7 +17,7 @@ pub mod scenarios;
 pub mod spec;
 
 use cpufleet_engine::CpuMap;
-use cpufleet_io::CliResult;
+pub use error::{SimError, SimResult};
 use guest::Compat;
 pub use guest::Fault;
 use progress::Progress;
@@ -41,7 +42,7 @@ pub struct Config {
 }
 
 /// Runs the selected scenarios over `spec` and builds the report.
-pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> CliResult<Report> {
+pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<Report> {
     let selected = config.scenarios.clone();
     let has = |s: Scenario| selected.contains(&s);
     let progress = Progress::new(config.progress);

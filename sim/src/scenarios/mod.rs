@@ -6,11 +6,11 @@ pub mod plan;
 pub mod pools;
 pub mod upgrade;
 
+use super::error::SimResult;
 use super::fleet::{baseline_of, Fleet};
 use super::guest::{Ctx, Fault, Starter};
 use super::spec::Spec;
 use cpufleet_engine::CpuMap;
-use cpufleet_io::CliResult;
 use serde::Serialize;
 
 /// A scenario of the simulator. The variants are in the order the scenarios run and print; the
@@ -55,7 +55,7 @@ pub struct Sim<'a> {
 
 impl<'a> Sim<'a> {
     /// Generates the fleet and the pool baselines.
-    pub fn new(map: &'a CpuMap, spec: &'a Spec, seed: u64, fault: Option<Fault>) -> CliResult<Sim<'a>> {
+    pub fn new(map: &'a CpuMap, spec: &'a Spec, seed: u64, fault: Option<Fault>) -> SimResult<Sim<'a>> {
         let fleet = Fleet::generate(&map.x86, spec, seed)?;
         let mut sim = Sim { map, spec, seed, fleet, starter: Starter::new(fault), pool_ctx: Vec::new() };
         let host_class = sim.fleet.host_class.clone();

@@ -4,6 +4,7 @@
 //! restarted on the new hardware. At each step: the pool baselines, the guests stranded, the
 //! guests that can no longer migrate anywhere, and the guests that would gain features on restart.
 
+use super::super::error::SimResult;
 use super::super::fleet::{draw_key, HostKey, NO};
 use super::super::guest::{ClassMask, Compat};
 use super::super::progress::Progress;
@@ -12,7 +13,6 @@ use super::migrate::Guest;
 use super::pools::class_counts;
 use super::Sim;
 use cpufleet_engine::x86::{self, Sel};
-use cpufleet_io::CliResult;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -32,7 +32,7 @@ pub struct UpgradePlan {
 
 /// Draws the replacement hosts (before the compatibility cache is built: their classes must
 /// exist by then).
-pub fn prepare(sim: &mut Sim) -> CliResult<UpgradePlan> {
+pub fn prepare(sim: &mut Sim) -> SimResult<UpgradePlan> {
     let spec = sim.spec;
     let profiles = &spec.profiles;
     let mut plans: Vec<(usize, usize, usize, Vec<u32>)> = Vec::new();
