@@ -6,7 +6,7 @@ use cpufleet_sim::guest::Compat;
 use cpufleet_sim::progress::Progress;
 use cpufleet_sim::rng::Rng;
 use cpufleet_sim::scenarios::{migrate, Sim};
-use cpufleet_sim::{fleet::Fleet, simulate, spec, Config, SCENARIOS};
+use cpufleet_sim::{fleet::Fleet, simulate, spec, Config, Scenario};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 fn spec_with_hosts(map: &CpuMap, hosts: u64) -> spec::Spec {
@@ -114,7 +114,7 @@ fn bench_full_run(c: &mut Criterion) {
         spec.migrations = 20_000;
         let config = Config {
             seed: 1,
-            scenarios: SCENARIOS.to_vec(),
+            scenarios: Scenario::all(),
             check_all: false,
             fault: None,
             reproduce: String::new(),

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use cpufleet_io::{print_stdout, write_atomic, CliError, CliResult};
 use cpufleet_sim as sim;
 use sim::report::{self, Report};
-use sim::{fleet, html, spec, Config, Fault, SCENARIOS};
+use sim::{fleet, html, spec, Config, Fault, Scenario};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -20,8 +20,8 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Run only these scenarios (repeatable; default: all).
-    #[arg(long = "scenario", value_name = "NAME", value_parser = ["pools", "migrate", "upgrade", "microcode", "plan", "all"])]
-    pub scenarios: Vec<String>,
+    #[arg(long = "scenario", value_name = "NAME", value_enum)]
+    pub scenarios: Vec<ScenarioChoice>,
     /// Scale the spec's pools to N hosts in all.
     #[arg(long, value_name = "N")]
     pub hosts: Option<u64>,
@@ -50,6 +50,45 @@ pub struct SimulateArgs {
     /// Test-only: inject a fault the invariant checkers must catch.
     #[arg(long, value_enum, hide = true)]
     pub inject_fault: Option<Fault>,
+}
+
+/// A `--scenario` value: one scenario, or `all` of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScenarioChoice {
+    One(Scenario),
+    All,
+}
+
+impl clap::ValueEnum for ScenarioChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        static CHOICES: std::sync::OnceLock<Vec<ScenarioChoice>> = std::sync::OnceLock::new();
+        CHOICES
+            .get_or_init(|| Scenario::all().into_iter().map(ScenarioChoice::One).chain([ScenarioChoice::All]).collect())
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            ScenarioChoice::One(s) => s.to_possible_value(),
+            ScenarioChoice::All => Some(clap::builder::PossibleValue::new("all")),
+        }
+    }
+}
+
+impl ScenarioChoice {
+    /// The scenarios `choices` select, in run order (every one when none or `all` is given).
+    fn select(choices: &[ScenarioChoice]) -> Vec<Scenario> {
+        let all = choices.is_empty() || choices.contains(&ScenarioChoice::All);
+        Scenario::all().into_iter().filter(|&s| all || choices.contains(&ScenarioChoice::One(s))).collect()
+    }
+}
+
+impl std::fmt::Display for ScenarioChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScenarioChoice::One(s) => s.fmt(f),
+            ScenarioChoice::All => f.write_str("all"),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -160,22 +199,12 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
         spec.scale_hosts(n)?;
     }
     if let Some(n) = args.guests {
-        if n > spec::MAX_GUESTS {
-            return Err(CliError::new(format!("--guests {n}: at most {}", spec::MAX_GUESTS)));
-        }
-        spec.guests = n;
+        spec.set_guests(n)?;
     }
     if let Some(n) = args.migrations {
-        if n > spec::MAX_MIGRATIONS {
-            return Err(CliError::new(format!("--migrations {n}: at most {}", spec::MAX_MIGRATIONS)));
-        }
-        spec.migrations = n;
+        spec.set_migrations(n)?;
     }
-    let selected: Vec<&'static str> = if args.scenarios.is_empty() || args.scenarios.iter().any(|s| s == "all") {
-        SCENARIOS.to_vec()
-    } else {
-        SCENARIOS.iter().copied().filter(|s| args.scenarios.iter().any(|a| a == s)).collect()
-    };
+    let selected = ScenarioChoice::select(&args.scenarios);
     let config = Config {
         seed: args.seed,
         scenarios: selected,
@@ -184,7 +213,7 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
         reproduce: reproduce(args),
         progress: !args.quiet,
     };
-    sim::simulate(&map, &spec, &config)
+    Ok(sim::simulate(&map, &spec, &config)?)
 }
 
 /// File name of a pool's XML (pool names are validated to be file-safe).

@@ -380,3 +380,43 @@ fn the_good_inputs_are_accepted() {
         assert_eq!(out.status.code(), Some(0), "cpufleet {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// Spec errors are located with the TOML parser's spans, not by searching the text: when two
+/// entries have the same shape the wrong one's line is reported, and single-quoted strings are
+/// located like double-quoted ones.
+#[test]
+fn spec_errors_point_at_the_entry_that_is_wrong() {
+    if !available("simulate") {
+        println!("skipped: simulate not built yet");
+        return;
+    }
+    let s = Scratch::new("located");
+    let pool = "[[pool]]\nname = \"p\"\nhosts = 3\ngenerations = { Haswell = 1 }\n";
+    let guest =
+        |name: &str, model: &str| format!("[[guest]]\nname = \"{name}\"\nweight = 1\nmode = \"custom\"\n{model}");
+    let cases = [
+        ("twice.toml", format!("{pool}\n{pool}"), "twice.toml: 7:8: pool 'p' is defined twice".to_string()),
+        (
+            "no-model.toml",
+            format!("{}{}{pool}", guest("a", "model = \"Haswell\"\n"), guest("b", "")),
+            "no-model.toml: 7:8: guest 'b': a custom CPU needs a model".to_string(),
+        ),
+        (
+            "quoted.toml",
+            format!("[[guest]]\nname = 'g'\nweight = 1\nmode = 'custom'\nmodel = 'Haswell'\noptional = ['turbo-boost']\n{pool}"),
+            "quoted.toml: 6:13: guest 'g': optional: unknown feature 'turbo-boost'".to_string(),
+        ),
+        (
+            "quoted-model.toml",
+            format!("{}[[guest]]\nname = 'h'\nweight = 1\nmode = 'custom'\nmodel = 'Pentium-9000'\n{pool}", guest("a", "model = \"Haswell\"\n")),
+            "quoted-model.toml: 10:9: guest 'h': unknown model 'Pentium-9000'".to_string(),
+        ),
+    ];
+    for (name, text, want) in cases {
+        let f = s.file(name, text.as_bytes());
+        let out = cpufleet(&["simulate".into(), "--spec".into(), p(&f), "-q".into()]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(&want), "{name}: want {want:?} in {stderr}");
+    }
+}

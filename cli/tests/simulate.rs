@@ -330,7 +330,7 @@ fn bad_specs_are_exit_2_with_the_file_and_the_problem() {
         ("model.toml", "[[profile]]\nname = \"P\"\nvendor = \"Intel\"\nyear = 2020\nmodel = \"Pentium-9000\"\nsignature = { family = 6, model = 1, stepping = 1 }\n", "unknown model 'Pentium-9000'"),
         ("feature.toml", "[[guest]]\nname = \"g\"\nweight = 1\nmode = \"custom\"\nmodel = \"Haswell\"\noptional = [\"turbo-boost\"]\n[[pool]]\nname = \"p\"\nhosts = 3\ngenerations = { Haswell = 1 }\n", "feature.toml: 6:13: guest 'g': optional: unknown feature 'turbo-boost'"),
         ("profile.toml", "[[pool]]\nname = \"p\"\nhosts = 3\ngenerations = { Pentium4 = 1 }\n", "unknown generation profile 'Pentium4'"),
-        ("zero.toml", "[[pool]]\nname = \"p\"\nhosts = 0\ngenerations = { Haswell = 1 }\n", "zero.toml: 3:1: pool 'p': hosts = 0"),
+        ("zero.toml", "[[pool]]\nname = \"p\"\nhosts = 0\ngenerations = { Haswell = 1 }\n", "zero.toml: 3:9: pool 'p': hosts = 0"),
         ("weights.toml", "[[pool]]\nname = \"p\"\nhosts = 5\ngenerations = { Haswell = 0, Rome = 0 }\n", "the generation weights sum to 0"),
         ("vendors.toml", "[[pool]]\nname = \"p\"\nhosts = 5\ngenerations = { Haswell = 1, Rome = 1 }\n", "mixes vendors"),
         ("unknown-key.toml", "[[pool]]\nname = \"p\"\nhost = 5\ngenerations = { Haswell = 1 }\n", "unknown field `host`"),

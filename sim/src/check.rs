@@ -17,7 +17,8 @@ use cpufleet_engine::ops;
 use cpufleet_engine::x86;
 use cpufleet_engine::{CpuMatch, CpuMode, Policy};
 use cpufleet_reference::view::{
-    naive_compare, naive_cpu, naive_host, naive_update, naive_visible, same_cpu, strict_extra, with,
+    naive_compare, naive_cpu, naive_host, naive_update, naive_visible, same_cpu, strict_extra, with, NaiveCpu,
+    NaiveHost,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -28,13 +29,46 @@ pub const SAMPLE: usize = 2000;
 /// Details kept per invariant (the count is always exact).
 pub const KEEP_PER_INVARIANT: usize = 20;
 
-pub const INV_CPU_STABLE: &str = "guest CPU never changes across live migrations";
-pub const INV_PROMOTION: &str = "promoted optional features stay require";
-pub const INV_POOL: &str = "every pool host runs the pool baseline, which starts and migrates everywhere in its pool";
-pub const INV_FORBID: &str = "a forbid feature is never present on the guest's host";
-pub const INV_STRICT: &str = "match='strict' guests only run on hosts with no extra features";
-pub const INV_FAST: &str = "the fast path agrees with the naive reference model";
-pub const INV_PLAN: &str = "every host of a migration domain runs the domain baseline";
+/// An invariant the checkers verify. Serialised (and displayed) as its sentence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    CpuStable,
+    Promotion,
+    Pool,
+    Forbid,
+    Strict,
+    Fast,
+    Plan,
+}
+
+impl Invariant {
+    /// The sentence that states it.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Invariant::CpuStable => "guest CPU never changes across live migrations",
+            Invariant::Promotion => "promoted optional features stay require",
+            Invariant::Pool => {
+                "every pool host runs the pool baseline, which starts and migrates everywhere in its pool"
+            }
+            Invariant::Forbid => "a forbid feature is never present on the guest's host",
+            Invariant::Strict => "match='strict' guests only run on hosts with no extra features",
+            Invariant::Fast => "the fast path agrees with the naive reference model",
+            Invariant::Plan => "every host of a migration domain runs the domain baseline",
+        }
+    }
+}
+
+impl Serialize for Invariant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.sentence())
+    }
+}
+
+impl std::fmt::Display for Invariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.sentence())
+    }
+}
 
 fn join(s: impl IntoIterator<Item = String>) -> String {
     let v: Vec<String> = s.into_iter().collect();
@@ -48,7 +82,7 @@ fn join(s: impl IntoIterator<Item = String>) -> String {
 /// One violated invariant.
 #[derive(Clone, Debug, Serialize)]
 pub struct Violation {
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub detail: String,
 }
 
@@ -74,7 +108,7 @@ impl Acc {
     fn new() -> Acc {
         Acc { checks: 0, found: Vec::new() }
     }
-    fn check(&mut self, ok: bool, invariant: &'static str, detail: impl FnOnce() -> String) {
+    fn check(&mut self, ok: bool, invariant: Invariant, detail: impl FnOnce() -> String) {
         self.checks += 1;
         if !ok {
             self.found.push(Violation { invariant, detail: detail() });
@@ -116,13 +150,39 @@ pub fn run(
     domains: &[super::scenarios::plan::DomainCheck],
     check_all: bool,
 ) -> CheckReport {
-    let map = &sim.map.x86;
-    let seed = sim.seed;
     let mut report = CheckReport { all: check_all, ..Default::default() };
-    let mut acc = Acc::new();
+    let mut acc = check_pools(sim);
+    let start_ids = sample(sim.starter.combos.len(), sim.seed, 1, check_all);
+    report.starts_checked = start_ids.len() as u64;
+    acc = acc.merge(start_ids.par_iter().map(|&ci| check_start(sim, ci)).reduce(Acc::new, Acc::merge));
+    if let Some(m) = migrate {
+        acc = acc.merge(check_migrations(sim, m, check_all, &mut report));
+    }
+    acc = acc.merge(check_plan(sim, domains));
+    report.checks = acc.checks;
+    report.violation_count = acc.found.len() as u64;
+    report.violations = keep_per_invariant(acc.found);
+    report
+}
 
-    // 1. Pools: every host class of a pool runs the baseline (engine and reference model); the
-    //    baseline guest starts on and migrates to every host class of its pool.
+/// The first [`KEEP_PER_INVARIANT`] violations of each invariant, in the order found.
+fn keep_per_invariant(found: Vec<Violation>) -> Vec<Violation> {
+    let mut kept: BTreeMap<Invariant, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for v in found {
+        let n = kept.entry(v.invariant).or_insert(0);
+        if *n < KEEP_PER_INVARIANT {
+            *n += 1;
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// 1. Pools: every host class of a pool runs the baseline (engine and reference model); the
+///    baseline guest starts on and migrates to every host class of its pool; and each pool's
+///    baseline starts as a guest CPU.
+fn check_pools(sim: &Sim) -> Acc {
     let fleet = &sim.fleet;
     let baseline_tmpl = Template {
         name: "pool-baseline (check)".into(),
@@ -132,306 +192,306 @@ pub fn run(
         match_: CpuMatch::Exact,
         features: Vec::new(),
     };
-    let pool_acc = (0..fleet.pools.len())
+    let mut acc = (0..fleet.pools.len())
         .into_par_iter()
-        .map(|pi| {
-            let mut a = Acc::new();
-            let p = &fleet.pools[pi];
-            let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
-            let Ok(base) = &ctx.baseline else {
-                a.check(false, INV_POOL, || {
-                    format!("pool {}: no baseline: {}", p.name, ctx.baseline.as_ref().unwrap_err())
-                });
-                return a;
-            };
-            let nb = naive_cpu(base);
-            let ids = fleet.classes_in(p.range(), &fleet.host_class);
-            let started: Vec<Option<GuestSets>> = ids
-                .iter()
-                .map(|&c| {
-                    let h = fleet.classes.get(c);
-                    super::guest::start_on(map, &baseline_tmpl, Some(ctx), h, None)
-                        .ok()
-                        .and_then(|d| GuestSets::of_custom(map, &d).ok())
-                })
-                .collect();
-            for (i, &c) in ids.iter().enumerate() {
-                let h = fleet.classes.get(c);
-                let v = x86::compare(map, &h.cpu, base).verdict;
-                let naive = naive_compare(map, &naive_host(map, &h.cpu), &nb);
-                a.check(v.is_compatible() && naive.is_compatible(), INV_POOL, || {
-                    format!(
-                        "pool {}: {} is {} / reference {} to the pool baseline",
-                        p.name,
-                        host_label(sim, h),
-                        v.as_str(),
-                        naive.as_str()
-                    )
-                });
-                let Some(sets) = &started[i] else {
-                    a.check(false, INV_POOL, || {
-                        format!("pool {}: the baseline guest cannot start on {}", p.name, host_label(sim, h))
-                    });
-                    continue;
-                };
-                for &d in &ids {
-                    let dh = fleet.classes.get(d);
-                    a.check(sets.allows(dh), INV_POOL, || {
-                        format!(
-                            "pool {}: the baseline guest started on {} cannot migrate to {}",
-                            p.name,
-                            host_label(sim, h),
-                            host_label(sim, dh)
-                        )
-                    });
-                }
-            }
-            a
-        })
+        .map(|pi| check_pool(sim, pi, &baseline_tmpl))
         .reduce(Acc::new, Acc::merge);
-    acc = acc.merge(pool_acc);
-
     // Also check the started baseline of each pool against the reference update.
     for pi in 0..fleet.pools.len() {
         if let Ok(base) = &sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline {
-            acc.check(started_baseline(map, base).is_some(), INV_POOL, || {
+            acc.check(started_baseline(&sim.map.x86, base).is_some(), Invariant::Pool, || {
                 format!("pool {}: its baseline does not start as a guest CPU", fleet.pools[pi].name)
             });
         }
     }
+    acc
+}
 
-    // 2. Starts: every (configuration, pool, host) start the simulation made, sampled.
-    let combos = &sim.starter.combos;
-    let start_ids = sample(combos.len(), seed, 1, check_all);
-    report.starts_checked = start_ids.len() as u64;
-    let start_acc = start_ids
-        .par_iter()
-        .map(|&ci| {
-            let mut a = Acc::new();
-            let combo = &combos[ci];
-            let t = &sim.spec.templates[combo.template as usize];
-            let host = fleet.classes.get(combo.host_class);
-            let Ok(orig) = build_def(t, sim.starter.ctx(combo.ctx), host) else { return a };
-            // libvirt updates against the migratable host CPU and compares with the full one.
-            let (nh, nf) = (naive_host(map, &host.cpu_mig), naive_host(map, &host.cpu));
-            let no = naive_cpu(&orig);
-            let expected = naive_update(map, &no, &nh);
-            let passthrough = orig.mode == CpuMode::HostPassthrough;
-            let naive_ok = passthrough || naive_compare(map, &nf, &expected).is_compatible();
-            let what = || format!("guest '{}' started on {}", t.name, host_label(sim, host));
-            match &combo.outcome {
-                Ok(gc) => {
-                    let g = &sim.starter.classes[*gc as usize];
-                    let got = naive_cpu(&g.def);
-                    a.check(naive_ok, INV_FAST, || format!("{}: started, but the reference model refuses it", what()));
-                    // Promotion: every optional feature became require (host has it) or disable.
-                    for (name, p) in &no.features {
-                        if *p != Policy::Optional {
-                            continue;
-                        }
-                        let want = if nh.all.contains(name) { Policy::Require } else { Policy::Disable };
-                        let have = got.features.get(name).copied();
-                        a.check(have == Some(want), INV_PROMOTION, || {
-                            format!(
-                                "{}: optional feature '{name}' is {} after start, expected {}",
-                                what(),
-                                have.map_or("absent".to_string(), |p| p.to_string()),
-                                want
-                            )
-                        });
-                    }
-                    a.check(got == expected, INV_FAST, || {
-                        let diff: Vec<String> = expected
-                            .features
-                            .iter()
-                            .filter(|(n, p)| got.features.get(*n) != Some(p))
-                            .map(|(n, p)| format!("{n}={p}"))
-                            .chain(
-                                got.features
-                                    .iter()
-                                    .filter(|(n, _)| !expected.features.contains_key(*n))
-                                    .map(|(n, p)| format!("+{n}={p}")),
-                            )
-                            .collect();
-                        let mut d = diff.join(" ");
-                        if got.model != expected.model
-                            || got.vendor != expected.vendor
-                            || got.mode != expected.mode
-                            || got.match_ != expected.match_
-                        {
-                            d.push_str(&format!(
-                                " (engine: {} {} {} {}; reference: {} {} {} {})",
-                                got.mode,
-                                got.match_,
-                                got.model.as_deref().unwrap_or("-"),
-                                got.vendor.as_deref().unwrap_or("-"),
-                                expected.mode,
-                                expected.match_,
-                                expected.model.as_deref().unwrap_or("-"),
-                                expected.vendor.as_deref().unwrap_or("-")
-                            ));
-                        }
-                        format!("{}: the started CPU differs from the reference update: {d}", what())
-                    });
-                    let vis_ref = naive_visible(map, &expected, &nh);
-                    let vis_got = naive_visible(map, &got, &nh);
-                    a.check(vis_ref == vis_got, INV_CPU_STABLE, || {
-                        format!(
-                            "{}: the guest sees different features than its definition gives: missing {} extra {}",
-                            what(),
-                            join(vis_ref.difference(&vis_got).cloned()),
-                            join(vis_got.difference(&vis_ref).cloned())
-                        )
-                    });
-                    let forbidden: Vec<String> =
-                        with(&no, Policy::Forbid).into_iter().filter(|n| nf.all.contains(n)).collect();
-                    a.check(forbidden.is_empty(), INV_FORBID, || {
-                        format!("{}: host has forbidden {}", what(), forbidden.join(" "))
-                    });
-                    if got.match_ == CpuMatch::Strict {
-                        let extra = strict_extra(map, &got, &nf);
-                        a.check(extra.is_empty(), INV_STRICT, || {
-                            format!("{}: host has unlisted {}", what(), join(extra))
-                        });
-                    }
-                    if !passthrough {
-                        let fast = g.sets.verdict(host);
-                        let naive = naive_compare(map, &nf, &got);
-                        a.check(fast == naive, INV_FAST, || {
-                            format!("{}: fast path says {}, reference model {}", what(), fast.as_str(), naive.as_str())
-                        });
-                    }
-                }
-                Err(fail) => {
-                    if fail.blocker.is_some() {
-                        a.check(!naive_ok, INV_FAST, || {
-                            format!("{}: refused ({}), but the reference model lets it start", what(), fail.reason)
-                        });
-                    }
-                }
-            }
-            a
+/// Pool `pi`: its hosts run its baseline, on which `baseline_tmpl` starts and migrates.
+fn check_pool(sim: &Sim, pi: usize, baseline_tmpl: &Template) -> Acc {
+    let (map, fleet) = (&sim.map.x86, &sim.fleet);
+    let mut a = Acc::new();
+    let p = &fleet.pools[pi];
+    let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
+    let Ok(base) = &ctx.baseline else {
+        a.check(false, Invariant::Pool, || {
+            format!("pool {}: no baseline: {}", p.name, ctx.baseline.as_ref().unwrap_err())
+        });
+        return a;
+    };
+    let nb = naive_cpu(base);
+    let ids = fleet.classes_in(p.range(), &fleet.host_class);
+    let started: Vec<Option<GuestSets>> = ids
+        .iter()
+        .map(|&c| {
+            let h = fleet.classes.get(c);
+            super::guest::start_on(map, baseline_tmpl, Some(ctx), h, None)
+                .ok()
+                .and_then(|d| GuestSets::of_custom(map, &d).ok())
         })
-        .reduce(Acc::new, Acc::merge);
-    acc = acc.merge(start_acc);
-
-    // 3. Migrations: accepted (guest start, destination) pairs and refused (guest, destination)
-    //    pairs, sampled.
-    if let Some(m) = migrate {
-        let accepted = m.accepted.pairs();
-        let ids = sample(accepted.len(), seed, 2, check_all);
-        report.migrations_checked = ids.len() as u64;
-        let mig_acc = ids
-            .par_iter()
-            .map(|&i| {
-                let mut a = Acc::new();
-                let (ci, dc) = accepted[i];
-                let combo = &combos[ci as usize];
-                let t = &sim.spec.templates[combo.template as usize];
-                let src_host = fleet.classes.get(combo.host_class);
-                let (Ok(gc), Ok(orig)) = (&combo.outcome, build_def(t, sim.starter.ctx(combo.ctx), src_host)) else {
-                    a.check(false, INV_FAST, || "a guest that never started was migrated".to_string());
-                    return a;
-                };
-                let g = &sim.starter.classes[*gc as usize];
-                let (src, dst) = (fleet.classes.get(combo.host_class), fleet.classes.get(dc));
-                let (ns, nd) = (naive_host(map, &src.cpu_mig), naive_host(map, &dst.cpu_mig));
-                // The destination checks the guest against its full host CPU.
-                let nd_full = naive_host(map, &dst.cpu);
-                let no = naive_cpu(&orig);
-                let got = naive_cpu(&g.def);
-                let what = || {
-                    format!(
-                        "guest '{}' started on {}, migrated to {}",
-                        t.name,
-                        host_label(sim, src),
-                        host_label(sim, dst)
-                    )
-                };
-                let at_start = naive_visible(map, &naive_update(map, &no, &ns), &ns);
-                let at_dest = naive_visible(map, &got, &nd);
-                a.check(at_start == at_dest, INV_CPU_STABLE, || {
-                    format!(
-                        "{}: features disappeared: {}; appeared: {}",
-                        what(),
-                        join(at_start.difference(&at_dest).cloned()),
-                        join(at_dest.difference(&at_start).cloned())
-                    )
-                });
-                if orig.mode == CpuMode::HostPassthrough {
-                    a.check(same_cpu(&ns, &nd), INV_FAST, || {
-                        format!("{}: host-passthrough onto a different CPU", what())
-                    });
-                } else {
-                    let naive = naive_compare(map, &nd_full, &got);
-                    a.check(naive.is_compatible(), INV_FAST, || {
-                        format!("{}: allowed by the fast path, {} for the reference model", what(), naive.as_str())
-                    });
-                }
-                let forbidden: Vec<String> =
-                    with(&no, Policy::Forbid).into_iter().filter(|n| nd_full.all.contains(n)).collect();
-                a.check(forbidden.is_empty(), INV_FORBID, || {
-                    format!("{}: host has forbidden {}", what(), forbidden.join(" "))
-                });
-                if got.match_ == CpuMatch::Strict {
-                    let extra = strict_extra(map, &got, &nd_full);
-                    a.check(extra.is_empty(), INV_STRICT, || format!("{}: host has unlisted {}", what(), join(extra)));
-                }
-                a
-            })
-            .reduce(Acc::new, Acc::merge);
-        acc = acc.merge(mig_acc);
-
-        // Fast path vs engine compare vs reference model on (guest class, host class) pairs.
-        let mut pairs: Vec<(u32, u32)> = m.refused.pairs();
-        pairs.extend(
-            accepted.iter().filter_map(|&(ci, dc)| combos[ci as usize].outcome.as_ref().ok().map(|&g| (g, dc))),
-        );
-        pairs.sort_unstable();
-        pairs.dedup();
-        let ids = sample(pairs.len(), seed, 3, check_all);
-        report.pairs_checked = ids.len() as u64;
-        let pair_acc = ids
-            .par_iter()
-            .map(|&i| {
-                let mut a = Acc::new();
-                let (gc, hc) = pairs[i];
-                let g = &sim.starter.classes[gc as usize];
-                let h = fleet.classes.get(hc);
-                let fast = g.sets.verdict(h);
-                let nh = naive_host(map, &h.cpu);
-                if g.def.mode == CpuMode::HostPassthrough {
-                    return a;
-                }
-                let engine = ops::compare(sim.map, &h.cpu, &g.def).verdict;
-                let naive = naive_compare(map, &nh, &naive_cpu(&g.def));
-                a.check(fast == engine && engine == naive, INV_FAST, || {
-                    format!(
-                        "{} CPU on {}: fast path {}, engine {}, reference {}",
-                        g.def.model.as_deref().unwrap_or("?"),
-                        host_label(sim, h),
-                        fast.as_str(),
-                        engine.as_str(),
-                        naive.as_str()
-                    )
-                });
-                a
-            })
-            .reduce(Acc::new, Acc::merge);
-        acc = acc.merge(pair_acc);
+        .collect();
+    for (i, &c) in ids.iter().enumerate() {
+        let h = fleet.classes.get(c);
+        let v = x86::compare(map, &h.cpu, base).verdict;
+        let naive = naive_compare(map, &naive_host(map, &h.cpu), &nb);
+        a.check(v.is_compatible() && naive.is_compatible(), Invariant::Pool, || {
+            format!(
+                "pool {}: {} is {} / reference {} to the pool baseline",
+                p.name,
+                host_label(sim, h),
+                v.as_str(),
+                naive.as_str()
+            )
+        });
+        let Some(sets) = &started[i] else {
+            a.check(false, Invariant::Pool, || {
+                format!("pool {}: the baseline guest cannot start on {}", p.name, host_label(sim, h))
+            });
+            continue;
+        };
+        for &d in &ids {
+            let dh = fleet.classes.get(d);
+            a.check(sets.allows(dh), Invariant::Pool, || {
+                format!(
+                    "pool {}: the baseline guest started on {} cannot migrate to {}",
+                    p.name,
+                    host_label(sim, h),
+                    host_label(sim, dh)
+                )
+            });
+        }
     }
+    a
+}
 
-    // 4. Plan: every host class of a domain runs the domain's baseline.
+/// 2. Starts: the start of combo `ci` (configuration, pool, host) against the reference update.
+fn check_start(sim: &Sim, ci: usize) -> Acc {
+    let (map, fleet, combos) = (&sim.map.x86, &sim.fleet, &sim.starter.combos);
+    let mut a = Acc::new();
+    let combo = &combos[ci];
+    let t = &sim.spec.templates[combo.template as usize];
+    let host = fleet.classes.get(combo.host_class);
+    let Ok(orig) = build_def(t, sim.starter.ctx(combo.ctx), host) else { return a };
+    // libvirt updates against the migratable host CPU and compares with the full one.
+    let (nh, nf) = (naive_host(map, &host.cpu_mig), naive_host(map, &host.cpu));
+    let no = naive_cpu(&orig);
+    let expected = naive_update(map, &no, &nh);
+    let passthrough = orig.mode == CpuMode::HostPassthrough;
+    let naive_ok = passthrough || naive_compare(map, &nf, &expected).is_compatible();
+    let what = || format!("guest '{}' started on {}", t.name, host_label(sim, host));
+    match &combo.outcome {
+        Ok(gc) => {
+            let g = &sim.starter.classes[*gc as usize];
+            let got = naive_cpu(&g.def);
+            a.check(naive_ok, Invariant::Fast, || format!("{}: started, but the reference model refuses it", what()));
+            check_promotion(&mut a, &no, &nh, &got, &what);
+            a.check(got == expected, Invariant::Fast, || {
+                format!(
+                    "{}: the started CPU differs from the reference update: {}",
+                    what(),
+                    update_diff(&got, &expected)
+                )
+            });
+            let vis_ref = naive_visible(map, &expected, &nh);
+            let vis_got = naive_visible(map, &got, &nh);
+            a.check(vis_ref == vis_got, Invariant::CpuStable, || {
+                format!(
+                    "{}: the guest sees different features than its definition gives: missing {} extra {}",
+                    what(),
+                    join(vis_ref.difference(&vis_got).cloned()),
+                    join(vis_got.difference(&vis_ref).cloned())
+                )
+            });
+            let forbidden: Vec<String> = with(&no, Policy::Forbid).into_iter().filter(|n| nf.all.contains(n)).collect();
+            a.check(forbidden.is_empty(), Invariant::Forbid, || {
+                format!("{}: host has forbidden {}", what(), forbidden.join(" "))
+            });
+            if got.match_ == CpuMatch::Strict {
+                let extra = strict_extra(map, &got, &nf);
+                a.check(extra.is_empty(), Invariant::Strict, || {
+                    format!("{}: host has unlisted {}", what(), join(extra))
+                });
+            }
+            if !passthrough {
+                let fast = g.sets.verdict(host);
+                let naive = naive_compare(map, &nf, &got);
+                a.check(fast == naive, Invariant::Fast, || {
+                    format!("{}: fast path says {}, reference model {}", what(), fast.as_str(), naive.as_str())
+                });
+            }
+        }
+        Err(fail) => {
+            if fail.blocker.is_some() {
+                a.check(!naive_ok, Invariant::Fast, || {
+                    format!("{}: refused ({}), but the reference model lets it start", what(), fail.reason)
+                });
+            }
+        }
+    }
+    a
+}
+
+/// Promotion: every optional feature of `orig` became require (the host `nh` has it) or disable
+/// in the started CPU `got`.
+fn check_promotion(a: &mut Acc, orig: &NaiveCpu, nh: &NaiveHost, got: &NaiveCpu, what: &dyn Fn() -> String) {
+    for (name, p) in &orig.features {
+        if *p != Policy::Optional {
+            continue;
+        }
+        let want = if nh.all.contains(name) { Policy::Require } else { Policy::Disable };
+        let have = got.features.get(name).copied();
+        a.check(have == Some(want), Invariant::Promotion, || {
+            format!(
+                "{}: optional feature '{name}' is {} after start, expected {}",
+                what(),
+                have.map_or("absent".to_string(), |p| p.to_string()),
+                want
+            )
+        });
+    }
+}
+
+/// How the started CPU `got` differs from the reference update `expected`: features with another
+/// policy (`name=policy` as expected), extra features (`+name=policy`), and the mode, match, model
+/// and vendor of both when any of those differ.
+fn update_diff(got: &NaiveCpu, expected: &NaiveCpu) -> String {
+    let diff: Vec<String> = expected
+        .features
+        .iter()
+        .filter(|(n, p)| got.features.get(*n) != Some(p))
+        .map(|(n, p)| format!("{n}={p}"))
+        .chain(
+            got.features.iter().filter(|(n, _)| !expected.features.contains_key(*n)).map(|(n, p)| format!("+{n}={p}")),
+        )
+        .collect();
+    let mut d = diff.join(" ");
+    if got.model != expected.model
+        || got.vendor != expected.vendor
+        || got.mode != expected.mode
+        || got.match_ != expected.match_
+    {
+        d.push_str(&format!(
+            " (engine: {} {} {} {}; reference: {} {} {} {})",
+            got.mode,
+            got.match_,
+            got.model.as_deref().unwrap_or("-"),
+            got.vendor.as_deref().unwrap_or("-"),
+            expected.mode,
+            expected.match_,
+            expected.model.as_deref().unwrap_or("-"),
+            expected.vendor.as_deref().unwrap_or("-")
+        ));
+    }
+    d
+}
+
+/// 3. Migrations: accepted (guest start, destination) pairs and refused (guest, destination)
+///    pairs, sampled; then the fast path against the engine and the reference model on
+///    (guest class, host class) pairs.
+fn check_migrations(sim: &Sim, m: &MigrateRun, check_all: bool, report: &mut CheckReport) -> Acc {
+    let combos = &sim.starter.combos;
+    let accepted = m.accepted.pairs();
+    let ids = sample(accepted.len(), sim.seed, 2, check_all);
+    report.migrations_checked = ids.len() as u64;
+    let acc = ids.par_iter().map(|&i| check_migration(sim, accepted[i])).reduce(Acc::new, Acc::merge);
+    let mut pairs: Vec<(u32, u32)> = m.refused.pairs();
+    pairs.extend(accepted.iter().filter_map(|&(ci, dc)| combos[ci as usize].outcome.as_ref().ok().map(|&g| (g, dc))));
+    pairs.sort_unstable();
+    pairs.dedup();
+    let ids = sample(pairs.len(), sim.seed, 3, check_all);
+    report.pairs_checked = ids.len() as u64;
+    acc.merge(ids.par_iter().map(|&i| check_pair(sim, pairs[i])).reduce(Acc::new, Acc::merge))
+}
+
+/// One accepted migration: the guest started by combo `ci`, moved to host class `dc`.
+fn check_migration(sim: &Sim, (ci, dc): (u32, u32)) -> Acc {
+    let (map, fleet, combos) = (&sim.map.x86, &sim.fleet, &sim.starter.combos);
+    let mut a = Acc::new();
+    let combo = &combos[ci as usize];
+    let t = &sim.spec.templates[combo.template as usize];
+    let src_host = fleet.classes.get(combo.host_class);
+    let (Ok(gc), Ok(orig)) = (&combo.outcome, build_def(t, sim.starter.ctx(combo.ctx), src_host)) else {
+        a.check(false, Invariant::Fast, || "a guest that never started was migrated".to_string());
+        return a;
+    };
+    let g = &sim.starter.classes[*gc as usize];
+    let (src, dst) = (fleet.classes.get(combo.host_class), fleet.classes.get(dc));
+    let (ns, nd) = (naive_host(map, &src.cpu_mig), naive_host(map, &dst.cpu_mig));
+    // The destination checks the guest against its full host CPU.
+    let nd_full = naive_host(map, &dst.cpu);
+    let no = naive_cpu(&orig);
+    let got = naive_cpu(&g.def);
+    let what =
+        || format!("guest '{}' started on {}, migrated to {}", t.name, host_label(sim, src), host_label(sim, dst));
+    let at_start = naive_visible(map, &naive_update(map, &no, &ns), &ns);
+    let at_dest = naive_visible(map, &got, &nd);
+    a.check(at_start == at_dest, Invariant::CpuStable, || {
+        format!(
+            "{}: features disappeared: {}; appeared: {}",
+            what(),
+            join(at_start.difference(&at_dest).cloned()),
+            join(at_dest.difference(&at_start).cloned())
+        )
+    });
+    if orig.mode == CpuMode::HostPassthrough {
+        a.check(same_cpu(&ns, &nd), Invariant::Fast, || format!("{}: host-passthrough onto a different CPU", what()));
+    } else {
+        let naive = naive_compare(map, &nd_full, &got);
+        a.check(naive.is_compatible(), Invariant::Fast, || {
+            format!("{}: allowed by the fast path, {} for the reference model", what(), naive.as_str())
+        });
+    }
+    let forbidden: Vec<String> = with(&no, Policy::Forbid).into_iter().filter(|n| nd_full.all.contains(n)).collect();
+    a.check(forbidden.is_empty(), Invariant::Forbid, || {
+        format!("{}: host has forbidden {}", what(), forbidden.join(" "))
+    });
+    if got.match_ == CpuMatch::Strict {
+        let extra = strict_extra(map, &got, &nd_full);
+        a.check(extra.is_empty(), Invariant::Strict, || format!("{}: host has unlisted {}", what(), join(extra)));
+    }
+    a
+}
+
+/// Guest class `gc` on host class `hc`: fast path, engine compare and reference model agree.
+fn check_pair(sim: &Sim, (gc, hc): (u32, u32)) -> Acc {
+    let (map, fleet) = (&sim.map.x86, &sim.fleet);
+    let mut a = Acc::new();
+    let g = &sim.starter.classes[gc as usize];
+    let h = fleet.classes.get(hc);
+    let fast = g.sets.verdict(h);
+    let nh = naive_host(map, &h.cpu);
+    if g.def.mode == CpuMode::HostPassthrough {
+        return a;
+    }
+    let engine = ops::compare(sim.map, &h.cpu, &g.def).verdict;
+    let naive = naive_compare(map, &nh, &naive_cpu(&g.def));
+    a.check(fast == engine && engine == naive, Invariant::Fast, || {
+        format!(
+            "{} CPU on {}: fast path {}, engine {}, reference {}",
+            g.def.model.as_deref().unwrap_or("?"),
+            host_label(sim, h),
+            fast.as_str(),
+            engine.as_str(),
+            naive.as_str()
+        )
+    });
+    a
+}
+
+/// 4. Plan: every host class of a domain runs the domain's baseline.
+fn check_plan(sim: &Sim, domains: &[super::scenarios::plan::DomainCheck]) -> Acc {
+    let (map, fleet) = (&sim.map.x86, &sim.fleet);
+    let mut acc = Acc::new();
     for (d, (base, classes)) in domains.iter().enumerate() {
         match base {
-            Err(e) => acc.check(false, INV_PLAN, || format!("domain {}: no baseline: {e}", d + 1)),
+            Err(e) => acc.check(false, Invariant::Plan, || format!("domain {}: no baseline: {e}", d + 1)),
             Ok(b) => {
                 let sets = started_baseline(map, b);
                 for &c in classes {
                     let h = fleet.classes.get(c);
                     let ok = sets.as_ref().is_some_and(|s| s.allows(h));
                     let naive = naive_compare(map, &naive_host(map, &h.cpu), &naive_cpu(b));
-                    acc.check(ok && naive.is_compatible(), INV_PLAN, || {
+                    acc.check(ok && naive.is_compatible(), Invariant::Plan, || {
                         format!(
                             "domain {}: {} cannot run the domain baseline {}",
                             d + 1,
@@ -444,20 +504,57 @@ pub fn run(
         }
     }
 
-    report.checks = acc.checks;
-    report.violation_count = acc.found.len() as u64;
-    let mut kept: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for v in acc.found {
-        let n = kept.entry(v.invariant).or_insert(0);
-        if *n < KEEP_PER_INVARIANT {
-            *n += 1;
-            report.violations.push(v);
-        }
-    }
-    report
+    acc
 }
 
 /// The `--inject-fault` values, for the reproduce line.
 pub fn fault_flag(f: Option<Fault>) -> Option<&'static str> {
     f.map(|f| f.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(features: &[(&str, Policy)]) -> NaiveCpu {
+        NaiveCpu {
+            mode: CpuMode::Custom,
+            match_: CpuMatch::Exact,
+            model: Some("Haswell".into()),
+            vendor: None,
+            features: features.iter().map(|&(n, p)| (n.to_string(), p)).collect(),
+        }
+    }
+
+    #[test]
+    fn update_diff_names_changed_and_extra_features_then_differing_headers() {
+        let expected = cpu(&[("vmx", Policy::Require), ("aes", Policy::Disable)]);
+        let got = cpu(&[("vmx", Policy::Optional), ("aes", Policy::Disable), ("pdpe1gb", Policy::Require)]);
+        assert_eq!(update_diff(&got, &expected), "vmx=require +pdpe1gb=require");
+        let mut other = got.clone();
+        other.model = Some("Skylake-Client".into());
+        assert_eq!(
+            update_diff(&other, &expected),
+            "vmx=require +pdpe1gb=require (engine: custom exact Skylake-Client -; reference: custom exact Haswell -)"
+        );
+        assert_eq!(update_diff(&expected, &expected), "");
+    }
+
+    #[test]
+    fn keep_per_invariant_keeps_the_first_ones_of_each_invariant_in_order() {
+        let v = |invariant, i: usize| Violation { invariant, detail: i.to_string() };
+        let found: Vec<Violation> = (0..KEEP_PER_INVARIANT + 5)
+            .flat_map(|i| [v(Invariant::Fast, i), v(Invariant::Pool, i)])
+            .chain([v(Invariant::Plan, 0)])
+            .collect();
+        let kept = keep_per_invariant(found);
+        assert_eq!(kept.len(), 2 * KEEP_PER_INVARIANT + 1);
+        let of = |inv| kept.iter().filter(|k| k.invariant == inv).map(|k| k.detail.clone()).collect::<Vec<_>>();
+        let first: Vec<String> = (0..KEEP_PER_INVARIANT).map(|i| i.to_string()).collect();
+        assert_eq!(of(Invariant::Fast), first);
+        assert_eq!(of(Invariant::Pool), first);
+        assert_eq!(kept[0].invariant, Invariant::Fast);
+        assert_eq!(kept[1].invariant, Invariant::Pool);
+        assert_eq!(kept.last().unwrap().invariant, Invariant::Plan);
+    }
 }

@@ -7,13 +7,13 @@
 //! (vendor, signature, features) and decoded once by the engine's host decoder, exactly as libvirt
 //! would report it in `virsh capabilities`. Per host the fleet stores only a class id (4 bytes).
 
+use super::error::{SimError, SimResult};
 use super::profiles::Profiles;
 use super::rng::{tag, Rng, Weighted};
 use super::spec::{Spec, Variation};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, X86Data};
 use cpufleet_engine::{CpuDef, CpuError, FeatureSet};
-use cpufleet_io::{CliError, CliResult};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -157,7 +157,7 @@ impl Classes {
     }
 
     /// Interns `reqs` (in order) and decodes the new CPUs in parallel; returns their ids.
-    pub fn intern(&mut self, map: &X86Map, profiles: &Profiles, reqs: &[ClassReq]) -> CliResult<Vec<u32>> {
+    pub fn intern(&mut self, map: &X86Map, profiles: &Profiles, reqs: &[ClassReq]) -> SimResult<Vec<u32>> {
         let mut ids = Vec::with_capacity(reqs.len());
         let mut pending: Vec<ClassReq> = Vec::new();
         for r in reqs {
@@ -171,11 +171,9 @@ impl Classes {
         let decoded: Vec<Result<HostClass, (u16, CpuError)>> =
             pending.par_iter().map(|r| decode_class(map, r).map_err(|e| (r.profile, e))).collect();
         for d in decoded {
-            let mut class = d.map_err(|(profile, e)| {
-                CliError::new(format!(
-                    "generation '{}': a host CPU of this profile cannot be decoded ({e}); check its model and features",
-                    profiles.list[profile as usize].name
-                ))
+            let mut class = d.map_err(|(profile, error)| SimError::Undecodable {
+                profile: profiles.list[profile as usize].name.clone(),
+                error,
             })?;
             let n = self.identities.len() as u32;
             class.identity = *self.identities.entry((class.vendor, class.model, class.features)).or_insert(n);
@@ -252,7 +250,7 @@ impl Fleet {
     }
 
     /// Interns host keys (new ones are turned into classes); returns their key ids.
-    pub fn intern_keys(&mut self, map: &X86Map, profiles: &Profiles, keys: &[HostKey]) -> CliResult<Vec<u32>> {
+    pub fn intern_keys(&mut self, map: &X86Map, profiles: &Profiles, keys: &[HostKey]) -> SimResult<Vec<u32>> {
         let mut ids = Vec::with_capacity(keys.len());
         let mut new_keys: Vec<HostKey> = Vec::new();
         for k in keys {
@@ -282,13 +280,12 @@ impl Fleet {
     }
 
     /// Generates the fleet of `spec` from `seed`.
-    pub fn generate(map: &X86Map, spec: &Spec, seed: u64) -> CliResult<Fleet> {
+    pub fn generate(map: &X86Map, spec: &Spec, seed: u64) -> SimResult<Fleet> {
         let mut pools = Vec::with_capacity(spec.pools.len());
         let mut start = 0usize;
         for p in &spec.pools {
             let weights: Vec<f64> = p.generations.iter().map(|g| g.1).collect();
-            let pick =
-                Weighted::new(&weights).ok_or_else(|| CliError::new(format!("pool '{}': bad weights", p.name)))?;
+            let pick = Weighted::new(&weights).ok_or_else(|| SimError::BadWeights { pool: p.name.clone() })?;
             pools.push(PoolInfo {
                 name: p.name.clone(),
                 start,

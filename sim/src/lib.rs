@@ -5,6 +5,7 @@
 //! iterators, so the JSON report is byte-identical whatever the thread count.
 
 pub mod check;
+pub mod error;
 pub mod fleet;
 pub mod guest;
 pub mod html;
@@ -17,20 +18,20 @@ pub mod spec;
 pub mod swarm;
 
 use cpufleet_engine::CpuMap;
-use cpufleet_io::CliResult;
+pub use error::{SimError, SimResult};
 use guest::Compat;
 pub use guest::Fault;
 use progress::Progress;
 use report::{ConfigRow, FleetBaselines, Migrations, Report};
-pub use scenarios::SCENARIOS;
+pub use scenarios::Scenario;
 use scenarios::{microcode, migrate, plan, pools, upgrade, Sim};
 
 /// What one run does beyond the spec: the seed, the scenarios, how much to check.
 pub struct Config {
     /// The seed every random choice derives from.
     pub seed: u64,
-    /// The scenarios to run, in [`SCENARIOS`] order.
-    pub scenarios: Vec<&'static str>,
+    /// The scenarios to run, in [`Scenario`] order.
+    pub scenarios: Vec<Scenario>,
     /// Check every start, migration and compare pair against the reference model.
     pub check_all: bool,
     /// Test-only: a fault the invariant checkers must catch.
@@ -42,26 +43,26 @@ pub struct Config {
 }
 
 /// Runs the selected scenarios over `spec` and builds the report.
-pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> CliResult<Report> {
+pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<Report> {
     let selected = config.scenarios.clone();
-    let has = |s: &str| selected.contains(&s);
+    let has = |s: Scenario| selected.contains(&s);
     let progress = Progress::new(config.progress);
     progress.phase("fleet", 0);
     let mut sim = Sim::new(map, spec, config.seed, config.fault)?;
-    let up_plan = if has("upgrade") { Some(upgrade::prepare(&mut sim)?) } else { None };
-    let events = if has("microcode") { Some(microcode::prepare(&mut sim)?) } else { None };
-    let need_guests = has("migrate") || has("upgrade") || has("microcode");
+    let up_plan = if has(Scenario::Upgrade) { Some(upgrade::prepare(&mut sim)?) } else { None };
+    let events = if has(Scenario::Microcode) { Some(microcode::prepare(&mut sim)?) } else { None };
+    let need_guests = has(Scenario::Migrate) || has(Scenario::Upgrade) || has(Scenario::Microcode);
     progress.phase("guests", 0);
     let guests = if need_guests { migrate::start_guests(&mut sim, spec.guests) } else { Vec::new() };
     let mut compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
     progress.phase("pools", 0);
     let pools_report = pools::run(&sim);
-    let mig = has("migrate").then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
+    let mig = has(Scenario::Migrate).then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
     let up = up_plan.map(|p| upgrade::run(&mut sim, &p, &guests, &mut compat, &progress));
     progress.phase("microcode", 0);
     let mc = events.map(|e| microcode::run(&mut sim, &e, &guests, &compat));
     progress.phase("plan", 0);
-    let (plan_report, domains) = if has("plan") {
+    let (plan_report, domains) = if has(Scenario::Plan) {
         let (r, d) = plan::run(&sim);
         (Some(r), d)
     } else {
@@ -71,57 +72,11 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> CliResult<R
     let checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
     drop(progress);
 
-    // Per configuration: guests, starts, and migrations.
-    let mut configurations: Vec<ConfigRow> = spec
-        .templates
-        .iter()
-        .map(|t| ConfigRow {
-            name: t.name.clone(),
-            cpu: t.describe(),
-            guests: 0,
-            started: 0,
-            start_failures: 0,
-            top_start_failure: None,
-            migrations_attempted: 0,
-            migrations_succeeded: 0,
-        })
-        .collect();
-    let mut reasons: Vec<std::collections::BTreeMap<String, u64>> = vec![Default::default(); spec.templates.len()];
-    for g in &guests {
-        let c = &mut configurations[g.template as usize];
-        c.guests += 1;
-        if g.class != fleet::NO {
-            c.started += 1;
-        } else {
-            c.start_failures += 1;
-            if let Err(f) = &sim.starter.combos[g.combo as usize].outcome {
-                *reasons[g.template as usize].entry(f.reason.clone()).or_insert(0) += 1;
-            }
-        }
-    }
-    for (c, r) in configurations.iter_mut().zip(&reasons) {
-        c.top_start_failure = r.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(k, _)| k.clone());
-    }
-    let mut migrations = Migrations::default();
-    let mut blockers = Vec::new();
-    if let Some(m) = &mig {
-        let s = &m.stats;
-        migrations = Migrations {
-            requested: if guests.iter().any(|g| g.class != fleet::NO) { spec.migrations } else { 0 },
-            attempted: s.attempted,
-            succeeded: s.succeeded,
-            refused: s.refused,
-            cross_pool_attempted: s.cross_pool_attempted,
-            cross_pool_succeeded: s.cross_pool_succeeded,
-            passthrough_unsafe_naive: s.unsafe_naive,
-            passthrough_unsafe_losing_features: s.unsafe_naive_losing,
-        };
-        for (c, &(a, ok)) in configurations.iter_mut().zip(&s.per_template) {
-            c.migrations_attempted = a;
-            c.migrations_succeeded = ok;
-        }
-        blockers = migrate::blocker_rows(&sim, s);
-    }
+    let mut configurations = config_rows(&sim, &guests);
+    let (migrations, blockers) = match &mig {
+        Some(m) => migrate_summary(&sim, &guests, m, &mut configurations),
+        None => (Migrations::default(), Vec::new()),
+    };
     let mut gens: Vec<usize> = (0..sim.fleet.n_hosts()).map(|h| sim.fleet.profile_of(h)).collect();
     gens.sort_unstable();
     gens.dedup();
@@ -154,4 +109,64 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> CliResult<R
         checks,
         reproduce,
     })
+}
+
+/// Per configuration: its guests, how many started, and the most frequent reason for a failure.
+fn config_rows(sim: &Sim, guests: &[migrate::Guest]) -> Vec<ConfigRow> {
+    let templates = &sim.spec.templates;
+    let mut configurations: Vec<ConfigRow> = templates
+        .iter()
+        .map(|t| ConfigRow {
+            name: t.name.clone(),
+            cpu: t.describe(),
+            guests: 0,
+            started: 0,
+            start_failures: 0,
+            top_start_failure: None,
+            migrations_attempted: 0,
+            migrations_succeeded: 0,
+        })
+        .collect();
+    let mut reasons: Vec<std::collections::BTreeMap<String, u64>> = vec![Default::default(); templates.len()];
+    for g in guests {
+        let c = &mut configurations[g.template as usize];
+        c.guests += 1;
+        if g.class != fleet::NO {
+            c.started += 1;
+        } else {
+            c.start_failures += 1;
+            if let Err(f) = &sim.starter.combos[g.combo as usize].outcome {
+                *reasons[g.template as usize].entry(f.reason.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+    for (c, r) in configurations.iter_mut().zip(&reasons) {
+        c.top_start_failure = r.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(k, _)| k.clone());
+    }
+    configurations
+}
+
+/// The migrate scenario's totals and blocker rows; adds the per-configuration counts to `rows`.
+fn migrate_summary(
+    sim: &Sim,
+    guests: &[migrate::Guest],
+    m: &migrate::MigrateRun,
+    rows: &mut [ConfigRow],
+) -> (Migrations, Vec<migrate::BlockerRow>) {
+    let s = &m.stats;
+    let migrations = Migrations {
+        requested: if guests.iter().any(|g| g.class != fleet::NO) { sim.spec.migrations } else { 0 },
+        attempted: s.attempted,
+        succeeded: s.succeeded,
+        refused: s.refused,
+        cross_pool_attempted: s.cross_pool_attempted,
+        cross_pool_succeeded: s.cross_pool_succeeded,
+        passthrough_unsafe_naive: s.unsafe_naive,
+        passthrough_unsafe_losing_features: s.unsafe_naive_losing,
+    };
+    for (c, &(a, ok)) in rows.iter_mut().zip(&s.per_template) {
+        c.migrations_attempted = a;
+        c.migrations_succeeded = ok;
+    }
+    (migrations, migrate::blocker_rows(sim, s))
 }

@@ -7,10 +7,12 @@
 //! of any supported map. Resolved for a run, the hardware is seen through the run's map: a feature
 //! that map does not know is a CPUID bit that libvirt version cannot see, and is left out.
 
+pub use super::error::Source;
+use super::error::{SimError, SimResult};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::{CpuMap, FeatureId, FeatureSet, LibvirtVersion};
-use cpufleet_io::CliError;
 use serde::Deserialize;
+use toml::Spanned;
 
 /// The embedded profile file.
 pub const EMBEDDED_PROFILES: &str = include_str!("../../data/profiles.toml");
@@ -29,29 +31,29 @@ pub struct ProfilesToml {
 #[serde(deny_unknown_fields)]
 pub struct OddToml {
     #[serde(default)]
-    pub remove: Vec<String>,
+    pub remove: Vec<Spanned<String>>,
     #[serde(default)]
-    pub nested_add: Vec<String>,
+    pub nested_add: Vec<Spanned<String>>,
     #[serde(default)]
-    pub nested_remove: Vec<String>,
+    pub nested_remove: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileToml {
-    pub name: String,
-    pub vendor: String,
+    pub name: Spanned<String>,
+    pub vendor: Spanned<String>,
     pub year: u32,
     #[serde(default)]
     pub example: String,
-    pub model: String,
-    pub signature: SignatureToml,
+    pub model: Spanned<String>,
+    pub signature: Spanned<SignatureToml>,
     #[serde(default)]
-    pub extra: Vec<String>,
+    pub extra: Vec<Spanned<String>>,
     #[serde(default)]
-    pub without: Vec<String>,
+    pub without: Vec<Spanned<String>>,
     #[serde(default)]
-    pub virt: Vec<String>,
+    pub virt: Vec<Spanned<String>>,
     #[serde(default)]
     pub microcode: Vec<LevelToml>,
 }
@@ -69,9 +71,9 @@ pub struct SignatureToml {
 pub struct LevelToml {
     pub name: String,
     #[serde(default)]
-    pub add: Vec<String>,
+    pub add: Vec<Spanned<String>>,
     #[serde(default)]
-    pub remove: Vec<String>,
+    pub remove: Vec<Spanned<String>>,
 }
 
 /// One microcode level: applied on top of the previous ones.
@@ -135,51 +137,8 @@ impl Profiles {
     }
 }
 
-/// Where a TOML problem is: the file label and, when found, `LINE:COL` of `needle`.
-pub struct Source<'a> {
-    pub label: &'a str,
-    pub text: &'a str,
-}
-
-impl Source<'_> {
-    /// An error about this file, located at the first occurrence of `needle` after `anchor`
-    /// (both searched textually; the position is left out when not found).
-    pub fn error(&self, anchor: Option<&str>, needle: Option<&str>, message: impl std::fmt::Display) -> CliError {
-        let start = anchor.and_then(|a| self.text.find(a)).unwrap_or(0);
-        let pos = needle.and_then(|n| self.text[start..].find(n).map(|p| p + start));
-        match pos {
-            Some(p) => {
-                let (line, col) = line_col(self.text, p);
-                CliError::new(format!("{}: {line}:{col}: {message}", self.label))
-            }
-            None => CliError::new(format!("{}: {message}", self.label)),
-        }
-    }
-
-    /// A TOML syntax or shape error.
-    pub fn toml_error(&self, e: &toml::de::Error) -> CliError {
-        let msg = e.message().trim().replace('\n', " ");
-        match e.span() {
-            Some(span) => {
-                let (line, col) = line_col(self.text, span.start);
-                CliError::new(format!("{}: {line}:{col}: {msg}", self.label))
-            }
-            None => CliError::new(format!("{}: {msg}", self.label)),
-        }
-    }
-}
-
-/// 1-based line and column (in characters) of byte offset `pos`.
-pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
-    let pos = pos.min(text.len());
-    let before = &text[..pos];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
 /// Parses a profile file.
-pub fn parse(src: &Source) -> Result<ProfilesToml, CliError> {
+pub fn parse(src: &Source) -> SimResult<ProfilesToml> {
     toml::from_str::<ProfilesToml>(src.text).map_err(|e| src.toml_error(&e))
 }
 
@@ -191,12 +150,12 @@ pub struct Vocabulary<'m> {
 }
 
 impl<'m> Vocabulary<'m> {
-    pub fn new(map: &'m X86Map) -> Result<Vocabulary<'m>, CliError> {
+    pub fn new(map: &'m X86Map) -> SimResult<Vocabulary<'m>> {
         let known = LibvirtVersion::ALL
             .into_iter()
             .map(CpuMap::embedded)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| CliError::new(format!("embedded CPU map: {e}")))?;
+            .map_err(|e| SimError::EmbeddedMap(e.to_string()))?;
         Ok(Vocabulary { map, known })
     }
 
@@ -211,21 +170,14 @@ impl<'m> Vocabulary<'m> {
 }
 
 /// Resolves feature names against the run's map; a name no supported map knows is an error.
-fn feature_set(
-    voc: &Vocabulary,
-    src: &Source,
-    anchor: &str,
-    what: &str,
-    names: &[String],
-) -> Result<FeatureSet, CliError> {
+fn feature_set(voc: &Vocabulary, src: &Source, what: &str, names: &[Spanned<String>]) -> SimResult<FeatureSet> {
     let mut set = FeatureSet::new();
-    for n in names {
+    for spanned in names {
+        let n = spanned.as_ref();
         if !voc.is_known(n) {
-            return Err(src.error(
-                Some(anchor),
-                Some(&format!("\"{n}\"")),
-                format!("{what}: unknown feature '{n}' (not in the CPU map; see `cpufleet map show`)"),
-            ));
+            return Err(
+                src.at(spanned, format!("{what}: unknown feature '{n}' (not in the CPU map; see `cpufleet map show`)"))
+            );
         }
         if let Some(id) = voc.map.feature_id(n) {
             set.insert(id);
@@ -235,78 +187,71 @@ fn feature_set(
 }
 
 /// Resolves one profile against the run's map.
-pub fn resolve_profile(voc: &Vocabulary, src: &Source, p: &ProfileToml) -> Result<Profile, CliError> {
+pub fn resolve_profile(voc: &Vocabulary, src: &Source, p: &ProfileToml) -> SimResult<Profile> {
     let map = voc.map;
-    let anchor = format!("name = \"{}\"", p.name);
-    let ctx = |field: &str| format!("profile '{}': {field}", p.name);
-    if p.name.is_empty() {
-        return Err(src.error(None, None, "a profile has an empty name"));
+    let name = p.name.as_ref();
+    let ctx = |field: &str| format!("profile '{name}': {field}");
+    if name.is_empty() {
+        return Err(src.error(None, "a profile has an empty name"));
     }
-    let vendor = map.vendor_index(&p.vendor).ok_or_else(|| {
+    let (vendor_name, model_name) = (p.vendor.as_ref(), p.model.as_ref());
+    let vendor = map.vendor_index(vendor_name).ok_or_else(|| {
         let known: Vec<&str> = map.vendors.iter().map(|v| v.name.as_str()).collect();
-        src.error(
-            Some(&anchor),
-            Some(&format!("\"{}\"", p.vendor)),
-            format!("{}: unknown vendor '{}' (known: {})", ctx("vendor"), p.vendor, known.join(", ")),
-        )
+        src.at(&p.vendor, format!("{}: unknown vendor '{vendor_name}' (known: {})", ctx("vendor"), known.join(", ")))
     })?;
-    let model = map.model_index(&p.model).ok_or_else(|| {
-        src.error(
-            Some(&anchor),
-            Some(&format!("\"{}\"", p.model)),
-            format!("{}: unknown model '{}' (not in the CPU map; see `cpufleet map show`)", ctx("model"), p.model),
+    let model = map.model_index(model_name).ok_or_else(|| {
+        src.at(
+            &p.model,
+            format!("{}: unknown model '{model_name}' (not in the CPU map; see `cpufleet map show`)", ctx("model")),
         )
     })?;
     if let Some(mv) = map.models[model].vendor {
         if mv != vendor {
-            return Err(src.error(
-                Some(&anchor),
-                Some(&format!("\"{}\"", p.model)),
-                format!("{}: model '{}' is a {} model, not {}", ctx("model"), p.model, map.vendors[mv].name, p.vendor),
+            return Err(src.at(
+                &p.model,
+                format!(
+                    "{}: model '{model_name}' is a {} model, not {vendor_name}",
+                    ctx("model"),
+                    map.vendors[mv].name
+                ),
             ));
         }
     }
-    let (family, smodel, stepping) = (p.signature.family, p.signature.model, p.signature.stepping);
-    if !(1..=0xff + 0xf).contains(&family) || smodel > 0xff || stepping > 0xf {
-        return Err(src.error(
-            Some(&anchor),
-            Some("signature"),
-            format!("{}: family must be 1..270, model 0..255, stepping 0..15", ctx("signature")),
-        ));
-    }
-    let extra = feature_set(voc, src, &anchor, &ctx("extra"), &p.extra)?;
-    let without = feature_set(voc, src, &anchor, &ctx("without"), &p.without)?;
-    let virt = feature_set(voc, src, &anchor, &ctx("virt"), &p.virt)?;
+    let signature = signature_of(src, &p.signature, &ctx("signature"))?;
+    let extra = feature_set(voc, src, &ctx("extra"), &p.extra)?;
+    let without = feature_set(voc, src, &ctx("without"), &p.without)?;
+    let virt = feature_set(voc, src, &ctx("virt"), &p.virt)?;
     let mut levels = Vec::new();
     for l in &p.microcode {
         let what = ctx(&format!("microcode '{}'", l.name));
         levels.push(Level {
             name: l.name.clone(),
-            add: feature_set(voc, src, &anchor, &what, &l.add)?,
-            remove: feature_set(voc, src, &anchor, &what, &l.remove)?,
+            add: feature_set(voc, src, &what, &l.add)?,
+            remove: feature_set(voc, src, &what, &l.remove)?,
         });
     }
     if levels.len() > 15 {
-        return Err(src.error(Some(&anchor), None, format!("{}: at most 15 levels", ctx("microcode"))));
+        return Err(src.at(&p.name, format!("{}: at most 15 levels", ctx("microcode"))));
     }
     // The model's hardware features: its feature list in the reference map when it has the
     // model (11.3.0's, for instance, no longer lists `mpx` in Skylake-Server), else the run's.
-    let model_features: FeatureSet = match voc.reference().model(&p.model) {
+    let model_features: FeatureSet = match voc.reference().model(model_name) {
         Some(m) => m.features.iter().filter_map(|id| map.feature_id(voc.reference().feature_name(id))).collect(),
         None => map.models[model].features,
     };
     let base = model_features.union(&extra).difference(&without);
     if base.is_empty() {
-        return Err(src.error(Some(&anchor), None, format!("profile '{}' has no features", p.name)));
+        return Err(src.at(&p.name, format!("profile '{name}' has no features")));
     }
+    let (family, smodel, stepping) = signature;
     Ok(Profile {
-        name: p.name.clone(),
+        name: name.clone(),
         vendor,
-        vendor_name: p.vendor.clone(),
+        vendor_name: vendor_name.clone(),
         year: p.year,
         example: p.example.clone(),
         model,
-        signature: (family, smodel, stepping),
+        signature,
         signature_eax: cpufleet_engine::x86::model::make_signature(family, smodel, stepping),
         base,
         virt,
@@ -314,37 +259,39 @@ pub fn resolve_profile(voc: &Vocabulary, src: &Source, p: &ProfileToml) -> Resul
     })
 }
 
-pub fn resolve_odd(voc: &Vocabulary, src: &Source, odd: &OddToml) -> Result<OddRules, CliError> {
-    let anchor = "[odd]";
-    let remove = feature_set(voc, src, anchor, "odd: remove", &odd.remove)?;
+/// A profile's (family, model, stepping), checked against what CPUID leaf 1 can hold.
+fn signature_of(src: &Source, sig: &Spanned<SignatureToml>, what: &str) -> SimResult<(u32, u32, u32)> {
+    let s = sig.as_ref();
+    if !(1..=0xff + 0xf).contains(&s.family) || s.model > 0xff || s.stepping > 0xf {
+        return Err(src.at(sig, format!("{what}: family must be 1..270, model 0..255, stepping 0..15")));
+    }
+    Ok((s.family, s.model, s.stepping))
+}
+
+pub fn resolve_odd(voc: &Vocabulary, src: &Source, odd: &OddToml) -> SimResult<OddRules> {
+    let remove = feature_set(voc, src, "odd: remove", &odd.remove)?;
     Ok(OddRules {
         remove: remove.iter().collect(),
-        nested_add: feature_set(voc, src, anchor, "odd: nested_add", &odd.nested_add)?,
-        nested_remove: feature_set(voc, src, anchor, "odd: nested_remove", &odd.nested_remove)?,
+        nested_add: feature_set(voc, src, "odd: nested_add", &odd.nested_add)?,
+        nested_remove: feature_set(voc, src, "odd: nested_remove", &odd.nested_remove)?,
     })
 }
 
 /// Loads the embedded profiles, then applies `extra` (the spec's own `[[profile]]` entries, which
 /// add profiles or replace same-named ones, and its `[odd]` table).
-pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> Result<Profiles, CliError> {
+pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> SimResult<Profiles> {
     let voc = Vocabulary::new(map)?;
     let emb_src = Source { label: EMBEDDED_PROFILES_NAME, text: EMBEDDED_PROFILES };
     let emb = parse(&emb_src)?;
     let mut list: Vec<Profile> = Vec::new();
     let add = |src: &Source, p: &ProfileToml, list: &mut Vec<Profile>, allow_replace: bool| {
         let resolved = resolve_profile(&voc, src, p)?;
-        match list.iter().position(|q| q.name == p.name) {
+        match list.iter().position(|q| q.name == *p.name.as_ref()) {
             Some(i) if allow_replace => list[i] = resolved,
-            Some(_) => {
-                return Err(src.error(
-                    Some(&format!("name = \"{}\"", p.name)),
-                    Some(&format!("\"{}\"", p.name)),
-                    format!("profile '{}' is defined twice", p.name),
-                ))
-            }
+            Some(_) => return Err(src.at(&p.name, format!("profile '{}' is defined twice", p.name.as_ref()))),
             None => list.push(resolved),
         }
-        Ok::<(), CliError>(())
+        Ok::<(), SimError>(())
     };
     for p in &emb.profile {
         add(&emb_src, p, &mut list, false)?;
@@ -353,12 +300,8 @@ pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> Result<Pro
     if let Some((src, user)) = extra {
         let mut seen = std::collections::HashSet::new();
         for p in &user.profile {
-            if !seen.insert(p.name.clone()) {
-                return Err(src.error(
-                    Some(&format!("name = \"{}\"", p.name)),
-                    None,
-                    format!("profile '{}' is defined twice", p.name),
-                ));
+            if !seen.insert(p.name.as_ref()) {
+                return Err(src.at(&p.name, format!("profile '{}' is defined twice", p.name.as_ref())));
             }
             add(src, p, &mut list, true)?;
         }
@@ -367,7 +310,7 @@ pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> Result<Pro
         }
     }
     if list.len() > u16::MAX as usize {
-        return Err(CliError::new("too many profiles"));
+        return Err(SimError::TooManyProfiles);
     }
     Ok(Profiles { list, odd })
 }
@@ -408,7 +351,7 @@ mod tests {
                     signature = { family = 6, model = 60, stepping = 1 }\nextra = [\"vmx\", \"warp-drive\"]\n";
         let src = Source { label: "my.toml", text };
         let parsed = parse(&src).unwrap();
-        let err = load(&map.x86, Some((&src, &parsed))).unwrap_err().message;
+        let err = load(&map.x86, Some((&src, &parsed))).unwrap_err().to_string();
         assert_eq!(err, "my.toml: 7:17: profile 'X': extra: unknown feature 'warp-drive' (not in the CPU map; see `cpufleet map show`)");
     }
 }

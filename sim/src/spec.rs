@@ -2,13 +2,15 @@
 //! variation, guest CPU configurations, and the parameters of the upgrade, microcode and plan
 //! scenarios. Sections a user spec leaves out are taken from the embedded default spec.
 
-use super::profiles::{self, Profiles, ProfilesToml, Source};
+use super::error::{SimError, SimResult, Source};
+use super::profiles::{self, Profiles, ProfilesToml};
 use cpufleet_engine::map::X86Map;
-use cpufleet_engine::{CpuMatch, CpuMode, FeatureSet, Policy};
-use cpufleet_io::{read_file, CliError, CliResult};
+use cpufleet_engine::{CpuMatch, CpuMode, FeatureSet, Policy, Pos};
+use cpufleet_io::read_file;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use toml::Spanned;
 
 pub const EMBEDDED_SPEC: &str = include_str!("../../data/fleet.toml");
 pub const EMBEDDED_SPEC_NAME: &str = "data/fleet.toml (embedded)";
@@ -22,8 +24,8 @@ pub const MAX_MIGRATIONS: u64 = 2_000_000_000;
 #[serde(deny_unknown_fields)]
 struct SpecToml {
     name: Option<String>,
-    guests: Option<u64>,
-    migrations: Option<u64>,
+    guests: Option<Spanned<u64>>,
+    migrations: Option<Spanned<u64>>,
     variation: Option<VariationToml>,
     pool: Option<Vec<PoolToml>>,
     guest: Option<Vec<GuestToml>>,
@@ -35,64 +37,64 @@ struct SpecToml {
     odd: Option<profiles::OddToml>,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 struct VariationToml {
-    virt_off: Option<f64>,
-    ht_off: Option<f64>,
-    microcode_latest: Option<f64>,
-    odd: Option<f64>,
-    cross_pool: Option<f64>,
+    virt_off: Option<Spanned<f64>>,
+    ht_off: Option<Spanned<f64>>,
+    microcode_latest: Option<Spanned<f64>>,
+    odd: Option<Spanned<f64>>,
+    cross_pool: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 struct PoolToml {
-    name: String,
-    hosts: u64,
-    generations: BTreeMap<String, f64>,
+    name: Spanned<String>,
+    hosts: Spanned<u64>,
+    generations: Spanned<BTreeMap<Spanned<String>, f64>>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 struct GuestToml {
-    name: String,
-    weight: f64,
-    mode: String,
-    model: Option<String>,
+    name: Spanned<String>,
+    weight: Spanned<f64>,
+    mode: Spanned<String>,
+    model: Option<Spanned<String>>,
     #[serde(rename = "match")]
-    match_: Option<String>,
+    match_: Option<Spanned<String>>,
     #[serde(default)]
-    require: Vec<String>,
+    require: Vec<Spanned<String>>,
     #[serde(default)]
-    optional: Vec<String>,
+    optional: Vec<Spanned<String>>,
     #[serde(default)]
-    disable: Vec<String>,
+    disable: Vec<Spanned<String>>,
     #[serde(default)]
-    forbid: Vec<String>,
+    forbid: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 struct UpgradeToml {
-    steps: u32,
+    steps: Spanned<u32>,
     #[serde(default)]
-    replace: BTreeMap<String, String>,
+    replace: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 struct EventToml {
-    name: String,
-    remove: Vec<String>,
-    share: f64,
-    generations: Option<Vec<String>>,
+    name: Spanned<String>,
+    remove: Spanned<Vec<Spanned<String>>>,
+    share: Spanned<f64>,
+    generations: Option<Vec<Spanned<String>>>,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 struct PlanToml {
-    k: u32,
+    k: Spanned<u32>,
 }
 
 /// Host variation probabilities.
@@ -206,15 +208,13 @@ impl Spec {
     }
 
     /// Scales the pools to `n` hosts in all (largest remainder; every pool keeps ≥ 1 host).
-    pub fn scale_hosts(&mut self, n: u64) -> CliResult<()> {
+    pub fn scale_hosts(&mut self, n: u64) -> SimResult<()> {
         let np = self.pools.len() as u64;
         if n < np {
-            return Err(CliError::new(format!(
-                "--hosts {n}: the fleet has {np} pools, so it needs at least {np} hosts"
-            )));
+            return Err(SimError::TooFewHosts { hosts: n, pools: np });
         }
         if n > MAX_HOSTS {
-            return Err(CliError::new(format!("--hosts {n}: at most {MAX_HOSTS} hosts")));
+            return Err(SimError::TooManyHosts { hosts: n });
         }
         // Largest remainder over the spec's proportions, then every pool gets at least one host
         // (taken from the largest pools).
@@ -247,22 +247,42 @@ impl Spec {
         }
         Ok(())
     }
-}
 
-fn probability(src: &Source, key: &str, v: f64) -> CliResult<f64> {
-    if !(0.0..=1.0).contains(&v) {
-        return Err(src.error(Some("[variation]"), Some(key), format!("variation.{key} = {v}: must be in 0..1")));
+    /// Sets the number of guests (`--guests N`).
+    pub fn set_guests(&mut self, n: u64) -> SimResult<()> {
+        if n > MAX_GUESTS {
+            return Err(SimError::TooManyGuests { guests: n });
+        }
+        self.guests = n;
+        Ok(())
     }
-    Ok(v)
+
+    /// Sets the number of migrations (`--migrations N`).
+    pub fn set_migrations(&mut self, n: u64) -> SimResult<()> {
+        if n > MAX_MIGRATIONS {
+            return Err(SimError::TooManyMigrations { migrations: n });
+        }
+        self.migrations = n;
+        Ok(())
+    }
 }
 
-fn resolve_variation(src: &Source, v: &VariationToml, d: &Variation) -> CliResult<Variation> {
+fn probability(src: &Source, key: &str, v: Option<&Spanned<f64>>, default: f64) -> SimResult<f64> {
+    let Some(v) = v else { return Ok(default) };
+    let x = *v.as_ref();
+    if !(0.0..=1.0).contains(&x) {
+        return Err(src.at(v, format!("variation.{key} = {x}: must be in 0..1")));
+    }
+    Ok(x)
+}
+
+fn resolve_variation(src: &Source, v: &VariationToml, d: &Variation) -> SimResult<Variation> {
     Ok(Variation {
-        virt_off: probability(src, "virt_off", v.virt_off.unwrap_or(d.virt_off))?,
-        ht_off: probability(src, "ht_off", v.ht_off.unwrap_or(d.ht_off))?,
-        microcode_latest: probability(src, "microcode_latest", v.microcode_latest.unwrap_or(d.microcode_latest))?,
-        odd: probability(src, "odd", v.odd.unwrap_or(d.odd))?,
-        cross_pool: probability(src, "cross_pool", v.cross_pool.unwrap_or(d.cross_pool))?,
+        virt_off: probability(src, "virt_off", v.virt_off.as_ref(), d.virt_off)?,
+        ht_off: probability(src, "ht_off", v.ht_off.as_ref(), d.ht_off)?,
+        microcode_latest: probability(src, "microcode_latest", v.microcode_latest.as_ref(), d.microcode_latest)?,
+        odd: probability(src, "odd", v.odd.as_ref(), d.odd)?,
+        cross_pool: probability(src, "cross_pool", v.cross_pool.as_ref(), d.cross_pool)?,
     })
 }
 
@@ -273,305 +293,344 @@ fn valid_pool_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn resolve_pools(src: &Source, pools: &[PoolToml], profiles: &Profiles) -> CliResult<Vec<PoolSpec>> {
+fn resolve_pools(src: &Source, pools: &[PoolToml], profiles: &Profiles) -> SimResult<Vec<PoolSpec>> {
     if pools.is_empty() {
-        return Err(src.error(None, None, "the spec has no [[pool]]"));
+        return Err(src.error(None, "the spec has no [[pool]]"));
     }
     let mut out: Vec<PoolSpec> = Vec::new();
     for p in pools {
-        let anchor = format!("name = \"{}\"", p.name);
-        let at = |needle: Option<&str>, msg: String| src.error(Some(&anchor), needle, msg);
-        if !valid_pool_name(&p.name) {
-            return Err(at(
-                None,
-                format!("pool name '{}': use 1-64 letters, digits, '-', '_' or '.' (it names a file)", p.name),
+        let name = p.name.as_ref();
+        if !valid_pool_name(name) {
+            return Err(src.at(
+                &p.name,
+                format!("pool name '{name}': use 1-64 letters, digits, '-', '_' or '.' (it names a file)"),
             ));
         }
-        if out.iter().any(|q| q.name == p.name) {
-            return Err(at(None, format!("pool '{}' is defined twice", p.name)));
+        if out.iter().any(|q| &q.name == name) {
+            return Err(src.at(&p.name, format!("pool '{name}' is defined twice")));
         }
-        if p.hosts == 0 {
-            return Err(at(Some("hosts"), format!("pool '{}': hosts = 0, a pool needs at least one host", p.name)));
+        let hosts = *p.hosts.as_ref();
+        if hosts == 0 {
+            return Err(src.at(&p.hosts, format!("pool '{name}': hosts = 0, a pool needs at least one host")));
         }
-        if p.hosts > MAX_HOSTS {
-            return Err(at(Some("hosts"), format!("pool '{}': at most {MAX_HOSTS} hosts", p.name)));
+        if hosts > MAX_HOSTS {
+            return Err(src.at(&p.hosts, format!("pool '{name}': at most {MAX_HOSTS} hosts")));
         }
-        let mut gens = Vec::new();
-        let mut sum = 0.0;
-        for (name, &w) in &p.generations {
-            let idx = profiles.index(name).ok_or_else(|| {
-                let known: Vec<&str> = profiles.list.iter().map(|p| p.name.as_str()).collect();
-                at(
-                    Some(name),
-                    format!("pool '{}': unknown generation profile '{name}' (known: {})", p.name, known.join(", ")),
-                )
-            })?;
-            if !(w.is_finite() && w >= 0.0) {
-                return Err(at(Some(name), format!("pool '{}': weight of '{name}' must be a number ≥ 0", p.name)));
-            }
-            sum += w;
-            if w > 0.0 {
-                gens.push((idx, w));
-            }
-        }
-        if !(sum > 0.0 && sum.is_finite()) {
-            return Err(at(
-                Some("generations"),
-                format!("pool '{}': the generation weights sum to 0; give at least one a positive weight", p.name),
-            ));
-        }
-        let vendor = profiles.list[gens[0].0].vendor;
-        if let Some(&(other, _)) = gens.iter().find(|g| profiles.list[g.0].vendor != vendor) {
-            return Err(at(
-                Some("generations"),
-                format!(
-                    "pool '{}' mixes vendors ({} and {}): libvirt cannot baseline such a pool; split it",
-                    p.name, profiles.list[gens[0].0].vendor_name, profiles.list[other].vendor_name
-                ),
-            ));
-        }
-        out.push(PoolSpec { name: p.name.clone(), hosts: p.hosts, generations: gens, vendor });
+        let (generations, vendor) = resolve_generations(src, name, &p.generations, profiles)?;
+        out.push(PoolSpec { name: name.clone(), hosts, generations, vendor });
     }
     Ok(out)
 }
 
-fn resolve_templates(src: &Source, map: &X86Map, guests: &[GuestToml]) -> CliResult<Vec<Template>> {
-    if guests.is_empty() {
-        return Err(src.error(None, None, "the spec has no [[guest]] configuration"));
+/// A pool's generation mix: (profile, weight) for the weights > 0, and the pool's vendor.
+fn resolve_generations(
+    src: &Source,
+    pool: &str,
+    generations: &Spanned<BTreeMap<Spanned<String>, f64>>,
+    profiles: &Profiles,
+) -> SimResult<(Vec<(usize, f64)>, usize)> {
+    let mut gens = Vec::new();
+    let mut sum = 0.0;
+    for (name, &w) in generations.as_ref() {
+        let idx = profiles.index(name.as_ref()).ok_or_else(|| {
+            let known: Vec<&str> = profiles.list.iter().map(|p| p.name.as_str()).collect();
+            src.at(
+                name,
+                format!("pool '{pool}': unknown generation profile '{}' (known: {})", name.as_ref(), known.join(", ")),
+            )
+        })?;
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(src.at(name, format!("pool '{pool}': weight of '{}' must be a number ≥ 0", name.as_ref())));
+        }
+        sum += w;
+        if w > 0.0 {
+            gens.push((idx, w));
+        }
     }
+    if !(sum > 0.0 && sum.is_finite()) {
+        return Err(src.at(
+            generations,
+            format!("pool '{pool}': the generation weights sum to 0; give at least one a positive weight"),
+        ));
+    }
+    let vendor = profiles.list[gens[0].0].vendor;
+    if let Some(&(other, _)) = gens.iter().find(|g| profiles.list[g.0].vendor != vendor) {
+        return Err(src.at(
+            generations,
+            format!(
+                "pool '{pool}' mixes vendors ({} and {}): libvirt cannot baseline such a pool; split it",
+                profiles.list[gens[0].0].vendor_name, profiles.list[other].vendor_name
+            ),
+        ));
+    }
+    Ok((gens, vendor))
+}
+
+fn resolve_templates(src: &Source, map: &X86Map, guests: &[GuestToml]) -> SimResult<Vec<Template>> {
+    let Some(first) = guests.first() else {
+        return Err(src.error(None, "the spec has no [[guest]] configuration"));
+    };
     let mut out: Vec<Template> = Vec::new();
     let mut sum = 0.0;
     for g in guests {
-        let anchor = format!("name = \"{}\"", g.name);
-        let at = |needle: Option<&str>, msg: String| src.error(Some(&anchor), needle, msg);
-        if g.name.is_empty() || out.iter().any(|t| t.name == g.name) {
-            return Err(at(None, format!("guest configuration name '{}' is empty or used twice", g.name)));
+        let name = g.name.as_ref();
+        if name.is_empty() || out.iter().any(|t| &t.name == name) {
+            return Err(src.at(&g.name, format!("guest configuration name '{name}' is empty or used twice")));
         }
-        if !(g.weight.is_finite() && g.weight >= 0.0) {
-            return Err(at(Some("weight"), format!("guest '{}': weight must be a number ≥ 0", g.name)));
-        }
-        sum += g.weight;
-        let mode = match g.mode.as_str() {
-            "host-model" => CpuMode::HostModel,
-            "host-passthrough" => CpuMode::HostPassthrough,
-            "custom" => CpuMode::Custom,
-            other => {
-                return Err(at(
-                    Some(&format!("\"{other}\"")),
-                    format!("guest '{}': mode '{other}': expected custom, host-model or host-passthrough", g.name),
-                ))
-            }
-        };
-        let match_ = match g.match_.as_deref() {
-            None => CpuMatch::Exact,
-            Some(m) => CpuMatch::parse(m).ok_or_else(|| {
-                at(
-                    Some(&format!("\"{m}\"")),
-                    format!("guest '{}': match '{m}': expected minimum, exact or strict", g.name),
-                )
-            })?,
-        };
-        let model = match (mode, g.model.as_deref()) {
-            (CpuMode::Custom, None) => {
-                return Err(at(None, format!("guest '{}': a custom CPU needs a model", g.name)));
-            }
-            (CpuMode::Custom, Some("@pool-baseline")) => Some(ModelRef::PoolBaseline),
-            (CpuMode::Custom, Some("@pool-model")) => Some(ModelRef::PoolModel),
-            (CpuMode::Custom, Some("@host-cpu")) => Some(ModelRef::HostCpu),
-            (CpuMode::Custom, Some(m)) => {
-                if map.model(m).is_none() {
-                    return Err(at(
-                        Some(&format!("\"{m}\"")),
-                        format!(
-                            "guest '{}': unknown model '{m}' (a map model, \"@pool-baseline\", \"@pool-model\" or \"@host-cpu\")",
-                            g.name
-                        ),
-                    ));
-                }
-                Some(ModelRef::Named(m.to_string()))
-            }
-            (_, Some(_)) => {
-                return Err(at(Some("model"), format!("guest '{}': only a custom CPU has a model", g.name)));
-            }
-            (_, None) => None,
-        };
-        if mode != CpuMode::Custom && g.match_.is_some() {
-            return Err(at(Some("match"), format!("guest '{}': only a custom CPU has a match", g.name)));
-        }
-        let mut features: Vec<(String, Policy)> = Vec::new();
-        for (list, policy) in [
-            (&g.require, Policy::Require),
-            (&g.optional, Policy::Optional),
-            (&g.disable, Policy::Disable),
-            (&g.forbid, Policy::Forbid),
-        ] {
-            for n in list {
-                if map.feature_id(n).is_none() {
-                    return Err(at(
-                        Some(&format!("\"{n}\"")),
-                        format!("guest '{}': {policy}: unknown feature '{n}' (see `cpufleet map show`)", g.name),
-                    ));
-                }
-                if features.iter().any(|f| &f.0 == n) {
-                    return Err(at(
-                        Some(&format!("\"{n}\"")),
-                        format!("guest '{}': feature '{n}' is listed twice", g.name),
-                    ));
-                }
-                features.push((n.clone(), policy));
-            }
-        }
-        if mode == CpuMode::HostPassthrough && !features.is_empty() {
-            return Err(at(None, format!("guest '{}': a host-passthrough CPU takes no features here", g.name)));
-        }
-        out.push(Template { name: g.name.clone(), weight: g.weight, mode, model, match_, features });
+        sum += *g.weight.as_ref();
+        out.push(resolve_template(src, map, g)?);
     }
     if !(sum > 0.0 && sum.is_finite()) {
-        return Err(src.error(None, Some("[[guest]]"), "the guest configuration weights sum to 0"));
+        return Err(src.at(&first.name, "the guest configuration weights sum to 0"));
     }
     Ok(out)
 }
 
-fn resolve_upgrade(src: &Source, map: &X86Map, u: &UpgradeToml, profiles: &Profiles) -> CliResult<Upgrade> {
-    if u.steps == 0 || u.steps > 1000 {
-        return Err(src.error(Some("[upgrade]"), Some("steps"), "upgrade.steps must be 1..1000"));
+/// One guest configuration.
+fn resolve_template(src: &Source, map: &X86Map, g: &GuestToml) -> SimResult<Template> {
+    let name = g.name.as_ref();
+    let weight = *g.weight.as_ref();
+    if !(weight.is_finite() && weight >= 0.0) {
+        return Err(src.at(&g.weight, format!("guest '{name}': weight must be a number ≥ 0")));
+    }
+    let mode = match g.mode.as_ref().as_str() {
+        "host-model" => CpuMode::HostModel,
+        "host-passthrough" => CpuMode::HostPassthrough,
+        "custom" => CpuMode::Custom,
+        other => {
+            return Err(src.at(
+                &g.mode,
+                format!("guest '{name}': mode '{other}': expected custom, host-model or host-passthrough"),
+            ))
+        }
+    };
+    let match_ = match &g.match_ {
+        None => CpuMatch::Exact,
+        Some(m) => CpuMatch::parse(m.as_ref()).ok_or_else(|| {
+            src.at(m, format!("guest '{name}': match '{}': expected minimum, exact or strict", m.as_ref()))
+        })?,
+    };
+    let model = resolve_model(src, map, g, mode)?;
+    if let (false, Some(m)) = (mode == CpuMode::Custom, &g.match_) {
+        return Err(src.at(m, format!("guest '{name}': only a custom CPU has a match")));
+    }
+    let features = resolve_features(src, map, g)?;
+    if mode == CpuMode::HostPassthrough && !features.is_empty() {
+        return Err(src.at(&g.name, format!("guest '{name}': a host-passthrough CPU takes no features here")));
+    }
+    Ok(Template { name: name.clone(), weight, mode, model, match_, features })
+}
+
+/// The model of a guest configuration: a map model or one of the `@` references.
+fn resolve_model(src: &Source, map: &X86Map, g: &GuestToml, mode: CpuMode) -> SimResult<Option<ModelRef>> {
+    let name = g.name.as_ref();
+    let model = g.model.as_ref().map(|m| (m, m.as_ref().as_str()));
+    Ok(match (mode, model) {
+        (CpuMode::Custom, None) => {
+            return Err(src.at(&g.name, format!("guest '{name}': a custom CPU needs a model")));
+        }
+        (CpuMode::Custom, Some((_, "@pool-baseline"))) => Some(ModelRef::PoolBaseline),
+        (CpuMode::Custom, Some((_, "@pool-model"))) => Some(ModelRef::PoolModel),
+        (CpuMode::Custom, Some((_, "@host-cpu"))) => Some(ModelRef::HostCpu),
+        (CpuMode::Custom, Some((at, m))) => {
+            if map.model(m).is_none() {
+                return Err(src.at(
+                    at,
+                    format!(
+                        "guest '{name}': unknown model '{m}' (a map model, \"@pool-baseline\", \"@pool-model\" or \"@host-cpu\")"
+                    ),
+                ));
+            }
+            Some(ModelRef::Named(m.to_string()))
+        }
+        (_, Some((at, _))) => {
+            return Err(src.at(at, format!("guest '{name}': only a custom CPU has a model")));
+        }
+        (_, None) => None,
+    })
+}
+
+/// The features of a guest configuration with their policies, each known and listed once.
+fn resolve_features(src: &Source, map: &X86Map, g: &GuestToml) -> SimResult<Vec<(String, Policy)>> {
+    let name = g.name.as_ref();
+    let mut features: Vec<(String, Policy)> = Vec::new();
+    for (list, policy) in [
+        (&g.require, Policy::Require),
+        (&g.optional, Policy::Optional),
+        (&g.disable, Policy::Disable),
+        (&g.forbid, Policy::Forbid),
+    ] {
+        for spanned in list {
+            let n = spanned.as_ref();
+            if map.feature_id(n).is_none() {
+                return Err(src.at(
+                    spanned,
+                    format!("guest '{name}': {policy}: unknown feature '{n}' (see `cpufleet map show`)"),
+                ));
+            }
+            if features.iter().any(|f| &f.0 == n) {
+                return Err(src.at(spanned, format!("guest '{name}': feature '{n}' is listed twice")));
+            }
+            features.push((n.clone(), policy));
+        }
+    }
+    Ok(features)
+}
+
+fn resolve_upgrade(src: &Source, map: &X86Map, u: &UpgradeToml, profiles: &Profiles) -> SimResult<Upgrade> {
+    let steps = *u.steps.as_ref();
+    if steps == 0 || steps > 1000 {
+        return Err(src.at(&u.steps, "upgrade.steps must be 1..1000"));
     }
     let mut replace = vec![None; map.vendors.len()];
     for (vendor, prof) in &u.replace {
-        let v = map.vendor_index(vendor).ok_or_else(|| {
-            src.error(Some("[upgrade]"), Some(vendor), format!("upgrade.replace: unknown vendor '{vendor}'"))
-        })?;
-        let p = profiles.index(prof).ok_or_else(|| {
-            src.error(
-                Some("[upgrade]"),
-                Some(&format!("\"{prof}\"")),
-                format!("upgrade.replace: unknown profile '{prof}'"),
-            )
-        })?;
+        let (vendor_name, prof_name) = (vendor.as_ref(), prof.as_ref());
+        let v = map
+            .vendor_index(vendor_name)
+            .ok_or_else(|| src.at(vendor, format!("upgrade.replace: unknown vendor '{vendor_name}'")))?;
+        let p = profiles
+            .index(prof_name)
+            .ok_or_else(|| src.at(prof, format!("upgrade.replace: unknown profile '{prof_name}'")))?;
         if profiles.list[p].vendor != v {
-            return Err(src.error(
-                Some("[upgrade]"),
-                Some(&format!("\"{prof}\"")),
-                format!("upgrade.replace: profile '{prof}' is not a {vendor} generation"),
-            ));
+            return Err(
+                src.at(prof, format!("upgrade.replace: profile '{prof_name}' is not a {vendor_name} generation"))
+            );
         }
         replace[v] = Some(p);
     }
-    Ok(Upgrade { steps: u.steps, replace })
+    Ok(Upgrade { steps, replace })
 }
 
-fn resolve_events(src: &Source, map: &X86Map, events: &[EventToml], profiles: &Profiles) -> CliResult<Vec<Event>> {
+fn resolve_events(src: &Source, map: &X86Map, events: &[EventToml], profiles: &Profiles) -> SimResult<Vec<Event>> {
     let mut out = Vec::new();
     for e in events {
-        let anchor = format!("name = \"{}\"", e.name);
-        let at = |needle: Option<&str>, msg: String| src.error(Some(&anchor), needle, msg);
+        let name = e.name.as_ref();
         let mut remove = FeatureSet::new();
-        for n in &e.remove {
-            let id = map.feature_id(n).ok_or_else(|| {
-                at(Some(&format!("\"{n}\"")), format!("microcode '{}': unknown feature '{n}'", e.name))
-            })?;
+        for n in e.remove.as_ref() {
+            let id = map
+                .feature_id(n.as_ref())
+                .ok_or_else(|| src.at(n, format!("microcode '{name}': unknown feature '{}'", n.as_ref())))?;
             remove.insert(id);
         }
         if remove.is_empty() {
-            return Err(at(Some("remove"), format!("microcode '{}': remove lists no feature", e.name)));
+            return Err(src.at(&e.remove, format!("microcode '{name}': remove lists no feature")));
         }
-        if !(0.0..=1.0).contains(&e.share) {
-            return Err(at(Some("share"), format!("microcode '{}': share must be in 0..1", e.name)));
+        let share = *e.share.as_ref();
+        if !(0.0..=1.0).contains(&share) {
+            return Err(src.at(&e.share, format!("microcode '{name}': share must be in 0..1")));
         }
         let generations = match &e.generations {
             None => None,
             Some(list) => Some(
                 list.iter()
                     .map(|g| {
-                        profiles.index(g).ok_or_else(|| {
-                            at(Some(&format!("\"{g}\"")), format!("microcode '{}': unknown profile '{g}'", e.name))
-                        })
+                        profiles
+                            .index(g.as_ref())
+                            .ok_or_else(|| src.at(g, format!("microcode '{name}': unknown profile '{}'", g.as_ref())))
                     })
-                    .collect::<CliResult<Vec<usize>>>()?,
+                    .collect::<SimResult<Vec<usize>>>()?,
             ),
         };
-        out.push(Event { name: e.name.clone(), remove, share: e.share, generations });
+        out.push(Event { name: name.clone(), remove, share, generations });
     }
     Ok(out)
 }
 
-/// Reads and validates a spec: `path` or the embedded one.
-pub fn load(map: &X86Map, path: Option<&Path>, max_bytes: u64) -> CliResult<Spec> {
-    let emb_src = Source { label: EMBEDDED_SPEC_NAME, text: EMBEDDED_SPEC };
-    let emb: SpecToml = toml::from_str(EMBEDDED_SPEC).map_err(|e| emb_src.toml_error(&e))?;
-    let user_text: String;
-    let label: String;
-    let (src, user) = match path {
-        None => (emb_src, None),
-        Some(p) => {
-            let bytes = read_file(p, max_bytes)?;
-            user_text = String::from_utf8(bytes).map_err(|e| {
-                let ok = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                let (line, col) = profiles::line_col(std::str::from_utf8(ok).unwrap_or(""), ok.len());
-                CliError::file(p, format!("{line}:{col}: invalid UTF-8"))
-            })?;
-            label = p.display().to_string();
-            let src = Source { label: &label, text: &user_text };
-            let parsed: SpecToml = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
-            (src, Some(parsed))
-        }
-    };
-    let emb_src = Source { label: EMBEDDED_SPEC_NAME, text: EMBEDDED_SPEC };
-    let user_profiles = user.as_ref().map(|u| ProfilesToml { odd: u.odd.clone(), profile: u.profile.clone() });
-    let profiles = profiles::load(map, user_profiles.as_ref().map(|p| (&src, p)))?;
-    let pick = |f: fn(&SpecToml) -> bool| -> bool { user.as_ref().is_some_and(f) };
-    // Which source each section comes from.
-    let u = user.as_ref();
-    let s_of = |has: bool| if has { &src } else { &emb_src };
+/// A spec file parsed, with the source its spans refer to.
+struct Parsed<'a> {
+    src: Source<'a>,
+    toml: SpecToml,
+}
 
-    let default_var = {
-        let v = emb.variation.expect("embedded spec has [variation]");
-        resolve_variation(
-            &emb_src,
-            &v,
-            &Variation { virt_off: 0.0, ht_off: 0.0, microcode_latest: 1.0, odd: 0.0, cross_pool: 0.0 },
-        )?
-    };
-    let variation = match u.and_then(|u| u.variation) {
-        Some(v) => resolve_variation(&src, &v, &default_var)?,
+impl<'a> Parsed<'a> {
+    fn parse(src: Source<'a>) -> SimResult<Parsed<'a>> {
+        Ok(Parsed { src, toml: toml::from_str(src.text).map_err(|e| src.toml_error(&e))? })
+    }
+}
+
+/// A spec file's text (UTF-8, at most `max_bytes`).
+fn read_text(path: &Path, max_bytes: u64) -> SimResult<String> {
+    let bytes = read_file(path, max_bytes)?;
+    String::from_utf8(bytes).map_err(|e| SimError::Spec {
+        file: path.display().to_string(),
+        pos: Some(Pos::locate(e.as_bytes(), e.utf8_error().valid_up_to())),
+        message: "invalid UTF-8".into(),
+    })
+}
+
+/// Reads and validates a spec: `path` or the embedded one.
+pub fn load(map: &X86Map, path: Option<&Path>, max_bytes: u64) -> SimResult<Spec> {
+    let emb = Parsed::parse(Source { label: EMBEDDED_SPEC_NAME, text: EMBEDDED_SPEC })?;
+    match path {
+        None => resolve(map, &emb, None),
+        Some(p) => {
+            let (label, text) = (p.display().to_string(), read_text(p, max_bytes)?);
+            let user = Parsed::parse(Source { label: &label, text: &text })?;
+            resolve(map, &emb, Some(&user))
+        }
+    }
+}
+
+/// A section of the spec: the user's when it has one, else the embedded spec's, with its source.
+fn section<'p, T>(
+    emb: &'p Parsed,
+    user: Option<&'p Parsed>,
+    get: impl Fn(&'p SpecToml) -> Option<&'p T>,
+) -> (Source<'p>, Option<&'p T>) {
+    match user.and_then(|u| get(&u.toml).map(|t| (u.src, t))) {
+        Some((src, t)) => (src, Some(t)),
+        None => (emb.src, get(&emb.toml)),
+    }
+}
+
+/// Validates the user's spec (`user`), taking the sections it leaves out from the embedded one.
+fn resolve(map: &X86Map, emb: &Parsed, user: Option<&Parsed>) -> SimResult<Spec> {
+    let src = user.map_or(emb.src, |u| u.src);
+    let user_profiles = user.map(|u| ProfilesToml { odd: u.toml.odd.clone(), profile: u.toml.profile.clone() });
+    let profiles = profiles::load(map, user_profiles.as_ref().map(|p| (&src, p)))?;
+    let no_variation = Variation { virt_off: 0.0, ht_off: 0.0, microcode_latest: 1.0, odd: 0.0, cross_pool: 0.0 };
+    let default_var = resolve_variation(
+        &emb.src,
+        emb.toml.variation.as_ref().expect("embedded spec has [variation]"),
+        &no_variation,
+    )?;
+    let variation = match user.and_then(|u| u.toml.variation.as_ref()) {
+        Some(v) => resolve_variation(&src, v, &default_var)?,
         None => default_var,
     };
-    let pools_toml = u.and_then(|u| u.pool.clone()).or(if u.is_none() { emb.pool.clone() } else { None });
-    let pools = match pools_toml {
-        Some(p) => resolve_pools(&src, &p, &profiles)?,
-        None => return Err(src.error(None, None, "the spec has no [[pool]]")),
+    // The pools are the user's own: a user spec without [[pool]] is an error.
+    let pools = match user.map_or(emb, |u| u).toml.pool.as_deref() {
+        Some(p) => resolve_pools(&src, p, &profiles)?,
+        None => return Err(src.error(None, "the spec has no [[pool]]")),
     };
-    let has_guests = pick(|u| u.guest.is_some());
-    let guests_toml =
-        if has_guests { u.unwrap().guest.clone().unwrap() } else { emb.guest.clone().unwrap_or_default() };
-    let templates = resolve_templates(s_of(has_guests), map, &guests_toml)?;
-    let has_up = pick(|u| u.upgrade.is_some());
-    let up =
-        if has_up { u.unwrap().upgrade.clone().unwrap() } else { emb.upgrade.clone().expect("embedded [upgrade]") };
-    let upgrade = resolve_upgrade(s_of(has_up), map, &up, &profiles)?;
-    let has_ev = pick(|u| u.microcode.is_some());
-    let ev = if has_ev { u.unwrap().microcode.clone().unwrap() } else { emb.microcode.clone().unwrap_or_default() };
-    let events = resolve_events(s_of(has_ev), map, &ev, &profiles)?;
-    let has_plan = pick(|u| u.plan.is_some());
-    let plan = if has_plan { u.unwrap().plan.unwrap() } else { emb.plan.expect("embedded [plan]") };
-    if plan.k == 0 || plan.k > 64 {
-        return Err(s_of(has_plan).error(Some("[plan]"), Some("k"), "plan.k must be 1..64"));
+    let (guest_src, guests_toml) = section(emb, user, |t| t.guest.as_ref());
+    let templates = resolve_templates(&guest_src, map, guests_toml.map_or(&[], |g| g.as_slice()))?;
+    let (up_src, up) = section(emb, user, |t| t.upgrade.as_ref());
+    let upgrade = resolve_upgrade(&up_src, map, up.expect("embedded [upgrade]"), &profiles)?;
+    let (ev_src, ev) = section(emb, user, |t| t.microcode.as_ref());
+    let events = resolve_events(&ev_src, map, ev.map_or(&[], |e| e.as_slice()), &profiles)?;
+    let (plan_src, plan) = section(emb, user, |t| t.plan.as_ref());
+    let k = &plan.expect("embedded [plan]").k;
+    if *k.as_ref() == 0 || *k.as_ref() > 64 {
+        return Err(plan_src.at(k, "plan.k must be 1..64"));
     }
-    let guests = u.and_then(|u| u.guests).or(emb.guests).unwrap_or(0);
-    let migrations = u.and_then(|u| u.migrations).or(emb.migrations).unwrap_or(0);
-    if guests > MAX_GUESTS {
-        return Err(src.error(None, Some("guests"), format!("guests = {guests}: at most {MAX_GUESTS}")));
-    }
-    if migrations > MAX_MIGRATIONS {
-        return Err(src.error(
-            None,
-            Some("migrations"),
-            format!("migrations = {migrations}: at most {MAX_MIGRATIONS}"),
-        ));
-    }
+    let (count_src, guests) = section(emb, user, |t| t.guests.as_ref());
+    let guests = match guests {
+        Some(g) if *g.as_ref() > MAX_GUESTS => {
+            return Err(count_src.at(g, format!("guests = {}: at most {MAX_GUESTS}", g.as_ref())))
+        }
+        g => g.map_or(0, |g| *g.as_ref()),
+    };
+    let (count_src, migrations) = section(emb, user, |t| t.migrations.as_ref());
+    let migrations = match migrations {
+        Some(m) if *m.as_ref() > MAX_MIGRATIONS => {
+            return Err(count_src.at(m, format!("migrations = {}: at most {MAX_MIGRATIONS}", m.as_ref())))
+        }
+        m => m.map_or(0, |m| *m.as_ref()),
+    };
     let spec = Spec {
         label: src.label.to_string(),
-        name: u.and_then(|u| u.name.clone()).or(emb.name.clone()).unwrap_or_default(),
+        name: section(emb, user, |t| t.name.as_ref()).1.cloned().unwrap_or_default(),
         guests,
         migrations,
         variation,
@@ -579,11 +638,11 @@ pub fn load(map: &X86Map, path: Option<&Path>, max_bytes: u64) -> CliResult<Spec
         templates,
         upgrade,
         events,
-        plan_k: plan.k as usize,
+        plan_k: *k.as_ref() as usize,
         profiles,
     };
     if spec.total_hosts() > MAX_HOSTS {
-        return Err(src.error(None, None, format!("the fleet has {} hosts: at most {MAX_HOSTS}", spec.total_hosts())));
+        return Err(src.error(None, format!("the fleet has {} hosts: at most {MAX_HOSTS}", spec.total_hosts())));
     }
     Ok(spec)
 }

@@ -1,15 +1,16 @@
 //! The simulation report: one serialisable value, printed as JSON, or laid out as a document
-//! ([`model`]) that the text renderer ([`text`]) and the HTML renderer ([`crate::html`]) walk.
+//! ([`model`]) that the text renderer ([`mod@text`]) and the HTML renderer ([`crate::html`]) walk.
 
 pub mod model;
 pub mod text;
 
-use crate::check::{CheckReport, Violation};
+use crate::check::{CheckReport, Invariant, Violation};
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::migrate::BlockerRow;
 use crate::scenarios::plan::PlanReport;
 use crate::scenarios::pools::{BaselineReport, CompatMatrix, PoolReport, VendorBaseline};
 use crate::scenarios::upgrade::UpgradeReport;
+use crate::scenarios::Scenario;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -50,7 +51,7 @@ pub struct FleetBaselines {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ViolationOut {
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub detail: String,
     pub reproduce: String,
 }
@@ -61,7 +62,7 @@ pub struct Report {
     pub libvirt: &'static str,
     pub seed: u64,
     pub spec: String,
-    pub scenarios: Vec<&'static str>,
+    pub scenarios: Vec<Scenario>,
     pub hosts: u64,
     pub pool_count: usize,
     pub generations: usize,
@@ -97,7 +98,7 @@ impl Report {
             .collect()
     }
 
-    pub fn has(&self, scenario: &str) -> bool {
+    pub fn has(&self, scenario: Scenario) -> bool {
         self.scenarios.contains(&scenario)
     }
 }

@@ -1,5 +1,5 @@
 //! The report as a document: sections of headings, paragraphs, tables with typed columns, cards
-//! and chart slots, built once from a [`Report`]; the text renderer ([`super::text`]) and the
+//! and chart slots, built once from a [`Report`]; the text renderer ([`mod@super::text`]) and the
 //! HTML renderer ([`crate::html`]) walk it. Where the two reports word or lay out a part
 //! differently, the part is written here once per format, side by side, marked with [`Show`].
 
@@ -8,6 +8,7 @@ use crate::scenarios::microcode::EventReport;
 use crate::scenarios::plan::PlanReport;
 use crate::scenarios::pools::BaselineReport;
 use crate::scenarios::upgrade::UpgradeReport;
+use crate::scenarios::Scenario;
 
 /// Which renderers show a part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,8 +279,8 @@ fn text_line(s: impl Into<String>) -> Block<'static> {
 pub fn document(r: &Report) -> Doc<'_> {
     let mut sections = vec![intro(r)];
     let pools = pools(r);
-    sections.push(if r.has("pools") { pools } else { pools.html_only() });
-    if r.has("migrate") {
+    sections.push(if r.has(Scenario::Pools) { pools } else { pools.html_only() });
+    if r.has(Scenario::Migrate) {
         sections.push(migrate(r));
     }
     if let Some(u) = &r.upgrade {
@@ -317,7 +318,7 @@ fn intro(r: &Report) -> Section<'_> {
                 r.libvirt,
                 r.seed,
                 r.spec,
-                r.scenarios.join(", ")
+                r.scenarios.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
             )),
             Span::Code(r.reproduce.clone()),
         ],
@@ -329,7 +330,7 @@ fn intro(r: &Report) -> Section<'_> {
         card("distinct host CPUs", r.host_cpus.to_string(), ""),
         card("guests started", format!("{} / {}", r.guests_started, r.guests), ""),
     ];
-    if r.has("migrate") {
+    if r.has(Scenario::Migrate) {
         cards.push(card("migrations succeeded", pct(r.migrations.succeeded, r.migrations.attempted), ""));
     }
     let c = &r.checks;
@@ -850,7 +851,7 @@ fn invariants(r: &Report) -> Section<'_> {
         ],
     ));
     let items =
-        r.invariant_violations.iter().map(|v| vec![Span::Strong(v.invariant.into()), plain(format!(": {}", v.detail))]);
+        r.invariant_violations.iter().map(|v| vec![Span::Strong(v.invariant.sentence().into()), plain(format!(": {}", v.detail))]);
     s.html(Block::Bullets(items.collect()));
     s
 }

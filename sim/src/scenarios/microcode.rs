@@ -3,13 +3,13 @@
 //! running guests whose host no longer provides their CPU, that can no longer migrate (within their
 //! pool, anywhere), that cannot restart, or that would restart with fewer features.
 
+use super::super::error::SimResult;
 use super::super::fleet::{ClassReq, NO};
 use super::super::guest::{ClassMask, Compat};
 use super::super::rng::{tag, Rng};
 use super::migrate::Guest;
 use super::pools::class_counts;
 use super::Sim;
-use cpufleet_io::CliResult;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ pub struct EventClasses {
 }
 
 /// Interns the post-event CPUs (before the compatibility cache is built).
-pub fn prepare(sim: &mut Sim) -> CliResult<EventClasses> {
+pub fn prepare(sim: &mut Sim) -> SimResult<EventClasses> {
     let mut out = Vec::new();
     for e in &sim.spec.events {
         let n = sim.fleet.classes.len();

@@ -7,14 +7,41 @@ pub mod plan_constraints;
 pub mod pools;
 pub mod upgrade;
 
+use super::error::SimResult;
 use super::fleet::{baseline_of, Fleet};
 use super::guest::{Ctx, Fault, Starter};
 use super::spec::Spec;
 use cpufleet_engine::CpuMap;
-use cpufleet_io::CliResult;
+use serde::Serialize;
 
-/// The scenarios, in the order they run and print.
-pub const SCENARIOS: [&str; 5] = ["pools", "migrate", "upgrade", "microcode", "plan"];
+/// A scenario of the simulator. The variants are in the order the scenarios run and print; the
+/// command-line value and the report's name of each are its lowercase variant name, so a new
+/// scenario is one new variant here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
+pub enum Scenario {
+    Pools,
+    Migrate,
+    Upgrade,
+    Microcode,
+    Plan,
+}
+
+impl Scenario {
+    /// Every scenario, in the order they run and print.
+    pub fn all() -> Vec<Scenario> {
+        <Scenario as clap::ValueEnum>::value_variants().to_vec()
+    }
+}
+
+/// The name the command line and the report use (clap's value name, which serde's matches).
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = clap::ValueEnum::to_possible_value(self).expect("no scenario is skipped");
+        f.write_str(value.get_name())
+    }
+}
 
 /// The simulation state shared by the scenarios.
 pub struct Sim<'a> {
@@ -29,7 +56,7 @@ pub struct Sim<'a> {
 
 impl<'a> Sim<'a> {
     /// Generates the fleet and the pool baselines.
-    pub fn new(map: &'a CpuMap, spec: &'a Spec, seed: u64, fault: Option<Fault>) -> CliResult<Sim<'a>> {
+    pub fn new(map: &'a CpuMap, spec: &'a Spec, seed: u64, fault: Option<Fault>) -> SimResult<Sim<'a>> {
         let fleet = Fleet::generate(&map.x86, spec, seed)?;
         let mut sim = Sim { map, spec, seed, fleet, starter: Starter::new(fault), pool_ctx: Vec::new() };
         let host_class = sim.fleet.host_class.clone();
@@ -42,5 +69,19 @@ impl<'a> Sim<'a> {
         let ids = self.fleet.classes_in(self.fleet.pools[p].range(), host_class);
         let baseline = baseline_of(&self.map.x86, &self.fleet.classes, &ids, true).map_err(|e| e.to_string());
         self.starter.add_ctx(Ctx { pool: p, baseline })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scenario;
+
+    #[test]
+    fn scenario_names_are_the_same_on_the_command_line_and_in_the_report() {
+        let names: Vec<String> = Scenario::all().iter().map(|s| s.to_string()).collect();
+        assert_eq!(names, ["pools", "migrate", "upgrade", "microcode", "plan"]);
+        for s in Scenario::all() {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
     }
 }

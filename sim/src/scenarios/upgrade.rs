@@ -4,6 +4,7 @@
 //! restarted on the new hardware. At each step: the pool baselines, the guests stranded, the
 //! guests that can no longer migrate anywhere, and the guests that would gain features on restart.
 
+use super::super::error::SimResult;
 use super::super::fleet::{draw_key, HostKey, NO};
 use super::super::guest::{ClassMask, Compat};
 use super::super::progress::Progress;
@@ -12,7 +13,6 @@ use super::migrate::Guest;
 use super::pools::class_counts;
 use super::Sim;
 use cpufleet_engine::x86::{self, Sel};
-use cpufleet_io::CliResult;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -32,7 +32,7 @@ pub struct UpgradePlan {
 
 /// Draws the replacement hosts (before the compatibility cache is built: their classes must
 /// exist by then).
-pub fn prepare(sim: &mut Sim) -> CliResult<UpgradePlan> {
+pub fn prepare(sim: &mut Sim) -> SimResult<UpgradePlan> {
     let spec = sim.spec;
     let profiles = &spec.profiles;
     let mut plans: Vec<(usize, usize, usize, Vec<u32>)> = Vec::new();
@@ -138,15 +138,7 @@ pub fn run(
     let steps = sim.spec.upgrade.steps;
     let n_pools = sim.fleet.pools.len();
     let mut host_class = sim.fleet.host_class.clone();
-    let mut swap_step = vec![0u32; host_class.len()];
-    for pu in &plan.pools {
-        let n = pu.hosts.len() as u64;
-        for (i, &h) in pu.hosts.iter().enumerate() {
-            // Host i of n goes at the first step t with i < ceil(n t / T).
-            swap_step[h as usize] =
-                (1..=steps).find(|&t| (i as u64) < (n * t as u64).div_ceil(steps as u64)).unwrap_or(steps);
-        }
-    }
+    let swap_step = swap_steps(plan, host_class.len(), steps);
     let mut gs: Vec<GState> =
         guests.iter().filter(|g| g.class != NO).map(|g| GState { host: g.host, class: g.class, lost: false }).collect();
     let started: Vec<&Guest> = guests.iter().filter(|g| g.class != NO).collect();
@@ -290,21 +282,11 @@ pub fn run(
                 }
             }
         }
-        // Pool baselines of this step.
-        let map = &sim.map.x86;
-        let mut pools = Vec::new();
-        let (mut wsum, mut hsum) = (0f64, 0f64);
-        for (pi, p) in sim.fleet.pools.iter().enumerate() {
-            let b = sim.starter.ctxs[ctx_now[pi] as usize].baseline.as_ref().ok();
-            let features = b.and_then(|b| x86::model_from_cpu(map, b, Sel::All).ok()).map_or(0, |m| m.features.count());
-            wsum += features as f64 * p.len as f64;
-            hsum += p.len as f64;
-            pools.push(PoolStep { pool: p.name.clone(), model: b.and_then(|b| b.model.clone()), features });
-        }
+        let (pools, mean_baseline_features) = pool_steps(sim, &ctx_now);
         timeline.push(Step {
             step: t,
             replaced,
-            mean_baseline_features: round2(wsum / hsum.max(1.0)),
+            mean_baseline_features,
             pools,
             evacuated,
             stranded,
@@ -329,6 +311,52 @@ pub fn run(
     UpgradeReport { steps, replacements, timeline }
 }
 
+/// The step (1..=steps) at which each host is replaced, 0 for hosts never replaced: host i of a
+/// pool's n goes at the first step t with i < ceil(n t / steps), so each step replaces an equal share.
+fn swap_steps(plan: &UpgradePlan, n_hosts: usize, steps: u32) -> Vec<u32> {
+    let mut swap_step = vec![0u32; n_hosts];
+    for pu in &plan.pools {
+        let n = pu.hosts.len() as u64;
+        for (i, &h) in pu.hosts.iter().enumerate() {
+            swap_step[h as usize] =
+                (1..=steps).find(|&t| (i as u64) < (n * t as u64).div_ceil(steps as u64)).unwrap_or(steps);
+        }
+    }
+    swap_step
+}
+
+/// Each pool's baseline (context `ctx_now`) at this step, and the host-weighted mean feature
+/// count of the baselines.
+fn pool_steps(sim: &Sim, ctx_now: &[u32]) -> (Vec<PoolStep>, f64) {
+    let map = &sim.map.x86;
+    let mut pools = Vec::new();
+    let (mut wsum, mut hsum) = (0f64, 0f64);
+    for (pi, p) in sim.fleet.pools.iter().enumerate() {
+        let b = sim.starter.ctxs[ctx_now[pi] as usize].baseline.as_ref().ok();
+        let features = b.and_then(|b| x86::model_from_cpu(map, b, Sel::All).ok()).map_or(0, |m| m.features.count());
+        wsum += features as f64 * p.len as f64;
+        hsum += p.len as f64;
+        pools.push(PoolStep { pool: p.name.clone(), model: b.and_then(|b| b.model.clone()), features });
+    }
+    (pools, round2(wsum / hsum.max(1.0)))
+}
+
 pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swap_steps_replace_an_equal_share_of_each_pool_per_step() {
+        let pool = |hosts: Vec<u32>| PoolUpgrade { pool: 0, old: 0, new: 1, new_class: vec![0; hosts.len()], hosts };
+        let plan = UpgradePlan { pools: vec![pool(vec![4, 0, 2, 6]), pool(vec![1])] };
+        let s = swap_steps(&plan, 8, 2);
+        // Pool 1: hosts 4 and 0 at step 1, 2 and 6 at step 2; pool 2's single host at step 1.
+        assert_eq!(s, vec![1, 1, 2, 0, 1, 0, 2, 0]);
+        // One step replaces everything at once.
+        assert!(swap_steps(&plan, 8, 1).iter().enumerate().all(|(h, &t)| t == u32::from([0, 1, 2, 4, 6].contains(&h))));
+    }
 }

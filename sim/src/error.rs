@@ -1,0 +1,120 @@
+//! The simulator's typed errors. The command line turns them into its `CliError` (one line on
+//! stderr, exit code 2) through `From`; the messages are written here, once.
+
+use cpufleet_engine::{CpuError, Pos};
+use cpufleet_io::CliError;
+use std::fmt;
+use std::ops::Range;
+
+/// Why a simulation (or a fleet generation) could not run.
+#[derive(Debug)]
+pub enum SimError {
+    /// A problem in a spec or profile file: the file, the position when known, the problem.
+    Spec { file: String, pos: Option<Pos>, message: String },
+    /// A file could not be read (missing, a directory, too large ...).
+    Read(CliError),
+    /// An embedded CPU map does not load.
+    EmbeddedMap(String),
+    /// More profiles than a host key can name.
+    TooManyProfiles,
+    /// A host CPU of a generation profile does not decode under the run's map.
+    Undecodable { profile: String, error: CpuError },
+    /// A pool's generation weights cannot be drawn from.
+    BadWeights { pool: String },
+    /// `--hosts N` below the number of pools.
+    TooFewHosts { hosts: u64, pools: u64 },
+    /// `--hosts N` above [`crate::spec::MAX_HOSTS`].
+    TooManyHosts { hosts: u64 },
+    /// `--guests N` above [`crate::spec::MAX_GUESTS`].
+    TooManyGuests { guests: u64 },
+    /// `--migrations N` above [`crate::spec::MAX_MIGRATIONS`].
+    TooManyMigrations { migrations: u64 },
+}
+
+pub type SimResult<T> = Result<T, SimError>;
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::spec::{MAX_GUESTS, MAX_HOSTS, MAX_MIGRATIONS};
+        match self {
+            SimError::Spec { file, pos: Some(pos), message } => write!(f, "{file}: {pos}: {message}"),
+            SimError::Spec { file, pos: None, message } => write!(f, "{file}: {message}"),
+            SimError::Read(e) => write!(f, "{e}"),
+            SimError::EmbeddedMap(e) => write!(f, "embedded CPU map: {e}"),
+            SimError::TooManyProfiles => f.write_str("too many profiles"),
+            SimError::Undecodable { profile, error } => write!(
+                f,
+                "generation '{profile}': a host CPU of this profile cannot be decoded ({error}); check its model and features"
+            ),
+            SimError::BadWeights { pool } => write!(f, "pool '{pool}': bad weights"),
+            SimError::TooFewHosts { hosts, pools } => {
+                write!(f, "--hosts {hosts}: the fleet has {pools} pools, so it needs at least {pools} hosts")
+            }
+            SimError::TooManyHosts { hosts } => write!(f, "--hosts {hosts}: at most {MAX_HOSTS} hosts"),
+            SimError::TooManyGuests { guests } => write!(f, "--guests {guests}: at most {MAX_GUESTS}"),
+            SimError::TooManyMigrations { migrations } => {
+                write!(f, "--migrations {migrations}: at most {MAX_MIGRATIONS}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+impl From<SimError> for CliError {
+    fn from(e: SimError) -> CliError {
+        match e {
+            SimError::Read(e) => e,
+            e => CliError::new(e.to_string()),
+        }
+    }
+}
+
+impl From<CliError> for SimError {
+    fn from(e: CliError) -> SimError {
+        SimError::Read(e)
+    }
+}
+
+/// A TOML document being read: its name in messages and its text, which locates spans.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    pub label: &'a str,
+    pub text: &'a str,
+}
+
+impl Source<'_> {
+    /// An error about this file at byte span `span` (located by [`Pos::locate`], the one
+    /// line:column locator), or about the whole file when `span` is None.
+    pub fn error(&self, span: Option<Range<usize>>, message: impl fmt::Display) -> SimError {
+        SimError::Spec {
+            file: self.label.to_string(),
+            pos: span.map(|s| Pos::locate(self.text.as_bytes(), s.start)),
+            message: message.to_string(),
+        }
+    }
+
+    /// An error at a spanned value of this file.
+    pub fn at<T>(&self, value: &toml::Spanned<T>, message: impl fmt::Display) -> SimError {
+        self.error(Some(value.span()), message)
+    }
+
+    /// A TOML syntax or shape error.
+    pub fn toml_error(&self, e: &toml::de::Error) -> SimError {
+        self.error(e.span(), e.message().trim().replace('\n', " "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_located_at_the_start_of_their_span_in_characters() {
+        let src = Source { label: "f.toml", text: "a = 1\nbé = \"x\"\n" };
+        let e = src.error(Some(11..14), "bad");
+        assert_eq!(e.to_string(), "f.toml: 2:5: bad");
+        assert_eq!(src.error(None, "bad").to_string(), "f.toml: bad");
+        assert_eq!(CliError::from(e).message, "f.toml: 2:5: bad");
+    }
+}
