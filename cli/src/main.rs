@@ -10,6 +10,8 @@
 mod cli;
 mod commands;
 mod hostcpu;
+mod inputs;
+mod json;
 mod mapload;
 mod simulate;
 

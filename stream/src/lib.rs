@@ -152,9 +152,10 @@ pub fn baseline_file(
         Ok(baseline_in_memory(map, &bytes, limits, features, migratable))
     };
     let meta = std::fs::metadata(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
-    if !meta.is_file() || meta.len() > max_bytes {
-        // Directories, pipes, devices (whose size says nothing about their content) and files
-        // over the limit: `read_file` says what is wrong, or reads what there is.
+    if !meta.is_file() || meta.len() > max_bytes || meta.len() == 0 {
+        // Directories, pipes, devices and files of size 0 (procfs and sysfs files say 0 and
+        // still have content: their size says nothing about it) and files over the limit:
+        // `read_file` says what is wrong, or reads what there is.
         return in_memory();
     }
     let f = std::fs::File::open(path).map_err(|e| CliError::file(path, io_reason(&e)))?;

@@ -1,11 +1,13 @@
 //! x86 CPU operations, mirroring libvirt 9.0.0's `cpu_x86.c`.
 
+pub mod abi;
 pub mod baseline;
 pub mod compare;
 pub mod decode;
 pub mod model;
 pub mod update;
 
+pub use abi::{abi_level, ABI_LEVELS};
 pub use baseline::{baseline, with_index, BaselineAcc, BaselineInput};
 pub use compare::{compare, Comparison, PolicySets, Reason, Verdict};
 pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};
