@@ -203,6 +203,11 @@ pub fn read_cpus(path: &Path, common: &Common, map: &CpuMap, hint: TypeHint) -> 
 fn run(cli: Cli) -> CliResult<Outcome> {
     match cli.cmd {
         Cmd::Map(MapCmd::Import { common, dir, output, arch }) => {
+            match &output {
+                Some(out) if out.is_dir() || arch.is_none() => io::check_output_dir(out)?,
+                Some(out) => io::check_output_path(out)?,
+                None => {}
+            }
             let map = mapload::load_dir(&dir, common.libvirt, common.max_input_bytes)?;
             let arches: Vec<&str> = match arch.as_deref() {
                 None => vec!["x86", "ppc64"],

@@ -211,8 +211,8 @@ pub fn check_output_path(path: &Path) -> CliResult<()> {
     }
 }
 
-/// Checks an output directory before any work starts: it exists (or its parent does, so that it
-/// can be created) and is not a file.
+/// Checks an output directory before any work starts: a directory that is writable, or a
+/// path that can be created (its nearest existing ancestor is a writable directory).
 pub fn check_output_dir(path: &Path) -> CliResult<()> {
     if path.is_dir() {
         return check_output_path(&path.join("x"));
@@ -220,5 +220,12 @@ pub fn check_output_dir(path: &Path) -> CliResult<()> {
     if path.exists() {
         return Err(CliError::file(path, "is not a directory"));
     }
-    check_output_path(path)
+    let mut base = path;
+    while let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if parent.exists() {
+            break;
+        }
+        base = parent;
+    }
+    check_output_path(base)
 }
