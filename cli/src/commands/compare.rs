@@ -2,7 +2,7 @@
 
 use crate::inputs::{first_cpu, load, split_last, unknown_name, CpuRef, Loaded};
 use crate::{json, mapload, Common, Format, Outcome};
-use cpufleet_engine::ops;
+use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{Comparison, Reason, Verdict};
 use cpufleet_engine::xml::TypeHint;
 use cpufleet_engine::{CpuMap, FeatureSet};
@@ -28,7 +28,12 @@ pub fn compare(common: &Common, args: &[PathBuf], format: Format) -> CliResult<O
         let r = ops::compare(&map, h.cpu(), cpu.cpu());
         if r.verdict == Verdict::Error {
             let reason = r.explain(&map.x86);
-            return Err(unknown_name(&map, &[*h, cpu], None).unwrap_or_else(|| CliError::file(cpu.path(), reason)));
+            // An x86 comparison fails on a name the map does not know: say which, and where.
+            let named = match Arch::of_cpu(&map, h.cpu()) {
+                Ok(Arch::X86) => unknown_name(&map, &[*h, cpu], None),
+                _ => None,
+            };
+            return Err(named.unwrap_or_else(|| CliError::file(cpu.path(), reason)));
         }
         results.push(r);
     }
