@@ -47,9 +47,9 @@ pub fn answer(map: &CpuMap, fields: Value) -> Value {
     Value::Object(o)
 }
 
-/// Prints a JSON value, pretty, with a final newline.
+/// Prints a JSON value on one line (keys sorted), with a final newline.
 pub fn print(v: &Value) -> CliResult<()> {
-    print_stdout(&format!("{}\n", serde_json::to_string_pretty(v).expect("JSON values serialize")))
+    print_stdout(&format!("{v}\n"))
 }
 
 /// `map show --format json`: the map's vendors, features and models; each x86 model as a CPU
