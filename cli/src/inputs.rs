@@ -109,7 +109,7 @@ pub fn unknown_name(map: &CpuMap, cpus: &[CpuRef], only: Option<&str>) -> Option
         if ppc {
             continue;
         }
-        for f in cpu.features.iter().filter(|f| wanted(&f.name) && map.x86.feature_id(&f.name).is_none()) {
+        if let Some(f) = cpu.features.iter().find(|f| wanted(&f.name) && map.x86.feature_id(&f.name).is_none()) {
             let known = map.x86.features.iter().map(|f| f.name.as_str());
             return Some(name_error(r, "CPU feature", &f.name, closest(&f.name, known)));
         }

@@ -11,11 +11,8 @@ use serde_json::{json, Map, Value};
 /// `type`, `mode`, `match`, `arch`, `model`, `vendor`, `features` (array of {name, policy}; a
 /// host feature's policy is null) and `xml`.
 pub fn cpu(c: &CpuDef) -> Value {
-    let features: Vec<Value> = c
-        .features
-        .iter()
-        .map(|f| json!({ "name": f.name, "policy": f.policy.map(|p| p.as_str()) }))
-        .collect();
+    let features: Vec<Value> =
+        c.features.iter().map(|f| json!({ "name": f.name, "policy": f.policy.map(|p| p.as_str()) })).collect();
     json!({
         "type": match c.cpu_type { CpuType::Host => "host", CpuType::Guest => "guest" },
         "mode": c.mode.as_str(),

@@ -416,7 +416,11 @@ fn unknown_names_are_located_with_a_close_match() {
     let guest = s.file("guest.xml", GUEST.replace("'vmx'", "'vmxx'").as_bytes());
     for cmd in ["compare", "update"] {
         let msg = one_error(&strs(&[cmd, &p(&ok), &p(&ok), &p(&guest)]));
-        assert_eq!(msg, format!("cpufleet: {}: 3:3: unknown CPU feature 'vmxx'; did you mean vmx?", p(&guest)), "{cmd}");
+        assert_eq!(
+            msg,
+            format!("cpufleet: {}: 3:3: unknown CPU feature 'vmxx'; did you mean vmx?", p(&guest)),
+            "{cmd}"
+        );
     }
 }
 
@@ -430,7 +434,10 @@ fn baseline_of_guest_cpus_says_what_to_run_instead() {
     );
     for (f, what, pos) in [(&guest, "a guest CPU", "1:1"), (&domain, "a domain's guest CPU", "3:3")] {
         let msg = one_error(&strs(&["baseline", &p(f)]));
-        assert!(msg.starts_with(&format!("cpufleet: {}: {pos}: this is {what}, and baseline needs host CPUs", p(f))), "{msg}");
+        assert!(
+            msg.starts_with(&format!("cpufleet: {}: {pos}: this is {what}, and baseline needs host CPUs", p(f))),
+            "{msg}"
+        );
         assert!(msg.contains("virsh capabilities") && msg.contains("cpufleet update HOST GUEST"), "{msg}");
     }
 }
@@ -480,7 +487,7 @@ fn output_paths_are_checked_before_any_work() {
     let under_file = file.join("fleet");
     let msg = one_error(&strs(&["fleet", "gen", "--out", &p(&under_file)]));
     assert!(msg.contains(&p(&under_file)), "{msg}");
-    let map_dir = p(&s.file("cpu_map/index.xml", good(Doc::MapDir).as_bytes()).parent().unwrap().to_path_buf());
+    let map_dir = p(s.file("cpu_map/index.xml", good(Doc::MapDir).as_bytes()).parent().unwrap());
     let msg = one_error(&strs(&["map", "import", &map_dir, "--arch", "x86", "-o", &p(&missing_dir)]));
     assert!(msg.contains(&format!("{}: cannot write: directory", p(&missing_dir))), "{msg}");
 }

