@@ -7,7 +7,7 @@ use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::xml::{self, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap};
 use cpufleet_io::{gather_inputs, not_xml, print_stdout, read_file, CliError, CliResult, Input, NOT_XML};
-use cpufleet_stream::{baseline_file, Failure, StreamOpts};
+use cpufleet_stream::{baseline_concat, baseline_file, Failure, StreamOpts};
 use std::path::{Path, PathBuf};
 
 /// The options of `baseline`.
@@ -23,7 +23,10 @@ pub fn baseline(common: &Common, args: &[PathBuf], opts: &BaselineOpts) -> CliRe
     let inputs = gather_inputs(args)?;
     let result = match inputs.as_slice() {
         [Input::File(path)] => one_file(&map, common, path, opts)?,
-        _ => many(&map, common, inputs, opts)?,
+        _ => match streamed(&map, common, &inputs, opts) {
+            Some(cpu) => Ok(cpu),
+            None => many(&map, common, inputs, opts)?,
+        },
     };
     let cpu = match result {
         Ok(cpu) => cpu,
@@ -80,7 +83,21 @@ fn xml_failure(path: &Path, bytes: &[u8], map: &CpuMap, common: &Common) -> Opti
     guest_for_baseline(path, bytes, map, common)
 }
 
-/// Several inputs (or standard input): each read and parsed in turn as host CPUs, then one
+/// Several files: streamed as their concatenation (flat memory, parallel), when that answers.
+fn streamed(map: &CpuMap, common: &Common, inputs: &[Input], opts: &BaselineOpts) -> Option<CpuDef> {
+    let paths: Vec<PathBuf> = inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) => Some(p.clone()),
+            Input::Stdin => None,
+        })
+        .collect::<Option<_>>()?;
+    let (max, limits) = (common.max_input_bytes, limits(common));
+    baseline_concat(map, &paths, max, limits, opts.features, opts.migratable, StreamOpts::default()).ok().flatten()
+}
+
+/// Several inputs, read one by one (standard input, documents the streaming path does not take,
+/// and every failure, so that errors name their file and position): each read and parsed in turn as host CPUs, then one
 /// baseline of all their CPUs in order, exactly as of the inputs concatenated.
 fn many(map: &CpuMap, common: &Common, inputs: Vec<Input>, opts: &BaselineOpts) -> CliResult<Answer> {
     let mut docs: Vec<Loaded> = Vec::with_capacity(inputs.len());
