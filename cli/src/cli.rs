@@ -4,10 +4,10 @@ use crate::{commands, mapload, simulate};
 use cpufleet_io as io;
 
 use clap::{Args, Parser, Subcommand};
-use cpufleet_engine::xml::{self, Limits, TypeHint};
-use cpufleet_engine::{CpuMap, LibvirtVersion};
-use io::{print_stdout, read_file, write_atomic, CliError, CliResult};
-use std::path::{Path, PathBuf};
+use cpufleet_engine::xml::Limits;
+use cpufleet_engine::LibvirtVersion;
+use io::{print_stdout, write_atomic, CliError, CliResult};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -192,12 +192,6 @@ pub fn main() -> ExitCode {
 
 pub fn limits(common: &Common) -> Limits {
     Limits { max_bytes: common.max_input_bytes.min(usize::MAX as u64) as usize, ..Limits::default() }
-}
-
-/// Reads a CPU document file with the parser of the map's libvirt version.
-pub fn read_cpus(path: &Path, common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<xml::CpuDocument> {
-    let bytes = read_file(path, common.max_input_bytes)?;
-    xml::read_cpu_document(&bytes, hint, map.version(), limits(common)).map_err(|e| CliError::file(path, e))
 }
 
 fn run(cli: Cli) -> CliResult<Outcome> {

@@ -15,7 +15,7 @@ mod json;
 mod mapload;
 mod simulate;
 
-pub use cli::{limits, read_cpus, Common, Format, Outcome};
+pub use cli::{limits, Common, Format, Outcome};
 
 fn main() -> std::process::ExitCode {
     cli::main()
