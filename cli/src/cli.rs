@@ -4,10 +4,10 @@ use crate::{commands, mapload, simulate};
 use cpufleet_io as io;
 
 use clap::{Args, Parser, Subcommand};
-use cpufleet_engine::xml::{self, Limits, TypeHint};
-use cpufleet_engine::{CpuMap, LibvirtVersion};
-use io::{print_stdout, read_file, write_atomic, CliError, CliResult};
-use std::path::{Path, PathBuf};
+use cpufleet_engine::xml::Limits;
+use cpufleet_engine::LibvirtVersion;
+use io::{print_stdout, write_atomic, CliError, CliResult};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -40,13 +40,18 @@ enum Cmd {
     /// Import or show the CPU map.
     #[command(subcommand)]
     Map(MapCmd),
-    /// Read any CPU document and write its CPU(s) as libvirt formats them.
+    /// Read CPU documents and write their CPU(s) as libvirt formats them.
     Fmt {
         #[command(flatten)]
         common: Common,
-        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Files, directories (every *.xml inside, sorted by name) or - (standard input).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
-    /// The richest guest CPU all CPUs of FILE can run: exactly what `virsh cpu-baseline` prints.
+    /// The richest guest CPU all CPUs of FILE… can run: exactly what `virsh cpu-baseline` prints for
+    /// the files concatenated.
     Baseline {
         #[command(flatten)]
         common: Common,
@@ -56,20 +61,25 @@ enum Cmd {
         /// Drop features that block migration (virsh --migratable).
         #[arg(long)]
         migratable: bool,
-        /// Any document holding <cpu> elements: several <cpu>, capabilities documents, <cpuTest>.
-        file: PathBuf,
+        /// Text (virsh's output) or JSON (the CPU, its features and x86-64 ABI level).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Documents holding host <cpu> elements (several <cpu>, capabilities documents,
+        /// <cpuTest>): files, directories (every *.xml inside, sorted by name) or -.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
-    /// Can HOST run CPU? identical / superset (exit 0), incompatible (exit 1), error (exit 2).
+    /// Can every HOST run CPU? identical / superset (exit 0), incompatible (exit 1), error (exit 2).
     Compare {
         #[command(flatten)]
         common: Common,
-        /// Print JSON ({"verdict", "reason"}) instead of text.
+        /// Text (virsh's wording) or JSON (one object per host CPU; an array when several).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// A host <cpu> or a capabilities document.
-        host: PathBuf,
-        /// A <cpu> or a domain XML.
-        cpu: PathBuf,
+        /// HOST… CPU: host documents (host <cpu>, capabilities; several CPUs each allowed; files,
+        /// directories or -), then the CPU: a <cpu> or a domain XML.
+        #[arg(required = true, num_args = 2.., value_name = "HOST… CPU")]
+        files: Vec<PathBuf>,
     },
     /// Decode a <cpudata> CPUID dump to a host CPU (or a guest CPU with --guest).
     Decode {
@@ -77,20 +87,31 @@ enum Cmd {
         common: Common,
         #[arg(long)]
         guest: bool,
-        cpuid_file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// <cpudata> files, directories (every *.xml inside, sorted by name) or -.
+        #[arg(required = true, value_name = "CPUID_FILE")]
+        cpuid_files: Vec<PathBuf>,
     },
-    /// The guest CPU after it starts on HOST (optional features become require or disable).
+    /// The guest CPU after it starts on each HOST (optional features become require or disable).
     Update {
         #[command(flatten)]
         common: Common,
-        host: PathBuf,
-        guest: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// HOST… GUEST: host documents (files, directories or -), then the guest CPU.
+        #[arg(required = true, num_args = 2.., value_name = "HOST… GUEST")]
+        files: Vec<PathBuf>,
     },
-    /// Expand the CPU(s) of FILE to their full feature lists.
+    /// Expand the CPU(s) of FILE… to their full feature lists.
     Expand {
         #[command(flatten)]
         common: Common,
-        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Files, directories (every *.xml inside, sorted by name) or -.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
     /// Simulate a fleet: pool baselines, guest starts and live migrations, upgrades, microcode
     /// events and migration-domain planning, with invariant checks. The main job.
@@ -105,6 +126,8 @@ enum Cmd {
         /// Print the raw <cpudata> dump instead (feed it back to `cpufleet decode`).
         #[arg(long)]
         dump: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
 }
 
@@ -127,6 +150,8 @@ enum MapCmd {
     Show {
         #[command(flatten)]
         common: Common,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
 }
 
@@ -169,15 +194,14 @@ pub fn limits(common: &Common) -> Limits {
     Limits { max_bytes: common.max_input_bytes.min(usize::MAX as u64) as usize, ..Limits::default() }
 }
 
-/// Reads a CPU document file with the parser of the map's libvirt version.
-pub fn read_cpus(path: &Path, common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<xml::CpuDocument> {
-    let bytes = read_file(path, common.max_input_bytes)?;
-    xml::read_cpu_document(&bytes, hint, map.version(), limits(common)).map_err(|e| CliError::file(path, e))
-}
-
 fn run(cli: Cli) -> CliResult<Outcome> {
     match cli.cmd {
         Cmd::Map(MapCmd::Import { common, dir, output, arch }) => {
+            match &output {
+                Some(out) if out.is_dir() || arch.is_none() => io::check_output_dir(out)?,
+                Some(out) => io::check_output_path(out)?,
+                None => {}
+            }
             let map = mapload::load_dir(&dir, common.libvirt, common.max_input_bytes)?;
             let arches: Vec<&str> = match arch.as_deref() {
                 None => vec!["x86", "ppc64"],
@@ -208,33 +232,25 @@ fn run(cli: Cli) -> CliResult<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        Cmd::Map(MapCmd::Show { common }) => {
+        Cmd::Map(MapCmd::Show { common, format }) => {
             let map = mapload::load(&common)?;
-            print_stdout(&show_map(&map))?;
+            match format {
+                Format::Text => print_stdout(&show_map(&map))?,
+                Format::Json => crate::json::print(&crate::json::map_show(&map))?,
+            }
             Ok(Outcome::Ok)
         }
-        Cmd::Baseline { common, features, migratable, file } => {
-            commands::baseline(&common, &file, features, migratable)
+        Cmd::Baseline { common, features, migratable, format, files } => {
+            commands::baseline(&common, &files, &commands::BaselineOpts { features, migratable, format })
         }
-        Cmd::Compare { common, format, host, cpu } => commands::compare(&common, &host, &cpu, format == Format::Json),
-        Cmd::Decode { common, guest, cpuid_file } => commands::decode(&common, &cpuid_file, guest),
-        Cmd::Update { common, host, guest } => commands::update(&common, &host, &guest),
-        Cmd::Expand { common, file } => commands::expand(&common, &file),
-        Cmd::Host { common, dump } => commands::host(&common, dump),
+        Cmd::Compare { common, format, files } => commands::compare(&common, &files, format),
+        Cmd::Decode { common, guest, format, cpuid_files } => commands::decode(&common, &cpuid_files, guest, format),
+        Cmd::Update { common, format, files } => commands::update(&common, &files, format),
+        Cmd::Expand { common, format, files } => commands::expand(&common, &files, format),
+        Cmd::Host { common, dump, format } => commands::host(&common, dump, format),
         Cmd::Simulate(args) => simulate::run_simulate(args),
         Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
-        Cmd::Fmt { common, file } => {
-            let map = mapload::load(&common)?;
-            let doc = read_cpus(&file, &common, &map, TypeHint::Auto)?;
-            let mut out = String::new();
-            // Host CPUs are read in custom mode, so they are written the way `virsh capabilities`
-            // shows them (model, vendor, signature), not as libvirt's passthrough placeholder.
-            for cpu in &doc.cpus {
-                out.push_str(&xml::format_cpu(cpu));
-            }
-            print_stdout(&out)?;
-            Ok(Outcome::Ok)
-        }
+        Cmd::Fmt { common, format, files } => commands::fmt(&common, &files, format),
     }
 }
 

@@ -10,11 +10,13 @@
 mod cli;
 mod commands;
 mod hostcpu;
+mod inputs;
 mod inventory;
+mod json;
 mod mapload;
 mod simulate;
 
-pub use cli::{limits, read_cpus, Common, Format, Outcome};
+pub use cli::{limits, Common, Format, Outcome};
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -166,6 +166,9 @@ fn thread_pool(threads: Option<u16>) -> CliResult<Option<rayon::ThreadPool>> {
 }
 
 pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
+    if let Some(path) = &args.html {
+        cpufleet_io::check_output_path(path)?;
+    }
     let start = std::time::Instant::now();
     let pool = thread_pool(args.threads)?;
     let result = match &pool {
@@ -224,6 +227,7 @@ fn pool_file(dir: &Path, name: &str) -> PathBuf {
 pub fn run_fleet(cmd: FleetCmd) -> CliResult<Outcome> {
     match cmd {
         FleetCmd::Gen { common, spec: spec_path, seed, hosts, out } => {
+            cpufleet_io::check_output_dir(&out)?;
             let map = mapload::load(&common)?;
             let mut spec = spec::load(&map.x86, spec_path.as_deref(), common.max_input_bytes)?;
             if let Some(n) = hosts {

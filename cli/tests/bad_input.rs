@@ -420,3 +420,114 @@ fn spec_errors_point_at_the_entry_that_is_wrong() {
         assert!(stderr.contains(&want), "{name}: want {want:?} in {stderr}");
     }
 }
+
+/// Runs `cpufleet ARGS`; expects exit 2 and one `cpufleet: ` line on stderr, which it returns.
+fn one_error(args: &[String]) -> String {
+    let out = cpufleet(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "cpufleet {}: {stderr}", args.join(" "));
+    assert!(out.stdout.is_empty(), "cpufleet {}: printed on stdout", args.join(" "));
+    assert!(stderr.starts_with("cpufleet: ") && stderr.lines().count() == 1, "cpufleet {}: {stderr:?}", args.join(" "));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr.trim_end().to_string()
+}
+
+fn strs(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+#[test]
+fn unknown_names_are_located_with_a_close_match() {
+    let s = Scratch::new("names");
+    let typo = s.file("typo.xml", HOST.replace("Haswell", "Haswel").as_bytes());
+    let msg = one_error(&strs(&["baseline", &p(&typo)]));
+    assert_eq!(msg, format!("cpufleet: {}: 3:3: unknown CPU model 'Haswel'; did you mean Haswell?", p(&typo)));
+    // Among several inputs, the file that holds the name.
+    let ok = s.file("ok.xml", HOST.as_bytes());
+    let msg = one_error(&strs(&["baseline", &p(&ok), &p(&typo)]));
+    assert!(msg.contains(&format!("{}: 3:3: unknown CPU model 'Haswel'", p(&typo))), "{msg}");
+    let feat = s.file("feat.xml", HOST.replace("pdpe1gb", "pdpe1g").as_bytes());
+    let msg = one_error(&strs(&["baseline", &p(&feat)]));
+    assert_eq!(msg, format!("cpufleet: {}: 6:3: unknown CPU feature 'pdpe1g'; did you mean pdpe1gb?", p(&feat)));
+    let far = s.file("far.xml", HOST.replace("Haswell", "Zzyzx").as_bytes());
+    let msg = one_error(&strs(&["baseline", &p(&far)]));
+    assert!(msg.ends_with("3:3: unknown CPU model 'Zzyzx'"), "no close match, no suggestion: {msg}");
+    // compare and update: the guest's names.
+    let guest = s.file("guest.xml", GUEST.replace("'vmx'", "'vmxx'").as_bytes());
+    for cmd in ["compare", "update"] {
+        let msg = one_error(&strs(&[cmd, &p(&ok), &p(&ok), &p(&guest)]));
+        assert_eq!(
+            msg,
+            format!("cpufleet: {}: 3:3: unknown CPU feature 'vmxx'; did you mean vmx?", p(&guest)),
+            "{cmd}"
+        );
+    }
+}
+
+#[test]
+fn baseline_of_guest_cpus_says_what_to_run_instead() {
+    let s = Scratch::new("guest");
+    let guest = s.file("guest.xml", GUEST.as_bytes());
+    let domain = s.file(
+        "domain.xml",
+        format!("<domain type='kvm'>\n  <name>vm1</name>\n  {}</domain>\n", GUEST.replace('\n', "\n  ")).as_bytes(),
+    );
+    for (f, what, pos) in [(&guest, "a guest CPU", "1:1"), (&domain, "a domain's guest CPU", "3:3")] {
+        let msg = one_error(&strs(&["baseline", &p(f)]));
+        assert!(
+            msg.starts_with(&format!("cpufleet: {}: {pos}: this is {what}, and baseline needs host CPUs", p(f))),
+            "{msg}"
+        );
+        assert!(msg.contains("virsh capabilities") && msg.contains("cpufleet update HOST GUEST"), "{msg}");
+    }
+}
+
+#[test]
+fn a_file_that_is_not_xml_says_so() {
+    let s = Scratch::new("notxml");
+    let text = s.file("cpuinfo", b"processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme de pse\n");
+    let (h, g) = (s.file("h.xml", OK_HOST.as_bytes()), s.file("g.xml", OK_GUEST.as_bytes()));
+    let t = p(&text);
+    for args in [
+        vec!["fmt", &t],
+        vec!["baseline", &t],
+        vec!["baseline", &p(&h), &t],
+        vec!["expand", &t],
+        vec!["decode", &t],
+        vec!["compare", &t, &p(&g)],
+        vec!["update", &p(&h), &t],
+    ] {
+        let msg = one_error(&strs(&args));
+        assert_eq!(
+            msg,
+            format!("cpufleet: {t}: 1:1: is not XML: expected a libvirt CPU document such as `virsh capabilities`"),
+            "{args:?}"
+        );
+    }
+    // /proc/cpuinfo says its size is 0 and still has content.
+    if std::path::Path::new("/proc/cpuinfo").exists() {
+        let msg = one_error(&strs(&["baseline", "/proc/cpuinfo"]));
+        assert!(msg.contains("/proc/cpuinfo: 1:1: is not XML"), "{msg}");
+    }
+}
+
+#[test]
+fn output_paths_are_checked_before_any_work() {
+    let s = Scratch::new("out");
+    let file = s.file("a-file", b"x");
+    let missing_dir = s.0.join("no-such-dir").join("r.html");
+    let start = std::time::Instant::now();
+    let msg = one_error(&strs(&["simulate", "--hosts", "100000", "--html", &p(&missing_dir)]));
+    assert!(msg.contains(&format!("{}: cannot write: directory", p(&missing_dir))), "{msg}");
+    assert!(start.elapsed().as_secs() < 5, "the simulation ran first");
+    let msg = one_error(&strs(&["simulate", "--html", &p(&s.0)]));
+    assert!(msg.contains("is a directory, expected an output file"), "{msg}");
+    let msg = one_error(&strs(&["fleet", "gen", "--out", &p(&file)]));
+    assert!(msg.contains(&format!("{}: is not a directory", p(&file))), "{msg}");
+    let under_file = file.join("fleet");
+    let msg = one_error(&strs(&["fleet", "gen", "--out", &p(&under_file)]));
+    assert!(msg.contains(&p(&under_file)), "{msg}");
+    let map_dir = p(s.file("cpu_map/index.xml", good(Doc::MapDir).as_bytes()).parent().unwrap());
+    let msg = one_error(&strs(&["map", "import", &map_dir, "--arch", "x86", "-o", &p(&missing_dir)]));
+    assert!(msg.contains(&format!("{}: cannot write: directory", p(&missing_dir))), "{msg}");
+}

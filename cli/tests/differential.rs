@@ -865,3 +865,57 @@ fn regression_maxphysaddr_limit_is_read_from_11_3_0() {
         }
     }
 }
+
+/// `cpufleet baseline FILE…` of several files equals `virsh cpu-baseline` of the files
+/// concatenated: the pack's decoded hosts, in groups of consecutive files (sorted by name, so
+/// that groups of one vendor, which succeed, and mixed groups, which fail, both occur), each
+/// given as files, as a directory, and checked against virsh on the concatenation.
+fn several_files_match_virsh(version: LibvirtVersion) {
+    let (Some(virsh), Some(pack)) = (virsh(version), pack_dir(version)) else { return };
+    let mut hosts: Vec<PathBuf> = std::fs::read_dir(pack.join("cputestdata"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("x86_64-cpuid-"))
+        .filter(|p| p.to_string_lossy().ends_with("-host.xml"))
+        .collect();
+    hosts.sort();
+    assert!(hosts.len() >= 12, "{} host files", hosts.len());
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("several-{version}-{}", std::process::id()));
+    let (mut agreed, mut failed_both) = (0, 0);
+    for (g, group) in hosts.chunks(4).enumerate() {
+        let dir = work.join(format!("group-{g}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cat = Vec::new();
+        for (i, h) in group.iter().enumerate() {
+            let bytes = std::fs::read(h).unwrap();
+            std::fs::write(dir.join(format!("{i:02}.xml")), &bytes).unwrap();
+            cat.extend_from_slice(&bytes);
+        }
+        let cat_file = work.join(format!("group-{g}-cat.xml"));
+        std::fs::write(&cat_file, &cat).unwrap();
+        for flag in [None, Some("--features")] {
+            let want = virsh_baseline(&virsh, flag, &cat_file);
+            let mut args = cpufleet_args(version, flag);
+            let files: Vec<String> = group.iter().map(|p| p.display().to_string()).collect();
+            args.extend(files[..files.len() - 1].iter().map(String::as_str));
+            let ours = run(Path::new(CPUFLEET), &args, Path::new(files.last().unwrap()));
+            let ok = agree(&want, &ours).unwrap_or_else(|e| panic!("group {g} {flag:?}: {e}\n{}", ours.describe()));
+            let by_dir = cpufleet_baseline(version, flag, &dir);
+            assert_eq!((by_dir.code, &by_dir.stdout), (ours.code, &ours.stdout), "group {g} as a directory");
+            if ok {
+                agreed += 1;
+            } else {
+                failed_both += 1;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    assert!(agreed > 0 && failed_both > 0, "{agreed} groups agreed, {failed_both} failed in both");
+}
+
+#[test]
+fn several_files_match_virsh_of_their_concatenation() {
+    for v in LibvirtVersion::ALL {
+        several_files_match_virsh(v);
+    }
+}

@@ -14,6 +14,7 @@ pub mod map;
 pub mod ops;
 pub mod ppc64;
 pub mod scan;
+pub mod suggest;
 pub mod version;
 pub mod x86;
 pub mod xml;

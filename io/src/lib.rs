@@ -128,3 +128,140 @@ pub fn print_stdout(s: &str) -> CliResult<()> {
         Err(e) => Err(CliError::new(format!("stdout: {e}"))),
     }
 }
+
+/// One input named on the command line: a file, or standard input (`-`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    /// The path errors and answers name (`-` for standard input).
+    pub fn path(&self) -> &Path {
+        match self {
+            Input::File(p) => p,
+            Input::Stdin => Path::new("-"),
+        }
+    }
+}
+
+/// The inputs of a command, in order: each argument a file, a directory (all `*.xml` directly
+/// inside it, sorted by name) or `-` (standard input, at most once). An empty directory is an
+/// error: a command never answers for nothing.
+pub fn gather_inputs(args: &[PathBuf]) -> CliResult<Vec<Input>> {
+    let mut out = Vec::new();
+    let mut stdin_seen = false;
+    for arg in args {
+        if arg.as_os_str() == "-" {
+            if stdin_seen {
+                return Err(CliError::new("standard input ('-') can be given only once"));
+            }
+            stdin_seen = true;
+            out.push(Input::Stdin);
+        } else if arg.is_dir() {
+            let entries = std::fs::read_dir(arg).map_err(|e| CliError::file(arg, io_reason(&e)))?;
+            let mut files: Vec<PathBuf> = Vec::new();
+            for entry in entries {
+                let path = entry.map_err(|e| CliError::file(arg, io_reason(&e)))?.path();
+                if path.extension().is_some_and(|x| x == "xml") && !path.is_dir() {
+                    files.push(path);
+                }
+            }
+            if files.is_empty() {
+                return Err(CliError::file(arg, "directory holds no *.xml file"));
+            }
+            files.sort();
+            out.extend(files.into_iter().map(Input::File));
+        } else {
+            out.push(Input::File(arg.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads an input whole, bounded like [`read_file`] (standard input too), and refuses content
+/// that is not XML at all (its first character, after blanks, is not `<`) with a position.
+pub fn read_input(input: &Input, max_bytes: u64) -> CliResult<Vec<u8>> {
+    let bytes = match input {
+        Input::File(p) => read_file(p, max_bytes)?,
+        Input::Stdin => {
+            let path = input.path();
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .lock()
+                .take(max_bytes + 1)
+                .read_to_end(&mut buf)
+                .map_err(|e| CliError::file(path, io_reason(&e)))?;
+            if buf.len() as u64 > max_bytes {
+                return Err(CliError::file(path, format!("input exceeds the input limit of {max_bytes} bytes")));
+            }
+            if buf.is_empty() {
+                return Err(CliError::file(path, "1:1: empty file"));
+            }
+            buf
+        }
+    };
+    if let Some((line, col)) = not_xml(&bytes) {
+        return Err(CliError::file(input.path(), format!("{line}:{col}: {NOT_XML}")));
+    }
+    Ok(bytes)
+}
+
+/// What a file that is not XML at all is told.
+pub const NOT_XML: &str = "is not XML: expected a libvirt CPU document such as `virsh capabilities`";
+
+/// Where content that cannot be XML shows it (line and column of its first character after a
+/// byte-order mark and blanks, when that is not `<`); None for anything that may be XML
+/// (including only blanks: the XML reader words that).
+pub fn not_xml(bytes: &[u8]) -> Option<(u32, u32)> {
+    let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let at = body.iter().position(|b| !b" \t\r\n".contains(b))?;
+    if body[at] == b'<' {
+        return None;
+    }
+    let before = &body[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+    let col = (at - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)) as u32 + 1;
+    Some((line, col))
+}
+
+/// Checks an output path before any work starts: not a directory, and its parent directory
+/// exists and is writable (a file is created and removed there to know).
+pub fn check_output_path(path: &Path) -> CliResult<()> {
+    if path.is_dir() {
+        return Err(CliError::file(path, "is a directory, expected an output file"));
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(CliError::file(path, format!("cannot write: directory {} does not exist", dir.display())));
+    }
+    let name = path.file_name().ok_or_else(|| CliError::file(path, "not a file name"))?;
+    let probe = dir.join(format!(".{}.{}.probe", name.to_string_lossy(), std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(CliError::file(path, format!("cannot write in {}: {}", dir.display(), io_reason(&e)))),
+    }
+}
+
+/// Checks an output directory before any work starts: a directory that is writable, or a
+/// path that can be created (its nearest existing ancestor is a writable directory).
+pub fn check_output_dir(path: &Path) -> CliResult<()> {
+    if path.is_dir() {
+        return check_output_path(&path.join("x"));
+    }
+    if path.exists() {
+        return Err(CliError::file(path, "is not a directory"));
+    }
+    let mut base = path;
+    while let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if parent.exists() {
+            break;
+        }
+        base = parent;
+    }
+    check_output_path(base)
+}

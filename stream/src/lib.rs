@@ -56,7 +56,7 @@ use walk::Ctx;
 
 pub use locate::locate;
 pub use region::MAX_PENDING;
-pub use source::{FileSource, Source};
+pub use source::{ConcatSource, FileSource, Source};
 pub use walk::hash_bytes;
 
 /// Default region size of the streaming reader.
@@ -153,9 +153,10 @@ pub fn baseline_file(
         Ok(baseline_in_memory(map, &bytes, limits, features, migratable))
     };
     let meta = std::fs::metadata(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
-    if !meta.is_file() || meta.len() > max_bytes {
-        // Directories, pipes, devices (whose size says nothing about their content) and files
-        // over the limit: `read_file` says what is wrong, or reads what there is.
+    if !meta.is_file() || meta.len() > max_bytes || meta.len() == 0 {
+        // Directories, pipes, devices and files of size 0 (procfs and sysfs files say 0 and
+        // still have content: their size says nothing about it) and files over the limit:
+        // `read_file` says what is wrong, or reads what there is.
         return in_memory();
     }
     let f = std::fs::File::open(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
@@ -243,4 +244,42 @@ pub fn baseline_source<S: Source + ?Sized>(
         Ok(cpu)
     });
     Ok(Streamed::done(result.map_err(Failure::Cpu)))
+}
+
+/// `cpufleet baseline FILE…` on the streaming path: the files read as their concatenation,
+/// streamed in parallel with flat memory. `Some(cpu)` when that gives the answer; None when the
+/// caller must read the files one by one (any file that is not a plain regular file within
+/// `max_bytes`, any document the streaming path does not take, and every failure, so that the
+/// error names its file and the position within it). Each file is bounded by `max_bytes` and
+/// the reader's limits scale with the number of files.
+pub fn baseline_concat(
+    map: &CpuMap,
+    paths: &[std::path::PathBuf],
+    max_bytes: u64,
+    limits: Limits,
+    features: bool,
+    migratable: bool,
+    opts: StreamOpts,
+) -> std::io::Result<Option<CpuDef>> {
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_file() && m.len() > 0 && m.len() <= max_bytes && m.len() <= limits.max_bytes as u64 => {
+                files.push((p.clone(), m.len()))
+            }
+            _ => return Ok(None),
+        }
+    }
+    let n = paths.len().max(1);
+    let limits = Limits {
+        max_bytes: usize::MAX,
+        max_elements: limits.max_elements.saturating_mul(n),
+        max_cpus: limits.max_cpus.saturating_mul(n),
+        ..limits
+    };
+    let src = ConcatSource::new(files);
+    match baseline_source(map, &src, u64::MAX, limits, features, migratable, opts)? {
+        Streamed::Done(r) => Ok((*r).ok()),
+        Streamed::Fallback => Ok(None),
+    }
 }

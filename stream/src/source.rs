@@ -70,3 +70,50 @@ pub(crate) fn fill<S: Source + ?Sized>(
     }
     Ok(at)
 }
+
+/// Several files read as their concatenation, in order (`cpufleet baseline FILE…`). Each read
+/// opens the file it falls in (never all files at once: inventories hold 10⁵ files).
+pub struct ConcatSource {
+    /// Each file and where it starts in the concatenation.
+    parts: Vec<(std::path::PathBuf, u64)>,
+    len: u64,
+}
+
+impl ConcatSource {
+    /// The files with the lengths their metadata gave.
+    pub fn new(files: impl IntoIterator<Item = (std::path::PathBuf, u64)>) -> Self {
+        let mut parts = Vec::new();
+        let mut len = 0u64;
+        for (path, n) in files {
+            parts.push((path, len));
+            len += n;
+        }
+        ConcatSource { parts, len }
+    }
+}
+
+impl Source for ConcatSource {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    /// Reads within the one file that holds `offset` (a short read at its end; [`fill`] goes
+    /// on with the next file).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        if offset >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        let i = self.parts.partition_point(|&(_, start)| start <= offset) - 1;
+        let end = self.parts.get(i + 1).map_or(self.len, |&(_, s)| s);
+        let (path, start) = &self.parts[i];
+        let want = ((end - offset) as usize).min(buf.len());
+        let file = FileSource::new(std::fs::File::open(path)?, end - start);
+        let mut at = 0;
+        while at < want {
+            match file.read_at(&mut buf[at..want], offset - start + at as u64)? {
+                0 => break,
+                n => at += n,
+            }
+        }
+        Ok(at)
+    }
+}

@@ -578,3 +578,54 @@ fn file_errors_match_read_file() {
     let m = format!("file of {} bytes exceeds the input limit of 100 bytes", doc.len());
     assert_eq!(r, Streamed::Done(Box::new(Err(Failure::Input(m)))));
 }
+
+/// Several files streamed as their concatenation (`ConcatSource`): the same bytes as the
+/// concatenated file, whatever the block size (regions and elements across file boundaries
+/// included), and `baseline_concat` answers without reading the files one by one.
+#[test]
+fn concatenated_files_stream_as_one_document() {
+    use cpufleet_stream::{baseline_concat, ConcatSource};
+    let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V11_3_0).unwrap();
+    let dir = std::env::temp_dir().join(format!("cpufleet-stream-concat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = [("Skylake-Server", &["vmx", "invtsc"][..]), ("Haswell-noTSX", &["vmx"][..]), ("Broadwell", &[][..])];
+    let mut paths = Vec::new();
+    let mut all = Vec::new();
+    for i in 0..30 {
+        let (m, fs) = hosts[i % 3];
+        let mut doc = String::new();
+        for _ in 0..(1 + i % 4) {
+            let _ = write!(doc, "<cpu>\n  <arch>x86_64</arch>\n  <model>{m}</model>\n  <vendor>Intel</vendor>\n");
+            for f in fs {
+                let _ = writeln!(doc, "  <feature name='{f}'/>");
+            }
+            doc.push_str("</cpu>\n");
+        }
+        let p = dir.join(format!("{i:02}.xml"));
+        std::fs::write(&p, &doc).unwrap();
+        all.extend_from_slice(doc.as_bytes());
+        paths.push(p);
+    }
+    let sizes: Vec<(std::path::PathBuf, u64)> =
+        paths.iter().map(|p| (p.clone(), p.metadata().unwrap().len())).collect();
+    let src = ConcatSource::new(sizes);
+    for flags in [(false, false), (true, false), (false, true)] {
+        let want = key(&baseline_in_memory(&map, &all, Limits::default(), flags.0, flags.1));
+        assert!(want.contains("<model fallback='allow'>"), "{want}");
+        for chunk in [1, 7, 100, 4096, 1 << 21] {
+            let opts = StreamOpts { chunk_size: chunk, parallel: true };
+            match baseline_source(&map, &src, u64::MAX, Limits::default(), flags.0, flags.1, opts).unwrap() {
+                Streamed::Done(r) => assert_eq!(key(&r), want, "chunk {chunk}"),
+                Streamed::Fallback => panic!("chunk {chunk}: fell back"),
+            }
+        }
+        let got = baseline_concat(&map, &paths, 1 << 20, Limits::default(), flags.0, flags.1, StreamOpts::default());
+        assert_eq!(key(&Ok(got.unwrap().expect("streamed"))), want);
+    }
+    // A file over the limit, or a missing one: the caller reads them one by one.
+    let opts = StreamOpts::default();
+    assert_eq!(baseline_concat(&map, &paths, 10, Limits::default(), false, false, opts).unwrap(), None);
+    let missing = [paths[0].clone(), dir.join("missing.xml")];
+    assert_eq!(baseline_concat(&map, &missing, 1 << 20, Limits::default(), false, false, opts).unwrap(), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}

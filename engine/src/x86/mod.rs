@@ -1,5 +1,6 @@
 //! x86 CPU operations, mirroring libvirt 9.0.0's `cpu_x86.c`.
 
+pub mod abi;
 pub mod baseline;
 pub mod compare;
 pub mod decode;
@@ -7,6 +8,7 @@ pub mod explain;
 pub mod model;
 pub mod update;
 
+pub use abi::{abi_level, ABI_LEVELS};
 pub use baseline::{baseline, with_index, BaselineAcc, BaselineInput};
 pub use compare::{compare, Comparison, PolicySets, Reason, Verdict};
 pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};

@@ -92,6 +92,38 @@ pub fn read_cpu_elem(
     hint: TypeHint,
     version: LibvirtVersion,
 ) -> Result<CpuDef, XmlError> {
+    read_cpu_elem_spanned(c, cpu_elem, hint, version).map(|(cpu, _)| cpu)
+}
+
+/// Where a CPU and its named parts are in the document (byte offsets of their `<`), so that an
+/// operation's error about a name (unknown model or feature) can point at it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct CpuSpan {
+    /// The `<cpu>` element.
+    pub offset: usize,
+    /// The `<model>` element, if any.
+    pub model: Option<usize>,
+    /// The `<feature>` elements: name and offset, in document order.
+    pub features: Vec<(String, usize)>,
+}
+
+impl CpuSpan {
+    /// Offset of the element that names `name`: the model, else the first feature of that name.
+    pub fn of_name(&self, cpu: &CpuDef, name: &str) -> Option<usize> {
+        if cpu.model.as_deref() == Some(name) {
+            return self.model;
+        }
+        self.features.iter().find(|(n, _)| n == name).map(|&(_, o)| o)
+    }
+}
+
+/// [`read_cpu_elem`], plus where the CPU's model and features are.
+pub fn read_cpu_elem_spanned(
+    c: &mut Cursor,
+    cpu_elem: &Elem,
+    hint: TypeHint,
+    version: LibvirtVersion,
+) -> Result<(CpuDef, CpuSpan), XmlError> {
     let mut raw = Raw::default();
     let max_features = c.limits.max_features;
     c.children(cpu_elem, |c, e| {
@@ -120,7 +152,12 @@ pub fn read_cpu_elem(
         }
         Ok(())
     })?;
-    build_cpu(c, cpu_elem, raw, hint, version)
+    let span = CpuSpan {
+        offset: cpu_elem.offset,
+        model: raw.model.as_ref().map(|(e, _)| e.offset),
+        features: raw.features.iter().map(|e| (e.attr("name").unwrap_or_default().to_string(), e.offset)).collect(),
+    };
+    build_cpu(c, cpu_elem, raw, hint, version).map(|cpu| (cpu, span))
 }
 
 fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVersion) -> Result<CpuDef, XmlError> {
@@ -413,6 +450,8 @@ pub enum DocKind {
 pub struct CpuDocument {
     pub kinds: Vec<DocKind>,
     pub cpus: Vec<CpuDef>,
+    /// Where each CPU of `cpus` is (same order).
+    pub spans: Vec<CpuSpan>,
     pub models: Option<Vec<ModelListEntry>>,
 }
 
@@ -432,14 +471,15 @@ pub fn read_cpu_document(
     // (plus `<cpuTest>/cpu`, libvirt's test files). Anything else is passed over; it only matters
     // when no CPU is found at all, and then the first such root is what the error names.
     c.container = true;
-    let mut doc = CpuDocument { kinds: Vec::new(), cpus: Vec::new(), models: None };
+    let mut doc = CpuDocument { kinds: Vec::new(), cpus: Vec::new(), spans: Vec::new(), models: None };
     let mut nothing_found: Option<XmlError> = None;
     let max_cpus = limits.max_cpus;
-    let push = |c: &Cursor, doc: &mut CpuDocument, e: &Elem, cpu: CpuDef| {
+    let push = |c: &Cursor, doc: &mut CpuDocument, e: &Elem, (cpu, span): (CpuDef, CpuSpan)| {
         if doc.cpus.len() >= max_cpus {
             return Err(c.err_elem(e, XmlErrorKind::TooMany { what: "CPUs", limit: max_cpus }));
         }
         doc.cpus.push(cpu);
+        doc.spans.push(span);
         Ok(())
     };
     // `<cpu>` children of `parent`, read with `hint`; how many there were.
@@ -448,7 +488,7 @@ pub fn read_cpu_document(
         c.children(parent, |c, e| {
             if e.name == "cpu" {
                 n += 1;
-                let cpu = read_cpu_elem(c, &e, hint, version)?;
+                let cpu = read_cpu_elem_spanned(c, &e, hint, version)?;
                 push(c, doc, &e, cpu)?;
             }
             Ok(())
@@ -465,7 +505,7 @@ pub fn read_cpu_document(
         match root.name.as_str() {
             "cpu" => {
                 doc.kinds.push(DocKind::Cpu);
-                let cpu = read_cpu_elem(c, &root, hint, version)?;
+                let cpu = read_cpu_elem_spanned(c, &root, hint, version)?;
                 push(c, &mut doc, &root, cpu)?;
             }
             "cpuTest" => {
@@ -536,10 +576,10 @@ fn read_domcaps(
                     // host type (as `cpu-baseline` does) it needs an <arch>, like in libvirt.
                     let as_cpu = Elem { attrs: Vec::new(), ..mode.clone() };
                     let def = if hint == TypeHint::Host {
-                        read_cpu_elem(c, &as_cpu, TypeHint::Host, version)?
+                        read_cpu_elem_spanned(c, &as_cpu, TypeHint::Host, version)?
                     } else {
-                        let mut def = read_cpu_elem(c, &as_cpu, TypeHint::Guest, version)?;
-                        def.mode = CpuMode::HostModel;
+                        let mut def = read_cpu_elem_spanned(c, &as_cpu, TypeHint::Guest, version)?;
+                        def.0.mode = CpuMode::HostModel;
                         def
                     };
                     host_model = Some(def);
@@ -565,8 +605,9 @@ fn read_domcaps(
             Ok(())
         })
     })?;
-    if let Some(cpu) = host_model {
+    if let Some((cpu, span)) = host_model {
         doc.cpus.push(cpu);
+        doc.spans.push(span);
     }
     doc.models = Some(models);
     Ok(())

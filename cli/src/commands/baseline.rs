@@ -1,0 +1,138 @@
+//! `cpufleet baseline FILE…`: what `virsh cpu-baseline` prints for the inputs concatenated.
+
+use super::cpu_error;
+use crate::inputs::{guest_for_baseline, load, op_error, CpuRef, Loaded};
+use crate::{json, limits, mapload, Common, Format, Outcome};
+use cpufleet_engine::ops::{self, Arch};
+use cpufleet_engine::xml::{self, TypeHint};
+use cpufleet_engine::{CpuDef, CpuError, CpuMap};
+use cpufleet_io::{gather_inputs, not_xml, print_stdout, read_file, CliError, CliResult, Input, NOT_XML};
+use cpufleet_stream::{baseline_concat, baseline_file, Failure, StreamOpts};
+use std::path::{Path, PathBuf};
+
+/// The options of `baseline`.
+pub struct BaselineOpts {
+    pub features: bool,
+    pub migratable: bool,
+    pub format: Format,
+}
+
+/// `cpufleet baseline FILE…`.
+pub fn baseline(common: &Common, args: &[PathBuf], opts: &BaselineOpts) -> CliResult<Outcome> {
+    let map = mapload::load(common)?;
+    let inputs = gather_inputs(args)?;
+    let result = match inputs.as_slice() {
+        [Input::File(path)] => one_file(&map, common, path, opts)?,
+        _ => match streamed(&map, common, &inputs, opts) {
+            Some(cpu) => Ok(cpu),
+            None => many(&map, common, inputs, opts)?,
+        },
+    };
+    let cpu = match result {
+        Ok(cpu) => cpu,
+        Err(outcome) => return outcome,
+    };
+    match opts.format {
+        // virsh prints the formatted CPU followed by one more newline.
+        Format::Text => print_stdout(&format!("{}\n", xml::format_cpu(&cpu)))?,
+        Format::Json => {
+            let mut v = json::answer(&map, json::cpu(&cpu));
+            v["abi_level"] = json::abi(&map, &cpu);
+            json::print(&v)?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+type Answer = Result<CpuDef, CliResult<Outcome>>;
+
+/// One file: streamed in parallel with flat memory; a document that is not a plain pool of host
+/// <cpu> elements is read whole. Same output and errors either way (see `cpufleet_stream`).
+fn one_file(map: &CpuMap, common: &Common, path: &Path, opts: &BaselineOpts) -> CliResult<Answer> {
+    let limits = limits(common);
+    let s = StreamOpts::default();
+    let r = baseline_file(map, path, common.max_input_bytes, limits, opts.features, opts.migratable, s)?;
+    let failure = match r {
+        Ok(cpu) => return Ok(Ok(cpu)),
+        Err(f) => f,
+    };
+    // Errors are rare: the file is read again to say more about them.
+    let reread = || read_file(path, common.max_input_bytes);
+    Ok(Err(match failure {
+        Failure::Cpu(e @ (CpuError::UnknownModel(_) | CpuError::UnknownFeature(_))) => {
+            match load(Input::File(path.to_path_buf()), common, map, TypeHint::Host) {
+                Ok(l) => Err(op_error(map, &l.cpu_refs().collect::<Vec<_>>(), &e, path)),
+                Err(_) => Err(CliError::file(path, e)),
+            }
+        }
+        Failure::Cpu(e) => cpu_error(path, e),
+        Failure::Xml(e) => {
+            let bytes = reread()?;
+            Err(xml_failure(path, &bytes, map, common).unwrap_or_else(|| CliError::file(path, e)))
+        }
+        other => Err(CliError::file(path, other)),
+    }))
+}
+
+/// What a document that does not read as host CPUs is told, when more can be said than the
+/// reader's error: it is not XML at all, or it holds guest CPUs.
+fn xml_failure(path: &Path, bytes: &[u8], map: &CpuMap, common: &Common) -> Option<CliError> {
+    if let Some((line, col)) = not_xml(bytes) {
+        return Some(CliError::file(path, format!("{line}:{col}: {NOT_XML}")));
+    }
+    guest_for_baseline(path, bytes, map, common)
+}
+
+/// Several files: streamed as their concatenation (flat memory, parallel), when that answers.
+fn streamed(map: &CpuMap, common: &Common, inputs: &[Input], opts: &BaselineOpts) -> Option<CpuDef> {
+    let paths: Vec<PathBuf> = inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) => Some(p.clone()),
+            Input::Stdin => None,
+        })
+        .collect::<Option<_>>()?;
+    let (max, limits) = (common.max_input_bytes, limits(common));
+    baseline_concat(map, &paths, max, limits, opts.features, opts.migratable, StreamOpts::default()).ok().flatten()
+}
+
+/// Several inputs, read one by one (standard input, documents the streaming path does not take,
+/// and every failure, so that errors name their file and position): each read and parsed in turn as host CPUs, then one
+/// baseline of all their CPUs in order, exactly as of the inputs concatenated.
+fn many(map: &CpuMap, common: &Common, inputs: Vec<Input>, opts: &BaselineOpts) -> CliResult<Answer> {
+    let mut docs: Vec<Loaded> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let path = input.path().to_path_buf();
+        match load(input, common, map, TypeHint::Host) {
+            Ok(l) => docs.push(l),
+            Err(e) => {
+                let bytes = match &path {
+                    p if p.as_os_str() == "-" => return Err(e),
+                    p => read_file(p, common.max_input_bytes)?,
+                };
+                return Err(xml_failure(&path, &bytes, map, common).unwrap_or(e));
+            }
+        }
+    }
+    let refs: Vec<CpuRef> = docs.iter().flat_map(Loaded::cpu_refs).collect();
+    let cpus: Vec<CpuDef> = refs.iter().map(|r| r.cpu().clone()).collect();
+    let path_of = |index: usize| refs.get(index).map_or(docs[0].input.path(), |r| r.path());
+    let err_path = |e: &CpuError| match e {
+        CpuError::NoModelAt(i) | CpuError::ModelVendorMismatch { index: i, .. } => path_of(*i),
+        _ => docs[0].input.path(),
+    };
+    let mut cpu = match ops::baseline(map, &cpus, None, opts.migratable) {
+        Ok(cpu) => cpu,
+        Err(e @ (CpuError::UnknownModel(_) | CpuError::UnknownFeature(_))) => {
+            return Ok(Err(Err(op_error(map, &refs, &e, err_path(&e)))))
+        }
+        Err(e) => return Ok(Err(cpu_error(err_path(&e), e))),
+    };
+    if opts.features {
+        let expanded = Arch::of_cpu(map, &cpus[0]).and_then(|arch| ops::expand_features(map, arch, &mut cpu));
+        if let Err(e) = expanded {
+            return Ok(Err(cpu_error(err_path(&e), e)));
+        }
+    }
+    Ok(Ok(cpu))
+}

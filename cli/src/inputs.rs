@@ -1,0 +1,143 @@
+//! The CPU documents a command reads: every argument gathered ([`cpufleet_io::gather_inputs`]:
+//! files, directories, `-`), read with the bounded reads of cpufleet-io, parsed once; and the
+//! errors about them, located in the file they come from.
+
+use crate::{limits, Common};
+use cpufleet_engine::ops::Arch;
+use cpufleet_engine::suggest::closest;
+use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
+use cpufleet_engine::{CpuDef, CpuError, CpuMap, CpuType, Pos};
+use cpufleet_io::{gather_inputs, read_input, CliError, CliResult, Input};
+use std::path::{Path, PathBuf};
+
+/// One input read and parsed.
+pub struct Loaded {
+    pub input: Input,
+    pub bytes: Vec<u8>,
+    pub doc: CpuDocument,
+}
+
+/// A CPU of an input: which input, which CPU of it (0-based).
+#[derive(Clone, Copy)]
+pub struct CpuRef<'a> {
+    pub loaded: &'a Loaded,
+    pub index: usize,
+}
+
+impl<'a> CpuRef<'a> {
+    pub fn cpu(&self) -> &'a CpuDef {
+        &self.loaded.doc.cpus[self.index]
+    }
+    pub fn path(&self) -> &'a Path {
+        self.loaded.input.path()
+    }
+    /// Where the CPU's element starts in its input.
+    pub fn pos(&self) -> Pos {
+        let offset = self.loaded.doc.spans.get(self.index).map_or(0, |s| s.offset);
+        Pos::locate(&self.loaded.bytes, offset)
+    }
+    /// `FILE#N (LINE:COL)`: the CPU named by input, 1-based position and place.
+    pub fn label(&self) -> String {
+        format!("{}#{} ({})", self.path().display(), self.index + 1, self.pos())
+    }
+}
+
+impl Loaded {
+    pub fn cpu_refs(&self) -> impl Iterator<Item = CpuRef<'_>> {
+        (0..self.doc.cpus.len()).map(move |index| CpuRef { loaded: self, index })
+    }
+}
+
+/// Reads one input as a CPU document with the parser of the map's libvirt version.
+pub fn load(input: Input, common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<Loaded> {
+    let bytes = read_input(&input, common.max_input_bytes)?;
+    let doc = xml::read_cpu_document(&bytes, hint, map.version(), limits(common))
+        .map_err(|e| CliError::file(input.path(), e))?;
+    Ok(Loaded { input, bytes, doc })
+}
+
+/// Gathers the arguments and reads every input (in order).
+pub fn load_all(args: &[PathBuf], common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<Vec<Loaded>> {
+    gather_inputs(args)?.into_iter().map(|i| load(i, common, map, hint)).collect()
+}
+
+/// Gathers the arguments of `CMD A… B`: the inputs of every argument but the last, and the
+/// last argument's single input.
+pub fn split_last(args: &[PathBuf], what: &str) -> CliResult<(Vec<Input>, Input)> {
+    let (last, rest) = args.split_last().ok_or_else(|| CliError::new(format!("missing {what}")))?;
+    if rest.is_empty() {
+        return Err(CliError::new(format!("give the host document(s) before the {what}")));
+    }
+    let mut last = gather_inputs(std::slice::from_ref(last))?;
+    if last.len() != 1 {
+        return Err(CliError::file(args.last().expect("non-empty"), format!("expected one file for the {what}")));
+    }
+    Ok((gather_inputs(rest)?, last.remove(0)))
+}
+
+/// The first CPU of an input (commands that take one CPU there).
+pub fn first_cpu(l: &Loaded) -> CliResult<CpuRef<'_>> {
+    l.cpu_refs().next().ok_or_else(|| CliError::file(l.input.path(), "no CPU definition found"))
+}
+
+/// An error of a CPU operation on `cpus` as the user should see it: an unknown model or feature
+/// name is located at its element, with the closest known name; anything else keeps its words.
+pub fn op_error(map: &CpuMap, cpus: &[CpuRef], e: &CpuError, default_path: &Path) -> CliError {
+    let name = match e {
+        CpuError::UnknownModel(n) | CpuError::UnknownFeature(n) => Some(n.as_str()),
+        _ => None,
+    };
+    name.and_then(|n| unknown_name(map, cpus, Some(n))).unwrap_or_else(|| CliError::file(default_path, e))
+}
+
+/// The first model or feature name of `cpus` the map does not know (`only`: that name), as a
+/// located error with a suggestion; None when every name is known.
+pub fn unknown_name(map: &CpuMap, cpus: &[CpuRef], only: Option<&str>) -> Option<CliError> {
+    for r in cpus {
+        let cpu = r.cpu();
+        let ppc = matches!(Arch::of_cpu(map, cpu), Ok(Arch::Ppc64));
+        let models: Vec<&str> = if ppc {
+            map.ppc64.models.iter().map(|m| m.name.as_str()).collect()
+        } else {
+            map.x86.models.iter().map(|m| m.name.as_str()).collect()
+        };
+        let wanted = |n: &str| only.is_none_or(|o| o == n);
+        let known = |m: &str| if ppc { map.ppc64.model(m).is_some() } else { map.x86.model(m).is_some() };
+        if let Some(m) = cpu.model.as_deref().filter(|m| wanted(m) && !known(m)) {
+            return Some(name_error(r, "CPU model", m, closest(m, models.iter().copied())));
+        }
+        if ppc {
+            continue;
+        }
+        if let Some(f) = cpu.features.iter().find(|f| wanted(&f.name) && map.x86.feature_id(&f.name).is_none()) {
+            let known = map.x86.features.iter().map(|f| f.name.as_str());
+            return Some(name_error(r, "CPU feature", &f.name, closest(&f.name, known)));
+        }
+    }
+    None
+}
+
+fn name_error(r: &CpuRef, what: &str, name: &str, suggestion: Option<&str>) -> CliError {
+    let span = &r.loaded.doc.spans[r.index];
+    let offset = span.of_name(r.cpu(), name).unwrap_or(span.offset);
+    let pos = Pos::locate(&r.loaded.bytes, offset);
+    let hint = suggestion.map(|s| format!("; did you mean {s}?")).unwrap_or_default();
+    CliError::file(r.path(), format!("{pos}: unknown {what} '{name}'{hint}"))
+}
+
+/// Why `baseline` cannot read a document as host CPUs, when the reason is that it holds guest
+/// CPUs or a domain: read as written, the document says so. None otherwise.
+pub fn guest_for_baseline(path: &Path, bytes: &[u8], map: &CpuMap, common: &Common) -> Option<CliError> {
+    let doc = xml::read_cpu_document(bytes, TypeHint::Auto, map.version(), limits(common)).ok()?;
+    let guest = doc.cpus.iter().position(|c| c.cpu_type == CpuType::Guest)?;
+    let what = if doc.kinds.contains(&DocKind::Domain) { "a domain's guest CPU" } else { "a guest CPU" };
+    let pos = Pos::locate(bytes, doc.spans[guest].offset);
+    Some(CliError::file(
+        path,
+        format!(
+            "{pos}: this is {what}, and baseline needs host CPUs (the `virsh capabilities` of each host, or \
+             host <cpu> elements with <arch>); to see what this guest CPU becomes on a host run \
+             `cpufleet update HOST GUEST`, to check that a host can run it `cpufleet compare HOST GUEST`"
+        ),
+    ))
+}
