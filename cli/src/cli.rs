@@ -1,6 +1,6 @@
 //! The command line: parse arguments, validate, then act.
 
-use crate::{commands, mapload, simulate};
+use crate::{commands, hypervisor, mapload, simulate};
 use cpufleet_io as io;
 
 use clap::{Args, Parser, Subcommand};
@@ -98,6 +98,11 @@ enum Cmd {
     /// Fleet generation.
     #[command(subcommand)]
     Fleet(simulate::FleetCmd),
+    /// Can the hypervisor of --domcaps run CPU? Exactly `virsh hypervisor-cpu-compare`.
+    HypervisorCompare(hypervisor::CompareArgs),
+    /// The richest CPU the hypervisor of --domcaps can give all CPUs of FILE: exactly
+    /// `virsh hypervisor-cpu-baseline`.
+    HypervisorBaseline(hypervisor::BaselineArgs),
     /// This machine's CPU as `virsh capabilities` shows it (x86_64, read with CPUID).
     Host {
         #[command(flatten)]
@@ -221,6 +226,8 @@ fn run(cli: Cli) -> CliResult<Outcome> {
         Cmd::Update { common, host, guest } => commands::update(&common, &host, &guest),
         Cmd::Expand { common, file } => commands::expand(&common, &file),
         Cmd::Host { common, dump } => commands::host(&common, dump),
+        Cmd::HypervisorCompare(args) => hypervisor::compare(&args),
+        Cmd::HypervisorBaseline(args) => hypervisor::baseline(&args),
         Cmd::Simulate(args) => simulate::run_simulate(args),
         Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
         Cmd::Fmt { common, file } => {

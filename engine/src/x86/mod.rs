@@ -8,7 +8,7 @@ pub mod model;
 pub mod update;
 
 pub use baseline::{baseline, with_index, BaselineAcc, BaselineInput};
-pub use compare::{compare, Comparison, PolicySets, Reason, Verdict};
+pub use compare::{compare, try_compare, Comparison, PolicySets, Reason, Verdict};
 pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};
 pub use model::{model_from_cpu, signature_text, Sel, X86Data};
 pub use update::{

@@ -7,5 +7,5 @@ pub mod read;
 pub mod write;
 
 pub use cursor::{Cursor, Elem, Limits};
-pub use read::{parse_cpu, parse_cpuid_data, read_cpu_document, CpuDocument, DocKind, ModelListEntry, TypeHint};
+pub use read::{parse_cpu, parse_cpuid_data, read_cpu_document, CpuDocument, DocKind, DomCapsInfo, ModelListEntry, TypeHint};
 pub use write::{format_cpu, format_cpuid_data};
