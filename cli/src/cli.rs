@@ -1,6 +1,6 @@
 //! The command line: parse arguments, validate, then act.
 
-use crate::{commands, mapload, simulate};
+use crate::{commands, hypervisor, mapload, simulate};
 use cpufleet_io as io;
 
 use clap::{Args, Parser, Subcommand};
@@ -119,6 +119,11 @@ enum Cmd {
     /// Fleet generation.
     #[command(subcommand)]
     Fleet(simulate::FleetCmd),
+    /// Can the hypervisor of --domcaps run CPU? Exactly `virsh hypervisor-cpu-compare`.
+    HypervisorCompare(hypervisor::CompareArgs),
+    /// The richest CPU the hypervisor of --domcaps can give all CPUs of FILE: exactly
+    /// `virsh hypervisor-cpu-baseline`.
+    HypervisorBaseline(hypervisor::BaselineArgs),
     /// This machine's CPU as `virsh capabilities` shows it (x86_64, read with CPUID).
     Host {
         #[command(flatten)]
@@ -248,6 +253,8 @@ fn run(cli: Cli) -> CliResult<Outcome> {
         Cmd::Update { common, format, files } => commands::update(&common, &files, format),
         Cmd::Expand { common, format, files } => commands::expand(&common, &files, format),
         Cmd::Host { common, dump, format } => commands::host(&common, dump, format),
+        Cmd::HypervisorCompare(args) => hypervisor::compare(&args),
+        Cmd::HypervisorBaseline(args) => hypervisor::baseline(&args),
         Cmd::Simulate(args) => simulate::run_simulate(args),
         Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
         Cmd::Fmt { common, format, files } => commands::fmt(&common, &files, format),

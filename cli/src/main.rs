@@ -10,6 +10,7 @@
 mod cli;
 mod commands;
 mod hostcpu;
+mod hypervisor;
 mod inputs;
 mod inventory;
 mod json;

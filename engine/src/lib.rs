@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod cpuid;
 pub mod error;
 pub mod features;
+pub mod hypervisor;
 pub mod intern;
 pub mod map;
 pub mod ops;

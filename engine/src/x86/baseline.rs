@@ -6,6 +6,7 @@ use crate::cpu::{CpuDef, CpuMatch, CpuType, Fallback};
 use crate::error::CpuError;
 use crate::features::FeatureSet;
 use crate::map::X86Map;
+use crate::xml::ModelListEntry;
 
 /// The running state of a baseline: one pass over the CPUs, O(1) memory per CPU besides the
 /// set of distinct model names. Feed CPUs with [`BaselineAcc::add`], then [`BaselineAcc::finish`].
@@ -124,13 +125,31 @@ impl BaselineAcc {
 
     /// Names the result (decode with the input models preferred).
     pub fn finish(&self, map: &X86Map, migratable: bool) -> Result<CpuDef, CpuError> {
-        if self.base.is_empty() {
+        self.finish_with(map, migratable, None, None)
+    }
+
+    /// [`BaselineAcc::finish`] as `virCPUx86Baseline` does it with a hypervisor's data (the QEMU
+    /// driver's `virConnectBaselineHypervisorCPU`): `qemu_features` (the map features QEMU has a
+    /// property for) first cuts the intersection, and only the map models of `models` (with
+    /// their blockers) are decode candidates. Both None is the plain baseline.
+    pub fn finish_with(
+        &self,
+        map: &X86Map,
+        migratable: bool,
+        models: Option<&[ModelListEntry]>,
+        qemu_features: Option<&FeatureSet>,
+    ) -> Result<CpuDef, CpuError> {
+        let mut base = self.base;
+        if let Some(f) = qemu_features {
+            base.intersect_with(f);
+        }
+        if base.is_empty() {
             return Err(CpuError::IncompatibleCpus("no common features".into()));
         }
         let mut cpu = CpuDef::new(CpuType::Guest);
         cpu.match_ = CpuMatch::Exact;
-        let data = X86Data { features: self.base, vendor: self.vendor, signature: 0 };
-        decode_into(map, &mut cpu, &data, DecodeOpts { models: None, preferred: &self.names, migratable })?;
+        let data = X86Data { features: base, vendor: self.vendor, signature: 0 };
+        decode_into(map, &mut cpu, &data, DecodeOpts { models, preferred: &self.names, migratable })?;
         cpu.signature = None;
         if self.names.len() == 1 && cpu.model.as_deref() == Some(self.names[0].as_str()) {
             cpu.fallback = Fallback::Forbid;

@@ -95,30 +95,49 @@ impl Comparison {
 /// (host model, arch, vendor), then both resolved against the map (the host's features, the
 /// CPU's [`PolicySets`]) and compared on bitsets ([`PolicySets::compare`]).
 pub fn compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Comparison {
+    try_compare(map, host, cpu)
+        .unwrap_or_else(|e| Comparison::new(Verdict::Error, Reason::Error(e.to_string())))
+}
+
+/// [`compare`] with its errors typed (an unknown model or feature of either CPU), for callers
+/// that report them as libvirt does.
+pub fn try_compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Result<Comparison, CpuError> {
     if host.model.is_none() {
-        return Comparison::new(Verdict::Incompatible, Reason::UnknownHost);
+        return Ok(Comparison::new(Verdict::Incompatible, Reason::UnknownHost));
     }
     if let Some(a) = &cpu.arch {
         if !Arch::is_x86(a) {
-            return Comparison::new(Verdict::Incompatible, Reason::Arch(a.clone()));
+            return Ok(Comparison::new(Verdict::Incompatible, Reason::Arch(a.clone())));
         }
     }
     if let Some(v) = &cpu.vendor {
         if host.vendor.as_deref() != Some(v.as_str()) {
-            return Comparison::new(
+            return Ok(Comparison::new(
                 Verdict::Incompatible,
                 Reason::Vendor { required: v.clone(), host: host.vendor.clone() },
-            );
+            ));
         }
     }
-    let error = |e: CpuError| Comparison::new(Verdict::Error, Reason::Error(e.to_string()));
-    let h = match model_from_cpu(map, host, Sel::All) {
-        Ok(m) => m.features,
-        Err(e) => return error(e),
-    };
-    match PolicySets::of_cpu(map, cpu) {
-        Ok(sets) => sets.compare(&h),
-        Err(e) => error(e),
+    let h = model_from_cpu(map, host, Sel::All)?.features;
+    Ok(PolicySets::of_cpu(map, cpu)?.compare(&h))
+}
+
+impl Comparison {
+    /// The message `x86Compute` gives an incompatible result (what `--error` prints after "the
+    /// CPU is incompatible with host CPU: "), feature names in map order joined by ", "; None
+    /// for a compatible result.
+    pub fn libvirt_message(&self, map: &X86Map) -> Option<String> {
+        let names = |s: &FeatureSet| s.iter().map(|id| map.feature_name(id)).collect::<Vec<_>>().join(", ");
+        Some(match &self.reason {
+            Reason::UnknownHost => "unknown host CPU".into(),
+            Reason::Arch(a) => format!("CPU arch {a} does not match host arch"),
+            Reason::Vendor { required, .. } => format!("host CPU vendor does not match required CPU vendor {required}"),
+            Reason::Forbidden(s) => format!("Host CPU provides forbidden features: {}", names(s)),
+            Reason::Missing(s) => format!("Host CPU does not provide required features: {}", names(s)),
+            Reason::Extra(s) => format!("Host CPU does not strictly match guest CPU: Extra features: {}", names(s)),
+            Reason::Error(e) => e.clone(),
+            Reason::None | Reason::Superset(_) => return None,
+        })
     }
 }
 

@@ -74,18 +74,20 @@ fn data_to_candidate(
     cpu_type: CpuType,
 ) -> Candidate {
     let model = &map.models[idx];
-    let mut model_data = model.features;
+    let extra = data.difference(&model.features);
+    let mut missing = model.features.difference(data);
+    // The hypervisor's blockers are disabled too, unless the data has them beyond the model:
+    // libvirt tests each blocker against the extras, after the two subtractions (so a blocker
+    // that is a model feature the data has is disabled all the same).
     if let Some(e) = entry {
         for b in &e.blockers {
             if let Some(id) = map.feature_id(b) {
-                if !data.contains(id) {
-                    model_data.insert(id);
+                if !extra.contains(id) {
+                    missing.insert(id);
                 }
             }
         }
     }
-    let extra = data.difference(&model_data);
-    let missing = model_data.difference(data);
     let mut removed = Vec::new();
     if cpu_type == CpuType::Guest {
         for &id in &model.removed {

@@ -10,7 +10,7 @@ pub mod update;
 
 pub use abi::{abi_level, ABI_LEVELS};
 pub use baseline::{baseline, with_index, BaselineAcc, BaselineInput};
-pub use compare::{compare, Comparison, PolicySets, Reason, Verdict};
+pub use compare::{compare, try_compare, Comparison, PolicySets, Reason, Verdict};
 pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};
 pub use model::{model_from_cpu, signature_text, Sel, X86Data};
 pub use update::{

@@ -8,6 +8,7 @@ pub mod write;
 
 pub use cursor::{Cursor, Elem, Limits};
 pub use read::{
-    parse_cpu, parse_cpuid_data, read_cpu_document, CpuDocument, CpuSpan, DocKind, ModelListEntry, TypeHint,
+    parse_cpu, parse_cpuid_data, read_cpu_document, CpuDocument, CpuSpan, DocKind, DomCapsInfo, ModelListEntry,
+    TypeHint,
 };
 pub use write::{format_cpu, format_cpuid_data};

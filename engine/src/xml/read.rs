@@ -445,6 +445,28 @@ pub enum DocKind {
     Domain,
 }
 
+/// What a `virsh domcapabilities` document says about its hypervisor besides the CPUs (the
+/// first such document of a file): the top-level texts and which CPU modes are supported, with
+/// the byte offset of its root for error positions.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct DomCapsInfo {
+    /// Byte offset of the `<domainCapabilities>` start tag.
+    pub offset: usize,
+    /// `<path>`: the emulator binary.
+    pub path: Option<String>,
+    /// `<domain>`: the virttype (`kvm`, `qemu`).
+    pub domain: Option<String>,
+    pub machine: Option<String>,
+    /// `<arch>`: the guest arch; the host-model CPU has none of its own.
+    pub arch: Option<String>,
+    /// `<mode name='host-passthrough' supported='yes'>`.
+    pub host_passthrough: bool,
+    /// `<mode name='maximum' supported='yes'>`.
+    pub maximum: bool,
+    /// `<mode name='host-model' supported='yes'>`.
+    pub host_model: bool,
+}
+
 /// The CPUs of one or more documents, plus a domcapabilities model list if there was one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CpuDocument {
@@ -453,6 +475,8 @@ pub struct CpuDocument {
     /// Where each CPU of `cpus` is (same order).
     pub spans: Vec<CpuSpan>,
     pub models: Option<Vec<ModelListEntry>>,
+    /// The first domcapabilities document's own facts (None without one).
+    pub domcaps: Option<DomCapsInfo>,
 }
 
 /// Reads any CPU document: bare `<cpu>` elements (several allowed), `<cpuTest>`, `virsh
@@ -471,7 +495,7 @@ pub fn read_cpu_document(
     // (plus `<cpuTest>/cpu`, libvirt's test files). Anything else is passed over; it only matters
     // when no CPU is found at all, and then the first such root is what the error names.
     c.container = true;
-    let mut doc = CpuDocument { kinds: Vec::new(), cpus: Vec::new(), spans: Vec::new(), models: None };
+    let mut doc = CpuDocument { kinds: Vec::new(), cpus: Vec::new(), spans: Vec::new(), models: None, domcaps: None };
     let mut nothing_found: Option<XmlError> = None;
     let max_cpus = limits.max_cpus;
     let push = |c: &Cursor, doc: &mut CpuDocument, e: &Elem, (cpu, span): (CpuDef, CpuSpan)| {
@@ -562,55 +586,100 @@ fn read_domcaps(
 ) -> Result<(), XmlError> {
     let mut models = Vec::new();
     let mut host_model = None;
-    c.children(root, |c, cpu| {
-        if cpu.name != "cpu" {
-            return Ok(());
+    let mut info = DomCapsInfo { offset: root.offset, ..DomCapsInfo::default() };
+    c.children(root, |c, child| {
+        match child.name.as_str() {
+            "path" => info.path = Some(c.text(&child)?),
+            "domain" => info.domain = Some(c.text(&child)?),
+            "machine" => info.machine = Some(c.text(&child)?),
+            "arch" => info.arch = Some(c.text(&child)?),
+            "cpu" => c.children(&child, |c, mode| {
+                if mode.name != "mode" {
+                    return Ok(());
+                }
+                let supported = mode.attr("supported") == Some("yes");
+                match mode.attr("name") {
+                    Some("host-passthrough") => info.host_passthrough = supported,
+                    Some("maximum") => info.maximum = supported,
+                    Some("host-model") if supported => {
+                        info.host_model = true;
+                        host_model = Some(read_host_model(c, &mode, hint, version)?);
+                    }
+                    Some("custom") => read_custom_models(c, &mode, &mut models)?,
+                    _ => {}
+                }
+                Ok(())
+            })?,
+            _ => {}
         }
-        c.children(&cpu, |c, mode| {
-            if mode.name != "mode" {
-                return Ok(());
-            }
-            match mode.attr("name") {
-                Some("host-model") if mode.attr("supported") == Some("yes") => {
-                    // virsh renames this <mode> to <cpu> and drops its attributes. Forced to the
-                    // host type (as `cpu-baseline` does) it needs an <arch>, like in libvirt.
-                    let as_cpu = Elem { attrs: Vec::new(), ..mode.clone() };
-                    let def = if hint == TypeHint::Host {
-                        read_cpu_elem_spanned(c, &as_cpu, TypeHint::Host, version)?
-                    } else {
-                        let mut def = read_cpu_elem_spanned(c, &as_cpu, TypeHint::Guest, version)?;
-                        def.0.mode = CpuMode::HostModel;
-                        def
-                    };
-                    host_model = Some(def);
-                }
-                Some("custom") => {
-                    c.children(&mode, |c, m| {
-                        if m.name != "model" {
-                            return Ok(());
-                        }
-                        let usable = match m.attr("usable") {
-                            Some("yes") => Some(true),
-                            Some("no") => Some(false),
-                            _ => None,
-                        };
-                        let deprecated = m.attr("deprecated") == Some("yes");
-                        let name = c.text(&m)?;
-                        models.push(ModelListEntry { name, usable, blockers: Vec::new(), deprecated });
-                        Ok(())
-                    })?;
-                }
-                _ => {}
-            }
-            Ok(())
-        })
+        Ok(())
     })?;
     if let Some((cpu, span)) = host_model {
         doc.cpus.push(cpu);
         doc.spans.push(span);
     }
     doc.models = Some(models);
+    if doc.domcaps.is_none() {
+        doc.domcaps = Some(info);
+    }
     Ok(())
+}
+
+/// The host-model `<mode>` as virsh sends it: renamed to `<cpu>`, its attributes dropped.
+/// Forced to the host type (as `cpu-baseline` does) it needs an `<arch>`, like in libvirt.
+fn read_host_model(
+    c: &mut Cursor,
+    mode: &Elem,
+    hint: TypeHint,
+    version: LibvirtVersion,
+) -> Result<(CpuDef, CpuSpan), XmlError> {
+    let as_cpu = Elem { attrs: Vec::new(), ..mode.clone() };
+    if hint == TypeHint::Host {
+        return read_cpu_elem_spanned(c, &as_cpu, TypeHint::Host, version);
+    }
+    let mut def = read_cpu_elem_spanned(c, &as_cpu, TypeHint::Guest, version)?;
+    def.0.mode = CpuMode::HostModel;
+    Ok(def)
+}
+
+/// The custom mode's `<model usable deprecated>` list, with libvirt 11.3.0's `<blockers
+/// model='X'><feature name/></blockers>` attached to the model they name.
+fn read_custom_models(c: &mut Cursor, mode: &Elem, models: &mut Vec<ModelListEntry>) -> Result<(), XmlError> {
+    c.children(mode, |c, m| {
+        match m.name.as_str() {
+            "model" => {
+                let usable = match m.attr("usable") {
+                    Some("yes") => Some(true),
+                    Some("no") => Some(false),
+                    _ => None,
+                };
+                let deprecated = m.attr("deprecated") == Some("yes");
+                let name = c.text(&m)?;
+                models.push(ModelListEntry { name, usable, blockers: Vec::new(), deprecated });
+            }
+            "blockers" => {
+                let name = required(c, &m, "model")?.to_string();
+                let mut blockers = Vec::new();
+                c.children(&m, |_, f| {
+                    if f.name == "feature" {
+                        if let Some(n) = f.attr("name") {
+                            blockers.push(n.to_string());
+                        }
+                    }
+                    Ok(())
+                })?;
+                match models.iter_mut().rev().find(|e| e.name == name) {
+                    Some(e) => e.blockers.extend(blockers),
+                    None => {
+                        let kind = XmlErrorKind::Invalid(format!("blockers for model '{name}', which is not listed"));
+                        return Err(c.err_elem(&m, kind));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })
 }
 
 /// Reads a `<cpudata arch='x86'>` CPUID dump. Items with the same key are merged by OR.

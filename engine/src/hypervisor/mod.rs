@@ -1,0 +1,549 @@
+//! The QEMU driver's view of one host ("the hypervisor"), as data, and the QEMU driver's CPU
+//! operations on it: `virConnectCompareHypervisorCPU`, `virConnectBaselineHypervisorCPU`, the
+//! plain `virConnectBaselineCPU` feature filter and the start path. The specification is
+//! `../shared/specs/qemu-driver-cpu.md` (§ numbers below are its sections).
+//!
+//! A [`Hypervisor`] is built from a `virsh domcapabilities` document (REPORTED = its host-model
+//! CPU, the QEMU model list), optionally completed by libvirt's QEMU capabilities cache (the
+//! blockers libvirt 9.0.0's domcapabilities lack, the exact QEMU feature-name list) and by a
+//! `virsh capabilities` document (the FULL host CPU the start path checks against). Pure: the
+//! caller reads the files.
+
+mod qemu_caps;
+
+pub use qemu_caps::{parse_qemu_caps, QemuCaps, QemuProp};
+
+use crate::cpu::{CpuDef, Fallback, MaxPhysAddr, Policy};
+use crate::error::{CpuError, Pos, XmlError, XmlErrorKind};
+use crate::features::FeatureSet;
+use crate::map::CpuMap;
+use crate::ops::{self, Arch};
+use crate::version::LibvirtVersion;
+use crate::x86::{self, BaselineAcc, BaselineInput, Comparison, Verdict, X86Data};
+use crate::xml::{self, DocKind, Limits, ModelListEntry, TypeHint};
+use std::fmt;
+
+/// The accelerator a hypervisor view belongs to (libvirt keeps one per accelerator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Accel {
+    Kvm,
+    /// TCG, virttype `qemu`.
+    Tcg,
+}
+
+impl Accel {
+    /// The virttype name (`virsh --virttype`, domcapabilities `<domain>`).
+    pub fn virttype(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "qemu",
+        }
+    }
+    /// From a virttype name.
+    pub fn parse(virttype: &str) -> Option<Accel> {
+        match virttype {
+            "kvm" => Some(Accel::Kvm),
+            "qemu" => Some(Accel::Tcg),
+            _ => None,
+        }
+    }
+    /// The `type` of the cache's `<hostCPU>` / `<cpu>` elements.
+    pub fn cache_type(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+}
+
+/// `virQEMUCapsCPUFeaturesX86`: QEMU spelling, libvirt spelling, first release with the pair.
+const QEMU_NAMES: &[(&str, &str, LibvirtVersion)] = &[
+    ("cmp-legacy", "cmp_legacy", LibvirtVersion::V9_0_0),
+    ("ds-cpl", "ds_cpl", LibvirtVersion::V9_0_0),
+    ("fxsr-opt", "fxsr_opt", LibvirtVersion::V9_0_0),
+    ("kvm-pv-eoi", "kvm_pv_eoi", LibvirtVersion::V9_0_0),
+    ("kvm-pv-unhalt", "kvm_pv_unhalt", LibvirtVersion::V9_0_0),
+    ("lahf-lm", "lahf_lm", LibvirtVersion::V9_0_0),
+    ("nodeid-msr", "nodeid_msr", LibvirtVersion::V9_0_0),
+    ("pclmulqdq", "pclmuldq", LibvirtVersion::V9_0_0),
+    ("perfctr-core", "perfctr_core", LibvirtVersion::V9_0_0),
+    ("perfctr-nb", "perfctr_nb", LibvirtVersion::V9_0_0),
+    ("tsc-adjust", "tsc_adjust", LibvirtVersion::V9_0_0),
+    ("vmx-invept-single-context-noglobals", "vmx-invvpid-single-context-noglobals", LibvirtVersion::V11_3_0),
+    ("hv-vendor-id", "hv-vendor_id", LibvirtVersion::V11_3_0),
+    ("hv-emsr-bitmap", "hv-emsr_bitmap", LibvirtVersion::V11_3_0),
+    ("hv-xmm-input", "hv-xmm_input", LibvirtVersion::V11_3_0),
+];
+
+/// `virQEMUCapsCPUFeatureFromQEMU`: a QEMU property name in libvirt's spelling.
+pub fn from_qemu(version: LibvirtVersion, name: &str) -> &str {
+    QEMU_NAMES.iter().find(|&&(q, _, since)| q == name && since <= version).map_or(name, |&(_, l, _)| l)
+}
+
+/// `virQEMUCapsCPUFeatureToQEMU`: a libvirt feature name in QEMU's spelling.
+pub fn to_qemu(version: LibvirtVersion, name: &str) -> &str {
+    QEMU_NAMES.iter().find(|&&(_, l, since)| l == name && since <= version).map_or(name, |&(q, _, _)| q)
+}
+
+/// Features QEMU 7.2 has no property for (so not in QEMU's feature-name list), §1.3: the
+/// approximation of that list used without a capabilities cache.
+const NOT_IN_QEMU: &[&str] = &["osxsave", "cmt", "ospke", "pconfig", "mbm_total", "mbm_local", "cvt16"];
+
+/// `virQEMUCapsCPUFilterFeatures`: features the QEMU driver never passes on (§3.5, §4.3).
+const FILTERED: &[(&str, LibvirtVersion)] = &[
+    ("cmt", LibvirtVersion::V9_0_0),
+    ("mbm_total", LibvirtVersion::V9_0_0),
+    ("mbm_local", LibvirtVersion::V9_0_0),
+    ("osxsave", LibvirtVersion::V9_0_0),
+    ("ospke", LibvirtVersion::V9_0_0),
+    ("vmx-ept-uc", LibvirtVersion::V11_3_0),
+    ("vmx-ept-wb", LibvirtVersion::V11_3_0),
+    ("vmx-invvpid-single-context", LibvirtVersion::V11_3_0),
+];
+
+/// Whether the QEMU driver of `version` drops feature `name` (`virQEMUCapsCPUFilterFeatures`).
+pub fn is_filtered(version: LibvirtVersion, name: &str) -> bool {
+    FILTERED.iter().any(|&(n, since)| n == name && since <= version)
+}
+
+/// libvirt error codes, with the prefix virsh prints before the message (`virErrorMsg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    Internal,
+    OperationFailed,
+    OperationUnsupported,
+    InvalidArg,
+    CpuIncompatible,
+    ConfigUnsupported,
+}
+
+impl ErrorCode {
+    fn prefix(self) -> &'static str {
+        match self {
+            ErrorCode::Internal => "internal error: ",
+            ErrorCode::OperationFailed => "operation failed: ",
+            ErrorCode::OperationUnsupported => "Operation not supported: ",
+            ErrorCode::InvalidArg => "invalid argument: ",
+            ErrorCode::CpuIncompatible => "the CPU is incompatible with host CPU: ",
+            ErrorCode::ConfigUnsupported => "unsupported configuration: ",
+        }
+    }
+}
+
+/// An error as the QEMU driver reports it; `Display` is the text virsh prints after "error: ".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LibvirtError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl LibvirtError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        LibvirtError { code, message: message.into() }
+    }
+    /// Whether it is a negative answer about the CPUs (incompatible, vendors differ) rather than
+    /// bad input (unknown names, missing models, an unsupported hypervisor).
+    pub fn is_negative(&self) -> bool {
+        matches!(self.code, ErrorCode::CpuIncompatible | ErrorCode::OperationFailed)
+    }
+    /// A CPU operation's error with libvirt's code and wording. `cpus`: the inputs, to name the
+    /// model of a baseline vendor mismatch.
+    pub fn from_cpu(e: CpuError, cpus: &[CpuDef]) -> LibvirtError {
+        use CpuError::*;
+        use ErrorCode::*;
+        match e {
+            UnknownModel(m) => LibvirtError::new(Internal, format!("Unknown CPU model {m}")),
+            UnknownFeature(n) => LibvirtError::new(Internal, format!("Unknown CPU feature {n}")),
+            UnknownVendor(v) => LibvirtError::new(OperationFailed, format!("Unknown CPU vendor {v}")),
+            NoModelAt(i) => LibvirtError::new(InvalidArg, format!("no CPU model specified at index {i}")),
+            VendorsMismatch { .. } => LibvirtError::new(OperationFailed, "CPU vendors do not match"),
+            ModelVendorMismatch { cpu, model_vendor, index } => {
+                let model = cpus.get(index).and_then(|c| c.model.as_deref()).unwrap_or("");
+                LibvirtError::new(
+                    OperationFailed,
+                    format!("CPU vendor {model_vendor} of model {model} differs from vendor {cpu}"),
+                )
+            }
+            IncompatibleCpus(_) => LibvirtError::new(OperationFailed, "CPUs are incompatible"),
+            NoCandidate => LibvirtError::new(OperationFailed, "Cannot find suitable CPU model for given data"),
+            Unsupported(m) => LibvirtError::new(ConfigUnsupported, m),
+            other => LibvirtError::new(Internal, other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for LibvirtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.code.prefix(), self.message)
+    }
+}
+
+impl std::error::Error for LibvirtError {}
+
+/// A hypervisor compare's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HvComparison {
+    pub verdict: Verdict,
+    /// Why it is incompatible, as libvirt words it (what `--error` reports).
+    pub message: Option<String>,
+}
+
+/// One host's hypervisor (one accelerator of one QEMU binary), as libvirt's QEMU driver sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hypervisor {
+    version: LibvirtVersion,
+    pub arch: String,
+    pub accel: Accel,
+    /// The QEMU binary (`<path>`), as libvirt names it in messages.
+    pub emulator: String,
+    /// REPORTED (§1.2): domcapabilities' host-model CPU as a guest CPU (mode custom, match
+    /// exact); None when host-model is not supported.
+    pub reported: Option<CpuDef>,
+    /// The QEMU model list: the cache's whole list when given, else domcapabilities' custom
+    /// models (QEMU's list ∩ the map), with blockers where known.
+    pub models: Vec<ModelListEntry>,
+    /// Whether the models carry QEMU's blockers (11.3.0 domcapabilities, or a cache).
+    pub blockers_known: bool,
+    /// QEMU's feature-name list from a cache: (every property, those marked non-migratable),
+    /// as map features. None: approximated (§1.3).
+    qemu_features: Option<(FeatureSet, FeatureSet)>,
+    /// QEMU gave migratability info (always true without a cache: QEMU ≥ 2.x).
+    migratability: bool,
+    /// FULL (§1.2), KVM only, from a capabilities document.
+    pub full: Option<CpuDef>,
+    pub host_passthrough: bool,
+    pub maximum: bool,
+}
+
+fn doc_error(bytes: &[u8], offset: usize, kind: XmlErrorKind, element: &str) -> XmlError {
+    XmlError { pos: Pos::locate(bytes, offset), element: element.to_string(), kind }
+}
+
+impl Hypervisor {
+    /// From a `virsh domcapabilities` document, read with the map's libvirt version.
+    pub fn from_domcaps(map: &CpuMap, bytes: &[u8], limits: Limits) -> Result<Hypervisor, XmlError> {
+        let version = map.version();
+        let mut doc = xml::read_cpu_document(bytes, TypeHint::Auto, version, limits)?;
+        let Some(info) = doc.domcaps.take().filter(|_| doc.kinds == [DocKind::DomainCapabilities]) else {
+            let kind = XmlErrorKind::UnexpectedRoot {
+                found: "(another document)".into(),
+                expected: "exactly one <domainCapabilities> (virsh domcapabilities)",
+            };
+            return Err(doc_error(bytes, 0, kind, ""));
+        };
+        let missing = |what| doc_error(bytes, info.offset, XmlErrorKind::MissingElement(what), "domainCapabilities");
+        let arch = info.arch.clone().ok_or_else(|| missing("arch"))?;
+        let emulator = info.path.clone().ok_or_else(|| missing("path"))?;
+        let domain = info.domain.clone().ok_or_else(|| missing("domain"))?;
+        let accel = Accel::parse(&domain).ok_or_else(|| {
+            let kind = XmlErrorKind::InvalidValue { attribute: "domain".into(), value: domain, expected: "kvm or qemu" };
+            doc_error(bytes, info.offset, kind, "domainCapabilities")
+        })?;
+        let reported = doc.cpus.pop().map(|mut cpu| {
+            // virsh sends the <mode> renamed to <cpu>, attributes dropped: mode custom.
+            cpu.mode = crate::cpu::CpuMode::Custom;
+            cpu
+        });
+        Ok(Hypervisor {
+            version,
+            arch,
+            accel,
+            emulator,
+            reported,
+            models: doc.models.unwrap_or_default(),
+            blockers_known: version.at_least_11_3(),
+            qemu_features: None,
+            migratability: true,
+            full: None,
+            host_passthrough: info.host_passthrough,
+            maximum: info.maximum,
+        })
+    }
+
+    /// Completes the view with libvirt's QEMU capabilities cache of the same QEMU binary: the
+    /// whole QEMU model list with blockers, and the exact QEMU feature-name list.
+    pub fn with_qemu_caps(mut self, map: &CpuMap, bytes: &[u8], limits: Limits) -> Result<Hypervisor, XmlError> {
+        let caps = parse_qemu_caps(bytes, self.accel, &self.arch, self.version, limits)?;
+        let (mut all, mut non_migratable) = (FeatureSet::new(), FeatureSet::new());
+        for p in &caps.props {
+            if let Some(id) = map.x86.feature_id(&p.name) {
+                all.insert(id);
+                if p.migratable == Some(false) {
+                    non_migratable.insert(id);
+                }
+            }
+        }
+        self.qemu_features = Some((all, non_migratable));
+        self.migratability = caps.migratability;
+        self.models = caps.models;
+        self.blockers_known = true;
+        Ok(self)
+    }
+
+    /// Completes the view with the host's `virsh capabilities` document: FULL (§1.3), for KVM.
+    pub fn with_capabilities(mut self, map: &CpuMap, bytes: &[u8], limits: Limits) -> Result<Hypervisor, XmlError> {
+        let doc = xml::read_cpu_document(bytes, TypeHint::Host, self.version, limits)?;
+        let host = match (doc.kinds.as_slice(), doc.cpus.first()) {
+            ([DocKind::Capabilities], Some(cpu)) => cpu,
+            _ => {
+                let kind = XmlErrorKind::UnexpectedRoot {
+                    found: "(another document)".into(),
+                    expected: "exactly one <capabilities> with a host CPU (virsh capabilities)",
+                };
+                return Err(doc_error(bytes, 0, kind, ""));
+            }
+        };
+        if self.accel == Accel::Kvm {
+            let full = full_cpu(map, host, self.reported.as_ref())
+                .map_err(|e| doc_error(bytes, 0, XmlErrorKind::Invalid(format!("host CPU: {e}")), ""))?;
+            self.full = Some(full);
+        }
+        Ok(self)
+    }
+
+    pub fn version(&self) -> LibvirtVersion {
+        self.version
+    }
+
+    /// The host-model CPU as a host CPU with the document's arch: what an inventory takes as
+    /// the host (the CPU QEMU/KVM offers guests). A host CPU cannot disable features, so the
+    /// host-model's data (model + required − disabled) is decoded as a host CPU (pack §4.3).
+    /// None without a host-model.
+    pub fn host_model_as_host(&self, map: &CpuMap) -> Result<Option<CpuDef>, CpuError> {
+        let Some(r) = &self.reported else { return Ok(None) };
+        let x = &map.x86;
+        let md = x86::model_from_cpu(x, r, x86::Sel::All)?;
+        let vendor = r.vendor.as_deref().and_then(|v| x.vendor_index(v));
+        let mut host = x86::decode_host(x, &X86Data { features: md.features, vendor, signature: 0 })?;
+        host.arch = Some(self.arch.clone());
+        Ok(Some(host))
+    }
+
+    /// `virQEMUCapsGetHostModel(REPORTED)` for the hypervisor APIs (§2.2): an error when there
+    /// is none or it is not QEMU's (`fallback='allow'`).
+    fn reported_for_api(&self) -> Result<&CpuDef, LibvirtError> {
+        match &self.reported {
+            Some(r) if r.fallback == Fallback::Forbid => Ok(r),
+            _ => Err(LibvirtError::new(
+                ErrorCode::OperationUnsupported,
+                format!(
+                    "QEMU '{}' does not support reporting CPU model for virttype '{}'",
+                    self.emulator,
+                    self.accel.virttype()
+                ),
+            )),
+        }
+    }
+
+    fn require_x86(&self, what: &str) -> Result<(), LibvirtError> {
+        if Arch::is_x86(&self.arch) {
+            return Ok(());
+        }
+        Err(LibvirtError::new(
+            ErrorCode::OperationUnsupported,
+            format!("{what} with the hypervisor CPU is not supported for arch {}", self.arch),
+        ))
+    }
+
+    /// QEMU's feature-name list as map features (§1.3, §3.2 `virQEMUCapsGetCPUFeatures`), without
+    /// the non-migratable ones when `migratable`.
+    pub fn qemu_feature_set(&self, map: &CpuMap, migratable: bool) -> FeatureSet {
+        let x = &map.x86;
+        match &self.qemu_features {
+            Some((all, non_migratable)) if migratable => all.difference(non_migratable),
+            Some((all, _)) => *all,
+            None => {
+                let mut f = x.all_features();
+                for id in NOT_IN_QEMU.iter().filter_map(|n| x.feature_id(n)) {
+                    f.remove(id);
+                }
+                // QEMU marks only invtsc non-migratable, on KVM hosts that have it.
+                let has_invtsc = self.reported.as_ref().is_some_and(|r| {
+                    r.features.iter().any(|f| f.name == "invtsc" && f.effective_policy() == Policy::Require)
+                });
+                if migratable && self.accel == Accel::Kvm && has_invtsc {
+                    if let Some(id) = x.feature_id("invtsc") {
+                        f.remove(id);
+                    }
+                }
+                f
+            }
+        }
+    }
+
+    /// Whether the answers of [`Hypervisor::baseline`] are exact: the blockers are known (11.3.0
+    /// domcapabilities or a cache). Without them a 9.0.0 baseline may name other features.
+    pub fn baseline_is_exact(&self) -> bool {
+        self.blockers_known
+    }
+
+    /// `virConnectCompareHypervisorCPU` (§2): 9.0.0 compares with REPORTED; 11.3.0 runs
+    /// `qemuDomainCheckCPU` with REPORTED as the compat host. `fail_incompatible`: virsh
+    /// `--error`, an incompatible CPU is an error naming why.
+    pub fn compare(&self, map: &CpuMap, cpu: &CpuDef, fail_incompatible: bool) -> Result<HvComparison, LibvirtError> {
+        let r = self.reported_for_api()?;
+        self.require_x86("comparing")?;
+        let out = if self.version.at_least_11_3() {
+            self.check_cpu(map, cpu, r)?
+        } else {
+            plain_compare(map, r, cpu)?
+        };
+        match (&out.message, fail_incompatible) {
+            (Some(m), true) if out.verdict == Verdict::Incompatible => {
+                Err(LibvirtError::new(ErrorCode::CpuIncompatible, m.clone()))
+            }
+            _ => Ok(out),
+        }
+    }
+
+    /// 11.3.0's `qemuDomainCheckCPU(arch, virttype, caps, cpu, compat_host)` (§2.4): the usable
+    /// shortcut, then a plain compare for models with the compat flag (or unknown to QEMU), else
+    /// `virCPUCompareUnusable` with REPORTED and the model's blockers.
+    pub fn check_cpu(&self, map: &CpuMap, cpu: &CpuDef, compat_host: &CpuDef) -> Result<HvComparison, LibvirtError> {
+        let entry = cpu.model.as_ref().and_then(|m| self.models.iter().find(|e| e.name == *m));
+        if let Some(e) = entry {
+            if e.usable == Some(true) && cpu.features.iter().all(|f| f.policy == Some(Policy::Disable)) {
+                return Ok(HvComparison { verdict: Verdict::Superset, message: None });
+            }
+        }
+        let hv = self.reported.as_ref().filter(|r| r.fallback == Fallback::Forbid);
+        let compat = match (entry, hv) {
+            (Some(e), Some(_)) => {
+                let m = map.x86.model(&e.name).ok_or_else(|| {
+                    LibvirtError::new(ErrorCode::Internal, format!("unknown CPU model {}", e.name))
+                })?;
+                m.compat_check
+            }
+            _ => true,
+        };
+        match (compat, entry, hv) {
+            (false, Some(e), Some(hv)) => compare_unusable(map, hv, cpu, &e.blockers),
+            _ => plain_compare(map, compat_host, cpu),
+        }
+    }
+
+    /// `virConnectBaselineHypervisorCPU` (§3.2, 11.3.0's maxphysaddr §3.3).
+    pub fn baseline(
+        &self,
+        map: &CpuMap,
+        cpus: &[CpuDef],
+        expand: bool,
+        migratable: bool,
+    ) -> Result<CpuDef, LibvirtError> {
+        if self.models.is_empty() {
+            return Err(LibvirtError::new(
+                ErrorCode::OperationUnsupported,
+                format!(
+                    "QEMU '{}' does not support any CPU models for virttype '{}'",
+                    self.emulator,
+                    self.accel.virttype()
+                ),
+            ));
+        }
+        self.require_x86("computing baseline")?;
+        let err = |e| LibvirtError::from_cpu(e, cpus);
+        let first = cpus.first().ok_or(CpuError::NoCpus).map_err(err)?;
+        if let Some(i) = cpus.iter().position(|c| c.model.is_none()) {
+            return Err(err(CpuError::NoModelAt(i)));
+        }
+        let features = self.qemu_feature_set(map, migratable);
+        // With QEMU's migratability info libvirt's own non-migratable filter is skipped.
+        let own_filter = migratable && !self.migratability;
+        let x = &map.x86;
+        let mut acc = BaselineAcc::new(&BaselineInput::from_cpu(x, first, 0).map_err(err)?).map_err(err)?;
+        for (i, cpu) in cpus.iter().enumerate().skip(1) {
+            acc.add(x, &BaselineInput::from_cpu(x, cpu, i).map_err(err)?).map_err(err)?;
+        }
+        let mut out = acc.finish_with(x, own_filter, Some(&self.models), Some(&features)).map_err(err)?;
+        out.fallback = Fallback::Forbid;
+        if expand {
+            x86::expand_features(x, &mut out).map_err(err)?;
+        }
+        if self.version.at_least_11_3() {
+            out.maxphysaddr = min_phys_limit(cpus).map(|limit| MaxPhysAddr {
+                mode: "passthrough".into(),
+                bits: None,
+                limit: Some(limit),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// 11.3.0 §3.3: the smallest `<maxphysaddr limit>` when every input has one.
+fn min_phys_limit(cpus: &[CpuDef]) -> Option<u32> {
+    let mut phys = 0;
+    for (i, cpu) in cpus.iter().enumerate() {
+        match cpu.maxphysaddr.as_ref().and_then(|m| m.limit) {
+            None | Some(0) => phys = 0,
+            Some(l) if i == 0 || l < phys => phys = l,
+            Some(_) => {}
+        }
+    }
+    (phys > 0).then_some(phys)
+}
+
+/// `compare(host, cpu)` (pack §4.2) with libvirt's message for an incompatible result.
+fn plain_compare(map: &CpuMap, host: &CpuDef, cpu: &CpuDef) -> Result<HvComparison, LibvirtError> {
+    let c: Comparison =
+        x86::try_compare(&map.x86, host, cpu).map_err(|e| LibvirtError::from_cpu(e, std::slice::from_ref(cpu)))?;
+    let message = if c.verdict == Verdict::Incompatible { c.libvirt_message(&map.x86) } else { None };
+    Ok(HvComparison { verdict: c.verdict, message })
+}
+
+/// 11.3.0's `virCPUCompareUnusable(hv, cpu, blockers)` (§2.4 step 4).
+fn compare_unusable(map: &CpuMap, hv: &CpuDef, cpu: &CpuDef, blockers: &[String]) -> Result<HvComparison, LibvirtError> {
+    let disabled = |name: &str| cpu.features.iter().any(|f| f.name == name && f.policy == Some(Policy::Disable));
+    let mut bad: Vec<&str> = blockers.iter().map(String::as_str).filter(|b| !disabled(b)).collect();
+    let mut expanded = hv.clone();
+    x86::expand_features(&map.x86, &mut expanded).map_err(|e| LibvirtError::from_cpu(e, &[]))?;
+    for f in &cpu.features {
+        if f.policy == Some(Policy::Require) {
+            let provided = expanded.feature(&f.name).is_some_and(|e| e.policy == Some(Policy::Require));
+            if !provided {
+                bad.push(&f.name);
+            }
+        }
+    }
+    if bad.is_empty() {
+        return Ok(HvComparison { verdict: Verdict::Superset, message: None });
+    }
+    let message = format!("Host CPU does not provide required features: {}", bad.join(", "));
+    Ok(HvComparison { verdict: Verdict::Incompatible, message: Some(message) })
+}
+
+/// FULL (§1.3): the capabilities host CPU decoded as a guest CPU without a model list, then
+/// every feature REPORTED requires (expanded) forced to `require`.
+fn full_cpu(map: &CpuMap, caps_host: &CpuDef, reported: Option<&CpuDef>) -> Result<CpuDef, CpuError> {
+    let x = &map.x86;
+    let md = x86::model_from_cpu(x, caps_host, x86::Sel::All)?;
+    let vendor = caps_host.vendor.as_deref().and_then(|v| x.vendor_index(v));
+    let signature = caps_host.signature.map_or(0, |s| x86::model::make_signature(s.family, s.model, s.stepping));
+    let mut full = x86::decode_guest(x, &X86Data { features: md.features, vendor, signature })?;
+    if let Some(r) = reported {
+        let mut e = r.clone();
+        x86::expand_features(x, &mut e)?;
+        for f in e.features.iter().filter(|f| f.policy == Some(Policy::Require)) {
+            full.set_feature(&f.name, Some(Policy::Require));
+        }
+    }
+    Ok(full)
+}
+
+/// The QEMU driver's plain `virConnectBaselineCPU` (`virsh cpu-baseline` through
+/// `qemu:///system`, §3.5): libvirt's baseline of host CPUs, then the features
+/// `virQEMUCapsCPUFilterFeatures` rejects dropped, then the expansion for `--features`.
+pub fn qemu_driver_baseline(map: &CpuMap, cpus: &[CpuDef], expand: bool, migratable: bool) -> Result<CpuDef, CpuError> {
+    let mut out = ops::baseline(map, cpus, None, migratable)?;
+    qemu_filter_features(map.version(), &mut out);
+    if expand {
+        let arch = Arch::of_cpu(map, &out)?;
+        ops::expand_features(map, arch, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Drops the features the QEMU driver of `version` filters (`virQEMUCapsCPUFilterFeatures`).
+pub fn qemu_filter_features(version: LibvirtVersion, cpu: &mut CpuDef) {
+    cpu.features.retain(|f| !is_filtered(version, &f.name));
+}
