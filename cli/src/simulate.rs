@@ -47,6 +47,23 @@ pub struct SimulateArgs {
     /// Worker threads (default: all cores). The output does not depend on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// The plan: at most K migration domains (default: the spec's `[plan] k`).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=spec::PLAN_K_MAX as i64))]
+    pub plan_k: Option<u16>,
+    /// The plan may put hosts of different vendors in one domain (libvirt cannot baseline
+    /// across vendors; the domain then gets a vendor-neutral CPU of the common features).
+    #[arg(long)]
+    pub allow_cross_vendor: bool,
+    /// The plan's domains are unions of whole pools.
+    #[arg(long)]
+    pub keep_pools_whole: bool,
+    /// Every plan domain has at least N hosts (small domains join their vendor's best partner).
+    #[arg(long, value_name = "N")]
+    pub min_domain_hosts: Option<u64>,
+    /// Write each plan domain's guest CPU (its `virsh cpu-baseline --migratable`) to
+    /// DIR/domain-N.xml, N as in the report.
+    #[arg(long, value_name = "DIR")]
+    pub plan_out: Option<PathBuf>,
     /// Test-only: inject a fault the invariant checkers must catch.
     #[arg(long, value_enum, hide = true)]
     pub inject_fault: Option<Fault>,
@@ -145,6 +162,17 @@ fn reproduce(a: &SimulateArgs) -> String {
     for s in &a.scenarios {
         v.push(format!("--scenario {s}"));
     }
+    if let Some(k) = a.plan_k {
+        v.push(format!("--plan-k {k}"));
+    }
+    for (flag, on) in [("--allow-cross-vendor", a.allow_cross_vendor), ("--keep-pools-whole", a.keep_pools_whole)] {
+        if on {
+            v.push(flag.into());
+        }
+    }
+    if let Some(n) = a.min_domain_hosts {
+        v.push(format!("--min-domain-hosts {n}"));
+    }
     if a.check_all {
         v.push("--check-all".into());
     }
@@ -169,6 +197,12 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
     if let Some(path) = &args.html {
         cpufleet_io::check_output_path(path)?;
     }
+    if let Some(dir) = &args.plan_out {
+        if !ScenarioChoice::select(&args.scenarios).contains(&Scenario::Plan) {
+            return Err(CliError::new("--plan-out needs the plan scenario (--scenario plan)"));
+        }
+        cpufleet_io::check_output_dir(dir)?;
+    }
     let start = std::time::Instant::now();
     let pool = thread_pool(args.threads)?;
     let result = match &pool {
@@ -180,6 +214,9 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
     print_stdout(&out)?;
     if let Some(path) = &args.html {
         write_atomic(path, html::render(&report).as_bytes())?;
+    }
+    if let Some(dir) = &args.plan_out {
+        write_plan(dir, &report)?;
     }
     if !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!("cpufleet: simulated in {:.2} s", start.elapsed().as_secs_f64());
@@ -207,6 +244,14 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     if let Some(n) = args.migrations {
         spec.set_migrations(n)?;
     }
+    if let Some(k) = args.plan_k {
+        spec.plan.k = k as usize;
+    }
+    spec.plan.allow_cross_vendor |= args.allow_cross_vendor;
+    spec.plan.keep_pools_whole |= args.keep_pools_whole;
+    if let Some(n) = args.min_domain_hosts {
+        spec.plan.min_domain_hosts = n;
+    }
     let selected = ScenarioChoice::select(&args.scenarios);
     let config = Config {
         seed: args.seed,
@@ -217,6 +262,21 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
         progress: !args.quiet,
     };
     Ok(sim::simulate(&map, &spec, &config)?)
+}
+
+/// `--plan-out DIR`: each plan domain's guest CPU as DIR/domain-N.xml (N as in the report).
+fn write_plan(dir: &Path, report: &Report) -> CliResult<()> {
+    let Some(plan) = &report.plan else {
+        return Err(CliError::new("--plan-out: the plan scenario did not run (add --scenario plan)"));
+    };
+    std::fs::create_dir_all(dir).map_err(|e| CliError::file(dir, cpufleet_io::io_reason(&e)))?;
+    for (i, d) in plan.domains.iter().enumerate() {
+        match &d.baseline.error {
+            None => write_atomic(&dir.join(format!("domain-{}.xml", i + 1)), d.baseline.cpu_xml.as_bytes())?,
+            Some(e) => eprintln!("cpufleet: warning: domain {} has no baseline CPU ({e}); nothing written", i + 1),
+        }
+    }
+    Ok(())
 }
 
 /// File name of a pool's XML (pool names are validated to be file-safe).
@@ -240,6 +300,9 @@ pub fn run_fleet(cmd: FleetCmd) -> CliResult<Outcome> {
             for p in &fleet.pools {
                 let mut text = String::with_capacity(p.len * 1500);
                 for h in p.range() {
+                    // The host's name as a comment before its CPU: readers of CPU documents
+                    // (cpufleet, virsh cpu-baseline) pass comments over.
+                    text.push_str(&format!("<!-- host {} -->\n", fleet.host_name(h)));
                     text.push_str(&xml[fleet.host_class[h] as usize]);
                 }
                 write_atomic(&pool_file(&out, &p.name), text.as_bytes())?;

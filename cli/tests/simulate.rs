@@ -255,7 +255,7 @@ fn microcode_scenario_counts_guests_hurt_by_tsx_and_mpx_removal() {
 fn plan_scenario_groups_hosts_into_domains_that_keep_more_features() {
     let d = dir("plan");
     let spec = small_spec(&d);
-    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "plan"]);
+    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "plan", "--allow-cross-vendor"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let p = &v["plan"];
     assert_eq!(u(&p["k"]), 3);
@@ -275,6 +275,119 @@ fn plan_scenario_groups_hosts_into_domains_that_keep_more_features() {
         assert!(d["baseline"]["model"].is_string(), "{d}");
     }
     assert_eq!(u(&v["checks"]["violation_count"]), 0);
+}
+
+/// The names of a domain's or pool's hosts.
+fn names(v: &Value) -> Vec<String> {
+    v["host_names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn plan_domains_keep_vendors_apart_by_default_and_name_their_hosts() {
+    let d = dir("plan-vendors");
+    let spec = small_spec(&d);
+    let out = d.join("domains");
+    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-out", s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let p = &v["plan"];
+    assert_eq!(p["allow_cross_vendor"], false);
+    // Two vendors: no vendor-pure grouping into one domain, so the curve starts at k = 2.
+    let ks: Vec<u64> = p["curve"].as_array().unwrap().iter().map(|c| u(&c["k"])).collect();
+    assert_eq!(ks, [2, 3]);
+    let domains = p["domains"].as_array().unwrap();
+    let mut all: Vec<String> = Vec::new();
+    for (i, dom) in domains.iter().enumerate() {
+        assert_eq!(dom["vendors"].as_array().unwrap().len(), 1, "domain mixes vendors: {dom}");
+        let n = names(dom);
+        assert_eq!(n.len() as u64, u(&dom["hosts"]));
+        all.extend(n);
+        // --plan-out wrote the domain's baseline, exactly as the report gives it.
+        let xml = std::fs::read_to_string(out.join(format!("domain-{}.xml", i + 1))).unwrap();
+        assert_eq!(xml, dom["baseline"]["cpu_xml"].as_str().unwrap());
+    }
+    // Every host in exactly one domain, named as its pool lists it.
+    all.sort();
+    let mut pools: Vec<String> = v["pools"].as_array().unwrap().iter().flat_map(names).collect();
+    pools.sort();
+    assert_eq!(all, pools);
+    assert_eq!(pools.len(), 280);
+    assert!(pools.contains(&"intel-a-0".to_string()) && pools.contains(&"amd-69".to_string()));
+    assert!(!out.join(format!("domain-{}.xml", domains.len() + 1)).exists());
+    // One domain cannot keep two vendors apart: the report says so and how to fix it.
+    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-k", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(v["plan"]["domains"].as_array().unwrap().is_empty());
+    let note = v["plan"]["notes"][0].as_str().unwrap();
+    assert!(note.contains("--plan-k 2 or --allow-cross-vendor"), "{note}");
+}
+
+#[test]
+fn plan_constraints_pools_whole_and_minimum_domain_size() {
+    let d = dir("plan-constraints");
+    let spec = small_spec(&d);
+    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "plan", "--keep-pools-whole"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let pool_of = |name: &str| name.rsplit_once('-').unwrap().0.to_string();
+    for dom in v["plan"]["domains"].as_array().unwrap() {
+        // Each pool is wholly inside one domain: the domain's pool counts are full pools.
+        for pair in dom["pools"].as_array().unwrap() {
+            let want = match pair[0].as_str().unwrap() {
+                "intel-a" => 120,
+                "intel-b" => 90,
+                _ => 70,
+            };
+            assert_eq!(u(&pair[1]), want, "{dom}");
+        }
+        assert!(names(dom).iter().all(|n| dom["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[0] == pool_of(n).as_str())));
+    }
+    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "plan", "--min-domain-hosts", "100"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let p = &v["plan"];
+    assert_eq!(u(&p["min_domain_hosts"]), 100);
+    let small: Vec<u64> =
+        p["domains"].as_array().unwrap().iter().map(|d| u(&d["hosts"])).filter(|&h| h < 100).collect();
+    // AMD has 70 hosts in all: its one domain is below the minimum, and the report says why.
+    assert_eq!(small, [70]);
+    assert!(p["notes"][0].as_str().unwrap().contains("fewer than 100 hosts"), "{p}");
+    assert_eq!(u(&v["checks"]["violation_count"]), 0);
+}
+
+#[test]
+fn plan_out_is_checked_before_the_run() {
+    let d = dir("plan-out");
+    let spec = small_spec(&d);
+    let file = write(&d, "a-file", "x");
+    let o = cpufleet(&["simulate", "--spec", s(&spec), "--plan-out", s(&file.join("sub")), "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "nothing runs before the output path is checked");
+    let o = cpufleet(&["simulate", "--spec", s(&spec), "--scenario", "pools", "--plan-out", s(&d.join("x")), "-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--plan-out needs the plan scenario"), "{}", stderr(&o));
+}
+
+#[test]
+fn pool_outliers_name_the_hosts_that_hold_the_baseline_down() {
+    let d = dir("outliers");
+    let spec = small_spec(&d);
+    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "pools"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut seen = 0;
+    for pool in v["pools"].as_array().unwrap() {
+        let hosts = names(pool);
+        for o in pool["outliers"].as_array().unwrap() {
+            seen += 1;
+            let n = names(o);
+            assert_eq!(n.len() as u64, u(&o["hosts"]));
+            assert!(2 * n.len() <= hosts.len(), "an outlier is a minority: {o}");
+            assert!(n.iter().all(|h| hosts.contains(h)), "{o}");
+            assert!(!o["gained"].as_array().unwrap().is_empty() || o["without_model"] != pool["baseline"]["model"]);
+        }
+    }
+    assert!(seen > 0, "the small fleet has hosts with virtualization off, which hold their pools down");
 }
 
 #[test]

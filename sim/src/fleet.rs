@@ -232,6 +232,9 @@ pub struct Fleet {
     pub keys: Vec<(HostKey, u32)>,
     key_index: HashMap<HostKey, u32>,
     pub classes: Classes,
+    /// The hosts' names when they have their own (an inventory); generated fleets name host `i`
+    /// of pool `p` as `p-i` (see [`Fleet::host_name`]).
+    pub host_names: Option<Vec<String>>,
 }
 
 impl Fleet {
@@ -242,6 +245,17 @@ impl Fleet {
     /// The pool of host `h`.
     pub fn pool_of(&self, h: usize) -> usize {
         self.pools.partition_point(|p| p.start + p.len <= h)
+    }
+
+    /// The name of host `h`: its own (an inventory's file name), or `<pool>-<index in pool>`.
+    pub fn host_name(&self, h: usize) -> String {
+        match &self.host_names {
+            Some(names) => names[h].clone(),
+            None => {
+                let p = &self.pools[self.pool_of(h)];
+                format!("{}-{}", p.name, h - p.start)
+            }
+        }
     }
 
     /// The generation (profile) of host `h`.
@@ -317,6 +331,7 @@ impl Fleet {
             keys: Vec::new(),
             key_index: HashMap::new(),
             classes: Classes::default(),
+            host_names: None,
         };
         fleet.host_key = fleet.intern_keys(map, profiles, &drawn)?;
         drop(drawn);

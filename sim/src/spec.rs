@@ -95,7 +95,30 @@ struct EventToml {
 #[serde(deny_unknown_fields)]
 struct PlanToml {
     k: Spanned<u32>,
+    #[serde(default)]
+    allow_cross_vendor: bool,
+    #[serde(default)]
+    keep_pools_whole: bool,
+    #[serde(default)]
+    min_domain_hosts: u64,
 }
+
+/// The plan's parameters (`[plan]`, overridden by `--plan-k`, `--allow-cross-vendor`,
+/// `--keep-pools-whole`, `--min-domain-hosts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanOpts {
+    /// At most this many migration domains (1..=64).
+    pub k: usize,
+    /// Let a domain mix vendors (off by default: libvirt cannot baseline across vendors).
+    pub allow_cross_vendor: bool,
+    /// Domains are unions of whole pools.
+    pub keep_pools_whole: bool,
+    /// Every domain has at least this many hosts where the vendor's host count allows.
+    pub min_domain_hosts: u64,
+}
+
+/// The bounds of `--plan-k` / `plan.k`.
+pub const PLAN_K_MAX: usize = 64;
 
 /// Host variation probabilities.
 #[derive(Clone, Copy, Debug)]
@@ -198,7 +221,7 @@ pub struct Spec {
     pub templates: Vec<Template>,
     pub upgrade: Upgrade,
     pub events: Vec<Event>,
-    pub plan_k: usize,
+    pub plan: PlanOpts,
     pub profiles: Profiles,
 }
 
@@ -610,9 +633,10 @@ fn resolve(map: &X86Map, emb: &Parsed, user: Option<&Parsed>) -> SimResult<Spec>
     let (ev_src, ev) = section(emb, user, |t| t.microcode.as_ref());
     let events = resolve_events(&ev_src, map, ev.map_or(&[], |e| e.as_slice()), &profiles)?;
     let (plan_src, plan) = section(emb, user, |t| t.plan.as_ref());
-    let k = &plan.expect("embedded [plan]").k;
-    if *k.as_ref() == 0 || *k.as_ref() > 64 {
-        return Err(plan_src.at(k, "plan.k must be 1..64"));
+    let plan = plan.expect("embedded [plan]");
+    let k = &plan.k;
+    if *k.as_ref() == 0 || *k.as_ref() as usize > PLAN_K_MAX {
+        return Err(plan_src.at(k, format!("plan.k must be 1..{PLAN_K_MAX}")));
     }
     let (count_src, guests) = section(emb, user, |t| t.guests.as_ref());
     let guests = match guests {
@@ -638,7 +662,12 @@ fn resolve(map: &X86Map, emb: &Parsed, user: Option<&Parsed>) -> SimResult<Spec>
         templates,
         upgrade,
         events,
-        plan_k: *k.as_ref() as usize,
+        plan: PlanOpts {
+            k: *k.as_ref() as usize,
+            allow_cross_vendor: plan.allow_cross_vendor,
+            keep_pools_whole: plan.keep_pools_whole,
+            min_domain_hosts: plan.min_domain_hosts,
+        },
         profiles,
     };
     if spec.total_hosts() > MAX_HOSTS {

@@ -6,7 +6,7 @@
 use super::Report;
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::plan::PlanReport;
-use crate::scenarios::pools::BaselineReport;
+use crate::scenarios::pools::{BaselineReport, Outlier, PoolReport};
 use crate::scenarios::upgrade::UpgradeReport;
 use crate::scenarios::Scenario;
 
@@ -378,6 +378,15 @@ fn pools(r: &Report) -> Section<'_> {
         })
         .collect();
     s.text(Block::Table(Table { columns, rows, text_header: false, indent: "  " }));
+    let outliers: Vec<String> =
+        r.pools.iter().flat_map(|p| p.outliers.iter().map(move |o| outlier_line(p, o))).collect();
+    if !outliers.is_empty() {
+        s.both(Block::Space);
+        s.both(text_line("outliers: the few hosts that hold a pool's baseline down (cpufleet baseline --explain):"));
+        for line in outliers {
+            s.both(text_line(line));
+        }
+    }
     s.text(Block::Space);
     s.text(text_line("fleet-wide baselines:"));
     s.both(Block::Table(fleet_table(r)));
@@ -388,6 +397,23 @@ fn pools(r: &Report) -> Section<'_> {
     )]));
     s.html(Block::Chart(Chart::Matrix));
     s
+}
+
+/// "pool: without 3 hosts (a, b, c): Skylake-Server + 12 features (…)".
+fn outlier_line(p: &PoolReport, o: &Outlier) -> String {
+    let model = |m: &Option<String>| m.clone().unwrap_or_else(|| "-".into());
+    let (now, then) = (model(&p.baseline.model), model(&o.without_model));
+    let change = if now == then { String::new() } else { format!(" (now {now})") };
+    format!(
+        "  {}: without {} host{} ({}) the baseline would be {then}{change} + {} feature{} ({})",
+        p.name,
+        o.hosts,
+        if o.hosts == 1 { "" } else { "s" },
+        sample(&o.host_names).join(", "),
+        o.gained.len(),
+        if o.gained.len() == 1 { "" } else { "s" },
+        sample(&o.gained).join(" ")
+    )
 }
 
 fn pool_table(r: &Report) -> Table<'_> {
@@ -771,8 +797,34 @@ fn plan(p: &PlanReport, hosts: u64) -> Section<'_> {
     s
 }
 
+/// The plan's constraints in one line.
+fn constraints(p: &PlanReport) -> String {
+    let mut c = vec![if p.allow_cross_vendor { "vendors may mix" } else { "one vendor per domain" }.to_string()];
+    if p.keep_pools_whole {
+        c.push("pools kept whole".into());
+    }
+    if p.min_domain_hosts > 1 {
+        c.push(format!("at least {} hosts per domain", p.min_domain_hosts));
+    }
+    format!("constraints: {}", c.join(", "))
+}
+
+/// The first names of a long list, and how many more there are.
+pub fn sample(names: &[String]) -> Vec<String> {
+    const SHOWN: usize = 6;
+    let mut v: Vec<String> = names.iter().take(SHOWN).cloned().collect();
+    if names.len() > SHOWN {
+        v.push(format!("… {} more", names.len() - SHOWN));
+    }
+    v
+}
+
 fn plan_domains<'a>(p: &'a PlanReport, s: &mut Section<'a>) {
     s.text(Block::Space);
+    s.both(text_line(constraints(p)));
+    for n in &p.notes {
+        s.both(text_line(format!("note: {n}")));
+    }
     s.text(text_line(format!("domains for k = {}:", p.k)));
     for (i, d) in p.domains.iter().enumerate() {
         let gens = d.generations.iter().map(|(g, n)| format!("{g} {n}")).collect();
@@ -786,6 +838,7 @@ fn plan_domains<'a>(p: &'a PlanReport, s: &mut Section<'a>) {
         )));
         s.text(para(vec![prose("     generations: "), Span::List { items: gens, sep: ", ", width: 100 }]));
         s.text(para(vec![prose("     pools: "), Span::List { items: pools, sep: ", ", width: 106 }]));
+        s.text(text_line(format!("     hosts: {}", sample(&d.host_names).join(", "))));
     }
     let columns = vec![
         Column::left(format!("domain (k = {})", p.k), 0),
@@ -850,8 +903,10 @@ fn invariants(r: &Report) -> Section<'_> {
             Span::Code(r.reproduce.clone()),
         ],
     ));
-    let items =
-        r.invariant_violations.iter().map(|v| vec![Span::Strong(v.invariant.sentence().into()), plain(format!(": {}", v.detail))]);
+    let items = r
+        .invariant_violations
+        .iter()
+        .map(|v| vec![Span::Strong(v.invariant.sentence().into()), plain(format!(": {}", v.detail))]);
     s.html(Block::Bullets(items.collect()));
     s
 }

@@ -2,11 +2,12 @@
 //! model, its feature count, the features each generation loses under it, and the x86-64 ABI
 //! level the baseline still satisfies.
 
-use super::super::fleet::{baseline_of, vendor_neutral_baseline};
+use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet};
 use super::super::guest::GuestSets;
 use super::Sim;
 use cpufleet_engine::map::X86Map;
-use cpufleet_engine::x86::{self, Sel};
+use cpufleet_engine::x86::explain::{explain, DistinctInput};
+use cpufleet_engine::x86::{self, BaselineInput, Sel};
 use cpufleet_engine::{CpuDef, FeatureId, FeatureSet};
 use serde::Serialize;
 
@@ -70,6 +71,62 @@ pub struct PoolReport {
     pub host_cpus: usize,
     pub baseline: BaselineReport,
     pub generations: Vec<GenerationRow>,
+    /// The few hosts that hold the pool's baseline down (`cpufleet baseline --explain`).
+    pub outliers: Vec<Outlier>,
+    /// Every host of the pool, by name, in fleet order.
+    pub host_names: Vec<String>,
+}
+
+/// Hosts whose removal would change a pool's baseline, and what the pool would get without them.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outlier {
+    pub hosts: u64,
+    pub host_names: Vec<String>,
+    /// The baseline model of the pool without them.
+    pub without_model: Option<String>,
+    /// Features the pool's baseline would gain without them.
+    pub gained: Vec<String>,
+}
+
+/// At most this many outlier groups per pool.
+pub const MAX_OUTLIERS: usize = 3;
+
+/// The minorities (at most half the pool) whose removal changes the pool's `--migratable`
+/// baseline, most features gained first: the engine's explanation of the baseline over the
+/// pool's distinct host CPUs (`ids`, in first-appearance order).
+pub fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize>, ids: &[u32]) -> Vec<Outlier> {
+    let mut slot = vec![usize::MAX; fleet.classes.len()];
+    for (i, &c) in ids.iter().enumerate() {
+        slot[c as usize] = i;
+    }
+    let mut count = vec![0usize; ids.len()];
+    for h in range.clone() {
+        count[slot[fleet.host_class[h] as usize]] += 1;
+    }
+    let inputs: Result<Vec<DistinctInput>, _> = ids
+        .iter()
+        .zip(&count)
+        .enumerate()
+        .map(|(i, (&c, &count))| {
+            BaselineInput::from_cpu(map, &fleet.classes.get(c).cpu, i).map(|input| DistinctInput { input, count })
+        })
+        .collect();
+    let Ok(ex) = inputs.and_then(|inputs| explain(map, &inputs, true)) else { return Vec::new() };
+    ex.limits
+        .iter()
+        .filter(|l| l.cpus * 2 <= range.len())
+        .take(MAX_OUTLIERS)
+        .map(|l| Outlier {
+            hosts: l.cpus as u64,
+            host_names: range
+                .clone()
+                .filter(|&h| l.inputs.binary_search(&slot[fleet.host_class[h] as usize]).is_ok())
+                .map(|h| fleet.host_name(h))
+                .collect(),
+            without_model: l.without.model.clone(),
+            gained: l.gained.iter().map(|id| map.feature_name(id).to_string()).collect(),
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -166,6 +223,8 @@ pub fn run(sim: &Sim) -> PoolsReport {
             host_cpus: ids.len(),
             baseline: BaselineReport::of(map, baseline),
             generations,
+            outliers: outliers(map, fleet, p.range(), &ids),
+            host_names: p.range().map(|h| fleet.host_name(h)).collect(),
         });
     }
     // Fleet-wide, per vendor (libvirt's baseline) and across vendors.
