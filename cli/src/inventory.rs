@@ -29,9 +29,18 @@ pub struct ShowArgs {
 /// Reads the inventory of `dir` with the command line's map and limits; warnings and notes go
 /// to stderr.
 pub fn read(common: &Common, dir: &std::path::Path, keep_going: bool) -> CliResult<Inventory> {
-    let map = mapload::load(common)?;
+    read_with(&mapload::load(common)?, common, dir, keep_going)
+}
+
+/// [`read`] with a map already loaded.
+pub fn read_with(
+    map: &cpufleet_engine::CpuMap,
+    common: &Common,
+    dir: &std::path::Path,
+    keep_going: bool,
+) -> CliResult<Inventory> {
     let opts = ReadOpts { keep_going, max_input_bytes: common.max_input_bytes, limits: limits(common) };
-    let inv = Inventory::read(dir, &map, &opts).map_err(|e| CliError::new(e.to_string()))?;
+    let inv = Inventory::read(dir, map, &opts).map_err(|e| CliError::new(e.to_string()))?;
     for i in &inv.ignored {
         eprintln!("cpufleet: note: {i}");
     }

@@ -22,6 +22,16 @@ pub struct SimulateArgs {
     /// Run only these scenarios (repeatable; default: all).
     #[arg(long = "scenario", value_name = "NAME", value_enum)]
     pub scenarios: Vec<ScenarioChoice>,
+    /// Simulate a real fleet instead of a generated one: DIR/POOL/HOST.xml (virsh
+    /// capabilities, domcapabilities, a host <cpu> or a <cpudata> dump), and optionally the
+    /// guests running on each host as DIR/POOL/HOST/*.xml (virsh dumpxml). The spec still gives
+    /// the guest configurations (when the inventory has no guests) and the plan settings.
+    #[arg(long, value_name = "DIR", conflicts_with = "hosts")]
+    pub inventory: Option<PathBuf>,
+    /// With --inventory: skip bad files with a warning (counted in the report) instead of
+    /// stopping at the first.
+    #[arg(long, requires = "inventory")]
+    pub keep_going: bool,
     /// Scale the spec's pools to N hosts in all.
     #[arg(long, value_name = "N")]
     pub hosts: Option<u64>,
@@ -153,6 +163,12 @@ fn reproduce(a: &SimulateArgs) -> String {
     if let Some(s) = &a.spec {
         v.push(format!("--spec {}", quote(&s.display().to_string())));
     }
+    if let Some(d) = &a.inventory {
+        v.push(format!("--inventory {}", quote(&d.display().to_string())));
+    }
+    if a.keep_going {
+        v.push("--keep-going".into());
+    }
     v.push(format!("--seed {}", a.seed));
     for (flag, val) in [("--hosts", a.hosts), ("--guests", a.guests), ("--migrations", a.migrations)] {
         if let Some(n) = val {
@@ -261,7 +277,23 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
         reproduce: reproduce(args),
         progress: !args.quiet,
     };
-    Ok(sim::simulate(&map, &spec, &config)?)
+    match &args.inventory {
+        None => Ok(sim::simulate(&map, &spec, &config)?),
+        Some(dir) => {
+            let inv = crate::inventory::read_with(&map, &args.common, dir, args.keep_going)?;
+            let mut real = sim::real::from_inventory(&map.x86, &spec, &inv)?;
+            real.spec.label = format!("inventory {}", dir.display());
+            let mut report = sim::simulate_real(&map, real, &config)?;
+            report.inventory = Some(report::InventoryInfo {
+                dir: dir.display().to_string(),
+                host_files: inv.n_hosts() as u64,
+                guest_files: inv.n_guests() as u64,
+                skipped: inv.skipped.iter().map(|s| s.to_string()).collect(),
+                ignored: inv.ignored.len() as u64,
+            });
+            Ok(report)
+        }
+    }
 }
 
 /// `--plan-out DIR`: each plan domain's guest CPU as DIR/domain-N.xml (N as in the report).

@@ -17,6 +17,8 @@ pub enum SimError {
     EmbeddedMap(String),
     /// More profiles than a host key can name.
     TooManyProfiles,
+    /// An inventory the simulator cannot use (the message names the file).
+    Inventory(String),
     /// A host CPU of a generation profile does not decode under the run's map.
     Undecodable { profile: String, error: CpuError },
     /// A pool's generation weights cannot be drawn from.
@@ -42,6 +44,7 @@ impl fmt::Display for SimError {
             SimError::Read(e) => write!(f, "{e}"),
             SimError::EmbeddedMap(e) => write!(f, "embedded CPU map: {e}"),
             SimError::TooManyProfiles => f.write_str("too many profiles"),
+            SimError::Inventory(m) => f.write_str(m),
             SimError::Undecodable { profile, error } => write!(
                 f,
                 "generation '{profile}': a host CPU of this profile cannot be decoded ({error}); check its model and features"

@@ -187,14 +187,26 @@ impl Classes {
 fn decode_class(map: &X86Map, r: &ClassReq) -> Result<HostClass, CpuError> {
     let data = X86Data { features: r.features, vendor: Some(r.vendor), signature: r.signature };
     let cpu = x86::decode_host(map, &data)?;
+    host_class(map, cpu, r.vendor, r.signature, r.profile, r.odd)
+}
+
+/// The class of a host CPU as libvirt reports it (decoded, or read from a real host's file).
+pub fn host_class(
+    map: &X86Map,
+    cpu: CpuDef,
+    vendor: usize,
+    signature: u32,
+    profile: u16,
+    odd: bool,
+) -> Result<HostClass, CpuError> {
     let md = x86::model_from_cpu(map, &cpu, x86::Sel::All)?;
     let cpu_mig = x86::copy_migratable(map, &cpu);
     let mig = x86::model_from_cpu(map, &cpu_mig, x86::Sel::All)?.features;
     Ok(HostClass {
-        vendor: r.vendor,
-        signature: r.signature,
-        profile: r.profile,
-        odd: r.odd,
+        vendor,
+        signature,
+        profile,
+        odd,
         model: md.model.unwrap_or(0),
         features: md.features,
         mig,
@@ -202,6 +214,18 @@ fn decode_class(map: &X86Map, r: &ClassReq) -> Result<HostClass, CpuError> {
         cpu_mig,
         identity: NO,
     })
+}
+
+impl Classes {
+    /// Adds a class as it is (a real host's CPU: no interning by features, since two files
+    /// with the same features but different model names are different inputs to libvirt);
+    /// returns its id.
+    pub fn push(&mut self, mut class: HostClass) -> u32 {
+        let n = self.identities.len() as u32;
+        class.identity = *self.identities.entry((class.vendor, class.model, class.features)).or_insert(n);
+        self.list.push(class);
+        (self.list.len() - 1) as u32
+    }
 }
 
 /// A pool of the generated fleet: hosts `start..start + len`.
@@ -291,6 +315,25 @@ impl Fleet {
         let class_ids = self.classes.intern(map, profiles, &reqs)?;
         self.keys.extend(new_keys.into_iter().zip(class_ids));
         Ok(ids)
+    }
+
+    /// A fleet of given hosts: `pools` (name, vendor, host count) in host order, each host's
+    /// class and key, the distinct keys with their classes, and the hosts' own names.
+    pub fn from_parts(
+        pools: Vec<PoolInfo>,
+        classes: Classes,
+        keys: Vec<(HostKey, u32)>,
+        host_key: Vec<u32>,
+        host_names: Vec<String>,
+    ) -> Fleet {
+        // Real hosts share keys (a key is a generation; the class is the CPU), so the index
+        // keeps each key's first id; it only serves synthetic hosts drawn later.
+        let mut key_index = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            key_index.entry(k.0).or_insert(i as u32);
+        }
+        let host_class = host_key.iter().map(|&k| keys[k as usize].1).collect();
+        Fleet { pools, host_class, host_key, keys, key_index, classes, host_names: Some(host_names) }
     }
 
     /// Generates the fleet of `spec` from `seed`.

@@ -208,8 +208,14 @@ pub fn start_on(
     host: &HostClass,
     fault: Option<Fault>,
 ) -> Result<CpuDef, StartFail> {
+    let orig = build_def(t, ctx, host).map_err(|reason| StartFail { reason, blocker: None })?;
+    start_def(map, orig, host, fault)
+}
+
+/// Starts the guest CPU `orig` on `host`: libvirt's start path for a CPU definition as written
+/// (a real guest's, or a configuration's built by [`build_def`]).
+pub fn start_def(map: &X86Map, orig: CpuDef, host: &HostClass, fault: Option<Fault>) -> Result<CpuDef, StartFail> {
     let fail = |reason: String| StartFail { reason, blocker: None };
-    let orig = build_def(t, ctx, host).map_err(fail)?;
     if matches!(orig.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
         return Ok(orig);
     }

@@ -11,6 +11,7 @@ pub mod guest;
 pub mod html;
 pub mod profiles;
 pub mod progress;
+pub mod real;
 pub mod report;
 pub mod rng;
 pub mod scenarios;
@@ -42,13 +43,56 @@ pub struct Config {
     pub progress: bool,
 }
 
-/// Runs the selected scenarios over `spec` and builds the report.
+/// Runs the selected scenarios over the fleet `spec` generates and builds the report.
 pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<Report> {
-    let selected = config.scenarios.clone();
-    let has = |s: Scenario| selected.contains(&s);
     let progress = Progress::new(config.progress);
     progress.phase("fleet", 0);
-    let mut sim = Sim::new(map, spec, config.seed, config.fault)?;
+    let sim = Sim::new(map, spec, config.seed, config.fault)?;
+    run(sim, &[], Vec::new(), config, progress)
+}
+
+/// Runs the selected scenarios over a real fleet (an inventory). Rolling upgrades and microcode
+/// events replace or patch hosts of known generations, which a real fleet does not describe:
+/// those two are left out and the report says so. With the inventory's guests, the guests
+/// section replaces synthetic guest configurations.
+pub fn simulate_real(map: &CpuMap, real: real::RealFleet, config: &Config) -> SimResult<Report> {
+    let progress = Progress::new(config.progress);
+    progress.phase("fleet", 0);
+    let mut notes = Vec::new();
+    let mut config_real =
+        Config { scenarios: config.scenarios.clone(), reproduce: config.reproduce.clone(), ..*config };
+    for s in [Scenario::Upgrade, Scenario::Microcode] {
+        if config_real.scenarios.contains(&s) {
+            config_real.scenarios.retain(|&x| x != s);
+            notes.push(format!(
+                "the {s} scenario needs generation profiles (hosts replaced by newer generations, microcode levels); \
+                 a real inventory has none, so it did not run"
+            ));
+        }
+    }
+    if !real.guests.is_empty() {
+        notes.push(format!(
+            "{} guests from the inventory, each started on its own host and compared with every other host (GUESTS); \
+             no synthetic guests",
+            real.guests.len()
+        ));
+    }
+    let real::RealFleet { spec, fleet, guests } = real;
+    let sim = Sim::with_fleet(map, &spec, config.seed, config.fault, fleet);
+    run(sim, &guests, notes, &config_real, progress)
+}
+
+/// The scenarios over a prepared simulation.
+fn run(
+    mut sim: Sim,
+    real_guests: &[real::RealGuest],
+    notes: Vec<String>,
+    config: &Config,
+    progress: Progress,
+) -> SimResult<Report> {
+    let (map, spec) = (sim.map, sim.spec);
+    let selected = config.scenarios.clone();
+    let has = |s: Scenario| selected.contains(&s);
     let up_plan = if has(Scenario::Upgrade) { Some(upgrade::prepare(&mut sim)?) } else { None };
     let events = if has(Scenario::Microcode) { Some(microcode::prepare(&mut sim)?) } else { None };
     let need_guests = has(Scenario::Migrate) || has(Scenario::Upgrade) || has(Scenario::Microcode);
@@ -58,6 +102,8 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<R
     progress.phase("pools", 0);
     let pools_report = pools::run(&sim);
     let mig = has(Scenario::Migrate).then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
+    let real_report =
+        (has(Scenario::Migrate) && !real_guests.is_empty()).then(|| scenarios::guests::run(&sim, real_guests));
     let up = up_plan.map(|p| upgrade::run(&mut sim, &p, &guests, &mut compat, &progress));
     progress.phase("microcode", 0);
     let mc = events.map(|e| microcode::run(&mut sim, &e, &guests, &compat));
@@ -105,6 +151,9 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<R
         upgrade: up,
         microcode: mc,
         plan: plan_report,
+        inventory_guests: real_report,
+        notes,
+        inventory: None,
         invariant_violations: Report::violations(&checks, &reproduce),
         checks,
         reproduce,

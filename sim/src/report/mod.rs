@@ -5,6 +5,7 @@ pub mod model;
 pub mod text;
 
 use crate::check::{CheckReport, Invariant, Violation};
+use crate::scenarios::guests::GuestsReport;
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::migrate::BlockerRow;
 use crate::scenarios::plan::PlanReport;
@@ -49,6 +50,18 @@ pub struct FleetBaselines {
     pub all_vendors: BaselineReport,
 }
 
+/// Where a real fleet came from, and the files it could not use.
+#[derive(Clone, Debug, Serialize)]
+pub struct InventoryInfo {
+    pub dir: String,
+    pub host_files: u64,
+    pub guest_files: u64,
+    /// `PATH: problem` of each file skipped under `--keep-going`.
+    pub skipped: Vec<String>,
+    /// Entries that are not part of the layout (passed over).
+    pub ignored: u64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ViolationOut {
     pub invariant: Invariant,
@@ -80,6 +93,15 @@ pub struct Report {
     pub microcode: Option<Vec<EventReport>>,
     pub plan: Option<PlanReport>,
     pub checks: CheckReport,
+    /// The inventory's guests, where each can and cannot move (simulate --inventory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory_guests: Option<GuestsReport>,
+    /// What the run left out or did differently, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The inventory the fleet was read from (simulate --inventory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<InventoryInfo>,
     pub invariant_violations: Vec<ViolationOut>,
     /// The command that reproduces this run.
     pub reproduce: String,

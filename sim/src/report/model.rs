@@ -4,6 +4,7 @@
 //! differently, the part is written here once per format, side by side, marked with [`Show`].
 
 use super::Report;
+use crate::scenarios::guests::GuestsReport;
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::plan::PlanReport;
 use crate::scenarios::pools::{BaselineReport, Outlier, PoolReport};
@@ -280,8 +281,12 @@ pub fn document(r: &Report) -> Doc<'_> {
     let mut sections = vec![intro(r)];
     let pools = pools(r);
     sections.push(if r.has(Scenario::Pools) { pools } else { pools.html_only() });
-    if r.has(Scenario::Migrate) {
+    // Inventory guests replace the synthetic ones: the synthetic section would be all zeros.
+    if r.has(Scenario::Migrate) && !(r.inventory_guests.is_some() && r.guests == 0) {
         sections.push(migrate(r));
+    }
+    if let Some(g) = &r.inventory_guests {
+        sections.push(guests(g));
     }
     if let Some(u) = &r.upgrade {
         sections.push(upgrade(u));
@@ -340,6 +345,67 @@ fn intro(r: &Report) -> Section<'_> {
         n => card(invariants, format!("{n} violated"), "bad"),
     });
     s.html(Block::Cards(cards));
+    if let Some(inv) = &r.inventory {
+        s.both(text_line(format!(
+            "inventory {}: {} host files, {} guest files, {} skipped, {} other entries passed over",
+            inv.dir,
+            inv.host_files,
+            inv.guest_files,
+            inv.skipped.len(),
+            inv.ignored
+        )));
+        for f in &inv.skipped {
+            s.both(text_line(format!("  skipped: {f}")));
+        }
+    }
+    for n in &r.notes {
+        s.both(text_line(format!("note: {n}")));
+    }
+    s
+}
+
+/// The inventory's guests: where each can go, and what stops it elsewhere.
+fn guests(g: &GuestsReport) -> Section<'_> {
+    let mut s = Section::titled(
+        "GUESTS — each inventory guest started on its host, compared with every other host".into(),
+        "Where each guest can go",
+    );
+    s.both(text_line(format!(
+        "{} guests: {} can move to every other host, {} to every host of their pool, {} nowhere",
+        g.guests, g.mobile_everywhere, g.mobile_in_pool, g.stranded
+    )));
+    let columns = vec![
+        Column::left("guest", 20).clip(20),
+        Column::left("host", 24).clip(24),
+        Column::right("accept", 7),
+        Column::right("refuse", 7),
+        Column::left("pools (accepting/other hosts)", 0).sep("  ").clip(40),
+        Column::left("blockers (hosts)", 0).sep("  ").clip(60),
+    ];
+    let rows = g
+        .rows
+        .iter()
+        .map(|r| {
+            let pools = r.pools.iter().map(|p| format!("{} {}/{}", p.pool, p.accept, p.accept + p.refuse)).collect();
+            let blockers = match &r.start_error {
+                Some(e) => vec![format!("cannot start on its host: {e}")],
+                None => r
+                    .blockers
+                    .iter()
+                    .map(|b| format!("{} {} ({})", b.kind.as_str(), b.feature.as_deref().unwrap_or("CPU"), b.hosts))
+                    .collect(),
+            };
+            vec![
+                Cell::Text(r.name.clone()),
+                Cell::Text(format!("{}/{}", r.pool, r.host)),
+                Cell::Int(r.accept),
+                Cell::Int(r.refuse),
+                Cell::List(pools, ", "),
+                Cell::List(blockers, ", "),
+            ]
+        })
+        .collect();
+    s.both(Block::Table(Table { columns, rows, text_header: true, indent: "" }));
     s
 }
 

@@ -1,5 +1,6 @@
 //! The scenarios and the state they share.
 
+pub mod guests;
 pub mod microcode;
 pub mod migrate;
 pub mod plan;
@@ -58,10 +59,15 @@ impl<'a> Sim<'a> {
     /// Generates the fleet and the pool baselines.
     pub fn new(map: &'a CpuMap, spec: &'a Spec, seed: u64, fault: Option<Fault>) -> SimResult<Sim<'a>> {
         let fleet = Fleet::generate(&map.x86, spec, seed)?;
+        Ok(Sim::with_fleet(map, spec, seed, fault, fleet))
+    }
+
+    /// The state over a given fleet (a real one), with its pool baselines.
+    pub fn with_fleet(map: &'a CpuMap, spec: &'a Spec, seed: u64, fault: Option<Fault>, fleet: Fleet) -> Sim<'a> {
         let mut sim = Sim { map, spec, seed, fleet, starter: Starter::new(fault), pool_ctx: Vec::new() };
         let host_class = sim.fleet.host_class.clone();
         sim.pool_ctx = (0..sim.fleet.pools.len()).map(|p| sim.add_pool_ctx(p, &host_class)).collect();
-        Ok(sim)
+        sim
     }
 
     /// Computes pool `p`'s baseline over `host_class` and registers it as a context.

@@ -1,0 +1,216 @@
+//! Real guests (an inventory's `virsh dumpxml` files): each started on its own host as libvirt
+//! starts it, then compared with every other host of the fleet, as a live migration's destination
+//! compares it (`virCPUCompare` of the started CPU against the destination's host CPU). The
+//! report says, per guest, how many hosts of each pool accept it and, per blocking feature, which
+//! hosts lack (or have, for a forbidden feature) it.
+
+use super::super::fleet::HostClass;
+use super::super::guest::{start_def, Blocker, GuestSets};
+use super::super::real::RealGuest;
+use super::migrate::BlockerKind;
+use super::Sim;
+use cpufleet_engine::{CpuDef, CpuMode};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// At most this many host names per blocker (the count is always complete).
+pub const NAMES_PER_BLOCKER: usize = 20;
+
+/// Where a guest can go within one pool.
+#[derive(Clone, Debug, Serialize)]
+pub struct GuestPool {
+    pub pool: String,
+    /// Hosts of the pool (its own host excepted) that accept the guest.
+    pub accept: u64,
+    pub refuse: u64,
+}
+
+/// One reason hosts refuse a guest: a feature (missing, forbidden, extra) or the whole CPU.
+#[derive(Clone, Debug, Serialize)]
+pub struct GuestBlocker {
+    pub kind: BlockerKind,
+    pub feature: Option<String>,
+    /// Hosts refusing the guest for this reason (a host can refuse for several).
+    pub hosts: u64,
+    /// The first of them by fleet order, at most [`NAMES_PER_BLOCKER`].
+    pub host_names: Vec<String>,
+}
+
+/// One real guest.
+#[derive(Clone, Debug, Serialize)]
+pub struct GuestRow {
+    pub name: String,
+    pub pool: String,
+    pub host: String,
+    /// The guest CPU as its domain XML gives it (mode, model, match, feature count).
+    pub cpu: String,
+    /// Why the guest could not start on its own host under these rules, if it could not.
+    pub start_error: Option<String>,
+    /// Other hosts that accept it / refuse it (0 and 0 when it cannot start).
+    pub accept: u64,
+    pub refuse: u64,
+    pub pools: Vec<GuestPool>,
+    pub blockers: Vec<GuestBlocker>,
+}
+
+/// The guests section of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct GuestsReport {
+    pub guests: u64,
+    /// Guests every other host accepts.
+    pub mobile_everywhere: u64,
+    /// Guests every other host of their own pool accepts.
+    pub mobile_in_pool: u64,
+    /// Guests no other host accepts (or that cannot start).
+    pub stranded: u64,
+    pub rows: Vec<GuestRow>,
+}
+
+/// "custom Skylake-Server-IBRS match=exact, 12 features".
+fn describe(cpu: Option<&CpuDef>) -> String {
+    let Some(c) = cpu else { return "no <cpu> (the hypervisor's default CPU; libvirt checks none)".into() };
+    let mut s = c.mode.as_str().to_string();
+    if let Some(m) = &c.model {
+        s.push_str(&format!(" {m}"));
+    }
+    if c.mode == CpuMode::Custom {
+        s.push_str(&format!(" match={}", c.match_));
+    }
+    if !c.features.is_empty() {
+        s.push_str(&format!(", {} feature{}", c.features.len(), if c.features.len() == 1 { "" } else { "s" }));
+    }
+    s
+}
+
+/// The guest as started on `home`, reduced to bitsets; None for a guest without a CPU (every
+/// host accepts it).
+fn started(sim: &Sim, cpu: Option<&CpuDef>, home: &HostClass) -> Result<Option<GuestSets>, String> {
+    let Some(def) = cpu else { return Ok(None) };
+    if matches!(def.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        return Ok(Some(GuestSets::of_passthrough(home)));
+    }
+    let map = &sim.map.x86;
+    let g = start_def(map, def.clone(), home, sim.starter.fault).map_err(|f| f.reason)?;
+    GuestSets::of_custom(map, &g).map(Some)
+}
+
+/// The (kind, feature) entries of a blocker.
+fn entries(sim: &Sim, b: &Blocker) -> Vec<(BlockerKind, Option<String>)> {
+    let name = |s: &cpufleet_engine::FeatureSet, kind| {
+        s.iter().map(|id| (kind, Some(sim.map.x86.feature_name(id).to_string()))).collect::<Vec<_>>()
+    };
+    match b {
+        Blocker::Vendor => vec![(BlockerKind::Vendor, None)],
+        Blocker::Passthrough => vec![(BlockerKind::HostPassthrough, None)],
+        Blocker::Missing(s) => name(s, BlockerKind::Missing),
+        Blocker::Forbidden(s) => name(s, BlockerKind::Forbidden),
+        Blocker::Extra(s) => name(s, BlockerKind::Extra),
+    }
+}
+
+/// Per host class: its host count per pool, and its first hosts in fleet order (enough to name
+/// [`NAMES_PER_BLOCKER`] of them with any one host left out). Computed once for all guests.
+struct ClassHosts {
+    per_pool: Vec<Vec<(usize, u64)>>,
+    first: Vec<Vec<usize>>,
+}
+
+impl ClassHosts {
+    fn of(sim: &Sim) -> ClassHosts {
+        let fleet = &sim.fleet;
+        let n = fleet.classes.len();
+        let (mut per_pool, mut first) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+        for (pi, p) in fleet.pools.iter().enumerate() {
+            for h in p.range() {
+                let c = fleet.host_class[h] as usize;
+                let v: &mut Vec<(usize, u64)> = &mut per_pool[c];
+                match v.last_mut() {
+                    Some((q, k)) if *q == pi => *k += 1,
+                    _ => v.push((pi, 1)),
+                }
+                if first[c].len() <= NAMES_PER_BLOCKER {
+                    first[c].push(h);
+                }
+            }
+        }
+        ClassHosts { per_pool, first }
+    }
+}
+
+fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
+    let fleet = &sim.fleet;
+    let home_class = fleet.host_class[g.host] as usize;
+    let home_pool = fleet.pool_of(g.host);
+    let mut r = GuestRow {
+        name: g.name.clone(),
+        pool: fleet.pools[home_pool].name.clone(),
+        host: fleet.host_name(g.host),
+        cpu: describe(g.cpu.as_ref()),
+        start_error: None,
+        accept: 0,
+        refuse: 0,
+        pools: fleet.pools.iter().map(|p| GuestPool { pool: p.name.clone(), accept: 0, refuse: 0 }).collect(),
+        blockers: Vec::new(),
+    };
+    let sets = match started(sim, g.cpu.as_ref(), fleet.classes.get(home_class as u32)) {
+        Ok(s) => s,
+        Err(e) => {
+            r.start_error = Some(e);
+            r.pools.clear();
+            return r;
+        }
+    };
+    let mut names: Vec<Vec<usize>> = Vec::new();
+    // One compare per distinct host CPU; the guest's own host is not a destination.
+    for (c, class) in fleet.classes.list.iter().enumerate() {
+        let why = sets.as_ref().and_then(|s| s.blocker(class)).map_or_else(Vec::new, |b| entries(sim, &b));
+        let mut n_class = 0;
+        for &(p, n) in &hosts.per_pool[c] {
+            let n = n - u64::from(c == home_class && p == home_pool);
+            let slot = &mut r.pools[p];
+            if why.is_empty() {
+                slot.accept += n;
+            } else {
+                slot.refuse += n;
+            }
+            n_class += n;
+        }
+        if why.is_empty() {
+            r.accept += n_class;
+            continue;
+        }
+        r.refuse += n_class;
+        let first: Vec<usize> = hosts.first[c].iter().copied().filter(|&h| h != g.host).collect();
+        for (kind, feature) in why {
+            let i = r.blockers.iter().position(|b| b.kind == kind && b.feature == feature).unwrap_or_else(|| {
+                r.blockers.push(GuestBlocker { kind, feature, hosts: 0, host_names: Vec::new() });
+                names.push(Vec::new());
+                r.blockers.len() - 1
+            });
+            r.blockers[i].hosts += n_class;
+            names[i].extend(&first);
+        }
+    }
+    for (b, mut hs) in r.blockers.iter_mut().zip(names) {
+        hs.sort_unstable();
+        b.host_names = hs.into_iter().take(NAMES_PER_BLOCKER).map(|h| fleet.host_name(h)).collect();
+    }
+    r.blockers.sort_by(|a, b| b.hosts.cmp(&a.hosts).then_with(|| a.feature.cmp(&b.feature)));
+    r
+}
+
+/// Every real guest's row, in inventory order.
+pub fn run(sim: &Sim, guests: &[RealGuest]) -> GuestsReport {
+    let hosts = ClassHosts::of(sim);
+    let rows: Vec<GuestRow> = guests.par_iter().map(|g| row(sim, &hosts, g)).collect();
+    let count = |f: &dyn Fn(&GuestRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
+    GuestsReport {
+        guests: rows.len() as u64,
+        mobile_everywhere: count(&|r| r.start_error.is_none() && r.refuse == 0),
+        mobile_in_pool: count(&|r| {
+            r.start_error.is_none() && r.pools.iter().all(|p| p.pool != r.pool || p.refuse == 0)
+        }),
+        stranded: count(&|r| r.start_error.is_some() || r.accept == 0),
+        rows,
+    }
+}
