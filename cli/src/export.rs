@@ -119,7 +119,18 @@ fn read_inputs(args: &[PathBuf], common: &Common, map: &CpuMap, hint: TypeHint) 
     for input in gather_inputs(args)? {
         let bytes = read_input_any(&input, common.max_input_bytes)?;
         let Some((line, col)) = not_xml(&bytes) else {
-            docs.push(inputs::parse(input, bytes, common, map, hint)?);
+            // A domcapabilities excerpt without <arch> does not read as host CPUs; its host-model
+            // CPU still tells the node-labeller's facts.
+            let retry = (hint == TypeHint::Host).then(|| (input.clone(), bytes.clone()));
+            let loaded = match (inputs::parse(input, bytes, common, map, hint), retry) {
+                (Ok(l), _) => l,
+                (Err(e), Some((input, bytes))) => match inputs::parse(input, bytes, common, map, TypeHint::Auto) {
+                    Ok(l) if l.doc.kinds == [DocKind::DomainCapabilities] => l,
+                    _ => return Err(e),
+                },
+                (Err(e), None) => return Err(e),
+            };
+            docs.push(loaded);
             continue;
         };
         let text = String::from_utf8_lossy(&bytes);

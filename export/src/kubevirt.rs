@@ -61,7 +61,7 @@ impl HostCpuFacts {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<Option<(HostCpuFacts, Vec<String>)>, ExportError> {
-        let doc = xml::read_cpu_document(bytes, TypeHint::Host, map.version(), limits)
+        let doc = xml::read_cpu_document(bytes, TypeHint::Auto, map.version(), limits)
             .map_err(ExportError::Xml)?;
         let (Some(models), [host_model]) = (&doc.models, doc.cpus.as_slice()) else {
             return Ok(None);
@@ -116,8 +116,9 @@ impl HostCpuFacts {
     }
 }
 
-/// The names of a CPU's features with policy require (KubeVirt's `requirePolicy` on x86).
-fn required(cpu: &CpuDef) -> Vec<String> {
+/// The names of a CPU's features with policy require: what the node-labeller takes of
+/// `supported_features.xml` (`loadHostSupportedFeatures`, `requirePolicy` on x86).
+pub fn required(cpu: &CpuDef) -> Vec<String> {
     cpu.features.iter().filter(|f| f.policy == Some(Policy::Require)).map(|f| f.name.clone()).collect()
 }
 
