@@ -176,6 +176,9 @@ fn input_items<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) -> CliResul
             warnings.push(MSR_WARNING.to_string());
         }
         for r in l.cpu_refs() {
+            if let Some(e) = inputs::unknown_name(map, &[r], None) {
+                return Err(e);
+            }
             let name = if several { format!("{stem}-{}", r.index + 1) } else { stem.clone() };
             let (facts, warnings) = (facts.clone(), warnings.clone());
             let (source, path, cpu) = (r.label(), r.path().to_path_buf(), r.cpu().clone());
