@@ -14,7 +14,9 @@ use cpufleet_engine::{CpuDef, CpuError, CpuMap};
 use cpufleet_export::cpuinfo::{host_from_cpuinfo, looks_like_cpuinfo, MSR_WARNING};
 use cpufleet_export::kubevirt::{self, HostCpuFacts, DEFAULT_OBSOLETE_CPU_MODELS};
 use cpufleet_export::{export, Export, ExportError, ExportFormat, NameTables, Takes};
-use cpufleet_io::{gather_inputs, not_xml, print_stdout, read_file, read_input_any, CliError, CliResult, Input, NOT_XML};
+use cpufleet_io::{
+    gather_inputs, not_xml, print_stdout, read_file, read_input_any, CliError, CliResult, Input, NOT_XML,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -140,7 +142,8 @@ fn read_inputs(args: &[PathBuf], common: &Common, map: &CpuMap, hint: TypeHint) 
         }
         let host = host_from_cpuinfo(map, &text, &tables.linux).map_err(|e| CliError::file(input.path(), e))?;
         let span = CpuSpan { offset: 0, model: None, features: Vec::new() };
-        let doc = CpuDocument { kinds: Vec::new(), cpus: vec![host.cpu], spans: vec![span], models: None, domcaps: None };
+        let doc =
+            CpuDocument { kinds: Vec::new(), cpus: vec![host.cpu], spans: vec![span], models: None, domcaps: None };
         docs.push(Loaded { input, bytes, doc });
     }
     for l in &docs {
@@ -206,7 +209,8 @@ fn baseline_item<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) -> CliRes
         }
         Err(e) => return Ok(Err(cpu_error(err_path(&e), e))),
     };
-    let cpuinfo: Vec<String> = docs.iter().filter(|l| is_cpuinfo(l)).map(|l| l.input.path().display().to_string()).collect();
+    let cpuinfo: Vec<String> =
+        docs.iter().filter(|l| is_cpuinfo(l)).map(|l| l.input.path().display().to_string()).collect();
     let warnings = match cpuinfo.is_empty() {
         true => Vec::new(),
         false => vec![format!("{} read as cpuinfo text: {MSR_WARNING}", cpuinfo.join(", "))],
@@ -229,7 +233,15 @@ fn inventory_items(a: &ExportArgs, map: &CpuMap, dir: &Path) -> CliResult<Vec<It
                 CliError::file(&p.path, format!("pool baseline: {e}{hint}"))
             })?;
             let source = format!("pool {} ({} hosts)", p.name, p.hosts.len());
-            items.push(Item { name: p.name.clone(), source, path: p.path.clone(), cpu, at: None, facts: None, warnings: vec![] });
+            items.push(Item {
+                name: p.name.clone(),
+                source,
+                path: p.path.clone(),
+                cpu,
+                at: None,
+                facts: None,
+                warnings: vec![],
+            });
         }
         return Ok(items);
     }

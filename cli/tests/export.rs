@@ -191,7 +191,11 @@ fn bad_inputs_exit_2_with_file_and_position() {
     let a = write(&d, "a.xml", A);
     let text = write(&d, "notes.txt", "hello\n");
     let broken = write(&d, "broken.xml", "<cpu>\n  <model>Haswell\n</cpu>\n");
-    let typo = write(&d, "typo.xml", "<cpu match='exact'>\n  <model>Haswell</model>\n  <feature policy='require' name='avx3'/>\n</cpu>\n");
+    let typo = write(
+        &d,
+        "typo.xml",
+        "<cpu match='exact'>\n  <model>Haswell</model>\n  <feature policy='require' name='avx3'/>\n</cpu>\n",
+    );
     let cases: [(Vec<&str>, &[&str]); 8] = [
         (vec!["qemu-cpu", s(&text)], &["notes.txt", "1:1", "cpuinfo"]),
         (vec!["nova", s(&broken)], &["broken.xml", "3:"]),

@@ -26,10 +26,40 @@ use std::collections::BTreeMap;
 
 /// KubeVirt's default obsolete CPU models (`DefaultObsoleteCPUModels`, node-labeller `util`).
 pub const DEFAULT_OBSOLETE_CPU_MODELS: &[&str] = &[
-    "486", "486-v1", "pentium", "pentium-v1", "pentium2", "pentium2-v1", "pentium3", "pentium3-v1", "pentiumpro",
-    "pentiumpro-v1", "coreduo", "coreduo-v1", "n270", "n270-v1", "core2duo", "core2duo-v1", "Conroe", "Conroe-v1",
-    "athlon", "athlon-v1", "phenom", "phenom-v1", "qemu64", "qemu64-v1", "qemu32", "qemu32-v1", "kvm64", "kvm64-v1",
-    "kvm32", "kvm32-v1", "Opteron_G1", "Opteron_G1-v1", "Opteron_G2", "Opteron_G2-v1",
+    "486",
+    "486-v1",
+    "pentium",
+    "pentium-v1",
+    "pentium2",
+    "pentium2-v1",
+    "pentium3",
+    "pentium3-v1",
+    "pentiumpro",
+    "pentiumpro-v1",
+    "coreduo",
+    "coreduo-v1",
+    "n270",
+    "n270-v1",
+    "core2duo",
+    "core2duo-v1",
+    "Conroe",
+    "Conroe-v1",
+    "athlon",
+    "athlon-v1",
+    "phenom",
+    "phenom-v1",
+    "qemu64",
+    "qemu64-v1",
+    "qemu32",
+    "qemu32-v1",
+    "kvm64",
+    "kvm64-v1",
+    "kvm32",
+    "kvm32-v1",
+    "Opteron_G1",
+    "Opteron_G1-v1",
+    "Opteron_G2",
+    "Opteron_G2-v1",
 ];
 
 const NS: &str = "node.kubevirt.io";
@@ -61,8 +91,7 @@ impl HostCpuFacts {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<Option<(HostCpuFacts, Vec<String>)>, ExportError> {
-        let doc = xml::read_cpu_document(bytes, TypeHint::Auto, map.version(), limits)
-            .map_err(ExportError::Xml)?;
+        let doc = xml::read_cpu_document(bytes, TypeHint::Auto, map.version(), limits).map_err(ExportError::Xml)?;
         let (Some(models), [host_model]) = (&doc.models, doc.cpus.as_slice()) else {
             return Ok(None);
         };
@@ -214,7 +243,9 @@ impl CpuStanza {
     pub fn yaml(&self) -> String {
         let model = yaml_str(&self.model);
         let mut o = format!("# KubeVirt CR, cluster-wide default\nspec:\n  configuration:\n    cpuModel: {model}\n");
-        o.push_str(&format!("---\n# VirtualMachineInstance (or VM template) spec\nspec:\n  domain:\n    cpu:\n      model: {model}\n"));
+        o.push_str(&format!(
+            "---\n# VirtualMachineInstance (or VM template) spec\nspec:\n  domain:\n    cpu:\n      model: {model}\n"
+        ));
         if !self.features.is_empty() {
             o.push_str("      features:\n");
             for (name, policy) in &self.features {
@@ -225,11 +256,8 @@ impl CpuStanza {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        let features: Vec<serde_json::Value> = self
-            .features
-            .iter()
-            .map(|(n, p)| serde_json::json!({ "name": n, "policy": p.as_str() }))
-            .collect();
+        let features: Vec<serde_json::Value> =
+            self.features.iter().map(|(n, p)| serde_json::json!({ "name": n, "policy": p.as_str() })).collect();
         serde_json::json!({
             "configuration": { "cpuModel": self.model },
             "domain": { "cpu": { "model": self.model, "features": features } },

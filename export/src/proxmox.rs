@@ -16,18 +16,78 @@ use cpufleet_engine::{CpuDef, CpuMap, FeatureSet};
 /// qemu-server branch stable-bookworm, 8.4.10; same order), without `host` and `max` (no fixed
 /// model to report) and the `Icelake-Client` models QEMU 7.1 removed.
 pub const PROXMOX_MODELS: &[&str] = &[
-    "486", "pentium", "pentium2", "pentium3", "coreduo", "core2duo", "Conroe", "Penryn", "Nehalem",
-    "Nehalem-IBRS", "Westmere", "Westmere-IBRS", "SandyBridge", "SandyBridge-IBRS", "IvyBridge",
-    "IvyBridge-IBRS", "Haswell", "Haswell-IBRS", "Haswell-noTSX", "Haswell-noTSX-IBRS", "Broadwell",
-    "Broadwell-IBRS", "Broadwell-noTSX", "Broadwell-noTSX-IBRS", "Skylake-Client", "Skylake-Client-IBRS",
-    "Skylake-Client-noTSX-IBRS", "Skylake-Client-v4", "Skylake-Server", "Skylake-Server-IBRS",
-    "Skylake-Server-noTSX-IBRS", "Skylake-Server-v4", "Skylake-Server-v5", "Cascadelake-Server",
-    "Cascadelake-Server-v2", "Cascadelake-Server-noTSX", "Cascadelake-Server-v4", "Cascadelake-Server-v5",
-    "Cooperlake", "Cooperlake-v2", "KnightsMill", "Icelake-Server", "Icelake-Server-noTSX", "Icelake-Server-v3",
-    "Icelake-Server-v4", "Icelake-Server-v5", "Icelake-Server-v6", "SapphireRapids", "SapphireRapids-v2",
-    "GraniteRapids", "athlon", "phenom", "Opteron_G1", "Opteron_G2", "Opteron_G3", "Opteron_G4", "Opteron_G5",
-    "EPYC", "EPYC-IBPB", "EPYC-v3", "EPYC-v4", "EPYC-Rome", "EPYC-Rome-v2", "EPYC-Rome-v3", "EPYC-Rome-v4",
-    "EPYC-Milan", "EPYC-Milan-v2", "EPYC-Genoa", "kvm32", "kvm64", "qemu32", "qemu64",
+    "486",
+    "pentium",
+    "pentium2",
+    "pentium3",
+    "coreduo",
+    "core2duo",
+    "Conroe",
+    "Penryn",
+    "Nehalem",
+    "Nehalem-IBRS",
+    "Westmere",
+    "Westmere-IBRS",
+    "SandyBridge",
+    "SandyBridge-IBRS",
+    "IvyBridge",
+    "IvyBridge-IBRS",
+    "Haswell",
+    "Haswell-IBRS",
+    "Haswell-noTSX",
+    "Haswell-noTSX-IBRS",
+    "Broadwell",
+    "Broadwell-IBRS",
+    "Broadwell-noTSX",
+    "Broadwell-noTSX-IBRS",
+    "Skylake-Client",
+    "Skylake-Client-IBRS",
+    "Skylake-Client-noTSX-IBRS",
+    "Skylake-Client-v4",
+    "Skylake-Server",
+    "Skylake-Server-IBRS",
+    "Skylake-Server-noTSX-IBRS",
+    "Skylake-Server-v4",
+    "Skylake-Server-v5",
+    "Cascadelake-Server",
+    "Cascadelake-Server-v2",
+    "Cascadelake-Server-noTSX",
+    "Cascadelake-Server-v4",
+    "Cascadelake-Server-v5",
+    "Cooperlake",
+    "Cooperlake-v2",
+    "KnightsMill",
+    "Icelake-Server",
+    "Icelake-Server-noTSX",
+    "Icelake-Server-v3",
+    "Icelake-Server-v4",
+    "Icelake-Server-v5",
+    "Icelake-Server-v6",
+    "SapphireRapids",
+    "SapphireRapids-v2",
+    "GraniteRapids",
+    "athlon",
+    "phenom",
+    "Opteron_G1",
+    "Opteron_G2",
+    "Opteron_G3",
+    "Opteron_G4",
+    "Opteron_G5",
+    "EPYC",
+    "EPYC-IBPB",
+    "EPYC-v3",
+    "EPYC-v4",
+    "EPYC-Rome",
+    "EPYC-Rome-v2",
+    "EPYC-Rome-v3",
+    "EPYC-Rome-v4",
+    "EPYC-Milan",
+    "EPYC-Milan-v2",
+    "EPYC-Genoa",
+    "kvm32",
+    "kvm64",
+    "qemu32",
+    "qemu64",
 ];
 
 /// One `cpu-models.conf` section.
@@ -77,7 +137,8 @@ impl CpuModelEntry {
                 .to_string(),
         };
         let base = x.model(&reported).map(|m| m.features).unwrap_or_default();
-        let mut entry = CpuModelEntry { name: name.to_string(), reported_model: reported, flags: Vec::new(), warnings: Vec::new() };
+        let mut entry =
+            CpuModelEntry { name: name.to_string(), reported_model: reported, flags: Vec::new(), warnings: Vec::new() };
         for (set, sign) in [(have.difference(&base), '+'), (base.difference(&have), '-')] {
             for id in set.iter() {
                 let f = x.feature_name(id);
@@ -148,7 +209,8 @@ pub fn parse_conf(text: &str) -> Result<Vec<ParsedEntry>, String> {
             continue;
         }
         let entry = out.last_mut().ok_or_else(|| err("property before any section".into()))?;
-        let (key, value) = line.trim().split_once(char::is_whitespace).ok_or_else(|| err("expected 'KEY VALUE'".into()))?;
+        let (key, value) =
+            line.trim().split_once(char::is_whitespace).ok_or_else(|| err("expected 'KEY VALUE'".into()))?;
         let value = value.trim();
         match key {
             "flags" => {

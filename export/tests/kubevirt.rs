@@ -72,7 +72,8 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 fn node_labeller_test_data() {
     for v in LibvirtVersion::ALL {
         let map = CpuMap::embedded(v).unwrap();
-        let (facts, warnings) = HostCpuFacts::from_domcaps(&map, DOMCAPS.as_bytes(), Limits::default()).unwrap().unwrap();
+        let (facts, warnings) =
+            HostCpuFacts::from_domcaps(&map, DOMCAPS.as_bytes(), Limits::default()).unwrap().unwrap();
         // The excerpt has no <path>/<domain>/<arch>: no hypervisor to ask, said once.
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         let l = node_labels(&facts, DEFAULT_OBSOLETE_CPU_MODELS);

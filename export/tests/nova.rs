@@ -12,24 +12,49 @@ use std::collections::BTreeMap;
 
 /// Nova's `CPU_TRAITS_MAPPING`, as written there (libvirt name → traits).
 const CPU_TRAITS_MAPPING: &[(&str, &[&str])] = &[
-    ("3dnow", &["HW_CPU_X86_3DNOW"]), ("abm", &["HW_CPU_X86_ABM"]), ("aes", &["HW_CPU_X86_AESNI"]),
-    ("amx-bf16", &["HW_CPU_X86_AMXBF16"]), ("amx-int8", &["HW_CPU_X86_AMXINT8"]),
-    ("amx-tile", &["HW_CPU_X86_AMXTILE"]), ("avx", &["HW_CPU_X86_AVX"]), ("avx2", &["HW_CPU_X86_AVX2"]),
-    ("avx512bw", &["HW_CPU_X86_AVX512BW"]), ("avx512cd", &["HW_CPU_X86_AVX512CD"]),
-    ("avx512dq", &["HW_CPU_X86_AVX512DQ"]), ("avx512er", &["HW_CPU_X86_AVX512ER"]),
-    ("avx512f", &["HW_CPU_X86_AVX512F"]), ("avx512pf", &["HW_CPU_X86_AVX512PF"]),
-    ("avx512vl", &["HW_CPU_X86_AVX512VL"]), ("avx512vnni", &["HW_CPU_X86_AVX512VNNI"]),
-    ("avx512vbmi", &["HW_CPU_X86_AVX512VBMI"]), ("avx512ifma", &["HW_CPU_X86_AVX512IFMA"]),
-    ("avx512vbmi2", &["HW_CPU_X86_AVX512VBMI2"]), ("avx512bitalg", &["HW_CPU_X86_AVX512BITALG"]),
-    ("vaes", &["HW_CPU_X86_AVX512VAES"]), ("gfni", &["HW_CPU_X86_AVX512GFNI"]),
-    ("vpclmulqdq", &["HW_CPU_X86_AVX512VPCLMULQDQ"]), ("avx512-vpopcntdq", &["HW_CPU_X86_AVX512VPOPCNTDQ"]),
-    ("bmi1", &["HW_CPU_X86_BMI"]), ("bmi2", &["HW_CPU_X86_BMI2"]), ("pclmuldq", &["HW_CPU_X86_CLMUL"]),
-    ("f16c", &["HW_CPU_X86_F16C"]), ("fma", &["HW_CPU_X86_FMA3"]), ("fma4", &["HW_CPU_X86_FMA4"]),
-    ("mmx", &["HW_CPU_X86_MMX"]), ("mpx", &["HW_CPU_X86_MPX"]), ("sha-ni", &["HW_CPU_X86_SHA"]),
-    ("sse", &["HW_CPU_X86_SSE"]), ("sse2", &["HW_CPU_X86_SSE2"]), ("sse3", &["HW_CPU_X86_SSE3"]),
-    ("sse4.1", &["HW_CPU_X86_SSE41"]), ("sse4.2", &["HW_CPU_X86_SSE42"]), ("sse4a", &["HW_CPU_X86_SSE4A"]),
-    ("ssse3", &["HW_CPU_X86_SSSE3"]), ("svm", &["HW_CPU_X86_SVM", "HW_CPU_X86_AMD_SVM"]),
-    ("tbm", &["HW_CPU_X86_TBM"]), ("vmx", &["HW_CPU_X86_VMX", "HW_CPU_X86_INTEL_VMX"]),
+    ("3dnow", &["HW_CPU_X86_3DNOW"]),
+    ("abm", &["HW_CPU_X86_ABM"]),
+    ("aes", &["HW_CPU_X86_AESNI"]),
+    ("amx-bf16", &["HW_CPU_X86_AMXBF16"]),
+    ("amx-int8", &["HW_CPU_X86_AMXINT8"]),
+    ("amx-tile", &["HW_CPU_X86_AMXTILE"]),
+    ("avx", &["HW_CPU_X86_AVX"]),
+    ("avx2", &["HW_CPU_X86_AVX2"]),
+    ("avx512bw", &["HW_CPU_X86_AVX512BW"]),
+    ("avx512cd", &["HW_CPU_X86_AVX512CD"]),
+    ("avx512dq", &["HW_CPU_X86_AVX512DQ"]),
+    ("avx512er", &["HW_CPU_X86_AVX512ER"]),
+    ("avx512f", &["HW_CPU_X86_AVX512F"]),
+    ("avx512pf", &["HW_CPU_X86_AVX512PF"]),
+    ("avx512vl", &["HW_CPU_X86_AVX512VL"]),
+    ("avx512vnni", &["HW_CPU_X86_AVX512VNNI"]),
+    ("avx512vbmi", &["HW_CPU_X86_AVX512VBMI"]),
+    ("avx512ifma", &["HW_CPU_X86_AVX512IFMA"]),
+    ("avx512vbmi2", &["HW_CPU_X86_AVX512VBMI2"]),
+    ("avx512bitalg", &["HW_CPU_X86_AVX512BITALG"]),
+    ("vaes", &["HW_CPU_X86_AVX512VAES"]),
+    ("gfni", &["HW_CPU_X86_AVX512GFNI"]),
+    ("vpclmulqdq", &["HW_CPU_X86_AVX512VPCLMULQDQ"]),
+    ("avx512-vpopcntdq", &["HW_CPU_X86_AVX512VPOPCNTDQ"]),
+    ("bmi1", &["HW_CPU_X86_BMI"]),
+    ("bmi2", &["HW_CPU_X86_BMI2"]),
+    ("pclmuldq", &["HW_CPU_X86_CLMUL"]),
+    ("f16c", &["HW_CPU_X86_F16C"]),
+    ("fma", &["HW_CPU_X86_FMA3"]),
+    ("fma4", &["HW_CPU_X86_FMA4"]),
+    ("mmx", &["HW_CPU_X86_MMX"]),
+    ("mpx", &["HW_CPU_X86_MPX"]),
+    ("sha-ni", &["HW_CPU_X86_SHA"]),
+    ("sse", &["HW_CPU_X86_SSE"]),
+    ("sse2", &["HW_CPU_X86_SSE2"]),
+    ("sse3", &["HW_CPU_X86_SSE3"]),
+    ("sse4.1", &["HW_CPU_X86_SSE41"]),
+    ("sse4.2", &["HW_CPU_X86_SSE42"]),
+    ("sse4a", &["HW_CPU_X86_SSE4A"]),
+    ("ssse3", &["HW_CPU_X86_SSSE3"]),
+    ("svm", &["HW_CPU_X86_SVM", "HW_CPU_X86_AMD_SVM"]),
+    ("tbm", &["HW_CPU_X86_TBM"]),
+    ("vmx", &["HW_CPU_X86_VMX", "HW_CPU_X86_INTEL_VMX"]),
     ("xop", &["HW_CPU_X86_XOP"]),
 ];
 
@@ -68,9 +93,19 @@ fn strs(v: &[&str]) -> Vec<String> {
 #[test]
 fn mode_custom_broadwell() {
     let want = strs(&[
-        "HW_CPU_X86_BMI2", "HW_CPU_X86_AVX2", "HW_CPU_X86_BMI", "HW_CPU_X86_AVX", "HW_CPU_X86_AESNI",
-        "HW_CPU_X86_SSE42", "HW_CPU_X86_SSE41", "HW_CPU_X86_FMA3", "HW_CPU_X86_SSSE3", "HW_CPU_X86_CLMUL",
-        "HW_CPU_X86_SSE2", "HW_CPU_X86_SSE", "HW_CPU_X86_MMX",
+        "HW_CPU_X86_BMI2",
+        "HW_CPU_X86_AVX2",
+        "HW_CPU_X86_BMI",
+        "HW_CPU_X86_AVX",
+        "HW_CPU_X86_AESNI",
+        "HW_CPU_X86_SSE42",
+        "HW_CPU_X86_SSE41",
+        "HW_CPU_X86_FMA3",
+        "HW_CPU_X86_SSSE3",
+        "HW_CPU_X86_CLMUL",
+        "HW_CPU_X86_SSE2",
+        "HW_CPU_X86_SSE",
+        "HW_CPU_X86_MMX",
     ]);
     let table = NameTable::embedded(Vocabulary::OsTraits).unwrap();
     for v in LibvirtVersion::ALL {
@@ -85,8 +120,16 @@ fn mode_custom_broadwell() {
 #[test]
 fn mode_custom_multi_models_and_extra_flags() {
     let want = strs(&[
-        "HW_CPU_X86_AVX", "HW_CPU_X86_AESNI", "HW_CPU_X86_SSE42", "HW_CPU_X86_SSE41", "HW_CPU_X86_CLMUL",
-        "HW_CPU_X86_SSSE3", "HW_CPU_X86_SSE2", "HW_CPU_X86_SSE", "HW_CPU_X86_MMX", "HW_CPU_X86_AMD_SVM",
+        "HW_CPU_X86_AVX",
+        "HW_CPU_X86_AESNI",
+        "HW_CPU_X86_SSE42",
+        "HW_CPU_X86_SSE41",
+        "HW_CPU_X86_CLMUL",
+        "HW_CPU_X86_SSSE3",
+        "HW_CPU_X86_SSE2",
+        "HW_CPU_X86_SSE",
+        "HW_CPU_X86_MMX",
+        "HW_CPU_X86_AMD_SVM",
         "HW_CPU_X86_SVM",
     ]);
     let table = NameTable::embedded(Vocabulary::OsTraits).unwrap();
@@ -108,7 +151,8 @@ fn mode_custom_multi_models_and_extra_flags() {
 /// as listed (the fake does not expand Penryn's).
 #[test]
 fn passthrough_mode_listed_features() {
-    let listed = ["xtpr", "tm2", "est", "vmx", "ds_cpl", "monitor", "pbe", "tm", "ht", "ss", "acpi", "ds", "vme", "aes"];
+    let listed =
+        ["xtpr", "tm2", "est", "vmx", "ds_cpl", "monitor", "pbe", "tm", "ht", "ss", "acpi", "ds", "vme", "aes"];
     let table = NameTable::embedded(Vocabulary::OsTraits).unwrap();
     assert_eq!(
         traits_of(listed.into_iter(), &table),
@@ -120,7 +164,8 @@ fn passthrough_mode_listed_features() {
 #[test]
 fn extra_flags_as_nova_reads_them() {
     let got = parse_extra_flags("-hle, -rtm, +ssbd, mtrr");
-    let want = [("hle", Policy::Disable), ("mtrr", Policy::Require), ("rtm", Policy::Disable), ("ssbd", Policy::Require)];
+    let want =
+        [("hle", Policy::Disable), ("mtrr", Policy::Require), ("rtm", Policy::Disable), ("ssbd", Policy::Require)];
     assert_eq!(got, want.map(|(f, p)| (f.to_string(), p)));
     let got = parse_extra_flags("-PDPE1GB, +VMX, pcid");
     let want = [("pcid", Policy::Require), ("pdpe1gb", Policy::Disable), ("vmx", Policy::Require)];

@@ -53,7 +53,8 @@ fn refuses_what_proxmox_refuses() {
 }
 
 fn hosts(v: LibvirtVersion) -> Option<Vec<cpufleet_engine::CpuDef>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../shared/conformance/libvirt-{v}/cputestdata"));
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../shared/conformance/libvirt-{v}/cputestdata"));
     let Ok(entries) = std::fs::read_dir(&dir) else {
         println!("SKIPPED: {} absent", dir.display());
         return None;
@@ -84,7 +85,8 @@ fn baseline_entries_round_trip() {
             let parsed = parse_conf(&entry.conf()).unwrap_or_else(|e| panic!("{e}\n{}", entry.conf()));
             let [p] = parsed.as_slice() else { panic!("one entry") };
             let reported = map.x86.model(p.reported_model.as_deref().unwrap()).unwrap();
-            let mut got: BTreeSet<String> = reported.features.iter().map(|id| map.x86.feature_name(id).to_string()).collect();
+            let mut got: BTreeSet<String> =
+                reported.features.iter().map(|id| map.x86.feature_name(id).to_string()).collect();
             for (on, q) in &p.flags {
                 let f = qemu.libvirt(q).unwrap().to_string();
                 if *on {
