@@ -1,6 +1,6 @@
 //! The command line: parse arguments, validate, then act.
 
-use crate::{commands, hypervisor, mapload, simulate};
+use crate::{commands, export, hypervisor, mapload, simulate};
 use cpufleet_io as io;
 
 use clap::{Args, Parser, Subcommand};
@@ -124,6 +124,9 @@ enum Cmd {
     /// The richest CPU the hypervisor of --domcaps can give all CPUs of FILE: exactly
     /// `virsh hypervisor-cpu-baseline`.
     HypervisorBaseline(hypervisor::BaselineArgs),
+    /// CPUs in the formats other projects read: QEMU -cpu, KubeVirt labels and CPU stanza, Nova
+    /// settings and traits, Proxmox cpu-models.conf.
+    Export(export::ExportArgs),
     /// This machine's CPU as `virsh capabilities` shows it (x86_64, read with CPUID).
     Host {
         #[command(flatten)]
@@ -258,6 +261,7 @@ fn run(cli: Cli) -> CliResult<Outcome> {
         Cmd::Simulate(args) => simulate::run_simulate(args),
         Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
         Cmd::Fmt { common, format, files } => commands::fmt(&common, &files, format),
+        Cmd::Export(args) => export::run(&args),
     }
 }
 

@@ -51,6 +51,11 @@ impl Loaded {
 /// Reads one input as a CPU document with the parser of the map's libvirt version.
 pub fn load(input: Input, common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<Loaded> {
     let bytes = read_input(&input, common.max_input_bytes)?;
+    parse(input, bytes, common, map, hint)
+}
+
+/// Parses the bytes of an input already read as a CPU document.
+pub fn parse(input: Input, bytes: Vec<u8>, common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<Loaded> {
     let doc = xml::read_cpu_document(&bytes, hint, map.version(), limits(common))
         .map_err(|e| CliError::file(input.path(), e))?;
     Ok(Loaded { input, bytes, doc })

@@ -9,6 +9,7 @@
 
 mod cli;
 mod commands;
+mod export;
 mod hostcpu;
 mod hypervisor;
 mod inputs;

@@ -1,7 +1,7 @@
 //! The export crate's one error type.
 
 use crate::names::Vocabulary;
-use cpufleet_engine::{CpuError, Pos};
+use cpufleet_engine::{CpuError, CpuType, Pos, XmlError};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,6 +16,12 @@ pub enum ExportError {
     InvalidName { name: String, rule: &'static str },
     /// `/proc/cpuinfo` or `lscpu` text that cannot be read as a host CPU.
     Cpuinfo { pos: Pos, problem: String },
+    /// A format given the wrong kind of CPU: per-host formats take host CPUs, the others guest CPUs.
+    WrongCpuType { format: &'static str, expected: CpuType },
+    /// Something the target cannot express (`what` says which rule).
+    Unsupported { format: &'static str, what: String },
+    /// A document that does not read (line:column inside).
+    Xml(XmlError),
     /// An engine operation failed (unknown model or feature, ...).
     Cpu(CpuError),
 }
@@ -32,6 +38,18 @@ impl fmt::Display for ExportError {
             ExportError::NoModel => f.write_str("custom CPU without a <model>"),
             ExportError::InvalidName { name, rule } => write!(f, "invalid name '{name}': {rule}"),
             ExportError::Cpuinfo { pos, problem } => write!(f, "{pos}: {problem}"),
+            ExportError::WrongCpuType { format, expected: CpuType::Host } => write!(
+                f,
+                "{format} answers per host: give host CPUs (virsh capabilities, domcapabilities, a host <cpu>, \
+                 /proc/cpuinfo or lscpu), not a guest CPU"
+            ),
+            ExportError::WrongCpuType { format, expected: CpuType::Guest } => write!(
+                f,
+                "this is a host CPU, and {format} exports a guest CPU (e.g. the output of `cpufleet baseline`); \
+                 add --baseline to export the baseline of the host CPUs"
+            ),
+            ExportError::Unsupported { format, what } => write!(f, "{format} cannot express this: {what}"),
+            ExportError::Xml(e) => write!(f, "{e}"),
             ExportError::Cpu(e) => write!(f, "{e}"),
         }
     }

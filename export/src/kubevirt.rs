@@ -2,21 +2,25 @@
 //! `prepareLabels` and friends in `node_labeller.go`, `cpu_plugin.go`), and the CPU stanza that
 //! pins a VM (or, cluster-wide, `spec.configuration.cpuModel`) to a guest CPU.
 //!
-//! Label rules (all values `"true"` unless said):
-//! - `cpu-model.node.kubevirt.io/M` and `cpu-model-migration.node.kubevirt.io/M`: each usable
-//!   model of domcapabilities' custom mode, less the obsolete models;
-//! - `cpu-feature.node.kubevirt.io/F`: each feature of the host-model CPU expanded to its full list
-//!   (`supported_features.xml`, policy require);
-//! - `host-model-cpu.node.kubevirt.io/M`, `cpu-vendor.node.kubevirt.io/V`, and
-//!   `cpu-model-migration.node.kubevirt.io/M` for the host model unless obsolete (then
-//!   `node-host-model-is-obsolete.node.kubevirt.io`);
+//! Label rules (`prepareLabels`, `loadDomCapabilities`, `loadHostSupportedFeatures`; kubevirt
+//! commit d923fdb, 2026), all values `"true"` unless said:
+//! - `cpu-model.node.kubevirt.io/M`: each model of domcapabilities whose `usable` is not `no`,
+//!   less the obsolete models; `cpu-model-migration.node.kubevirt.io/M`: each model with a
+//!   `usable` attribute at all (usable or not), less the obsolete models;
+//! - `cpu-feature.node.kubevirt.io/F`: each feature with policy require of
+//!   `supported_features.xml`, which `node-labeller.sh` makes with `virsh domcapabilities |
+//!   virsh hypervisor-cpu-baseline --features` (the host-model CPU expanded by the QEMU driver);
+//! - `host-model-cpu.node.kubevirt.io/M` and `cpu-vendor.node.kubevirt.io/V` for the host-model
+//!   CPU, plus `node-labeller.kubevirt.io/obsolete-host-model` when M is obsolete;
 //! - `host-model-required-features.node.kubevirt.io/F`: the host-model CPU's own features with
 //!   policy require;
 //! - `cpu-timer.node.kubevirt.io/tsc-frequency` (the frequency) and `…/tsc-scalable` when the host
 //!   CPU has a TSC counter (capabilities documents).
 
 use crate::error::ExportError;
-use cpufleet_engine::xml::ModelListEntry;
+use crate::Export;
+use cpufleet_engine::hypervisor::Hypervisor;
+use cpufleet_engine::xml::{self, Limits, ModelListEntry, TypeHint};
 use cpufleet_engine::{ops, CpuDef, CpuMap, CpuMatch, CpuMode, CpuType, Policy};
 use std::collections::BTreeMap;
 
@@ -65,22 +69,57 @@ const NS: &str = "node.kubevirt.io";
 pub struct HostCpuFacts {
     /// The host-model CPU (custom mode, model plus features with policies).
     pub host_model: CpuDef,
-    /// Usable custom models, in order.
+    /// Models whose `usable` is not `no`, in order.
     pub usable_models: Vec<String>,
+    /// Models with a `usable` attribute, usable or not, in order.
+    pub known_models: Vec<String>,
+    /// The features of `supported_features.xml` with policy require.
+    pub supported_features: Vec<String>,
     /// TSC frequency and scaling of the host CPU, when known.
     pub tsc: Option<(u64, bool)>,
 }
 
 impl HostCpuFacts {
-    /// From a domcapabilities document: its host-model CPU and its usable-model list.
-    pub fn from_domcapabilities(host_model: &CpuDef, models: &[ModelListEntry]) -> HostCpuFacts {
-        let usable_models = models.iter().filter(|m| m.usable == Some(true)).map(|m| m.name.clone()).collect();
-        HostCpuFacts { host_model: host_model.clone(), usable_models, tsc: None }
+    /// From a `virsh domcapabilities` document, as the node-labeller reads it: the host-model
+    /// CPU, the model list, and the supported features that `virsh hypervisor-cpu-baseline
+    /// --features` gives for the document against itself. A document without the hypervisor's
+    /// `<path>`, `<domain>` and `<arch>` (a hand-made excerpt) cannot be asked that; its host-model
+    /// CPU is expanded with the CPU map instead, with a warning. None: not a domcapabilities
+    /// document with a host-model CPU.
+    pub fn from_domcaps(
+        map: &CpuMap,
+        bytes: &[u8],
+        limits: Limits,
+    ) -> Result<Option<(HostCpuFacts, Vec<String>)>, ExportError> {
+        let doc = xml::read_cpu_document(bytes, TypeHint::Auto, map.version(), limits).map_err(ExportError::Xml)?;
+        let (Some(models), [host_model]) = (&doc.models, doc.cpus.as_slice()) else {
+            return Ok(None);
+        };
+        let mut host_model = host_model.clone();
+        host_model.cpu_type = CpuType::Guest;
+        host_model.mode = CpuMode::Custom;
+        let mut warnings = Vec::new();
+        let hv = Hypervisor::from_domcaps(map, bytes, limits);
+        let supported = match hv.as_ref().map(|hv| hv.baseline(map, &doc.cpus, true, false)) {
+            Ok(Ok(cpu)) => required(&cpu),
+            Ok(Err(e)) => return Err(ExportError::Unsupported { format: "kubevirt-labels", what: e.to_string() }),
+            Err(e) => {
+                warnings.push(format!(
+                    "{e}: cpu-feature labels come from the host-model CPU expanded by the CPU map \
+                     (the node-labeller asks virsh hypervisor-cpu-baseline --features)"
+                ));
+                crate::enabled_features(map, &host_model)?
+            }
+        };
+        let (known_models, usable_models) = model_lists(models);
+        let facts = HostCpuFacts { host_model, usable_models, known_models, supported_features: supported, tsc: None };
+        Ok(Some((facts, warnings)))
     }
 
-    /// From a host CPU (capabilities, `<cpu>` or cpuinfo): the host model is its migratable copy
-    /// with its features required, and the usable models are the map's models it runs
-    /// (cpufleet's `compare`; libvirt asks QEMU instead).
+    /// From a host CPU (capabilities, `<cpu>`, cpuinfo): the host model is its migratable copy
+    /// with its features required; the known models are the map's guest models, the usable ones
+    /// those it runs (cpufleet's `compare`; libvirt asks QEMU instead); the supported features
+    /// are the host model's, expanded.
     pub fn from_host_cpu(map: &CpuMap, host: &CpuDef) -> Result<HostCpuFacts, ExportError> {
         let arch = ops::Arch::of_cpu(map, host)?;
         let mut host_model = ops::copy_migratable(map, arch, host);
@@ -90,43 +129,58 @@ impl HostCpuFacts {
             f.policy = Some(f.effective_policy());
         }
         let mut usable_models = Vec::new();
+        let mut known_models = Vec::new();
         for m in map.x86.models.iter().filter(|m| m.decode_guest) {
             let mut guest = CpuDef::new(CpuType::Guest);
             guest.model = Some(m.name.clone());
             guest.match_ = CpuMatch::Exact;
-            let verdict = ops::compare(map, host, &guest).verdict;
-            if matches!(verdict, cpufleet_engine::x86::Verdict::Identical | cpufleet_engine::x86::Verdict::Superset) {
+            if ops::compare(map, host, &guest).verdict.is_compatible() {
                 usable_models.push(m.name.clone());
             }
+            known_models.push(m.name.clone());
         }
+        let supported_features = crate::enabled_features(map, &host_model)?;
         let tsc = host.tsc.map(|t| (t.frequency, t.scaling == Some(true)));
-        Ok(HostCpuFacts { host_model, usable_models, tsc })
+        Ok(HostCpuFacts { host_model, usable_models, known_models, supported_features, tsc })
     }
 }
 
+/// The names of a CPU's features with policy require: what the node-labeller takes of
+/// `supported_features.xml` (`loadHostSupportedFeatures`, `requirePolicy` on x86).
+pub fn required(cpu: &CpuDef) -> Vec<String> {
+    cpu.features.iter().filter(|f| f.policy == Some(Policy::Require)).map(|f| f.name.clone()).collect()
+}
+
+/// (known, usable) model names of a domcapabilities model list: a model with a `usable`
+/// attribute is known; one whose `usable` is not `no` is usable. (`usable='unknown'` reads as no
+/// attribute here, so such a model is neither.)
+fn model_lists(models: &[ModelListEntry]) -> (Vec<String>, Vec<String>) {
+    let named = |m: &&ModelListEntry| !m.name.trim().is_empty();
+    let known = models.iter().filter(named).filter(|m| m.usable.is_some()).map(|m| m.name.trim().to_string());
+    let usable = models.iter().filter(named).filter(|m| m.usable == Some(true)).map(|m| m.name.trim().to_string());
+    (known.collect(), usable.collect())
+}
+
 /// The node-labeller's CPU labels for one host, with `obsolete` as the obsolete-model list.
-pub fn node_labels(
-    map: &CpuMap,
-    facts: &HostCpuFacts,
-    obsolete: &[&str],
-) -> Result<BTreeMap<String, String>, ExportError> {
+pub fn node_labels(facts: &HostCpuFacts, obsolete: &[&str]) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
     let mut yes = |key: String| l.insert(key, "true".to_string());
-    for f in crate::enabled_features(map, &facts.host_model)? {
+    let current = |m: &&String| !obsolete.contains(&m.as_str());
+    for f in &facts.supported_features {
         yes(format!("cpu-feature.{NS}/{f}"));
     }
-    for m in facts.usable_models.iter().filter(|m| !obsolete.contains(&m.as_str())) {
+    for m in facts.usable_models.iter().filter(current) {
         yes(format!("cpu-model.{NS}/{m}"));
+    }
+    for m in facts.known_models.iter().filter(current) {
         yes(format!("cpu-model-migration.{NS}/{m}"));
     }
-    for f in facts.host_model.features.iter().filter(|f| f.policy == Some(Policy::Require)) {
-        yes(format!("host-model-required-features.{NS}/{}", f.name));
+    for f in required(&facts.host_model) {
+        yes(format!("host-model-required-features.{NS}/{f}"));
     }
     if let Some(model) = &facts.host_model.model {
         if obsolete.contains(&model.as_str()) {
-            yes(format!("node-host-model-is-obsolete.{NS}"));
-        } else {
-            yes(format!("cpu-model-migration.{NS}/{model}"));
+            yes("node-labeller.kubevirt.io/obsolete-host-model".to_string());
         }
         yes(format!("cpu-vendor.{NS}/{}", facts.host_model.vendor.as_deref().unwrap_or("")));
         yes(format!("host-model-cpu.{NS}/{model}"));
@@ -135,7 +189,14 @@ pub fn node_labels(
         l.insert(format!("cpu-timer.{NS}/tsc-frequency"), freq.to_string());
         l.insert(format!("cpu-timer.{NS}/tsc-scalable"), scalable.to_string());
     }
-    Ok(l)
+    l
+}
+
+/// The labels of the node `name` as an [`Export`]: YAML (a partial `Node`) and `{"labels"}`.
+pub fn labels_export(name: &str, facts: &HostCpuFacts, obsolete: &[&str]) -> Export {
+    let labels = node_labels(facts, obsolete);
+    let text = labels_yaml(&[(name.to_string(), labels.clone())]);
+    Export { text, json: serde_json::json!({ "labels": labels }), warnings: Vec::new() }
 }
 
 /// Label maps of several nodes as a YAML stream of partial `Node` objects (`metadata.labels`).

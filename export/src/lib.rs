@@ -9,7 +9,7 @@
 //! - [`names`]: the name tables (`data/names/`) between libvirt's feature names and QEMU's, Linux's
 //!   and os-traits'.
 //!
-//! [`export_cpu`] is the entry point for one guest CPU (a plan domain's or pool's baseline).
+//! [`export`] is the entry point for one CPU in one [`ExportFormat`].
 #![forbid(unsafe_code)]
 
 pub mod cpuinfo;
@@ -20,33 +20,65 @@ pub mod nova;
 pub mod proxmox;
 pub mod qemu;
 
-use cpufleet_engine::{CpuDef, CpuMap};
+use cpufleet_engine::{CpuDef, CpuMap, CpuType};
 pub use error::ExportError;
 pub use names::{NameTable, NameTables, Vocabulary};
 use std::fmt;
 
-/// An export target (`cpufleet export FORMAT`).
+/// An export target (`cpufleet export FORMAT`). Formats are split by what they describe: the
+/// per-host ones ([`Takes::HostCpu`]) say what a consuming project reads off one host; the others
+/// ([`Takes::GuestCpu`]) pin one guest CPU (a baseline, or a plan domain's CPU).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ExportFormat {
+    /// The `-cpu` argument libvirt's QEMU driver passes for a guest CPU.
     QemuCpu,
+    /// Per host: the CPU labels KubeVirt's node-labeller puts on the node.
     KubevirtLabels,
+    /// The KubeVirt `spec.configuration.cpuModel` and VM `domain.cpu` (model, features) stanza.
+    KubevirtCpu,
+    /// The `nova.conf` `[libvirt]` CPU settings (`cpu_mode`, `cpu_models`, `cpu_model_extra_flags`).
     Nova,
+    /// Per host: the `HW_CPU_X86_*` traits Nova's libvirt driver reports to placement.
+    NovaTraits,
+    /// A Proxmox VE 8 `cpu-models.conf` entry (`cpu-model`, `flags`, `reported-model`).
     Proxmox,
 }
 
+/// What a format exports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Takes {
+    HostCpu,
+    GuestCpu,
+}
+
 impl ExportFormat {
-    pub const ALL: &'static [ExportFormat] =
-        &[ExportFormat::QemuCpu, ExportFormat::KubevirtLabels, ExportFormat::Nova, ExportFormat::Proxmox];
+    pub const ALL: &'static [ExportFormat] = &[
+        ExportFormat::QemuCpu,
+        ExportFormat::KubevirtLabels,
+        ExportFormat::KubevirtCpu,
+        ExportFormat::Nova,
+        ExportFormat::NovaTraits,
+        ExportFormat::Proxmox,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             ExportFormat::QemuCpu => "qemu-cpu",
             ExportFormat::KubevirtLabels => "kubevirt-labels",
+            ExportFormat::KubevirtCpu => "kubevirt-cpu",
             ExportFormat::Nova => "nova",
+            ExportFormat::NovaTraits => "nova-traits",
             ExportFormat::Proxmox => "proxmox",
         }
     }
     pub fn parse(s: &str) -> Option<ExportFormat> {
         ExportFormat::ALL.iter().copied().find(|f| f.as_str() == s)
+    }
+    pub fn takes(self) -> Takes {
+        match self {
+            ExportFormat::KubevirtLabels | ExportFormat::NovaTraits => Takes::HostCpu,
+            _ => Takes::GuestCpu,
+        }
     }
 }
 
@@ -56,8 +88,8 @@ impl fmt::Display for ExportFormat {
     }
 }
 
-/// One export of one CPU: the text an operator pastes, the same as JSON, and warnings (features
-/// the target cannot express).
+/// One export of one CPU: the text an operator pastes, the same as a JSON object, and warnings
+/// (what the target cannot express).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Export {
     pub text: String,
@@ -65,16 +97,26 @@ pub struct Export {
     pub warnings: Vec<String>,
 }
 
-/// The export of a guest CPU (a baseline, or a plan domain's CPU) named `name`, in `format`:
-/// the `-cpu` argument, the KubeVirt per-VM `domain.cpu` stanza, the Nova `[libvirt]` section, or
-/// the Proxmox `cpu-models.conf` entry. `name` names the Proxmox model (and is ignored elsewhere).
-pub fn export_cpu(
+/// The export of one CPU named `name` in `format`. Guest formats ([`Takes::GuestCpu`]) take a
+/// guest CPU (a baseline, a plan domain's CPU): the `-cpu` argument, the KubeVirt stanza, the
+/// Nova `[libvirt]` section, or the Proxmox entry (`name` names the Proxmox model). Per-host
+/// formats take a host CPU (`name` names the KubeVirt node): its node labels (from the CPU alone;
+/// [`kubevirt::HostCpuFacts::from_domcaps`] reads a domcapabilities document exactly) or its
+/// Nova traits. A CPU of the other type is [`ExportError::WrongCpuType`].
+pub fn export(
     format: ExportFormat,
-    map: &CpuMap,
-    tables: &NameTables,
     cpu: &CpuDef,
     name: &str,
+    map: &CpuMap,
+    tables: &NameTables,
 ) -> Result<Export, ExportError> {
+    let expected = match format.takes() {
+        Takes::HostCpu => CpuType::Host,
+        Takes::GuestCpu => CpuType::Guest,
+    };
+    if cpu.cpu_type != expected {
+        return Err(ExportError::WrongCpuType { format: format.as_str(), expected });
+    }
     match format {
         ExportFormat::QemuCpu => {
             let q = qemu::qemu_cpu_arg(cpu, &tables.qemu)?;
@@ -82,12 +124,21 @@ pub fn export_cpu(
             Ok(Export { text: format!("{}\n", q.arg), json, warnings: q.warnings })
         }
         ExportFormat::KubevirtLabels => {
+            let facts = kubevirt::HostCpuFacts::from_host_cpu(map, cpu)?;
+            Ok(kubevirt::labels_export(name, &facts, kubevirt::DEFAULT_OBSOLETE_CPU_MODELS))
+        }
+        ExportFormat::KubevirtCpu => {
             let s = kubevirt::CpuStanza::of_cpu(cpu)?;
             Ok(Export { text: s.yaml(), json: s.json(), warnings: s.warnings.clone() })
         }
         ExportFormat::Nova => {
             let s = nova::LibvirtSection::of_cpu(cpu)?;
             Ok(Export { text: s.ini(), json: s.json(), warnings: s.warnings.clone() })
+        }
+        ExportFormat::NovaTraits => {
+            let traits = nova::host_traits(map, cpu, &tables.os_traits)?;
+            let text = traits.iter().map(|t| format!("{t}\n")).collect();
+            Ok(Export { text, json: serde_json::json!({ "traits": traits }), warnings: Vec::new() })
         }
         ExportFormat::Proxmox => {
             let e = proxmox::CpuModelEntry::of_cpu(map, &tables.qemu, cpu, name)?;

@@ -21,6 +21,10 @@ pub struct LibvirtSection {
 
 impl LibvirtSection {
     pub fn of_cpu(cpu: &CpuDef) -> Result<LibvirtSection, ExportError> {
+        if cpu.mode == CpuMode::Maximum {
+            // Nova's cpu_mode choices: host-model, host-passthrough, custom, none.
+            return Err(ExportError::Unsupported { format: "nova", what: "Nova has no cpu_mode = maximum".into() });
+        }
         let mut s = LibvirtSection {
             cpu_mode: cpu.mode,
             cpu_models: Vec::new(),
@@ -63,13 +67,37 @@ impl LibvirtSection {
     }
 }
 
-/// The `HW_CPU_X86_*` traits Nova reports for `host`, sorted.
+/// The `HW_CPU_X86_*` traits Nova reports for `host`, sorted. Nova's default `cpu_mode` on x86
+/// KVM is host-model, and then `_get_cpu_feature_traits` maps the host CPU's features as
+/// `Host.get_capabilities` expands them (`baselineCPU` with `VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES`).
 pub fn host_traits(map: &CpuMap, host: &CpuDef, traits: &NameTable) -> Result<Vec<String>, ExportError> {
+    Ok(traits_of(crate::enabled_features(map, host)?.iter().map(String::as_str), traits))
+}
+
+/// The traits of a set of libvirt feature names (`cpu_features_to_traits`,
+/// `nova/virt/libvirt/utils.py`: each mapped feature present sets its traits), sorted.
+pub fn traits_of<'a>(features: impl Iterator<Item = &'a str>, traits: &NameTable) -> Vec<String> {
     let mut out = BTreeSet::new();
-    for f in crate::enabled_features(map, host)? {
-        for t in traits.lookup(&f).unwrap_or(&[]) {
+    for f in features {
+        for t in traits.lookup(f).unwrap_or(&[]) {
             out.insert(format!("HW_CPU_X86_{t}"));
         }
     }
-    Ok(out.into_iter().collect())
+    out.into_iter().collect()
+}
+
+/// Reads a `cpu_model_extra_flags` value back as Nova does (`_get_guest_cpu_model_config` and
+/// `_prepare_cpu_flag`, `nova/virt/libvirt/driver.py`): a comma-separated list, lowercased; a
+/// leading `-` disables the flag, `+` or nothing enables it (policy require). Sorted by name, as
+/// Nova keeps a set.
+pub fn parse_extra_flags(value: &str) -> Vec<(String, Policy)> {
+    let mut flags = BTreeSet::new();
+    for flag in value.split(',').map(|f| f.trim().to_lowercase()).filter(|f| !f.is_empty()) {
+        if let Some(name) = flag.strip_prefix('-') {
+            flags.insert((name.trim_start_matches('-').to_string(), Policy::Disable));
+        } else {
+            flags.insert((flag.trim_start_matches('+').to_string(), Policy::Require));
+        }
+    }
+    flags.into_iter().collect()
 }

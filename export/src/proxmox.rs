@@ -12,8 +12,9 @@ use crate::error::ExportError;
 use crate::names::NameTable;
 use cpufleet_engine::{CpuDef, CpuMap, FeatureSet};
 
-/// `reported-model` values of Proxmox VE 8 (`$cpu_vendor_list` of `PVE/QemuServer/CPUConfig.pm`,
-/// without `host` and `max`, which a custom model cannot report).
+/// `reported-model` values of Proxmox VE 8 (`$cpu_vendor_list` of `src/PVE/QemuServer/CPUConfig.pm`,
+/// qemu-server branch stable-bookworm, 8.4.10; same order), without `host` and `max` (no fixed
+/// model to report) and the `Icelake-Client` models QEMU 7.1 removed.
 pub const PROXMOX_MODELS: &[&str] = &[
     "486",
     "pentium",
@@ -163,4 +164,63 @@ impl CpuModelEntry {
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({ "cpu-model": self.name, "flags": self.flags, "reported-model": self.reported_model })
     }
+}
+
+/// One section of a `cpu-models.conf` as Proxmox reads it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedEntry {
+    pub name: String,
+    pub reported_model: Option<String>,
+    /// (`+` → true, `-` → false, flag name), in the file's order.
+    pub flags: Vec<(bool, String)>,
+}
+
+/// Whether `flag` matches `$cpu_flag_any_re` = `([+-])([a-zA-Z0-9\-_\.]+)` (CPUConfig.pm).
+fn parse_flag(flag: &str) -> Option<(bool, String)> {
+    let (on, name) = match flag.split_at_checked(1)? {
+        ("+", n) => (true, n),
+        ("-", n) => (false, n),
+        _ => return None,
+    };
+    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    ok.then(|| (on, name.to_string()))
+}
+
+/// Reads a `cpu-models.conf` text with Proxmox's rules (`PVE::SectionConfig::parse_config` and
+/// the `pve-qm-custom-cpu-model` schema of CPUConfig.pm): `#` comment and blank lines; a header
+/// `cpu-model: NAME` (NAME a `pve-configid`); then indented `KEY VALUE` lines, of which `flags`
+/// must match `FLAG(;FLAG)*` and `reported-model` must be one of [`PROXMOX_MODELS`]. Errors name
+/// the line.
+pub fn parse_conf(text: &str) -> Result<Vec<ParsedEntry>, String> {
+    let mut out: Vec<ParsedEntry> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let err = |what: String| format!("line {}: {what}", i + 1);
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        if !line.starts_with([' ', '\t']) {
+            let (kind, name) = line.split_once(':').ok_or_else(|| err("expected 'cpu-model: NAME'".into()))?;
+            if kind != "cpu-model" {
+                return Err(err(format!("section type '{kind}', expected cpu-model")));
+            }
+            let name = name.trim();
+            check_name(name).map_err(|e| err(e.to_string()))?;
+            out.push(ParsedEntry { name: name.to_string(), reported_model: None, flags: Vec::new() });
+            continue;
+        }
+        let entry = out.last_mut().ok_or_else(|| err("property before any section".into()))?;
+        let (key, value) =
+            line.trim().split_once(char::is_whitespace).ok_or_else(|| err("expected 'KEY VALUE'".into()))?;
+        let value = value.trim();
+        match key {
+            "flags" => {
+                let flags: Option<Vec<_>> = value.split(';').map(parse_flag).collect();
+                entry.flags = flags.ok_or_else(|| err(format!("flags '{value}' do not match +FLAG[;-FLAG...]")))?;
+            }
+            "reported-model" if PROXMOX_MODELS.contains(&value) => entry.reported_model = Some(value.to_string()),
+            "reported-model" => return Err(err(format!("reported-model '{value}' is not a Proxmox VE 8 model"))),
+            _ => return Err(err(format!("unexpected property '{key}'"))),
+        }
+    }
+    Ok(out)
 }

@@ -183,8 +183,18 @@ pub fn gather_inputs(args: &[PathBuf]) -> CliResult<Vec<Input>> {
 /// Reads an input whole, bounded like [`read_file`] (standard input too), and refuses content
 /// that is not XML at all (its first character, after blanks, is not `<`) with a position.
 pub fn read_input(input: &Input, max_bytes: u64) -> CliResult<Vec<u8>> {
-    let bytes = match input {
-        Input::File(p) => read_file(p, max_bytes)?,
+    let bytes = read_input_any(input, max_bytes)?;
+    if let Some((line, col)) = not_xml(&bytes) {
+        return Err(CliError::file(input.path(), format!("{line}:{col}: {NOT_XML}")));
+    }
+    Ok(bytes)
+}
+
+/// Reads an input whole, bounded like [`read_file`] (standard input too), whatever it holds
+/// (commands that also take text, such as `/proc/cpuinfo`).
+pub fn read_input_any(input: &Input, max_bytes: u64) -> CliResult<Vec<u8>> {
+    match input {
+        Input::File(p) => read_file(p, max_bytes),
         Input::Stdin => {
             let path = input.path();
             let mut buf = Vec::new();
@@ -199,13 +209,9 @@ pub fn read_input(input: &Input, max_bytes: u64) -> CliResult<Vec<u8>> {
             if buf.is_empty() {
                 return Err(CliError::file(path, "1:1: empty file"));
             }
-            buf
+            Ok(buf)
         }
-    };
-    if let Some((line, col)) = not_xml(&bytes) {
-        return Err(CliError::file(input.path(), format!("{line}:{col}: {NOT_XML}")));
     }
-    Ok(bytes)
 }
 
 /// What a file that is not XML at all is told.

@@ -1,0 +1,222 @@
+//! `cpufleet export` through the binary: the --baseline path equals exporting `cpufleet
+//! baseline`'s output, the JSON shape, cpuinfo input with its warning, --host, --inventory,
+//! domcapabilities read as KubeVirt's node-labeller reads them, and bad input (exit 2, located).
+
+#[path = "support/bin.rs"]
+mod bin;
+#[path = "support/inventory.rs"]
+mod support;
+
+use bin::{cpufleet, stderr, stdout};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use support::{build, pack, TempDir};
+
+const A: &str = "<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell-noTSX</model>\n  <vendor>Intel</vendor>\n  <feature name='vmx'/>\n</cpu>\n";
+const B: &str = "<cpu>\n  <arch>x86_64</arch>\n  <model>SandyBridge</model>\n  <vendor>Intel</vendor>\n  <feature name='vmx'/>\n</cpu>\n";
+const GUEST: &str = "<cpu match='exact'>\n  <model>Haswell-noTSX</model>\n  <feature policy='optional' name='vmx'/>\n  <feature policy='optional' name='svm'/>\n</cpu>\n";
+/// A Haswell host's /proc/cpuinfo (abridged to the lines the reader uses and a few others).
+const CPUINFO: &str = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 63\n\
+model name\t: Intel(R) Xeon(R) CPU E5-2650 v3 @ 2.30GHz\nstepping\t: 2\n\
+flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush dts acpi mmx fxsr \
+sse sse2 ss ht tm pbe syscall nx pdpe1gb rdtscp lm constant_tsc arch_perfmon pebs bts rep_good nopl xtopology \
+nonstop_tsc cpuid aperfmperf pni pclmulqdq dtes64 monitor ds_cpl vmx smx est tm2 ssse3 sdbg fma cx16 xtpr pdcm \
+pcid dca sse4_1 sse4_2 x2apic movbe popcnt tsc_deadline_timer aes xsave avx f16c rdrand lahf_lm abm cpuid_fault \
+epb invpcid_single pti intel_ppin ssbd ibrs ibpb stibp tpr_shadow flexpriority ept vpid ept_ad fsgsbase \
+tsc_adjust bmi1 avx2 smep bmi2 erms invpcid cqm xsaveopt cqm_llc cqm_occup_llc dtherm ida arat pln pts md_clear flush_l1d\n";
+
+fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.0.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = cpufleet(args);
+    (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const GUEST_FORMATS: [&str; 4] = ["qemu-cpu", "kubevirt-cpu", "nova", "proxmox"];
+
+#[test]
+fn baseline_flag_equals_exporting_the_baseline_command() {
+    let d = TempDir::new("export-base");
+    let (a, b) = (write(&d, "a.xml", A), write(&d, "b.xml", B));
+    let (code, base, _) = run(&["baseline", s(&a), s(&b)]);
+    assert_eq!(code, 0);
+    let base = write(&d, "baseline.xml", &base);
+    for f in GUEST_FORMATS {
+        let (c1, direct, e1) = run(&["export", f, "--baseline", s(&a), s(&b)]);
+        let (c2, via, e2) = run(&["export", f, s(&base)]);
+        assert_eq!((c1, c2), (0, 0), "{f}: {e1} {e2}");
+        assert_eq!(direct, via, "{f}");
+    }
+    let (_, q, _) = run(&["export", "qemu-cpu", s(&base)]);
+    assert_eq!(q, "SandyBridge,vmx=on\n");
+    let (_, n, _) = run(&["export", "nova", s(&base)]);
+    assert_eq!(n, "[libvirt]\ncpu_mode = custom\ncpu_models = SandyBridge\ncpu_model_extra_flags = vmx\n");
+    let (_, p, _) = run(&["export", "proxmox", "--name", "pool-a", s(&base)]);
+    assert_eq!(p, "cpu-model: pool-a\n    flags +vmx\n    reported-model SandyBridge\n\n");
+}
+
+#[test]
+fn json_shape_for_every_format() {
+    let d = TempDir::new("export-json");
+    let (a, b) = (write(&d, "a.xml", A), write(&d, "b.xml", B));
+    let keys: [(&str, &[&str]); 6] = [
+        ("qemu-cpu", &["arg"]),
+        ("kubevirt-cpu", &["configuration", "domain"]),
+        ("nova", &["cpu_mode", "cpu_models", "cpu_model_extra_flags"]),
+        ("proxmox", &["cpu-model", "flags", "reported-model"]),
+        ("kubevirt-labels", &["labels"]),
+        ("nova-traits", &["traits"]),
+    ];
+    for (f, own) in keys {
+        let per_host = f == "kubevirt-labels" || f == "nova-traits";
+        let mut args = vec!["export", f, "--format", "json"];
+        if !per_host {
+            args.push("--baseline");
+        }
+        args.extend([s(&a), s(&b)]);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{f}: {err}");
+        assert_eq!(out.lines().count(), 1);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["libvirt"], "11.3.0");
+        assert_eq!(v["format"], f);
+        let exports = v["exports"].as_array().unwrap();
+        assert_eq!(exports.len(), if per_host { 2 } else { 1 }, "{f}");
+        for e in exports {
+            for k in own.iter().chain(&["name", "source", "warnings"]) {
+                assert!(e.get(*k).is_some(), "{f}: no {k} in {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cpuinfo_is_a_host_input_with_the_msr_warning() {
+    let d = TempDir::new("export-cpuinfo");
+    let info = write(&d, "cpuinfo", CPUINFO);
+    let (code, out, err) = run(&["export", "nova-traits", s(&info)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("cannot show MSR-based features"), "{err}");
+    for t in ["HW_CPU_X86_AVX2", "HW_CPU_X86_FMA3", "HW_CPU_X86_CLMUL", "HW_CPU_X86_SSE41", "HW_CPU_X86_VMX"] {
+        assert!(out.lines().any(|l| l == t), "{t} in {out}");
+    }
+    let (code, out, err) = run(&["export", "qemu-cpu", "--baseline", s(&info), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("MSR"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["exports"][0]["warnings"][0].as_str().unwrap().contains("MSR"));
+    assert!(v["exports"][0]["arg"].as_str().unwrap().starts_with("Haswell"), "{v}");
+}
+
+#[test]
+fn host_resolves_optional_features() {
+    let d = TempDir::new("export-host");
+    let (a, g) = (write(&d, "a.xml", A), write(&d, "guest.xml", GUEST));
+    let (code, out, err) = run(&["export", "qemu-cpu", "--host", s(&a), s(&g)]);
+    assert_eq!((code, out.as_str()), (0, "Haswell-noTSX,vmx=on,svm=off\n"), "{err}");
+    // As written, optional features are left out, with a warning each.
+    let (code, out, err) = run(&["export", "qemu-cpu", s(&g)]);
+    assert_eq!((code, out.as_str()), (0, "Haswell-noTSX\n"));
+    assert_eq!(err.matches("is optional").count(), 2, "{err}");
+}
+
+/// KubeVirt's `virsh_domcapabilities.xml` test file, completed with the hypervisor facts a real
+/// document has: the cpu-feature labels are the required features of `hypervisor-baseline
+/// --features` of the document, as `node-labeller.sh` makes `supported_features.xml`.
+#[test]
+fn domcapabilities_as_the_node_labeller_reads_them() {
+    let d = TempDir::new("export-domcaps");
+    let doc = "<domainCapabilities>\n  <path>/usr/bin/qemu-system-x86_64</path>\n  <domain>kvm</domain>\n  \
+<machine>pc-q35-9.2</machine>\n  <arch>x86_64</arch>\n  <cpu>\n    <mode name='host-passthrough' supported='yes'/>\n    \
+<mode name='host-model' supported='yes'>\n      <model fallback='allow'>Skylake-Client-IBRS</model>\n      \
+<vendor>Intel</vendor>\n      <feature policy='require' name='ds'/>\n      <feature policy='require' name='acpi'/>\n      \
+<feature policy='require' name='ss'/>\n    </mode>\n    <mode name='custom' supported='yes'>\n      \
+<model usable='no'>EPYC-IBPB</model>\n      <model usable='yes'>Penryn</model>\n      \
+<model usable='yes'>Skylake-Client-IBRS</model>\n      <model usable='yes'>Opteron_G2</model>\n    </mode>\n  </cpu>\n\
+</domainCapabilities>\n";
+    let dc = write(&d, "node1.xml", doc);
+    let (code, out, err) = run(&["export", "kubevirt-labels", "--format", "json", s(&dc)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let labels = v["exports"][0]["labels"].as_object().unwrap();
+    let got: Vec<&str> = labels.keys().filter_map(|k| k.strip_prefix("cpu-feature.node.kubevirt.io/")).collect();
+    let (code, base, _) = run(&["hypervisor-baseline", "--features", "--domcaps", s(&dc), s(&dc)]);
+    assert_eq!(code, 0);
+    let mut want: Vec<&str> = base
+        .lines()
+        .filter(|l| l.contains("policy='require'"))
+        .filter_map(|l| l.split("name='").nth(1)?.split('\'').next())
+        .collect();
+    want.sort();
+    assert!(want.len() > 40);
+    assert_eq!(got, want);
+    assert!(labels.contains_key("cpu-model.node.kubevirt.io/Penryn"));
+    assert!(!labels.contains_key("cpu-model.node.kubevirt.io/Opteron_G2"));
+    assert!(labels.contains_key("cpu-model-migration.node.kubevirt.io/EPYC-IBPB"));
+    let (_, yaml, _) = run(&["export", "kubevirt-labels", s(&dc)]);
+    assert!(yaml.starts_with("---\napiVersion: v1\nkind: Node\nmetadata:\n  name: \"node1\"\n  labels:\n"), "{yaml}");
+}
+
+#[test]
+fn inventory_hosts_and_pool_baselines() {
+    let Some(pack) = pack() else { return };
+    let inv = build(&pack, "export-inv");
+    let dir = s(inv.path());
+    let (code, out, err) = run(&["export", "nova-traits", "--inventory", dir, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = v["exports"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let want: Vec<String> = inv.pools.iter().flat_map(|(p, hs)| hs.iter().map(move |h| format!("{p}/{h}"))).collect();
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    assert_eq!(names, want_sorted);
+    let (code, out, err) = run(&["export", "proxmox", "--inventory", dir]);
+    assert_eq!(code, 0, "{err}");
+    let headers: Vec<&str> = out.lines().filter(|l| l.starts_with("cpu-model: ")).collect();
+    assert_eq!(headers, ["cpu-model: amd", "cpu-model: intel-a", "cpu-model: intel-b"]);
+}
+
+#[test]
+fn bad_inputs_exit_2_with_file_and_position() {
+    let d = TempDir::new("export-bad");
+    let a = write(&d, "a.xml", A);
+    let text = write(&d, "notes.txt", "hello\n");
+    let broken = write(&d, "broken.xml", "<cpu>\n  <model>Haswell\n</cpu>\n");
+    let typo = write(
+        &d,
+        "typo.xml",
+        "<cpu match='exact'>\n  <model>Haswell</model>\n  <feature policy='require' name='avx3'/>\n</cpu>\n",
+    );
+    let cases: [(Vec<&str>, &[&str]); 8] = [
+        (vec!["qemu-cpu", s(&text)], &["notes.txt", "1:1", "cpuinfo"]),
+        (vec!["nova", s(&broken)], &["broken.xml", "3:"]),
+        (vec!["qemu-cpu", s(&typo)], &["typo.xml", "3:3", "avx3", "did you mean"]),
+        (vec!["qemu-cpu", s(&a)], &["a.xml", "1:1", "host CPU", "--baseline"]),
+        (vec!["kubevirt-labels", "--baseline", s(&a)], &["guest formats only"]),
+        (vec!["proxmox", "--baseline", "--name", "1x", s(&a)], &["invalid name '1x'"]),
+        (vec!["nova", "--migratable", s(&a)], &["--migratable"]),
+        (vec!["nova", "no-such.xml"], &["no-such.xml"]),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["export"];
+        all.extend(args.iter());
+        let (code, out, err) = run(&all);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        for w in want {
+            assert!(err.contains(w), "{args:?}: '{w}' not in {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (code, _, err) = run(&["export", "pdf", s(&a)]);
+    assert_eq!(code, 2, "{err}");
+}
