@@ -100,7 +100,10 @@ fn the_old_hosts_force_the_model_and_without_them_is_the_baseline_of_the_rest() 
 /// The feature names of `expand FILE` (the CPU with its full feature list; a guest CPU's
 /// disabled features left out).
 fn expanded(files: &[&Path]) -> BTreeSet<String> {
-    let v = json(&cpufleet(&args(&["expand", "--format", "json"], &files.iter().map(|p| p.to_path_buf()).collect::<Vec<_>>())));
+    let v = json(&cpufleet(&args(
+        &["expand", "--format", "json"],
+        &files.iter().map(|p| p.to_path_buf()).collect::<Vec<_>>(),
+    )));
     let cpu = &v["cpus"][0];
     let on = |f: &&Value| f["policy"].is_null() || f["policy"] == "require";
     cpu["features"].as_array().unwrap().iter().filter(on).map(|f| f["name"].as_str().unwrap().to_string()).collect()

@@ -15,7 +15,8 @@ use std::process::Output;
 use support::{build, pack, SampleInventory};
 
 /// The verdict fields `compare --format json` and `compare --inventory` share.
-const FIELDS: [&str; 7] = ["verdict", "missing", "forbidden", "extra_strict", "vendor_mismatch", "arch_mismatch", "reason"];
+const FIELDS: [&str; 7] =
+    ["verdict", "missing", "forbidden", "extra_strict", "vendor_mismatch", "arch_mismatch", "reason"];
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -97,7 +98,7 @@ fn every_host_gets_the_verdict_compare_gives_it() {
             }
         }
     }
-    let head = format!("{} of {} hosts can run it", v["can_run"], v["total"]);
+    let head = format!("{} of {} hosts of inventory {} can run it", v["can_run"], v["total"], s(sample.path()));
     assert!(text.lines().next().unwrap().contains(&head), "{text}");
 }
 
@@ -133,7 +134,10 @@ fn bad_input_exits_2_before_any_output() {
     let guest = guest_file(&sample);
     let inv = s(sample.path());
     let cases: [(Vec<&str>, &str); 3] = [
-        (vec!["--on", "intel-a/intel-a-0"], "no such host (POOL/HOST) in the inventory; did you mean intel-a/intel-a-00?"),
+        (
+            vec!["--on", "intel-a/intel-a-0"],
+            "no such host (POOL/HOST) in the inventory; did you mean intel-a/intel-a-00?",
+        ),
         (vec![s(&guest)], "with --inventory, give only the guest"),
         (vec!["--on", "nopool"], "--on nopool: no such host"),
     ];

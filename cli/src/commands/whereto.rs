@@ -73,7 +73,8 @@ fn home_cpu<'a>(inv: &'a Inventory, dir: &Path, name: &str) -> CliResult<&'a Cpu
     }
     let all: Vec<String> =
         inv.pools.iter().flat_map(|p| p.hosts.iter().map(move |h| format!("{}/{}", p.name, h.name))).collect();
-    let hint = closest(name, all.iter().map(String::as_str)).map(|s| format!("; did you mean {s}?")).unwrap_or_default();
+    let hint =
+        closest(name, all.iter().map(String::as_str)).map(|s| format!("; did you mean {s}?")).unwrap_or_default();
     Err(CliError::file(dir, format!("--on {name}: no such host (POOL/HOST) in the inventory{hint}")))
 }
 
@@ -99,14 +100,14 @@ fn blockers(map: &CpuMap, r: &Comparison) -> String {
 fn header(inv: &Inventory, dir: &Path, guest: &Guest, results: &[Comparison]) -> String {
     let hosts = inv.n_hosts();
     let ok = inv.pools.iter().flat_map(|p| &p.hosts).filter(|h| can_run(&results[h.cpu.index()])).count();
-    let started = guest.on.as_ref().map(|h| format!(", started on {h},")).unwrap_or_default();
+    let started = guest.on.as_ref().map(|h| format!(", started on {h}")).unwrap_or_default();
     format!(
-        "libvirt {}: {} ({}){started} on inventory {}: {ok} of {hosts} host{} can run it\n",
+        "libvirt {}: {} from {}{started}: {ok} of {hosts} host{} of inventory {} can run it\n",
         inv.libvirt,
-        guest.label,
         guest.cpu.model.as_deref().unwrap_or(guest.cpu.mode.as_str()),
+        guest.label,
+        if hosts == 1 { "" } else { "s" },
         dir.display(),
-        if hosts == 1 { "" } else { "s" }
     )
 }
 
