@@ -64,6 +64,10 @@ enum Cmd {
         /// Text (virsh's output) or JSON (the CPU, its features and x86-64 ABI level).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// After the result, say which input CPUs limit it (and what the baseline would be
+        /// without them) and what each input CPU loses under it (x86 only).
+        #[arg(long)]
+        explain: bool,
         /// Documents holding host <cpu> elements (several <cpu>, capabilities documents,
         /// <cpuTest>): files, directories (every *.xml inside, sorted by name) or -.
         #[arg(required = true, value_name = "FILE")]
@@ -77,9 +81,17 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// HOST… CPU: host documents (host <cpu>, capabilities; several CPUs each allowed; files,
-        /// directories or -), then the CPU: a <cpu> or a domain XML.
-        #[arg(required = true, num_args = 2.., value_name = "HOST… CPU")]
+        /// directories or -), then the CPU: a <cpu> or a domain XML. With --inventory: the CPU only.
+        #[arg(required = true, num_args = 1.., value_name = "HOST… CPU")]
         files: Vec<PathBuf>,
+        /// Compare the CPU with every host of this inventory (DIR/POOL/HOST.xml, as `fleet show
+        /// --inventory` reads it): a table per pool of host, verdict and blocking features.
+        #[arg(long, value_name = "DIR")]
+        inventory: Option<PathBuf>,
+        /// With --inventory: the guest's home host, POOL/HOST; the CPU is first started there
+        /// (as `cpufleet update` does) and the started CPU is compared.
+        #[arg(long, value_name = "POOL/HOST", requires = "inventory")]
+        on: Option<String>,
     },
     /// Decode a <cpudata> CPUID dump to a host CPU (or a guest CPU with --guest).
     Decode {
@@ -248,10 +260,13 @@ fn run(cli: Cli) -> CliResult<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        Cmd::Baseline { common, features, migratable, format, files } => {
-            commands::baseline(&common, &files, &commands::BaselineOpts { features, migratable, format })
+        Cmd::Baseline { common, features, migratable, format, explain, files } => {
+            commands::baseline(&common, &files, &commands::BaselineOpts { features, migratable, format, explain })
         }
-        Cmd::Compare { common, format, files } => commands::compare(&common, &files, format),
+        Cmd::Compare { common, format, files, inventory: Some(dir), on } => {
+            commands::whereto(&common, &dir, &files, on.as_deref(), format)
+        }
+        Cmd::Compare { common, format, files, .. } => commands::compare(&common, &files, format),
         Cmd::Decode { common, guest, format, cpuid_files } => commands::decode(&common, &cpuid_files, guest, format),
         Cmd::Update { common, format, files } => commands::update(&common, &files, format),
         Cmd::Expand { common, format, files } => commands::expand(&common, &files, format),

@@ -38,8 +38,14 @@ impl<'a> CpuRef<'a> {
     }
     /// `FILE#N (LINE:COL)`: the CPU named by input, 1-based position and place.
     pub fn label(&self) -> String {
-        format!("{}#{} ({})", self.path().display(), self.index + 1, self.pos())
+        cpu_label(self.path(), self.index, self.pos())
     }
+}
+
+/// `FILE#N (LINE:COL)` for the CPU at 0-based `index` of `path`, whose element starts at `pos`
+/// (the one spelling of a CPU's name, for CPUs read without a [`Loaded`] of their own).
+pub fn cpu_label(path: &Path, index: usize, pos: Pos) -> String {
+    format!("{}#{} ({})", path.display(), index + 1, pos)
 }
 
 impl Loaded {

@@ -15,29 +15,48 @@ pub struct BaselineOpts {
     pub features: bool,
     pub migratable: bool,
     pub format: Format,
+    /// Explain the result (`super::explain`).
+    pub explain: bool,
 }
 
 /// `cpufleet baseline FILE…`.
 pub fn baseline(common: &Common, args: &[PathBuf], opts: &BaselineOpts) -> CliResult<Outcome> {
     let map = mapload::load(common)?;
     let inputs = gather_inputs(args)?;
+    // The documents read one by one, kept for --explain (standard input is read only once).
+    let mut docs: Vec<Loaded> = Vec::new();
     let result = match inputs.as_slice() {
         [Input::File(path)] => one_file(&map, common, path, opts)?,
         _ => match streamed(&map, common, &inputs, opts) {
             Some(cpu) => Ok(cpu),
-            None => many(&map, common, inputs, opts)?,
+            None => {
+                docs = load_docs(&map, common, inputs.clone())?;
+                of_docs(&map, &docs, opts)?
+            }
         },
     };
     let cpu = match result {
         Ok(cpu) => cpu,
         Err(outcome) => return outcome,
     };
+    let explained = match opts.explain {
+        true => Some(super::explain::explain(&map, common, (&inputs, &docs), &cpu, opts)?),
+        false => None,
+    };
     match opts.format {
         // virsh prints the formatted CPU followed by one more newline.
-        Format::Text => print_stdout(&format!("{}\n", xml::format_cpu(&cpu)))?,
+        Format::Text => {
+            print_stdout(&format!("{}\n", xml::format_cpu(&cpu)))?;
+            if let Some(e) = &explained {
+                print_stdout(&e.text(&map))?;
+            }
+        }
         Format::Json => {
             let mut v = json::answer(&map, json::cpu(&cpu));
             v["abi_level"] = json::abi(&map, &cpu);
+            if let Some(e) = &explained {
+                v["explain"] = e.json(&map);
+            }
             json::print(&v)?;
         }
     }
@@ -97,9 +116,10 @@ fn streamed(map: &CpuMap, common: &Common, inputs: &[Input], opts: &BaselineOpts
 }
 
 /// Several inputs, read one by one (standard input, documents the streaming path does not take,
-/// and every failure, so that errors name their file and position): each read and parsed in turn as host CPUs, then one
-/// baseline of all their CPUs in order, exactly as of the inputs concatenated.
-fn many(map: &CpuMap, common: &Common, inputs: Vec<Input>, opts: &BaselineOpts) -> CliResult<Answer> {
+/// and every failure, so that errors name their file and position): each read and parsed in
+/// turn as host CPUs ([`load_docs`]), then one baseline of all their CPUs in order, exactly as of
+/// the inputs concatenated ([`of_docs`]).
+fn load_docs(map: &CpuMap, common: &Common, inputs: Vec<Input>) -> CliResult<Vec<Loaded>> {
     let mut docs: Vec<Loaded> = Vec::with_capacity(inputs.len());
     for input in inputs {
         let path = input.path().to_path_buf();
@@ -114,6 +134,11 @@ fn many(map: &CpuMap, common: &Common, inputs: Vec<Input>, opts: &BaselineOpts) 
             }
         }
     }
+    Ok(docs)
+}
+
+/// The baseline of every CPU of `docs`, in order (see [`load_docs`]).
+fn of_docs(map: &CpuMap, docs: &[Loaded], opts: &BaselineOpts) -> CliResult<Answer> {
     let refs: Vec<CpuRef> = docs.iter().flat_map(Loaded::cpu_refs).collect();
     let cpus: Vec<CpuDef> = refs.iter().map(|r| r.cpu().clone()).collect();
     let path_of = |index: usize| refs.get(index).map_or(docs[0].input.path(), |r| r.path());

@@ -91,10 +91,8 @@ fn text(map: &CpuMap, hosts: &[CpuRef], results: &[Comparison], cpu_path: &Path)
 /// One verdict as JSON: the host (file, 1-based index in it, line and column), the verdict, its
 /// features as arrays of names, the mismatches as booleans, and the one-line reason.
 fn verdict_json(map: &CpuMap, h: &CpuRef, r: &Comparison, cpu_path: &Path) -> Value {
-    let names = |s: &FeatureSet| -> Vec<&str> { s.iter().map(|id| map.x86.feature_name(id)).collect() };
-    let set = |want: fn(&Reason) -> Option<&FeatureSet>| want(&r.reason).map_or_else(Vec::new, names);
     let pos = h.pos();
-    json::answer(
+    let mut v = json::answer(
         map,
         json!({
             "host": {
@@ -106,13 +104,27 @@ fn verdict_json(map: &CpuMap, h: &CpuRef, r: &Comparison, cpu_path: &Path) -> Va
                 "model": h.cpu().model,
             },
             "cpu": cpu_path.display().to_string(),
-            "verdict": r.verdict.as_str(),
-            "missing": set(|r| if let Reason::Missing(s) = r { Some(s) } else { None }),
-            "forbidden": set(|r| if let Reason::Forbidden(s) = r { Some(s) } else { None }),
-            "extra_strict": set(|r| if let Reason::Extra(s) = r { Some(s) } else { None }),
-            "vendor_mismatch": matches!(r.reason, Reason::Vendor { .. }),
-            "arch_mismatch": matches!(r.reason, Reason::Arch(_)),
-            "reason": r.explain(&map.x86),
         }),
-    )
+    );
+    if let (Value::Object(o), Value::Object(f)) = (&mut v, verdict_fields(map, r)) {
+        o.extend(f);
+    }
+    v
+}
+
+/// The fields of a verdict, shared by every JSON answer that gives one: `verdict`, its features
+/// as arrays of names (`missing`, `forbidden`, `extra_strict`), the mismatches as booleans, and
+/// the one-line `reason`.
+pub fn verdict_fields(map: &CpuMap, r: &Comparison) -> Value {
+    let names = |s: &FeatureSet| -> Vec<&str> { s.iter().map(|id| map.x86.feature_name(id)).collect() };
+    let set = |want: fn(&Reason) -> Option<&FeatureSet>| want(&r.reason).map_or_else(Vec::new, names);
+    json!({
+        "verdict": r.verdict.as_str(),
+        "missing": set(|r| if let Reason::Missing(s) = r { Some(s) } else { None }),
+        "forbidden": set(|r| if let Reason::Forbidden(s) = r { Some(s) } else { None }),
+        "extra_strict": set(|r| if let Reason::Extra(s) = r { Some(s) } else { None }),
+        "vendor_mismatch": matches!(r.reason, Reason::Vendor { .. }),
+        "arch_mismatch": matches!(r.reason, Reason::Arch(_)),
+        "reason": r.explain(&map.x86),
+    })
 }

@@ -3,9 +3,12 @@
 
 mod baseline;
 mod compare;
+mod explain;
+mod whereto;
 
 pub use baseline::{baseline, BaselineOpts};
 pub use compare::compare;
+pub use whereto::whereto;
 
 use crate::inputs::{first_cpu, load, load_all, op_error, split_last, CpuRef, Loaded};
 use crate::{json, limits, mapload, Common, Format, Outcome};
@@ -121,9 +124,15 @@ pub fn update(common: &Common, args: &[PathBuf], format: Format) -> CliResult<Ou
 
 fn update_one(map: &CpuMap, host: CpuRef, guest: CpuRef) -> CliResult<CpuDef> {
     let arch = Arch::of_cpu(map, host.cpu()).map_err(|e| CliError::file(host.path(), e))?;
-    let mig = ops::copy_migratable(map, arch, host.cpu());
-    let mut cpu = guest.cpu().clone();
-    ops::update(map, arch, &mut cpu, Some(&mig)).map_err(|e| op_error(map, &[guest, host], &e, guest.path()))?;
+    start_on(map, arch, host.cpu(), guest.cpu()).map_err(|e| op_error(map, &[guest, host], &e, guest.path()))
+}
+
+/// The guest CPU as it is after it starts on `host` (of `arch`): libvirt updates it against the
+/// host's migratable CPU (`virCPUCopyMigratable`, then `virCPUUpdate`).
+fn start_on(map: &CpuMap, arch: Arch, host: &CpuDef, guest: &CpuDef) -> Result<CpuDef, CpuError> {
+    let mig = ops::copy_migratable(map, arch, host);
+    let mut cpu = guest.clone();
+    ops::update(map, arch, &mut cpu, Some(&mig))?;
     Ok(cpu)
 }
 
