@@ -16,6 +16,7 @@ pub mod rng;
 pub mod scenarios;
 pub mod spec;
 pub mod swarm;
+pub mod versions;
 
 use cpufleet_engine::CpuMap;
 pub use error::{SimError, SimResult};
