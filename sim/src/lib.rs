@@ -41,6 +41,8 @@ pub struct Config {
     pub reproduce: String,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// The libvirt-upgrade scenario's rollout (`--upgrade-steps`, `--upgrade-order`, `--reverse`).
+    pub rollout: scenarios::libvirt_upgrade::Rollout,
 }
 
 /// Runs the selected scenarios over `spec` and builds the report.
@@ -69,8 +71,16 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<R
     } else {
         (None, Vec::new())
     };
+    let rollout = if has(Scenario::LibvirtUpgrade) {
+        Some(libvirt_upgrade(map, spec, config, &progress)?)
+    } else {
+        None
+    };
     progress.phase("check", 0);
-    let checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
+    let mut checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
+    if let Some((_, c)) = &rollout {
+        check::merge(&mut checks, c);
+    }
     drop(progress);
 
     let mut configurations = config_rows(&sim, &guests);
@@ -106,10 +116,28 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<R
         upgrade: up,
         microcode: mc,
         plan: plan_report,
+        libvirt_upgrade: rollout.map(|r| r.0),
         invariant_violations: Report::violations(&checks, &reproduce),
         checks,
         reproduce,
     })
+}
+
+/// The libvirt-upgrade scenario on its own state (every version's view of the same fleet), and
+/// its checks.
+fn libvirt_upgrade(
+    map: &CpuMap,
+    spec: &spec::Spec,
+    config: &Config,
+    progress: &Progress,
+) -> SimResult<(scenarios::libvirt_upgrade::LibvirtUpgradeReport, check::CheckReport)> {
+    let inputs = versions::Inputs::new(map, spec)?;
+    let first = usize::from(config.rollout.reverse);
+    let mut v = inputs.versions(config.seed, config.fault, first)?;
+    let run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, spec.guests, progress);
+    let mut checks = check::CheckReport::default();
+    check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
+    Ok((run.report, checks))
 }
 
 /// Per configuration: its guests, how many started, and the most frequent reason for a failure.

@@ -5,6 +5,7 @@ pub mod model;
 pub mod text;
 
 use crate::check::{CheckReport, Invariant, Violation};
+use crate::scenarios::libvirt_upgrade::LibvirtUpgradeReport;
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::migrate::BlockerRow;
 use crate::scenarios::plan::PlanReport;
@@ -79,6 +80,9 @@ pub struct Report {
     pub upgrade: Option<UpgradeReport>,
     pub microcode: Option<Vec<EventReport>>,
     pub plan: Option<PlanReport>,
+    /// The libvirt-upgrade scenario (absent from the JSON when it did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub libvirt_upgrade: Option<LibvirtUpgradeReport>,
     pub checks: CheckReport,
     pub invariant_violations: Vec<ViolationOut>,
     /// The command that reproduces this run.
