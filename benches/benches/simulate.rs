@@ -157,12 +157,5 @@ fn bench_libvirt_upgrade(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    bench_fast_path,
-    bench_migrations,
-    bench_generation,
-    bench_full_run,
-    bench_libvirt_upgrade
-);
+criterion_group!(benches, bench_fast_path, bench_migrations, bench_generation, bench_full_run, bench_libvirt_upgrade);
 criterion_main!(benches);

@@ -164,7 +164,10 @@ fn reproduce(a: &SimulateArgs) -> String {
         v.push(format!("--upgrade-steps {}", a.upgrade_steps));
     }
     if a.upgrade_order != sim::scenarios::libvirt_upgrade::Order::Pool {
-        v.push(format!("--upgrade-order {}", clap::ValueEnum::to_possible_value(&a.upgrade_order).expect("named").get_name()));
+        v.push(format!(
+            "--upgrade-order {}",
+            clap::ValueEnum::to_possible_value(&a.upgrade_order).expect("named").get_name()
+        ));
     }
     if a.reverse {
         v.push("--reverse".into());

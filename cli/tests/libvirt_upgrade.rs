@@ -55,7 +55,10 @@ fn the_reverse_rollout_goes_from_11_3_to_9_0() {
     let (v, o) = run(&["--reverse", "--upgrade-order", "random"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let u = &v["libvirt_upgrade"];
-    assert_eq!((u["from"].as_str(), u["to"].as_str(), u["order"].as_str()), (Some("11.3.0"), Some("9.0.0"), Some("random")));
+    assert_eq!(
+        (u["from"].as_str(), u["to"].as_str(), u["order"].as_str()),
+        (Some("11.3.0"), Some("9.0.0"), Some("random"))
+    );
     // Guests started on the 11.3.0 hosts (old here) are refused by 9.0.0 (new) by name.
     let refused: u64 = u["timeline"].as_array().unwrap()[1..5]
         .iter()
@@ -69,7 +72,10 @@ fn the_reverse_rollout_goes_from_11_3_to_9_0() {
 
 #[test]
 fn json_is_byte_identical_across_thread_counts() {
-    let (a, b) = (run(&["--threads", "1", "--upgrade-order", "generation"]), run(&["--threads", "4", "--upgrade-order", "generation"]));
+    let (a, b) = (
+        run(&["--threads", "1", "--upgrade-order", "generation"]),
+        run(&["--threads", "4", "--upgrade-order", "generation"]),
+    );
     assert_eq!(stdout(&a.1), stdout(&b.1));
     let other_seed = run(&["--threads", "4", "--upgrade-order", "generation", "--seed", "2"]);
     assert_ne!(stdout(&a.1), stdout(&other_seed.1));
@@ -82,7 +88,8 @@ fn ignoring_the_destination_version_is_caught() {
     let invariants: Vec<&str> =
         v["invariant_violations"].as_array().unwrap().iter().map(|x| x["invariant"].as_str().unwrap()).collect();
     assert!(
-        invariants.contains(&"a migration accepted across libvirt versions is one the destination version's compare accepts"),
+        invariants
+            .contains(&"a migration accepted across libvirt versions is one the destination version's compare accepts"),
         "{invariants:?}"
     );
     assert!(invariants.contains(&"no accepted guest uses a model or feature name unknown to its host's version"));

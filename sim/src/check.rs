@@ -13,16 +13,16 @@ use super::scenarios::migrate::MigrateRun;
 use super::scenarios::pools::started_baseline;
 use super::scenarios::Sim;
 use super::spec::{ModelRef, Template};
+use crate::versions::Versions;
+use cpufleet_engine::map::X86Map;
 use cpufleet_engine::ops;
 use cpufleet_engine::x86;
 use cpufleet_engine::{CpuMatch, CpuMode, Policy};
+use cpufleet_reference::names::model_names;
 use cpufleet_reference::view::{
     naive_compare, naive_cpu, naive_host, naive_update, naive_visible, same_cpu, strict_extra, with, NaiveCpu,
     NaiveHost,
 };
-use crate::versions::Versions;
-use cpufleet_engine::map::X86Map;
-use cpufleet_reference::names::model_names;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -575,7 +575,9 @@ fn check_cross(v: &Versions, (g, gc, d, hc): (usize, u32, usize, u32)) -> Acc {
         .chain(def.features.iter().map(|f| &f.name).filter(|n| dm.feature_id(n).is_none()))
         .map(|s| s.as_str())
         .collect();
-    a.check(unknown.is_empty(), Invariant::VersionNames, || format!("{}: unknown there: {}", what(), unknown.join(" ")));
+    a.check(unknown.is_empty(), Invariant::VersionNames, || {
+        format!("{}: unknown there: {}", what(), unknown.join(" "))
+    });
     let engine = x86::try_compare(dm, &host.cpu, def).map(|c| c.verdict);
     let naive = naive_compare(dm, &naive_host(dm, &host.cpu), &naive_cpu(def));
     let engine_ok = engine.as_ref().is_ok_and(|v| v.is_compatible());
@@ -591,7 +593,9 @@ fn check_cross(v: &Versions, (g, gc, d, hc): (usize, u32, usize, u32)) -> Acc {
         let redefined: BTreeSet<String> = model(gm).symmetric_difference(&model(dm)).cloned().collect();
         let changed: Vec<String> =
             at_start.symmetric_difference(&at_dest).filter(|n| !redefined.contains(*n)).cloned().collect();
-        a.check(changed.is_empty(), Invariant::CpuStable, || format!("{}: features changed: {}", what(), changed.join(" ")));
+        a.check(changed.is_empty(), Invariant::CpuStable, || {
+            format!("{}: features changed: {}", what(), changed.join(" "))
+        });
     }
     a
 }

@@ -353,7 +353,8 @@ impl Fleet {
             classes: Classes::default(),
         };
         // Key ids stay those of `self` (two keys that become equal keep their own ids).
-        let class_of = fleet.classes.intern(map, to, &keys.iter().map(|k| class_req(map, to, k)).collect::<Vec<_>>())?;
+        let class_of =
+            fleet.classes.intern(map, to, &keys.iter().map(|k| class_req(map, to, k)).collect::<Vec<_>>())?;
         fleet.keys = keys.into_iter().zip(class_of).collect();
         for (i, (k, _)) in fleet.keys.iter().enumerate() {
             fleet.key_index.entry(*k).or_insert(i as u32);

@@ -71,11 +71,8 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<R
     } else {
         (None, Vec::new())
     };
-    let rollout = if has(Scenario::LibvirtUpgrade) {
-        Some(libvirt_upgrade(map, spec, config, &progress)?)
-    } else {
-        None
-    };
+    let rollout =
+        if has(Scenario::LibvirtUpgrade) { Some(libvirt_upgrade(map, spec, config, &progress)?) } else { None };
     progress.phase("check", 0);
     let mut checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
     if let Some((_, c)) = &rollout {

@@ -197,9 +197,7 @@ impl<'a> Versions<'a> {
                 identity[d].entry(from).or_insert(to);
             }
         }
-        let compat = (0..n)
-            .map(|_| views.iter().map(|v| Compat::build(&[], &v.fleet.classes)).collect())
-            .collect();
+        let compat = (0..n).map(|_| views.iter().map(|v| Compat::build(&[], &v.fleet.classes)).collect()).collect();
         let mut versions = Versions { incoming: vec![vec![Vec::new(); n]; n], compat, identity, views };
         versions.refresh();
         versions
@@ -350,7 +348,10 @@ mod tests {
         let profile = v.views[V9].spec.profiles.index(gen).unwrap() as u16;
         let f = &v.views[V9].fleet;
         let key = f.keys.iter().position(|(k, c)| {
-            k.profile == profile && k.flags == 0 && !k.is_odd() && f.classes.get(*c).cpu.model.as_deref() == Some(model9)
+            k.profile == profile
+                && k.flags == 0
+                && !k.is_odd()
+                && f.classes.get(*c).cpu.model.as_deref() == Some(model9)
         });
         let key = key.expect("a plain host of the generation");
         let class = |i: usize| v.views[i].fleet.classes.get(v.views[i].fleet.keys[key].1);
@@ -433,7 +434,10 @@ mod tests {
         let t = template(CpuMode::Custom, Some("Skylake-Server-IBRS"), &[("flush-l1d", Policy::Require)]);
         let g11 = start_on(m11, &t, None, h11, None).unwrap();
         let read = Incoming::read(m9, &g11);
-        assert_eq!(read.read.as_ref().unwrap_err().message(LibvirtVersion::V9_0_0), "unknown CPU feature flush-l1d on libvirt 9.0.0");
+        assert_eq!(
+            read.read.as_ref().unwrap_err().message(LibvirtVersion::V9_0_0),
+            "unknown CPU feature flush-l1d on libvirt 9.0.0"
+        );
         assert_eq!(read.refusal(h9), Some(Refusal::UnknownFeature));
         // A vendor mismatch is decided before any name is looked up.
         let mut amd = h9.clone();

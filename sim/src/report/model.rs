@@ -857,8 +857,10 @@ fn invariants(r: &Report) -> Section<'_> {
             Span::Code(r.reproduce.clone()),
         ],
     ));
-    let items =
-        r.invariant_violations.iter().map(|v| vec![Span::Strong(v.invariant.sentence().into()), plain(format!(": {}", v.detail))]);
+    let items = r
+        .invariant_violations
+        .iter()
+        .map(|v| vec![Span::Strong(v.invariant.sentence().into()), plain(format!(": {}", v.detail))]);
     s.html(Block::Bullets(items.collect()));
     s
 }
@@ -893,7 +895,9 @@ fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
             let reasons = st.directions[..2]
                 .iter()
                 .zip(Direction::ALL)
-                .flat_map(|(d, dn)| d.reasons.iter().map(move |r| format!("{} {} {}", dn.as_str(), r.reason.as_str(), r.refusals)))
+                .flat_map(|(d, dn)| {
+                    d.reasons.iter().map(move |r| format!("{} {} {}", dn.as_str(), r.reason.as_str(), r.refusals))
+                })
                 .collect();
             vec![
                 Cell::Int(st.step as u64),

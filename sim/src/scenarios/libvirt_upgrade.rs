@@ -260,14 +260,7 @@ fn start_step(v: &mut Versions, guests: &mut [Guest], ver: &[u8]) {
 }
 
 /// The migrations of one step: every started guest's chain, in parallel.
-fn migrate_step(
-    v: &Versions,
-    guests: &[Guest],
-    ver: &[u8],
-    step: u32,
-    new: usize,
-    accepted: &[Vec<PairBits>],
-) -> Acc {
+fn migrate_step(v: &Versions, guests: &[Guest], ver: &[u8], step: u32, new: usize, accepted: &[Vec<PairBits>]) -> Acc {
     let sim = &v.views[0];
     let fleet = &sim.fleet;
     let n_t = sim.spec.templates.len();
@@ -300,7 +293,13 @@ fn migrate_step(
                         continue;
                     };
                     let (sv, dv) = (ver[cur_host] as usize, ver[dest] as usize);
-                    let dir = if sv == dv { 2 } else if dv == new { 0 } else { 1 };
+                    let dir = if sv == dv {
+                        2
+                    } else if dv == new {
+                        0
+                    } else {
+                        1
+                    };
                     let hc = v.views[dv].fleet.host_class[dest];
                     a.dirs[dir][0] += 1;
                     a.per_t[t].attempted[dir] += 1;
@@ -440,7 +439,11 @@ fn step_report(v: &Versions, guests: &[Guest], ver: &[u8], step: u32, new: usize
     }
     let stranded = stranded(v, guests, ver, &mut per_t);
     let directions = (0..3)
-        .map(|d| DirCount { attempted: acc.dirs[d][0], refused: acc.dirs[d][1], reasons: reason_counts(&acc.reasons[d]) })
+        .map(|d| DirCount {
+            attempted: acc.dirs[d][0],
+            refused: acc.dirs[d][1],
+            reasons: reason_counts(&acc.reasons[d]),
+        })
         .collect();
     RolloutStep {
         step,
@@ -490,8 +493,7 @@ fn config_reports(
             let max_stranded = timeline.iter().map(|s| s.per_configuration[t].stranded).max().unwrap_or(0);
             let fully_mobile = version_refusals == 0 && max_stranded <= base_stranded;
             let example = top[t].as_ref().map(|(_, m)| m.clone());
-            let recommendation =
-                (!fully_mobile).then(|| recommend(v, old, top[t].is_some(), &totals.pools[t]));
+            let recommendation = (!fully_mobile).then(|| recommend(v, old, top[t].is_some(), &totals.pools[t]));
             RolloutConfig {
                 name: tm.name.clone(),
                 cpu: tm.describe(),
