@@ -5,6 +5,7 @@ use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_sim::guest::Compat;
 use cpufleet_sim::progress::Progress;
 use cpufleet_sim::rng::Rng;
+use cpufleet_sim::scenarios::libvirt_upgrade::Rollout;
 use cpufleet_sim::scenarios::{migrate, Sim};
 use cpufleet_sim::{fleet::Fleet, simulate, spec, Config, Scenario};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -119,6 +120,7 @@ fn bench_full_run(c: &mut Criterion) {
             fault: None,
             reproduce: String::new(),
             progress: false,
+            rollout: Rollout::default(),
         };
         simulate(&map, &spec, &config).unwrap().checks.checks
     };
@@ -130,5 +132,30 @@ fn bench_full_run(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_fast_path, bench_migrations, bench_generation, bench_full_run);
+/// The libvirt-upgrade scenario alone (2,000 hosts, 1,000 guests, 20,000 migrations per step, 5
+/// steps), forward and reverse.
+fn bench_libvirt_upgrade(c: &mut Criterion) {
+    let map = CpuMap::embedded(LibvirtVersion::NEWEST).expect("embedded map");
+    let mut spec = spec_with_hosts(&map, 2_000);
+    spec.guests = 1_000;
+    spec.migrations = 20_000;
+    let mut group = c.benchmark_group("libvirt_upgrade");
+    group.sample_size(10);
+    for reverse in [false, true] {
+        let config = Config {
+            seed: 1,
+            scenarios: vec![Scenario::LibvirtUpgrade],
+            check_all: false,
+            fault: None,
+            reproduce: String::new(),
+            progress: false,
+            rollout: Rollout { reverse, ..Rollout::default() },
+        };
+        let name = if reverse { "11.3.0 to 9.0.0, 2k hosts" } else { "9.0.0 to 11.3.0, 2k hosts" };
+        group.bench_function(name, |b| b.iter(|| black_box(simulate(&map, &spec, &config).unwrap().checks.checks)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_fast_path, bench_migrations, bench_generation, bench_full_run, bench_libvirt_upgrade);
 criterion_main!(benches);

@@ -77,6 +77,15 @@ pub struct SimulateArgs {
     /// Test-only: inject a fault the invariant checkers must catch.
     #[arg(long, value_enum, hide = true)]
     pub inject_fault: Option<Fault>,
+    /// libvirt-upgrade: the steps the rollout takes.
+    #[arg(long, value_name = "T", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub upgrade_steps: u32,
+    /// libvirt-upgrade: which hosts move first.
+    #[arg(long, value_enum, default_value_t = sim::scenarios::libvirt_upgrade::Order::Pool)]
+    pub upgrade_order: sim::scenarios::libvirt_upgrade::Order,
+    /// libvirt-upgrade: roll back from 11.3.0 to 9.0.0 instead.
+    #[arg(long)]
+    pub reverse: bool,
 }
 
 /// A `--scenario` value: one scenario, or `all` of them.
@@ -195,6 +204,18 @@ fn reproduce(a: &SimulateArgs) -> String {
     if let Some(f) = a.inject_fault {
         v.push(format!("--inject-fault {}", f.as_str()));
     }
+    if a.upgrade_steps != 5 {
+        v.push(format!("--upgrade-steps {}", a.upgrade_steps));
+    }
+    if a.upgrade_order != sim::scenarios::libvirt_upgrade::Order::Pool {
+        v.push(format!(
+            "--upgrade-order {}",
+            clap::ValueEnum::to_possible_value(&a.upgrade_order).expect("named").get_name()
+        ));
+    }
+    if a.reverse {
+        v.push("--reverse".into());
+    }
     v.join(" ")
 }
 
@@ -276,6 +297,11 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
         fault: args.inject_fault,
         reproduce: reproduce(args),
         progress: !args.quiet,
+        rollout: sim::scenarios::libvirt_upgrade::Rollout {
+            steps: args.upgrade_steps,
+            order: args.upgrade_order,
+            reverse: args.reverse,
+        },
     };
     match &args.inventory {
         None => Ok(sim::simulate(&map, &spec, &config)?),

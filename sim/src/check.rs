@@ -13,16 +13,19 @@ use super::scenarios::migrate::MigrateRun;
 use super::scenarios::pools::started_baseline;
 use super::scenarios::Sim;
 use super::spec::{ModelRef, Template};
+use crate::versions::Versions;
+use cpufleet_engine::map::X86Map;
 use cpufleet_engine::ops;
 use cpufleet_engine::x86;
 use cpufleet_engine::{CpuMatch, CpuMode, Policy};
+use cpufleet_reference::names::model_names;
 use cpufleet_reference::view::{
     naive_compare, naive_cpu, naive_host, naive_update, naive_visible, same_cpu, strict_extra, with, NaiveCpu,
     NaiveHost,
 };
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Checks per kind when sampling.
 pub const SAMPLE: usize = 2000;
@@ -39,6 +42,8 @@ pub enum Invariant {
     Strict,
     Fast,
     Plan,
+    VersionCompare,
+    VersionNames,
 }
 
 impl Invariant {
@@ -54,6 +59,10 @@ impl Invariant {
             Invariant::Strict => "match='strict' guests only run on hosts with no extra features",
             Invariant::Fast => "the fast path agrees with the naive reference model",
             Invariant::Plan => "every host of a migration domain runs the domain baseline",
+            Invariant::VersionCompare => {
+                "a migration accepted across libvirt versions is one the destination version's compare accepts"
+            }
+            Invariant::VersionNames => "no accepted guest uses a model or feature name unknown to its host's version",
         }
     }
 }
@@ -97,6 +106,9 @@ pub struct CheckReport {
     pub pairs_checked: u64,
     pub violation_count: u64,
     pub violations: Vec<Violation>,
+    /// Accepted cross-version migrations checked (libvirt-upgrade scenario; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_version_checked: Option<u64>,
 }
 
 struct Acc {
@@ -505,6 +517,87 @@ fn check_plan(sim: &Sim, domains: &[super::scenarios::plan::DomainCheck]) -> Acc
     }
 
     acc
+}
+
+/// 5. Cross-version migrations (libvirt-upgrade): each accepted (guest version, guest class,
+///    destination version, destination host class) pair, sampled, against the destination
+///    version's engine compare and the reference model under the destination's map; the
+///    guest's names must all be known to that map; and what the guest sees there must be what
+///    it saw where it started, but for the features the two maps put in its model differently
+///    (11.3.0 took `mpx` out of the Skylake and Cascade Lake models).
+pub fn check_versions(
+    v: &Versions,
+    accepted: &[(usize, u32, usize, u32)],
+    seed: u64,
+    check_all: bool,
+    report: &mut CheckReport,
+) {
+    let ids = sample(accepted.len(), seed, 4, check_all);
+    report.cross_version_checked = Some(ids.len() as u64);
+    let acc = ids.par_iter().map(|&i| check_cross(v, accepted[i])).reduce(Acc::new, Acc::merge);
+    report.checks += acc.checks;
+    report.violation_count += acc.found.len() as u64;
+    report.violations = acc.found;
+}
+
+/// Adds the checks of `other` (another scenario's state) to `report`.
+pub fn merge(report: &mut CheckReport, other: &CheckReport) {
+    report.checks += other.checks;
+    report.violation_count += other.violation_count;
+    report.cross_version_checked = other.cross_version_checked;
+    let mut all = std::mem::take(&mut report.violations);
+    all.extend(other.violations.iter().cloned());
+    report.violations = keep_per_invariant(all);
+}
+
+fn check_cross(v: &Versions, (g, gc, d, hc): (usize, u32, usize, u32)) -> Acc {
+    let mut a = Acc::new();
+    let (gv, dv) = (&v.views[g], &v.views[d]);
+    let (gm, dm) = (&gv.map.x86, &dv.map.x86);
+    let def = &gv.starter.classes[gc as usize].def;
+    let host = dv.fleet.classes.get(hc);
+    if def.mode == CpuMode::HostPassthrough {
+        return a;
+    }
+    let what = || {
+        format!(
+            "{} guest CPU started under libvirt {}, accepted by a {} host under libvirt {}",
+            def.model.as_deref().unwrap_or("?"),
+            gv.map.version(),
+            dv.spec.profiles.list[host.profile as usize].name,
+            dv.map.version()
+        )
+    };
+    let unknown: Vec<&str> = def
+        .model
+        .iter()
+        .filter(|m| dm.model(m).is_none())
+        .chain(def.features.iter().map(|f| &f.name).filter(|n| dm.feature_id(n).is_none()))
+        .map(|s| s.as_str())
+        .collect();
+    a.check(unknown.is_empty(), Invariant::VersionNames, || {
+        format!("{}: unknown there: {}", what(), unknown.join(" "))
+    });
+    let engine = x86::try_compare(dm, &host.cpu, def).map(|c| c.verdict);
+    let naive = naive_compare(dm, &naive_host(dm, &host.cpu), &naive_cpu(def));
+    let engine_ok = engine.as_ref().is_ok_and(|v| v.is_compatible());
+    a.check(engine_ok && naive.is_compatible(), Invariant::VersionCompare, || {
+        let e = engine.as_ref().map_or_else(|e| e.to_string(), |v| v.as_str().to_string());
+        format!("{}: the destination's compare says {e}, the reference model {}", what(), naive.as_str())
+    });
+    if unknown.is_empty() {
+        let got = naive_cpu(def);
+        let none = NaiveHost { vendor: None, model: None, explicit: Vec::new(), all: Default::default() };
+        let (at_start, at_dest) = (naive_visible(gm, &got, &none), naive_visible(dm, &got, &none));
+        let model = |m: &X86Map| def.model.as_deref().and_then(|n| model_names(m, n)).unwrap_or_default();
+        let redefined: BTreeSet<String> = model(gm).symmetric_difference(&model(dm)).cloned().collect();
+        let changed: Vec<String> =
+            at_start.symmetric_difference(&at_dest).filter(|n| !redefined.contains(*n)).cloned().collect();
+        a.check(changed.is_empty(), Invariant::CpuStable, || {
+            format!("{}: features changed: {}", what(), changed.join(" "))
+        });
+    }
+    a
 }
 
 /// The `--inject-fault` values, for the reproduce line.

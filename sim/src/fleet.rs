@@ -99,6 +99,18 @@ pub fn key_features(map: &X86Map, profiles: &Profiles, key: &HostKey) -> Feature
     f
 }
 
+/// What to intern for host key `k`.
+fn class_req(map: &X86Map, profiles: &Profiles, k: &HostKey) -> ClassReq {
+    let p = &profiles.list[k.profile as usize];
+    ClassReq {
+        vendor: p.vendor,
+        signature: p.signature_eax,
+        features: key_features(map, profiles, k),
+        profile: k.profile,
+        odd: k.is_odd(),
+    }
+}
+
 /// A distinct host CPU.
 #[derive(Clone, Debug)]
 pub struct HostClass {
@@ -299,19 +311,7 @@ impl Fleet {
             });
             ids.push(id);
         }
-        let reqs: Vec<ClassReq> = new_keys
-            .iter()
-            .map(|k| {
-                let p = &profiles.list[k.profile as usize];
-                ClassReq {
-                    vendor: p.vendor,
-                    signature: p.signature_eax,
-                    features: key_features(map, profiles, k),
-                    profile: k.profile,
-                    odd: k.is_odd(),
-                }
-            })
-            .collect();
+        let reqs: Vec<ClassReq> = new_keys.iter().map(|k| class_req(map, profiles, k)).collect();
         let class_ids = self.classes.intern(map, profiles, &reqs)?;
         self.keys.extend(new_keys.into_iter().zip(class_ids));
         Ok(ids)
@@ -378,6 +378,47 @@ impl Fleet {
         };
         fleet.host_key = fleet.intern_keys(map, profiles, &drawn)?;
         drop(drawn);
+        let keys = &fleet.keys;
+        fleet.host_class = fleet.host_key.par_iter().map(|&k| keys[k as usize].1).collect();
+        Ok(fleet)
+    }
+
+    /// The same hosts (the same keys, so the same hardware) seen by another libvirt version:
+    /// every key's features are taken again from `to` (the profiles resolved for `map`, see
+    /// [`crate::spec::Spec::for_map`]) and the distinct CPUs decoded under `map`'s rules. An odd
+    /// host's hidden feature is kept by name (each map lists `[odd] remove` in its own feature
+    /// order); one `map` does not know is a bit it cannot see anyway.
+    pub fn reinterpret(&self, from_map: &X86Map, from: &Profiles, map: &X86Map, to: &Profiles) -> SimResult<Fleet> {
+        let keys: Vec<HostKey> = self
+            .keys
+            .iter()
+            .map(|(k, _)| {
+                let mut k = *k;
+                if k.odd_remove != 0 {
+                    let name = from_map.feature_name(from.odd.remove[k.odd_remove as usize - 1]);
+                    let at = map.feature_id(name).and_then(|id| to.odd.remove.iter().position(|&r| r == id));
+                    k.odd_remove = at.map_or(0, |i| i as u8 + 1);
+                }
+                k
+            })
+            .collect();
+        let mut fleet = Fleet {
+            pools: self.pools.clone(),
+            host_class: Vec::new(),
+            host_key: Vec::new(),
+            keys: Vec::new(),
+            key_index: HashMap::new(),
+            classes: Classes::default(),
+            host_names: self.host_names.clone(),
+        };
+        // Key ids stay those of `self` (two keys that become equal keep their own ids).
+        let class_of =
+            fleet.classes.intern(map, to, &keys.iter().map(|k| class_req(map, to, k)).collect::<Vec<_>>())?;
+        fleet.keys = keys.into_iter().zip(class_of).collect();
+        for (i, (k, _)) in fleet.keys.iter().enumerate() {
+            fleet.key_index.entry(*k).or_insert(i as u32);
+        }
+        fleet.host_key = self.host_key.clone();
         let keys = &fleet.keys;
         fleet.host_class = fleet.host_key.par_iter().map(|&k| keys[k as usize].1).collect();
         Ok(fleet)

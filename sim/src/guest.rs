@@ -19,12 +19,15 @@ use std::collections::HashMap;
 pub enum Fault {
     /// Leave `optional` features unresolved when a guest starts (skip the promotion of update).
     BreakPromotion,
+    /// Accept every cross-version migration (skip the destination version's reading and compare).
+    IgnoreVersion,
 }
 
 impl Fault {
     pub fn as_str(self) -> &'static str {
         match self {
             Fault::BreakPromotion => "break-promotion",
+            Fault::IgnoreVersion => "ignore-version",
         }
     }
 }
@@ -333,14 +336,19 @@ impl Compat {
 
     /// Adds rows for guest classes that have none yet.
     pub fn extend(&mut self, classes: &[GuestClass], hosts: &Classes) {
+        self.extend_with(classes.len(), hosts, |g, h| classes[g].sets.allows(h));
+    }
+
+    /// Adds rows `self.n_rows..n`: row `g` allows host class `h` when `allows(g, h)`.
+    pub fn extend_with(&mut self, n: usize, hosts: &Classes, allows: impl Fn(usize, &HostClass) -> bool + Sync) {
         assert!(hosts.len() <= self.row_words * 64, "host classes were added after the cache was built");
         let rw = self.row_words;
-        let new_rows: Vec<u64> = classes[self.n_rows..]
-            .par_iter()
+        let new_rows: Vec<u64> = (self.n_rows..n)
+            .into_par_iter()
             .flat_map_iter(|g| {
                 let mut row = vec![0u64; rw];
                 for (i, h) in hosts.list.iter().enumerate() {
-                    if g.sets.allows(h) {
+                    if allows(g, h) {
                         row[i / 64] |= 1 << (i % 64);
                     }
                 }
@@ -348,7 +356,7 @@ impl Compat {
             })
             .collect();
         self.bits.extend(new_rows);
-        self.n_rows = classes.len();
+        self.n_rows = n;
     }
 
     #[inline]

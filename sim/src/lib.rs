@@ -17,6 +17,7 @@ pub mod rng;
 pub mod scenarios;
 pub mod spec;
 pub mod swarm;
+pub mod versions;
 
 use cpufleet_engine::CpuMap;
 pub use error::{SimError, SimResult};
@@ -41,6 +42,8 @@ pub struct Config {
     pub reproduce: String,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// The libvirt-upgrade scenario's rollout (`--upgrade-steps`, `--upgrade-order`, `--reverse`).
+    pub rollout: scenarios::libvirt_upgrade::Rollout,
 }
 
 /// Runs the selected scenarios over the fleet `spec` generates and builds the report.
@@ -61,12 +64,12 @@ pub fn simulate_real(map: &CpuMap, real: real::RealFleet, config: &Config) -> Si
     let mut notes = Vec::new();
     let mut config_real =
         Config { scenarios: config.scenarios.clone(), reproduce: config.reproduce.clone(), ..*config };
-    for s in [Scenario::Upgrade, Scenario::Microcode] {
+    for s in [Scenario::Upgrade, Scenario::Microcode, Scenario::LibvirtUpgrade] {
         if config_real.scenarios.contains(&s) {
             config_real.scenarios.retain(|&x| x != s);
             notes.push(format!(
-                "the {s} scenario needs generation profiles (hosts replaced by newer generations, microcode levels); \
-                 a real inventory has none, so it did not run"
+                "the {s} scenario needs generation profiles (hosts replaced by newer generations, microcode levels, \
+                 hosts decoded again by another libvirt); a real inventory has none, so it did not run"
             ));
         }
     }
@@ -114,8 +117,13 @@ fn run(
     } else {
         (None, Vec::new())
     };
+    let rollout =
+        if has(Scenario::LibvirtUpgrade) { Some(libvirt_upgrade(map, spec, config, &progress)?) } else { None };
     progress.phase("check", 0);
-    let checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
+    let mut checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
+    if let Some((_, c)) = &rollout {
+        check::merge(&mut checks, c);
+    }
     drop(progress);
 
     let mut configurations = config_rows(&sim, &guests);
@@ -154,10 +162,28 @@ fn run(
         inventory_guests: real_report,
         notes,
         inventory: None,
+        libvirt_upgrade: rollout.map(|r| r.0),
         invariant_violations: Report::violations(&checks, &reproduce),
         checks,
         reproduce,
     })
+}
+
+/// The libvirt-upgrade scenario on its own state (every version's view of the same fleet), and
+/// its checks.
+fn libvirt_upgrade(
+    map: &CpuMap,
+    spec: &spec::Spec,
+    config: &Config,
+    progress: &Progress,
+) -> SimResult<(scenarios::libvirt_upgrade::LibvirtUpgradeReport, check::CheckReport)> {
+    let inputs = versions::Inputs::new(map, spec)?;
+    let first = usize::from(config.rollout.reverse);
+    let mut v = inputs.versions(config.seed, config.fault, first)?;
+    let run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, spec.guests, progress);
+    let mut checks = check::CheckReport::default();
+    check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
+    Ok((run.report, checks))
 }
 
 /// Per configuration: its guests, how many started, and the most frequent reason for a failure.

@@ -17,6 +17,8 @@ pub mod tag {
     pub const MICROCODE: u64 = 0x6d63_6f64;
     pub const CHECK_SAMPLE: u64 = 0x6368_6b73;
     pub const SWARM: u64 = 0x7377_726d;
+    pub const LIBVIRT_ORDER: u64 = 0x6c76_6f72;
+    pub const LIBVIRT_STEP: u64 = 0x6c76_7374;
 }
 
 /// One SplitMix64 step applied to `x` (a strong 64-bit mixer).

@@ -223,6 +223,9 @@ pub struct Spec {
     pub events: Vec<Event>,
     pub plan: PlanOpts,
     pub profiles: Profiles,
+    /// The user's spec file (label, text) when there is one: its `[[profile]]` and `[odd]`
+    /// sections are resolved again for another libvirt version's map ([`Spec::for_map`]).
+    pub user_source: Option<(String, String)>,
 }
 
 impl Spec {
@@ -269,6 +272,29 @@ impl Spec {
             p.hosts = s.0;
         }
         Ok(())
+    }
+
+    /// The same spec seen through another libvirt version's map: the profiles (hardware) are
+    /// resolved again against `map` (a feature that map does not know is a CPUID bit that version
+    /// cannot see), the microcode events keep the features `map` knows; pools, counts and guest
+    /// configurations (names) are unchanged. Profile indices are the same in both. `from` is the
+    /// map this spec was resolved with.
+    pub fn for_map(&self, from: &X86Map, map: &X86Map) -> SimResult<Spec> {
+        let profiles = match &self.user_source {
+            None => profiles::load(map, None)?,
+            Some((label, text)) => {
+                let user = Parsed::parse(Source { label, text })?;
+                let toml = ProfilesToml { odd: user.toml.odd.clone(), profile: user.toml.profile.clone() };
+                profiles::load(map, Some((&user.src, &toml)))?
+            }
+        };
+        let translate = |set: &FeatureSet| -> FeatureSet {
+            set.iter().filter_map(|id| map.feature_id(from.feature_name(id))).collect()
+        };
+        let mut spec = self.clone();
+        spec.events = self.events.iter().map(|e| Event { remove: translate(&e.remove), ..e.clone() }).collect();
+        spec.profiles = profiles;
+        Ok(spec)
     }
 
     /// Sets the number of guests (`--guests N`).
@@ -669,6 +695,7 @@ fn resolve(map: &X86Map, emb: &Parsed, user: Option<&Parsed>) -> SimResult<Spec>
             min_domain_hosts: plan.min_domain_hosts,
         },
         profiles,
+        user_source: user.map(|u| (u.src.label.to_string(), u.src.text.to_string())),
     };
     if spec.total_hosts() > MAX_HOSTS {
         return Err(src.error(None, format!("the fleet has {} hosts: at most {MAX_HOSTS}", spec.total_hosts())));

@@ -14,6 +14,7 @@ pub fn svg(c: Chart, r: &Report) -> String {
         Chart::Matrix => matrix_svg(r),
         Chart::Blockers => blockers_svg(r),
         Chart::UpgradeGuests | Chart::UpgradeFeatures => upgrade_svg(c, r),
+        Chart::RolloutRefusals(d) => rollout_svg(d, r),
         Chart::PlanCurve => {
             let curve = r.plan.as_ref().map(|p| &p.curve[..]).unwrap_or(&[]);
             line_chart(
@@ -47,6 +48,32 @@ fn upgrade_svg(c: Chart, r: &Report) -> String {
             ("gain on restart", "#1a7f37", xs(|s| s.gain_on_restart as f64)),
             ("evacuated", "#4f7cac", xs(|s| s.evacuated as f64)),
         ],
+    )
+}
+
+/// The Okabe–Ito palette (distinguishable with the common colour-vision deficiencies), black
+/// left out for the axes.
+pub const PALETTE: [&str; 7] = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"];
+
+/// libvirt-upgrade: refused migrations of direction `d` per step, one line per configuration.
+fn rollout_svg(d: usize, r: &Report) -> String {
+    let Some(u) = &r.libvirt_upgrade else { return String::new() };
+    let series: Vec<(&str, &str, Vec<f64>)> = u
+        .configurations
+        .iter()
+        .enumerate()
+        .map(|(t, c)| {
+            let vals = u.timeline.iter().map(|s| s.per_configuration[t].refused[d] as f64).collect();
+            (c.name.as_str(), PALETTE[t % PALETTE.len()], vals)
+        })
+        .collect();
+    let dir = if d == 0 { "old→new" } else { "new→old" };
+    line_chart_axes(
+        &format!("libvirt {} → {}: {dir} refusals", u.from, u.to),
+        "rollout step (share of hosts on the new version = step / steps)",
+        Some(&format!("refused {dir} migrations (count)")),
+        0,
+        &series,
     )
 }
 
@@ -162,6 +189,17 @@ fn blockers_svg(r: &Report) -> String {
 
 /// A line chart: series of (name, color, values) over x = x0, x0 + 1, ….
 fn line_chart(title: &str, x_label: &str, x0: usize, series: &[(&str, &str, Vec<f64>)]) -> String {
+    line_chart_axes(title, x_label, None, x0, series)
+}
+
+/// [`line_chart`] with a title on the y axis (its quantity and unit).
+fn line_chart_axes(
+    title: &str,
+    x_label: &str,
+    y_label: Option<&str>,
+    x0: usize,
+    series: &[(&str, &str, Vec<f64>)],
+) -> String {
     let n = series.iter().map(|s| s.2.len()).max().unwrap_or(0);
     let (w, h, left, right, top, bottom) = (780.0, 260.0, 60.0, 210.0, 24.0, 40.0);
     let ymax = series.iter().flat_map(|s| s.2.iter().copied()).fold(0.0f64, f64::max);
@@ -202,6 +240,14 @@ fn line_chart(title: &str, x_label: &str, x0: usize, series: &[(&str, &str, Vec<
         h - 6.0,
         esc(x_label)
     );
+    if let Some(y) = y_label {
+        let (x, yc) = (14.0, (top + h - bottom) / 2.0);
+        let _ = write!(
+            s,
+            "<text x='{x}' y='{yc:.1}' font-size='11' text-anchor='middle' fill='#5b6b7c' transform='rotate(-90 {x} {yc:.1})'>{}</text>",
+            esc(y)
+        );
+    }
     for (k, (name, color, vals)) in series.iter().enumerate() {
         let pts: Vec<String> = vals.iter().enumerate().map(|(i, &v)| format!("{:.1},{:.1}", px(i), py(v))).collect();
         let _ = write!(s, "<polyline fill='none' stroke='{color}' stroke-width='2.2' points='{}'/>", pts.join(" "));

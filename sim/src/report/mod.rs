@@ -6,6 +6,7 @@ pub mod text;
 
 use crate::check::{CheckReport, Invariant, Violation};
 use crate::scenarios::guests::GuestsReport;
+use crate::scenarios::libvirt_upgrade::LibvirtUpgradeReport;
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::migrate::BlockerRow;
 use crate::scenarios::plan::PlanReport;
@@ -92,6 +93,9 @@ pub struct Report {
     pub upgrade: Option<UpgradeReport>,
     pub microcode: Option<Vec<EventReport>>,
     pub plan: Option<PlanReport>,
+    /// The libvirt-upgrade scenario (absent from the JSON when it did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub libvirt_upgrade: Option<LibvirtUpgradeReport>,
     pub checks: CheckReport,
     /// The inventory's guests, where each can and cannot move (simulate --inventory).
     #[serde(skip_serializing_if = "Option::is_none")]

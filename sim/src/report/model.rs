@@ -5,6 +5,7 @@
 
 use super::Report;
 use crate::scenarios::guests::GuestsReport;
+use crate::scenarios::libvirt_upgrade::{Direction, LibvirtUpgradeReport};
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::plan::PlanReport;
 use crate::scenarios::pools::{BaselineReport, Outlier, PoolReport};
@@ -174,6 +175,9 @@ pub enum Chart {
     UpgradeFeatures,
     /// Plan curve: features per host as k grows.
     PlanCurve,
+    /// libvirt-upgrade: refusals per step, one line per configuration, for one direction
+    /// (0: old→new, 1: new→old).
+    RolloutRefusals(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -296,6 +300,9 @@ pub fn document(r: &Report) -> Doc<'_> {
     }
     if let Some(p) = &r.plan {
         sections.push(plan(p, r.hosts));
+    }
+    if let Some(u) = &r.libvirt_upgrade {
+        sections.push(libvirt_upgrade(u));
     }
     sections.push(invariants(r));
     Doc {
@@ -975,4 +982,91 @@ fn invariants(r: &Report) -> Section<'_> {
         .map(|v| vec![Span::Strong(v.invariant.sentence().into()), plain(format!(": {}", v.detail))]);
     s.html(Block::Bullets(items.collect()));
     s
+}
+
+fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
+    let mut s = Section::titled(
+        format!("LIBVIRT UPGRADE — libvirt {} → {} in {} steps, {} order", u.from, u.to, u.steps, order_name(u)),
+        "libvirt upgrade: migrations across versions",
+    );
+    s.html(note(vec![prose(
+        "A growing share of the hosts runs the new libvirt at each step; guests start under their host's version and \
+         each migration is read and compared by the destination's version. Version refusals: refused across versions \
+         although the same hardware accepts the guest under its own version.",
+    )]));
+    s.html(Block::Chart(Chart::RolloutRefusals(0)));
+    s.html(Block::Chart(Chart::RolloutRefusals(1)));
+    let columns = vec![
+        Column::right("step", 4),
+        Column::right("hosts new", 10),
+        Column::right("started", 8),
+        Column::right("old→new", 16).html_head("old→new refused / attempted"),
+        Column::right("new→old", 16).html_head("new→old refused / attempted"),
+        Column::right("same", 16).html_head("same version refused / attempted"),
+        Column::right("stranded", 9),
+        Column::left("cross-version reasons", 0).sep("  "),
+    ];
+    let rows = u
+        .timeline
+        .iter()
+        .map(|st| {
+            let dir = |d: usize| Cell::Text(format!("{} / {}", st.directions[d].refused, st.directions[d].attempted));
+            let reasons = st.directions[..2]
+                .iter()
+                .zip(Direction::ALL)
+                .flat_map(|(d, dn)| {
+                    d.reasons.iter().map(move |r| format!("{} {} {}", dn.as_str(), r.reason.as_str(), r.refusals))
+                })
+                .collect();
+            vec![
+                Cell::Int(st.step as u64),
+                Cell::Int(st.hosts_new),
+                Cell::Int(st.guests_started),
+                dir(0),
+                dir(1),
+                dir(2),
+                Cell::Int(st.stranded),
+                Cell::List(reasons, ", "),
+            ]
+        })
+        .collect();
+    s.both(Block::Table(Table { columns, rows, text_header: true, indent: "" }));
+    s.text(Block::Space);
+    s.both(Block::Subheading(prose("Configurations through the rollout, and what would make them survive")));
+    let columns = vec![
+        Column::left("configuration", 16).clip(16),
+        Column::left("survives", 8),
+        Column::right("version refusals", 8).head_width(17),
+        Column::right("stranded (max)", 6).head_width(15),
+        Column::left("why (most frequent)", 0).sep("  "),
+        Column::left("recommendation", 0).sep("  "),
+    ];
+    let rows = u
+        .configurations
+        .iter()
+        .map(|c| {
+            let why = c.example.clone().unwrap_or_else(|| {
+                c.reasons.iter().max_by_key(|r| r.refusals).map_or("-".into(), |r| r.reason.as_str().to_string())
+            });
+            vec![
+                Cell::Text(c.name.clone()),
+                Cell::Text(if c.fully_mobile { "yes" } else { "no" }.into()),
+                Cell::Int(c.version_refusals),
+                Cell::Int(c.max_stranded),
+                Cell::Text(if c.fully_mobile { "-".into() } else { why }),
+                Cell::Text(c.recommendation.clone().unwrap_or_else(|| "none needed".into())),
+            ]
+        })
+        .collect();
+    s.both(Block::Table(Table { columns, rows, text_header: true, indent: "" }));
+    s
+}
+
+fn order_name(u: &LibvirtUpgradeReport) -> &'static str {
+    use crate::scenarios::libvirt_upgrade::Order;
+    match u.order {
+        Order::Pool => "pool",
+        Order::Generation => "generation",
+        Order::Random => "random",
+    }
 }

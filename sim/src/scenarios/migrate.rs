@@ -31,12 +31,47 @@ pub struct Guest {
 
 /// Draws the guests and starts each on the first of its random candidate hosts that can run it.
 pub fn start_guests(sim: &mut Sim, n: u64) -> Vec<Guest> {
-    let fleet = &sim.fleet;
+    let mut guests = draw_guests(sim, n);
     let seed = sim.seed;
-    let sizes: Vec<f64> = fleet.pools.iter().map(|p| p.len as f64).collect();
+    let pools = sim.fleet.pools.clone();
+    place_guests(&mut guests, seed, &pools, |todo| {
+        let keys: Vec<(u16, u32, u32)> = todo
+            .iter()
+            .map(|&(g, h)| (g.template, sim.pool_ctx[g.pool as usize], sim.fleet.host_class[h as usize]))
+            .collect();
+        let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
+        ids.into_iter().map(|id| (id, sim.starter.combos[id as usize].outcome.as_ref().map_or(NO, |&c| c))).collect()
+    });
+    guests
+}
+
+/// The guest population: each guest's configuration and home pool (not started yet).
+pub fn draw_guests(sim: &Sim, n: u64) -> Vec<Guest> {
+    let seed = sim.seed;
+    let sizes: Vec<f64> = sim.fleet.pools.iter().map(|p| p.len as f64).collect();
     let pool_pick = Weighted::new(&sizes).expect("pools have hosts");
     let weights: Vec<f64> = sim.spec.templates.iter().map(|t| t.weight).collect();
     let tmpl_pick = Weighted::new(&weights).expect("validated weights");
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = Rng::for_item(seed, tag::GUEST, i);
+            let p = pool_pick.pick(&mut rng);
+            let t = tmpl_pick.pick(&mut rng) as u16;
+            Guest { template: t, pool: p as u32, host: NO, combo: NO, class: NO }
+        })
+        .collect()
+}
+
+/// Starts every guest not started yet on the first of its [`START_TRIES`] random candidate hosts
+/// (from its own stream) that can run it. `start` gets (guest, candidate host) pairs and answers,
+/// for each, the start (combo) it got and the guest class (NO when the host cannot run it).
+pub fn place_guests(
+    guests: &mut [Guest],
+    seed: u64,
+    pools: &[super::super::fleet::PoolInfo],
+    mut start: impl FnMut(&[(Guest, u32)]) -> Vec<(u32, u32)>,
+) {
     // Guest i's candidate hosts come from their own stream, drawn again in each round rather than
     // stored (START_TRIES × 4 bytes per guest).
     let candidate = |i: u64, pool: &super::super::fleet::PoolInfo, round: usize| -> u32 {
@@ -47,38 +82,55 @@ pub fn start_guests(sim: &mut Sim, n: u64) -> Vec<Guest> {
         }
         h as u32
     };
-    let mut guests: Vec<Guest> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let mut rng = Rng::for_item(seed, tag::GUEST, i);
-            let p = pool_pick.pick(&mut rng);
-            let t = tmpl_pick.pick(&mut rng) as u16;
-            Guest { template: t, pool: p as u32, host: NO, combo: NO, class: NO }
-        })
-        .collect();
     for round in 0..START_TRIES {
         let todo: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class == NO).collect();
         if todo.is_empty() {
             break;
         }
-        let fleet = &sim.fleet;
-        let cands: Vec<u32> =
-            todo.par_iter().map(|&g| candidate(g as u64, &fleet.pools[guests[g].pool as usize], round)).collect();
-        let keys: Vec<(u16, u32, u32)> = todo
-            .iter()
-            .zip(&cands)
-            .map(|(&g, &h)| (guests[g].template, sim.pool_ctx[guests[g].pool as usize], fleet.host_class[h as usize]))
+        let pairs: Vec<(Guest, u32)> = todo
+            .par_iter()
+            .map(|&g| (guests[g], candidate(g as u64, &pools[guests[g].pool as usize], round)))
             .collect();
-        let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
-        for ((&g, id), &h) in todo.iter().zip(ids).zip(&cands) {
-            guests[g].combo = id;
-            if let Ok(c) = sim.starter.combos[id as usize].outcome {
-                guests[g].class = c;
-                guests[g].host = h;
+        for (&g, ((_, h), (combo, class))) in todo.iter().zip(pairs.iter().zip(start(&pairs))) {
+            guests[g].combo = combo;
+            if class != NO {
+                guests[g].class = class;
+                guests[g].host = *h;
             }
         }
     }
-    guests
+}
+
+/// The next destination of a migration chain now on `cur_host` in `cur_pool`: a random pool
+/// (share `cross` of the moves, drawn by `pool_pick`) or its own, then a random other host of
+/// it; None when that pool has no other host (the move is skipped).
+#[inline]
+pub fn next_destination(
+    rng: &mut Rng,
+    pools: &[super::super::fleet::PoolInfo],
+    pool_pick: &Weighted,
+    cross: f64,
+    cur_host: usize,
+    cur_pool: usize,
+) -> Option<(usize, usize)> {
+    let dest_pool = if cross > 0.0 && rng.chance(cross) { pool_pick.pick(rng) } else { cur_pool };
+    let p = &pools[dest_pool];
+    let mut dest = p.start + rng.below(p.len as u64) as usize;
+    if dest == cur_host {
+        if p.len == 1 {
+            return None;
+        }
+        dest = p.start + (dest - p.start + 1) % p.len;
+    }
+    Some((dest, dest_pool))
+}
+
+/// How many migrations the chain of the `rank`-th started guest makes, of `migrations` spread
+/// over `started` guests.
+#[inline]
+pub fn chain_length(migrations: u64, started: u64, rank: usize) -> u64 {
+    let (per, extra) = (migrations / started, migrations % started);
+    per + u64::from((rank as u64) < extra)
 }
 
 /// A concurrent bitset matrix (rows × host classes): set bits are OR-ed, so the result does not
@@ -202,7 +254,6 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
         return MigrateRun { stats: MigStats::new(n_templates, n_features), accepted, refused };
     }
     let s = started.len() as u64;
-    let (per, extra) = (migrations / s, migrations % s);
     let sizes: Vec<f64> = fleet.pools.iter().map(|p| p.len as f64).collect();
     let pool_pick = Weighted::new(&sizes).expect("pools have hosts");
     let cross = sim.spec.variation.cross_pool;
@@ -217,22 +268,18 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
             || MigStats::new(n_templates, n_features),
             |mut st, (rank, &g)| {
                 let guest = guests[g];
-                let n = per + u64::from((rank as u64) < extra);
+                let n = chain_length(migrations, s, rank);
                 let mut rng = Rng::for_item(seed, tag::MIGRATION, g as u64);
                 let (mut cur_host, mut cur_pool) = (guest.host as usize, guest.pool as usize);
                 let gc = guest.class;
                 let sets = &gclasses[gc as usize].sets;
                 let t = guest.template as usize;
                 for _ in 0..n {
-                    let dest_pool = if cross > 0.0 && rng.chance(cross) { pool_pick.pick(&mut rng) } else { cur_pool };
-                    let p = &fleet.pools[dest_pool];
-                    let mut dest = p.start + rng.below(p.len as u64) as usize;
-                    if dest == cur_host {
-                        if p.len == 1 {
-                            continue;
-                        }
-                        dest = p.start + (dest - p.start + 1) % p.len;
-                    }
+                    let Some((dest, dest_pool)) =
+                        next_destination(&mut rng, &fleet.pools, &pool_pick, cross, cur_host, cur_pool)
+                    else {
+                        continue;
+                    };
                     let hc = host_class[dest];
                     let cross_pool = dest_pool != cur_pool;
                     st.attempted += 1;

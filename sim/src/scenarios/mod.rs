@@ -1,6 +1,7 @@
 //! The scenarios and the state they share.
 
 pub mod guests;
+pub mod libvirt_upgrade;
 pub mod microcode;
 pub mod migrate;
 pub mod plan;
@@ -27,6 +28,10 @@ pub enum Scenario {
     Upgrade,
     Microcode,
     Plan,
+    /// libvirt rolled from one version to the other host by host (issue 13).
+    #[serde(rename = "libvirt-upgrade")]
+    #[value(name = "libvirt-upgrade")]
+    LibvirtUpgrade,
 }
 
 impl Scenario {
@@ -85,7 +90,7 @@ mod tests {
     #[test]
     fn scenario_names_are_the_same_on_the_command_line_and_in_the_report() {
         let names: Vec<String> = Scenario::all().iter().map(|s| s.to_string()).collect();
-        assert_eq!(names, ["pools", "migrate", "upgrade", "microcode", "plan"]);
+        assert_eq!(names, ["pools", "migrate", "upgrade", "microcode", "plan", "libvirt-upgrade"]);
         for s in Scenario::all() {
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
         }

@@ -1,0 +1,96 @@
+//! The libvirt-upgrade scenario through the `cpufleet` binary: the rollout on a small fleet in
+//! both directions, determinism across thread counts, the flags in the reproduce line, and the
+//! injected `ignore-version` fault caught by the cross-version invariants.
+
+use serde_json::Value;
+use std::process::Output;
+
+#[path = "support/bin.rs"]
+mod bin;
+use bin::{cpufleet, stderr, stdout};
+
+const SMALL: [&str; 6] = ["--hosts", "400", "--guests", "300", "--migrations", "6000"];
+
+fn run(extra: &[&str]) -> (Value, Output) {
+    let mut args = vec!["simulate", "--scenario", "libvirt-upgrade", "--format", "json", "--quiet"];
+    args.extend(SMALL);
+    args.extend(extra);
+    let o = cpufleet(&args);
+    let v = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    (v, o)
+}
+
+#[test]
+fn the_rollout_reports_every_step_direction_and_configuration() {
+    let (v, o) = run(&["--upgrade-steps", "4"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let u = &v["libvirt_upgrade"];
+    assert_eq!((u["from"].as_str(), u["to"].as_str()), (Some("9.0.0"), Some("11.3.0")));
+    let steps = u["timeline"].as_array().unwrap();
+    assert_eq!(steps.len(), 5);
+    // Nobody upgraded at step 0, everybody at the end: no cross-version migration either time.
+    for s in [&steps[0], &steps[4]] {
+        for d in 0..2 {
+            assert_eq!(s["directions"][d]["attempted"], 0);
+        }
+    }
+    assert_eq!(steps[4]["hosts_new"], 400);
+    // Mid-rollout, 11.3.0 host-model guests cannot go back: 9.0.0 does not know their model.
+    let mid = &steps[2]["directions"][1];
+    assert!(mid["attempted"].as_u64().unwrap() > 0);
+    let reasons: Vec<&str> = mid["reasons"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert!(reasons.contains(&"unknown-model"), "{reasons:?}");
+    let configs = u["configurations"].as_array().unwrap();
+    let host_model = configs.iter().find(|c| c["name"] == "host-model").unwrap();
+    assert_eq!(host_model["fully_mobile"], false);
+    assert!(host_model["example"].as_str().unwrap().ends_with("on libvirt 9.0.0"), "{host_model}");
+    assert!(host_model["recommendation"].as_str().unwrap().contains("a model both versions know"));
+    let passthrough = configs.iter().find(|c| c["name"] == "host-passthrough").unwrap();
+    assert_eq!(passthrough["fully_mobile"], true, "hardware identity does not depend on the version");
+    assert!(v["checks"]["cross_version_checked"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn the_reverse_rollout_goes_from_11_3_to_9_0() {
+    let (v, o) = run(&["--reverse", "--upgrade-order", "random"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let u = &v["libvirt_upgrade"];
+    assert_eq!(
+        (u["from"].as_str(), u["to"].as_str(), u["order"].as_str()),
+        (Some("11.3.0"), Some("9.0.0"), Some("random"))
+    );
+    // Guests started on the 11.3.0 hosts (old here) are refused by 9.0.0 (new) by name.
+    let refused: u64 = u["timeline"].as_array().unwrap()[1..5]
+        .iter()
+        .flat_map(|s| s["directions"][0]["reasons"].as_array().unwrap().clone())
+        .filter(|r| r["reason"] == "unknown-model")
+        .map(|r| r["refusals"].as_u64().unwrap())
+        .sum();
+    assert!(refused > 0);
+    assert!(v["reproduce"].as_str().unwrap().ends_with("--scenario libvirt-upgrade --upgrade-order random --reverse"));
+}
+
+#[test]
+fn json_is_byte_identical_across_thread_counts() {
+    let (a, b) = (
+        run(&["--threads", "1", "--upgrade-order", "generation"]),
+        run(&["--threads", "4", "--upgrade-order", "generation"]),
+    );
+    assert_eq!(stdout(&a.1), stdout(&b.1));
+    let other_seed = run(&["--threads", "4", "--upgrade-order", "generation", "--seed", "2"]);
+    assert_ne!(stdout(&a.1), stdout(&other_seed.1));
+}
+
+#[test]
+fn ignoring_the_destination_version_is_caught() {
+    let (v, o) = run(&["--inject-fault", "ignore-version"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let invariants: Vec<&str> =
+        v["invariant_violations"].as_array().unwrap().iter().map(|x| x["invariant"].as_str().unwrap()).collect();
+    assert!(
+        invariants
+            .contains(&"a migration accepted across libvirt versions is one the destination version's compare accepts"),
+        "{invariants:?}"
+    );
+    assert!(invariants.contains(&"no accepted guest uses a model or feature name unknown to its host's version"));
+}

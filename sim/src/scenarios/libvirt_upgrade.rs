@@ -1,0 +1,527 @@
+//! The libvirt-upgrade scenario (issue 13): libvirt is rolled from one version to the other host
+//! by host while guests keep starting and moving. The fleet starts on 9.0.0 (11.3.0 with
+//! `--reverse`, a downgrade); over T steps a growing share of the hosts runs the other version.
+//! At each step the guest population starts and migrates as in the migrate scenario (the same
+//! draws, [`migrate::place_guests`], [`migrate::next_destination`]), each start under its host's
+//! version and each migration read and compared by the destination's version
+//! ([`crate::versions`]). The report counts migrations per direction and configuration with the
+//! reasons, the stranded guests, the configurations that stay fully mobile, and a
+//! recommendation per configuration.
+
+use super::migrate::{self, chain_length, next_destination, Guest, PairBits};
+use crate::fleet::NO;
+use crate::progress::Progress;
+use crate::rng::{derive, tag, Rng, Weighted};
+use crate::versions::{Refusal, Versions};
+use cpufleet_engine::LibvirtVersion;
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Which hosts move first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
+pub enum Order {
+    /// Pool after pool, in spec order (one pool is mixed at a time).
+    #[default]
+    Pool,
+    /// Oldest generation first, across the fleet.
+    Generation,
+    /// A random order drawn from the seed.
+    Random,
+}
+
+/// The rollout's parameters (`--upgrade-steps`, `--upgrade-order`, `--reverse`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rollout {
+    pub steps: u32,
+    pub order: Order,
+    /// Roll 11.3.0 back to 9.0.0 instead.
+    pub reverse: bool,
+}
+
+impl Default for Rollout {
+    fn default() -> Rollout {
+        Rollout { steps: 5, order: Order::Pool, reverse: false }
+    }
+}
+
+/// The direction of a migration between host versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    OldToNew,
+    NewToOld,
+    Same,
+}
+
+impl Direction {
+    pub const ALL: [Direction; 3] = [Direction::OldToNew, Direction::NewToOld, Direction::Same];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::OldToNew => "old→new",
+            Direction::NewToOld => "new→old",
+            Direction::Same => "same version",
+        }
+    }
+}
+
+/// Migrations of one direction.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DirCount {
+    pub attempted: u64,
+    pub refused: u64,
+    /// Refusals per reason, in [`Refusal::ALL`] order, zero counts left out.
+    pub reasons: Vec<ReasonCount>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ReasonCount {
+    pub reason: Refusal,
+    pub refusals: u64,
+}
+
+/// One configuration at one step.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ConfigStep {
+    pub started: u64,
+    /// Per direction (old→new, new→old, same): attempted, refused.
+    pub attempted: [u64; 3],
+    pub refused: [u64; 3],
+    /// Cross-version refusals the same hardware would accept under the guest's own version.
+    pub version_refusals: u64,
+    pub stranded: u64,
+}
+
+/// One step of the rollout.
+#[derive(Clone, Debug, Serialize)]
+pub struct RolloutStep {
+    pub step: u32,
+    /// Hosts on the new version.
+    pub hosts_new: u64,
+    pub guests_started: u64,
+    pub directions: Vec<DirCount>,
+    pub stranded: u64,
+    pub per_configuration: Vec<ConfigStep>,
+}
+
+/// One configuration over the whole rollout.
+#[derive(Clone, Debug, Serialize)]
+pub struct RolloutConfig {
+    pub name: String,
+    pub cpu: String,
+    /// No migration refused for a version reason and no guest stranded at any step.
+    pub fully_mobile: bool,
+    pub version_refusals: u64,
+    pub max_stranded: u64,
+    pub reasons: Vec<ReasonCount>,
+    /// The most frequent refusal for a name the destination does not know, as libvirt says it.
+    pub example: Option<String>,
+    /// The smallest change that would let it survive (None when it survives).
+    pub recommendation: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LibvirtUpgradeReport {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub steps: u32,
+    pub order: Order,
+    pub reverse: bool,
+    pub timeline: Vec<RolloutStep>,
+    pub configurations: Vec<RolloutConfig>,
+}
+
+/// What the checkers get: accepted cross-version migrations as (guest version, guest class,
+/// destination version, destination host class), deduplicated, in order.
+pub struct RolloutRun {
+    pub report: LibvirtUpgradeReport,
+    pub accepted: Vec<(usize, u32, usize, u32)>,
+}
+
+/// Per configuration over every step: refusals per reason, version refusals per home pool.
+struct Totals {
+    reasons: Vec<[u64; 7]>,
+    pools: Vec<Vec<u64>>,
+}
+
+fn order_pools(v: &Versions) -> usize {
+    v.views[0].fleet.pools.len()
+}
+
+/// The host order of the rollout (first = upgraded first).
+fn host_order(v: &Versions, order: Order, seed: u64) -> Vec<u32> {
+    let fleet = &v.views[0].fleet;
+    let n = fleet.n_hosts() as u32;
+    let mut hosts: Vec<u32> = (0..n).collect();
+    match order {
+        Order::Pool => {}
+        Order::Generation => {
+            let profiles = &v.views[0].spec.profiles.list;
+            hosts.sort_by_key(|&h| {
+                let p = fleet.profile_of(h as usize);
+                (profiles[p].year, p, h)
+            });
+        }
+        Order::Random => hosts.sort_by_key(|&h| (derive(seed, tag::LIBVIRT_ORDER, h as u64), h)),
+    }
+    hosts
+}
+
+/// Per-migration-chain counters, merged by addition.
+#[derive(Clone, Default)]
+struct Acc {
+    dirs: [[u64; 2]; 3],
+    reasons: [[u64; 7]; 3],
+    per_t: Vec<ConfigStep>,
+    reasons_t: Vec<[u64; 7]>,
+    /// Per configuration and home pool: version refusals.
+    pools_t: Vec<Vec<u64>>,
+    /// Per guest version and guest class: refusals for an unknown name.
+    unknown: Vec<Vec<u64>>,
+}
+
+impl Acc {
+    fn new(n_t: usize, n_pools: usize, classes: &[usize]) -> Acc {
+        Acc {
+            per_t: vec![ConfigStep::default(); n_t],
+            reasons_t: vec![[0; 7]; n_t],
+            pools_t: vec![vec![0; n_pools]; n_t],
+            unknown: classes.iter().map(|&n| vec![0; n]).collect(),
+            ..Default::default()
+        }
+    }
+    fn merge(mut self, o: Acc) -> Acc {
+        for d in 0..3 {
+            for k in 0..2 {
+                self.dirs[d][k] += o.dirs[d][k];
+            }
+            for r in 0..7 {
+                self.reasons[d][r] += o.reasons[d][r];
+            }
+        }
+        for (a, b) in self.per_t.iter_mut().zip(&o.per_t) {
+            for d in 0..3 {
+                a.attempted[d] += b.attempted[d];
+                a.refused[d] += b.refused[d];
+            }
+            a.version_refusals += b.version_refusals;
+        }
+        for (a, b) in self.reasons_t.iter_mut().zip(&o.reasons_t) {
+            for r in 0..7 {
+                a[r] += b[r];
+            }
+        }
+        for (a, b) in self.unknown.iter_mut().zip(&o.unknown).chain(self.pools_t.iter_mut().zip(&o.pools_t)) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        self
+    }
+}
+
+fn reason_counts(counts: &[u64; 7]) -> Vec<ReasonCount> {
+    Refusal::ALL
+        .iter()
+        .zip(counts)
+        .filter(|(_, &n)| n > 0)
+        .map(|(&reason, &refusals)| ReasonCount { reason, refusals })
+        .collect()
+}
+
+/// Starts the guests on the fleet as it is (`ver[h]`: the version index of host h); a guest's
+/// `combo` and `class` are ids of its host's version.
+fn start_step(v: &mut Versions, guests: &mut [Guest], ver: &[u8]) {
+    for g in guests.iter_mut() {
+        (g.host, g.combo, g.class) = (NO, NO, NO);
+    }
+    let seed = v.views[0].seed;
+    let pools = v.views[0].fleet.pools.clone();
+    migrate::place_guests(guests, seed, &pools, |todo| {
+        let mut out = vec![(NO, NO); todo.len()];
+        for (vi, view) in v.views.iter_mut().enumerate() {
+            let idx: Vec<usize> = (0..todo.len()).filter(|&i| ver[todo[i].1 as usize] as usize == vi).collect();
+            let keys: Vec<(u16, u32, u32)> = idx
+                .iter()
+                .map(|&i| {
+                    let (g, h) = todo[i];
+                    (g.template, view.pool_ctx[g.pool as usize], view.fleet.host_class[h as usize])
+                })
+                .collect();
+            let ids = view.starter.ensure(&view.map.x86, &view.spec.templates, &view.fleet.classes, &keys);
+            for (&i, id) in idx.iter().zip(ids) {
+                out[i] = (id, view.starter.combos[id as usize].outcome.as_ref().map_or(NO, |&c| c));
+            }
+        }
+        out
+    });
+    v.refresh();
+}
+
+/// The migrations of one step: every started guest's chain, in parallel.
+fn migrate_step(v: &Versions, guests: &[Guest], ver: &[u8], step: u32, new: usize, accepted: &[Vec<PairBits>]) -> Acc {
+    let sim = &v.views[0];
+    let fleet = &sim.fleet;
+    let n_t = sim.spec.templates.len();
+    let classes: Vec<usize> = v.views.iter().map(|w| w.starter.classes.len()).collect();
+    let started: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class != NO).collect();
+    let n_pools = fleet.pools.len();
+    if started.is_empty() {
+        return Acc::new(n_t, n_pools, &classes);
+    }
+    let sizes: Vec<f64> = fleet.pools.iter().map(|p| p.len as f64).collect();
+    let pool_pick = Weighted::new(&sizes).expect("pools have hosts");
+    let cross = sim.spec.variation.cross_pool;
+    let step_seed = derive(sim.seed, tag::LIBVIRT_STEP, step as u64);
+    let migrations = sim.spec.migrations;
+    started
+        .par_iter()
+        .enumerate()
+        .fold(
+            || Acc::new(n_t, n_pools, &classes),
+            |mut a, (rank, &g)| {
+                let guest = guests[g];
+                let (t, gc) = (guest.template as usize, guest.class);
+                let gv = ver[guest.host as usize] as usize;
+                let mut rng = Rng::for_item(step_seed, tag::MIGRATION, g as u64);
+                let (mut cur_host, mut cur_pool) = (guest.host as usize, guest.pool as usize);
+                for _ in 0..chain_length(migrations, started.len() as u64, rank) {
+                    let Some((dest, dest_pool)) =
+                        next_destination(&mut rng, &fleet.pools, &pool_pick, cross, cur_host, cur_pool)
+                    else {
+                        continue;
+                    };
+                    let (sv, dv) = (ver[cur_host] as usize, ver[dest] as usize);
+                    let dir = if sv == dv {
+                        2
+                    } else if dv == new {
+                        0
+                    } else {
+                        1
+                    };
+                    let hc = v.views[dv].fleet.host_class[dest];
+                    a.dirs[dir][0] += 1;
+                    a.per_t[t].attempted[dir] += 1;
+                    if v.compat[gv][dv].allows(gc, hc) {
+                        if gv != dv {
+                            accepted[gv][dv].set(gc, hc);
+                        }
+                        cur_host = dest;
+                        cur_pool = dest_pool;
+                        continue;
+                    }
+                    a.dirs[dir][1] += 1;
+                    a.per_t[t].refused[dir] += 1;
+                    let r = v.refusal(gv, gc, dv, hc).unwrap_or(Refusal::Missing) as usize;
+                    a.reasons[dir][r] += 1;
+                    a.reasons_t[t][r] += 1;
+                    if gv != dv && v.compat[gv][gv].allows(gc, v.views[gv].fleet.host_class[dest]) {
+                        a.per_t[t].version_refusals += 1;
+                        a.pools_t[t][guest.pool as usize] += 1;
+                        if Refusal::ALL[r].is_unknown_name() {
+                            a.unknown[gv][gc as usize] += 1;
+                        }
+                    }
+                }
+                a
+            },
+        )
+        .reduce(|| Acc::new(n_t, n_pools, &classes), Acc::merge)
+}
+
+/// Guests of each configuration with no other host of their pool, of either version, that
+/// accepts them (a cold restart is the only way off their host).
+fn stranded(v: &Versions, guests: &[Guest], ver: &[u8], per_t: &mut [ConfigStep]) -> u64 {
+    let fleet = &v.views[0].fleet;
+    let nv = v.views.len();
+    // Hosts per (pool, version, host class of that version).
+    let counts: Vec<Vec<std::collections::BTreeMap<u32, u64>>> = fleet
+        .pools
+        .par_iter()
+        .map(|p| {
+            let mut c = vec![std::collections::BTreeMap::new(); nv];
+            for h in p.range() {
+                let vi = ver[h] as usize;
+                *c[vi].entry(v.views[vi].fleet.host_class[h]).or_insert(0) += 1;
+            }
+            c
+        })
+        .collect();
+    let flags: Vec<bool> = guests
+        .par_iter()
+        .map(|g| {
+            if g.class == NO {
+                return false;
+            }
+            let gv = ver[g.host as usize] as usize;
+            let own = v.views[gv].fleet.host_class[g.host as usize];
+            !(0..nv).any(|d| {
+                counts[g.pool as usize][d].iter().any(|(&hc, &n)| {
+                    let others = if d == gv && hc == own { n - 1 } else { n };
+                    others > 0 && v.compat[gv][d].allows(g.class, hc)
+                })
+            })
+        })
+        .collect();
+    for (g, &s) in guests.iter().zip(&flags) {
+        per_t[g.template as usize].stranded += u64::from(s);
+    }
+    flags.iter().filter(|&&s| s).count() as u64
+}
+
+/// Runs the rollout. `v` holds every version's state; the fleet starts on `old` and moves to
+/// the other version.
+pub fn run(v: &mut Versions, rollout: &Rollout, n_guests: u64, progress: &Progress) -> RolloutRun {
+    let (old, new) = if rollout.reverse { (1, 0) } else { (0, 1) };
+    let steps = rollout.steps.max(1);
+    let order = host_order(v, rollout.order, v.views[0].seed);
+    let n_hosts = order.len();
+    let mut guests = migrate::draw_guests(&v.views[0], n_guests);
+    let mut timeline = Vec::new();
+    let mut accepted_all = std::collections::BTreeSet::new();
+    let mut unknown_all: Vec<Vec<u64>> = Vec::new();
+    let n_t = v.views[0].spec.templates.len();
+    let mut totals = Totals { reasons: vec![[0; 7]; n_t], pools: vec![vec![0; order_pools(v)]; n_t] };
+    for step in 0..=steps {
+        progress.phase("libvirt-upgrade", 0);
+        let k = (n_hosts as u64 * step as u64 / steps as u64) as usize;
+        let mut ver = vec![old as u8; n_hosts];
+        for &h in &order[..k] {
+            ver[h as usize] = new as u8;
+        }
+        start_step(v, &mut guests, &ver);
+        let accepted: Vec<Vec<PairBits>> = v
+            .views
+            .iter()
+            .map(|g| v.views.iter().map(|d| PairBits::new(g.starter.classes.len(), d.fleet.classes.len())).collect())
+            .collect();
+        let acc = migrate_step(v, &guests, &ver, step, new, &accepted);
+        for (g, row) in accepted.iter().enumerate() {
+            for (d, bits) in row.iter().enumerate() {
+                accepted_all.extend(bits.pairs().into_iter().map(|(gc, hc)| (g, gc, d, hc)));
+            }
+        }
+        for t in 0..n_t {
+            for r in 0..7 {
+                totals.reasons[t][r] += acc.reasons_t[t][r];
+            }
+            for (x, y) in totals.pools[t].iter_mut().zip(&acc.pools_t[t]) {
+                *x += y;
+            }
+        }
+        unknown_all.resize(acc.unknown.len(), Vec::new());
+        for (a, b) in unknown_all.iter_mut().zip(&acc.unknown) {
+            a.resize(b.len().max(a.len()), 0);
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        timeline.push(step_report(v, &guests, &ver, step, new, acc));
+    }
+    let configurations = config_reports(v, &timeline, &unknown_all, &totals, old);
+    let report = LibvirtUpgradeReport {
+        from: LibvirtVersion::ALL[old].as_str(),
+        to: LibvirtVersion::ALL[new].as_str(),
+        steps,
+        order: rollout.order,
+        reverse: rollout.reverse,
+        timeline,
+        configurations,
+    };
+    RolloutRun { report, accepted: accepted_all.into_iter().collect() }
+}
+
+fn step_report(v: &Versions, guests: &[Guest], ver: &[u8], step: u32, new: usize, acc: Acc) -> RolloutStep {
+    let mut per_t = acc.per_t;
+    for g in guests.iter().filter(|g| g.class != NO) {
+        per_t[g.template as usize].started += 1;
+    }
+    let stranded = stranded(v, guests, ver, &mut per_t);
+    let directions = (0..3)
+        .map(|d| DirCount {
+            attempted: acc.dirs[d][0],
+            refused: acc.dirs[d][1],
+            reasons: reason_counts(&acc.reasons[d]),
+        })
+        .collect();
+    RolloutStep {
+        step,
+        hosts_new: ver.iter().filter(|&&x| x as usize == new).count() as u64,
+        guests_started: guests.iter().filter(|g| g.class != NO).count() as u64,
+        directions,
+        stranded,
+        per_configuration: per_t,
+    }
+}
+
+/// Per configuration over the rollout: mobility, reasons, the most frequent unknown name, and
+/// the recommendation.
+fn config_reports(
+    v: &Versions,
+    timeline: &[RolloutStep],
+    unknown: &[Vec<u64>],
+    totals: &Totals,
+    old: usize,
+) -> Vec<RolloutConfig> {
+    let templates = &v.views[0].spec.templates;
+    let mut top: Vec<Option<(u64, String)>> = vec![None; templates.len()];
+    for (gv, counts) in unknown.iter().enumerate() {
+        let view = &v.views[gv];
+        for combo in &view.starter.combos {
+            let Ok(gc) = combo.outcome else { continue };
+            let n = counts.get(gc as usize).copied().unwrap_or(0);
+            if n == 0 {
+                continue;
+            }
+            let d = 1 - gv;
+            if let Err(u) = &v.incoming[gv][d][gc as usize].read {
+                let t = combo.template as usize;
+                let msg = u.message(LibvirtVersion::ALL[d]);
+                if top[t].as_ref().is_none_or(|(m, _)| n > *m) {
+                    top[t] = Some((n, msg));
+                }
+            }
+        }
+    }
+    templates
+        .iter()
+        .enumerate()
+        .map(|(t, tm)| {
+            let version_refusals: u64 = timeline.iter().map(|s| s.per_configuration[t].version_refusals).sum();
+            let base_stranded = timeline.first().map_or(0, |s| s.per_configuration[t].stranded);
+            let max_stranded = timeline.iter().map(|s| s.per_configuration[t].stranded).max().unwrap_or(0);
+            let fully_mobile = version_refusals == 0 && max_stranded <= base_stranded;
+            let example = top[t].as_ref().map(|(_, m)| m.clone());
+            let recommendation = (!fully_mobile).then(|| recommend(v, old, top[t].is_some(), &totals.pools[t]));
+            RolloutConfig {
+                name: tm.name.clone(),
+                cpu: tm.describe(),
+                fully_mobile,
+                version_refusals,
+                max_stranded,
+                reasons: reason_counts(&totals.reasons[t]),
+                example,
+                recommendation,
+            }
+        })
+        .collect()
+}
+
+/// The smallest change for configuration `t`, in the pool whose guests of it are refused most
+/// for a version reason: when a name the other version does not know is the reason, pin that
+/// pool's baseline model under the old version (what its guest definitions were written
+/// against), if both versions know it; otherwise upgrade that pool first, whole, in one step.
+fn recommend(v: &Versions, old: usize, unknown: bool, per_pool: &[u64]) -> String {
+    let view = &v.views[old];
+    let p = (0..per_pool.len()).max_by_key(|&p| (per_pool[p], std::cmp::Reverse(p))).unwrap_or(0);
+    let pool = &view.fleet.pools[p].name;
+    let model = view.starter.ctx(view.pool_ctx[p]).and_then(|c| c.baseline.as_ref().ok()).and_then(|b| b.model.clone());
+    match model.filter(|m| unknown && v.views.iter().all(|w| w.map.x86.model(m).is_some())) {
+        Some(m) => format!(
+            "in pool {pool}: pin `{m}` (its baseline model under libvirt {}), a model both versions know",
+            view.map.version()
+        ),
+        None => format!("upgrade pool {pool} first, all its hosts in one step"),
+    }
+}
