@@ -1,7 +1,9 @@
 //! Reading a real fleet inventory (`cpufleet_inventory::Inventory::read`): 100,000 host files in
 //! 20 pool folders, `virsh capabilities` documents of 10 distinct host CPUs (the bench
 //! configurations of `common`, two microcode levels each), generated once into a temporary
-//! directory. Measures listing, parallel reads, byte dedupe and one parse per distinct content.
+//! directory. Measures listing, parallel reads, byte dedupe and one parse per distinct content
+//! (`read`), and that plus `cpufleet simulate --inventory`'s work on the default spec's guests,
+//! migrations and plan: pools, migrate and plan (`read_and_simulate`).
 //!
 //! `cargo bench -p cpufleet-benches --bench inventory -- --warm-up-time 1 --measurement-time 5`
 
@@ -11,6 +13,7 @@ mod sample;
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_inventory::{Inventory, ReadOpts};
+use cpufleet_sim::Scenario;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -47,6 +50,25 @@ fn read(c: &mut Criterion) {
     g.throughput(Throughput::Elements((POOLS * HOSTS_PER_POOL) as u64));
     g.bench_function(format!("read/{}_host_files", POOLS * HOSTS_PER_POOL), |b| {
         b.iter(|| Inventory::read(black_box(&dir.0), &map, &opts).unwrap())
+    });
+    let spec = cpufleet_sim::spec::load(&map.x86, None, u64::MAX).unwrap();
+    let config = cpufleet_sim::Config {
+        seed: 1,
+        scenarios: vec![Scenario::Pools, Scenario::Migrate, Scenario::Plan],
+        check_all: false,
+        fault: None,
+        reproduce: String::new(),
+        progress: false,
+        rollout: Default::default(),
+    };
+    g.bench_function(format!("read_and_simulate/{}_host_files", POOLS * HOSTS_PER_POOL), |b| {
+        b.iter(|| {
+            let inv = Inventory::read(black_box(&dir.0), &map, &opts).unwrap();
+            let real = cpufleet_sim::real::from_inventory(&map.x86, &spec, &inv).unwrap();
+            let report = cpufleet_sim::simulate_real(&map, real, &config).unwrap();
+            assert_eq!(report.checks.violation_count, 0);
+            report
+        })
     });
     g.finish();
 }

@@ -6,10 +6,11 @@ use clap::{Args, Subcommand};
 use cpufleet_io::{print_stdout, write_atomic, CliError, CliResult};
 use cpufleet_sim as sim;
 use sim::report::{self, Report};
+use cpufleet_engine::CpuMap;
 use sim::{fleet, html, spec, Config, Fault, Scenario};
 use std::path::{Path, PathBuf};
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct SimulateArgs {
     #[command(flatten)]
     pub common: Common,
@@ -74,6 +75,12 @@ pub struct SimulateArgs {
     /// DIR/domain-N.xml, N as in the report.
     #[arg(long, value_name = "DIR")]
     pub plan_out: Option<PathBuf>,
+    /// Swarm testing: run N members (seeds SEED, SEED+1, …), each over its own variant of the
+    /// spec drawn from its seed (host variation, guest and generation mixes; 400 hosts), with
+    /// every check on. Prints one line per member and the command that reproduces a failure.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000),
+          conflicts_with_all = ["inventory", "html", "plan_out", "hosts", "guests", "migrations"])]
+    pub swarm: Option<u32>,
     /// Test-only: inject a fault the invariant checkers must catch.
     #[arg(long, value_enum, hide = true)]
     pub inject_fault: Option<Fault>,
@@ -231,6 +238,9 @@ fn thread_pool(threads: Option<u16>) -> CliResult<Option<rayon::ThreadPool>> {
 }
 
 pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
+    if let Some(n) = args.swarm {
+        return run_swarm(&args, n);
+    }
     if let Some(path) = &args.html {
         cpufleet_io::check_output_path(path)?;
     }
@@ -268,9 +278,8 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Loads the map and the spec, applies the command line's overrides, and runs the simulator.
-pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
-    let map = mapload::load(&args.common)?;
+/// The spec with the command line's overrides.
+fn prepare_spec(args: &SimulateArgs, map: &CpuMap) -> CliResult<spec::Spec> {
     let mut spec = spec::load(&map.x86, args.spec.as_deref(), args.common.max_input_bytes)?;
     if let Some(n) = args.hosts {
         spec.scale_hosts(n)?;
@@ -289,20 +298,73 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     if let Some(n) = args.min_domain_hosts {
         spec.plan.min_domain_hosts = n;
     }
-    let selected = ScenarioChoice::select(&args.scenarios);
-    let config = Config {
-        seed: args.seed,
-        scenarios: selected,
-        check_all: args.check_all,
+    Ok(spec)
+}
+
+/// The run's configuration from the command line.
+fn config(args: &SimulateArgs, seed: u64, check_all: bool, reproduce: String) -> Config {
+    Config {
+        seed,
+        scenarios: ScenarioChoice::select(&args.scenarios),
+        check_all,
         fault: args.inject_fault,
-        reproduce: reproduce(args),
-        progress: !args.quiet,
+        reproduce,
+        progress: !args.quiet && args.swarm.is_none(),
         rollout: sim::scenarios::libvirt_upgrade::Rollout {
             steps: args.upgrade_steps,
             order: args.upgrade_order,
             reverse: args.reverse,
         },
-    };
+    }
+}
+
+/// `--swarm N`: members seed, seed+1, …, each over its own variant of the spec
+/// (`cpufleet_sim::swarm`) with every check on; one line per member, the reproduce command of
+/// each failure, exit 1 if any failed.
+fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
+    let map = mapload::load(&args.common)?;
+    let base = prepare_spec(args, &map)?;
+    let mut failed = Vec::new();
+    let mut members = Vec::new();
+    for seed in sim::swarm::member_seeds(args.seed, n) {
+        let spec = sim::swarm::variant(&base, seed);
+        let mut line = reproduce(&SimulateArgs { seed, ..args.clone() });
+        line = line.replacen("cpufleet simulate", "cpufleet simulate --swarm 1", 1);
+        let report = sim::simulate(&map, &spec, &config(args, seed, true, line.clone()))?;
+        let c = &report.checks;
+        if c.violation_count > 0 {
+            failed.push(line.clone());
+        }
+        members.push(serde_json::json!({
+            "seed": seed, "hosts": report.hosts, "guests": report.guests, "checks": c.checks,
+            "violations": c.violation_count, "reproduce": line,
+        }));
+        if args.format == Format::Text {
+            let verdict = if c.violation_count == 0 { "all invariants hold".to_string() } else {
+                format!("{} VIOLATED; reproduce with: {line}", c.violation_count)
+            };
+            print_stdout(&format!(
+                "swarm member seed {seed}: {} hosts, {} guests, {} checks: {verdict}\n",
+                report.hosts, report.guests, c.checks
+            ))?;
+        }
+    }
+    match args.format {
+        Format::Text => print_stdout(&format!("swarm: {n} members, {} failed\n", failed.len()))?,
+        Format::Json => print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({"members": members, "failed": failed.len()}))
+                .expect("JSON values serialise")
+        ))?,
+    }
+    Ok(if failed.is_empty() { Outcome::Ok } else { Outcome::Negative })
+}
+
+/// Loads the map and the spec, applies the command line's overrides, and runs the simulator.
+pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
+    let map = mapload::load(&args.common)?;
+    let spec = prepare_spec(args, &map)?;
+    let config = config(args, args.seed, args.check_all, reproduce(args));
     match &args.inventory {
         None => Ok(sim::simulate(&map, &spec, &config)?),
         Some(dir) => {

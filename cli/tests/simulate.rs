@@ -569,3 +569,30 @@ fn every_scenario_runs_under_both_libvirt_versions() {
     assert!(!host_models[0].contains("-v1</model>") && !host_models[0].contains("-v2</model>"));
     assert!(host_models[1].contains("<model>Cascadelake-Server-v"), "{}", &host_models[1][..400]);
 }
+
+#[test]
+fn swarm_runs_members_over_spec_variants_and_prints_reproducible_failures() {
+    let o = cpufleet(&["simulate", "--swarm", "3", "--seed", "40", "--scenario", "migrate"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for seed in 40..43 {
+        assert!(out.contains(&format!("swarm member seed {seed}: 400 hosts")), "{out}");
+    }
+    assert!(out.ends_with("swarm: 3 members, 0 failed\n"), "{out}");
+    // Members differ: each draws its own variant of the spec.
+    let (v, _) = json_run(&["simulate", "--swarm", "2", "--seed", "40", "--scenario", "migrate"]);
+    let checks: Vec<u64> = v["members"].as_array().unwrap().iter().map(|m| u(&m["checks"])).collect();
+    assert_ne!(checks[0], checks[1], "{v}");
+    // A fault is caught in every member, and each failure's command reproduces it alone.
+    let args = ["simulate", "--swarm", "2", "--seed", "7", "--scenario", "migrate", "--inject-fault", "break-promotion"];
+    let (v, o) = json_run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(u(&v["failed"]), 2);
+    let m = &v["members"][1];
+    let line = m["reproduce"].as_str().unwrap();
+    assert!(line.starts_with("cpufleet simulate --swarm 1 --seed 8 "), "{line}");
+    let argv: Vec<&str> = line.split(' ').skip(1).collect();
+    let (again, o) = json_run(&argv);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(again["members"][0]["violations"], m["violations"]);
+}

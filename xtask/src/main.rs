@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo xtask ci            every step below, in order (what `.ci/run` calls)
-//! cargo xtask STEP...       only these steps: fmt clippy doc msrv test fuzz
+//! cargo xtask STEP...       only these steps: fmt clippy doc msrv test swarm fuzz
 //! ```
 //!
 //! Steps:
@@ -16,15 +16,17 @@
 //! - `test`: the README's test command, `cargo test --workspace --release`; the tests that
 //!   produce summary lines (conformance per libvirt version, the differential test against
 //!   virsh) append them to a file named by `CPUFLEET_SUMMARY_FILE`, printed once at the end.
+//! - `swarm`: the simulator's seed sweep, `cpufleet simulate --swarm N --seed S` (every check on,
+//!   each member over its own spec variant; a failure prints its reproduce command). N is
+//!   `CPUFLEET_SWARM` (default 64); S is `CPUFLEET_SWARM_SEED`, by default the day number since
+//!   1970, so each day's CI explores new seeds and a failing seed stays reproducible from the log.
 //! - `fuzz`: `fuzz/ci.sh` (every fuzz target, `CPUFLEET_FUZZ_SECONDS` each, default 60).
-//!
-//! A `swarm` step, the simulator's seed sweep, lands with `cpufleet simulate --swarm`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-const STEPS: [&str; 6] = ["fmt", "clippy", "doc", "msrv", "test", "fuzz"];
+const STEPS: [&str; 7] = ["fmt", "clippy", "doc", "msrv", "test", "swarm", "fuzz"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -76,12 +78,24 @@ fn run_step(root: &Path, step: &str) -> StepResult {
         "doc" => cargo(root, &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")]),
         "msrv" => msrv(root),
         "test" => test(root),
+        "swarm" => swarm(root),
         "fuzz" => {
             let secs = std::env::var("CPUFLEET_FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
             run(Command::new(fuzz.join("ci.sh")).arg(secs).current_dir(root))
         }
         other => Err(format!("unknown step {other}")),
     }
+}
+
+/// `cpufleet simulate --swarm N --seed S` on the release binary the tests built.
+fn swarm(root: &Path) -> StepResult {
+    let n = std::env::var("CPUFLEET_SWARM").unwrap_or_else(|_| "64".into());
+    let seed = std::env::var("CPUFLEET_SWARM_SEED").unwrap_or_else(|_| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        (now.as_secs() / 86_400).to_string()
+    });
+    let args = ["run", "--release", "-q", "-p", "cpufleet", "--", "simulate", "--swarm", &n, "--seed", &seed];
+    cargo(root, &args, &[])
 }
 
 /// Runs `cargo ARGS` in `dir` with extra environment variables.
