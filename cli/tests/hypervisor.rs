@@ -352,3 +352,65 @@ fn hypervisor_matches_qemu_driver_9_0_0() {
     }
     assert!(disagreed.is_empty(), "{} of {n} cases disagree with the QEMU driver (first ones above)", disagreed.len());
 }
+
+/// 2. `cpufleet baseline --driver qemu` against the QEMU driver's plain `virsh cpu-baseline`:
+/// every pack `-host.xml` alone, the Intel and the AMD ones together (as several files, which
+/// cpufleet baselines as their concatenation) × {plain, --features, --migratable, both}; and
+/// the default driver must differ exactly where the QEMU driver filters features.
+#[test]
+fn baseline_driver_qemu_matches_qemu_driver_9_0_0() {
+    const WHAT: &str = "cpu-baseline differential (QEMU driver)";
+    let Some(oracle) = oracle_for("baseline", WHAT) else { return };
+    let root = tmp_root("baseline-qemu-differential");
+    let hosts: Vec<(String, String)> = pack_cpu_files().into_iter().filter(|(n, _)| n.ends_with("-host.xml")).collect();
+    let mut sets: Vec<Vec<PathBuf>> = hosts.iter().map(|(n, _)| vec![pack_dir().join(n)]).collect();
+    for vendor in ["<vendor>Intel", "<vendor>AMD"] {
+        sets.push(hosts.iter().filter(|(_, t)| t.contains(vendor)).map(|(n, _)| pack_dir().join(n)).collect());
+    }
+    const FLAGS: [&[&str]; 4] = [&[], &["--features"], &["--migratable"], &["--features", "--migratable"]];
+    let (mut virsh_cmds, mut ours) = (Vec::new(), Vec::new());
+    for (i, set) in sets.iter().enumerate() {
+        let text: String = set.iter().map(|p| std::fs::read_to_string(p).expect("pack file")).collect();
+        let concat = write(&root, &format!("set-{i}.xml"), &text);
+        for flags in FLAGS {
+            let mut v = vec!["cpu-baseline".to_string()];
+            v.extend(flags.iter().map(|f| f.to_string()));
+            v.push(concat.display().to_string());
+            let mut c: Vec<String> = ["baseline", "--libvirt", "9.0.0", "--driver", "qemu"].map(String::from).to_vec();
+            c.extend(flags.iter().map(|f| f.to_string()));
+            c.extend(set.iter().map(|p| p.display().to_string()));
+            virsh_cmds.push(v);
+            ours.push(c);
+        }
+    }
+    let answers = oracle.run(&virsh_cmds, 4);
+    let (n, mut disagreed, mut filtered) = (answers.len(), Vec::new(), 0);
+    for ((v, c), va) in virsh_cmds.iter().zip(&ours).zip(&answers) {
+        let args: Vec<&str> = c.iter().map(String::as_str).collect();
+        if let Some(d) = disagreement(&v.join(" "), va, &VirshOut::of_output(&cpufleet(&args))) {
+            disagreed.push(d);
+        }
+        // The test driver's answer: the same, or more features (those the QEMU driver drops).
+        let test_args: Vec<&str> = args.iter().copied().filter(|a| *a != "--driver" && *a != "qemu").collect();
+        let test = VirshOut::of_output(&cpufleet(&test_args));
+        if test.stdout != va.stdout {
+            filtered += 1;
+            let dropped = ["cmt", "mbm_total", "mbm_local", "osxsave", "ospke"];
+            let kept: Vec<&str> =
+                test.stdout.lines().filter(|l| !dropped.iter().any(|d| l.contains(&format!("name='{d}'")))).collect();
+            let theirs: Vec<&str> = va.stdout.lines().collect();
+            assert_eq!(kept, theirs, "the test driver's answer differs by more than the filtered features: {c:?}");
+        }
+    }
+    println!(
+        "cpu-baseline --driver qemu differential libvirt-9.0.0: {n} comparisons, {} agreed, {} disagreed ({filtered} differ from the default driver by the filtered features; oracle: {})",
+        n - disagreed.len(),
+        disagreed.len(),
+        oracle.describe
+    );
+    for d in disagreed.iter().take(5) {
+        println!("DISAGREEMENT {d}");
+    }
+    assert!(filtered > 0, "no input set shows the QEMU driver's filter");
+    assert!(disagreed.is_empty(), "{} of {n} cases disagree with the QEMU driver (first ones above)", disagreed.len());
+}

@@ -538,12 +538,20 @@ fn full_cpu(map: &CpuMap, caps_host: &CpuDef, reported: Option<&CpuDef>) -> Resu
 /// `virQEMUCapsCPUFilterFeatures` rejects dropped, then the expansion for `--features`.
 pub fn qemu_driver_baseline(map: &CpuMap, cpus: &[CpuDef], expand: bool, migratable: bool) -> Result<CpuDef, CpuError> {
     let mut out = ops::baseline(map, cpus, None, migratable)?;
-    qemu_filter_features(map.version(), &mut out);
-    if expand {
-        let arch = Arch::of_cpu(map, &out)?;
-        ops::expand_features(map, arch, &mut out)?;
-    }
+    qemu_driver_baseline_finish(map, &mut out, expand)?;
     Ok(out)
+}
+
+/// The QEMU driver's steps after libvirt's own baseline `cpu` (computed without `--features`):
+/// the filtered features dropped, then the expansion when `expand`. What `cpufleet baseline
+/// --driver qemu` applies to the test driver's answer.
+pub fn qemu_driver_baseline_finish(map: &CpuMap, cpu: &mut CpuDef, expand: bool) -> Result<(), CpuError> {
+    qemu_filter_features(map.version(), cpu);
+    if expand {
+        let arch = Arch::of_cpu(map, cpu)?;
+        ops::expand_features(map, arch, cpu)?;
+    }
+    Ok(())
 }
 
 /// Drops the features the QEMU driver of `version` filters (`virQEMUCapsCPUFilterFeatures`).
