@@ -130,6 +130,12 @@ enum Cmd {
     /// The richest CPU the hypervisor of --domcaps can give all CPUs of FILE: exactly
     /// `virsh hypervisor-cpu-baseline`.
     HypervisorBaseline(hypervisor::BaselineArgs),
+    /// The guest CPU as libvirt's QEMU driver starts it on the hypervisor of --domcaps (what
+    /// `virsh start` / `domxml-to-native` would run), or the error it would give. Exit 0: it
+    /// starts; 1: the driver refuses it (incompatible with the host, a mode or model the
+    /// hypervisor does not support; virsh fails, exit 1); 2: bad input (unreadable or malformed
+    /// files, model or feature names the map does not know; virsh also fails, exit 1).
+    Start(hypervisor::StartArgs),
     /// This machine's CPU as `virsh capabilities` shows it (x86_64, read with CPUID).
     Host {
         #[command(flatten)]
@@ -271,6 +277,7 @@ fn run(cli: Cli) -> CliResult<Outcome> {
         Cmd::Host { common, dump, format } => commands::host(&common, dump, format),
         Cmd::HypervisorCompare(args) => hypervisor::compare(&args),
         Cmd::HypervisorBaseline(args) => hypervisor::baseline(&args),
+        Cmd::Start(args) => hypervisor::start(&args),
         Cmd::Simulate(args) => simulate::run_simulate(args),
         Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
         Cmd::Fmt { common, format, files } => commands::fmt(&common, &files, format),

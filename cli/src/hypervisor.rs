@@ -10,12 +10,15 @@
 //! model or feature, unreadable or malformed files, an unsupported hypervisor), where virsh
 //! says 1.
 
-use crate::{inputs, limits, mapload, Common, Format, Outcome};
+use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
-use cpufleet_engine::hypervisor::{Hypervisor, LibvirtError};
+use cpufleet_engine::hypervisor::{Accel, ErrorCode, Hypervisor, LibvirtError, StartKind};
 use cpufleet_engine::x86::Verdict;
-use cpufleet_engine::xml::{self, TypeHint};
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
+use cpufleet_engine::XmlErrorKind;
+use cpufleet_engine::{CpuDef, CpuMap, CpuType};
+use cpufleet_export::qemu::qemu_cpu_arg;
+use cpufleet_export::{NameTable, Vocabulary};
 use cpufleet_io::{print_stdout, read_file, CliError, CliResult, Input};
 use std::path::{Path, PathBuf};
 
@@ -170,6 +173,95 @@ pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
         print_stdout(&format!("{v}\n"))?;
     } else {
         print_stdout(&format!("{text}\n"))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `start` arguments.
+#[derive(Args, Clone)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub hv: HypervisorArgs,
+    /// `virsh capabilities` of the host: the full host CPU a KVM start checks forbidden features
+    /// and `check='partial'` against (without it, the host-model CPU stands in, with a warning).
+    #[arg(long, value_name = "FILE")]
+    pub caps: Option<PathBuf>,
+    /// The guest arrives by live migration (or a restore): removed features are kept as
+    /// `require` (libvirt 11.3.0) and a host-model CPU naming a model is taken as custom.
+    #[arg(long)]
+    pub incoming: bool,
+    /// Print the `-cpu` argument QEMU gets instead of the CPU's XML.
+    #[arg(long)]
+    pub qemu_argv: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The guest: a <cpu> or a domain XML (a domain without <cpu> gets QEMU's default CPU); a
+    /// file or -.
+    pub guest: PathBuf,
+}
+
+/// `cpufleet start`: the guest CPU after the QEMU driver's start path, or the error the driver
+/// gives (`error: ...` on stderr as virsh prints it; exit 1 when the driver refuses the guest,
+/// 2 when the input is bad: names the map does not know, malformed files).
+pub fn start(a: &StartArgs) -> CliResult<Outcome> {
+    let map = mapload::load(&a.common)?;
+    let hv = load_hypervisor(&a.common, &map, &a.hv, a.caps.as_deref())?;
+    let input = cpufleet_io::gather_inputs(std::slice::from_ref(&a.guest))?;
+    let [input] = <[Input; 1]>::try_from(input).map_err(|_| CliError::file(&a.guest, "expected one guest file"))?;
+    let bytes = cpufleet_io::read_input(&input, a.common.max_input_bytes)?;
+    let doc = match xml::read_cpu_document(&bytes, TypeHint::Guest, map.version(), limits(&a.common)) {
+        Ok(doc) => doc,
+        // A domain without <cpu>: QEMU's default CPU (the engine's start path supplies it).
+        Err(e) if e.element == "domain" && e.kind == XmlErrorKind::MissingElement("cpu") => {
+            CpuDocument { kinds: vec![DocKind::Domain], cpus: vec![], spans: vec![], models: None, domcaps: None }
+        }
+        Err(e) => return Err(CliError::file(input.path(), e)),
+    };
+    let loaded = inputs::Loaded { input, bytes, doc };
+    let guest = loaded.doc.cpus.first().cloned().unwrap_or_else(|| CpuDef::new(CpuType::Guest));
+    if hv.accel == Accel::Kvm && hv.full.is_none() {
+        eprintln!(
+            "cpufleet: warning: without --caps the host-model CPU stands in for the full host CPU KVM checks against"
+        );
+    }
+    if !hv.baseline_is_exact() {
+        eprintln!(
+            "cpufleet: warning: libvirt {}'s domcapabilities have no QEMU blockers; give --qemu-caps for an exact translation",
+            map.version()
+        );
+    }
+    let kind = if a.incoming { StartKind::Incoming } else { StartKind::Fresh };
+    let started = match hv.start(&map, &guest, kind) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let refs: Vec<inputs::CpuRef> = loaded.cpu_refs().take(1).collect();
+            if let Some(bad) = inputs::unknown_name(&map, &refs, None) {
+                return Err(bad);
+            }
+            return match e.code {
+                ErrorCode::CpuIncompatible | ErrorCode::ConfigUnsupported | ErrorCode::OperationFailed => {
+                    Ok(Outcome::Negative)
+                }
+                _ => Err(CliError::new(format!("the QEMU driver would refuse this: {e}"))),
+            };
+        }
+    };
+    let tables = NameTable::embedded(Vocabulary::Qemu).map_err(|e| CliError::new(e.to_string()))?;
+    let argv = qemu_cpu_arg(&started.command_line, &tables).map_err(|e| CliError::new(e.to_string()))?;
+    match a.format {
+        Format::Text if a.qemu_argv => print_stdout(&format!("{}\n", argv.arg))?,
+        Format::Text => print_stdout(&xml::format_cpu(&started.cpu))?,
+        Format::Json => {
+            let mut v = json::answer(&map, json::cpu(&started.cpu));
+            v["virttype"] = hv.accel.virttype().into();
+            v["incoming"] = a.incoming.into();
+            v["check"] = started.cpu.check.map(|c| c.as_str()).into();
+            v["qemu_cpu"] = argv.arg.into();
+            json::print(&v)?;
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -414,3 +414,164 @@ fn baseline_driver_qemu_matches_qemu_driver_9_0_0() {
     assert!(filtered > 0, "no input set shows the QEMU driver's filter");
     assert!(disagreed.is_empty(), "{} of {n} cases disagree with the QEMU driver (first ones above)", disagreed.len());
 }
+
+/// Hand-made start-path cases (spec §7 check 9 and more): modes, check, forbid, optional,
+/// match, translation, filtered and unknown features, removed features, vendor_id, maxphysaddr.
+const START_CPUS: &[&str] = &[
+    "",
+    "<cpu mode='host-model'/>",
+    "<cpu mode='host-model' check='none'/>",
+    "<cpu mode='host-model'><feature policy='require' name='sse4a'/></cpu>",
+    "<cpu mode='host-model'><feature policy='disable' name='xsave'/><feature policy='optional' name='vmx'/></cpu>",
+    "<cpu mode='host-model'><feature policy='forbid' name='invtsc'/></cpu>",
+    "<cpu mode='host-model'><feature policy='forbid' name='ht'/></cpu>",
+    "<cpu mode='host-model'><model>EPYC</model></cpu>",
+    "<cpu mode='host-passthrough'/>",
+    "<cpu mode='host-passthrough' migratable='off'/>",
+    "<cpu mode='host-passthrough'><feature policy='disable' name='vmx'/></cpu>",
+    "<cpu mode='maximum'/>",
+    "<cpu mode='maximum' migratable='on'/>",
+    "<cpu><model>qemu64</model></cpu>",
+    "<cpu check='partial'><model>qemu64</model></cpu>",
+    "<cpu check='none'><model>qemu64</model></cpu>",
+    "<cpu check='full'><model>qemu64</model></cpu>",
+    "<cpu check='partial'><model>qemu64</model><feature policy='forbid' name='ht'/></cpu>",
+    "<cpu check='partial'><model>qemu64</model><feature policy='forbid' name='sse4a'/></cpu>",
+    "<cpu check='partial'><model>qemu64</model><feature policy='forbid' name='invtsc'/></cpu>",
+    "<cpu><model>qemu64</model><feature policy='require' name='ht'/></cpu>",
+    "<cpu><model>kvm64</model></cpu>",
+    "<cpu><model>cpu64-rhel6</model></cpu>",
+    "<cpu><model fallback='forbid'>cpu64-rhel6</model></cpu>",
+    "<cpu><model>cpu64-rhel5</model><vendor>AMD</vendor></cpu>",
+    "<cpu><model>Opteron_G3</model></cpu>",
+    "<cpu check='none'><model>EPYC</model></cpu>",
+    "<cpu check='none'><model>Icelake-Server</model></cpu>",
+    "<cpu check='none'><model>Skylake-Client</model><feature policy='optional' name='invtsc'/><feature policy='optional' name='svm'/></cpu>",
+    "<cpu check='none'><model>Haswell-noTSX</model><vendor>Intel</vendor><feature policy='require' name='vmx'/><feature policy='disable' name='osxsave'/><feature policy='optional' name='invtsc'/></cpu>",
+    "<cpu match='minimum'><model>qemu64</model></cpu>",
+    "<cpu match='minimum' check='none'><model>Westmere</model></cpu>",
+    "<cpu match='strict'><model>qemu64</model></cpu>",
+    "<cpu check='none'><model>qemu64</model><feature policy='require' name='osxsave'/><feature policy='disable' name='cmt'/><feature policy='disable' name='pconfig'/><feature policy='forbid' name='cvt16'/></cpu>",
+    "<cpu check='none'><model>qemu64</model><feature policy='force' name='sse4.2'/><feature policy='require' name='ospke'/><feature policy='disable' name='mbm_local'/></cpu>",
+    "<cpu><model>qemu64</model><feature policy='optional' name='invtsc'/><feature policy='optional' name='xsaves'/></cpu>",
+    "<cpu><model>Foo</model></cpu>",
+    "<cpu><model>qemu64</model><feature policy='require' name='foo'/></cpu>",
+    "<cpu><feature policy='require' name='vmx'/></cpu>",
+    "<cpu><model vendor_id='GenuineIntel'>qemu64</model></cpu>",
+    "<cpu><model>qemu64</model><maxphysaddr mode='emulate' bits='42'/></cpu>",
+    "<cpu mode='host-passthrough'><maxphysaddr mode='passthrough'/></cpu>",
+    "<cpu><model>qemu64</model><feature policy='disable' name='kvm_pv_eoi'/></cpu>",
+];
+
+/// The `-cpu` argument of a `domxml-to-native qemu-argv` answer (None without one).
+fn cpu_arg(argv: &str) -> Option<&str> {
+    let i = argv.find(" -cpu ")? + 6;
+    Some(argv[i..].split(' ').next().unwrap_or_default())
+}
+
+/// 3. `cpufleet start --qemu-argv` against `virsh domxml-to-native qemu-argv` (the QEMU
+/// driver's fresh-start path, which creates nothing): the `-cpu` string, or the error lines.
+/// Definitions: [`START_CPUS`], every map model (custom, with a random feature policy or none)
+/// and 30 random guest CPUs; each for every available accelerator, with the driver's own
+/// domcapabilities, QEMU capabilities cache and `virsh capabilities` (FULL on KVM).
+#[test]
+fn start_matches_qemu_driver_9_0_0() {
+    const WHAT: &str = "start differential";
+    let Some(oracle) = oracle_for("start", WHAT) else { return };
+    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
+    let root = tmp_root("start-differential");
+    let hvs = accelerators(&oracle, &root, WHAT);
+    if hvs.is_empty() {
+        return skip(WHAT, "no accelerator gives a host-model CPU");
+    }
+    let caps = oracle.one(&["capabilities"]);
+    assert!(caps.ok, "virsh capabilities: {:?}", caps.errors);
+    let caps = write(&root, "capabilities.xml", &caps.stdout);
+    let mut rng = Rng::new(env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED) ^ 3);
+    let mut defs: Vec<String> = START_CPUS.iter().map(|s| s.to_string()).collect();
+    for m in &map.x86.models {
+        let feature = if rng.chance(50) {
+            let f = &map.x86.features[rng.below(map.x86.features.len())].name;
+            let policy = ["force", "require", "optional", "disable", "forbid"][rng.below(5)];
+            format!("<feature policy='{policy}' name='{f}'/>")
+        } else {
+            String::new()
+        };
+        defs.push(format!("<cpu><model>{}</model>{feature}</cpu>", m.name));
+    }
+    for _ in 0..30 {
+        defs.push(random_guest(&map, &mut rng));
+    }
+    let (mut virsh_cmds, mut ours) = (Vec::new(), Vec::new());
+    for a in &hvs {
+        for (i, d) in defs.iter().enumerate() {
+            let domain = format!(
+                "<domain type='{}'>\n  <name>cpufleet-{i}</name>\n  <uuid>6b7ac3e0-5c1f-4b8e-9d0a-0000000{i:05}</uuid>\n  <memory>65536</memory>\n  <os><type arch='x86_64'>hvm</type></os>\n{d}</domain>\n",
+                a.virttype
+            );
+            let file = write(&a.dir, &format!("domain-{i}.xml"), &domain).display().to_string();
+            virsh_cmds.push(vec!["domxml-to-native".to_string(), "qemu-argv".to_string(), file.clone()]);
+            let (dc, qc) = (a.domcaps.display().to_string(), a.cache.display().to_string());
+            ours.push(
+                [
+                    "start",
+                    "--libvirt",
+                    "9.0.0",
+                    "--domcaps",
+                    &dc,
+                    "--qemu-caps",
+                    &qc,
+                    "--caps",
+                    &caps.display().to_string(),
+                    "--qemu-argv",
+                    &file,
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+        }
+    }
+    let answers = oracle.run(&virsh_cmds, 4);
+    let (n, mut disagreed, mut refused) = (answers.len(), Vec::new(), 0);
+    for ((v, c), va) in virsh_cmds.iter().zip(&ours).zip(&answers) {
+        let args: Vec<&str> = c.iter().map(String::as_str).collect();
+        let o = cpufleet(&args);
+        let co = VirshOut::of_output(&o);
+        let theirs = if va.ok { cpu_arg(&va.stdout).map(|s| s.to_string()) } else { None };
+        let mine = if co.ok { Some(co.stdout.trim_end().to_string()) } else { None };
+        refused += usize::from(!va.ok);
+        // A definition cpufleet's reader rejects (exit 2, no libvirt error line): virsh must fail.
+        let bad_input = o.status.code() == Some(2) && co.errors.is_empty();
+        let same = theirs == mine && (va.ok || bad_input || va.errors == co.errors);
+        if !same || (bad_input && va.ok) {
+            disagreed.push(format!(
+                "{}\n{}\n--- virsh: {:?} {:?}\n--- cpufleet: {:?} {:?}\n{}",
+                v.join(" "),
+                std::fs::read_to_string(&v[2]).unwrap_or_default(),
+                theirs,
+                va.errors,
+                mine,
+                co.errors,
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+    }
+    let accels: Vec<&str> = hvs.iter().map(|h| h.virttype).collect();
+    println!(
+        "start differential libvirt-9.0.0: {n}, {} agreed, {} disagreed ({} CPU definitions × virttype {}{}; {refused} refused by the driver; oracle: {})",
+        n - disagreed.len(),
+        disagreed.len(),
+        defs.len(),
+        accels.join(" and "),
+        if accels.contains(&"kvm") { "" } else { "; kvm is not available here" },
+        oracle.describe
+    );
+    for d in disagreed.iter().take(8) {
+        println!("DISAGREEMENT {d}");
+    }
+    assert!(
+        disagreed.is_empty(),
+        "{} of {n} start cases disagree with the QEMU driver (first ones above)",
+        disagreed.len()
+    );
+}

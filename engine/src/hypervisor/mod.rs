@@ -10,8 +10,10 @@
 //! caller reads the files.
 
 mod qemu_caps;
+mod start;
 
 pub use qemu_caps::{parse_qemu_caps, QemuCaps, QemuProp};
+pub use start::{StartKind, StartedCpu, DEFAULT_X86_MODEL};
 
 use crate::cpu::{CpuDef, Fallback, MaxPhysAddr, Policy};
 use crate::error::{CpuError, Pos, XmlError, XmlErrorKind};
@@ -115,6 +117,7 @@ pub enum ErrorCode {
     InvalidArg,
     CpuIncompatible,
     ConfigUnsupported,
+    XmlError,
 }
 
 impl ErrorCode {
@@ -126,6 +129,7 @@ impl ErrorCode {
             ErrorCode::InvalidArg => "invalid argument: ",
             ErrorCode::CpuIncompatible => "the CPU is incompatible with host CPU: ",
             ErrorCode::ConfigUnsupported => "unsupported configuration: ",
+            ErrorCode::XmlError => "XML error: ",
         }
     }
 }
