@@ -12,7 +12,7 @@
 
 use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
-use cpufleet_engine::hypervisor::{Accel, ErrorCode, Hypervisor, LibvirtError, StartKind};
+use cpufleet_engine::hypervisor::{Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, StartKind};
 use cpufleet_engine::x86::Verdict;
 use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
 use cpufleet_engine::XmlErrorKind;
@@ -50,8 +50,10 @@ pub struct CompareArgs {
     pub error: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// A <cpu>, domain, capabilities or domcapabilities document (its first CPU is compared).
-    pub cpu: PathBuf,
+    /// <cpu>, domain, capabilities or domcapabilities documents: files, directories (every
+    /// *.xml inside, sorted by name) or -. Every CPU of them is compared.
+    #[arg(required = true, value_name = "CPU")]
+    pub cpus: Vec<PathBuf>,
 }
 
 /// `hypervisor-baseline` arguments.
@@ -69,8 +71,10 @@ pub struct BaselineArgs {
     pub migratable: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Documents holding the CPUs (all of them are used; domcapabilities may be concatenated).
-    pub file: PathBuf,
+    /// Documents holding the CPUs, all of them used as if concatenated (domcapabilities too):
+    /// files, directories (every *.xml inside, sorted by name) or -.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 /// Reads the hypervisor view: domcapabilities, plus the QEMU cache and capabilities if given.
@@ -111,46 +115,84 @@ fn libvirt_failure(lines: &[String], e: &LibvirtError, json: bool) -> CliResult<
     }
 }
 
-/// `cpufleet hypervisor-compare`.
+/// virsh's line for a hypervisor compare verdict about the CPU described in `f`.
+fn verdict_line(v: Verdict, f: &str) -> String {
+    match v {
+        Verdict::Identical => {
+            format!("CPU described in {f} is identical to the CPU provided by hypervisor on the host")
+        }
+        Verdict::Superset => {
+            format!("The CPU provided by hypervisor on the host is a superset of CPU described in {f}")
+        }
+        _ => format!("CPU described in {f} is incompatible with the CPU provided by hypervisor on the host"),
+    }
+}
+
+/// `cpufleet hypervisor-compare CPU…`: every CPU of the inputs against the hypervisor. One CPU:
+/// virsh's answer byte for byte. Several (several files, or a file with several CPUs, where
+/// virsh would take the first): one verdict per CPU named by file and position, the reason
+/// under an incompatible one, and a summary, as `compare` prints them. The first CPU libvirt
+/// refuses to compare (or an incompatible one with `--error`) ends the command with virsh's
+/// error.
 pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
     let map = mapload::load(&a.common)?;
     let hv = load_hypervisor(&a.common, &map, &a.hv, a.caps.as_deref())?;
-    let doc = inputs::load(Input::File(a.cpu.clone()), &a.common, &map, TypeHint::Auto)?.doc;
-    let cpu = doc.cpus.first().ok_or_else(|| CliError::file(&a.cpu, "no CPU definition found"))?;
-    let f = a.cpu.display();
+    let docs = inputs::load_all(&a.cpus, &a.common, &map, TypeHint::Auto)?;
+    let refs: Vec<inputs::CpuRef> = docs.iter().flat_map(inputs::Loaded::cpu_refs).collect();
+    if refs.is_empty() {
+        return Err(CliError::file(docs[0].input.path(), "no CPU definition found"));
+    }
     let json = a.format == Format::Json;
-    let result = match hv.compare(&map, cpu, a.error) {
-        Ok(r) => r,
-        Err(e) => return libvirt_failure(&[format!("Failed to compare hypervisor CPU with {f}")], &e, json),
-    };
-    if json {
-        let v = serde_json::json!({
+    let mut results = Vec::with_capacity(refs.len());
+    for r in &refs {
+        match hv.compare(&map, r.cpu(), a.error) {
+            Ok(c) => results.push(c),
+            Err(e) => {
+                let f = if refs.len() == 1 { r.path().display().to_string() } else { r.label() };
+                return libvirt_failure(&[format!("Failed to compare hypervisor CPU with {f}")], &e, json);
+            }
+        }
+    }
+    let answer = |r: &inputs::CpuRef, c: &HvComparison| {
+        let pos = r.pos();
+        serde_json::json!({
             "libvirt": map.version().as_str(),
             "virttype": hv.accel.virttype(),
-            "verdict": result.verdict.as_str(),
-            "reason": result.message,
-        });
-        print_stdout(&format!("{v}\n"))?;
+            "cpu": { "file": r.path().display().to_string(), "index": r.index + 1, "line": pos.line, "column": pos.col, "label": r.label() },
+            "verdict": c.verdict.as_str(),
+            "reason": c.message,
+        })
+    };
+    if json {
+        let mut all: Vec<serde_json::Value> = refs.iter().zip(&results).map(|(r, c)| answer(r, c)).collect();
+        json::print(&if all.len() == 1 { all.remove(0) } else { serde_json::Value::Array(all) })?;
+    } else if let ([r], [c]) = (refs.as_slice(), results.as_slice()) {
+        // virsh prints the line, then one more newline.
+        print_stdout(&format!("{}\n\n", verdict_line(c.verdict, &r.path().display().to_string())))?;
     } else {
-        let line = match result.verdict {
-            Verdict::Identical => {
-                format!("CPU described in {f} is identical to the CPU provided by hypervisor on the host\n")
+        let mut out = String::new();
+        for (r, c) in refs.iter().zip(&results) {
+            out.push_str(&format!("{}: {}\n", r.label(), verdict_line(c.verdict, &r.path().display().to_string())));
+            if let Some(m) = &c.message {
+                out.push_str(&format!("  reason: {m}\n"));
             }
-            Verdict::Superset => {
-                format!("The CPU provided by hypervisor on the host is a superset of CPU described in {f}\n")
-            }
-            _ => format!("CPU described in {f} is incompatible with the CPU provided by hypervisor on the host\n"),
-        };
-        print_stdout(&format!("{line}\n"))?;
+        }
+        let ok = results.iter().filter(|c| c.verdict.is_compatible()).count();
+        out.push_str(&format!(
+            "{ok} of {} CPUs can run on the CPU provided by hypervisor on the host\n",
+            results.len()
+        ));
+        print_stdout(&out)?;
     }
-    Ok(if result.verdict.is_compatible() { Outcome::Ok } else { Outcome::Negative })
+    Ok(if results.iter().all(|c| c.verdict.is_compatible()) { Outcome::Ok } else { Outcome::Negative })
 }
 
 /// `cpufleet hypervisor-baseline`.
 pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
     let map = mapload::load(&a.common)?;
     let hv = load_hypervisor(&a.common, &map, &a.hv, None)?;
-    let doc = inputs::load(Input::File(a.file.clone()), &a.common, &map, TypeHint::Auto)?.doc;
+    let docs = inputs::load_all(&a.files, &a.common, &map, TypeHint::Auto)?;
+    let cpus: Vec<CpuDef> = docs.iter().flat_map(|d| d.doc.cpus.iter().cloned()).collect();
     let json = a.format == Format::Json;
     if !hv.baseline_is_exact() && a.hv.qemu_caps.is_none() {
         eprintln!(
@@ -158,7 +200,7 @@ pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
             map.version()
         );
     }
-    let cpu = match hv.baseline(&map, &doc.cpus, a.features, a.migratable) {
+    let cpu = match hv.baseline(&map, &cpus, a.features, a.migratable) {
         Ok(c) => c,
         Err(e) => return libvirt_failure(&[], &e, json),
     };

@@ -16,7 +16,7 @@
 //!    domcapabilities themselves, each compared plain and a third of them with `--error`; and
 //!    160 baseline input sets (each pack host, QEMU expansion and guest CPU alone, consecutive
 //!    pairs, per-vendor groups, both domcapabilities, bare model pairs) × {plain, --features,
-//!    --migratable, both}.
+//!    --migratable, both}; virsh gets each set as one file, cpufleet as separate files.
 //!
 //! With a daemon that re-probes QEMU on every call (4-5 s a call on these machines) only what
 //! `CPUFLEET_HV_BUDGET_S` (default 150; 0 = no limit) allows at 5 s a call is run, in a seeded
@@ -119,8 +119,17 @@ fn random_guest(map: &CpuMap, rng: &mut Rng) -> String {
 }
 
 enum Case {
-    Compare { file: PathBuf, error: bool },
-    Baseline { file: PathBuf, flags: &'static [&'static str] },
+    Compare {
+        file: PathBuf,
+        error: bool,
+    },
+    /// virsh gets `file` (the set concatenated); cpufleet gets `parts` (the set's documents as
+    /// separate files, which it baselines as their concatenation) when there are several.
+    Baseline {
+        file: PathBuf,
+        parts: Vec<PathBuf>,
+        flags: &'static [&'static str],
+    },
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -176,8 +185,12 @@ fn cases(map: &CpuMap, dir: &Path, domcaps: &[(String, String)], seed: u64) -> V
     for (i, set) in sets.iter().enumerate() {
         let text: String = set.iter().map(|t| strip_decl(t)).collect::<Vec<_>>().join("\n");
         let file = write(dir, &format!("set-{i}.xml"), &text);
+        let parts: Vec<PathBuf> = match set.len() {
+            1 => vec![file.clone()],
+            _ => set.iter().enumerate().map(|(j, t)| write(dir, &format!("set-{i}-{j}.xml"), t)).collect(),
+        };
         for flags in FLAGS {
-            out.push(Case::Baseline { file: file.clone(), flags });
+            out.push(Case::Baseline { file: file.clone(), parts: parts.clone(), flags });
         }
     }
     rng.shuffle(&mut out);
@@ -204,7 +217,7 @@ impl Case {
                 c.push(f.into());
                 (v, c)
             }
-            Case::Baseline { file, flags } => {
+            Case::Baseline { file, parts, flags } => {
                 let f = file.to_str().unwrap();
                 let mut v = own(&["hypervisor-cpu-baseline", "--virttype", virttype]);
                 v.extend(own(flags));
@@ -212,7 +225,7 @@ impl Case {
                 let mut c = own(&["hypervisor-baseline"]);
                 c.extend(own(&common));
                 c.extend(own(flags));
-                c.push(f.into());
+                c.extend(parts.iter().map(|p| p.display().to_string()));
                 (v, c)
             }
         }
