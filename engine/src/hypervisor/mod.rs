@@ -299,8 +299,9 @@ impl Hypervisor {
             }
         };
         if self.accel == Accel::Kvm {
+            let at = doc.spans.first().map_or(0, |s| s.offset);
             let full = full_cpu(map, host, self.reported.as_ref())
-                .map_err(|e| doc_error(bytes, 0, XmlErrorKind::Invalid(format!("host CPU: {e}")), ""))?;
+                .map_err(|e| doc_error(bytes, at, XmlErrorKind::Invalid(format!("host CPU: {e}")), "cpu"))?;
             self.full = Some(full);
         }
         Ok(self)
