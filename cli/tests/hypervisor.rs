@@ -17,6 +17,9 @@
 //!    160 baseline input sets (each pack host, QEMU expansion and guest CPU alone, consecutive
 //!    pairs, per-vendor groups, both domcapabilities, bare model pairs) × {plain, --features,
 //!    --migratable, both}; virsh gets each set as one file, cpufleet as separate files.
+//! 2. `baseline --driver qemu` against the QEMU driver's plain `virsh cpu-baseline`.
+//! 3. `start --qemu-argv` against `virsh domxml-to-native qemu-argv` (prints
+//!    `start differential libvirt-9.0.0: N, A agreed, D disagreed`).
 //!
 //! With a daemon that re-probes QEMU on every call (4-5 s a call on these machines) only what
 //! `CPUFLEET_HV_BUDGET_S` (default 150; 0 = no limit) allows at 5 s a call is run, in a seeded
@@ -366,7 +369,7 @@ fn hypervisor_matches_qemu_driver_9_0_0() {
     assert!(disagreed.is_empty(), "{} of {n} cases disagree with the QEMU driver (first ones above)", disagreed.len());
 }
 
-/// 2. `cpufleet baseline --driver qemu` against the QEMU driver's plain `virsh cpu-baseline`:
+/// Part 2: `cpufleet baseline --driver qemu` against the QEMU driver's plain `virsh cpu-baseline`:
 /// every pack `-host.xml` alone, the Intel and the AMD ones together (as several files, which
 /// cpufleet baselines as their concatenation) × {plain, --features, --migratable, both}; and
 /// the default driver must differ exactly where the QEMU driver filters features.
@@ -482,7 +485,7 @@ fn cpu_arg(argv: &str) -> Option<&str> {
     Some(argv[i..].split(' ').next().unwrap_or_default())
 }
 
-/// 3. `cpufleet start --qemu-argv` against `virsh domxml-to-native qemu-argv` (the QEMU
+/// Part 3: `cpufleet start --qemu-argv` against `virsh domxml-to-native qemu-argv` (the QEMU
 /// driver's fresh-start path, which creates nothing): the `-cpu` string, or the error lines.
 /// Definitions: [`START_CPUS`], every map model (custom, with a random feature policy or none)
 /// and 30 random guest CPUs; each for every available accelerator, with the driver's own

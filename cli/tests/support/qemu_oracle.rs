@@ -204,17 +204,17 @@ impl Oracle {
         let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
         let (mut so, mut se) = (stdout.as_ref(), stderr.as_ref());
         let mut out = Vec::with_capacity(commands.len());
-        for i in 0..commands.len() {
+        for (i, command) in commands.iter().enumerate() {
             let m = marker(i);
             let (o_end, e_end) = (format!("{m}\n\n"), format!("error: {m}\n"));
             let oi = so.find(&o_end).unwrap_or_else(|| panic!("virsh batch: no marker {m} on stdout:\n{so}"));
             let ei = se.find(&e_end).unwrap_or_else(|| panic!("virsh batch: no marker {m} on stderr:\n{se}"));
             let stdout = so[..oi].to_string();
-            let errors = error_lines(se[..ei].as_bytes());
+            let errors = error_lines(&se.as_bytes()[..ei]);
             so = &so[oi + o_end.len()..];
             se = &se[ei + e_end.len()..];
-            let incompatible = commands[i].first().is_some_and(|c| c.ends_with("compare"))
-                && stdout.contains(" is incompatible with ");
+            let incompatible =
+                command.first().is_some_and(|c| c.ends_with("compare")) && stdout.contains(" is incompatible with ");
             let ok = errors.is_empty() && !incompatible;
             out.push(VirshOut { stdout, errors, ok });
         }
