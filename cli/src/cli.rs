@@ -66,8 +66,14 @@ enum Cmd {
         format: Format,
         /// After the result, say which input CPUs limit it (and what the baseline would be
         /// without them) and what each input CPU loses under it (x86 only).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "driver")]
         explain: bool,
+        /// Whose `virsh cpu-baseline`: libvirt's own rules (test driver, the conformance pack) or
+        /// the QEMU driver's (`qemu:///system`), which also drops the features QEMU is never
+        /// given: cmt, mbm_total, mbm_local, osxsave, ospke (11.3.0 also vmx-ept-uc, vmx-ept-wb,
+        /// vmx-invvpid-single-context).
+        #[arg(long, value_enum, default_value_t = Driver::Test)]
+        driver: Driver,
         /// Documents holding host <cpu> elements (several <cpu>, capabilities documents,
         /// <cpuTest>): files, directories (every *.xml inside, sorted by name) or -.
         #[arg(required = true, value_name = "FILE")]
@@ -139,6 +145,12 @@ enum Cmd {
     /// CPUs in the formats other projects read: QEMU -cpu, KubeVirt labels and CPU stanza, Nova
     /// settings and traits, Proxmox cpu-models.conf.
     Export(export::ExportArgs),
+    /// The guest CPU as libvirt's QEMU driver starts it on the hypervisor of --domcaps (what
+    /// `virsh start` / `domxml-to-native` would run), or the error it would give. Exit 0: it
+    /// starts; 1: the driver refuses it (incompatible with the host, a mode or model the
+    /// hypervisor does not support; virsh fails, exit 1); 2: bad input (unreadable or malformed
+    /// files, model or feature names the map does not know; virsh also fails, exit 1).
+    Start(hypervisor::StartArgs),
     /// This machine's CPU as `virsh capabilities` shows it (x86_64, read with CPUID).
     Host {
         #[command(flatten)]
@@ -182,6 +194,16 @@ pub enum Format {
     #[default]
     Text,
     Json,
+}
+
+/// Which libvirt driver's `cpu-baseline` to follow.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, clap::ValueEnum)]
+pub enum Driver {
+    /// libvirt's own CPU rules (`test:///default`, the conformance pack).
+    #[default]
+    Test,
+    /// The QEMU driver (`qemu:///system`): libvirt's baseline without the features QEMU never gets.
+    Qemu,
 }
 
 /// A command's outcome: exit 0 (success / compatible) or 1 (a negative answer).
@@ -260,8 +282,9 @@ fn run(cli: Cli) -> CliResult<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        Cmd::Baseline { common, features, migratable, format, explain, files } => {
-            commands::baseline(&common, &files, &commands::BaselineOpts { features, migratable, format, explain })
+        Cmd::Baseline { common, features, migratable, format, explain, driver, files } => {
+            let opts = commands::BaselineOpts { features, migratable, format, explain, driver };
+            commands::baseline(&common, &files, &opts)
         }
         Cmd::Compare { common, format, files, inventory: Some(dir), on } => {
             commands::whereto(&common, &dir, &files, on.as_deref(), format)
@@ -273,6 +296,7 @@ fn run(cli: Cli) -> CliResult<Outcome> {
         Cmd::Host { common, dump, format } => commands::host(&common, dump, format),
         Cmd::HypervisorCompare(args) => hypervisor::compare(&args),
         Cmd::HypervisorBaseline(args) => hypervisor::baseline(&args),
+        Cmd::Start(args) => hypervisor::start(&args),
         Cmd::Simulate(args) => simulate::run_simulate(args),
         Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
         Cmd::Fmt { common, format, files } => commands::fmt(&common, &files, format),

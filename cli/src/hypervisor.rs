@@ -10,12 +10,15 @@
 //! model or feature, unreadable or malformed files, an unsupported hypervisor), where virsh
 //! says 1.
 
-use crate::{inputs, limits, mapload, Common, Format, Outcome};
+use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
-use cpufleet_engine::hypervisor::{Hypervisor, LibvirtError};
+use cpufleet_engine::hypervisor::{Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, StartKind};
 use cpufleet_engine::x86::Verdict;
-use cpufleet_engine::xml::{self, TypeHint};
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
+use cpufleet_engine::XmlErrorKind;
+use cpufleet_engine::{CpuDef, CpuMap, CpuType};
+use cpufleet_export::qemu::qemu_cpu_arg;
+use cpufleet_export::{NameTable, Vocabulary};
 use cpufleet_io::{print_stdout, read_file, CliError, CliResult, Input};
 use std::path::{Path, PathBuf};
 
@@ -47,8 +50,10 @@ pub struct CompareArgs {
     pub error: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// A <cpu>, domain, capabilities or domcapabilities document (its first CPU is compared).
-    pub cpu: PathBuf,
+    /// <cpu>, domain, capabilities or domcapabilities documents: files, directories (every
+    /// *.xml inside, sorted by name) or -. Every CPU of them is compared.
+    #[arg(required = true, value_name = "CPU")]
+    pub cpus: Vec<PathBuf>,
 }
 
 /// `hypervisor-baseline` arguments.
@@ -66,8 +71,10 @@ pub struct BaselineArgs {
     pub migratable: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Documents holding the CPUs (all of them are used; domcapabilities may be concatenated).
-    pub file: PathBuf,
+    /// Documents holding the CPUs, all of them used as if concatenated (domcapabilities too):
+    /// files, directories (every *.xml inside, sorted by name) or -.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 /// Reads the hypervisor view: domcapabilities, plus the QEMU cache and capabilities if given.
@@ -108,46 +115,84 @@ fn libvirt_failure(lines: &[String], e: &LibvirtError, json: bool) -> CliResult<
     }
 }
 
-/// `cpufleet hypervisor-compare`.
+/// virsh's line for a hypervisor compare verdict about the CPU described in `f`.
+fn verdict_line(v: Verdict, f: &str) -> String {
+    match v {
+        Verdict::Identical => {
+            format!("CPU described in {f} is identical to the CPU provided by hypervisor on the host")
+        }
+        Verdict::Superset => {
+            format!("The CPU provided by hypervisor on the host is a superset of CPU described in {f}")
+        }
+        _ => format!("CPU described in {f} is incompatible with the CPU provided by hypervisor on the host"),
+    }
+}
+
+/// `cpufleet hypervisor-compare CPU…`: every CPU of the inputs against the hypervisor. One CPU:
+/// virsh's answer byte for byte. Several (several files, or a file with several CPUs, where
+/// virsh would take the first): one verdict per CPU named by file and position, the reason
+/// under an incompatible one, and a summary, as `compare` prints them. The first CPU libvirt
+/// refuses to compare (or an incompatible one with `--error`) ends the command with virsh's
+/// error.
 pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
     let map = mapload::load(&a.common)?;
     let hv = load_hypervisor(&a.common, &map, &a.hv, a.caps.as_deref())?;
-    let doc = inputs::load(Input::File(a.cpu.clone()), &a.common, &map, TypeHint::Auto)?.doc;
-    let cpu = doc.cpus.first().ok_or_else(|| CliError::file(&a.cpu, "no CPU definition found"))?;
-    let f = a.cpu.display();
+    let docs = inputs::load_all(&a.cpus, &a.common, &map, TypeHint::Auto)?;
+    let refs: Vec<inputs::CpuRef> = docs.iter().flat_map(inputs::Loaded::cpu_refs).collect();
+    if refs.is_empty() {
+        return Err(CliError::file(docs[0].input.path(), "no CPU definition found"));
+    }
     let json = a.format == Format::Json;
-    let result = match hv.compare(&map, cpu, a.error) {
-        Ok(r) => r,
-        Err(e) => return libvirt_failure(&[format!("Failed to compare hypervisor CPU with {f}")], &e, json),
-    };
-    if json {
-        let v = serde_json::json!({
+    let mut results = Vec::with_capacity(refs.len());
+    for r in &refs {
+        match hv.compare(&map, r.cpu(), a.error) {
+            Ok(c) => results.push(c),
+            Err(e) => {
+                let f = if refs.len() == 1 { r.path().display().to_string() } else { r.label() };
+                return libvirt_failure(&[format!("Failed to compare hypervisor CPU with {f}")], &e, json);
+            }
+        }
+    }
+    let answer = |r: &inputs::CpuRef, c: &HvComparison| {
+        let pos = r.pos();
+        serde_json::json!({
             "libvirt": map.version().as_str(),
             "virttype": hv.accel.virttype(),
-            "verdict": result.verdict.as_str(),
-            "reason": result.message,
-        });
-        print_stdout(&format!("{v}\n"))?;
+            "cpu": { "file": r.path().display().to_string(), "index": r.index + 1, "line": pos.line, "column": pos.col, "label": r.label() },
+            "verdict": c.verdict.as_str(),
+            "reason": c.message,
+        })
+    };
+    if json {
+        let mut all: Vec<serde_json::Value> = refs.iter().zip(&results).map(|(r, c)| answer(r, c)).collect();
+        json::print(&if all.len() == 1 { all.remove(0) } else { serde_json::Value::Array(all) })?;
+    } else if let ([r], [c]) = (refs.as_slice(), results.as_slice()) {
+        // virsh prints the line, then one more newline.
+        print_stdout(&format!("{}\n\n", verdict_line(c.verdict, &r.path().display().to_string())))?;
     } else {
-        let line = match result.verdict {
-            Verdict::Identical => {
-                format!("CPU described in {f} is identical to the CPU provided by hypervisor on the host\n")
+        let mut out = String::new();
+        for (r, c) in refs.iter().zip(&results) {
+            out.push_str(&format!("{}: {}\n", r.label(), verdict_line(c.verdict, &r.path().display().to_string())));
+            if let Some(m) = &c.message {
+                out.push_str(&format!("  reason: {m}\n"));
             }
-            Verdict::Superset => {
-                format!("The CPU provided by hypervisor on the host is a superset of CPU described in {f}\n")
-            }
-            _ => format!("CPU described in {f} is incompatible with the CPU provided by hypervisor on the host\n"),
-        };
-        print_stdout(&format!("{line}\n"))?;
+        }
+        let ok = results.iter().filter(|c| c.verdict.is_compatible()).count();
+        out.push_str(&format!(
+            "{ok} of {} CPUs can run on the CPU provided by hypervisor on the host\n",
+            results.len()
+        ));
+        print_stdout(&out)?;
     }
-    Ok(if result.verdict.is_compatible() { Outcome::Ok } else { Outcome::Negative })
+    Ok(if results.iter().all(|c| c.verdict.is_compatible()) { Outcome::Ok } else { Outcome::Negative })
 }
 
 /// `cpufleet hypervisor-baseline`.
 pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
     let map = mapload::load(&a.common)?;
     let hv = load_hypervisor(&a.common, &map, &a.hv, None)?;
-    let doc = inputs::load(Input::File(a.file.clone()), &a.common, &map, TypeHint::Auto)?.doc;
+    let docs = inputs::load_all(&a.files, &a.common, &map, TypeHint::Auto)?;
+    let cpus: Vec<CpuDef> = docs.iter().flat_map(|d| d.doc.cpus.iter().cloned()).collect();
     let json = a.format == Format::Json;
     if !hv.baseline_is_exact() && a.hv.qemu_caps.is_none() {
         eprintln!(
@@ -155,7 +200,7 @@ pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
             map.version()
         );
     }
-    let cpu = match hv.baseline(&map, &doc.cpus, a.features, a.migratable) {
+    let cpu = match hv.baseline(&map, &cpus, a.features, a.migratable) {
         Ok(c) => c,
         Err(e) => return libvirt_failure(&[], &e, json),
     };
@@ -170,6 +215,95 @@ pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
         print_stdout(&format!("{v}\n"))?;
     } else {
         print_stdout(&format!("{text}\n"))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `start` arguments.
+#[derive(Args, Clone)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub hv: HypervisorArgs,
+    /// `virsh capabilities` of the host: the full host CPU a KVM start checks forbidden features
+    /// and `check='partial'` against (without it, the host-model CPU stands in, with a warning).
+    #[arg(long, value_name = "FILE")]
+    pub caps: Option<PathBuf>,
+    /// The guest arrives by live migration (or a restore): removed features are kept as
+    /// `require` (libvirt 11.3.0) and a host-model CPU naming a model is taken as custom.
+    #[arg(long)]
+    pub incoming: bool,
+    /// Print the `-cpu` argument QEMU gets instead of the CPU's XML.
+    #[arg(long)]
+    pub qemu_argv: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The guest: a <cpu> or a domain XML (a domain without <cpu> gets QEMU's default CPU); a
+    /// file or -.
+    pub guest: PathBuf,
+}
+
+/// `cpufleet start`: the guest CPU after the QEMU driver's start path, or the error the driver
+/// gives (`error: ...` on stderr as virsh prints it; exit 1 when the driver refuses the guest,
+/// 2 when the input is bad: names the map does not know, malformed files).
+pub fn start(a: &StartArgs) -> CliResult<Outcome> {
+    let map = mapload::load(&a.common)?;
+    let hv = load_hypervisor(&a.common, &map, &a.hv, a.caps.as_deref())?;
+    let input = cpufleet_io::gather_inputs(std::slice::from_ref(&a.guest))?;
+    let [input] = <[Input; 1]>::try_from(input).map_err(|_| CliError::file(&a.guest, "expected one guest file"))?;
+    let bytes = cpufleet_io::read_input(&input, a.common.max_input_bytes)?;
+    let doc = match xml::read_cpu_document(&bytes, TypeHint::Guest, map.version(), limits(&a.common)) {
+        Ok(doc) => doc,
+        // A domain without <cpu>: QEMU's default CPU (the engine's start path supplies it).
+        Err(e) if e.element == "domain" && e.kind == XmlErrorKind::MissingElement("cpu") => {
+            CpuDocument { kinds: vec![DocKind::Domain], cpus: vec![], spans: vec![], models: None, domcaps: None }
+        }
+        Err(e) => return Err(CliError::file(input.path(), e)),
+    };
+    let loaded = inputs::Loaded { input, bytes, doc };
+    let guest = loaded.doc.cpus.first().cloned().unwrap_or_else(|| CpuDef::new(CpuType::Guest));
+    if hv.accel == Accel::Kvm && hv.full.is_none() {
+        eprintln!(
+            "cpufleet: warning: without --caps the host-model CPU stands in for the full host CPU KVM checks against"
+        );
+    }
+    if !hv.baseline_is_exact() {
+        eprintln!(
+            "cpufleet: warning: libvirt {}'s domcapabilities have no QEMU blockers; give --qemu-caps for an exact translation",
+            map.version()
+        );
+    }
+    let kind = if a.incoming { StartKind::Incoming } else { StartKind::Fresh };
+    let started = match hv.start(&map, &guest, kind) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let refs: Vec<inputs::CpuRef> = loaded.cpu_refs().take(1).collect();
+            if let Some(bad) = inputs::unknown_name(&map, &refs, None) {
+                return Err(bad);
+            }
+            return match e.code {
+                ErrorCode::CpuIncompatible | ErrorCode::ConfigUnsupported | ErrorCode::OperationFailed => {
+                    Ok(Outcome::Negative)
+                }
+                _ => Err(CliError::new(format!("the QEMU driver would refuse this: {e}"))),
+            };
+        }
+    };
+    let tables = NameTable::embedded(Vocabulary::Qemu).map_err(|e| CliError::new(e.to_string()))?;
+    let argv = qemu_cpu_arg(&started.command_line, &tables).map_err(|e| CliError::new(e.to_string()))?;
+    match a.format {
+        Format::Text if a.qemu_argv => print_stdout(&format!("{}\n", argv.arg))?,
+        Format::Text => print_stdout(&xml::format_cpu(&started.cpu))?,
+        Format::Json => {
+            let mut v = json::answer(&map, json::cpu(&started.cpu));
+            v["virttype"] = hv.accel.virttype().into();
+            v["incoming"] = a.incoming.into();
+            v["check"] = started.cpu.check.map(|c| c.as_str()).into();
+            v["qemu_cpu"] = argv.arg.into();
+            json::print(&v)?;
+        }
     }
     Ok(Outcome::Ok)
 }

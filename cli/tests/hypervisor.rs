@@ -1,48 +1,46 @@
-//! Differential test against libvirt 9.0.0's real QEMU driver: `cpufleet hypervisor-compare` /
-//! `hypervisor-baseline` against `virsh -c qemu:///system hypervisor-cpu-compare` /
-//! `hypervisor-cpu-baseline`, for `--virttype qemu` (TCG) and `kvm` (when the daemon has it,
-//! saying so when not). It starts nothing: the daemon comes from
-//! `sh ../shared/oracles/libvirt-qemu-driver.sh` (`.ci/run` does it); without it the test prints
-//! `SKIPPED hypervisor differential: <why>` (and fails when `CPUFLEET_REQUIRE_VIRSH=1`).
+//! Differential tests against libvirt 9.0.0's real QEMU driver (`support/qemu_oracle.rs`: by
+//! default embedded in virsh, the same code and QEMU as the daemon that
+//! `sh ../shared/oracles/libvirt-qemu-driver.sh` starts; `CPUFLEET_QEMU_URI=qemu:///system` asks
+//! the daemon), for `--virttype qemu` (TCG) and `kvm` (when available, saying so when not).
+//! Without the driver a test prints `SKIPPED <what>: <why>` (and fails when
+//! `CPUFLEET_REQUIRE_VIRSH=1`). Required everywhere: stdout byte-identical, the `error: ` lines
+//! of stderr identical, and success on both sides or failure on both.
 //!
-//! The hypervisor is taken from the same daemon: `virsh domcapabilities --virttype V` and
-//! libvirt's QEMU capabilities cache of the emulator it names
-//! (`/var/cache/libvirt/qemu/capabilities/*.xml`, `--qemu-caps`; 9.0.0's domcapabilities lack
-//! QEMU's blockers).
+//! 1. `hypervisor-compare` / `hypervisor-baseline` against `virsh hypervisor-cpu-compare` /
+//!    `hypervisor-cpu-baseline`. The hypervisor comes from the same driver: `virsh
+//!    domcapabilities --virttype V` and libvirt's QEMU capabilities cache of the emulator it
+//!    names (`--qemu-caps`; 9.0.0's domcapabilities lack QEMU's blockers). Cases (the same for
+//!    each accelerator): every x86 CPU document of the 9.0.0 pack's `cputestdata` (CPUID dumps
+//!    and `<cpuTest>` wrappers excepted), every map model, 120 random guest CPUs (map models,
+//!    random modes, match, vendor and feature policies, a few unknown names) and the
+//!    domcapabilities themselves, each compared plain and a third of them with `--error`; and
+//!    160 baseline input sets (each pack host, QEMU expansion and guest CPU alone, consecutive
+//!    pairs, per-vendor groups, both domcapabilities, bare model pairs) × {plain, --features,
+//!    --migratable, both}; virsh gets each set as one file, cpufleet as separate files.
+//! 2. `baseline --driver qemu` against the QEMU driver's plain `virsh cpu-baseline`.
+//! 3. `start --qemu-argv` against `virsh domxml-to-native qemu-argv` (prints
+//!    `start differential libvirt-9.0.0: N, A agreed, D disagreed`).
 //!
-//! Cases (the same for each accelerator): every x86 CPU document of the 9.0.0 pack's
-//! `cputestdata` (CPUID dumps and `<cpuTest>` wrappers excepted), every map model, 120 random
-//! guest CPUs (map models, random modes, match, vendor and feature policies, a few unknown
-//! names; `support/diffgen.rs`'s generator) and the domcapabilities itself, each compared
-//! plain and a third of them with `--error`; and 160 baseline input sets (each pack host, QEMU
-//! expansion and guest CPU alone, consecutive pairs, per-vendor groups, both domcapabilities,
-//! bare model pairs) × {plain, --features, --migratable, both}. Required: stdout byte-identical,
-//! the `error: ` lines of stderr identical, and success on both sides or failure on both.
-//!
-//! **Run time.** Each virsh call costs what the daemon takes for one RPC. On a daemon whose
-//! capabilities cache stays valid that is milliseconds; the daemon of these machines re-probes
-//! QEMU on every call (about 4 s each, measured). The test therefore measures the first call and
-//! runs the cases, in a seeded shuffled order so that any prefix samples every kind, until
-//! `CPUFLEET_HV_BUDGET_S` seconds (default 150; 0 = no limit) are spent, and says how many of
-//! all the cases it ran. Knobs: `CPUFLEET_HV_SEED`, `CPUFLEET_HV_BUDGET_S`.
+//! With a daemon that re-probes QEMU on every call (4-5 s a call on these machines) only what
+//! `CPUFLEET_HV_BUDGET_S` (default 150; 0 = no limit) allows at 5 s a call is run, in a seeded
+//! shuffled order so that any prefix samples every kind; the embedded driver runs them all.
+//! Knobs: `CPUFLEET_HV_SEED`, `CPUFLEET_HV_BUDGET_S`, `CPUFLEET_QEMU_URI`.
 
 #[path = "support/diffgen.rs"]
 #[allow(dead_code)]
 mod diffgen;
+#[path = "support/qemu_oracle.rs"]
+mod qemu_oracle;
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use diffgen::Rng;
+use qemu_oracle::{Oracle, VirshOut};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const CPUFLEET: &str = env!("CARGO_BIN_EXE_cpufleet");
-const URI: &str = "qemu:///system";
 const DEFAULT_SEED: u64 = 0x00C0_FFEE_0415_0009;
-
-fn virsh(args: &[&str]) -> Output {
-    Command::new("virsh").arg("-c").arg(URI).args(args).output().expect("run virsh")
-}
 
 fn cpufleet(args: &[&str]) -> Output {
     Command::new(CPUFLEET).args(args).output().expect("run cpufleet")
@@ -52,39 +50,9 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
-/// Why the daemon cannot be used, if it cannot.
-fn daemon_problem() -> Option<String> {
-    match Command::new("virsh").args(["-c", URI, "version"]).output() {
-        Err(e) => Some(format!("virsh not found ({e})")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "`virsh -c {URI} version` failed ({}); start the daemon with `sh ../shared/oracles/libvirt-qemu-driver.sh`",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Ok(o) if !String::from_utf8_lossy(&o.stdout).contains("Using library: libvirt 9.0.0") => {
-            Some("the daemon's libvirt is not 9.0.0".into())
-        }
-        Ok(_) => None,
-    }
-}
-
-fn skip(why: &str) {
-    println!("SKIPPED hypervisor differential: {why}");
+fn skip(what: &str, why: &str) {
+    println!("SKIPPED {what}: {why}");
     assert!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref() != Ok("1"), "CPUFLEET_REQUIRE_VIRSH=1: {why}");
-}
-
-/// The cache file of `emulator` (the one whose `<emulator>` names it).
-fn qemu_cache(emulator: &str) -> Result<PathBuf, String> {
-    let dir = Path::new("/var/cache/libvirt/qemu/capabilities");
-    let want = format!("<emulator>{emulator}</emulator>");
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for e in entries.flatten() {
-        if let Ok(text) = std::fs::read_to_string(e.path()) {
-            if text.contains(&want) {
-                return Ok(e.path());
-            }
-        }
-    }
-    Err(format!("no QEMU capabilities cache for {emulator} in {}", dir.display()))
 }
 
 fn text_between<'a>(doc: &'a str, open: &str, close: &str) -> Option<&'a str> {
@@ -154,8 +122,17 @@ fn random_guest(map: &CpuMap, rng: &mut Rng) -> String {
 }
 
 enum Case {
-    Compare { file: PathBuf, error: bool },
-    Baseline { file: PathBuf, flags: &'static [&'static str] },
+    Compare {
+        file: PathBuf,
+        error: bool,
+    },
+    /// virsh gets `file` (the set concatenated); cpufleet gets `parts` (the set's documents as
+    /// separate files, which it baselines as their concatenation) when there are several.
+    Baseline {
+        file: PathBuf,
+        parts: Vec<PathBuf>,
+        flags: &'static [&'static str],
+    },
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -211,141 +188,412 @@ fn cases(map: &CpuMap, dir: &Path, domcaps: &[(String, String)], seed: u64) -> V
     for (i, set) in sets.iter().enumerate() {
         let text: String = set.iter().map(|t| strip_decl(t)).collect::<Vec<_>>().join("\n");
         let file = write(dir, &format!("set-{i}.xml"), &text);
+        let parts: Vec<PathBuf> = match set.len() {
+            1 => vec![file.clone()],
+            _ => set.iter().enumerate().map(|(j, t)| write(dir, &format!("set-{i}-{j}.xml"), t)).collect(),
+        };
         for flags in FLAGS {
-            out.push(Case::Baseline { file: file.clone(), flags });
+            out.push(Case::Baseline { file: file.clone(), parts: parts.clone(), flags });
         }
     }
     rng.shuffle(&mut out);
     out
 }
 
-fn error_lines(o: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&o.stderr).lines().filter(|l| l.starts_with("error: ")).map(str::to_string).collect()
+impl Case {
+    /// The virsh command and the cpufleet command of this case.
+    fn commands(&self, virttype: &str, domcaps: &Path, cache: &Path) -> (Vec<String>, Vec<String>) {
+        let own = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+        let (dc, qc) = (domcaps.to_str().unwrap(), cache.to_str().unwrap());
+        let common = ["--libvirt", "9.0.0", "--domcaps", dc, "--qemu-caps", qc];
+        match self {
+            Case::Compare { file, error } => {
+                let f = file.to_str().unwrap();
+                let mut v = own(&["hypervisor-cpu-compare", "--virttype", virttype]);
+                let mut c = own(&["hypervisor-compare"]);
+                c.extend(own(&common));
+                if *error {
+                    v.push("--error".into());
+                    c.push("--error".into());
+                }
+                v.push(f.into());
+                c.push(f.into());
+                (v, c)
+            }
+            Case::Baseline { file, parts, flags } => {
+                let f = file.to_str().unwrap();
+                let mut v = own(&["hypervisor-cpu-baseline", "--virttype", virttype]);
+                v.extend(own(flags));
+                v.push(f.into());
+                let mut c = own(&["hypervisor-baseline"]);
+                c.extend(own(&common));
+                c.extend(own(flags));
+                c.extend(parts.iter().map(|p| p.display().to_string()));
+                (v, c)
+            }
+        }
+    }
 }
 
-/// Runs one case on both sides; None when they agree, else a description.
-fn run_case(case: &Case, virttype: &str, domcaps: &Path, cache: &Path) -> Option<String> {
-    let (dc, qc) = (domcaps.to_str().unwrap(), cache.to_str().unwrap());
-    let common = ["--libvirt", "9.0.0", "--domcaps", dc, "--qemu-caps", qc];
-    let (v, c, what) = match case {
-        Case::Compare { file, error } => {
-            let f = file.to_str().unwrap();
-            let mut va = vec!["hypervisor-cpu-compare", "--virttype", virttype];
-            let mut ca = vec!["hypervisor-compare"];
-            ca.extend(common);
-            if *error {
-                va.push("--error");
-                ca.push("--error");
-            }
-            va.push(f);
-            ca.push(f);
-            (virsh(&va), cpufleet(&ca), format!("compare {}{f}", if *error { "--error " } else { "" }))
-        }
-        Case::Baseline { file, flags } => {
-            let f = file.to_str().unwrap();
-            let mut va = vec!["hypervisor-cpu-baseline", "--virttype", virttype];
-            va.extend(flags.iter());
-            va.push(f);
-            let mut ca = vec!["hypervisor-baseline"];
-            ca.extend(common);
-            ca.extend(flags.iter());
-            ca.push(f);
-            (virsh(&va), cpufleet(&ca), format!("baseline {} {f}", flags.join(" ")))
-        }
-    };
-    let same = v.stdout == c.stdout && error_lines(&v) == error_lines(&c) && v.status.success() == c.status.success();
-    if same {
+/// None when cpufleet's answer equals virsh's (stdout, `error:` lines, success), else a report.
+fn disagreement(what: &str, v: &VirshOut, c: &VirshOut) -> Option<String> {
+    if v == c {
         return None;
     }
     Some(format!(
-        "{virttype} {what}\n--- virsh ({}):\n{}{}\n--- cpufleet ({}):\n{}{}",
-        v.status,
-        String::from_utf8_lossy(&v.stdout),
-        String::from_utf8_lossy(&v.stderr),
-        c.status,
-        String::from_utf8_lossy(&c.stdout),
-        String::from_utf8_lossy(&c.stderr)
+        "{what}\n--- virsh (ok {}):\n{}{}\n--- cpufleet (ok {}):\n{}{}",
+        v.ok,
+        v.stdout,
+        v.errors.join("\n"),
+        c.ok,
+        c.stdout,
+        c.errors.join("\n")
     ))
 }
 
-#[test]
-fn hypervisor_matches_qemu_driver_9_0_0() {
-    if let Some(why) = daemon_problem() {
-        return skip(&why);
-    }
-    if !pack_dir().is_dir() {
-        return skip(&format!("{} is missing", pack_dir().display()));
-    }
-    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
-    let seed = env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED);
-    let budget = Duration::from_secs(env_u64("CPUFLEET_HV_BUDGET_S", 150));
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hypervisor-differential");
+fn tmp_root(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("tmp dir");
-    // The hypervisors: each accelerator's domcapabilities and cache.
-    let mut hvs = Vec::new();
+    root
+}
+
+/// The oracle for one test, or None after saying why it is skipped.
+fn oracle_for(name: &str, what: &str) -> Option<Oracle> {
+    if !pack_dir().is_dir() {
+        skip(what, &format!("{} is missing", pack_dir().display()));
+        return None;
+    }
+    match Oracle::new(name, Path::new(env!("CARGO_TARGET_TMPDIR"))) {
+        Ok(o) => Some(o),
+        Err(why) => {
+            skip(what, &why);
+            None
+        }
+    }
+}
+
+/// One accelerator of the oracle: its virttype, domcapabilities (text and file) and the copy of
+/// its QEMU capabilities cache; None (after saying so) when the accelerator gives no host-model.
+struct Accel {
+    virttype: &'static str,
+    dir: PathBuf,
+    domcaps: PathBuf,
+    cache: PathBuf,
+    text: String,
+}
+
+fn accelerators(oracle: &Oracle, root: &Path, what: &str) -> Vec<Accel> {
+    let mut out = Vec::new();
     for virttype in ["qemu", "kvm"] {
-        let o = virsh(&["domcapabilities", "--virttype", virttype]);
-        let text = String::from_utf8_lossy(&o.stdout).into_owned();
-        if !o.status.success() || !text.contains("<mode name='host-model' supported='yes'>") {
+        let o = oracle.one(&["domcapabilities", "--virttype", virttype]);
+        if !o.ok || !o.stdout.contains("<mode name='host-model' supported='yes'>") {
             println!(
-                "hypervisor differential: --virttype {virttype} not available here ({}); /dev/kvm {}",
-                String::from_utf8_lossy(&o.stderr).trim(),
+                "{what}: --virttype {virttype} not available here ({}); /dev/kvm {}",
+                o.errors.join(" "),
                 if Path::new("/dev/kvm").exists() { "exists" } else { "is absent" }
             );
             continue;
         }
-        let emulator = text_between(&text, "<path>", "</path>").unwrap_or_default().to_string();
-        let cache = match qemu_cache(&emulator) {
-            Ok(c) => c,
-            Err(why) => return skip(&why),
-        };
+        let emulator = text_between(&o.stdout, "<path>", "</path>").unwrap_or_default().to_string();
         let dir = root.join(virttype);
         std::fs::create_dir_all(&dir).expect("tmp dir");
-        let domcaps = write(&dir, "domcaps.xml", &text);
-        // The cache is rewritten when the daemon re-probes QEMU; keep this run's copy.
-        let cache_copy = dir.join("qemu-caps.xml");
-        std::fs::copy(&cache, &cache_copy).expect("copy the QEMU capabilities cache");
-        hvs.push((virttype, dir, domcaps, cache_copy, text));
+        let domcaps = write(&dir, "domcaps.xml", &o.stdout);
+        let cache = match oracle.qemu_cache(&emulator, &dir.join("qemu-caps.xml")) {
+            Ok(c) => c,
+            Err(why) => panic!("{what}: {why}"),
+        };
+        out.push(Accel { virttype, dir, domcaps, cache, text: o.stdout });
     }
+    out
+}
+
+/// How many cases fit the budget: all with the embedded driver (milliseconds a call); with a
+/// daemon that re-probes QEMU on every call, what CPUFLEET_HV_BUDGET_S allows at 5 s a call.
+fn affordable(oracle: &Oracle, all: usize) -> usize {
+    let budget = env_u64("CPUFLEET_HV_BUDGET_S", 150);
+    if oracle.uri.starts_with("qemu:///embed") || budget == 0 {
+        all
+    } else {
+        all.min((budget / 5).max(1) as usize)
+    }
+}
+
+#[test]
+fn hypervisor_matches_qemu_driver_9_0_0() {
+    const WHAT: &str = "hypervisor differential";
+    let Some(oracle) = oracle_for("hypervisor", WHAT) else { return };
+    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
+    let seed = env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED);
+    let root = tmp_root("hypervisor-differential");
+    let hvs = accelerators(&oracle, &root, WHAT);
     if hvs.is_empty() {
-        return skip("no accelerator gives a host-model CPU");
+        return skip(WHAT, "no accelerator gives a host-model CPU");
     }
     let domcaps_docs: Vec<(String, String)> =
-        hvs.iter().map(|(v, _, _, _, t)| (format!("domcaps-{v}.xml"), t.clone())).collect();
+        hvs.iter().map(|a| (format!("domcaps-{}.xml", a.virttype), a.text.clone())).collect();
     let mut all = Vec::new();
-    for (virttype, dir, domcaps, cache, _) in &hvs {
-        for case in cases(&map, dir, &domcaps_docs, seed) {
-            all.push((*virttype, domcaps.clone(), cache.clone(), case));
+    for a in &hvs {
+        for case in cases(&map, &a.dir, &domcaps_docs, seed) {
+            all.push(case.commands(a.virttype, &a.domcaps, &a.cache));
         }
     }
     // Interleave the accelerators so that a budget-limited run samples both.
     let mut rng = Rng::new(seed ^ 1);
     rng.shuffle(&mut all);
     let start = Instant::now();
-    let (mut n, mut disagreed) = (0usize, Vec::new());
-    for (virttype, domcaps, cache, case) in &all {
-        if !budget.is_zero() && start.elapsed() > budget {
-            break;
-        }
-        n += 1;
-        if let Some(d) = run_case(case, virttype, domcaps, cache) {
+    all.truncate(affordable(&oracle, all.len()));
+    let n = all.len();
+    let virsh_cmds: Vec<Vec<String>> = all.iter().map(|(v, _)| v.clone()).collect();
+    let answers = oracle.run(&virsh_cmds, 12);
+    let mut disagreed = Vec::new();
+    for ((v, c), va) in all.iter().zip(&answers) {
+        let args: Vec<&str> = c.iter().map(String::as_str).collect();
+        if let Some(d) = disagreement(&v.join(" "), va, &VirshOut::of_output(&cpufleet(&args))) {
             disagreed.push(d);
         }
     }
-    let per_call = start.elapsed().as_secs_f64() / n.max(1) as f64;
-    let accels: Vec<&str> = hvs.iter().map(|h| h.0).collect();
+    let accels: Vec<&str> = hvs.iter().map(|h| h.virttype).collect();
     println!(
-        "hypervisor differential libvirt-9.0.0: {n} comparisons, {} agreed, {} disagreed (virttype {}; {n} of {} cases run, {per_call:.2} s per virsh call{})",
+        "hypervisor differential libvirt-9.0.0: {n} comparisons, {} agreed, {} disagreed (virttype {}; {:.1} s; oracle: {})",
         n - disagreed.len(),
         disagreed.len(),
         accels.join(" and "),
-        all.len(),
-        if n < all.len() { "; CPUFLEET_HV_BUDGET_S=0 runs them all" } else { "" }
+        start.elapsed().as_secs_f64(),
+        oracle.describe
     );
-    println!("libvirt 11.3.0's QEMU driver cannot run here (only its virsh client is installed): its rules are tested on the spec's cases in engine/tests/hypervisor.rs");
+    println!("libvirt 11.3.0's QEMU driver cannot run here (only its virsh client is installed): its rules are not checked against a real 11.3.0 QEMU driver by this test");
     for d in disagreed.iter().take(5) {
         println!("DISAGREEMENT {d}");
     }
     assert!(disagreed.is_empty(), "{} of {n} cases disagree with the QEMU driver (first ones above)", disagreed.len());
+}
+
+/// Part 2: `cpufleet baseline --driver qemu` against the QEMU driver's plain `virsh cpu-baseline`:
+/// every pack `-host.xml` alone, the Intel and the AMD ones together (as several files, which
+/// cpufleet baselines as their concatenation) × {plain, --features, --migratable, both}; and
+/// the default driver must differ exactly where the QEMU driver filters features.
+#[test]
+fn baseline_driver_qemu_matches_qemu_driver_9_0_0() {
+    const WHAT: &str = "cpu-baseline differential (QEMU driver)";
+    let Some(oracle) = oracle_for("baseline", WHAT) else { return };
+    let root = tmp_root("baseline-qemu-differential");
+    let hosts: Vec<(String, String)> = pack_cpu_files().into_iter().filter(|(n, _)| n.ends_with("-host.xml")).collect();
+    let mut sets: Vec<Vec<PathBuf>> = hosts.iter().map(|(n, _)| vec![pack_dir().join(n)]).collect();
+    for vendor in ["<vendor>Intel", "<vendor>AMD"] {
+        sets.push(hosts.iter().filter(|(_, t)| t.contains(vendor)).map(|(n, _)| pack_dir().join(n)).collect());
+    }
+    const FLAGS: [&[&str]; 4] = [&[], &["--features"], &["--migratable"], &["--features", "--migratable"]];
+    let (mut virsh_cmds, mut ours) = (Vec::new(), Vec::new());
+    for (i, set) in sets.iter().enumerate() {
+        let text: String = set.iter().map(|p| std::fs::read_to_string(p).expect("pack file")).collect();
+        let concat = write(&root, &format!("set-{i}.xml"), &text);
+        for flags in FLAGS {
+            let mut v = vec!["cpu-baseline".to_string()];
+            v.extend(flags.iter().map(|f| f.to_string()));
+            v.push(concat.display().to_string());
+            let mut c: Vec<String> = ["baseline", "--libvirt", "9.0.0", "--driver", "qemu"].map(String::from).to_vec();
+            c.extend(flags.iter().map(|f| f.to_string()));
+            c.extend(set.iter().map(|p| p.display().to_string()));
+            virsh_cmds.push(v);
+            ours.push(c);
+        }
+    }
+    let keep = affordable(&oracle, virsh_cmds.len());
+    virsh_cmds.truncate(keep);
+    ours.truncate(keep);
+    let answers = oracle.run(&virsh_cmds, 4);
+    let (n, mut disagreed, mut filtered) = (answers.len(), Vec::new(), 0);
+    for ((v, c), va) in virsh_cmds.iter().zip(&ours).zip(&answers) {
+        let args: Vec<&str> = c.iter().map(String::as_str).collect();
+        if let Some(d) = disagreement(&v.join(" "), va, &VirshOut::of_output(&cpufleet(&args))) {
+            disagreed.push(d);
+        }
+        // The test driver's answer: the same, or more features (those the QEMU driver drops).
+        let test_args: Vec<&str> = args.iter().copied().filter(|a| *a != "--driver" && *a != "qemu").collect();
+        let test = VirshOut::of_output(&cpufleet(&test_args));
+        if test.stdout != va.stdout {
+            filtered += 1;
+            let dropped = ["cmt", "mbm_total", "mbm_local", "osxsave", "ospke"];
+            let kept: Vec<&str> =
+                test.stdout.lines().filter(|l| !dropped.iter().any(|d| l.contains(&format!("name='{d}'")))).collect();
+            let theirs: Vec<&str> = va.stdout.lines().collect();
+            assert_eq!(kept, theirs, "the test driver's answer differs by more than the filtered features: {c:?}");
+        }
+    }
+    println!(
+        "cpu-baseline --driver qemu differential libvirt-9.0.0: {n} comparisons, {} agreed, {} disagreed ({filtered} differ from the default driver by the filtered features; oracle: {})",
+        n - disagreed.len(),
+        disagreed.len(),
+        oracle.describe
+    );
+    for d in disagreed.iter().take(5) {
+        println!("DISAGREEMENT {d}");
+    }
+    assert!(filtered > 0 || n < 20, "no input set shows the QEMU driver's filter");
+    assert!(disagreed.is_empty(), "{} of {n} cases disagree with the QEMU driver (first ones above)", disagreed.len());
+}
+
+/// Hand-made start-path cases (spec §7 check 9 and more): modes, check, forbid, optional,
+/// match, translation, filtered and unknown features, removed features, vendor_id, maxphysaddr.
+const START_CPUS: &[&str] = &[
+    "",
+    "<cpu mode='host-model'/>",
+    "<cpu mode='host-model' check='none'/>",
+    "<cpu mode='host-model'><feature policy='require' name='sse4a'/></cpu>",
+    "<cpu mode='host-model'><feature policy='disable' name='xsave'/><feature policy='optional' name='vmx'/></cpu>",
+    "<cpu mode='host-model'><feature policy='forbid' name='invtsc'/></cpu>",
+    "<cpu mode='host-model'><feature policy='forbid' name='ht'/></cpu>",
+    "<cpu mode='host-model'><model>EPYC</model></cpu>",
+    "<cpu mode='host-passthrough'/>",
+    "<cpu mode='host-passthrough' migratable='off'/>",
+    "<cpu mode='host-passthrough'><feature policy='disable' name='vmx'/></cpu>",
+    "<cpu mode='maximum'/>",
+    "<cpu mode='maximum' migratable='on'/>",
+    "<cpu><model>qemu64</model></cpu>",
+    "<cpu check='partial'><model>qemu64</model></cpu>",
+    "<cpu check='none'><model>qemu64</model></cpu>",
+    "<cpu check='full'><model>qemu64</model></cpu>",
+    "<cpu check='partial'><model>qemu64</model><feature policy='forbid' name='ht'/></cpu>",
+    "<cpu check='partial'><model>qemu64</model><feature policy='forbid' name='sse4a'/></cpu>",
+    "<cpu check='partial'><model>qemu64</model><feature policy='forbid' name='invtsc'/></cpu>",
+    "<cpu><model>qemu64</model><feature policy='require' name='ht'/></cpu>",
+    "<cpu><model>kvm64</model></cpu>",
+    "<cpu><model>cpu64-rhel6</model></cpu>",
+    "<cpu><model fallback='forbid'>cpu64-rhel6</model></cpu>",
+    "<cpu><model>cpu64-rhel5</model><vendor>AMD</vendor></cpu>",
+    "<cpu><model>Opteron_G3</model></cpu>",
+    "<cpu check='none'><model>EPYC</model></cpu>",
+    "<cpu check='none'><model>Icelake-Server</model></cpu>",
+    "<cpu check='none'><model>Skylake-Client</model><feature policy='optional' name='invtsc'/><feature policy='optional' name='svm'/></cpu>",
+    "<cpu check='none'><model>Haswell-noTSX</model><vendor>Intel</vendor><feature policy='require' name='vmx'/><feature policy='disable' name='osxsave'/><feature policy='optional' name='invtsc'/></cpu>",
+    "<cpu match='minimum'><model>qemu64</model></cpu>",
+    "<cpu match='minimum' check='none'><model>Westmere</model></cpu>",
+    "<cpu match='strict'><model>qemu64</model></cpu>",
+    "<cpu check='none'><model>qemu64</model><feature policy='require' name='osxsave'/><feature policy='disable' name='cmt'/><feature policy='disable' name='pconfig'/><feature policy='forbid' name='cvt16'/></cpu>",
+    "<cpu check='none'><model>qemu64</model><feature policy='force' name='sse4.2'/><feature policy='require' name='ospke'/><feature policy='disable' name='mbm_local'/></cpu>",
+    "<cpu><model>qemu64</model><feature policy='optional' name='invtsc'/><feature policy='optional' name='xsaves'/></cpu>",
+    "<cpu><model>Foo</model></cpu>",
+    "<cpu><model>qemu64</model><feature policy='require' name='foo'/></cpu>",
+    "<cpu><feature policy='require' name='vmx'/></cpu>",
+    "<cpu><model vendor_id='GenuineIntel'>qemu64</model></cpu>",
+    "<cpu><model>qemu64</model><maxphysaddr mode='emulate' bits='42'/></cpu>",
+    "<cpu mode='host-passthrough'><maxphysaddr mode='passthrough'/></cpu>",
+    "<cpu><model>qemu64</model><feature policy='disable' name='kvm_pv_eoi'/></cpu>",
+];
+
+/// The `-cpu` argument of a `domxml-to-native qemu-argv` answer (None without one).
+fn cpu_arg(argv: &str) -> Option<&str> {
+    let i = argv.find(" -cpu ")? + 6;
+    Some(argv[i..].split(' ').next().unwrap_or_default())
+}
+
+/// Part 3: `cpufleet start --qemu-argv` against `virsh domxml-to-native qemu-argv` (the QEMU
+/// driver's fresh-start path, which creates nothing): the `-cpu` string, or the error lines.
+/// Definitions: [`START_CPUS`], every map model (custom, with a random feature policy or none)
+/// and 30 random guest CPUs; each for every available accelerator, with the driver's own
+/// domcapabilities, QEMU capabilities cache and `virsh capabilities` (FULL on KVM).
+#[test]
+fn start_matches_qemu_driver_9_0_0() {
+    const WHAT: &str = "start differential";
+    let Some(oracle) = oracle_for("start", WHAT) else { return };
+    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
+    let root = tmp_root("start-differential");
+    let hvs = accelerators(&oracle, &root, WHAT);
+    if hvs.is_empty() {
+        return skip(WHAT, "no accelerator gives a host-model CPU");
+    }
+    let caps = oracle.one(&["capabilities"]);
+    assert!(caps.ok, "virsh capabilities: {:?}", caps.errors);
+    let caps = write(&root, "capabilities.xml", &caps.stdout);
+    let mut rng = Rng::new(env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED) ^ 3);
+    let mut defs: Vec<String> = START_CPUS.iter().map(|s| s.to_string()).collect();
+    for m in &map.x86.models {
+        let feature = if rng.chance(50) {
+            let f = &map.x86.features[rng.below(map.x86.features.len())].name;
+            let policy = ["force", "require", "optional", "disable", "forbid"][rng.below(5)];
+            format!("<feature policy='{policy}' name='{f}'/>")
+        } else {
+            String::new()
+        };
+        defs.push(format!("<cpu><model>{}</model>{feature}</cpu>", m.name));
+    }
+    for _ in 0..30 {
+        defs.push(random_guest(&map, &mut rng));
+    }
+    let (mut virsh_cmds, mut ours) = (Vec::new(), Vec::new());
+    for a in &hvs {
+        for (i, d) in defs.iter().enumerate() {
+            let domain = format!(
+                "<domain type='{}'>\n  <name>cpufleet-{i}</name>\n  <uuid>6b7ac3e0-5c1f-4b8e-9d0a-0000000{i:05}</uuid>\n  <memory>65536</memory>\n  <os><type arch='x86_64'>hvm</type></os>\n{d}</domain>\n",
+                a.virttype
+            );
+            let file = write(&a.dir, &format!("domain-{i}.xml"), &domain).display().to_string();
+            virsh_cmds.push(vec!["domxml-to-native".to_string(), "qemu-argv".to_string(), file.clone()]);
+            let (dc, qc) = (a.domcaps.display().to_string(), a.cache.display().to_string());
+            ours.push(
+                [
+                    "start",
+                    "--libvirt",
+                    "9.0.0",
+                    "--domcaps",
+                    &dc,
+                    "--qemu-caps",
+                    &qc,
+                    "--caps",
+                    &caps.display().to_string(),
+                    "--qemu-argv",
+                    &file,
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+        }
+    }
+    let keep = affordable(&oracle, virsh_cmds.len());
+    virsh_cmds.truncate(keep);
+    ours.truncate(keep);
+    let answers = oracle.run(&virsh_cmds, 4);
+    let (n, mut disagreed, mut refused) = (answers.len(), Vec::new(), 0);
+    for ((v, c), va) in virsh_cmds.iter().zip(&ours).zip(&answers) {
+        let args: Vec<&str> = c.iter().map(String::as_str).collect();
+        let o = cpufleet(&args);
+        let co = VirshOut::of_output(&o);
+        let theirs = if va.ok { cpu_arg(&va.stdout).map(|s| s.to_string()) } else { None };
+        let mine = if co.ok { Some(co.stdout.trim_end().to_string()) } else { None };
+        refused += usize::from(!va.ok);
+        // A definition cpufleet's reader rejects (exit 2, no libvirt error line): virsh must fail.
+        let bad_input = o.status.code() == Some(2) && co.errors.is_empty();
+        let same = theirs == mine && (va.ok || bad_input || va.errors == co.errors);
+        if !same || (bad_input && va.ok) {
+            disagreed.push(format!(
+                "{}\n{}\n--- virsh: {:?} {:?}\n--- cpufleet: {:?} {:?}\n{}",
+                v.join(" "),
+                std::fs::read_to_string(&v[2]).unwrap_or_default(),
+                theirs,
+                va.errors,
+                mine,
+                co.errors,
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+    }
+    let accels: Vec<&str> = hvs.iter().map(|h| h.virttype).collect();
+    println!(
+        "start differential libvirt-9.0.0: {n}, {} agreed, {} disagreed ({} CPU definitions × virttype {}{}; {refused} refused by the driver; oracle: {})",
+        n - disagreed.len(),
+        disagreed.len(),
+        defs.len(),
+        accels.join(" and "),
+        if accels.contains(&"kvm") { "" } else { "; kvm is not available here" },
+        oracle.describe
+    );
+    for d in disagreed.iter().take(8) {
+        println!("DISAGREEMENT {d}");
+    }
+    assert!(
+        disagreed.is_empty(),
+        "{} of {n} start cases disagree with the QEMU driver (first ones above)",
+        disagreed.len()
+    );
 }

@@ -1,6 +1,7 @@
 //! The `-cpu` argument libvirt's QEMU driver builds for a guest CPU (`qemuBuildCpuModelArgStr`,
 //! libvirt `src/qemu/qemu_command.c`): `host` / `max` for host-passthrough / maximum (with
-//! `migratable=on|off`, on by default), else the model; then each feature in the definition's
+//! `migratable=on|off`; host-passthrough's is on by default), else the model; `vendor=` for a
+//! `vendor_id`, the `<maxphysaddr>` properties; then each feature in the definition's
 //! order as `NAME=on` (force, require) or `NAME=off` (disable, forbid) with QEMU's name
 //! (`data/names/qemu.tsv`). `optional` features are resolved when the guest starts (`update`), so
 //! libvirt never writes them; a CPU given as written keeps them out and says so.
@@ -20,15 +21,36 @@ pub struct QemuCpu {
 pub fn qemu_cpu_arg(cpu: &CpuDef, qemu: &NameTable) -> Result<QemuCpu, ExportError> {
     let mut warnings = Vec::new();
     let mut arg = match cpu.mode {
-        CpuMode::HostPassthrough | CpuMode::Maximum => {
-            let base = if cpu.mode == CpuMode::Maximum { "max" } else { "host" };
-            // libvirt's post-parse sets migratable='on' when absent.
-            let on = if cpu.migratable == Some(false) { "off" } else { "on" };
-            format!("{base},migratable={on}")
+        // libvirt's post-parse sets host-passthrough's migratable='on' when absent; maximum's
+        // stays unset, and then `-cpu max` says nothing about it.
+        CpuMode::HostPassthrough => {
+            format!("host,migratable={}", if cpu.migratable == Some(false) { "off" } else { "on" })
         }
+        CpuMode::Maximum => match cpu.migratable {
+            None => "max".to_string(),
+            Some(m) => format!("max,migratable={}", if m { "on" } else { "off" }),
+        },
         CpuMode::HostModel => return Err(ExportError::HostModelNeedsHost),
         CpuMode::Custom => cpu.model.clone().ok_or(ExportError::NoModel)?,
     };
+    if let Some(v) = &cpu.vendor_id {
+        arg.push_str(&format!(",vendor={v}"));
+    }
+    if let Some(a) = &cpu.maxphysaddr {
+        match a.mode.as_str() {
+            "passthrough" => {
+                arg.push_str(",host-phys-bits=on");
+                if let Some(l) = a.limit.filter(|&l| l > 0) {
+                    arg.push_str(&format!(",host-phys-bits-limit={l}"));
+                }
+            }
+            _ => {
+                if let Some(b) = a.bits.filter(|&b| b > 0) {
+                    arg.push_str(&format!(",phys-bits={b}"));
+                }
+            }
+        }
+    }
     for f in &cpu.features {
         let value = match f.effective_policy() {
             Policy::Force | Policy::Require => "on",
@@ -62,7 +84,8 @@ pub struct QemuFeature {
 }
 
 /// Reads a `-cpu` argument back: the model (`host`/`max` included) and the features with
-/// libvirt's names. Properties that are not features (`migratable=…`) are passed over; a
+/// libvirt's names. Properties that are not features (`migratable=…`, `vendor=…`, the
+/// physical-address ones) are passed over; a
 /// feature QEMU's table does not know is an error.
 pub fn parse_qemu_cpu_arg(arg: &str, qemu: &NameTable) -> Result<(String, Vec<QemuFeature>), String> {
     let mut parts = arg.split(',');
@@ -70,7 +93,7 @@ pub fn parse_qemu_cpu_arg(arg: &str, qemu: &NameTable) -> Result<(String, Vec<Qe
     let mut features = Vec::new();
     for p in parts {
         let (name, value) = p.split_once('=').ok_or_else(|| format!("'{p}' is not NAME=on|off"))?;
-        if name == "migratable" {
+        if matches!(name, "migratable" | "vendor" | "host-phys-bits" | "host-phys-bits-limit" | "phys-bits") {
             continue;
         }
         let on = match value {

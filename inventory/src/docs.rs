@@ -2,15 +2,18 @@
 //! engine's reader takes, or a `<cpudata>` CPUID dump) and a guest domain (`virsh dumpxml`).
 
 use crate::Problem;
+use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::x86::{self, X86Data};
 use cpufleet_engine::xml::read::read_cpu_elem;
 use cpufleet_engine::xml::{parse_cpuid_data, read_cpu_document, Cursor, DocKind, Limits, TypeHint};
 use cpufleet_engine::{CpuDef, CpuMap, LibvirtVersion, XmlError, XmlErrorKind};
 
 /// The one host CPU of a host file, read as `cpufleet baseline` (and `virsh cpu-baseline`)
-/// reads its inputs: every CPU typed as a host CPU (`virsh capabilities` host/cpu, a
-/// `virsh domcapabilities` host-model CPU, bare host `<cpu>` elements). A `<cpudata>` dump is
-/// decoded with `x86::decode_host` under the map's version. Exactly one CPU is accepted.
+/// reads its inputs: every CPU typed as a host CPU (`virsh capabilities` host/cpu, bare host
+/// `<cpu>` elements). A `virsh domcapabilities` document is the CPU QEMU/KVM offers guests on
+/// that host: its host-model CPU as a host CPU of the document's `<arch>`
+/// ([`Hypervisor::host_model_as_host`]). A `<cpudata>` dump is decoded with `x86::decode_host`
+/// under the map's version. Exactly one CPU is accepted.
 pub fn parse_host(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<CpuDef, Problem> {
     let version = map.version();
     let err = match read_cpu_document(bytes, TypeHint::Host, version, limits) {
@@ -29,9 +32,15 @@ pub fn parse_host(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<CpuDef, 
         return x86::decode_host(&map.x86, &X86Data::from_cpuid(&map.x86, &data)).map_err(Problem::Decode);
     }
     // A guest domain read as a host fails on its guest-only attributes; say what it is instead
-    // (only on this error path, so the common path reads each file once).
+    // (only on this error path, so the common path reads each file once). A domcapabilities
+    // host-model CPU has no <arch> of its own, so it fails as a host CPU too: it is the CPU
+    // QEMU/KVM offers guests on that host, with the document's <arch>.
     match read_cpu_document(bytes, TypeHint::Auto, version, limits) {
         Ok(doc) if doc.kinds.contains(&DocKind::Domain) => Err(Problem::DomainAsHost),
+        Ok(doc) if doc.kinds == [DocKind::DomainCapabilities] => {
+            let hv = Hypervisor::from_domcaps(map, bytes, limits).map_err(Problem::Xml)?;
+            hv.host_model_as_host(map).map_err(Problem::HostModel)?.ok_or(Problem::NoCpu)
+        }
         _ => Err(Problem::Xml(err)),
     }
 }

@@ -182,6 +182,8 @@ pub enum Problem {
     Xml(XmlError),
     /// A `<cpudata>` dump the engine could not decode.
     Decode(CpuError),
+    /// A `virsh domcapabilities` host-model CPU the engine could not resolve.
+    HostModel(CpuError),
     /// A host document without a host CPU.
     NoCpu,
     /// A host document with several CPUs.
@@ -198,6 +200,7 @@ impl fmt::Display for Problem {
             Problem::Read(e) => write!(f, "{e}"),
             Problem::Xml(e) => write!(f, "{e}"),
             Problem::Decode(e) => write!(f, "decoding the CPUID dump: {e}"),
+            Problem::HostModel(e) => write!(f, "the domcapabilities host-model CPU: {e}"),
             Problem::NoCpu => f.write_str("no host CPU found (expected virsh capabilities, virsh domcapabilities with a host-model CPU, a host <cpu> or a <cpudata> CPUID dump)"),
             Problem::SeveralCpus(n) => write!(f, "{n} CPUs found; a host file describes exactly one host"),
             Problem::DomainAsHost => f.write_str("a guest domain, not a host document (guests go in POOL/HOST/*.xml)"),

@@ -173,3 +173,40 @@ fn reading_is_deterministic() {
     assert_eq!(a.cpus, b.cpus);
     assert_eq!(a.skipped, b.skipped);
 }
+
+/// A `virsh domcapabilities` document (KVM, libvirt 11.3.0 style): its host-model CPU has no
+/// `<arch>` of its own; the document's is the arch.
+fn domcaps(arch: &str) -> String {
+    format!(
+        "<domainCapabilities>\n  <path>/usr/bin/qemu-system-x86_64</path>\n  <domain>kvm</domain>\n  <machine>pc-q35-9.2</machine>\n{arch}  <cpu>\n    <mode name='host-passthrough' supported='yes'/>\n    <mode name='host-model' supported='yes'>\n      <model fallback='forbid'>Skylake-Client-IBRS</model>\n      <vendor>Intel</vendor>\n      <feature policy='require' name='hypervisor'/>\n      <feature policy='require' name='ss'/>\n      <feature policy='disable' name='pcid'/>\n    </mode>\n    <mode name='custom' supported='yes'>\n      <model usable='yes' vendor='Intel'>Skylake-Client-IBRS</model>\n    </mode>\n  </cpu>\n</domainCapabilities>\n"
+    )
+}
+
+#[test]
+fn domcapabilities_hosts_are_the_cpu_kvm_offers_with_the_documents_arch() {
+    use cpufleet_engine::x86::{model_from_cpu, Sel};
+    let m = map();
+    let text = domcaps("  <arch>x86_64</arch>\n");
+    let cpu = parse_host(text.as_bytes(), &m, Limits::default()).unwrap();
+    assert!(cpu.is_host());
+    assert_eq!(cpu.arch.as_deref(), Some("x86_64"));
+    let data = model_from_cpu(&m.x86, &cpu, Sel::All).unwrap().features;
+    let has = |n: &str| data.contains(m.x86.feature_id(n).unwrap());
+    // Required features are in the host's data, disabled ones are not (the host-model says KVM
+    // does not offer them), the model's other features are.
+    assert!(has("hypervisor") && has("ss") && has("avx2"));
+    assert!(!has("pcid"));
+    // In an inventory, as a host file: read, and the same CPU.
+    let dir = TempDir::new("inv-domcaps");
+    std::fs::create_dir_all(dir.0.join("p")).unwrap();
+    std::fs::write(dir.0.join("p/kvm-host.xml"), &text).unwrap();
+    let inv = Inventory::read(&dir.0, &m, &ReadOpts::default()).unwrap();
+    assert_eq!(inv.n_hosts(), 1);
+    assert_eq!(inv.cpus, vec![cpu]);
+    // Without the document's <arch>: the reader's error, located at <domainCapabilities>.
+    let e = parse_host(domcaps("").as_bytes(), &m, Limits::default()).unwrap_err();
+    match e {
+        Problem::Xml(x) => assert_eq!((x.pos.line, x.pos.col, x.to_string().contains("arch")), (1, 1, true), "{x}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,8 +1,11 @@
-//! `cpufleet baseline FILE…`: what `virsh cpu-baseline` prints for the inputs concatenated.
+//! `cpufleet baseline FILE…`: what `virsh cpu-baseline` prints for the inputs concatenated,
+//! through libvirt's test driver (the default: libvirt's own CPU rules) or its QEMU driver
+//! (`--driver qemu`: the same baseline, then the features the QEMU driver filters dropped).
 
 use super::cpu_error;
 use crate::inputs::{guest_for_baseline, load, op_error, CpuRef, Loaded};
-use crate::{json, limits, mapload, Common, Format, Outcome};
+use crate::{json, limits, mapload, Common, Driver, Format, Outcome};
+use cpufleet_engine::hypervisor::qemu_driver_baseline_finish;
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::xml::{self, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap};
@@ -11,34 +14,45 @@ use cpufleet_stream::{baseline_concat, baseline_file, Failure, StreamOpts};
 use std::path::{Path, PathBuf};
 
 /// The options of `baseline`.
+#[derive(Clone, Copy)]
 pub struct BaselineOpts {
     pub features: bool,
     pub migratable: bool,
     pub format: Format,
     /// Explain the result (`super::explain`).
     pub explain: bool,
+    pub driver: Driver,
 }
 
 /// `cpufleet baseline FILE…`.
 pub fn baseline(common: &Common, args: &[PathBuf], opts: &BaselineOpts) -> CliResult<Outcome> {
     let map = mapload::load(common)?;
     let inputs = gather_inputs(args)?;
+    let first_path = inputs.first().map(|i| i.path().to_path_buf()).unwrap_or_default();
+    // The QEMU driver filters libvirt's baseline before expanding it.
+    let qemu = opts.driver == Driver::Qemu;
+    let own = BaselineOpts { features: opts.features && !qemu, ..*opts };
     // The documents read one by one, kept for --explain (standard input is read only once).
     let mut docs: Vec<Loaded> = Vec::new();
     let result = match inputs.as_slice() {
-        [Input::File(path)] => one_file(&map, common, path, opts)?,
-        _ => match streamed(&map, common, &inputs, opts) {
+        [Input::File(path)] => one_file(&map, common, path, &own)?,
+        _ => match streamed(&map, common, &inputs, &own) {
             Some(cpu) => Ok(cpu),
             None => {
                 docs = load_docs(&map, common, inputs.clone())?;
-                of_docs(&map, &docs, opts)?
+                of_docs(&map, &docs, &own)?
             }
         },
     };
-    let cpu = match result {
+    let mut cpu = match result {
         Ok(cpu) => cpu,
         Err(outcome) => return outcome,
     };
+    if qemu {
+        if let Err(e) = qemu_driver_baseline_finish(&map, &mut cpu, opts.features) {
+            return cpu_error(&first_path, e);
+        }
+    }
     let explained = match opts.explain {
         true => Some(super::explain::explain(&map, common, (&inputs, &docs), &cpu, opts)?),
         false => None,

@@ -10,8 +10,10 @@
 //! caller reads the files.
 
 mod qemu_caps;
+mod start;
 
 pub use qemu_caps::{parse_qemu_caps, QemuCaps, QemuProp};
+pub use start::{StartKind, StartedCpu, DEFAULT_X86_MODEL};
 
 use crate::cpu::{CpuDef, Fallback, MaxPhysAddr, Policy};
 use crate::error::{CpuError, Pos, XmlError, XmlErrorKind};
@@ -115,6 +117,7 @@ pub enum ErrorCode {
     InvalidArg,
     CpuIncompatible,
     ConfigUnsupported,
+    XmlError,
 }
 
 impl ErrorCode {
@@ -126,6 +129,7 @@ impl ErrorCode {
             ErrorCode::InvalidArg => "invalid argument: ",
             ErrorCode::CpuIncompatible => "the CPU is incompatible with host CPU: ",
             ErrorCode::ConfigUnsupported => "unsupported configuration: ",
+            ErrorCode::XmlError => "XML error: ",
         }
     }
 }
@@ -295,8 +299,9 @@ impl Hypervisor {
             }
         };
         if self.accel == Accel::Kvm {
+            let at = doc.spans.first().map_or(0, |s| s.offset);
             let full = full_cpu(map, host, self.reported.as_ref())
-                .map_err(|e| doc_error(bytes, 0, XmlErrorKind::Invalid(format!("host CPU: {e}")), ""))?;
+                .map_err(|e| doc_error(bytes, at, XmlErrorKind::Invalid(format!("host CPU: {e}")), "cpu"))?;
             self.full = Some(full);
         }
         Ok(self)
@@ -538,12 +543,20 @@ fn full_cpu(map: &CpuMap, caps_host: &CpuDef, reported: Option<&CpuDef>) -> Resu
 /// `virQEMUCapsCPUFilterFeatures` rejects dropped, then the expansion for `--features`.
 pub fn qemu_driver_baseline(map: &CpuMap, cpus: &[CpuDef], expand: bool, migratable: bool) -> Result<CpuDef, CpuError> {
     let mut out = ops::baseline(map, cpus, None, migratable)?;
-    qemu_filter_features(map.version(), &mut out);
-    if expand {
-        let arch = Arch::of_cpu(map, &out)?;
-        ops::expand_features(map, arch, &mut out)?;
-    }
+    qemu_driver_baseline_finish(map, &mut out, expand)?;
     Ok(out)
+}
+
+/// The QEMU driver's steps after libvirt's own baseline `cpu` (computed without `--features`):
+/// the filtered features dropped, then the expansion when `expand`. What `cpufleet baseline
+/// --driver qemu` applies to the test driver's answer.
+pub fn qemu_driver_baseline_finish(map: &CpuMap, cpu: &mut CpuDef, expand: bool) -> Result<(), CpuError> {
+    qemu_filter_features(map.version(), cpu);
+    if expand {
+        let arch = Arch::of_cpu(map, cpu)?;
+        ops::expand_features(map, arch, cpu)?;
+    }
+    Ok(())
 }
 
 /// Drops the features the QEMU driver of `version` filters (`virQEMUCapsCPUFilterFeatures`).

@@ -1,0 +1,191 @@
+//! The QEMU driver's start path for a guest CPU (spec §4.1-§4.3): the defaults applied when the
+//! domain XML is parsed (`qemuDomainDefCPUPostParse`, `qemuDomainDefSetDefaultCPU`), the
+//! feature-name validation (`virCPUValidateFeatures`), `qemuProcessUpdateGuestCPU` (mode support,
+//! forbidden features against FULL, `check='partial'`, update against MIGRATABLE, translation,
+//! the filtered features) and what the command line leaves out. x86 only.
+
+use super::{plain_compare, ErrorCode, Hypervisor, LibvirtError};
+use crate::cpu::{CpuCheck, CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Policy};
+use crate::map::CpuMap;
+use crate::x86::{self, Verdict};
+
+/// QEMU's default CPU of the x86 `pc` and `q35` machine types (`default-cpu-type`
+/// `qemu64-x86_64-cpu`), used for a domain without a CPU model (§4.1).
+pub const DEFAULT_X86_MODEL: &str = "qemu64";
+
+/// How the domain starts: `VIR_QEMU_PROCESS_START_NEW` set (a fresh start: `virsh start`,
+/// `create`, `domxml-to-native`) or not (an incoming migration, a restore, a snapshot revert).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartKind {
+    Fresh,
+    Incoming,
+}
+
+/// A guest CPU after the start path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartedCpu {
+    /// The domain's CPU definition as the QEMU driver keeps it.
+    pub cpu: CpuDef,
+    /// The CPU QEMU's `-cpu` argument is built from: `cpu`, except that libvirt 11.3.0 leaves
+    /// disabled features QEMU does not know off the command line (9.0.0 already dropped them
+    /// from the definition).
+    pub command_line: CpuDef,
+}
+
+impl Hypervisor {
+    /// The guest CPU `guest` (a domain's `<cpu>`; custom without a model for a domain without
+    /// one) as the QEMU driver starts it on this hypervisor, or the error it gives.
+    pub fn start(&self, map: &CpuMap, guest: &CpuDef, kind: StartKind) -> Result<StartedCpu, LibvirtError> {
+        self.require_x86("starting a domain")?;
+        let mut cpu = self.post_parse(guest)?;
+        validate_features(map, &cpu)?;
+        self.update_guest_cpu(map, &mut cpu, kind)?;
+        let mut command_line = cpu.clone();
+        if map.version().at_least_11_3() {
+            self.drop_unknown_disabled(map, &mut command_line);
+        } else {
+            self.drop_unknown_disabled(map, &mut cpu);
+            command_line = cpu.clone();
+        }
+        Ok(StartedCpu { cpu, command_line })
+    }
+
+    /// §4.1: the default CPU, `check`'s default, host-passthrough's `migratable='on'`.
+    fn post_parse(&self, guest: &CpuDef) -> Result<CpuDef, LibvirtError> {
+        let mut cpu = guest.clone();
+        cpu.cpu_type = CpuType::Guest;
+        if cpu.mode == CpuMode::Custom && cpu.model.is_none() {
+            if !cpu.features.is_empty() {
+                return Err(LibvirtError::new(
+                    ErrorCode::XmlError,
+                    "Non-empty feature list specified without CPU model",
+                ));
+            }
+            cpu.model = Some(DEFAULT_X86_MODEL.to_string());
+            cpu.match_ = CpuMatch::Exact;
+            cpu.fallback = Fallback::Forbid;
+            cpu.check = Some(CpuCheck::None);
+        }
+        if cpu.check.is_none() {
+            cpu.check = Some(match cpu.mode {
+                CpuMode::HostPassthrough | CpuMode::Maximum => CpuCheck::None,
+                CpuMode::HostModel => CpuCheck::Partial,
+                CpuMode::Custom if self.accel == super::Accel::Tcg => CpuCheck::None,
+                CpuMode::Custom => CpuCheck::Partial,
+            });
+        }
+        if cpu.mode == CpuMode::HostPassthrough && cpu.migratable.is_none() {
+            cpu.migratable = Some(true);
+        }
+        Ok(cpu)
+    }
+
+    /// `virQEMUCapsIsCPUModeSupported`.
+    fn mode_supported(&self, mode: CpuMode) -> bool {
+        match mode {
+            CpuMode::HostPassthrough => self.host_passthrough,
+            CpuMode::HostModel => self.reported.is_some(),
+            CpuMode::Custom => !self.models.is_empty(),
+            CpuMode::Maximum => self.maximum,
+        }
+    }
+
+    /// MIGRATABLE (§1.3): REPORTED without what QEMU marks non-migratable (invtsc); without
+    /// QEMU's migratability info, libvirt's own filter (`virCPUCopyMigratable`).
+    pub fn migratable_cpu(&self, map: &CpuMap) -> Option<CpuDef> {
+        let r = self.reported.as_ref()?;
+        if !self.migratability {
+            return Some(x86::copy_migratable(&map.x86, r));
+        }
+        let mut m = r.clone();
+        match &self.qemu_features {
+            Some((_, non_migratable)) => {
+                m.features.retain(|f| map.x86.feature_id(&f.name).is_none_or(|id| !non_migratable.contains(id)))
+            }
+            None => m.features.retain(|f| f.name != "invtsc"),
+        }
+        Some(m)
+    }
+
+    /// The host CPU the start checks use: FULL on KVM (REPORTED when FULL is unknown, as
+    /// `virQEMUCapsGetHostModel` does without one), REPORTED on TCG.
+    pub fn start_check_host(&self) -> Option<&CpuDef> {
+        match self.accel {
+            super::Accel::Kvm => self.full.as_ref().or(self.reported.as_ref()),
+            super::Accel::Tcg => self.reported.as_ref(),
+        }
+    }
+
+    /// `qemuProcessUpdateGuestCPU` (§4.3).
+    fn update_guest_cpu(&self, map: &CpuMap, cpu: &mut CpuDef, kind: StartKind) -> Result<(), LibvirtError> {
+        if kind == StartKind::Incoming && cpu.mode == CpuMode::HostModel && cpu.model.is_some() {
+            cpu.mode = CpuMode::Custom;
+        }
+        if !self.mode_supported(cpu.mode) {
+            return Err(LibvirtError::new(
+                ErrorCode::ConfigUnsupported,
+                format!(
+                    "CPU mode '{}' for {arch} {} domain on {arch} host is not supported by hypervisor",
+                    cpu.mode,
+                    self.accel.virttype(),
+                    arch = self.arch
+                ),
+            ));
+        }
+        let host = self.start_check_host();
+        if cpu.check != Some(CpuCheck::None) {
+            for f in cpu.features.iter().filter(|f| f.policy == Some(Policy::Forbid)) {
+                let provided = host.and_then(|h| h.feature(&f.name)).is_some_and(|h| h.policy != Some(Policy::Disable));
+                if provided {
+                    let m = format!("Host CPU provides forbidden feature '{}'", f.name);
+                    return Err(LibvirtError::new(ErrorCode::CpuIncompatible, m));
+                }
+            }
+        }
+        if matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+            super::qemu_filter_features(map.version(), cpu);
+            return Ok(());
+        }
+        if let (Some(CpuCheck::Partial), Some(host)) = (cpu.check, host) {
+            let r = if map.version().at_least_11_3() {
+                self.check_cpu(map, cpu, host)?
+            } else {
+                plain_compare(map, host, cpu)?
+            };
+            if r.verdict == Verdict::Incompatible {
+                let m = r.message.unwrap_or_default();
+                return Err(LibvirtError::new(ErrorCode::CpuIncompatible, m));
+            }
+        }
+        let cpu_err = |e| LibvirtError::from_cpu(e, &[]);
+        let removed = match kind {
+            StartKind::Fresh => Policy::Disable,
+            StartKind::Incoming => Policy::Require,
+        };
+        let migratable = self.migratable_cpu(map);
+        x86::update_with(&map.x86, cpu, migratable.as_ref(), removed).map_err(cpu_err)?;
+        x86::translate(&map.x86, cpu, Some(&self.models)).map_err(cpu_err)?;
+        cpu.fallback = Fallback::Forbid;
+        super::qemu_filter_features(map.version(), cpu);
+        Ok(())
+    }
+
+    /// Disabled (or forbidden) features QEMU has no property for: 9.0.0 drops them from the
+    /// definition, 11.3.0 leaves them off the command line.
+    fn drop_unknown_disabled(&self, map: &CpuMap, cpu: &mut CpuDef) {
+        let known = self.qemu_feature_set(map, false);
+        cpu.features.retain(|f| {
+            let off = matches!(f.policy, Some(Policy::Disable) | Some(Policy::Forbid));
+            !off || map.x86.feature_id(&f.name).is_none_or(|id| known.contains(id))
+        });
+    }
+}
+
+/// `virCPUValidateFeatures` (§4.2): every feature must be known to the map.
+fn validate_features(map: &CpuMap, cpu: &CpuDef) -> Result<(), LibvirtError> {
+    let x = &map.x86;
+    match cpu.features.iter().find(|f| x.feature_id(&f.name).is_none() && !x86::is_kvm_feature(x, &f.name)) {
+        Some(f) => Err(LibvirtError::new(ErrorCode::ConfigUnsupported, format!("unknown CPU feature: {}", f.name))),
+        None => Ok(()),
+    }
+}
