@@ -584,7 +584,8 @@ fn swarm_runs_members_over_spec_variants_and_prints_reproducible_failures() {
     let checks: Vec<u64> = v["members"].as_array().unwrap().iter().map(|m| u(&m["checks"])).collect();
     assert_ne!(checks[0], checks[1], "{v}");
     // A fault is caught in every member, and each failure's command reproduces it alone.
-    let args = ["simulate", "--swarm", "2", "--seed", "7", "--scenario", "migrate", "--inject-fault", "break-promotion"];
+    let args =
+        ["simulate", "--swarm", "2", "--seed", "7", "--scenario", "migrate", "--inject-fault", "break-promotion"];
     let (v, o) = json_run(&args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(u(&v["failed"]), 2);
