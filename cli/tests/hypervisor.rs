@@ -137,7 +137,11 @@ fn random_guest(map: &CpuMap, rng: &mut Rng) -> String {
     }
     let mut used = Vec::new();
     for _ in 0..rng.below(5) {
-        let name = if rng.chance(3) { "no-such-feature".to_string() } else { x.features[rng.below(x.features.len())].name.clone() };
+        let name = if rng.chance(3) {
+            "no-such-feature".to_string()
+        } else {
+            x.features[rng.below(x.features.len())].name.clone()
+        };
         if used.contains(&name) {
             continue;
         }
@@ -183,8 +187,10 @@ fn cases(map: &CpuMap, dir: &Path, domcaps: &[(String, String)], seed: u64) -> V
     }
     // Baseline sets.
     let mut sets: Vec<Vec<String>> = Vec::new();
-    let hostish: Vec<&(String, String)> =
-        pack.iter().filter(|(n, _)| n.ends_with("-host.xml") || n.ends_with("-json.xml") || n.ends_with("-guest.xml")).collect();
+    let hostish: Vec<&(String, String)> = pack
+        .iter()
+        .filter(|(n, _)| n.ends_with("-host.xml") || n.ends_with("-json.xml") || n.ends_with("-guest.xml"))
+        .collect();
     for f in &hostish {
         sets.push(vec![f.1.clone()]);
     }

@@ -67,7 +67,8 @@ pub fn looks_like_cpuinfo(text: &str) -> bool {
 
 /// Reads cpuinfo or lscpu text as a host CPU of `map`. Errors carry line:column.
 pub fn host_from_cpuinfo(map: &CpuMap, text: &str, linux: &NameTable) -> Result<CpuinfoHost, ExportError> {
-    let err = |offset: usize, problem: String| ExportError::Cpuinfo { pos: Pos::locate(text.as_bytes(), offset), problem };
+    let err =
+        |offset: usize, problem: String| ExportError::Cpuinfo { pos: Pos::locate(text.as_bytes(), offset), problem };
     let f = fields(text);
     let (flags, _) = f.flags.ok_or_else(|| err(0, "no 'flags' (cpuinfo) or 'Flags' (lscpu) line".into()))?;
     let x = &map.x86;

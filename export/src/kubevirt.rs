@@ -22,10 +22,40 @@ use std::collections::BTreeMap;
 
 /// KubeVirt's default obsolete CPU models (`DefaultObsoleteCPUModels`, node-labeller `util`).
 pub const DEFAULT_OBSOLETE_CPU_MODELS: &[&str] = &[
-    "486", "486-v1", "pentium", "pentium-v1", "pentium2", "pentium2-v1", "pentium3", "pentium3-v1", "pentiumpro",
-    "pentiumpro-v1", "coreduo", "coreduo-v1", "n270", "n270-v1", "core2duo", "core2duo-v1", "Conroe", "Conroe-v1",
-    "athlon", "athlon-v1", "phenom", "phenom-v1", "qemu64", "qemu64-v1", "qemu32", "qemu32-v1", "kvm64", "kvm64-v1",
-    "kvm32", "kvm32-v1", "Opteron_G1", "Opteron_G1-v1", "Opteron_G2", "Opteron_G2-v1",
+    "486",
+    "486-v1",
+    "pentium",
+    "pentium-v1",
+    "pentium2",
+    "pentium2-v1",
+    "pentium3",
+    "pentium3-v1",
+    "pentiumpro",
+    "pentiumpro-v1",
+    "coreduo",
+    "coreduo-v1",
+    "n270",
+    "n270-v1",
+    "core2duo",
+    "core2duo-v1",
+    "Conroe",
+    "Conroe-v1",
+    "athlon",
+    "athlon-v1",
+    "phenom",
+    "phenom-v1",
+    "qemu64",
+    "qemu64-v1",
+    "qemu32",
+    "qemu32-v1",
+    "kvm64",
+    "kvm64-v1",
+    "kvm32",
+    "kvm32-v1",
+    "Opteron_G1",
+    "Opteron_G1-v1",
+    "Opteron_G2",
+    "Opteron_G2-v1",
 ];
 
 const NS: &str = "node.kubevirt.io";
@@ -75,7 +105,11 @@ impl HostCpuFacts {
 }
 
 /// The node-labeller's CPU labels for one host, with `obsolete` as the obsolete-model list.
-pub fn node_labels(map: &CpuMap, facts: &HostCpuFacts, obsolete: &[&str]) -> Result<BTreeMap<String, String>, ExportError> {
+pub fn node_labels(
+    map: &CpuMap,
+    facts: &HostCpuFacts,
+    obsolete: &[&str],
+) -> Result<BTreeMap<String, String>, ExportError> {
     let mut l = BTreeMap::new();
     let mut yes = |key: String| l.insert(key, "true".to_string());
     for f in crate::enabled_features(map, &facts.host_model)? {
@@ -148,7 +182,9 @@ impl CpuStanza {
     pub fn yaml(&self) -> String {
         let model = yaml_str(&self.model);
         let mut o = format!("# KubeVirt CR, cluster-wide default\nspec:\n  configuration:\n    cpuModel: {model}\n");
-        o.push_str(&format!("---\n# VirtualMachineInstance (or VM template) spec\nspec:\n  domain:\n    cpu:\n      model: {model}\n"));
+        o.push_str(&format!(
+            "---\n# VirtualMachineInstance (or VM template) spec\nspec:\n  domain:\n    cpu:\n      model: {model}\n"
+        ));
         if !self.features.is_empty() {
             o.push_str("      features:\n");
             for (name, policy) in &self.features {
@@ -159,11 +195,8 @@ impl CpuStanza {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        let features: Vec<serde_json::Value> = self
-            .features
-            .iter()
-            .map(|(n, p)| serde_json::json!({ "name": n, "policy": p.as_str() }))
-            .collect();
+        let features: Vec<serde_json::Value> =
+            self.features.iter().map(|(n, p)| serde_json::json!({ "name": n, "policy": p.as_str() })).collect();
         serde_json::json!({
             "configuration": { "cpuModel": self.model },
             "domain": { "cpu": { "model": self.model, "features": features } },

@@ -47,7 +47,8 @@ pub struct NameTable {
 impl NameTable {
     /// Parses a table text (`vocabulary` only names it in errors).
     pub fn parse(vocabulary: Vocabulary, text: &str) -> Result<NameTable, ExportError> {
-        let mut t = NameTable { vocabulary, entries: Vec::new(), by_libvirt: HashMap::new(), by_foreign: HashMap::new() };
+        let mut t =
+            NameTable { vocabulary, entries: Vec::new(), by_libvirt: HashMap::new(), by_foreign: HashMap::new() };
         for (i, line) in text.lines().enumerate() {
             let line_no = i as u32 + 1;
             let err = |problem: String| ExportError::Table { vocabulary, line: line_no, problem };

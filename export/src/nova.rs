@@ -21,8 +21,12 @@ pub struct LibvirtSection {
 
 impl LibvirtSection {
     pub fn of_cpu(cpu: &CpuDef) -> Result<LibvirtSection, ExportError> {
-        let mut s =
-            LibvirtSection { cpu_mode: cpu.mode, cpu_models: Vec::new(), cpu_model_extra_flags: Vec::new(), warnings: Vec::new() };
+        let mut s = LibvirtSection {
+            cpu_mode: cpu.mode,
+            cpu_models: Vec::new(),
+            cpu_model_extra_flags: Vec::new(),
+            warnings: Vec::new(),
+        };
         if cpu.mode == CpuMode::Custom {
             s.cpu_models.push(cpu.model.clone().ok_or(ExportError::NoModel)?);
         }
@@ -30,10 +34,9 @@ impl LibvirtSection {
             match f.effective_policy() {
                 Policy::Force | Policy::Require => s.cpu_model_extra_flags.push(f.name.clone()),
                 Policy::Disable | Policy::Forbid => s.cpu_model_extra_flags.push(format!("-{}", f.name)),
-                Policy::Optional => s.warnings.push(format!(
-                    "feature '{}' is optional: Nova has no optional flags, it is left out",
-                    f.name
-                )),
+                Policy::Optional => s
+                    .warnings
+                    .push(format!("feature '{}' is optional: Nova has no optional flags, it is left out", f.name)),
             }
         }
         Ok(s)

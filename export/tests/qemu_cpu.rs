@@ -143,7 +143,8 @@ fn as_written_optional_features_are_left_out_with_a_warning() {
 }
 
 fn cputestdata(v: LibvirtVersion) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../shared/conformance/libvirt-{v}/cputestdata"));
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../shared/conformance/libvirt-{v}/cputestdata"));
     if dir.is_dir() {
         Some(dir)
     } else {

@@ -236,7 +236,8 @@ impl Hypervisor {
         let emulator = info.path.clone().ok_or_else(|| missing("path"))?;
         let domain = info.domain.clone().ok_or_else(|| missing("domain"))?;
         let accel = Accel::parse(&domain).ok_or_else(|| {
-            let kind = XmlErrorKind::InvalidValue { attribute: "domain".into(), value: domain, expected: "kvm or qemu" };
+            let kind =
+                XmlErrorKind::InvalidValue { attribute: "domain".into(), value: domain, expected: "kvm or qemu" };
             doc_error(bytes, info.offset, kind, "domainCapabilities")
         })?;
         let reported = doc.cpus.pop().map(|mut cpu| {
@@ -383,11 +384,7 @@ impl Hypervisor {
     pub fn compare(&self, map: &CpuMap, cpu: &CpuDef, fail_incompatible: bool) -> Result<HvComparison, LibvirtError> {
         let r = self.reported_for_api()?;
         self.require_x86("comparing")?;
-        let out = if self.version.at_least_11_3() {
-            self.check_cpu(map, cpu, r)?
-        } else {
-            plain_compare(map, r, cpu)?
-        };
+        let out = if self.version.at_least_11_3() { self.check_cpu(map, cpu, r)? } else { plain_compare(map, r, cpu)? };
         match (&out.message, fail_incompatible) {
             (Some(m), true) if out.verdict == Verdict::Incompatible => {
                 Err(LibvirtError::new(ErrorCode::CpuIncompatible, m.clone()))
@@ -409,9 +406,10 @@ impl Hypervisor {
         let hv = self.reported.as_ref().filter(|r| r.fallback == Fallback::Forbid);
         let compat = match (entry, hv) {
             (Some(e), Some(_)) => {
-                let m = map.x86.model(&e.name).ok_or_else(|| {
-                    LibvirtError::new(ErrorCode::Internal, format!("unknown CPU model {}", e.name))
-                })?;
+                let m = map
+                    .x86
+                    .model(&e.name)
+                    .ok_or_else(|| LibvirtError::new(ErrorCode::Internal, format!("unknown CPU model {}", e.name)))?;
                 m.compat_check
             }
             _ => true,
@@ -492,7 +490,12 @@ fn plain_compare(map: &CpuMap, host: &CpuDef, cpu: &CpuDef) -> Result<HvComparis
 }
 
 /// 11.3.0's `virCPUCompareUnusable(hv, cpu, blockers)` (§2.4 step 4).
-fn compare_unusable(map: &CpuMap, hv: &CpuDef, cpu: &CpuDef, blockers: &[String]) -> Result<HvComparison, LibvirtError> {
+fn compare_unusable(
+    map: &CpuMap,
+    hv: &CpuDef,
+    cpu: &CpuDef,
+    blockers: &[String],
+) -> Result<HvComparison, LibvirtError> {
     let disabled = |name: &str| cpu.features.iter().any(|f| f.name == name && f.policy == Some(Policy::Disable));
     let mut bad: Vec<&str> = blockers.iter().map(String::as_str).filter(|b| !disabled(b)).collect();
     let mut expanded = hv.clone();

@@ -57,7 +57,13 @@ pub fn parse_qemu_caps(
     out.ok_or_else(|| c.err_at(0, XmlErrorKind::MissingElement("qemuCaps")))
 }
 
-fn read_root(c: &mut Cursor, root: &Elem, accel: Accel, arch: &str, version: LibvirtVersion) -> Result<QemuCaps, XmlError> {
+fn read_root(
+    c: &mut Cursor,
+    root: &Elem,
+    accel: Accel,
+    arch: &str,
+    version: LibvirtVersion,
+) -> Result<QemuCaps, XmlError> {
     let mut caps = QemuCaps {
         emulator: String::new(),
         arch: String::new(),
@@ -94,7 +100,8 @@ fn read_root(c: &mut Cursor, root: &Elem, accel: Accel, arch: &str, version: Lib
         return Err(c.err_elem(root, XmlErrorKind::MissingElement("arch")));
     }
     if !seen_host {
-        let msg = format!("no <hostCPU type='{}'> (QEMU's host CPU expansion for {})", accel.cache_type(), accel.virttype());
+        let msg =
+            format!("no <hostCPU type='{}'> (QEMU's host CPU expansion for {})", accel.cache_type(), accel.virttype());
         return Err(c.err_elem(root, XmlErrorKind::Invalid(msg)));
     }
     Ok(caps)

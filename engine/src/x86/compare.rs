@@ -95,8 +95,7 @@ impl Comparison {
 /// (host model, arch, vendor), then both resolved against the map (the host's features, the
 /// CPU's [`PolicySets`]) and compared on bitsets ([`PolicySets::compare`]).
 pub fn compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Comparison {
-    try_compare(map, host, cpu)
-        .unwrap_or_else(|e| Comparison::new(Verdict::Error, Reason::Error(e.to_string())))
+    try_compare(map, host, cpu).unwrap_or_else(|e| Comparison::new(Verdict::Error, Reason::Error(e.to_string())))
 }
 
 /// [`compare`] with its errors typed (an unknown model or feature of either CPU), for callers

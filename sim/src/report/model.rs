@@ -850,8 +850,10 @@ fn invariants(r: &Report) -> Section<'_> {
             Span::Code(r.reproduce.clone()),
         ],
     ));
-    let items =
-        r.invariant_violations.iter().map(|v| vec![Span::Strong(v.invariant.sentence().into()), plain(format!(": {}", v.detail))]);
+    let items = r
+        .invariant_violations
+        .iter()
+        .map(|v| vec![Span::Strong(v.invariant.sentence().into()), plain(format!(": {}", v.detail))]);
     s.html(Block::Bullets(items.collect()));
     s
 }
