@@ -109,16 +109,8 @@ fn wrong_kind(doc: Doc) -> &'static str {
 
 /// Bytes that are neither UTF-8 nor XML: a fixed pseudo-random sequence.
 fn garbage() -> Vec<u8> {
-    let mut x: u32 = 0x9e37_79b9;
-    (0..512)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .chain([0xff, 0xfe, 0x00])
-        .collect()
+    let mut rng = cpufleet_sim::rng::Rng::new(0x9e37_79b9);
+    (0..512).map(|_| (rng.next_u64() >> 56) as u8).chain([0xff, 0xfe, 0x00]).collect()
 }
 
 /// Makes the bad input of kind `bad` for an argument expecting `doc`; returns the path to pass
