@@ -597,3 +597,27 @@ fn swarm_runs_members_over_spec_variants_and_prints_reproducible_failures() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(again["members"][0]["violations"], m["violations"]);
 }
+
+#[test]
+fn plan_out_exports_each_domain_in_a_guest_format() {
+    let d = dir("plan-export");
+    let spec = small_spec(&d);
+    let out = d.join("domains");
+    let args = ["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-out", s(&out), "--export", "qemu-cpu"];
+    let (v, o) = json_run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for (i, dom) in v["plan"]["domains"].as_array().unwrap().iter().enumerate() {
+        // The same as `cpufleet export qemu-cpu` of the domain's XML.
+        let xml = out.join(format!("domain-{}.xml", i + 1));
+        let direct = cpufleet(&["export", "qemu-cpu", s(&xml)]);
+        assert_eq!(direct.status.code(), Some(0), "{}", stderr(&direct));
+        let got = std::fs::read_to_string(out.join(format!("domain-{}.qemu-cpu", i + 1))).unwrap();
+        assert!(got.starts_with(dom["baseline"]["model"].as_str().unwrap()), "{got}");
+        assert!(stdout(&direct).contains(got.trim_end()), "{got} vs {}", stdout(&direct));
+    }
+    // A per-host format cannot describe a domain's guest CPU: refused before the run.
+    let args = ["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-out", s(&out), "--export", "nova-traits"];
+    let o = cpufleet(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).is_empty() && stderr(&o).contains("per-host format"), "{}", stderr(&o));
+}
