@@ -12,7 +12,7 @@ use super::migrate::{self, chain_length, next_destination, Guest, PairBits};
 use crate::fleet::NO;
 use crate::progress::Progress;
 use crate::rng::{derive, tag, Rng, Weighted};
-use crate::versions::{Refusal, Versions};
+use crate::versions::{host_versions, Refusal, Versions};
 use cpufleet_engine::LibvirtVersion;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -370,66 +370,135 @@ fn stranded(v: &Versions, guests: &[Guest], ver: &[u8], per_t: &mut [ConfigStep]
     flags.iter().filter(|&&s| s).count() as u64
 }
 
-/// Runs the rollout. `v` holds every version's state; the fleet starts on `old` and moves to
-/// the other version.
-pub fn run(v: &mut Versions, rollout: &Rollout, n_guests: u64, progress: &Progress) -> RolloutRun {
-    let (old, new) = if rollout.reverse { (1, 0) } else { (0, 1) };
-    let steps = rollout.steps.max(1);
-    let order = host_order(v, rollout.order, v.views[0].seed);
-    let n_hosts = order.len();
-    let mut guests = migrate::draw_guests(&v.views[0], n_guests);
-    let mut timeline = Vec::new();
-    let mut accepted_all = std::collections::BTreeSet::new();
-    let mut unknown_all: Vec<Vec<u64>> = Vec::new();
-    let n_t = v.views[0].spec.templates.len();
-    let mut totals = Totals { reasons: vec![[0; 7]; n_t], pools: vec![vec![0; order_pools(v)]; n_t] };
-    for step in 0..=steps {
-        progress.phase("libvirt-upgrade", 0);
-        let k = (n_hosts as u64 * step as u64 / steps as u64) as usize;
-        let mut ver = vec![old as u8; n_hosts];
-        for &h in &order[..k] {
-            ver[h as usize] = new as u8;
+/// What the steps add up to: the timeline, the accepted cross-version pairs, and the totals
+/// per configuration the recommendations read.
+struct Tally {
+    timeline: Vec<RolloutStep>,
+    accepted: std::collections::BTreeSet<(usize, u32, usize, u32)>,
+    unknown: Vec<Vec<u64>>,
+    totals: Totals,
+}
+
+impl Tally {
+    fn new(v: &Versions) -> Tally {
+        let n_t = v.views[0].spec.templates.len();
+        Tally {
+            timeline: Vec::new(),
+            accepted: std::collections::BTreeSet::new(),
+            unknown: Vec::new(),
+            totals: Totals { reasons: vec![[0; 7]; n_t], pools: vec![vec![0; order_pools(v)]; n_t] },
         }
-        start_step(v, &mut guests, &ver);
+    }
+
+    /// One step on the fleet as `ver` says (`ver[h]`: the version index host h runs): the
+    /// guests start, then migrate; `new` is the version the directions call new.
+    fn step(&mut self, v: &mut Versions, guests: &mut [Guest], ver: &[u8], step: u32, new: usize) {
+        start_step(v, guests, ver);
         let accepted: Vec<Vec<PairBits>> = v
             .views
             .iter()
             .map(|g| v.views.iter().map(|d| PairBits::new(g.starter.classes.len(), d.fleet.classes.len())).collect())
             .collect();
-        let acc = migrate_step(v, &guests, &ver, step, new, &accepted);
+        let acc = migrate_step(v, guests, ver, step, new, &accepted);
         for (g, row) in accepted.iter().enumerate() {
             for (d, bits) in row.iter().enumerate() {
-                accepted_all.extend(bits.pairs().into_iter().map(|(gc, hc)| (g, gc, d, hc)));
+                self.accepted.extend(bits.pairs().into_iter().map(|(gc, hc)| (g, gc, d, hc)));
             }
         }
-        for t in 0..n_t {
+        for (t, reasons) in self.totals.reasons.iter_mut().enumerate() {
             for r in 0..7 {
-                totals.reasons[t][r] += acc.reasons_t[t][r];
+                reasons[r] += acc.reasons_t[t][r];
             }
-            for (x, y) in totals.pools[t].iter_mut().zip(&acc.pools_t[t]) {
+            for (x, y) in self.totals.pools[t].iter_mut().zip(&acc.pools_t[t]) {
                 *x += y;
             }
         }
-        unknown_all.resize(acc.unknown.len(), Vec::new());
-        for (a, b) in unknown_all.iter_mut().zip(&acc.unknown) {
+        self.unknown.resize(acc.unknown.len(), Vec::new());
+        for (a, b) in self.unknown.iter_mut().zip(&acc.unknown) {
             a.resize(b.len().max(a.len()), 0);
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
             }
         }
-        timeline.push(step_report(v, &guests, &ver, step, new, acc));
+        self.timeline.push(step_report(v, guests, ver, step, new, acc));
     }
-    let configurations = config_reports(v, &timeline, &unknown_all, &totals, old);
+}
+
+/// Runs the rollout. `v` holds every version's state; the fleet starts on `old` (except the
+/// hosts the spec puts on a version of their own, a pool's `libvirt` key) and the hosts not yet
+/// on the other version move to it in [`host_order`].
+pub fn run(v: &mut Versions, rollout: &Rollout, n_guests: u64, progress: &Progress) -> RolloutRun {
+    let (old, new) = if rollout.reverse { (1, 0) } else { (0, 1) };
+    let steps = rollout.steps.max(1);
+    let seed = v.views[0].seed;
+    let start = host_versions(v.views[0].spec, &v.views[0].fleet.pools, seed, old);
+    let order: Vec<u32> =
+        host_order(v, rollout.order, seed).into_iter().filter(|&h| start[h as usize] as usize != new).collect();
+    let mut guests = migrate::draw_guests(&v.views[0], n_guests);
+    let mut tally = Tally::new(v);
+    for step in 0..=steps {
+        progress.phase("libvirt-upgrade", 0);
+        let k = (order.len() as u64 * step as u64 / steps as u64) as usize;
+        let mut ver = start.clone();
+        for &h in &order[..k] {
+            ver[h as usize] = new as u8;
+        }
+        tally.step(v, &mut guests, &ver, step, new);
+    }
+    let configurations = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, old);
     let report = LibvirtUpgradeReport {
         from: LibvirtVersion::ALL[old].as_str(),
         to: LibvirtVersion::ALL[new].as_str(),
         steps,
         order: rollout.order,
         reverse: rollout.reverse,
-        timeline,
+        timeline: tally.timeline,
         configurations,
     };
-    RolloutRun { report, accepted: accepted_all.into_iter().collect() }
+    RolloutRun { report, accepted: tally.accepted.into_iter().collect() }
+}
+
+/// Hosts on one libvirt version.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionHosts {
+    pub libvirt: &'static str,
+    pub hosts: u64,
+}
+
+/// The migrate scenario on a fleet whose spec puts hosts on several libvirt versions: guests
+/// start under their host's version and every migration is read and compared by the
+/// destination's version, as in one step of the rollout.
+#[derive(Clone, Debug, Serialize)]
+pub struct MixedFleetReport {
+    pub versions: Vec<VersionHosts>,
+    /// The migrations (directions: old→new is 9.0.0 → 11.3.0).
+    pub migrations: RolloutStep,
+    pub configurations: Vec<RolloutConfig>,
+}
+
+/// What the checkers get from a mixed fleet: as [`RolloutRun`].
+pub struct MixedRun {
+    pub report: MixedFleetReport,
+    pub accepted: Vec<(usize, u32, usize, u32)>,
+}
+
+/// The migrate scenario on a mixed fleet: `v` built with the pool baselines of version `first`
+/// (the run's), each host on the version the spec gives it (the run's by default).
+pub fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
+    let seed = v.views[0].seed;
+    let ver = host_versions(v.views[0].spec, &v.views[0].fleet.pools, seed, first);
+    let mut guests = migrate::draw_guests(&v.views[0], n_guests);
+    let mut tally = Tally::new(v);
+    let new = LibvirtVersion::ALL.len() - 1;
+    tally.step(v, &mut guests, &ver, 0, new);
+    let configurations = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, first);
+    let versions = LibvirtVersion::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, l)| VersionHosts { libvirt: l.as_str(), hosts: ver.iter().filter(|&&x| x as usize == i).count() as u64 })
+        .collect();
+    let migrations = tally.timeline.pop().expect("one step");
+    MixedRun { report: MixedFleetReport { versions, migrations, configurations }, accepted: tally.accepted.into_iter().collect() }
 }
 
 fn step_report(v: &Versions, guests: &[Guest], ver: &[u8], step: u32, new: usize, acc: Acc) -> RolloutStep {
