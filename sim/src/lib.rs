@@ -211,9 +211,12 @@ fn libvirt_upgrade(
     let inputs = versions::Inputs::new(map, spec)?;
     let first = usize::from(config.rollout.reverse);
     let mut v = inputs.versions(config.seed, config.fault, first)?;
-    let run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, spec.guests, progress);
+    let mut run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, spec.guests, progress);
     let mut checks = check::CheckReport::default();
     check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
+    drop(v);
+    progress.phase("libvirt-upgrade: re-simulating the recommendations", 0);
+    scenarios::libvirt_upgrade::verify(&inputs, &mut run, &config.rollout, config.seed, config.fault)?;
     Ok((run.report, checks))
 }
 

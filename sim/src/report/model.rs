@@ -1084,11 +1084,31 @@ fn rollout_config_table(configurations: &[RolloutConfig]) -> Table<'_> {
                 Cell::Int(c.version_refusals),
                 Cell::Int(c.max_stranded),
                 Cell::Text(if c.fully_mobile { "-".into() } else { why }),
-                Cell::Text(c.recommendation.clone().unwrap_or_else(|| "none needed".into())),
+                Cell::Text(recommendation(c)),
             ]
         })
         .collect();
     Table { columns, rows, text_header: true, indent: "" }
+}
+
+/// The recommendation and what re-simulating it showed, or that it was not verified.
+fn recommendation(c: &RolloutConfig) -> String {
+    let Some(r) = &c.recommendation else { return "none needed".into() };
+    match &c.verified {
+        None => format!("{r} (a suggestion, not verified by re-simulation)"),
+        Some(v) => format!(
+            "{r}; re-simulated: that pool's version refusals {} → {}, {}",
+            v.pool_before,
+            v.pool_after,
+            match (v.survives, v.version_refusals_after) {
+                (true, _) => "the configuration then survives".to_string(),
+                (false, n) => format!("the configuration still does not survive ({n} version refusals in all)"),
+            },
+        ) + &match v.started_before.checked_sub(v.started_after) {
+            Some(fewer) if fewer > 0 => format!(" ({fewer} fewer of its guests start)"),
+            _ => String::new(),
+        },
+    }
 }
 
 /// The migrate scenario on a fleet of several libvirt versions.

@@ -12,8 +12,11 @@ use super::migrate::{self, chain_length, next_destination, Guest, PairBits};
 use crate::fleet::NO;
 use crate::progress::Progress;
 use crate::rng::{derive, tag, Rng, Weighted};
-use crate::versions::{host_versions, Refusal, Versions};
-use cpufleet_engine::LibvirtVersion;
+use crate::error::SimResult;
+use crate::guest::Fault;
+use crate::spec::{ModelRef, Template};
+use crate::versions::{host_versions, Inputs, Refusal, Versions};
+use cpufleet_engine::{CpuMatch, CpuMode, LibvirtVersion};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -119,6 +122,25 @@ pub struct RolloutConfig {
     pub example: Option<String>,
     /// The smallest change that would let it survive (None when it survives).
     pub recommendation: Option<String>,
+    /// The recommendation re-simulated (None: not verified, see [`verify`]).
+    pub verified: Option<Verification>,
+}
+
+/// A recommendation applied and the rollout simulated again from the same seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verification {
+    /// Version refusals of the configuration's guests of the pool the change is for, as run and
+    /// with the change.
+    pub pool_before: u64,
+    pub pool_after: u64,
+    /// Version refusals of the configuration over the whole fleet with the change.
+    pub version_refusals_after: u64,
+    /// Whether the configuration then stays fully mobile through the whole rollout (the
+    /// change applied fleet-wide: guests it no longer lets start do not count).
+    pub survives: bool,
+    /// Its guests started at step 0, as run and with the change.
+    pub started_before: u64,
+    pub started_after: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -137,6 +159,10 @@ pub struct LibvirtUpgradeReport {
 pub struct RolloutRun {
     pub report: LibvirtUpgradeReport,
     pub accepted: Vec<(usize, u32, usize, u32)>,
+    /// Per configuration, the recommended change (None when it survives).
+    pub changes: Vec<Option<Change>>,
+    /// Per configuration and home pool: version refusals over the rollout.
+    pub pool_refusals: Vec<Vec<u64>>,
 }
 
 /// Per configuration over every step: refusals per reason, version refusals per home pool.
@@ -428,24 +454,47 @@ impl Tally {
 /// hosts the spec puts on a version of their own, a pool's `libvirt` key) and the hosts not yet
 /// on the other version move to it in [`host_order`].
 pub fn run(v: &mut Versions, rollout: &Rollout, n_guests: u64, progress: &Progress) -> RolloutRun {
+    run_with(v, rollout, None, n_guests, progress)
+}
+
+/// [`run`], with pool `first_pool` (when given) moved first, all its hosts at step 1.
+fn run_with(
+    v: &mut Versions,
+    rollout: &Rollout,
+    first_pool: Option<usize>,
+    n_guests: u64,
+    progress: &Progress,
+) -> RolloutRun {
     let (old, new) = if rollout.reverse { (1, 0) } else { (0, 1) };
     let steps = rollout.steps.max(1);
     let seed = v.views[0].seed;
     let start = host_versions(v.views[0].spec, &v.views[0].fleet.pools, seed, old);
-    let order: Vec<u32> =
+    let mut order: Vec<u32> =
         host_order(v, rollout.order, seed).into_iter().filter(|&h| start[h as usize] as usize != new).collect();
+    let mut at_step_1 = 0;
+    if let Some(p) = first_pool {
+        let pool = v.views[0].fleet.pools[p].range();
+        let in_pool = |h: &u32| pool.contains(&(*h as usize));
+        at_step_1 = order.iter().filter(|h| in_pool(h)).count();
+        let (mut front, back): (Vec<u32>, Vec<u32>) = order.into_iter().partition(in_pool);
+        front.extend(back);
+        order = front;
+    }
     let mut guests = migrate::draw_guests(&v.views[0], n_guests);
     let mut tally = Tally::new(v);
     for step in 0..=steps {
         progress.phase("libvirt-upgrade", 0);
-        let k = (order.len() as u64 * step as u64 / steps as u64) as usize;
+        let mut k = (order.len() as u64 * step as u64 / steps as u64) as usize;
+        if step > 0 {
+            k = k.max(at_step_1);
+        }
         let mut ver = start.clone();
         for &h in &order[..k] {
             ver[h as usize] = new as u8;
         }
         tally.step(v, &mut guests, &ver, step, new);
     }
-    let configurations = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, old);
+    let (configurations, changes) = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, old);
     let report = LibvirtUpgradeReport {
         from: LibvirtVersion::ALL[old].as_str(),
         to: LibvirtVersion::ALL[new].as_str(),
@@ -455,7 +504,7 @@ pub fn run(v: &mut Versions, rollout: &Rollout, n_guests: u64, progress: &Progre
         timeline: tally.timeline,
         configurations,
     };
-    RolloutRun { report, accepted: tally.accepted.into_iter().collect() }
+    RolloutRun { report, accepted: tally.accepted.into_iter().collect(), changes, pool_refusals: tally.totals.pools }
 }
 
 /// Hosts on one libvirt version.
@@ -491,7 +540,7 @@ pub fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
     let mut tally = Tally::new(v);
     let new = LibvirtVersion::ALL.len() - 1;
     tally.step(v, &mut guests, &ver, 0, new);
-    let configurations = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, first);
+    let (configurations, _) = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, first);
     let versions = LibvirtVersion::ALL
         .iter()
         .enumerate()
@@ -532,7 +581,7 @@ fn config_reports(
     unknown: &[Vec<u64>],
     totals: &Totals,
     old: usize,
-) -> Vec<RolloutConfig> {
+) -> (Vec<RolloutConfig>, Vec<Option<Change>>) {
     let templates = &v.views[0].spec.templates;
     let mut top: Vec<Option<(u64, String)>> = vec![None; templates.len()];
     for (gv, counts) in unknown.iter().enumerate() {
@@ -562,8 +611,9 @@ fn config_reports(
             let max_stranded = timeline.iter().map(|s| s.per_configuration[t].stranded).max().unwrap_or(0);
             let fully_mobile = version_refusals == 0 && max_stranded <= base_stranded;
             let example = top[t].as_ref().map(|(_, m)| m.clone());
-            let recommendation = (!fully_mobile).then(|| recommend(v, old, top[t].is_some(), &totals.pools[t]));
-            RolloutConfig {
+            let (recommendation, change) =
+                (!fully_mobile).then(|| recommend(v, old, tm, top[t].is_some(), &totals.pools[t])).unzip();
+            let config = RolloutConfig {
                 name: tm.name.clone(),
                 cpu: tm.describe(),
                 fully_mobile,
@@ -572,25 +622,118 @@ fn config_reports(
                 reasons: reason_counts(&totals.reasons[t]),
                 example,
                 recommendation,
-            }
+                verified: None,
+            };
+            (config, change)
         })
-        .collect()
+        .unzip()
+}
+
+/// A recommended change, as the re-simulation applies it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The configuration's CPU becomes a custom CPU of this model (its match and features kept),
+    /// for the guests of this pool.
+    Pin { pool: usize, model: String },
+    /// This pool's hosts move first, all of them in the first step.
+    UpgradeFirst { pool: usize },
+}
+
+impl Change {
+    pub fn pool(&self) -> usize {
+        match self {
+            Change::Pin { pool, .. } | Change::UpgradeFirst { pool } => *pool,
+        }
+    }
 }
 
 /// The smallest change for configuration `t`, in the pool whose guests of it are refused most
 /// for a version reason: when a name the other version does not know is the reason, pin that
 /// pool's baseline model under the old version (what its guest definitions were written
-/// against), if both versions know it; otherwise upgrade that pool first, whole, in one step.
-fn recommend(v: &Versions, old: usize, unknown: bool, per_pool: &[u64]) -> String {
+/// against), if both versions know it (with `match='exact'` where the configuration's is
+/// `minimum`, which libvirt replaces by the host's model at start); otherwise upgrade that pool
+/// first, whole, in one step.
+fn recommend(v: &Versions, old: usize, tm: &Template, unknown: bool, per_pool: &[u64]) -> (String, Change) {
     let view = &v.views[old];
     let p = (0..per_pool.len()).max_by_key(|&p| (per_pool[p], std::cmp::Reverse(p))).unwrap_or(0);
     let pool = &view.fleet.pools[p].name;
     let model = view.starter.ctx(view.pool_ctx[p]).and_then(|c| c.baseline.as_ref().ok()).and_then(|b| b.model.clone());
     match model.filter(|m| unknown && v.views.iter().all(|w| w.map.x86.model(m).is_some())) {
-        Some(m) => format!(
-            "in pool {pool}: pin `{m}` (its baseline model under libvirt {}), a model both versions know",
-            view.map.version()
+        Some(m) => (
+            format!(
+                "in pool {pool}: pin `{m}`{} (its baseline model under libvirt {}), a model both versions know",
+                if tm.match_ == CpuMatch::Minimum { " with match='exact'" } else { "" },
+                view.map.version()
+            ),
+            Change::Pin { pool: p, model: m },
         ),
-        None => format!("upgrade pool {pool} first, all its hosts in one step"),
+        None => (format!("upgrade pool {pool} first, all its hosts in one step"), Change::UpgradeFirst { pool: p }),
     }
+}
+
+/// `t` with its CPU pinned to `model`: a custom CPU of that model, the features and match of a
+/// custom configuration kept (host-model and host-passthrough have none), except `minimum`,
+/// which becomes `exact` (see [`recommend`]).
+fn pinned(t: &Template, model: &str) -> Template {
+    let custom = t.mode == CpuMode::Custom;
+    Template {
+        mode: CpuMode::Custom,
+        model: Some(ModelRef::Named(model.to_string())),
+        match_: if custom && t.match_ != CpuMatch::Minimum { t.match_ } else { CpuMatch::Exact },
+        features: if custom { t.features.clone() } else { Vec::new() },
+        ..t.clone()
+    }
+}
+
+/// The most migrations (per step × steps) a run re-simulates per recommendation, and the most
+/// hosts: beyond these the recommendations stay suggestions, not verified.
+pub const VERIFY_MAX_MIGRATIONS: u64 = 10_000_000;
+pub const VERIFY_MAX_HOSTS: usize = 100_000;
+
+/// Re-simulates each recommendation: the rollout again, from the same seed, with the change
+/// applied (the configuration pinned, or the pool moved first), and records whether the
+/// configuration then survives and how its guests of that pool fare. Skipped (the
+/// recommendations stay unverified) beyond [`VERIFY_MAX_MIGRATIONS`] / [`VERIFY_MAX_HOSTS`].
+pub fn verify(inputs: &Inputs, run: &mut RolloutRun, rollout: &Rollout, seed: u64, fault: Option<Fault>) -> SimResult<()> {
+    let spec = &inputs.specs[0];
+    let steps = u64::from(rollout.steps.max(1)) + 1;
+    if spec.total_hosts() as usize > VERIFY_MAX_HOSTS || spec.migrations.saturating_mul(steps) > VERIFY_MAX_MIGRATIONS {
+        return Ok(());
+    }
+    let first = usize::from(rollout.reverse);
+    let quiet = Progress::new(false);
+    for (t, change) in run.changes.iter().enumerate() {
+        let Some(change) = change else { continue };
+        let again = match change {
+            Change::Pin { model, .. } => {
+                let specs = inputs
+                    .specs
+                    .iter()
+                    .map(|s| {
+                        let mut s = s.clone();
+                        s.templates[t] = pinned(&s.templates[t], model);
+                        s
+                    })
+                    .collect();
+                let changed = Inputs { maps: inputs.maps.clone(), specs };
+                let mut v = changed.versions(seed, fault, first)?;
+                run_with(&mut v, rollout, None, spec.guests, &quiet)
+            }
+            Change::UpgradeFirst { pool } => {
+                let mut v = inputs.versions(seed, fault, first)?;
+                run_with(&mut v, rollout, Some(*pool), spec.guests, &quiet)
+            }
+        };
+        let p = change.pool();
+        let after = &again.report.configurations[t];
+        run.report.configurations[t].verified = Some(Verification {
+            pool_before: run.pool_refusals[t][p],
+            pool_after: again.pool_refusals[t][p],
+            survives: after.fully_mobile,
+            version_refusals_after: after.version_refusals,
+            started_before: run.report.timeline[0].per_configuration[t].started,
+            started_after: again.report.timeline[0].per_configuration[t].started,
+        });
+    }
+    Ok(())
 }
