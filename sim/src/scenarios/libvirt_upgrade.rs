@@ -737,3 +737,65 @@ pub fn verify(inputs: &Inputs, run: &mut RolloutRun, rollout: &Rollout, seed: u6
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec;
+    use cpufleet_engine::CpuMap;
+
+    fn inputs(hosts: u64) -> Inputs {
+        let map = CpuMap::embedded(LibvirtVersion::V9_0_0).unwrap();
+        let mut s = spec::load(&map.x86, None, 1 << 20).unwrap();
+        s.scale_hosts(hosts).unwrap();
+        (s.guests, s.migrations) = (300, 3000);
+        Inputs::new(&map, &s).unwrap()
+    }
+
+    /// "Upgrade pool X first, all its hosts in one step", as the re-simulation applies it: the
+    /// pool is wholly on the new version from step 1, the other hosts follow in order.
+    #[test]
+    fn a_pool_moved_first_is_wholly_new_at_step_1() {
+        let inp = inputs(400);
+        // 40 steps: 10 hosts move per step, fewer than the moved pool has.
+        let rollout = Rollout { steps: 40, ..Rollout::default() };
+        let quiet = Progress::new(false);
+        let mut v = inp.versions(1, None, 0).unwrap();
+        let plain = run_with(&mut v, &rollout, None, 300, &quiet);
+        let mut v = inp.versions(1, None, 0).unwrap();
+        let pools = &v.views[0].fleet.pools;
+        let big = (0..pools.len()).max_by_key(|&p| pools[p].len).unwrap();
+        let pool_len = pools[big].len as u64;
+        assert!(pool_len > 10, "{pool_len}");
+        let moved = run_with(&mut v, &rollout, Some(big), 300, &quiet);
+        let new_at = |r: &RolloutRun, step: usize| r.report.timeline[step].hosts_new;
+        assert_eq!((new_at(&plain, 1), new_at(&plain, 40)), (10, 400));
+        assert_eq!((new_at(&moved, 1), new_at(&moved, 2), new_at(&moved, 40)), (pool_len, pool_len.max(20), 400));
+    }
+
+    /// A recommendation is re-simulated and its outcome recorded on a small fleet; the change is
+    /// what the text says.
+    #[test]
+    fn recommendations_are_verified_by_re_simulating() {
+        let inp = inputs(2000);
+        let rollout = Rollout::default();
+        let mut v = inp.versions(1, None, 0).unwrap();
+        let mut run = run(&mut v, &rollout, 300, &Progress::new(false));
+        drop(v);
+        let t = run.report.configurations.iter().position(|c| c.name == "host-model").unwrap();
+        assert!(!run.report.configurations[t].fully_mobile);
+        let Some(Change::Pin { pool, model }) = run.changes[t].clone() else { panic!("{:?}", run.changes[t]) };
+        let rec = run.report.configurations[t].recommendation.clone().unwrap();
+        assert!(rec.contains(&format!("pin `{model}`")) && rec.contains(&inp.specs[0].pools[pool].name), "{rec}");
+        verify(&inp, &mut run, &rollout, 1, None).unwrap();
+        let got = run.report.configurations[t].verified.clone().expect("verified");
+        assert_eq!(got.pool_before, run.pool_refusals[t][pool]);
+        assert!(got.pool_before > 0);
+        assert_eq!(got.pool_after, 0, "a model both versions know is never refused by name: {got:?}");
+        // The surviving configurations have nothing to verify.
+        for (c, ch) in run.report.configurations.iter().zip(&run.changes) {
+            assert_eq!(c.fully_mobile, ch.is_none());
+            assert_eq!(c.verified.is_some(), ch.is_some());
+        }
+    }
+}
