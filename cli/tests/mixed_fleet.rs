@@ -7,6 +7,7 @@
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[path = "support/bin.rs"]
 mod bin;
@@ -18,10 +19,12 @@ const SPEC: &str = "name = \"mixed\"\nguests = 400\nmigrations = 8000\n\
     [variation]\ncross_pool = 0.0\n\
     [[pool]]\nname = \"sky\"\nhosts = 200\ngenerations = { Skylake-SP = 1 }\nlibvirt = \"11.3.0\"\nlibvirt_share = 0.5\n";
 
+/// Writes `text` to a file of its own (tests run in parallel, so no two calls share one).
 fn spec_file(name: &str, text: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mixed-fleet");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = dir.join(format!("{}-{}-{name}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&path, text).unwrap();
     path
 }
