@@ -30,7 +30,10 @@ fn spec_file(name: &str, text: &str) -> PathBuf {
 }
 
 fn run(extra: &[&str]) -> (Value, Output) {
-    let spec = spec_file("mixed.toml", SPEC);
+    run_spec(&spec_file("mixed.toml", SPEC), extra)
+}
+
+fn run_spec(spec: &std::path::Path, extra: &[&str]) -> (Value, Output) {
     let mut args = vec!["simulate", "--libvirt", "9.0.0", "--scenario", "migrate", "--format", "json", "-q"];
     args.extend(["--spec", spec.to_str().unwrap()]);
     args.extend(extra);
@@ -87,9 +90,10 @@ fn a_half_upgraded_pool_refuses_by_direction_and_reason() {
 
 #[test]
 fn the_versions_each_host_runs_depend_on_the_seed_only() {
-    let (a, b) = (run(&["--threads", "1"]), run(&["--threads", "4"]));
+    let spec = spec_file("mixed.toml", SPEC);
+    let (a, b) = (run_spec(&spec, &["--threads", "1"]), run_spec(&spec, &["--threads", "4"]));
     assert_eq!(stdout(&a.1), stdout(&b.1));
-    let other = run(&["--threads", "4", "--seed", "2"]);
+    let other = run_spec(&spec, &["--threads", "4", "--seed", "2"]);
     assert_ne!(stdout(&a.1), stdout(&other.1));
     assert_eq!(other.0["mixed_fleet"]["versions"][1]["hosts"], 100, "the share is exact whatever the seed");
 }
