@@ -56,8 +56,12 @@ fn a_half_upgraded_pool_refuses_by_direction_and_reason() {
     let (v, o) = run(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let m = &v["mixed_fleet"];
-    let hosts: Vec<(&str, u64)> =
-        m["versions"].as_array().unwrap().iter().map(|x| (x["libvirt"].as_str().unwrap(), x["hosts"].as_u64().unwrap())).collect();
+    let hosts: Vec<(&str, u64)> = m["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["libvirt"].as_str().unwrap(), x["hosts"].as_u64().unwrap()))
+        .collect();
     assert_eq!(hosts, [("9.0.0", 100), ("11.3.0", 100)]);
     let dirs = m["migrations"]["directions"].as_array().unwrap();
     for d in dirs {
@@ -74,7 +78,10 @@ fn a_half_upgraded_pool_refuses_by_direction_and_reason() {
     let hm = find("host-model");
     assert_eq!(hm["fully_mobile"], false);
     let example = hm["example"].as_str().unwrap();
-    assert!(example.starts_with("unknown CPU model Skylake-Server-v") && example.ends_with(" on libvirt 9.0.0"), "{example}");
+    assert!(
+        example.starts_with("unknown CPU model Skylake-Server-v") && example.ends_with(" on libvirt 9.0.0"),
+        "{example}"
+    );
     assert_eq!(find("host-passthrough")["fully_mobile"], true);
     // The single-version migrate section did not run; a note says why.
     assert_eq!(v["migrations"]["attempted"], 0);
@@ -83,8 +90,22 @@ fn a_half_upgraded_pool_refuses_by_direction_and_reason() {
     assert_eq!(v["checks"]["violation_count"], 0);
     // The text report shows the section and the cross-version check count.
     let spec = spec_file("mixed.toml", SPEC);
-    let text = stdout(&cpufleet(&["simulate", "--libvirt", "9.0.0", "--scenario", "migrate", "-q", "--spec", spec.to_str().unwrap()]));
-    assert!(text.contains("MIXED FLEET — live migrations across libvirt versions (100 hosts on 9.0.0, 100 hosts on 11.3.0)"), "{text}");
+    let text = stdout(&cpufleet(&[
+        "simulate",
+        "--libvirt",
+        "9.0.0",
+        "--scenario",
+        "migrate",
+        "-q",
+        "--spec",
+        spec.to_str().unwrap(),
+    ]));
+    assert!(
+        text.contains(
+            "MIXED FLEET — live migrations across libvirt versions (100 hosts on 9.0.0, 100 hosts on 11.3.0)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("accepted cross-version migrations checked"), "{text}");
 }
 
@@ -114,7 +135,18 @@ fn ignoring_the_destination_version_is_caught_on_a_mixed_fleet() {
 #[test]
 fn a_pool_on_the_run_version_is_not_a_mixed_fleet() {
     let spec = spec_file("one-version.toml", &SPEC.replace("11.3.0", "9.0.0"));
-    let o = cpufleet(&["simulate", "--libvirt", "9.0.0", "--scenario", "migrate", "--format", "json", "-q", "--spec", spec.to_str().unwrap()]);
+    let o = cpufleet(&[
+        "simulate",
+        "--libvirt",
+        "9.0.0",
+        "--scenario",
+        "migrate",
+        "--format",
+        "json",
+        "-q",
+        "--spec",
+        spec.to_str().unwrap(),
+    ]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(v.get("mixed_fleet").is_none());
     assert!(v["migrations"]["attempted"].as_u64().unwrap() > 0);
@@ -125,8 +157,18 @@ fn a_pool_on_the_run_version_is_not_a_mixed_fleet() {
 fn the_rollout_starts_from_the_versions_the_spec_gives() {
     let spec = spec_file("rollout.toml", SPEC);
     let o = cpufleet(&[
-        "simulate", "--libvirt", "9.0.0", "--scenario", "libvirt-upgrade", "--upgrade-steps", "2", "--format", "json",
-        "-q", "--spec", spec.to_str().unwrap(),
+        "simulate",
+        "--libvirt",
+        "9.0.0",
+        "--scenario",
+        "libvirt-upgrade",
+        "--upgrade-steps",
+        "2",
+        "--format",
+        "json",
+        "-q",
+        "--spec",
+        spec.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();

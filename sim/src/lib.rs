@@ -112,7 +112,8 @@ fn run(
     let mut compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
     progress.phase("pools", 0);
     let pools_report = pools::run(&sim);
-    let mig = (has(Scenario::Migrate) && !mixed).then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
+    let mig =
+        (has(Scenario::Migrate) && !mixed).then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
     let real_report =
         (has(Scenario::Migrate) && !real_guests.is_empty()).then(|| scenarios::guests::run(&sim, real_guests));
     let up = up_plan.map(|p| upgrade::run(&mut sim, &p, &guests, &mut compat, &progress));

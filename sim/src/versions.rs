@@ -29,8 +29,8 @@
 
 use crate::error::{SimError, SimResult};
 use crate::fleet::{HostClass, PoolInfo};
-use crate::rng::{derive, tag};
 use crate::guest::{Blocker, Compat, Fault, GuestSets, Starter};
+use crate::rng::{derive, tag};
 use crate::scenarios::Sim;
 use crate::spec::Spec;
 use cpufleet_engine::map::X86Map;

@@ -5,7 +5,9 @@
 
 use super::Report;
 use crate::scenarios::guests::GuestsReport;
-use crate::scenarios::libvirt_upgrade::{Direction, LibvirtUpgradeReport, MixedFleetReport, RolloutConfig, RolloutStep};
+use crate::scenarios::libvirt_upgrade::{
+    Direction, LibvirtUpgradeReport, MixedFleetReport, RolloutConfig, RolloutStep,
+};
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::plan::PlanReport;
 use crate::scenarios::pools::{BaselineReport, Outlier, PoolReport};
@@ -1096,18 +1098,20 @@ fn recommendation(c: &RolloutConfig) -> String {
     let Some(r) = &c.recommendation else { return "none needed".into() };
     match &c.verified {
         None => format!("{r} (a suggestion, not verified by re-simulation)"),
-        Some(v) => format!(
-            "{r}; re-simulated: that pool's version refusals {} → {}, {}",
-            v.pool_before,
-            v.pool_after,
-            match (v.survives, v.version_refusals_after) {
-                (true, _) => "the configuration then survives".to_string(),
-                (false, n) => format!("the configuration still does not survive ({n} version refusals in all)"),
-            },
-        ) + &match v.started_before.checked_sub(v.started_after) {
-            Some(fewer) if fewer > 0 => format!(" ({fewer} fewer of its guests start)"),
-            _ => String::new(),
-        },
+        Some(v) => {
+            format!(
+                "{r}; re-simulated: that pool's version refusals {} → {}, {}",
+                v.pool_before,
+                v.pool_after,
+                match (v.survives, v.version_refusals_after) {
+                    (true, _) => "the configuration then survives".to_string(),
+                    (false, n) => format!("the configuration still does not survive ({n} version refusals in all)"),
+                },
+            ) + &match v.started_before.checked_sub(v.started_after) {
+                Some(fewer) if fewer > 0 => format!(" ({fewer} fewer of its guests start)"),
+                _ => String::new(),
+            }
+        }
     }
 }
 

@@ -9,11 +9,11 @@
 //! recommendation per configuration.
 
 use super::migrate::{self, chain_length, next_destination, Guest, PairBits};
+use crate::error::SimResult;
 use crate::fleet::NO;
+use crate::guest::Fault;
 use crate::progress::Progress;
 use crate::rng::{derive, tag, Rng, Weighted};
-use crate::error::SimResult;
-use crate::guest::Fault;
 use crate::spec::{ModelRef, Template};
 use crate::versions::{host_versions, Inputs, Refusal, Versions};
 use cpufleet_engine::{CpuMatch, CpuMode, LibvirtVersion};
@@ -432,8 +432,8 @@ impl Tally {
             }
         }
         for (t, reasons) in self.totals.reasons.iter_mut().enumerate() {
-            for r in 0..7 {
-                reasons[r] += acc.reasons_t[t][r];
+            for (x, y) in reasons.iter_mut().zip(&acc.reasons_t[t]) {
+                *x += y;
             }
             for (x, y) in self.totals.pools[t].iter_mut().zip(&acc.pools_t[t]) {
                 *x += y;
@@ -544,10 +544,16 @@ pub fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
     let versions = LibvirtVersion::ALL
         .iter()
         .enumerate()
-        .map(|(i, l)| VersionHosts { libvirt: l.as_str(), hosts: ver.iter().filter(|&&x| x as usize == i).count() as u64 })
+        .map(|(i, l)| VersionHosts {
+            libvirt: l.as_str(),
+            hosts: ver.iter().filter(|&&x| x as usize == i).count() as u64,
+        })
         .collect();
     let migrations = tally.timeline.pop().expect("one step");
-    MixedRun { report: MixedFleetReport { versions, migrations, configurations }, accepted: tally.accepted.into_iter().collect() }
+    MixedRun {
+        report: MixedFleetReport { versions, migrations, configurations },
+        accepted: tally.accepted.into_iter().collect(),
+    }
 }
 
 fn step_report(v: &Versions, guests: &[Guest], ver: &[u8], step: u32, new: usize, acc: Acc) -> RolloutStep {
@@ -694,7 +700,13 @@ pub const VERIFY_MAX_HOSTS: usize = 100_000;
 /// applied (the configuration pinned, or the pool moved first), and records whether the
 /// configuration then survives and how its guests of that pool fare. Skipped (the
 /// recommendations stay unverified) beyond [`VERIFY_MAX_MIGRATIONS`] / [`VERIFY_MAX_HOSTS`].
-pub fn verify(inputs: &Inputs, run: &mut RolloutRun, rollout: &Rollout, seed: u64, fault: Option<Fault>) -> SimResult<()> {
+pub fn verify(
+    inputs: &Inputs,
+    run: &mut RolloutRun,
+    rollout: &Rollout,
+    seed: u64,
+    fault: Option<Fault>,
+) -> SimResult<()> {
     let spec = &inputs.specs[0];
     let steps = u64::from(rollout.steps.max(1)) + 1;
     if spec.total_hosts() as usize > VERIFY_MAX_HOSTS || spec.migrations.saturating_mul(steps) > VERIFY_MAX_MIGRATIONS {
