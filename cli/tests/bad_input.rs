@@ -403,6 +403,21 @@ fn spec_errors_point_at_the_entry_that_is_wrong() {
             format!("{}[[guest]]\nname = 'h'\nweight = 1\nmode = 'custom'\nmodel = 'Pentium-9000'\n{pool}", guest("a", "model = \"Haswell\"\n")),
             "quoted-model.toml: 10:9: guest 'h': unknown model 'Pentium-9000'".to_string(),
         ),
+        (
+            "libvirt.toml",
+            format!("{pool}libvirt = \"8.0.0\"\n"),
+            "libvirt.toml: 5:11: pool 'p': unsupported libvirt version '8.0.0'".to_string(),
+        ),
+        (
+            "libvirt-share.toml",
+            format!("{pool}libvirt = \"11.3.0\"\nlibvirt_share = 1.5\n"),
+            "libvirt-share.toml: 6:17: pool 'p': libvirt_share = 1.5: must be in 0..1".to_string(),
+        ),
+        (
+            "share-alone.toml",
+            format!("{pool}libvirt_share = 0.5\n"),
+            "share-alone.toml: 5:17: pool 'p': libvirt_share without libvirt".to_string(),
+        ),
     ];
     for (name, text, want) in cases {
         let f = s.file(name, text.as_bytes());

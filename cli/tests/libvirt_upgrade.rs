@@ -45,6 +45,10 @@ fn the_rollout_reports_every_step_direction_and_configuration() {
     assert_eq!(host_model["fully_mobile"], false);
     assert!(host_model["example"].as_str().unwrap().ends_with("on libvirt 9.0.0"), "{host_model}");
     assert!(host_model["recommendation"].as_str().unwrap().contains("a model both versions know"));
+    // A small run re-simulates the recommendation: pinning a model both versions know ends the
+    // refusals by name in that pool.
+    assert_eq!(host_model["verified"]["pool_after"], 0, "{host_model}");
+    assert!(host_model["verified"]["pool_before"].as_u64().unwrap() > 0);
     let passthrough = configs.iter().find(|c| c["name"] == "host-passthrough").unwrap();
     assert_eq!(passthrough["fully_mobile"], true, "hardware identity does not depend on the version");
     assert!(v["checks"]["cross_version_checked"].as_u64().unwrap() > 0);
