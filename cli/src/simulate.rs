@@ -407,7 +407,9 @@ fn write_plan(dir: &Path, report: &Report, args: &SimulateArgs) -> CliResult<()>
     };
     std::fs::create_dir_all(dir).map_err(|e| CliError::file(dir, cpufleet_io::io_reason(&e)))?;
     let export = match args.export {
-        Some(f) => Some((f, mapload::load(&args.common)?, cpufleet_export::NameTables::embedded().map_err(CliError::new)?)),
+        Some(f) => {
+            Some((f, mapload::load(&args.common)?, cpufleet_export::NameTables::embedded().map_err(CliError::new)?))
+        }
         None => None,
     };
     for (i, d) in plan.domains.iter().enumerate() {
@@ -427,7 +429,8 @@ fn write_plan(dir: &Path, report: &Report, args: &SimulateArgs) -> CliResult<()>
             )
             .map_err(|e| CliError::file(&path, e))?;
             let cpu = doc.cpus.first().ok_or_else(|| CliError::file(&path, "no CPU definition found"))?;
-            let out = cpufleet_export::export(*format, cpu, &name, map, tables).map_err(|e| CliError::file(&path, e))?;
+            let out =
+                cpufleet_export::export(*format, cpu, &name, map, tables).map_err(|e| CliError::file(&path, e))?;
             for w in &out.warnings {
                 eprintln!("cpufleet: warning: {name}: {w}");
             }
