@@ -275,7 +275,7 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
         write_atomic(path, html::render(&report).as_bytes())?;
     }
     if let Some(dir) = &args.plan_out {
-        write_plan(dir, &report, args)?;
+        write_plan(dir, &report, &args)?;
     }
     if !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!("cpufleet: simulated in {:.2} s", start.elapsed().as_secs_f64());
@@ -407,9 +407,11 @@ fn write_plan(dir: &Path, report: &Report, args: &SimulateArgs) -> CliResult<()>
     };
     std::fs::create_dir_all(dir).map_err(|e| CliError::file(dir, cpufleet_io::io_reason(&e)))?;
     let export = match args.export {
-        Some(f) => {
-            Some((f, mapload::load(&args.common)?, cpufleet_export::NameTables::embedded().map_err(CliError::new)?))
-        }
+        Some(f) => Some((
+            f,
+            mapload::load(&args.common)?,
+            cpufleet_export::NameTables::embedded().map_err(|e| CliError::new(e.to_string()))?,
+        )),
         None => None,
     };
     for (i, d) in plan.domains.iter().enumerate() {

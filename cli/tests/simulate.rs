@@ -621,3 +621,26 @@ fn plan_out_exports_each_domain_in_a_guest_format() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stdout(&o).is_empty() && stderr(&o).contains("per-host format"), "{}", stderr(&o));
 }
+
+#[test]
+fn blockers_name_the_hosts_they_concern() {
+    let d = dir("blocker-hosts");
+    let spec = small_spec(&d);
+    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "migrate"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let all: Vec<String> = v["pools"].as_array().unwrap().iter().flat_map(names).collect();
+    let rows = v["blockers"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["kind"] == "missing"), "{rows:?}");
+    for r in rows {
+        if r["kind"] == "vendor" || r["kind"] == "host-passthrough" {
+            assert!(r.get("hosts").is_none(), "{r}");
+            continue;
+        }
+        let n = names(r);
+        assert!(u(&r["hosts"]) > 0 && n.len() as u64 == u(&r["hosts"]).min(20), "{r}");
+        assert!(n.iter().all(|h| all.contains(h)), "{r}");
+        // In fleet order: the first hosts of the fleet that it concerns.
+        let pos: Vec<usize> = n.iter().map(|h| all.iter().position(|a| a == h).unwrap()).collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{r}");
+    }
+}
