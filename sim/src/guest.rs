@@ -10,6 +10,8 @@ use super::fleet::{Classes, HostClass, NO};
 use super::spec::{ModelRef, Template};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, PolicySets, Sel, Verdict};
+use cpufleet_engine::hypervisor::{ErrorCode, LibvirtError, StartKind};
+use cpufleet_engine::cpu::CpuCheck;
 use cpufleet_engine::{CpuDef, CpuMode, CpuType, Feature, FeatureSet, Policy};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -21,6 +23,9 @@ pub enum Fault {
     BreakPromotion,
     /// Accept every cross-version migration (skip the destination version's reading and compare).
     IgnoreVersion,
+    /// Start guests against the raw host CPU (`virsh capabilities`) instead of the host's
+    /// QEMU/KVM (update against the raw migratable copy, compare with the raw CPU, no live check).
+    RawHostStart,
 }
 
 impl Fault {
@@ -28,6 +33,7 @@ impl Fault {
         match self {
             Fault::BreakPromotion => "break-promotion",
             Fault::IgnoreVersion => "ignore-version",
+            Fault::RawHostStart => "raw-host-start",
         }
     }
 }
@@ -36,8 +42,13 @@ impl Fault {
 #[derive(Clone, Debug)]
 pub struct Ctx {
     pub pool: usize,
-    /// The pool baseline (`virsh cpu-baseline --migratable`), or why there is none.
+    /// The pool baseline guests are configured with: `virsh hypervisor-cpu-baseline
+    /// --migratable` of the hosts' QEMU/KVM host models (so a KVM guest can start with it), or
+    /// why there is none.
     pub baseline: Result<CpuDef, String>,
+    /// `virsh cpu-baseline --migratable` of the hosts' raw CPUs (`virsh capabilities`), for the
+    /// report.
+    pub raw_baseline: Result<CpuDef, String>,
 }
 
 /// Builds the guest CPU definition of configuration `t` (in the context of a pool, for a guest
@@ -124,12 +135,15 @@ impl GuestSets {
             vendor: Some(host.vendor),
             passthrough: Some(host.identity),
             policy: PolicySets::default(),
-            enabled: host.mig,
+            enabled: host.qemu_mig,
         }
     }
 
-    /// The compare verdict of `host` against this CPU, on bitsets: the passthrough identity,
-    /// the vendor check of `virCPUx86Compare`, then [`PolicySets::verdict`] (`x86Compute`).
+    /// Whether a migration destination `host` takes this started CPU, on bitsets: the
+    /// passthrough identity, the vendor, then what [`incoming`] checks (qemu-driver spec §4.5):
+    /// no forbidden feature named by the host's FULL, every needed feature enabled by its QEMU/KVM
+    /// (identical when it enables nothing the CPU does not list, else superset). `check='full'`
+    /// runs no compare, so `match='strict'` is not checked there.
     #[inline]
     pub fn verdict(&self, host: &HostClass) -> Verdict {
         if let Some(id) = self.passthrough {
@@ -138,7 +152,13 @@ impl GuestSets {
         if self.vendor.is_some_and(|v| v != host.vendor) {
             return Verdict::Incompatible;
         }
-        self.policy.verdict(&host.features)
+        if self.policy.forbid().intersects(&host.full_named) || !self.policy.need().is_subset(&host.qemu) {
+            Verdict::Incompatible
+        } else if host.qemu.is_subset(self.policy.listed()) {
+            Verdict::Identical
+        } else {
+            Verdict::Superset
+        }
     }
 
     #[inline]
@@ -146,7 +166,7 @@ impl GuestSets {
         self.verdict(host).is_compatible()
     }
 
-    /// Why `host` is refused (None when it is not): the reason [`PolicySets::compare`] names.
+    /// Why `host` is refused (None when it is not), as [`Self::verdict`] decides it.
     pub fn blocker(&self, host: &HostClass) -> Option<Blocker> {
         if let Some(id) = self.passthrough {
             return (host.identity != id).then_some(Blocker::Passthrough);
@@ -154,12 +174,12 @@ impl GuestSets {
         if self.vendor.is_some_and(|v| v != host.vendor) {
             return Some(Blocker::Vendor);
         }
-        match self.policy.compare(&host.features).reason {
-            x86::Reason::Forbidden(s) => Some(Blocker::Forbidden(s)),
-            x86::Reason::Missing(s) => Some(Blocker::Missing(s)),
-            x86::Reason::Extra(s) => Some(Blocker::Extra(s)),
-            _ => None,
+        let forbidden = self.policy.forbid().intersection(&host.full_named);
+        if !forbidden.is_empty() {
+            return Some(Blocker::Forbidden(forbidden));
         }
+        let missing = self.policy.need().difference(&host.qemu);
+        (!missing.is_empty()).then_some(Blocker::Missing(missing))
     }
 }
 
@@ -215,15 +235,17 @@ pub fn start_on(
     start_def(map, orig, host, fault)
 }
 
-/// Starts the guest CPU `orig` on `host`: libvirt's start path for a CPU definition as written
-/// (a real guest's, or a configuration's built by [`build_def`]).
+/// Starts the guest CPU `orig` on `host`: the QEMU driver's start path (a real guest's CPU, or a
+/// configuration's built by [`build_def`]) against the host's QEMU/KVM ([`HostClass::hv`],
+/// `Hypervisor::start`: defaults, forbidden features and `check='partial'` against FULL, update
+/// against MIGRATABLE, the QEMU filters), then QEMU's vCPU: what KVM cannot enable is corrected
+/// to `disable` (`virCPUUpdateLive`, qemu-driver spec §4.4) and the CPU becomes `check='full'`.
 pub fn start_def(map: &X86Map, orig: CpuDef, host: &HostClass, fault: Option<Fault>) -> Result<CpuDef, StartFail> {
-    let fail = |reason: String| StartFail { reason, blocker: None };
-    if matches!(orig.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
-        return Ok(orig);
+    if fault == Some(Fault::RawHostStart) {
+        return raw_start(map, orig, host);
     }
-    let mut g = orig.clone();
-    x86::update(map, &mut g, Some(&host.cpu_mig)).map_err(|e| fail(e.to_string()))?;
+    let started = host.hv.start(map, &orig, StartKind::Fresh).map_err(|e| hv_fail(map, &orig, host, e))?;
+    let mut g = started.cpu;
     if fault == Some(Fault::BreakPromotion) {
         for f in &orig.features {
             if f.policy == Some(Policy::Optional) {
@@ -231,18 +253,65 @@ pub fn start_def(map: &X86Map, orig: CpuDef, host: &HostClass, fault: Option<Fau
             }
         }
     }
-    // libvirt's start path (`check='partial'`) compares with the full host CPU; the update above
-    // uses the migratable one (qemu-driver spec §1.4).
+    live_update(map, &mut g, host).map_err(|reason| StartFail { reason, blocker: None })?;
+    Ok(g)
+}
+
+/// What a migration destination `host` makes of a guest's live CPU `live` (qemu-driver spec
+/// §4.5): the start path as an incoming domain (`check='full'`: forbidden features against FULL,
+/// no compare; removed features kept as `require`), then the `check='full'` live check of what
+/// QEMU/KVM enables there. Err: why the migration fails.
+pub fn incoming(map: &X86Map, live: &CpuDef, host: &HostClass) -> Result<CpuDef, String> {
+    let mut g = host.hv.start(map, live, StartKind::Incoming).map_err(|e| e.to_string())?.cpu;
+    live_update(map, &mut g, host)?;
+    Ok(g)
+}
+
+/// `virCPUUpdateLive` after QEMU started `g` on `host` (§4.4), for custom CPUs: QEMU enables what
+/// the CPU asks for and KVM can give ([`HostClass::qemu`]); with `check='full'` anything else is
+/// an error, otherwise it is corrected to `disable`. Then `check='full'`.
+fn live_update(map: &X86Map, g: &mut CpuDef, host: &HostClass) -> Result<(), String> {
+    if g.mode != CpuMode::Custom {
+        return Ok(());
+    }
+    let asked = x86::model_from_cpu(map, g, Sel::All).map_err(|e| e.to_string())?.features;
+    let (enabled, disabled) = (asked.intersection(&host.qemu), asked.difference(&host.qemu));
+    x86::update_live(map, g, &enabled, &disabled).map_err(|e| e.to_string())?;
+    g.check = Some(CpuCheck::Full);
+    Ok(())
+}
+
+/// A start the QEMU driver refused, with the blocker the compare with FULL names when the refusal
+/// is about the CPUs.
+fn hv_fail(map: &X86Map, orig: &CpuDef, host: &HostClass, e: LibvirtError) -> StartFail {
+    let blocker = match (e.code, host.hv.start_check_host()) {
+        (ErrorCode::CpuIncompatible, Some(full)) => blocker_of(&x86::compare(map, full, orig).reason),
+        _ => None,
+    };
+    StartFail { reason: e.to_string(), blocker: blocker.map(Box::new) }
+}
+
+fn blocker_of(reason: &x86::Reason) -> Option<Blocker> {
+    match reason {
+        x86::Reason::Vendor { .. } => Some(Blocker::Vendor),
+        x86::Reason::Forbidden(s) => Some(Blocker::Forbidden(*s)),
+        x86::Reason::Missing(s) => Some(Blocker::Missing(*s)),
+        x86::Reason::Extra(s) => Some(Blocker::Extra(*s)),
+        _ => None,
+    }
+}
+
+/// The fault `raw-host-start`: libvirt's CPU rules against the raw host CPU (update against its
+/// migratable copy, compare with it), as if the host's QEMU/KVM offered it unchanged.
+fn raw_start(map: &X86Map, orig: CpuDef, host: &HostClass) -> Result<CpuDef, StartFail> {
+    if matches!(orig.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        return Ok(orig);
+    }
+    let mut g = orig;
+    x86::update(map, &mut g, Some(&host.cpu_mig)).map_err(|e| StartFail { reason: e.to_string(), blocker: None })?;
     let cmp = x86::compare(map, &host.cpu, &g);
     if !cmp.verdict.is_compatible() {
-        let blocker = match &cmp.reason {
-            x86::Reason::Vendor { .. } => Some(Blocker::Vendor),
-            x86::Reason::Forbidden(s) => Some(Blocker::Forbidden(*s)),
-            x86::Reason::Missing(s) => Some(Blocker::Missing(*s)),
-            x86::Reason::Extra(s) => Some(Blocker::Extra(*s)),
-            _ => None,
-        };
-        return Err(StartFail { reason: cmp.explain(map), blocker: blocker.map(Box::new) });
+        return Err(StartFail { reason: cmp.explain(map), blocker: blocker_of(&cmp.reason).map(Box::new) });
     }
     Ok(g)
 }

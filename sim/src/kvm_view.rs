@@ -7,7 +7,7 @@
 //! the raw feature set, the KVM transformation of this table, `invtsc` kept when the raw CPU has
 //! it, decoded as a guest CPU (see [`crate::fleet::host_class`]).
 
-use super::error::{SimError, SimResult, Source};
+use super::error::{SimResult, Source};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::FeatureSet;
 use serde::Deserialize;
