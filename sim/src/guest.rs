@@ -262,9 +262,28 @@ pub fn start_def(map: &X86Map, orig: CpuDef, host: &HostClass, fault: Option<Fau
 /// no compare; removed features kept as `require`), then the `check='full'` live check of what
 /// QEMU/KVM enables there. Err: why the migration fails.
 pub fn incoming(map: &X86Map, live: &CpuDef, host: &HostClass) -> Result<CpuDef, String> {
+    // The simulator's vendor rule (as libvirt's compare at a fresh start): a CPU that names a
+    // vendor goes only to hosts of that vendor.
+    if let Some(v) = &live.vendor {
+        if map.vendor_index(v) != Some(host.vendor) {
+            return Err(format!("the guest CPU's vendor {v} is not the host's"));
+        }
+    }
     let mut g = host.hv.start(map, live, StartKind::Incoming).map_err(|e| e.to_string())?.cpu;
     live_update(map, &mut g, host)?;
     Ok(g)
+}
+
+/// A started CPU as a migration destination's `virCPUUpdate` leaves it (qemu-driver spec §4.5
+/// step 4): the model's removed features it does not name appended, as `require` under 11.3.0
+/// (keeping the source's guest ABI: a 9.0.0 Skylake guest keeps `mpx`), as `disable` under 9.0.0.
+/// Unchanged when the map cannot read it (the caller reports the unknown name).
+pub fn as_incoming(map: &X86Map, live: &CpuDef) -> CpuDef {
+    let mut cpu = live.clone();
+    match x86::update_with(map, &mut cpu, None, Policy::Require) {
+        Ok(()) => cpu,
+        Err(_) => live.clone(),
+    }
 }
 
 /// `virCPUUpdateLive` after QEMU started `g` on `host` (§4.4), for custom CPUs: QEMU enables what

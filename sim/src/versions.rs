@@ -135,6 +135,7 @@ impl Incoming {
     /// `def` (a custom CPU, as started) read by a destination with map `map`: step 3 above, up to
     /// the set comparison.
     pub fn read(map: &X86Map, def: &CpuDef) -> Incoming {
+        let def = &crate::guest::as_incoming(map, def);
         let vendor = def.vendor.as_ref().map(|v| map.vendor_index(v).unwrap_or(usize::MAX));
         let unknown = |e: CpuError| match e {
             CpuError::UnknownModel(name) => Unknown { kind: Refusal::UnknownModel, name },
