@@ -406,6 +406,29 @@ fn json_is_byte_identical_across_thread_counts_and_changes_with_the_seed() {
     assert_ne!(one, run("2", "8"), "another seed gives another fleet");
 }
 
+/// Starting guests against the raw host CPU (`virsh capabilities`) instead of the host's QEMU/KVM
+/// host model is caught: the reference model's start path disagrees with what was started.
+#[test]
+fn injected_fault_starting_on_the_raw_host_cpu_is_caught() {
+    let d = dir("fault-raw");
+    let spec = small_spec(&d);
+    let args = ["simulate", "--spec", s(&spec), "--scenario", "migrate", "--inject-fault", "raw-host-start"];
+    let (v, o) = json_run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let violations = v["invariant_violations"].as_array().unwrap();
+    let details: Vec<&str> = violations
+        .iter()
+        .filter(|x| x["invariant"] == "the fast path agrees with the naive reference model")
+        .map(|x| x["detail"].as_str().unwrap())
+        .collect();
+    // A host-model guest started on the raw CPU lacks what KVM adds (`hypervisor`).
+    assert!(details.iter().any(|d| d.contains("guest 'host-model'") && d.contains("hypervisor=require")), "{details:?}");
+    assert!(violations[0]["reproduce"].as_str().unwrap().ends_with("--inject-fault raw-host-start"));
+    // The same run without the fault holds every invariant.
+    let o = cpufleet(&args[..5]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
 #[test]
 fn injected_fault_breaking_promotion_is_caught_as_an_invariant_violation() {
     let d = dir("fault");
