@@ -421,7 +421,7 @@ fn pools(r: &Report) -> Section<'_> {
         "POOLS — the baseline of every pool (hypervisor view: virsh hypervisor-cpu-baseline --migratable)".into(),
         "Pools and their baselines",
     );
-    s.both(note(vec![
+    s.html(note(vec![
         prose("Hypervisor view: each pool's baseline is what "),
         Span::Code("virsh hypervisor-cpu-baseline --migratable".into()),
         prose(
@@ -431,6 +431,8 @@ fn pools(r: &Report) -> Section<'_> {
         Span::Code("virsh cpu-baseline --migratable".into()),
         prose(" of the hosts' own CPUs (virsh capabilities), which asks for features KVM never gives a guest."),
     ]));
+    s.text(text_line("hypervisor baseline: of the hosts' QEMU/KVM host models (domcapabilities); what pool-baseline guests use"));
+    s.text(text_line("raw cpu-baseline: of the hosts' own CPUs (virsh capabilities); asks for features KVM never gives a guest"));
     s.both(Block::Table(pool_table(r)));
     s.text(Block::Space);
     s.text(text_line(
