@@ -3,7 +3,7 @@
 //! `cpufleet-stream`, every equal hash confirmed by comparing the bytes), and each distinct
 //! content is parsed once, in parallel. Contents that parse to the same CPU share one id.
 
-use crate::docs::parse_host;
+use crate::docs::parse_host_doc;
 use crate::{CpuId, Problem, ReadOpts};
 use cpufleet_engine::{CpuDef, CpuMap};
 use cpufleet_io::read_bounded;
@@ -21,7 +21,7 @@ pub(crate) fn read_hosts(
     paths: &[&PathBuf],
     map: &CpuMap,
     opts: &ReadOpts,
-) -> (Vec<Result<CpuId, Problem>>, Vec<CpuDef>) {
+) -> (Vec<Result<CpuId, Problem>>, Vec<(CpuDef, Option<CpuDef>)>) {
     let mut by_hash: HashMap<u64, Vec<u32>> = HashMap::new();
     let mut contents: Vec<Vec<u8>> = Vec::new();
     let mut file_content: Vec<Result<u32, Problem>> = Vec::with_capacity(paths.len());
@@ -46,11 +46,12 @@ pub(crate) fn read_hosts(
             });
         }
     }
-    let parsed: Vec<Result<CpuDef, Problem>> = contents.par_iter().map(|b| parse_host(b, map, opts.limits)).collect();
+    let parsed: Vec<Result<(CpuDef, Option<CpuDef>), Problem>> =
+        contents.par_iter().map(|b| parse_host_doc(b, map, opts.limits)).collect();
     // Content ids to CPU ids: equal CPUs (a dump and its decoded `<cpu>`, different whitespace)
-    // share one.
-    let mut cpus: Vec<CpuDef> = Vec::new();
-    let mut by_cpu: HashMap<&CpuDef, u32> = HashMap::new();
+    // share one; a domcapabilities host keeps its host model apart.
+    let mut cpus: Vec<(CpuDef, Option<CpuDef>)> = Vec::new();
+    let mut by_cpu: HashMap<&(CpuDef, Option<CpuDef>), u32> = HashMap::new();
     let mut content_cpu: Vec<Result<CpuId, Problem>> = Vec::with_capacity(parsed.len());
     for p in &parsed {
         content_cpu.push(match p {

@@ -76,6 +76,9 @@ pub struct Inventory {
     pub pools: Vec<Pool>,
     /// The distinct host CPUs (host type, as read or decoded), in the order of their first host.
     pub cpus: Vec<CpuDef>,
+    /// Per distinct CPU (same index as `cpus`): the host's own QEMU/KVM host-model CPU (a guest
+    /// CPU, as `virsh domcapabilities` shows it) when its file was a domcapabilities document.
+    pub host_models: Vec<Option<CpuDef>>,
     /// Files skipped under [`ReadOpts::keep_going`], in reading order.
     pub skipped: Vec<Skipped>,
     /// Entries passed over because they are not part of the layout.
@@ -257,7 +260,9 @@ impl Inventory {
                 docs::parse_guest(&bytes, version, opts.limits).map_err(Problem::Xml)
             })
             .collect();
-        let mut inv = Inventory { libvirt: version, pools: Vec::new(), cpus, skipped: Vec::new(), ignored };
+        let (cpus, host_models) = cpus.into_iter().unzip();
+        let mut inv =
+            Inventory { libvirt: version, pools: Vec::new(), cpus, host_models, skipped: Vec::new(), ignored };
         let (mut host_results, mut guest_results) = (host_cpus.into_iter(), guests.into_iter());
         for d in dirs {
             let pool = inv.assemble(d, &mut host_results, &mut guest_results, opts.keep_going)?;
