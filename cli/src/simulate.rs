@@ -3,10 +3,10 @@
 
 use crate::{mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
+use cpufleet_engine::CpuMap;
 use cpufleet_io::{print_stdout, write_atomic, CliError, CliResult};
 use cpufleet_sim as sim;
 use sim::report::{self, Report};
-use cpufleet_engine::CpuMap;
 use sim::{fleet, html, spec, Config, Fault, Scenario};
 use std::path::{Path, PathBuf};
 
@@ -340,7 +340,9 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
             "violations": c.violation_count, "reproduce": line,
         }));
         if args.format == Format::Text {
-            let verdict = if c.violation_count == 0 { "all invariants hold".to_string() } else {
+            let verdict = if c.violation_count == 0 {
+                "all invariants hold".to_string()
+            } else {
                 format!("{} VIOLATED; reproduce with: {line}", c.violation_count)
             };
             print_stdout(&format!(

@@ -425,7 +425,10 @@ fn injected_fault_starting_on_the_raw_host_cpu_is_caught() {
         .map(|x| x["detail"].as_str().unwrap())
         .collect();
     // A host-model guest started on the raw CPU lacks what KVM adds (`hypervisor`).
-    assert!(details.iter().any(|d| d.contains("guest 'host-model'") && d.contains("hypervisor=require")), "{details:?}");
+    assert!(
+        details.iter().any(|d| d.contains("guest 'host-model'") && d.contains("hypervisor=require")),
+        "{details:?}"
+    );
     assert!(violations[0]["reproduce"].as_str().unwrap().ends_with("--inject-fault raw-host-start"));
     // The same run without the fault holds every invariant.
     let o = cpufleet(&args[..5]);
@@ -612,7 +615,8 @@ fn swarm_runs_members_over_spec_variants_and_prints_reproducible_failures() {
     let checks: Vec<u64> = v["members"].as_array().unwrap().iter().map(|m| u(&m["checks"])).collect();
     assert_ne!(checks[0], checks[1], "{v}");
     // A fault is caught in every member, and each failure's command reproduces it alone.
-    let args = ["simulate", "--swarm", "2", "--seed", "7", "--scenario", "migrate", "--inject-fault", "break-promotion"];
+    let args =
+        ["simulate", "--swarm", "2", "--seed", "7", "--scenario", "migrate", "--inject-fault", "break-promotion"];
     let (v, o) = json_run(&args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(u(&v["failed"]), 2);

@@ -17,11 +17,14 @@ const CHUNK: usize = 4096;
 
 /// Each file's CPU (or why it has none), in the order of `paths`, and the distinct CPUs, in the
 /// order of their first file.
+/// A distinct host CPU and, for a domcapabilities file, its host-model CPU.
+pub(crate) type HostCpu = (CpuDef, Option<CpuDef>);
+
 pub(crate) fn read_hosts(
     paths: &[&PathBuf],
     map: &CpuMap,
     opts: &ReadOpts,
-) -> (Vec<Result<CpuId, Problem>>, Vec<(CpuDef, Option<CpuDef>)>) {
+) -> (Vec<Result<CpuId, Problem>>, Vec<HostCpu>) {
     let mut by_hash: HashMap<u64, Vec<u32>> = HashMap::new();
     let mut contents: Vec<Vec<u8>> = Vec::new();
     let mut file_content: Vec<Result<u32, Problem>> = Vec::with_capacity(paths.len());
@@ -46,12 +49,12 @@ pub(crate) fn read_hosts(
             });
         }
     }
-    let parsed: Vec<Result<(CpuDef, Option<CpuDef>), Problem>> =
+    let parsed: Vec<Result<HostCpu, Problem>> =
         contents.par_iter().map(|b| parse_host_doc(b, map, opts.limits)).collect();
     // Content ids to CPU ids: equal CPUs (a dump and its decoded `<cpu>`, different whitespace)
     // share one; a domcapabilities host keeps its host model apart.
-    let mut cpus: Vec<(CpuDef, Option<CpuDef>)> = Vec::new();
-    let mut by_cpu: HashMap<&(CpuDef, Option<CpuDef>), u32> = HashMap::new();
+    let mut cpus: Vec<HostCpu> = Vec::new();
+    let mut by_cpu: HashMap<&HostCpu, u32> = HashMap::new();
     let mut content_cpu: Vec<Result<CpuId, Problem>> = Vec::with_capacity(parsed.len());
     for p in &parsed {
         content_cpu.push(match p {

@@ -94,7 +94,8 @@ pub fn start(map: &X86Map, g: &NaiveCpu, host: &NaiveKvm, arrival: Arrival) -> R
         cpu.features.remove(*n);
     }
     if !map.version().at_least_11_3() {
-        cpu.features.retain(|n, p| !(matches!(p, Policy::Disable | Policy::Forbid) && NOT_IN_QEMU.contains(&n.as_str())));
+        cpu.features
+            .retain(|n, p| !(matches!(p, Policy::Disable | Policy::Forbid) && NOT_IN_QEMU.contains(&n.as_str())));
     }
     if cpu.mode == CpuMode::Custom {
         live(map, &mut cpu, host, arrival)?;
@@ -126,12 +127,15 @@ fn partial_check(map: &X86Map, g: &NaiveCpu, host: &NaiveKvm) -> Result<(), Stri
 fn live(map: &X86Map, cpu: &mut NaiveCpu, host: &NaiveKvm, arrival: Arrival) -> Result<(), String> {
     let provided = all(map, &cpu.to_def())?;
     let added: Names = match cpu.model.as_deref().and_then(|m| map.model(m)) {
-        Some(m) if map.version().at_least_11_3() => m.added.iter().map(|&id| map.feature_name(id).to_string()).collect(),
+        Some(m) if map.version().at_least_11_3() => {
+            m.added.iter().map(|&id| map.feature_name(id).to_string()).collect()
+        }
         _ => Names::new(),
     };
     let mut missing = Vec::new();
     for n in provided.difference(&host.qemu) {
-        if arrival == Arrival::Incoming && !(added.contains(n) && !cpu.features.contains_key(n)) {
+        let passed_over = added.contains(n) && !cpu.features.contains_key(n);
+        if arrival == Arrival::Incoming && !passed_over {
             missing.push(n.clone());
         } else {
             cpu.features.insert(n.clone(), Policy::Disable);

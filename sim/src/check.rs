@@ -20,8 +20,7 @@ use cpufleet_engine::{CpuMatch, CpuMode, Policy};
 use cpufleet_reference::names::model_names;
 use cpufleet_reference::qemu::{self, Arrival, NaiveKvm};
 use cpufleet_reference::view::{
-    naive_compare, naive_cpu, naive_host, naive_visible, same_cpu, strict_extra, with, NaiveCpu,
-    NaiveHost,
+    naive_compare, naive_cpu, naive_host, naive_visible, same_cpu, strict_extra, with, NaiveCpu, NaiveHost,
 };
 use rayon::prelude::*;
 use serde::Serialize;

@@ -8,10 +8,10 @@
 //! would report it in `virsh capabilities`. Per host the fleet stores only a class id (4 bytes).
 
 use super::error::{SimError, SimResult};
+use super::kvm_view::KvmView;
 use super::profiles::Profiles;
 use super::rng::{tag, Rng, Weighted};
 use super::spec::{Spec, Variation};
-use super::kvm_view::KvmView;
 use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, X86Data};
@@ -224,7 +224,13 @@ fn decode_class(map: &X86Map, kvm: &KvmView, r: &ClassReq) -> Result<HostClass, 
 /// REPORTED of a host whose raw CPU has `raw` (qemu-driver spec §5.1): the KVM view's features
 /// decoded as a guest CPU with the host's vendor and signature, `fallback='forbid'`, no arch (a
 /// domcapabilities host-model has none).
-pub fn host_model(map: &X86Map, kvm: &KvmView, raw: &FeatureSet, vendor: usize, signature: u32) -> Result<CpuDef, CpuError> {
+pub fn host_model(
+    map: &X86Map,
+    kvm: &KvmView,
+    raw: &FeatureSet,
+    vendor: usize,
+    signature: u32,
+) -> Result<CpuDef, CpuError> {
     let data = X86Data { features: kvm.apply(vendor, raw), vendor: Some(vendor), signature };
     let mut cpu = x86::decode_guest(map, &data)?;
     cpu.arch = None;

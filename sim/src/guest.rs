@@ -8,10 +8,10 @@
 
 use super::fleet::{Classes, HostClass, NO};
 use super::spec::{ModelRef, Template};
+use cpufleet_engine::cpu::CpuCheck;
+use cpufleet_engine::hypervisor::{ErrorCode, LibvirtError, StartKind};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, PolicySets, Sel, Verdict};
-use cpufleet_engine::hypervisor::{ErrorCode, LibvirtError, StartKind};
-use cpufleet_engine::cpu::CpuCheck;
 use cpufleet_engine::{CpuDef, CpuMode, CpuType, Feature, FeatureSet, Policy};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -492,8 +492,9 @@ mod tests {
     /// A host whose QEMU/KVM enables `qemu` and whose FULL names `full`.
     fn host_with(qemu: FeatureSet, full: FeatureSet) -> HostClass {
         let map = cpufleet_engine::CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
-        let hv = cpufleet_engine::hypervisor::Hypervisor::kvm_with_host_model(&map.x86, CpuDef::new(CpuType::Guest), None)
-            .unwrap();
+        let hv =
+            cpufleet_engine::hypervisor::Hypervisor::kvm_with_host_model(&map.x86, CpuDef::new(CpuType::Guest), None)
+                .unwrap();
         HostClass {
             vendor: 0,
             signature: 0,

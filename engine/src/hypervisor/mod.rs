@@ -312,7 +312,11 @@ impl Hypervisor {
     /// `virsh capabilities` reports it (for FULL, §1.3): what a simulated host's QEMU/KVM offers
     /// (§5.1). Its QEMU is taken to know every model of the map (usability and blockers
     /// unknown, as libvirt 9.0.0's domcapabilities) and to give migratability info.
-    pub fn kvm_with_host_model(x: &X86Map, reported: CpuDef, caps_host: Option<&CpuDef>) -> Result<Hypervisor, CpuError> {
+    pub fn kvm_with_host_model(
+        x: &X86Map,
+        reported: CpuDef,
+        caps_host: Option<&CpuDef>,
+    ) -> Result<Hypervisor, CpuError> {
         let full = caps_host.map(|h| full_cpu(x, h, Some(&reported))).transpose()?;
         Ok(Hypervisor {
             version: x.version(),

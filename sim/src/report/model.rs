@@ -431,8 +431,12 @@ fn pools(r: &Report) -> Section<'_> {
         Span::Code("virsh cpu-baseline --migratable".into()),
         prose(" of the hosts' own CPUs (virsh capabilities), which asks for features KVM never gives a guest."),
     ]));
-    s.text(text_line("hypervisor baseline: of the hosts' QEMU/KVM host models (domcapabilities); what pool-baseline guests use"));
-    s.text(text_line("raw cpu-baseline: of the hosts' own CPUs (virsh capabilities); asks for features KVM never gives a guest"));
+    s.text(text_line(
+        "hypervisor baseline: of the hosts' QEMU/KVM host models (domcapabilities); what pool-baseline guests use",
+    ));
+    s.text(text_line(
+        "raw cpu-baseline: of the hosts' own CPUs (virsh capabilities); asks for features KVM never gives a guest",
+    ));
     s.both(Block::Table(pool_table(r)));
     s.text(Block::Space);
     s.text(text_line(
@@ -462,7 +466,9 @@ fn pools(r: &Report) -> Section<'_> {
         r.pools.iter().flat_map(|p| p.outliers.iter().map(move |o| outlier_line(p, o))).collect();
     if !outliers.is_empty() {
         s.both(Block::Space);
-        s.both(text_line("outliers: the few hosts that hold a pool's raw cpu-baseline down (cpufleet baseline --explain):"));
+        s.both(text_line(
+            "outliers: the few hosts that hold a pool's raw cpu-baseline down (cpufleet baseline --explain):",
+        ));
         for line in outliers {
             s.both(text_line(line));
         }
