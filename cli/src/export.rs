@@ -4,7 +4,6 @@
 //! of the inputs' host CPUs (`--baseline`), or each pool's baseline (`--inventory DIR`).
 //! `/proc/cpuinfo` and `lscpu` text are host inputs too, with a warning.
 
-use crate::commands::cpu_error;
 use crate::inputs::{self, first_cpu, op_error, CpuRef, Loaded};
 use crate::{json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
@@ -195,27 +194,18 @@ type Answer<'a> = Result<Item<'a>, CliResult<Outcome>>;
 
 /// The baseline of every CPU of the inputs, as `cpufleet baseline` computes it.
 fn baseline_item<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) -> CliResult<Answer<'a>> {
-    let refs: Vec<CpuRef> = docs.iter().flat_map(Loaded::cpu_refs).collect();
-    let cpus: Vec<CpuDef> = refs.iter().map(|r| r.cpu().clone()).collect();
-    let path_of = |index: usize| refs.get(index).map_or(docs[0].input.path(), |r| r.path());
-    let err_path = |e: &CpuError| match e {
-        CpuError::NoModelAt(i) | CpuError::ModelVendorMismatch { index: i, .. } => path_of(*i),
-        _ => docs[0].input.path(),
-    };
-    let cpu = match ops::baseline(map, &cpus, None, a.migratable) {
+    let cpu = match crate::commands::baseline_docs(map, docs, a.migratable, false)? {
         Ok(cpu) => cpu,
-        Err(e @ (CpuError::UnknownModel(_) | CpuError::UnknownFeature(_))) => {
-            return Err(op_error(map, &refs, &e, err_path(&e)))
-        }
-        Err(e) => return Ok(Err(cpu_error(err_path(&e), e))),
+        Err(outcome) => return Ok(Err(outcome)),
     };
+    let n_cpus: usize = docs.iter().map(|l| l.doc.cpus.len()).sum();
     let cpuinfo: Vec<String> =
         docs.iter().filter(|l| is_cpuinfo(l)).map(|l| l.input.path().display().to_string()).collect();
     let warnings = match cpuinfo.is_empty() {
         true => Vec::new(),
         false => vec![format!("{} read as cpuinfo text: {MSR_WARNING}", cpuinfo.join(", "))],
     };
-    let source = format!("baseline of {} host CPU(s)", cpus.len());
+    let source = format!("baseline of {n_cpus} host CPU(s)");
     let path = docs[0].input.path().to_path_buf();
     Ok(Ok(Item { name: "baseline".into(), source, path, cpu, at: None, facts: None, warnings }))
 }

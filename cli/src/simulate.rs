@@ -75,6 +75,10 @@ pub struct SimulateArgs {
     /// DIR/domain-N.xml, N as in the report.
     #[arg(long, value_name = "DIR")]
     pub plan_out: Option<PathBuf>,
+    /// With --plan-out: also write each domain's CPU in this guest format as
+    /// DIR/domain-N.FORMAT (qemu-cpu, kubevirt-cpu, nova, proxmox; see `cpufleet export`).
+    #[arg(long, value_name = "FORMAT", value_enum, requires = "plan_out")]
+    pub export: Option<cpufleet_export::ExportFormat>,
     /// Swarm testing: run N members (seeds SEED, SEED+1, …), each over its own variant of the
     /// spec drawn from its seed (host variation, guest and generation mixes; 400 hosts), with
     /// every check on. Prints one line per member and the command that reproduces a failure.
@@ -250,6 +254,14 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
         }
         cpufleet_io::check_output_dir(dir)?;
     }
+    if let Some(f) = args.export {
+        if f.takes() != cpufleet_export::Takes::GuestCpu {
+            return Err(CliError::new(format!(
+                "--export {}: a per-host format; a plan domain's CPU is a guest CPU (qemu-cpu, kubevirt-cpu, nova, proxmox)",
+                f.as_str()
+            )));
+        }
+    }
     let start = std::time::Instant::now();
     let pool = thread_pool(args.threads)?;
     let result = match &pool {
@@ -263,7 +275,7 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
         write_atomic(path, html::render(&report).as_bytes())?;
     }
     if let Some(dir) = &args.plan_out {
-        write_plan(dir, &report)?;
+        write_plan(dir, &report, &args)?;
     }
     if !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!("cpufleet: simulated in {:.2} s", start.elapsed().as_secs_f64());
@@ -387,15 +399,44 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
 }
 
 /// `--plan-out DIR`: each plan domain's guest CPU as DIR/domain-N.xml (N as in the report).
-fn write_plan(dir: &Path, report: &Report) -> CliResult<()> {
+/// With `--export FORMAT`, also DIR/domain-N.FORMAT: the domain's CPU (read back from the XML
+/// just written, as any other input would be) in that format.
+fn write_plan(dir: &Path, report: &Report, args: &SimulateArgs) -> CliResult<()> {
     let Some(plan) = &report.plan else {
         return Err(CliError::new("--plan-out: the plan scenario did not run (add --scenario plan)"));
     };
     std::fs::create_dir_all(dir).map_err(|e| CliError::file(dir, cpufleet_io::io_reason(&e)))?;
+    let export = match args.export {
+        Some(f) => Some((
+            f,
+            mapload::load(&args.common)?,
+            cpufleet_export::NameTables::embedded().map_err(|e| CliError::new(e.to_string()))?,
+        )),
+        None => None,
+    };
     for (i, d) in plan.domains.iter().enumerate() {
-        match &d.baseline.error {
-            None => write_atomic(&dir.join(format!("domain-{}.xml", i + 1)), d.baseline.cpu_xml.as_bytes())?,
-            Some(e) => eprintln!("cpufleet: warning: domain {} has no baseline CPU ({e}); nothing written", i + 1),
+        let name = format!("domain-{}", i + 1);
+        if let Some(e) = &d.baseline.error {
+            eprintln!("cpufleet: warning: {name} has no baseline CPU ({e}); nothing written");
+            continue;
+        }
+        let path = dir.join(format!("{name}.xml"));
+        write_atomic(&path, d.baseline.cpu_xml.as_bytes())?;
+        if let Some((format, map, tables)) = &export {
+            let doc = cpufleet_engine::xml::read_cpu_document(
+                d.baseline.cpu_xml.as_bytes(),
+                cpufleet_engine::xml::TypeHint::Guest,
+                map.version(),
+                crate::limits(&args.common),
+            )
+            .map_err(|e| CliError::file(&path, e))?;
+            let cpu = doc.cpus.first().ok_or_else(|| CliError::file(&path, "no CPU definition found"))?;
+            let out =
+                cpufleet_export::export(*format, cpu, &name, map, tables).map_err(|e| CliError::file(&path, e))?;
+            for w in &out.warnings {
+                eprintln!("cpufleet: warning: {name}: {w}");
+            }
+            write_atomic(&dir.join(format!("{name}.{}", format.as_str())), out.text.as_bytes())?;
         }
     }
     Ok(())

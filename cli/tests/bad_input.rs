@@ -109,16 +109,8 @@ fn wrong_kind(doc: Doc) -> &'static str {
 
 /// Bytes that are neither UTF-8 nor XML: a fixed pseudo-random sequence.
 fn garbage() -> Vec<u8> {
-    let mut x: u32 = 0x9e37_79b9;
-    (0..512)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .chain([0xff, 0xfe, 0x00])
-        .collect()
+    let mut rng = cpufleet_sim::rng::Rng::new(0x9e37_79b9);
+    (0..512).map(|_| (rng.next_u64() >> 56) as u8).chain([0xff, 0xfe, 0x00]).collect()
 }
 
 /// Makes the bad input of kind `bad` for an argument expecting `doc`; returns the path to pass
@@ -410,6 +402,21 @@ fn spec_errors_point_at_the_entry_that_is_wrong() {
             "quoted-model.toml",
             format!("{}[[guest]]\nname = 'h'\nweight = 1\nmode = 'custom'\nmodel = 'Pentium-9000'\n{pool}", guest("a", "model = \"Haswell\"\n")),
             "quoted-model.toml: 10:9: guest 'h': unknown model 'Pentium-9000'".to_string(),
+        ),
+        (
+            "libvirt.toml",
+            format!("{pool}libvirt = \"8.0.0\"\n"),
+            "libvirt.toml: 5:11: pool 'p': unsupported libvirt version '8.0.0'".to_string(),
+        ),
+        (
+            "libvirt-share.toml",
+            format!("{pool}libvirt = \"11.3.0\"\nlibvirt_share = 1.5\n"),
+            "libvirt-share.toml: 6:17: pool 'p': libvirt_share = 1.5: must be in 0..1".to_string(),
+        ),
+        (
+            "share-alone.toml",
+            format!("{pool}libvirt_share = 0.5\n"),
+            "share-alone.toml: 5:17: pool 'p': libvirt_share without libvirt".to_string(),
         ),
     ];
     for (name, text, want) in cases {

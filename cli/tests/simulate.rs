@@ -628,3 +628,50 @@ fn swarm_runs_members_over_spec_variants_and_prints_reproducible_failures() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(again["members"][0]["violations"], m["violations"]);
 }
+
+#[test]
+fn plan_out_exports_each_domain_in_a_guest_format() {
+    let d = dir("plan-export");
+    let spec = small_spec(&d);
+    let out = d.join("domains");
+    let args = ["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-out", s(&out), "--export", "qemu-cpu"];
+    let (v, o) = json_run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for (i, dom) in v["plan"]["domains"].as_array().unwrap().iter().enumerate() {
+        // The same as `cpufleet export qemu-cpu` of the domain's XML.
+        let xml = out.join(format!("domain-{}.xml", i + 1));
+        let direct = cpufleet(&["export", "qemu-cpu", s(&xml)]);
+        assert_eq!(direct.status.code(), Some(0), "{}", stderr(&direct));
+        let got = std::fs::read_to_string(out.join(format!("domain-{}.qemu-cpu", i + 1))).unwrap();
+        assert!(got.starts_with(dom["baseline"]["model"].as_str().unwrap()), "{got}");
+        assert!(stdout(&direct).contains(got.trim_end()), "{got} vs {}", stdout(&direct));
+    }
+    // A per-host format cannot describe a domain's guest CPU: refused before the run.
+    let args = ["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-out", s(&out), "--export", "nova-traits"];
+    let o = cpufleet(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).is_empty() && stderr(&o).contains("per-host format"), "{}", stderr(&o));
+}
+
+#[test]
+fn blockers_name_the_hosts_they_concern() {
+    let d = dir("blocker-hosts");
+    let spec = small_spec(&d);
+    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "migrate"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let all: Vec<String> = v["pools"].as_array().unwrap().iter().flat_map(names).collect();
+    let rows = v["blockers"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["kind"] == "missing"), "{rows:?}");
+    for r in rows {
+        if r["kind"] == "vendor" || r["kind"] == "host-passthrough" {
+            assert!(r.get("hosts").is_none(), "{r}");
+            continue;
+        }
+        let n = names(r);
+        assert!(u(&r["hosts"]) > 0 && n.len() as u64 == u(&r["hosts"]).min(20), "{r}");
+        assert!(n.iter().all(|h| all.contains(h)), "{r}");
+        // In fleet order: the first hosts of the fleet that it concerns.
+        let pos: Vec<usize> = n.iter().map(|h| all.iter().position(|a| a == h).unwrap()).collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{r}");
+    }
+}

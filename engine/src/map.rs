@@ -189,18 +189,7 @@ impl X86Map {
         if self.model_ids.contains_key(&m.name) {
             return Err(dup("CPU model", &m.name));
         }
-        // libvirt 11.3.0 `x86ModelParseCheck`, before `<decode>`: with any `<check>` child, the
-        // first `partial` attribute must exist and be `compat`. 9.0.0 ignores the element.
-        let compat_check = v11 && !m.checks.is_empty();
-        if compat_check {
-            match m.checks.iter().flatten().next().map(String::as_str) {
-                None => return Err(invalid(m.at, format!("Missing check/@partial in CPU model {}", m.name))),
-                Some("compat") => {}
-                Some(v) => {
-                    return Err(invalid(m.at, format!("Invalid check/@partial value '{v}' in CPU model {}", m.name)))
-                }
-            }
-        }
+        let compat_check = compat_check(m, v11, invalid)?;
         let (decode_host, decode_guest) =
             m.decode.ok_or_else(|| invalid(m.at, format!("missing <decode> for CPU model {}", m.name)))?;
         let mut model = X86Model {
@@ -239,34 +228,7 @@ impl X86Map {
         if let Some(v) = &m.vendor {
             model.vendor = Some(self.vendor_index(v).ok_or_else(|| unknown("vendor", v))?);
         }
-        let yes_no = |f: &RawModelFeature, attr: &str, value: &Option<String>| -> Result<bool, MapError> {
-            match value.as_deref() {
-                None => Ok(false),
-                Some("yes") => Ok(true),
-                // libvirt 11.3.0 parses `removed` and `added` as yes/no (`virXMLPropTristateBool`);
-                // 9.0.0 tests `removed` for `yes` only and does not know `added`.
-                Some(_) if !v11 => Ok(false),
-                Some("no") => Ok(false),
-                Some(other) => Err(invalid(
-                    f.at,
-                    format!(
-                        "invalid value '{other}' of attribute '{attr}' of feature {} in CPU model {}",
-                        f.name, m.name
-                    ),
-                )),
-            }
-        };
-        for f in &m.features {
-            let id = self.feature_id(&f.name).ok_or_else(|| unknown("feature", &f.name))?;
-            if yes_no(f, "removed", &f.removed)? {
-                model.removed.push(id);
-            } else if v11 && yes_no(f, "added", &f.added)? {
-                // libvirt 11.3.0: an added feature is recorded, not OR-ed into the data.
-                model.added.push(id);
-            } else {
-                model.features.insert(id);
-            }
-        }
+        self.read_model_features(m, &mut model, invalid, unknown)?;
         // libvirt 11.3.0 `x86ModelParse`: a model with an ancestor and no signature, vendor or
         // feature of its own is a version copy and becomes the ancestor's canonical model.
         let changed = !m.signatures.is_empty() || m.vendor.is_some() || !m.features.is_empty();
@@ -283,6 +245,29 @@ impl X86Map {
             model.copy_of = Some(a);
         }
         Ok(model)
+    }
+
+    /// The `<feature>` children of a model: removed, added (11.3.0) or part of its data.
+    fn read_model_features(
+        &self,
+        m: &RawModel,
+        model: &mut X86Model,
+        invalid: &dyn Fn(usize, String) -> MapError,
+        unknown: &dyn Fn(&'static str, &str) -> MapError,
+    ) -> Result<(), MapError> {
+        let v11 = self.version.at_least_11_3();
+        for f in &m.features {
+            let id = self.feature_id(&f.name).ok_or_else(|| unknown("feature", &f.name))?;
+            if yes_no(m, f, "removed", &f.removed, v11, invalid)? {
+                model.removed.push(id);
+            } else if v11 && yes_no(m, f, "added", &f.added, v11, invalid)? {
+                // libvirt 11.3.0: an added feature is recorded, not OR-ed into the data.
+                model.added.push(id);
+            } else {
+                model.features.insert(id);
+            }
+        }
+        Ok(())
     }
 
     /// `set` without every feature that shares a CPUID or MSR bit with feature `r`
@@ -423,6 +408,43 @@ struct RawModelFeature {
     name: String,
     removed: Option<String>,
     added: Option<String>,
+}
+
+/// libvirt 11.3.0 `x86ModelParseCheck`, before `<decode>`: with any `<check>` child, the first
+/// `partial` attribute must exist and be `compat`; then the model is a compat-check model.
+/// 9.0.0 ignores the element.
+fn compat_check(m: &RawModel, v11: bool, invalid: &dyn Fn(usize, String) -> MapError) -> Result<bool, MapError> {
+    if !v11 || m.checks.is_empty() {
+        return Ok(false);
+    }
+    match m.checks.iter().flatten().next().map(String::as_str) {
+        None => Err(invalid(m.at, format!("Missing check/@partial in CPU model {}", m.name))),
+        Some("compat") => Ok(true),
+        Some(v) => Err(invalid(m.at, format!("Invalid check/@partial value '{v}' in CPU model {}", m.name))),
+    }
+}
+
+/// A model feature's `removed` or `added` attribute (`attr`, with `value`) as a yes/no flag.
+fn yes_no(
+    m: &RawModel,
+    f: &RawModelFeature,
+    attr: &str,
+    value: &Option<String>,
+    v11: bool,
+    invalid: &dyn Fn(usize, String) -> MapError,
+) -> Result<bool, MapError> {
+    match value.as_deref() {
+        None => Ok(false),
+        Some("yes") => Ok(true),
+        // libvirt 11.3.0 parses `removed` and `added` as yes/no (`virXMLPropTristateBool`);
+        // 9.0.0 tests `removed` for `yes` only and does not know `added`.
+        Some(_) if !v11 => Ok(false),
+        Some("no") => Ok(false),
+        Some(other) => Err(invalid(
+            f.at,
+            format!("invalid value '{other}' of attribute '{attr}' of feature {} in CPU model {}", f.name, m.name),
+        )),
+    }
 }
 
 /// Parses a stepping list such as `0-4` or `1,3,5-7` (values 0..15).
@@ -777,105 +799,109 @@ impl CpuMap {
     pub fn format_arch(&self, arch: &str) -> Option<String> {
         let mut o = String::from("<cpus>\n");
         match arch {
-            "x86" => {
-                let x = &self.x86;
-                o.push_str("  <arch name='x86'>\n");
-                for v in &x.vendors {
-                    let _ = writeln!(o, "    <vendor name='{}' string='{}'/>", esc(&v.name), esc(&v.string));
-                }
-                for f in &x.features {
-                    let mig = if f.migratable { "" } else { " migratable='no'" };
-                    let _ = writeln!(o, "    <feature name='{}'{mig}>", esc(&f.name));
-                    for (k, r) in &f.items {
-                        match k {
-                            CpuidKey::Cpuid { leaf, subleaf } => {
-                                let _ = write!(o, "      <cpuid eax_in='0x{leaf:08x}'");
-                                if *subleaf != 0 {
-                                    let _ = write!(o, " ecx_in='0x{subleaf:08x}'");
-                                }
-                                for (n, v) in ["eax", "ebx", "ecx", "edx"].iter().zip(r.iter()) {
-                                    if *v != 0 {
-                                        let _ = write!(o, " {n}='0x{v:08x}'");
-                                    }
-                                }
-                                o.push_str("/>\n");
-                            }
-                            CpuidKey::Msr { index } => {
-                                let _ = writeln!(
-                                    o,
-                                    "      <msr index='0x{index:08x}' edx='0x{:08x}' eax='0x{:08x}'/>",
-                                    r[3], r[0]
-                                );
-                            }
-                        }
-                    }
-                    o.push_str("    </feature>\n");
-                }
-                for m in &x.models {
-                    let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
-                    let onoff = |b: bool| if b { "on" } else { "off" };
-                    // A version copy is written as libvirt writes it (its ancestor, its own check
-                    // and decode, nothing else), so that a reload makes it the ancestor's
-                    // canonical model again.
-                    if let Some(a) = m.copy_of {
-                        let _ = writeln!(o, "      <model name='{}'/>", esc(&x.models[a].name));
-                    }
-                    if m.compat_check {
-                        o.push_str("      <check partial='compat'/>\n");
-                    }
-                    let _ = writeln!(
-                        o,
-                        "      <decode host='{}' guest='{}'/>",
-                        onoff(m.decode_host),
-                        onoff(m.decode_guest)
-                    );
-                    if m.copy_of.is_some() {
-                        o.push_str("    </model>\n");
-                        continue;
-                    }
-                    for s in &m.signatures {
-                        let _ = write!(o, "      <signature family='{}' model='{}'", s.family, s.model);
-                        if let Some(st) = s.steppings {
-                            let _ = write!(o, " stepping='{}'", format_steppings(st));
-                        }
-                        o.push_str("/>\n");
-                    }
-                    if let Some(v) = m.vendor {
-                        let _ = writeln!(o, "      <vendor name='{}'/>", esc(&x.vendors[v].name));
-                    }
-                    for id in m.features.iter() {
-                        let _ = writeln!(o, "      <feature name='{}'/>", esc(x.feature_name(id)));
-                    }
-                    for id in &m.removed {
-                        let _ = writeln!(o, "      <feature name='{}' removed='yes'/>", esc(x.feature_name(*id)));
-                    }
-                    for id in &m.added {
-                        let _ = writeln!(o, "      <feature name='{}' added='yes'/>", esc(x.feature_name(*id)));
-                    }
-                    o.push_str("    </model>\n");
-                }
-            }
-            "ppc64" => {
-                let p = &self.ppc64;
-                o.push_str("  <arch name='ppc64'>\n");
-                for v in &p.vendors {
-                    let _ = writeln!(o, "    <vendor name='{}'/>", esc(v));
-                }
-                for m in &p.models {
-                    let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
-                    if let Some(v) = m.vendor {
-                        let _ = writeln!(o, "      <vendor name='{}'/>", esc(&p.vendors[v]));
-                    }
-                    for pvr in &m.pvrs {
-                        let _ = writeln!(o, "      <pvr value='0x{:08x}' mask='0x{:08x}'/>", pvr.value, pvr.mask);
-                    }
-                    o.push_str("    </model>\n");
-                }
-            }
+            "x86" => format_x86(&mut o, &self.x86),
+            "ppc64" => format_ppc64(&mut o, &self.ppc64),
             _ => return None,
         }
         o.push_str("  </arch>\n</cpus>\n");
         Some(o)
+    }
+}
+
+/// The x86 `<arch>` element's opening and children: vendors, features, models.
+fn format_x86(o: &mut String, x: &X86Map) {
+    o.push_str("  <arch name='x86'>\n");
+    for v in &x.vendors {
+        let _ = writeln!(o, "    <vendor name='{}' string='{}'/>", esc(&v.name), esc(&v.string));
+    }
+    for f in &x.features {
+        format_x86_feature(o, f);
+    }
+    for m in &x.models {
+        format_x86_model(o, x, m);
+    }
+}
+
+/// One `<feature>` of the map with its CPUID and MSR items (zero registers left out).
+fn format_x86_feature(o: &mut String, f: &X86Feature) {
+    let mig = if f.migratable { "" } else { " migratable='no'" };
+    let _ = writeln!(o, "    <feature name='{}'{mig}>", esc(&f.name));
+    for (k, r) in &f.items {
+        match k {
+            CpuidKey::Cpuid { leaf, subleaf } => {
+                let _ = write!(o, "      <cpuid eax_in='0x{leaf:08x}'");
+                if *subleaf != 0 {
+                    let _ = write!(o, " ecx_in='0x{subleaf:08x}'");
+                }
+                for (n, v) in ["eax", "ebx", "ecx", "edx"].iter().zip(r.iter()) {
+                    if *v != 0 {
+                        let _ = write!(o, " {n}='0x{v:08x}'");
+                    }
+                }
+                o.push_str("/>\n");
+            }
+            CpuidKey::Msr { index } => {
+                let _ = writeln!(o, "      <msr index='0x{index:08x}' edx='0x{:08x}' eax='0x{:08x}'/>", r[3], r[0]);
+            }
+        }
+    }
+    o.push_str("    </feature>\n");
+}
+
+/// One `<model>` of the map.
+fn format_x86_model(o: &mut String, x: &X86Map, m: &X86Model) {
+    let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
+    let onoff = |b: bool| if b { "on" } else { "off" };
+    // A version copy is written as libvirt writes it (its ancestor, its own check and decode,
+    // nothing else), so that a reload makes it the ancestor's canonical model again.
+    if let Some(a) = m.copy_of {
+        let _ = writeln!(o, "      <model name='{}'/>", esc(&x.models[a].name));
+    }
+    if m.compat_check {
+        o.push_str("      <check partial='compat'/>\n");
+    }
+    let _ = writeln!(o, "      <decode host='{}' guest='{}'/>", onoff(m.decode_host), onoff(m.decode_guest));
+    if m.copy_of.is_some() {
+        o.push_str("    </model>\n");
+        return;
+    }
+    for s in &m.signatures {
+        let _ = write!(o, "      <signature family='{}' model='{}'", s.family, s.model);
+        if let Some(st) = s.steppings {
+            let _ = write!(o, " stepping='{}'", format_steppings(st));
+        }
+        o.push_str("/>\n");
+    }
+    if let Some(v) = m.vendor {
+        let _ = writeln!(o, "      <vendor name='{}'/>", esc(&x.vendors[v].name));
+    }
+    for id in m.features.iter() {
+        let _ = writeln!(o, "      <feature name='{}'/>", esc(x.feature_name(id)));
+    }
+    for id in &m.removed {
+        let _ = writeln!(o, "      <feature name='{}' removed='yes'/>", esc(x.feature_name(*id)));
+    }
+    for id in &m.added {
+        let _ = writeln!(o, "      <feature name='{}' added='yes'/>", esc(x.feature_name(*id)));
+    }
+    o.push_str("    </model>\n");
+}
+
+/// The ppc64 `<arch>` element's opening and children: vendors, then models with their PVRs.
+fn format_ppc64(o: &mut String, p: &Ppc64Map) {
+    o.push_str("  <arch name='ppc64'>\n");
+    for v in &p.vendors {
+        let _ = writeln!(o, "    <vendor name='{}'/>", esc(v));
+    }
+    for m in &p.models {
+        let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
+        if let Some(v) = m.vendor {
+            let _ = writeln!(o, "      <vendor name='{}'/>", esc(&p.vendors[v]));
+        }
+        for pvr in &m.pvrs {
+            let _ = writeln!(o, "      <pvr value='0x{:08x}' mask='0x{:08x}'/>", pvr.value, pvr.mask);
+        }
+        o.push_str("    </model>\n");
     }
 }
 
@@ -892,5 +918,52 @@ mod tests {
         assert_eq!(parse_steppings("1,3,5-7"), Some(0b1110_1010));
         assert_eq!(parse_steppings("16"), None);
         assert_eq!(format_steppings(0b1110_1010), "1,3,5-7");
+    }
+
+    fn raw_model(checks: Vec<Option<String>>) -> RawModel {
+        RawModel {
+            at: 7,
+            name: "M".into(),
+            parent: None,
+            decode: Some((true, true)),
+            signatures: Vec::new(),
+            vendor: None,
+            features: Vec::new(),
+            checks,
+            pvrs: Vec::new(),
+        }
+    }
+
+    fn invalid(at: usize, message: String) -> MapError {
+        MapError::Invalid { file: format!("@{at}"), message }
+    }
+
+    #[test]
+    fn compat_check_is_read_by_11_3_only_and_wants_the_first_partial_to_be_compat() {
+        let m = |checks: &[Option<&str>]| raw_model(checks.iter().map(|c| c.map(String::from)).collect());
+        assert_eq!(compat_check(&m(&[]), true, &invalid), Ok(false));
+        assert_eq!(compat_check(&m(&[Some("bad")]), false, &invalid), Ok(false), "9.0.0 ignores <check>");
+        assert_eq!(compat_check(&m(&[None, Some("compat")]), true, &invalid), Ok(true));
+        assert_eq!(compat_check(&m(&[Some("compat"), Some("bad")]), true, &invalid), Ok(true));
+        let err = |checks: &[Option<&str>]| compat_check(&m(checks), true, &invalid).unwrap_err().to_string();
+        assert_eq!(err(&[None]), "@7: Missing check/@partial in CPU model M");
+        assert_eq!(err(&[Some("full")]), "@7: Invalid check/@partial value 'full' in CPU model M");
+    }
+
+    #[test]
+    fn removed_and_added_are_yes_no_in_11_3_and_only_yes_counts_in_9_0() {
+        let m = raw_model(Vec::new());
+        let f = RawModelFeature { at: 3, name: "f".into(), removed: None, added: None };
+        let flag = |v: Option<&str>, v11: bool| yes_no(&m, &f, "removed", &v.map(String::from), v11, &invalid);
+        for v11 in [false, true] {
+            assert_eq!(flag(None, v11), Ok(false));
+            assert_eq!(flag(Some("yes"), v11), Ok(true));
+            assert_eq!(flag(Some("no"), v11), Ok(false));
+        }
+        assert_eq!(flag(Some("maybe"), false), Ok(false));
+        assert_eq!(
+            flag(Some("maybe"), true).unwrap_err().to_string(),
+            "@3: invalid value 'maybe' of attribute 'removed' of feature f in CPU model M"
+        );
     }
 }

@@ -559,7 +559,9 @@ pub fn check_versions(
 pub fn merge(report: &mut CheckReport, other: &CheckReport) {
     report.checks += other.checks;
     report.violation_count += other.violation_count;
-    report.cross_version_checked = other.cross_version_checked;
+    if let Some(n) = other.cross_version_checked {
+        report.cross_version_checked = Some(report.cross_version_checked.unwrap_or(0) + n);
+    }
     let mut all = std::mem::take(&mut report.violations);
     all.extend(other.violations.iter().cloned());
     report.violations = keep_per_invariant(all);

@@ -468,6 +468,16 @@ impl ClassMask {
     pub fn new(n: usize) -> ClassMask {
         ClassMask { words: vec![0; n.div_ceil(64).max(1)] }
     }
+    /// The classes whose count is not zero.
+    pub fn present(counts: &[u64]) -> ClassMask {
+        let mut m = ClassMask::new(counts.len());
+        for (c, &n) in counts.iter().enumerate() {
+            if n > 0 {
+                m.set(c as u32);
+            }
+        }
+        m
+    }
     pub fn set(&mut self, i: u32) {
         self.words[i as usize / 64] |= 1 << (i % 64);
     }

@@ -81,7 +81,9 @@ pub fn simulate_real(map: &CpuMap, real: real::RealFleet, config: &Config) -> Si
             real.guests.len()
         ));
     }
-    let real::RealFleet { spec, fleet, guests } = real;
+    let real::RealFleet { mut spec, fleet, guests } = real;
+    // An inventory's hosts say nothing of their libvirt: every host runs the run's version.
+    spec.pool_libvirt.clear();
     let sim = Sim::with_fleet(map, &spec, config.seed, config.fault, fleet);
     run(sim, &guests, notes, &config_real, progress)
 }
@@ -97,6 +99,12 @@ fn run(
     let (map, spec) = (sim.map, sim.spec);
     let selected = config.scenarios.clone();
     let has = |s: Scenario| selected.contains(&s);
+    // Hosts on several libvirt versions: the migrate scenario runs across versions instead.
+    let mixed = has(Scenario::Migrate) && spec.is_mixed(map.version());
+    let mut notes = notes;
+    if mixed {
+        notes.push(MIXED_NOTE.to_string());
+    }
     let up_plan = if has(Scenario::Upgrade) { Some(upgrade::prepare(&mut sim)?) } else { None };
     let events = if has(Scenario::Microcode) { Some(microcode::prepare(&mut sim)?) } else { None };
     let need_guests = has(Scenario::Migrate) || has(Scenario::Upgrade) || has(Scenario::Microcode);
@@ -105,7 +113,8 @@ fn run(
     let mut compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
     progress.phase("pools", 0);
     let pools_report = pools::run(&sim);
-    let mig = has(Scenario::Migrate).then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
+    let mig =
+        (has(Scenario::Migrate) && !mixed).then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
     let real_report =
         (has(Scenario::Migrate) && !real_guests.is_empty()).then(|| scenarios::guests::run(&sim, real_guests));
     let up = up_plan.map(|p| upgrade::run(&mut sim, &p, &guests, &mut compat, &progress));
@@ -120,9 +129,10 @@ fn run(
     };
     let rollout =
         if has(Scenario::LibvirtUpgrade) { Some(libvirt_upgrade(map, spec, config, &progress)?) } else { None };
+    let mixed_fleet = if mixed { Some(mixed_fleet(map, spec, config)?) } else { None };
     progress.phase("check", 0);
     let mut checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
-    if let Some((_, c)) = &rollout {
+    for c in mixed_fleet.iter().map(|m| &m.1).chain(rollout.iter().map(|r| &r.1)) {
         check::merge(&mut checks, c);
     }
     drop(progress);
@@ -164,10 +174,32 @@ fn run(
         notes,
         inventory: None,
         libvirt_upgrade: rollout.map(|r| r.0),
+        mixed_fleet: mixed_fleet.map(|r| r.0),
         invariant_violations: Report::violations(&checks, &reproduce),
         checks,
         reproduce,
     })
+}
+
+const MIXED_NOTE: &str = "the spec puts hosts on several libvirt versions: the migrate scenario ran across versions \
+    (MIXED FLEET: each guest started under its host's version, each migration read and compared by the destination's \
+    version); pool baselines, the pool-dependent guest CPUs and the other scenarios follow the run's --libvirt version";
+
+/// The migrate scenario on a fleet whose spec puts hosts on several libvirt versions, on its own
+/// state (every version's view of the same fleet, pool baselines under the run's version), and
+/// its checks.
+fn mixed_fleet(
+    map: &CpuMap,
+    spec: &spec::Spec,
+    config: &Config,
+) -> SimResult<(scenarios::libvirt_upgrade::MixedFleetReport, check::CheckReport)> {
+    let inputs = versions::Inputs::new(map, spec)?;
+    let first = versions::index(map.version());
+    let mut v = inputs.versions(config.seed, config.fault, first)?;
+    let run = scenarios::libvirt_upgrade::mixed(&mut v, first, spec.guests);
+    let mut checks = check::CheckReport::default();
+    check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
+    Ok((run.report, checks))
 }
 
 /// The libvirt-upgrade scenario on its own state (every version's view of the same fleet), and
@@ -181,9 +213,12 @@ fn libvirt_upgrade(
     let inputs = versions::Inputs::new(map, spec)?;
     let first = usize::from(config.rollout.reverse);
     let mut v = inputs.versions(config.seed, config.fault, first)?;
-    let run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, spec.guests, progress);
+    let mut run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, spec.guests, progress);
     let mut checks = check::CheckReport::default();
     check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
+    drop(v);
+    progress.phase("libvirt-upgrade: re-simulating the recommendations", 0);
+    scenarios::libvirt_upgrade::verify(&inputs, &mut run, &config.rollout, config.seed, config.fault)?;
     Ok((run.report, checks))
 }
 

@@ -19,6 +19,7 @@ pub mod tag {
     pub const SWARM: u64 = 0x7377_726d;
     pub const LIBVIRT_ORDER: u64 = 0x6c76_6f72;
     pub const LIBVIRT_STEP: u64 = 0x6c76_7374;
+    pub const LIBVIRT_HOST: u64 = 0x6c76_686f;
 }
 
 /// One SplitMix64 step applied to `x` (a strong 64-bit mixer).

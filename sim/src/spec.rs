@@ -5,7 +5,7 @@
 use super::error::{SimError, SimResult, Source};
 use super::profiles::{self, Profiles, ProfilesToml};
 use cpufleet_engine::map::X86Map;
-use cpufleet_engine::{CpuMatch, CpuMode, FeatureSet, Policy, Pos};
+use cpufleet_engine::{CpuMatch, CpuMode, FeatureSet, LibvirtVersion, Policy, Pos};
 use cpufleet_io::read_file;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -53,6 +53,8 @@ struct PoolToml {
     name: Spanned<String>,
     hosts: Spanned<u64>,
     generations: Spanned<BTreeMap<Spanned<String>, f64>>,
+    libvirt: Option<Spanned<String>>,
+    libvirt_share: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -139,6 +141,15 @@ pub struct PoolSpec {
     pub vendor: usize,
 }
 
+/// A pool's `libvirt` and `libvirt_share` keys.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PoolLibvirt {
+    pub version: LibvirtVersion,
+    /// The share of the pool's hosts on `version` (exactly `round(share × hosts)` of them,
+    /// chosen with the seed; see [`crate::versions::host_versions`]).
+    pub share: f64,
+}
+
 /// What the model of a custom guest CPU is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModelRef {
@@ -218,6 +229,11 @@ pub struct Spec {
     pub migrations: u64,
     pub variation: Variation,
     pub pools: Vec<PoolSpec>,
+    /// Per pool (same index as `pools`): the libvirt some of its hosts run (`libvirt =
+    /// "11.3.0"`, `libvirt_share = 0.5`); the others run the run's default version. None, or a
+    /// pool past the end: every host runs the default. Kept beside `pools` so that fleets built
+    /// from other sources (an inventory) carry none.
+    pub pool_libvirt: Vec<Option<PoolLibvirt>>,
     pub templates: Vec<Template>,
     pub upgrade: Upgrade,
     pub events: Vec<Event>,
@@ -297,6 +313,11 @@ impl Spec {
         Ok(spec)
     }
 
+    /// Whether some hosts run another libvirt than `default` (a pool's `libvirt` key).
+    pub fn is_mixed(&self, default: LibvirtVersion) -> bool {
+        self.pool_libvirt.iter().take(self.pools.len()).flatten().any(|l| l.version != default && l.share > 0.0)
+    }
+
     /// Sets the number of guests (`--guests N`).
     pub fn set_guests(&mut self, n: u64) -> SimResult<()> {
         if n > MAX_GUESTS {
@@ -369,6 +390,24 @@ fn resolve_pools(src: &Source, pools: &[PoolToml], profiles: &Profiles) -> SimRe
         out.push(PoolSpec { name: name.clone(), hosts, generations, vendor });
     }
     Ok(out)
+}
+
+/// A pool's `libvirt` version and the share of its hosts that run it (1 when left out).
+fn resolve_pool_libvirt(src: &Source, p: &PoolToml) -> SimResult<Option<PoolLibvirt>> {
+    let name = p.name.as_ref();
+    let Some(v) = &p.libvirt else {
+        return match &p.libvirt_share {
+            Some(s) => Err(src.at(s, format!("pool '{name}': libvirt_share without libvirt (which version?)"))),
+            None => Ok(None),
+        };
+    };
+    let version = v.as_ref().parse::<LibvirtVersion>().map_err(|e| src.at(v, format!("pool '{name}': {e}")))?;
+    let share = match &p.libvirt_share {
+        None => 1.0,
+        Some(s) if (0.0..=1.0).contains(s.as_ref()) => *s.as_ref(),
+        Some(s) => return Err(src.at(s, format!("pool '{name}': libvirt_share = {}: must be in 0..1", s.as_ref()))),
+    };
+    Ok(Some(PoolLibvirt { version, share }))
 }
 
 /// A pool's generation mix: (profile, weight) for the weights > 0, and the pool's vendor.
@@ -648,8 +687,11 @@ fn resolve(map: &X86Map, emb: &Parsed, user: Option<&Parsed>) -> SimResult<Spec>
         None => default_var,
     };
     // The pools are the user's own: a user spec without [[pool]] is an error.
-    let pools = match user.map_or(emb, |u| u).toml.pool.as_deref() {
-        Some(p) => resolve_pools(&src, p, &profiles)?,
+    let (pools, pool_libvirt) = match user.map_or(emb, |u| u).toml.pool.as_deref() {
+        Some(p) => (
+            resolve_pools(&src, p, &profiles)?,
+            p.iter().map(|p| resolve_pool_libvirt(&src, p)).collect::<SimResult<Vec<_>>>()?,
+        ),
         None => return Err(src.error(None, "the spec has no [[pool]]")),
     };
     let (guest_src, guests_toml) = section(emb, user, |t| t.guest.as_ref());
@@ -685,6 +727,7 @@ fn resolve(map: &X86Map, emb: &Parsed, user: Option<&Parsed>) -> SimResult<Spec>
         migrations,
         variation,
         pools,
+        pool_libvirt,
         templates,
         upgrade,
         events,

@@ -28,8 +28,9 @@
 //! identical hardware, which does not depend on the version.
 
 use crate::error::{SimError, SimResult};
-use crate::fleet::HostClass;
+use crate::fleet::{HostClass, PoolInfo};
 use crate::guest::{Blocker, Compat, Fault, GuestSets, Starter};
+use crate::rng::{derive, tag};
 use crate::scenarios::Sim;
 use crate::spec::Spec;
 use cpufleet_engine::map::X86Map;
@@ -41,6 +42,24 @@ use std::collections::HashMap;
 /// The index of `v` in [`LibvirtVersion::ALL`] (the order of [`Versions::views`]).
 pub fn index(v: LibvirtVersion) -> usize {
     LibvirtVersion::ALL.iter().position(|&w| w == v).expect("a supported version")
+}
+
+/// The version index each host runs: in a pool with `libvirt = V` and `libvirt_share = s` in the
+/// spec, exactly `round(s × hosts)` of its hosts run V (those whose seeded draw is smallest, so
+/// the choice depends on the seed and the host only, never on threads); every other host runs
+/// `default`.
+pub fn host_versions(spec: &Spec, pools: &[PoolInfo], seed: u64, default: usize) -> Vec<u8> {
+    let mut ver = vec![default as u8; pools.iter().map(|p| p.start + p.len).max().unwrap_or(0)];
+    for (p, l) in pools.iter().zip(&spec.pool_libvirt) {
+        let Some(l) = l else { continue };
+        let k = (l.share * p.len as f64).round() as usize;
+        let mut hosts: Vec<usize> = p.range().collect();
+        hosts.sort_by_key(|&h| (derive(seed, tag::LIBVIRT_HOST, h as u64), h));
+        for &h in &hosts[..k.min(p.len)] {
+            ver[h] = index(l.version) as u8;
+        }
+    }
+    ver
 }
 
 /// Why a destination refuses a guest CPU.

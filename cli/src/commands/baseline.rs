@@ -77,7 +77,7 @@ pub fn baseline(common: &Common, args: &[PathBuf], opts: &BaselineOpts) -> CliRe
     Ok(Outcome::Ok)
 }
 
-type Answer = Result<CpuDef, CliResult<Outcome>>;
+pub type Answer = Result<CpuDef, CliResult<Outcome>>;
 
 /// One file: streamed in parallel with flat memory; a document that is not a plain pool of host
 /// <cpu> elements is read whole. Same output and errors either way (see `cpufleet_stream`).
@@ -153,6 +153,13 @@ fn load_docs(map: &CpuMap, common: &Common, inputs: Vec<Input>) -> CliResult<Vec
 
 /// The baseline of every CPU of `docs`, in order (see [`load_docs`]).
 fn of_docs(map: &CpuMap, docs: &[Loaded], opts: &BaselineOpts) -> CliResult<Answer> {
+    baseline_docs(map, docs, opts.migratable, opts.features)
+}
+
+/// `cpu-baseline` of every CPU of `docs`, in order, as `cpufleet baseline` answers it: an
+/// unknown name is a located input error (exit 2), libvirt's own failures are its answer
+/// (`Err(outcome)`), each naming the file of the CPU it concerns.
+pub fn baseline_docs(map: &CpuMap, docs: &[Loaded], migratable: bool, features: bool) -> CliResult<Answer> {
     let refs: Vec<CpuRef> = docs.iter().flat_map(Loaded::cpu_refs).collect();
     let cpus: Vec<CpuDef> = refs.iter().map(|r| r.cpu().clone()).collect();
     let path_of = |index: usize| refs.get(index).map_or(docs[0].input.path(), |r| r.path());
@@ -160,14 +167,14 @@ fn of_docs(map: &CpuMap, docs: &[Loaded], opts: &BaselineOpts) -> CliResult<Answ
         CpuError::NoModelAt(i) | CpuError::ModelVendorMismatch { index: i, .. } => path_of(*i),
         _ => docs[0].input.path(),
     };
-    let mut cpu = match ops::baseline(map, &cpus, None, opts.migratable) {
+    let mut cpu = match ops::baseline(map, &cpus, None, migratable) {
         Ok(cpu) => cpu,
         Err(e @ (CpuError::UnknownModel(_) | CpuError::UnknownFeature(_))) => {
-            return Ok(Err(Err(op_error(map, &refs, &e, err_path(&e)))))
+            return Err(op_error(map, &refs, &e, err_path(&e)))
         }
         Err(e) => return Ok(Err(cpu_error(err_path(&e), e))),
     };
-    if opts.features {
+    if features {
         let expanded = Arch::of_cpu(map, &cpus[0]).and_then(|arch| ops::expand_features(map, arch, &mut cpu));
         if let Err(e) = expanded {
             return Ok(Err(cpu_error(err_path(&e), e)));

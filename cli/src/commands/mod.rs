@@ -6,7 +6,7 @@ mod compare;
 mod explain;
 mod whereto;
 
-pub use baseline::{baseline, BaselineOpts};
+pub use baseline::{baseline, baseline_docs, BaselineOpts};
 pub use compare::compare;
 pub use whereto::whereto;
 

@@ -1,4 +1,4 @@
-//! Random CPU pools for the differential test (`tests/differential.rs`): a SplitMix64 generator,
+//! Random CPU pools for the differential test (`tests/differential.rs`): the project's generator,
 //! a catalog of realistic host CPUs and the pools and documents built from them.
 //!
 //! A catalog targets one libvirt version (the map it is built from). Its host CPUs are the map's
@@ -20,36 +20,31 @@ use cpufleet_engine::{CpuMap, LibvirtVersion};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough for test inputs.
+/// The project's one PRNG (`cpufleet_sim::rng::Rng`, SplitMix64) with the draws the generators
+/// here use: whole-number percentages and weights.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(cpufleet_sim::rng::Rng);
+
+/// The sub-seed domain of the differential pools (see `cpufleet_sim::rng::derive`).
+const POOL_TAG: u64 = 0x6466_706c;
 
 impl Rng {
+    /// A generator seeded directly (`tests/hypervisor.rs`; the differential's pools use `for_pool`).
+    #[allow(dead_code)]
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(cpufleet_sim::rng::Rng::new(seed))
     }
 
     /// The generator of pool `index` under `seed`: pools do not depend on each other, so any one
     /// pool can be rebuilt alone, whatever thread built it.
     pub fn for_pool(seed: u64, index: usize) -> Rng {
-        let mut r = Rng::new(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
-        // Decorrelate neighbouring indices before the first real draw.
-        r.next_u64();
-        r
+        Rng(cpufleet_sim::rng::Rng::for_item(seed, POOL_TAG, index as u64))
     }
 
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n` > 0), by multiply-shift (bias below 2^-32 for our small `n`).
+    /// Uniform in `0..n` (`n` > 0).
     pub fn below(&mut self, n: usize) -> usize {
         assert!(n > 0, "below(0)");
-        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
+        self.0.index(n)
     }
 
     /// Uniform in `lo..=hi`.
@@ -63,7 +58,7 @@ impl Rng {
     }
 
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+        self.0.pick(items)
     }
 
     /// Picks an index by weight.

@@ -6,7 +6,7 @@ pub mod text;
 
 use crate::check::{CheckReport, Invariant, Violation};
 use crate::scenarios::guests::GuestsReport;
-use crate::scenarios::libvirt_upgrade::LibvirtUpgradeReport;
+use crate::scenarios::libvirt_upgrade::{LibvirtUpgradeReport, MixedFleetReport};
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::migrate::BlockerRow;
 use crate::scenarios::plan::PlanReport;
@@ -96,6 +96,10 @@ pub struct Report {
     /// The libvirt-upgrade scenario (absent from the JSON when it did not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub libvirt_upgrade: Option<LibvirtUpgradeReport>,
+    /// The migrate scenario across versions, when the spec puts hosts on several libvirt
+    /// versions (it replaces `migrations`, `blockers` and the per-configuration migrations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mixed_fleet: Option<MixedFleetReport>,
     pub checks: CheckReport,
     /// The inventory's guests, where each can and cannot move (simulate --inventory).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,9 @@
 
 use super::Report;
 use crate::scenarios::guests::GuestsReport;
-use crate::scenarios::libvirt_upgrade::{Direction, LibvirtUpgradeReport};
+use crate::scenarios::libvirt_upgrade::{
+    Direction, LibvirtUpgradeReport, MixedFleetReport, RolloutConfig, RolloutStep,
+};
 use crate::scenarios::microcode::EventReport;
 use crate::scenarios::plan::PlanReport;
 use crate::scenarios::pools::{BaselineReport, Outlier, PoolReport};
@@ -286,7 +288,9 @@ pub fn document(r: &Report) -> Doc<'_> {
     let pools = pools(r);
     sections.push(if r.has(Scenario::Pools) { pools } else { pools.html_only() });
     // Inventory guests replace the synthetic ones: the synthetic section would be all zeros.
-    if r.has(Scenario::Migrate) && !(r.inventory_guests.is_some() && r.guests == 0) {
+    if let Some(m) = &r.mixed_fleet {
+        sections.push(mixed_fleet(m));
+    } else if r.has(Scenario::Migrate) && !(r.inventory_guests.is_some() && r.guests == 0) {
         sections.push(migrate(r));
     }
     if let Some(g) = &r.inventory_guests {
@@ -966,6 +970,15 @@ fn invariants(r: &Report) -> Section<'_> {
         c.migrations_checked,
         c.pairs_checked
     )));
+    let cross = c.cross_version_checked.map(|n| {
+        format!(
+            "{n} accepted cross-version migrations checked: names known to the destination's libvirt, its compare \
+             and the reference model accept, guest CPU unchanged"
+        )
+    });
+    if let Some(line) = &cross {
+        s.text(text_line(line.clone()));
+    }
     let scope = match c.all {
         true => vec![prose("everything")],
         false => vec![prose("a deterministic sample; "), Span::Code("--check-all".into()), prose(" checks everything")],
@@ -976,6 +989,9 @@ fn invariants(r: &Report) -> Section<'_> {
         "): {} guest starts, {} migrations, {} compare pairs against the naive reference model.",
         c.starts_checked, c.migrations_checked, c.pairs_checked
     )));
+    if let Some(line) = cross {
+        spans.push(plain(format!(" {line}.")));
+    }
     s.html(para(spans));
     if c.violation_count == 0 {
         s.text(text_line("all invariants hold"));
@@ -1015,7 +1031,16 @@ fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
     )]));
     s.html(Block::Chart(Chart::RolloutRefusals(0)));
     s.html(Block::Chart(Chart::RolloutRefusals(1)));
-    let columns = vec![
+    s.both(Block::Table(direction_table(&u.timeline, true)));
+    s.text(Block::Space);
+    s.both(Block::Subheading(prose("Configurations through the rollout, and what would make them survive")));
+    s.both(Block::Table(rollout_config_table(&u.configurations)));
+    s
+}
+
+/// Migrations per direction (one row per rollout step, or the one row of a mixed fleet).
+fn direction_table(steps: &[RolloutStep], rollout: bool) -> Table<'_> {
+    let mut columns = vec![
         Column::right("step", 4),
         Column::right("hosts new", 10),
         Column::right("started", 8),
@@ -1025,8 +1050,10 @@ fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
         Column::right("stranded", 9),
         Column::left("cross-version reasons", 0).sep("  "),
     ];
-    let rows = u
-        .timeline
+    if !rollout {
+        columns.drain(..2);
+    }
+    let rows = steps
         .iter()
         .map(|st| {
             let dir = |d: usize| Cell::Text(format!("{} / {}", st.directions[d].refused, st.directions[d].attempted));
@@ -1037,7 +1064,7 @@ fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
                     d.reasons.iter().map(move |r| format!("{} {} {}", dn.as_str(), r.reason.as_str(), r.refusals))
                 })
                 .collect();
-            vec![
+            let mut row = vec![
                 Cell::Int(st.step as u64),
                 Cell::Int(st.hosts_new),
                 Cell::Int(st.guests_started),
@@ -1046,12 +1073,18 @@ fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
                 dir(2),
                 Cell::Int(st.stranded),
                 Cell::List(reasons, ", "),
-            ]
+            ];
+            if !rollout {
+                row.drain(..2);
+            }
+            row
         })
         .collect();
-    s.both(Block::Table(Table { columns, rows, text_header: true, indent: "" }));
-    s.text(Block::Space);
-    s.both(Block::Subheading(prose("Configurations through the rollout, and what would make them survive")));
+    Table { columns, rows, text_header: true, indent: "" }
+}
+
+/// Per configuration: whether it survives, why not, and the recommendation.
+fn rollout_config_table(configurations: &[RolloutConfig]) -> Table<'_> {
     let columns = vec![
         Column::left("configuration", 16).clip(16),
         Column::left("survives", 8),
@@ -1060,8 +1093,7 @@ fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
         Column::left("why (most frequent)", 0).sep("  "),
         Column::left("recommendation", 0).sep("  "),
     ];
-    let rows = u
-        .configurations
+    let rows = configurations
         .iter()
         .map(|c| {
             let why = c.example.clone().unwrap_or_else(|| {
@@ -1073,11 +1105,50 @@ fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
                 Cell::Int(c.version_refusals),
                 Cell::Int(c.max_stranded),
                 Cell::Text(if c.fully_mobile { "-".into() } else { why }),
-                Cell::Text(c.recommendation.clone().unwrap_or_else(|| "none needed".into())),
+                Cell::Text(recommendation(c)),
             ]
         })
         .collect();
-    s.both(Block::Table(Table { columns, rows, text_header: true, indent: "" }));
+    Table { columns, rows, text_header: true, indent: "" }
+}
+
+/// The recommendation and what re-simulating it showed, or that it was not verified.
+fn recommendation(c: &RolloutConfig) -> String {
+    let Some(r) = &c.recommendation else { return "none needed".into() };
+    match &c.verified {
+        None => format!("{r} (a suggestion, not verified by re-simulation)"),
+        Some(v) => {
+            format!(
+                "{r}; re-simulated: that pool's version refusals {} → {}, {}",
+                v.pool_before,
+                v.pool_after,
+                match (v.survives, v.version_refusals_after) {
+                    (true, _) => "the configuration then survives".to_string(),
+                    (false, n) => format!("the configuration still does not survive ({n} version refusals in all)"),
+                },
+            ) + &match v.started_before.checked_sub(v.started_after) {
+                Some(fewer) if fewer > 0 => format!(" ({fewer} fewer of its guests start)"),
+                _ => String::new(),
+            }
+        }
+    }
+}
+
+/// The migrate scenario on a fleet of several libvirt versions.
+fn mixed_fleet(m: &MixedFleetReport) -> Section<'_> {
+    let hosts: Vec<String> = m.versions.iter().map(|v| format!("{} hosts on {}", v.hosts, v.libvirt)).collect();
+    let mut s = Section::titled(
+        format!("MIXED FLEET — live migrations across libvirt versions ({})", hosts.join(", ")),
+        "Live migrations across libvirt versions",
+    );
+    s.both(note(vec![prose(
+        "Each guest starts under its host's libvirt; each migration is read and compared by the destination's \
+         version (old→new: 9.0.0 to 11.3.0).",
+    )]));
+    s.both(Block::Table(direction_table(std::slice::from_ref(&m.migrations), false)));
+    s.text(Block::Space);
+    s.both(Block::Subheading(prose("Configurations across the versions")));
+    s.both(Block::Table(rollout_config_table(&m.configurations)));
     s
 }
 

@@ -110,13 +110,13 @@ fn entries(sim: &Sim, b: &Blocker) -> Vec<(BlockerKind, Option<String>)> {
 
 /// Per host class: its host count per pool, and its first hosts in fleet order (enough to name
 /// [`NAMES_PER_BLOCKER`] of them with any one host left out). Computed once for all guests.
-struct ClassHosts {
+pub struct ClassHosts {
     per_pool: Vec<Vec<(usize, u64)>>,
     first: Vec<Vec<usize>>,
 }
 
 impl ClassHosts {
-    fn of(sim: &Sim) -> ClassHosts {
+    pub fn of(sim: &Sim) -> ClassHosts {
         let fleet = &sim.fleet;
         let n = fleet.classes.len();
         let (mut per_pool, mut first) = (vec![Vec::new(); n], vec![Vec::new(); n]);
@@ -134,6 +134,20 @@ impl ClassHosts {
             }
         }
         ClassHosts { per_pool, first }
+    }
+
+    /// How many hosts have a class `pick` selects, and the first [`NAMES_PER_BLOCKER`] of them
+    /// by name, in fleet order.
+    pub fn select(&self, sim: &Sim, pick: impl Fn(u32) -> bool) -> (u64, Vec<String>) {
+        let (mut n, mut first) = (0, Vec::new());
+        for (c, pools) in self.per_pool.iter().enumerate() {
+            if pick(c as u32) {
+                n += pools.iter().map(|p| p.1).sum::<u64>();
+                first.extend(&self.first[c]);
+            }
+        }
+        first.sort_unstable();
+        (n, first.into_iter().take(NAMES_PER_BLOCKER).map(|h| sim.fleet.host_name(h)).collect())
     }
 }
 

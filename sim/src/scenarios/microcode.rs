@@ -5,10 +5,10 @@
 
 use super::super::error::SimResult;
 use super::super::fleet::{ClassReq, NO};
-use super::super::guest::{ClassMask, Compat};
+use super::super::guest::Compat;
 use super::super::rng::{tag, Rng};
 use super::migrate::Guest;
-use super::pools::class_counts;
+use super::pools::FleetPresence;
 use super::Sim;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -67,6 +67,23 @@ pub struct EventRow {
     pub restart_loses_features: u64,
 }
 
+impl EventRow {
+    /// The row `all`: every column summed over `rows`.
+    fn total(rows: &[EventRow]) -> EventRow {
+        let mut total = EventRow { configuration: "all".into(), ..Default::default() };
+        for r in rows {
+            total.guests += r.guests;
+            total.on_affected_hosts += r.on_affected_hosts;
+            total.cpu_not_backed += r.cpu_not_backed;
+            total.lost_pool_mobility += r.lost_pool_mobility;
+            total.lost_all_mobility += r.lost_all_mobility;
+            total.cannot_restart += r.cannot_restart;
+            total.restart_loses_features += r.restart_loses_features;
+        }
+        total
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct EventReport {
     pub name: String,
@@ -79,126 +96,130 @@ pub struct EventReport {
     pub total: EventRow,
 }
 
-/// Whether a guest of class `g` on a host of class `own` has another compatible host among
-/// `counts`/`mask`.
-fn mobile(compat: &Compat, g: u32, own: u32, counts: &[u64], mask: &ClassMask) -> bool {
-    let row = compat.row(g);
-    if counts[own as usize] > 1 && compat.allows(g, own) {
-        return true;
-    }
-    let mut m = mask.clone();
-    m.clear(own);
-    m.meets(row)
-}
-
 pub fn run(sim: &mut Sim, ev: &EventClasses, guests: &[Guest], compat: &Compat) -> Vec<EventReport> {
-    let mut reports = Vec::new();
     let started: Vec<&Guest> = guests.iter().filter(|g| g.class != NO).collect();
-    let n_pools = sim.fleet.pools.len();
+    let mut reports = Vec::new();
     for (ei, e) in sim.spec.events.iter().enumerate() {
-        let emap = &ev.map[ei];
-        let seed = sim.seed;
         let before = sim.fleet.host_class.clone();
-        let after: Vec<u32> = before
-            .par_iter()
-            .enumerate()
-            .map(|(h, &c)| {
-                let to = emap.get(c as usize).copied().unwrap_or(NO);
-                if to != NO && Rng::for_item(seed, tag::MICROCODE ^ ((ei as u64) << 48), h as u64).chance(e.share) {
-                    to
-                } else {
-                    c
-                }
-            })
-            .collect();
-        let n_classes = sim.fleet.classes.len();
-        let masks = |hc: &[u32]| {
-            let counts = class_counts(n_classes, hc);
-            let mut pool_counts: Vec<Vec<u64>> = Vec::with_capacity(n_pools);
-            let mut pool_masks = Vec::with_capacity(n_pools);
-            for p in &sim.fleet.pools {
-                let pc = class_counts(n_classes, &hc[p.range()]);
-                let mut m = ClassMask::new(n_classes);
-                for (c, &n) in pc.iter().enumerate() {
-                    if n > 0 {
-                        m.set(c as u32);
-                    }
-                }
-                pool_counts.push(pc);
-                pool_masks.push(m);
-            }
-            let mut fm = ClassMask::new(n_classes);
-            for (c, &n) in counts.iter().enumerate() {
-                if n > 0 {
-                    fm.set(c as u32);
-                }
-            }
-            (counts, fm, pool_counts, pool_masks)
-        };
-        let (cb, fmb, pcb, pmb) = masks(&before);
-        let (ca, fma, pca, pma) = masks(&after);
+        let after = classes_after(sim.seed, ei, e.share, &ev.map[ei], &before);
         let hosts_affected = before.iter().zip(&after).filter(|(a, b)| a != b).count() as u64;
-        // Pool baselines after the event.
-        let mut changed = Vec::new();
-        for p in 0..n_pools {
-            let id = sim.add_pool_ctx(p, &after);
-            let old = sim.starter.ctxs[sim.pool_ctx[p] as usize].baseline.as_ref().ok();
-            if sim.starter.ctxs[id as usize].baseline.as_ref().ok() != old {
-                changed.push(sim.fleet.pools[p].name.clone());
-            }
-        }
-        // Restart = the guest's definition (as written at its start) on its host after the event.
-        let keys: Vec<(u16, u32, u32)> =
-            started.iter().map(|g| (g.template, sim.pool_ctx[g.pool as usize], after[g.host as usize])).collect();
-        let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
-        let mut rows: Vec<EventRow> = sim
-            .spec
-            .templates
-            .iter()
-            .map(|t| EventRow { configuration: t.name.clone(), ..Default::default() })
-            .collect();
-        for (g, id) in started.iter().zip(ids) {
-            let r = &mut rows[g.template as usize];
-            let h = g.host as usize;
-            let (ob, oa) = (before[h], after[h]);
-            let p = g.pool as usize;
-            r.guests += 1;
-            r.on_affected_hosts += u64::from(ob != oa);
-            r.cpu_not_backed += u64::from(!compat.allows(g.class, oa));
-            let pool_before = mobile(compat, g.class, ob, &pcb[p], &pmb[p]);
-            let pool_after = mobile(compat, g.class, oa, &pca[p], &pma[p]);
-            r.lost_pool_mobility += u64::from(pool_before && !pool_after);
-            let all_before = mobile(compat, g.class, ob, &cb, &fmb);
-            let all_after = mobile(compat, g.class, oa, &ca, &fma);
-            r.lost_all_mobility += u64::from(all_before && !all_after);
-            match sim.starter.combos[id as usize].outcome {
-                Err(_) => r.cannot_restart += 1,
-                Ok(c) => {
-                    let now = &sim.starter.classes[g.class as usize].sets.enabled;
-                    let fresh = &sim.starter.classes[c as usize].sets.enabled;
-                    r.restart_loses_features += u64::from(!now.difference(fresh).is_empty());
-                }
-            }
-        }
-        let mut total = EventRow { configuration: "all".into(), ..Default::default() };
-        for r in &rows {
-            total.guests += r.guests;
-            total.on_affected_hosts += r.on_affected_hosts;
-            total.cpu_not_backed += r.cpu_not_backed;
-            total.lost_pool_mobility += r.lost_pool_mobility;
-            total.lost_all_mobility += r.lost_all_mobility;
-            total.cannot_restart += r.cannot_restart;
-            total.restart_loses_features += r.restart_loses_features;
-        }
+        let pools_baseline_changed = changed_pools(sim, &after);
+        let rows = guest_rows(sim, compat, &started, &before, &after);
+        let total = EventRow::total(&rows);
         reports.push(EventReport {
             name: e.name.clone(),
             removes: e.remove.iter().map(|id| sim.map.x86.feature_name(id).to_string()).collect(),
             share: e.share,
             hosts_affected,
-            pools_baseline_changed: changed,
+            pools_baseline_changed,
             rows,
             total,
         });
     }
     reports
+}
+
+/// The class of every host after event `ei`: a host of an affected class (`emap` not NO) takes
+/// the event with probability `share`, drawn per host from the seed.
+fn classes_after(seed: u64, ei: usize, share: f64, emap: &[u32], before: &[u32]) -> Vec<u32> {
+    before
+        .par_iter()
+        .enumerate()
+        .map(|(h, &c)| {
+            let to = emap.get(c as usize).copied().unwrap_or(NO);
+            if to != NO && Rng::for_item(seed, tag::MICROCODE ^ ((ei as u64) << 48), h as u64).chance(share) {
+                to
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The pools whose baseline changes when the hosts have the classes `after`.
+fn changed_pools(sim: &mut Sim, after: &[u32]) -> Vec<String> {
+    let mut changed = Vec::new();
+    for p in 0..sim.fleet.pools.len() {
+        let id = sim.add_pool_ctx(p, after);
+        let old = sim.starter.ctxs[sim.pool_ctx[p] as usize].baseline.as_ref().ok();
+        if sim.starter.ctxs[id as usize].baseline.as_ref().ok() != old {
+            changed.push(sim.fleet.pools[p].name.clone());
+        }
+    }
+    changed
+}
+
+/// One row per guest configuration: what the event does to the started guests of each.
+fn guest_rows(sim: &mut Sim, compat: &Compat, started: &[&Guest], before: &[u32], after: &[u32]) -> Vec<EventRow> {
+    let n_classes = sim.fleet.classes.len();
+    let pb = FleetPresence::of(n_classes, &sim.fleet.pools, before);
+    let pa = FleetPresence::of(n_classes, &sim.fleet.pools, after);
+    // Restart = the guest's definition (as written at its start) on its host after the event.
+    let keys: Vec<(u16, u32, u32)> =
+        started.iter().map(|g| (g.template, sim.pool_ctx[g.pool as usize], after[g.host as usize])).collect();
+    let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
+    let mut rows: Vec<EventRow> =
+        sim.spec.templates.iter().map(|t| EventRow { configuration: t.name.clone(), ..Default::default() }).collect();
+    for (g, id) in started.iter().zip(ids) {
+        let r = &mut rows[g.template as usize];
+        let h = g.host as usize;
+        let (ob, oa) = (before[h], after[h]);
+        let p = g.pool as usize;
+        r.guests += 1;
+        r.on_affected_hosts += u64::from(ob != oa);
+        r.cpu_not_backed += u64::from(!compat.allows(g.class, oa));
+        let pool_before = pb.pools[p].has_destination(compat, g.class, ob);
+        let pool_after = pa.pools[p].has_destination(compat, g.class, oa);
+        r.lost_pool_mobility += u64::from(pool_before && !pool_after);
+        let all_before = pb.fleet.has_destination(compat, g.class, ob);
+        let all_after = pa.fleet.has_destination(compat, g.class, oa);
+        r.lost_all_mobility += u64::from(all_before && !all_after);
+        match sim.starter.combos[id as usize].outcome {
+            Err(_) => r.cannot_restart += 1,
+            Ok(c) => {
+                let now = &sim.starter.classes[g.class as usize].sets.enabled;
+                let fresh = &sim.starter.classes[c as usize].sets.enabled;
+                r.restart_loses_features += u64::from(!now.difference(fresh).is_empty());
+            }
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_after_changes_only_affected_classes_and_follows_the_share() {
+        let emap = [NO, 5, NO];
+        let before: Vec<u32> = (0..300).map(|h| h % 3).collect();
+        assert_eq!(classes_after(7, 0, 0.0, &emap, &before), before);
+        let all = classes_after(7, 0, 1.0, &emap, &before);
+        assert!(all.iter().zip(&before).all(|(&a, &b)| a == if b == 1 { 5 } else { b }));
+        let half = classes_after(7, 0, 0.5, &emap, &before);
+        let changed = half.iter().zip(&before).filter(|(a, b)| a != b).count();
+        assert!((20..80).contains(&changed), "{changed} of 100 affected hosts changed");
+        assert!(half.iter().zip(&before).all(|(&a, &b)| a == b || (b == 1 && a == 5)));
+        // Each event draws its own hosts.
+        assert_ne!(half, classes_after(7, 1, 0.5, &emap, &before));
+    }
+
+    #[test]
+    fn the_total_row_sums_every_column() {
+        let row = |n: u64| EventRow {
+            configuration: format!("t{n}"),
+            guests: n,
+            on_affected_hosts: 2 * n,
+            cpu_not_backed: 3 * n,
+            lost_pool_mobility: 4 * n,
+            lost_all_mobility: 5 * n,
+            cannot_restart: 6 * n,
+            restart_loses_features: 7 * n,
+        };
+        let total = EventRow::total(&[row(1), row(10)]);
+        let mut want = row(11);
+        want.configuration = "all".into();
+        assert_eq!(format!("{total:?}"), format!("{want:?}"));
+    }
 }

@@ -356,6 +356,9 @@ pub struct BlockerRow {
     pub feature: Option<String>,
     pub kind: BlockerKind,
     pub refusals: u64,
+    /// For a feature blocker, the fleet's hosts it concerns (lacking the feature for `missing`,
+    /// having it for `forbidden` and `extra`): how many, and the first of them by name.
+    pub hosts: Option<(u64, Vec<String>)>,
 }
 
 impl BlockerRow {
@@ -375,10 +378,20 @@ impl BlockerRow {
 impl Serialize for BlockerRow {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("BlockerRow", 3)?;
+        let mut st = s.serialize_struct("BlockerRow", 5)?;
         st.serialize_field("feature", self.label())?;
         st.serialize_field("kind", &self.kind)?;
         st.serialize_field("refusals", &self.refusals)?;
+        match &self.hosts {
+            Some((n, names)) => {
+                st.serialize_field("hosts", n)?;
+                st.serialize_field("host_names", names)?;
+            }
+            None => {
+                st.skip_field("hosts")?;
+                st.skip_field("host_names")?;
+            }
+        }
         st.end()
     }
 }
@@ -389,18 +402,24 @@ pub fn blocker_rows(sim: &Sim, st: &MigStats) -> Vec<BlockerRow> {
     let mut rows = Vec::new();
     let per_feature =
         [(BlockerKind::Missing, &st.missing), (BlockerKind::Forbidden, &st.forbidden), (BlockerKind::Extra, &st.extra)];
+    let class_hosts = super::guests::ClassHosts::of(sim);
     for (kind, v) in per_feature {
         for (i, &n) in v.iter().enumerate() {
             if n > 0 {
-                rows.push(BlockerRow { feature: Some(map.features[i].name.clone()), kind, refusals: n });
+                let id = cpufleet_engine::FeatureId(i as u16);
+                let has = |c: u32| sim.fleet.classes.get(c).features.contains(id);
+                let hosts = class_hosts.select(sim, |c| has(c) != (kind == BlockerKind::Missing));
+                let feature = Some(map.features[i].name.clone());
+                rows.push(BlockerRow { feature, kind, refusals: n, hosts: Some(hosts) });
             }
         }
     }
     if st.vendor > 0 {
-        rows.push(BlockerRow { feature: None, kind: BlockerKind::Vendor, refusals: st.vendor });
+        rows.push(BlockerRow { feature: None, kind: BlockerKind::Vendor, refusals: st.vendor, hosts: None });
     }
     if st.passthrough_refused > 0 {
-        rows.push(BlockerRow { feature: None, kind: BlockerKind::HostPassthrough, refusals: st.passthrough_refused });
+        let refusals = st.passthrough_refused;
+        rows.push(BlockerRow { feature: None, kind: BlockerKind::HostPassthrough, refusals, hosts: None });
     }
     // Ties sort by the printed label and kind name, as they always have (the JSON order).
     rows.sort_by(|a, b| {
@@ -415,7 +434,12 @@ mod tests {
 
     #[test]
     fn blocker_rows_serialise_whole_cpu_blockers_by_their_label() {
-        let row = |feature: Option<&str>, kind| BlockerRow { feature: feature.map(String::from), kind, refusals: 3 };
+        let row = |feature: Option<&str>, kind| BlockerRow {
+            feature: feature.map(String::from),
+            kind,
+            refusals: 3,
+            hosts: None,
+        };
         let json = |r: BlockerRow| serde_json::to_string(&r).unwrap();
         assert_eq!(
             json(row(None, BlockerKind::HostPassthrough)),

@@ -183,11 +183,8 @@ mod tests {
 
     #[test]
     fn vendor_pure_plans_are_optimal_and_never_mix_vendors() {
-        let mut state = 0x1234_5678_u64;
-        let mut next = |n: u64| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 33) % n
-        };
+        let mut rng = crate::rng::Rng::new(0x1234_5678);
+        let mut next = |n: u64| rng.below(n);
         for _case in 0..200 {
             let n = 2 + next(6) as usize;
             let items: Vec<Item> = (0..n)

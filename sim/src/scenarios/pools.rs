@@ -2,8 +2,8 @@
 //! model, its feature count, the features each generation loses under it, and the x86-64 ABI
 //! level the baseline still satisfies.
 
-use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet};
-use super::super::guest::GuestSets;
+use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet, PoolInfo};
+use super::super::guest::{ClassMask, Compat, GuestSets};
 use super::Sim;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::explain::{explain, DistinctInput};
@@ -169,6 +169,46 @@ pub fn class_counts(n_classes: usize, host_class: &[u32]) -> Vec<u64> {
     counts
 }
 
+/// Which host classes a set of hosts has, and how many hosts of each.
+pub struct Presence {
+    pub counts: Vec<u64>,
+    pub mask: ClassMask,
+}
+
+impl Presence {
+    pub fn of(n_classes: usize, host_class: &[u32]) -> Presence {
+        let counts = class_counts(n_classes, host_class);
+        let mask = ClassMask::present(&counts);
+        Presence { counts, mask }
+    }
+
+    /// Whether a guest of class `g` on a host of class `own` has another compatible host
+    /// among these hosts (another host of its own class counts when it is compatible).
+    pub fn has_destination(&self, compat: &Compat, g: u32, own: u32) -> bool {
+        if self.counts[own as usize] > 1 && compat.allows(g, own) {
+            return true;
+        }
+        let mut m = self.mask.clone();
+        m.clear(own);
+        m.meets(compat.row(g))
+    }
+}
+
+/// The classes of the whole fleet and of each pool, for a class per host `host_class`.
+pub struct FleetPresence {
+    pub fleet: Presence,
+    pub pools: Vec<Presence>,
+}
+
+impl FleetPresence {
+    pub fn of(n_classes: usize, pools: &[PoolInfo], host_class: &[u32]) -> FleetPresence {
+        FleetPresence {
+            fleet: Presence::of(n_classes, host_class),
+            pools: pools.iter().map(|p| Presence::of(n_classes, &host_class[p.range()])).collect(),
+        }
+    }
+}
+
 pub fn run(sim: &Sim) -> PoolsReport {
     let map = &sim.map.x86;
     let fleet = &sim.fleet;
@@ -307,6 +347,22 @@ fn compat_matrix(sim: &Sim, counts: &[u64]) -> CompatMatrix {
 mod tests {
     use super::*;
     use cpufleet_engine::CpuMap;
+
+    #[test]
+    fn presence_counts_classes_and_has_destination_needs_another_compatible_host() {
+        let host_class = [0, 0, 1, 2];
+        let p = Presence::of(4, &host_class);
+        assert_eq!(p.counts, vec![2, 1, 1, 0]);
+        assert_eq!(p.mask, ClassMask::present(&[1, 1, 1, 0]));
+        // Guest class g runs on the host classes of row g.
+        let rows: [&[u32]; 4] = [&[0], &[1], &[1, 2], &[3]];
+        let bits = rows.iter().map(|r| r.iter().fold(0u64, |w, &c| w | 1 << c)).collect();
+        let compat = Compat { row_words: 1, bits, n_rows: 4 };
+        assert!(p.has_destination(&compat, 0, 0), "the other host of its own class");
+        assert!(!p.has_destination(&compat, 1, 1), "its own host is the only one of class 1");
+        assert!(p.has_destination(&compat, 2, 1), "the host of class 2");
+        assert!(!p.has_destination(&compat, 3, 0), "no host of class 3");
+    }
 
     #[test]
     fn abi_levels_of_real_models() {

@@ -5,12 +5,12 @@
 //! guests that can no longer migrate anywhere, and the guests that would gain features on restart.
 
 use super::super::error::SimResult;
-use super::super::fleet::{draw_key, HostKey, NO};
-use super::super::guest::{ClassMask, Compat};
+use super::super::fleet::{draw_key, HostKey, PoolInfo, NO};
+use super::super::guest::Compat;
 use super::super::progress::Progress;
 use super::super::rng::{tag, Rng};
 use super::migrate::Guest;
-use super::pools::class_counts;
+use super::pools::{FleetPresence, Presence};
 use super::Sim;
 use cpufleet_engine::x86::{self, Sel};
 use rayon::prelude::*;
@@ -136,142 +136,126 @@ pub fn run(
     progress: &Progress,
 ) -> UpgradeReport {
     let steps = sim.spec.upgrade.steps;
-    let n_pools = sim.fleet.pools.len();
-    let mut host_class = sim.fleet.host_class.clone();
-    let swap_step = swap_steps(plan, host_class.len(), steps);
-    let mut gs: Vec<GState> =
-        guests.iter().filter(|g| g.class != NO).map(|g| GState { host: g.host, class: g.class, lost: false }).collect();
-    let started: Vec<&Guest> = guests.iter().filter(|g| g.class != NO).collect();
+    let mut up = Upgrade::new(sim, plan, guests, steps);
     let mut timeline = Vec::new();
-    let mut ctx_now: Vec<u32> = sim.pool_ctx.clone();
     let mut replaced = 0u64;
     progress.phase("upgrade", steps as u64 + 1);
     for t in 0..=steps {
-        let mut swapped_now = 0u64;
         if t > 0 {
-            for pu in &plan.pools {
-                for (&h, &c) in pu.hosts.iter().zip(&pu.new_class) {
-                    if swap_step[h as usize] == t {
-                        host_class[h as usize] = c;
-                        swapped_now += 1;
-                    }
-                }
-            }
-            replaced += swapped_now;
-            // Pool baselines of this step (a new context only where the baseline changed).
-            for pu in &plan.pools {
-                let p = pu.pool;
-                let id = sim.add_pool_ctx(p, &host_class);
-                let prev = &sim.starter.ctxs[ctx_now[p] as usize].baseline;
-                if sim.starter.ctxs[id as usize].baseline.as_ref().ok() != prev.as_ref().ok() {
-                    ctx_now[p] = id;
-                }
-            }
+            replaced += swap_hosts(plan, &up.swap_step, t, &mut up.host_class);
+            refresh_pool_ctx(sim, plan, &up.host_class, &mut up.ctx_now);
         }
-        let n_classes = sim.fleet.classes.len();
-        let counts = class_counts(n_classes, &host_class);
-        let mut fleet_mask = ClassMask::new(n_classes);
-        let mut pool_masks: Vec<ClassMask> = vec![ClassMask::new(n_classes); n_pools];
-        for (pi, p) in sim.fleet.pools.iter().enumerate() {
-            for h in p.range() {
-                pool_masks[pi].set(host_class[h]);
-            }
+        timeline.push(up.step(sim, compat, t, replaced));
+        progress.add(1);
+    }
+    UpgradeReport { steps, replacements: replacements(sim, plan), timeline }
+}
+
+/// Where the upgrade stands between steps.
+struct Upgrade<'g> {
+    /// The class of every host now.
+    host_class: Vec<u32>,
+    /// The context (pool baseline) of every pool now.
+    ctx_now: Vec<u32>,
+    /// The step at which each host is replaced (see [`swap_steps`]).
+    swap_step: Vec<u32>,
+    /// The started guests, and where each one is now.
+    started: Vec<&'g Guest>,
+    gs: Vec<GState>,
+}
+
+impl<'g> Upgrade<'g> {
+    fn new(sim: &Sim, plan: &UpgradePlan, guests: &'g [Guest], steps: u32) -> Upgrade<'g> {
+        let host_class = sim.fleet.host_class.clone();
+        let swap_step = swap_steps(plan, host_class.len(), steps);
+        let started: Vec<&Guest> = guests.iter().filter(|g| g.class != NO).collect();
+        let gs = started.iter().map(|g| GState { host: g.host, class: g.class, lost: false }).collect();
+        Upgrade { host_class, ctx_now: sim.pool_ctx.clone(), swap_step, started, gs }
+    }
+
+    /// Step `t` (its hosts already swapped): evacuate the replaced hosts, cold restart the
+    /// stranded guests, and measure the fleet.
+    fn step(&mut self, sim: &mut Sim, compat: &mut Compat, t: u32, replaced: u64) -> Step {
+        let presence = FleetPresence::of(sim.fleet.classes.len(), &sim.fleet.pools, &self.host_class);
+        let evac = if t == 0 { Vec::new() } else { self.evacuation(sim, compat, &presence.pools, t) };
+        let (evacuated, restarts) = tally_evacuation(&mut self.gs, evac);
+        let lost = self.cold_restart(sim, compat, &restarts);
+        let (immobile, gain, gained) = self.restart_outlook(sim, compat, &presence.fleet);
+        let (pools, mean_baseline_features) = pool_steps(sim, &self.ctx_now);
+        Step {
+            step: t,
+            replaced,
+            mean_baseline_features,
+            pools,
+            evacuated,
+            stranded: restarts.len() as u64,
+            lost,
+            immobile,
+            gain_on_restart: gain,
+            mean_gain: if gain == 0 { 0.0 } else { round2(gained as f64 / gain as f64) },
         }
-        for (c, &n) in counts.iter().enumerate() {
-            if n > 0 {
-                fleet_mask.set(c as u32);
-            }
+    }
+
+    /// Where each running guest on a host replaced at step `t` live-migrates: `None` when no
+    /// host will take it (stranded).
+    fn evacuation(&self, sim: &Sim, compat: &Compat, pools: &[Presence], t: u32) -> Vec<(usize, Option<u32>)> {
+        let (fleet, seed) = (&sim.fleet, sim.seed);
+        self.gs
+            .par_iter()
+            .enumerate()
+            .filter(|(_, g)| !g.lost && self.swap_step[g.host as usize] == t)
+            .map(|(i, g)| {
+                let mut rng = Rng::for_item(seed, tag::UPGRADE_STEP, ((t as u64) << 40) | i as u64);
+                let home = fleet.pool_of(g.host as usize);
+                (i, destination(&fleet.pools, pools, compat, &self.host_class, home, g, &mut rng))
+            })
+            .collect()
+    }
+
+    /// Cold restarts the stranded guests `restarts` from their definition on the new host in
+    /// their place; returns how many do not start there (lost).
+    fn cold_restart(&mut self, sim: &mut Sim, compat: &mut Compat, restarts: &[usize]) -> u64 {
+        if restarts.is_empty() {
+            return 0;
         }
-        // Evacuate the guests of the hosts replaced at this step.
-        let fleet = &sim.fleet;
-        let seed = sim.seed;
-        let hc = &host_class;
-        let evac: Vec<(usize, Option<u32>)> = if t == 0 {
-            Vec::new()
-        } else {
-            let compat_ref = &*compat;
-            gs.par_iter()
-                .enumerate()
-                .filter(|(_, g)| !g.lost && swap_step[g.host as usize] == t)
-                .map(|(i, g)| {
-                    let row = compat_ref.row(g.class);
-                    let mut rng = Rng::for_item(seed, tag::UPGRADE_STEP, ((t as u64) << 40) | i as u64);
-                    let home = fleet.pool_of(g.host as usize);
-                    let mut order: Vec<usize> = vec![home];
-                    let start = rng.below(n_pools as u64) as usize;
-                    order.extend((0..n_pools).map(|k| (start + k) % n_pools).filter(|&p| p != home));
-                    for p in order {
-                        if !pool_masks[p].meets(row) {
-                            continue;
-                        }
-                        let pool = &fleet.pools[p];
-                        let off = rng.below(pool.len as u64) as usize;
-                        for k in 0..pool.len {
-                            let h = pool.start + (off + k) % pool.len;
-                            if h != g.host as usize && compat_ref.allows(g.class, hc[h]) {
-                                return (i, Some(h as u32));
-                            }
-                        }
-                    }
-                    (i, None)
-                })
-                .collect()
-        };
-        let (mut evacuated, mut stranded, mut lost) = (0u64, 0u64, 0u64);
-        let mut restarts: Vec<usize> = Vec::new();
-        for (i, dest) in evac {
-            match dest {
-                Some(h) => {
-                    evacuated += 1;
-                    gs[i].host = h;
-                }
-                None => {
-                    stranded += 1;
-                    restarts.push(i);
-                }
-            }
-        }
-        // Stranded guests are cold restarted from their definition on the new host in their place.
-        if !restarts.is_empty() {
-            let keys: Vec<(u16, u32, u32)> = restarts
-                .iter()
-                .map(|&i| {
-                    let g = started[i];
-                    (g.template, ctx_now[g.pool as usize], host_class[gs[i].host as usize])
-                })
-                .collect();
-            let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
-            for (&i, id) in restarts.iter().zip(ids) {
-                match sim.starter.combos[id as usize].outcome {
-                    Ok(c) => gs[i].class = c,
-                    Err(_) => {
-                        gs[i].lost = true;
-                        lost += 1;
-                    }
-                }
-            }
-            compat.extend(&sim.starter.classes, &sim.fleet.classes);
-        }
-        // What would each guest get if restarted now, on its current host?
-        let keys: Vec<(u16, u32, u32)> = gs
+        let keys: Vec<(u16, u32, u32)> = restarts
             .iter()
-            .zip(&started)
+            .map(|&i| {
+                let g = self.started[i];
+                (g.template, self.ctx_now[g.pool as usize], self.host_class[self.gs[i].host as usize])
+            })
+            .collect();
+        let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
+        let mut lost = 0;
+        for (&i, id) in restarts.iter().zip(ids) {
+            match sim.starter.combos[id as usize].outcome {
+                Ok(c) => self.gs[i].class = c,
+                Err(_) => {
+                    self.gs[i].lost = true;
+                    lost += 1;
+                }
+            }
+        }
+        compat.extend(&sim.starter.classes, &sim.fleet.classes);
+        lost
+    }
+
+    /// Over the running guests: how many have no compatible destination left in the fleet
+    /// (immobile), how many would gain features if restarted now on their current host, and
+    /// how many features those gain in all.
+    fn restart_outlook(&self, sim: &mut Sim, compat: &mut Compat, fleet: &Presence) -> (u64, u64, u64) {
+        let keys: Vec<(u16, u32, u32)> = self
+            .gs
+            .iter()
+            .zip(&self.started)
             .filter(|(g, _)| !g.lost)
-            .map(|(g, s)| (s.template, ctx_now[s.pool as usize], host_class[g.host as usize]))
+            .map(|(g, s)| (s.template, self.ctx_now[s.pool as usize], self.host_class[g.host as usize]))
             .collect();
         let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
         compat.extend(&sim.starter.classes, &sim.fleet.classes);
         let (mut immobile, mut gain, mut gained) = (0u64, 0u64, 0u64);
-        let mut ids = ids.into_iter();
-        for g in gs.iter().filter(|g| !g.lost) {
-            let own = host_class[g.host as usize];
-            let row = compat.row(g.class);
-            let mut mask = fleet_mask.clone();
-            if counts[own as usize] <= 1 {
-                mask.clear(own);
-            }
-            immobile += u64::from(!mask.meets(row));
-            let id = ids.next().expect("one key per guest");
+        for (g, id) in self.gs.iter().filter(|g| !g.lost).zip(ids) {
+            immobile += u64::from(!fleet.has_destination(compat, g.class, self.host_class[g.host as usize]));
             if let Ok(c) = sim.starter.combos[id as usize].outcome {
                 let now = &sim.starter.classes[g.class as usize].sets.enabled;
                 let fresh = &sim.starter.classes[c as usize].sets.enabled;
@@ -282,24 +266,89 @@ pub fn run(
                 }
             }
         }
-        let (pools, mean_baseline_features) = pool_steps(sim, &ctx_now);
-        timeline.push(Step {
-            step: t,
-            replaced,
-            mean_baseline_features,
-            pools,
-            evacuated,
-            stranded,
-            lost,
-            immobile,
-            gain_on_restart: gain,
-            mean_gain: if gain == 0 { 0.0 } else { round2(gained as f64 / gain as f64) },
-        });
-        progress.add(1);
+        (immobile, gain, gained)
     }
+}
+
+/// A live-migration destination for guest `g` leaving its host: a compatible host of its own
+/// pool `home` first, then of the other pools in turn from a random one; within a pool from a
+/// random host on. `None` when no host takes it.
+fn destination(
+    infos: &[PoolInfo],
+    pools: &[Presence],
+    compat: &Compat,
+    host_class: &[u32],
+    home: usize,
+    g: &GState,
+    rng: &mut Rng,
+) -> Option<u32> {
+    let n_pools = infos.len();
+    let row = compat.row(g.class);
+    let start = rng.below(n_pools as u64) as usize;
+    let order = std::iter::once(home).chain((0..n_pools).map(|k| (start + k) % n_pools).filter(|&p| p != home));
+    for p in order {
+        if !pools[p].mask.meets(row) {
+            continue;
+        }
+        let pool = &infos[p];
+        let off = rng.below(pool.len as u64) as usize;
+        for k in 0..pool.len {
+            let h = pool.start + (off + k) % pool.len;
+            if h != g.host as usize && compat.allows(g.class, host_class[h]) {
+                return Some(h as u32);
+            }
+        }
+    }
+    None
+}
+
+/// Applies an evacuation: each guest with a destination moves there. Returns how many moved,
+/// and the guests left stranded, in order.
+fn tally_evacuation(gs: &mut [GState], evac: Vec<(usize, Option<u32>)>) -> (u64, Vec<usize>) {
+    let mut evacuated = 0u64;
+    let mut stranded = Vec::new();
+    for (i, dest) in evac {
+        match dest {
+            Some(h) => {
+                evacuated += 1;
+                gs[i].host = h;
+            }
+            None => stranded.push(i),
+        }
+    }
+    (evacuated, stranded)
+}
+
+/// Puts the new hosts of step `t` in place of the old ones; returns how many were replaced.
+fn swap_hosts(plan: &UpgradePlan, swap_step: &[u32], t: u32, host_class: &mut [u32]) -> u64 {
+    let mut swapped = 0u64;
+    for pu in &plan.pools {
+        for (&h, &c) in pu.hosts.iter().zip(&pu.new_class) {
+            if swap_step[h as usize] == t {
+                host_class[h as usize] = c;
+                swapped += 1;
+            }
+        }
+    }
+    swapped
+}
+
+/// The pool baselines after a swap: a pool gets a new context only where its baseline changed.
+fn refresh_pool_ctx(sim: &mut Sim, plan: &UpgradePlan, host_class: &[u32], ctx_now: &mut [u32]) {
+    for pu in &plan.pools {
+        let p = pu.pool;
+        let id = sim.add_pool_ctx(p, host_class);
+        let prev = &sim.starter.ctxs[ctx_now[p] as usize].baseline;
+        if sim.starter.ctxs[id as usize].baseline.as_ref().ok() != prev.as_ref().ok() {
+            ctx_now[p] = id;
+        }
+    }
+}
+
+/// What replaces what in each upgraded pool, as the report names it.
+fn replacements(sim: &Sim, plan: &UpgradePlan) -> Vec<Replacement> {
     let profiles = &sim.spec.profiles;
-    let replacements = plan
-        .pools
+    plan.pools
         .iter()
         .map(|pu| Replacement {
             pool: sim.fleet.pools[pu.pool].name.clone(),
@@ -307,8 +356,7 @@ pub fn run(
             new: profiles.list[pu.new].name.clone(),
             hosts: pu.hosts.len() as u64,
         })
-        .collect();
-    UpgradeReport { steps, replacements, timeline }
+        .collect()
 }
 
 /// The step (1..=steps) at which each host is replaced, 0 for hosts never replaced: host i of a
@@ -358,5 +406,58 @@ mod tests {
         assert_eq!(s, vec![1, 1, 2, 0, 1, 0, 2, 0]);
         // One step replaces everything at once.
         assert!(swap_steps(&plan, 8, 1).iter().enumerate().all(|(h, &t)| t == u32::from([0, 1, 2, 4, 6].contains(&h))));
+    }
+
+    fn guest(host: u32, class: u32) -> GState {
+        GState { host, class, lost: false }
+    }
+
+    /// Compatibility rows (at most 64 host classes): guest class `g` runs on the classes of `rows[g]`.
+    fn compat(rows: &[&[u32]]) -> Compat {
+        let bits = rows.iter().map(|r| r.iter().fold(0u64, |w, &c| w | 1 << c)).collect();
+        Compat { row_words: 1, bits, n_rows: rows.len() }
+    }
+
+    fn pool(start: usize, len: usize) -> PoolInfo {
+        let pick = crate::rng::Weighted::new(&[1.0]).expect("a positive weight");
+        PoolInfo { name: format!("p{start}"), start, len, vendor: 0, gens: vec![(0, 1.0)], pick }
+    }
+
+    #[test]
+    fn swap_hosts_puts_only_this_steps_new_classes_in_place() {
+        let pu = PoolUpgrade { pool: 0, old: 0, new: 1, hosts: vec![3, 1, 2], new_class: vec![9, 8, 7] };
+        let plan = UpgradePlan { pools: vec![pu] };
+        let swap_step = swap_steps(&plan, 4, 2);
+        let mut host_class = vec![0, 0, 0, 0];
+        assert_eq!(swap_hosts(&plan, &swap_step, 1, &mut host_class), 2);
+        assert_eq!(host_class, vec![0, 8, 0, 9]);
+        assert_eq!(swap_hosts(&plan, &swap_step, 2, &mut host_class), 1);
+        assert_eq!(host_class, vec![0, 8, 7, 9]);
+    }
+
+    #[test]
+    fn tally_evacuation_moves_the_guests_with_a_destination_and_strands_the_rest() {
+        let mut gs = vec![guest(0, 0), guest(1, 0), guest(2, 0)];
+        let (evacuated, stranded) = tally_evacuation(&mut gs, vec![(0, Some(7)), (2, None), (1, Some(5))]);
+        assert_eq!((evacuated, stranded), (2, vec![2]));
+        assert_eq!(gs.iter().map(|g| g.host).collect::<Vec<_>>(), vec![7, 5, 2]);
+    }
+
+    #[test]
+    fn destination_prefers_the_home_pool_and_never_the_guests_own_host() {
+        // Pool 0: hosts 0 and 1 (classes 0, 1); pool 1: hosts 2 and 3 (class 2).
+        let infos = vec![pool(0, 2), pool(2, 2)];
+        let host_class = [0, 1, 2, 2];
+        let presence = FleetPresence::of(3, &infos, &host_class);
+        // Guest class 0 runs on {0, 1, 2}, class 1 on {2}, class 2 on {0}.
+        let compat = compat(&[&[0, 1, 2], &[2], &[0]]);
+        for seed in 0..20 {
+            let mut rng = Rng::new(seed);
+            let dest =
+                |g: GState, rng: &mut Rng| destination(&infos, &presence.pools, &compat, &host_class, 0, &g, rng);
+            assert_eq!(dest(guest(0, 0), &mut rng), Some(1), "the other host of the home pool");
+            assert!(matches!(dest(guest(0, 1), &mut rng), Some(2 | 3)), "only pool 1 has class 2");
+            assert_eq!(dest(guest(0, 2), &mut rng), None, "class 0 is only the guest's own host");
+        }
     }
 }
