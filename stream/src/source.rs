@@ -96,7 +96,7 @@ impl Source for ConcatSource {
     fn size(&self) -> u64 {
         self.len
     }
-    /// Reads within the one file that holds `offset` (a short read at its end; [`fill`] goes
+    /// Reads within the one file that holds `offset` (a short read at its end; `fill` goes
     /// on with the next file).
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         if offset >= self.len || buf.is_empty() {

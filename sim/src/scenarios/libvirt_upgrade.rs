@@ -452,7 +452,7 @@ impl Tally {
 
 /// Runs the rollout. `v` holds every version's state; the fleet starts on `old` (except the
 /// hosts the spec puts on a version of their own, a pool's `libvirt` key) and the hosts not yet
-/// on the other version move to it in [`host_order`].
+/// on the other version move to it in `host_order`.
 pub fn run(v: &mut Versions, rollout: &Rollout, n_guests: u64, progress: &Progress) -> RolloutRun {
     run_with(v, rollout, None, n_guests, progress)
 }

@@ -17,7 +17,7 @@
 
 use super::super::fleet::{hv_baseline_of, vendor_neutral_baseline, Fleet};
 use super::super::spec::PlanOpts;
-use super::plan_constraints::{enforce_min_hosts, solve_by_vendor};
+use super::plan_constraints::{by_vendor, enforce_min_hosts, solve_by_vendor};
 use super::pools::{class_counts, BaselineReport};
 use super::Sim;
 use cpufleet_engine::{CpuDef, FeatureSet};
@@ -478,18 +478,8 @@ fn solve(items: &[Item], opts: &PlanOpts) -> Vec<Option<Grouping>> {
 
 /// How the groupings were found (for the largest group solved together).
 fn method(items: &[Item], opts: &PlanOpts) -> &'static str {
-    let n = if opts.allow_cross_vendor {
-        items.len()
-    } else {
-        let mut per: Vec<usize> = Vec::new();
-        for i in items {
-            if per.len() <= i.vendor {
-                per.resize(i.vendor + 1, 0);
-            }
-            per[i.vendor] += 1;
-        }
-        per.into_iter().max().unwrap_or(0)
-    };
+    let n =
+        if opts.allow_cross_vendor { items.len() } else { by_vendor(items).iter().map(Vec::len).max().unwrap_or(0) };
     if n <= opts.k {
         "one domain per distinct CPU (optimal)"
     } else if n <= EXACT_MAX {
@@ -560,11 +550,8 @@ fn members(fleet: &Fleet, grouped: &Grouped, assign: &[usize], nd: usize) -> Vec
 /// A domain's baseline, in the hypervisor view: `virsh hypervisor-cpu-baseline --migratable` of
 /// its hosts' QEMU/KVM host models, or, for a domain that mixes vendors (only with
 /// `--allow-cross-vendor`), the vendor-neutral CPU of the features their QEMU/KVM all offer.
-fn domain_baseline(sim: &Sim, classes: &[u32]) -> Result<CpuDef, String> {
+fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuDef, String> {
     let (map, all) = (&sim.map.x86, &sim.fleet.classes);
-    let mut vendors: Vec<usize> = classes.iter().map(|&c| all.get(c).vendor).collect();
-    vendors.sort_unstable();
-    vendors.dedup();
     if vendors.len() == 1 {
         return hv_baseline_of(map, all, classes);
     }
@@ -583,10 +570,10 @@ fn describe(sim: &Sim, grouped: &Grouped, assign: &[usize]) -> (Vec<Domain>, Vec
         .into_iter()
         .filter(|m| !m.hosts.is_empty())
         .map(|mut m| {
-            let baseline = domain_baseline(sim, &m.classes);
             let mut vendors: Vec<usize> = m.classes.iter().map(|&c| fleet.classes.get(c).vendor).collect();
             vendors.sort_unstable();
             vendors.dedup();
+            let baseline = domain_baseline(sim, &m.classes, &vendors);
             m.gens.sort_by_key(|&(g, _)| (profiles.list[g].year, g));
             let domain = Domain {
                 hosts: m.hosts.len() as u64,
@@ -613,10 +600,7 @@ pub fn run(sim: &Sim) -> (PlanReport, Vec<DomainCheck>) {
     let chosen = match &groupings[opts.k - 1] {
         Some(g) => Some(g.clone()),
         None => {
-            let mut vendors: Vec<usize> = items.iter().map(|i| i.vendor).collect();
-            vendors.sort_unstable();
-            vendors.dedup();
-            let need = vendors.len();
+            let need = by_vendor(items).len();
             notes.push(format!(
                 "{} domains cannot keep the fleet's vendors apart: give --plan-k {need} or --allow-cross-vendor",
                 opts.k

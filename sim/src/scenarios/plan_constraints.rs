@@ -16,7 +16,7 @@
 use super::plan::{objective, solve_all, Grouping, Item};
 
 /// Indices of `items` per vendor, vendors in ascending order.
-fn by_vendor(items: &[Item]) -> Vec<Vec<usize>> {
+pub fn by_vendor(items: &[Item]) -> Vec<Vec<usize>> {
     let mut vendors: Vec<usize> = items.iter().map(|i| i.vendor).collect();
     vendors.sort_unstable();
     vendors.dedup();
