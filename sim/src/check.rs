@@ -215,6 +215,7 @@ fn check_pools(sim: &Sim) -> Acc {
         model: Some(ModelRef::PoolBaseline),
         match_: CpuMatch::Exact,
         features: Vec::new(),
+        pinned_in: None,
     };
     let mut acc = (0..fleet.pools.len())
         .into_par_iter()

@@ -54,6 +54,11 @@ pub struct Ctx {
 /// Builds the guest CPU definition of configuration `t` (in the context of a pool, for a guest
 /// about to start on `host`).
 pub fn build_def(t: &Template, ctx: Option<&Ctx>, host: &HostClass) -> Result<CpuDef, String> {
+    if let (Some((pool, pinned)), Some(c)) = (&t.pinned_in, ctx) {
+        if c.pool == *pool {
+            return build_def(pinned, ctx, host);
+        }
+    }
     let mut cpu = CpuDef::new(CpuType::Guest);
     cpu.mode = t.mode;
     match t.mode {
@@ -521,6 +526,33 @@ mod tests {
             qemu,
             qemu_mig: qemu,
             full_named: full,
+        }
+    }
+
+    /// A configuration pinned in one pool (the libvirt-upgrade re-simulation) builds the pinned
+    /// CPU for that pool's guests and its own CPU everywhere else.
+    #[test]
+    fn a_pin_applies_only_in_its_pool() {
+        use crate::spec::{ModelRef, Template};
+        use cpufleet_engine::CpuMatch;
+        let plain = Template {
+            name: "t".into(),
+            weight: 1.0,
+            mode: CpuMode::Custom,
+            model: Some(ModelRef::Named("Skylake-Server-v4".into())),
+            match_: CpuMatch::Minimum,
+            features: vec![("pcid".into(), Policy::Require)],
+            pinned_in: None,
+        };
+        let to = Template { model: Some(ModelRef::Named("Skylake-Server".into())), ..plain.clone() };
+        let t = Template { pinned_in: Some((2, Box::new(to))), ..plain.clone() };
+        assert!(t.uses_pool() && !plain.uses_pool());
+        let host = host_with(FeatureSet::new(), FeatureSet::new());
+        let ctx = |pool| Ctx { pool, baseline: Err("none".into()), raw_baseline: Err("none".into()) };
+        let model = |c: Option<&Ctx>| build_def(&t, c, &host).unwrap().model;
+        assert_eq!(model(Some(&ctx(2))).as_deref(), Some("Skylake-Server"));
+        for other in [Some(&ctx(0)), Some(&ctx(3)), None] {
+            assert_eq!(build_def(&t, other, &host).unwrap(), build_def(&plain, other, &host).unwrap());
         }
     }
 

@@ -359,6 +359,7 @@ mod tests {
             model: model.map(|m| ModelRef::Named(m.into())),
             match_: CpuMatch::Exact,
             features: features.iter().map(|&(n, p)| (n.to_string(), p)).collect(),
+            pinned_in: None,
         }
     }
 

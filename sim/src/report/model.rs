@@ -1129,6 +1129,10 @@ fn recommendation(c: &RolloutConfig) -> String {
             ) + &match v.started_before.checked_sub(v.started_after) {
                 Some(fewer) if fewer > 0 => format!(" ({fewer} fewer of its guests start)"),
                 _ => String::new(),
+            } + &if v.stranded_before != v.stranded_after {
+                format!("; stranded (max) {} → {}", v.stranded_before, v.stranded_after)
+            } else {
+                String::new()
             }
         }
     }
