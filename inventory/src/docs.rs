@@ -2,7 +2,7 @@
 //! engine's reader takes, or a `<cpudata>` CPUID dump) and a guest domain (`virsh dumpxml`).
 
 use crate::Problem;
-use cpufleet_engine::hypervisor::Hypervisor;
+use cpufleet_engine::hypervisor::{Accel, Hypervisor};
 use cpufleet_engine::x86::{self, X86Data};
 use cpufleet_engine::xml::read::read_cpu_elem;
 use cpufleet_engine::xml::{parse_cpuid_data, read_cpu_document, Cursor, DocKind, Limits, TypeHint};
@@ -18,10 +18,10 @@ pub fn parse_host(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<CpuDef, 
     parse_host_doc(bytes, map, limits).map(|(cpu, _)| cpu)
 }
 
-/// [`parse_host`], plus the host-model CPU itself (REPORTED, a guest CPU) when the file is a
-/// `virsh domcapabilities` document: the host's own QEMU/KVM view, which the simulator starts
-/// guests against.
-pub fn parse_host_doc(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<(CpuDef, Option<CpuDef>), Problem> {
+/// [`parse_host`], plus the hypervisor itself when the file is a `virsh domcapabilities`
+/// document of KVM: the host's own QEMU/KVM view (host-model CPU, model list), which the
+/// simulator starts guests against.
+pub fn parse_host_doc(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<(CpuDef, Option<Box<Hypervisor>>), Problem> {
     let version = map.version();
     let err = match read_cpu_document(bytes, TypeHint::Host, version, limits) {
         Ok(doc) if doc.kinds.contains(&DocKind::Domain) => return Err(Problem::DomainAsHost),
@@ -47,8 +47,11 @@ pub fn parse_host_doc(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<(Cpu
         Ok(doc) if doc.kinds.contains(&DocKind::Domain) => Err(Problem::DomainAsHost),
         Ok(doc) if doc.kinds == [DocKind::DomainCapabilities] => {
             let hv = Hypervisor::from_domcaps(map, bytes, limits).map_err(Problem::Xml)?;
+            if hv.accel != Accel::Kvm {
+                return Err(Problem::NotKvm);
+            }
             let host = hv.host_model_as_host(map).map_err(Problem::HostModel)?.ok_or(Problem::NoCpu)?;
-            Ok((host, hv.reported))
+            Ok((host, Some(Box::new(hv))))
         }
         _ => Err(Problem::Xml(err)),
     }

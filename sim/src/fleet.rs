@@ -245,7 +245,7 @@ pub fn host_class(
     map: &X86Map,
     kvm: &KvmView,
     cpu: CpuDef,
-    reported: Option<CpuDef>,
+    hv: Option<Hypervisor>,
     vendor: usize,
     signature: u32,
     profile: u16,
@@ -254,13 +254,15 @@ pub fn host_class(
     let md = x86::model_from_cpu(map, &cpu, x86::Sel::All)?;
     let cpu_mig = x86::copy_migratable(map, &cpu);
     let mig = x86::model_from_cpu(map, &cpu_mig, x86::Sel::All)?.features;
-    let reported = match reported {
-        Some(r) => r,
-        None => host_model(map, kvm, &md.features, vendor, signature)?,
+    let hv = match hv {
+        Some(hv) => hv,
+        None => Hypervisor::kvm_with_host_model(map, host_model(map, kvm, &md.features, vendor, signature)?, Some(&cpu))?,
     };
     let all = |c: &CpuDef| x86::model_from_cpu(map, c, x86::Sel::All).map(|m| m.features);
-    let qemu = all(&reported)?;
-    let hv = Hypervisor::kvm_with_host_model(map, reported, Some(&cpu))?;
+    let qemu = match &hv.reported {
+        Some(r) => all(r)?,
+        None => FeatureSet::new(),
+    };
     let qemu_mig = hv.migratable_cpu(map).map(|m| all(&m)).transpose()?.unwrap_or(qemu);
     let hv_host = x86::decode_host(map, &X86Data { features: qemu, vendor: Some(vendor), signature })?;
     let full_named = hv

@@ -90,9 +90,9 @@ pub fn from_inventory(map: &X86Map, base: &Spec, inv: &Inventory) -> SimResult<R
     for (i, (cpu, vendor)) in cpus.into_iter().enumerate() {
         let profile = profile_of_cpu[i];
         let signature = profiles.list[profile as usize].signature_eax;
-        // A domcapabilities host brings its own host model; others get the KVM view of their CPU.
-        let reported = inv.host_models.get(i).cloned().flatten();
-        let class = host_class(map, &profiles.kvm, cpu, reported, vendor, signature, profile, false)
+        // A domcapabilities host brings its own QEMU/KVM; others get the KVM view of their CPU.
+        let hv = inv.hypervisors.get(i).cloned().flatten().map(|b| *b);
+        let class = host_class(map, &profiles.kvm, cpu, hv, vendor, signature, profile, false)
             .map_err(|error| SimError::Undecodable { profile: profiles.list[profile as usize].name.clone(), error })?;
         // Level, flags and odd variant describe synthetic hosts only; a real host is its CPU.
         let key = HostKey { profile, level: 0, flags: 0, odd_remove: 0 };

@@ -286,7 +286,7 @@ impl Hypervisor {
     }
 
     /// Completes the view with the host's `virsh capabilities` document: FULL (§1.3), for KVM.
-    pub fn with_capabilities(mut self, map: &CpuMap, bytes: &[u8], limits: Limits) -> Result<Hypervisor, XmlError> {
+    pub fn with_capabilities(self, map: &CpuMap, bytes: &[u8], limits: Limits) -> Result<Hypervisor, XmlError> {
         let doc = xml::read_cpu_document(bytes, TypeHint::Host, self.version, limits)?;
         let host = match (doc.kinds.as_slice(), doc.cpus.first()) {
             ([DocKind::Capabilities], Some(cpu)) => cpu,
@@ -298,11 +298,16 @@ impl Hypervisor {
                 return Err(doc_error(bytes, 0, kind, ""));
             }
         };
+        let at = doc.spans.first().map_or(0, |s| s.offset);
+        self.with_host_cpu(&map.x86, host)
+            .map_err(|e| doc_error(bytes, at, XmlErrorKind::Invalid(format!("host CPU: {e}")), "cpu"))
+    }
+
+    /// Completes the view with the host CPU `virsh capabilities` reports (a parsed host CPU):
+    /// FULL (§1.3), for KVM; unchanged for TCG.
+    pub fn with_host_cpu(mut self, x: &X86Map, host: &CpuDef) -> Result<Hypervisor, CpuError> {
         if self.accel == Accel::Kvm {
-            let at = doc.spans.first().map_or(0, |s| s.offset);
-            let full = full_cpu(&map.x86, host, self.reported.as_ref())
-                .map_err(|e| doc_error(bytes, at, XmlErrorKind::Invalid(format!("host CPU: {e}")), "cpu"))?;
-            self.full = Some(full);
+            self.full = Some(full_cpu(x, host, self.reported.as_ref())?);
         }
         Ok(self)
     }
