@@ -200,7 +200,7 @@ pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
             map.version()
         );
     }
-    let cpu = match hv.baseline(&map, &cpus, a.features, a.migratable) {
+    let cpu = match hv.baseline(&map.x86, &cpus, a.features, a.migratable) {
         Ok(c) => c,
         Err(e) => return libvirt_failure(&[], &e, json),
     };
@@ -275,7 +275,7 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
         );
     }
     let kind = if a.incoming { StartKind::Incoming } else { StartKind::Fresh };
-    let started = match hv.start(&map, &guest, kind) {
+    let started = match hv.start(&map.x86, &guest, kind) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

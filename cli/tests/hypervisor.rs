@@ -488,6 +488,34 @@ fn cpu_arg(argv: &str) -> Option<&str> {
     Some(argv[i..].split(' ').next().unwrap_or_default())
 }
 
+/// The start differentials' guest CPU definitions: [`START_CPUS`], every map model (custom, with
+/// a random feature policy or none) and 30 random guest CPUs.
+fn start_defs(map: &CpuMap) -> Vec<String> {
+    let mut rng = Rng::new(env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED) ^ 3);
+    let mut defs: Vec<String> = START_CPUS.iter().map(|s| s.to_string()).collect();
+    for m in &map.x86.models {
+        let feature = if rng.chance(50) {
+            let f = &map.x86.features[rng.below(map.x86.features.len())].name;
+            let policy = ["force", "require", "optional", "disable", "forbid"][rng.below(5)];
+            format!("<feature policy='{policy}' name='{f}'/>")
+        } else {
+            String::new()
+        };
+        defs.push(format!("<cpu><model>{}</model>{feature}</cpu>", m.name));
+    }
+    for _ in 0..30 {
+        defs.push(random_guest(map, &mut rng));
+    }
+    defs
+}
+
+/// Domain `cpufleet-{i}` of virttype `virttype` with the CPU definition `cpu`.
+fn domain_xml(virttype: &str, i: usize, cpu: &str) -> String {
+    format!(
+        "<domain type='{virttype}'>\n  <name>cpufleet-{i}</name>\n  <uuid>6b7ac3e0-5c1f-4b8e-9d0a-0000000{i:05}</uuid>\n  <memory>65536</memory>\n  <os><type arch='x86_64'>hvm</type></os>\n{cpu}</domain>\n"
+    )
+}
+
 /// Part 3: `cpufleet start --qemu-argv` against `virsh domxml-to-native qemu-argv` (the QEMU
 /// driver's fresh-start path, which creates nothing): the `-cpu` string, or the error lines.
 /// Definitions: [`START_CPUS`], every map model (custom, with a random feature policy or none)
@@ -506,29 +534,11 @@ fn start_matches_qemu_driver_9_0_0() {
     let caps = oracle.one(&["capabilities"]);
     assert!(caps.ok, "virsh capabilities: {:?}", caps.errors);
     let caps = write(&root, "capabilities.xml", &caps.stdout);
-    let mut rng = Rng::new(env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED) ^ 3);
-    let mut defs: Vec<String> = START_CPUS.iter().map(|s| s.to_string()).collect();
-    for m in &map.x86.models {
-        let feature = if rng.chance(50) {
-            let f = &map.x86.features[rng.below(map.x86.features.len())].name;
-            let policy = ["force", "require", "optional", "disable", "forbid"][rng.below(5)];
-            format!("<feature policy='{policy}' name='{f}'/>")
-        } else {
-            String::new()
-        };
-        defs.push(format!("<cpu><model>{}</model>{feature}</cpu>", m.name));
-    }
-    for _ in 0..30 {
-        defs.push(random_guest(&map, &mut rng));
-    }
+    let defs = start_defs(&map);
     let (mut virsh_cmds, mut ours) = (Vec::new(), Vec::new());
     for a in &hvs {
         for (i, d) in defs.iter().enumerate() {
-            let domain = format!(
-                "<domain type='{}'>\n  <name>cpufleet-{i}</name>\n  <uuid>6b7ac3e0-5c1f-4b8e-9d0a-0000000{i:05}</uuid>\n  <memory>65536</memory>\n  <os><type arch='x86_64'>hvm</type></os>\n{d}</domain>\n",
-                a.virttype
-            );
-            let file = write(&a.dir, &format!("domain-{i}.xml"), &domain).display().to_string();
+            let file = write(&a.dir, &format!("domain-{i}.xml"), &domain_xml(a.virttype, i, d)).display().to_string();
             virsh_cmds.push(vec!["domxml-to-native".to_string(), "qemu-argv".to_string(), file.clone()]);
             let (dc, qc) = (a.domcaps.display().to_string(), a.cache.display().to_string());
             ours.push(
@@ -596,4 +606,80 @@ fn start_matches_qemu_driver_9_0_0() {
         "{} of {n} start cases disagree with the QEMU driver (first ones above)",
         disagreed.len()
     );
+}
+
+/// Part 4: an inventory host given by its `virsh capabilities` and `virsh domcapabilities
+/// --virttype kvm` (`HOST.xml` and `HOST.domcaps.xml`) starts its guests (`HOST/*.xml`) in
+/// `cpufleet simulate --inventory` as the QEMU driver's start path does (`virsh domxml-to-native`
+/// on the same driver): the same guests start, and a refused one with the driver's own error.
+/// A `check='full'` CPU is also checked after QEMU starts (spec §4.4), which domxml-to-native does
+/// not run: where the driver accepts one, the simulator may refuse it only with that check's
+/// error ("guest CPU doesn't match specification"), and such cases are counted apart.
+#[test]
+fn inventory_hosts_start_guests_as_the_qemu_driver_9_0_0() {
+    const WHAT: &str = "inventory start differential";
+    let Some(oracle) = oracle_for("inventory-start", WHAT) else { return };
+    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
+    let root = tmp_root("inventory-start-differential");
+    let hvs = accelerators(&oracle, &root, WHAT);
+    let Some(kvm) = hvs.iter().find(|a| a.virttype == "kvm") else {
+        return skip(WHAT, "KVM is not available here (an inventory describes KVM hosts)");
+    };
+    let caps = oracle.one(&["capabilities"]);
+    assert!(caps.ok, "virsh capabilities: {:?}", caps.errors);
+    let inv = root.join("inventory");
+    let guests = inv.join("pool-a").join("host-1");
+    std::fs::create_dir_all(&guests).expect("tmp dir");
+    write(&inv.join("pool-a"), "host-1.xml", &caps.stdout);
+    write(&inv.join("pool-a"), "host-1.domcaps.xml", &kvm.text);
+    let defs = start_defs(&map);
+    let mut virsh_cmds = Vec::new();
+    for (i, d) in defs.iter().enumerate() {
+        let file = write(&guests, &format!("guest-{i:03}.xml"), &domain_xml("kvm", i, d));
+        virsh_cmds.push(vec!["domxml-to-native".to_string(), "qemu-argv".to_string(), file.display().to_string()]);
+    }
+    let keep = affordable(&oracle, virsh_cmds.len());
+    virsh_cmds.truncate(keep);
+    let answers = oracle.run(&virsh_cmds, 4);
+    let inv_arg = inv.display().to_string();
+    let o = cpufleet(&["simulate", "--inventory", &inv_arg, "--libvirt", "9.0.0", "--keep-going", "--format", "json", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON report");
+    let rows = report["inventory_guests"]["rows"].as_array().expect("guest rows");
+    let start_error = |i: usize| -> Option<Option<String>> {
+        let row = rows.iter().find(|r| r["name"] == format!("cpufleet-{i}").as_str())?;
+        Some(row["start_error"].as_str().map(str::to_string))
+    };
+    let (mut disagreed, mut after_start, mut refused, mut unread) = (Vec::new(), 0, 0, 0);
+    for (i, va) in answers.iter().enumerate() {
+        let theirs: Vec<String> = va.errors.iter().map(|e| e.trim_start_matches("error: ").to_string()).collect();
+        refused += usize::from(!va.ok);
+        let same = match start_error(i) {
+            // cpufleet's reader rejected the definition (the run lists it as skipped).
+            None => {
+                unread += 1;
+                !va.ok
+            }
+            Some(None) => va.ok,
+            Some(Some(e)) if va.ok && defs[i].contains("check='full'") => {
+                after_start += 1;
+                e.starts_with("guest CPU doesn't match specification")
+            }
+            Some(Some(e)) => !va.ok && theirs.contains(&e),
+        };
+        if !same {
+            disagreed.push(format!("{}\n--- virsh: {:?}\n--- cpufleet: {:?}", defs[i], va.errors, start_error(i)));
+        }
+    }
+    let n = answers.len();
+    println!(
+        "inventory start differential libvirt-9.0.0: {n} guests, {} agreed, {} disagreed (one KVM host from the driver's capabilities and domcapabilities; {refused} refused by the driver, {unread} unreadable, {after_start} refused only by the check='full' check after QEMU starts; oracle: {})",
+        n - disagreed.len(),
+        disagreed.len(),
+        oracle.describe
+    );
+    for d in disagreed.iter().take(8) {
+        println!("DISAGREEMENT {d}");
+    }
+    assert!(disagreed.is_empty(), "{} of {n} inventory guests start otherwise than the QEMU driver", disagreed.len());
 }

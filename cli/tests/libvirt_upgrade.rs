@@ -35,20 +35,16 @@ fn the_rollout_reports_every_step_direction_and_configuration() {
         }
     }
     assert_eq!(steps[4]["hosts_new"], 400);
-    // Mid-rollout, 11.3.0 host-model guests cannot go back: 9.0.0 does not know their model.
+    // Mid-rollout, migrations cross in both directions. Host-model guests start on the QEMU
+    // driver's host model, a guest decode that never names a `-vN` model (qemu-driver spec §5.1),
+    // so 11.3.0's go back to 9.0.0 like 9.0.0's go forward: no name is unknown on either side.
     let mid = &steps[2]["directions"][1];
     assert!(mid["attempted"].as_u64().unwrap() > 0);
     let reasons: Vec<&str> = mid["reasons"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
-    assert!(reasons.contains(&"unknown-model"), "{reasons:?}");
+    assert!(!reasons.is_empty() && !reasons.contains(&"unknown-model"), "{reasons:?}");
     let configs = u["configurations"].as_array().unwrap();
     let host_model = configs.iter().find(|c| c["name"] == "host-model").unwrap();
-    assert_eq!(host_model["fully_mobile"], false);
-    assert!(host_model["example"].as_str().unwrap().ends_with("on libvirt 9.0.0"), "{host_model}");
-    assert!(host_model["recommendation"].as_str().unwrap().contains("a model both versions know"));
-    // A small run re-simulates the recommendation: pinning a model both versions know ends the
-    // refusals by name in that pool.
-    assert_eq!(host_model["verified"]["pool_after"], 0, "{host_model}");
-    assert!(host_model["verified"]["pool_before"].as_u64().unwrap() > 0);
+    assert_eq!(host_model["fully_mobile"], true, "{host_model}");
     let passthrough = configs.iter().find(|c| c["name"] == "host-passthrough").unwrap();
     assert_eq!(passthrough["fully_mobile"], true, "hardware identity does not depend on the version");
     assert!(v["checks"]["cross_version_checked"].as_u64().unwrap() > 0);

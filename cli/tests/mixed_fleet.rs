@@ -69,19 +69,16 @@ fn a_half_upgraded_pool_refuses_by_direction_and_reason() {
     }
     // 9.0.0 → 11.3.0: 11.3.0 knows every 9.0.0 name; no refusal for an unknown name.
     assert!(reasons(&dirs[0]).iter().all(|(r, _)| !r.starts_with("unknown")), "{:?}", reasons(&dirs[0]));
-    // 11.3.0 → 9.0.0: host-model guests started on 11.3.0 name a versioned Skylake-Server-vN,
-    // which 9.0.0 does not know.
+    // 11.3.0 → 9.0.0: guests start on the QEMU/KVM host model, a guest decode that never names
+    // a -vN model (qemu-driver spec §5.1), so nothing is refused for an unknown name in either
+    // direction; what is refused is refused by features, as within one version.
     let back = reasons(&dirs[1]);
-    assert!(back.iter().any(|(r, n)| r == "unknown-model" && *n > 0), "{back:?}");
+    assert!(!back.is_empty() && back.iter().all(|(r, _)| !r.starts_with("unknown")), "{back:?}");
     let configs = m["configurations"].as_array().unwrap();
     let find = |name: &str| configs.iter().find(|c| c["name"] == name).unwrap();
-    let hm = find("host-model");
-    assert_eq!(hm["fully_mobile"], false);
-    let example = hm["example"].as_str().unwrap();
-    assert!(
-        example.starts_with("unknown CPU model Skylake-Server-v") && example.ends_with(" on libvirt 9.0.0"),
-        "{example}"
-    );
+    if let Some(example) = find("host-model")["example"].as_str() {
+        assert!(!example.starts_with("unknown"), "{example}");
+    }
     assert_eq!(find("host-passthrough")["fully_mobile"], true);
     // The single-version migrate section did not run; a note says why.
     assert_eq!(v["migrations"]["attempted"], 0);

@@ -167,9 +167,12 @@ fn migrate_scenario_counts_refusals_blockers_and_unsafe_passthrough_moves() {
     let counts: Vec<u64> = blockers.iter().map(|b| u(&b["refusals"])).collect();
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
     let kinds: Vec<&str> = blockers.iter().map(|b| b["kind"].as_str().unwrap()).collect();
-    for k in ["missing", "vendor", "host-passthrough", "extra"] {
+    for k in ["missing", "vendor", "host-passthrough"] {
         assert!(kinds.contains(&k), "no {k} blocker: {kinds:?}");
     }
+    // A destination runs no compare on a live (check='full') CPU, so match='strict' refuses no
+    // migration (qemu-driver spec §4.5).
+    assert!(!kinds.contains(&"extra"), "{kinds:?}");
     let checks = &v["checks"];
     assert_eq!(checks["all"], true);
     assert!(u(&checks["migrations_checked"]) > 0 && u(&checks["pairs_checked"]) > 0);
@@ -406,6 +409,32 @@ fn json_is_byte_identical_across_thread_counts_and_changes_with_the_seed() {
     assert_ne!(one, run("2", "8"), "another seed gives another fleet");
 }
 
+/// Starting guests against the raw host CPU (`virsh capabilities`) instead of the host's QEMU/KVM
+/// host model is caught: the reference model's start path disagrees with what was started.
+#[test]
+fn injected_fault_starting_on_the_raw_host_cpu_is_caught() {
+    let d = dir("fault-raw");
+    let spec = small_spec(&d);
+    let args = ["simulate", "--spec", s(&spec), "--scenario", "migrate", "--inject-fault", "raw-host-start"];
+    let (v, o) = json_run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let violations = v["invariant_violations"].as_array().unwrap();
+    let details: Vec<&str> = violations
+        .iter()
+        .filter(|x| x["invariant"] == "the fast path agrees with the naive reference model")
+        .map(|x| x["detail"].as_str().unwrap())
+        .collect();
+    // A host-model guest started on the raw CPU lacks what KVM adds (`hypervisor`).
+    assert!(
+        details.iter().any(|d| d.contains("guest 'host-model'") && d.contains("hypervisor=require")),
+        "{details:?}"
+    );
+    assert!(violations[0]["reproduce"].as_str().unwrap().ends_with("--inject-fault raw-host-start"));
+    // The same run without the fault holds every invariant.
+    let o = cpufleet(&args[..5]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
 #[test]
 fn injected_fault_breaking_promotion_is_caught_as_an_invariant_violation() {
     let d = dir("fault");
@@ -485,10 +514,12 @@ fn fleet_gen_writes_pools_whose_baseline_is_the_simulators_and_virshs() {
         let text = std::fs::read_to_string(&file).unwrap();
         assert_eq!(text.matches("<cpu>").count() as u64, u(&p["hosts"]), "{name}");
         assert!(text.contains("<arch>x86_64</arch>"));
-        // `cpufleet baseline --migratable` of the generated hosts = the simulator's pool baseline.
+        // `cpufleet baseline --migratable` of the generated hosts = the simulator's raw pool
+        // baseline (the hypervisor one is of the hosts' QEMU/KVM host models).
         let o = cpufleet(&["baseline", "--migratable", s(&file)]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        assert_eq!(stdout(&o), format!("{}\n", p["baseline"]["cpu_xml"].as_str().unwrap()), "{name}");
+        assert_eq!(stdout(&o), format!("{}\n", p["raw_baseline"]["cpu_xml"].as_str().unwrap()), "{name}");
+        assert_ne!(p["baseline"]["cpu_xml"], p["raw_baseline"]["cpu_xml"], "{name}");
     }
     // The same seed writes the same files.
     let again = d.join("again");

@@ -100,7 +100,7 @@ impl HostCpuFacts {
         host_model.mode = CpuMode::Custom;
         let mut warnings = Vec::new();
         let hv = Hypervisor::from_domcaps(map, bytes, limits);
-        let supported = match hv.as_ref().map(|hv| hv.baseline(map, &doc.cpus, true, false)) {
+        let supported = match hv.as_ref().map(|hv| hv.baseline(&map.x86, &doc.cpus, true, false)) {
             Ok(Ok(cpu)) => required(&cpu),
             Ok(Err(e)) => return Err(ExportError::Unsupported { format: "kubevirt-labels", what: e.to_string() }),
             Err(e) => {

@@ -3,8 +3,9 @@
 //! `cpufleet-stream`, every equal hash confirmed by comparing the bytes), and each distinct
 //! content is parsed once, in parallel. Contents that parse to the same CPU share one id.
 
-use crate::docs::parse_host;
+use crate::docs::parse_host_doc;
 use crate::{CpuId, Problem, ReadOpts};
+use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::{CpuDef, CpuMap};
 use cpufleet_io::read_bounded;
 use cpufleet_stream::hash_bytes;
@@ -15,13 +16,67 @@ use std::path::PathBuf;
 /// Files read in parallel before their contents are deduplicated.
 const CHUNK: usize = 4096;
 
-/// Each file's CPU (or why it has none), in the order of `paths`, and the distinct CPUs, in the
-/// order of their first file.
+/// A distinct host CPU and, for a domcapabilities file, its hypervisor.
+pub(crate) type HostCpu = (CpuDef, Option<Box<Hypervisor>>);
+
+/// Each host's CPU (or the file that has none, and why), in the order of `hosts` = (its file,
+/// its `HOST.domcaps.xml` when there is one), and the distinct CPUs, in the order of their first
+/// host. A host with a domcapabilities document beside its file takes its CPU from the file and
+/// its hypervisor from the domcapabilities.
 pub(crate) fn read_hosts(
-    paths: &[&PathBuf],
+    hosts: &[(&PathBuf, Option<&PathBuf>)],
     map: &CpuMap,
     opts: &ReadOpts,
-) -> (Vec<Result<CpuId, Problem>>, Vec<CpuDef>) {
+) -> (Vec<Result<CpuId, (PathBuf, Problem)>>, Vec<HostCpu>) {
+    let mut paths: Vec<&PathBuf> = hosts.iter().map(|h| h.0).collect();
+    paths.extend(hosts.iter().filter_map(|h| h.1));
+    let (files, parsed) = read_files(&paths, map, opts);
+    let (main, mut partner) = (files[..hosts.len()].iter(), files[hosts.len()..].iter());
+    let mut cpus: Vec<HostCpu> = Vec::new();
+    let mut by_pair: HashMap<(u32, Option<u32>), u32> = HashMap::new();
+    let out = hosts
+        .iter()
+        .zip(main)
+        .map(|(&(path, domcaps), m)| {
+            // Taken first: the partners' results are in the order of the hosts that have one.
+            let d = domcaps.map(|dp| (dp, partner.next().expect("one result per domcaps file").clone()));
+            let m = m.clone().map_err(|e| (path.clone(), e))?;
+            let d = match d {
+                None => None,
+                Some((dp, d)) => {
+                    let d = d.map_err(|e| (dp.clone(), e))?;
+                    if parsed[d as usize].1.is_none() {
+                        return Err((dp.clone(), Problem::NotDomcaps));
+                    }
+                    Some(d)
+                }
+            };
+            if let Some(&i) = by_pair.get(&(m, d)) {
+                return Ok(CpuId(i));
+            }
+            let raw = parsed[m as usize].0.clone();
+            // FULL from the host's CPU: its capabilities (or other host file), or for a
+            // domcapabilities file alone its host-model CPU as a host CPU.
+            let hv = match d.map_or(&parsed[m as usize].1, |d| &parsed[d as usize].1) {
+                Some(hv) => Some(Box::new(
+                    (**hv)
+                        .clone()
+                        .with_host_cpu(&map.x86, &raw)
+                        .map_err(|e| ((d.and(domcaps).unwrap_or(path)).clone(), Problem::HostModel(e)))?,
+                )),
+                None => None,
+            };
+            cpus.push((raw, hv));
+            by_pair.insert((m, d), cpus.len() as u32 - 1);
+            Ok(CpuId(cpus.len() as u32 - 1))
+        })
+        .collect();
+    (out, cpus)
+}
+
+/// Each file's parsed CPU (an index into the second list, or why it has none), in the order of
+/// `paths`, and the distinct parsed CPUs, in the order of their first file.
+fn read_files(paths: &[&PathBuf], map: &CpuMap, opts: &ReadOpts) -> (Vec<Result<u32, Problem>>, Vec<HostCpu>) {
     let mut by_hash: HashMap<u64, Vec<u32>> = HashMap::new();
     let mut contents: Vec<Vec<u8>> = Vec::new();
     let mut file_content: Vec<Result<u32, Problem>> = Vec::with_capacity(paths.len());
@@ -46,18 +101,27 @@ pub(crate) fn read_hosts(
             });
         }
     }
-    let parsed: Vec<Result<CpuDef, Problem>> = contents.par_iter().map(|b| parse_host(b, map, opts.limits)).collect();
+    let parsed: Vec<Result<HostCpu, Problem>> =
+        contents.par_iter().map(|b| parse_host_doc(b, map, opts.limits)).collect();
     // Content ids to CPU ids: equal CPUs (a dump and its decoded `<cpu>`, different whitespace)
-    // share one.
-    let mut cpus: Vec<CpuDef> = Vec::new();
-    let mut by_cpu: HashMap<&CpuDef, u32> = HashMap::new();
-    let mut content_cpu: Vec<Result<CpuId, Problem>> = Vec::with_capacity(parsed.len());
+    // share one; a domcapabilities host keeps its hypervisor apart (hashed by the CPU, the
+    // hypervisors compared).
+    let mut cpus: Vec<HostCpu> = Vec::new();
+    let mut by_cpu: HashMap<&CpuDef, Vec<u32>> = HashMap::new();
+    let mut content_cpu: Vec<Result<u32, Problem>> = Vec::with_capacity(parsed.len());
     for p in &parsed {
         content_cpu.push(match p {
-            Ok(cpu) => Ok(CpuId(*by_cpu.entry(cpu).or_insert_with(|| {
-                cpus.push(cpu.clone());
-                cpus.len() as u32 - 1
-            }))),
+            Ok(cpu) => {
+                let ids = by_cpu.entry(&cpu.0).or_default();
+                Ok(match ids.iter().find(|&&i| cpus[i as usize].1 == cpu.1) {
+                    Some(&i) => i,
+                    None => {
+                        cpus.push(cpu.clone());
+                        ids.push(cpus.len() as u32 - 1);
+                        cpus.len() as u32 - 1
+                    }
+                })
+            }
             Err(e) => Err(e.clone()),
         });
     }

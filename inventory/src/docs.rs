@@ -2,7 +2,7 @@
 //! engine's reader takes, or a `<cpudata>` CPUID dump) and a guest domain (`virsh dumpxml`).
 
 use crate::Problem;
-use cpufleet_engine::hypervisor::Hypervisor;
+use cpufleet_engine::hypervisor::{Accel, Hypervisor};
 use cpufleet_engine::x86::{self, X86Data};
 use cpufleet_engine::xml::read::read_cpu_elem;
 use cpufleet_engine::xml::{parse_cpuid_data, read_cpu_document, Cursor, DocKind, Limits, TypeHint};
@@ -15,13 +15,20 @@ use cpufleet_engine::{CpuDef, CpuMap, LibvirtVersion, XmlError, XmlErrorKind};
 /// ([`Hypervisor::host_model_as_host`]). A `<cpudata>` dump is decoded with `x86::decode_host`
 /// under the map's version. Exactly one CPU is accepted.
 pub fn parse_host(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<CpuDef, Problem> {
+    parse_host_doc(bytes, map, limits).map(|(cpu, _)| cpu)
+}
+
+/// [`parse_host`], plus the hypervisor itself when the file is a `virsh domcapabilities`
+/// document of KVM: the host's own QEMU/KVM view (host-model CPU, model list), which the
+/// simulator starts guests against.
+pub fn parse_host_doc(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<(CpuDef, Option<Box<Hypervisor>>), Problem> {
     let version = map.version();
     let err = match read_cpu_document(bytes, TypeHint::Host, version, limits) {
         Ok(doc) if doc.kinds.contains(&DocKind::Domain) => return Err(Problem::DomainAsHost),
         Ok(mut doc) => {
             return match doc.cpus.len() {
                 0 => Err(Problem::NoCpu),
-                1 => Ok(doc.cpus.remove(0)),
+                1 => Ok((doc.cpus.remove(0), None)),
                 n => Err(Problem::SeveralCpus(n)),
             }
         }
@@ -29,7 +36,8 @@ pub fn parse_host(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<CpuDef, 
     };
     if matches!(&err.kind, XmlErrorKind::UnexpectedRoot { found, .. } if found == "cpudata") {
         let data = parse_cpuid_data(bytes, limits).map_err(Problem::Xml)?;
-        return x86::decode_host(&map.x86, &X86Data::from_cpuid(&map.x86, &data)).map_err(Problem::Decode);
+        let cpu = x86::decode_host(&map.x86, &X86Data::from_cpuid(&map.x86, &data)).map_err(Problem::Decode)?;
+        return Ok((cpu, None));
     }
     // A guest domain read as a host fails on its guest-only attributes; say what it is instead
     // (only on this error path, so the common path reads each file once). A domcapabilities
@@ -39,7 +47,11 @@ pub fn parse_host(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<CpuDef, 
         Ok(doc) if doc.kinds.contains(&DocKind::Domain) => Err(Problem::DomainAsHost),
         Ok(doc) if doc.kinds == [DocKind::DomainCapabilities] => {
             let hv = Hypervisor::from_domcaps(map, bytes, limits).map_err(Problem::Xml)?;
-            hv.host_model_as_host(map).map_err(Problem::HostModel)?.ok_or(Problem::NoCpu)
+            if hv.accel != Accel::Kvm {
+                return Err(Problem::NotKvm);
+            }
+            let host = hv.host_model_as_host(map).map_err(Problem::HostModel)?.ok_or(Problem::NoCpu)?;
+            Ok((host, Some(Box::new(hv))))
         }
         _ => Err(Problem::Xml(err)),
     }

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 pub(crate) struct PoolDir {
     pub name: String,
     pub path: PathBuf,
-    /// (host name, path of `HOST.xml`).
-    pub hosts: Vec<(String, PathBuf)>,
+    /// (host name, path of `HOST.xml`, path of `HOST.domcaps.xml` when both exist). A
+    /// `HOST.domcaps.xml` alone is the host's only file.
+    pub hosts: Vec<(String, PathBuf, Option<PathBuf>)>,
     /// (index into `hosts`, path of a `HOST/*.xml` domain), by host then file name.
     pub guests: Vec<(usize, PathBuf)>,
 }
@@ -114,11 +115,10 @@ fn scan_pool(name: String, path: PathBuf) -> Result<(PoolDir, Vec<Ignored>), Inv
             Err(why) => ignored.push(Ignored { path: e.path, why }),
         }
     }
-    // Sorted by host name (file names sort `a-b.xml` before `a.xml`, host names the other way).
-    hosts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let hosts = pair_domcaps(hosts);
     let mut guests = Vec::new();
     for (host, dir) in guest_dirs {
-        let Ok(h) = hosts.binary_search_by(|(n, _)| n.as_str().cmp(&host)) else {
+        let Ok(h) = hosts.binary_search_by(|(n, ..)| n.as_str().cmp(&host)) else {
             ignored.push(Ignored { path: dir, why: IgnoredWhy::NoHostFile });
             continue;
         };
@@ -132,4 +132,50 @@ fn scan_pool(name: String, path: PathBuf) -> Result<(PoolDir, Vec<Ignored>), Inv
     }
     guests.sort_by_key(|g| g.0);
     Ok((PoolDir { name, path, hosts, guests }, ignored))
+}
+
+/// The suffix of a host's `virsh domcapabilities` document kept beside its `HOST.xml`.
+pub(crate) const DOMCAPS_SUFFIX: &str = ".domcaps";
+
+/// Host files (stem, path) to hosts sorted by name: `HOST.domcaps` joins `HOST` as its
+/// domcapabilities document; without a `HOST` it is the host `HOST`, on its own.
+fn pair_domcaps(files: Vec<(String, PathBuf)>) -> Vec<(String, PathBuf, Option<PathBuf>)> {
+    let (domcaps, plain): (Vec<_>, Vec<_>) = files.into_iter().partition(|(n, _)| n.ends_with(DOMCAPS_SUFFIX));
+    let mut hosts: Vec<(String, PathBuf, Option<PathBuf>)> = plain.into_iter().map(|(n, p)| (n, p, None)).collect();
+    // Sorted by host name (file names sort `a-b.xml` before `a.xml`, host names the other way).
+    hosts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut alone = Vec::new();
+    for (stem, path) in domcaps {
+        let host = stem[..stem.len() - DOMCAPS_SUFFIX.len()].to_string();
+        match hosts.binary_search_by(|(n, ..)| n.as_str().cmp(&host)) {
+            Ok(i) if !host.is_empty() => hosts[i].2 = Some(path),
+            _ if host.is_empty() => alone.push((stem, path, None)),
+            _ => alone.push((host, path, None)),
+        }
+    }
+    hosts.extend(alone);
+    hosts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    hosts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domcaps_files_join_their_host_or_stand_alone() {
+        let f = |n: &str| (n.to_string(), PathBuf::from(format!("{n}.xml")));
+        let got = pair_domcaps(vec![f("b.domcaps"), f("a"), f("b"), f("c.domcaps"), f(".domcaps"), f("a-b")]);
+        let p = |n: &str| PathBuf::from(format!("{n}.xml"));
+        assert_eq!(
+            got,
+            vec![
+                (".domcaps".to_string(), p(".domcaps"), None),
+                ("a".to_string(), p("a"), None),
+                ("a-b".to_string(), p("a-b"), None),
+                ("b".to_string(), p("b"), Some(p("b.domcaps"))),
+                ("c".to_string(), p("c.domcaps"), None),
+            ]
+        );
+    }
 }

@@ -4,6 +4,9 @@
 //! ```text
 //! DIR/<pool>/<host>.xml          a host: `virsh capabilities`, `virsh domcapabilities` (its
 //!                                host-model CPU), a host <cpu>, or a <cpudata> CPUID dump
+//! DIR/<pool>/<host>.domcaps.xml  optional, beside <host>.xml: the host's `virsh domcapabilities
+//!                                --virttype kvm` (its QEMU/KVM view; <host>.xml stays its raw
+//!                                CPU, and FULL for the start path when it is capabilities)
 //! DIR/<pool>/<host>/<any>.xml    a guest on that host: `virsh dumpxml` (name from <name>, CPU
 //!                                from <cpu>)
 //! ```
@@ -33,6 +36,7 @@ mod content;
 pub mod docs;
 mod layout;
 
+use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::xml::Limits;
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, LibvirtVersion, XmlError};
 use cpufleet_io::{read_bounded, ReadError, DEFAULT_MAX_INPUT};
@@ -76,6 +80,10 @@ pub struct Inventory {
     pub pools: Vec<Pool>,
     /// The distinct host CPUs (host type, as read or decoded), in the order of their first host.
     pub cpus: Vec<CpuDef>,
+    /// Per distinct CPU (same index as `cpus`): the host's own QEMU/KVM (host-model CPU, model
+    /// list, as `virsh domcapabilities` shows them) when its file, or its `HOST.domcaps.xml`, was
+    /// a domcapabilities document; with FULL from the host's CPU when that came from another file.
+    pub hypervisors: Vec<Option<Box<Hypervisor>>>,
     /// Files skipped under [`ReadOpts::keep_going`], in reading order.
     pub skipped: Vec<Skipped>,
     /// Entries passed over because they are not part of the layout.
@@ -100,6 +108,8 @@ pub struct Host {
     pub name: String,
     pub cpu: CpuId,
     pub path: PathBuf,
+    /// Its `HOST.domcaps.xml`, when one is beside `HOST.xml`.
+    pub domcaps: Option<PathBuf>,
 }
 
 /// One guest domain file.
@@ -192,6 +202,10 @@ pub enum Problem {
     DomainAsHost,
     /// A guest whose host file was skipped.
     HostSkipped,
+    /// A `virsh domcapabilities` document of TCG (`<domain>qemu</domain>`).
+    NotKvm,
+    /// A `HOST.domcaps.xml` that is not a `virsh domcapabilities` document.
+    NotDomcaps,
 }
 
 impl fmt::Display for Problem {
@@ -205,6 +219,8 @@ impl fmt::Display for Problem {
             Problem::SeveralCpus(n) => write!(f, "{n} CPUs found; a host file describes exactly one host"),
             Problem::DomainAsHost => f.write_str("a guest domain, not a host document (guests go in POOL/HOST/*.xml)"),
             Problem::HostSkipped => f.write_str("its host file was skipped"),
+            Problem::NotKvm => f.write_str("domcapabilities of virttype 'qemu' (TCG emulation); an inventory describes KVM hosts: collect `virsh domcapabilities --virttype kvm`"),
+            Problem::NotDomcaps => f.write_str("not a `virsh domcapabilities` document with a host-model CPU (HOST.domcaps.xml is the host's domcapabilities)"),
         }
     }
 }
@@ -246,8 +262,9 @@ impl Inventory {
     /// Reads the inventory in `dir` with `map`'s rules (see the crate documentation).
     pub fn read(dir: &Path, map: &CpuMap, opts: &ReadOpts) -> Result<Inventory, InventoryError> {
         let (dirs, ignored) = layout::scan(dir)?;
-        let host_paths: Vec<&PathBuf> = dirs.iter().flat_map(|p| p.hosts.iter().map(|h| &h.1)).collect();
-        let (host_cpus, cpus) = content::read_hosts(&host_paths, map, opts);
+        let host_files: Vec<(&PathBuf, Option<&PathBuf>)> =
+            dirs.iter().flat_map(|p| p.hosts.iter().map(|h| (&h.1, h.2.as_ref()))).collect();
+        let (host_cpus, cpus) = content::read_hosts(&host_files, map, opts);
         let guest_paths: Vec<&PathBuf> = dirs.iter().flat_map(|p| p.guests.iter().map(|g| &g.1)).collect();
         let version = map.version();
         let guests: Vec<Result<(String, Option<CpuDef>), Problem>> = guest_paths
@@ -257,7 +274,9 @@ impl Inventory {
                 docs::parse_guest(&bytes, version, opts.limits).map_err(Problem::Xml)
             })
             .collect();
-        let mut inv = Inventory { libvirt: version, pools: Vec::new(), cpus, skipped: Vec::new(), ignored };
+        let (cpus, hypervisors) = cpus.into_iter().unzip();
+        let mut inv =
+            Inventory { libvirt: version, pools: Vec::new(), cpus, hypervisors, skipped: Vec::new(), ignored };
         let (mut host_results, mut guest_results) = (host_cpus.into_iter(), guests.into_iter());
         for d in dirs {
             let pool = inv.assemble(d, &mut host_results, &mut guest_results, opts.keep_going)?;
@@ -271,7 +290,7 @@ impl Inventory {
     fn assemble(
         &mut self,
         d: layout::PoolDir,
-        host_results: &mut impl Iterator<Item = Result<CpuId, Problem>>,
+        host_results: &mut impl Iterator<Item = Result<CpuId, (PathBuf, Problem)>>,
         guest_results: &mut impl Iterator<Item = Result<(String, Option<CpuDef>), Problem>>,
         keep_going: bool,
     ) -> Result<Pool, InventoryError> {
@@ -279,13 +298,13 @@ impl Inventory {
         let n_skipped = self.skipped.len();
         // Index of each host file's entry in `pool.hosts`, None when skipped.
         let mut kept: Vec<Option<usize>> = Vec::with_capacity(d.hosts.len());
-        for ((name, path), r) in d.hosts.into_iter().zip(host_results) {
+        for ((name, path, domcaps), r) in d.hosts.into_iter().zip(host_results) {
             match r {
                 Ok(cpu) => {
                     kept.push(Some(pool.hosts.len()));
-                    pool.hosts.push(Host { name, cpu, path });
+                    pool.hosts.push(Host { name, cpu, path, domcaps });
                 }
-                Err(problem) => {
+                Err((path, problem)) => {
                     kept.push(None);
                     self.skip(&pool.name, path, problem, keep_going)?;
                 }

@@ -210,3 +210,45 @@ fn domcapabilities_hosts_are_the_cpu_kvm_offers_with_the_documents_arch() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `HOST.domcaps.xml` beside `HOST.xml`: one host whose CPU is the file's and whose QEMU/KVM is
+/// the domcapabilities' (FULL from the file's CPU); alone it is the host `HOST`. A partner that
+/// is not domcapabilities, or domcapabilities of TCG, is an error naming that file.
+#[test]
+fn a_domcaps_file_joins_its_host() {
+    let m = map();
+    let dir = TempDir::new("inv-domcaps-pair");
+    let p = dir.0.join("p");
+    std::fs::create_dir_all(&p).unwrap();
+    let host = "<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n  <vendor>Intel</vendor>\n  <feature name='vmx'/>\n</cpu>\n";
+    std::fs::write(p.join("a.xml"), host).unwrap();
+    std::fs::write(p.join("a.domcaps.xml"), domcaps("  <arch>x86_64</arch>\n")).unwrap();
+    std::fs::write(p.join("b.domcaps.xml"), domcaps("  <arch>x86_64</arch>\n")).unwrap();
+    let inv = Inventory::read(&dir.0, &m, &ReadOpts::default()).unwrap();
+    let names: Vec<&str> = inv.pools[0].hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let (a, b) = (&inv.pools[0].hosts[0], &inv.pools[0].hosts[1]);
+    assert_eq!(a.domcaps.as_deref(), Some(p.join("a.domcaps.xml").as_path()));
+    assert_eq!(b.domcaps, None);
+    assert_eq!(inv.cpus[a.cpu.index()].model.as_deref(), Some("Haswell"), "a's CPU is its own file's");
+    let as_host = parse_host(domcaps("  <arch>x86_64</arch>\n").as_bytes(), &m, Limits::default()).unwrap();
+    assert_eq!(inv.cpus[b.cpu.index()], as_host, "b's CPU is its host model as a host CPU");
+    for h in [a, b] {
+        let hv = inv.hypervisors[h.cpu.index()].as_ref().expect("a QEMU/KVM view");
+        assert_eq!(hv.reported.as_ref().and_then(|r| r.model.as_deref()), Some("Skylake-Client-IBRS"));
+        assert!(hv.start_check_host().is_some(), "FULL known");
+    }
+    // A partner that is not domcapabilities.
+    std::fs::write(p.join("a.domcaps.xml"), host).unwrap();
+    match Inventory::read(&dir.0, &m, &ReadOpts::default()).unwrap_err() {
+        InventoryError::File { path, problem } => {
+            assert_eq!((path, *problem), (p.join("a.domcaps.xml"), Problem::NotDomcaps));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Domcapabilities of TCG.
+    std::fs::write(p.join("a.domcaps.xml"), domcaps("  <arch>x86_64</arch>\n").replace("<domain>kvm", "<domain>qemu"))
+        .unwrap();
+    let e = Inventory::read(&dir.0, &m, &ReadOpts::default()).unwrap_err();
+    assert!(e.to_string().contains("a.domcaps.xml: domcapabilities of virttype 'qemu'"), "{e}");
+}

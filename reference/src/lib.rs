@@ -21,6 +21,7 @@ pub mod baseline;
 pub mod compare;
 pub mod laws;
 pub mod names;
+pub mod qemu;
 pub mod update;
 pub mod vendor;
 pub mod view;

@@ -7,7 +7,7 @@
 //! Checks run on a deterministic sample of every kind of event, or on all of them (`--check-all`).
 
 use super::fleet::HostClass;
-use super::guest::{build_def, Fault, GuestSets};
+use super::guest::{build_def, incoming, Fault, GuestSets};
 use super::rng::{derive, tag};
 use super::scenarios::migrate::MigrateRun;
 use super::scenarios::pools::started_baseline;
@@ -15,13 +15,12 @@ use super::scenarios::Sim;
 use super::spec::{ModelRef, Template};
 use crate::versions::Versions;
 use cpufleet_engine::map::X86Map;
-use cpufleet_engine::ops;
-use cpufleet_engine::x86;
+use cpufleet_engine::x86::Verdict;
 use cpufleet_engine::{CpuMatch, CpuMode, Policy};
 use cpufleet_reference::names::model_names;
+use cpufleet_reference::qemu::{self, Arrival, NaiveKvm};
 use cpufleet_reference::view::{
-    naive_compare, naive_cpu, naive_host, naive_update, naive_visible, same_cpu, strict_extra, with, NaiveCpu,
-    NaiveHost,
+    naive_compare, naive_cpu, naive_host, naive_visible, same_cpu, strict_extra, with, NaiveCpu, NaiveHost,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -155,6 +154,19 @@ fn host_label(sim: &Sim, h: &HostClass) -> String {
     )
 }
 
+/// The reference model's view of a host's QEMU/KVM: REPORTED, MIGRATABLE and FULL (qemu-driver
+/// spec §1.2), taken from the host's hypervisor.
+fn naive_kvm(map: &X86Map, h: &HostClass) -> Option<NaiveKvm> {
+    let reported = h.hv.reported.as_ref()?;
+    Some(NaiveKvm::new(map, reported, h.hv.start_check_host()?.clone()))
+}
+
+/// A host as the reference compare sees it: its host-model CPU as a host CPU (what a guest is
+/// offered), or its MIGRATABLE CPU (what `optional` features resolve against).
+fn offered(map: &X86Map, h: &HostClass) -> NaiveHost {
+    naive_host(map, &h.hv_host)
+}
+
 /// Runs every checker. `migrate` is None when the migrate scenario did not run.
 pub fn run(
     sim: &Sim,
@@ -203,6 +215,7 @@ fn check_pools(sim: &Sim) -> Acc {
         model: Some(ModelRef::PoolBaseline),
         match_: CpuMatch::Exact,
         features: Vec::new(),
+        pinned_in: None,
     };
     let mut acc = (0..fleet.pools.len())
         .into_par_iter()
@@ -244,8 +257,10 @@ fn check_pool(sim: &Sim, pi: usize, baseline_tmpl: &Template) -> Acc {
         .collect();
     for (i, &c) in ids.iter().enumerate() {
         let h = fleet.classes.get(c);
-        let v = x86::compare(map, &h.cpu, base).verdict;
-        let naive = naive_compare(map, &naive_host(map, &h.cpu), &nb);
+        // `virsh hypervisor-cpu-compare` on the host, and the reference compare with the CPU
+        // its QEMU/KVM offers.
+        let v = h.hv.compare(sim.map, base, false).map_or(Verdict::Incompatible, |c| c.verdict);
+        let naive = naive_compare(map, &offered(map, h), &nb);
         a.check(v.is_compatible() && naive.is_compatible(), Invariant::Pool, || {
             format!(
                 "pool {}: {} is {} / reference {} to the pool baseline",
@@ -284,22 +299,23 @@ fn check_start(sim: &Sim, ci: usize) -> Acc {
     let t = &sim.spec.templates[combo.template as usize];
     let host = fleet.classes.get(combo.host_class);
     let Ok(orig) = build_def(t, sim.starter.ctx(combo.ctx), host) else { return a };
-    // libvirt updates against the migratable host CPU and compares with the full one.
-    let (nh, nf) = (naive_host(map, &host.cpu_mig), naive_host(map, &host.cpu));
+    let Some(kvm) = naive_kvm(map, host) else { return a };
+    // The QEMU driver resolves `optional` features against MIGRATABLE and checks against FULL.
+    let (nh, nf) = (naive_host(map, &kvm.migratable), naive_host(map, &kvm.full));
     let no = naive_cpu(&orig);
-    let expected = naive_update(map, &no, &nh);
-    let passthrough = orig.mode == CpuMode::HostPassthrough;
-    let naive_ok = passthrough || naive_compare(map, &nf, &expected).is_compatible();
+    let reference = qemu::start(map, &no, &kvm, Arrival::Fresh);
     let what = || format!("guest '{}' started on {}", t.name, host_label(sim, host));
-    match &combo.outcome {
-        Ok(gc) => {
+    match (&combo.outcome, reference) {
+        (Ok(_), Err(e)) => {
+            a.check(false, Invariant::Fast, || format!("{}: started, but the reference model refuses it ({e})", what()))
+        }
+        (Ok(gc), Ok(expected)) => {
             let g = &sim.starter.classes[*gc as usize];
             let got = naive_cpu(&g.def);
-            a.check(naive_ok, Invariant::Fast, || format!("{}: started, but the reference model refuses it", what()));
             check_promotion(&mut a, &no, &nh, &got, &what);
             a.check(got == expected, Invariant::Fast, || {
                 format!(
-                    "{}: the started CPU differs from the reference update: {}",
+                    "{}: the started CPU differs from the reference start: {}",
                     what(),
                     update_diff(&got, &expected)
                 )
@@ -318,23 +334,25 @@ fn check_start(sim: &Sim, ci: usize) -> Acc {
             a.check(forbidden.is_empty(), Invariant::Forbid, || {
                 format!("{}: host has forbidden {}", what(), forbidden.join(" "))
             });
-            if got.match_ == CpuMatch::Strict {
-                let extra = strict_extra(map, &got, &nf);
+            // libvirt compares the CPU as defined (before the QEMU filter drops `osxsave` and
+            // the like from the started one) with FULL.
+            if no.match_ == CpuMatch::Strict {
+                let extra = strict_extra(map, &no, &nf);
                 a.check(extra.is_empty(), Invariant::Strict, || {
                     format!("{}: host has unlisted {}", what(), join(extra))
                 });
             }
-            if !passthrough {
-                let fast = g.sets.verdict(host);
-                let naive = naive_compare(map, &nf, &got);
+            if orig.mode != CpuMode::HostPassthrough {
+                let fast = g.sets.allows(host);
+                let naive = qemu::start(map, &got, &kvm, Arrival::Incoming).is_ok();
                 a.check(fast == naive, Invariant::Fast, || {
-                    format!("{}: fast path says {}, reference model {}", what(), fast.as_str(), naive.as_str())
+                    format!("{}: fast path says {fast}, reference model {naive} for its own host", what())
                 });
             }
         }
-        Err(fail) => {
+        (Err(fail), reference) => {
             if fail.blocker.is_some() {
-                a.check(!naive_ok, Invariant::Fast, || {
+                a.check(reference.is_err(), Invariant::Fast, || {
                     format!("{}: refused ({}), but the reference model lets it start", what(), fail.reason)
                 });
             }
@@ -428,14 +446,14 @@ fn check_migration(sim: &Sim, (ci, dc): (u32, u32)) -> Acc {
     };
     let g = &sim.starter.classes[*gc as usize];
     let (src, dst) = (fleet.classes.get(combo.host_class), fleet.classes.get(dc));
-    let (ns, nd) = (naive_host(map, &src.cpu_mig), naive_host(map, &dst.cpu_mig));
-    // The destination checks the guest against its full host CPU.
-    let nd_full = naive_host(map, &dst.cpu);
+    let (Some(ks), Some(kd)) = (naive_kvm(map, src), naive_kvm(map, dst)) else { return a };
+    let (ns, nd) = (naive_host(map, &ks.migratable), naive_host(map, &kd.migratable));
     let no = naive_cpu(&orig);
     let got = naive_cpu(&g.def);
     let what =
         || format!("guest '{}' started on {}, migrated to {}", t.name, host_label(sim, src), host_label(sim, dst));
-    let at_start = naive_visible(map, &naive_update(map, &no, &ns), &ns);
+    let started = qemu::start(map, &no, &ks, Arrival::Fresh).unwrap_or_else(|_| no.clone());
+    let at_start = naive_visible(map, &started, &ns);
     let at_dest = naive_visible(map, &got, &nd);
     a.check(at_start == at_dest, Invariant::CpuStable, || {
         format!(
@@ -448,19 +466,18 @@ fn check_migration(sim: &Sim, (ci, dc): (u32, u32)) -> Acc {
     if orig.mode == CpuMode::HostPassthrough {
         a.check(same_cpu(&ns, &nd), Invariant::Fast, || format!("{}: host-passthrough onto a different CPU", what()));
     } else {
-        let naive = naive_compare(map, &nd_full, &got);
-        a.check(naive.is_compatible(), Invariant::Fast, || {
-            format!("{}: allowed by the fast path, {} for the reference model", what(), naive.as_str())
+        // The destination: the start path as an incoming domain, then its check='full' live check.
+        let naive = qemu::start(map, &got, &kd, Arrival::Incoming);
+        a.check(naive.is_ok(), Invariant::Fast, || {
+            format!("{}: allowed by the fast path, refused by the reference model ({})", what(), naive.unwrap_err())
         });
     }
+    let nd_full = naive_host(map, &kd.full);
     let forbidden: Vec<String> = with(&no, Policy::Forbid).into_iter().filter(|n| nd_full.all.contains(n)).collect();
     a.check(forbidden.is_empty(), Invariant::Forbid, || {
         format!("{}: host has forbidden {}", what(), forbidden.join(" "))
     });
-    if got.match_ == CpuMatch::Strict {
-        let extra = strict_extra(map, &got, &nd_full);
-        a.check(extra.is_empty(), Invariant::Strict, || format!("{}: host has unlisted {}", what(), join(extra)));
-    }
+    // `match='strict'` is checked where the guest starts: the destination runs no compare (§4.5).
     a
 }
 
@@ -470,21 +487,20 @@ fn check_pair(sim: &Sim, (gc, hc): (u32, u32)) -> Acc {
     let mut a = Acc::new();
     let g = &sim.starter.classes[gc as usize];
     let h = fleet.classes.get(hc);
-    let fast = g.sets.verdict(h);
-    let nh = naive_host(map, &h.cpu);
     if g.def.mode == CpuMode::HostPassthrough {
         return a;
     }
-    let engine = ops::compare(sim.map, &h.cpu, &g.def).verdict;
-    let naive = naive_compare(map, &nh, &naive_cpu(&g.def));
-    a.check(fast == engine && engine == naive, Invariant::Fast, || {
+    let Some(kvm) = naive_kvm(map, h) else { return a };
+    let fast = g.sets.allows(h);
+    let engine = incoming(map, &g.def, h);
+    let naive = qemu::start(map, &naive_cpu(&g.def), &kvm, Arrival::Incoming);
+    a.check(fast == engine.is_ok() && engine.is_ok() == naive.is_ok(), Invariant::Fast, || {
         format!(
-            "{} CPU on {}: fast path {}, engine {}, reference {}",
+            "{} CPU arriving on {}: fast path {fast}, engine {}, reference {}",
             g.def.model.as_deref().unwrap_or("?"),
             host_label(sim, h),
-            fast.as_str(),
-            engine.as_str(),
-            naive.as_str()
+            engine.as_ref().map_or_else(|e| e.clone(), |_| "accepts".into()),
+            naive.as_ref().map_or_else(|e| e.clone(), |_| "accepts".into()),
         )
     });
     a
@@ -502,7 +518,7 @@ fn check_plan(sim: &Sim, domains: &[super::scenarios::plan::DomainCheck]) -> Acc
                 for &c in classes {
                     let h = fleet.classes.get(c);
                     let ok = sets.as_ref().is_some_and(|s| s.allows(h));
-                    let naive = naive_compare(map, &naive_host(map, &h.cpu), &naive_cpu(b));
+                    let naive = naive_compare(map, &offered(map, h), &naive_cpu(b));
                     acc.check(ok && naive.is_compatible(), Invariant::Plan, || {
                         format!(
                             "domain {}: {} cannot run the domain baseline {}",
@@ -580,12 +596,18 @@ fn check_cross(v: &Versions, (g, gc, d, hc): (usize, u32, usize, u32)) -> Acc {
     a.check(unknown.is_empty(), Invariant::VersionNames, || {
         format!("{}: unknown there: {}", what(), unknown.join(" "))
     });
-    let engine = x86::try_compare(dm, &host.cpu, def).map(|c| c.verdict);
-    let naive = naive_compare(dm, &naive_host(dm, &host.cpu), &naive_cpu(def));
-    let engine_ok = engine.as_ref().is_ok_and(|v| v.is_compatible());
-    a.check(engine_ok && naive.is_compatible(), Invariant::VersionCompare, || {
-        let e = engine.as_ref().map_or_else(|e| e.to_string(), |v| v.as_str().to_string());
-        format!("{}: the destination's compare says {e}, the reference model {}", what(), naive.as_str())
+    // The destination's QEMU driver: the start path as an incoming domain, then its live check.
+    let engine = incoming(dm, def, host);
+    let naive = naive_kvm(dm, host).map(|k| qemu::start(dm, &naive_cpu(def), &k, Arrival::Incoming));
+    let naive_ok = naive.as_ref().is_some_and(|r| r.is_ok());
+    a.check(engine.is_ok() && naive_ok, Invariant::VersionCompare, || {
+        let e = engine.as_ref().map_or_else(|e| e.clone(), |_| "accepts".into());
+        let n = match &naive {
+            Some(Err(e)) => e.clone(),
+            Some(Ok(_)) => "accepts".into(),
+            None => "has no host model".into(),
+        };
+        format!("{}: the destination's QEMU driver says {e}, the reference model {n}", what())
     });
     if unknown.is_empty() {
         let got = naive_cpu(def);

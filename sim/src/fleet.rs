@@ -8,12 +8,14 @@
 //! would report it in `virsh capabilities`. Per host the fleet stores only a class id (4 bytes).
 
 use super::error::{SimError, SimResult};
+use super::kvm_view::KvmView;
 use super::profiles::Profiles;
 use super::rng::{tag, Rng, Weighted};
 use super::spec::{Spec, Variation};
+use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, X86Data};
-use cpufleet_engine::{CpuDef, CpuError, FeatureSet};
+use cpufleet_engine::{CpuDef, CpuError, FeatureSet, Policy};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -135,6 +137,23 @@ pub struct HostClass {
     pub cpu_mig: CpuDef,
     /// Id of (vendor, model, features): equal ids = identical CPUs (host-passthrough safety).
     pub identity: u32,
+    /// The host's QEMU/KVM as libvirt's QEMU driver sees it (qemu-driver spec §1): REPORTED,
+    /// the host-model CPU `virsh domcapabilities` would show (the raw CPU through the KVM view
+    /// of [`crate::kvm_view`], decoded as a guest CPU, §5.1), and FULL (from the raw CPU, §1.3).
+    /// Guests start against it (`Hypervisor::start`).
+    pub hv: Hypervisor,
+    /// REPORTED as a host CPU (what an inventory takes from a domcapabilities file): the input
+    /// of the hypervisor view's compare in the reference model.
+    pub hv_host: CpuDef,
+    /// What QEMU/KVM can enable for a guest on this host (REPORTED's features, `invtsc`
+    /// included): what a migration destination's `check='full'` live check needs (§4.5).
+    pub qemu: FeatureSet,
+    /// The same without non-migratable features (MIGRATABLE, §1.3): what a host-passthrough
+    /// guest sees.
+    pub qemu_mig: FeatureSet,
+    /// FULL's named features with a policy other than `disable`: the forbidden-feature check of
+    /// the start path and of a migration destination (§4.3, by name).
+    pub full_named: FeatureSet,
 }
 
 /// A request to intern a host CPU.
@@ -181,7 +200,7 @@ impl Classes {
             ids.push(id);
         }
         let decoded: Vec<Result<HostClass, (u16, CpuError)>> =
-            pending.par_iter().map(|r| decode_class(map, r).map_err(|e| (r.profile, e))).collect();
+            pending.par_iter().map(|r| decode_class(map, &profiles.kvm, r).map_err(|e| (r.profile, e))).collect();
         for d in decoded {
             let mut class = d.map_err(|(profile, error)| SimError::Undecodable {
                 profile: profiles.list[profile as usize].name.clone(),
@@ -196,16 +215,37 @@ impl Classes {
 }
 
 /// Decodes one host CPU the way libvirt reports a host (`x86Decode` with a host stub).
-fn decode_class(map: &X86Map, r: &ClassReq) -> Result<HostClass, CpuError> {
+fn decode_class(map: &X86Map, kvm: &KvmView, r: &ClassReq) -> Result<HostClass, CpuError> {
     let data = X86Data { features: r.features, vendor: Some(r.vendor), signature: r.signature };
     let cpu = x86::decode_host(map, &data)?;
-    host_class(map, cpu, r.vendor, r.signature, r.profile, r.odd)
+    host_class(map, kvm, cpu, None, r.vendor, r.signature, r.profile, r.odd)
+}
+
+/// REPORTED of a host whose raw CPU has `raw` (qemu-driver spec §5.1): the KVM view's features
+/// decoded as a guest CPU with the host's vendor and signature, `fallback='forbid'`, no arch (a
+/// domcapabilities host-model has none).
+pub fn host_model(
+    map: &X86Map,
+    kvm: &KvmView,
+    raw: &FeatureSet,
+    vendor: usize,
+    signature: u32,
+) -> Result<CpuDef, CpuError> {
+    let data = X86Data { features: kvm.apply(vendor, raw), vendor: Some(vendor), signature };
+    let mut cpu = x86::decode_guest(map, &data)?;
+    cpu.arch = None;
+    Ok(cpu)
 }
 
 /// The class of a host CPU as libvirt reports it (decoded, or read from a real host's file).
+/// `reported`: the host's own domcapabilities host-model CPU when known (an inventory's
+/// domcapabilities file), else derived from `cpu` with the KVM view ([`host_model`]).
+#[allow(clippy::too_many_arguments)]
 pub fn host_class(
     map: &X86Map,
+    kvm: &KvmView,
     cpu: CpuDef,
+    hv: Option<Hypervisor>,
     vendor: usize,
     signature: u32,
     profile: u16,
@@ -214,7 +254,33 @@ pub fn host_class(
     let md = x86::model_from_cpu(map, &cpu, x86::Sel::All)?;
     let cpu_mig = x86::copy_migratable(map, &cpu);
     let mig = x86::model_from_cpu(map, &cpu_mig, x86::Sel::All)?.features;
+    let hv = match hv {
+        Some(hv) => hv,
+        None => Hypervisor::kvm_with_host_model(map, host_model(map, kvm, &md.features, vendor, signature)?, Some(&cpu))?,
+    };
+    let all = |c: &CpuDef| x86::model_from_cpu(map, c, x86::Sel::All).map(|m| m.features);
+    let qemu = match &hv.reported {
+        Some(r) => all(r)?,
+        None => FeatureSet::new(),
+    };
+    let qemu_mig = hv.migratable_cpu(map).map(|m| all(&m)).transpose()?.unwrap_or(qemu);
+    let hv_host = x86::decode_host(map, &X86Data { features: qemu, vendor: Some(vendor), signature })?;
+    let full_named = hv
+        .start_check_host()
+        .map(|f| {
+            f.features
+                .iter()
+                .filter(|f| f.effective_policy() != Policy::Disable)
+                .filter_map(|f| map.feature_id(&f.name))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(HostClass {
+        hv,
+        hv_host,
+        qemu,
+        qemu_mig,
+        full_named,
         vendor,
         signature,
         profile,
@@ -449,6 +515,16 @@ pub fn baseline_of(map: &X86Map, classes: &Classes, ids: &[u32], migratable: boo
         acc.add(map, &BaselineInput::from_cpu(map, &classes.get(c).cpu, i)?)?;
     }
     acc.finish(map, migratable)
+}
+
+/// `virConnectBaselineHypervisorCPU` with `--migratable` (`virsh hypervisor-cpu-baseline`) over
+/// the host-model CPUs of distinct classes `ids`, asked of the first host's QEMU/KVM (every
+/// simulated host runs the same QEMU): the baseline a KVM guest can start with on every one of
+/// them. Over distinct classes it equals the baseline over every host, as for [`baseline_of`].
+pub fn hv_baseline_of(map: &X86Map, classes: &Classes, ids: &[u32]) -> Result<CpuDef, String> {
+    let first = classes.get(*ids.first().ok_or("no hosts")?);
+    let cpus: Vec<CpuDef> = ids.iter().filter_map(|&c| classes.get(c).hv.reported.clone()).collect();
+    first.hv.baseline(map, &cpus, false, true).map_err(|e| e.to_string())
 }
 
 /// The guest CPU every host of `sets` can run when vendors differ (libvirt refuses to baseline

@@ -8,6 +8,8 @@
 
 use super::fleet::{Classes, HostClass, NO};
 use super::spec::{ModelRef, Template};
+use cpufleet_engine::cpu::CpuCheck;
+use cpufleet_engine::hypervisor::{ErrorCode, LibvirtError, StartKind};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, PolicySets, Sel, Verdict};
 use cpufleet_engine::{CpuDef, CpuMode, CpuType, Feature, FeatureSet, Policy};
@@ -21,6 +23,9 @@ pub enum Fault {
     BreakPromotion,
     /// Accept every cross-version migration (skip the destination version's reading and compare).
     IgnoreVersion,
+    /// Start guests against the raw host CPU (`virsh capabilities`) instead of the host's
+    /// QEMU/KVM (update against the raw migratable copy, compare with the raw CPU, no live check).
+    RawHostStart,
 }
 
 impl Fault {
@@ -28,6 +33,7 @@ impl Fault {
         match self {
             Fault::BreakPromotion => "break-promotion",
             Fault::IgnoreVersion => "ignore-version",
+            Fault::RawHostStart => "raw-host-start",
         }
     }
 }
@@ -36,13 +42,23 @@ impl Fault {
 #[derive(Clone, Debug)]
 pub struct Ctx {
     pub pool: usize,
-    /// The pool baseline (`virsh cpu-baseline --migratable`), or why there is none.
+    /// The pool baseline guests are configured with: `virsh hypervisor-cpu-baseline
+    /// --migratable` of the hosts' QEMU/KVM host models (so a KVM guest can start with it), or
+    /// why there is none.
     pub baseline: Result<CpuDef, String>,
+    /// `virsh cpu-baseline --migratable` of the hosts' raw CPUs (`virsh capabilities`), for the
+    /// report.
+    pub raw_baseline: Result<CpuDef, String>,
 }
 
 /// Builds the guest CPU definition of configuration `t` (in the context of a pool, for a guest
 /// about to start on `host`).
 pub fn build_def(t: &Template, ctx: Option<&Ctx>, host: &HostClass) -> Result<CpuDef, String> {
+    if let (Some((pool, pinned)), Some(c)) = (&t.pinned_in, ctx) {
+        if c.pool == *pool {
+            return build_def(pinned, ctx, host);
+        }
+    }
     let mut cpu = CpuDef::new(CpuType::Guest);
     cpu.mode = t.mode;
     match t.mode {
@@ -124,12 +140,15 @@ impl GuestSets {
             vendor: Some(host.vendor),
             passthrough: Some(host.identity),
             policy: PolicySets::default(),
-            enabled: host.mig,
+            enabled: host.qemu_mig,
         }
     }
 
-    /// The compare verdict of `host` against this CPU, on bitsets: the passthrough identity,
-    /// the vendor check of `virCPUx86Compare`, then [`PolicySets::verdict`] (`x86Compute`).
+    /// Whether a migration destination `host` takes this started CPU, on bitsets: the
+    /// passthrough identity, the vendor, then what [`incoming`] checks (qemu-driver spec §4.5):
+    /// no forbidden feature named by the host's FULL, every needed feature enabled by its QEMU/KVM
+    /// (identical when it enables nothing the CPU does not list, else superset). `check='full'`
+    /// runs no compare, so `match='strict'` is not checked there.
     #[inline]
     pub fn verdict(&self, host: &HostClass) -> Verdict {
         if let Some(id) = self.passthrough {
@@ -138,7 +157,13 @@ impl GuestSets {
         if self.vendor.is_some_and(|v| v != host.vendor) {
             return Verdict::Incompatible;
         }
-        self.policy.verdict(&host.features)
+        if self.policy.forbid().intersects(&host.full_named) || !self.policy.need().is_subset(&host.qemu) {
+            Verdict::Incompatible
+        } else if host.qemu.is_subset(self.policy.listed()) {
+            Verdict::Identical
+        } else {
+            Verdict::Superset
+        }
     }
 
     #[inline]
@@ -146,7 +171,7 @@ impl GuestSets {
         self.verdict(host).is_compatible()
     }
 
-    /// Why `host` is refused (None when it is not): the reason [`PolicySets::compare`] names.
+    /// Why `host` is refused (None when it is not), as [`Self::verdict`] decides it.
     pub fn blocker(&self, host: &HostClass) -> Option<Blocker> {
         if let Some(id) = self.passthrough {
             return (host.identity != id).then_some(Blocker::Passthrough);
@@ -154,12 +179,12 @@ impl GuestSets {
         if self.vendor.is_some_and(|v| v != host.vendor) {
             return Some(Blocker::Vendor);
         }
-        match self.policy.compare(&host.features).reason {
-            x86::Reason::Forbidden(s) => Some(Blocker::Forbidden(s)),
-            x86::Reason::Missing(s) => Some(Blocker::Missing(s)),
-            x86::Reason::Extra(s) => Some(Blocker::Extra(s)),
-            _ => None,
+        let forbidden = self.policy.forbid().intersection(&host.full_named);
+        if !forbidden.is_empty() {
+            return Some(Blocker::Forbidden(forbidden));
         }
+        let missing = self.policy.need().difference(&host.qemu);
+        (!missing.is_empty()).then_some(Blocker::Missing(missing))
     }
 }
 
@@ -215,15 +240,17 @@ pub fn start_on(
     start_def(map, orig, host, fault)
 }
 
-/// Starts the guest CPU `orig` on `host`: libvirt's start path for a CPU definition as written
-/// (a real guest's, or a configuration's built by [`build_def`]).
+/// Starts the guest CPU `orig` on `host`: the QEMU driver's start path (a real guest's CPU, or a
+/// configuration's built by [`build_def`]) against the host's QEMU/KVM ([`HostClass::hv`],
+/// `Hypervisor::start`: defaults, forbidden features and `check='partial'` against FULL, update
+/// against MIGRATABLE, the QEMU filters), then QEMU's vCPU: what KVM cannot enable is corrected
+/// to `disable` (`virCPUUpdateLive`, qemu-driver spec §4.4) and the CPU becomes `check='full'`.
 pub fn start_def(map: &X86Map, orig: CpuDef, host: &HostClass, fault: Option<Fault>) -> Result<CpuDef, StartFail> {
-    let fail = |reason: String| StartFail { reason, blocker: None };
-    if matches!(orig.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
-        return Ok(orig);
+    if fault == Some(Fault::RawHostStart) {
+        return raw_start(map, orig, host);
     }
-    let mut g = orig.clone();
-    x86::update(map, &mut g, Some(&host.cpu_mig)).map_err(|e| fail(e.to_string()))?;
+    let started = host.hv.start(map, &orig, StartKind::Fresh).map_err(|e| hv_fail(map, &orig, host, e))?;
+    let mut g = started.cpu;
     if fault == Some(Fault::BreakPromotion) {
         for f in &orig.features {
             if f.policy == Some(Policy::Optional) {
@@ -231,18 +258,84 @@ pub fn start_def(map: &X86Map, orig: CpuDef, host: &HostClass, fault: Option<Fau
             }
         }
     }
-    // libvirt's start path (`check='partial'`) compares with the full host CPU; the update above
-    // uses the migratable one (qemu-driver spec §1.4).
+    live_update(map, &mut g, host).map_err(|reason| StartFail { reason, blocker: None })?;
+    Ok(g)
+}
+
+/// What a migration destination `host` makes of a guest's live CPU `live` (qemu-driver spec
+/// §4.5): the start path as an incoming domain (`check='full'`: forbidden features against FULL,
+/// no compare; removed features kept as `require`), then the `check='full'` live check of what
+/// QEMU/KVM enables there. Err: why the migration fails.
+pub fn incoming(map: &X86Map, live: &CpuDef, host: &HostClass) -> Result<CpuDef, String> {
+    // The simulator's vendor rule (as libvirt's compare at a fresh start): a CPU that names a
+    // vendor goes only to hosts of that vendor.
+    if let Some(v) = &live.vendor {
+        if map.vendor_index(v) != Some(host.vendor) {
+            return Err(format!("the guest CPU's vendor {v} is not the host's"));
+        }
+    }
+    let mut g = host.hv.start(map, live, StartKind::Incoming).map_err(|e| e.to_string())?.cpu;
+    live_update(map, &mut g, host)?;
+    Ok(g)
+}
+
+/// A started CPU as a migration destination's `virCPUUpdate` leaves it (qemu-driver spec §4.5
+/// step 4): the model's removed features it does not name appended, as `require` under 11.3.0
+/// (keeping the source's guest ABI: a 9.0.0 Skylake guest keeps `mpx`), as `disable` under 9.0.0.
+/// Unchanged when the map cannot read it (the caller reports the unknown name).
+pub fn as_incoming(map: &X86Map, live: &CpuDef) -> CpuDef {
+    let mut cpu = live.clone();
+    match x86::update_with(map, &mut cpu, None, Policy::Require) {
+        Ok(()) => cpu,
+        Err(_) => live.clone(),
+    }
+}
+
+/// `virCPUUpdateLive` after QEMU started `g` on `host` (§4.4), for custom CPUs: QEMU enables what
+/// the CPU asks for and KVM can give ([`HostClass::qemu`]); with `check='full'` anything else is
+/// an error, otherwise it is corrected to `disable`. Then `check='full'`.
+fn live_update(map: &X86Map, g: &mut CpuDef, host: &HostClass) -> Result<(), String> {
+    if g.mode != CpuMode::Custom {
+        return Ok(());
+    }
+    let asked = x86::model_from_cpu(map, g, Sel::All).map_err(|e| e.to_string())?.features;
+    let (enabled, disabled) = (asked.intersection(&host.qemu), asked.difference(&host.qemu));
+    x86::update_live(map, g, &enabled, &disabled).map_err(|e| e.to_string())?;
+    g.check = Some(CpuCheck::Full);
+    Ok(())
+}
+
+/// A start the QEMU driver refused, with the blocker the compare with FULL names when the refusal
+/// is about the CPUs.
+fn hv_fail(map: &X86Map, orig: &CpuDef, host: &HostClass, e: LibvirtError) -> StartFail {
+    let blocker = match (e.code, host.hv.start_check_host()) {
+        (ErrorCode::CpuIncompatible, Some(full)) => blocker_of(&x86::compare(map, full, orig).reason),
+        _ => None,
+    };
+    StartFail { reason: e.to_string(), blocker: blocker.map(Box::new) }
+}
+
+fn blocker_of(reason: &x86::Reason) -> Option<Blocker> {
+    match reason {
+        x86::Reason::Vendor { .. } => Some(Blocker::Vendor),
+        x86::Reason::Forbidden(s) => Some(Blocker::Forbidden(*s)),
+        x86::Reason::Missing(s) => Some(Blocker::Missing(*s)),
+        x86::Reason::Extra(s) => Some(Blocker::Extra(*s)),
+        _ => None,
+    }
+}
+
+/// The fault `raw-host-start`: libvirt's CPU rules against the raw host CPU (update against its
+/// migratable copy, compare with it), as if the host's QEMU/KVM offered it unchanged.
+fn raw_start(map: &X86Map, orig: CpuDef, host: &HostClass) -> Result<CpuDef, StartFail> {
+    if matches!(orig.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        return Ok(orig);
+    }
+    let mut g = orig;
+    x86::update(map, &mut g, Some(&host.cpu_mig)).map_err(|e| StartFail { reason: e.to_string(), blocker: None })?;
     let cmp = x86::compare(map, &host.cpu, &g);
     if !cmp.verdict.is_compatible() {
-        let blocker = match &cmp.reason {
-            x86::Reason::Vendor { .. } => Some(Blocker::Vendor),
-            x86::Reason::Forbidden(s) => Some(Blocker::Forbidden(*s)),
-            x86::Reason::Missing(s) => Some(Blocker::Missing(*s)),
-            x86::Reason::Extra(s) => Some(Blocker::Extra(*s)),
-            _ => None,
-        };
-        return Err(StartFail { reason: cmp.explain(map), blocker: blocker.map(Box::new) });
+        return Err(StartFail { reason: cmp.explain(map), blocker: blocker_of(&cmp.reason).map(Box::new) });
     }
     Ok(g)
 }
@@ -411,18 +504,55 @@ mod tests {
         FeatureSet::from_words(&words)
     }
 
-    fn host_with(mig: FeatureSet) -> HostClass {
+    /// A host whose QEMU/KVM enables `qemu` and whose FULL names `full`.
+    fn host_with(qemu: FeatureSet, full: FeatureSet) -> HostClass {
+        let map = cpufleet_engine::CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
+        let hv =
+            cpufleet_engine::hypervisor::Hypervisor::kvm_with_host_model(&map.x86, CpuDef::new(CpuType::Guest), None)
+                .unwrap();
         HostClass {
             vendor: 0,
             signature: 0,
             profile: 0,
             odd: false,
             model: 0,
-            features: mig,
-            mig,
+            features: qemu,
+            mig: qemu,
             cpu: CpuDef::new(CpuType::Host),
             cpu_mig: CpuDef::new(CpuType::Host),
             identity: 0,
+            hv,
+            hv_host: CpuDef::new(CpuType::Host),
+            qemu,
+            qemu_mig: qemu,
+            full_named: full,
+        }
+    }
+
+    /// A configuration pinned in one pool (the libvirt-upgrade re-simulation) builds the pinned
+    /// CPU for that pool's guests and its own CPU everywhere else.
+    #[test]
+    fn a_pin_applies_only_in_its_pool() {
+        use crate::spec::{ModelRef, Template};
+        use cpufleet_engine::CpuMatch;
+        let plain = Template {
+            name: "t".into(),
+            weight: 1.0,
+            mode: CpuMode::Custom,
+            model: Some(ModelRef::Named("Skylake-Server-v4".into())),
+            match_: CpuMatch::Minimum,
+            features: vec![("pcid".into(), Policy::Require)],
+            pinned_in: None,
+        };
+        let to = Template { model: Some(ModelRef::Named("Skylake-Server".into())), ..plain.clone() };
+        let t = Template { pinned_in: Some((2, Box::new(to))), ..plain.clone() };
+        assert!(t.uses_pool() && !plain.uses_pool());
+        let host = host_with(FeatureSet::new(), FeatureSet::new());
+        let ctx = |pool| Ctx { pool, baseline: Err("none".into()), raw_baseline: Err("none".into()) };
+        let model = |c: Option<&Ctx>| build_def(&t, c, &host).unwrap().model;
+        assert_eq!(model(Some(&ctx(2))).as_deref(), Some("Skylake-Server"));
+        for other in [Some(&ctx(0)), Some(&ctx(3)), None] {
+            assert_eq!(build_def(&t, other, &host).unwrap(), build_def(&plain, other, &host).unwrap());
         }
     }
 
@@ -432,17 +562,18 @@ mod tests {
     }
 
     proptest! {
-        /// The fast path is x86Compute: the verdict and blocker agree with the engine's
-        /// comparison of the same sets, for any sets.
+        /// The fast path is the destination's check (qemu-driver spec §4.5): where FULL names
+        /// what QEMU enables it is x86Compute without `match='strict'` (the destination runs no
+        /// compare), verdict and blocker alike.
         #[test]
         fn fast_verdict_and_blocker_equal_the_engine_comparison(
             h in small_set(), f in small_set(), r in small_set(), o in small_set(),
             d in small_set(), x in small_set(), strict in any::<bool>()
         ) {
+            let engine = PolicySets::new(f, r, o, d, x, false).compare(&h);
             let policy = PolicySets::new(f, r, o, d, x, strict);
-            let engine = policy.compare(&h);
             let g = GuestSets { vendor: None, passthrough: None, policy, enabled: FeatureSet::new() };
-            let host = host_with(h);
+            let host = host_with(h, h);
             prop_assert_eq!(g.verdict(&host), engine.verdict);
             let blocker = g.blocker(&host);
             prop_assert_eq!(blocker.is_none(), engine.verdict.is_compatible());
@@ -450,9 +581,20 @@ mod tests {
                 (None, _) => {}
                 (Some(Blocker::Forbidden(a)), x86::Reason::Forbidden(b)) => prop_assert_eq!(a, b),
                 (Some(Blocker::Missing(a)), x86::Reason::Missing(b)) => prop_assert_eq!(a, b),
-                (Some(Blocker::Extra(a)), x86::Reason::Extra(b)) => prop_assert_eq!(a, b),
                 (a, b) => prop_assert!(false, "{:?} vs {:?}", a, b),
             }
+        }
+
+        /// Forbidden features are looked up in FULL's names, needed ones in what QEMU enables.
+        #[test]
+        fn forbid_checks_full_and_need_checks_qemu(
+            q in small_set(), full in small_set(), r in small_set(), x in small_set()
+        ) {
+            let none = FeatureSet::new();
+            let policy = PolicySets::new(none, r, none, none, x, false);
+            let g = GuestSets { vendor: None, passthrough: None, policy, enabled: none };
+            let ok = !x.intersects(&full) && r.is_subset(&q);
+            prop_assert_eq!(g.allows(&host_with(q, full)), ok);
         }
     }
 }

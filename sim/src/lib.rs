@@ -9,6 +9,7 @@ pub mod error;
 pub mod fleet;
 pub mod guest;
 pub mod html;
+pub mod kvm_view;
 pub mod profiles;
 pub mod progress;
 pub mod real;

@@ -9,6 +9,7 @@
 
 pub use super::error::Source;
 use super::error::{SimError, SimResult};
+use super::kvm_view::KvmView;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::{CpuMap, FeatureId, FeatureSet, LibvirtVersion};
 use serde::Deserialize;
@@ -129,6 +130,9 @@ pub struct OddRules {
 pub struct Profiles {
     pub list: Vec<Profile>,
     pub odd: OddRules,
+    /// What QEMU/KVM makes of each vendor's raw CPUs (`data/kvm_view.toml`): every profile's
+    /// KVM view, from which each host's hypervisor host model is derived.
+    pub kvm: KvmView,
 }
 
 impl Profiles {
@@ -312,7 +316,7 @@ pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> SimResult<
     if list.len() > u16::MAX as usize {
         return Err(SimError::TooManyProfiles);
     }
-    Ok(Profiles { list, odd })
+    Ok(Profiles { list, odd, kvm: KvmView::embedded(map)? })
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 use super::error::{SimError, SimResult};
 use super::fleet::{host_class, Classes, Fleet, HostKey, PoolInfo};
+use super::kvm_view::KvmView;
 use super::profiles::{OddRules, Profile, Profiles};
 use super::rng::Weighted;
 use super::spec::{PoolSpec, Spec};
@@ -66,7 +67,7 @@ fn pseudo_profiles(map: &X86Map, cpus: &[(CpuDef, usize)]) -> SimResult<(Vec<u16
         };
         of_cpu.push(u16::try_from(i).map_err(|_| SimError::TooManyProfiles)?);
     }
-    Ok((of_cpu, Profiles { list, odd: OddRules::default() }))
+    Ok((of_cpu, Profiles { list, odd: OddRules::default(), kvm: KvmView::embedded(map)? }))
 }
 
 /// The inventory as a fleet under `base`'s guest configurations, counts and plan settings.
@@ -89,7 +90,9 @@ pub fn from_inventory(map: &X86Map, base: &Spec, inv: &Inventory) -> SimResult<R
     for (i, (cpu, vendor)) in cpus.into_iter().enumerate() {
         let profile = profile_of_cpu[i];
         let signature = profiles.list[profile as usize].signature_eax;
-        let class = host_class(map, cpu, vendor, signature, profile, false)
+        // A domcapabilities host brings its own QEMU/KVM; others get the KVM view of their CPU.
+        let hv = inv.hypervisors.get(i).cloned().flatten().map(|b| *b);
+        let class = host_class(map, &profiles.kvm, cpu, hv, vendor, signature, profile, false)
             .map_err(|error| SimError::Undecodable { profile: profiles.list[profile as usize].name.clone(), error })?;
         // Level, flags and odd variant describe synthetic hosts only; a real host is its CPU.
         let key = HostKey { profile, level: 0, flags: 0, odd_remove: 0 };

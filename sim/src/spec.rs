@@ -171,12 +171,16 @@ pub struct Template {
     pub model: Option<ModelRef>,
     pub match_: CpuMatch,
     pub features: Vec<(String, Policy)>,
+    /// In this pool (an index into the spec's pools), the configuration's guests use this CPU
+    /// instead: how the libvirt-upgrade scenario re-simulates "in pool X: pin model M". Never
+    /// set by a spec file.
+    pub pinned_in: Option<(usize, Box<Template>)>,
 }
 
 impl Template {
-    /// Whether the CPU it gives depends on the pool (its baseline).
+    /// Whether the CPU it gives depends on the pool (its baseline, or a pin in one pool).
     pub fn uses_pool(&self) -> bool {
-        matches!(self.model, Some(ModelRef::PoolBaseline) | Some(ModelRef::PoolModel))
+        self.pinned_in.is_some() || matches!(self.model, Some(ModelRef::PoolBaseline) | Some(ModelRef::PoolModel))
     }
     /// A short description: mode, model, match, features.
     pub fn describe(&self) -> String {
@@ -506,7 +510,7 @@ fn resolve_template(src: &Source, map: &X86Map, g: &GuestToml) -> SimResult<Temp
     if mode == CpuMode::HostPassthrough && !features.is_empty() {
         return Err(src.at(&g.name, format!("guest '{name}': a host-passthrough CPU takes no features here")));
     }
-    Ok(Template { name: name.clone(), weight, mode, model, match_, features })
+    Ok(Template { name: name.clone(), weight, mode, model, match_, features, pinned_in: None })
 }
 
 /// The model of a guest configuration: a map model or one of the `@` references.

@@ -18,7 +18,7 @@ pub use start::{StartKind, StartedCpu, DEFAULT_X86_MODEL};
 use crate::cpu::{CpuDef, Fallback, MaxPhysAddr, Policy};
 use crate::error::{CpuError, Pos, XmlError, XmlErrorKind};
 use crate::features::FeatureSet;
-use crate::map::CpuMap;
+use crate::map::{CpuMap, X86Map};
 use crate::ops::{self, Arch};
 use crate::version::LibvirtVersion;
 use crate::x86::{self, BaselineAcc, BaselineInput, Comparison, Verdict, X86Data};
@@ -286,7 +286,7 @@ impl Hypervisor {
     }
 
     /// Completes the view with the host's `virsh capabilities` document: FULL (§1.3), for KVM.
-    pub fn with_capabilities(mut self, map: &CpuMap, bytes: &[u8], limits: Limits) -> Result<Hypervisor, XmlError> {
+    pub fn with_capabilities(self, map: &CpuMap, bytes: &[u8], limits: Limits) -> Result<Hypervisor, XmlError> {
         let doc = xml::read_cpu_document(bytes, TypeHint::Host, self.version, limits)?;
         let host = match (doc.kinds.as_slice(), doc.cpus.first()) {
             ([DocKind::Capabilities], Some(cpu)) => cpu,
@@ -298,13 +298,45 @@ impl Hypervisor {
                 return Err(doc_error(bytes, 0, kind, ""));
             }
         };
+        let at = doc.spans.first().map_or(0, |s| s.offset);
+        self.with_host_cpu(&map.x86, host)
+            .map_err(|e| doc_error(bytes, at, XmlErrorKind::Invalid(format!("host CPU: {e}")), "cpu"))
+    }
+
+    /// Completes the view with the host CPU `virsh capabilities` reports (a parsed host CPU):
+    /// FULL (§1.3), for KVM; unchanged for TCG.
+    pub fn with_host_cpu(mut self, x: &X86Map, host: &CpuDef) -> Result<Hypervisor, CpuError> {
         if self.accel == Accel::Kvm {
-            let at = doc.spans.first().map_or(0, |s| s.offset);
-            let full = full_cpu(map, host, self.reported.as_ref())
-                .map_err(|e| doc_error(bytes, at, XmlErrorKind::Invalid(format!("host CPU: {e}")), "cpu"))?;
-            self.full = Some(full);
+            self.full = Some(full_cpu(x, host, self.reported.as_ref())?);
         }
         Ok(self)
+    }
+
+    /// A KVM hypervisor on x86_64 known only by its host-model CPU `reported` (REPORTED, a
+    /// guest CPU as domcapabilities shows it) and, when given, the host's raw CPU as
+    /// `virsh capabilities` reports it (for FULL, §1.3): what a simulated host's QEMU/KVM offers
+    /// (§5.1). Its QEMU is taken to know every model of the map (usability and blockers
+    /// unknown, as libvirt 9.0.0's domcapabilities) and to give migratability info.
+    pub fn kvm_with_host_model(
+        x: &X86Map,
+        reported: CpuDef,
+        caps_host: Option<&CpuDef>,
+    ) -> Result<Hypervisor, CpuError> {
+        let full = caps_host.map(|h| full_cpu(x, h, Some(&reported))).transpose()?;
+        Ok(Hypervisor {
+            version: x.version(),
+            arch: "x86_64".into(),
+            accel: Accel::Kvm,
+            emulator: "/usr/bin/qemu-system-x86_64".into(),
+            reported: Some(reported),
+            models: x.models.iter().map(|m| ModelListEntry::named(&m.name)).collect(),
+            blockers_known: false,
+            qemu_features: None,
+            migratability: true,
+            full,
+            host_passthrough: true,
+            maximum: true,
+        })
     }
 
     pub fn version(&self) -> LibvirtVersion {
@@ -353,8 +385,7 @@ impl Hypervisor {
 
     /// QEMU's feature-name list as map features (§1.3, §3.2 `virQEMUCapsGetCPUFeatures`), without
     /// the non-migratable ones when `migratable`.
-    pub fn qemu_feature_set(&self, map: &CpuMap, migratable: bool) -> FeatureSet {
-        let x = &map.x86;
+    pub fn qemu_feature_set(&self, x: &X86Map, migratable: bool) -> FeatureSet {
         match &self.qemu_features {
             Some((all, non_migratable)) if migratable => all.difference(non_migratable),
             Some((all, _)) => *all,
@@ -389,7 +420,8 @@ impl Hypervisor {
     pub fn compare(&self, map: &CpuMap, cpu: &CpuDef, fail_incompatible: bool) -> Result<HvComparison, LibvirtError> {
         let r = self.reported_for_api()?;
         self.require_x86("comparing")?;
-        let out = if self.version.at_least_11_3() { self.check_cpu(map, cpu, r)? } else { plain_compare(map, r, cpu)? };
+        let x = &map.x86;
+        let out = if self.version.at_least_11_3() { self.check_cpu(x, cpu, r)? } else { plain_compare(x, r, cpu)? };
         match (&out.message, fail_incompatible) {
             (Some(m), true) if out.verdict == Verdict::Incompatible => {
                 Err(LibvirtError::new(ErrorCode::CpuIncompatible, m.clone()))
@@ -401,7 +433,7 @@ impl Hypervisor {
     /// 11.3.0's `qemuDomainCheckCPU(arch, virttype, caps, cpu, compat_host)` (§2.4): the usable
     /// shortcut, then a plain compare for models with the compat flag (or unknown to QEMU), else
     /// `virCPUCompareUnusable` with REPORTED and the model's blockers.
-    pub fn check_cpu(&self, map: &CpuMap, cpu: &CpuDef, compat_host: &CpuDef) -> Result<HvComparison, LibvirtError> {
+    pub fn check_cpu(&self, map: &X86Map, cpu: &CpuDef, compat_host: &CpuDef) -> Result<HvComparison, LibvirtError> {
         let entry = cpu.model.as_ref().and_then(|m| self.models.iter().find(|e| e.name == *m));
         if let Some(e) = entry {
             if e.usable == Some(true) && cpu.features.iter().all(|f| f.policy == Some(Policy::Disable)) {
@@ -412,7 +444,6 @@ impl Hypervisor {
         let compat = match (entry, hv) {
             (Some(e), Some(_)) => {
                 let m = map
-                    .x86
                     .model(&e.name)
                     .ok_or_else(|| LibvirtError::new(ErrorCode::Internal, format!("unknown CPU model {}", e.name)))?;
                 m.compat_check
@@ -428,7 +459,7 @@ impl Hypervisor {
     /// `virConnectBaselineHypervisorCPU` (§3.2, 11.3.0's maxphysaddr §3.3).
     pub fn baseline(
         &self,
-        map: &CpuMap,
+        map: &X86Map,
         cpus: &[CpuDef],
         expand: bool,
         migratable: bool,
@@ -452,7 +483,7 @@ impl Hypervisor {
         let features = self.qemu_feature_set(map, migratable);
         // With QEMU's migratability info libvirt's own non-migratable filter is skipped.
         let own_filter = migratable && !self.migratability;
-        let x = &map.x86;
+        let x = map;
         let mut acc = BaselineAcc::new(&BaselineInput::from_cpu(x, first, 0).map_err(err)?).map_err(err)?;
         for (i, cpu) in cpus.iter().enumerate().skip(1) {
             acc.add(x, &BaselineInput::from_cpu(x, cpu, i).map_err(err)?).map_err(err)?;
@@ -487,16 +518,16 @@ fn min_phys_limit(cpus: &[CpuDef]) -> Option<u32> {
 }
 
 /// `compare(host, cpu)` (pack §4.2) with libvirt's message for an incompatible result.
-fn plain_compare(map: &CpuMap, host: &CpuDef, cpu: &CpuDef) -> Result<HvComparison, LibvirtError> {
+fn plain_compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Result<HvComparison, LibvirtError> {
     let c: Comparison =
-        x86::try_compare(&map.x86, host, cpu).map_err(|e| LibvirtError::from_cpu(e, std::slice::from_ref(cpu)))?;
-    let message = if c.verdict == Verdict::Incompatible { c.libvirt_message(&map.x86) } else { None };
+        x86::try_compare(map, host, cpu).map_err(|e| LibvirtError::from_cpu(e, std::slice::from_ref(cpu)))?;
+    let message = if c.verdict == Verdict::Incompatible { c.libvirt_message(map) } else { None };
     Ok(HvComparison { verdict: c.verdict, message })
 }
 
 /// 11.3.0's `virCPUCompareUnusable(hv, cpu, blockers)` (§2.4 step 4).
 fn compare_unusable(
-    map: &CpuMap,
+    map: &X86Map,
     hv: &CpuDef,
     cpu: &CpuDef,
     blockers: &[String],
@@ -504,7 +535,7 @@ fn compare_unusable(
     let disabled = |name: &str| cpu.features.iter().any(|f| f.name == name && f.policy == Some(Policy::Disable));
     let mut bad: Vec<&str> = blockers.iter().map(String::as_str).filter(|b| !disabled(b)).collect();
     let mut expanded = hv.clone();
-    x86::expand_features(&map.x86, &mut expanded).map_err(|e| LibvirtError::from_cpu(e, &[]))?;
+    x86::expand_features(map, &mut expanded).map_err(|e| LibvirtError::from_cpu(e, &[]))?;
     for f in &cpu.features {
         if f.policy == Some(Policy::Require) {
             let provided = expanded.feature(&f.name).is_some_and(|e| e.policy == Some(Policy::Require));
@@ -522,8 +553,7 @@ fn compare_unusable(
 
 /// FULL (§1.3): the capabilities host CPU decoded as a guest CPU without a model list, then
 /// every feature REPORTED requires (expanded) forced to `require`.
-fn full_cpu(map: &CpuMap, caps_host: &CpuDef, reported: Option<&CpuDef>) -> Result<CpuDef, CpuError> {
-    let x = &map.x86;
+fn full_cpu(x: &X86Map, caps_host: &CpuDef, reported: Option<&CpuDef>) -> Result<CpuDef, CpuError> {
     let md = x86::model_from_cpu(x, caps_host, x86::Sel::All)?;
     let vendor = caps_host.vendor.as_deref().and_then(|v| x.vendor_index(v));
     let signature = caps_host.signature.map_or(0, |s| x86::model::make_signature(s.family, s.model, s.stepping));

@@ -6,7 +6,7 @@
 
 use super::{plain_compare, ErrorCode, Hypervisor, LibvirtError};
 use crate::cpu::{CpuCheck, CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Policy};
-use crate::map::CpuMap;
+use crate::map::X86Map;
 use crate::x86::{self, Verdict};
 
 /// QEMU's default CPU of the x86 `pc` and `q35` machine types (`default-cpu-type`
@@ -35,7 +35,7 @@ pub struct StartedCpu {
 impl Hypervisor {
     /// The guest CPU `guest` (a domain's `<cpu>`; custom without a model for a domain without
     /// one) as the QEMU driver starts it on this hypervisor, or the error it gives.
-    pub fn start(&self, map: &CpuMap, guest: &CpuDef, kind: StartKind) -> Result<StartedCpu, LibvirtError> {
+    pub fn start(&self, map: &X86Map, guest: &CpuDef, kind: StartKind) -> Result<StartedCpu, LibvirtError> {
         self.require_x86("starting a domain")?;
         let mut cpu = self.post_parse(guest)?;
         validate_features(map, &cpu)?;
@@ -92,15 +92,15 @@ impl Hypervisor {
 
     /// MIGRATABLE (§1.3): REPORTED without what QEMU marks non-migratable (invtsc); without
     /// QEMU's migratability info, libvirt's own filter (`virCPUCopyMigratable`).
-    pub fn migratable_cpu(&self, map: &CpuMap) -> Option<CpuDef> {
+    pub fn migratable_cpu(&self, map: &X86Map) -> Option<CpuDef> {
         let r = self.reported.as_ref()?;
         if !self.migratability {
-            return Some(x86::copy_migratable(&map.x86, r));
+            return Some(x86::copy_migratable(map, r));
         }
         let mut m = r.clone();
         match &self.qemu_features {
             Some((_, non_migratable)) => {
-                m.features.retain(|f| map.x86.feature_id(&f.name).is_none_or(|id| !non_migratable.contains(id)))
+                m.features.retain(|f| map.feature_id(&f.name).is_none_or(|id| !non_migratable.contains(id)))
             }
             None => m.features.retain(|f| f.name != "invtsc"),
         }
@@ -117,7 +117,7 @@ impl Hypervisor {
     }
 
     /// `qemuProcessUpdateGuestCPU` (§4.3).
-    fn update_guest_cpu(&self, map: &CpuMap, cpu: &mut CpuDef, kind: StartKind) -> Result<(), LibvirtError> {
+    fn update_guest_cpu(&self, map: &X86Map, cpu: &mut CpuDef, kind: StartKind) -> Result<(), LibvirtError> {
         if kind == StartKind::Incoming && cpu.mode == CpuMode::HostModel && cpu.model.is_some() {
             cpu.mode = CpuMode::Custom;
         }
@@ -163,8 +163,8 @@ impl Hypervisor {
             StartKind::Incoming => Policy::Require,
         };
         let migratable = self.migratable_cpu(map);
-        x86::update_with(&map.x86, cpu, migratable.as_ref(), removed).map_err(cpu_err)?;
-        x86::translate(&map.x86, cpu, Some(&self.models)).map_err(cpu_err)?;
+        x86::update_with(map, cpu, migratable.as_ref(), removed).map_err(cpu_err)?;
+        x86::translate(map, cpu, Some(&self.models)).map_err(cpu_err)?;
         cpu.fallback = Fallback::Forbid;
         super::qemu_filter_features(map.version(), cpu);
         Ok(())
@@ -172,18 +172,17 @@ impl Hypervisor {
 
     /// Disabled (or forbidden) features QEMU has no property for: 9.0.0 drops them from the
     /// definition, 11.3.0 leaves them off the command line.
-    fn drop_unknown_disabled(&self, map: &CpuMap, cpu: &mut CpuDef) {
+    fn drop_unknown_disabled(&self, map: &X86Map, cpu: &mut CpuDef) {
         let known = self.qemu_feature_set(map, false);
         cpu.features.retain(|f| {
             let off = matches!(f.policy, Some(Policy::Disable) | Some(Policy::Forbid));
-            !off || map.x86.feature_id(&f.name).is_none_or(|id| known.contains(id))
+            !off || map.feature_id(&f.name).is_none_or(|id| known.contains(id))
         });
     }
 }
 
 /// `virCPUValidateFeatures` (§4.2): every feature must be known to the map.
-fn validate_features(map: &CpuMap, cpu: &CpuDef) -> Result<(), LibvirtError> {
-    let x = &map.x86;
+fn validate_features(x: &X86Map, cpu: &CpuDef) -> Result<(), LibvirtError> {
     match cpu.features.iter().find(|f| x.feature_id(&f.name).is_none() && !x86::is_kvm_feature(x, &f.name)) {
         Some(f) => Err(LibvirtError::new(ErrorCode::ConfigUnsupported, format!("unknown CPU feature: {}", f.name))),
         None => Ok(()),

@@ -422,18 +422,29 @@ fn guests(g: &GuestsReport) -> Section<'_> {
 
 fn pools(r: &Report) -> Section<'_> {
     let mut s = Section::titled(
-        "POOLS — the baseline of every pool (virsh cpu-baseline --migratable)".into(),
+        "POOLS — the baseline of every pool (hypervisor view: virsh hypervisor-cpu-baseline --migratable)".into(),
         "Pools and their baselines",
     );
     s.html(note(vec![
-        prose("The baseline of each pool is what "),
+        prose("Hypervisor view: each pool's baseline is what "),
+        Span::Code("virsh hypervisor-cpu-baseline --migratable".into()),
+        prose(
+            " gives for its hosts' QEMU/KVM host models (what domcapabilities shows); a KVM guest with that CPU \
+             can start on and migrate to every host of the pool. Raw view: ",
+        ),
         Span::Code("virsh cpu-baseline --migratable".into()),
-        prose(" gives for its hosts; a guest with that CPU can start on and migrate to every host of the pool."),
+        prose(" of the hosts' own CPUs (virsh capabilities), which asks for features KVM never gives a guest."),
     ]));
+    s.text(text_line(
+        "hypervisor baseline: of the hosts' QEMU/KVM host models (domcapabilities); what pool-baseline guests use",
+    ));
+    s.text(text_line(
+        "raw cpu-baseline: of the hosts' own CPUs (virsh capabilities); asks for features KVM never gives a guest",
+    ));
     s.both(Block::Table(pool_table(r)));
     s.text(Block::Space);
     s.text(text_line(
-        "features each generation loses under its pool baseline (most hosts of the generation have them):",
+        "features each generation loses under its pool's hypervisor baseline (most hosts of the generation offer guests them):",
     ));
     let columns = vec![
         Column::left("pool", 16).clip(16),
@@ -459,13 +470,15 @@ fn pools(r: &Report) -> Section<'_> {
         r.pools.iter().flat_map(|p| p.outliers.iter().map(move |o| outlier_line(p, o))).collect();
     if !outliers.is_empty() {
         s.both(Block::Space);
-        s.both(text_line("outliers: the few hosts that hold a pool's baseline down (cpufleet baseline --explain):"));
+        s.both(text_line(
+            "outliers: the few hosts that hold a pool's raw cpu-baseline down (cpufleet baseline --explain):",
+        ));
         for line in outliers {
             s.both(text_line(line));
         }
     }
     s.text(Block::Space);
-    s.text(text_line("fleet-wide baselines:"));
+    s.text(text_line("fleet-wide baselines (raw view: virsh cpu-baseline of the hosts' CPUs):"));
     s.both(Block::Table(fleet_table(r)));
     s.html(Block::Heading(prose("Where each pool's guests can go")));
     s.html(note(vec![prose(
@@ -498,10 +511,13 @@ fn pool_table(r: &Report) -> Table<'_> {
         Column::left("pool", 16).clip(16),
         Column::right("hosts", 7),
         Column::right("CPUs", 5),
-        Column::left("baseline model", 26).clip(26).sep("  ").show(Show::Text),
+        Column::left("hypervisor baseline", 26).clip(26).sep("  ").show(Show::Text),
         Column::right("feat", 5).show(Show::Text),
         Column::left("ABI", 10).sep("  ").show(Show::Text),
-        Column::left("baseline", 0).show(Show::Html),
+        Column::left("hypervisor baseline", 0).show(Show::Html),
+        Column::left("raw cpu-baseline", 26).clip(26).sep("  ").show(Show::Text),
+        Column::right("feat", 5).show(Show::Text),
+        Column::left("raw cpu-baseline", 0).show(Show::Html),
         Column::left("generations (hosts)", 0).sep("  ").clip(46).show(Show::Text),
         Column::left("generations (hosts, features lost under the baseline)", 0).show(Show::Html),
     ];
@@ -527,6 +543,9 @@ fn pool_table(r: &Report) -> Table<'_> {
                 Cell::Int(b.features as u64),
                 Cell::Text(b.abi_level.to_string()),
                 Cell::Baseline(b),
+                Cell::Text(p.raw_baseline.model.clone().unwrap_or_else(|| "(none)".into())),
+                Cell::Int(p.raw_baseline.features as u64),
+                Cell::Baseline(&p.raw_baseline),
                 Cell::List(gens, ", "),
                 Cell::Lines(lost),
             ]
@@ -1110,6 +1129,10 @@ fn recommendation(c: &RolloutConfig) -> String {
             ) + &match v.started_before.checked_sub(v.started_after) {
                 Some(fewer) if fewer > 0 => format!(" ({fewer} fewer of its guests start)"),
                 _ => String::new(),
+            } + &if v.stranded_before != v.stranded_after {
+                format!("; stranded (max) {} → {}", v.stranded_before, v.stranded_after)
+            } else {
+                String::new()
             }
         }
     }

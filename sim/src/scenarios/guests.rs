@@ -86,11 +86,12 @@ fn describe(cpu: Option<&CpuDef>) -> String {
 /// host accepts it).
 fn started(sim: &Sim, cpu: Option<&CpuDef>, home: &HostClass) -> Result<Option<GuestSets>, String> {
     let Some(def) = cpu else { return Ok(None) };
+    let map = &sim.map.x86;
+    // host-passthrough and maximum go through the start path too (their features are checked).
+    let g = start_def(map, def.clone(), home, sim.starter.fault).map_err(|f| f.reason)?;
     if matches!(def.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
         return Ok(Some(GuestSets::of_passthrough(home)));
     }
-    let map = &sim.map.x86;
-    let g = start_def(map, def.clone(), home, sim.starter.fault).map_err(|f| f.reason)?;
     GuestSets::of_custom(map, &g).map(Some)
 }
 

@@ -10,7 +10,7 @@ pub mod pools;
 pub mod upgrade;
 
 use super::error::SimResult;
-use super::fleet::{baseline_of, Fleet};
+use super::fleet::{baseline_of, hv_baseline_of, Fleet};
 use super::guest::{Ctx, Fault, Starter};
 use super::spec::Spec;
 use cpufleet_engine::CpuMap;
@@ -75,11 +75,13 @@ impl<'a> Sim<'a> {
         sim
     }
 
-    /// Computes pool `p`'s baseline over `host_class` and registers it as a context.
+    /// Computes pool `p`'s baselines (hypervisor and raw) over `host_class` and registers them as
+    /// a context.
     pub fn add_pool_ctx(&mut self, p: usize, host_class: &[u32]) -> u32 {
         let ids = self.fleet.classes_in(self.fleet.pools[p].range(), host_class);
-        let baseline = baseline_of(&self.map.x86, &self.fleet.classes, &ids, true).map_err(|e| e.to_string());
-        self.starter.add_ctx(Ctx { pool: p, baseline })
+        let raw_baseline = baseline_of(&self.map.x86, &self.fleet.classes, &ids, true).map_err(|e| e.to_string());
+        let baseline = hv_baseline_of(&self.map.x86, &self.fleet.classes, &ids);
+        self.starter.add_ctx(Ctx { pool: p, baseline, raw_baseline })
     }
 }
 

@@ -15,7 +15,7 @@
 //!
 //! The result is compared with brute force over all partitions in the tests.
 
-use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet};
+use super::super::fleet::{hv_baseline_of, vendor_neutral_baseline, Fleet};
 use super::super::spec::PlanOpts;
 use super::plan_constraints::{by_vendor, enforce_min_hosts, solve_by_vendor};
 use super::pools::{class_counts, BaselineReport};
@@ -440,9 +440,9 @@ fn group(fleet: &Fleet, pools_whole: bool) -> Grouped {
             .iter()
             .map(|p| {
                 let ids = fleet.classes_in(p.range(), &fleet.host_class);
-                let mut set = classes.get(ids[0]).mig;
+                let mut set = classes.get(ids[0]).qemu_mig;
                 for &c in &ids[1..] {
-                    set.intersect_with(&classes.get(c).mig);
+                    set.intersect_with(&classes.get(c).qemu_mig);
                 }
                 Item { set, weight: p.len as u64, vendor: classes.get(ids[0]).vendor }
             })
@@ -454,7 +454,7 @@ fn group(fleet: &Fleet, pools_whole: bool) -> Grouped {
     let mut items: Vec<Item> = Vec::new();
     let mut item_of_class = vec![u32::MAX; classes.len()];
     for c in fleet.classes_in(0..fleet.n_hosts(), &fleet.host_class) {
-        let (set, vendor) = (classes.get(c).mig, classes.get(c).vendor);
+        let (set, vendor) = (classes.get(c).qemu_mig, classes.get(c).vendor);
         let i = items.iter().position(|it| it.set == set && it.vendor == vendor).unwrap_or_else(|| {
             items.push(Item { set, weight: 0, vendor });
             items.len() - 1
@@ -547,17 +547,17 @@ fn members(fleet: &Fleet, grouped: &Grouped, assign: &[usize], nd: usize) -> Vec
     out
 }
 
-/// A domain's baseline: libvirt's `--migratable` baseline of its hosts, or, for a domain that
-/// mixes vendors (only with `--allow-cross-vendor`), the vendor-neutral CPU of their common
-/// features.
+/// A domain's baseline, in the hypervisor view: `virsh hypervisor-cpu-baseline --migratable` of
+/// its hosts' QEMU/KVM host models, or, for a domain that mixes vendors (only with
+/// `--allow-cross-vendor`), the vendor-neutral CPU of the features their QEMU/KVM all offer.
 fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuDef, String> {
     let (map, all) = (&sim.map.x86, &sim.fleet.classes);
     if vendors.len() == 1 {
-        return baseline_of(map, all, classes, true).map_err(|e| e.to_string());
+        return hv_baseline_of(map, all, classes);
     }
-    let mut common = all.get(classes[0]).features;
+    let mut common = all.get(classes[0]).qemu;
     for &c in classes {
-        common.intersect_with(&all.get(c).features);
+        common.intersect_with(&all.get(c).qemu);
     }
     vendor_neutral_baseline(map, &common).map_err(|e| e.to_string())
 }

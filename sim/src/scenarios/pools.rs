@@ -58,7 +58,8 @@ pub struct GenerationRow {
     pub generation: String,
     pub year: u32,
     pub hosts: u64,
-    /// Features most hosts of this generation have (in this pool) that the baseline drops.
+    /// Features most hosts of this generation offer guests (their QEMU/KVM host model, in this
+    /// pool) that the pool's hypervisor baseline drops.
     pub lost: Vec<String>,
 }
 
@@ -69,7 +70,11 @@ pub struct PoolReport {
     pub vendor: String,
     /// Distinct host CPUs in the pool.
     pub host_cpus: usize,
+    /// The hypervisor view: `virsh hypervisor-cpu-baseline --migratable` of the hosts' QEMU/KVM
+    /// host models, what the pool-baseline guests are configured with.
     pub baseline: BaselineReport,
+    /// The raw view: `virsh cpu-baseline --migratable` of the hosts' CPUs (`virsh capabilities`).
+    pub raw_baseline: BaselineReport,
     pub generations: Vec<GenerationRow>,
     /// The few hosts that hold the pool's baseline down (`cpufleet baseline --explain`).
     pub outliers: Vec<Outlier>,
@@ -212,7 +217,8 @@ pub fn run(sim: &Sim) -> PoolsReport {
     let mut pools = Vec::new();
     for (pi, p) in fleet.pools.iter().enumerate() {
         let ids = fleet.classes_in(p.range(), &fleet.host_class);
-        let baseline = &sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline;
+        let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
+        let baseline = &ctx.baseline;
         let bset = baseline
             .as_ref()
             .ok()
@@ -231,7 +237,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
                 }
             };
             gens[idx].1 += 1;
-            for id in fleet.classes.get(fleet.host_class[h]).mig.iter() {
+            for id in fleet.classes.get(fleet.host_class[h]).qemu_mig.iter() {
                 gens[idx].2[id.index()] += 1;
             }
         }
@@ -262,6 +268,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
             vendor: map.vendors[p.vendor].name.clone(),
             host_cpus: ids.len(),
             baseline: BaselineReport::of(map, baseline),
+            raw_baseline: BaselineReport::of(map, &ctx.raw_baseline),
             generations,
             outliers: outliers(map, fleet, p.range(), &ids),
             host_names: p.range().map(|h| fleet.host_name(h)).collect(),
