@@ -642,7 +642,17 @@ fn inventory_hosts_start_guests_as_the_qemu_driver_9_0_0() {
     virsh_cmds.truncate(keep);
     let answers = oracle.run(&virsh_cmds, 4);
     let inv_arg = inv.display().to_string();
-    let o = cpufleet(&["simulate", "--inventory", &inv_arg, "--libvirt", "9.0.0", "--keep-going", "--format", "json", "-q"]);
+    let o = cpufleet(&[
+        "simulate",
+        "--inventory",
+        &inv_arg,
+        "--libvirt",
+        "9.0.0",
+        "--keep-going",
+        "--format",
+        "json",
+        "-q",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON report");
     let rows = report["inventory_guests"]["rows"].as_array().expect("guest rows");

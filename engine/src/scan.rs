@@ -35,7 +35,7 @@ use crate::intern::NameTable;
 use crate::map::X86Map;
 use crate::ops::Arch;
 use crate::x86::BaselineInput;
-use crate::xml::cursor::{first_forbidden, is_space as is_ws, utf8_error};
+use crate::xml::cursor::{first_forbidden, is_plain_ascii, is_space as is_ws, utf8_error};
 use crate::xml::num::{parse_u32_dec, parse_u64_dec};
 use crate::xml::Limits;
 
@@ -388,8 +388,8 @@ impl<'m> HostScanner<'m> {
                 // The tokenizer checks structure and names, not characters: the reader's
                 // character rule (valid UTF-8, no forbidden control) is applied here, so the
                 // scanner answers only for bytes the full reader accepts. Once per distinct
-                // element, and vectorized, so it costs nothing measurable.
-                let clean = utf8_error(s).is_none() && first_forbidden(s).is_none();
+                // element, in one vectorized pass for plain ASCII.
+                let clean = is_plain_ascii(s) || (utf8_error(s).is_none() && first_forbidden(s).is_none());
                 let cpu = if t.simple && clean { self.finish(&t.c) } else { None };
                 Scan::Plain { elements: t.elements, cpu }
             }

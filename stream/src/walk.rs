@@ -8,7 +8,7 @@ use cpufleet_engine::ops::Arch;
 use cpufleet_engine::scan::{FastHostCpu, HostScanner, Scan};
 use cpufleet_engine::x86::BaselineInput;
 use cpufleet_engine::xml::cursor::is_space as is_ws;
-use cpufleet_engine::xml::cursor::{first_forbidden, utf8_error};
+use cpufleet_engine::xml::cursor::{first_forbidden, is_plain_ascii, utf8_error};
 use cpufleet_engine::xml::{read_cpu_document, Limits, TypeHint};
 use cpufleet_engine::{CpuError, CpuMap, XmlError};
 use std::collections::HashMap;
@@ -421,10 +421,11 @@ fn scan_element(ctx: &Ctx, s: &[u8]) -> Option<Scanned> {
             }
         },
     };
+    let plain = is_plain_ascii(s);
     Some(Scanned {
         tags,
-        utf8: utf8_error(s).map(|p| p as u32),
-        forbidden: first_forbidden(s).map(|(p, c)| (p as u32, c)),
+        utf8: if plain { None } else { utf8_error(s).map(|p| p as u32) },
+        forbidden: if plain { None } else { first_forbidden(s).map(|(p, c)| (p as u32, c)) },
         parsed,
     })
 }

@@ -87,6 +87,14 @@ pub fn first_forbidden(b: &[u8]) -> Option<(usize, u8)> {
     None
 }
 
+/// Whether every byte of `b` is ASCII other than a forbidden control character: then `b`
+/// passes the character rule ([`utf8_error`] and [`first_forbidden`] find nothing). One
+/// branch-free pass, for the common case; anything else takes the two exact checks.
+pub fn is_plain_ascii(b: &[u8]) -> bool {
+    let odd = |x: u8| (x >= 0x80) | ((x < 0x20) & (x != b'\t') & (x != b'\n') & (x != b'\r'));
+    b.chunks(64).all(|c| !c.iter().fold(false, |acc, &x| acc | odd(x)))
+}
+
 /// XML whitespace (the `S` production: space, tab, carriage return, newline).
 #[inline]
 pub fn is_space(b: u8) -> bool {
@@ -110,11 +118,13 @@ impl<'a> Cursor<'a> {
         if src.len() > limits.max_bytes {
             return Err(at(0, XmlErrorKind::TooLarge { what: "input", limit: limits.max_bytes }));
         }
-        if let Some(i) = utf8_error(src) {
-            return Err(at(i, XmlErrorKind::InvalidUtf8));
-        }
-        if let Some((i, b)) = first_forbidden(src) {
-            return Err(at(i, XmlErrorKind::ForbiddenChar(b as u32)));
+        if !is_plain_ascii(src) {
+            if let Some(i) = utf8_error(src) {
+                return Err(at(i, XmlErrorKind::InvalidUtf8));
+            }
+            if let Some((i, b)) = first_forbidden(src) {
+                return Err(at(i, XmlErrorKind::ForbiddenChar(b as u32)));
+            }
         }
         if src.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(at(0, XmlErrorKind::Empty));
@@ -415,5 +425,22 @@ mod tests {
         assert_eq!(utf8_error("é\u{80}".as_bytes()), None);
         assert_eq!(utf8_error(b"ab\xC3"), Some(2));
         assert_eq!(utf8_error(b"ab\xFFcd"), Some(2));
+    }
+
+    /// The one-pass test says "plain" only where both exact checks find nothing, and says it
+    /// for every plain ASCII input, whatever the block a byte falls in.
+    #[test]
+    fn plain_ascii_is_exactly_ascii_passing_the_character_rule() {
+        for len in [0, 1, 63, 64, 65, 200] {
+            for at in 0..len {
+                for x in 0..=255u8 {
+                    let mut b = vec![b'a'; len];
+                    b[at] = x;
+                    let exact = x < 0x80 && utf8_error(&b).is_none() && first_forbidden(&b).is_none();
+                    assert_eq!(is_plain_ascii(&b), exact, "byte {x:#x} at {at} of {len}");
+                }
+            }
+            assert!(is_plain_ascii(&vec![b'\n'; len]));
+        }
     }
 }
