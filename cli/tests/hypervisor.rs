@@ -362,7 +362,7 @@ fn hypervisor_matches_qemu_driver_9_0_0() {
         start.elapsed().as_secs_f64(),
         oracle.describe
     );
-    println!("libvirt 11.3.0's QEMU driver cannot run here (only its virsh client is installed): its rules are not checked against a real 11.3.0 QEMU driver by this test");
+    println!("libvirt 11.3.0's QEMU driver cannot run here (only its virsh client is installed): its rules are checked on the spec's cases by cli/tests/hypervisor_11_3.rs, not against a real 11.3.0 QEMU driver");
     for d in disagreed.iter().take(5) {
         println!("DISAGREEMENT {d}");
     }
@@ -642,7 +642,17 @@ fn inventory_hosts_start_guests_as_the_qemu_driver_9_0_0() {
     virsh_cmds.truncate(keep);
     let answers = oracle.run(&virsh_cmds, 4);
     let inv_arg = inv.display().to_string();
-    let o = cpufleet(&["simulate", "--inventory", &inv_arg, "--libvirt", "9.0.0", "--keep-going", "--format", "json", "-q"]);
+    let o = cpufleet(&[
+        "simulate",
+        "--inventory",
+        &inv_arg,
+        "--libvirt",
+        "9.0.0",
+        "--keep-going",
+        "--format",
+        "json",
+        "-q",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON report");
     let rows = report["inventory_guests"]["rows"].as_array().expect("guest rows");

@@ -21,7 +21,11 @@ pub fn parse_host(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<CpuDef, 
 /// [`parse_host`], plus the hypervisor itself when the file is a `virsh domcapabilities`
 /// document of KVM: the host's own QEMU/KVM view (host-model CPU, model list), which the
 /// simulator starts guests against.
-pub fn parse_host_doc(bytes: &[u8], map: &CpuMap, limits: Limits) -> Result<(CpuDef, Option<Box<Hypervisor>>), Problem> {
+pub fn parse_host_doc(
+    bytes: &[u8],
+    map: &CpuMap,
+    limits: Limits,
+) -> Result<(CpuDef, Option<Box<Hypervisor>>), Problem> {
     let version = map.version();
     let err = match read_cpu_document(bytes, TypeHint::Host, version, limits) {
         Ok(doc) if doc.kinds.contains(&DocKind::Domain) => return Err(Problem::DomainAsHost),

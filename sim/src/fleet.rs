@@ -256,7 +256,9 @@ pub fn host_class(
     let mig = x86::model_from_cpu(map, &cpu_mig, x86::Sel::All)?.features;
     let hv = match hv {
         Some(hv) => hv,
-        None => Hypervisor::kvm_with_host_model(map, host_model(map, kvm, &md.features, vendor, signature)?, Some(&cpu))?,
+        None => {
+            Hypervisor::kvm_with_host_model(map, host_model(map, kvm, &md.features, vendor, signature)?, Some(&cpu))?
+        }
     };
     let all = |c: &CpuDef| x86::model_from_cpu(map, c, x86::Sel::All).map(|m| m.features);
     let qemu = match &hv.reported {

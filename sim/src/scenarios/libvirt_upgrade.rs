@@ -655,8 +655,9 @@ fn config_reports(
             let max_stranded = timeline.iter().map(|s| s.per_configuration[t].stranded).max().unwrap_or(0);
             let fully_mobile = version_refusals == 0 && max_stranded <= base_stranded;
             let example = top[t].as_ref().map(|(_, m)| m.clone());
-            let (recommendation, change) =
-                (!fully_mobile).then(|| recommend(v, old, tm, top[t].is_some(), &totals.pools[t], &totals.stranded_growth(t))).unzip();
+            let (recommendation, change) = (!fully_mobile)
+                .then(|| recommend(v, old, tm, top[t].is_some(), &totals.pools[t], &totals.stranded_growth(t)))
+                .unzip();
             let config = RolloutConfig {
                 name: tm.name.clone(),
                 cpu: tm.describe(),
