@@ -362,7 +362,7 @@ fn hypervisor_matches_qemu_driver_9_0_0() {
         start.elapsed().as_secs_f64(),
         oracle.describe
     );
-    println!("libvirt 11.3.0's QEMU driver cannot run here (only its virsh client is installed): its rules are not checked against a real 11.3.0 QEMU driver by this test");
+    println!("libvirt 11.3.0's QEMU driver cannot run here (only its virsh client is installed): its rules are checked on the spec's cases by cli/tests/hypervisor_11_3.rs, not against a real 11.3.0 QEMU driver");
     for d in disagreed.iter().take(5) {
         println!("DISAGREEMENT {d}");
     }

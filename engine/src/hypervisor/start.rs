@@ -40,6 +40,15 @@ impl Hypervisor {
         let mut cpu = self.post_parse(guest)?;
         validate_features(map, &cpu)?;
         self.update_guest_cpu(map, &mut cpu, kind)?;
+        // libvirt 11.3.0, at the end of `qemuProcessUpdateGuestCPU` (every mode): toggling
+        // deprecated features needs QEMU's `deprecated-props` in CPU model expansion, which only
+        // s390x QEMU reports (spec §4.3 and delta 7); on x86 the attribute is an error.
+        if map.version().at_least_11_3() && cpu.deprecated_features.is_some() {
+            return Err(LibvirtError::new(
+                ErrorCode::ConfigUnsupported,
+                "toggling deprecated features for CPU model is unsupported",
+            ));
+        }
         let mut command_line = cpu.clone();
         if map.version().at_least_11_3() {
             self.drop_unknown_disabled(map, &mut command_line);
