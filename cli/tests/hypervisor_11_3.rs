@@ -65,7 +65,7 @@ fn compare(dir: &std::path::Path, version: &str, cpu: &str) -> (i32, String) {
         c.to_str().unwrap(),
     ]);
     let err = stderr(&o);
-    let last_error = err.lines().filter(|l| l.starts_with("error: ")).last().unwrap_or_default().to_string();
+    let last_error = err.lines().rfind(|l| l.starts_with("error: ")).unwrap_or_default().to_string();
     let out = stdout(&o).trim().to_string();
     (o.status.code().unwrap_or(-1), if out.is_empty() { last_error } else { out })
 }

@@ -16,6 +16,10 @@ use std::path::PathBuf;
 /// Files read in parallel before their contents are deduplicated.
 const CHUNK: usize = 4096;
 
+/// A host's CPU id, or the file that has none and why (boxed: the error stays small on the `Ok`
+/// path).
+pub(crate) type HostResult = Result<CpuId, Box<(PathBuf, Problem)>>;
+
 /// A distinct host CPU and, for a domcapabilities file, its hypervisor.
 pub(crate) type HostCpu = (CpuDef, Option<Box<Hypervisor>>);
 
@@ -27,50 +31,49 @@ pub(crate) fn read_hosts(
     hosts: &[(&PathBuf, Option<&PathBuf>)],
     map: &CpuMap,
     opts: &ReadOpts,
-) -> (Vec<Result<CpuId, (PathBuf, Problem)>>, Vec<HostCpu>) {
+) -> (Vec<HostResult>, Vec<HostCpu>) {
     let mut paths: Vec<&PathBuf> = hosts.iter().map(|h| h.0).collect();
     paths.extend(hosts.iter().filter_map(|h| h.1));
     let (files, parsed) = read_files(&paths, map, opts);
     let (main, mut partner) = (files[..hosts.len()].iter(), files[hosts.len()..].iter());
     let mut cpus: Vec<HostCpu> = Vec::new();
     let mut by_pair: HashMap<(u32, Option<u32>), u32> = HashMap::new();
-    let out = hosts
-        .iter()
-        .zip(main)
-        .map(|(&(path, domcaps), m)| {
-            // Taken first: the partners' results are in the order of the hosts that have one.
-            let d = domcaps.map(|dp| (dp, partner.next().expect("one result per domcaps file").clone()));
-            let m = m.clone().map_err(|e| (path.clone(), e))?;
-            let d = match d {
-                None => None,
-                Some((dp, d)) => {
-                    let d = d.map_err(|e| (dp.clone(), e))?;
-                    if parsed[d as usize].1.is_none() {
-                        return Err((dp.clone(), Problem::NotDomcaps));
+    let out =
+        hosts
+            .iter()
+            .zip(main)
+            .map(|(&(path, domcaps), m)| {
+                // Taken first: the partners' results are in the order of the hosts that have one.
+                let d = domcaps.map(|dp| (dp, partner.next().expect("one result per domcaps file").clone()));
+                let m = m.clone().map_err(|e| Box::new((path.clone(), e)))?;
+                let d = match d {
+                    None => None,
+                    Some((dp, d)) => {
+                        let d = d.map_err(|e| Box::new((dp.clone(), e)))?;
+                        if parsed[d as usize].1.is_none() {
+                            return Err(Box::new((dp.clone(), Problem::NotDomcaps)));
+                        }
+                        Some(d)
                     }
-                    Some(d)
+                };
+                if let Some(&i) = by_pair.get(&(m, d)) {
+                    return Ok(CpuId(i));
                 }
-            };
-            if let Some(&i) = by_pair.get(&(m, d)) {
-                return Ok(CpuId(i));
-            }
-            let raw = parsed[m as usize].0.clone();
-            // FULL from the host's CPU: its capabilities (or other host file), or for a
-            // domcapabilities file alone its host-model CPU as a host CPU.
-            let hv = match d.map_or(&parsed[m as usize].1, |d| &parsed[d as usize].1) {
-                Some(hv) => Some(Box::new(
-                    (**hv)
-                        .clone()
-                        .with_host_cpu(&map.x86, &raw)
-                        .map_err(|e| ((d.and(domcaps).unwrap_or(path)).clone(), Problem::HostModel(e)))?,
-                )),
-                None => None,
-            };
-            cpus.push((raw, hv));
-            by_pair.insert((m, d), cpus.len() as u32 - 1);
-            Ok(CpuId(cpus.len() as u32 - 1))
-        })
-        .collect();
+                let raw = parsed[m as usize].0.clone();
+                // FULL from the host's CPU: its capabilities (or other host file), or for a
+                // domcapabilities file alone its host-model CPU as a host CPU.
+                let hv =
+                    match d.map_or(&parsed[m as usize].1, |d| &parsed[d as usize].1) {
+                        Some(hv) => Some(Box::new((**hv).clone().with_host_cpu(&map.x86, &raw).map_err(|e| {
+                            Box::new(((d.and(domcaps).unwrap_or(path)).clone(), Problem::HostModel(e)))
+                        })?)),
+                        None => None,
+                    };
+                cpus.push((raw, hv));
+                by_pair.insert((m, d), cpus.len() as u32 - 1);
+                Ok(CpuId(cpus.len() as u32 - 1))
+            })
+            .collect();
     (out, cpus)
 }
 

@@ -290,7 +290,7 @@ impl Inventory {
     fn assemble(
         &mut self,
         d: layout::PoolDir,
-        host_results: &mut impl Iterator<Item = Result<CpuId, (PathBuf, Problem)>>,
+        host_results: &mut impl Iterator<Item = content::HostResult>,
         guest_results: &mut impl Iterator<Item = Result<(String, Option<CpuDef>), Problem>>,
         keep_going: bool,
     ) -> Result<Pool, InventoryError> {
@@ -304,7 +304,8 @@ impl Inventory {
                     kept.push(Some(pool.hosts.len()));
                     pool.hosts.push(Host { name, cpu, path, domcaps });
                 }
-                Err((path, problem)) => {
+                Err(bad) => {
+                    let (path, problem) = *bad;
                     kept.push(None);
                     self.skip(&pool.name, path, problem, keep_going)?;
                 }
