@@ -361,6 +361,10 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
                 "swarm member seed {seed}: {} hosts, {} guests, {} checks: {verdict}\n",
                 report.hosts, report.guests, c.checks
             ))?;
+            // What failed, so that CI's log says it without a rerun (the first three).
+            for v in report.invariant_violations.iter().take(3) {
+                print_stdout(&format!("  violated: {}: {}\n", v.invariant.sentence(), v.detail))?;
+            }
         }
     }
     match args.format {

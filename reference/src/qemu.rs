@@ -103,12 +103,19 @@ pub fn start(map: &X86Map, g: &NaiveCpu, host: &NaiveKvm, arrival: Arrival) -> R
     Ok(cpu)
 }
 
+/// Whether `check='partial'` compares `g` with FULL (so that `match='strict'` and the vendor
+/// count): always under 9.0.0; under 11.3.0 unless its model's map entry has no compat check
+/// (the `-vN` models, Denverton, KnightsMill), which is checked by QEMU's blockers instead.
+pub fn partial_compares_with_full(map: &X86Map, g: &NaiveCpu) -> bool {
+    let no_compat = g.model.as_deref().and_then(|m| map.model(m)).is_some_and(|m| !m.compat_check);
+    !(map.version().at_least_11_3() && no_compat)
+}
+
 /// `check='partial'` before the update (§4.3): 9.0.0 compares with FULL; 11.3.0 does too, but
 /// for a model whose map entry has no compat check, where only the explicitly required
 /// features must be in REPORTED (QEMU's blockers unknown: none).
 fn partial_check(map: &X86Map, g: &NaiveCpu, host: &NaiveKvm) -> Result<(), String> {
-    let no_compat = g.model.as_deref().and_then(|m| map.model(m)).is_some_and(|m| !m.compat_check);
-    if map.version().at_least_11_3() && no_compat {
+    if !partial_compares_with_full(map, g) {
         let missing: Vec<String> = with(g, Policy::Require).difference(&host.qemu).cloned().collect();
         return match missing.is_empty() {
             true => Ok(()),
