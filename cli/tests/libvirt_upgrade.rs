@@ -7,7 +7,7 @@ use std::process::Output;
 
 #[path = "support/bin.rs"]
 mod bin;
-use bin::{cpufleet, stderr, stdout};
+use bin::{cpufleet, stderr, stdout, violated_invariants};
 
 const SMALL: [&str; 6] = ["--hosts", "400", "--guests", "300", "--migrations", "6000"];
 
@@ -85,8 +85,7 @@ fn json_is_byte_identical_across_thread_counts() {
 fn ignoring_the_destination_version_is_caught() {
     let (v, o) = run(&["--inject-fault", "ignore-version"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let invariants: Vec<&str> =
-        v["invariant_violations"].as_array().unwrap().iter().map(|x| x["invariant"].as_str().unwrap()).collect();
+    let invariants = violated_invariants(&v);
     assert!(
         invariants
             .contains(&"a migration accepted across libvirt versions is one the destination version's compare accepts"),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[path = "support/bin.rs"]
 mod bin;
-use bin::{cpufleet, stderr, stdout};
+use bin::{cpufleet, stderr, stdout, violated_invariants};
 
 /// One pool of 200 Skylake-SP hosts, half of them (drawn with the seed) on libvirt 11.3.0, the
 /// rest on the run's 9.0.0; the default guest configurations; migrations within the pool only.
@@ -120,8 +120,7 @@ fn the_versions_each_host_runs_depend_on_the_seed_only() {
 fn ignoring_the_destination_version_is_caught_on_a_mixed_fleet() {
     let (v, o) = run(&["--inject-fault", "ignore-version"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let invariants: Vec<&str> =
-        v["invariant_violations"].as_array().unwrap().iter().map(|x| x["invariant"].as_str().unwrap()).collect();
+    let invariants = violated_invariants(&v);
     assert!(
         invariants
             .contains(&"a migration accepted across libvirt versions is one the destination version's compare accepts"),

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 #[path = "support/bin.rs"]
 mod bin;
-use bin::{cpufleet, stderr, stdout};
+use bin::{cpufleet, stderr, stdout, violated_invariants};
 
 /// A fresh directory for one test.
 fn dir(name: &str) -> PathBuf {
@@ -444,7 +444,7 @@ fn injected_fault_breaking_promotion_is_caught_as_an_invariant_violation() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let violations = v["invariant_violations"].as_array().unwrap();
     assert!(!violations.is_empty());
-    let invariants: Vec<&str> = violations.iter().map(|x| x["invariant"].as_str().unwrap()).collect();
+    let invariants = violated_invariants(&v);
     assert!(invariants.contains(&"promoted optional features stay require"), "{invariants:?}");
     assert!(invariants.contains(&"guest CPU never changes across live migrations"), "{invariants:?}");
     let repro = violations[0]["reproduce"].as_str().unwrap();

@@ -11,14 +11,17 @@ use cpufleet_io::read_bounded;
 use cpufleet_stream::hash_bytes;
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Files read in parallel before their contents are deduplicated.
 const CHUNK: usize = 4096;
 
 /// A host's CPU id, or the file that has none and why (boxed: the error stays small on the `Ok`
 /// path).
-pub(crate) type HostResult = Result<CpuId, Box<(PathBuf, Problem)>>;
+pub(crate) type HostResult = Result<CpuId, BadFile>;
+
+/// A file that gives a host no CPU, and why (boxed: small on the `Ok` path).
+pub(crate) type BadFile = Box<(PathBuf, Problem)>;
 
 /// A distinct host CPU and, for a domcapabilities file, its hypervisor.
 pub(crate) type HostCpu = (CpuDef, Option<Box<Hypervisor>>);
@@ -35,46 +38,57 @@ pub(crate) fn read_hosts(
     let mut paths: Vec<&PathBuf> = hosts.iter().map(|h| h.0).collect();
     paths.extend(hosts.iter().filter_map(|h| h.1));
     let (files, parsed) = read_files(&paths, map, opts);
-    let (main, mut partner) = (files[..hosts.len()].iter(), files[hosts.len()..].iter());
+    let mut partner = files[hosts.len()..].iter();
     let mut cpus: Vec<HostCpu> = Vec::new();
     let mut by_pair: HashMap<(u32, Option<u32>), u32> = HashMap::new();
-    let out =
-        hosts
-            .iter()
-            .zip(main)
-            .map(|(&(path, domcaps), m)| {
-                // Taken first: the partners' results are in the order of the hosts that have one.
-                let d = domcaps.map(|dp| (dp, partner.next().expect("one result per domcaps file").clone()));
-                let m = m.clone().map_err(|e| Box::new((path.clone(), e)))?;
-                let d = match d {
-                    None => None,
-                    Some((dp, d)) => {
-                        let d = d.map_err(|e| Box::new((dp.clone(), e)))?;
-                        if parsed[d as usize].1.is_none() {
-                            return Err(Box::new((dp.clone(), Problem::NotDomcaps)));
-                        }
-                        Some(d)
-                    }
-                };
-                if let Some(&i) = by_pair.get(&(m, d)) {
-                    return Ok(CpuId(i));
-                }
-                let raw = parsed[m as usize].0.clone();
-                // FULL from the host's CPU: its capabilities (or other host file), or for a
-                // domcapabilities file alone its host-model CPU as a host CPU.
-                let hv =
-                    match d.map_or(&parsed[m as usize].1, |d| &parsed[d as usize].1) {
-                        Some(hv) => Some(Box::new((**hv).clone().with_host_cpu(&map.x86, &raw).map_err(|e| {
-                            Box::new(((d.and(domcaps).unwrap_or(path)).clone(), Problem::HostModel(e)))
-                        })?)),
-                        None => None,
-                    };
-                cpus.push((raw, hv));
-                by_pair.insert((m, d), cpus.len() as u32 - 1);
-                Ok(CpuId(cpus.len() as u32 - 1))
-            })
-            .collect();
+    let mut out = Vec::with_capacity(hosts.len());
+    for (&(path, domcaps), m) in hosts.iter().zip(&files[..hosts.len()]) {
+        // Taken for every host that has one: the partners' results are in that order.
+        let d = domcaps.map(|dp| (dp, partner.next().expect("one result per domcaps file")));
+        out.push(host_pair(path, m, d, &parsed).and_then(|pair| {
+            if let Some(&i) = by_pair.get(&pair) {
+                return Ok(CpuId(i));
+            }
+            let (m, d) = pair;
+            let raw = parsed[m as usize].0.clone();
+            // FULL from the host's CPU: its capabilities (or other host file), or for a
+            // domcapabilities file alone its host-model CPU as a host CPU.
+            let (hv, hv_file) = match (d, domcaps) {
+                (Some(d), Some(dp)) => (&parsed[d as usize].1, dp),
+                _ => (&parsed[m as usize].1, path),
+            };
+            let hv = match hv {
+                Some(hv) => Some(Box::new(
+                    (**hv)
+                        .clone()
+                        .with_host_cpu(&map.x86, &raw)
+                        .map_err(|e| Box::new((hv_file.clone(), Problem::HostModel(e))))?,
+                )),
+                None => None,
+            };
+            cpus.push((raw, hv));
+            by_pair.insert(pair, cpus.len() as u32 - 1);
+            Ok(CpuId(cpus.len() as u32 - 1))
+        }));
+    }
     (out, cpus)
+}
+
+/// A host's (file, domcapabilities) parse ids, or the file that failed and why: a
+/// `HOST.domcaps.xml` must be a domcapabilities document.
+fn host_pair(
+    path: &Path,
+    main: &Result<u32, Problem>,
+    domcaps: Option<(&PathBuf, &Result<u32, Problem>)>,
+    parsed: &[HostCpu],
+) -> Result<(u32, Option<u32>), BadFile> {
+    let m = main.clone().map_err(|e| Box::new((path.to_path_buf(), e)))?;
+    let Some((dp, d)) = domcaps else { return Ok((m, None)) };
+    let d = d.clone().map_err(|e| Box::new((dp.clone(), e)))?;
+    if parsed[d as usize].1.is_none() {
+        return Err(Box::new((dp.clone(), Problem::NotDomcaps)));
+    }
+    Ok((m, Some(d)))
 }
 
 /// Each file's parsed CPU (an index into the second list, or why it has none), in the order of

@@ -135,27 +135,27 @@ fn scan_pool(name: String, path: PathBuf) -> Result<(PoolDir, Vec<Ignored>), Inv
 }
 
 /// The suffix of a host's `virsh domcapabilities` document kept beside its `HOST.xml`.
-pub(crate) const DOMCAPS_SUFFIX: &str = ".domcaps";
+const DOMCAPS_SUFFIX: &str = ".domcaps";
 
 /// Host files (stem, path) to hosts sorted by name: `HOST.domcaps` joins `HOST` as its
-/// domcapabilities document; without a `HOST` it is the host `HOST`, on its own.
+/// domcapabilities document; without a `HOST` it is the host `HOST`, on its own. (A stem that
+/// is only the suffix names no host and stays a host of that name.)
 fn pair_domcaps(files: Vec<(String, PathBuf)>) -> Vec<(String, PathBuf, Option<PathBuf>)> {
-    let (domcaps, plain): (Vec<_>, Vec<_>) = files.into_iter().partition(|(n, _)| n.ends_with(DOMCAPS_SUFFIX));
-    let mut hosts: Vec<(String, PathBuf, Option<PathBuf>)> = plain.into_iter().map(|(n, p)| (n, p, None)).collect();
-    // Sorted by host name (file names sort `a-b.xml` before `a.xml`, host names the other way).
-    hosts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut alone = Vec::new();
+    let host_of = |stem: &str| stem.strip_suffix(DOMCAPS_SUFFIX).filter(|h| !h.is_empty()).map(str::to_string);
+    let (domcaps, plain): (Vec<_>, Vec<_>) = files.into_iter().partition(|(n, _)| host_of(n).is_some());
+    let mut hosts: std::collections::BTreeMap<String, (PathBuf, Option<PathBuf>)> =
+        plain.into_iter().map(|(n, p)| (n, (p, None))).collect();
     for (stem, path) in domcaps {
-        let host = stem[..stem.len() - DOMCAPS_SUFFIX.len()].to_string();
-        match hosts.binary_search_by(|(n, ..)| n.as_str().cmp(&host)) {
-            Ok(i) if !host.is_empty() => hosts[i].2 = Some(path),
-            _ if host.is_empty() => alone.push((stem, path, None)),
-            _ => alone.push((host, path, None)),
+        let host = host_of(&stem).expect("partitioned on it");
+        match hosts.get_mut(&host) {
+            Some(h) => h.1 = Some(path),
+            None => {
+                hosts.insert(host, (path, None));
+            }
         }
     }
-    hosts.extend(alone);
-    hosts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    hosts
+    // Sorted by host name (file names sort `a-b.xml` before `a.xml`, host names the other way).
+    hosts.into_iter().map(|(n, (p, d))| (n, p, d)).collect()
 }
 
 #[cfg(test)]

@@ -238,8 +238,8 @@ pub fn host_model(
 }
 
 /// The class of a host CPU as libvirt reports it (decoded, or read from a real host's file).
-/// `reported`: the host's own domcapabilities host-model CPU when known (an inventory's
-/// domcapabilities file), else derived from `cpu` with the KVM view ([`host_model`]).
+/// `hv`: the host's own QEMU/KVM when known (an inventory's domcapabilities file), else KVM
+/// with the host model derived from `cpu` through the KVM view ([`host_model`]).
 #[allow(clippy::too_many_arguments)]
 pub fn host_class(
     map: &X86Map,

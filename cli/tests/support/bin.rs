@@ -17,3 +17,9 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The invariants a `simulate --format json` report says were violated, in report order.
+pub fn violated_invariants(report: &serde_json::Value) -> Vec<&str> {
+    let list = report["invariant_violations"].as_array().expect("invariant_violations");
+    list.iter().map(|x| x["invariant"].as_str().expect("invariant")).collect()
+}

@@ -72,14 +72,10 @@ pub struct Cursor<'a> {
 /// (below 0x20, other than tab, newline and carriage return), as its offset and byte. Checked
 /// on the whole input before parsing, here and by the streaming baseline on each part.
 pub fn first_forbidden(b: &[u8]) -> Option<(usize, u8)> {
-    // Non-short-circuit `&`: one branch-free expression per byte, so the block test vectorizes
-    // (XML has a newline in nearly every block, so testing only `x < 0x20` sent almost every
-    // block to the byte-by-byte search).
-    let bad = |x: u8| (x < 0x20) & (x != b'\t') & (x != b'\n') & (x != b'\r');
     // Blocks without a forbidden byte are skipped; only the block holding one is searched.
     for (k, c) in b.chunks(64).enumerate() {
-        if c.iter().fold(false, |acc, &x| acc | bad(x)) {
-            if let Some(i) = c.iter().position(|&x| bad(x)) {
+        if c.iter().fold(false, |acc, &x| acc | forbidden_byte(x)) {
+            if let Some(i) = c.iter().position(|&x| forbidden_byte(x)) {
                 return Some((k * 64 + i, c[i]));
             }
         }
@@ -87,12 +83,20 @@ pub fn first_forbidden(b: &[u8]) -> Option<(usize, u8)> {
     None
 }
 
+/// The character rule for one byte: a control character XML forbids. Non-short-circuit `&`:
+/// one branch-free expression per byte, so the block tests that use it vectorize (XML has a
+/// newline in nearly every block, so a block test of `x < 0x20` alone sent almost every block
+/// to the byte-by-byte search).
+#[inline]
+fn forbidden_byte(x: u8) -> bool {
+    (x < 0x20) & (x != b'\t') & (x != b'\n') & (x != b'\r')
+}
+
 /// Whether every byte of `b` is ASCII other than a forbidden control character: then `b`
 /// passes the character rule ([`utf8_error`] and [`first_forbidden`] find nothing). One
 /// branch-free pass, for the common case; anything else takes the two exact checks.
 pub fn is_plain_ascii(b: &[u8]) -> bool {
-    let odd = |x: u8| (x >= 0x80) | ((x < 0x20) & (x != b'\t') & (x != b'\n') & (x != b'\r'));
-    b.chunks(64).all(|c| !c.iter().fold(false, |acc, &x| acc | odd(x)))
+    b.chunks(64).all(|c| !c.iter().fold(false, |acc, &x| acc | (x >= 0x80) | forbidden_byte(x)))
 }
 
 /// XML whitespace (the `S` production: space, tab, carriage return, newline).

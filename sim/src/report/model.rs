@@ -1129,8 +1129,8 @@ fn recommendation(c: &RolloutConfig) -> String {
             ) + &match v.started_before.checked_sub(v.started_after) {
                 Some(fewer) if fewer > 0 => format!(" ({fewer} fewer of its guests start)"),
                 _ => String::new(),
-            } + &if v.stranded_before != v.stranded_after {
-                format!("; stranded (max) {} → {}", v.stranded_before, v.stranded_after)
+            } + &if c.max_stranded != v.stranded_after {
+                format!("; stranded (max) {} → {}", c.max_stranded, v.stranded_after)
             } else {
                 String::new()
             }

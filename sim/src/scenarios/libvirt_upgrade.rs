@@ -135,14 +135,14 @@ pub struct Verification {
     pub pool_after: u64,
     /// Version refusals of the configuration over the whole fleet with the change.
     pub version_refusals_after: u64,
-    /// Whether the configuration then stays fully mobile through the whole rollout (the
-    /// change applied fleet-wide: guests it no longer lets start do not count).
+    /// Whether the configuration then stays fully mobile through the whole rollout (the change
+    /// applies in its one pool; guests it no longer lets start do not count).
     pub survives: bool,
     /// Its guests started at step 0, as run and with the change.
     pub started_before: u64,
     pub started_after: u64,
-    /// The most of its guests stranded at any step, as run and with the change.
-    pub stranded_before: u64,
+    /// The most of its guests stranded at any step with the change (as run: the
+    /// configuration's `max_stranded`).
     pub stranded_after: u64,
 }
 
@@ -709,7 +709,8 @@ fn recommend(
     stranded_growth: &[u64],
 ) -> (String, Change) {
     let view = &v.views[old];
-    let weight = if per_pool.iter().any(|&n| n > 0) { per_pool } else { stranded_growth };
+    let by_refusals = per_pool.iter().any(|&n| n > 0);
+    let weight = if by_refusals { per_pool } else { stranded_growth };
     let p = (0..weight.len()).max_by_key(|&p| (weight[p], std::cmp::Reverse(p))).unwrap_or(0);
     let pool = &view.fleet.pools[p].name;
     let model = view.starter.ctx(view.pool_ctx[p]).and_then(|c| c.baseline.as_ref().ok()).and_then(|b| b.model.clone());
@@ -722,7 +723,7 @@ fn recommend(
             ),
             Change::Pin { pool: p, model: m },
         ),
-        None if weight == per_pool => {
+        None if by_refusals => {
             (format!("upgrade pool {pool} first, all its hosts in one step"), Change::UpgradeFirst { pool: p })
         }
         None => (
@@ -806,7 +807,6 @@ pub fn verify(
             version_refusals_after: after.version_refusals,
             started_before: run.report.timeline[0].per_configuration[t].started,
             started_after: again.report.timeline[0].per_configuration[t].started,
-            stranded_before: run.report.configurations[t].max_stranded,
             stranded_after: after.max_stranded,
         });
     }
