@@ -135,7 +135,7 @@ fn bench_full_run(c: &mut Criterion) {
 /// The libvirt-upgrade scenario alone (2,000 hosts, 1,000 guests, 20,000 migrations per step, 5
 /// steps), forward and reverse.
 fn bench_libvirt_upgrade(c: &mut Criterion) {
-    let map = CpuMap::embedded(LibvirtVersion::NEWEST).expect("embedded map");
+    let map = CpuMap::embedded(LibvirtVersion::DEFAULT).expect("embedded map");
     let mut spec = spec_with_hosts(&map, 2_000);
     spec.guests = 1_000;
     spec.migrations = 20_000;

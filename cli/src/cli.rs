@@ -23,8 +23,9 @@ struct Cli {
 
 #[derive(Args, Clone)]
 pub struct Common {
-    /// Follow this libvirt version's rules and CPU map: 9.0.0 (Debian 12) or 11.3.0 (Debian 13);
-    /// 9.0 and 11.3 are accepted. Default: 11.3.0, or with --cpu-map the version whose map it is.
+    /// Follow this libvirt version's rules and CPU map: 9.0.0 (Debian 12), 11.3.0 (Debian 13) or
+    /// 12.9.0 (Debian 13 backports); 9.0, 11.3 and 12.9 are accepted. Default: 11.3.0, or with
+    /// --cpu-map the version whose map it is.
     #[arg(long, value_name = "VERSION", global = true)]
     pub libvirt: Option<LibvirtVersion>,
     /// Use a libvirt cpu_map directory (index.xml and its includes) instead of the embedded map.

@@ -93,7 +93,7 @@ fn good(doc: Doc) -> String {
         Doc::Cpu => HOST.to_string(),
         Doc::Cpuid => CPUID.to_string(),
         Doc::MapDir => {
-            cpufleet_engine::map::embedded_documents(cpufleet_engine::LibvirtVersion::NEWEST)[1].1.to_string()
+            cpufleet_engine::map::embedded_documents(cpufleet_engine::LibvirtVersion::DEFAULT)[1].1.to_string()
         }
         Doc::Spec => SPEC.to_string(),
     }

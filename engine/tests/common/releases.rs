@@ -1,0 +1,100 @@
+//! The oracles of each supported libvirt release, one row per release: its own conformance pack
+//! (where libvirt's source of that release gave one), its CPU map as installed, its real `virsh`
+//! (test driver) and its QEMU-driver stacks. Adding a release is a row here, a row in
+//! `cpufleet_engine::version::RELEASES` and in the embedded maps, and the rules that truly differ.
+//! Test files include this file with `#[path]`; nothing here runs anything.
+#![allow(dead_code)]
+
+use cpufleet_engine::LibvirtVersion;
+
+/// One QEMU-driver stack of a release: libvirt's QEMU driver with one QEMU.
+#[derive(Clone, Copy, Debug)]
+pub struct QemuStack {
+    /// The QEMU version, as the summary lines name it (`7.2`, `10.0`, `11.1`).
+    pub qemu: &'static str,
+    /// The `virsh-qemu` wrapper of an oracle script (the QEMU driver embedded in virsh), or None:
+    /// the system's `virsh` with `qemu:///embed?root=DIR` (Debian 12's libvirt 9.0.0).
+    pub virsh_qemu: Option<&'static str>,
+    /// How CI installs it.
+    pub install: &'static str,
+}
+
+/// The oracles of one release.
+#[derive(Clone, Copy, Debug)]
+pub struct ReleaseOracles {
+    pub version: LibvirtVersion,
+    /// The release's public conformance pack under `../shared/conformance/` (its own test cases,
+    /// CPUID dumps and map), or None: libvirt 12.x's sources are not in the package archive, so
+    /// 12.9.0's rules are proven by differential against its binaries only.
+    pub pack: Option<&'static str>,
+    /// The release's `cpu_map/` where no pack holds it: the installed package's files.
+    pub installed_map: Option<&'static str>,
+    /// The environment variable naming its virsh (test driver).
+    pub virsh_env: &'static str,
+    /// Its virsh when the variable is unset; None: `virsh` on PATH.
+    pub virsh_default: Option<&'static str>,
+    /// How to install that virsh.
+    pub virsh_install: &'static str,
+    /// Its QEMU-driver stacks.
+    pub qemu: &'static [QemuStack],
+}
+
+/// Every release's oracles, oldest first (the order of `LibvirtVersion::ALL`).
+pub const RELEASE_ORACLES: [ReleaseOracles; LibvirtVersion::ALL.len()] = [
+    ReleaseOracles {
+        version: LibvirtVersion::V9_0_0,
+        pack: Some("libvirt-9.0.0"),
+        installed_map: None,
+        virsh_env: "CPUFLEET_VIRSH_9_0",
+        virsh_default: None,
+        virsh_install: "apt-get install -y --no-install-recommends libvirt-clients",
+        qemu: &[QemuStack { qemu: "7.2", virsh_qemu: None, install: "sh ../shared/oracles/libvirt-qemu-driver.sh" }],
+    },
+    ReleaseOracles {
+        version: LibvirtVersion::V11_3_0,
+        pack: Some("libvirt-11.3.0"),
+        installed_map: None,
+        virsh_env: "CPUFLEET_VIRSH_11_3",
+        virsh_default: Some("/opt/libvirt-11.3.0/bin/virsh"),
+        virsh_install: "sh ../shared/oracles/libvirt-11.3.0.sh",
+        qemu: &[
+            QemuStack {
+                qemu: "7.2",
+                virsh_qemu: Some("/opt/libvirt-11.3.0-qemu/bin/virsh-qemu"),
+                install: "sh ../shared/oracles/libvirt-11.3.0-qemu-driver.sh",
+            },
+            QemuStack {
+                qemu: "10.0",
+                virsh_qemu: Some("/opt/debian-trixie/bin/virsh-qemu"),
+                install: "sh ../shared/oracles/debian-release.sh trixie",
+            },
+        ],
+    },
+    ReleaseOracles {
+        version: LibvirtVersion::V12_9_0,
+        pack: None,
+        installed_map: Some("/opt/debian-trixie-backports/root/usr/share/libvirt/cpu_map"),
+        virsh_env: "CPUFLEET_VIRSH_12_9",
+        virsh_default: Some("/opt/debian-trixie-backports/bin/virsh"),
+        virsh_install: "sh ../shared/oracles/debian-release.sh trixie-backports",
+        qemu: &[QemuStack {
+            qemu: "11.1",
+            virsh_qemu: Some("/opt/debian-trixie-backports/bin/virsh-qemu"),
+            install: "sh ../shared/oracles/debian-release.sh trixie-backports",
+        }],
+    },
+];
+
+// Row `i` is the release with discriminant `i`.
+const _: () = {
+    let mut i = 0;
+    while i < RELEASE_ORACLES.len() {
+        assert!(RELEASE_ORACLES[i].version as usize == i);
+        i += 1;
+    }
+};
+
+/// The oracles of `version`.
+pub fn oracles(version: LibvirtVersion) -> &'static ReleaseOracles {
+    &RELEASE_ORACLES[version as usize]
+}
