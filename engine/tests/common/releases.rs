@@ -98,3 +98,20 @@ const _: () = {
 pub fn oracles(version: LibvirtVersion) -> &'static ReleaseOracles {
     &RELEASE_ORACLES[version as usize]
 }
+
+/// The held-out discipline of the differentials: fresh random cases every day. The seed of a run
+/// is the UTC day number (days since 1970-01-01) mixed with `salt` (one per differential), unless
+/// the environment variable `env` gives one (decimal or 0x-hex) to reproduce a failure. Every
+/// differential prints the seed it used.
+pub fn date_seed(env: &str, salt: u64) -> u64 {
+    if let Ok(v) = std::env::var(env) {
+        let v = v.trim().replace('_', "");
+        let parsed = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => v.parse(),
+        };
+        return parsed.unwrap_or_else(|_| panic!("{env}={v:?} is not a number"));
+    }
+    let day = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    day.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt
+}
