@@ -96,14 +96,26 @@ fn swarm(root: &Path) -> StepResult {
         (now.as_secs() / 86_400).to_string()
     });
     for version in cpufleet_engine::LibvirtVersion::ALL.map(|v| v.as_str()) {
-        let args =
-            ["run", "--release", "-q", "-p", "cpufleet", "--", "simulate", "--swarm", &n, "--seed", &seed, "--libvirt", version];
+        let args = [
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "cpufleet",
+            "--",
+            "simulate",
+            "--swarm",
+            &n,
+            "--seed",
+            &seed,
+            "--libvirt",
+            version,
+        ];
         println!("swarm under libvirt {version}");
         cargo(root, &args, &[])?;
     }
     Ok(())
 }
-
 
 /// Runs `cargo ARGS` in `dir` with extra environment variables.
 fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> StepResult {
