@@ -4,7 +4,11 @@
 Usage: generate.py CPUFEATURES_H MAP_DIR...
   CPUFEATURES_H  Linux's arch/x86/include/asm/cpufeatures.h (6.1: Debian's linux-headers-*-common)
   MAP_DIR        libvirt cpu_map directories (x86_features.xml), e.g. the conformance packs'
-Writes both tables next to this script.
+Writes both tables next to this script. The tables in the repository were generated from
+linux-headers-6.1.0-47-common's header and the maps of the 11.3.0 and 9.0.0 packs and of 12.9.0
+(/opt/debian-trixie-backports/root/usr/share/libvirt/cpu_map, debian-release.sh trixie-backports).
+os-traits.tsv is Nova's CPU_TRAITS_MAPPING written out (export/tests/nova.rs checks it): a feature
+Nova does not map has '-'.
 """
 import os
 import re
