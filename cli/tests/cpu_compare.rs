@@ -151,6 +151,15 @@ fn differential(version: LibvirtVersion) {
     };
     let host = tmp.join("capabilities.xml");
     std::fs::write(&host, &caps).unwrap();
+    // This machine decoded by cpufleet (CPUID) names the model the release's capabilities name:
+    // the one CPUID decode a release's binaries show (MSR-based features, microcode, topology
+    // and pages are not read by `cpufleet host`, so only the model and vendor are compared).
+    #[cfg(target_arch = "x86_64")]
+    {
+        let ours = Command::new(CPUFLEET).args(["host", "--libvirt", version.as_str()]).output().unwrap();
+        let ours = String::from_utf8_lossy(&ours.stdout).into_owned();
+        assert_eq!(host_model(ours.as_bytes()), host_model(&caps), "{what}: this machine's host model");
+    }
     let map = CpuMap::embedded(version).unwrap();
     let seed = releases::date_seed("CPUFLEET_CMP_SEED", 0xC0FF_EEC0_4FA8_E000 ^ version as u64);
     let mut cases: Vec<String> =
