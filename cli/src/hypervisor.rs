@@ -12,6 +12,7 @@
 
 use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
+use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::{Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, StartKind};
 use cpufleet_engine::x86::Verdict;
 use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
@@ -239,8 +240,9 @@ pub struct StartArgs {
     pub qemu_argv: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// The guest: a <cpu> or a domain XML (a domain without <cpu> gets QEMU's default CPU); a
-    /// file or -.
+    /// The guest: a domain XML (its <cpu>, or QEMU's default CPU without one, and the domain
+    /// settings libvirt writes into -cpu: Hyper-V, KVM, pmu, pvspinlock, apic eoi, the kvmclock and
+    /// hypervclock timers, a Hyper-V panic device) or a bare <cpu>; a file or -.
     pub guest: PathBuf,
 }
 
@@ -253,11 +255,20 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
     let input = cpufleet_io::gather_inputs(std::slice::from_ref(&a.guest))?;
     let [input] = <[Input; 1]>::try_from(input).map_err(|_| CliError::file(&a.guest, "expected one guest file"))?;
     let bytes = cpufleet_io::read_input(&input, a.common.max_input_bytes)?;
-    let doc = match xml::read_cpu_document(&bytes, TypeHint::Guest, map.version(), limits(&a.common)) {
-        Ok(doc) => doc,
-        // A domain without <cpu>: QEMU's default CPU (the engine's start path supplies it).
-        Err(e) if e.element == "domain" && e.kind == XmlErrorKind::MissingElement("cpu") => {
-            CpuDocument { kinds: vec![DocKind::Domain], cpus: vec![], spans: vec![], models: None, domcaps: None }
+    // A domain: its `<cpu>` and the settings that reach `-cpu`. Any other document (a bare
+    // `<cpu>`, ...): its first CPU, in a domain with nothing else.
+    let (doc, features) = match xml::read_domain(&bytes, map.version(), limits(&a.common)) {
+        Ok(d) => {
+            let (cpus, spans) = match (d.domain.cpu, d.cpu_span) {
+                (Some(cpu), Some(span)) => (vec![cpu], vec![span]),
+                _ => (vec![], vec![]),
+            };
+            (CpuDocument { kinds: vec![DocKind::Domain], cpus, spans, models: None, domcaps: None }, d.domain.features)
+        }
+        Err(e) if matches!(e.kind, XmlErrorKind::UnexpectedRoot { .. }) => {
+            let doc = xml::read_cpu_document(&bytes, TypeHint::Guest, map.version(), limits(&a.common))
+                .map_err(|e| CliError::file(input.path(), e))?;
+            (doc, DomainFeatures::default())
         }
         Err(e) => return Err(CliError::file(input.path(), e)),
     };
@@ -275,7 +286,7 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
         );
     }
     let kind = if a.incoming { StartKind::Incoming } else { StartKind::Fresh };
-    let started = match hv.start(&map.x86, &guest, kind) {
+    let started = match hv.start(&map.x86, &guest, &features, kind) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -292,7 +303,8 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
         }
     };
     let tables = NameTable::embedded(Vocabulary::Qemu).map_err(|e| CliError::new(e.to_string()))?;
-    let argv = qemu_cpu_arg(&started.command_line, &tables).map_err(|e| CliError::new(e.to_string()))?;
+    let argv =
+        qemu_cpu_arg(&started.command_line, &started.properties, &tables).map_err(|e| CliError::new(e.to_string()))?;
     match a.format {
         Format::Text if a.qemu_argv => print_stdout(&format!("{}\n", argv.arg))?,
         Format::Text => print_stdout(&xml::format_cpu(&started.cpu))?,

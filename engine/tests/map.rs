@@ -90,7 +90,10 @@ fn embedded_maps_equal_imports_of_the_releases_maps() {
                     "libvirt {version}'s installed cpu_map is absent; install it with `{}`",
                     common::releases::oracles(version).virsh_install
                 );
-                assert!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref() != Ok("1"), "CPUFLEET_REQUIRE_VIRSH=1: {why}");
+                assert!(
+                    std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref() != Ok("1"),
+                    "CPUFLEET_REQUIRE_VIRSH=1: {why}"
+                );
                 eprintln!("SKIPPED embedded map of libvirt {version}: {why}");
             }
             continue;
@@ -99,7 +102,8 @@ fn embedded_maps_equal_imports_of_the_releases_maps() {
         let lookup = |n: &str| files.get(n).map(String::as_str);
         let imported = CpuMap::load(version, &files["index.xml"], &lookup).expect("the release's map loads");
         assert_eq!(
-            embedded, imported,
+            embedded,
+            imported,
             "data/cpu_map/libvirt-{version} differs from {}: run `cpufleet map import`",
             dir.display()
         );

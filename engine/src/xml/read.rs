@@ -329,10 +329,9 @@ fn read_layout(c: &Cursor, raw: &Raw, cpu: &mut CpuDef, v11: bool) -> Result<(),
                 }
             }
             let mode = required(c, e, "mode")?;
-            if !["emulate", "passthrough", "disable"].contains(&mode) {
-                return Err(invalid(c, e, "mode", mode, "emulate, passthrough or disable"));
-            }
-            cpu.cache = Some(CacheDef { level, mode: mode.to_string() });
+            let mode =
+                CacheMode::parse(mode).ok_or_else(|| invalid(c, e, "mode", mode, "emulate, passthrough or disable"))?;
+            cpu.cache = Some(CacheDef { level, mode });
         }
         [_, e, ..] => {
             return Err(c.err_elem(e, XmlErrorKind::Invalid("at most one CPU cache element may be specified".into())))
@@ -340,15 +339,13 @@ fn read_layout(c: &Cursor, raw: &Raw, cpu: &mut CpuDef, v11: bool) -> Result<(),
     }
     if let Some(e) = &raw.maxphysaddr {
         let mode = required(c, e, "mode")?;
-        if !["emulate", "passthrough"].contains(&mode) {
-            return Err(invalid(c, e, "mode", mode, "emulate or passthrough"));
-        }
+        let mode = MaxPhysAddrMode::parse(mode).ok_or_else(|| invalid(c, e, "mode", mode, "emulate or passthrough"))?;
         let bits = uint_attr(c, e, "bits", false)?;
         // libvirt 11.3.0: an optional non-zero `limit`, for mode `passthrough` only.
         let limit = match if v11 { uint_attr(c, e, "limit", false)? } else { None } {
             None => None,
             Some(0) => return Err(invalid(c, e, "limit", "0", "a non-zero unsigned decimal number")),
-            Some(_) if mode != "passthrough" => {
+            Some(_) if mode != MaxPhysAddrMode::Passthrough => {
                 return Err(c.err_elem(
                     e,
                     XmlErrorKind::Invalid(
@@ -358,7 +355,7 @@ fn read_layout(c: &Cursor, raw: &Raw, cpu: &mut CpuDef, v11: bool) -> Result<(),
             }
             l => l,
         };
-        cpu.maxphysaddr = Some(MaxPhysAddr { mode: mode.to_string(), bits, limit });
+        cpu.maxphysaddr = Some(MaxPhysAddr { mode, bits, limit });
     }
     Ok(())
 }
