@@ -138,7 +138,11 @@ fn verdict_line(v: Verdict, f: &str) -> String {
 pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
     let map = mapload::load(&a.common)?;
     let hv = load_hypervisor(&a.common, &map, &a.hv, a.caps.as_deref())?;
-    let docs = inputs::load_all(&a.cpus, &a.common, &map, TypeHint::Auto)?;
+    let docs: Vec<inputs::Loaded> = cpufleet_io::gather_inputs(&a.cpus)?
+        .into_iter()
+        .map(|i| inputs::load_as_sent(i, &a.common, &map))
+        .collect::<CliResult<_>>()?;
+    host_definition_warning(&map, docs.iter().flat_map(|d| d.doc.spans.first()));
     let refs: Vec<inputs::CpuRef> = docs.iter().flat_map(inputs::Loaded::cpu_refs).collect();
     if refs.is_empty() {
         return Err(CliError::file(docs[0].input.path(), "no CPU definition found"));
@@ -188,11 +192,26 @@ pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
     Ok(if results.iter().all(|c| c.verdict.is_compatible()) { Outcome::Ok } else { Outcome::Negative })
 }
 
+/// virsh 11.3.0 and later, for a CPU sent to a hypervisor command with a `<feature>` without
+/// `policy` (a host CPU definition): 11.3.0 prints the line as an error (and goes on), 12.9.0 as
+/// a warning. Once per command, as virsh.
+fn host_definition_warning<'a>(map: &CpuMap, sent: impl Iterator<Item = &'a xml::CpuSpan>) {
+    let v = map.version();
+    if v.at_least_11_3() && sent.into_iter().any(|s| s.feature_without_policy) {
+        let level = if v >= cpufleet_engine::LibvirtVersion::V12_9_0 { "warning" } else { "error" };
+        eprintln!("{level}: using host CPU definition as input may provide incorrect results");
+    }
+}
+
 /// `cpufleet hypervisor-baseline`.
 pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
     let map = mapload::load(&a.common)?;
     let hv = load_hypervisor(&a.common, &map, &a.hv, None)?;
-    let docs = inputs::load_all(&a.files, &a.common, &map, TypeHint::Auto)?;
+    let docs: Vec<inputs::Loaded> = cpufleet_io::gather_inputs(&a.files)?
+        .into_iter()
+        .map(|i| inputs::load_as_sent(i, &a.common, &map))
+        .collect::<CliResult<_>>()?;
+    host_definition_warning(&map, docs.iter().flat_map(|d| d.doc.spans.iter()));
     let cpus: Vec<CpuDef> = docs.iter().flat_map(|d| d.doc.cpus.iter().cloned()).collect();
     let json = a.format == Format::Json;
     if !hv.baseline_is_exact() && a.hv.qemu_caps.is_none() {

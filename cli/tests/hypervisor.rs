@@ -873,3 +873,100 @@ fn inventory_hosts_start_guests_as_the_qemu_driver_9_0_0() {
     }
     assert!(disagreed.is_empty(), "{} of {n} inventory guests start otherwise than the QEMU driver", disagreed.len());
 }
+
+/// Compare inputs whose reading depends on what virsh makes of the document: a capabilities
+/// `<cpu>` without `<arch>` (libvirt reads a guest CPU), a domain `<cpu>` with `<arch>` (a host
+/// CPU), bare CPUs with and without `<arch>`, a UTF-8 byte-order mark or blanks before the XML
+/// declaration (refused: virsh only drops a declaration at the very start), a mark without a
+/// declaration (accepted), and namespaced `<cpu>` elements (prefixed or default namespace, in a
+/// domain, a capabilities document or bare; virsh's XPath sees none, so a second plain `<cpu>`
+/// is the one sent). Models and features are drawn from the map.
+fn compare_input_docs(map: &CpuMap, rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
+    let x = &map.x86;
+    let mut out = Vec::new();
+    for i in 0..40 {
+        let model = ["qemu64", "kvm64", &x.models[rng.below(x.models.len())].name][rng.below(3)].to_string();
+        let mut features = String::new();
+        for _ in 0..rng.below(3) {
+            features.push_str(&format!("<feature name='{}'/>", x.features[rng.below(x.features.len())].name));
+        }
+        let arch = if rng.chance(50) { "<arch>x86_64</arch>" } else { "" };
+        let vendor = if rng.chance(30) { "<vendor>AMD</vendor>" } else { "" };
+        let cpu = |attrs: &str, prefix: &str| {
+            let p = if prefix.is_empty() { String::new() } else { format!("{prefix}:") };
+            format!("<{p}cpu{attrs}>{arch}<{p}model>{model}</{p}model>{vendor}{features}</{p}cpu>")
+        };
+        let plain = cpu("", "");
+        let text = match i % 10 {
+            0 => format!("<capabilities><host>{plain}</host></capabilities>\n"),
+            1 => format!("<domain type='kvm'><name>d{i}</name>{plain}</domain>\n"),
+            2 => format!("{plain}\n"),
+            3 => format!("\u{feff}<?xml version='1.0'?>\n{plain}\n"),
+            4 => format!("\u{feff}{plain}\n"),
+            5 => format!("\n  <?xml version='1.0' encoding='UTF-8'?>\n{plain}\n"),
+            6 => format!("{}\n", cpu(" xmlns:c='http://example.org/cpu'", "c")),
+            7 => format!("{}\n", cpu(" xmlns='http://example.org/cpu'", "")),
+            8 => format!("<domain xmlns:c='http://example.org/cpu'>{}</domain>\n", cpu("", "c")),
+            _ => format!(
+                "<capabilities><host>{}{}</host></capabilities>\n",
+                cpu(" xmlns='http://example.org/cpu'", ""),
+                if rng.chance(50) { plain.clone() } else { String::new() }
+            ),
+        };
+        out.push((format!("input-{i}.xml"), text.into_bytes()));
+    }
+    out
+}
+
+/// `hypervisor-compare` reads its CPU input as virsh sends it (part 1's inputs are all plain):
+/// [`compare_input_docs`] against `virsh hypervisor-cpu-compare`, stdout and `error:` lines
+/// byte for byte, plain and with `--error`, for every available accelerator (prints
+/// `compare-input differential libvirt-9.0.0: N, A agreed, D disagreed`).
+#[test]
+fn compare_inputs_read_as_virsh_9_0_0() {
+    const WHAT: &str = "compare-input differential";
+    let Some(oracle) = oracle_for("compare-input", WHAT) else { return };
+    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
+    let root = tmp_root("compare-input-differential");
+    let hvs = accelerators(&oracle, &root, WHAT);
+    if hvs.is_empty() {
+        return skip(WHAT, "no accelerator gives a host-model CPU");
+    }
+    let mut rng = Rng::new(env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED) ^ 5);
+    let docs = compare_input_docs(&map, &mut rng);
+    let mut all = Vec::new();
+    for a in &hvs {
+        for (name, bytes) in &docs {
+            let file = a.dir.join(name);
+            std::fs::write(&file, bytes).expect("write case");
+            for error in [false, true] {
+                all.push(Case::Compare { file: file.clone(), error }.commands(a.virttype, &a.domcaps, &a.cache));
+            }
+        }
+    }
+    all.truncate(affordable(&oracle, all.len()));
+    let n = all.len();
+    let virsh_cmds: Vec<Vec<String>> = all.iter().map(|(v, _)| v.clone()).collect();
+    let answers = oracle.run(&virsh_cmds, 4);
+    let (mut disagreed, mut refused) = (Vec::new(), 0);
+    for ((v, c), va) in all.iter().zip(&answers) {
+        refused += usize::from(!va.errors.is_empty());
+        let args: Vec<&str> = c.iter().map(String::as_str).collect();
+        if let Some(d) = disagreement(&v.join(" "), va, &VirshOut::of_output(&cpufleet(&args))) {
+            disagreed.push(d);
+        }
+    }
+    println!(
+        "compare-input differential libvirt-9.0.0: {n}, {} agreed, {} disagreed ({} documents × virttype {} × plain/--error; {refused} refused by virsh; oracle: {})",
+        n - disagreed.len(),
+        disagreed.len(),
+        docs.len(),
+        hvs.iter().map(|h| h.virttype).collect::<Vec<_>>().join(" and "),
+        oracle.describe
+    );
+    for d in disagreed.iter().take(5) {
+        println!("DISAGREEMENT {d}");
+    }
+    assert!(refused > 0 && refused < n, "the inputs do not mix refused and accepted documents");
+    assert!(disagreed.is_empty(), "{} of {n} compare inputs are read otherwise than virsh", disagreed.len());
+}

@@ -12,8 +12,14 @@ use std::collections::HashSet;
 /// How to type a CPU being read (`virCPUType` argument of the parser).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TypeHint {
-    /// Host when the `<cpu>` has an `<arch>` child, guest otherwise.
+    /// Host when the `<cpu>` has an `<arch>` child, guest otherwise; a capabilities document's
+    /// CPU is a host CPU and a domain's a guest CPU whatever they hold.
     Auto,
+    /// As virsh sends CPUs to libvirt (`virshExtractCPUDefXMLs`), which reads each one with
+    /// `VIR_CPU_TYPE_AUTO`: every CPU, a capabilities or domain one too, is a host CPU when it
+    /// has an `<arch>` and a guest CPU otherwise. The CPU input of `cpu-compare` and the
+    /// hypervisor commands.
+    AsSent,
     Host,
     Guest,
 }
@@ -105,6 +111,9 @@ pub struct CpuSpan {
     pub model: Option<usize>,
     /// The `<feature>` elements: name and offset, in document order.
     pub features: Vec<(String, usize)>,
+    /// Whether a `<feature>` has no `policy` attribute (what virsh 11.3.0 and later take for a
+    /// host CPU definition given to a hypervisor command).
+    pub feature_without_policy: bool,
 }
 
 impl CpuSpan {
@@ -156,6 +165,7 @@ pub fn read_cpu_elem_spanned(
         offset: cpu_elem.offset,
         model: raw.model.as_ref().map(|(e, _)| e.offset),
         features: raw.features.iter().map(|e| (e.attr("name").unwrap_or_default().to_string(), e.offset)).collect(),
+        feature_without_policy: raw.features.iter().any(|e| e.attr("policy").is_none()),
     };
     build_cpu(c, cpu_elem, raw, hint, version).map(|cpu| (cpu, span))
 }
@@ -164,7 +174,7 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
     let v11 = version.at_least_11_3();
     let bad = |msg: &str| c.err_elem(ce, XmlErrorKind::Invalid(msg.to_string()));
     let cpu_type = match hint {
-        TypeHint::Auto => {
+        TypeHint::Auto | TypeHint::AsSent => {
             if raw.arch.is_some() {
                 if ce.attr("match").is_some() {
                     return Err(bad("'arch' element cannot be used inside 'cpu' element with 'match' attribute'"));
@@ -415,6 +425,12 @@ pub fn parse_cpu(input: &[u8], hint: TypeHint, version: LibvirtVersion, limits: 
     out.ok_or_else(|| c.err_at(0, XmlErrorKind::MissingElement("cpu")))
 }
 
+/// Whether `e` is in an XML namespace of its own (a prefix, or a default `xmlns` it declares),
+/// which virsh's XPath (`/container/cpu`, ...) does not match.
+fn in_namespace(e: &Elem) -> bool {
+    e.name.contains(':') || e.attr("xmlns").is_some_and(|v| !v.is_empty())
+}
+
 /// One entry of a hypervisor's CPU model list (`virDomainCapsCPUModel`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelListEntry {
@@ -507,7 +523,7 @@ pub fn read_cpu_document(
     let cpu_children = |c: &mut Cursor, doc: &mut CpuDocument, parent: &Elem, hint: TypeHint| {
         let mut n = 0;
         c.children(parent, |c, e| {
-            if e.name == "cpu" {
+            if e.name == "cpu" && !in_namespace(&e) {
                 n += 1;
                 let cpu = read_cpu_elem_spanned(c, &e, hint, version)?;
                 push(c, doc, &e, cpu)?;
@@ -516,14 +532,22 @@ pub fn read_cpu_document(
         })?;
         Ok::<usize, XmlError>(n)
     };
-    let guest_unless_host = if hint == TypeHint::Host { TypeHint::Host } else { TypeHint::Guest };
+    let guest_unless_host = match hint {
+        TypeHint::Host => TypeHint::Host,
+        TypeHint::AsSent => TypeHint::AsSent,
+        _ => TypeHint::Guest,
+    };
+    let host_unless_sent = if hint == TypeHint::AsSent { TypeHint::AsSent } else { TypeHint::Host };
     c.roots(|c, root| {
         let mut note = |c: &Cursor, kind: XmlErrorKind| {
             if nothing_found.is_none() {
                 nothing_found = Some(c.err_elem(&root, kind));
             }
         };
-        match root.name.as_str() {
+        // virsh's XPath names elements in no namespace: a prefixed or default-namespaced element
+        // is not there for it ("does not contain any <cpu> element ...").
+        let name = if in_namespace(&root) { "" } else { root.name.as_str() };
+        match name {
             "cpu" => {
                 doc.kinds.push(DocKind::Cpu);
                 let cpu = read_cpu_elem_spanned(c, &root, hint, version)?;
@@ -539,8 +563,8 @@ pub fn read_cpu_document(
                 doc.kinds.push(DocKind::Capabilities);
                 let mut n = 0;
                 c.children(&root, |c, host| {
-                    if host.name == "host" {
-                        n += cpu_children(c, &mut doc, &host, TypeHint::Host)?;
+                    if host.name == "host" && !in_namespace(&host) {
+                        n += cpu_children(c, &mut doc, &host, host_unless_sent)?;
                     }
                     Ok(())
                 })?;
