@@ -61,6 +61,9 @@ pub fn parse_host_doc(
     }
 }
 
+/// A guest domain's name, CPU and `-cpu` settings ([`parse_guest`]).
+pub type ParsedGuest = (String, Option<CpuDef>, DomainFeatures);
+
 /// A guest domain as `virsh dumpxml` writes it: its `<name>`, its first `<cpu>`, read as a
 /// guest CPU (`None`: no `<cpu>` element, libvirt's default CPU), and the domain settings that
 /// reach QEMU's `-cpu` ([`DomainFeatures`]). Everything else is passed over.
@@ -68,7 +71,7 @@ pub fn parse_guest(
     bytes: &[u8],
     version: LibvirtVersion,
     limits: Limits,
-) -> Result<(String, Option<CpuDef>, DomainFeatures), XmlError> {
+) -> Result<ParsedGuest, XmlError> {
     let doc = read_domain(bytes, version, limits).map_err(|mut e| {
         if let XmlErrorKind::UnexpectedRoot { expected, .. } = &mut e.kind {
             *expected = "<domain> (virsh dumpxml)";

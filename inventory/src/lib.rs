@@ -270,7 +270,7 @@ impl Inventory {
         let (host_cpus, cpus) = content::read_hosts(&host_files, map, opts);
         let guest_paths: Vec<&PathBuf> = dirs.iter().flat_map(|p| p.guests.iter().map(|g| &g.1)).collect();
         let version = map.version();
-        let guests: Vec<Result<(String, Option<CpuDef>, DomainFeatures), Problem>> = guest_paths
+        let guests: Vec<Result<docs::ParsedGuest, Problem>> = guest_paths
             .par_iter()
             .map(|p| {
                 let bytes = read_bounded(p, opts.max_input_bytes).map_err(Problem::Read)?;
@@ -294,7 +294,7 @@ impl Inventory {
         &mut self,
         d: layout::PoolDir,
         host_results: &mut impl Iterator<Item = content::HostResult>,
-        guest_results: &mut impl Iterator<Item = Result<(String, Option<CpuDef>, DomainFeatures), Problem>>,
+        guest_results: &mut impl Iterator<Item = Result<docs::ParsedGuest, Problem>>,
         keep_going: bool,
     ) -> Result<Pool, InventoryError> {
         let mut pool = Pool { name: d.name, path: d.path, hosts: Vec::new(), guests: Vec::new() };

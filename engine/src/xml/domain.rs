@@ -134,11 +134,7 @@ fn read_features(c: &Cursor, features: &Node, f: &mut DomainFeatures, version: L
             }
             "pmu" => f.pmu = Some(switch(c, e, "state", Some(true))?),
             "pvspinlock" => f.pvspinlock = Some(switch(c, e, "state", Some(true))?),
-            "apic" => {
-                if e.attr("eoi").is_some() {
-                    f.apic_eoi = Some(switch(c, e, "eoi", None)?);
-                }
-            }
+            "apic" if e.attr("eoi").is_some() => f.apic_eoi = Some(switch(c, e, "eoi", None)?),
             _ => {}
         }
     }
