@@ -99,6 +99,10 @@ enum Cmd {
         /// (as `cpufleet update` does) and the started CPU is compared.
         #[arg(long, value_name = "POOL/HOST", requires = "inventory")]
         on: Option<String>,
+        /// As `virsh cpu-compare --error`, for one host CPU: an incompatible CPU is an error with
+        /// libvirt's message (stderr), and the output is virsh's byte for byte.
+        #[arg(long, conflicts_with_all = ["inventory", "format"])]
+        error: bool,
     },
     /// Decode a <cpudata> CPUID dump to a host CPU (or a guest CPU with --guest).
     Decode {
@@ -287,10 +291,10 @@ fn run(cli: Cli) -> CliResult<Outcome> {
             let opts = commands::BaselineOpts { features, migratable, format, explain, driver };
             commands::baseline(&common, &files, &opts)
         }
-        Cmd::Compare { common, format, files, inventory: Some(dir), on } => {
+        Cmd::Compare { common, format, files, inventory: Some(dir), on, .. } => {
             commands::whereto(&common, &dir, &files, on.as_deref(), format)
         }
-        Cmd::Compare { common, format, files, .. } => commands::compare(&common, &files, format),
+        Cmd::Compare { common, format, files, error, .. } => commands::compare(&common, &files, format, error),
         Cmd::Decode { common, guest, format, cpuid_files } => commands::decode(&common, &cpuid_files, guest, format),
         Cmd::Update { common, format, files } => commands::update(&common, &files, format),
         Cmd::Expand { common, format, files } => commands::expand(&common, &files, format),
