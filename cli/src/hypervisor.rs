@@ -140,7 +140,7 @@ pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
     let hv = load_hypervisor(&a.common, &map, &a.hv, a.caps.as_deref())?;
     let docs: Vec<inputs::Loaded> = cpufleet_io::gather_inputs(&a.cpus)?
         .into_iter()
-        .map(|i| inputs::load_as_sent(i, &a.common, &map))
+        .map(|i| inputs::load_as_sent(i, &a.common, &map, true))
         .collect::<CliResult<_>>()?;
     host_definition_warning(&map, docs.iter().flat_map(|d| d.doc.spans.first()));
     let refs: Vec<inputs::CpuRef> = docs.iter().flat_map(inputs::Loaded::cpu_refs).collect();
@@ -209,7 +209,7 @@ pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
     let hv = load_hypervisor(&a.common, &map, &a.hv, None)?;
     let docs: Vec<inputs::Loaded> = cpufleet_io::gather_inputs(&a.files)?
         .into_iter()
-        .map(|i| inputs::load_as_sent(i, &a.common, &map))
+        .map(|i| inputs::load_as_sent(i, &a.common, &map, true))
         .collect::<CliResult<_>>()?;
     host_definition_warning(&map, docs.iter().flat_map(|d| d.doc.spans.iter()));
     let cpus: Vec<CpuDef> = docs.iter().flat_map(|d| d.doc.cpus.iter().cloned()).collect();

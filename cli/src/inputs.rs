@@ -184,20 +184,28 @@ pub fn virsh_wrap_error(map: &CpuMap, path: &Path, bytes: &[u8]) -> Option<Vec<S
 }
 
 /// Reads the CPU input of `compare` and the hypervisor commands as virsh sends it to libvirt:
-/// refused where virsh cannot wrap it ([`virsh_wrap_error`]) or finds no CPU in it (a
-/// namespaced `<cpu>` included), with virsh's error lines on stderr and its newline on stdout;
-/// every CPU typed by its own `<arch>` ([`TypeHint::AsSent`]).
-pub fn load_as_sent(input: Input, common: &Common, map: &CpuMap) -> CliResult<Loaded> {
+/// every CPU typed by its own `<arch>` ([`TypeHint::AsSent`]); refused where virsh cannot wrap it
+/// ([`virsh_wrap_error`]) or finds no CPU in it (a namespaced `<cpu>` included). The refusal is
+/// the located `cpufleet:` line of every bad input; with `virsh_lines` (the hypervisor commands,
+/// whose errors are virsh's) virsh's own lines come first on stderr, and its newline on stdout.
+pub fn load_as_sent(input: Input, common: &Common, map: &CpuMap, virsh_lines: bool) -> CliResult<Loaded> {
     let bytes = read_input(&input, common.max_input_bytes)?;
     let refuse = |lines: &[String], why: String| {
-        let _ = cpufleet_io::print_stdout("\n");
-        for l in lines {
-            eprintln!("{l}");
+        if virsh_lines {
+            let _ = cpufleet_io::print_stdout("\n");
+            for l in lines {
+                eprintln!("{l}");
+            }
         }
         CliError::file(input.path(), why)
     };
     if let Some(lines) = virsh_wrap_error(map, input.path(), &bytes) {
-        return Err(refuse(&lines, "an XML declaration after a byte-order mark or blanks (virsh refuses it)".into()));
+        let at = bytes.windows(5).position(|w| w == b"<?xml").unwrap_or(0);
+        let why = format!(
+            "{}: XML declaration allowed only at the start of the document (virsh drops a declaration only at byte 0, so after a byte-order mark or blanks libxml2 refuses it)",
+            Pos::locate(&bytes, at)
+        );
+        return Err(refuse(&lines, why));
     }
     match xml::read_cpu_document(&bytes, TypeHint::AsSent, map.version(), limits(common)) {
         Ok(doc) => Ok(Loaded { input, bytes, doc }),

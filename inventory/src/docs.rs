@@ -67,11 +67,7 @@ pub type ParsedGuest = (String, Option<CpuDef>, DomainFeatures);
 /// A guest domain as `virsh dumpxml` writes it: its `<name>`, its first `<cpu>`, read as a
 /// guest CPU (`None`: no `<cpu>` element, libvirt's default CPU), and the domain settings that
 /// reach QEMU's `-cpu` ([`DomainFeatures`]). Everything else is passed over.
-pub fn parse_guest(
-    bytes: &[u8],
-    version: LibvirtVersion,
-    limits: Limits,
-) -> Result<ParsedGuest, XmlError> {
+pub fn parse_guest(bytes: &[u8], version: LibvirtVersion, limits: Limits) -> Result<ParsedGuest, XmlError> {
     let doc = read_domain(bytes, version, limits).map_err(|mut e| {
         if let XmlErrorKind::UnexpectedRoot { expected, .. } = &mut e.kind {
             *expected = "<domain> (virsh dumpxml)";
