@@ -12,6 +12,7 @@
 
 use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
+use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::{Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, StartKind};
 use cpufleet_engine::x86::Verdict;
 use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
@@ -137,7 +138,11 @@ fn verdict_line(v: Verdict, f: &str) -> String {
 pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
     let map = mapload::load(&a.common)?;
     let hv = load_hypervisor(&a.common, &map, &a.hv, a.caps.as_deref())?;
-    let docs = inputs::load_all(&a.cpus, &a.common, &map, TypeHint::Auto)?;
+    let docs: Vec<inputs::Loaded> = cpufleet_io::gather_inputs(&a.cpus)?
+        .into_iter()
+        .map(|i| inputs::load_as_sent(i, &a.common, &map, true))
+        .collect::<CliResult<_>>()?;
+    host_definition_warning(&map, docs.iter().flat_map(|d| d.doc.spans.first()));
     let refs: Vec<inputs::CpuRef> = docs.iter().flat_map(inputs::Loaded::cpu_refs).collect();
     if refs.is_empty() {
         return Err(CliError::file(docs[0].input.path(), "no CPU definition found"));
@@ -187,11 +192,26 @@ pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
     Ok(if results.iter().all(|c| c.verdict.is_compatible()) { Outcome::Ok } else { Outcome::Negative })
 }
 
+/// virsh 11.3.0 and later, for a CPU sent to a hypervisor command with a `<feature>` without
+/// `policy` (a host CPU definition): 11.3.0 prints the line as an error (and goes on), 12.9.0 as
+/// a warning. Once per command, as virsh.
+fn host_definition_warning<'a>(map: &CpuMap, sent: impl Iterator<Item = &'a xml::CpuSpan>) {
+    let v = map.version();
+    if v.at_least_11_3() && sent.into_iter().any(|s| s.feature_without_policy) {
+        let level = if v >= cpufleet_engine::LibvirtVersion::V12_9_0 { "warning" } else { "error" };
+        eprintln!("{level}: using host CPU definition as input may provide incorrect results");
+    }
+}
+
 /// `cpufleet hypervisor-baseline`.
 pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
     let map = mapload::load(&a.common)?;
     let hv = load_hypervisor(&a.common, &map, &a.hv, None)?;
-    let docs = inputs::load_all(&a.files, &a.common, &map, TypeHint::Auto)?;
+    let docs: Vec<inputs::Loaded> = cpufleet_io::gather_inputs(&a.files)?
+        .into_iter()
+        .map(|i| inputs::load_as_sent(i, &a.common, &map, true))
+        .collect::<CliResult<_>>()?;
+    host_definition_warning(&map, docs.iter().flat_map(|d| d.doc.spans.iter()));
     let cpus: Vec<CpuDef> = docs.iter().flat_map(|d| d.doc.cpus.iter().cloned()).collect();
     let json = a.format == Format::Json;
     if !hv.baseline_is_exact() && a.hv.qemu_caps.is_none() {
@@ -239,8 +259,9 @@ pub struct StartArgs {
     pub qemu_argv: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// The guest: a <cpu> or a domain XML (a domain without <cpu> gets QEMU's default CPU); a
-    /// file or -.
+    /// The guest: a domain XML (its <cpu>, or QEMU's default CPU without one, and the domain
+    /// settings libvirt writes into -cpu: Hyper-V, KVM, pmu, pvspinlock, apic eoi, the kvmclock and
+    /// hypervclock timers, a Hyper-V panic device) or a bare <cpu>; a file or -.
     pub guest: PathBuf,
 }
 
@@ -253,11 +274,20 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
     let input = cpufleet_io::gather_inputs(std::slice::from_ref(&a.guest))?;
     let [input] = <[Input; 1]>::try_from(input).map_err(|_| CliError::file(&a.guest, "expected one guest file"))?;
     let bytes = cpufleet_io::read_input(&input, a.common.max_input_bytes)?;
-    let doc = match xml::read_cpu_document(&bytes, TypeHint::Guest, map.version(), limits(&a.common)) {
-        Ok(doc) => doc,
-        // A domain without <cpu>: QEMU's default CPU (the engine's start path supplies it).
-        Err(e) if e.element == "domain" && e.kind == XmlErrorKind::MissingElement("cpu") => {
-            CpuDocument { kinds: vec![DocKind::Domain], cpus: vec![], spans: vec![], models: None, domcaps: None }
+    // A domain: its `<cpu>` and the settings that reach `-cpu`. Any other document (a bare
+    // `<cpu>`, ...): its first CPU, in a domain with nothing else.
+    let (doc, features) = match xml::read_domain(&bytes, map.version(), limits(&a.common)) {
+        Ok(d) => {
+            let (cpus, spans) = match (d.domain.cpu, d.cpu_span) {
+                (Some(cpu), Some(span)) => (vec![cpu], vec![span]),
+                _ => (vec![], vec![]),
+            };
+            (CpuDocument { kinds: vec![DocKind::Domain], cpus, spans, models: None, domcaps: None }, d.domain.features)
+        }
+        Err(e) if matches!(e.kind, XmlErrorKind::UnexpectedRoot { .. }) => {
+            let doc = xml::read_cpu_document(&bytes, TypeHint::Guest, map.version(), limits(&a.common))
+                .map_err(|e| CliError::file(input.path(), e))?;
+            (doc, DomainFeatures::default())
         }
         Err(e) => return Err(CliError::file(input.path(), e)),
     };
@@ -275,7 +305,7 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
         );
     }
     let kind = if a.incoming { StartKind::Incoming } else { StartKind::Fresh };
-    let started = match hv.start(&map.x86, &guest, kind) {
+    let started = match hv.start(&map.x86, &guest, &features, kind) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -292,7 +322,8 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
         }
     };
     let tables = NameTable::embedded(Vocabulary::Qemu).map_err(|e| CliError::new(e.to_string()))?;
-    let argv = qemu_cpu_arg(&started.command_line, &tables).map_err(|e| CliError::new(e.to_string()))?;
+    let argv =
+        qemu_cpu_arg(&started.command_line, &started.properties, &tables).map_err(|e| CliError::new(e.to_string()))?;
     match a.format {
         Format::Text if a.qemu_argv => print_stdout(&format!("{}\n", argv.arg))?,
         Format::Text => print_stdout(&xml::format_cpu(&started.cpu))?,

@@ -152,3 +152,75 @@ pub fn guest_for_baseline(path: &Path, bytes: &[u8], map: &CpuMap, common: &Comm
         ),
     ))
 }
+
+/// virsh's error lines for a document it cannot even wrap (`virshExtractCPUDefXMLs` puts the
+/// file inside `<container>` after dropping an XML declaration only when the file starts with
+/// one): a declaration after a UTF-8 byte-order mark or blanks is then not at the start, and
+/// libxml2 refuses it. 9.0.0's virsh names the file, 11.3.0 and later say "at line N"; both
+/// show libxml2's context line and caret. None for a document virsh can wrap.
+pub fn virsh_wrap_error(map: &CpuMap, path: &Path, bytes: &[u8]) -> Option<Vec<String>> {
+    if bytes.starts_with(b"<?xml") {
+        return None;
+    }
+    let body = bytes.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(bytes);
+    let lead = bytes.len() - body.len() + body.iter().take_while(|b| b" \t\r\n".contains(b)).count();
+    let rest = &bytes[lead..];
+    if !(rest.starts_with(b"<?xml") && rest.get(5).is_some_and(|b| b" \t\r\n".contains(b))) {
+        return None;
+    }
+    let container: Vec<u8> = [b"<container>".as_slice(), bytes].concat();
+    let at = "<container>".len() + lead + "<?xml".len();
+    let line_no = container[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = container[..at].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1).max(at.saturating_sub(80));
+    let line_end = container[at..].iter().position(|&b| b == b'\n').map_or(container.len(), |p| at + p);
+    let what = "XML declaration allowed only at the start of the document";
+    let first = if map.version().at_least_11_3() {
+        format!("error: at line {line_no}: {what}")
+    } else {
+        format!("error: {}:{line_no}: {what}", path.display())
+    };
+    let context = String::from_utf8_lossy(&container[line_start..line_end]).into_owned();
+    Some(vec![first, context, format!("{}^", "-".repeat(at - line_start))])
+}
+
+/// Reads the CPU input of `compare` and the hypervisor commands as virsh sends it to libvirt:
+/// every CPU typed by its own `<arch>` ([`TypeHint::AsSent`]); refused where virsh cannot wrap it
+/// ([`virsh_wrap_error`]) or finds no CPU in it (a namespaced `<cpu>` included). The refusal is
+/// the located `cpufleet:` line of every bad input; with `virsh_lines` (the hypervisor commands,
+/// whose errors are virsh's) virsh's own lines come first on stderr, and its newline on stdout.
+pub fn load_as_sent(input: Input, common: &Common, map: &CpuMap, virsh_lines: bool) -> CliResult<Loaded> {
+    let bytes = read_input(&input, common.max_input_bytes)?;
+    let refuse = |lines: &[String], why: String| {
+        if virsh_lines {
+            let _ = cpufleet_io::print_stdout("\n");
+            for l in lines {
+                eprintln!("{l}");
+            }
+        }
+        CliError::file(input.path(), why)
+    };
+    if let Some(lines) = virsh_wrap_error(map, input.path(), &bytes) {
+        let at = bytes.windows(5).position(|w| w == b"<?xml").unwrap_or(0);
+        let why = format!(
+            "{}: XML declaration allowed only at the start of the document (virsh drops a declaration only at byte 0, so after a byte-order mark or blanks libxml2 refuses it)",
+            Pos::locate(&bytes, at)
+        );
+        return Err(refuse(&lines, why));
+    }
+    match xml::read_cpu_document(&bytes, TypeHint::AsSent, map.version(), limits(common)) {
+        Ok(doc) => Ok(Loaded { input, bytes, doc }),
+        Err(e)
+            if matches!(
+                e.kind,
+                cpufleet_engine::XmlErrorKind::UnexpectedRoot { .. } | cpufleet_engine::XmlErrorKind::MissingElement(_)
+            ) =>
+        {
+            let line = format!(
+                "error: File '{}' does not contain any <cpu> element or valid domain XML, host capabilities XML, or domain capabilities XML",
+                input.path().display()
+            );
+            Err(refuse(&[line], e.to_string()))
+        }
+        Err(e) => Err(CliError::file(input.path(), e)),
+    }
+}

@@ -132,19 +132,39 @@ pub struct TscCounter {
     pub scaling: Option<bool>,
 }
 
+/// `<cache mode>` (`virCPUCacheMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum CacheMode {
+    Emulate,
+    Passthrough,
+    Disable,
+}
+
+/// `<maxphysaddr mode>` (`virCPUMaxPhysAddrMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum MaxPhysAddrMode {
+    Emulate,
+    Passthrough,
+}
+
+names!(CacheMode { Emulate = "emulate", Passthrough = "passthrough", Disable = "disable" });
+names!(MaxPhysAddrMode { Emulate = "emulate", Passthrough = "passthrough" });
+
 /// `<cache level mode/>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct CacheDef {
     pub level: Option<u32>,
-    pub mode: String,
+    pub mode: CacheMode,
 }
 
 /// `<maxphysaddr mode bits/>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct MaxPhysAddr {
-    pub mode: String,
+    pub mode: MaxPhysAddrMode,
     pub bits: Option<u32>,
     /// libvirt 11.3.0's `limit` (mode `passthrough` only).
     pub limit: Option<u32>,

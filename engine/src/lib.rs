@@ -7,6 +7,7 @@
 
 pub mod cpu;
 pub mod cpuid;
+pub mod domain;
 pub mod error;
 pub mod features;
 pub mod hypervisor;

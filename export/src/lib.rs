@@ -119,7 +119,8 @@ pub fn export(
     }
     match format {
         ExportFormat::QemuCpu => {
-            let q = qemu::qemu_cpu_arg(cpu, &tables.qemu)?;
+            let props = cpufleet_engine::hypervisor::cpu_properties(map.version(), cpu, &Default::default());
+            let q = qemu::qemu_cpu_arg(cpu, &props, &tables.qemu)?;
             let json = serde_json::json!({ "arg": q.arg });
             Ok(Export { text: format!("{}\n", q.arg), json, warnings: q.warnings })
         }

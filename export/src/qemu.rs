@@ -1,13 +1,17 @@
 //! The `-cpu` argument libvirt's QEMU driver builds for a guest CPU (`qemuBuildCpuModelArgStr`,
 //! libvirt `src/qemu/qemu_command.c`): `host` / `max` for host-passthrough / maximum (with
 //! `migratable=on|off`; host-passthrough's is on by default), else the model; `vendor=` for a
-//! `vendor_id`, the `<maxphysaddr>` properties; then each feature in the definition's
-//! order as `NAME=on` (force, require) or `NAME=off` (disable, forbid) with QEMU's name
-//! (`data/names/qemu.tsv`). `optional` features are resolved when the guest starts (`update`), so
-//! libvirt never writes them; a CPU given as written keeps them out and says so.
+//! `vendor_id`; then each feature in the definition's order as `NAME=on` (force, require) or
+//! `NAME=off` (disable, forbid) with QEMU's name (`data/names/qemu.tsv`); then the properties
+//! `qemuBuildCpuCommandLine` appends (the engine's
+//! [`cpufleet_engine::hypervisor::cpu_properties`]: a domain's timers, Hyper-V and KVM settings,
+//! `pmu`, and the CPU's `<cache>` and `<maxphysaddr>`). `optional` features are resolved when the
+//! guest starts (`update`), so libvirt never writes them; a CPU given as written keeps them out
+//! and says so.
 
 use crate::error::ExportError;
 use crate::names::NameTable;
+use cpufleet_engine::hypervisor::CpuProperty;
 use cpufleet_engine::{CpuDef, CpuMode, Policy};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,8 +21,9 @@ pub struct QemuCpu {
     pub warnings: Vec<String>,
 }
 
-/// The `-cpu` argument of `cpu` (a guest CPU, best after `update` on its host).
-pub fn qemu_cpu_arg(cpu: &CpuDef, qemu: &NameTable) -> Result<QemuCpu, ExportError> {
+/// The `-cpu` argument of `cpu` (a guest CPU, best after `update` on its host) followed by
+/// `properties` (what the engine's `cpu_properties` gives for it and its domain).
+pub fn qemu_cpu_arg(cpu: &CpuDef, properties: &[CpuProperty], qemu: &NameTable) -> Result<QemuCpu, ExportError> {
     let mut warnings = Vec::new();
     let mut arg = match cpu.mode {
         // libvirt's post-parse sets host-passthrough's migratable='on' when absent; maximum's
@@ -35,21 +40,6 @@ pub fn qemu_cpu_arg(cpu: &CpuDef, qemu: &NameTable) -> Result<QemuCpu, ExportErr
     };
     if let Some(v) = &cpu.vendor_id {
         arg.push_str(&format!(",vendor={v}"));
-    }
-    if let Some(a) = &cpu.maxphysaddr {
-        match a.mode.as_str() {
-            "passthrough" => {
-                arg.push_str(",host-phys-bits=on");
-                if let Some(l) = a.limit.filter(|&l| l > 0) {
-                    arg.push_str(&format!(",host-phys-bits-limit={l}"));
-                }
-            }
-            _ => {
-                if let Some(b) = a.bits.filter(|&b| b > 0) {
-                    arg.push_str(&format!(",phys-bits={b}"));
-                }
-            }
-        }
     }
     for f in &cpu.features {
         let value = match f.effective_policy() {
@@ -72,6 +62,10 @@ pub fn qemu_cpu_arg(cpu: &CpuDef, qemu: &NameTable) -> Result<QemuCpu, ExportErr
             }
             None => warnings.push(format!("feature '{}' has no QEMU name: libvirt does not pass it", f.name)),
         }
+    }
+    for p in properties {
+        arg.push(',');
+        arg.push_str(&p.to_string());
     }
     Ok(QemuCpu { arg, warnings })
 }

@@ -122,7 +122,7 @@ fn libvirt_qemuxmlconfdata_cases() {
     for v in LibvirtVersion::ALL {
         let map = CpuMap::embedded(v).unwrap();
         for (name, xml, want) in CASES {
-            let got = qemu_cpu_arg(&started(&map, xml), &qemu).unwrap();
+            let got = qemu_cpu_arg(&started(&map, xml), &[], &qemu).unwrap();
             let want: String = want.split_whitespace().collect();
             assert_eq!(got.arg, want, "{name} under libvirt {v}");
             assert!(got.warnings.is_empty(), "{name}: {:?}", got.warnings);
@@ -135,11 +135,11 @@ fn as_written_optional_features_are_left_out_with_a_warning() {
     let qemu = NameTable::embedded(Vocabulary::Qemu).unwrap();
     let map = CpuMap::embedded(LibvirtVersion::DEFAULT).unwrap();
     let cpu = guest(&map, CASES[1].1);
-    let got = qemu_cpu_arg(&cpu, &qemu).unwrap();
+    let got = qemu_cpu_arg(&cpu, &[], &qemu).unwrap();
     assert!(!got.arg.contains("tm=") && !got.arg.contains("sse4a="), "{}", got.arg);
     assert_eq!(got.warnings.len(), 2);
     let host_model = guest(&map, "<cpu mode='host-model'/>");
-    assert!(qemu_cpu_arg(&host_model, &qemu).is_err());
+    assert!(qemu_cpu_arg(&host_model, &[], &qemu).is_err());
 }
 
 fn cputestdata(v: LibvirtVersion) -> Option<PathBuf> {
@@ -174,7 +174,7 @@ fn baseline_round_trip() {
         let mut checked = 0;
         for pair in hosts.windows(2) {
             let Ok(base) = ops::baseline(&map, pair, None, true) else { continue };
-            let arg = qemu_cpu_arg(&base, &qemu).unwrap();
+            let arg = qemu_cpu_arg(&base, &[], &qemu).unwrap();
             let (model, features) = parse_qemu_cpu_arg(&arg.arg, &qemu).unwrap();
             assert_eq!(Some(model), base.model, "{}", arg.arg);
             let back: Vec<(String, bool)> = features.into_iter().map(|f| (f.name, f.on)).collect();

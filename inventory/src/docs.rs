@@ -2,11 +2,11 @@
 //! engine's reader takes, or a `<cpudata>` CPUID dump) and a guest domain (`virsh dumpxml`).
 
 use crate::Problem;
+use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::{Accel, Hypervisor};
 use cpufleet_engine::x86::{self, X86Data};
-use cpufleet_engine::xml::read::read_cpu_elem;
-use cpufleet_engine::xml::{parse_cpuid_data, read_cpu_document, Cursor, DocKind, Limits, TypeHint};
-use cpufleet_engine::{CpuDef, CpuMap, LibvirtVersion, XmlError, XmlErrorKind};
+use cpufleet_engine::xml::{parse_cpuid_data, read_cpu_document, read_domain, DocKind, Limits, TypeHint};
+use cpufleet_engine::{CpuDef, CpuMap, LibvirtVersion, Pos, XmlError, XmlErrorKind};
 
 /// The one host CPU of a host file, read as `cpufleet baseline` (and `virsh cpu-baseline`)
 /// reads its inputs: every CPU typed as a host CPU (`virsh capabilities` host/cpu, bare host
@@ -61,47 +61,29 @@ pub fn parse_host_doc(
     }
 }
 
-/// A guest domain as `virsh dumpxml` writes it: its `<name>` and its first `<cpu>`, read as a
-/// guest CPU (`None`: no `<cpu>` element, libvirt's default CPU). Everything else is passed over.
-pub fn parse_guest(
-    bytes: &[u8],
-    version: LibvirtVersion,
-    limits: Limits,
-) -> Result<(String, Option<CpuDef>), XmlError> {
-    let mut c = Cursor::new(bytes, limits)?;
-    let mut root_seen = false;
-    let mut name: Option<String> = None;
-    let mut cpu = None;
-    c.roots(|c, root| {
-        if root_seen {
-            return Err(c.err_elem(&root, XmlErrorKind::Syntax("extra content at the end of the document".into())));
+/// A guest domain's name, CPU and `-cpu` settings ([`parse_guest`]).
+pub type ParsedGuest = (String, Option<CpuDef>, DomainFeatures);
+
+/// A guest domain as `virsh dumpxml` writes it: its `<name>`, its first `<cpu>`, read as a
+/// guest CPU (`None`: no `<cpu>` element, libvirt's default CPU), and the domain settings that
+/// reach QEMU's `-cpu` ([`DomainFeatures`]). Everything else is passed over.
+pub fn parse_guest(bytes: &[u8], version: LibvirtVersion, limits: Limits) -> Result<ParsedGuest, XmlError> {
+    let doc = read_domain(bytes, version, limits).map_err(|mut e| {
+        if let XmlErrorKind::UnexpectedRoot { expected, .. } = &mut e.kind {
+            *expected = "<domain> (virsh dumpxml)";
         }
-        root_seen = true;
-        if root.name != "domain" {
-            let kind = XmlErrorKind::UnexpectedRoot { found: root.name.clone(), expected: "<domain> (virsh dumpxml)" };
-            return Err(c.err_elem(&root, kind));
-        }
-        c.children(&root, |c, e| {
-            match e.name.as_str() {
-                "name" if name.is_none() => {
-                    let text = c.text(&e)?;
-                    if text.trim().is_empty() {
-                        return Err(c.err_elem(&e, XmlErrorKind::Invalid("empty domain name".into())));
-                    }
-                    name = Some(text);
-                }
-                "cpu" if cpu.is_none() => cpu = Some(read_cpu_elem(c, &e, TypeHint::Guest, version)?),
-                _ => {}
-            }
-            Ok(())
-        })?;
-        if name.is_none() {
-            return Err(c.err_elem(&root, XmlErrorKind::MissingElement("name")));
-        }
-        Ok(())
+        e
     })?;
-    match name {
-        Some(n) => Ok((n, cpu)),
-        None => Err(c.err_at(0, XmlErrorKind::MissingElement("domain"))),
+    let at = |offset: usize, element: &str, kind| XmlError {
+        pos: Pos::locate(bytes, offset),
+        element: element.into(),
+        kind,
+    };
+    match (doc.domain.name, doc.name_offset) {
+        (Some(n), Some(o)) if n.trim().is_empty() => {
+            Err(at(o, "name", XmlErrorKind::Invalid("empty domain name".into())))
+        }
+        (Some(n), _) => Ok((n, doc.domain.cpu, doc.domain.features)),
+        (None, _) => Err(at(doc.offset, "domain", XmlErrorKind::MissingElement("name"))),
     }
 }

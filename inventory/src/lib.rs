@@ -36,6 +36,7 @@ mod content;
 pub mod docs;
 mod layout;
 
+use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::xml::Limits;
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, LibvirtVersion, XmlError};
@@ -122,6 +123,8 @@ pub struct Guest {
     /// The domain's `<cpu>`, read as a guest CPU; `None` when the domain has no `<cpu>` element
     /// (libvirt's default CPU).
     pub cpu: Option<CpuDef>,
+    /// The domain's settings that reach QEMU's `-cpu` (Hyper-V, KVM, `pmu`, timers, ...).
+    pub features: DomainFeatures,
     pub path: PathBuf,
 }
 
@@ -267,7 +270,7 @@ impl Inventory {
         let (host_cpus, cpus) = content::read_hosts(&host_files, map, opts);
         let guest_paths: Vec<&PathBuf> = dirs.iter().flat_map(|p| p.guests.iter().map(|g| &g.1)).collect();
         let version = map.version();
-        let guests: Vec<Result<(String, Option<CpuDef>), Problem>> = guest_paths
+        let guests: Vec<Result<docs::ParsedGuest, Problem>> = guest_paths
             .par_iter()
             .map(|p| {
                 let bytes = read_bounded(p, opts.max_input_bytes).map_err(Problem::Read)?;
@@ -291,7 +294,7 @@ impl Inventory {
         &mut self,
         d: layout::PoolDir,
         host_results: &mut impl Iterator<Item = content::HostResult>,
-        guest_results: &mut impl Iterator<Item = Result<(String, Option<CpuDef>), Problem>>,
+        guest_results: &mut impl Iterator<Item = Result<docs::ParsedGuest, Problem>>,
         keep_going: bool,
     ) -> Result<Pool, InventoryError> {
         let mut pool = Pool { name: d.name, path: d.path, hosts: Vec::new(), guests: Vec::new() };
@@ -313,7 +316,7 @@ impl Inventory {
         }
         for ((host_file, path), r) in d.guests.into_iter().zip(guest_results) {
             match (kept[host_file], r) {
-                (Some(host), Ok((name, cpu))) => pool.guests.push(Guest { name, host, cpu, path }),
+                (Some(host), Ok((name, cpu, features))) => pool.guests.push(Guest { name, host, cpu, features, path }),
                 (None, _) => self.skip(&pool.name, path, Problem::HostSkipped, keep_going)?,
                 (Some(_), Err(problem)) => self.skip(&pool.name, path, problem, keep_going)?,
             }

@@ -9,6 +9,7 @@
 use super::fleet::{Classes, HostClass, NO};
 use super::spec::{ModelRef, Template};
 use cpufleet_engine::cpu::CpuCheck;
+use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::{ErrorCode, LibvirtError, StartKind};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, PolicySets, Sel, Verdict};
@@ -237,7 +238,7 @@ pub fn start_on(
     fault: Option<Fault>,
 ) -> Result<CpuDef, StartFail> {
     let orig = build_def(t, ctx, host).map_err(|reason| StartFail { reason, blocker: None })?;
-    start_def(map, orig, host, fault)
+    start_def(map, orig, &DomainFeatures::default(), host, fault)
 }
 
 /// Starts the guest CPU `orig` on `host`: the QEMU driver's start path (a real guest's CPU, or a
@@ -245,11 +246,17 @@ pub fn start_on(
 /// `Hypervisor::start`: defaults, forbidden features and `check='partial'` against FULL, update
 /// against MIGRATABLE, the QEMU filters), then QEMU's vCPU: what KVM cannot enable is corrected
 /// to `disable` (`virCPUUpdateLive`, qemu-driver spec §4.4) and the CPU becomes `check='full'`.
-pub fn start_def(map: &X86Map, orig: CpuDef, host: &HostClass, fault: Option<Fault>) -> Result<CpuDef, StartFail> {
+pub fn start_def(
+    map: &X86Map,
+    orig: CpuDef,
+    domain: &DomainFeatures,
+    host: &HostClass,
+    fault: Option<Fault>,
+) -> Result<CpuDef, StartFail> {
     if fault == Some(Fault::RawHostStart) {
         return raw_start(map, orig, host);
     }
-    let started = host.hv.start(map, &orig, StartKind::Fresh).map_err(|e| hv_fail(map, &orig, host, e))?;
+    let started = host.hv.start(map, &orig, domain, StartKind::Fresh).map_err(|e| hv_fail(map, &orig, host, e))?;
     let mut g = started.cpu;
     if fault == Some(Fault::BreakPromotion) {
         for f in &orig.features {
@@ -274,7 +281,9 @@ pub fn incoming(map: &X86Map, live: &CpuDef, host: &HostClass) -> Result<CpuDef,
             return Err(format!("the guest CPU's vendor {v} is not the host's"));
         }
     }
-    let mut g = host.hv.start(map, live, StartKind::Incoming).map_err(|e| e.to_string())?.cpu;
+    // The simulator's migrations carry the CPU only: its guests' domain settings are the defaults.
+    let domain = DomainFeatures::default();
+    let mut g = host.hv.start(map, live, &domain, StartKind::Incoming).map_err(|e| e.to_string())?.cpu;
     live_update(map, &mut g, host)?;
     Ok(g)
 }

@@ -15,6 +15,7 @@ use super::kvm_view::KvmView;
 use super::profiles::{OddRules, Profile, Profiles};
 use super::rng::Weighted;
 use super::spec::{PoolSpec, Spec};
+use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::model::make_signature;
 use cpufleet_engine::{CpuDef, FeatureSet};
@@ -29,6 +30,8 @@ pub struct RealGuest {
     /// `None`: the domain has no `<cpu>` (the hypervisor's default CPU, which libvirt checks
     /// nowhere).
     pub cpu: Option<CpuDef>,
+    /// The domain's settings that reach `-cpu` and the start checks.
+    pub features: DomainFeatures,
 }
 
 /// A real fleet ready to simulate: the spec with the inventory's pools and pseudo-generations,
@@ -114,7 +117,12 @@ pub fn from_inventory(map: &X86Map, base: &Spec, inv: &Inventory) -> SimResult<R
             }
         }
         for g in &p.guests {
-            guests.push(RealGuest { name: g.name.clone(), host: start + g.host, cpu: g.cpu.clone() });
+            guests.push(RealGuest {
+                name: g.name.clone(),
+                host: start + g.host,
+                cpu: g.cpu.clone(),
+                features: g.features.clone(),
+            });
         }
         let vendor = classes.get(keys[p.hosts[0].cpu.index()].1).vendor;
         let weights: Vec<f64> = gens.iter().map(|g| g.1).collect();

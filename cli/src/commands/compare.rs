@@ -1,6 +1,6 @@
 //! `cpufleet compare HOST… CPU`: `virsh cpu-compare` of CPU against every host CPU given.
 
-use crate::inputs::{first_cpu, load, split_last, unknown_name, CpuRef, Loaded};
+use crate::inputs::{first_cpu, load, load_as_sent, split_last, unknown_name, CpuRef, Loaded};
 use crate::{json, mapload, Common, Format, Outcome};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{Comparison, Reason, Verdict};
@@ -18,7 +18,7 @@ pub fn compare(common: &Common, args: &[PathBuf], format: Format, error: bool) -
     let (host_inputs, cpu_input) = split_last(args, "CPU")?;
     let hosts: Vec<Loaded> =
         host_inputs.into_iter().map(|i| load(i, common, &map, TypeHint::Auto)).collect::<CliResult<_>>()?;
-    let guest = load(cpu_input, common, &map, TypeHint::Auto)?;
+    let guest = load_as_sent(cpu_input, common, &map, false)?;
     let cpu = first_cpu(&guest)?;
     let host_refs: Vec<CpuRef> = hosts.iter().flat_map(Loaded::cpu_refs).collect();
     if host_refs.is_empty() {

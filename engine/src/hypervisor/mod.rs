@@ -9,13 +9,15 @@
 //! `virsh capabilities` document (the FULL host CPU the start path checks against). Pure: the
 //! caller reads the files.
 
+pub mod command_line;
 mod qemu_caps;
 mod start;
 
+pub use command_line::{cpu_properties, CpuProperty};
 pub use qemu_caps::{parse_qemu_caps, QemuCaps, QemuProp};
 pub use start::{StartKind, StartedCpu, DEFAULT_X86_MODEL};
 
-use crate::cpu::{CpuDef, Fallback, MaxPhysAddr, Policy};
+use crate::cpu::{CpuDef, Fallback, MaxPhysAddr, MaxPhysAddrMode, Policy};
 use crate::error::{CpuError, Pos, XmlError, XmlErrorKind};
 use crate::features::FeatureSet;
 use crate::map::{CpuMap, X86Map};
@@ -495,7 +497,7 @@ impl Hypervisor {
         }
         if self.version.at_least_11_3() {
             out.maxphysaddr = min_phys_limit(cpus).map(|limit| MaxPhysAddr {
-                mode: "passthrough".into(),
+                mode: MaxPhysAddrMode::Passthrough,
                 bits: None,
                 limit: Some(limit),
             });

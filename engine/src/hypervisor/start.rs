@@ -2,11 +2,17 @@
 //! domain XML is parsed (`qemuDomainDefCPUPostParse`, `qemuDomainDefSetDefaultCPU`), the
 //! feature-name validation (`virCPUValidateFeatures`), `qemuProcessUpdateGuestCPU` (mode support,
 //! forbidden features against FULL, `check='partial'`, update against MIGRATABLE, translation,
-//! the filtered features) and what the command line leaves out. x86 only.
+//! the filtered features) and what the command line leaves out; before them, what
+//! `qemuValidateDomainDef` checks of the CPU's cache and address size and (12.9.0) of the
+//! Hyper-V enlightenments; after them, the rest of the `-cpu` argument the domain's settings
+//! give ([`super::command_line`]). x86 only.
 
+use super::command_line::{cpu_properties, CpuProperty};
 use super::{plain_compare, ErrorCode, Hypervisor, LibvirtError};
-use crate::cpu::{CpuCheck, CpuDef, CpuMatch, CpuMode, CpuType, Fallback, Policy};
+use crate::cpu::{CacheMode, CpuCheck, CpuDef, CpuMatch, CpuMode, CpuType, Fallback, MaxPhysAddrMode, Policy};
+use crate::domain::{DomainFeatures, HypervFeature, HypervMode, PvTimer};
 use crate::map::X86Map;
+use crate::version::LibvirtVersion;
 use crate::x86::{self, Verdict};
 
 /// QEMU's default CPU of the x86 `pc` and `q35` machine types (`default-cpu-type`
@@ -30,14 +36,24 @@ pub struct StartedCpu {
     /// disabled features QEMU does not know off the command line (9.0.0 already dropped them
     /// from the definition).
     pub command_line: CpuDef,
+    /// What `-cpu` has after `command_line`'s model and features, in libvirt's order.
+    pub properties: Vec<CpuProperty>,
 }
 
 impl Hypervisor {
     /// The guest CPU `guest` (a domain's `<cpu>`; custom without a model for a domain without
-    /// one) as the QEMU driver starts it on this hypervisor, or the error it gives.
-    pub fn start(&self, map: &X86Map, guest: &CpuDef, kind: StartKind) -> Result<StartedCpu, LibvirtError> {
+    /// one) of a domain with the settings `domain` as the QEMU driver starts it on this
+    /// hypervisor, or the error it gives.
+    pub fn start(
+        &self,
+        map: &X86Map,
+        guest: &CpuDef,
+        domain: &DomainFeatures,
+        kind: StartKind,
+    ) -> Result<StartedCpu, LibvirtError> {
         self.require_x86("starting a domain")?;
         let mut cpu = self.post_parse(guest)?;
+        validate_domain(map.version(), &cpu, domain)?;
         validate_features(map, &cpu)?;
         self.update_guest_cpu(map, &mut cpu, kind)?;
         // libvirt 11.3.0, at the end of `qemuProcessUpdateGuestCPU` (every mode): toggling
@@ -56,7 +72,8 @@ impl Hypervisor {
             self.drop_unknown_disabled(map, &mut cpu);
             command_line = cpu.clone();
         }
-        Ok(StartedCpu { cpu, command_line })
+        let properties = cpu_properties(map.version(), &command_line, domain);
+        Ok(StartedCpu { cpu, command_line, properties })
     }
 
     /// §4.1: the default CPU, `check`'s default, host-passthrough's `migratable='on'`.
@@ -190,10 +207,90 @@ impl Hypervisor {
     }
 }
 
-/// `virCPUValidateFeatures` (§4.2): every feature must be known to the map.
+/// `virCPUValidateFeatures` (§4.2): every feature must be known to the map. The KVM and Hyper-V
+/// pseudo-features (`hv-relaxed`, `kvm_pv_unhalt`, ...) are not map features: a domain asks for
+/// them in `<features>`, and in `<cpu>` every release refuses them ("unknown CPU feature:
+/// hv-relaxed").
 fn validate_features(x: &X86Map, cpu: &CpuDef) -> Result<(), LibvirtError> {
-    match cpu.features.iter().find(|f| x.feature_id(&f.name).is_none() && !x86::is_kvm_feature(x, &f.name)) {
+    match cpu.features.iter().find(|f| x.feature_id(&f.name).is_none()) {
         Some(f) => Err(LibvirtError::new(ErrorCode::ConfigUnsupported, format!("unknown CPU feature: {}", f.name))),
         None => Ok(()),
+    }
+}
+
+fn unsupported(message: String) -> LibvirtError {
+    LibvirtError::new(ErrorCode::ConfigUnsupported, message)
+}
+
+/// What `qemuValidateDomainDef` checks before a start, in its order: the `<cpu>`'s maximum
+/// physical address size and cache (`qemuValidateDomainDefCpu`), then, from libvirt 12.9.0, the
+/// dependencies between Hyper-V enlightenments (not in passthrough mode). Same texts in every
+/// release that has the check.
+fn validate_domain(version: LibvirtVersion, cpu: &CpuDef, d: &DomainFeatures) -> Result<(), LibvirtError> {
+    if let Some(a) = &cpu.maxphysaddr {
+        match (a.mode, a.bits) {
+            (MaxPhysAddrMode::Passthrough, Some(_)) => {
+                return Err(unsupported(
+                    "CPU maximum physical address bits number specification cannot be used with mode='passthrough'"
+                        .into(),
+                ))
+            }
+            // 9.0.0 only: 11.3.0 takes emulate without bits as `host-phys-bits=off`.
+            (MaxPhysAddrMode::Emulate, None) if !version.at_least_11_3() => {
+                return Err(unsupported(
+                    "if using CPU maximum physical address mode='emulate', bits= must be specified too".into(),
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some(c) = &cpu.cache {
+        let host_like = matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum);
+        match c.mode {
+            CacheMode::Emulate if c.level != Some(3) => {
+                return Err(unsupported("CPU cache mode 'emulate' can only be used with level='3'".into()))
+            }
+            CacheMode::Passthrough if !host_like => {
+                return Err(unsupported(
+                    "CPU cache mode 'passthrough' can only be used with 'host-passthrough' / 'maximum' CPUs".into(),
+                ))
+            }
+            CacheMode::Passthrough | CacheMode::Disable if c.level.is_some() => {
+                return Err(unsupported(format!("unsupported CPU cache level for mode '{}'", c.mode)))
+            }
+            _ => {}
+        }
+    }
+    match &d.hyperv {
+        Some(h) if version >= LibvirtVersion::V12_9_0 && h.mode != HypervMode::Passthrough => {
+            let requires = |f: HypervFeature, g: HypervFeature| {
+                unsupported(format!("'{}' hyperv feature requires '{}' feature", f.as_str(), g.as_str()))
+            };
+            for &(f, on) in &h.states {
+                if !on {
+                    continue;
+                }
+                match f {
+                    HypervFeature::Stimer if !d.timer_present(PvTimer::Hypervclock) => {
+                        return Err(unsupported("'stimer' hyperv feature requires 'hypervclock' timer".into()))
+                    }
+                    HypervFeature::Stimer if !h.is_on(HypervFeature::Synic) => {
+                        return Err(requires(f, HypervFeature::Synic))
+                    }
+                    HypervFeature::Tlbflush | HypervFeature::Ipi if !h.is_on(HypervFeature::Vpindex) => {
+                        return Err(requires(f, HypervFeature::Vpindex))
+                    }
+                    HypervFeature::Evmcs if !h.is_on(HypervFeature::Vapic) => {
+                        return Err(requires(f, HypervFeature::Vapic))
+                    }
+                    _ => {}
+                }
+            }
+            if h.is_on(HypervFeature::Tlbflush) && h.tlbflush_direct == Some(true) && !h.is_on(HypervFeature::Vapic) {
+                return Err(unsupported("'hv-tlbflush-direct' hyperv feature requires 'vapic' feature".into()));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }

@@ -12,8 +12,14 @@ use std::collections::HashSet;
 /// How to type a CPU being read (`virCPUType` argument of the parser).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TypeHint {
-    /// Host when the `<cpu>` has an `<arch>` child, guest otherwise.
+    /// Host when the `<cpu>` has an `<arch>` child, guest otherwise; a capabilities document's
+    /// CPU is a host CPU and a domain's a guest CPU whatever they hold.
     Auto,
+    /// As virsh sends CPUs to libvirt (`virshExtractCPUDefXMLs`), which reads each one with
+    /// `VIR_CPU_TYPE_AUTO`: every CPU, a capabilities or domain one too, is a host CPU when it
+    /// has an `<arch>` and a guest CPU otherwise. The CPU input of `cpu-compare` and the
+    /// hypervisor commands.
+    AsSent,
     Host,
     Guest,
 }
@@ -105,6 +111,9 @@ pub struct CpuSpan {
     pub model: Option<usize>,
     /// The `<feature>` elements: name and offset, in document order.
     pub features: Vec<(String, usize)>,
+    /// Whether a `<feature>` has no `policy` attribute (what virsh 11.3.0 and later take for a
+    /// host CPU definition given to a hypervisor command).
+    pub feature_without_policy: bool,
 }
 
 impl CpuSpan {
@@ -156,6 +165,7 @@ pub fn read_cpu_elem_spanned(
         offset: cpu_elem.offset,
         model: raw.model.as_ref().map(|(e, _)| e.offset),
         features: raw.features.iter().map(|e| (e.attr("name").unwrap_or_default().to_string(), e.offset)).collect(),
+        feature_without_policy: raw.features.iter().any(|e| e.attr("policy").is_none()),
     };
     build_cpu(c, cpu_elem, raw, hint, version).map(|cpu| (cpu, span))
 }
@@ -164,7 +174,7 @@ fn build_cpu(c: &Cursor, ce: &Elem, raw: Raw, hint: TypeHint, version: LibvirtVe
     let v11 = version.at_least_11_3();
     let bad = |msg: &str| c.err_elem(ce, XmlErrorKind::Invalid(msg.to_string()));
     let cpu_type = match hint {
-        TypeHint::Auto => {
+        TypeHint::Auto | TypeHint::AsSent => {
             if raw.arch.is_some() {
                 if ce.attr("match").is_some() {
                     return Err(bad("'arch' element cannot be used inside 'cpu' element with 'match' attribute'"));
@@ -329,10 +339,9 @@ fn read_layout(c: &Cursor, raw: &Raw, cpu: &mut CpuDef, v11: bool) -> Result<(),
                 }
             }
             let mode = required(c, e, "mode")?;
-            if !["emulate", "passthrough", "disable"].contains(&mode) {
-                return Err(invalid(c, e, "mode", mode, "emulate, passthrough or disable"));
-            }
-            cpu.cache = Some(CacheDef { level, mode: mode.to_string() });
+            let mode =
+                CacheMode::parse(mode).ok_or_else(|| invalid(c, e, "mode", mode, "emulate, passthrough or disable"))?;
+            cpu.cache = Some(CacheDef { level, mode });
         }
         [_, e, ..] => {
             return Err(c.err_elem(e, XmlErrorKind::Invalid("at most one CPU cache element may be specified".into())))
@@ -340,15 +349,13 @@ fn read_layout(c: &Cursor, raw: &Raw, cpu: &mut CpuDef, v11: bool) -> Result<(),
     }
     if let Some(e) = &raw.maxphysaddr {
         let mode = required(c, e, "mode")?;
-        if !["emulate", "passthrough"].contains(&mode) {
-            return Err(invalid(c, e, "mode", mode, "emulate or passthrough"));
-        }
+        let mode = MaxPhysAddrMode::parse(mode).ok_or_else(|| invalid(c, e, "mode", mode, "emulate or passthrough"))?;
         let bits = uint_attr(c, e, "bits", false)?;
         // libvirt 11.3.0: an optional non-zero `limit`, for mode `passthrough` only.
         let limit = match if v11 { uint_attr(c, e, "limit", false)? } else { None } {
             None => None,
             Some(0) => return Err(invalid(c, e, "limit", "0", "a non-zero unsigned decimal number")),
-            Some(_) if mode != "passthrough" => {
+            Some(_) if mode != MaxPhysAddrMode::Passthrough => {
                 return Err(c.err_elem(
                     e,
                     XmlErrorKind::Invalid(
@@ -358,7 +365,7 @@ fn read_layout(c: &Cursor, raw: &Raw, cpu: &mut CpuDef, v11: bool) -> Result<(),
             }
             l => l,
         };
-        cpu.maxphysaddr = Some(MaxPhysAddr { mode: mode.to_string(), bits, limit });
+        cpu.maxphysaddr = Some(MaxPhysAddr { mode, bits, limit });
     }
     Ok(())
 }
@@ -416,6 +423,12 @@ pub fn parse_cpu(input: &[u8], hint: TypeHint, version: LibvirtVersion, limits: 
         return Err(e);
     }
     out.ok_or_else(|| c.err_at(0, XmlErrorKind::MissingElement("cpu")))
+}
+
+/// Whether `e` is in an XML namespace of its own (a prefix, or a default `xmlns` it declares),
+/// which virsh's XPath (`/container/cpu`, ...) does not match.
+fn in_namespace(e: &Elem) -> bool {
+    e.name.contains(':') || e.attr("xmlns").is_some_and(|v| !v.is_empty())
 }
 
 /// One entry of a hypervisor's CPU model list (`virDomainCapsCPUModel`).
@@ -510,7 +523,7 @@ pub fn read_cpu_document(
     let cpu_children = |c: &mut Cursor, doc: &mut CpuDocument, parent: &Elem, hint: TypeHint| {
         let mut n = 0;
         c.children(parent, |c, e| {
-            if e.name == "cpu" {
+            if e.name == "cpu" && !in_namespace(&e) {
                 n += 1;
                 let cpu = read_cpu_elem_spanned(c, &e, hint, version)?;
                 push(c, doc, &e, cpu)?;
@@ -519,14 +532,22 @@ pub fn read_cpu_document(
         })?;
         Ok::<usize, XmlError>(n)
     };
-    let guest_unless_host = if hint == TypeHint::Host { TypeHint::Host } else { TypeHint::Guest };
+    let guest_unless_host = match hint {
+        TypeHint::Host => TypeHint::Host,
+        TypeHint::AsSent => TypeHint::AsSent,
+        _ => TypeHint::Guest,
+    };
+    let host_unless_sent = if hint == TypeHint::AsSent { TypeHint::AsSent } else { TypeHint::Host };
     c.roots(|c, root| {
         let mut note = |c: &Cursor, kind: XmlErrorKind| {
             if nothing_found.is_none() {
                 nothing_found = Some(c.err_elem(&root, kind));
             }
         };
-        match root.name.as_str() {
+        // virsh's XPath names elements in no namespace: a prefixed or default-namespaced element
+        // is not there for it ("does not contain any <cpu> element ...").
+        let name = if in_namespace(&root) { "" } else { root.name.as_str() };
+        match name {
             "cpu" => {
                 doc.kinds.push(DocKind::Cpu);
                 let cpu = read_cpu_elem_spanned(c, &root, hint, version)?;
@@ -542,8 +563,8 @@ pub fn read_cpu_document(
                 doc.kinds.push(DocKind::Capabilities);
                 let mut n = 0;
                 c.children(&root, |c, host| {
-                    if host.name == "host" {
-                        n += cpu_children(c, &mut doc, &host, TypeHint::Host)?;
+                    if host.name == "host" && !in_namespace(&host) {
+                        n += cpu_children(c, &mut doc, &host, host_unless_sent)?;
                     }
                     Ok(())
                 })?;

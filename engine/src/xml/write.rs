@@ -132,10 +132,10 @@ fn format_children(cpu: &CpuDef, indent: usize) -> String {
         if let Some(l) = cache.level {
             let _ = write!(b, " level='{l}'");
         }
-        let _ = writeln!(b, " mode='{}'/>", escape(&cache.mode));
+        let _ = writeln!(b, " mode='{}'/>", cache.mode);
     }
     if let Some(a) = &cpu.maxphysaddr {
-        let _ = write!(b, "{pad}<maxphysaddr mode='{}'", escape(&a.mode));
+        let _ = write!(b, "{pad}<maxphysaddr mode='{}'", a.mode);
         if let Some(bits) = a.bits {
             let _ = write!(b, " bits='{bits}'");
         }

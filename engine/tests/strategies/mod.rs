@@ -4,7 +4,9 @@
 //! engine's code) bound to the binary's map.
 #![allow(dead_code)]
 
-use cpufleet_engine::cpu::{CacheDef, CpuCheck, MaxPhysAddr, Signature, Topology, TscCounter};
+use cpufleet_engine::cpu::{
+    CacheDef, CacheMode, CpuCheck, MaxPhysAddr, MaxPhysAddrMode, Signature, Topology, TscCounter,
+};
 use cpufleet_engine::xml::read::KNOWN_ARCHES;
 use cpufleet_engine::{CpuDef, CpuMap, CpuMatch, CpuMode, CpuType, CpuidData, CpuidKey, Fallback, Feature, Policy};
 use proptest::collection::{btree_map, btree_set, vec};
@@ -236,13 +238,12 @@ fn unique_names(max: usize) -> impl Strategy<Value = Vec<String>> {
 }
 
 fn cache() -> impl Strategy<Value = CacheDef> {
-    (proptest::option::of(1u32..=3), select(vec!["emulate", "passthrough", "disable"]))
-        .prop_map(|(level, mode)| CacheDef { level, mode: mode.to_string() })
+    (proptest::option::of(1u32..=3), select(CacheMode::ALL.to_vec())).prop_map(|(level, mode)| CacheDef { level, mode })
 }
 
 fn maxphysaddr() -> impl Strategy<Value = MaxPhysAddr> {
-    (select(vec!["emulate", "passthrough"]), proptest::option::of(any::<u32>())).prop_map(|(mode, bits)| MaxPhysAddr {
-        mode: mode.to_string(),
+    (select(MaxPhysAddrMode::ALL.to_vec()), proptest::option::of(any::<u32>())).prop_map(|(mode, bits)| MaxPhysAddr {
+        mode,
         bits,
         limit: None,
     })

@@ -9,7 +9,7 @@ use super::super::guest::{start_def, Blocker, GuestSets};
 use super::super::real::RealGuest;
 use super::migrate::BlockerKind;
 use super::Sim;
-use cpufleet_engine::{CpuDef, CpuMode};
+use cpufleet_engine::{CpuDef, CpuMode, CpuType};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -83,12 +83,16 @@ fn describe(cpu: Option<&CpuDef>) -> String {
 }
 
 /// The guest as started on `home`, reduced to bitsets; None for a guest without a CPU (every
-/// host accepts it).
-fn started(sim: &Sim, cpu: Option<&CpuDef>, home: &HostClass) -> Result<Option<GuestSets>, String> {
-    let Some(def) = cpu else { return Ok(None) };
+/// host accepts it, once its domain settings pass the start path's checks).
+fn started(sim: &Sim, g: &RealGuest, home: &HostClass) -> Result<Option<GuestSets>, String> {
     let map = &sim.map.x86;
+    let Some(def) = g.cpu.as_ref() else {
+        let default = CpuDef::new(CpuType::Guest);
+        start_def(map, default, &g.features, home, sim.starter.fault).map_err(|f| f.reason)?;
+        return Ok(None);
+    };
     // host-passthrough and maximum go through the start path too (their features are checked).
-    let g = start_def(map, def.clone(), home, sim.starter.fault).map_err(|f| f.reason)?;
+    let g = start_def(map, def.clone(), &g.features, home, sim.starter.fault).map_err(|f| f.reason)?;
     if matches!(def.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
         return Ok(Some(GuestSets::of_passthrough(home)));
     }
@@ -167,7 +171,7 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
         pools: fleet.pools.iter().map(|p| GuestPool { pool: p.name.clone(), accept: 0, refuse: 0 }).collect(),
         blockers: Vec::new(),
     };
-    let sets = match started(sim, g.cpu.as_ref(), fleet.classes.get(home_class as u32)) {
+    let sets = match started(sim, g, fleet.classes.get(home_class as u32)) {
         Ok(s) => s,
         Err(e) => {
             r.start_error = Some(e);
