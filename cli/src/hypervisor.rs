@@ -12,7 +12,10 @@
 
 use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
-use cpufleet_engine::hypervisor::{Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, StartKind};
+use cpufleet_engine::hypervisor::{
+    warns_host_input, Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, NeedsCache, StartKind,
+    HOST_INPUT_WARNING,
+};
 use cpufleet_engine::x86::Verdict;
 use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
 use cpufleet_engine::XmlErrorKind;
@@ -98,6 +101,25 @@ pub fn load_hypervisor(
     Ok(h)
 }
 
+/// Says on stderr that an answer computed from domcapabilities alone rests on what only QEMU's
+/// capabilities cache has (`why`), naming the flag that makes it exact.
+fn warn_needs_cache(why: &NeedsCache) {
+    eprintln!(
+        "cpufleet: warning: {why}; give --qemu-caps (libvirt's QEMU capabilities cache of this QEMU) for an exact answer"
+    );
+}
+
+/// virsh's warning about host CPU definitions given to hypervisor-cpu-compare/-baseline, once
+/// per CPU of the inputs it applies to (libvirt 11.3.0's virsh prints it as an `error:` line and
+/// goes on).
+fn warn_host_inputs(map: &CpuMap, docs: &[inputs::Loaded]) {
+    for span in docs.iter().flat_map(|d| d.doc.spans.iter()) {
+        if warns_host_input(map.version(), span) {
+            eprintln!("error: {HOST_INPUT_WARNING}");
+        }
+    }
+}
+
 /// A libvirt error as virsh reports it: the lines on stderr, virsh's closing newline on
 /// stdout; exit 1 for a negative answer, 2 for bad input.
 fn libvirt_failure(lines: &[String], e: &LibvirtError, json: bool) -> CliResult<Outcome> {
@@ -142,12 +164,23 @@ pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
     if refs.is_empty() {
         return Err(CliError::file(docs[0].input.path(), "no CPU definition found"));
     }
+    warn_host_inputs(&map, &docs);
     let json = a.format == Format::Json;
     let mut results = Vec::with_capacity(refs.len());
     for r in &refs {
         match hv.compare(&map, r.cpu(), a.error) {
-            Ok(c) => results.push(c),
+            Ok(c) => {
+                // The reason is printed only for several CPUs (or in JSON).
+                let shown = refs.len() > 1 || json;
+                if let Some(why) = c.needs_cache.as_ref().filter(|w| !w.only_text() || shown) {
+                    warn_needs_cache(why);
+                }
+                results.push(c)
+            }
             Err(e) => {
+                if let Some(why) = &e.needs_cache {
+                    warn_needs_cache(why);
+                }
                 let f = if refs.len() == 1 { r.path().display().to_string() } else { r.label() };
                 return libvirt_failure(&[format!("Failed to compare hypervisor CPU with {f}")], &e, json);
             }
@@ -193,7 +226,11 @@ pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
     let hv = load_hypervisor(&a.common, &map, &a.hv, None)?;
     let docs = inputs::load_all(&a.files, &a.common, &map, TypeHint::Auto)?;
     let cpus: Vec<CpuDef> = docs.iter().flat_map(|d| d.doc.cpus.iter().cloned()).collect();
+    warn_host_inputs(&map, &docs);
     let json = a.format == Format::Json;
+    if let Some(why) = hv.qemu_inexact.as_ref().filter(|_| a.hv.qemu_caps.is_none()) {
+        warn_needs_cache(why);
+    }
     if !hv.baseline_is_exact() && a.hv.qemu_caps.is_none() {
         eprintln!(
             "cpufleet: warning: libvirt {}'s domcapabilities have no QEMU blockers; give --qemu-caps for an exact answer",
@@ -268,6 +305,9 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
             "cpufleet: warning: without --caps the host-model CPU stands in for the full host CPU KVM checks against"
         );
     }
+    if let Some(why) = hv.qemu_inexact.as_ref().filter(|_| a.hv.qemu_caps.is_none()) {
+        warn_needs_cache(why);
+    }
     if !hv.baseline_is_exact() {
         eprintln!(
             "cpufleet: warning: libvirt {}'s domcapabilities have no QEMU blockers; give --qemu-caps for an exact translation",
@@ -278,6 +318,9 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
     let started = match hv.start(&map.x86, &guest, kind) {
         Ok(s) => s,
         Err(e) => {
+            if let Some(why) = &e.needs_cache {
+                warn_needs_cache(why);
+            }
             eprintln!("error: {e}");
             let refs: Vec<inputs::CpuRef> = loaded.cpu_refs().take(1).collect();
             if let Some(bad) = inputs::unknown_name(&map, &refs, None) {

@@ -162,8 +162,8 @@ impl Hypervisor {
                 plain_compare(map, host, cpu)?
             };
             if r.verdict == Verdict::Incompatible {
-                let m = r.message.unwrap_or_default();
-                return Err(LibvirtError::new(ErrorCode::CpuIncompatible, m));
+                let message = r.message.unwrap_or_default();
+                return Err(LibvirtError { code: ErrorCode::CpuIncompatible, message, needs_cache: r.needs_cache });
             }
         }
         let cpu_err = |e| LibvirtError::from_cpu(e, &[]);
