@@ -231,22 +231,24 @@ pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
     if let Some(why) = hv.qemu_inexact.as_ref().filter(|_| a.hv.qemu_caps.is_none()) {
         warn_needs_cache(why);
     }
-    if !hv.baseline_is_exact() && a.hv.qemu_caps.is_none() {
-        eprintln!(
-            "cpufleet: warning: libvirt {}'s domcapabilities have no QEMU blockers; give --qemu-caps for an exact answer",
-            map.version()
-        );
-    }
-    let cpu = match hv.baseline(&map.x86, &cpus, a.features, a.migratable) {
+    let (cpu, needs_cache) = match hv.baseline_checked(&map.x86, &cpus, a.features, a.migratable, true) {
         Ok(c) => c,
-        Err(e) => return libvirt_failure(&[], &e, json),
+        Err(e) => {
+            if let Some(why) = &e.needs_cache {
+                warn_needs_cache(why);
+            }
+            return libvirt_failure(&[], &e, json);
+        }
     };
+    if let Some(why) = &needs_cache {
+        warn_needs_cache(why);
+    }
     let text = xml::format_cpu(&cpu);
     if json {
         let v = serde_json::json!({
             "libvirt": map.version().as_str(),
             "virttype": hv.accel.virttype(),
-            "exact": hv.baseline_is_exact(),
+            "exact": needs_cache.is_none() && hv.qemu_inexact.is_none(),
             "cpu": text,
         });
         print_stdout(&format!("{v}\n"))?;
@@ -308,12 +310,6 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
     if let Some(why) = hv.qemu_inexact.as_ref().filter(|_| a.hv.qemu_caps.is_none()) {
         warn_needs_cache(why);
     }
-    if !hv.baseline_is_exact() {
-        eprintln!(
-            "cpufleet: warning: libvirt {}'s domcapabilities have no QEMU blockers; give --qemu-caps for an exact translation",
-            map.version()
-        );
-    }
     let kind = if a.incoming { StartKind::Incoming } else { StartKind::Fresh };
     let started = match hv.start(&map.x86, &guest, kind) {
         Ok(s) => s,
@@ -334,6 +330,9 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
             };
         }
     };
+    if let Some(why) = &started.needs_cache {
+        warn_needs_cache(why);
+    }
     let tables = NameTable::embedded(Vocabulary::Qemu).map_err(|e| CliError::new(e.to_string()))?;
     let argv = qemu_cpu_arg(&started.command_line, &tables).map_err(|e| CliError::new(e.to_string()))?;
     match a.format {

@@ -321,6 +321,11 @@ impl Oracle {
         Ok(())
     }
 
+    /// Whether it is a daemon (which may re-probe QEMU on every call), not an embedded driver.
+    pub fn is_daemon(&self) -> bool {
+        matches!(&self.runner, Runner::Uri(uri) if !uri.starts_with("qemu:///embed"))
+    }
+
     fn command(&self) -> Command {
         match &self.runner {
             Runner::Uri(uri) => {

@@ -207,6 +207,9 @@ pub enum NeedsCache {
     /// Whether QEMU's CPU model (one libvirt's map lacks, such as `max`, `host` or `base`) is
     /// usable: domcapabilities lists only models of the map.
     ModelUsable { model: String },
+    /// libvirt 9.0.0's domcapabilities names no QEMU blockers, and the answer depends on those of
+    /// the models it marks unusable (a decode against the QEMU list: baseline, translation).
+    Blockers,
     /// The QEMU version domcapabilities names (by its machine type) is not in cpufleet's table
     /// of QEMU versions, so what QEMU can name is that of the nearest known version.
     QemuVersion { machine: Option<String>, nearest: QemuVersion },
@@ -229,6 +232,10 @@ impl fmt::Display for NeedsCache {
             NeedsCache::ModelUsable { model } => write!(
                 f,
                 "whether QEMU's CPU model {model} (not in libvirt's CPU map) is usable is not in domcapabilities; taken as QEMU reports it on this machine's QEMU releases"
+            ),
+            NeedsCache::Blockers => write!(
+                f,
+                "libvirt 9.0.0's domcapabilities marks QEMU's unusable models but names none of their blockers, and this answer depends on them"
             ),
             NeedsCache::QemuVersion { machine, nearest } => {
                 let known: Vec<String> = known_qemu_versions().iter().map(|v| v.to_string()).collect();
@@ -337,7 +344,8 @@ impl Hypervisor {
         // (QEMU reported them) and the blockers (QEMU's own names). A known version's data has
         // them all already; for an unknown one they complete the nearest version's.
         let shown = reported.iter().flat_map(|r| r.features.iter().filter(|f| f.policy == Some(Policy::Require)));
-        for name in shown.map(|f| f.name.as_str()).chain(models.iter().flat_map(|m| m.blockers.iter().map(String::as_str)))
+        for name in
+            shown.map(|f| f.name.as_str()).chain(models.iter().flat_map(|m| m.blockers.iter().map(String::as_str)))
         {
             if let Some(id) = x.feature_id(name) {
                 qemu.features.insert(id);
@@ -510,12 +518,6 @@ impl Hypervisor {
         }
     }
 
-    /// Whether the answers of [`Hypervisor::baseline`] are exact: the blockers are known (11.3.0
-    /// domcapabilities or a cache). Without them a 9.0.0 baseline may name other features.
-    pub fn baseline_is_exact(&self) -> bool {
-        self.blockers_known
-    }
-
     /// `virConnectCompareHypervisorCPU` (§2): 9.0.0 compares with REPORTED; 11.3.0 runs
     /// `qemuDomainCheckCPU` with REPORTED as the compat host. `fail_incompatible`: virsh
     /// `--error`, an incompatible CPU is an error naming why.
@@ -525,11 +527,9 @@ impl Hypervisor {
         let x = &map.x86;
         let out = if self.version.at_least_11_3() { self.check_cpu(x, cpu, r)? } else { plain_compare(x, r, cpu)? };
         match (&out.message, fail_incompatible) {
-            (Some(m), true) if out.verdict == Verdict::Incompatible => Err(LibvirtError {
-                code: ErrorCode::CpuIncompatible,
-                message: m.clone(),
-                needs_cache: out.needs_cache,
-            }),
+            (Some(m), true) if out.verdict == Verdict::Incompatible => {
+                Err(LibvirtError { code: ErrorCode::CpuIncompatible, message: m.clone(), needs_cache: out.needs_cache })
+            }
             _ => Ok(out),
         }
     }
@@ -601,6 +601,17 @@ impl Hypervisor {
         Ok(out)
     }
 
+    /// Whether answers that decode against the QEMU list can depend on blockers this view lacks:
+    /// libvirt 9.0.0's domcapabilities marks models unusable but names no blockers.
+    fn unknown_blockers(&self) -> bool {
+        !self.blockers_known && self.models.iter().any(|m| m.usable != Some(true))
+    }
+
+    /// The QEMU list without the models that may have blockers (those not usable).
+    fn usable_models(&self) -> Vec<ModelListEntry> {
+        self.models.iter().filter(|m| m.usable == Some(true)).cloned().collect()
+    }
+
     /// `virConnectBaselineHypervisorCPU` (§3.2, 11.3.0's maxphysaddr §3.3).
     pub fn baseline(
         &self,
@@ -609,6 +620,23 @@ impl Hypervisor {
         expand: bool,
         migratable: bool,
     ) -> Result<CpuDef, LibvirtError> {
+        self.baseline_checked(map, cpus, expand, migratable, false).map(|(cpu, _)| cpu)
+    }
+
+    /// [`Hypervisor::baseline`], and with `check` whether the answer rests on blockers this view
+    /// lacks (libvirt 9.0.0 domcapabilities alone): the decode sees every unusable model with no
+    /// blockers; the same decode without those models at all is the other extreme (QEMU's real
+    /// blockers make a candidate only worse, never better). When both give the same answer, the
+    /// blockers cannot change it; otherwise it is marked [`NeedsCache::Blockers`] (on the CPU's
+    /// answer, or on the error).
+    pub fn baseline_checked(
+        &self,
+        map: &X86Map,
+        cpus: &[CpuDef],
+        expand: bool,
+        migratable: bool,
+        check: bool,
+    ) -> Result<(CpuDef, Option<NeedsCache>), LibvirtError> {
         if self.models.is_empty() {
             return Err(LibvirtError::new(
                 ErrorCode::OperationUnsupported,
@@ -633,7 +661,16 @@ impl Hypervisor {
         for (i, cpu) in cpus.iter().enumerate().skip(1) {
             acc.add(x, &BaselineInput::from_cpu(x, cpu, i).map_err(err)?).map_err(err)?;
         }
-        let mut out = acc.finish_with(x, own_filter, Some(&self.models), Some(&features)).map_err(err)?;
+        let answer = acc.finish_with(x, own_filter, Some(&self.models), Some(&features));
+        let needs_cache = match check && self.unknown_blockers() {
+            true => {
+                let usable = self.usable_models();
+                let other = acc.finish_with(x, own_filter, Some(&usable), Some(&features));
+                (other != answer).then_some(NeedsCache::Blockers)
+            }
+            false => None,
+        };
+        let mut out = answer.map_err(|e| LibvirtError { needs_cache: needs_cache.clone(), ..err(e) })?;
         out.fallback = Fallback::Forbid;
         if expand {
             x86::expand_features(x, &mut out).map_err(err)?;
@@ -645,7 +682,7 @@ impl Hypervisor {
                 limit: Some(limit),
             });
         }
-        Ok(out)
+        Ok((out, needs_cache))
     }
 }
 

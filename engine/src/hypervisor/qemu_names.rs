@@ -171,7 +171,8 @@ mod tests {
         for v in LibvirtVersion::ALL {
             let map = CpuMap::embedded(v).unwrap();
             let q = distribution_qemu(v);
-            let names = QemuNames::of(&map.x86, q).unwrap_or_else(|| panic!("QEMU {q} of libvirt {v} not in the table"));
+            let names =
+                QemuNames::of(&map.x86, q).unwrap_or_else(|| panic!("QEMU {q} of libvirt {v} not in the table"));
             assert!(names.has_model("max") && names.has_model("qemu64"), "{q}: {:?}", names.models);
             // Every QEMU names the basic features, under libvirt's spelling.
             for f in ["sse2", "pclmuldq", "lahf_lm"] {
