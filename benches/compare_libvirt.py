@@ -10,14 +10,19 @@ For each pool size (default 1,000 / 10,000 / 50,000 hosts) this script
    `--source builtin`: five Intel server configurations of this script (map models with the
    extra features, microcode, signature, TSC, topology and page sizes `virsh capabilities`
    shows), two microcode levels each, repeated in a seeded random order;
-2. for each libvirt version (default 9.0.0 and 11.3.0), runs that libvirt's baseline in process
-   through Debian's `python3-libvirt` (`libvirt.open('test:///default').baselineCPU(cpus, 0)`),
-   best of N runs, each run in a fresh subprocess that reports the time of the `baselineCPU`
-   call alone; its peak RSS comes from `/usr/bin/time` (largest over the runs). 9.0.0 is the
-   system's libvirt; 11.3.0 is the one `../shared/oracles/libvirt-11.3.0.sh` installs (default
-   prefix /opt/libvirt-11.3.0): the same Python binding loads its library (`LD_LIBRARY_PATH`) in
-   a private mount namespace where its CPU map is bound over the system's, as the oracle's virsh
-   wrapper does;
+2. for each libvirt version (default 9.0.0, 11.3.0 and 12.9.0), runs that libvirt's baseline,
+   best of N runs, each in a fresh process; its peak RSS comes from `/usr/bin/time` (largest
+   over the runs). 9.0.0 and 11.3.0 run in process through Debian 12's `python3-libvirt`
+   (`libvirt.open('test:///default').baselineCPU(cpus, 0)`), a subprocess that reports the time
+   of the `baselineCPU` call alone: 9.0.0 is the system's libvirt; 11.3.0 is the one
+   `../shared/oracles/libvirt-11.3.0.sh` installs (default prefix /opt/libvirt-11.3.0), whose
+   library the same binding loads (`LD_LIBRARY_PATH`) in a private mount namespace where its CPU
+   map is bound over the system's, as the oracle's virsh wrapper does. 12.9.0 needs Debian 13's
+   glibc, so it runs in the chroot of `../shared/oracles/debian-release.sh trixie-backports`
+   (default prefix /opt/debian-trixie-backports), which has no Python: its time is the wall time
+   of that chroot's `virsh -c test:///default cpu-baseline FILE` (reading the file, extracting
+   the `<cpu>` elements and the baseline, as cpufleet's time includes reading the file), less
+   the best wall time of the same command on a one-host pool (virsh's and the wrapper's start-up);
 3. runs `target/release/cpufleet baseline --libvirt VERSION FILE`, best of N runs, timed from
    process start to exit; peak RSS from `/usr/bin/time` over N more runs (largest);
 4. checks the outputs are identical per version: virsh prints the formatted CPU plus one more
@@ -178,6 +183,50 @@ def peak_kb(argv):
     return int(line.split()[1]), p.stdout
 
 
+# How each libvirt release is run: "python" (the binding, in process) or "virsh" (a chroot's
+# virsh, wall time less start-up), and the prefix option naming where its oracle installed it.
+RELEASES = {
+    "9.0.0": ("python", None),
+    "11.3.0": ("python", "libvirt_11_prefix"),
+    "12.9.0": ("virsh", "libvirt_12_prefix"),
+}
+
+
+def run_virsh(path, runs, cpus, tmp, version, prefix_dir):
+    """Best of `runs` runs of the chroot's `virsh cpu-baseline` on `path`, wall time less the best
+    of `runs` runs on a one-host pool; peak RSS the largest over the runs."""
+    virsh = os.path.join(prefix_dir, "bin", "virsh")
+    argv = prefix(cpus) + [virsh, "-c", "test:///default", "cpu-baseline"]
+    one = os.path.join(tmp, "one-host.xml")
+    with open(path, encoding="utf-8") as f:
+        first = CPU_RE.search(f.read()).group(0)
+    with open(one, "w", encoding="utf-8") as f:
+        f.write(first + "\n")
+
+    def best_wall(file):
+        best, out, peak = None, None, 0
+        for _ in range(runs):
+            t = time.perf_counter()
+            p = subprocess.run(argv + [file], capture_output=True, text=True)
+            secs = time.perf_counter() - t
+            if p.returncode != 0:
+                raise SystemExit(f"libvirt {version} virsh failed on {file}: {p.stderr}")
+            if out is not None and p.stdout != out:
+                raise SystemExit(f"libvirt gave different outputs on {file}")
+            out = p.stdout
+            best = secs if best is None else min(best, secs)
+        return best, out
+
+    startup, _ = best_wall(one)
+    secs, out = best_wall(path)
+    peak = max(peak_kb(argv + [path])[0] for _ in range(runs))
+    check = subprocess.run([virsh, "--version"], capture_output=True, text=True).stdout.strip()
+    if check != version:
+        raise SystemExit(f"{virsh} is libvirt {check}, not {version}")
+    # virsh prints the CPU plus one more newline; the binding's string has no such newline.
+    return {"seconds": max(secs - startup, 1e-6), "cpus": None, "peak_kb": peak, "output": out[:-1]}
+
+
 def libvirt_argv(version, prefix_dir, worker_args):
     """The command that runs the worker against libvirt `version`: the system's (9.0.0), or the
     oracle's 11.3.0 library and CPU map in a private mount namespace."""
@@ -193,6 +242,8 @@ def libvirt_argv(version, prefix_dir, worker_args):
 def run_libvirt(path, runs, cpus, tmp, version, prefix_dir):
     """Best of `runs` fresh worker processes: the time of the call, the worker's peak RSS
     (largest over the runs)."""
+    if RELEASES[version][0] == "virsh":
+        return run_virsh(path, runs, cpus, tmp, version, prefix_dir)
     out_path = os.path.join(tmp, "libvirt.out")
     best, peak, output = None, 0, None
     for _ in range(runs):
@@ -271,9 +322,11 @@ def main():
     ap.add_argument("--bin", default=os.path.join(REPO, "target/release/cpufleet"))
     ap.add_argument("--limits-bin", default=os.path.join(REPO, "target/release/examples/limits"))
     ap.add_argument("--keep", metavar="DIR", help="write the pool files here and keep them")
-    ap.add_argument("--versions", default="9.0.0,11.3.0", help="libvirt versions to compare (default both)")
+    ap.add_argument("--versions", default=",".join(RELEASES), help="libvirt versions to compare (default all)")
     ap.add_argument("--libvirt-11-prefix", default="/opt/libvirt-11.3.0",
                     help="where ../shared/oracles/libvirt-11.3.0.sh installed libvirt 11.3.0")
+    ap.add_argument("--libvirt-12-prefix", default="/opt/debian-trixie-backports",
+                    help="where ../shared/oracles/debian-release.sh trixie-backports installed libvirt 12.9.0")
     ap.add_argument("--libvirt-worker", nargs=2, metavar=("POOL", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.libvirt_worker:
@@ -288,11 +341,14 @@ def main():
     if args.cpus and not shutil.which("taskset"):
         raise SystemExit("taskset not found (util-linux); pass --cpus '' to run without it")
     versions = [v for v in args.versions.split(",") if v]
-    if any(v not in ("9.0.0", "11.3.0") for v in versions):
-        raise SystemExit(f"--versions: supported are 9.0.0 and 11.3.0, not {args.versions}")
+    if any(v not in RELEASES for v in versions):
+        raise SystemExit(f"--versions: supported are {', '.join(RELEASES)}, not {args.versions}")
     if "11.3.0" in versions and not os.path.isdir(os.path.join(args.libvirt_11_prefix, "root", "usr", "lib")):
         raise SystemExit(f"libvirt 11.3.0 not found under {args.libvirt_11_prefix}: run ../shared/oracles/libvirt-11.3.0.sh "
-                         "(as root), or pass --versions 9.0.0")
+                         "(as root), or leave it out of --versions")
+    if "12.9.0" in versions and not os.access(os.path.join(args.libvirt_12_prefix, "bin", "virsh"), os.X_OK):
+        raise SystemExit(f"libvirt 12.9.0 not found under {args.libvirt_12_prefix}: run "
+                         "../shared/oracles/debian-release.sh trixie-backports (as root), or leave it out of --versions")
     ensure_built(args)
     tmp = tempfile.mkdtemp(prefix="cpufleet-compare-")
     pool_dir = args.keep or tmp
@@ -310,9 +366,10 @@ def main():
                 distinct = len(set(CPU_RE.findall(f.read())))
             per = {}
             for v in versions:
-                lv = run_libvirt(path, args.runs, args.cpus, tmp, v, args.libvirt_11_prefix)
+                opt = RELEASES[v][1]
+                lv = run_libvirt(path, args.runs, args.cpus, tmp, v, getattr(args, opt) if opt else None)
                 cf = run_cpufleet(args.bin, path, args.runs, args.cpus, v)
-                if lv["cpus"] != hosts:
+                if lv["cpus"] is not None and lv["cpus"] != hosts:
                     raise SystemExit(f"pool {path}: libvirt got {lv['cpus']} CPUs, expected {hosts}")
                 if cf["output"] != lv["output"] + "\n":
                     raise SystemExit(f"OUTPUTS DIFFER (libvirt {v}) on {path}:\n--- libvirt\n{lv['output']}\n"
@@ -325,7 +382,8 @@ def main():
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"Machine: {machine()}; taskset -c {args.cpus or '(none)'}; best of {args.runs}.")
-    print("libvirt s: the in-process `baselineCPU` call alone (python3-libvirt, test:///default); "
+    print("libvirt s: the in-process `baselineCPU` call alone (python3-libvirt, test:///default), or for 12.9.0 "
+          "its chroot's `virsh cpu-baseline` wall time less start-up; "
           "cpufleet s: `cpufleet baseline --libvirt VERSION FILE`, process start to exit. Outputs identical per version.")
     print()
     head = "| hosts | pool (distinct `<cpu>`) | file MB |"
@@ -333,9 +391,9 @@ def main():
     for v in versions:
         head += f" libvirt {v} s | cpufleet {v} s | ratio | libvirt {v} peak MB | cpufleet {v} peak MB |"
         rule += "---:|---:|---:|---:|---:|"
-    if len(versions) == 2:
-        head += f" libvirt {versions[0]} / cpufleet {versions[1]} | cpufleet {versions[1]} / {versions[0]} |"
-        rule += "---:|---:|"
+    for v in versions[1:]:
+        head += f" cpufleet {v} / {versions[0]} |"
+        rule += "---:|"
     head += " byte pass s | quick-xml scan s |"
     rule += "---:|---:|"
     print(head)
@@ -346,9 +404,8 @@ def main():
             lv, cf = per[v]
             line += (f" {lv['seconds']:.3f} | {cf['seconds']:.4f} | {lv['seconds'] / cf['seconds']:.0f}x "
                      f"| {lv['peak_kb'] / 1024:.0f} | {cf['peak_kb'] / 1024:.1f} |")
-        if len(versions) == 2:
-            (lv0, cf0), (_, cf1) = per[versions[0]], per[versions[1]]
-            line += f" {lv0['seconds'] / cf1['seconds']:.0f}x | {cf1['seconds'] / cf0['seconds']:.2f}x |"
+        for v in versions[1:]:
+            line += f" {per[v][1]['seconds'] / per[versions[0]][1]['seconds']:.2f}x |"
         line += f" {lim['byte_pass_s']:.4f} | {lim['quick_xml_scan_s']:.4f} |"
         print(line)
 

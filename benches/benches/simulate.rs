@@ -135,13 +135,14 @@ fn bench_full_run(c: &mut Criterion) {
 /// The libvirt-upgrade scenario alone (2,000 hosts, 1,000 guests, 20,000 migrations per step, 5
 /// steps), forward and reverse.
 fn bench_libvirt_upgrade(c: &mut Criterion) {
-    let map = CpuMap::embedded(LibvirtVersion::NEWEST).expect("embedded map");
+    let map = CpuMap::embedded(LibvirtVersion::DEFAULT).expect("embedded map");
     let mut spec = spec_with_hosts(&map, 2_000);
     spec.guests = 1_000;
     spec.migrations = 20_000;
     let mut group = c.benchmark_group("libvirt_upgrade");
     group.sample_size(10);
-    for reverse in [false, true] {
+    let (v9, v11, v12) = (LibvirtVersion::V9_0_0, LibvirtVersion::V11_3_0, LibvirtVersion::V12_9_0);
+    for (from, to) in [(v9, v11), (v11, v9), (v11, v12)] {
         let config = Config {
             seed: 1,
             scenarios: vec![Scenario::LibvirtUpgrade],
@@ -149,10 +150,10 @@ fn bench_libvirt_upgrade(c: &mut Criterion) {
             fault: None,
             reproduce: String::new(),
             progress: false,
-            rollout: Rollout { reverse, ..Rollout::default() },
+            rollout: Rollout { from, to, ..Rollout::default() },
         };
-        let name = if reverse { "11.3.0 to 9.0.0, 2k hosts" } else { "9.0.0 to 11.3.0, 2k hosts" };
-        group.bench_function(name, |b| b.iter(|| black_box(simulate(&map, &spec, &config).unwrap().checks.checks)));
+        let name = format!("{from} to {to}, 2k hosts");
+        group.bench_function(&name, |b| b.iter(|| black_box(simulate(&map, &spec, &config).unwrap().checks.checks)));
     }
     group.finish();
 }

@@ -23,8 +23,9 @@ struct Cli {
 
 #[derive(Args, Clone)]
 pub struct Common {
-    /// Follow this libvirt version's rules and CPU map: 9.0.0 (Debian 12) or 11.3.0 (Debian 13);
-    /// 9.0 and 11.3 are accepted. Default: 11.3.0, or with --cpu-map the version whose map it is.
+    /// Follow this libvirt version's rules and CPU map: 9.0.0 (Debian 12), 11.3.0 (Debian 13) or
+    /// 12.9.0 (Debian 13 backports); 9.0, 11.3 and 12.9 are accepted. Default: 11.3.0, or with
+    /// --cpu-map the version whose map it is.
     #[arg(long, value_name = "VERSION", global = true)]
     pub libvirt: Option<LibvirtVersion>,
     /// Use a libvirt cpu_map directory (index.xml and its includes) instead of the embedded map.
@@ -98,6 +99,10 @@ enum Cmd {
         /// (as `cpufleet update` does) and the started CPU is compared.
         #[arg(long, value_name = "POOL/HOST", requires = "inventory")]
         on: Option<String>,
+        /// As `virsh cpu-compare --error`, for one host CPU: an incompatible CPU is an error with
+        /// libvirt's message (stderr), and the output is virsh's byte for byte.
+        #[arg(long, conflicts_with_all = ["inventory", "format"])]
+        error: bool,
     },
     /// Decode a <cpudata> CPUID dump to a host CPU (or a guest CPU with --guest).
     Decode {
@@ -286,10 +291,10 @@ fn run(cli: Cli) -> CliResult<Outcome> {
             let opts = commands::BaselineOpts { features, migratable, format, explain, driver };
             commands::baseline(&common, &files, &opts)
         }
-        Cmd::Compare { common, format, files, inventory: Some(dir), on } => {
+        Cmd::Compare { common, format, files, inventory: Some(dir), on, .. } => {
             commands::whereto(&common, &dir, &files, on.as_deref(), format)
         }
-        Cmd::Compare { common, format, files, .. } => commands::compare(&common, &files, format),
+        Cmd::Compare { common, format, files, error, .. } => commands::compare(&common, &files, format, error),
         Cmd::Decode { common, guest, format, cpuid_files } => commands::decode(&common, &cpuid_files, guest, format),
         Cmd::Update { common, format, files } => commands::update(&common, &files, format),
         Cmd::Expand { common, format, files } => commands::expand(&common, &files, format),

@@ -46,22 +46,25 @@ pub fn load_dir(dir: &Path, version: Option<LibvirtVersion>, max_bytes: u64) -> 
         None => {
             // A map that does not even load is reported as it is (file, position, problem).
             load(LibvirtVersion::NEWEST)?;
+            let flags: Vec<String> = LibvirtVersion::ALL.iter().map(|v| format!("--libvirt {v}")).collect();
             Err(CliError::new(format!(
-                "{}: this CPU map is not one of the libvirt versions cpufleet knows by content (9.0.0, 11.3.0); \
-                 say which libvirt's rules to read it with: --libvirt 9.0.0 or --libvirt 11.3.0",
-                dir.display()
+                "{}: this CPU map is not one of the libvirt versions cpufleet knows by content ({}); \
+                 say which libvirt's rules to read it with: {}",
+                dir.display(),
+                LibvirtVersion::names(),
+                flags.join(" or ")
             )))
         }
     }
 }
 
 /// The map a command uses: `--cpu-map DIR` (under `--libvirt`, or its own version) or the
-/// embedded map of `--libvirt` (default: the newest supported version).
+/// embedded map of `--libvirt` (default: [`LibvirtVersion::DEFAULT`], Debian's stable release).
 pub fn load(common: &Common) -> CliResult<CpuMap> {
     match &common.cpu_map {
         Some(dir) => load_dir(dir, common.libvirt, common.max_input_bytes),
         None => {
-            let v = common.libvirt.unwrap_or(LibvirtVersion::NEWEST);
+            let v = common.libvirt.unwrap_or(LibvirtVersion::DEFAULT);
             CpuMap::embedded(v).map_err(|e| CliError::new(format!("embedded libvirt {v} CPU map: {e}")))
         }
     }

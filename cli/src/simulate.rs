@@ -3,7 +3,7 @@
 
 use crate::{mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_io::{print_stdout, write_atomic, CliError, CliResult};
 use cpufleet_sim as sim;
 use sim::report::{self, Report};
@@ -94,7 +94,13 @@ pub struct SimulateArgs {
     /// libvirt-upgrade: which hosts move first.
     #[arg(long, value_enum, default_value_t = sim::scenarios::libvirt_upgrade::Order::Pool)]
     pub upgrade_order: sim::scenarios::libvirt_upgrade::Order,
-    /// libvirt-upgrade: roll back from 11.3.0 to 9.0.0 instead.
+    /// libvirt-upgrade: the release the fleet starts on (9.0.0, 11.3.0 or 12.9.0).
+    #[arg(long, value_name = "VERSION", default_value_t = LibvirtVersion::V9_0_0)]
+    pub upgrade_from: LibvirtVersion,
+    /// libvirt-upgrade: the release the hosts move to (older than --upgrade-from: a downgrade).
+    #[arg(long, value_name = "VERSION", default_value_t = LibvirtVersion::V11_3_0)]
+    pub upgrade_to: LibvirtVersion,
+    /// libvirt-upgrade: roll back instead (from --upgrade-to to --upgrade-from).
     #[arg(long)]
     pub reverse: bool,
 }
@@ -224,6 +230,12 @@ fn reproduce(a: &SimulateArgs) -> String {
             clap::ValueEnum::to_possible_value(&a.upgrade_order).expect("named").get_name()
         ));
     }
+    if a.upgrade_from != LibvirtVersion::V9_0_0 {
+        v.push(format!("--upgrade-from {}", a.upgrade_from));
+    }
+    if a.upgrade_to != LibvirtVersion::V11_3_0 {
+        v.push(format!("--upgrade-to {}", a.upgrade_to));
+    }
     if a.reverse {
         v.push("--reverse".into());
     }
@@ -242,6 +254,12 @@ fn thread_pool(threads: Option<u16>) -> CliResult<Option<rayon::ThreadPool>> {
 }
 
 pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
+    if args.upgrade_from == args.upgrade_to {
+        return Err(CliError::new(format!(
+            "--upgrade-from and --upgrade-to are both {}: a rollout moves between two releases",
+            args.upgrade_from
+        )));
+    }
     if let Some(n) = args.swarm {
         return run_swarm(&args, n);
     }
@@ -325,7 +343,8 @@ fn config(args: &SimulateArgs, seed: u64, check_all: bool, reproduce: String) ->
         rollout: sim::scenarios::libvirt_upgrade::Rollout {
             steps: args.upgrade_steps,
             order: args.upgrade_order,
-            reverse: args.reverse,
+            from: if args.reverse { args.upgrade_to } else { args.upgrade_from },
+            to: if args.reverse { args.upgrade_from } else { args.upgrade_to },
         },
     }
 }

@@ -1,14 +1,18 @@
-//! Differential test against libvirt itself, once per supported libvirt version (9.0.0 and
-//! 11.3.0): random pools of host CPUs go through that version's real
+//! Differential test against libvirt itself, once per supported libvirt version (9.0.0, 11.3.0
+//! and 12.9.0): random pools of host CPUs go through that version's real
 //! `virsh -c test:///default cpu-baseline [--features] FILE` (libvirt's baseline, run in process
 //! by virsh's test driver, no daemon) and through `cpufleet baseline --libvirt VERSION` on the
 //! same file; stdout must be byte-identical, or both must fail. Each version's test prints
 //! `differential libvirt-VERSION: P pools x 3 flag sets = N comparisons, A agreed, D disagreed`.
 //!
-//! **The two virsh binaries.** libvirt 9.0.0's is `virsh` on PATH (Debian 12's `libvirt-clients`).
-//! libvirt 11.3.0's is `/opt/libvirt-11.3.0/bin/virsh`, a wrapper installed by
-//! `../shared/oracles/libvirt-11.3.0.sh` that runs 11.3.0's virsh with 11.3.0's own CPU map. Each
-//! binary's `--version` must name its version.
+//! **The virsh binaries** are the release table's (`engine/tests/common/releases.rs`): libvirt
+//! 9.0.0's is `virsh` on PATH (Debian 12's `libvirt-clients`); 11.3.0's is
+//! `/opt/libvirt-11.3.0/bin/virsh`, a wrapper installed by `../shared/oracles/libvirt-11.3.0.sh`
+//! that runs 11.3.0's virsh with 11.3.0's own CPU map; 12.9.0's is Debian 13 backports' virsh in
+//! the chroot of `../shared/oracles/debian-release.sh trixie-backports`. Each binary's
+//! `--version` must name its version. 12.9.0 has no conformance pack (its sources are not in the
+//! package archive): its pools mix the older packs' decodes with its own decodes of the 11.3.0
+//! pack's CPUID dumps.
 //!
 //! **The pools** (`support/diffgen.rs`) are built for the version under test: its map's models
 //! with random extra features, plus host CPUs decoded from the CPUID dumps of the conformance
@@ -33,7 +37,8 @@
 //! checks this oracle against each pack's expected files. Should a virsh ever accept the flag,
 //! the live run is used instead.
 //!
-//! Knobs (environment): `CPUFLEET_DIFF_SEED` (decimal or 0x-hex; default [`DEFAULT_SEED`]),
+//! Knobs (environment): `CPUFLEET_DIFF_SEED` (decimal or 0x-hex; default: today's, from the UTC
+//! date, so every day's run draws fresh pools; the summary prints it),
 //! `CPUFLEET_DIFF_POOLS` (default 300, per version), `CPUFLEET_DIFF_ONLY` (run just that pool
 //! index, to reproduce a failure; pick the version with the test name filter
 //! `baseline_matches_virsh_9_0_0` or `baseline_matches_virsh_11_3_0`), `CPUFLEET_DIFF_THREADS`,
@@ -44,11 +49,14 @@
 
 #[path = "support/diffgen.rs"]
 mod diffgen;
+#[path = "../../engine/tests/common/releases.rs"]
+mod releases;
 #[path = "../../engine/tests/common/summary.rs"]
 mod summary;
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use diffgen::{Catalog, Flavor, Layout, Pool};
+use releases::ReleaseOracles;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -77,39 +85,9 @@ fn env_number(name: &str) -> Option<u64> {
     Some(parsed.unwrap_or_else(|_| panic!("{name}={v:?} is not a number")))
 }
 
-/// Where one version's virsh is and how to get it.
-struct VirshSpec {
-    version: LibvirtVersion,
-    /// The environment variable that names the binary.
-    env: &'static str,
-    /// The binary when `env` is unset; `None`: `virsh` on PATH.
-    default: Option<&'static str>,
-    /// How to install it.
-    install: &'static str,
-}
-
-const VIRSHES: [VirshSpec; LibvirtVersion::ALL.len()] = [
-    VirshSpec {
-        version: LibvirtVersion::V9_0_0,
-        env: "CPUFLEET_VIRSH_9_0",
-        default: None,
-        install: "apt-get install -y --no-install-recommends libvirt-clients",
-    },
-    VirshSpec {
-        version: LibvirtVersion::V11_3_0,
-        env: "CPUFLEET_VIRSH_11_3",
-        default: Some("/opt/libvirt-11.3.0/bin/virsh"),
-        install: "../shared/oracles/libvirt-11.3.0.sh",
-    },
-];
-
-fn version_index(version: LibvirtVersion) -> usize {
-    LibvirtVersion::ALL.iter().position(|&v| v == version).expect("a supported version")
-}
-
 /// Finds `spec`'s virsh and checks that `virsh --version` names its version.
-fn locate_virsh(spec: &VirshSpec) -> Result<PathBuf, String> {
-    let path = match (std::env::var_os(spec.env), spec.default) {
+fn locate_virsh(spec: &ReleaseOracles) -> Result<PathBuf, String> {
+    let path = match (std::env::var_os(spec.virsh_env), spec.virsh_default) {
         (Some(p), _) => PathBuf::from(p),
         (None, Some(p)) => PathBuf::from(p),
         (None, None) => std::env::var_os("PATH")
@@ -132,15 +110,15 @@ fn locate_virsh(spec: &VirshSpec) -> Result<PathBuf, String> {
 fn virsh(version: LibvirtVersion) -> Option<PathBuf> {
     static FOUND: [OnceLock<Result<PathBuf, String>>; LibvirtVersion::ALL.len()] =
         [const { OnceLock::new() }; LibvirtVersion::ALL.len()];
-    let spec = VIRSHES.iter().find(|s| s.version == version).expect("a virsh per version");
+    let spec = releases::oracles(version);
     let required = env_flag("CPUFLEET_REQUIRE_VIRSH");
-    let found = FOUND[version_index(version)].get_or_init(|| {
+    let found = FOUND[version as usize].get_or_init(|| {
         let found = locate_virsh(spec);
         if let (Err(why), false) = (&found, required) {
             let notice = format!(
                 "SKIPPED differential libvirt-{version}: no libvirt {version} virsh ({why}); install it with `{}` \
                  or name it in {} (CPUFLEET_REQUIRE_VIRSH=1 makes this an error)",
-                spec.install, spec.env
+                spec.virsh_install, spec.virsh_env
             );
             summary::summary(&format!("{notice}\n"));
             eprintln!("{notice}");
@@ -154,12 +132,14 @@ fn virsh(version: LibvirtVersion) -> Option<PathBuf> {
     }
 }
 
-/// `version`'s public conformance pack (for its CPUID dumps and expected files), or None:
-/// `../shared/conformance/libvirt-VERSION`; for 9.0.0, `CPUFLEET_CONFORMANCE_DIR` overrides it.
+/// `version`'s public conformance pack (for its CPUID dumps and expected files), or None (a
+/// release without a pack, see `releases.rs`): `../shared/conformance/libvirt-VERSION`; for
+/// 9.0.0, `CPUFLEET_CONFORMANCE_DIR` overrides it.
 fn pack_dir(version: LibvirtVersion) -> Option<PathBuf> {
+    let name = releases::oracles(version).pack?;
     let dir = match std::env::var_os("CPUFLEET_CONFORMANCE_DIR") {
         Some(d) if version == LibvirtVersion::V9_0_0 => PathBuf::from(d),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../shared/conformance/libvirt-{version}")),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(name),
     };
     if dir.join("cputestdata").is_dir() {
         return Some(dir);
@@ -170,14 +150,28 @@ fn pack_dir(version: LibvirtVersion) -> Option<PathBuf> {
     None
 }
 
+/// The newest pack of a release no newer than `version`: `version`'s own, or for a release
+/// without one (12.9.0) the newest older release's, whose CPUID dumps it decodes itself.
+fn newest_pack_upto(version: LibvirtVersion) -> Option<PathBuf> {
+    LibvirtVersion::ALL.into_iter().rev().filter(|&v| v <= version).find_map(pack_dir)
+}
+
 fn map(version: LibvirtVersion) -> CpuMap {
     CpuMap::embedded(version).unwrap_or_else(|e| panic!("libvirt {version}'s embedded map: {e}"))
 }
 
 /// The packs whose decodes `version`'s pools use: its own and every older version's (see the
-/// module comment), those present.
+/// module comment), those present, each decoded under its own version; a release without a pack
+/// adds the newest older pack's dumps decoded under its own map (what its hosts report).
 fn source_packs(version: LibvirtVersion) -> Vec<(LibvirtVersion, PathBuf)> {
-    LibvirtVersion::ALL.into_iter().filter(|&v| v <= version).filter_map(|v| pack_dir(v).map(|d| (v, d))).collect()
+    let mut packs: Vec<(LibvirtVersion, PathBuf)> =
+        LibvirtVersion::ALL.into_iter().filter(|&v| v <= version).filter_map(|v| pack_dir(v).map(|d| (v, d))).collect();
+    if pack_dir(version).is_none() {
+        if let Some(d) = newest_pack_upto(version) {
+            packs.push((version, d));
+        }
+    }
+    packs
 }
 
 /// The catalog of the pools for `map`'s version, and the packs it was built from.
@@ -491,7 +485,7 @@ fn differential(version: LibvirtVersion) {
     let Some(virsh) = virsh(version) else { return };
     let map = map(version);
     let (cat, packs) = catalog(&map);
-    let seed = env_number("CPUFLEET_DIFF_SEED").unwrap_or(DEFAULT_SEED);
+    let seed = releases::date_seed("CPUFLEET_DIFF_SEED", DEFAULT_SEED);
     let n_pools = env_number("CPUFLEET_DIFF_POOLS").map_or(DEFAULT_POOLS, |n| n as usize);
     let indices: Vec<usize> = match env_number("CPUFLEET_DIFF_ONLY") {
         Some(i) => vec![i as usize],
@@ -565,10 +559,11 @@ fn differential(version: LibvirtVersion) {
     let mixing = reports.iter().filter(|r| r.mixes_packs).count();
     let sources: Vec<String> = packs
         .iter()
-        .map(|(v, _)| {
+        .map(|(v, d)| {
             let decoded = cat.dumps.iter().filter(|(_, c)| c.origin == Some(*v)).count();
             let undecodable = cat.undecodable.iter().filter(|(u, _, _)| u == v).count();
-            format!("{decoded} from the libvirt-{v} pack ({undecodable} undecodable)")
+            let pack = d.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            format!("{decoded} of the {pack} pack decoded by libvirt {v} ({undecodable} undecodable)")
         })
         .collect();
 
@@ -660,9 +655,15 @@ fn baseline_matches_virsh_11_3_0() {
 }
 
 #[test]
+fn baseline_matches_virsh_12_9_0() {
+    differential(LibvirtVersion::V12_9_0);
+}
+
+#[test]
 fn test_names_select_their_version() {
     assert_eq!(test_name(LibvirtVersion::V9_0_0), "baseline_matches_virsh_9_0_0");
     assert_eq!(test_name(LibvirtVersion::V11_3_0), "baseline_matches_virsh_11_3_0");
+    assert_eq!(test_name(LibvirtVersion::V12_9_0), "baseline_matches_virsh_12_9_0");
 }
 
 /// Whether this virsh's test driver accepts `--migratable` (those of 9.0.0 and 11.3.0 do not).
@@ -871,7 +872,7 @@ fn regression_maxphysaddr_limit_is_read_from_11_3_0() {
 /// that groups of one vendor, which succeed, and mixed groups, which fail, both occur), each
 /// given as files, as a directory, and checked against virsh on the concatenation.
 fn several_files_match_virsh(version: LibvirtVersion) {
-    let (Some(virsh), Some(pack)) = (virsh(version), pack_dir(version)) else { return };
+    let (Some(virsh), Some(pack)) = (virsh(version), newest_pack_upto(version)) else { return };
     let mut hosts: Vec<PathBuf> = std::fs::read_dir(pack.join("cputestdata"))
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -93,3 +93,52 @@ fn ignoring_the_destination_version_is_caught() {
     );
     assert!(invariants.contains(&"no accepted guest uses a model or feature name unknown to its host's version"));
 }
+
+/// Any two releases, either way: 11.3.0 → 12.9.0 on the default configurations (whose guests
+/// cross by name both ways: 12.9.0 reads every 11.3.0 name), and the rollback 12.9.0 → 11.3.0
+/// of a guest pinned to a model only 12.9.0's map has (`EPYC-Rome-v5`), refused by name.
+#[test]
+fn rollouts_between_any_two_releases() {
+    let (v, o) = run(&["--upgrade-from", "11.3.0", "--upgrade-to", "12.9.0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let u = &v["libvirt_upgrade"];
+    assert_eq!(
+        (u["from"].as_str(), u["to"].as_str(), u["reverse"].as_bool()),
+        (Some("11.3.0"), Some("12.9.0"), Some(false))
+    );
+    assert!(v["reproduce"].as_str().unwrap().ends_with("--upgrade-from 11.3.0 --upgrade-to 12.9.0"));
+    let mid = &u["timeline"].as_array().unwrap()[2]["directions"];
+    assert!(mid[0]["attempted"].as_u64().unwrap() > 0 && mid[1]["attempted"].as_u64().unwrap() > 0, "{mid}");
+    for c in u["configurations"].as_array().unwrap() {
+        assert!(
+            c["reasons"].as_array().unwrap().iter().all(|r| !r["reason"].as_str().unwrap().starts_with("unknown")),
+            "{c}"
+        );
+    }
+
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rollout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("rome-v5.toml");
+    let default = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/fleet.toml")).unwrap();
+    std::fs::write(
+        &spec,
+        format!("{default}\n[[guest]]\nname = \"rome-v5\"\nweight = 10\nmode = \"custom\"\nmodel = \"EPYC-Rome-v5\"\n"),
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    let (v, o) = run(&["--libvirt", "12.9.0", "--spec", spec, "--upgrade-from", "12.9.0", "--upgrade-to", "11.3.0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let u = &v["libvirt_upgrade"];
+    assert_eq!(u["reverse"], true);
+    let configs = u["configurations"].as_array().unwrap();
+    let rome = configs.iter().find(|c| c["name"] == "rome-v5").unwrap();
+    assert_eq!(rome["fully_mobile"], false, "{rome}");
+    assert_eq!(rome["example"], "unknown CPU model EPYC-Rome-v5 on libvirt 11.3.0", "{rome}");
+    assert!(rome["recommendation"].as_str().unwrap().contains("a model both versions know"), "{rome}");
+    let _ = std::fs::remove_dir_all(&dir);
+    // The same rollout with both ends equal is refused before any work.
+    let o =
+        cpufleet(&["simulate", "--scenario", "libvirt-upgrade", "--upgrade-from", "12.9.0", "--upgrade-to", "12.9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--upgrade-from and --upgrade-to are both 12.9.0"), "{}", stderr(&o));
+}

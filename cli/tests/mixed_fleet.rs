@@ -106,6 +106,33 @@ fn a_half_upgraded_pool_refuses_by_direction_and_reason() {
     assert!(text.contains("accepted cross-version migrations checked"), "{text}");
 }
 
+/// Three releases in one fleet: a 9.0.0 pool, a pool half on 11.3.0, a 12.9.0 pool. Each
+/// migration is classified by release order (towards a newer release is old→new), and every
+/// accepted cross-version migration is one the destination's release accepts.
+#[test]
+fn three_releases_in_one_fleet() {
+    let three = format!(
+        "{SPEC}[[pool]]\nname = \"new\"\nhosts = 100\ngenerations = {{ Skylake-SP = 1 }}\nlibvirt = \"12.9.0\"\n"
+    )
+    .replace("cross_pool = 0.0", "cross_pool = 0.5");
+    let (v, o) = run_spec(&spec_file("three.toml", &three), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = &v["mixed_fleet"];
+    let hosts: Vec<(&str, u64)> = m["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["libvirt"].as_str().unwrap(), x["hosts"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(hosts, [("9.0.0", 100), ("11.3.0", 100), ("12.9.0", 100)]);
+    let dirs = m["migrations"]["directions"].as_array().unwrap();
+    for d in &dirs[..2] {
+        assert!(d["attempted"].as_u64().unwrap() > 500, "{d}");
+    }
+    assert!(v["checks"]["cross_version_checked"].as_u64().unwrap() > 0);
+    assert_eq!(v["checks"]["violation_count"], 0, "{}", v["checks"]);
+}
+
 #[test]
 fn the_versions_each_host_runs_depend_on_the_seed_only() {
     let spec = spec_file("mixed.toml", SPEC);

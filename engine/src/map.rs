@@ -340,24 +340,41 @@ pub struct CpuMap {
     pub ppc64: Ppc64Map,
 }
 
-/// The embedded maps, one per supported version, written by `cpufleet map import` from that
-/// version's `cpu_map/` directory: (x86 document, ppc64 document).
-const EMBEDDED_9_0_0: (&str, &str) = (
-    include_str!("../../data/cpu_map/libvirt-9.0.0/x86.xml"),
-    include_str!("../../data/cpu_map/libvirt-9.0.0/ppc64.xml"),
-);
-const EMBEDDED_11_3_0: (&str, &str) = (
-    include_str!("../../data/cpu_map/libvirt-11.3.0/x86.xml"),
-    include_str!("../../data/cpu_map/libvirt-11.3.0/ppc64.xml"),
-);
+/// The embedded maps, one row per supported release (in the order of
+/// [`crate::version::RELEASES`]), written by `cpufleet map import` from that release's
+/// `cpu_map/` directory: (version, x86 document, ppc64 document).
+const EMBEDDED: [(LibvirtVersion, &str, &str); 3] = [
+    (
+        LibvirtVersion::V9_0_0,
+        include_str!("../../data/cpu_map/libvirt-9.0.0/x86.xml"),
+        include_str!("../../data/cpu_map/libvirt-9.0.0/ppc64.xml"),
+    ),
+    (
+        LibvirtVersion::V11_3_0,
+        include_str!("../../data/cpu_map/libvirt-11.3.0/x86.xml"),
+        include_str!("../../data/cpu_map/libvirt-11.3.0/ppc64.xml"),
+    ),
+    (
+        LibvirtVersion::V12_9_0,
+        include_str!("../../data/cpu_map/libvirt-12.9.0/x86.xml"),
+        include_str!("../../data/cpu_map/libvirt-12.9.0/ppc64.xml"),
+    ),
+];
+
+// Every release has its embedded map, in the table's order.
+const _: () = {
+    assert!(EMBEDDED.len() == LibvirtVersion::ALL.len());
+    let mut i = 0;
+    while i < EMBEDDED.len() {
+        assert!(EMBEDDED[i].0 as usize == i);
+        i += 1;
+    }
+};
 
 /// The embedded documents of `version`: `[(path, text); 2]`, x86 then ppc64, with the paths
 /// they have in the repository.
 pub fn embedded_documents(version: LibvirtVersion) -> [(String, &'static str); 2] {
-    let (x86, ppc64) = match version {
-        LibvirtVersion::V9_0_0 => EMBEDDED_9_0_0,
-        LibvirtVersion::V11_3_0 => EMBEDDED_11_3_0,
-    };
+    let (_, x86, ppc64) = EMBEDDED[version as usize];
     [
         (format!("data/cpu_map/{}/x86.xml", embedded_dir(version)), x86),
         (format!("data/cpu_map/{}/ppc64.xml", embedded_dir(version)), ppc64),

@@ -99,14 +99,14 @@ fn node_labeller_test_data() {
 /// features of `supported_features.xml`.
 #[test]
 fn supported_features_are_the_required_ones() {
-    let map = CpuMap::embedded(LibvirtVersion::NEWEST).unwrap();
+    let map = CpuMap::embedded(LibvirtVersion::DEFAULT).unwrap();
     let cpu = parse_cpu(SUPPORTED_FEATURES.as_bytes(), TypeHint::Guest, map.version(), Limits::default()).unwrap();
     assert_eq!(required(&cpu), ["apic", "clflush", "vmx", "xsaves"]);
 }
 
 #[test]
 fn obsolete_host_model() {
-    let map = CpuMap::embedded(LibvirtVersion::NEWEST).unwrap();
+    let map = CpuMap::embedded(LibvirtVersion::DEFAULT).unwrap();
     let doc = DOMCAPS.replace("<model fallback='allow'>Skylake-Client-IBRS</model>", "<model>Opteron_G2</model>");
     let (facts, _) = HostCpuFacts::from_domcaps(&map, doc.as_bytes(), Limits::default()).unwrap().unwrap();
     let l = node_labels(&facts, DEFAULT_OBSOLETE_CPU_MODELS);
@@ -146,7 +146,7 @@ fn yaml_paths(text: &str) -> Vec<(String, String)> {
 
 #[test]
 fn cpu_stanza_field_paths() {
-    let map = CpuMap::embedded(LibvirtVersion::NEWEST).unwrap();
+    let map = CpuMap::embedded(LibvirtVersion::DEFAULT).unwrap();
     let xml = "<cpu match='exact'><model>Haswell-noTSX</model><feature policy='require' name='vmx'/>\
                <feature policy='disable' name='hle'/></cpu>";
     let cpu = parse_cpu(xml.as_bytes(), TypeHint::Guest, map.version(), Limits::default()).unwrap();

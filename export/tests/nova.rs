@@ -63,7 +63,7 @@ const CPU_TRAITS_MAPPING: &[(&str, &[&str])] = &[
 #[test]
 fn os_traits_table_is_novas_mapping() {
     let table = NameTable::embedded(Vocabulary::OsTraits).unwrap();
-    let map = CpuMap::embedded(LibvirtVersion::NEWEST).unwrap();
+    let map = CpuMap::embedded(LibvirtVersion::DEFAULT).unwrap();
     let ours: BTreeMap<&str, Vec<String>> = table
         .entries()
         .filter(|(_, t)| !t.is_empty())
@@ -133,7 +133,7 @@ fn mode_custom_multi_models_and_extra_flags() {
         "HW_CPU_X86_SVM",
     ]);
     let table = NameTable::embedded(Vocabulary::OsTraits).unwrap();
-    let map = CpuMap::embedded(LibvirtVersion::NEWEST).unwrap();
+    let map = CpuMap::embedded(LibvirtVersion::DEFAULT).unwrap();
     let mut features = Vec::new();
     for model in ["qemu64", "SandyBridge"] {
         let c = cpu(&map, &format!("<cpu><model>{model}</model></cpu>"));
@@ -176,7 +176,7 @@ fn extra_flags_as_nova_reads_them() {
 /// features with their policies (force/require → require, disable/forbid → disable).
 #[test]
 fn section_round_trip() {
-    let map = CpuMap::embedded(LibvirtVersion::NEWEST).unwrap();
+    let map = CpuMap::embedded(LibvirtVersion::DEFAULT).unwrap();
     let c = cpu(
         &map,
         "<cpu match='exact'><model>Cascadelake-Server</model><feature policy='disable' name='hle'/>\

@@ -43,7 +43,7 @@ pub struct Config {
     pub reproduce: String,
     /// Show a progress bar on stderr.
     pub progress: bool,
-    /// The libvirt-upgrade scenario's rollout (`--upgrade-steps`, `--upgrade-order`, `--reverse`).
+    /// The libvirt-upgrade scenario's rollout (`--upgrade-steps`, `--upgrade-order`, `--upgrade-from`, `--upgrade-to`, `--reverse`).
     pub rollout: scenarios::libvirt_upgrade::Rollout,
 }
 
@@ -211,7 +211,7 @@ fn libvirt_upgrade(
     progress: &Progress,
 ) -> SimResult<(scenarios::libvirt_upgrade::LibvirtUpgradeReport, check::CheckReport)> {
     let inputs = versions::Inputs::new(map, spec)?;
-    let first = usize::from(config.rollout.reverse);
+    let first = config.rollout.indices().0;
     let mut v = inputs.versions(config.seed, config.fault, first)?;
     let mut run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, spec.guests, progress);
     let mut checks = check::CheckReport::default();

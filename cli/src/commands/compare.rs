@@ -11,8 +11,9 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// `cpufleet compare HOST… CPU`: one verdict per host CPU; exit 0 only if every host can run
-/// the CPU, 1 if any cannot, 2 on error (before any verdict is printed).
-pub fn compare(common: &Common, args: &[PathBuf], format: Format) -> CliResult<Outcome> {
+/// the CPU, 1 if any cannot, 2 on error (before any verdict is printed). With `error`
+/// (`virsh cpu-compare --error`), one host CPU and virsh's output byte for byte.
+pub fn compare(common: &Common, args: &[PathBuf], format: Format, error: bool) -> CliResult<Outcome> {
     let map = mapload::load(common)?;
     let (host_inputs, cpu_input) = split_last(args, "CPU")?;
     let hosts: Vec<Loaded> =
@@ -38,6 +39,15 @@ pub fn compare(common: &Common, args: &[PathBuf], format: Format) -> CliResult<O
         results.push(r);
     }
     let cpu_path = cpu.path();
+    if error {
+        let ([_], [r]) = (host_refs.as_slice(), results.as_slice()) else {
+            return Err(CliError::new(format!(
+                "--error answers as virsh cpu-compare does, for one host CPU; {} given",
+                host_refs.len()
+            )));
+        };
+        return virsh_error_answer(&map, r, cpu_path);
+    }
     match format {
         Format::Text => print_stdout(&text(&map, &host_refs, &results, cpu_path))?,
         Format::Json => {
@@ -50,6 +60,24 @@ pub fn compare(common: &Common, args: &[PathBuf], format: Format) -> CliResult<O
         Ok(Outcome::Ok)
     } else {
         Ok(Outcome::Negative)
+    }
+}
+
+/// `virsh cpu-compare --error`: a compatible CPU's line and virsh's closing newline; for an
+/// incompatible one, virsh's closing newline on stdout, its two error lines on stderr, exit 1.
+fn virsh_error_answer(map: &CpuMap, r: &Comparison, cpu_path: &Path) -> CliResult<Outcome> {
+    let f = cpu_path.display();
+    match r.libvirt_message(&map.x86) {
+        None => {
+            print_stdout(&format!("{}\n\n", verdict_line(r.verdict, &f)))?;
+            Ok(Outcome::Ok)
+        }
+        Some(msg) => {
+            print_stdout("\n")?;
+            eprintln!("error: Failed to compare host CPU with {f}");
+            eprintln!("error: the CPU is incompatible with host CPU: {msg}");
+            Ok(Outcome::Negative)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Test support: locating the shared conformance packs (one per libvirt version).
 #![allow(dead_code)]
 
+pub mod releases;
 pub mod summary;
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
@@ -19,11 +20,14 @@ pub fn version_of_dir(dir: &Path) -> Option<LibvirtVersion> {
 }
 
 /// The public pack of `version` (`../shared/conformance/libvirt-VERSION`); for 9.0.0,
-/// `CPUFLEET_CONFORMANCE_DIR` overrides it. Panics when absent and `CPUFLEET_REQUIRE_CONFORMANCE=1`.
+/// `CPUFLEET_CONFORMANCE_DIR` overrides it. None for a release without a pack (see
+/// [`releases::ReleaseOracles::pack`]). Panics when a release's pack is absent and
+/// `CPUFLEET_REQUIRE_CONFORMANCE=1`.
 pub fn pack_dir_of(version: LibvirtVersion) -> Option<PathBuf> {
+    let name = releases::oracles(version).pack?;
     let dir = match std::env::var_os("CPUFLEET_CONFORMANCE_DIR") {
         Some(d) if version == LibvirtVersion::V9_0_0 => PathBuf::from(d),
-        _ => packs_root().join(format!("libvirt-{version}")),
+        _ => packs_root().join(name),
     };
     if dir.join("cases.toml").is_file() {
         return Some(dir);
@@ -34,13 +38,22 @@ pub fn pack_dir_of(version: LibvirtVersion) -> Option<PathBuf> {
     None
 }
 
+/// The `cpu_map/` of `version`: its pack's, or the installed package's for a release without a
+/// pack (None when that is not installed; the caller says so).
+pub fn map_dir_of(version: LibvirtVersion) -> Option<PathBuf> {
+    match releases::oracles(version).installed_map {
+        Some(dir) => Some(PathBuf::from(dir)).filter(|d| d.join("index.xml").is_file()),
+        None => pack_dir_of(version).map(|p| p.join("cpu_map")),
+    }
+}
+
 /// The libvirt 9.0.0 pack.
 pub fn pack_dir() -> Option<PathBuf> {
     pack_dir_of(LibvirtVersion::V9_0_0)
 }
 
 /// Every public pack present, with its version, oldest first. With
-/// `CPUFLEET_REQUIRE_CONFORMANCE=1`, every supported version's pack must be present.
+/// `CPUFLEET_REQUIRE_CONFORMANCE=1`, every pack the release table names must be present.
 pub fn packs() -> Vec<(LibvirtVersion, PathBuf)> {
     LibvirtVersion::ALL.into_iter().filter_map(|v| pack_dir_of(v).map(|d| (v, d))).collect()
 }

@@ -1,6 +1,8 @@
-//! The libvirt-upgrade scenario (issue 13): libvirt is rolled from one version to the other host
-//! by host while guests keep starting and moving. The fleet starts on 9.0.0 (11.3.0 with
-//! `--reverse`, a downgrade); over T steps a growing share of the hosts runs the other version.
+//! The libvirt-upgrade scenario (issue 13): libvirt is rolled from one version to another host
+//! by host while guests keep starting and moving. The fleet starts on `--upgrade-from` (default
+//! 9.0.0) and moves to `--upgrade-to` (default 11.3.0; any two supported releases, either way;
+//! `--reverse` swaps them, a downgrade); over T steps a growing share of the hosts runs the other
+//! version.
 //! At each step the guest population starts and migrates as in the migrate scenario (the same
 //! draws, [`migrate::place_guests`], [`migrate::next_destination`]), each start under its host's
 //! version and each migration read and compared by the destination's version
@@ -34,18 +36,46 @@ pub enum Order {
     Random,
 }
 
-/// The rollout's parameters (`--upgrade-steps`, `--upgrade-order`, `--reverse`).
+/// The rollout's parameters (`--upgrade-steps`, `--upgrade-order`, `--upgrade-from`,
+/// `--upgrade-to`, `--reverse`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rollout {
     pub steps: u32,
     pub order: Order,
-    /// Roll 11.3.0 back to 9.0.0 instead.
-    pub reverse: bool,
+    /// The release the fleet starts on.
+    pub from: LibvirtVersion,
+    /// The release the hosts move to (older than `from` for a downgrade).
+    pub to: LibvirtVersion,
 }
 
 impl Default for Rollout {
     fn default() -> Rollout {
-        Rollout { steps: 5, order: Order::Pool, reverse: false }
+        Rollout { steps: 5, order: Order::Pool, from: LibvirtVersion::V9_0_0, to: LibvirtVersion::V11_3_0 }
+    }
+}
+
+impl Rollout {
+    /// A downgrade: the hosts move to an older release.
+    pub fn reverse(&self) -> bool {
+        self.to < self.from
+    }
+    /// The indices of the two releases in [`LibvirtVersion::ALL`] (the order of the views).
+    pub fn indices(&self) -> (usize, usize) {
+        (crate::versions::index(self.from), crate::versions::index(self.to))
+    }
+}
+
+/// The direction of a migration from a host on version index `sv` to one on `dv` in a fleet
+/// moving from `old` to `new` (indices of [`LibvirtVersion::ALL`], ordered by release): 0 towards
+/// the target (`new`), 1 away from it, 2 within one version. A host on a third version (a pool the
+/// spec pins) goes forward when it moves the way the rollout does, by release order.
+fn direction(sv: usize, dv: usize, old: usize, new: usize) -> usize {
+    if sv == dv {
+        2
+    } else if dv == new || (sv != new && (dv > sv) == (new > old)) {
+        0
+    } else {
+        1
     }
 }
 
@@ -217,7 +247,8 @@ struct Acc {
     reasons_t: Vec<[u64; 7]>,
     /// Per configuration and home pool: version refusals.
     pools_t: Vec<Vec<u64>>,
-    /// Per guest version and guest class: refusals for an unknown name.
+    /// Per (guest version, destination version) pair, at `gv * versions + dv`, and guest class:
+    /// refusals for an unknown name.
     unknown: Vec<Vec<u64>>,
 }
 
@@ -227,7 +258,7 @@ impl Acc {
             per_t: vec![ConfigStep::default(); n_t],
             reasons_t: vec![[0; 7]; n_t],
             pools_t: vec![vec![0; n_pools]; n_t],
-            unknown: classes.iter().map(|&n| vec![0; n]).collect(),
+            unknown: classes.iter().flat_map(|&n| classes.iter().map(move |_| vec![0; n])).collect(),
             ..Default::default()
         }
     }
@@ -300,7 +331,14 @@ fn start_step(v: &mut Versions, guests: &mut [Guest], ver: &[u8]) {
 }
 
 /// The migrations of one step: every started guest's chain, in parallel.
-fn migrate_step(v: &Versions, guests: &[Guest], ver: &[u8], step: u32, new: usize, accepted: &[Vec<PairBits>]) -> Acc {
+fn migrate_step(
+    v: &Versions,
+    guests: &[Guest],
+    ver: &[u8],
+    step: u32,
+    (old, new): (usize, usize),
+    accepted: &[Vec<PairBits>],
+) -> Acc {
     let sim = &v.views[0];
     let fleet = &sim.fleet;
     let n_t = sim.spec.templates.len();
@@ -333,13 +371,7 @@ fn migrate_step(v: &Versions, guests: &[Guest], ver: &[u8], step: u32, new: usiz
                         continue;
                     };
                     let (sv, dv) = (ver[cur_host] as usize, ver[dest] as usize);
-                    let dir = if sv == dv {
-                        2
-                    } else if dv == new {
-                        0
-                    } else {
-                        1
-                    };
+                    let dir = direction(sv, dv, old, new);
                     let hc = v.views[dv].fleet.host_class[dest];
                     a.dirs[dir][0] += 1;
                     a.per_t[t].attempted[dir] += 1;
@@ -360,7 +392,7 @@ fn migrate_step(v: &Versions, guests: &[Guest], ver: &[u8], step: u32, new: usiz
                         a.per_t[t].version_refusals += 1;
                         a.pools_t[t][guest.pool as usize] += 1;
                         if Refusal::ALL[r].is_unknown_name() {
-                            a.unknown[gv][gc as usize] += 1;
+                            a.unknown[gv * classes.len() + dv][gc as usize] += 1;
                         }
                     }
                 }
@@ -439,14 +471,14 @@ impl Tally {
 
     /// One step on the fleet as `ver` says (`ver[h]`: the version index host h runs): the
     /// guests start, then migrate; `new` is the version the directions call new.
-    fn step(&mut self, v: &mut Versions, guests: &mut [Guest], ver: &[u8], step: u32, new: usize) {
+    fn step(&mut self, v: &mut Versions, guests: &mut [Guest], ver: &[u8], step: u32, (old, new): (usize, usize)) {
         start_step(v, guests, ver);
         let accepted: Vec<Vec<PairBits>> = v
             .views
             .iter()
             .map(|g| v.views.iter().map(|d| PairBits::new(g.starter.classes.len(), d.fleet.classes.len())).collect())
             .collect();
-        let acc = migrate_step(v, guests, ver, step, new, &accepted);
+        let acc = migrate_step(v, guests, ver, step, (old, new), &accepted);
         for (g, row) in accepted.iter().enumerate() {
             for (d, bits) in row.iter().enumerate() {
                 self.accepted.extend(bits.pairs().into_iter().map(|(gc, hc)| (g, gc, d, hc)));
@@ -495,7 +527,7 @@ fn run_with(
     n_guests: u64,
     progress: &Progress,
 ) -> RolloutRun {
-    let (old, new) = if rollout.reverse { (1, 0) } else { (0, 1) };
+    let (old, new) = rollout.indices();
     let steps = rollout.steps.max(1);
     let seed = v.views[0].seed;
     let start = host_versions(v.views[0].spec, &v.views[0].fleet.pools, seed, old);
@@ -522,7 +554,7 @@ fn run_with(
         for &h in &order[..k] {
             ver[h as usize] = new as u8;
         }
-        tally.step(v, &mut guests, &ver, step, new);
+        tally.step(v, &mut guests, &ver, step, (old, new));
     }
     let (configurations, changes) = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, old);
     let report = LibvirtUpgradeReport {
@@ -530,7 +562,7 @@ fn run_with(
         to: LibvirtVersion::ALL[new].as_str(),
         steps,
         order: rollout.order,
-        reverse: rollout.reverse,
+        reverse: rollout.reverse(),
         timeline: tally.timeline,
         configurations,
     };
@@ -568,8 +600,10 @@ pub fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
     let ver = host_versions(v.views[0].spec, &v.views[0].fleet.pools, seed, first);
     let mut guests = migrate::draw_guests(&v.views[0], n_guests);
     let mut tally = Tally::new(v);
-    let new = LibvirtVersion::ALL.len() - 1;
-    tally.step(v, &mut guests, &ver, 0, new);
+    // Forward is towards a newer release: from the oldest the fleet has to the newest.
+    let oldest = ver.iter().map(|&x| x as usize).min().unwrap_or(first);
+    let newest = ver.iter().map(|&x| x as usize).max().unwrap_or(first);
+    tally.step(v, &mut guests, &ver, 0, (oldest, newest));
     let (configurations, _) = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, first);
     let versions = LibvirtVersion::ALL
         .iter()
@@ -578,6 +612,7 @@ pub fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
             libvirt: l.as_str(),
             hosts: ver.iter().filter(|&&x| x as usize == i).count() as u64,
         })
+        .filter(|h| h.hosts > 0)
         .collect();
     let migrations = tally.timeline.pop().expect("one step");
     MixedRun {
@@ -628,7 +663,9 @@ fn config_reports(
 ) -> (Vec<RolloutConfig>, Vec<Option<Change>>) {
     let templates = &v.views[0].spec.templates;
     let mut top: Vec<Option<(u64, String)>> = vec![None; templates.len()];
-    for (gv, counts) in unknown.iter().enumerate() {
+    let n = v.views.len();
+    for (pair, counts) in unknown.iter().enumerate() {
+        let (gv, d) = (pair / n, pair % n);
         let view = &v.views[gv];
         for combo in &view.starter.combos {
             let Ok(gc) = combo.outcome else { continue };
@@ -636,7 +673,6 @@ fn config_reports(
             if n == 0 {
                 continue;
             }
-            let d = 1 - gv;
             if let Err(u) = &v.incoming[gv][d][gc as usize].read {
                 let t = combo.template as usize;
                 let msg = u.message(LibvirtVersion::ALL[d]);
@@ -774,7 +810,7 @@ pub fn verify(
     if spec.total_hosts() as usize > VERIFY_MAX_HOSTS || spec.migrations.saturating_mul(steps) > VERIFY_MAX_MIGRATIONS {
         return Ok(());
     }
-    let first = usize::from(rollout.reverse);
+    let first = rollout.indices().0;
     let quiet = Progress::new(false);
     for (t, change) in run.changes.iter().enumerate() {
         let Some(change) = change else { continue };
@@ -869,7 +905,7 @@ mod tests {
             pinned_in: None,
         }];
         let inp = Inputs::new(&map, &s).unwrap();
-        let rollout = Rollout { reverse: true, ..Rollout::default() };
+        let rollout = Rollout { from: LibvirtVersion::V11_3_0, to: LibvirtVersion::V9_0_0, ..Rollout::default() };
         let mut v = inp.versions(1, None, 1).unwrap();
         let mut run = run(&mut v, &rollout, 300, &Progress::new(false));
         drop(v);
