@@ -13,8 +13,7 @@
 use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
 use cpufleet_engine::hypervisor::{
-    warns_host_input, Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, NeedsCache, StartKind,
-    HOST_INPUT_WARNING,
+    host_input_warning, to_qemu, Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, NeedsCache, StartKind,
 };
 use cpufleet_engine::x86::Verdict;
 use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
@@ -110,12 +109,12 @@ fn warn_needs_cache(why: &NeedsCache) {
 }
 
 /// virsh's warning about host CPU definitions given to hypervisor-cpu-compare/-baseline, once
-/// per CPU of the inputs it applies to (libvirt 11.3.0's virsh prints it as an `error:` line and
-/// goes on).
+/// per CPU of the inputs it applies to (libvirt 11.3.0's virsh prints it as an `error:` line,
+/// 12.9.0's as a `warning:` line, and goes on).
 fn warn_host_inputs(map: &CpuMap, docs: &[inputs::Loaded]) {
     for span in docs.iter().flat_map(|d| d.doc.spans.iter()) {
-        if warns_host_input(map.version(), span) {
-            eprintln!("error: {HOST_INPUT_WARNING}");
+        if let Some(line) = host_input_warning(map.version(), span) {
+            eprintln!("{line}");
         }
     }
 }
@@ -283,6 +282,19 @@ pub struct StartArgs {
     pub guest: PathBuf,
 }
 
+/// The names the QEMU driver of the map's release writes on the command line
+/// (`virQEMUCapsCPUFeatureToQEMU`): the export's QEMU table, completed with every map feature it
+/// lacks (a release newer than the table's maps) under the engine's translation.
+fn command_line_names(map: &CpuMap) -> CliResult<NameTable> {
+    let err = |e: cpufleet_export::ExportError| CliError::new(e.to_string());
+    let table = NameTable::embedded(Vocabulary::Qemu).map_err(err)?;
+    let mut text = Vocabulary::Qemu.embedded_text().to_string();
+    for f in map.x86.features.iter().filter(|f| table.lookup(&f.name).is_none()) {
+        text.push_str(&format!("{}\t{}\n", f.name, to_qemu(map.version(), &f.name)));
+    }
+    NameTable::parse(Vocabulary::Qemu, &text).map_err(err)
+}
+
 /// `cpufleet start`: the guest CPU after the QEMU driver's start path, or the error the driver
 /// gives (`error: ...` on stderr as virsh prints it; exit 1 when the driver refuses the guest,
 /// 2 when the input is bad: names the map does not know, malformed files).
@@ -333,7 +345,7 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
     if let Some(why) = &started.needs_cache {
         warn_needs_cache(why);
     }
-    let tables = NameTable::embedded(Vocabulary::Qemu).map_err(|e| CliError::new(e.to_string()))?;
+    let tables = command_line_names(&map)?;
     let argv = qemu_cpu_arg(&started.command_line, &tables).map_err(|e| CliError::new(e.to_string()))?;
     match a.format {
         Format::Text if a.qemu_argv => print_stdout(&format!("{}\n", argv.arg))?,

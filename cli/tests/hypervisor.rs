@@ -45,10 +45,12 @@
 mod diffgen;
 #[path = "support/qemu_oracle.rs"]
 mod qemu_oracle;
+#[path = "../../engine/tests/common/releases.rs"]
+mod releases;
 #[path = "../../engine/tests/common/summary.rs"]
 mod summary;
 
-use cpufleet_engine::{CpuMap, LibvirtVersion};
+use cpufleet_engine::CpuMap;
 use diffgen::Rng;
 use qemu_oracle::{Oracle, Stack, VirshOut};
 use std::path::{Path, PathBuf};
@@ -88,12 +90,12 @@ fn strip_decl(s: &str) -> &str {
     }
 }
 
-fn pack_dir(stack: &Stack) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(stack.pack).join("cputestdata")
+fn pack_dir(stack: Stack) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(stack.pack()).join("cputestdata")
 }
 
 /// The pack's x86 CPU documents virsh can send (no CPUID dumps, no `<cpuTest>` wrappers).
-fn pack_cpu_files(stack: &Stack) -> Vec<(String, String)> {
+fn pack_cpu_files(stack: Stack) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(pack_dir(stack)) else { return out };
     for e in entries.flatten() {
@@ -179,7 +181,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Every case of one accelerator (files written to `dir`).
 fn cases(
-    stack: &Stack,
+    stack: Stack,
     map: &CpuMap,
     dir: &Path,
     domcaps: &[(String, String)],
@@ -406,16 +408,12 @@ fn tmp_root(name: &str) -> PathBuf {
 
 /// The oracle of `stack` for one test and the release's embedded map, or None after saying why
 /// it is skipped.
-fn oracle_for(stack: &'static Stack, name: &str, what: &str) -> Option<(Oracle, CpuMap)> {
+fn oracle_for(stack: Stack, name: &str, what: &str) -> Option<(Oracle, CpuMap)> {
     if !pack_dir(stack).is_dir() {
         skip(what, &format!("{} is missing", pack_dir(stack).display()));
         return None;
     }
-    let Some(version) = LibvirtVersion::parse(stack.release) else {
-        skip(what, &format!("cpufleet does not know libvirt {} yet (no LibvirtVersion for it)", stack.release));
-        return None;
-    };
-    let map = CpuMap::embedded(version).expect("embedded map");
+    let map = CpuMap::embedded(stack.version()).expect("embedded map");
     match Oracle::new(stack, name, Path::new(env!("CARGO_TARGET_TMPDIR"))) {
         Ok(o) => Some((o, map)),
         Err(why) => {
@@ -476,7 +474,7 @@ fn accel_names(hvs: &[Accel]) -> String {
 }
 
 /// Part 1: hypervisor compare and baseline.
-fn hypervisor_differential(stack: &'static Stack) {
+fn hypervisor_differential(stack: Stack) {
     let what = format!("hypervisor differential {}", stack.tag());
     let Some((oracle, map)) = oracle_for(stack, "hypervisor", &what) else { return };
     let seed = seed();
@@ -492,7 +490,7 @@ fn hypervisor_differential(stack: &'static Stack) {
         let cache = std::fs::read_to_string(&a.cache).expect("QEMU caps cache");
         let qemu_only = qemu_only_models(&map, &cache);
         for case in cases(stack, &map, &a.dir, &domcaps_docs, &qemu_only, seed) {
-            all.push(case.commands(stack.release, a));
+            all.push(case.commands(stack.version().as_str(), a));
         }
     }
     // Interleave the accelerators so that a budget-limited run samples both.
@@ -528,7 +526,7 @@ fn hypervisor_differential(stack: &'static Stack) {
 /// pair (as several files, which cpufleet baselines as their concatenation) × {plain,
 /// --features, --migratable, both}; and the default driver's answer must differ from it only by
 /// `<feature>` lines, somewhere.
-fn baseline_driver_qemu_differential(stack: &'static Stack) {
+fn baseline_driver_qemu_differential(stack: Stack) {
     let what = format!("cpu-baseline --driver qemu differential {}", stack.tag());
     let Some((oracle, _map)) = oracle_for(stack, "baseline", &what) else { return };
     let seed = seed();
@@ -556,7 +554,7 @@ fn baseline_driver_qemu_differential(stack: &'static Stack) {
             let mut v = vec!["cpu-baseline".to_string()];
             v.extend(own(flags));
             v.push(concat.display().to_string());
-            let mut c = own(&["baseline", "--libvirt", stack.release, "--driver", "qemu"]);
+            let mut c = own(&["baseline", "--libvirt", stack.version().as_str(), "--driver", "qemu"]);
             c.extend(own(flags));
             c.extend(set.iter().map(|p| p.display().to_string()));
             virsh_cmds.push(v);
@@ -685,7 +683,7 @@ fn domain_xml(virttype: &str, i: usize, cpu: &str) -> String {
 /// and 30 random guest CPUs; each for every available accelerator, with the driver's own
 /// domcapabilities, `virsh capabilities` (FULL on KVM), and with and without its QEMU
 /// capabilities cache.
-fn start_differential(stack: &'static Stack) {
+fn start_differential(stack: Stack) {
     let what = format!("start differential {}", stack.tag());
     let Some((oracle, map)) = oracle_for(stack, "start", &what) else { return };
     let root = tmp_root(&format!("start-differential-{}", stack.id()));
@@ -703,7 +701,7 @@ fn start_differential(stack: &'static Stack) {
             let file = write(&a.dir, &format!("domain-{i}.xml"), &domain_xml(a.virttype, i, d)).display().to_string();
             virsh_cmds.push(vec!["domxml-to-native".to_string(), "qemu-argv".to_string(), file.clone()]);
             let (dc, qc) = (a.domcaps.display().to_string(), a.cache.display().to_string());
-            let alone = own(&["start", "--libvirt", stack.release, "--domcaps", &dc, "--caps", &caps]);
+            let alone = own(&["start", "--libvirt", stack.version().as_str(), "--domcaps", &dc, "--caps", &caps]);
             let mut cached = alone.clone();
             cached.extend(own(&["--qemu-caps", &qc]));
             ours.push([cached, alone].map(|mut c| {
@@ -763,7 +761,7 @@ fn start_differential(stack: &'static Stack) {
 /// not run: where the driver accepts one, the simulator may refuse it only with that check's
 /// error ("guest CPU doesn't match specification"), and such cases are counted apart. An
 /// inventory has no QEMU capabilities cache: domcapabilities alone.
-fn inventory_start_differential(stack: &'static Stack) {
+fn inventory_start_differential(stack: Stack) {
     let what = format!("inventory start differential {}", stack.tag());
     let Some((oracle, map)) = oracle_for(stack, "inventory-start", &what) else { return };
     let root = tmp_root(&format!("inventory-start-differential-{}", stack.id()));
@@ -793,7 +791,7 @@ fn inventory_start_differential(stack: &'static Stack) {
         "--inventory",
         &inv_arg,
         "--libvirt",
-        stack.release,
+        stack.version().as_str(),
         "--keep-going",
         "--format",
         "json",
@@ -849,10 +847,13 @@ fn inventory_start_differential(stack: &'static Stack) {
 /// The four differentials of each row of the oracle table, as `#[test]`s of their own (they run
 /// in parallel, each on its own embedded root).
 macro_rules! stack_tests {
-    ($($module:ident: $release:literal, $qemu:literal;)*) => {$(
+    ($($module:ident: $release:literal, $qemu:literal;)*) => {
+        /// The stacks with tests here (release, QEMU).
+        const TESTED_STACKS: &[(&str, &str)] = &[$(($release, $qemu)),*];
+        $(
         mod $module {
             use super::*;
-            fn stack() -> &'static Stack {
+            fn stack() -> Stack {
                 Stack::find($release, $qemu)
             }
             #[test]
@@ -882,9 +883,11 @@ stack_tests! {
     libvirt_12_9_0_qemu_11_1: "12.9.0", "11.1";
 }
 
-/// Every row of the oracle table has its tests above.
+/// Every QEMU stack of the release table has its tests above (a new row needs its line there).
 #[test]
 fn every_stack_has_tests() {
-    let rows: Vec<String> = qemu_oracle::STACKS.iter().map(|s| s.id()).collect();
-    assert_eq!(rows, ["9.0.0-qemu-7.2", "11.3.0-qemu-7.2", "11.3.0-qemu-10.0", "12.9.0-qemu-11.1"]);
+    for s in qemu_oracle::stacks() {
+        let row = (s.version().as_str(), s.qemu.qemu);
+        assert!(TESTED_STACKS.contains(&row), "no differential tests for {}: add it to stack_tests!", s.tag());
+    }
 }

@@ -1,114 +1,73 @@
 //! The real QEMU drivers as test oracles, driven through `virsh`, many commands per `virsh`
-//! process. [`STACKS`] is the oracle table: one row per QEMU-driver stack (libvirt release +
-//! QEMU), how to invoke it, where its QEMU capabilities cache lives. A further stack is a row.
+//! process. The oracle table is the release table's (`engine/tests/common/releases.rs`):
+//! each release's `qemu` rows ([`QemuStack`]: libvirt 9.0.0 + QEMU 7.2, 11.3.0 + QEMU 7.2,
+//! 11.3.0 + QEMU 10.0, 12.9.0 + QEMU 11.1), each saying how to invoke it and where its QEMU
+//! capabilities cache is ([`QemuStack::virsh`], [`QemuStack::cache_dir`]). [`stacks`] lists
+//! them as (release, stack) pairs; a further stack is a row there.
 //!
-//! **The rows.** Every driver runs *embedded* in the virsh process (`qemu:///embed?root=DIR`, no
-//! daemon); each test gets a root of its own (one virsh process may hold a root at a time), so
-//! tests of different stacks, and different tests of one stack, run in parallel.
-//! * libvirt 9.0.0 + QEMU 7.2: the system's `virsh` (Debian 12), `-c qemu:///embed?root=DIR`,
-//!   with `user = "root"` in the root's `qemu.conf` when the tests run as root. It is the same
-//!   libvirt 9.0.0 QEMU-driver code and the same QEMU binary as the system daemon that
-//!   `sh ../shared/oracles/libvirt-qemu-driver.sh` starts, without the daemon's cost on these
-//!   machines: there libvirtd probes QEMU as root (KVM works) but checks `/dev/kvm` as
-//!   `libvirt-qemu` (mode 0600: not accessible), so `virQEMUCapsIsValid` throws its capabilities
-//!   cache away on every call (4-5 s per call, measured). `CPUFLEET_QEMU_URI=qemu:///system`
-//!   uses the daemon instead; without a working embedded driver the daemon is used.
-//! * libvirt 11.3.0 + QEMU 7.2 (Debian 12 backports' libvirt with Debian 12's QEMU):
-//!   `/opt/libvirt-11.3.0-qemu/bin/virsh-qemu` (`../shared/oracles/libvirt-11.3.0-qemu-driver.sh`),
-//!   root given by `VIRSH_QEMU_ROOT=DIR` (a path on this machine), cache in
-//!   `DIR/cache/qemu/capabilities`.
-//! * libvirt 11.3.0 + QEMU 10.0 (Debian 13) and libvirt 12.9.0 + QEMU 11.1 (Debian 13
-//!   backports): `PREFIX/bin/virsh-qemu` of `../shared/oracles/debian-release.sh trixie` /
-//!   `trixie-backports` (a chroot), root given by `CPUFLEET_EMBED=/var/lib/cpufleet-embed-N` (a
-//!   path inside the chroot), cache in `PREFIX/root/var/lib/cpufleet-embed-N/cache/qemu/
-//!   capabilities`. The chroot sees this machine's `/tmp` and the parent of the working directory
-//!   (the checkout, so the cargo target's tmp dir) at the same paths.
-//!
-//! Roots other than 9.0.0's are kept between runs (named by the test and the checkout), so QEMU
-//! is probed once (about 4 s) and later runs reuse the cache, which the driver revalidates.
+//! **Embedded drivers.** Every driver runs embedded in the virsh process (`qemu:///embed?root=DIR`,
+//! no daemon): the system's virsh (9.0.0) with `-c qemu:///embed?root=DIR` and `user = "root"`,
+//! the wrappers of the oracle scripts with `VIRSH_QEMU_ROOT=DIR` or, in a chroot,
+//! `CPUFLEET_EMBED=/var/lib/cpufleet-embed-NAME`. Each test gets a root of its own (one virsh
+//! process may hold a root at a time), so tests of different stacks, and different tests of one
+//! stack, run in parallel. Roots are kept between runs, so QEMU is probed once (about 4-10 s) and
+//! later runs reuse the cache, which the driver revalidates. For 9.0.0 this is the same
+//! QEMU-driver code and QEMU binary as the system daemon of
+//! `sh ../shared/oracles/libvirt-qemu-driver.sh`, without the daemon's cost on these machines:
+//! there libvirtd probes QEMU as root (KVM works) but checks `/dev/kvm` as `libvirt-qemu` (mode
+//! 0600: not accessible), so `virQEMUCapsIsValid` throws its capabilities cache away on every
+//! call (4-5 s per call, measured). `CPUFLEET_QEMU_URI=qemu:///system` makes 9.0.0's tests use
+//! the daemon instead.
 //!
 //! **Batches.** `virsh "cmd1; echo M1; echo --err M1; cmd2; …"` runs the commands in one
 //! process. Each command prints exactly what it prints alone (a failing one, like `echo --err`,
 //! adds its one newline on stdout), so the outputs are cut at the markers. virsh's exit status of
-//! one command is not visible in a batch: it is derived (an `error:` line, or a compare verdict
-//! "is incompatible", means failure, as virsh's commands return), and [`Oracle::run`] checks
-//! that derivation (and the cutting) on the first commands of every batch list by running them
-//! alone too.
+//! one command is not visible in a batch: it is derived (an `error:` line other than a known
+//! warning, or a compare verdict "is incompatible", means failure, as virsh's commands return),
+//! and [`Oracle::run`] checks that derivation (and the cutting) on the first commands of every
+//! batch list by running them alone too.
 
+use crate::releases::{QemuStack, ReleaseOracles, RELEASE_ORACLES};
+use cpufleet_engine::LibvirtVersion;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-/// How a stack's virsh is invoked.
-#[derive(Clone, Copy, Debug)]
-pub enum Invoke {
-    /// The system's `virsh -c qemu:///embed?root=DIR` (libvirt 9.0.0).
-    SystemEmbed,
-    /// A wrapper that takes the root as `VIRSH_QEMU_ROOT=DIR` (a path on this machine).
-    RootEnv { wrapper: &'static str },
-    /// A chroot's wrapper (`PREFIX/bin/virsh-qemu`) that takes the root as
-    /// `CPUFLEET_EMBED=/var/lib/cpufleet-embed-N`, a path inside the chroot `PREFIX/root`.
-    ChrootEmbed { prefix: &'static str },
-}
-
-/// One QEMU-driver stack: a libvirt release with one QEMU.
+/// One QEMU-driver stack of one release.
 #[derive(Clone, Copy, Debug)]
 pub struct Stack {
-    /// The libvirt release (`--libvirt` of cpufleet; `virsh version` must name it).
-    pub release: &'static str,
-    /// QEMU's version, major.minor (`virsh version`'s "Running hypervisor: QEMU X.Y.Z").
-    pub qemu: &'static str,
-    pub invoke: Invoke,
-    /// The conformance pack whose `cputestdata` gives the CPU documents (`../shared/conformance/`).
-    pub pack: &'static str,
-    /// How to install it, for the skip message.
-    pub install: &'static str,
+    pub release: &'static ReleaseOracles,
+    pub qemu: &'static QemuStack,
 }
 
-/// The oracle table.
-pub const STACKS: &[Stack] = &[
-    Stack {
-        release: "9.0.0",
-        qemu: "7.2",
-        invoke: Invoke::SystemEmbed,
-        pack: "libvirt-9.0.0",
-        install: "apt-get install libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 (or sh ../shared/oracles/libvirt-qemu-driver.sh)",
-    },
-    Stack {
-        release: "11.3.0",
-        qemu: "7.2",
-        invoke: Invoke::RootEnv { wrapper: "/opt/libvirt-11.3.0-qemu/bin/virsh-qemu" },
-        pack: "libvirt-11.3.0",
-        install: "sh ../shared/oracles/libvirt-11.3.0-qemu-driver.sh",
-    },
-    Stack {
-        release: "11.3.0",
-        qemu: "10.0",
-        invoke: Invoke::ChrootEmbed { prefix: "/opt/debian-trixie" },
-        pack: "libvirt-11.3.0",
-        install: "sh ../shared/oracles/debian-release.sh trixie",
-    },
-    Stack {
-        release: "12.9.0",
-        qemu: "11.1",
-        invoke: Invoke::ChrootEmbed { prefix: "/opt/debian-trixie-backports" },
-        pack: "libvirt-11.3.0",
-        install: "sh ../shared/oracles/debian-release.sh trixie-backports",
-    },
-];
+/// Every QEMU-driver stack of every release, oldest release first.
+pub fn stacks() -> Vec<Stack> {
+    RELEASE_ORACLES.iter().flat_map(|r| r.qemu.iter().map(move |q| Stack { release: r, qemu: q })).collect()
+}
 
 impl Stack {
+    /// The stack of `release` with QEMU `qemu` (a row of the table).
+    pub fn find(release: &str, qemu: &str) -> Stack {
+        *stacks()
+            .iter()
+            .find(|s| s.version().as_str() == release && s.qemu.qemu == qemu)
+            .unwrap_or_else(|| panic!("no QEMU stack libvirt {release} + QEMU {qemu} in the release table"))
+    }
+    pub fn version(&self) -> LibvirtVersion {
+        self.release.version
+    }
     /// `libvirt-11.3.0 (QEMU 10.0)`: how the summary lines name it.
     pub fn tag(&self) -> String {
-        format!("libvirt-{} (QEMU {})", self.release, self.qemu)
+        format!("libvirt-{} (QEMU {})", self.version(), self.qemu.qemu)
     }
     /// A file-name-safe id: `11.3.0-qemu-10.0`.
     pub fn id(&self) -> String {
-        format!("{}-qemu-{}", self.release, self.qemu)
+        format!("{}-qemu-{}", self.version(), self.qemu.qemu)
     }
-    /// The row of `release` with QEMU `qemu`.
-    pub fn find(release: &str, qemu: &str) -> &'static Stack {
-        STACKS.iter().find(|s| s.release == release && s.qemu == qemu).expect("a row of the oracle table")
+    /// The conformance pack whose `cputestdata` gives the CPU documents: the release's own, else
+    /// (12.9.0, no pack) the newest older release's.
+    pub fn pack(&self) -> &'static str {
+        let own = RELEASE_ORACLES.iter().rev().filter(|r| r.version <= self.version()).find_map(|r| r.pack);
+        own.expect("the oldest release has a pack")
     }
 }
 
@@ -142,15 +101,15 @@ pub fn error_lines(stderr: &[u8]) -> Vec<String> {
 /// How one oracle's virsh process is started.
 #[derive(Clone, Debug)]
 enum Runner {
-    /// `virsh -c URI`.
-    Uri(String),
-    /// `PROGRAM` with `VAR=VALUE` set.
-    Wrapper { program: String, var: &'static str, value: String },
+    /// The stack's embedded driver, root of worker `name` (under `tmp` where it is a path here).
+    Embedded { name: String, tmp: PathBuf },
+    /// `virsh -c URI` (a daemon, `CPUFLEET_QEMU_URI`).
+    Daemon(String),
 }
 
 /// The QEMU driver of one stack, for one test.
 pub struct Oracle {
-    pub stack: &'static Stack,
+    pub stack: Stack,
     runner: Runner,
     /// One line saying which driver it is.
     pub describe: String,
@@ -160,56 +119,7 @@ pub struct Oracle {
 
 const MAX_BATCH_CHARS: usize = 100_000;
 
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        std::fs::copy(e.path(), to.join(e.file_name()))?;
-    }
-    Ok(())
-}
-
-fn virsh_uri(uri: &str, commands: &str) -> std::io::Result<Output> {
-    Command::new("virsh").arg("-c").arg(uri).arg(commands).output()
-}
-
-/// The embedded root every 9.0.0 test copies its probed QEMU capabilities from (probed once).
-fn base_root(tmp: &Path) -> &'static Result<PathBuf, String> {
-    static BASE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BASE.get_or_init(|| {
-        let root = tmp.join("qemu-embed-base");
-        let _ = std::fs::remove_dir_all(root.join("run"));
-        make_root(&root).map_err(|e| format!("{}: {e}", root.display()))?;
-        let uri = embed_uri(&root);
-        // Probes QEMU for both accelerators (the cache file holds both).
-        let o = virsh_uri(&uri, "version; domcapabilities --virttype qemu")
-            .map_err(|e| format!("virsh not found ({e})"))?;
-        let text = String::from_utf8_lossy(&o.stdout);
-        if !o.status.success() || !text.contains("Using library: libvirt 9.0.0") {
-            return Err(format!(
-                "the embedded QEMU driver of libvirt 9.0.0 does not run ({})",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ));
-        }
-        Ok(root)
-    })
-}
-
-fn embed_uri(root: &Path) -> String {
-    format!("qemu:///embed?root={}", root.display())
-}
-
-fn make_root(root: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(root.join("etc"))?;
-    let conf = if is_root() { "user = \"root\"\ngroup = \"root\"\n" } else { "" };
-    std::fs::write(root.join("etc/qemu.conf"), conf)
-}
-
-/// A short stable hash of `s` (FNV-1a), to keep one checkout's roots apart from another's.
+/// A short stable hash of `s` (FNV-1a), to keep one checkout's chroot roots apart from another's.
 fn short_hash(s: &str) -> String {
     let h = s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     format!("{:08x}", h >> 32)
@@ -217,44 +127,32 @@ fn short_hash(s: &str) -> String {
 
 impl Oracle {
     /// The oracle of `stack` for test `name` (its own embedded root), or why there is none.
-    pub fn new(stack: &'static Stack, name: &str, tmp: &Path) -> Result<Oracle, String> {
-        let oracle = match stack.invoke {
-            Invoke::SystemEmbed => Oracle::system(stack, name, tmp)?,
-            Invoke::RootEnv { wrapper } => {
-                if !Path::new(wrapper).exists() {
-                    return Err(format!("{wrapper} is missing (install: {})", stack.install));
-                }
-                let root = tmp.join(format!("qemu-embed-{}-{name}", stack.id()));
+    pub fn new(stack: Stack, name: &str, tmp: &Path) -> Result<Oracle, String> {
+        if let Some(why) = stack.qemu.missing() {
+            return Err(why);
+        }
+        let oracle = match std::env::var("CPUFLEET_QEMU_URI") {
+            Ok(uri) if stack.qemu.virsh_qemu.is_none() => Oracle {
+                stack,
+                runner: Runner::Daemon(uri.clone()),
+                describe: format!("the libvirt {} daemon at {uri} (CPUFLEET_QEMU_URI)", stack.version()),
+                cache_dir: PathBuf::from("/var/cache/libvirt/qemu/capabilities"),
+            },
+            _ => {
+                let name = format!("{name}-{}-{}", stack.id(), short_hash(&tmp.display().to_string()));
+                let what = match stack.qemu.virsh_qemu {
+                    Some(w) => format!("its virsh ({w})"),
+                    None => "the system's virsh (qemu:///embed)".to_string(),
+                };
                 Oracle {
                     stack,
-                    runner: Runner::Wrapper {
-                        program: wrapper.into(),
-                        var: "VIRSH_QEMU_ROOT",
-                        value: root.display().to_string(),
-                    },
+                    cache_dir: stack.qemu.cache_dir(&name, tmp),
                     describe: format!(
-                        "libvirt {}'s QEMU driver embedded in its virsh ({wrapper}, root {})",
-                        stack.release,
-                        root.display()
+                        "libvirt {}'s QEMU driver with QEMU {} embedded in {what}, root {name}",
+                        stack.version(),
+                        stack.qemu.qemu
                     ),
-                    cache_dir: root.join("cache/qemu/capabilities"),
-                }
-            }
-            Invoke::ChrootEmbed { prefix } => {
-                let wrapper = format!("{prefix}/bin/virsh-qemu");
-                if !Path::new(&wrapper).exists() {
-                    return Err(format!("{wrapper} is missing (install: {})", stack.install));
-                }
-                let embed =
-                    format!("/var/lib/cpufleet-embed-{}-{name}-{}", stack.id(), short_hash(&tmp.display().to_string()));
-                Oracle {
-                    stack,
-                    runner: Runner::Wrapper { program: wrapper.clone(), var: "CPUFLEET_EMBED", value: embed.clone() },
-                    describe: format!(
-                        "libvirt {}'s QEMU driver embedded in the chroot's virsh ({wrapper}, CPUFLEET_EMBED={embed})",
-                        stack.release
-                    ),
-                    cache_dir: PathBuf::from(format!("{prefix}/root{embed}/cache/qemu/capabilities")),
+                    runner: Runner::Embedded { name, tmp: tmp.to_path_buf() },
                 }
             }
         };
@@ -262,58 +160,24 @@ impl Oracle {
         Ok(oracle)
     }
 
-    fn system(stack: &'static Stack, name: &str, tmp: &Path) -> Result<Oracle, String> {
-        if let Ok(uri) = std::env::var("CPUFLEET_QEMU_URI") {
-            return Oracle::daemon(stack, &uri, "CPUFLEET_QEMU_URI");
-        }
-        match base_root(tmp) {
-            Ok(base) => {
-                let root = tmp.join(format!("qemu-embed-{name}"));
-                let _ = std::fs::remove_dir_all(&root);
-                make_root(&root).map_err(|e| format!("{}: {e}", root.display()))?;
-                let cache = "cache/qemu/capabilities";
-                copy_dir(&base.join(cache), &root.join(cache)).map_err(|e| format!("copying the QEMU cache: {e}"))?;
-                Ok(Oracle {
-                    stack,
-                    runner: Runner::Uri(embed_uri(&root)),
-                    describe: "libvirt 9.0.0's QEMU driver embedded in virsh (qemu:///embed, same code and QEMU as the daemon)"
-                        .into(),
-                    cache_dir: root.join(cache),
-                })
-            }
-            Err(why) => Oracle::daemon(stack, "qemu:///system", why),
-        }
-    }
-
-    fn daemon(stack: &'static Stack, uri: &str, why: &str) -> Result<Oracle, String> {
-        let o = virsh_uri(uri, "version").map_err(|e| format!("virsh not found ({e})"))?;
-        if !o.status.success() {
-            return Err(format!(
-                "`virsh -c {uri} version` failed ({}); start the daemon with `sh ../shared/oracles/libvirt-qemu-driver.sh` ({why})",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ));
-        }
-        Ok(Oracle {
-            stack,
-            runner: Runner::Uri(uri.to_string()),
-            describe: format!("the libvirt 9.0.0 daemon at {uri} ({why})"),
-            cache_dir: PathBuf::from("/var/cache/libvirt/qemu/capabilities"),
-        })
+    /// Whether it is a daemon (which may re-probe QEMU on every call), not an embedded driver.
+    pub fn is_daemon(&self) -> bool {
+        matches!(self.runner, Runner::Daemon(_))
     }
 
     /// `virsh version` must name the row's libvirt and QEMU (this also probes QEMU on a new root).
     fn check_versions(&self) -> Result<(), String> {
         let o = self.raw("version").map_err(|e| format!("{}: {e}", self.describe))?;
         let text = String::from_utf8_lossy(&o.stdout);
-        let want_lib = format!("Using library: libvirt {}", self.stack.release);
-        let want_qemu = format!("Running hypervisor: QEMU {}.", self.stack.qemu);
+        let want_lib = format!("Using library: libvirt {}", self.stack.version());
+        let want_qemu = format!("Running hypervisor: QEMU {}.", self.stack.qemu.qemu);
         if !o.status.success() || !text.contains(&want_lib) || !text.contains(&want_qemu) {
             return Err(format!(
                 "{} does not answer as libvirt {} with QEMU {} (install: {}): {}{}",
                 self.describe,
-                self.stack.release,
-                self.stack.qemu,
-                self.stack.install,
+                self.stack.version(),
+                self.stack.qemu.qemu,
+                self.stack.qemu.install,
                 text.trim(),
                 String::from_utf8_lossy(&o.stderr).trim()
             ));
@@ -321,21 +185,12 @@ impl Oracle {
         Ok(())
     }
 
-    /// Whether it is a daemon (which may re-probe QEMU on every call), not an embedded driver.
-    pub fn is_daemon(&self) -> bool {
-        matches!(&self.runner, Runner::Uri(uri) if !uri.starts_with("qemu:///embed"))
-    }
-
     fn command(&self) -> Command {
         match &self.runner {
-            Runner::Uri(uri) => {
+            Runner::Embedded { name, tmp } => self.stack.qemu.virsh(name, tmp),
+            Runner::Daemon(uri) => {
                 let mut c = Command::new("virsh");
                 c.arg("-c").arg(uri);
-                c
-            }
-            Runner::Wrapper { program, var, value } => {
-                let mut c = Command::new(program);
-                c.env(var, value);
                 c
             }
         }

@@ -99,6 +99,12 @@ const FILTERED: &[(&str, LibvirtVersion)] = &[
     ("vmx-ept-uc", LibvirtVersion::V11_3_0),
     ("vmx-ept-wb", LibvirtVersion::V11_3_0),
     ("vmx-invvpid-single-context", LibvirtVersion::V11_3_0),
+    // libvirt 12.9.0's QEMU driver also drops the topology bits (CPUID 1 EDX HTT, 0x80000001
+    // ECX CmpLegacy), which QEMU sets from the guest's topology: its plain `cpu-baseline` and the
+    // start path leave them out, where 11.3.0 keeps them (found by the differentials: `ht` and
+    // `cmp_legacy` in every baseline of a host that has them, `ht=on|off` on the command line).
+    ("ht", LibvirtVersion::V12_9_0),
+    ("cmp_legacy", LibvirtVersion::V12_9_0),
 ];
 
 /// Whether the QEMU driver of `version` drops feature `name` (`virQEMUCapsCPUFilterFeatures`).
@@ -106,15 +112,20 @@ pub fn is_filtered(version: LibvirtVersion, name: &str) -> bool {
     FILTERED.iter().any(|&(n, since)| n == name && since <= version)
 }
 
-/// What libvirt 11.3.0's virsh warns (with `vshError`, so on an `error: ` line, and the command
-/// goes on) for every CPU it extracts from a `hypervisor-cpu-compare` or `hypervisor-cpu-baseline`
-/// input (sent or not) that has a `<feature>` without a `policy`: a host CPU definition.
+/// What libvirt's virsh warns from 11.3.0 on for every CPU it extracts from a
+/// `hypervisor-cpu-compare` or `hypervisor-cpu-baseline` input (sent or not) that has a
+/// `<feature>` without a `policy`: a host CPU definition. The command goes on.
 pub const HOST_INPUT_WARNING: &str = "using host CPU definition as input may provide incorrect results";
 
-/// Whether the virsh of `version` prints [`HOST_INPUT_WARNING`] for the CPU at `span` (9.0.0's
-/// virsh has no such warning).
-pub fn warns_host_input(version: LibvirtVersion, span: &crate::xml::CpuSpan) -> bool {
-    version.at_least_11_3() && span.unpoliced_feature
+/// The stderr line the virsh of `version` prints for the CPU at `span`, if any: 9.0.0's virsh
+/// has no such warning; 11.3.0's prints it with `vshError` (an `error: ` line); 12.9.0's with
+/// `vshWarn` (a `warning: ` line).
+pub fn host_input_warning(version: LibvirtVersion, span: &crate::xml::CpuSpan) -> Option<String> {
+    match version {
+        _ if !span.unpoliced_feature || !version.at_least_11_3() => None,
+        v if v >= LibvirtVersion::V12_9_0 => Some(format!("warning: {HOST_INPUT_WARNING}")),
+        _ => Some(format!("error: {HOST_INPUT_WARNING}")),
+    }
 }
 
 /// libvirt error codes, with the prefix virsh prints before the message (`virErrorMsg`).
@@ -327,6 +338,7 @@ impl Hypervisor {
         let reported = doc.cpus.pop().map(|mut cpu| {
             // virsh sends the <mode> renamed to <cpu>, attributes dropped: mode custom.
             cpu.mode = crate::cpu::CpuMode::Custom;
+            decode_order(&map.x86, &mut cpu);
             cpu
         });
         let models = doc.models.unwrap_or_default();
@@ -684,6 +696,34 @@ impl Hypervisor {
         }
         Ok((out, needs_cache))
     }
+}
+
+/// REPORTED's features in the order its decode gave them (`x86Decode`: the required extras,
+/// then the model's features QEMU lacks, each in map order, then the model's removed features in
+/// the model's order), which is the order the start path writes them on the command line.
+/// libvirt 9.0.0 and 11.3.0 show the host-model that way in domcapabilities; 12.9.0's
+/// domcapabilities lists them sorted by name, so for 12.9.0 the order is rebuilt (a stable sort:
+/// a name the map does not know keeps its place among the last).
+fn decode_order(x: &X86Map, cpu: &mut CpuDef) {
+    if x.version() < LibvirtVersion::V12_9_0 {
+        return;
+    }
+    let removed: &[crate::features::FeatureId] =
+        cpu.model.as_deref().and_then(|m| x.model(m)).map_or(&[], |m| m.removed.as_slice());
+    cpu.features.sort_by_key(|f| {
+        let id = x.feature_id(&f.name);
+        let group = match (f.policy, id) {
+            (Some(Policy::Disable), Some(i)) if removed.contains(&i) => 2,
+            (Some(Policy::Disable), _) => 1,
+            _ => 0,
+        };
+        let place = match (group, id) {
+            (2, Some(i)) => removed.iter().position(|&r| r == i).unwrap_or(usize::MAX),
+            (_, Some(i)) => i.index(),
+            (_, None) => usize::MAX,
+        };
+        (group, place)
+    });
 }
 
 /// 11.3.0 §3.3: the smallest `<maxphysaddr limit>` when every input has one.

@@ -49,11 +49,14 @@ impl fmt::Display for QemuVersion {
     }
 }
 
-/// The QEMU each libvirt release ships with in Debian (the release's row: 9.0.0 with Debian
-/// 12's QEMU 7.2, 11.3.0 with Debian 13's QEMU 10.0): the QEMU of a hypervisor known only by
-/// its host-model CPU (the simulator's hosts).
-const DISTRIBUTION_QEMU: &[(LibvirtVersion, QemuVersion)] =
-    &[(LibvirtVersion::V9_0_0, QemuVersion::new(7, 2)), (LibvirtVersion::V11_3_0, QemuVersion::new(10, 0))];
+/// The QEMU each libvirt release ships with in Debian (9.0.0 with Debian 12's QEMU 7.2, 11.3.0
+/// with Debian 13's QEMU 10.0, 12.9.0 with Debian 13 backports' QEMU 11.1): the QEMU of a
+/// hypervisor known only by its host-model CPU (the simulator's hosts).
+const DISTRIBUTION_QEMU: &[(LibvirtVersion, QemuVersion)] = &[
+    (LibvirtVersion::V9_0_0, QemuVersion::new(7, 2)),
+    (LibvirtVersion::V11_3_0, QemuVersion::new(10, 0)),
+    (LibvirtVersion::V12_9_0, QemuVersion::new(11, 1)),
+];
 
 /// The QEMU release `version` ships with (see [`DISTRIBUTION_QEMU`]).
 pub fn distribution_qemu(version: LibvirtVersion) -> QemuVersion {
