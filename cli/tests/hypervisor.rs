@@ -458,6 +458,32 @@ fn accelerators(oracle: &Oracle, root: &Path, what: &str) -> Vec<Accel> {
     out
 }
 
+/// The embedded table of QEMU versions (`data/qemu/x86_64.txt`, what cpufleet uses without
+/// `--qemu-caps`) says for this driver's QEMU what its capabilities cache says: the same map
+/// features QEMU has a property for, every model QEMU lists. Fails when the installed QEMU no
+/// longer matches the table's data of its version (regenerate it with `data/qemu/generate.py`).
+fn check_qemu_table(map: &CpuMap, a: &Accel) {
+    use cpufleet_engine::hypervisor::Hypervisor;
+    use cpufleet_engine::xml::Limits;
+    let limits = Limits::default();
+    let alone = Hypervisor::from_domcaps(map, a.text.as_bytes(), limits).expect("domcapabilities");
+    let cache = std::fs::read(&a.cache).expect("QEMU caps cache");
+    let cached = alone.clone().with_qemu_caps(map, &cache, limits).expect("QEMU caps cache");
+    assert!(alone.qemu_inexact.is_none(), "{}: {:?}", a.domcaps.display(), alone.qemu_inexact);
+    let names = |h: &Hypervisor| -> Vec<String> {
+        h.qemu_feature_set(&map.x86, false).iter().map(|id| map.x86.feature_name(id).to_string()).collect()
+    };
+    assert_eq!(names(&alone), names(&cached), "QEMU {}'s features: the table vs the cache", alone.qemu.version);
+    for m in &cached.models {
+        assert!(
+            alone.qemu.has_model(&m.name),
+            "QEMU {} lists {} (cache), the table does not",
+            alone.qemu.version,
+            m.name
+        );
+    }
+}
+
 /// How many cases fit the budget: all with an embedded driver (milliseconds a call); with a
 /// daemon that re-probes QEMU on every call, what CPUFLEET_HV_BUDGET_S allows at 5 s a call.
 fn affordable(oracle: &Oracle, all: usize) -> usize {
@@ -487,6 +513,7 @@ fn hypervisor_differential(stack: Stack) {
         hvs.iter().map(|a| (format!("domcaps-{}.xml", a.virttype), a.text.clone())).collect();
     let mut all = Vec::new();
     for a in &hvs {
+        check_qemu_table(&map, a);
         let cache = std::fs::read_to_string(&a.cache).expect("QEMU caps cache");
         let qemu_only = qemu_only_models(&map, &cache);
         for case in cases(stack, &map, &a.dir, &domcaps_docs, &qemu_only, seed) {
