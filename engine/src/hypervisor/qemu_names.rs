@@ -58,7 +58,7 @@ const DISTRIBUTION_QEMU: &[(LibvirtVersion, QemuVersion)] = &[
     (LibvirtVersion::V12_9_0, QemuVersion::new(11, 1)),
 ];
 
-/// The QEMU release `version` ships with (see [`DISTRIBUTION_QEMU`]).
+/// The QEMU release `version` ships with in Debian (9.0.0: 7.2, 11.3.0: 10.0, 12.9.0: 11.1).
 pub fn distribution_qemu(version: LibvirtVersion) -> QemuVersion {
     DISTRIBUTION_QEMU.iter().rev().find(|&&(v, _)| v <= version).map_or(DISTRIBUTION_QEMU[0].1, |&(_, q)| q)
 }
