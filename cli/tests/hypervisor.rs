@@ -354,7 +354,7 @@ impl Tally {
             match (report, warned) {
                 (_, true) => self.needs_cache += 1,
                 (None, false) => self.alone_agreed += 1,
-                (Some(r), false) => self.disagreed.push(format!("[domcapabilities alone, no warning] {r}")),
+                (Some(r), false) => self.disagreed.push(format!("[without --qemu-caps, no warning] {r}")),
             }
         }
     }
