@@ -140,7 +140,7 @@ fn read_inputs(args: &[PathBuf], common: &Common, map: &CpuMap, hint: TypeHint) 
             return Err(CliError::file(input.path(), what));
         }
         let host = host_from_cpuinfo(map, &text, &tables.linux).map_err(|e| CliError::file(input.path(), e))?;
-        let span = CpuSpan { offset: 0, model: None, features: Vec::new(), feature_without_policy: false };
+        let span = CpuSpan::default();
         let doc =
             CpuDocument { kinds: Vec::new(), cpus: vec![host.cpu], spans: vec![span], models: None, domcaps: None };
         docs.push(Loaded { input, bytes, doc });

@@ -13,7 +13,9 @@
 use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
 use cpufleet_engine::domain::DomainFeatures;
-use cpufleet_engine::hypervisor::{Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, StartKind};
+use cpufleet_engine::hypervisor::{
+    host_input_warning, to_qemu, Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, NeedsCache, StartKind,
+};
 use cpufleet_engine::x86::Verdict;
 use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
 use cpufleet_engine::XmlErrorKind;
@@ -99,6 +101,25 @@ pub fn load_hypervisor(
     Ok(h)
 }
 
+/// Says on stderr that an answer computed from domcapabilities alone rests on what only QEMU's
+/// capabilities cache has (`why`), naming the flag that makes it exact.
+fn warn_needs_cache(why: &NeedsCache) {
+    eprintln!(
+        "cpufleet: warning: {why}; give --qemu-caps (libvirt's QEMU capabilities cache of this QEMU) for an exact answer"
+    );
+}
+
+/// virsh's warning about host CPU definitions given to hypervisor-cpu-compare/-baseline, once
+/// per CPU of the inputs it applies to (libvirt 11.3.0's virsh prints it as an `error:` line,
+/// 12.9.0's as a `warning:` line, and goes on).
+fn warn_host_inputs(map: &CpuMap, docs: &[inputs::Loaded]) {
+    for span in docs.iter().flat_map(|d| d.doc.spans.iter()) {
+        if let Some(line) = host_input_warning(map.version(), span) {
+            eprintln!("{line}");
+        }
+    }
+}
+
 /// A libvirt error as virsh reports it: the lines on stderr, virsh's closing newline on
 /// stdout; exit 1 for a negative answer, 2 for bad input.
 fn libvirt_failure(lines: &[String], e: &LibvirtError, json: bool) -> CliResult<Outcome> {
@@ -142,17 +163,27 @@ pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
         .into_iter()
         .map(|i| inputs::load_as_sent(i, &a.common, &map, true))
         .collect::<CliResult<_>>()?;
-    host_definition_warning(&map, docs.iter().flat_map(|d| d.doc.spans.first()));
     let refs: Vec<inputs::CpuRef> = docs.iter().flat_map(inputs::Loaded::cpu_refs).collect();
     if refs.is_empty() {
         return Err(CliError::file(docs[0].input.path(), "no CPU definition found"));
     }
+    warn_host_inputs(&map, &docs);
     let json = a.format == Format::Json;
     let mut results = Vec::with_capacity(refs.len());
     for r in &refs {
         match hv.compare(&map, r.cpu(), a.error) {
-            Ok(c) => results.push(c),
+            Ok(c) => {
+                // The reason is printed only for several CPUs (or in JSON).
+                let shown = refs.len() > 1 || json;
+                if let Some(why) = c.needs_cache.as_ref().filter(|w| !w.only_text() || shown) {
+                    warn_needs_cache(why);
+                }
+                results.push(c)
+            }
             Err(e) => {
+                if let Some(why) = &e.needs_cache {
+                    warn_needs_cache(why);
+                }
                 let f = if refs.len() == 1 { r.path().display().to_string() } else { r.label() };
                 return libvirt_failure(&[format!("Failed to compare hypervisor CPU with {f}")], &e, json);
             }
@@ -192,17 +223,6 @@ pub fn compare(a: &CompareArgs) -> CliResult<Outcome> {
     Ok(if results.iter().all(|c| c.verdict.is_compatible()) { Outcome::Ok } else { Outcome::Negative })
 }
 
-/// virsh 11.3.0 and later, for a CPU sent to a hypervisor command with a `<feature>` without
-/// `policy` (a host CPU definition): 11.3.0 prints the line as an error (and goes on), 12.9.0 as
-/// a warning. Once per command, as virsh.
-fn host_definition_warning<'a>(map: &CpuMap, sent: impl Iterator<Item = &'a xml::CpuSpan>) {
-    let v = map.version();
-    if v.at_least_11_3() && sent.into_iter().any(|s| s.feature_without_policy) {
-        let level = if v >= cpufleet_engine::LibvirtVersion::V12_9_0 { "warning" } else { "error" };
-        eprintln!("{level}: using host CPU definition as input may provide incorrect results");
-    }
-}
-
 /// `cpufleet hypervisor-baseline`.
 pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
     let map = mapload::load(&a.common)?;
@@ -211,25 +231,30 @@ pub fn baseline(a: &BaselineArgs) -> CliResult<Outcome> {
         .into_iter()
         .map(|i| inputs::load_as_sent(i, &a.common, &map, true))
         .collect::<CliResult<_>>()?;
-    host_definition_warning(&map, docs.iter().flat_map(|d| d.doc.spans.iter()));
     let cpus: Vec<CpuDef> = docs.iter().flat_map(|d| d.doc.cpus.iter().cloned()).collect();
+    warn_host_inputs(&map, &docs);
     let json = a.format == Format::Json;
-    if !hv.baseline_is_exact() && a.hv.qemu_caps.is_none() {
-        eprintln!(
-            "cpufleet: warning: libvirt {}'s domcapabilities have no QEMU blockers; give --qemu-caps for an exact answer",
-            map.version()
-        );
+    if let Some(why) = hv.qemu_inexact.as_ref().filter(|_| a.hv.qemu_caps.is_none()) {
+        warn_needs_cache(why);
     }
-    let cpu = match hv.baseline(&map.x86, &cpus, a.features, a.migratable) {
+    let (cpu, needs_cache) = match hv.baseline_checked(&map.x86, &cpus, a.features, a.migratable, true) {
         Ok(c) => c,
-        Err(e) => return libvirt_failure(&[], &e, json),
+        Err(e) => {
+            if let Some(why) = &e.needs_cache {
+                warn_needs_cache(why);
+            }
+            return libvirt_failure(&[], &e, json);
+        }
     };
+    if let Some(why) = &needs_cache {
+        warn_needs_cache(why);
+    }
     let text = xml::format_cpu(&cpu);
     if json {
         let v = serde_json::json!({
             "libvirt": map.version().as_str(),
             "virttype": hv.accel.virttype(),
-            "exact": hv.baseline_is_exact(),
+            "exact": needs_cache.is_none() && hv.qemu_inexact.is_none(),
             "cpu": text,
         });
         print_stdout(&format!("{v}\n"))?;
@@ -265,6 +290,19 @@ pub struct StartArgs {
     pub guest: PathBuf,
 }
 
+/// The names the QEMU driver of the map's release writes on the command line
+/// (`virQEMUCapsCPUFeatureToQEMU`): the export's QEMU table, completed with every map feature it
+/// lacks (a release newer than the table's maps) under the engine's translation.
+fn command_line_names(map: &CpuMap) -> CliResult<NameTable> {
+    let err = |e: cpufleet_export::ExportError| CliError::new(e.to_string());
+    let table = NameTable::embedded(Vocabulary::Qemu).map_err(err)?;
+    let mut text = Vocabulary::Qemu.embedded_text().to_string();
+    for f in map.x86.features.iter().filter(|f| table.lookup(&f.name).is_none()) {
+        text.push_str(&format!("{}\t{}\n", f.name, to_qemu(map.version(), &f.name)));
+    }
+    NameTable::parse(Vocabulary::Qemu, &text).map_err(err)
+}
+
 /// `cpufleet start`: the guest CPU after the QEMU driver's start path, or the error the driver
 /// gives (`error: ...` on stderr as virsh prints it; exit 1 when the driver refuses the guest,
 /// 2 when the input is bad: names the map does not know, malformed files).
@@ -298,16 +336,16 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
             "cpufleet: warning: without --caps the host-model CPU stands in for the full host CPU KVM checks against"
         );
     }
-    if !hv.baseline_is_exact() {
-        eprintln!(
-            "cpufleet: warning: libvirt {}'s domcapabilities have no QEMU blockers; give --qemu-caps for an exact translation",
-            map.version()
-        );
+    if let Some(why) = hv.qemu_inexact.as_ref().filter(|_| a.hv.qemu_caps.is_none()) {
+        warn_needs_cache(why);
     }
     let kind = if a.incoming { StartKind::Incoming } else { StartKind::Fresh };
     let started = match hv.start(&map.x86, &guest, &features, kind) {
         Ok(s) => s,
         Err(e) => {
+            if let Some(why) = &e.needs_cache {
+                warn_needs_cache(why);
+            }
             eprintln!("error: {e}");
             let refs: Vec<inputs::CpuRef> = loaded.cpu_refs().take(1).collect();
             if let Some(bad) = inputs::unknown_name(&map, &refs, None) {
@@ -321,7 +359,10 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
             };
         }
     };
-    let tables = NameTable::embedded(Vocabulary::Qemu).map_err(|e| CliError::new(e.to_string()))?;
+    if let Some(why) = &started.needs_cache {
+        warn_needs_cache(why);
+    }
+    let tables = command_line_names(&map)?;
     let argv =
         qemu_cpu_arg(&started.command_line, &started.properties, &tables).map_err(|e| CliError::new(e.to_string()))?;
     match a.format {

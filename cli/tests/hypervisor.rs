@@ -1,46 +1,63 @@
-//! Differential tests against libvirt 9.0.0's real QEMU driver (`support/qemu_oracle.rs`: by
-//! default embedded in virsh, the same code and QEMU as the daemon that
-//! `sh ../shared/oracles/libvirt-qemu-driver.sh` starts; `CPUFLEET_QEMU_URI=qemu:///system` asks
-//! the daemon), for `--virttype qemu` (TCG) and `kvm` (when available, saying so when not).
-//! Without the driver a test prints `SKIPPED <what>: <why>` (and fails when
-//! `CPUFLEET_REQUIRE_VIRSH=1`). Required everywhere: stdout byte-identical, the `error: ` lines
-//! of stderr identical, and success on both sides or failure on both.
+//! Differential tests against the real QEMU drivers of every row of the oracle table
+//! (`support/qemu_oracle.rs`, [`qemu_oracle::STACKS`]: libvirt 9.0.0 + QEMU 7.2, 11.3.0 + QEMU
+//! 7.2, 11.3.0 + QEMU 10.0, 12.9.0 + QEMU 11.1; each embedded in its virsh, no daemon), for
+//! `--virttype qemu` (TCG) and `kvm` (when available, saying so when not). Each row has its own
+//! `#[test]` of each kind (they run in parallel, each with its own embedded root). Without a
+//! row's driver a test prints `SKIPPED <what>: <why>` (and fails when `CPUFLEET_REQUIRE_VIRSH=1`).
+//! Required everywhere: stdout byte-identical, the `error: ` lines of stderr identical, and
+//! success on both sides or failure on both.
+//!
+//! Every cpufleet command runs twice against the one virsh answer: with the QEMU capabilities
+//! cache of the same driver (`--qemu-caps`), and with domcapabilities alone (what inventories
+//! and the simulator have). Alone, an answer that needs what only the cache has must come with
+//! a warning on stderr naming `--qemu-caps`; such cases are counted as "needed the cache", not as
+//! agreement, and an unwarned different answer is a disagreement.
 //!
 //! 1. `hypervisor-compare` / `hypervisor-baseline` against `virsh hypervisor-cpu-compare` /
 //!    `hypervisor-cpu-baseline`. The hypervisor comes from the same driver: `virsh
 //!    domcapabilities --virttype V` and libvirt's QEMU capabilities cache of the emulator it
-//!    names (`--qemu-caps`; 9.0.0's domcapabilities lack QEMU's blockers). Cases (the same for
-//!    each accelerator): every x86 CPU document of the 9.0.0 pack's `cputestdata` (CPUID dumps
-//!    and `<cpuTest>` wrappers excepted), every map model, 120 random guest CPUs (map models,
-//!    random modes, match, vendor and feature policies, a few unknown names) and the
-//!    domcapabilities themselves, each compared plain and a third of them with `--error`; and
-//!    160 baseline input sets (each pack host, QEMU expansion and guest CPU alone, consecutive
-//!    pairs, per-vendor groups, both domcapabilities, bare model pairs) × {plain, --features,
-//!    --migratable, both}; virsh gets each set as one file, cpufleet as separate files.
+//!    names. Cases (the same for each accelerator): every x86 CPU document of the row's pack's
+//!    `cputestdata` (CPUID dumps and `<cpuTest>` wrappers excepted), every map model, every
+//!    model QEMU lists that the map lacks (`max`, `host`, `base`, …; from the cache), plain and
+//!    with a feature, 120 random guest CPUs (map models, random modes, match, vendor and feature
+//!    policies, a few unknown names) and the domcapabilities themselves, each compared plain and
+//!    a third of them with `--error`; and 160 baseline input sets (each pack host, QEMU
+//!    expansion and guest CPU alone, consecutive pairs, per-vendor groups, a mixed-vendor pair,
+//!    both domcapabilities, bare model pairs) × {plain, --features, --migratable, both}; virsh
+//!    gets each set as one file, cpufleet as separate files.
 //! 2. `baseline --driver qemu` against the QEMU driver's plain `virsh cpu-baseline`.
-//! 3. `start --qemu-argv` against `virsh domxml-to-native qemu-argv` (prints
-//!    `start differential libvirt-9.0.0: N, A agreed, D disagreed`).
+//! 3. `start --qemu-argv` against `virsh domxml-to-native qemu-argv`.
+//! 4. An inventory host's guests in `simulate --inventory` against `domxml-to-native`
+//!    (domcapabilities alone: an inventory has no cache).
+//!
+//! Each prints one line per row, `<kind> differential libvirt-R (QEMU Q): N comparisons, A
+//! agreed, D disagreed, …` (also into `CPUFLEET_SUMMARY_FILE`), then the first disagreements
+//! with both outputs. Cases are fresh every run: the seed is the UTC day number unless
+//! `CPUFLEET_HV_SEED` is set, and it is printed.
 //!
 //! With a daemon that re-probes QEMU on every call (4-5 s a call on these machines) only what
 //! `CPUFLEET_HV_BUDGET_S` (default 150; 0 = no limit) allows at 5 s a call is run, in a seeded
-//! shuffled order so that any prefix samples every kind; the embedded driver runs them all.
-//! Knobs: `CPUFLEET_HV_SEED`, `CPUFLEET_HV_BUDGET_S`, `CPUFLEET_QEMU_URI`.
+//! shuffled order so that any prefix samples every kind; the embedded drivers run them all.
+//! Knobs: `CPUFLEET_HV_SEED`, `CPUFLEET_HV_BUDGET_S`, `CPUFLEET_QEMU_URI` (9.0.0 only).
 
 #[path = "support/diffgen.rs"]
 #[allow(dead_code)]
 mod diffgen;
 #[path = "support/qemu_oracle.rs"]
 mod qemu_oracle;
+#[path = "../../engine/tests/common/releases.rs"]
+mod releases;
+#[path = "../../engine/tests/common/summary.rs"]
+mod summary;
 
-use cpufleet_engine::{CpuMap, LibvirtVersion};
+use cpufleet_engine::CpuMap;
 use diffgen::Rng;
-use qemu_oracle::{Oracle, VirshOut};
+use qemu_oracle::{Oracle, Stack, VirshOut};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
 const CPUFLEET: &str = env!("CARGO_BIN_EXE_cpufleet");
-const DEFAULT_SEED: u64 = 0x00C0_FFEE_0415_0009;
 
 fn cpufleet(args: &[&str]) -> Output {
     Command::new(CPUFLEET).args(args).output().expect("run cpufleet")
@@ -50,8 +67,14 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
+/// The run's seed: `CPUFLEET_HV_SEED`, else the UTC day number (new cases every day).
+fn seed() -> u64 {
+    let day = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    env_u64("CPUFLEET_HV_SEED", day)
+}
+
 fn skip(what: &str, why: &str) {
-    println!("SKIPPED {what}: {why}");
+    summary::summary(&format!("SKIPPED {what}: {why}\n"));
     assert!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref() != Ok("1"), "CPUFLEET_REQUIRE_VIRSH=1: {why}");
 }
 
@@ -67,14 +90,14 @@ fn strip_decl(s: &str) -> &str {
     }
 }
 
-fn pack_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/libvirt-9.0.0/cputestdata")
+fn pack_dir(stack: Stack) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(stack.pack()).join("cputestdata")
 }
 
 /// The pack's x86 CPU documents virsh can send (no CPUID dumps, no `<cpuTest>` wrappers).
-fn pack_cpu_files() -> Vec<(String, String)> {
+fn pack_cpu_files(stack: Stack) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(pack_dir()) else { return out };
+    let Ok(entries) = std::fs::read_dir(pack_dir(stack)) else { return out };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if !name.starts_with("x86_64-") || !name.ends_with(".xml") {
@@ -121,6 +144,21 @@ fn random_guest(map: &CpuMap, rng: &mut Rng) -> String {
     s
 }
 
+/// The models QEMU lists (the cache's `<cpu type='…' name='X'>` of either accelerator) that
+/// the map lacks: `max`, `host`, `base`, and (9.0.0) the `-vN` copies.
+fn qemu_only_models(map: &CpuMap, cache: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in cache.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("<cpu type=") else { continue };
+        let Some(name) = text_between(rest, " name='", "'") else { continue };
+        if map.x86.model(name).is_none() && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
 enum Case {
     Compare {
         file: PathBuf,
@@ -142,12 +180,29 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// Every case of one accelerator (files written to `dir`).
-fn cases(map: &CpuMap, dir: &Path, domcaps: &[(String, String)], seed: u64) -> Vec<Case> {
+fn cases(
+    stack: Stack,
+    map: &CpuMap,
+    dir: &Path,
+    domcaps: &[(String, String)],
+    qemu_only: &[String],
+    seed: u64,
+) -> Vec<Case> {
     let mut rng = Rng::new(seed);
-    let pack = pack_cpu_files();
+    let pack = pack_cpu_files(stack);
     let mut guests: Vec<PathBuf> = pack.iter().map(|(n, t)| write(dir, n, t)).collect();
     for m in &map.x86.models {
         guests.push(write(dir, &format!("model-{}.xml", m.name), &format!("<cpu><model>{}</model></cpu>\n", m.name)));
+    }
+    for m in qemu_only {
+        let f = &map.x86.features[rng.below(map.x86.features.len())].name;
+        let policy = ["require", "disable", "forbid"][rng.below(3)];
+        guests.push(write(dir, &format!("qemu-model-{m}.xml"), &format!("<cpu><model>{m}</model></cpu>\n")));
+        guests.push(write(
+            dir,
+            &format!("qemu-model-{m}-feature.xml"),
+            &format!("<cpu><model>{m}</model><feature policy='{policy}' name='{f}'/></cpu>\n"),
+        ));
     }
     for i in 0..120 {
         guests.push(write(dir, &format!("random-{i}.xml"), &random_guest(map, &mut rng)));
@@ -176,6 +231,9 @@ fn cases(map: &CpuMap, dir: &Path, domcaps: &[(String, String)], seed: u64) -> V
     }
     let intel: Vec<String> = hostish.iter().filter(|f| f.1.contains("<vendor>Intel")).map(|f| f.1.clone()).collect();
     let amd: Vec<String> = hostish.iter().filter(|f| f.1.contains("<vendor>AMD")).map(|f| f.1.clone()).collect();
+    if let (Some(i), Some(a)) = (intel.get(rng.below(intel.len().max(1))), amd.get(rng.below(amd.len().max(1)))) {
+        sets.push(vec![i.clone(), a.clone()]);
+    }
     sets.push(intel);
     sets.push(amd);
     sets.push(domcaps.iter().map(|d| d.1.clone()).collect());
@@ -200,38 +258,50 @@ fn cases(map: &CpuMap, dir: &Path, domcaps: &[(String, String)], seed: u64) -> V
     out
 }
 
+/// One case's three commands: virsh's, cpufleet's with the QEMU caps cache, cpufleet's with
+/// domcapabilities alone.
+struct Commands {
+    virsh: Vec<String>,
+    cached: Vec<String>,
+    alone: Vec<String>,
+}
+
+fn own(v: &[&str]) -> Vec<String> {
+    v.iter().map(|a| a.to_string()).collect()
+}
+
 impl Case {
-    /// The virsh command and the cpufleet command of this case.
-    fn commands(&self, virttype: &str, domcaps: &Path, cache: &Path) -> (Vec<String>, Vec<String>) {
-        let own = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
-        let (dc, qc) = (domcaps.to_str().unwrap(), cache.to_str().unwrap());
-        let common = ["--libvirt", "9.0.0", "--domcaps", dc, "--qemu-caps", qc];
-        match self {
+    fn commands(&self, release: &str, a: &Accel) -> Commands {
+        let dc = a.domcaps.display().to_string();
+        let qc = a.cache.display().to_string();
+        let (virsh, ours, tail) = match self {
             Case::Compare { file, error } => {
-                let f = file.to_str().unwrap();
-                let mut v = own(&["hypervisor-cpu-compare", "--virttype", virttype]);
-                let mut c = own(&["hypervisor-compare"]);
-                c.extend(own(&common));
+                let mut v = own(&["hypervisor-cpu-compare", "--virttype", a.virttype]);
+                let mut tail = Vec::new();
                 if *error {
                     v.push("--error".into());
-                    c.push("--error".into());
+                    tail.push("--error".to_string());
                 }
-                v.push(f.into());
-                c.push(f.into());
-                (v, c)
+                v.push(file.display().to_string());
+                tail.push(file.display().to_string());
+                (v, "hypervisor-compare", tail)
             }
             Case::Baseline { file, parts, flags } => {
-                let f = file.to_str().unwrap();
-                let mut v = own(&["hypervisor-cpu-baseline", "--virttype", virttype]);
+                let mut v = own(&["hypervisor-cpu-baseline", "--virttype", a.virttype]);
                 v.extend(own(flags));
-                v.push(f.into());
-                let mut c = own(&["hypervisor-baseline"]);
-                c.extend(own(&common));
-                c.extend(own(flags));
-                c.extend(parts.iter().map(|p| p.display().to_string()));
-                (v, c)
+                v.push(file.display().to_string());
+                let mut tail = own(flags);
+                tail.extend(parts.iter().map(|p| p.display().to_string()));
+                (v, "hypervisor-baseline", tail)
             }
-        }
+        };
+        let alone: Vec<String> = [ours, "--libvirt", release, "--domcaps", &dc].iter().map(|s| s.to_string()).collect();
+        let mut cached = alone.clone();
+        cached.extend(own(&["--qemu-caps", &qc]));
+        cached.extend(tail.iter().cloned());
+        let mut alone = alone;
+        alone.extend(tail);
+        Commands { virsh, cached, alone }
     }
 }
 
@@ -251,6 +321,84 @@ fn disagreement(what: &str, v: &VirshOut, c: &VirshOut) -> Option<String> {
     ))
 }
 
+/// Whether cpufleet warned that the answer needs the QEMU capabilities cache.
+fn warned_for_cache(o: &Output) -> bool {
+    String::from_utf8_lossy(&o.stderr).lines().any(|l| l.contains("warning") && l.contains("--qemu-caps"))
+}
+
+/// The counts of one differential, by mode.
+#[derive(Default)]
+struct Tally {
+    cached: usize,
+    cached_agreed: usize,
+    alone: usize,
+    alone_agreed: usize,
+    needs_cache: usize,
+    disagreed: Vec<String>,
+}
+
+impl Tally {
+    /// Counts one cpufleet answer (`o`, run `with_cache` or not) against virsh's `v`; `report`
+    /// makes the disagreement text when they differ (None: they agree).
+    fn add(&mut self, with_cache: bool, o: &Output, report: Option<String>) {
+        let warned = warned_for_cache(o);
+        if with_cache {
+            self.cached += 1;
+            match (report, warned) {
+                (None, false) => self.cached_agreed += 1,
+                (None, true) => self.disagreed.push("a warning naming --qemu-caps although it was given".into()),
+                (Some(r), _) => self.disagreed.push(format!("[with --qemu-caps] {r}")),
+            }
+        } else {
+            self.alone += 1;
+            match (report, warned) {
+                (_, true) => self.needs_cache += 1,
+                (None, false) => self.alone_agreed += 1,
+                (Some(r), false) => self.disagreed.push(format!("[without --qemu-caps, no warning] {r}")),
+            }
+        }
+    }
+    fn n(&self) -> usize {
+        self.cached + self.alone
+    }
+    /// `N comparisons, A agreed, D disagreed[, W needed the cache (by mode)]`.
+    fn counts(&self) -> String {
+        let head = format!(
+            "{} comparisons, {} agreed, {} disagreed",
+            self.n(),
+            self.cached_agreed + self.alone_agreed,
+            self.disagreed.len()
+        );
+        match (self.cached, self.alone) {
+            (0, _) | (_, 0) if self.needs_cache == 0 => head,
+            (0, _) | (_, 0) => format!("{head}, {} needed the QEMU caps cache", self.needs_cache),
+            _ => format!(
+                "{head}, {} needed the QEMU caps cache (with --qemu-caps {}/{} agreed; domcapabilities alone {}/{} agreed, {} warned naming --qemu-caps)",
+                self.needs_cache, self.cached_agreed, self.cached, self.alone_agreed, self.alone, self.needs_cache
+            ),
+        }
+    }
+    /// Prints the summary line and the first disagreements (all of them go to
+    /// `dir/disagreements.txt`); fails on any.
+    fn finish(&self, dir: &Path, line: String) {
+        summary::summary(&format!("{line}\n"));
+        for d in self.disagreed.iter().take(6) {
+            println!("DISAGREEMENT {d}");
+        }
+        if !self.disagreed.is_empty() {
+            let all = dir.join("disagreements.txt");
+            std::fs::write(&all, self.disagreed.join("\n=====\n")).expect("write the disagreements");
+            println!("every disagreement: {}", all.display());
+        }
+        assert!(
+            self.disagreed.is_empty(),
+            "{} of {} cases disagree with the QEMU driver (first ones above)",
+            self.disagreed.len(),
+            self.n()
+        );
+    }
+}
+
 fn tmp_root(name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&root);
@@ -258,14 +406,16 @@ fn tmp_root(name: &str) -> PathBuf {
     root
 }
 
-/// The oracle for one test, or None after saying why it is skipped.
-fn oracle_for(name: &str, what: &str) -> Option<Oracle> {
-    if !pack_dir().is_dir() {
-        skip(what, &format!("{} is missing", pack_dir().display()));
+/// The oracle of `stack` for one test and the release's embedded map, or None after saying why
+/// it is skipped.
+fn oracle_for(stack: Stack, name: &str, what: &str) -> Option<(Oracle, CpuMap)> {
+    if !pack_dir(stack).is_dir() {
+        skip(what, &format!("{} is missing", pack_dir(stack).display()));
         return None;
     }
-    match Oracle::new(name, Path::new(env!("CARGO_TARGET_TMPDIR"))) {
-        Ok(o) => Some(o),
+    let map = CpuMap::embedded(stack.version()).expect("embedded map");
+    match Oracle::new(stack, name, Path::new(env!("CARGO_TARGET_TMPDIR"))) {
+        Ok(o) => Some((o, map)),
         Err(why) => {
             skip(what, &why);
             None
@@ -308,34 +458,66 @@ fn accelerators(oracle: &Oracle, root: &Path, what: &str) -> Vec<Accel> {
     out
 }
 
-/// How many cases fit the budget: all with the embedded driver (milliseconds a call); with a
+/// The embedded table of QEMU versions (`data/qemu/x86_64.txt`, what cpufleet uses without
+/// `--qemu-caps`) says for this driver's QEMU what its capabilities cache says: the same map
+/// features QEMU has a property for, every model QEMU lists. Fails when the installed QEMU no
+/// longer matches the table's data of its version (regenerate it with `data/qemu/generate.py`).
+fn check_qemu_table(map: &CpuMap, a: &Accel) {
+    use cpufleet_engine::hypervisor::Hypervisor;
+    use cpufleet_engine::xml::Limits;
+    let limits = Limits::default();
+    let alone = Hypervisor::from_domcaps(map, a.text.as_bytes(), limits).expect("domcapabilities");
+    let cache = std::fs::read(&a.cache).expect("QEMU caps cache");
+    let cached = alone.clone().with_qemu_caps(map, &cache, limits).expect("QEMU caps cache");
+    assert!(alone.qemu_inexact.is_none(), "{}: {:?}", a.domcaps.display(), alone.qemu_inexact);
+    let names = |h: &Hypervisor| -> Vec<String> {
+        h.qemu_feature_set(&map.x86, false).iter().map(|id| map.x86.feature_name(id).to_string()).collect()
+    };
+    assert_eq!(names(&alone), names(&cached), "QEMU {}'s features: the table vs the cache", alone.qemu.version);
+    for m in &cached.models {
+        assert!(
+            alone.qemu.has_model(&m.name),
+            "QEMU {} lists {} (cache), the table does not",
+            alone.qemu.version,
+            m.name
+        );
+    }
+}
+
+/// How many cases fit the budget: all with an embedded driver (milliseconds a call); with a
 /// daemon that re-probes QEMU on every call, what CPUFLEET_HV_BUDGET_S allows at 5 s a call.
 fn affordable(oracle: &Oracle, all: usize) -> usize {
     let budget = env_u64("CPUFLEET_HV_BUDGET_S", 150);
-    if oracle.uri.starts_with("qemu:///embed") || budget == 0 {
+    if !oracle.is_daemon() || budget == 0 {
         all
     } else {
         all.min((budget / 5).max(1) as usize)
     }
 }
 
-#[test]
-fn hypervisor_matches_qemu_driver_9_0_0() {
-    const WHAT: &str = "hypervisor differential";
-    let Some(oracle) = oracle_for("hypervisor", WHAT) else { return };
-    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
-    let seed = env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED);
-    let root = tmp_root("hypervisor-differential");
-    let hvs = accelerators(&oracle, &root, WHAT);
+fn accel_names(hvs: &[Accel]) -> String {
+    hvs.iter().map(|h| h.virttype).collect::<Vec<_>>().join(" and ")
+}
+
+/// Part 1: hypervisor compare and baseline.
+fn hypervisor_differential(stack: Stack) {
+    let what = format!("hypervisor differential {}", stack.tag());
+    let Some((oracle, map)) = oracle_for(stack, "hypervisor", &what) else { return };
+    let seed = seed();
+    let root = tmp_root(&format!("hypervisor-differential-{}", stack.id()));
+    let hvs = accelerators(&oracle, &root, &what);
     if hvs.is_empty() {
-        return skip(WHAT, "no accelerator gives a host-model CPU");
+        return skip(&what, "no accelerator gives a host-model CPU");
     }
     let domcaps_docs: Vec<(String, String)> =
         hvs.iter().map(|a| (format!("domcaps-{}.xml", a.virttype), a.text.clone())).collect();
     let mut all = Vec::new();
     for a in &hvs {
-        for case in cases(&map, &a.dir, &domcaps_docs, seed) {
-            all.push(case.commands(a.virttype, &a.domcaps, &a.cache));
+        check_qemu_table(&map, a);
+        let cache = std::fs::read_to_string(&a.cache).expect("QEMU caps cache");
+        let qemu_only = qemu_only_models(&map, &cache);
+        for case in cases(stack, &map, &a.dir, &domcaps_docs, &qemu_only, seed) {
+            all.push(case.commands(stack.version().as_str(), a));
         }
     }
     // Interleave the accelerators so that a budget-limited run samples both.
@@ -343,46 +525,53 @@ fn hypervisor_matches_qemu_driver_9_0_0() {
     rng.shuffle(&mut all);
     let start = Instant::now();
     all.truncate(affordable(&oracle, all.len()));
-    let n = all.len();
-    let virsh_cmds: Vec<Vec<String>> = all.iter().map(|(v, _)| v.clone()).collect();
+    let virsh_cmds: Vec<Vec<String>> = all.iter().map(|c| c.virsh.clone()).collect();
     let answers = oracle.run(&virsh_cmds, 12);
-    let mut disagreed = Vec::new();
-    for ((v, c), va) in all.iter().zip(&answers) {
-        let args: Vec<&str> = c.iter().map(String::as_str).collect();
-        if let Some(d) = disagreement(&v.join(" "), va, &VirshOut::of_output(&cpufleet(&args))) {
-            disagreed.push(d);
+    let mut tally = Tally::default();
+    for (c, va) in all.iter().zip(&answers) {
+        for (with_cache, args) in [(true, &c.cached), (false, &c.alone)] {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let o = cpufleet(&args);
+            tally.add(with_cache, &o, disagreement(&c.virsh.join(" "), va, &VirshOut::of_output(&o)));
         }
     }
-    let accels: Vec<&str> = hvs.iter().map(|h| h.virttype).collect();
-    println!(
-        "hypervisor differential libvirt-9.0.0: {n} comparisons, {} agreed, {} disagreed (virttype {}; {:.1} s; oracle: {})",
-        n - disagreed.len(),
-        disagreed.len(),
-        accels.join(" and "),
-        start.elapsed().as_secs_f64(),
-        oracle.describe
+    tally.finish(
+        &root,
+        format!(
+            "hypervisor differential {}: {} (seed {seed}; virttype {}; {:.1} s; oracle: {})",
+            stack.tag(),
+            tally.counts(),
+            accel_names(&hvs),
+            start.elapsed().as_secs_f64(),
+            oracle.describe
+        ),
     );
-    println!("libvirt 11.3.0's QEMU driver cannot run here (only its virsh client is installed): its rules are checked on the spec's cases by cli/tests/hypervisor_11_3.rs, not against a real 11.3.0 QEMU driver");
-    for d in disagreed.iter().take(5) {
-        println!("DISAGREEMENT {d}");
-    }
-    assert!(disagreed.is_empty(), "{} of {n} cases disagree with the QEMU driver (first ones above)", disagreed.len());
 }
 
 /// Part 2: `cpufleet baseline --driver qemu` against the QEMU driver's plain `virsh cpu-baseline`:
-/// every pack `-host.xml` alone, the Intel and the AMD ones together (as several files, which
-/// cpufleet baselines as their concatenation) × {plain, --features, --migratable, both}; and
-/// the default driver must differ exactly where the QEMU driver filters features.
-#[test]
-fn baseline_driver_qemu_matches_qemu_driver_9_0_0() {
-    const WHAT: &str = "cpu-baseline differential (QEMU driver)";
-    let Some(oracle) = oracle_for("baseline", WHAT) else { return };
-    let root = tmp_root("baseline-qemu-differential");
-    let hosts: Vec<(String, String)> = pack_cpu_files().into_iter().filter(|(n, _)| n.ends_with("-host.xml")).collect();
-    let mut sets: Vec<Vec<PathBuf>> = hosts.iter().map(|(n, _)| vec![pack_dir().join(n)]).collect();
-    for vendor in ["<vendor>Intel", "<vendor>AMD"] {
-        sets.push(hosts.iter().filter(|(_, t)| t.contains(vendor)).map(|(n, _)| pack_dir().join(n)).collect());
+/// every pack `-host.xml` alone, the Intel and the AMD ones together, and a random Intel + AMD
+/// pair (as several files, which cpufleet baselines as their concatenation) × {plain,
+/// --features, --migratable, both}; and the default driver's answer must differ from it only by
+/// `<feature>` lines, somewhere.
+fn baseline_driver_qemu_differential(stack: Stack) {
+    let what = format!("cpu-baseline --driver qemu differential {}", stack.tag());
+    let Some((oracle, _map)) = oracle_for(stack, "baseline", &what) else { return };
+    let seed = seed();
+    let mut rng = Rng::new(seed ^ 2);
+    let root = tmp_root(&format!("baseline-qemu-differential-{}", stack.id()));
+    let pack = pack_dir(stack);
+    let hosts: Vec<(String, String)> =
+        pack_cpu_files(stack).into_iter().filter(|(n, _)| n.ends_with("-host.xml")).collect();
+    let mut sets: Vec<Vec<PathBuf>> = hosts.iter().map(|(n, _)| vec![pack.join(n)]).collect();
+    let by_vendor = |vendor: &str| -> Vec<PathBuf> {
+        hosts.iter().filter(|(_, t)| t.contains(vendor)).map(|(n, _)| pack.join(n)).collect()
+    };
+    let (intel, amd) = (by_vendor("<vendor>Intel"), by_vendor("<vendor>AMD"));
+    if !intel.is_empty() && !amd.is_empty() {
+        sets.push(vec![rng.pick(&intel).clone(), rng.pick(&amd).clone()]);
     }
+    sets.push(intel);
+    sets.push(amd);
     const FLAGS: [&[&str]; 4] = [&[], &["--features"], &["--migratable"], &["--features", "--migratable"]];
     let (mut virsh_cmds, mut ours) = (Vec::new(), Vec::new());
     for (i, set) in sets.iter().enumerate() {
@@ -390,10 +579,10 @@ fn baseline_driver_qemu_matches_qemu_driver_9_0_0() {
         let concat = write(&root, &format!("set-{i}.xml"), &text);
         for flags in FLAGS {
             let mut v = vec!["cpu-baseline".to_string()];
-            v.extend(flags.iter().map(|f| f.to_string()));
+            v.extend(own(flags));
             v.push(concat.display().to_string());
-            let mut c: Vec<String> = ["baseline", "--libvirt", "9.0.0", "--driver", "qemu"].map(String::from).to_vec();
-            c.extend(flags.iter().map(|f| f.to_string()));
+            let mut c = own(&["baseline", "--libvirt", stack.version().as_str(), "--driver", "qemu"]);
+            c.extend(own(flags));
             c.extend(set.iter().map(|p| p.display().to_string()));
             virsh_cmds.push(v);
             ours.push(c);
@@ -403,35 +592,34 @@ fn baseline_driver_qemu_matches_qemu_driver_9_0_0() {
     virsh_cmds.truncate(keep);
     ours.truncate(keep);
     let answers = oracle.run(&virsh_cmds, 4);
-    let (n, mut disagreed, mut filtered) = (answers.len(), Vec::new(), 0);
+    let (mut tally, mut filtered) = (Tally::default(), 0);
     for ((v, c), va) in virsh_cmds.iter().zip(&ours).zip(&answers) {
         let args: Vec<&str> = c.iter().map(String::as_str).collect();
-        if let Some(d) = disagreement(&v.join(" "), va, &VirshOut::of_output(&cpufleet(&args))) {
-            disagreed.push(d);
-        }
-        // The test driver's answer: the same, or more features (those the QEMU driver drops).
+        let o = cpufleet(&args);
+        tally.add(false, &o, disagreement(&v.join(" "), va, &VirshOut::of_output(&o)));
+        // The test driver's answer: the same, or other <feature> lines (those the QEMU driver
+        // drops), never another model or vendor.
         let test_args: Vec<&str> = args.iter().copied().filter(|a| *a != "--driver" && *a != "qemu").collect();
         let test = VirshOut::of_output(&cpufleet(&test_args));
-        if test.stdout != va.stdout {
+        if va.ok && test.stdout != va.stdout {
             filtered += 1;
-            let dropped = ["cmt", "mbm_total", "mbm_local", "osxsave", "ospke"];
-            let kept: Vec<&str> =
-                test.stdout.lines().filter(|l| !dropped.iter().any(|d| l.contains(&format!("name='{d}'")))).collect();
-            let theirs: Vec<&str> = va.stdout.lines().collect();
-            assert_eq!(kept, theirs, "the test driver's answer differs by more than the filtered features: {c:?}");
+            let not_feature = |s: &str| -> Vec<String> {
+                s.lines().filter(|l| !l.trim_start().starts_with("<feature ")).map(str::to_string).collect()
+            };
+            assert_eq!(
+                not_feature(&test.stdout),
+                not_feature(&va.stdout),
+                "the test driver's answer differs by more than features: {c:?}"
+            );
         }
     }
-    println!(
-        "cpu-baseline --driver qemu differential libvirt-9.0.0: {n} comparisons, {} agreed, {} disagreed ({filtered} differ from the default driver by the filtered features; oracle: {})",
-        n - disagreed.len(),
-        disagreed.len(),
+    tally.finish(&root, format!(
+        "cpu-baseline --driver qemu differential {}: {} (seed {seed}; {filtered} differ from the default driver by the filtered features; oracle: {})",
+        stack.tag(),
+        tally.counts(),
         oracle.describe
-    );
-    for d in disagreed.iter().take(5) {
-        println!("DISAGREEMENT {d}");
-    }
-    assert!(filtered > 0 || n < 20, "no input set shows the QEMU driver's filter");
-    assert!(disagreed.is_empty(), "{} of {n} cases disagree with the QEMU driver (first ones above)", disagreed.len());
+    ));
+    assert!(filtered > 0 || tally.n() < 20, "no input set shows the QEMU driver's filter");
 }
 
 /// Hand-made start-path cases (spec §7 check 9 and more): modes, check, forbid, optional,
@@ -655,7 +843,7 @@ fn random_domain_settings(rng: &mut Rng) -> String {
 /// (custom, with a random feature policy or none), 30 random guest CPUs, [`START_DOMAINS`] and 80
 /// random whole domains (a random `<cpu>` or none, and random domain settings).
 fn start_defs(map: &CpuMap) -> Vec<String> {
-    let mut rng = Rng::new(env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED) ^ 3);
+    let mut rng = Rng::new(seed() ^ 3);
     let mut defs: Vec<String> = START_CPUS.iter().map(|s| s.to_string()).collect();
     for m in &map.x86.models {
         let feature = if rng.chance(50) {
@@ -690,20 +878,19 @@ fn domain_xml(virttype: &str, i: usize, cpu: &str) -> String {
 /// driver's fresh-start path, which creates nothing): the `-cpu` string, or the error lines.
 /// Definitions: [`START_CPUS`], every map model (custom, with a random feature policy or none)
 /// and 30 random guest CPUs; each for every available accelerator, with the driver's own
-/// domcapabilities, QEMU capabilities cache and `virsh capabilities` (FULL on KVM).
-#[test]
-fn start_matches_qemu_driver_9_0_0() {
-    const WHAT: &str = "start differential";
-    let Some(oracle) = oracle_for("start", WHAT) else { return };
-    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
-    let root = tmp_root("start-differential");
-    let hvs = accelerators(&oracle, &root, WHAT);
+/// domcapabilities, `virsh capabilities` (FULL on KVM), and with and without its QEMU
+/// capabilities cache.
+fn start_differential(stack: Stack) {
+    let what = format!("start differential {}", stack.tag());
+    let Some((oracle, map)) = oracle_for(stack, "start", &what) else { return };
+    let root = tmp_root(&format!("start-differential-{}", stack.id()));
+    let hvs = accelerators(&oracle, &root, &what);
     if hvs.is_empty() {
-        return skip(WHAT, "no accelerator gives a host-model CPU");
+        return skip(&what, "no accelerator gives a host-model CPU");
     }
     let caps = oracle.one(&["capabilities"]);
     assert!(caps.ok, "virsh capabilities: {:?}", caps.errors);
-    let caps = write(&root, "capabilities.xml", &caps.stdout);
+    let caps = write(&root, "capabilities.xml", &caps.stdout).display().to_string();
     let defs = start_defs(&map);
     let (mut virsh_cmds, mut ours) = (Vec::new(), Vec::new());
     for a in &hvs {
@@ -711,72 +898,58 @@ fn start_matches_qemu_driver_9_0_0() {
             let file = write(&a.dir, &format!("domain-{i}.xml"), &domain_xml(a.virttype, i, d)).display().to_string();
             virsh_cmds.push(vec!["domxml-to-native".to_string(), "qemu-argv".to_string(), file.clone()]);
             let (dc, qc) = (a.domcaps.display().to_string(), a.cache.display().to_string());
-            ours.push(
-                [
-                    "start",
-                    "--libvirt",
-                    "9.0.0",
-                    "--domcaps",
-                    &dc,
-                    "--qemu-caps",
-                    &qc,
-                    "--caps",
-                    &caps.display().to_string(),
-                    "--qemu-argv",
-                    &file,
-                ]
-                .map(String::from)
-                .to_vec(),
-            );
+            let alone = own(&["start", "--libvirt", stack.version().as_str(), "--domcaps", &dc, "--caps", &caps]);
+            let mut cached = alone.clone();
+            cached.extend(own(&["--qemu-caps", &qc]));
+            ours.push([cached, alone].map(|mut c| {
+                c.extend(own(&["--qemu-argv", &file]));
+                c
+            }));
         }
     }
     let keep = affordable(&oracle, virsh_cmds.len());
     virsh_cmds.truncate(keep);
     ours.truncate(keep);
     let answers = oracle.run(&virsh_cmds, 4);
-    let (n, mut disagreed, mut refused, mut with_settings) = (answers.len(), Vec::new(), 0, 0);
-    for ((v, c), va) in virsh_cmds.iter().zip(&ours).zip(&answers) {
-        let args: Vec<&str> = c.iter().map(String::as_str).collect();
-        let o = cpufleet(&args);
-        let co = VirshOut::of_output(&o);
-        let theirs = if va.ok { cpu_arg(&va.stdout).map(|s| s.to_string()) } else { None };
-        with_settings += usize::from(theirs.as_deref().is_some_and(has_domain_settings));
-        let mine = if co.ok { Some(co.stdout.trim_end().to_string()) } else { None };
+    let (mut tally, mut refused, mut with_settings) = (Tally::default(), 0, 0);
+    for ((v, pair), va) in virsh_cmds.iter().zip(&ours).zip(&answers) {
+        with_settings += usize::from(va.ok && cpu_arg(&va.stdout).is_some_and(has_domain_settings));
         refused += usize::from(!va.ok);
-        // A definition cpufleet's reader rejects (exit 2, no libvirt error line): virsh must fail.
-        let bad_input = o.status.code() == Some(2) && co.errors.is_empty();
-        let same = theirs == mine && (va.ok || bad_input || va.errors == co.errors);
-        if !same || (bad_input && va.ok) {
-            disagreed.push(format!(
-                "{}\n{}\n--- virsh: {:?} {:?}\n--- cpufleet: {:?} {:?}\n{}",
-                v.join(" "),
-                std::fs::read_to_string(&v[2]).unwrap_or_default(),
-                theirs,
-                va.errors,
-                mine,
-                co.errors,
-                String::from_utf8_lossy(&o.stderr)
-            ));
+        for (with_cache, c) in [(true, &pair[0]), (false, &pair[1])] {
+            let args: Vec<&str> = c.iter().map(String::as_str).collect();
+            let o = cpufleet(&args);
+            let co = VirshOut::of_output(&o);
+            let theirs = if va.ok { cpu_arg(&va.stdout).map(|s| s.to_string()) } else { None };
+            let mine = if co.ok { Some(co.stdout.trim_end().to_string()) } else { None };
+            // A definition cpufleet's reader rejects (exit 2, no libvirt error line): virsh must fail.
+            let bad_input = o.status.code() == Some(2) && co.errors.is_empty();
+            let same = theirs == mine && (va.ok || bad_input || va.errors == co.errors);
+            let report = (!same || (bad_input && va.ok)).then(|| {
+                format!(
+                    "{}\n{}\n--- virsh: {:?} {:?}\n--- cpufleet: {:?} {:?}\n{}",
+                    v.join(" "),
+                    std::fs::read_to_string(&v[2]).unwrap_or_default(),
+                    theirs,
+                    va.errors,
+                    mine,
+                    co.errors,
+                    String::from_utf8_lossy(&o.stderr)
+                )
+            });
+            tally.add(with_cache, &o, report);
         }
     }
-    let accels: Vec<&str> = hvs.iter().map(|h| h.virttype).collect();
-    println!(
-        "start differential libvirt-9.0.0: {n}, {} agreed, {} disagreed ({} domains × virttype {}{}; {refused} refused by the driver, {with_settings} started with domain or cache/address settings in -cpu; oracle: {})",
-        n - disagreed.len(),
-        disagreed.len(),
+    let accels = accel_names(&hvs);
+    let n = answers.len();
+    tally.finish(&root, format!(
+        "start differential {}: {} (seed {}; {} domains × virttype {accels}{}; {refused} refused by the driver, {with_settings} started with domain or cache/address settings in -cpu; oracle: {})",
+        stack.tag(),
+        tally.counts(),
+        seed(),
         defs.len(),
-        accels.join(" and "),
-        if accels.contains(&"kvm") { "" } else { "; kvm is not available here" },
+        if accels.contains("kvm") { "" } else { "; kvm is not available here" },
         oracle.describe
-    );
-    for d in disagreed.iter().take(8) {
-        println!("DISAGREEMENT {d}");
-    }
-    assert!(
-        disagreed.is_empty(),
-        "{} of {n} start cases disagree with the QEMU driver (first ones above)",
-        disagreed.len()
-    );
+    ));
     assert!(with_settings >= 10 || n < 100, "only {with_settings} started domains show domain settings in -cpu");
 }
 
@@ -794,16 +967,15 @@ fn has_domain_settings(arg: &str) -> bool {
 /// on the same driver): the same guests start, and a refused one with the driver's own error.
 /// A `check='full'` CPU is also checked after QEMU starts (spec §4.4), which domxml-to-native does
 /// not run: where the driver accepts one, the simulator may refuse it only with that check's
-/// error ("guest CPU doesn't match specification"), and such cases are counted apart.
-#[test]
-fn inventory_hosts_start_guests_as_the_qemu_driver_9_0_0() {
-    const WHAT: &str = "inventory start differential";
-    let Some(oracle) = oracle_for("inventory-start", WHAT) else { return };
-    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
-    let root = tmp_root("inventory-start-differential");
-    let hvs = accelerators(&oracle, &root, WHAT);
+/// error ("guest CPU doesn't match specification"), and such cases are counted apart. An
+/// inventory has no QEMU capabilities cache: domcapabilities alone.
+fn inventory_start_differential(stack: Stack) {
+    let what = format!("inventory start differential {}", stack.tag());
+    let Some((oracle, map)) = oracle_for(stack, "inventory-start", &what) else { return };
+    let root = tmp_root(&format!("inventory-start-differential-{}", stack.id()));
+    let hvs = accelerators(&oracle, &root, &what);
     let Some(kvm) = hvs.iter().find(|a| a.virttype == "kvm") else {
-        return skip(WHAT, "KVM is not available here (an inventory describes KVM hosts)");
+        return skip(&what, "KVM is not available here (an inventory describes KVM hosts)");
     };
     let caps = oracle.one(&["capabilities"]);
     assert!(caps.ok, "virsh capabilities: {:?}", caps.errors);
@@ -827,7 +999,7 @@ fn inventory_hosts_start_guests_as_the_qemu_driver_9_0_0() {
         "--inventory",
         &inv_arg,
         "--libvirt",
-        "9.0.0",
+        stack.version().as_str(),
         "--keep-going",
         "--format",
         "json",
@@ -836,11 +1008,12 @@ fn inventory_hosts_start_guests_as_the_qemu_driver_9_0_0() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON report");
     let rows = report["inventory_guests"]["rows"].as_array().expect("guest rows");
-    let start_error = |i: usize| -> Option<Option<String>> {
-        let row = rows.iter().find(|r| r["name"] == format!("cpufleet-{i}").as_str())?;
-        Some(row["start_error"].as_str().map(str::to_string))
-    };
-    let (mut disagreed, mut after_start, mut refused, mut unread) = (Vec::new(), 0, 0, 0);
+    let row = |i: usize| rows.iter().find(|r| r["name"] == format!("cpufleet-{i}").as_str());
+    let start_error =
+        |i: usize| -> Option<Option<String>> { Some(row(i)?["start_error"].as_str().map(str::to_string)) };
+    // The simulator says where a start error's text needs what only the QEMU caps cache has.
+    let needs_cache = |i: usize| row(i).is_some_and(|r| r["start_error_needs_cache"].is_string());
+    let (mut disagreed, mut after_start, mut refused, mut unread, mut needed_cache) = (Vec::new(), 0, 0, 0, 0);
     for (i, va) in answers.iter().enumerate() {
         let theirs: Vec<String> = va.errors.iter().map(|e| e.trim_start_matches("error: ").to_string()).collect();
         refused += usize::from(!va.ok);
@@ -857,17 +1030,22 @@ fn inventory_hosts_start_guests_as_the_qemu_driver_9_0_0() {
             }
             Some(Some(e)) => !va.ok && theirs.contains(&e),
         };
-        if !same {
+        if needs_cache(i) {
+            needed_cache += 1;
+        } else if !same {
             disagreed.push(format!("{}\n--- virsh: {:?}\n--- cpufleet: {:?}", defs[i], va.errors, start_error(i)));
         }
     }
     let n = answers.len();
-    println!(
-        "inventory start differential libvirt-9.0.0: {n} guests, {} agreed, {} disagreed (one KVM host from the driver's capabilities and domcapabilities; {refused} refused by the driver, {unread} unreadable, {after_start} refused only by the check='full' check after QEMU starts; oracle: {})",
-        n - disagreed.len(),
+    let line = format!(
+        "inventory start differential {}: {n} guests, {} agreed, {} disagreed, {needed_cache} needed the QEMU caps cache (seed {}; one KVM host from the driver's capabilities and domcapabilities; {refused} refused by the driver, {unread} unreadable, {after_start} refused only by the check='full' check after QEMU starts; oracle: {})",
+        stack.tag(),
+        n - disagreed.len() - needed_cache,
         disagreed.len(),
+        seed(),
         oracle.describe
     );
+    summary::summary(&format!("{line}\n"));
     for d in disagreed.iter().take(8) {
         println!("DISAGREEMENT {d}");
     }
@@ -920,19 +1098,18 @@ fn compare_input_docs(map: &CpuMap, rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
 
 /// `hypervisor-compare` reads its CPU input as virsh sends it (part 1's inputs are all plain):
 /// [`compare_input_docs`] against `virsh hypervisor-cpu-compare`, stdout and `error:` lines
-/// byte for byte, plain and with `--error`, for every available accelerator (prints
-/// `compare-input differential libvirt-9.0.0: N, A agreed, D disagreed`).
-#[test]
-fn compare_inputs_read_as_virsh_9_0_0() {
-    const WHAT: &str = "compare-input differential";
-    let Some(oracle) = oracle_for("compare-input", WHAT) else { return };
-    let map = CpuMap::embedded(LibvirtVersion::V9_0_0).expect("embedded map");
-    let root = tmp_root("compare-input-differential");
-    let hvs = accelerators(&oracle, &root, WHAT);
+/// byte for byte, plain and with `--error`, for every available accelerator, with the QEMU caps
+/// cache (prints `compare-input differential libvirt-V (QEMU Q): N, A agreed, D disagreed`).
+fn compare_input_differential(stack: Stack) {
+    let what = format!("compare-input differential {}", stack.tag());
+    let Some((oracle, map)) = oracle_for(stack, "compare-input", &what) else { return };
+    let root = tmp_root(&format!("compare-input-differential-{}", stack.id()));
+    let hvs = accelerators(&oracle, &root, &what);
     if hvs.is_empty() {
-        return skip(WHAT, "no accelerator gives a host-model CPU");
+        return skip(&what, "no accelerator gives a host-model CPU");
     }
-    let mut rng = Rng::new(env_u64("CPUFLEET_HV_SEED", DEFAULT_SEED) ^ 5);
+    let seed = seed();
+    let mut rng = Rng::new(seed ^ 5);
     let docs = compare_input_docs(&map, &mut rng);
     let mut all = Vec::new();
     for a in &hvs {
@@ -940,33 +1117,85 @@ fn compare_inputs_read_as_virsh_9_0_0() {
             let file = a.dir.join(name);
             std::fs::write(&file, bytes).expect("write case");
             for error in [false, true] {
-                all.push(Case::Compare { file: file.clone(), error }.commands(a.virttype, &a.domcaps, &a.cache));
+                all.push(Case::Compare { file: file.clone(), error }.commands(stack.version().as_str(), a));
             }
         }
     }
     all.truncate(affordable(&oracle, all.len()));
     let n = all.len();
-    let virsh_cmds: Vec<Vec<String>> = all.iter().map(|(v, _)| v.clone()).collect();
+    let virsh_cmds: Vec<Vec<String>> = all.iter().map(|c| c.virsh.clone()).collect();
     let answers = oracle.run(&virsh_cmds, 4);
     let (mut disagreed, mut refused) = (Vec::new(), 0);
-    for ((v, c), va) in all.iter().zip(&answers) {
+    for (c, va) in all.iter().zip(&answers) {
         refused += usize::from(!va.errors.is_empty());
-        let args: Vec<&str> = c.iter().map(String::as_str).collect();
-        if let Some(d) = disagreement(&v.join(" "), va, &VirshOut::of_output(&cpufleet(&args))) {
+        let args: Vec<&str> = c.cached.iter().map(String::as_str).collect();
+        if let Some(d) = disagreement(&c.virsh.join(" "), va, &VirshOut::of_output(&cpufleet(&args))) {
             disagreed.push(d);
         }
     }
-    println!(
-        "compare-input differential libvirt-9.0.0: {n}, {} agreed, {} disagreed ({} documents × virttype {} × plain/--error; {refused} refused by virsh; oracle: {})",
+    summary::summary(&format!(
+        "{what}: {n} comparisons, {} agreed, {} disagreed (seed {seed}; {} documents × virttype {} × plain/--error; {refused} refused by virsh; oracle: {})\n",
         n - disagreed.len(),
         disagreed.len(),
         docs.len(),
-        hvs.iter().map(|h| h.virttype).collect::<Vec<_>>().join(" and "),
+        accel_names(&hvs),
         oracle.describe
-    );
+    ));
     for d in disagreed.iter().take(5) {
         println!("DISAGREEMENT {d}");
     }
     assert!(refused > 0 && refused < n, "the inputs do not mix refused and accepted documents");
     assert!(disagreed.is_empty(), "{} of {n} compare inputs are read otherwise than virsh", disagreed.len());
+}
+
+/// The five differentials of each row of the oracle table, as `#[test]`s of their own (they run
+/// in parallel, each on its own embedded root).
+macro_rules! stack_tests {
+    ($($module:ident: $release:literal, $qemu:literal;)*) => {
+        /// The stacks with tests here (release, QEMU).
+        const TESTED_STACKS: &[(&str, &str)] = &[$(($release, $qemu)),*];
+        $(
+        mod $module {
+            use super::*;
+            fn stack() -> Stack {
+                Stack::find($release, $qemu)
+            }
+            #[test]
+            fn hypervisor_matches_qemu_driver() {
+                hypervisor_differential(stack());
+            }
+            #[test]
+            fn baseline_driver_qemu_matches_qemu_driver() {
+                baseline_driver_qemu_differential(stack());
+            }
+            #[test]
+            fn start_matches_qemu_driver() {
+                start_differential(stack());
+            }
+            #[test]
+            fn inventory_hosts_start_guests_as_the_qemu_driver() {
+                inventory_start_differential(stack());
+            }
+            #[test]
+            fn compare_inputs_read_as_virsh() {
+                compare_input_differential(stack());
+            }
+        }
+    )*};
+}
+
+stack_tests! {
+    libvirt_9_0_0_qemu_7_2: "9.0.0", "7.2";
+    libvirt_11_3_0_qemu_7_2: "11.3.0", "7.2";
+    libvirt_11_3_0_qemu_10_0: "11.3.0", "10.0";
+    libvirt_12_9_0_qemu_11_1: "12.9.0", "11.1";
+}
+
+/// Every QEMU stack of the release table has its tests above (a new row needs its line there).
+#[test]
+fn every_stack_has_tests() {
+    for s in qemu_oracle::stacks() {
+        let row = (s.version().as_str(), s.qemu.qemu);
+        assert!(TESTED_STACKS.contains(&row), "no differential tests for {}: add it to stack_tests!", s.tag());
+    }
 }

@@ -200,6 +200,9 @@ pub struct GuestClass {
 #[derive(Clone, Debug)]
 pub struct StartFail {
     pub reason: String,
+    /// Set when the host is known by domcapabilities alone and the reason's text rests on what
+    /// only QEMU's capabilities cache has (e.g. the order of QEMU's blockers), saying what.
+    pub needs_cache: Option<String>,
     /// Boxed: a blocker holds feature sets, and most results are successes.
     pub blocker: Option<Box<Blocker>>,
 }
@@ -237,7 +240,7 @@ pub fn start_on(
     host: &HostClass,
     fault: Option<Fault>,
 ) -> Result<CpuDef, StartFail> {
-    let orig = build_def(t, ctx, host).map_err(|reason| StartFail { reason, blocker: None })?;
+    let orig = build_def(t, ctx, host).map_err(|reason| StartFail { reason, blocker: None, needs_cache: None })?;
     start_def(map, orig, &DomainFeatures::default(), host, fault)
 }
 
@@ -265,7 +268,7 @@ pub fn start_def(
             }
         }
     }
-    live_update(map, &mut g, host).map_err(|reason| StartFail { reason, blocker: None })?;
+    live_update(map, &mut g, host).map_err(|reason| StartFail { reason, blocker: None, needs_cache: None })?;
     Ok(g)
 }
 
@@ -321,7 +324,8 @@ fn hv_fail(map: &X86Map, orig: &CpuDef, host: &HostClass, e: LibvirtError) -> St
         (ErrorCode::CpuIncompatible, Some(full)) => blocker_of(&x86::compare(map, full, orig).reason),
         _ => None,
     };
-    StartFail { reason: e.to_string(), blocker: blocker.map(Box::new) }
+    let needs_cache = e.needs_cache.as_ref().map(|n| n.to_string());
+    StartFail { reason: e.to_string(), blocker: blocker.map(Box::new), needs_cache }
 }
 
 fn blocker_of(reason: &x86::Reason) -> Option<Blocker> {
@@ -341,10 +345,18 @@ fn raw_start(map: &X86Map, orig: CpuDef, host: &HostClass) -> Result<CpuDef, Sta
         return Ok(orig);
     }
     let mut g = orig;
-    x86::update(map, &mut g, Some(&host.cpu_mig)).map_err(|e| StartFail { reason: e.to_string(), blocker: None })?;
+    x86::update(map, &mut g, Some(&host.cpu_mig)).map_err(|e| StartFail {
+        reason: e.to_string(),
+        blocker: None,
+        needs_cache: None,
+    })?;
     let cmp = x86::compare(map, &host.cpu, &g);
     if !cmp.verdict.is_compatible() {
-        return Err(StartFail { reason: cmp.explain(map), blocker: blocker_of(&cmp.reason).map(Box::new) });
+        return Err(StartFail {
+            reason: cmp.explain(map),
+            blocker: blocker_of(&cmp.reason).map(Box::new),
+            needs_cache: None,
+        });
     }
     Ok(g)
 }
@@ -401,7 +413,11 @@ impl Starter {
                 let sets = if def.mode == CpuMode::HostPassthrough {
                     GuestSets::of_passthrough(host)
                 } else {
-                    GuestSets::of_custom(map, &def).map_err(|reason| StartFail { reason, blocker: None })?
+                    GuestSets::of_custom(map, &def).map_err(|reason| StartFail {
+                        reason,
+                        blocker: None,
+                        needs_cache: None,
+                    })?
                 };
                 Ok((def, sets))
             })

@@ -2,7 +2,7 @@
 //! through libvirt's test driver (the default: libvirt's own CPU rules) or its QEMU driver
 //! (`--driver qemu`: the same baseline, then the features the QEMU driver filters dropped).
 
-use super::cpu_error;
+use super::baseline_cpu_error;
 use crate::inputs::{guest_for_baseline, load, op_error, CpuRef, Loaded};
 use crate::{json, limits, mapload, Common, Driver, Format, Outcome};
 use cpufleet_engine::hypervisor::qemu_driver_baseline_finish;
@@ -50,7 +50,7 @@ pub fn baseline(common: &Common, args: &[PathBuf], opts: &BaselineOpts) -> CliRe
     };
     if qemu {
         if let Err(e) = qemu_driver_baseline_finish(&map, &mut cpu, opts.features) {
-            return cpu_error(&first_path, e);
+            return baseline_cpu_error(&first_path, e, opts.driver, &[]);
         }
     }
     let explained = match opts.explain {
@@ -98,7 +98,14 @@ fn one_file(map: &CpuMap, common: &Common, path: &Path, opts: &BaselineOpts) -> 
                 Err(_) => Err(CliError::file(path, e)),
             }
         }
-        Failure::Cpu(e) => cpu_error(path, e),
+        Failure::Cpu(e @ CpuError::ModelVendorMismatch { .. }) if opts.driver == Driver::Qemu => {
+            // The message names the model of the input CPU: read the file to know it.
+            let cpus = load(Input::File(path.to_path_buf()), common, map, TypeHint::Host)
+                .map(|l| l.doc.cpus)
+                .unwrap_or_default();
+            baseline_cpu_error(path, e, opts.driver, &cpus)
+        }
+        Failure::Cpu(e) => baseline_cpu_error(path, e, opts.driver, &[]),
         Failure::Xml(e) => {
             let bytes = reread()?;
             Err(xml_failure(path, &bytes, map, common).unwrap_or_else(|| CliError::file(path, e)))
@@ -153,13 +160,24 @@ fn load_docs(map: &CpuMap, common: &Common, inputs: Vec<Input>) -> CliResult<Vec
 
 /// The baseline of every CPU of `docs`, in order (see [`load_docs`]).
 fn of_docs(map: &CpuMap, docs: &[Loaded], opts: &BaselineOpts) -> CliResult<Answer> {
-    baseline_docs(map, docs, opts.migratable, opts.features)
+    baseline_docs_under(map, docs, opts.migratable, opts.features, opts.driver)
 }
 
 /// `cpu-baseline` of every CPU of `docs`, in order, as `cpufleet baseline` answers it: an
 /// unknown name is a located input error (exit 2), libvirt's own failures are its answer
 /// (`Err(outcome)`), each naming the file of the CPU it concerns.
 pub fn baseline_docs(map: &CpuMap, docs: &[Loaded], migratable: bool, features: bool) -> CliResult<Answer> {
+    baseline_docs_under(map, docs, migratable, features, Driver::Test)
+}
+
+/// [`baseline_docs`], its negative answers printed as `driver`'s virsh prints them.
+fn baseline_docs_under(
+    map: &CpuMap,
+    docs: &[Loaded],
+    migratable: bool,
+    features: bool,
+    driver: Driver,
+) -> CliResult<Answer> {
     let refs: Vec<CpuRef> = docs.iter().flat_map(Loaded::cpu_refs).collect();
     let cpus: Vec<CpuDef> = refs.iter().map(|r| r.cpu().clone()).collect();
     let path_of = |index: usize| refs.get(index).map_or(docs[0].input.path(), |r| r.path());
@@ -172,12 +190,12 @@ pub fn baseline_docs(map: &CpuMap, docs: &[Loaded], migratable: bool, features: 
         Err(e @ (CpuError::UnknownModel(_) | CpuError::UnknownFeature(_))) => {
             return Err(op_error(map, &refs, &e, err_path(&e)))
         }
-        Err(e) => return Ok(Err(cpu_error(err_path(&e), e))),
+        Err(e) => return Ok(Err(baseline_cpu_error(err_path(&e), e, driver, &cpus))),
     };
     if features {
         let expanded = Arch::of_cpu(map, &cpus[0]).and_then(|arch| ops::expand_features(map, arch, &mut cpu));
         if let Err(e) = expanded {
-            return Ok(Err(cpu_error(err_path(&e), e)));
+            return Ok(Err(baseline_cpu_error(err_path(&e), e, driver, &cpus)));
         }
     }
     Ok(Ok(cpu))

@@ -21,6 +21,23 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Whether a CPU operation error is a negative answer (exit 1) or bad input (exit 2).
+/// A baseline's CPU error under `driver`: through the QEMU driver (`--driver qemu`, whose answers
+/// follow `virsh cpu-baseline` on `qemu:///system` byte for byte) a negative answer is what virsh
+/// prints, its closing newline on stdout and libvirt's `error:` line (`cpus`: the inputs, for the
+/// model a vendor mismatch names); otherwise [`cpu_error`].
+pub fn baseline_cpu_error(path: &Path, e: CpuError, driver: crate::Driver, cpus: &[CpuDef]) -> CliResult<Outcome> {
+    let negative = matches!(
+        e,
+        CpuError::IncompatibleCpus(_) | CpuError::VendorsMismatch { .. } | CpuError::ModelVendorMismatch { .. }
+    );
+    if driver == crate::Driver::Qemu && negative {
+        print_stdout("\n")?;
+        eprintln!("error: {}", cpufleet_engine::hypervisor::LibvirtError::from_cpu(e, cpus));
+        return Ok(Outcome::Negative);
+    }
+    cpu_error(path, e)
+}
+
 pub fn cpu_error(path: &Path, e: CpuError) -> CliResult<Outcome> {
     match e {
         CpuError::IncompatibleCpus(_) | CpuError::VendorsMismatch { .. } | CpuError::ModelVendorMismatch { .. } => {

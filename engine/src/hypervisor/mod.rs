@@ -11,10 +11,12 @@
 
 pub mod command_line;
 mod qemu_caps;
+mod qemu_names;
 mod start;
 
 pub use command_line::{cpu_properties, CpuProperty};
 pub use qemu_caps::{parse_qemu_caps, QemuCaps, QemuProp};
+pub use qemu_names::{distribution_qemu, known_qemu_versions, QemuNames, QemuVersion};
 pub use start::{StartKind, StartedCpu, DEFAULT_X86_MODEL};
 
 use crate::cpu::{CpuDef, Fallback, MaxPhysAddr, MaxPhysAddrMode, Policy};
@@ -89,10 +91,6 @@ pub fn to_qemu(version: LibvirtVersion, name: &str) -> &str {
     QEMU_NAMES.iter().find(|&&(_, l, since)| l == name && since <= version).map_or(name, |&(q, _, _)| q)
 }
 
-/// Features QEMU 7.2 has no property for (so not in QEMU's feature-name list), §1.3: the
-/// approximation of that list used without a capabilities cache.
-const NOT_IN_QEMU: &[&str] = &["osxsave", "cmt", "ospke", "pconfig", "mbm_total", "mbm_local", "cvt16"];
-
 /// `virQEMUCapsCPUFilterFeatures`: features the QEMU driver never passes on (§3.5, §4.3).
 const FILTERED: &[(&str, LibvirtVersion)] = &[
     ("cmt", LibvirtVersion::V9_0_0),
@@ -103,11 +101,33 @@ const FILTERED: &[(&str, LibvirtVersion)] = &[
     ("vmx-ept-uc", LibvirtVersion::V11_3_0),
     ("vmx-ept-wb", LibvirtVersion::V11_3_0),
     ("vmx-invvpid-single-context", LibvirtVersion::V11_3_0),
+    // libvirt 12.9.0's QEMU driver also drops the topology bits (CPUID 1 EDX HTT, 0x80000001
+    // ECX CmpLegacy), which QEMU sets from the guest's topology: its plain `cpu-baseline` and the
+    // start path leave them out, where 11.3.0 keeps them (found by the differentials: `ht` and
+    // `cmp_legacy` in every baseline of a host that has them, `ht=on|off` on the command line).
+    ("ht", LibvirtVersion::V12_9_0),
+    ("cmp_legacy", LibvirtVersion::V12_9_0),
 ];
 
 /// Whether the QEMU driver of `version` drops feature `name` (`virQEMUCapsCPUFilterFeatures`).
 pub fn is_filtered(version: LibvirtVersion, name: &str) -> bool {
     FILTERED.iter().any(|&(n, since)| n == name && since <= version)
+}
+
+/// What libvirt's virsh warns from 11.3.0 on for every CPU it extracts from a
+/// `hypervisor-cpu-compare` or `hypervisor-cpu-baseline` input (sent or not) that has a
+/// `<feature>` without a `policy`: a host CPU definition. The command goes on.
+pub const HOST_INPUT_WARNING: &str = "using host CPU definition as input may provide incorrect results";
+
+/// The stderr line the virsh of `version` prints for the CPU at `span`, if any: 9.0.0's virsh
+/// has no such warning; 11.3.0's prints it with `vshError` (an `error: ` line); 12.9.0's with
+/// `vshWarn` (a `warning: ` line).
+pub fn host_input_warning(version: LibvirtVersion, span: &crate::xml::CpuSpan) -> Option<String> {
+    match version {
+        _ if !span.unpoliced_feature || !version.at_least_11_3() => None,
+        v if v >= LibvirtVersion::V12_9_0 => Some(format!("warning: {HOST_INPUT_WARNING}")),
+        _ => Some(format!("error: {HOST_INPUT_WARNING}")),
+    }
 }
 
 /// libvirt error codes, with the prefix virsh prints before the message (`virErrorMsg`).
@@ -141,11 +161,14 @@ impl ErrorCode {
 pub struct LibvirtError {
     pub code: ErrorCode,
     pub message: String,
+    /// Set when the error was computed without QEMU's capabilities cache and its text (or its
+    /// being an error) rests on what only the cache has.
+    pub needs_cache: Option<NeedsCache>,
 }
 
 impl LibvirtError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        LibvirtError { code, message: message.into() }
+        LibvirtError { code, message: message.into(), needs_cache: None }
     }
     /// Whether it is a negative answer about the CPUs (incompatible, vendors differ) rather than
     /// bad input (unknown names, missing models, an unsupported hypervisor).
@@ -186,12 +209,72 @@ impl fmt::Display for LibvirtError {
 
 impl std::error::Error for LibvirtError {}
 
+/// What an answer computed from domcapabilities alone needs from QEMU's capabilities cache
+/// (`--qemu-caps`) to be exact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NeedsCache {
+    /// The message lists QEMU's blockers of a model, which libvirt keeps in QEMU's order with
+    /// QEMU's repeats; domcapabilities (11.3.0) gives them sorted and de-duplicated. The verdict
+    /// is exact, the order of the names is not.
+    BlockerOrder { model: String },
+    /// Whether QEMU's CPU model (one libvirt's map lacks, such as `max`, `host` or `base`) is
+    /// usable: domcapabilities lists only models of the map.
+    ModelUsable { model: String },
+    /// libvirt 9.0.0's domcapabilities names no QEMU blockers, and the answer depends on those of
+    /// the models it marks unusable (a decode against the QEMU list: baseline, translation).
+    Blockers,
+    /// The QEMU version domcapabilities names (by its machine type) is not in cpufleet's table
+    /// of QEMU versions, so what QEMU can name is that of the nearest known version.
+    QemuVersion { machine: Option<String>, nearest: QemuVersion },
+}
+
+impl NeedsCache {
+    /// Whether only the text of a message depends on it (not the answer itself).
+    pub fn only_text(&self) -> bool {
+        matches!(self, NeedsCache::BlockerOrder { .. })
+    }
+}
+
+impl fmt::Display for NeedsCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NeedsCache::BlockerOrder { model } => write!(
+                f,
+                "libvirt lists QEMU's blockers of {model} in QEMU's order, with QEMU's repeats; domcapabilities has them sorted and de-duplicated, so the names below may come in another order"
+            ),
+            NeedsCache::ModelUsable { model } => write!(
+                f,
+                "whether QEMU's CPU model {model} (not in libvirt's CPU map) is usable is not in domcapabilities; taken as QEMU reports it on this machine's QEMU releases"
+            ),
+            NeedsCache::Blockers => write!(
+                f,
+                "libvirt 9.0.0's domcapabilities marks QEMU's unusable models but names none of their blockers, and this answer depends on them"
+            ),
+            NeedsCache::QemuVersion { machine, nearest } => {
+                let known: Vec<String> = known_qemu_versions().iter().map(|v| v.to_string()).collect();
+                match machine {
+                    Some(m) => write!(f, "machine type {m} names a QEMU release cpufleet has no data of")?,
+                    None => write!(f, "domcapabilities names no machine type")?,
+                }
+                write!(
+                    f,
+                    " (known: QEMU {}); the CPU features and models QEMU has are taken from QEMU {nearest}'s",
+                    known.join(", ")
+                )
+            }
+        }
+    }
+}
+
 /// A hypervisor compare's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HvComparison {
     pub verdict: Verdict,
     /// Why it is incompatible, as libvirt words it (what `--error` reports).
     pub message: Option<String>,
+    /// Set when the answer was computed without QEMU's capabilities cache and rests on what
+    /// only the cache has.
+    pub needs_cache: Option<NeedsCache>,
 }
 
 /// One host's hypervisor (one accelerator of one QEMU binary), as libvirt's QEMU driver sees it.
@@ -215,6 +298,14 @@ pub struct Hypervisor {
     qemu_features: Option<(FeatureSet, FeatureSet)>,
     /// QEMU gave migratability info (always true without a cache: QEMU ≥ 2.x).
     migratability: bool,
+    /// What QEMU can name, without a cache: the table's data of the QEMU version
+    /// domcapabilities' machine type names (with a cache: unused).
+    pub qemu: QemuNames,
+    /// Set when `qemu` is not that version's data (unknown version: the nearest one's).
+    pub qemu_inexact: Option<NeedsCache>,
+    /// Whether the models' blockers are in QEMU's order with QEMU's repeats (a cache), not sorted
+    /// and de-duplicated (11.3.0 domcapabilities).
+    blocker_order_known: bool,
     /// FULL (§1.2), KVM only, from a capabilities document.
     pub full: Option<CpuDef>,
     pub host_passthrough: bool,
@@ -249,18 +340,44 @@ impl Hypervisor {
         let reported = doc.cpus.pop().map(|mut cpu| {
             // virsh sends the <mode> renamed to <cpu>, attributes dropped: mode custom.
             cpu.mode = crate::cpu::CpuMode::Custom;
+            decode_order(&map.x86, &mut cpu);
             cpu
         });
+        let models = doc.models.unwrap_or_default();
+        let x = &map.x86;
+        let wanted = info.machine.as_deref().and_then(QemuVersion::from_machine);
+        let (mut qemu, qemu_inexact) = match wanted.and_then(|v| QemuNames::of(x, v)) {
+            Some(q) => (q, None),
+            None => {
+                let q = QemuNames::nearest(x, wanted);
+                let why = NeedsCache::QemuVersion { machine: info.machine.clone(), nearest: q.version };
+                (q, Some(why))
+            }
+        };
+        // What domcapabilities itself shows QEMU to have: the host-model's required features
+        // (QEMU reported them) and the blockers (QEMU's own names). A known version's data has
+        // them all already; for an unknown one they complete the nearest version's.
+        let shown = reported.iter().flat_map(|r| r.features.iter().filter(|f| f.policy == Some(Policy::Require)));
+        for name in
+            shown.map(|f| f.name.as_str()).chain(models.iter().flat_map(|m| m.blockers.iter().map(String::as_str)))
+        {
+            if let Some(id) = x.feature_id(name) {
+                qemu.features.insert(id);
+            }
+        }
         Ok(Hypervisor {
             version,
             arch,
             accel,
             emulator,
             reported,
-            models: doc.models.unwrap_or_default(),
+            models,
             blockers_known: version.at_least_11_3(),
             qemu_features: None,
             migratability: true,
+            qemu,
+            qemu_inexact,
+            blocker_order_known: false,
             full: None,
             host_passthrough: info.host_passthrough,
             maximum: info.maximum,
@@ -284,6 +401,8 @@ impl Hypervisor {
         self.migratability = caps.migratability;
         self.models = caps.models;
         self.blockers_known = true;
+        self.blocker_order_known = true;
+        self.qemu_inexact = None;
         Ok(self)
     }
 
@@ -317,14 +436,17 @@ impl Hypervisor {
     /// A KVM hypervisor on x86_64 known only by its host-model CPU `reported` (REPORTED, a
     /// guest CPU as domcapabilities shows it) and, when given, the host's raw CPU as
     /// `virsh capabilities` reports it (for FULL, §1.3): what a simulated host's QEMU/KVM offers
-    /// (§5.1). Its QEMU is taken to know every model of the map (usability and blockers
-    /// unknown, as libvirt 9.0.0's domcapabilities) and to give migratability info.
+    /// (§5.1). Its QEMU is the one the release ships with ([`distribution_qemu`]: its feature
+    /// properties), taken to know every model of the map (usability and blockers unknown, as
+    /// libvirt 9.0.0's domcapabilities) and to give migratability info.
     pub fn kvm_with_host_model(
         x: &X86Map,
         reported: CpuDef,
         caps_host: Option<&CpuDef>,
     ) -> Result<Hypervisor, CpuError> {
         let full = caps_host.map(|h| full_cpu(x, h, Some(&reported))).transpose()?;
+        let qemu_version = distribution_qemu(x.version());
+        let qemu = QemuNames::of(x, qemu_version).unwrap_or_else(|| QemuNames::nearest(x, Some(qemu_version)));
         Ok(Hypervisor {
             version: x.version(),
             arch: "x86_64".into(),
@@ -335,6 +457,9 @@ impl Hypervisor {
             blockers_known: false,
             qemu_features: None,
             migratability: true,
+            qemu,
+            qemu_inexact: None,
+            blocker_order_known: false,
             full,
             host_passthrough: true,
             maximum: true,
@@ -392,10 +517,7 @@ impl Hypervisor {
             Some((all, non_migratable)) if migratable => all.difference(non_migratable),
             Some((all, _)) => *all,
             None => {
-                let mut f = x.all_features();
-                for id in NOT_IN_QEMU.iter().filter_map(|n| x.feature_id(n)) {
-                    f.remove(id);
-                }
+                let mut f = self.qemu.features;
                 // QEMU marks only invtsc non-migratable, on KVM hosts that have it.
                 let has_invtsc = self.reported.as_ref().is_some_and(|r| {
                     r.features.iter().any(|f| f.name == "invtsc" && f.effective_policy() == Policy::Require)
@@ -410,12 +532,6 @@ impl Hypervisor {
         }
     }
 
-    /// Whether the answers of [`Hypervisor::baseline`] are exact: the blockers are known (11.3.0
-    /// domcapabilities or a cache). Without them a 9.0.0 baseline may name other features.
-    pub fn baseline_is_exact(&self) -> bool {
-        self.blockers_known
-    }
-
     /// `virConnectCompareHypervisorCPU` (§2): 9.0.0 compares with REPORTED; 11.3.0 runs
     /// `qemuDomainCheckCPU` with REPORTED as the compat host. `fail_incompatible`: virsh
     /// `--error`, an incompatible CPU is an error naming why.
@@ -426,7 +542,7 @@ impl Hypervisor {
         let out = if self.version.at_least_11_3() { self.check_cpu(x, cpu, r)? } else { plain_compare(x, r, cpu)? };
         match (&out.message, fail_incompatible) {
             (Some(m), true) if out.verdict == Verdict::Incompatible => {
-                Err(LibvirtError::new(ErrorCode::CpuIncompatible, m.clone()))
+                Err(LibvirtError { code: ErrorCode::CpuIncompatible, message: m.clone(), needs_cache: out.needs_cache })
             }
             _ => Ok(out),
         }
@@ -435,27 +551,79 @@ impl Hypervisor {
     /// 11.3.0's `qemuDomainCheckCPU(arch, virttype, caps, cpu, compat_host)` (§2.4): the usable
     /// shortcut, then a plain compare for models with the compat flag (or unknown to QEMU), else
     /// `virCPUCompareUnusable` with REPORTED and the model's blockers.
+    ///
+    /// From domcapabilities alone the QEMU list holds only models of the map; whether QEMU lists
+    /// a model the map lacks (`max`, `host`, `base`, …) comes from the table of QEMU versions
+    /// ([`QemuNames`]), and whether it is usable from QEMU's own rule for them (`host` needs an
+    /// accelerator, KVM here; the others are usable), with [`NeedsCache::ModelUsable`] saying so.
     pub fn check_cpu(&self, map: &X86Map, cpu: &CpuDef, compat_host: &CpuDef) -> Result<HvComparison, LibvirtError> {
         let entry = cpu.model.as_ref().and_then(|m| self.models.iter().find(|e| e.name == *m));
-        if let Some(e) = entry {
-            if e.usable == Some(true) && cpu.features.iter().all(|f| f.policy == Some(Policy::Disable)) {
-                return Ok(HvComparison { verdict: Verdict::Superset, message: None });
+        let only_disabled = cpu.features.iter().all(|f| f.policy == Some(Policy::Disable));
+        // A model QEMU lists that the map lacks, known from the QEMU table (no cache).
+        let table_model = match (entry, &cpu.model) {
+            (None, Some(m)) if self.qemu_features.is_none() && map.model(m).is_none() && self.qemu.has_model(m) => {
+                Some(m.as_str())
             }
+            _ => None,
+        };
+        // Unknown QEMU version: whatever rests on the table rests on the nearest version's.
+        let version_caveat = match (&self.qemu_inexact, &cpu.model) {
+            (Some(why), Some(m)) if map.model(m).is_none() => Some(why.clone()),
+            _ => None,
+        };
+        let usable = match (entry, table_model) {
+            (Some(e), _) => e.usable == Some(true),
+            (None, Some(m)) => m != "host" || self.accel == Accel::Kvm,
+            (None, None) => false,
+        };
+        let usability_caveat = table_model
+            .filter(|_| only_disabled)
+            .map(|m| version_caveat.clone().unwrap_or(NeedsCache::ModelUsable { model: m.to_string() }));
+        if usable && only_disabled {
+            return Ok(HvComparison { verdict: Verdict::Superset, message: None, needs_cache: usability_caveat });
         }
         let hv = self.reported.as_ref().filter(|r| r.fallback == Fallback::Forbid);
-        let compat = match (entry, hv) {
-            (Some(e), Some(_)) => {
-                let m = map
-                    .model(&e.name)
-                    .ok_or_else(|| LibvirtError::new(ErrorCode::Internal, format!("unknown CPU model {}", e.name)))?;
-                m.compat_check
-            }
+        let listed = entry.map(|e| e.name.as_str()).or(table_model);
+        let compat = match (listed, hv) {
+            (Some(name), Some(_)) => match map.model(name) {
+                Some(m) => m.compat_check,
+                // `virCPUGetCheckMode` → `x86ModelFind` fails (`virCPUx86GetCheckMode`).
+                None => {
+                    return Err(LibvirtError {
+                        code: ErrorCode::InvalidArg,
+                        message: format!("unknown CPU model {name}"),
+                        needs_cache: usability_caveat,
+                    })
+                }
+            },
             _ => true,
         };
-        match (compat, entry, hv) {
-            (false, Some(e), Some(hv)) => compare_unusable(map, hv, cpu, &e.blockers),
-            _ => plain_compare(map, compat_host, cpu),
-        }
+        let mut out = match (compat, entry, hv) {
+            (false, Some(e), Some(hv)) => {
+                let mut out = compare_unusable(map, hv, cpu, &e.blockers)?;
+                if !self.blocker_order_known && out.message.is_some() && e.blockers.iter().any(|b| !disables(cpu, b)) {
+                    out.needs_cache = Some(NeedsCache::BlockerOrder { model: e.name.clone() });
+                }
+                out
+            }
+            _ => plain_compare(map, compat_host, cpu).map_err(|mut e| {
+                e.needs_cache = version_caveat.clone();
+                e
+            })?,
+        };
+        out.needs_cache = out.needs_cache.or(version_caveat);
+        Ok(out)
+    }
+
+    /// Whether answers that decode against the QEMU list can depend on blockers this view lacks:
+    /// libvirt 9.0.0's domcapabilities marks models unusable but names no blockers.
+    fn unknown_blockers(&self) -> bool {
+        !self.blockers_known && self.models.iter().any(|m| m.usable != Some(true))
+    }
+
+    /// The QEMU list without the models that may have blockers (those not usable).
+    fn usable_models(&self) -> Vec<ModelListEntry> {
+        self.models.iter().filter(|m| m.usable == Some(true)).cloned().collect()
     }
 
     /// `virConnectBaselineHypervisorCPU` (§3.2, 11.3.0's maxphysaddr §3.3).
@@ -466,6 +634,23 @@ impl Hypervisor {
         expand: bool,
         migratable: bool,
     ) -> Result<CpuDef, LibvirtError> {
+        self.baseline_checked(map, cpus, expand, migratable, false).map(|(cpu, _)| cpu)
+    }
+
+    /// [`Hypervisor::baseline`], and with `check` whether the answer rests on blockers this view
+    /// lacks (libvirt 9.0.0 domcapabilities alone): the decode sees every unusable model with no
+    /// blockers; the same decode without those models at all is the other extreme (QEMU's real
+    /// blockers make a candidate only worse, never better). When both give the same answer, the
+    /// blockers cannot change it; otherwise it is marked [`NeedsCache::Blockers`] (on the CPU's
+    /// answer, or on the error).
+    pub fn baseline_checked(
+        &self,
+        map: &X86Map,
+        cpus: &[CpuDef],
+        expand: bool,
+        migratable: bool,
+        check: bool,
+    ) -> Result<(CpuDef, Option<NeedsCache>), LibvirtError> {
         if self.models.is_empty() {
             return Err(LibvirtError::new(
                 ErrorCode::OperationUnsupported,
@@ -490,7 +675,16 @@ impl Hypervisor {
         for (i, cpu) in cpus.iter().enumerate().skip(1) {
             acc.add(x, &BaselineInput::from_cpu(x, cpu, i).map_err(err)?).map_err(err)?;
         }
-        let mut out = acc.finish_with(x, own_filter, Some(&self.models), Some(&features)).map_err(err)?;
+        let answer = acc.finish_with(x, own_filter, Some(&self.models), Some(&features));
+        let needs_cache = match check && self.unknown_blockers() {
+            true => {
+                let usable = self.usable_models();
+                let other = acc.finish_with(x, own_filter, Some(&usable), Some(&features));
+                (other != answer).then_some(NeedsCache::Blockers)
+            }
+            false => None,
+        };
+        let mut out = answer.map_err(|e| LibvirtError { needs_cache: needs_cache.clone(), ..err(e) })?;
         out.fallback = Fallback::Forbid;
         if expand {
             x86::expand_features(x, &mut out).map_err(err)?;
@@ -502,8 +696,36 @@ impl Hypervisor {
                 limit: Some(limit),
             });
         }
-        Ok(out)
+        Ok((out, needs_cache))
     }
+}
+
+/// REPORTED's features in the order its decode gave them (`x86Decode`: the required extras,
+/// then the model's features QEMU lacks, each in map order, then the model's removed features in
+/// the model's order), which is the order the start path writes them on the command line.
+/// libvirt 9.0.0 and 11.3.0 show the host-model that way in domcapabilities; 12.9.0's
+/// domcapabilities lists them sorted by name, so for 12.9.0 the order is rebuilt (a stable sort:
+/// a name the map does not know keeps its place among the last).
+fn decode_order(x: &X86Map, cpu: &mut CpuDef) {
+    if x.version() < LibvirtVersion::V12_9_0 {
+        return;
+    }
+    let removed: &[crate::features::FeatureId] =
+        cpu.model.as_deref().and_then(|m| x.model(m)).map_or(&[], |m| m.removed.as_slice());
+    cpu.features.sort_by_key(|f| {
+        let id = x.feature_id(&f.name);
+        let group = match (f.policy, id) {
+            (Some(Policy::Disable), Some(i)) if removed.contains(&i) => 2,
+            (Some(Policy::Disable), _) => 1,
+            _ => 0,
+        };
+        let place = match (group, id) {
+            (2, Some(i)) => removed.iter().position(|&r| r == i).unwrap_or(usize::MAX),
+            (_, Some(i)) => i.index(),
+            (_, None) => usize::MAX,
+        };
+        (group, place)
+    });
 }
 
 /// 11.3.0 §3.3: the smallest `<maxphysaddr limit>` when every input has one.
@@ -524,7 +746,12 @@ fn plain_compare(map: &X86Map, host: &CpuDef, cpu: &CpuDef) -> Result<HvComparis
     let c: Comparison =
         x86::try_compare(map, host, cpu).map_err(|e| LibvirtError::from_cpu(e, std::slice::from_ref(cpu)))?;
     let message = if c.verdict == Verdict::Incompatible { c.libvirt_message(map) } else { None };
-    Ok(HvComparison { verdict: c.verdict, message })
+    Ok(HvComparison { verdict: c.verdict, message, needs_cache: None })
+}
+
+/// Whether `cpu` disables feature `name` (policy `disable`).
+fn disables(cpu: &CpuDef, name: &str) -> bool {
+    cpu.features.iter().any(|f| f.name == name && f.policy == Some(Policy::Disable))
 }
 
 /// 11.3.0's `virCPUCompareUnusable(hv, cpu, blockers)` (§2.4 step 4).
@@ -534,8 +761,7 @@ fn compare_unusable(
     cpu: &CpuDef,
     blockers: &[String],
 ) -> Result<HvComparison, LibvirtError> {
-    let disabled = |name: &str| cpu.features.iter().any(|f| f.name == name && f.policy == Some(Policy::Disable));
-    let mut bad: Vec<&str> = blockers.iter().map(String::as_str).filter(|b| !disabled(b)).collect();
+    let mut bad: Vec<&str> = blockers.iter().map(String::as_str).filter(|b| !disables(cpu, b)).collect();
     let mut expanded = hv.clone();
     x86::expand_features(map, &mut expanded).map_err(|e| LibvirtError::from_cpu(e, &[]))?;
     for f in &cpu.features {
@@ -547,10 +773,10 @@ fn compare_unusable(
         }
     }
     if bad.is_empty() {
-        return Ok(HvComparison { verdict: Verdict::Superset, message: None });
+        return Ok(HvComparison { verdict: Verdict::Superset, message: None, needs_cache: None });
     }
     let message = format!("Host CPU does not provide required features: {}", bad.join(", "));
-    Ok(HvComparison { verdict: Verdict::Incompatible, message: Some(message) })
+    Ok(HvComparison { verdict: Verdict::Incompatible, message: Some(message), needs_cache: None })
 }
 
 /// FULL (§1.3): the capabilities host CPU decoded as a guest CPU without a model list, then

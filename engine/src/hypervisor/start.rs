@@ -8,7 +8,7 @@
 //! give ([`super::command_line`]). x86 only.
 
 use super::command_line::{cpu_properties, CpuProperty};
-use super::{plain_compare, ErrorCode, Hypervisor, LibvirtError};
+use super::{plain_compare, ErrorCode, Hypervisor, LibvirtError, NeedsCache};
 use crate::cpu::{CacheMode, CpuCheck, CpuDef, CpuMatch, CpuMode, CpuType, Fallback, MaxPhysAddrMode, Policy};
 use crate::domain::{DomainFeatures, HypervFeature, HypervMode, PvTimer};
 use crate::map::X86Map;
@@ -38,6 +38,9 @@ pub struct StartedCpu {
     pub command_line: CpuDef,
     /// What `-cpu` has after `command_line`'s model and features, in libvirt's order.
     pub properties: Vec<CpuProperty>,
+    /// Set when the view lacks what the answer rests on (the translation decoded against a QEMU
+    /// list whose blockers domcapabilities does not name).
+    pub needs_cache: Option<NeedsCache>,
 }
 
 impl Hypervisor {
@@ -55,7 +58,7 @@ impl Hypervisor {
         let mut cpu = self.post_parse(guest)?;
         validate_domain(map.version(), &cpu, domain)?;
         validate_features(map, &cpu)?;
-        self.update_guest_cpu(map, &mut cpu, kind)?;
+        let needs_cache = self.update_guest_cpu(map, &mut cpu, kind)?;
         // libvirt 11.3.0, at the end of `qemuProcessUpdateGuestCPU` (every mode): toggling
         // deprecated features needs QEMU's `deprecated-props` in CPU model expansion, which only
         // s390x QEMU reports (spec §4.3 and delta 7); on x86 the attribute is an error.
@@ -73,7 +76,7 @@ impl Hypervisor {
             command_line = cpu.clone();
         }
         let properties = cpu_properties(map.version(), &command_line, domain);
-        Ok(StartedCpu { cpu, command_line, properties })
+        Ok(StartedCpu { cpu, command_line, properties, needs_cache })
     }
 
     /// §4.1: the default CPU, `check`'s default, host-passthrough's `migratable='on'`.
@@ -142,8 +145,14 @@ impl Hypervisor {
         }
     }
 
-    /// `qemuProcessUpdateGuestCPU` (§4.3).
-    fn update_guest_cpu(&self, map: &X86Map, cpu: &mut CpuDef, kind: StartKind) -> Result<(), LibvirtError> {
+    /// `qemuProcessUpdateGuestCPU` (§4.3). Returns what the translation needed and the view
+    /// lacks, if anything (see [`Hypervisor::baseline_checked`] for the check).
+    fn update_guest_cpu(
+        &self,
+        map: &X86Map,
+        cpu: &mut CpuDef,
+        kind: StartKind,
+    ) -> Result<Option<NeedsCache>, LibvirtError> {
         if kind == StartKind::Incoming && cpu.mode == CpuMode::HostModel && cpu.model.is_some() {
             cpu.mode = CpuMode::Custom;
         }
@@ -170,7 +179,7 @@ impl Hypervisor {
         }
         if matches!(cpu.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
             super::qemu_filter_features(map.version(), cpu);
-            return Ok(());
+            return Ok(None);
         }
         if let (Some(CpuCheck::Partial), Some(host)) = (cpu.check, host) {
             let r = if map.version().at_least_11_3() {
@@ -179,8 +188,8 @@ impl Hypervisor {
                 plain_compare(map, host, cpu)?
             };
             if r.verdict == Verdict::Incompatible {
-                let m = r.message.unwrap_or_default();
-                return Err(LibvirtError::new(ErrorCode::CpuIncompatible, m));
+                let message = r.message.unwrap_or_default();
+                return Err(LibvirtError { code: ErrorCode::CpuIncompatible, message, needs_cache: r.needs_cache });
             }
         }
         let cpu_err = |e| LibvirtError::from_cpu(e, &[]);
@@ -190,10 +199,26 @@ impl Hypervisor {
         };
         let migratable = self.migratable_cpu(map);
         x86::update_with(map, cpu, migratable.as_ref(), removed).map_err(cpu_err)?;
-        x86::translate(map, cpu, Some(&self.models)).map_err(cpu_err)?;
+        // Translation decodes against the QEMU list only for a model QEMU does not list; then
+        // blockers this view lacks may matter: the answer must not change without the models
+        // that may have them.
+        let listed = cpu.model.as_ref().is_some_and(|m| self.models.iter().any(|e| e.name == *m));
+        let needs_cache = match self.unknown_blockers() && !listed {
+            true => {
+                let mut other = cpu.clone();
+                let usable = self.usable_models();
+                let a = x86::translate(map, &mut other, Some(&usable));
+                let mut mine = cpu.clone();
+                let b = x86::translate(map, &mut mine, Some(&self.models));
+                (a != b || other != mine).then_some(NeedsCache::Blockers)
+            }
+            false => None,
+        };
+        x86::translate(map, cpu, Some(&self.models))
+            .map_err(|e| LibvirtError { needs_cache: needs_cache.clone(), ..cpu_err(e) })?;
         cpu.fallback = Fallback::Forbid;
         super::qemu_filter_features(map.version(), cpu);
-        Ok(())
+        Ok(needs_cache)
     }
 
     /// Disabled (or forbidden) features QEMU has no property for: 9.0.0 drops them from the

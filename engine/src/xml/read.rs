@@ -111,9 +111,9 @@ pub struct CpuSpan {
     pub model: Option<usize>,
     /// The `<feature>` elements: name and offset, in document order.
     pub features: Vec<(String, usize)>,
-    /// Whether a `<feature>` has no `policy` attribute (what virsh 11.3.0 and later take for a
-    /// host CPU definition given to a hypervisor command).
-    pub feature_without_policy: bool,
+    /// Whether a `<feature>` has no `policy` attribute (how libvirt 11.3.0's virsh tells a host
+    /// CPU definition given to `hypervisor-cpu-compare`/`-baseline`).
+    pub unpoliced_feature: bool,
 }
 
 impl CpuSpan {
@@ -165,7 +165,7 @@ pub fn read_cpu_elem_spanned(
         offset: cpu_elem.offset,
         model: raw.model.as_ref().map(|(e, _)| e.offset),
         features: raw.features.iter().map(|e| (e.attr("name").unwrap_or_default().to_string(), e.offset)).collect(),
-        feature_without_policy: raw.features.iter().any(|e| e.attr("policy").is_none()),
+        unpoliced_feature: raw.features.iter().any(|e| e.attr("policy").is_none()),
     };
     build_cpu(c, cpu_elem, raw, hint, version).map(|cpu| (cpu, span))
 }

@@ -64,6 +64,21 @@ impl QemuStack {
         }
     }
 
+    /// Where the QEMU capabilities cache of worker `name`'s embed root is (what [`Self::virsh`]
+    /// fills on its first call): `DIR/cache/qemu/capabilities` of the root, which for a chroot is
+    /// under `PREFIX/root` (`PREFIX/bin/virsh-qemu` being the wrapper).
+    pub fn cache_dir(&self, name: &str, tmp: &std::path::Path) -> std::path::PathBuf {
+        let cache = "cache/qemu/capabilities";
+        match self.root {
+            EmbedRoot::Uri | EmbedRoot::VirshQemuRoot => tmp.join(format!("qemu-embed-{name}")).join(cache),
+            EmbedRoot::ChrootEmbed => {
+                let wrapper = std::path::Path::new(self.virsh_qemu.expect("a wrapper"));
+                let prefix = wrapper.parent().and_then(std::path::Path::parent).expect("PREFIX/bin/virsh-qemu");
+                prefix.join(format!("root/var/lib/cpufleet-embed-{name}")).join(cache)
+            }
+        }
+    }
+
     /// Why this stack cannot be used here, or None when its wrapper (or the system's virsh) is
     /// installed.
     pub fn missing(&self) -> Option<String> {

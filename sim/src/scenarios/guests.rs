@@ -5,7 +5,7 @@
 //! hosts lack (or have, for a forbidden feature) it.
 
 use super::super::fleet::HostClass;
-use super::super::guest::{start_def, Blocker, GuestSets};
+use super::super::guest::{start_def, Blocker, GuestSets, StartFail};
 use super::super::real::RealGuest;
 use super::migrate::BlockerKind;
 use super::Sim;
@@ -46,6 +46,10 @@ pub struct GuestRow {
     pub cpu: String,
     /// Why the guest could not start on its own host under these rules, if it could not.
     pub start_error: Option<String>,
+    /// Set when the host is known by its domcapabilities alone and `start_error`'s text rests
+    /// on what only QEMU's capabilities cache has (the order of QEMU's blockers): what.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_error_needs_cache: Option<String>,
     /// Other hosts that accept it / refuse it (0 and 0 when it cannot start).
     pub accept: u64,
     pub refuse: u64,
@@ -84,19 +88,19 @@ fn describe(cpu: Option<&CpuDef>) -> String {
 
 /// The guest as started on `home`, reduced to bitsets; None for a guest without a CPU (every
 /// host accepts it, once its domain settings pass the start path's checks).
-fn started(sim: &Sim, g: &RealGuest, home: &HostClass) -> Result<Option<GuestSets>, String> {
+fn started(sim: &Sim, g: &RealGuest, home: &HostClass) -> Result<Option<GuestSets>, StartFail> {
     let map = &sim.map.x86;
     let Some(def) = g.cpu.as_ref() else {
         let default = CpuDef::new(CpuType::Guest);
-        start_def(map, default, &g.features, home, sim.starter.fault).map_err(|f| f.reason)?;
+        start_def(map, default, &g.features, home, sim.starter.fault)?;
         return Ok(None);
     };
     // host-passthrough and maximum go through the start path too (their features are checked).
-    let g = start_def(map, def.clone(), &g.features, home, sim.starter.fault).map_err(|f| f.reason)?;
+    let g = start_def(map, def.clone(), &g.features, home, sim.starter.fault)?;
     if matches!(def.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
         return Ok(Some(GuestSets::of_passthrough(home)));
     }
-    GuestSets::of_custom(map, &g).map(Some)
+    GuestSets::of_custom(map, &g).map(Some).map_err(|reason| StartFail { reason, blocker: None, needs_cache: None })
 }
 
 /// The (kind, feature) entries of a blocker.
@@ -166,6 +170,7 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
         host: fleet.host_name(g.host),
         cpu: describe(g.cpu.as_ref()),
         start_error: None,
+        start_error_needs_cache: None,
         accept: 0,
         refuse: 0,
         pools: fleet.pools.iter().map(|p| GuestPool { pool: p.name.clone(), accept: 0, refuse: 0 }).collect(),
@@ -174,7 +179,8 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
     let sets = match started(sim, g, fleet.classes.get(home_class as u32)) {
         Ok(s) => s,
         Err(e) => {
-            r.start_error = Some(e);
+            r.start_error = Some(e.reason);
+            r.start_error_needs_cache = e.needs_cache;
             r.pools.clear();
             return r;
         }
