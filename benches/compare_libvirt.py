@@ -18,11 +18,11 @@ For each pool size (default 1,000 / 10,000 / 50,000 hosts) this script
    `../shared/oracles/libvirt-11.3.0.sh` installs (default prefix /opt/libvirt-11.3.0), whose
    library the same binding loads (`LD_LIBRARY_PATH`) in a private mount namespace where its CPU
    map is bound over the system's, as the oracle's virsh wrapper does. 12.9.0 needs Debian 13's
-   glibc, so it runs in the chroot of `../shared/oracles/debian-release.sh trixie-backports`
-   (default prefix /opt/debian-trixie-backports), which has no Python: its time is the wall time
-   of that chroot's `virsh -c test:///default cpu-baseline FILE` (reading the file, extracting
-   the `<cpu>` elements and the baseline, as cpufleet's time includes reading the file), less
-   the best wall time of the same command on a one-host pool (virsh's and the wrapper's start-up);
+   glibc: the same binding loads the library of the chroot of
+   `../shared/oracles/debian-release.sh trixie-backports` (default prefix
+   /opt/debian-trixie-backports) through that chroot's dynamic loader, with its CPU map bound
+   the same way (its virsh cannot take the test: it reads at most 10 MB of XML, and the
+   50,000-host pool is about 90 MB);
 3. runs `target/release/cpufleet baseline --libvirt VERSION FILE`, best of N runs, timed from
    process start to exit; peak RSS from `/usr/bin/time` over N more runs (largest);
 4. checks the outputs are identical per version: virsh prints the formatted CPU plus one more
@@ -183,67 +183,38 @@ def peak_kb(argv):
     return int(line.split()[1]), p.stdout
 
 
-# How each libvirt release is run: "python" (the binding, in process) or "virsh" (a chroot's
-# virsh, wall time less start-up), and the prefix option naming where its oracle installed it.
+# Where each libvirt release's library comes from: the system (9.0.0), a prefix whose library
+# the system's loader can load (11.3.0, Debian 12 backports), or a Debian 13 chroot whose own
+# dynamic loader must load it (12.9.0 needs Debian 13's glibc); and the option naming the prefix.
 RELEASES = {
-    "9.0.0": ("python", None),
-    "11.3.0": ("python", "libvirt_11_prefix"),
-    "12.9.0": ("virsh", "libvirt_12_prefix"),
+    "9.0.0": ("system", None),
+    "11.3.0": ("prefix", "libvirt_11_prefix"),
+    "12.9.0": ("chroot", "libvirt_12_prefix"),
 }
 
 
-def run_virsh(path, runs, cpus, tmp, version, prefix_dir):
-    """Best of `runs` runs of the chroot's `virsh cpu-baseline` on `path`, wall time less the best
-    of `runs` runs on a one-host pool; peak RSS the largest over the runs."""
-    virsh = os.path.join(prefix_dir, "bin", "virsh")
-    argv = prefix(cpus) + [virsh, "-c", "test:///default", "cpu-baseline"]
-    one = os.path.join(tmp, "one-host.xml")
-    with open(path, encoding="utf-8") as f:
-        first = CPU_RE.search(f.read()).group(0)
-    with open(one, "w", encoding="utf-8") as f:
-        f.write(first + "\n")
-
-    def best_wall(file):
-        best, out, peak = None, None, 0
-        for _ in range(runs):
-            t = time.perf_counter()
-            p = subprocess.run(argv + [file], capture_output=True, text=True)
-            secs = time.perf_counter() - t
-            if p.returncode != 0:
-                raise SystemExit(f"libvirt {version} virsh failed on {file}: {p.stderr}")
-            if out is not None and p.stdout != out:
-                raise SystemExit(f"libvirt gave different outputs on {file}")
-            out = p.stdout
-            best = secs if best is None else min(best, secs)
-        return best, out
-
-    startup, _ = best_wall(one)
-    secs, out = best_wall(path)
-    peak = max(peak_kb(argv + [path])[0] for _ in range(runs))
-    check = subprocess.run([virsh, "--version"], capture_output=True, text=True).stdout.strip()
-    if check != version:
-        raise SystemExit(f"{virsh} is libvirt {check}, not {version}")
-    # virsh prints the CPU plus one more newline; the binding's string has no such newline.
-    return {"seconds": max(secs - startup, 1e-6), "cpus": None, "peak_kb": peak, "output": out[:-1]}
-
-
 def libvirt_argv(version, prefix_dir, worker_args):
-    """The command that runs the worker against libvirt `version`: the system's (9.0.0), or the
-    oracle's 11.3.0 library and CPU map in a private mount namespace."""
+    """The command that runs the worker against libvirt `version`: the system's (9.0.0), or that
+    release's library and CPU map in a private mount namespace (the map bound over the
+    system's, as the oracles' virsh wrappers do); a chroot's library through the chroot's own
+    dynamic loader (the system's python3 and Debian 12's binding, whose libvirt ABI is stable)."""
     py = ["/usr/bin/python3", os.path.abspath(__file__), "--libvirt-worker"] + worker_args
-    if version == "9.0.0":
+    kind = RELEASES[version][0]
+    if kind == "system":
         return py
     root = os.path.join(prefix_dir, "root", "usr")
-    inner = (f"mount --bind {root}/share/libvirt /usr/share/libvirt && "
-             f"LD_LIBRARY_PATH={root}/lib/x86_64-linux-gnu exec \"$@\"")
+    lib = f"{root}/lib/x86_64-linux-gnu"
+    if kind == "prefix":
+        run = f"LD_LIBRARY_PATH={lib} exec \"$@\""
+    else:
+        run = f"exec {root}/lib64/ld-linux-x86-64.so.2 --library-path {lib} \"$@\""
+    inner = f"mount --bind {root}/share/libvirt /usr/share/libvirt && {run}"
     return ["unshare", "-m", "sh", "-c", inner, "libvirt-worker"] + py
 
 
 def run_libvirt(path, runs, cpus, tmp, version, prefix_dir):
     """Best of `runs` fresh worker processes: the time of the call, the worker's peak RSS
     (largest over the runs)."""
-    if RELEASES[version][0] == "virsh":
-        return run_virsh(path, runs, cpus, tmp, version, prefix_dir)
     out_path = os.path.join(tmp, "libvirt.out")
     best, peak, output = None, 0, None
     for _ in range(runs):
@@ -346,7 +317,7 @@ def main():
     if "11.3.0" in versions and not os.path.isdir(os.path.join(args.libvirt_11_prefix, "root", "usr", "lib")):
         raise SystemExit(f"libvirt 11.3.0 not found under {args.libvirt_11_prefix}: run ../shared/oracles/libvirt-11.3.0.sh "
                          "(as root), or leave it out of --versions")
-    if "12.9.0" in versions and not os.access(os.path.join(args.libvirt_12_prefix, "bin", "virsh"), os.X_OK):
+    if "12.9.0" in versions and not os.path.isdir(os.path.join(args.libvirt_12_prefix, "root", "usr", "lib")):
         raise SystemExit(f"libvirt 12.9.0 not found under {args.libvirt_12_prefix}: run "
                          "../shared/oracles/debian-release.sh trixie-backports (as root), or leave it out of --versions")
     ensure_built(args)
@@ -369,7 +340,7 @@ def main():
                 opt = RELEASES[v][1]
                 lv = run_libvirt(path, args.runs, args.cpus, tmp, v, getattr(args, opt) if opt else None)
                 cf = run_cpufleet(args.bin, path, args.runs, args.cpus, v)
-                if lv["cpus"] is not None and lv["cpus"] != hosts:
+                if lv["cpus"] != hosts:
                     raise SystemExit(f"pool {path}: libvirt got {lv['cpus']} CPUs, expected {hosts}")
                 if cf["output"] != lv["output"] + "\n":
                     raise SystemExit(f"OUTPUTS DIFFER (libvirt {v}) on {path}:\n--- libvirt\n{lv['output']}\n"
@@ -382,8 +353,7 @@ def main():
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"Machine: {machine()}; taskset -c {args.cpus or '(none)'}; best of {args.runs}.")
-    print("libvirt s: the in-process `baselineCPU` call alone (python3-libvirt, test:///default), or for 12.9.0 "
-          "its chroot's `virsh cpu-baseline` wall time less start-up; "
+    print("libvirt s: the in-process `baselineCPU` call alone (python3-libvirt, test:///default); "
           "cpufleet s: `cpufleet baseline --libvirt VERSION FILE`, process start to exit. Outputs identical per version.")
     print()
     head = "| hosts | pool (distinct `<cpu>`) | file MB |"
