@@ -42,6 +42,16 @@ fn run_spec(spec: &std::path::Path, extra: &[&str]) -> (Value, Output) {
     (v, o)
 }
 
+/// The mixed-fleet section's (release, hosts) list.
+fn version_hosts(m: &Value) -> Vec<(&str, u64)> {
+    m["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["libvirt"].as_str().unwrap(), x["hosts"].as_u64().unwrap()))
+        .collect()
+}
+
 fn reasons(dir: &Value) -> Vec<(String, u64)> {
     dir["reasons"]
         .as_array()
@@ -56,12 +66,7 @@ fn a_half_upgraded_pool_refuses_by_direction_and_reason() {
     let (v, o) = run(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let m = &v["mixed_fleet"];
-    let hosts: Vec<(&str, u64)> = m["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| (x["libvirt"].as_str().unwrap(), x["hosts"].as_u64().unwrap()))
-        .collect();
+    let hosts = version_hosts(m);
     assert_eq!(hosts, [("9.0.0", 100), ("11.3.0", 100)]);
     let dirs = m["migrations"]["directions"].as_array().unwrap();
     for d in dirs {
@@ -118,12 +123,7 @@ fn three_releases_in_one_fleet() {
     let (v, o) = run_spec(&spec_file("three.toml", &three), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let m = &v["mixed_fleet"];
-    let hosts: Vec<(&str, u64)> = m["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| (x["libvirt"].as_str().unwrap(), x["hosts"].as_u64().unwrap()))
-        .collect();
+    let hosts = version_hosts(m);
     assert_eq!(hosts, [("9.0.0", 100), ("11.3.0", 100), ("12.9.0", 100)]);
     let dirs = m["migrations"]["directions"].as_array().unwrap();
     for d in &dirs[..2] {
