@@ -34,14 +34,26 @@ pub enum EmbedRoot {
     ChrootEmbed,
 }
 
+/// The embed root of worker `name` under `tmp`, on a short path of its own: QEMU's monitor
+/// socket lives under the root (`ROOT/lib/qemu/qmp-XXXXXX/qmp.monitor`) and a UNIX socket path
+/// holds at most 107 bytes, which a root under a checkout's `target/tmp` can pass (a CI clone in
+/// a deep folder did). The root is named by a hash of `tmp` and `name`, so checkouts and workers
+/// stay apart and a worker finds its probed root again.
+fn short_root(name: &str, tmp: &std::path::Path) -> String {
+    let key = format!("{}\0{name}", tmp.display());
+    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("cpufleet-embed-{h:016x}")
+}
+
 impl QemuStack {
     /// `virsh` on this stack's QEMU driver with the embed root of worker `name` (created on first
-    /// use, under `tmp` where the root is on this machine); the caller adds the virsh arguments.
+    /// use, on the short path [`short_root`] names for `tmp` and `name`); the caller adds the
+    /// virsh arguments.
     /// The first call on a new root probes QEMU (a few seconds).
     pub fn virsh(&self, name: &str, tmp: &std::path::Path) -> std::process::Command {
         match self.root {
             EmbedRoot::Uri => {
-                let root = tmp.join(format!("qemu-embed-{name}"));
+                let root = std::path::Path::new("/tmp").join(short_root(name, tmp));
                 if !root.join("etc/qemu.conf").is_file() {
                     std::fs::create_dir_all(root.join("etc")).expect("embed root");
                     std::fs::write(root.join("etc/qemu.conf"), "user = \"root\"\ngroup = \"root\"\n")
@@ -53,12 +65,12 @@ impl QemuStack {
             }
             EmbedRoot::VirshQemuRoot => {
                 let mut c = std::process::Command::new(self.virsh_qemu.expect("a wrapper"));
-                c.env("VIRSH_QEMU_ROOT", tmp.join(format!("qemu-embed-{name}")));
+                c.env("VIRSH_QEMU_ROOT", std::path::Path::new("/tmp").join(short_root(name, tmp)));
                 c
             }
             EmbedRoot::ChrootEmbed => {
                 let mut c = std::process::Command::new(self.virsh_qemu.expect("a wrapper"));
-                c.env("CPUFLEET_EMBED", format!("/var/lib/cpufleet-embed-{name}"));
+                c.env("CPUFLEET_EMBED", format!("/var/lib/{}", short_root(name, tmp)));
                 c
             }
         }
@@ -70,11 +82,13 @@ impl QemuStack {
     pub fn cache_dir(&self, name: &str, tmp: &std::path::Path) -> std::path::PathBuf {
         let cache = "cache/qemu/capabilities";
         match self.root {
-            EmbedRoot::Uri | EmbedRoot::VirshQemuRoot => tmp.join(format!("qemu-embed-{name}")).join(cache),
+            EmbedRoot::Uri | EmbedRoot::VirshQemuRoot => {
+                std::path::Path::new("/tmp").join(short_root(name, tmp)).join(cache)
+            }
             EmbedRoot::ChrootEmbed => {
                 let wrapper = std::path::Path::new(self.virsh_qemu.expect("a wrapper"));
                 let prefix = wrapper.parent().and_then(std::path::Path::parent).expect("PREFIX/bin/virsh-qemu");
-                prefix.join(format!("root/var/lib/cpufleet-embed-{name}")).join(cache)
+                prefix.join(format!("root/var/lib/{}", short_root(name, tmp))).join(cache)
             }
         }
     }
