@@ -8,7 +8,7 @@ use crate::names::{all, Names};
 use crate::update::update;
 use crate::view::{naive_cpu, with, NaiveCpu};
 use cpufleet_engine::map::X86Map;
-use cpufleet_engine::{CpuDef, CpuMode, Policy};
+use cpufleet_engine::{CpuDef, CpuMode, LibvirtVersion, Policy};
 
 /// A KVM host as the QEMU driver sees it (spec §1.2).
 #[derive(Clone, Debug)]
@@ -39,7 +39,8 @@ pub enum Arrival {
     Incoming,
 }
 
-/// `virQEMUCapsCPUFilterFeatures` (§4.3): names the QEMU driver drops from every started CPU.
+/// `virQEMUCapsCPUFilterFeatures` (§4.3): names the QEMU driver drops from every started CPU;
+/// 12.9.0 also drops `ht` and `cmp_legacy` (found by the differential against its driver).
 fn filtered(map: &X86Map) -> &'static [&'static str] {
     const V9: &[&str] = &["cmt", "mbm_total", "mbm_local", "osxsave", "ospke"];
     const V11: &[&str] = &[
@@ -52,10 +53,22 @@ fn filtered(map: &X86Map) -> &'static [&'static str] {
         "vmx-ept-wb",
         "vmx-invvpid-single-context",
     ];
-    if map.version().at_least_11_3() {
-        V11
-    } else {
-        V9
+    const V12: &[&str] = &[
+        "cmt",
+        "mbm_total",
+        "mbm_local",
+        "osxsave",
+        "ospke",
+        "vmx-ept-uc",
+        "vmx-ept-wb",
+        "vmx-invvpid-single-context",
+        "ht",
+        "cmp_legacy",
+    ];
+    match map.version() {
+        v if v >= LibvirtVersion::V12_9_0 => V12,
+        v if v.at_least_11_3() => V11,
+        _ => V9,
     }
 }
 
