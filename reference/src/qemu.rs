@@ -39,37 +39,25 @@ pub enum Arrival {
     Incoming,
 }
 
-/// `virQEMUCapsCPUFilterFeatures` (§4.3): names the QEMU driver drops from every started CPU;
-/// 12.9.0 also drops `ht` and `cmp_legacy` (found by the differential against its driver).
-fn filtered(map: &X86Map) -> &'static [&'static str] {
-    const V9: &[&str] = &["cmt", "mbm_total", "mbm_local", "osxsave", "ospke"];
-    const V11: &[&str] = &[
-        "cmt",
-        "mbm_total",
-        "mbm_local",
-        "osxsave",
-        "ospke",
-        "vmx-ept-uc",
-        "vmx-ept-wb",
-        "vmx-invvpid-single-context",
-    ];
-    const V12: &[&str] = &[
-        "cmt",
-        "mbm_total",
-        "mbm_local",
-        "osxsave",
-        "ospke",
-        "vmx-ept-uc",
-        "vmx-ept-wb",
-        "vmx-invvpid-single-context",
-        "ht",
-        "cmp_legacy",
-    ];
-    match map.version() {
-        v if v >= LibvirtVersion::V12_9_0 => V12,
-        v if v.at_least_11_3() => V11,
-        _ => V9,
-    }
+/// `virQEMUCapsCPUFilterFeatures` (§4.3): names the QEMU driver drops from every started CPU,
+/// each with the first release that drops it (12.9.0's `ht` and `cmp_legacy` were found by the
+/// differential against its driver).
+const FILTERED: &[(&str, LibvirtVersion)] = &[
+    ("cmt", LibvirtVersion::V9_0_0),
+    ("mbm_total", LibvirtVersion::V9_0_0),
+    ("mbm_local", LibvirtVersion::V9_0_0),
+    ("osxsave", LibvirtVersion::V9_0_0),
+    ("ospke", LibvirtVersion::V9_0_0),
+    ("vmx-ept-uc", LibvirtVersion::V11_3_0),
+    ("vmx-ept-wb", LibvirtVersion::V11_3_0),
+    ("vmx-invvpid-single-context", LibvirtVersion::V11_3_0),
+    ("ht", LibvirtVersion::V12_9_0),
+    ("cmp_legacy", LibvirtVersion::V12_9_0),
+];
+
+/// The names of [`FILTERED`] that `map`'s release drops.
+fn filtered(map: &X86Map) -> impl Iterator<Item = &'static str> + '_ {
+    FILTERED.iter().filter(move |&&(_, since)| since <= map.version()).map(|&(n, _)| n)
 }
 
 /// §1.3: the map features QEMU 7.2 has no property for; 9.0.0 drops disabled ones (§4.3).
@@ -104,7 +92,7 @@ pub fn start(map: &X86Map, g: &NaiveCpu, host: &NaiveKvm, arrival: Arrival) -> R
     }
     let mut cpu = naive_cpu(&update(map, &g.to_def(), &host.migratable)?);
     for n in filtered(map) {
-        cpu.features.remove(*n);
+        cpu.features.remove(n);
     }
     if !map.version().at_least_11_3() {
         cpu.features
