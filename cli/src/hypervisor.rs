@@ -31,9 +31,11 @@ pub struct HypervisorArgs {
     /// `virsh domcapabilities [--virttype kvm|qemu]` of the hypervisor.
     #[arg(long, value_name = "FILE")]
     pub domcaps: PathBuf,
-    /// libvirt's QEMU capabilities cache of the same QEMU binary
-    /// (/var/cache/libvirt/qemu/capabilities/*.xml): QEMU's blockers, which libvirt 9.0.0's
-    /// domcapabilities lack, and its exact feature-name list.
+    /// libvirt's QEMU capabilities cache of the same QEMU binary: the one file under
+    /// /var/cache/libvirt/qemu/capabilities/ whose <emulator> is the domcapabilities' <path>
+    /// (`grep -l qemu-system-x86_64 /var/cache/libvirt/qemu/capabilities/*.xml`; the folder also
+    /// holds other binaries' caches, refused at their <arch>). QEMU's blockers, which libvirt
+    /// 9.0.0's domcapabilities lack, and its exact feature-name list.
     #[arg(long, value_name = "FILE")]
     pub qemu_caps: Option<PathBuf>,
 }

@@ -127,6 +127,12 @@ fn bad_qemu_capabilities_caches() {
     let bad_mark = "    <property name='invtsc' type='boolean' value='true' migratable='maybe'/>\n";
     check("qc-bad-migratable", Slot::QemuCaps, &qemu_caps("x86_64", bad_mark), "6:5:", "maybe");
     check("qc-other-arch", Slot::QemuCaps, &qemu_caps("aarch64", ""), "3:3:", "aarch64");
+    // The cache folder also holds qemu-system-i386's cache: refused at its <arch>, and the help
+    // says which file to give instead of a glob that matches both.
+    check("qc-i386-binary", Slot::QemuCaps, &qemu_caps("i686", ""), "3:3:", "i686");
+    let help = bin::stdout(&cpufleet(&["hypervisor-compare", "--help"]));
+    assert!(help.contains("whose <emulator> is the domcapabilities' <path>"), "{help}");
+    assert!(!help.contains("capabilities/*.xml):"), "{help}");
     let no_host = qemu_caps("x86_64", "").replace("type='kvm' migratability", "type='tcg' migratability");
     check("qc-no-kvm-host-cpu", Slot::QemuCaps, &no_host, "1:1:", "hostCPU");
     check("qc-not-a-cache", Slot::QemuCaps, CAPS, "1:1:", "qemuCaps");

@@ -166,3 +166,47 @@ fn an_inventory_simulation_is_deterministic_and_rejects_host_scaling() {
     let o = simulate(sample.path(), &["--hosts", "100"]);
     assert_eq!(o.status.code(), Some(2), "--hosts scales a generated fleet only: {}", stderr(&o));
 }
+
+/// Problems of the fleet's data are data: a pool folder holding Intel and AMD hosts, a guest
+/// that cannot start on its own host and a stray file give a report with a note for each (the
+/// reason and the action) and exit 0, with no invariant violation; the pool's row says why it
+/// has no baseline.
+#[test]
+fn fleet_data_problems_are_notes_not_violations() {
+    let Some(pack) = pack() else { return };
+    let sample = build(&pack, "sim-inv-data");
+    // An AMD host in an Intel pool.
+    let amd = std::fs::read_to_string(sample.path().join("amd/amd-02.xml")).unwrap();
+    sample.write_host("intel-a", "intel-a-zz-amd", &amd);
+    // A guest whose <cpu> its host (the pool's first Intel host) cannot give it.
+    let (pool, host) = ("intel-b", &sample.pools[2].1[2]);
+    let cpu = "  <cpu mode='custom' match='exact'>\n    <model>GraniteRapids</model>\n  </cpu>\n";
+    std::fs::write(sample.path().join(pool).join(host).join("big.xml"), support::domain("big", cpu)).unwrap();
+    std::fs::write(sample.path().join(pool).join("notes.txt"), "rack 12\n").unwrap();
+    for check in [&[][..], &["--check-all"][..]] {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(check);
+        let v = json(&simulate(sample.path(), &args));
+        assert_eq!(v["invariant_violations"].as_array().unwrap().len(), 0, "{}", v["invariant_violations"]);
+        let problems = v["data_problems"].as_array().unwrap();
+        let subjects: Vec<&str> = problems.iter().map(|p| p["subject"].as_str().unwrap()).collect();
+        // The pool first, then the guests (the sample's own include Nehalem guests on older hosts).
+        assert_eq!(subjects[0], "pool intel-a", "{problems:?}");
+        assert_eq!(subjects.iter().filter(|s| s.starts_with("pool ")).count(), 1, "{problems:?}");
+        let big = format!("guest {pool}/{host}/big");
+        let big = problems.iter().find(|p| p["subject"] == big.as_str()).expect("the guest's note");
+        assert!(problems[0]["problem"].as_str().unwrap().contains("AMD (1 host)"), "{problems:?}");
+        assert_eq!(problems[0]["action"], "split it into one pool per vendor");
+        let action = big["action"].as_str().unwrap();
+        assert!(action.contains("drop them or make them optional") && action.contains("more"), "{action}");
+        let row = v["pools"].as_array().unwrap().iter().find(|p| p["name"] == "intel-a").unwrap();
+        assert_eq!(row["problem"]["subject"], "pool intel-a");
+        assert!(row["generations"].as_array().unwrap().iter().all(|g| g["lost"].as_array().unwrap().is_empty()));
+    }
+    let o = simulate(sample.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("problems in the fleet's data"), "{text}");
+    assert!(text.contains("(none: mixed vendors)"), "{text}");
+    assert!(stderr(&o).contains("notes.txt: ignored (not an .xml file)"), "{}", stderr(&o));
+}

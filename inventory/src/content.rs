@@ -83,12 +83,24 @@ fn host_pair(
     parsed: &[HostCpu],
 ) -> Result<(u32, Option<u32>), BadFile> {
     let m = main.clone().map_err(|e| Box::new((path.to_path_buf(), e)))?;
-    let Some((dp, d)) = domcaps else { return Ok((m, None)) };
+    let Some((dp, d)) = domcaps else {
+        // A `HOST.domcaps.xml` standing alone is still the host's domcapabilities, nothing else.
+        if is_domcaps_name(path) && parsed[m as usize].1.is_none() {
+            return Err(Box::new((path.to_path_buf(), Problem::NotDomcaps)));
+        }
+        return Ok((m, None));
+    };
     let d = d.clone().map_err(|e| Box::new((dp.clone(), e)))?;
     if parsed[d as usize].1.is_none() {
         return Err(Box::new((dp.clone(), Problem::NotDomcaps)));
     }
     Ok((m, Some(d)))
+}
+
+/// Whether `path` is named `HOST.domcaps.xml`.
+fn is_domcaps_name(path: &Path) -> bool {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    stem.strip_suffix(crate::layout::DOMCAPS_SUFFIX).is_some_and(|h| !h.is_empty())
 }
 
 /// Each file's parsed CPU (an index into the second list, or why it has none), in the order of

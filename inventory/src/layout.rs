@@ -135,7 +135,7 @@ fn scan_pool(name: String, path: PathBuf) -> Result<(PoolDir, Vec<Ignored>), Inv
 }
 
 /// The suffix of a host's `virsh domcapabilities` document kept beside its `HOST.xml`.
-const DOMCAPS_SUFFIX: &str = ".domcaps";
+pub(crate) const DOMCAPS_SUFFIX: &str = ".domcaps";
 
 /// Host files (stem, path) to hosts sorted by name: `HOST.domcaps` joins `HOST` as its
 /// domcapabilities document; without a `HOST` it is the host `HOST`, on its own. (A stem that

@@ -252,3 +252,27 @@ fn a_domcaps_file_joins_its_host() {
     let e = Inventory::read(&dir.0, &m, &ReadOpts::default()).unwrap_err();
     assert!(e.to_string().contains("a.domcaps.xml: domcapabilities of virttype 'qemu'"), "{e}");
 }
+
+/// A `HOST.domcaps.xml` without `HOST.xml` is still the host's domcapabilities: one holding a
+/// `virsh capabilities` document (or any other host file) is an error naming it, not a host.
+#[test]
+fn a_lone_domcaps_file_must_be_domcapabilities() {
+    let m = map();
+    let dir = TempDir::new("inv-domcaps-lone");
+    let p = dir.0.join("p");
+    std::fs::create_dir_all(&p).unwrap();
+    let caps = "<capabilities>\n  <host>\n    <cpu>\n      <arch>x86_64</arch>\n      <model>Haswell</model>\n      <vendor>Intel</vendor>\n    </cpu>\n  </host>\n</capabilities>\n";
+    std::fs::write(p.join("a.xml"), domcaps("  <arch>x86_64</arch>\n")).unwrap();
+    std::fs::write(p.join("b.domcaps.xml"), caps).unwrap();
+    match Inventory::read(&dir.0, &m, &ReadOpts::default()).unwrap_err() {
+        InventoryError::File { path, problem } => {
+            assert_eq!((path, *problem), (p.join("b.domcaps.xml"), Problem::NotDomcaps));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Under keep-going it is skipped and counted; the other host stays.
+    let inv = Inventory::read(&dir.0, &m, &ReadOpts { keep_going: true, ..ReadOpts::default() }).unwrap();
+    assert_eq!(inv.n_hosts(), 1);
+    assert_eq!(inv.skipped.len(), 1);
+    assert_eq!(inv.skipped[0].path, p.join("b.domcaps.xml"));
+}

@@ -239,6 +239,11 @@ fn check_pool(sim: &Sim, pi: usize, baseline_tmpl: &Template) -> Acc {
     let p = &fleet.pools[pi];
     let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
     let Ok(base) = &ctx.baseline else {
+        // Hosts of several vendors in one pool (an inventory's folder) have no common CPU in
+        // libvirt: a fact of the data, reported as the pool's problem, not a cpufleet failure.
+        if super::scenarios::pools::pool_problem(sim, pi).is_some() {
+            return a;
+        }
         a.check(false, Invariant::Pool, || {
             format!("pool {}: no baseline: {}", p.name, ctx.baseline.as_ref().unwrap_err())
         });

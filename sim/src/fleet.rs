@@ -362,6 +362,20 @@ impl Fleet {
         }
     }
 
+    /// The vendors (map indices) of pool `pi`'s hosts with their host counts, in first-appearance
+    /// order: one entry for a generated pool; an inventory's pool folder may hold several.
+    pub fn pool_vendors(&self, pi: usize) -> Vec<(usize, u64)> {
+        let mut out: Vec<(usize, u64)> = Vec::new();
+        for h in self.pools[pi].range() {
+            let v = self.classes.get(self.host_class[h]).vendor;
+            match out.iter_mut().find(|x| x.0 == v) {
+                Some(x) => x.1 += 1,
+                None => out.push((v, 1)),
+            }
+        }
+        out
+    }
+
     /// The generation (profile) of host `h`.
     pub fn profile_of(&self, h: usize) -> usize {
         self.keys[self.host_key[h] as usize].0.profile as usize

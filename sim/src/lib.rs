@@ -146,6 +146,7 @@ fn run(
     gens.sort_unstable();
     gens.dedup();
     let reproduce = config.reproduce.clone();
+    let data_problems = data_problems(&pools_report.pools, real_report.as_ref());
     let host_cpus = sim.fleet.classes_in(0..sim.fleet.n_hosts(), &sim.fleet.host_class).len();
     Ok(Report {
         libvirt: map.version().as_str(),
@@ -172,6 +173,7 @@ fn run(
         plan: plan_report,
         inventory_guests: real_report,
         notes,
+        data_problems,
         inventory: None,
         libvirt_upgrade: rollout.map(|r| r.0),
         mixed_fleet: mixed_fleet.map(|r| r.0),
@@ -179,6 +181,25 @@ fn run(
         checks,
         reproduce,
     })
+}
+
+/// The fleet's data problems: the pools' (mixed vendors) and the inventory guests that cannot
+/// start on their own host, in report order.
+fn data_problems(
+    pools: &[scenarios::pools::PoolReport],
+    guests: Option<&scenarios::guests::GuestsReport>,
+) -> Vec<scenarios::pools::DataProblem> {
+    let mut out: Vec<_> = pools.iter().filter_map(|p| p.problem.clone()).collect();
+    for r in guests.map_or(&[][..], |g| &g.rows[..]) {
+        if let (Some(e), Some(action)) = (&r.start_error, &r.start_action) {
+            out.push(scenarios::pools::DataProblem {
+                subject: format!("guest {}/{}/{}", r.pool, r.host, r.name),
+                problem: format!("cannot start on its own host: {e}"),
+                action: action.clone(),
+            });
+        }
+    }
+    out
 }
 
 const MIXED_NOTE: &str = "the spec puts hosts on several libvirt versions: the migrate scenario ran across versions \

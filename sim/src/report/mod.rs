@@ -107,6 +107,10 @@ pub struct Report {
     /// What the run left out or did differently, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Problems of the fleet's data, each with its reason and what to do (a pool mixing vendors,
+    /// a guest that cannot start on its own host): reported, never invariant violations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_problems: Vec<crate::scenarios::pools::DataProblem>,
     /// The inventory the fleet was read from (simulate --inventory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inventory: Option<InventoryInfo>,

@@ -372,6 +372,16 @@ fn intro(r: &Report) -> Section<'_> {
     for n in &r.notes {
         s.both(text_line(format!("note: {n}")));
     }
+    if !r.data_problems.is_empty() {
+        let n = r.data_problems.len();
+        s.both(text_line(format!(
+            "{n} problem{} in the fleet's data (the rest of the report covers everything else):",
+            if n == 1 { "" } else { "s" }
+        )));
+        for p in &r.data_problems {
+            s.both(text_line(format!("  {}: {}; {}", p.subject, p.problem, p.action)));
+        }
+    }
     s
 }
 
@@ -506,6 +516,11 @@ fn outlier_line(p: &PoolReport, o: &Outlier) -> String {
     )
 }
 
+/// A pool's missing baseline in a table cell, with the short reason when the data has one.
+fn none_why(p: &PoolReport) -> String {
+    if p.problem.is_some() { "(none: mixed vendors)" } else { "(none)" }.into()
+}
+
 fn pool_table(r: &Report) -> Table<'_> {
     let columns = vec![
         Column::left("pool", 16).clip(16),
@@ -539,11 +554,11 @@ fn pool_table(r: &Report) -> Table<'_> {
                 Cell::Text(p.name.clone()),
                 Cell::Int(p.hosts),
                 Cell::Int(p.host_cpus as u64),
-                Cell::Text(b.model.clone().unwrap_or_else(|| "(none)".into())),
+                Cell::Text(b.model.clone().unwrap_or_else(|| none_why(p))),
                 Cell::Int(b.features as u64),
                 Cell::Text(b.abi_level.to_string()),
                 Cell::Baseline(b),
-                Cell::Text(p.raw_baseline.model.clone().unwrap_or_else(|| "(none)".into())),
+                Cell::Text(p.raw_baseline.model.clone().unwrap_or_else(|| none_why(p))),
                 Cell::Int(p.raw_baseline.features as u64),
                 Cell::Baseline(&p.raw_baseline),
                 Cell::List(gens, ", "),

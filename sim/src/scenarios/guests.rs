@@ -50,6 +50,9 @@ pub struct GuestRow {
     /// on what only QEMU's capabilities cache has (the order of QEMU's blockers): what.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_error_needs_cache: Option<String>,
+    /// What to do when it cannot start on its own host (a problem of the inventory's data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_action: Option<String>,
     /// Other hosts that accept it / refuse it (0 and 0 when it cannot start).
     pub accept: u64,
     pub refuse: u64,
@@ -101,6 +104,36 @@ fn started(sim: &Sim, g: &RealGuest, home: &HostClass) -> Result<Option<GuestSet
         return Ok(Some(GuestSets::of_passthrough(home)));
     }
     GuestSets::of_custom(map, &g).map(Some).map_err(|reason| StartFail { reason, blocker: None, needs_cache: None })
+}
+
+/// What the operator does about a guest that cannot start on its own host, by what blocks it.
+fn start_action(sim: &Sim, b: Option<&Blocker>) -> String {
+    // At most 8 names: the reason beside it lists them all.
+    let names = |s: &cpufleet_engine::FeatureSet| {
+        let all: Vec<&str> = s.iter().map(|id| sim.map.x86.feature_name(id)).collect();
+        match all.len() {
+            n if n > 8 => format!("{} and {} more", all[..8].join(", "), n - 8),
+            _ => all.join(", "),
+        }
+    };
+    match b {
+        Some(Blocker::Missing(s)) => format!(
+            "its <cpu> requires {} that its host does not offer guests: drop them or make them optional, \
+             or move the guest to a host that offers them",
+            names(s)
+        ),
+        Some(Blocker::Forbidden(s)) => {
+            format!("its host offers {}, which its <cpu> forbids: change the policy or move the guest", names(s))
+        }
+        Some(Blocker::Extra(s)) => format!(
+            "match='strict' refuses the host's extra features {}: use match='exact' or a host without them",
+            names(s)
+        ),
+        Some(Blocker::Vendor) => "its <cpu> names another vendor's CPU: give it a model of its host's vendor".into(),
+        Some(Blocker::Passthrough) | None => {
+            "fix its <cpu> (the reason says what libvirt refuses), or move it to a host that can start it".into()
+        }
+    }
 }
 
 /// The (kind, feature) entries of a blocker.
@@ -171,6 +204,7 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
         cpu: describe(g.cpu.as_ref()),
         start_error: None,
         start_error_needs_cache: None,
+        start_action: None,
         accept: 0,
         refuse: 0,
         pools: fleet.pools.iter().map(|p| GuestPool { pool: p.name.clone(), accept: 0, refuse: 0 }).collect(),
@@ -179,6 +213,7 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
     let sets = match started(sim, g, fleet.classes.get(home_class as u32)) {
         Ok(s) => s,
         Err(e) => {
+            r.start_action = Some(start_action(sim, e.blocker.as_deref()));
             r.start_error = Some(e.reason);
             r.start_error_needs_cache = e.needs_cache;
             r.pools.clear();

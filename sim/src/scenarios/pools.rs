@@ -80,6 +80,40 @@ pub struct PoolReport {
     pub outliers: Vec<Outlier>,
     /// Every host of the pool, by name, in fleet order.
     pub host_names: Vec<String>,
+    /// Why the pool has no baseline when that is a fact of the fleet's data (hosts of several
+    /// vendors in one pool folder), with what to do about it; never a cpufleet failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<DataProblem>,
+}
+
+/// A problem of the fleet's data (not of cpufleet): what it is about, why, and the action.
+#[derive(Clone, Debug, Serialize)]
+pub struct DataProblem {
+    /// `pool NAME` or `guest POOL/HOST/NAME`.
+    pub subject: String,
+    pub problem: String,
+    pub action: String,
+}
+
+/// Pool `pi`'s data problem: its hosts are of several vendors, so libvirt has no common CPU for
+/// them (`virCPUBaseline` refuses mixed vendors). `None` when the pool has a baseline.
+pub fn pool_problem(sim: &Sim, pi: usize) -> Option<DataProblem> {
+    let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
+    ctx.baseline.as_ref().err()?;
+    let vendors = sim.fleet.pool_vendors(pi);
+    if vendors.len() < 2 {
+        return None;
+    }
+    let map = &sim.map.x86;
+    let list: Vec<String> = vendors
+        .iter()
+        .map(|&(v, n)| format!("{} ({n} host{})", map.vendors[v].name, if n == 1 { "" } else { "s" }))
+        .collect();
+    Some(DataProblem {
+        subject: format!("pool {}", sim.fleet.pools[pi].name),
+        problem: format!("mixes {} hosts: libvirt has no common CPU for them", list.join(" and ")),
+        action: "split it into one pool per vendor".into(),
+    })
 }
 
 /// Hosts whose removal would change a pool's baseline, and what the pool would get without them.
@@ -219,6 +253,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
         let ids = fleet.classes_in(p.range(), &fleet.host_class);
         let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
         let baseline = &ctx.baseline;
+        let problem = pool_problem(sim, pi);
         let bset = baseline
             .as_ref()
             .ok()
@@ -249,7 +284,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
                     .iter()
                     .enumerate()
                     .map(|(i, &c)| (FeatureId(i as u16), c))
-                    .filter(|&(id, c)| c * 2 > *n && !bset.contains(id))
+                    .filter(|&(id, c)| baseline.is_ok() && c * 2 > *n && !bset.contains(id))
                     .map(|(id, _)| id)
                     .collect();
                 // Instruction-set features (those some map model has) first: they matter to guests.
@@ -272,6 +307,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
             generations,
             outliers: outliers(map, fleet, p.range(), &ids),
             host_names: p.range().map(|h| fleet.host_name(h)).collect(),
+            problem,
         });
     }
     // Fleet-wide, per vendor (libvirt's baseline) and across vendors.
