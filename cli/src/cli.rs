@@ -99,6 +99,12 @@ enum Cmd {
         /// (as `cpufleet update` does) and the started CPU is compared.
         #[arg(long, value_name = "POOL/HOST", requires = "inventory")]
         on: Option<String>,
+        /// With --inventory: guest (the default) answers as the QEMU driver does, on what each
+        /// host's QEMU/KVM offers guests (its HOST.domcaps.xml, else the KVM view of its CPU), as
+        /// `simulate --inventory` does; raw compares with the hosts' own CPUs (`virsh
+        /// cpu-compare`).
+        #[arg(long, value_enum, default_value_t = View::Guest, requires = "inventory")]
+        view: View,
         /// As `virsh cpu-compare --error`, for one host CPU: an incompatible CPU is an error with
         /// libvirt's message (stderr), and the output is virsh's byte for byte.
         #[arg(long, conflicts_with_all = ["inventory", "format"])]
@@ -201,6 +207,30 @@ pub enum Format {
     Json,
 }
 
+/// Whose view of a host answers for guests: what QEMU/KVM gives a guest there (the host's
+/// `HOST.domcaps.xml` when there is one, else the KVM view of its CPU), or the host's own CPU as
+/// `virsh capabilities` shows it (libvirt's `cpu-compare`/`cpu-baseline`, which ask for
+/// features KVM never gives a guest). One flag, `--view`, for every command that answers for a
+/// guest.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, clap::ValueEnum)]
+pub enum View {
+    /// What guests get: libvirt's QEMU driver on the host's QEMU/KVM.
+    #[default]
+    Guest,
+    /// The host's own CPU (`virsh capabilities`), as libvirt's test driver compares it.
+    Raw,
+}
+
+impl View {
+    /// The name `--view` takes, and JSON's `view`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Guest => "guest",
+            View::Raw => "raw",
+        }
+    }
+}
+
 /// Which libvirt driver's `cpu-baseline` to follow.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, clap::ValueEnum)]
 pub enum Driver {
@@ -291,8 +321,8 @@ fn run(cli: Cli) -> CliResult<Outcome> {
             let opts = commands::BaselineOpts { features, migratable, format, explain, driver };
             commands::baseline(&common, &files, &opts)
         }
-        Cmd::Compare { common, format, files, inventory: Some(dir), on, .. } => {
-            commands::whereto(&common, &dir, &files, on.as_deref(), format)
+        Cmd::Compare { common, format, files, inventory: Some(dir), on, view, .. } => {
+            commands::whereto(&common, &dir, &files, on.as_deref(), view, format)
         }
         Cmd::Compare { common, format, files, error, .. } => commands::compare(&common, &files, format, error),
         Cmd::Decode { common, guest, format, cpuid_files } => commands::decode(&common, &cpuid_files, guest, format),

@@ -12,14 +12,12 @@
 
 use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
-use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::{
     host_input_warning, to_qemu, Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, NeedsCache, StartKind,
 };
 use cpufleet_engine::x86::Verdict;
-use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
-use cpufleet_engine::XmlErrorKind;
-use cpufleet_engine::{CpuDef, CpuMap, CpuType};
+use cpufleet_engine::xml;
+use cpufleet_engine::{CpuDef, CpuMap};
 use cpufleet_export::qemu::qemu_cpu_arg;
 use cpufleet_export::{NameTable, Vocabulary};
 use cpufleet_io::{print_stdout, read_file, CliError, CliResult, Input};
@@ -313,26 +311,7 @@ pub fn start(a: &StartArgs) -> CliResult<Outcome> {
     let hv = load_hypervisor(&a.common, &map, &a.hv, a.caps.as_deref())?;
     let input = cpufleet_io::gather_inputs(std::slice::from_ref(&a.guest))?;
     let [input] = <[Input; 1]>::try_from(input).map_err(|_| CliError::file(&a.guest, "expected one guest file"))?;
-    let bytes = cpufleet_io::read_input(&input, a.common.max_input_bytes)?;
-    // A domain: its `<cpu>` and the settings that reach `-cpu`. Any other document (a bare
-    // `<cpu>`, ...): its first CPU, in a domain with nothing else.
-    let (doc, features) = match xml::read_domain(&bytes, map.version(), limits(&a.common)) {
-        Ok(d) => {
-            let (cpus, spans) = match (d.domain.cpu, d.cpu_span) {
-                (Some(cpu), Some(span)) => (vec![cpu], vec![span]),
-                _ => (vec![], vec![]),
-            };
-            (CpuDocument { kinds: vec![DocKind::Domain], cpus, spans, models: None, domcaps: None }, d.domain.features)
-        }
-        Err(e) if matches!(e.kind, XmlErrorKind::UnexpectedRoot { .. }) => {
-            let doc = xml::read_cpu_document(&bytes, TypeHint::Guest, map.version(), limits(&a.common))
-                .map_err(|e| CliError::file(input.path(), e))?;
-            (doc, DomainFeatures::default())
-        }
-        Err(e) => return Err(CliError::file(input.path(), e)),
-    };
-    let loaded = inputs::Loaded { input, bytes, doc };
-    let guest = loaded.doc.cpus.first().cloned().unwrap_or_else(|| CpuDef::new(CpuType::Guest));
+    let (loaded, guest, features) = inputs::load_guest(input, &a.common, &map)?;
     if hv.accel == Accel::Kvm && hv.full.is_none() {
         eprintln!(
             "cpufleet: warning: without --caps the host-model CPU stands in for the full host CPU KVM checks against"

@@ -3,10 +3,11 @@
 //! errors about them, located in the file they come from.
 
 use crate::{limits, Common};
+use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::ops::Arch;
 use cpufleet_engine::suggest::closest;
 use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
-use cpufleet_engine::{CpuDef, CpuError, CpuMap, CpuType, Pos};
+use cpufleet_engine::{CpuDef, CpuError, CpuMap, CpuType, Pos, XmlErrorKind};
 use cpufleet_io::{gather_inputs, read_input, CliError, CliResult, Input};
 use std::path::{Path, PathBuf};
 
@@ -223,4 +224,29 @@ pub fn load_as_sent(input: Input, common: &Common, map: &CpuMap, virsh_lines: bo
         }
         Err(e) => Err(CliError::file(input.path(), e)),
     }
+}
+
+/// Reads a guest: a domain XML (its `<cpu>`, or QEMU's default CPU without one, and the domain
+/// settings that reach `-cpu` and the start checks) or any other CPU document (its first CPU,
+/// in a domain with nothing else). Returns the input as loaded, the guest CPU and the settings.
+pub fn load_guest(input: Input, common: &Common, map: &CpuMap) -> CliResult<(Loaded, CpuDef, DomainFeatures)> {
+    let bytes = read_input(&input, common.max_input_bytes)?;
+    let (doc, features) = match xml::read_domain(&bytes, map.version(), limits(common)) {
+        Ok(d) => {
+            let (cpus, spans) = match (d.domain.cpu, d.cpu_span) {
+                (Some(cpu), Some(span)) => (vec![cpu], vec![span]),
+                _ => (vec![], vec![]),
+            };
+            (CpuDocument { kinds: vec![DocKind::Domain], cpus, spans, models: None, domcaps: None }, d.domain.features)
+        }
+        Err(e) if matches!(e.kind, XmlErrorKind::UnexpectedRoot { .. }) => {
+            let doc = xml::read_cpu_document(&bytes, TypeHint::Guest, map.version(), limits(common))
+                .map_err(|e| CliError::file(input.path(), e))?;
+            (doc, DomainFeatures::default())
+        }
+        Err(e) => return Err(CliError::file(input.path(), e)),
+    };
+    let loaded = Loaded { input, bytes, doc };
+    let guest = loaded.doc.cpus.first().cloned().unwrap_or_else(|| CpuDef::new(CpuType::Guest));
+    Ok((loaded, guest, features))
 }

@@ -1,7 +1,9 @@
-//! `cpufleet compare --inventory DIR GUEST [--on POOL/HOST]` ("where can this VM go?") on an
-//! inventory built from the libvirt 11.3.0 pack's real host CPUs (`support/inventory.rs`). Each
-//! host's verdict is checked against `cpufleet compare HOSTFILE GUEST` of that host's own file,
-//! and the started guest against `cpufleet update HOSTFILE GUEST`.
+//! `cpufleet compare --inventory DIR GUEST [--on POOL/HOST] [--view guest|raw]` ("where can
+//! this VM go?") on an inventory built from the libvirt 11.3.0 pack's real host CPUs
+//! (`support/inventory.rs`). The guest view (the default) gives the answer `simulate
+//! --inventory` gives, guest by guest; in the raw view each host's verdict is checked against
+//! `cpufleet compare HOSTFILE GUEST` of that host's own file, and the started guest against
+//! `cpufleet update HOSTFILE GUEST`.
 
 #[path = "support/bin.rs"]
 mod bin;
@@ -71,19 +73,20 @@ fn check_every_host(sample: &SampleInventory, v: &Value, cpu: &Path) -> bool {
 }
 
 #[test]
-fn every_host_gets_the_verdict_compare_gives_it() {
+fn raw_view_every_host_gets_the_verdict_compare_gives_it() {
     let Some(pack) = pack() else { return };
     let sample = build(&pack, "whereto-verdicts");
     let guest = guest_file(&sample);
-    let o = cpufleet(&["compare", "--format", "json", "--inventory", s(sample.path()), s(&guest)]);
+    let o = cpufleet(&["compare", "--format", "json", "--view", "raw", "--inventory", s(sample.path()), s(&guest)]);
     let v = json(&o);
     assert_eq!(v["libvirt"], "11.3.0");
+    assert_eq!(v["view"], "raw");
     assert_eq!(v["on"], Value::Null);
     let all_ok = check_every_host(&sample, &v, &guest);
     assert_eq!(o.status.code(), Some(if all_ok { 0 } else { 1 }));
     assert!(!all_ok, "the guest (Opteron_G3, from the AMD pool) cannot go everywhere");
     // The text: the same counts per pool, every host named with its verdict.
-    let t = cpufleet(&["compare", "--inventory", s(sample.path()), s(&guest)]);
+    let t = cpufleet(&["compare", "--view", "raw", "--inventory", s(sample.path()), s(&guest)]);
     assert_eq!(t.status.code(), o.status.code());
     let text = stdout(&t);
     for p in v["pools"].as_array().unwrap() {
@@ -103,14 +106,15 @@ fn every_host_gets_the_verdict_compare_gives_it() {
 }
 
 #[test]
-fn on_starts_the_guest_on_its_home_host_first() {
+fn raw_view_on_starts_the_guest_on_its_home_host_first() {
     let Some(pack) = pack() else { return };
     let sample = build(&pack, "whereto-on");
     let guest = guest_file(&sample);
     let (pool, host, _) = &sample.guests[0];
     let home = host_file(&sample, pool, host);
     let on = format!("{pool}/{host}");
-    let o = cpufleet(&["compare", "--format", "json", "--inventory", s(sample.path()), "--on", &on, s(&guest)]);
+    let inv = s(sample.path());
+    let o = cpufleet(&["compare", "--format", "json", "--view", "raw", "--inventory", inv, "--on", &on, s(&guest)]);
     let v = json(&o);
     assert_eq!(v["on"], on.as_str());
     // The CPU compared is the one `update HOME GUEST` gives.
@@ -152,4 +156,96 @@ fn bad_input_exits_2_before_any_output() {
     let o = cpufleet(&["compare", "--inventory", inv, s(&guest)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty() && stderr(&o).contains(s(&broken)), "{}", stderr(&o));
+}
+
+/// The guest view answers "where can this VM go?" as `simulate --inventory` does: for every
+/// guest of the sample, `--on` its own host gives the GUESTS row's counts (its own host left
+/// out) and the same blocking features with the same host counts; a guest that cannot start on
+/// its home host is said to be so (exit 1), never "started on" it.
+#[test]
+fn guest_view_gives_the_simulators_answer_for_every_guest() {
+    let Some(pack) = pack() else { return };
+    let sample = build(&pack, "whereto-guest-view");
+    let inv = s(sample.path());
+    let sim = cpufleet(&["simulate", "--inventory", inv, "-q", "--scenario", "migrate", "--format", "json"]);
+    assert_eq!(sim.status.code(), Some(0), "{}", stderr(&sim));
+    let sim = json(&sim);
+    let rows = sim["inventory_guests"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), sample.guests.len());
+    let (mut refused_home, mut checked) = (0, 0);
+    for (pool, host, guest) in &sample.guests {
+        let row = rows.iter().find(|r| r["name"] == guest.as_str()).unwrap();
+        let file = sample.path().join(pool).join(host).join(format!("{guest}.xml"));
+        let on = format!("{pool}/{host}");
+        let o = cpufleet(&["compare", "--format", "json", "--inventory", inv, "--on", &on, s(&file)]);
+        let v = json(&o);
+        assert_eq!(v["view"], "guest");
+        if let Some(e) = row["start_error"].as_str() {
+            assert_eq!(o.status.code(), Some(1), "{guest}");
+            assert_eq!(v["start_error"], e, "{guest}");
+            let t = stdout(&cpufleet(&["compare", "--inventory", inv, "--on", &on, s(&file)]));
+            assert!(t.contains(&format!("cannot start on its home host {on}")) && !t.contains("started on"), "{t}");
+            refused_home += 1;
+            continue;
+        }
+        // Every host but its own, as the simulator counts destinations.
+        let mut accept = 0;
+        let mut blockers: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for p in v["pools"].as_array().unwrap() {
+            for h in p["hosts"].as_array().unwrap() {
+                if p["name"] == pool.as_str() && h["name"] == host.as_str() {
+                    assert_eq!(h["runs"], true, "{guest} runs where it started");
+                    continue;
+                }
+                if h["runs"] == true {
+                    accept += 1;
+                }
+                for b in h["blockers"].as_array().unwrap() {
+                    let key =
+                        (b["kind"].as_str().unwrap().to_string(), b["feature"].as_str().unwrap_or("").to_string());
+                    *blockers.entry(key).or_default() += 1;
+                }
+            }
+        }
+        assert_eq!(row["accept"], accept, "{guest}");
+        let want: std::collections::BTreeMap<(String, String), u64> = row["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                let key = (b["kind"].as_str().unwrap().to_string(), b["feature"].as_str().unwrap_or("").to_string());
+                (key, b["hosts"].as_u64().unwrap())
+            })
+            .collect();
+        assert_eq!(blockers, want, "{guest}");
+        assert_eq!(o.status.code(), Some(if v["can_run"] == v["total"] { 0 } else { 1 }));
+        checked += 1;
+    }
+    assert!(checked >= 10 && refused_home >= 1, "{checked} compared, {refused_home} refused at home");
+}
+
+/// Without `--on`, the guest view starts the guest on each host: a host runs it exactly when
+/// `--on` that host starts it there.
+#[test]
+fn guest_view_without_on_starts_the_guest_on_each_host() {
+    let Some(pack) = pack() else { return };
+    let sample = build(&pack, "whereto-guest-each");
+    let inv = s(sample.path());
+    let guest = guest_file(&sample);
+    let v = json(&cpufleet(&["compare", "--format", "json", "--inventory", inv, s(&guest)]));
+    let (mut runs, mut refused) = (0, 0);
+    for p in v["pools"].as_array().unwrap() {
+        for h in p["hosts"].as_array().unwrap() {
+            let on = format!("{}/{}", p["name"].as_str().unwrap(), h["name"].as_str().unwrap());
+            let one = json(&cpufleet(&["compare", "--format", "json", "--inventory", inv, "--on", &on, s(&guest)]));
+            assert_eq!(one["start_error"].is_null(), h["runs"] == true, "{on}: {h}");
+            if h["runs"] == true {
+                runs += 1;
+            } else {
+                assert!(h["reason"].as_str().is_some_and(|r| !r.is_empty()), "{h}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(runs > 0 && refused > 0, "{runs} run it, {refused} refuse it");
 }

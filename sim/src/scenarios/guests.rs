@@ -5,10 +5,12 @@
 //! hosts lack (or have, for a forbidden feature) it.
 
 use super::super::fleet::HostClass;
-use super::super::guest::{start_def, Blocker, GuestSets, StartFail};
+use super::super::guest::{start_def, Blocker, Fault, GuestSets, StartFail};
 use super::super::real::RealGuest;
 use super::migrate::BlockerKind;
 use super::Sim;
+use cpufleet_engine::domain::DomainFeatures;
+use cpufleet_engine::map::X86Map;
 use cpufleet_engine::{CpuDef, CpuMode, CpuType};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -92,14 +94,27 @@ fn describe(cpu: Option<&CpuDef>) -> String {
 /// The guest as started on `home`, reduced to bitsets; None for a guest without a CPU (every
 /// host accepts it, once its domain settings pass the start path's checks).
 fn started(sim: &Sim, g: &RealGuest, home: &HostClass) -> Result<Option<GuestSets>, StartFail> {
-    let map = &sim.map.x86;
-    let Some(def) = g.cpu.as_ref() else {
+    start_guest(&sim.map.x86, g.cpu.as_ref(), &g.features, home, sim.starter.fault)
+}
+
+/// A guest (its `<cpu>`, `None` for a domain without one, and its domain settings) started on
+/// `home` as libvirt's QEMU driver starts it, reduced to the bitsets every destination is
+/// compared with ([`GuestSets::blocker`]); `None` for a guest without a CPU. The one rule for
+/// "where can this VM go" (`simulate --inventory` and `compare --inventory`).
+pub fn start_guest(
+    map: &X86Map,
+    cpu: Option<&CpuDef>,
+    features: &DomainFeatures,
+    home: &HostClass,
+    fault: Option<Fault>,
+) -> Result<Option<GuestSets>, StartFail> {
+    let Some(def) = cpu else {
         let default = CpuDef::new(CpuType::Guest);
-        start_def(map, default, &g.features, home, sim.starter.fault)?;
+        start_def(map, default, features, home, fault)?;
         return Ok(None);
     };
     // host-passthrough and maximum go through the start path too (their features are checked).
-    let g = start_def(map, def.clone(), &g.features, home, sim.starter.fault)?;
+    let g = start_def(map, def.clone(), features, home, fault)?;
     if matches!(def.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
         return Ok(Some(GuestSets::of_passthrough(home)));
     }
@@ -137,9 +152,9 @@ fn start_action(sim: &Sim, b: Option<&Blocker>) -> String {
 }
 
 /// The (kind, feature) entries of a blocker.
-fn entries(sim: &Sim, b: &Blocker) -> Vec<(BlockerKind, Option<String>)> {
+pub fn entries(map: &X86Map, b: &Blocker) -> Vec<(BlockerKind, Option<String>)> {
     let name = |s: &cpufleet_engine::FeatureSet, kind| {
-        s.iter().map(|id| (kind, Some(sim.map.x86.feature_name(id).to_string()))).collect::<Vec<_>>()
+        s.iter().map(|id| (kind, Some(map.feature_name(id).to_string()))).collect::<Vec<_>>()
     };
     match b {
         Blocker::Vendor => vec![(BlockerKind::Vendor, None)],
@@ -223,7 +238,7 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
     let mut names: Vec<Vec<usize>> = Vec::new();
     // One compare per distinct host CPU; the guest's own host is not a destination.
     for (c, class) in fleet.classes.list.iter().enumerate() {
-        let why = sets.as_ref().and_then(|s| s.blocker(class)).map_or_else(Vec::new, |b| entries(sim, &b));
+        let why = sets.as_ref().and_then(|s| s.blocker(class)).map_or_else(Vec::new, |b| entries(&sim.map.x86, &b));
         let mut n_class = 0;
         for &(p, n) in &hosts.per_pool[c] {
             let n = n - u64::from(c == home_class && p == home_pool);
