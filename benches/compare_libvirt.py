@@ -128,7 +128,7 @@ def fleet_pool(binary, hosts, seed, path, tmp):
     while True:
         shutil.rmtree(out, ignore_errors=True)
         subprocess.run([binary, "fleet", "gen", "--libvirt", "9.0.0", "--hosts", str(scale), "--seed", str(seed),
-                        "--out", out], check=True, capture_output=True)
+                        "--output", out], check=True, capture_output=True)
         files = [os.path.join(out, f) for f in os.listdir(out) if f.endswith(".xml")]
         largest = max(files, key=os.path.getsize)
         with open(largest, encoding="utf-8") as f:

@@ -45,6 +45,8 @@ enum Cmd {
     Fmt {
         #[command(flatten)]
         common: Common,
+        /// Text (what virsh prints, where virsh has the command) or JSON (one line, keys sorted,
+        /// with `"libvirt"`: the shapes are in the README's JSON output section).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Files, directories (every *.xml inside, sorted by name) or - (standard input).
@@ -81,6 +83,9 @@ enum Cmd {
         files: Vec<PathBuf>,
     },
     /// Can every HOST run CPU? identical / superset (exit 0), incompatible (exit 1), error (exit 2).
+    #[command(
+        override_usage = "cpufleet compare [OPTIONS] <HOST>... <CPU>\n       cpufleet compare [OPTIONS] --inventory <DIR> [--on <POOL/HOST>] <CPU>"
+    )]
     Compare {
         #[command(flatten)]
         common: Common,
@@ -89,7 +94,7 @@ enum Cmd {
         format: Format,
         /// HOST… CPU: host documents (host <cpu>, capabilities; several CPUs each allowed; files,
         /// directories or -), then the CPU: a <cpu> or a domain XML. With --inventory: the CPU only.
-        #[arg(required = true, num_args = 1.., value_name = "HOST… CPU")]
+        #[arg(required = true, num_args = 1.., value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Compare the CPU with every host of this inventory (DIR/POOL/HOST.xml, as `fleet show
         /// --inventory` reads it): a table per pool of host, verdict and blocking features.
@@ -114,8 +119,12 @@ enum Cmd {
     Decode {
         #[command(flatten)]
         common: Common,
+        /// Decode as a guest CPU (libvirt's guest decoder: no vendor-specific host extras) instead
+        /// of the host CPU `virsh capabilities` shows.
         #[arg(long)]
         guest: bool,
+        /// Text (what virsh prints, where virsh has the command) or JSON (one line, keys sorted,
+        /// with `"libvirt"`: the shapes are in the README's JSON output section).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// <cpudata> files, directories (every *.xml inside, sorted by name) or -.
@@ -123,19 +132,24 @@ enum Cmd {
         cpuid_files: Vec<PathBuf>,
     },
     /// The guest CPU after it starts on each HOST (optional features become require or disable).
+    #[command(override_usage = "cpufleet update [OPTIONS] <HOST>... <GUEST>")]
     Update {
         #[command(flatten)]
         common: Common,
+        /// Text (what virsh prints, where virsh has the command) or JSON (one line, keys sorted,
+        /// with `"libvirt"`: the shapes are in the README's JSON output section).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// HOST… GUEST: host documents (files, directories or -), then the guest CPU.
-        #[arg(required = true, num_args = 2.., value_name = "HOST… GUEST")]
+        #[arg(required = true, num_args = 2.., value_name = "FILE")]
         files: Vec<PathBuf>,
     },
     /// Expand the CPU(s) of FILE… to their full feature lists.
     Expand {
         #[command(flatten)]
         common: Common,
+        /// Text (what virsh prints, where virsh has the command) or JSON (one line, keys sorted,
+        /// with `"libvirt"`: the shapes are in the README's JSON output section).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Files, directories (every *.xml inside, sorted by name) or -.
@@ -169,6 +183,8 @@ enum Cmd {
         /// Print the raw <cpudata> dump instead (feed it back to `cpufleet decode`).
         #[arg(long)]
         dump: bool,
+        /// Text (what virsh prints, where virsh has the command) or JSON (one line, keys sorted,
+        /// with `"libvirt"`: the shapes are in the README's JSON output section).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -193,6 +209,8 @@ enum MapCmd {
     Show {
         #[command(flatten)]
         common: Common,
+        /// Text (what virsh prints, where virsh has the command) or JSON (one line, keys sorted,
+        /// with `"libvirt"`: the shapes are in the README's JSON output section).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },

@@ -51,6 +51,8 @@ pub struct CompareArgs {
     /// An incompatible CPU is an error naming why (virsh --error).
     #[arg(long)]
     pub error: bool,
+    /// Text (what virsh prints, where virsh has the command) or JSON (one line, keys sorted,
+    /// with `"libvirt"`: the shapes are in the README's JSON output section).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// <cpu>, domain, capabilities or domcapabilities documents: files, directories (every
@@ -72,11 +74,13 @@ pub struct BaselineArgs {
     /// Drop what QEMU marks non-migratable (virsh --migratable).
     #[arg(long)]
     pub migratable: bool,
+    /// Text (what virsh prints, where virsh has the command) or JSON (one line, keys sorted,
+    /// with `"libvirt"`: the shapes are in the README's JSON output section).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Documents holding the CPUs, all of them used as if concatenated (domcapabilities too):
     /// files, directories (every *.xml inside, sorted by name) or -.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required = true, value_name = "CPUS")]
     pub files: Vec<PathBuf>,
 }
 
@@ -282,6 +286,8 @@ pub struct StartArgs {
     /// Print the `-cpu` argument QEMU gets instead of the CPU's XML.
     #[arg(long)]
     pub qemu_argv: bool,
+    /// Text (what virsh prints, where virsh has the command) or JSON (one line, keys sorted,
+    /// with `"libvirt"`: the shapes are in the README's JSON output section).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// The guest: a domain XML (its <cpu>, or QEMU's default CPU without one, and the domain

@@ -6,6 +6,7 @@ use crate::{limits, mapload, Common, Format, Outcome};
 use clap::Args;
 use cpufleet_inventory::{Inventory, ReadOpts};
 use cpufleet_io::{print_stdout, CliError, CliResult};
+use cpufleet_sim::report::count;
 use serde_json::{json, Value};
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -71,24 +72,24 @@ fn text(inv: &Inventory, dir: &std::path::Path) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "libvirt {}: inventory {}: {} pools, {} hosts, {} distinct CPUs, {} guests, {} skipped",
+        "libvirt {}: inventory {}: {}, {}, {}, {}, {} skipped",
         inv.libvirt,
         dir.display(),
-        inv.pools.len(),
-        inv.n_hosts(),
-        inv.cpus.len(),
-        inv.n_guests(),
+        count(inv.pools.len() as u64, "pool"),
+        count(inv.n_hosts() as u64, "host"),
+        count(inv.cpus.len() as u64, "distinct CPU"),
+        count(inv.n_guests() as u64, "guest"),
         inv.skipped.len()
     );
     for p in &inv.pools {
         let s = inv.summary(p);
         let _ = writeln!(
             o,
-            "\npool {}: {} hosts, {} distinct CPUs, {} guests, {} skipped; vendors: {}",
+            "\npool {}: {}, {}, {}, {} skipped; vendors: {}",
             p.name,
-            p.hosts.len(),
-            s.distinct_cpus,
-            p.guests.len(),
+            count(p.hosts.len() as u64, "host"),
+            count(s.distinct_cpus as u64, "distinct CPU"),
+            count(p.guests.len() as u64, "guest"),
             skipped_in(inv, &p.name),
             s.vendors.join(", ")
         );

@@ -71,11 +71,11 @@ pub struct SimulateArgs {
     /// Every plan domain has at least N hosts (small domains join their vendor's best partner).
     #[arg(long, value_name = "N")]
     pub min_domain_hosts: Option<u64>,
-    /// Write each plan domain's guest CPU (its `virsh cpu-baseline --migratable`) to
-    /// DIR/domain-N.xml, N as in the report.
-    #[arg(long, value_name = "DIR")]
+    /// Write each plan domain's guest CPU (its `virsh hypervisor-cpu-baseline --migratable`)
+    /// to DIR/domain-N.xml, N as in the report. `--plan-out` is the old name.
+    #[arg(long = "plan-output", visible_alias = "plan-out", value_name = "DIR")]
     pub plan_out: Option<PathBuf>,
-    /// With --plan-out: also write each domain's CPU in this guest format as
+    /// With --plan-output: also write each domain's CPU in this guest format as
     /// DIR/domain-N.FORMAT (qemu-cpu, kubevirt-cpu, nova, proxmox; see `cpufleet export`).
     #[arg(long, value_name = "FORMAT", value_enum, requires = "plan_out")]
     pub export: Option<cpufleet_export::ExportFormat>,
@@ -154,13 +154,14 @@ pub enum FleetCmd {
         /// Fleet spec (TOML); default: the embedded data/fleet.toml.
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
+        /// The seed the fleet is drawn from (the same seed gives the same hosts as `simulate --seed`).
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Scale the spec's pools to N hosts in all.
         #[arg(long, value_name = "N")]
         hosts: Option<u64>,
-        /// Output directory (created if missing).
-        #[arg(long, value_name = "DIR")]
+        /// Output directory (created if missing). `--out` is the old name.
+        #[arg(short, long = "output", visible_alias = "out", value_name = "DIR")]
         out: PathBuf,
     },
     /// Summarise a real fleet inventory (DIR/POOL/HOST.xml, guests in DIR/POOL/HOST/*.xml) per
@@ -268,7 +269,7 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
     }
     if let Some(dir) = &args.plan_out {
         if !ScenarioChoice::select(&args.scenarios).contains(&Scenario::Plan) {
-            return Err(CliError::new("--plan-out needs the plan scenario (--scenario plan)"));
+            return Err(CliError::new("--plan-output needs the plan scenario (--scenario plan)"));
         }
         cpufleet_io::check_output_dir(dir)?;
     }
@@ -421,12 +422,12 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     }
 }
 
-/// `--plan-out DIR`: each plan domain's guest CPU as DIR/domain-N.xml (N as in the report).
+/// `--plan-output DIR`: each plan domain's guest CPU as DIR/domain-N.xml (N as in the report).
 /// With `--export FORMAT`, also DIR/domain-N.FORMAT: the domain's CPU (read back from the XML
 /// just written, as any other input would be) in that format.
 fn write_plan(dir: &Path, report: &Report, args: &SimulateArgs) -> CliResult<()> {
     let Some(plan) = &report.plan else {
-        return Err(CliError::new("--plan-out: the plan scenario did not run (add --scenario plan)"));
+        return Err(CliError::new("--plan-output: the plan scenario did not run (add --scenario plan)"));
     };
     std::fs::create_dir_all(dir).map_err(|e| CliError::file(dir, cpufleet_io::io_reason(&e)))?;
     let export = match args.export {

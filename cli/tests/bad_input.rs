@@ -220,7 +220,9 @@ fn targets() -> Vec<Target> {
         Target {
             label: "fleet gen --spec",
             doc: Doc::Spec,
-            args: |s, f| vec!["fleet".into(), "gen".into(), "--spec".into(), p(f), "--out".into(), p(&s.dir("fleet"))],
+            args: |s, f| {
+                vec!["fleet".into(), "gen".into(), "--spec".into(), p(f), "--output".into(), p(&s.dir("fleet"))]
+            },
         },
     ]
 }
@@ -529,10 +531,10 @@ fn output_paths_are_checked_before_any_work() {
     assert!(start.elapsed().as_secs() < 5, "the simulation ran first");
     let msg = one_error(&strs(&["simulate", "--html", &p(&s.0)]));
     assert!(msg.contains("is a directory, expected an output file"), "{msg}");
-    let msg = one_error(&strs(&["fleet", "gen", "--out", &p(&file)]));
+    let msg = one_error(&strs(&["fleet", "gen", "--output", &p(&file)]));
     assert!(msg.contains(&format!("{}: is not a directory", p(&file))), "{msg}");
     let under_file = file.join("fleet");
-    let msg = one_error(&strs(&["fleet", "gen", "--out", &p(&under_file)]));
+    let msg = one_error(&strs(&["fleet", "gen", "--output", &p(&under_file)]));
     assert!(msg.contains(&p(&under_file)), "{msg}");
     let map_dir = p(s.file("cpu_map/index.xml", good(Doc::MapDir).as_bytes()).parent().unwrap());
     let msg = one_error(&strs(&["map", "import", &map_dir, "--arch", "x86", "-o", &p(&missing_dir)]));

@@ -290,7 +290,7 @@ fn plan_domains_keep_vendors_apart_by_default_and_name_their_hosts() {
     let d = dir("plan-vendors");
     let spec = small_spec(&d);
     let out = d.join("domains");
-    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-out", s(&out)]);
+    let (v, o) = json_run(&["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-output", s(&out)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let p = &v["plan"];
     assert_eq!(p["allow_cross_vendor"], false);
@@ -304,7 +304,7 @@ fn plan_domains_keep_vendors_apart_by_default_and_name_their_hosts() {
         let n = names(dom);
         assert_eq!(n.len() as u64, u(&dom["hosts"]));
         all.extend(n);
-        // --plan-out wrote the domain's baseline, exactly as the report gives it.
+        // --plan-output wrote the domain's baseline, exactly as the report gives it.
         let xml = std::fs::read_to_string(out.join(format!("domain-{}.xml", i + 1))).unwrap();
         assert_eq!(xml, dom["baseline"]["cpu_xml"].as_str().unwrap());
     }
@@ -364,12 +364,12 @@ fn plan_out_is_checked_before_the_run() {
     let d = dir("plan-out");
     let spec = small_spec(&d);
     let file = write(&d, "a-file", "x");
-    let o = cpufleet(&["simulate", "--spec", s(&spec), "--plan-out", s(&file.join("sub")), "-q"]);
+    let o = cpufleet(&["simulate", "--spec", s(&spec), "--plan-output", s(&file.join("sub")), "-q"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stdout(&o).is_empty(), "nothing runs before the output path is checked");
-    let o = cpufleet(&["simulate", "--spec", s(&spec), "--scenario", "pools", "--plan-out", s(&d.join("x")), "-q"]);
+    let o = cpufleet(&["simulate", "--spec", s(&spec), "--scenario", "pools", "--plan-output", s(&d.join("x")), "-q"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--plan-out needs the plan scenario"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--plan-output needs the plan scenario"), "{}", stderr(&o));
 }
 
 #[test]
@@ -481,7 +481,7 @@ fn bad_specs_are_exit_2_with_the_file_and_the_problem() {
     ];
     for (name, text, want) in cases {
         let p = write(&d, name, text);
-        for cmd in [vec!["simulate", "--spec", s(&p), "-q"], vec!["fleet", "gen", "--spec", s(&p), "--out", s(&d)]] {
+        for cmd in [vec!["simulate", "--spec", s(&p), "-q"], vec!["fleet", "gen", "--spec", s(&p), "--output", s(&d)]] {
             let o = cpufleet(&cmd);
             let err = stderr(&o);
             assert_eq!(o.status.code(), Some(2), "{name}: {err}");
@@ -505,7 +505,7 @@ fn fleet_gen_writes_pools_whose_baseline_is_the_simulators_and_virshs() {
     let d = dir("gen");
     let spec = small_spec(&d);
     let out = d.join("fleet");
-    let o = cpufleet(&["fleet", "gen", "--spec", s(&spec), "--seed", "3", "--out", s(&out)]);
+    let o = cpufleet(&["fleet", "gen", "--spec", s(&spec), "--seed", "3", "--output", s(&out)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (v, _) = json_run(&["simulate", "--spec", s(&spec), "--seed", "3", "--scenario", "pools"]);
     for p in v["pools"].as_array().unwrap() {
@@ -524,7 +524,7 @@ fn fleet_gen_writes_pools_whose_baseline_is_the_simulators_and_virshs() {
     // The same seed writes the same files.
     let again = d.join("again");
     assert_eq!(
-        cpufleet(&["fleet", "gen", "--spec", s(&spec), "--seed", "3", "--out", s(&again)]).status.code(),
+        cpufleet(&["fleet", "gen", "--spec", s(&spec), "--seed", "3", "--output", s(&again)]).status.code(),
         Some(0)
     );
     for name in ["intel-a", "intel-b", "amd"] {
@@ -593,7 +593,7 @@ fn every_scenario_runs_under_both_libvirt_versions() {
         assert_eq!(u(&v["checks"]["violation_count"]), 0, "{version}");
         assert!(v["reproduce"].as_str().unwrap().contains(&format!("--libvirt {version}")));
         let out = d.join(format!("gen-{version}"));
-        let o = cpufleet(&["fleet", "gen", "--libvirt", version, "--spec", s(&spec), "--out", s(&out)]);
+        let o = cpufleet(&["fleet", "gen", "--libvirt", version, "--spec", s(&spec), "--output", s(&out)]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         host_models.push(std::fs::read_to_string(out.join("intel-b.xml")).unwrap());
     }
@@ -634,7 +634,7 @@ fn plan_out_exports_each_domain_in_a_guest_format() {
     let d = dir("plan-export");
     let spec = small_spec(&d);
     let out = d.join("domains");
-    let args = ["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-out", s(&out), "--export", "qemu-cpu"];
+    let args = ["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-output", s(&out), "--export", "qemu-cpu"];
     let (v, o) = json_run(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     for (i, dom) in v["plan"]["domains"].as_array().unwrap().iter().enumerate() {
@@ -647,7 +647,8 @@ fn plan_out_exports_each_domain_in_a_guest_format() {
         assert!(stdout(&direct).contains(got.trim_end()), "{got} vs {}", stdout(&direct));
     }
     // A per-host format cannot describe a domain's guest CPU: refused before the run.
-    let args = ["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-out", s(&out), "--export", "nova-traits"];
+    let args =
+        ["simulate", "--spec", s(&spec), "--scenario", "plan", "--plan-output", s(&out), "--export", "nova-traits"];
     let o = cpufleet(&args);
     assert_eq!(o.status.code(), Some(2));
     assert!(stdout(&o).is_empty() && stderr(&o).contains("per-host format"), "{}", stderr(&o));

@@ -76,9 +76,9 @@ pub fn simulate_real(map: &CpuMap, real: real::RealFleet, config: &Config) -> Si
     }
     if !real.guests.is_empty() {
         notes.push(format!(
-            "{} guests from the inventory, each started on its own host and compared with every other host (GUESTS); \
+            "{} from the inventory, each started on its own host and compared with every other host (GUESTS); \
              no synthetic guests",
-            real.guests.len()
+            report::count(real.guests.len() as u64, "guest")
         ));
     }
     let real::RealFleet { mut spec, fleet, guests } = real;

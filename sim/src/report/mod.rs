@@ -15,6 +15,13 @@ use crate::scenarios::upgrade::UpgradeReport;
 use crate::scenarios::Scenario;
 use serde::Serialize;
 
+/// `n` and a noun, singular for one ("1 guest", "3 guests", "1 distinct host CPU"): the one
+/// spelling of a count in every report line.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Migrations {
     /// Migrations asked for (`--migrations`); a draw onto the guest's own host in a pool with no

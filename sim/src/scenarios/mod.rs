@@ -28,7 +28,7 @@ pub enum Scenario {
     Upgrade,
     Microcode,
     Plan,
-    /// libvirt rolled from one version to the other host by host (issue 13).
+    /// libvirt rolled from one version to the other host by host.
     #[serde(rename = "libvirt-upgrade")]
     #[value(name = "libvirt-upgrade")]
     LibvirtUpgrade,
