@@ -471,7 +471,7 @@ fn pools(r: &Report) -> Section<'_> {
     if !outliers.is_empty() {
         s.both(Block::Space);
         s.both(text_line(
-            "outliers: the few hosts that hold a pool's raw cpu-baseline down (cpufleet baseline --explain):",
+            "outliers: the few hosts that hold a pool's guest (hypervisor) baseline down, and what guests would gain:",
         ));
         for line in outliers {
             s.both(text_line(line));
@@ -489,21 +489,32 @@ fn pools(r: &Report) -> Section<'_> {
     s
 }
 
-/// "pool: without 3 hosts (a, b, c): Skylake-Server + 12 features (…)".
+/// "pool: without host a the pool's guest baseline would be Cooperlake (now Cascadelake-Server,
+/// 64 features), gaining 17 features: …": the result and the gain apart, both in the guests'
+/// (hypervisor) view.
 fn outlier_line(p: &PoolReport, o: &Outlier) -> String {
     let model = |m: &Option<String>| m.clone().unwrap_or_else(|| "-".into());
     let (now, then) = (model(&p.baseline.model), model(&o.without_model));
-    let change = if now == then { String::new() } else { format!(" (now {now})") };
-    format!(
-        "  {}: without {} host{} ({}) the baseline would be {then}{change} + {} feature{} ({})",
+    let result = if now == then {
+        format!("would still be {then} ({} features, now {})", o.without_features, p.baseline.features)
+    } else {
+        format!("would be {then} ({} features; now {now}, {})", o.without_features, p.baseline.features)
+    };
+    let hosts = match o.hosts {
+        1 => format!("host {}", o.host_names.first().map_or("-", String::as_str)),
+        n => format!("{n} hosts ({})", sample(&o.host_names).join(", ")),
+    };
+    let n = o.gained.len();
+    let mut line = format!(
+        "  {}: without {hosts} the pool's guest baseline {result}, gaining {n} feature{}: {}",
         p.name,
-        o.hosts,
-        if o.hosts == 1 { "" } else { "s" },
-        sample(&o.host_names).join(", "),
-        o.gained.len(),
-        if o.gained.len() == 1 { "" } else { "s" },
+        if n == 1 { "" } else { "s" },
         sample(&o.gained).join(" ")
-    )
+    );
+    if !o.lost.is_empty() {
+        line.push_str(&format!("; losing {}: {}", o.lost.len(), sample(&o.lost).join(" ")));
+    }
+    line
 }
 
 fn pool_table(r: &Report) -> Table<'_> {
