@@ -1040,6 +1040,7 @@ fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
          each migration is read and compared by the destination's version. Version refusals: refused across versions \
          although the same hardware accepts the guest under its own version.",
     )]));
+    fix_first(&mut s, &u.configurations);
     s.html(Block::Chart(Chart::RolloutRefusals(0)));
     s.html(Block::Chart(Chart::RolloutRefusals(1)));
     s.both(Block::Table(direction_table(&u.timeline, true)));
@@ -1094,28 +1095,55 @@ fn direction_table(steps: &[RolloutStep], rollout: bool) -> Table<'_> {
     Table { columns, rows, text_header: true, indent: "" }
 }
 
-/// Per configuration: whether it survives, why not, and the recommendation.
+/// The configurations none of whose guests start, ahead of everything the rollout says: they
+/// are to be fixed before any upgrade question means anything for them.
+fn fix_first<'a>(s: &mut Section<'a>, configurations: &'a [RolloutConfig]) {
+    let broken: Vec<&RolloutConfig> = configurations.iter().filter(|c| c.fix_first.is_some()).collect();
+    if broken.is_empty() {
+        return;
+    }
+    s.both(text_line(format!(
+        "fix first: {} configuration{} whose guests never start (the rollout says nothing about them):",
+        broken.len(),
+        if broken.len() == 1 { "" } else { "s" }
+    )));
+    for c in broken {
+        s.both(text_line(format!("  {}: {}", c.name, c.fix_first.as_deref().unwrap_or_default())));
+    }
+    s.text(Block::Space);
+}
+
+/// Per configuration: whether it survives, why not, and the recommendation; the configurations
+/// to fix first (none of their guests starts) first, marked so.
 fn rollout_config_table(configurations: &[RolloutConfig]) -> Table<'_> {
     let columns = vec![
         Column::left("configuration", 16).clip(16),
-        Column::left("survives", 8),
+        Column::left("survives", 9),
         Column::right("version refusals", 8).head_width(17),
         Column::right("stranded (max)", 6).head_width(15),
         Column::left("why (most frequent)", 0).sep("  "),
         Column::left("recommendation", 0).sep("  "),
     ];
-    let rows = configurations
-        .iter()
+    let (broken, rest): (Vec<&RolloutConfig>, Vec<&RolloutConfig>) =
+        configurations.iter().partition(|c| c.fix_first.is_some());
+    let rows = broken
+        .into_iter()
+        .chain(rest)
         .map(|c| {
             let why = c.example.clone().unwrap_or_else(|| {
                 c.reasons.iter().max_by_key(|r| r.refusals).map_or("-".into(), |r| r.reason.as_str().to_string())
             });
+            let (survives, why) = match &c.fix_first {
+                Some(reason) => ("fix first", reason.clone()),
+                None if c.fully_mobile => ("yes", "-".into()),
+                None => ("no", why),
+            };
             vec![
                 Cell::Text(c.name.clone()),
-                Cell::Text(if c.fully_mobile { "yes" } else { "no" }.into()),
+                Cell::Text(survives.into()),
                 Cell::Int(c.version_refusals),
                 Cell::Int(c.max_stranded),
-                Cell::Text(if c.fully_mobile { "-".into() } else { why }),
+                Cell::Text(why),
                 Cell::Text(recommendation(c)),
             ]
         })
@@ -1125,6 +1153,9 @@ fn rollout_config_table(configurations: &[RolloutConfig]) -> Table<'_> {
 
 /// The recommendation and what re-simulating it showed, or that it was not verified.
 fn recommendation(c: &RolloutConfig) -> String {
+    if c.fix_first.is_some() {
+        return "make its guests start first (cpufleet start shows why on a host)".into();
+    }
     let Some(r) = &c.recommendation else { return "none needed".into() };
     match &c.verified {
         None => format!("{r} (a suggestion, not verified by re-simulation)"),
@@ -1160,6 +1191,7 @@ fn mixed_fleet(m: &MixedFleetReport) -> Section<'_> {
         "Each guest starts under its host's libvirt; each migration is read and compared by the destination's \
          version (old→new: 9.0.0 to 11.3.0).",
     )]));
+    fix_first(&mut s, &m.configurations);
     s.both(Block::Table(direction_table(std::slice::from_ref(&m.migrations), false)));
     s.text(Block::Space);
     s.both(Block::Subheading(prose("Configurations across the versions")));
