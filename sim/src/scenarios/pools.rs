@@ -171,6 +171,9 @@ pub struct CompatMatrix {
     /// Per pool (in pool order): per generation, the share (0..1) of that generation's hosts
     /// that can run the pool's baseline guest CPU; null where the pool has no baseline.
     pub share: Vec<Vec<Option<f64>>>,
+    /// Per pool and generation where no host runs the baseline guest CPU (share 0): why, the
+    /// refusal most of that generation's hosts give (null elsewhere).
+    pub why_none: Vec<Vec<Option<String>>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -342,28 +345,63 @@ fn compat_matrix(sim: &Sim, counts: &[u64]) -> CompatMatrix {
         }
     }
     gens.sort_by_key(|&g| (profiles.list[g].year, g));
-    let share = (0..fleet.pools.len())
+    let (share, why_none): (Vec<Vec<Option<f64>>>, Vec<Vec<Option<String>>>) = (0..fleet.pools.len())
         .map(|pi| {
             let base = sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline.as_ref().ok();
             let sets = base.and_then(|b| started_baseline(map, b));
             gens.iter()
                 .map(|&g| {
-                    let sets = sets.as_ref()?;
+                    let Some(sets) = sets.as_ref() else { return (None, None) };
                     let (mut ok, mut all) = (0u64, 0u64);
+                    // Refusals by reason, weighted by hosts.
+                    let mut why: Vec<(String, u64)> = Vec::new();
                     for (c, cl) in fleet.classes.list.iter().enumerate() {
                         if cl.profile as usize == g && counts[c] > 0 {
                             all += counts[c];
-                            if sets.allows(cl) {
-                                ok += counts[c];
+                            match sets.blocker(cl) {
+                                None => ok += counts[c],
+                                Some(b) => {
+                                    let text = blocker_text(map, &b);
+                                    match why.iter_mut().find(|(t, _)| *t == text) {
+                                        Some(w) => w.1 += counts[c],
+                                        None => why.push((text, counts[c])),
+                                    }
+                                }
                             }
                         }
                     }
-                    Some(if all == 0 { 0.0 } else { ok as f64 / all as f64 })
+                    let share = if all == 0 { 0.0 } else { ok as f64 / all as f64 };
+                    let reason = (ok == 0 && all > 0).then(|| {
+                        let (text, n) = why.iter().max_by_key(|w| w.1).cloned().unwrap_or_default();
+                        format!("{text} ({n} of its {all} hosts)")
+                    });
+                    (Some(share), reason)
                 })
-                .collect()
+                .unzip()
         })
-        .collect();
-    CompatMatrix { generations: gens.iter().map(|&g| profiles.list[g].name.clone()).collect(), share }
+        .unzip();
+    CompatMatrix { generations: gens.iter().map(|&g| profiles.list[g].name.clone()).collect(), share, why_none }
+}
+
+/// A refusal of a guest CPU by a host, in words.
+fn blocker_text(map: &X86Map, b: &super::super::guest::Blocker) -> String {
+    use super::super::guest::Blocker;
+    let names = |s: &FeatureSet| {
+        let v: Vec<&str> = s.iter().map(|id| map.feature_name(id)).collect();
+        let more = v.len().saturating_sub(8);
+        let mut t = v.into_iter().take(8).collect::<Vec<_>>().join(" ");
+        if more > 0 {
+            t.push_str(&format!(" … {more} more"));
+        }
+        t
+    };
+    match b {
+        Blocker::Vendor => "another CPU vendor".into(),
+        Blocker::Passthrough => "host-passthrough onto another host CPU".into(),
+        Blocker::Missing(s) => format!("the hosts lack {}", names(s)),
+        Blocker::Forbidden(s) => format!("the hosts have forbidden {}", names(s)),
+        Blocker::Extra(s) => format!("strict match, the hosts have extra {}", names(s)),
+    }
 }
 
 #[cfg(test)]
