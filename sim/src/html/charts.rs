@@ -422,7 +422,7 @@ mod tests {
         assert_eq!(share_color(1.0), "rgb(253,231,37)");
         // Small counts beside large ones get a log axis; even values a linear one.
         assert_eq!(Scale::of([47.0, 2000.0, 0.0].into_iter()), Scale::Log(10000.0));
-        assert_eq!(Scale::of([900.0, 2000.0].into_iter()), Scale::Linear(2500.0));
+        assert_eq!(Scale::of([900.0, 2300.0].into_iter()), Scale::Linear(2500.0));
         let log = Scale::Log(10000.0);
         assert!(log.frac(47.0) > 0.4, "47 of 2,000 stays visible: {}", log.frac(47.0));
     }
