@@ -15,9 +15,9 @@ use std::time::Duration;
 const HOSTS: usize = 24_000;
 
 fn binary() -> Option<PathBuf> {
-    let p = std::env::var_os("CPUFLEET_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/cpufleet")
-    });
+    let p = std::env::var_os("CPUFLEET_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/cpufleet"));
     p.is_file().then_some(p)
 }
 
@@ -54,12 +54,17 @@ fn explain(c: &mut Criterion) {
     let text = std::fs::read_to_string(&pool).unwrap();
     assert_eq!(text.matches("<cpu>").count(), HOSTS);
     let p = pool.to_str().unwrap();
-    assert!(run(&bin, &["baseline", "--explain", p]) > run(&bin, &["baseline", p]), "the explanation follows the baseline");
+    assert!(
+        run(&bin, &["baseline", "--explain", p]) > run(&bin, &["baseline", p]),
+        "the explanation follows the baseline"
+    );
     let mut g = c.benchmark_group(format!("explain/pool_{HOSTS}"));
     g.sample_size(20).measurement_time(Duration::from_secs(5));
     g.bench_function("baseline", |b| b.iter(|| run(&bin, &["baseline", p])));
     g.bench_function("baseline_explain", |b| b.iter(|| run(&bin, &["baseline", "--explain", p])));
-    g.bench_function("baseline_explain_json", |b| b.iter(|| run(&bin, &["baseline", "--explain", "--format", "json", p])));
+    g.bench_function("baseline_explain_json", |b| {
+        b.iter(|| run(&bin, &["baseline", "--explain", "--format", "json", p]))
+    });
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -59,11 +59,15 @@ const CHECK: &str = r#"<script>
 </script>"#;
 
 fn chromium() -> Option<PathBuf> {
-    let found = std::env::var_os("CPUFLEET_CHROMIUM").map(PathBuf::from).or_else(|| {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.is_file())
-    });
+    let found = std::env::var_os("CPUFLEET_CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.is_file()));
     if found.is_none() {
-        assert_ne!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref(), Ok("1"), "chromium missing (.ci/run installs it)");
+        assert_ne!(
+            std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref(),
+            Ok("1"),
+            "chromium missing (.ci/run installs it)"
+        );
         println!("SKIPPED: no chromium (apt-get install chromium)");
     }
     found

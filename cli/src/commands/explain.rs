@@ -2,10 +2,13 @@
 //! without them, and what each input CPU loses under it.
 //!
 //! The rule is the engine's (`x86::explain`, libvirt's baseline run again without some inputs);
-//! this module only reads the inputs for it and words the answer. Inputs are deduplicated twice
-//! so that 10⁵ identical hosts stay fast: files by their bytes (each distinct content parsed
-//! once), then CPUs by what baseline reads of them (`BaselineInput`), so the engine sees each
-//! distinct CPU once, with the number of CPUs it stands for.
+//! this module only reads the inputs for it and words the answer. Inputs are deduplicated so
+//! that the explanation costs about what the baseline costs (a 24,000-host pool: 3x, `benches`'
+//! `explain`): files by their bytes (each distinct content read once), a pool file's bare
+//! `<cpu>` elements by their bytes (each distinct element parsed once), then CPUs by what
+//! baseline reads of them (`BaselineInput`), so the engine sees each distinct CPU once, with the
+//! number of CPUs it stands for. Positions are found in one pass per file, and CPUs that
+//! `fleet gen` named are labelled by name.
 
 use super::BaselineOpts;
 use crate::inputs::{cpu_label, Loaded};

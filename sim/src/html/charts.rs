@@ -24,7 +24,11 @@ pub fn svg(c: Chart, r: &Report) -> String {
                 x_title: "k: at most k migration domains (count)",
                 y_title: "mean features per host (count)",
                 xs: curve.iter().map(|c| c.k as f64).collect(),
-                series: vec![("features per host", PALETTE[4], curve.iter().map(|c| c.mean_features_per_host).collect())],
+                series: vec![(
+                    "features per host",
+                    PALETTE[4],
+                    curve.iter().map(|c| c.mean_features_per_host).collect(),
+                )],
             })
         }
     }
@@ -189,7 +193,12 @@ fn matrix_svg(r: &Report) -> String {
         }
     }
     let grid_w = cell_w * m.generations.len() as f64;
-    axis_title_x(&mut s, left + grid_w / 2.0, h - 10.0, "host generation (cell: % of its hosts, fleet-wide, that run the pool's baseline guest CPU)");
+    axis_title_x(
+        &mut s,
+        left + grid_w / 2.0,
+        h - 10.0,
+        "host generation (cell: % of its hosts, fleet-wide, that run the pool's baseline guest CPU)",
+    );
     axis_title_y(&mut s, 14.0, top + cell_h * r.pools.len() as f64 / 2.0, "pool");
     s.push_str("</svg>");
     s
@@ -237,7 +246,12 @@ fn blockers_svg(r: &Report) -> String {
             b.refusals
         );
     }
-    axis_title_x(&mut s, left + width / 2.0, h - 8.0, "refused migrations (count; the value is printed beside each bar)");
+    axis_title_x(
+        &mut s,
+        left + width / 2.0,
+        h - 8.0,
+        "refused migrations (count; the value is printed beside each bar)",
+    );
     axis_title_y(&mut s, 12.0, 10.0 + bar_h * rows.len() as f64 / 2.0, "blocker (kind)");
     s.push_str("</svg>");
     s
@@ -305,7 +319,8 @@ fn line_chart(c: &LineChart) -> String {
     let (w, h, left, right, top, bottom) = (780.0, 290.0, 70.0, 210.0, 24.0, 48.0);
     let scale = Scale::of(c.series.iter().flat_map(|s| s.2.iter().copied()));
     let (x_min, x_max) = c.xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-    let px = |x: f64| left + (w - left - right) * if n <= 1 || x_max <= x_min { 0.0 } else { (x - x_min) / (x_max - x_min) };
+    let px =
+        |x: f64| left + (w - left - right) * if n <= 1 || x_max <= x_min { 0.0 } else { (x - x_min) / (x_max - x_min) };
     let py = |v: f64| top + (h - top - bottom) * (1.0 - scale.frac(v));
     let mut s = String::new();
     let _ = write!(
@@ -349,8 +364,7 @@ fn line_chart(c: &LineChart) -> String {
     };
     axis_title_y(&mut s, 16.0, (top + h - bottom) / 2.0, &y_title);
     for (k, (name, color, vals)) in c.series.iter().enumerate() {
-        let pts: Vec<String> =
-            vals.iter().zip(&c.xs).map(|(&v, &x)| format!("{:.1},{:.1}", px(x), py(v))).collect();
+        let pts: Vec<String> = vals.iter().zip(&c.xs).map(|(&v, &x)| format!("{:.1},{:.1}", px(x), py(v))).collect();
         let _ = write!(s, "<polyline fill='none' stroke='{color}' stroke-width='2.2' points='{}'/>", pts.join(" "));
         for (&v, &x) in vals.iter().zip(&c.xs) {
             let _ = write!(
