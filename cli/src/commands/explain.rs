@@ -123,7 +123,10 @@ pub fn host_files(map: &CpuMap, common: &Common, inputs: &[Input]) -> CliResult<
     let mut read_all = Vec::with_capacity(kept.len());
     let mut inventory_read = kept.len() != paths.len();
     for batch in kept.chunks(BATCH) {
-        let read: Vec<Option<(Vec<u8>, Option<CpuDocument>, bool)>> = batch
+        // Per file: its bytes, its document when read here, and whether only the inventory's
+        // reader took it.
+        type Read = Option<(Vec<u8>, Option<CpuDocument>, bool)>;
+        let read: Vec<Read> = batch
             .par_iter()
             .map(|p| {
                 let bytes = read_file(p, common.max_input_bytes).ok()?;
@@ -224,7 +227,8 @@ pub fn explain(
     let mut distinct: Vec<DistinctInput> = Vec::new();
     let mut index: HashMap<BaselineInput, usize> = HashMap::new();
     // Per content, per CPU: its distinct input, position and `fleet gen` name.
-    let mut which: Vec<Vec<(usize, Option<Pos>, Option<String>)>> = Vec::with_capacity(docs_of.len());
+    type Cpu = (usize, Option<Pos>, Option<String>);
+    let mut which: Vec<Vec<Cpu>> = Vec::with_capacity(docs_of.len());
     for (c, doc) in docs_of.iter().enumerate() {
         let (path, bytes) = (contents.first[c].as_path(), &contents.bytes[c]);
         // Each distinct CPU of the content as its distinct input.

@@ -345,7 +345,8 @@ fn compat_matrix(sim: &Sim, counts: &[u64]) -> CompatMatrix {
         }
     }
     gens.sort_by_key(|&g| (profiles.list[g].year, g));
-    let (share, why_none): (Vec<Vec<Option<f64>>>, Vec<Vec<Option<String>>>) = (0..fleet.pools.len())
+    type Rows<T> = Vec<Vec<Option<T>>>;
+    let (share, why_none): (Rows<f64>, Rows<String>) = (0..fleet.pools.len())
         .map(|pi| {
             let base = sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline.as_ref().ok();
             let sets = base.and_then(|b| started_baseline(map, b));
