@@ -178,3 +178,87 @@ fn ppc64_is_refused_with_exit_2() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(stderr(&o).contains("--explain explains x86 baselines only"), "{}", stderr(&o));
 }
+
+/// The names `fleet gen` writes above each host (`<!-- host NAME -->`), in file order.
+fn comment_names(text: &str) -> Vec<String> {
+    text.lines().filter_map(|l| l.trim().strip_prefix("<!-- host ")?.strip_suffix(" -->")).map(String::from).collect()
+}
+
+#[test]
+fn a_generated_pool_is_explained_by_host_name_with_long_groups_shortened_in_text_only() {
+    let dir = TempDir::new("explain-gen");
+    let out = dir.0.join("fleet");
+    ok(&cpufleet(&["fleet", "gen", "--hosts", "4000", "--out", out.to_str().unwrap()]));
+    let pool = out.join("web-2016.xml");
+    let text = std::fs::read_to_string(&pool).unwrap();
+    let names = comment_names(&text);
+    assert_eq!(names.len(), text.matches("<cpu>").count(), "one comment per host");
+    let p = pool.to_str().unwrap();
+    let v = json(&cpufleet(&["baseline", "--explain", "--format", "json", p]));
+    let ex = &v["explain"];
+    assert_eq!(ex["cpus"].as_u64(), Some(names.len() as u64));
+    // Every host by the name in its comment, once (the JSON lists every member of every group).
+    let mut listed: Vec<String> = ex["lost"].as_array().unwrap().iter().flat_map(|e| strs(&e["hosts"])).collect();
+    listed.sort();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(listed, want);
+    // A host's name is the one above its own CPU (no off-by-one): the CPU after the k-th
+    // comment, given again as a file of its own, joins the group the name is in.
+    let groups = ex["lost"].as_array().unwrap();
+    let limited = ex["limits"].as_array().unwrap().iter().flat_map(|l| strs(&l["hosts"]));
+    let sample: Vec<String> =
+        groups.iter().take(3).map(|g| strs(&g["hosts"])[0].clone()).chain(limited.take(3)).collect();
+    for host in sample {
+        let k = names.iter().position(|n| *n == host).unwrap();
+        let cpu = text.split("<!-- host ").nth(k + 1).unwrap().split_once("-->\n").unwrap().1;
+        let one = dir.0.join("one.xml");
+        std::fs::write(&one, cpu).unwrap();
+        let files = [pool.clone(), one.clone()];
+        let again = json(&cpufleet(&args(&["baseline", "--explain", "--format", "json"], &files)));
+        let lost = again["explain"]["lost"].as_array().unwrap();
+        let g = lost.iter().find(|e| strs(&e["hosts"]).contains(&host)).unwrap();
+        assert!(strs(&g["hosts"]).contains(&format!("{}#1 (1:1)", one.display())), "{host}: {g}");
+    }
+    // The text lists at most 8 CPUs per group, then how many more; the JSON lists them all.
+    let t = ok(&cpufleet(&["baseline", "--explain", p]));
+    let biggest = groups.iter().map(|e| e["hosts"].as_array().unwrap().len()).max().unwrap();
+    assert!(biggest > 8, "a group of more than 8 hosts: {biggest}");
+    let rest = biggest - 7;
+    let rest = if rest >= 1000 { format!("{},{:03}", rest / 1000, rest % 1000) } else { rest.to_string() };
+    assert!(t.contains(&format!("\n    … and {rest} more (all of them in --format json)\n")), "{t}");
+    let longest = t.lines().filter(|l| l.starts_with("    ") && !l.contains(':')).count();
+    assert!(longest <= 8 * groups.len() + 8 * ex["limits"].as_array().unwrap().len(), "{t}");
+    assert!(!t.contains(&format!("{p}#")), "hosts by name, not by position: {t}");
+}
+
+#[test]
+fn cpuid_dumps_and_domcapabilities_are_host_files_as_in_the_inventory() {
+    let Some(pack) = pack() else { return };
+    let dir = TempDir::new("explain-host-files");
+    let web = dir.0.join("web");
+    std::fs::create_dir(&web).unwrap();
+    // Two <cpudata> CPUID dumps, and a host's capabilities with its domcapabilities beside it.
+    std::fs::copy(pack.join("x86_64-cpuid-Xeon-Gold-6148.xml"), web.join("gold.xml")).unwrap();
+    std::fs::copy(pack.join("x86_64-cpuid-Core2-Q9500.xml"), web.join("old.xml")).unwrap();
+    let caps = support::capabilities(&std::fs::read_to_string(pack.join(BROADWELL)).unwrap(), 1);
+    std::fs::write(web.join("bdw.xml"), caps).unwrap();
+    let dc = "<domainCapabilities>\n  <path>/usr/bin/qemu-system-x86_64</path>\n  <domain>kvm</domain>\n  \
+              <machine>pc-q35-9.2</machine>\n  <arch>x86_64</arch>\n  <cpu>\n    <mode name='host-model' \
+              supported='yes'>\n      <model fallback='forbid'>Broadwell-IBRS</model>\n      <vendor>Intel</vendor>\n    \
+              </mode>\n    <mode name='custom' supported='yes'>\n      <model usable='yes'>Broadwell</model>\n    \
+              </mode>\n  </cpu>\n</domainCapabilities>\n";
+    std::fs::write(web.join("bdw.domcaps.xml"), dc).unwrap();
+    let v = json(&cpufleet(&["baseline", "--explain", "--format", "json", web.to_str().unwrap()]));
+    // The baseline is that of the hosts as libvirt decodes them (the pack's `-host.xml` of each
+    // dump is libvirt's own decode), the domcapabilities being the Broadwell host's own view.
+    let decoded = [pack.join(SKYLAKE), pack.join(CORE2), web.join("bdw.xml")];
+    let want = json(&cpufleet(&args(&["baseline", "--format", "json"], &decoded)));
+    assert_eq!(v["xml"], want["xml"]);
+    assert_eq!(v["explain"]["cpus"].as_u64(), Some(3), "{}", v["explain"]);
+    let limits = v["explain"]["limits"].as_array().unwrap();
+    assert_eq!(strs(&limits[0]["hosts"]), [format!("{}#1 (1:1)", web.join("old.xml").display())]);
+    let others = [decoded[0].clone(), decoded[2].clone()];
+    let without = json(&cpufleet(&args(&["baseline", "--format", "json"], &others)));
+    assert_eq!(limits[0]["without"]["xml"], without["xml"], "without the old host: the baseline of the others");
+}

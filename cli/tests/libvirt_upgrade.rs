@@ -142,3 +142,42 @@ fn rollouts_between_any_two_releases() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--upgrade-from and --upgrade-to are both 12.9.0"), "{}", stderr(&o));
 }
+
+/// A configuration none of whose guests starts is "fix first", with libvirt's reason, ahead of
+/// any survival claim: not fully mobile, no recommendation, listed before the rollout's tables.
+/// Which ones never start is checked against the migrate scenario's own start of the same
+/// guests (its per-configuration `started`).
+#[test]
+fn configurations_that_never_start_are_fix_first_before_any_survival_claim() {
+    let (v, o) = run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut args = vec!["simulate", "--scenario", "migrate", "--format", "json", "--quiet"];
+    args.extend(SMALL);
+    let m: Value = serde_json::from_str(&stdout(&cpufleet(&args))).unwrap();
+    let configs = v["libvirt_upgrade"]["configurations"].as_array().unwrap();
+    let mut fixes = 0;
+    for c in configs {
+        let started = m["configurations"].as_array().unwrap().iter().find(|x| x["name"] == c["name"]).unwrap();
+        assert_eq!((&c["guests"], &c["started"]), (&started["guests"], &started["started"]), "{}", c["name"]);
+        let never = started["guests"].as_u64().unwrap() > 0 && started["started"] == 0;
+        assert_eq!(c["fix_first"].is_string(), never, "{c}");
+        if never {
+            fixes += 1;
+            assert_eq!(c["fully_mobile"], false, "no survival claim: {c}");
+            assert!(c["recommendation"].is_null(), "{c}");
+            let reason = started["top_start_failure"].as_str().unwrap_or_default().to_string();
+            assert!(!reason.is_empty() && c["fix_first"].as_str().unwrap().contains("none of its"), "{c}");
+        }
+    }
+    let named = configs.iter().find(|c| c["name"] == "named+optional").unwrap();
+    assert!(named["fix_first"].as_str().unwrap().contains("forbidden feature 'hypervisor'"), "{named}");
+    assert!(fixes >= 1);
+    // The text: the fix-first list comes before the step table, the row says so.
+    let mut text_args = vec!["simulate", "--scenario", "libvirt-upgrade", "--quiet"];
+    text_args.extend(SMALL);
+    let t = stdout(&cpufleet(&text_args));
+    let (fix, table) = (t.find("fix first: ").unwrap(), t.find("step  hosts new").unwrap());
+    assert!(fix < table, "{t}");
+    let row = t.lines().find(|l| l.starts_with("named+optional ") && l.contains("none of its")).unwrap();
+    assert!(row.contains("fix first") && !row.contains("none needed"), "{row}");
+}

@@ -34,7 +34,12 @@ pub fn baseline(common: &Common, args: &[PathBuf], opts: &BaselineOpts) -> CliRe
     let own = BaselineOpts { features: opts.features && !qemu, ..*opts };
     // The documents read one by one, kept for --explain (standard input is read only once).
     let mut docs: Vec<Loaded> = Vec::new();
+    // --explain reads host files as the inventory does (CPUID dumps, domcapabilities).
+    if opts.explain {
+        docs = super::explain::host_files(&map, common, &inputs)?.unwrap_or_default();
+    }
     let result = match inputs.as_slice() {
+        _ if !docs.is_empty() => of_docs(&map, &docs, &own)?,
         [Input::File(path)] => one_file(&map, common, path, &own)?,
         _ => match streamed(&map, common, &inputs, &own) {
             Some(cpu) => Ok(cpu),

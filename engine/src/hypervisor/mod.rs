@@ -637,6 +637,30 @@ impl Hypervisor {
         self.baseline_checked(map, cpus, expand, migratable, false).map(|(cpu, _)| cpu)
     }
 
+    /// The model and features of [`Hypervisor::baseline`] (`--migratable` as `migratable`) from
+    /// an accumulator of the host CPUs, before expansion and `maxphysaddr`: what an explanation
+    /// of a hypervisor baseline runs again without some of the hosts
+    /// (`x86::explain::explain_with`).
+    pub fn baseline_finish(&self, map: &X86Map, acc: &BaselineAcc, migratable: bool) -> Result<CpuDef, CpuError> {
+        let mut out = self.finish_among(map, acc, migratable, &self.models)?;
+        out.fallback = Fallback::Forbid;
+        Ok(out)
+    }
+
+    /// The decode of a hypervisor baseline among `models`.
+    fn finish_among(
+        &self,
+        map: &X86Map,
+        acc: &BaselineAcc,
+        migratable: bool,
+        models: &[ModelListEntry],
+    ) -> Result<CpuDef, CpuError> {
+        let features = self.qemu_feature_set(map, migratable);
+        // With QEMU's migratability info libvirt's own non-migratable filter is skipped.
+        let own_filter = migratable && !self.migratability;
+        acc.finish_with(map, own_filter, Some(models), Some(&features))
+    }
+
     /// [`Hypervisor::baseline`], and with `check` whether the answer rests on blockers this view
     /// lacks (libvirt 9.0.0 domcapabilities alone): the decode sees every unusable model with no
     /// blockers; the same decode without those models at all is the other extreme (QEMU's real
@@ -667,19 +691,16 @@ impl Hypervisor {
         if let Some(i) = cpus.iter().position(|c| c.model.is_none()) {
             return Err(err(CpuError::NoModelAt(i)));
         }
-        let features = self.qemu_feature_set(map, migratable);
-        // With QEMU's migratability info libvirt's own non-migratable filter is skipped.
-        let own_filter = migratable && !self.migratability;
         let x = map;
         let mut acc = BaselineAcc::new(&BaselineInput::from_cpu(x, first, 0).map_err(err)?).map_err(err)?;
         for (i, cpu) in cpus.iter().enumerate().skip(1) {
             acc.add(x, &BaselineInput::from_cpu(x, cpu, i).map_err(err)?).map_err(err)?;
         }
-        let answer = acc.finish_with(x, own_filter, Some(&self.models), Some(&features));
+        let answer = self.finish_among(x, &acc, migratable, &self.models);
         let needs_cache = match check && self.unknown_blockers() {
             true => {
                 let usable = self.usable_models();
-                let other = acc.finish_with(x, own_filter, Some(&usable), Some(&features));
+                let other = self.finish_among(x, &acc, migratable, &usable);
                 (other != answer).then_some(NeedsCache::Blockers)
             }
             false => None,

@@ -18,6 +18,7 @@ use crate::cpu::CpuDef;
 use crate::error::CpuError;
 use crate::features::FeatureSet;
 use crate::map::X86Map;
+use std::collections::HashMap;
 
 /// One distinct input CPU of a pool and how many CPUs of the pool it stands for.
 #[derive(Clone, Debug)]
@@ -83,8 +84,22 @@ fn fold_without(
 /// Explains `baseline`, the result of `virCPUx86Baseline` over `inputs` (distinct, in
 /// first-occurrence order) with `migratable`. Fails only when the baseline itself fails.
 pub fn explain(map: &X86Map, inputs: &[DistinctInput], migratable: bool) -> Result<Explanation, CpuError> {
+    let none = FeatureSet::new();
+    let unoffered = if migratable { &map.non_migratable } else { &none };
+    explain_with(map, inputs, &|acc: &BaselineAcc| acc.finish(map, migratable), unoffered)
+}
+
+/// [`explain`] for a baseline that `finish` names from the accumulator of its inputs (a
+/// hypervisor's, `Hypervisor::baseline_finish`: the guests' view); `unoffered` are the features
+/// no such baseline offers (not counted as lost).
+pub fn explain_with(
+    map: &X86Map,
+    inputs: &[DistinctInput],
+    finish: &dyn Fn(&BaselineAcc) -> Result<CpuDef, CpuError>,
+    unoffered: &FeatureSet,
+) -> Result<Explanation, CpuError> {
     let full = fold_without(map, inputs, &|_| false)?.ok_or(CpuError::NoCpus)?;
-    let result = full.finish(map, migratable)?;
+    let result = finish(&full)?;
     let provides = provided(map, &result)?;
     let mut limits = Vec::new();
     for group in candidates(inputs, &full) {
@@ -97,7 +112,7 @@ pub fn explain(map: &X86Map, inputs: &[DistinctInput], migratable: bool) -> Resu
         if rest.same_state(&full) {
             continue;
         }
-        let Ok(without) = rest.finish(map, migratable) else { continue };
+        let Ok(without) = finish(&rest) else { continue };
         let Ok(has) = provided(map, &without) else { continue };
         let (gained, lost) = (has.difference(&provides), provides.difference(&has));
         if gained.is_empty() && lost.is_empty() && without.model == result.model {
@@ -109,7 +124,7 @@ pub fn explain(map: &X86Map, inputs: &[DistinctInput], migratable: bool) -> Resu
     limits.sort_by(|a, b| {
         b.gained.count().cmp(&a.gained.count()).then(a.cpus.cmp(&b.cpus)).then_with(|| a.inputs.cmp(&b.inputs))
     });
-    let offered = if migratable { provides.union(&map.non_migratable) } else { provides };
+    let offered = provides.union(unoffered);
     let lost = inputs.iter().map(|d| d.input.features.difference(&offered)).collect();
     Ok(Explanation { provides, limits, lost })
 }
@@ -130,6 +145,17 @@ fn candidates(inputs: &[DistinctInput], full: &BaselineAcc) -> Vec<Vec<usize>> {
         }
     }
     let vendor_decided = inputs.iter().position(|d| d.input.vendor.is_some() || d.input.model_vendor.is_some());
+    // The inputs of each model name, in input order (names in first-occurrence order): one
+    // pass, so that a pool of many distinct CPUs stays linear.
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, d) in inputs.iter().enumerate() {
+        let g = *by_name.entry(d.input.model_name.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
     let mut out = Vec::new();
     let mut prefix: Option<FeatureSet> = None;
     for (i, d) in inputs.iter().enumerate() {
@@ -139,22 +165,18 @@ fn candidates(inputs: &[DistinctInput], full: &BaselineAcc) -> Vec<Vec<usize>> {
             (None, true) => suffix[i + 1],
             (None, false) => FeatureSet::new(),
         };
-        let same_name = inputs.iter().filter(|o| o.input.model_name == d.input.model_name).count();
+        let same_name = groups[by_name[d.input.model_name.as_str()]].len();
         let vendor = d.input.vendor.is_none() || vendor_decided.is_none_or(|v| i <= v);
         if &rest != full.features() || same_name == 1 || vendor {
             out.push(vec![i]);
         }
         prefix = Some(prefix.map_or(d.input.features, |p| p.intersection(&d.input.features)));
     }
-    let mut names: Vec<&str> = inputs.iter().map(|d| d.input.model_name.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    for name in names {
-        let group: Vec<usize> = (0..n).filter(|&i| inputs[i].input.model_name == name).collect();
-        if group.len() >= 2 {
-            out.push(group);
-        }
-    }
+    // Model-name groups of two or more, in name order (as before: sorted names).
+    let mut named: Vec<(&str, Vec<usize>)> =
+        by_name.into_iter().map(|(name, g)| (name, std::mem::take(&mut groups[g]))).collect();
+    named.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.extend(named.into_iter().map(|(_, g)| g).filter(|g| g.len() >= 2));
     out
 }
 

@@ -481,7 +481,7 @@ fn pools(r: &Report) -> Section<'_> {
     if !outliers.is_empty() {
         s.both(Block::Space);
         s.both(text_line(
-            "outliers: the few hosts that hold a pool's raw cpu-baseline down (cpufleet baseline --explain):",
+            "outliers: the few hosts that hold a pool's guest (hypervisor) baseline down, and what guests would gain:",
         ));
         for line in outliers {
             s.both(text_line(line));
@@ -499,21 +499,32 @@ fn pools(r: &Report) -> Section<'_> {
     s
 }
 
-/// "pool: without 3 hosts (a, b, c): Skylake-Server + 12 features (…)".
+/// "pool: without host a the pool's guest baseline would be Cooperlake (now Cascadelake-Server,
+/// 64 features), gaining 17 features: …": the result and the gain apart, both in the guests'
+/// (hypervisor) view.
 fn outlier_line(p: &PoolReport, o: &Outlier) -> String {
     let model = |m: &Option<String>| m.clone().unwrap_or_else(|| "-".into());
     let (now, then) = (model(&p.baseline.model), model(&o.without_model));
-    let change = if now == then { String::new() } else { format!(" (now {now})") };
-    format!(
-        "  {}: without {} host{} ({}) the baseline would be {then}{change} + {} feature{} ({})",
+    let result = if now == then {
+        format!("would still be {then} ({} features, now {})", o.without_features, p.baseline.features)
+    } else {
+        format!("would be {then} ({} features; now {now}, {})", o.without_features, p.baseline.features)
+    };
+    let hosts = match o.hosts {
+        1 => format!("host {}", o.host_names.first().map_or("-", String::as_str)),
+        n => format!("{n} hosts ({})", sample(&o.host_names).join(", ")),
+    };
+    let n = o.gained.len();
+    let mut line = format!(
+        "  {}: without {hosts} the pool's guest baseline {result}, gaining {n} feature{}: {}",
         p.name,
-        o.hosts,
-        if o.hosts == 1 { "" } else { "s" },
-        sample(&o.host_names).join(", "),
-        o.gained.len(),
-        if o.gained.len() == 1 { "" } else { "s" },
+        if n == 1 { "" } else { "s" },
         sample(&o.gained).join(" ")
-    )
+    );
+    if !o.lost.is_empty() {
+        line.push_str(&format!("; losing {}: {}", o.lost.len(), sample(&o.lost).join(" ")));
+    }
+    line
 }
 
 /// A pool's missing baseline in a table cell, with the short reason when the data has one.
@@ -1044,6 +1055,7 @@ fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
          each migration is read and compared by the destination's version. Version refusals: refused across versions \
          although the same hardware accepts the guest under its own version.",
     )]));
+    fix_first(&mut s, &u.configurations);
     s.html(Block::Chart(Chart::RolloutRefusals(0)));
     s.html(Block::Chart(Chart::RolloutRefusals(1)));
     s.both(Block::Table(direction_table(&u.timeline, true)));
@@ -1098,28 +1110,55 @@ fn direction_table(steps: &[RolloutStep], rollout: bool) -> Table<'_> {
     Table { columns, rows, text_header: true, indent: "" }
 }
 
-/// Per configuration: whether it survives, why not, and the recommendation.
+/// The configurations none of whose guests start, ahead of everything the rollout says: they
+/// are to be fixed before any upgrade question means anything for them.
+fn fix_first<'a>(s: &mut Section<'a>, configurations: &'a [RolloutConfig]) {
+    let broken: Vec<&RolloutConfig> = configurations.iter().filter(|c| c.fix_first.is_some()).collect();
+    if broken.is_empty() {
+        return;
+    }
+    s.both(text_line(format!(
+        "fix first: {} configuration{} whose guests never start (the rollout says nothing about them):",
+        broken.len(),
+        if broken.len() == 1 { "" } else { "s" }
+    )));
+    for c in broken {
+        s.both(text_line(format!("  {}: {}", c.name, c.fix_first.as_deref().unwrap_or_default())));
+    }
+    s.text(Block::Space);
+}
+
+/// Per configuration: whether it survives, why not, and the recommendation; the configurations
+/// to fix first (none of their guests starts) first, marked so.
 fn rollout_config_table(configurations: &[RolloutConfig]) -> Table<'_> {
     let columns = vec![
         Column::left("configuration", 16).clip(16),
-        Column::left("survives", 8),
+        Column::left("survives", 9),
         Column::right("version refusals", 8).head_width(17),
         Column::right("stranded (max)", 6).head_width(15),
         Column::left("why (most frequent)", 0).sep("  "),
         Column::left("recommendation", 0).sep("  "),
     ];
-    let rows = configurations
-        .iter()
+    let (broken, rest): (Vec<&RolloutConfig>, Vec<&RolloutConfig>) =
+        configurations.iter().partition(|c| c.fix_first.is_some());
+    let rows = broken
+        .into_iter()
+        .chain(rest)
         .map(|c| {
             let why = c.example.clone().unwrap_or_else(|| {
                 c.reasons.iter().max_by_key(|r| r.refusals).map_or("-".into(), |r| r.reason.as_str().to_string())
             });
+            let (survives, why) = match &c.fix_first {
+                Some(reason) => ("fix first", reason.clone()),
+                None if c.fully_mobile => ("yes", "-".into()),
+                None => ("no", why),
+            };
             vec![
                 Cell::Text(c.name.clone()),
-                Cell::Text(if c.fully_mobile { "yes" } else { "no" }.into()),
+                Cell::Text(survives.into()),
                 Cell::Int(c.version_refusals),
                 Cell::Int(c.max_stranded),
-                Cell::Text(if c.fully_mobile { "-".into() } else { why }),
+                Cell::Text(why),
                 Cell::Text(recommendation(c)),
             ]
         })
@@ -1129,6 +1168,9 @@ fn rollout_config_table(configurations: &[RolloutConfig]) -> Table<'_> {
 
 /// The recommendation and what re-simulating it showed, or that it was not verified.
 fn recommendation(c: &RolloutConfig) -> String {
+    if c.fix_first.is_some() {
+        return "make its guests start first (cpufleet start shows why on a host)".into();
+    }
     let Some(r) = &c.recommendation else { return "none needed".into() };
     match &c.verified {
         None => format!("{r} (a suggestion, not verified by re-simulation)"),
@@ -1164,6 +1206,7 @@ fn mixed_fleet(m: &MixedFleetReport) -> Section<'_> {
         "Each guest starts under its host's libvirt; each migration is read and compared by the destination's \
          version (old→new: 9.0.0 to 11.3.0).",
     )]));
+    fix_first(&mut s, &m.configurations);
     s.both(Block::Table(direction_table(std::slice::from_ref(&m.migrations), false)));
     s.text(Block::Space);
     s.both(Block::Subheading(prose("Configurations across the versions")));

@@ -150,6 +150,13 @@ pub struct RolloutConfig {
     pub reasons: Vec<ReasonCount>,
     /// The most frequent refusal for a name the destination does not know, as libvirt says it.
     pub example: Option<String>,
+    /// Guests of the configuration drawn, and how many of them started before the rollout.
+    pub guests: u64,
+    pub started: u64,
+    /// Set when none of its guests starts before the rollout: the configuration must be fixed
+    /// first (its most frequent start failure, as libvirt says it); no survival claim is made
+    /// for it (`fully_mobile` is false, and there is no recommendation).
+    pub fix_first: Option<String>,
     /// The smallest change that would let it survive (None when it survives).
     pub recommendation: Option<String>,
     /// The recommendation re-simulated (None: not verified, see [`verify`]).
@@ -448,6 +455,8 @@ fn stranded(v: &Versions, guests: &[Guest], ver: &[u8], per_t: &mut [ConfigStep]
 /// per configuration the recommendations read.
 struct Tally {
     timeline: Vec<RolloutStep>,
+    /// Per configuration, at the first step: guests drawn, and the start failures by reason.
+    starts: Vec<(u64, Vec<(String, u64)>)>,
     accepted: std::collections::BTreeSet<(usize, u32, usize, u32)>,
     unknown: Vec<Vec<u64>>,
     totals: Totals,
@@ -458,6 +467,7 @@ impl Tally {
         let n_t = v.views[0].spec.templates.len();
         Tally {
             timeline: Vec::new(),
+            starts: vec![(0, Vec::new()); n_t],
             accepted: std::collections::BTreeSet::new(),
             unknown: Vec::new(),
             totals: Totals {
@@ -473,6 +483,9 @@ impl Tally {
     /// guests start, then migrate; `new` is the version the directions call new.
     fn step(&mut self, v: &mut Versions, guests: &mut [Guest], ver: &[u8], step: u32, (old, new): (usize, usize)) {
         start_step(v, guests, ver);
+        if self.timeline.is_empty() {
+            self.starts = start_failures(v, guests, self.starts.len());
+        }
         let accepted: Vec<Vec<PairBits>> = v
             .views
             .iter()
@@ -510,6 +523,35 @@ impl Tally {
             }
         }
     }
+}
+
+/// Per configuration: its guests, and why those that did not start failed (reason, guests),
+/// most frequent first. A failed guest's last try is a start of its version's view: the view
+/// whose start of that id is of its configuration and failed.
+fn start_failures(v: &Versions, guests: &[Guest], n_t: usize) -> Vec<(u64, Vec<(String, u64)>)> {
+    let mut out: Vec<(u64, std::collections::BTreeMap<String, u64>)> = vec![(0, Default::default()); n_t];
+    for g in guests {
+        let t = g.template as usize;
+        out[t].0 += 1;
+        if g.class != NO || g.combo == NO {
+            continue;
+        }
+        let reason = v.views.iter().find_map(|view| {
+            let c = view.starter.combos.get(g.combo as usize)?;
+            (c.template == g.template).then_some(())?;
+            c.outcome.as_ref().err().map(|e| e.reason.clone())
+        });
+        if let Some(r) = reason {
+            *out[t].1.entry(r).or_default() += 1;
+        }
+    }
+    out.into_iter()
+        .map(|(n, reasons)| {
+            let mut r: Vec<(String, u64)> = reasons.into_iter().collect();
+            r.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            (n, r)
+        })
+        .collect()
 }
 
 /// Runs the rollout. `v` holds every version's state; the fleet starts on `old` (except the
@@ -556,7 +598,7 @@ fn run_with(
         }
         tally.step(v, &mut guests, &ver, step, (old, new));
     }
-    let (configurations, changes) = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, old);
+    let (configurations, changes) = config_reports(v, &tally, old);
     let report = LibvirtUpgradeReport {
         from: LibvirtVersion::ALL[old].as_str(),
         to: LibvirtVersion::ALL[new].as_str(),
@@ -604,7 +646,7 @@ pub fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
     let oldest = ver.iter().map(|&x| x as usize).min().unwrap_or(first);
     let newest = ver.iter().map(|&x| x as usize).max().unwrap_or(first);
     tally.step(v, &mut guests, &ver, 0, (oldest, newest));
-    let (configurations, _) = config_reports(v, &tally.timeline, &tally.unknown, &tally.totals, first);
+    let (configurations, _) = config_reports(v, &tally, first);
     let versions = LibvirtVersion::ALL
         .iter()
         .enumerate()
@@ -654,13 +696,8 @@ fn step_report(
 
 /// Per configuration over the rollout: mobility, reasons, the most frequent unknown name, and
 /// the recommendation.
-fn config_reports(
-    v: &Versions,
-    timeline: &[RolloutStep],
-    unknown: &[Vec<u64>],
-    totals: &Totals,
-    old: usize,
-) -> (Vec<RolloutConfig>, Vec<Option<Change>>) {
+fn config_reports(v: &Versions, tally: &Tally, old: usize) -> (Vec<RolloutConfig>, Vec<Option<Change>>) {
+    let (timeline, unknown, totals) = (&tally.timeline, &tally.unknown, &tally.totals);
     let templates = &v.views[0].spec.templates;
     let mut top: Vec<Option<(u64, String)>> = vec![None; templates.len()];
     let n = v.views.len();
@@ -689,9 +726,16 @@ fn config_reports(
             let version_refusals: u64 = timeline.iter().map(|s| s.per_configuration[t].version_refusals).sum();
             let base_stranded = timeline.first().map_or(0, |s| s.per_configuration[t].stranded);
             let max_stranded = timeline.iter().map(|s| s.per_configuration[t].stranded).max().unwrap_or(0);
-            let fully_mobile = version_refusals == 0 && max_stranded <= base_stranded;
+            let (guests, failures) = &tally.starts[t];
+            let started = timeline.first().map_or(0, |s| s.per_configuration[t].started);
+            // None of its guests starts: nothing survives or fails a rollout; fix it first.
+            let fix_first = (*guests > 0 && started == 0).then(|| match failures.first() {
+                Some((reason, n)) => format!("none of its {guests} guests starts ({n} of them: {reason})"),
+                None => format!("none of its {guests} guests starts"),
+            });
+            let fully_mobile = fix_first.is_none() && version_refusals == 0 && max_stranded <= base_stranded;
             let example = top[t].as_ref().map(|(_, m)| m.clone());
-            let (recommendation, change) = (!fully_mobile)
+            let (recommendation, change) = (!fully_mobile && fix_first.is_none())
                 .then(|| recommend(v, old, tm, top[t].is_some(), &totals.pools[t], &totals.stranded_growth(t)))
                 .unzip();
             let config = RolloutConfig {
@@ -702,6 +746,9 @@ fn config_reports(
                 max_stranded,
                 reasons: reason_counts(&totals.reasons[t]),
                 example,
+                guests: *guests,
+                started,
+                fix_first,
                 recommendation,
                 verified: None,
             };

@@ -6,8 +6,8 @@ use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet, PoolInfo}
 use super::super::guest::{ClassMask, Compat, GuestSets};
 use super::Sim;
 use cpufleet_engine::map::X86Map;
-use cpufleet_engine::x86::explain::{explain, DistinctInput};
-use cpufleet_engine::x86::{self, BaselineInput, Sel};
+use cpufleet_engine::x86::explain::{explain_with, DistinctInput};
+use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, Sel};
 use cpufleet_engine::{CpuDef, FeatureId, FeatureSet};
 use serde::Serialize;
 
@@ -116,41 +116,62 @@ pub fn pool_problem(sim: &Sim, pi: usize) -> Option<DataProblem> {
     })
 }
 
-/// Hosts whose removal would change a pool's baseline, and what the pool would get without them.
+/// Hosts whose removal would change a pool's guest baseline, and what the pool's guests would
+/// get without them: the hypervisor view (`virsh hypervisor-cpu-baseline --migratable` of the
+/// hosts' QEMU/KVM host models, what pool-baseline guests are configured with), so features
+/// KVM never gives a guest are never counted as a gain.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outlier {
     pub hosts: u64,
     pub host_names: Vec<String>,
-    /// The baseline model of the pool without them.
+    /// The guest baseline model of the pool without them.
     pub without_model: Option<String>,
-    /// Features the pool's baseline would gain without them.
+    /// Features the guest baseline without them provides in all (model plus extras).
+    pub without_features: usize,
+    /// Features guests would gain without them (the guest baseline without them provides them,
+    /// the pool's does not).
     pub gained: Vec<String>,
+    /// Features guests would lose (rare: another model can drop one).
+    pub lost: Vec<String>,
 }
 
 /// At most this many outlier groups per pool.
 pub const MAX_OUTLIERS: usize = 3;
 
-/// The minorities (at most half the pool) whose removal changes the pool's `--migratable`
-/// baseline, most features gained first: the engine's explanation of the baseline over the
-/// pool's distinct host CPUs (`ids`, in first-appearance order).
+/// The minorities (at most half the pool) whose removal changes the pool's guest baseline
+/// (`hv_baseline_of`: the hosts' QEMU/KVM host models, baselined by the QEMU driver), most
+/// features gained first: the engine's explanation (`x86::explain::explain_with`, finished by
+/// the first host's `Hypervisor::baseline_finish`, as `hv_baseline_of` is) over the pool's
+/// distinct host CPUs (`ids`, in first-appearance order).
 pub fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize>, ids: &[u32]) -> Vec<Outlier> {
+    let Some(&first) = ids.first() else { return Vec::new() };
+    let hv = &fleet.classes.get(first).hv;
+    // The classes with a host model (`hv_baseline_of` skips the others), as explain inputs.
+    let with_model: Vec<u32> = ids.iter().copied().filter(|&c| fleet.classes.get(c).hv.reported.is_some()).collect();
     let mut slot = vec![usize::MAX; fleet.classes.len()];
-    for (i, &c) in ids.iter().enumerate() {
+    for (i, &c) in with_model.iter().enumerate() {
         slot[c as usize] = i;
     }
-    let mut count = vec![0usize; ids.len()];
+    let mut count = vec![0usize; with_model.len()];
     for h in range.clone() {
-        count[slot[fleet.host_class[h] as usize]] += 1;
+        if let Some(n) = count.get_mut(slot[fleet.host_class[h] as usize]) {
+            *n += 1;
+        }
     }
-    let inputs: Result<Vec<DistinctInput>, _> = ids
+    let inputs: Result<Vec<DistinctInput>, _> = with_model
         .iter()
         .zip(&count)
         .enumerate()
         .map(|(i, (&c, &count))| {
-            BaselineInput::from_cpu(map, &fleet.classes.get(c).cpu, i).map(|input| DistinctInput { input, count })
+            let cpu = fleet.classes.get(c).hv.reported.as_ref().expect("filtered");
+            BaselineInput::from_cpu(map, cpu, i).map(|input| DistinctInput { input, count })
         })
         .collect();
-    let Ok(ex) = inputs.and_then(|inputs| explain(map, &inputs, true)) else { return Vec::new() };
+    let finish = |acc: &BaselineAcc| hv.baseline_finish(map, acc, true);
+    let Ok(ex) = inputs.and_then(|inputs| explain_with(map, &inputs, &finish, &map.non_migratable)) else {
+        return Vec::new();
+    };
+    let names = |set: &FeatureSet| set.iter().map(|id| map.feature_name(id).to_string()).collect();
     ex.limits
         .iter()
         .filter(|l| l.cpus * 2 <= range.len())
@@ -163,7 +184,9 @@ pub fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize>, ids:
                 .map(|h| fleet.host_name(h))
                 .collect(),
             without_model: l.without.model.clone(),
-            gained: l.gained.iter().map(|id| map.feature_name(id).to_string()).collect(),
+            without_features: x86::model_from_cpu(map, &l.without, Sel::All).map_or(0, |m| m.features.count()),
+            gained: names(&l.gained),
+            lost: names(&l.lost),
         })
         .collect()
 }
@@ -182,6 +205,9 @@ pub struct CompatMatrix {
     /// Per pool (in pool order): per generation, the share (0..1) of that generation's hosts
     /// that can run the pool's baseline guest CPU; null where the pool has no baseline.
     pub share: Vec<Vec<Option<f64>>>,
+    /// Per pool and generation where no host runs the baseline guest CPU (share 0): why, the
+    /// refusal most of that generation's hosts give (null elsewhere).
+    pub why_none: Vec<Vec<Option<String>>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -355,28 +381,64 @@ fn compat_matrix(sim: &Sim, counts: &[u64]) -> CompatMatrix {
         }
     }
     gens.sort_by_key(|&g| (profiles.list[g].year, g));
-    let share = (0..fleet.pools.len())
+    type Rows<T> = Vec<Vec<Option<T>>>;
+    let (share, why_none): (Rows<f64>, Rows<String>) = (0..fleet.pools.len())
         .map(|pi| {
             let base = sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline.as_ref().ok();
             let sets = base.and_then(|b| started_baseline(map, b));
             gens.iter()
                 .map(|&g| {
-                    let sets = sets.as_ref()?;
+                    let Some(sets) = sets.as_ref() else { return (None, None) };
                     let (mut ok, mut all) = (0u64, 0u64);
+                    // Refusals by reason, weighted by hosts.
+                    let mut why: Vec<(String, u64)> = Vec::new();
                     for (c, cl) in fleet.classes.list.iter().enumerate() {
                         if cl.profile as usize == g && counts[c] > 0 {
                             all += counts[c];
-                            if sets.allows(cl) {
-                                ok += counts[c];
+                            match sets.blocker(cl) {
+                                None => ok += counts[c],
+                                Some(b) => {
+                                    let text = blocker_text(map, &b);
+                                    match why.iter_mut().find(|(t, _)| *t == text) {
+                                        Some(w) => w.1 += counts[c],
+                                        None => why.push((text, counts[c])),
+                                    }
+                                }
                             }
                         }
                     }
-                    Some(if all == 0 { 0.0 } else { ok as f64 / all as f64 })
+                    let share = if all == 0 { 0.0 } else { ok as f64 / all as f64 };
+                    let reason = (ok == 0 && all > 0).then(|| {
+                        let (text, n) = why.iter().max_by_key(|w| w.1).cloned().unwrap_or_default();
+                        format!("{text} ({n} of its {all} hosts)")
+                    });
+                    (Some(share), reason)
                 })
-                .collect()
+                .unzip()
         })
-        .collect();
-    CompatMatrix { generations: gens.iter().map(|&g| profiles.list[g].name.clone()).collect(), share }
+        .unzip();
+    CompatMatrix { generations: gens.iter().map(|&g| profiles.list[g].name.clone()).collect(), share, why_none }
+}
+
+/// A refusal of a guest CPU by a host, in words.
+fn blocker_text(map: &X86Map, b: &super::super::guest::Blocker) -> String {
+    use super::super::guest::Blocker;
+    let names = |s: &FeatureSet| {
+        let v: Vec<&str> = s.iter().map(|id| map.feature_name(id)).collect();
+        let more = v.len().saturating_sub(8);
+        let mut t = v.into_iter().take(8).collect::<Vec<_>>().join(" ");
+        if more > 0 {
+            t.push_str(&format!(" … {more} more"));
+        }
+        t
+    };
+    match b {
+        Blocker::Vendor => "another CPU vendor".into(),
+        Blocker::Passthrough => "host-passthrough onto another host CPU".into(),
+        Blocker::Missing(s) => format!("the hosts lack {}", names(s)),
+        Blocker::Forbidden(s) => format!("the hosts have forbidden {}", names(s)),
+        Blocker::Extra(s) => format!("strict match, the hosts have extra {}", names(s)),
+    }
 }
 
 #[cfg(test)]
@@ -398,6 +460,55 @@ mod tests {
         assert!(!p.has_destination(&compat, 1, 1), "its own host is the only one of class 1");
         assert!(p.has_destination(&compat, 2, 1), "the host of class 2");
         assert!(!p.has_destination(&compat, 3, 0), "no host of class 3");
+    }
+
+    /// Every outlier claim is the guests' (hypervisor) baseline of the pool's other hosts, run
+    /// again from scratch (`hv_baseline_of`), and no gain is a feature only the raw host CPUs
+    /// have (one KVM never gives a guest).
+    #[test]
+    fn outliers_are_the_guest_baseline_of_the_other_hosts_and_gain_only_what_guests_get() {
+        use crate::fleet::hv_baseline_of;
+        for v in [cpufleet_engine::LibvirtVersion::V9_0_0, cpufleet_engine::LibvirtVersion::V11_3_0] {
+            let map = CpuMap::embedded(v).unwrap();
+            let x = &map.x86;
+            let mut spec = crate::spec::load(x, None, 1 << 20).unwrap();
+            spec.scale_hosts(3000).unwrap();
+            let sim = Sim::new(&map, &spec, 7, None).unwrap();
+            let report = run(&sim);
+            let f = &sim.fleet;
+            let provided = |c: &CpuDef| x86::model_from_cpu(x, c, Sel::All).unwrap().features;
+            let mut checked = 0;
+            for (pi, (pool, r)) in f.pools.iter().zip(&report.pools).enumerate() {
+                let now = sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline.as_ref().unwrap();
+                assert_eq!(r.baseline.model, now.model);
+                for o in &r.outliers {
+                    let out: std::collections::HashSet<&String> = o.host_names.iter().collect();
+                    assert_eq!(out.len() as u64, o.hosts);
+                    let rest: Vec<usize> = pool.range().filter(|&h| !out.contains(&f.host_name(h))).collect();
+                    assert_eq!(rest.len() as u64 + o.hosts, pool.len as u64);
+                    let classes: Vec<u32> = rest.iter().map(|&h| f.host_class[h]).collect();
+                    let ids = f.classes_in(0..classes.len(), &classes);
+                    let without = hv_baseline_of(x, &f.classes, &ids).unwrap();
+                    assert_eq!(o.without_model, without.model, "pool {}", pool.name);
+                    let gained: Vec<String> = provided(&without)
+                        .difference(&provided(now))
+                        .iter()
+                        .map(|id| x.feature_name(id).to_string())
+                        .collect();
+                    assert_eq!(o.gained, gained, "pool {}", pool.name);
+                    assert_eq!(o.without_features, provided(&without).count());
+                    // What guests get: each remaining host's QEMU/KVM host model has every gain.
+                    for &c in &ids {
+                        let offered = provided(f.classes.get(c).hv.reported.as_ref().unwrap());
+                        for g in &o.gained {
+                            assert!(offered.contains(x.feature_id(g).unwrap()), "{g}: host-only, pool {}", pool.name);
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+            assert!(checked >= 3, "{checked} outliers checked under {v}");
+        }
     }
 
     #[test]
