@@ -211,6 +211,21 @@ pub enum Driver {
     Qemu,
 }
 
+/// Which view of a host answers for a guest (`--view`; one definition for every command that
+/// takes it). The guest view is what QEMU/KVM offers guests: the host's `HOST.domcaps.xml` (or
+/// `--domcaps`) when present, else the KVM view of its CPU; the raw view is the host CPU as
+/// `virsh capabilities` reports it, features guests never get included.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, clap::ValueEnum)]
+pub enum ViewArg {
+    /// What guests get: the hypervisor (QEMU/KVM) view, as `hypervisor-cpu-baseline` and the
+    /// QEMU driver's start path see the host.
+    #[default]
+    Guest,
+    /// The raw host CPU (`virsh capabilities`, `cpu-baseline`): host-only features included,
+    /// with a warning naming them.
+    Raw,
+}
+
 /// A command's outcome: exit 0 (success / compatible) or 1 (a negative answer).
 pub enum Outcome {
     Ok,

@@ -18,7 +18,7 @@ mod json;
 mod mapload;
 mod simulate;
 
-pub use cli::{limits, Common, Driver, Format, Outcome};
+pub use cli::{limits, Common, Driver, Format, Outcome, ViewArg};
 
 fn main() -> std::process::ExitCode {
     cli::main()
