@@ -443,7 +443,14 @@ fn hv_baseline_item<'a>(
     let n_cpus: usize = docs.iter().map(|l| l.doc.cpus.len()).sum();
     let (hv, cpus, source) = match given {
         Some(hv) => {
-            let cpus: Vec<CpuDef> = docs.iter().flat_map(|l| l.doc.cpus.iter().cloned()).collect();
+            // A domcapabilities input is its host-model CPU (as the inventory reads such a file).
+            let mut cpus = Vec::new();
+            for l in docs {
+                match l.doc.kinds.contains(&DocKind::DomainCapabilities) {
+                    true => cpus.extend(doc_hypervisor(map, kvm, l, l.input.path(), limits(&a.common))?.reported),
+                    false => cpus.extend(l.doc.cpus.iter().cloned()),
+                }
+            }
             (hv.clone(), cpus, format!("hypervisor baseline of {n_cpus} CPU(s)"))
         }
         None => {
