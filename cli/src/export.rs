@@ -94,8 +94,8 @@ struct Item<'a> {
     domain: DomainFeatures,
     /// The hypervisor the guest starts on (guest view), when known.
     hv: Option<Hypervisor>,
-    /// Set when the CPU is already the QEMU driver's started CPU (`-cpu`'s properties with it).
-    started: Option<Vec<cpufleet_engine::hypervisor::CpuProperty>>,
+    /// After the QEMU driver's start: the CPU `-cpu` is built from and what `-cpu` has after it.
+    started: Option<(CpuDef, Vec<cpufleet_engine::hypervisor::CpuProperty>)>,
 }
 
 /// `cpufleet export`.
@@ -235,15 +235,21 @@ fn kvm_hypervisor(map: &CpuMap, kvm: &KvmView, host: &CpuDef, path: &Path) -> Cl
     Hypervisor::kvm_with_host_model(x, reported, Some(host)).map_err(err)
 }
 
-/// The guest CPU as the QEMU driver starts it on `hv` (a fresh start): what QEMU runs, the
-/// filtered features gone, `optional` resolved, models translated, removed features disabled.
+/// The guest CPU as the QEMU driver starts it on `hv` (a fresh start): `optional` resolved,
+/// models translated, removed features disabled, the filtered features gone. The formats that
+/// describe what QEMU runs (qemu-cpu, proxmox) take the command line's CPU; those handed to
+/// libvirt as a definition (nova, kubevirt-cpu) take the guest's started definition, or for a
+/// computed baseline the baseline itself (`hypervisor-cpu-baseline`'s answer, which the start
+/// checks: the driver must accept it).
 fn start_item(map: &CpuMap, hv: &Hypervisor, item: &mut Item) -> Result<(), LibvirtError> {
     let s = hv.start(&map.x86, &item.cpu, &item.domain, StartKind::Fresh)?;
     if let Some(why) = &s.needs_cache {
         item.warnings.push(format!("{why}; give --qemu-caps for an exact answer"));
     }
-    item.cpu = s.command_line;
-    item.started = Some(s.properties);
+    if item.at.is_some() {
+        item.cpu = s.cpu;
+    }
+    item.started = Some((s.command_line, s.properties));
     Ok(())
 }
 
@@ -634,14 +640,15 @@ fn export_item(format: ExportFormat, item: &Item, name: &str, map: &CpuMap, tabl
     let result = match (&item.facts, &item.started) {
         (Some(facts), _) => Ok(kubevirt::labels_export(name, facts, DEFAULT_OBSOLETE_CPU_MODELS)),
         // The started CPU's -cpu: what `cpufleet start --qemu-argv` prints, the same names.
-        (None, Some(props)) if format == ExportFormat::QemuCpu => {
+        (None, Some((cpu, props))) if format == ExportFormat::QemuCpu => {
             let names = command_line_names(map)?;
-            cpufleet_export::qemu::qemu_cpu_arg(&item.cpu, props, &names).map(|q| Export {
+            cpufleet_export::qemu::qemu_cpu_arg(cpu, props, &names).map(|q| Export {
                 text: format!("{}\n", q.arg),
                 json: serde_json::json!({ "arg": q.arg }),
                 warnings: q.warnings,
             })
         }
+        (None, Some((cpu, _))) if format == ExportFormat::Proxmox => export(format, cpu, name, map, tables),
         (None, _) => export(format, &item.cpu, name, map, tables),
     };
     result.map_err(|e| match (&e, item.at) {

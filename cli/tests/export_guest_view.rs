@@ -1,0 +1,237 @@
+//! Issue 25 finding 1 against the real QEMU drivers of every row of the oracle table: an export
+//! of a pool's baseline is `virsh hypervisor-cpu-baseline --migratable` of the pool's host
+//! models (what guests get), not the raw `cpu-baseline`. The pool: the driver's own
+//! domcapabilities and two copies whose host-model CPU lacks a few of its features (hosts of the
+//! same QEMU with a poorer CPU; which features is drawn from the UTC day, `CPUFLEET_EXPORT_SEED`
+//! replays one).
+//!
+//! For each accelerator (TCG, and KVM where /dev/kvm works):
+//! - `export kubevirt-cpu --baseline --migratable --domcaps D D D1 D2` has the model and features
+//!   (with policies, in order) of virsh's baseline of the three documents;
+//! - `export qemu-cpu` of the same is the `-cpu` of `virsh domxml-to-native` of a domain with
+//!   virsh's baseline as its CPU;
+//! - KVM only (an inventory holds KVM hosts): `export kubevirt-cpu --inventory` of a pool whose
+//!   hosts are D, D1, D2 gives the same, and `export nova --inventory`'s flags pass Nova's start-up
+//!   check, `virsh hypervisor-cpu-compare` of the host (D, the driver's own) and cpufleet's
+//!   `hypervisor-compare` of the others.
+
+#[path = "support/diffgen.rs"]
+#[allow(dead_code)]
+mod diffgen;
+#[path = "support/qemu_oracle.rs"]
+#[allow(dead_code)]
+mod qemu_oracle;
+#[path = "../../engine/tests/common/releases.rs"]
+#[allow(dead_code)]
+mod releases;
+#[path = "../../engine/tests/common/summary.rs"]
+mod summary;
+
+use diffgen::Rng;
+use qemu_oracle::{Oracle, Stack};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CPUFLEET: &str = env!("CARGO_BIN_EXE_cpufleet");
+
+fn cpufleet(args: &[&str]) -> Output {
+    Command::new(CPUFLEET).args(args).output().expect("run cpufleet")
+}
+
+fn skip(what: &str, why: &str) {
+    summary::summary(&format!("SKIPPED {what}: {why}\n"));
+    assert!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref() != Ok("1"), "CPUFLEET_REQUIRE_VIRSH=1: {why}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+fn strip_decl(s: &str) -> &str {
+    match s.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or(s, |(_, r)| r.trim_start()),
+        None => s,
+    }
+}
+
+/// `(name, policy)` of every `<feature>` of a CPU's XML, in order, and its model.
+fn cpu_parts(xml: &str) -> (String, Vec<(String, String)>) {
+    let model = xml.split("<model").nth(1).and_then(|r| r.split('>').nth(1)).and_then(|r| r.split('<').next());
+    let features = xml
+        .lines()
+        .filter(|l| l.contains("<feature "))
+        .map(|l| {
+            let attr = |a: &str| l.split(&format!("{a}='")).nth(1).and_then(|r| r.split('\'').next()).unwrap_or("");
+            (attr("name").to_string(), attr("policy").to_string())
+        })
+        .collect();
+    (model.unwrap_or_default().to_string(), features)
+}
+
+fn export_parts(v: &Value) -> (String, Vec<(String, String)>) {
+    let cpu = &v["exports"][0]["domain"]["cpu"];
+    let features = cpu["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| (f["name"].as_str().expect("name").to_string(), f["policy"].as_str().expect("policy").to_string()))
+        .collect();
+    (cpu["model"].as_str().expect("model").to_string(), features)
+}
+
+/// A copy of domcapabilities `text` whose host-model CPU lacks the required features `drop`.
+fn poorer(text: &str, drop: &[String]) -> String {
+    let i = text.find("<mode name='host-model'").expect("host-model");
+    let j = i + text[i..].find("</mode>").expect("end of host-model");
+    let mut mode = text[i..j].to_string();
+    for f in drop {
+        mode = mode.replace(&format!("<feature policy='require' name='{f}'/>"), "");
+    }
+    format!("{}{mode}{}", &text[..i], &text[j..])
+}
+
+fn guest_view(stack: Stack) {
+    let what = format!("export guest view {}", stack.tag());
+    let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(stack.pack());
+    if !pack.is_dir() {
+        return skip(&what, &format!("{} is missing", pack.display()));
+    }
+    let oracle = match Oracle::new(stack, "export-view", Path::new(env!("CARGO_TARGET_TMPDIR"))) {
+        Ok(o) => o,
+        Err(why) => return skip(&what, &why),
+    };
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("export-view-{}", stack.id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("tmp");
+    let release = stack.version().as_str();
+    let mut rng = Rng::new(releases::date_seed("CPUFLEET_EXPORT_SEED", 25));
+    let mut lines = Vec::new();
+    for virttype in ["qemu", "kvm"] {
+        let o = oracle.one(&["domcapabilities", "--virttype", virttype]);
+        if !o.ok || !o.stdout.contains("<mode name='host-model' supported='yes'>") {
+            lines.push(format!("{virttype}: not available here"));
+            continue;
+        }
+        let dir = root.join(virttype);
+        std::fs::create_dir_all(&dir).expect("tmp");
+        let emulator = o.stdout.split("<path>").nth(1).and_then(|r| r.split("</path>").next()).expect("path");
+        let cache = oracle.qemu_cache(emulator, &dir.join("qemu-caps.xml")).expect("QEMU cache");
+        let d0 = write(&dir, "d0.xml", &o.stdout);
+        let required: Vec<String> = {
+            let i = o.stdout.find("<mode name='host-model'").expect("host-model");
+            let mode = &o.stdout[i..i + o.stdout[i..].find("</mode>").expect("end")];
+            mode.lines()
+                .filter(|l| l.contains("policy='require'"))
+                .filter_map(|l| l.split("name='").nth(1)?.split('\'').next().map(str::to_string))
+                .collect()
+        };
+        assert!(required.len() >= 6, "{what}: the host-model requires only {required:?}");
+        let mut variants = vec![d0.clone()];
+        for k in 1..=2 {
+            let drop: Vec<String> = (0..3).map(|_| required[rng.below(required.len())].clone()).collect();
+            variants.push(write(&dir, &format!("d{k}.xml"), &poorer(&o.stdout, &drop)));
+        }
+        let texts: Vec<String> = variants.iter().map(|v| std::fs::read_to_string(v).expect("read")).collect();
+        let set = write(&dir, "set.xml", &texts.iter().map(|t| strip_decl(t)).collect::<Vec<_>>().join("\n"));
+        let set_s = set.display().to_string();
+        let virsh = oracle.one(&["hypervisor-cpu-baseline", "--migratable", "--virttype", virttype, &set_s]);
+        assert!(virsh.ok, "{what}: virsh hypervisor-cpu-baseline: {:?}", virsh.errors);
+        let want = cpu_parts(&virsh.stdout);
+        let vs: Vec<String> = variants.iter().map(|v| v.display().to_string()).collect();
+        let (d0s, cs) = (d0.display().to_string(), cache.display().to_string());
+        let mut args = vec!["export", "kubevirt-cpu", "--libvirt", release, "--format", "json", "--baseline"];
+        args.extend(["--migratable", "--domcaps", &d0s, "--qemu-caps", &cs]);
+        args.extend(vs.iter().map(String::as_str));
+        let o = cpufleet(&args);
+        assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+        let got = export_parts(&serde_json::from_slice(&o.stdout).expect("json"));
+        assert_eq!(got, want, "{what} --virttype {virttype}: export --baseline vs hypervisor-cpu-baseline\n{}", virsh.stdout);
+        // The -cpu of the same baseline: libvirt's for a domain with virsh's baseline as its CPU.
+        let domain = format!(
+            "<domain type='{virttype}'>\n  <name>cpufleet-view</name>\n  <memory>65536</memory>\n  <os><type arch='x86_64'>hvm</type></os>\n{}</domain>\n",
+            virsh.stdout.trim_end()
+        );
+        let dom = write(&dir, "domain.xml", &domain).display().to_string();
+        let native = oracle.one(&["domxml-to-native", "qemu-argv", &dom]);
+        assert!(native.ok, "{what}: domxml-to-native: {:?}", native.errors);
+        let theirs = native.stdout.split(" -cpu ").nth(1).and_then(|r| r.split(' ').next()).expect("-cpu").to_string();
+        args[1] = "qemu-cpu";
+        args.retain(|a| *a != "--format" && *a != "json");
+        let o = cpufleet(&args);
+        assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim_end(), theirs, "{what} --virttype {virttype}: qemu-cpu");
+        let mut line = format!("{virttype}: baseline {} + {} features equal, -cpu equal", want.0, want.1.len());
+        if virttype == "kvm" {
+            line.push_str(&inventory_checks(&what, &oracle, &dir, &texts, release, &want));
+        }
+        lines.push(line);
+    }
+    summary::summary(&format!("{what}: {}\n", lines.join("; ")));
+}
+
+/// The inventory form (KVM): the pool's export equals `want`, and Nova's flags pass the
+/// hypervisor compare of each host.
+fn inventory_checks(
+    what: &str,
+    oracle: &Oracle,
+    dir: &Path,
+    texts: &[String],
+    release: &str,
+    want: &(String, Vec<(String, String)>),
+) -> String {
+    let inv = dir.join("inv");
+    let pool = inv.join("pool");
+    std::fs::create_dir_all(&pool).expect("tmp");
+    for (k, t) in texts.iter().enumerate() {
+        write(&pool, &format!("h{k}.xml"), t);
+    }
+    let inv_s = inv.display().to_string();
+    let base = ["--libvirt", release, "--migratable", "--inventory", &inv_s, "--format", "json"];
+    let o = cpufleet(&[&["export", "kubevirt-cpu"], &base[..]].concat());
+    assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+    let got = export_parts(&serde_json::from_slice(&o.stdout).expect("json"));
+    assert_eq!(&got, want, "{what}: export --inventory vs hypervisor-cpu-baseline");
+    let o = cpufleet(&[&["export", "nova"], &base[..]].concat());
+    assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let e = &v["exports"][0];
+    let mut cpu = format!("<cpu match='exact'>\n  <model>{}</model>\n", e["cpu_models"][0].as_str().expect("model"));
+    for f in e["cpu_model_extra_flags"].as_array().expect("flags") {
+        let f = f.as_str().expect("flag");
+        let (policy, name) = f.strip_prefix('-').map_or(("require", f), |n| ("disable", n));
+        cpu.push_str(&format!("  <feature policy='{policy}' name='{name}'/>\n"));
+    }
+    cpu.push_str("</cpu>\n");
+    let nova = write(dir, "nova-cpu.xml", &cpu).display().to_string();
+    let v = oracle.one(&["hypervisor-cpu-compare", "--virttype", "kvm", &nova]);
+    assert!(v.ok && !v.stdout.contains("incompatible"), "{what}: Nova's CPU on the host: {:?} {}\n{cpu}", v.errors, v.stdout);
+    for k in 1..texts.len() {
+        let dk = pool.join(format!("h{k}.xml")).display().to_string();
+        let o = cpufleet(&["hypervisor-compare", "--libvirt", release, "--domcaps", &dk, &nova]);
+        assert!(o.status.success(), "{what}: Nova's CPU on h{k}: {}", String::from_utf8_lossy(&o.stdout));
+    }
+    format!(", --inventory equal, Nova's {} flags pass on all 3 hosts", e["cpu_model_extra_flags"].as_array().map_or(0, Vec::len))
+}
+
+#[test]
+fn export_guest_view_9_0_0_qemu_7_2() {
+    guest_view(Stack::find("9.0.0", "7.2"));
+}
+
+#[test]
+fn export_guest_view_11_3_0_qemu_7_2() {
+    guest_view(Stack::find("11.3.0", "7.2"));
+}
+
+#[test]
+fn export_guest_view_11_3_0_qemu_10_0() {
+    guest_view(Stack::find("11.3.0", "10.0"));
+}
+
+#[test]
+fn export_guest_view_12_9_0_qemu_11_1() {
+    guest_view(Stack::find("12.9.0", "11.1"));
+}
