@@ -648,7 +648,16 @@ fn export_item(format: ExportFormat, item: &Item, name: &str, map: &CpuMap, tabl
                 warnings: q.warnings,
             })
         }
-        (None, Some((cpu, _))) if format == ExportFormat::Proxmox => export(format, cpu, name, map, tables),
+        (None, Some((cpu, props))) if format == ExportFormat::Proxmox => export(format, cpu, name, map, tables).map(|mut e| {
+            if !props.is_empty() {
+                let list: Vec<String> = props.iter().map(|p| p.to_string()).collect();
+                e.warnings.push(format!(
+                    "libvirt's -cpu also has {}, which is not part of a Proxmox CPU model (set what Proxmox has an option for, such as phys-bits, in the VM's cpu setting)",
+                    list.join(",")
+                ));
+            }
+            e
+        }),
         (None, _) => export(format, &item.cpu, name, map, tables),
     };
     result.map_err(|e| match (&e, item.at) {

@@ -163,13 +163,87 @@ fn guest_view(stack: Stack) {
         let o = cpufleet(&args);
         assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim_end(), theirs, "{what} --virttype {virttype}: qemu-cpu");
-        let mut line = format!("{virttype}: baseline {} + {} features equal, -cpu equal", want.0, want.1.len());
+        let proxmox = proxmox_matches(&what, &map_of(stack), &args, &theirs);
+        let mut line = format!("{virttype}: baseline {} + {} features equal, -cpu equal, {proxmox}", want.0, want.1.len());
         if virttype == "kvm" {
             line.push_str(&inventory_checks(&what, &oracle, &dir, &texts, release, &want));
         }
         lines.push(line);
     }
     summary::summary(&format!("{what}: {}\n", lines.join("; ")));
+}
+
+fn map_of(stack: Stack) -> cpufleet_engine::CpuMap {
+    cpufleet_engine::CpuMap::embedded(stack.version()).expect("map")
+}
+
+/// Features named in a `-cpu` argument after its model, `_` read as `-` (as QEMU does):
+/// (model, [(name, on)]), Proxmox's `+f`/`-f` and libvirt's `f=on|off` alike.
+fn cpu_features(arg: &str) -> (String, Vec<(String, bool)>) {
+    let mut parts = arg.split(',');
+    let model = parts.next().unwrap_or_default().to_string();
+    let features = parts
+        .filter_map(|p| match (p.strip_prefix('+'), p.strip_prefix('-'), p.split_once('=')) {
+            (Some(f), _, _) => Some((f.replace('_', "-"), true)),
+            (_, Some(f), _) => Some((f.replace('_', "-"), false)),
+            (_, _, Some((f, v))) if v == "on" || v == "off" => Some((f.replace('_', "-"), v == "on")),
+            _ => None,
+        })
+        .collect();
+    (model, features)
+}
+
+/// The Proxmox entry of the same baseline gives libvirt's `-cpu`: Proxmox runs
+/// `-cpu REPORTED,FLAGS` with its own defaults for the model (qemu-server `get_pve_cpu_flags`:
+/// `-rdtscp` on Opteron models, `+lahf_lm`/`+sep` on kvm64/kvm32) under the custom flags. Every
+/// feature either string names must end up the same; one named on one side only is compared
+/// with the model's definition (libvirt's map standing in for QEMU's: the same model).
+fn proxmox_matches(what: &str, map: &cpufleet_engine::CpuMap, args: &[&str], libvirt: &str) -> String {
+    let mut a: Vec<&str> = args.to_vec();
+    a[1] = "proxmox";
+    a.extend(["--name", "pool", "--format", "json"]);
+    let o = cpufleet(&a);
+    assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let e = &v["exports"][0];
+    let reported = e["reported-model"].as_str().expect("reported-model").to_string();
+    let flags: Vec<&str> = e["flags"].as_array().expect("flags").iter().map(|f| f.as_str().expect("flag")).collect();
+    let mut defaults: Vec<String> = Vec::new();
+    if reported.starts_with("Opteron") {
+        defaults.push("-rdtscp".into());
+    }
+    if reported == "kvm64" || reported == "kvm32" {
+        defaults.extend(["+lahf_lm".to_string(), "+sep".to_string()]);
+    }
+    let mut pve: Vec<(String, bool)> = cpu_features(&format!("{reported},{}", defaults.join(","))).1;
+    for (f, on) in cpu_features(&format!("{reported},{}", flags.join(","))).1 {
+        pve.retain(|(g, _)| *g != f);
+        pve.push((f, on));
+    }
+    let (model, theirs) = cpu_features(libvirt);
+    assert_eq!(reported, model, "{what}: Proxmox's reported model vs libvirt's -cpu {libvirt}");
+    let x = &map.x86;
+    let in_model = |f: &str| {
+        let lv = x.features.iter().find(|g| g.name.replace('_', "-") == f).map(|g| g.name.clone());
+        lv.and_then(|n| x.feature_id(&n)).is_some_and(|id| x.model(&model).is_some_and(|m| m.features.contains(id)))
+    };
+    let state = |list: &[(String, bool)], f: &str| list.iter().rev().find(|(g, _)| g == f).map_or_else(|| in_model(f), |(_, on)| *on);
+    // Properties that are not CPU features (libvirt's `host-phys-bits…` from `<maxphysaddr>`) are
+    // not part of a Proxmox CPU model; the export warns about them.
+    let table = cpufleet_export::NameTable::embedded(cpufleet_export::Vocabulary::Qemu).expect("QEMU names");
+    let feature = |f: &String| table.libvirt(f).is_some();
+    let props: Vec<&String> = theirs.iter().map(|(f, _)| f).filter(|f| !feature(f)).collect();
+    if !props.is_empty() {
+        let warnings = e["warnings"].to_string();
+        assert!(props.iter().all(|p| warnings.contains(p.as_str())), "{what}: no warning about {props:?}: {warnings}");
+    }
+    let mut names: Vec<&String> = pve.iter().chain(theirs.iter()).map(|(f, _)| f).filter(|f| feature(f)).collect();
+    names.sort();
+    names.dedup();
+    for f in &names {
+        assert_eq!(state(&pve, f), state(&theirs, f), "{what}: feature {f}: Proxmox {reported} +{flags:?} vs libvirt's -cpu {libvirt}");
+    }
+    format!("Proxmox's -cpu agrees on {} features", names.len())
 }
 
 /// The inventory form (KVM): the pool's export equals `want`, and Nova's flags pass the
