@@ -14,13 +14,13 @@ use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86;
 use cpufleet_engine::xml::{self, CpuDocument, CpuSpan, DocKind, Limits, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap};
-use cpufleet_sim::kvm_view::KvmView;
 use cpufleet_export::cpuinfo::{host_from_cpuinfo, looks_like_cpuinfo, MSR_WARNING};
 use cpufleet_export::kubevirt::{self, HostCpuFacts, DEFAULT_OBSOLETE_CPU_MODELS};
 use cpufleet_export::{export, Export, ExportError, ExportFormat, NameTables, Takes};
 use cpufleet_io::{
     gather_inputs, not_xml, print_stdout, read_file, read_input_any, CliError, CliResult, Input, NOT_XML,
 };
+use cpufleet_sim::kvm_view::KvmView;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -108,13 +108,18 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
         )));
     }
     if per_host && a.view == ViewArg::Raw {
-        return Err(CliError::new(format!("{} answers per host CPU as its document shows it: --view applies to guest formats", a.target)));
+        return Err(CliError::new(format!(
+            "{} answers per host CPU as its document shows it: --view applies to guest formats",
+            a.target
+        )));
     }
     if a.caps.is_some() && a.domcaps.is_none() && a.target != ExportFormat::KubevirtLabels {
         return Err(CliError::new("--caps applies with --domcaps (guest formats) or to kubevirt-labels"));
     }
     if a.view == ViewArg::Raw && a.domcaps.is_some() {
-        return Err(CliError::new("--domcaps is the hypervisor (guest) view; --view raw reads the raw host CPUs instead"));
+        return Err(CliError::new(
+            "--domcaps is the hypervisor (guest) view; --view raw reads the raw host CPUs instead",
+        ));
     }
     if a.migratable && !a.baseline && a.inventory.is_none() {
         return Err(CliError::new("--migratable applies with --baseline or --inventory"));
@@ -263,9 +268,7 @@ fn start_refused(map: &CpuMap, item: &Item, e: &LibvirtError) -> CliResult<Outco
     }
     eprintln!("error: {e}");
     match e.code {
-        ErrorCode::CpuIncompatible | ErrorCode::ConfigUnsupported | ErrorCode::OperationFailed => {
-            Ok(Outcome::Negative)
-        }
+        ErrorCode::CpuIncompatible | ErrorCode::ConfigUnsupported | ErrorCode::OperationFailed => Ok(Outcome::Negative),
         _ => Err(CliError::file(&item.path, format!("{}: the QEMU driver would refuse this: {e}", item.source))),
     }
 }
@@ -365,16 +368,20 @@ fn input_items<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) -> CliResul
                 let hv = Hypervisor::from_domcaps(map, &l.bytes, limits(&a.common))
                     .map_err(|e| CliError::file(l.input.path(), e))?;
                 let host = hv.host_model_as_host(map).map_err(|e| CliError::file(l.input.path(), e))?;
-                Some(host.ok_or_else(|| CliError::file(l.input.path(), "the domcapabilities document has no host-model CPU"))?)
+                Some(host.ok_or_else(|| {
+                    CliError::file(l.input.path(), "the domcapabilities document has no host-model CPU")
+                })?)
             }
             false => None,
         };
         // A domain's settings that reach -cpu (its <features>, <clock>, <devices>' Hyper-V panic).
         let domain = match l.doc.kinds.as_slice() {
-            [DocKind::Domain] => xml::read_domain(&l.bytes, map.version(), limits(&a.common))
-                .map_err(|e| CliError::file(l.input.path(), e))?
-                .domain
-                .features,
+            [DocKind::Domain] => {
+                xml::read_domain(&l.bytes, map.version(), limits(&a.common))
+                    .map_err(|e| CliError::file(l.input.path(), e))?
+                    .domain
+                    .features
+            }
             _ => DomainFeatures::default(),
         };
         for r in l.cpu_refs() {
@@ -507,7 +514,7 @@ fn caps_tsc(a: &ExportArgs, map: &CpuMap, caps: &Path) -> CliResult<Option<(u64,
 }
 
 /// Why a pool has no common CPU, and what to do: the one-line note for it.
-fn pool_note(map: &CpuMap, name: &str, cpus: &[&CpuDef], e: &str) -> String {
+fn pool_note(name: &str, cpus: &[&CpuDef], e: &str) -> String {
     let mut vendors: Vec<&str> = Vec::new();
     for c in cpus {
         let v = c.vendor.as_deref().unwrap_or("unknown-vendor");
@@ -515,7 +522,6 @@ fn pool_note(map: &CpuMap, name: &str, cpus: &[&CpuDef], e: &str) -> String {
             vendors.push(v);
         }
     }
-    let _ = map;
     match vendors.len() {
         n if n > 1 => {
             let (last, rest) = vendors.split_last().expect("two or more");
@@ -543,12 +549,11 @@ fn inventory_items(
             let cpus: Vec<&CpuDef> = p.hosts.iter().map(|h| &inv.cpus[h.cpu.index()]).collect();
             for h in &p.hosts {
                 let i = h.cpu.index();
-                if !hv_of.contains_key(&i) {
-                    let hv = match inv.hypervisors.get(i).cloned().flatten() {
+                if let std::collections::hash_map::Entry::Vacant(slot) = hv_of.entry(i) {
+                    slot.insert(match inv.hypervisors.get(i).cloned().flatten() {
                         Some(b) => *b,
                         None => kvm_hypervisor(map, kvm, &inv.cpus[i], &h.path)?,
-                    };
-                    hv_of.insert(i, hv);
+                    });
                 }
             }
             let hvs: Vec<&Hypervisor> = p.hosts.iter().map(|h| &hv_of[&h.cpu.index()]).collect();
@@ -574,7 +579,7 @@ fn inventory_items(
             };
             match item {
                 Ok(item) => items.push(item),
-                Err(e) => notes.push(pool_note(map, &p.name, &cpus, &e)),
+                Err(e) => notes.push(pool_note(&p.name, &cpus, &e)),
             }
         }
         return Ok(items);

@@ -60,7 +60,11 @@ fn baseline_flag_equals_exporting_the_baseline_command() {
     }
     // The default (guest) view is the QEMU driver's: the KVM view's hypervisor baseline, started.
     let (code, q, err) = run(&["export", "qemu-cpu", "--baseline", s(&a), s(&b)]);
-    assert_eq!((code, q.as_str()), (0, "SandyBridge,hypervisor=on,arat=on,tsc-adjust=on,umip=on,arch-capabilities=on\n"), "{err}");
+    assert_eq!(
+        (code, q.as_str()),
+        (0, "SandyBridge,hypervisor=on,arat=on,tsc-adjust=on,umip=on,arch-capabilities=on\n"),
+        "{err}"
+    );
     let (_, q, _) = run(&["export", "qemu-cpu", s(&base)]);
     assert_eq!(q, "SandyBridge,vmx=on\n");
     let (_, n, _) = run(&["export", "nova", s(&base)]);
@@ -333,7 +337,8 @@ fn inventory_pool_without_an_answer_is_a_note() {
             assert_eq!(code, 0, "{f} {view}: {err}");
             assert!(err.contains("note: pool2 mixes Intel and AMD hosts: no common CPU; split it"), "{f}: {err}");
             let v: Value = serde_json::from_str(&out).unwrap();
-            let names: Vec<&str> = v["exports"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+            let names: Vec<&str> =
+                v["exports"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
             assert_eq!(names, ["amd", "intel-a", "intel-b"], "{f} {view}");
             assert_eq!(v["notes"][0], "pool2 mixes Intel and AMD hosts: no common CPU; split it");
             assert_eq!(v["view"], view);

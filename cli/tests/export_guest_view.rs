@@ -22,7 +22,6 @@ mod diffgen;
 #[allow(dead_code)]
 mod qemu_oracle;
 #[path = "../../engine/tests/common/releases.rs"]
-#[allow(dead_code)]
 mod releases;
 #[path = "../../engine/tests/common/summary.rs"]
 mod summary;
@@ -148,7 +147,11 @@ fn guest_view(stack: Stack) {
         let o = cpufleet(&args);
         assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
         let got = export_parts(&serde_json::from_slice(&o.stdout).expect("json"));
-        assert_eq!(got, want, "{what} --virttype {virttype}: export --baseline vs hypervisor-cpu-baseline\n{}", virsh.stdout);
+        assert_eq!(
+            got, want,
+            "{what} --virttype {virttype}: export --baseline vs hypervisor-cpu-baseline\n{}",
+            virsh.stdout
+        );
         // The -cpu of the same baseline: libvirt's for a domain with virsh's baseline as its CPU.
         let domain = format!(
             "<domain type='{virttype}'>\n  <name>cpufleet-view</name>\n  <memory>65536</memory>\n  <os><type arch='x86_64'>hvm</type></os>\n{}</domain>\n",
@@ -164,7 +167,8 @@ fn guest_view(stack: Stack) {
         assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim_end(), theirs, "{what} --virttype {virttype}: qemu-cpu");
         let proxmox = proxmox_matches(&what, &map_of(stack), &args, &theirs);
-        let mut line = format!("{virttype}: baseline {} + {} features equal, -cpu equal, {proxmox}", want.0, want.1.len());
+        let mut line =
+            format!("{virttype}: baseline {} + {} features equal, -cpu equal, {proxmox}", want.0, want.1.len());
         if virttype == "kvm" {
             line.push_str(&inventory_checks(&what, &oracle, &dir, &texts, release, &want));
         }
@@ -227,7 +231,9 @@ fn proxmox_matches(what: &str, map: &cpufleet_engine::CpuMap, args: &[&str], lib
         let lv = x.features.iter().find(|g| g.name.replace('_', "-") == f).map(|g| g.name.clone());
         lv.and_then(|n| x.feature_id(&n)).is_some_and(|id| x.model(&model).is_some_and(|m| m.features.contains(id)))
     };
-    let state = |list: &[(String, bool)], f: &str| list.iter().rev().find(|(g, _)| g == f).map_or_else(|| in_model(f), |(_, on)| *on);
+    let state = |list: &[(String, bool)], f: &str| {
+        list.iter().rev().find(|(g, _)| g == f).map_or_else(|| in_model(f), |(_, on)| *on)
+    };
     // Properties that are not CPU features (libvirt's `host-phys-bits…` from `<maxphysaddr>`) are
     // not part of a Proxmox CPU model; the export warns about them.
     let table = cpufleet_export::NameTable::embedded(cpufleet_export::Vocabulary::Qemu).expect("QEMU names");
@@ -241,7 +247,11 @@ fn proxmox_matches(what: &str, map: &cpufleet_engine::CpuMap, args: &[&str], lib
     names.sort();
     names.dedup();
     for f in &names {
-        assert_eq!(state(&pve, f), state(&theirs, f), "{what}: feature {f}: Proxmox {reported} +{flags:?} vs libvirt's -cpu {libvirt}");
+        assert_eq!(
+            state(&pve, f),
+            state(&theirs, f),
+            "{what}: feature {f}: Proxmox {reported} +{flags:?} vs libvirt's -cpu {libvirt}"
+        );
     }
     format!("Proxmox's -cpu agrees on {} features", names.len())
 }
@@ -281,13 +291,21 @@ fn inventory_checks(
     cpu.push_str("</cpu>\n");
     let nova = write(dir, "nova-cpu.xml", &cpu).display().to_string();
     let v = oracle.one(&["hypervisor-cpu-compare", "--virttype", "kvm", &nova]);
-    assert!(v.ok && !v.stdout.contains("incompatible"), "{what}: Nova's CPU on the host: {:?} {}\n{cpu}", v.errors, v.stdout);
+    assert!(
+        v.ok && !v.stdout.contains("incompatible"),
+        "{what}: Nova's CPU on the host: {:?} {}\n{cpu}",
+        v.errors,
+        v.stdout
+    );
     for k in 1..texts.len() {
         let dk = pool.join(format!("h{k}.xml")).display().to_string();
         let o = cpufleet(&["hypervisor-compare", "--libvirt", release, "--domcaps", &dk, &nova]);
         assert!(o.status.success(), "{what}: Nova's CPU on h{k}: {}", String::from_utf8_lossy(&o.stdout));
     }
-    format!(", --inventory equal, Nova's {} flags pass on all 3 hosts", e["cpu_model_extra_flags"].as_array().map_or(0, Vec::len))
+    format!(
+        ", --inventory equal, Nova's {} flags pass on all 3 hosts",
+        e["cpu_model_extra_flags"].as_array().map_or(0, Vec::len)
+    )
 }
 
 #[test]

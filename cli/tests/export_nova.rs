@@ -141,7 +141,8 @@ fn failing(map: &CpuMap, pools: &[Pool], root: &Path, view: &str) -> (usize, usi
 #[test]
 fn nova_extra_flags_pass_the_hypervisor_compare_of_their_hosts() {
     for (version, pack) in [(LibvirtVersion::V9_0_0, "libvirt-9.0.0"), (LibvirtVersion::V11_3_0, "libvirt-11.3.0")] {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(pack).join("cputestdata");
+        let dir =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(pack).join("cputestdata");
         if !dir.is_dir() {
             assert_ne!(std::env::var("CPUFLEET_REQUIRE_CONFORMANCE").as_deref(), Ok("1"), "{} missing", dir.display());
             println!("SKIPPED nova flags {pack}: {} absent", dir.display());

@@ -21,7 +21,6 @@ mod diffgen;
 #[allow(dead_code)]
 mod qemu_oracle;
 #[path = "../../engine/tests/common/releases.rs"]
-#[allow(dead_code)]
 mod releases;
 #[path = "../../engine/tests/common/summary.rs"]
 mod summary;
