@@ -3,6 +3,12 @@
 //! host of `--inventory DIR`; guest formats export each guest CPU of the inputs, or the baseline
 //! of the inputs' host CPUs (`--baseline`), or each pool's baseline (`--inventory DIR`).
 //! `/proc/cpuinfo` and `lscpu` text are host inputs too, with a warning.
+//!
+//! Guest formats answer in the guest view by default: the CPU as libvirt's QEMU driver starts it
+//! on the hypervisor it is for (`--domcaps`, `--host`'s domcapabilities or the KVM view of its
+//! CPU, an inventory host's `HOST.domcaps.xml` or KVM view), baselines computed as
+//! `hypervisor-cpu-baseline`; one path for every format (`start_item`). `--view raw` keeps the
+//! raw host CPUs, with a warning naming the host-only features.
 
 use crate::hypervisor::{command_line_names, load_hypervisor, HypervisorArgs};
 use crate::inputs::{self, first_cpu, op_error, CpuRef, Loaded};
@@ -36,10 +42,12 @@ pub struct ExportArgs {
     /// Text (what the consuming project reads) or JSON.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Guest formats: export the baseline of the inputs' host CPUs (as `cpufleet baseline`).
+    /// Guest formats: export the baseline of the inputs' host CPUs: what guests get on all of them
+    /// (`hypervisor-baseline` of their QEMU/KVM host-models), or with --view raw `cpufleet baseline`.
     #[arg(long)]
     pub baseline: bool,
-    /// With --baseline or --inventory: drop features that block migration (virsh --migratable).
+    /// With --baseline or --inventory: drop features that block migration (virsh --migratable;
+    /// what pool-baseline guests are configured with).
     #[arg(long)]
     pub migratable: bool,
     /// Guest formats: the host the guest starts on (a host CPU, `virsh capabilities`, or its
@@ -66,7 +74,7 @@ pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = ViewArg::Guest)]
     pub view: ViewArg,
     /// A fleet inventory (DIR/POOL/HOST.xml): every host (per-host formats, named POOL/HOST) or
-    /// each pool's baseline (guest formats, named POOL).
+    /// each pool's baseline (guest formats, named POOL; a pool without one is a note).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["inputs", "baseline"])]
     pub inventory: Option<PathBuf>,
     /// Name of the export (the Proxmox model, the KubeVirt node); several get -1, -2, … Default:
