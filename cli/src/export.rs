@@ -146,8 +146,13 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
     let mut items = match &a.inventory {
         Some(dir) => inventory_items(a, &map, &kvm, dir, &mut notes)?,
         None if a.baseline => {
+            let x86 = all_x86(&map, docs.iter().flat_map(|l| l.doc.cpus.iter()));
             let item = match a.view {
-                ViewArg::Guest => hv_baseline_item(a, &map, &kvm, &docs, hv.as_ref())?,
+                ViewArg::Guest if x86 || hv.is_some() => hv_baseline_item(a, &map, &kvm, &docs, hv.as_ref())?,
+                ViewArg::Guest => raw_baseline_item(a, &map, &kvm, &docs)?.map(|mut item| {
+                    item.warnings = vec![NOT_X86.to_string()];
+                    item
+                }),
                 ViewArg::Raw => raw_baseline_item(a, &map, &kvm, &docs)?,
             };
             match item {
@@ -174,7 +179,7 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
                         return start_refused(&map, item, &e);
                     }
                 }
-                (ViewArg::Guest, None, _) => assumed = true,
+                (ViewArg::Guest, None, _) => assumed |= item.at.is_some(),
                 (ViewArg::Raw, _, Some(h)) => update_on(&map, h, item)?,
                 (ViewArg::Raw, _, None) => {}
             }
@@ -291,16 +296,28 @@ fn host_only(map: &CpuMap, raw: &CpuDef, guest: &CpuDef) -> Vec<String> {
     r.into_iter().filter(|f| !g.contains(f)).collect()
 }
 
-/// The raw view's warning naming the host-only features.
-fn raw_warning(features: &[String]) -> String {
-    match features.is_empty() {
-        true => "--view raw: the raw host CPUs; here no feature beyond what QEMU/KVM gives guests".to_string(),
-        false => format!(
+/// The raw view's warning naming the host-only features (None: no guest view to compare with).
+fn raw_warning(features: Option<&[String]>) -> String {
+    match features {
+        None => {
+            "--view raw: the raw host CPUs (no guest view of these hosts to name the host-only features)".to_string()
+        }
+        Some([]) => "--view raw: the raw host CPUs; here no feature beyond what QEMU/KVM gives guests".to_string(),
+        Some(f) => format!(
             "--view raw: the raw host CPUs; these features are host-only (QEMU/KVM never gives them to a guest): {}",
-            features.join(" ")
+            f.join(" ")
         ),
     }
 }
+
+/// Whether every CPU is an x86 one (the guest view, a QEMU/KVM view, is x86's; ppc64 CPUs are
+/// compared by model name and answer in the raw view, with a warning).
+fn all_x86<'c>(map: &CpuMap, mut cpus: impl Iterator<Item = &'c CpuDef>) -> bool {
+    cpus.all(|c| matches!(Arch::of_cpu(map, c), Ok(Arch::X86)))
+}
+
+/// The warning of a guest-view answer that is the raw one because the hosts are not x86.
+const NOT_X86: &str = "not x86 hosts: cpufleet has no QEMU/KVM view of them; answered as in --view raw";
 
 /// Reads every input: CPU documents, or `/proc/cpuinfo` / `lscpu` text as one host CPU.
 fn read_inputs(args: &[PathBuf], common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<Vec<Loaded>> {
@@ -445,7 +462,7 @@ fn raw_baseline_item<'a>(a: &ExportArgs, map: &CpuMap, kvm: &KvmView, docs: &'a 
     let n_cpus: usize = docs.iter().map(|l| l.doc.cpus.len()).sum();
     let mut warnings = cpuinfo_warnings(docs);
     let guest = hv_baseline_item(a, map, kvm, docs, None).ok().and_then(Result::ok);
-    warnings.push(raw_warning(&guest.map_or_else(Vec::new, |g| host_only(map, &cpu, &g.cpu))));
+    warnings.push(raw_warning(guest.map(|g| host_only(map, &cpu, &g.cpu)).as_deref()));
     let source = format!("baseline of {n_cpus} host CPU(s)");
     Ok(Ok(computed("baseline".into(), source, docs[0].input.path().to_path_buf(), cpu, warnings)))
 }
@@ -535,6 +552,9 @@ fn pool_note(name: &str, cpus: &[&CpuDef], e: &str) -> String {
             let (last, rest) = vendors.split_last().expect("two or more");
             format!("{name} mixes {} and {last} hosts: no common CPU; split it", rest.join(", "))
         }
+        _ if e.starts_with("no guest view") => {
+            format!("{name}: {e}; give its hosts' HOST.domcaps.xml, or use --view raw")
+        }
         _ => format!("{name}: no common CPU ({e}); split it or check its hosts"),
     }
 }
@@ -552,36 +572,42 @@ fn inventory_items(
     let inv = crate::inventory::read(&a.common, dir, false)?;
     let mut items = Vec::new();
     if a.target.takes() == Takes::GuestCpu {
-        let mut hv_of: HashMap<usize, Hypervisor> = HashMap::new();
+        let mut hv_of: HashMap<usize, Result<Hypervisor, String>> = HashMap::new();
         for p in &inv.pools {
             let cpus: Vec<&CpuDef> = p.hosts.iter().map(|h| &inv.cpus[h.cpu.index()]).collect();
             for h in &p.hosts {
                 let i = h.cpu.index();
                 if let std::collections::hash_map::Entry::Vacant(slot) = hv_of.entry(i) {
                     slot.insert(match inv.hypervisors.get(i).cloned().flatten() {
-                        Some(b) => *b,
-                        None => kvm_hypervisor(map, kvm, &inv.cpus[i], &h.path)?,
+                        Some(b) => Ok(*b),
+                        None => kvm_hypervisor(map, kvm, &inv.cpus[i], &h.path).map_err(|e| e.to_string()),
                     });
                 }
             }
-            let hvs: Vec<&Hypervisor> = p.hosts.iter().map(|h| &hv_of[&h.cpu.index()]).collect();
-            let reported: Option<Vec<CpuDef>> = hvs.iter().map(|h| h.reported.clone()).collect();
-            let guest = match reported {
-                Some(r) => hvs[0].baseline(&map.x86, &r, false, a.migratable).map_err(|e| e.to_string()),
-                None => Err("a host's domcapabilities reports no host-model CPU".to_string()),
+            let hvs: Result<Vec<&Hypervisor>, String> =
+                p.hosts.iter().map(|h| hv_of[&h.cpu.index()].as_ref().map_err(Clone::clone)).collect();
+            let guest = match &hvs {
+                Err(e) => Err(format!("no guest view of a host: {e}")),
+                Ok(hvs) => match hvs.iter().map(|h| h.reported.clone()).collect::<Option<Vec<CpuDef>>>() {
+                    Some(r) => hvs[0].baseline(&map.x86, &r, false, a.migratable).map_err(|e| e.to_string()),
+                    None => Err("a host's domcapabilities reports no host-model CPU".to_string()),
+                },
             };
             let source = format!("pool {} ({} hosts)", p.name, p.hosts.len());
-            let item = match a.view {
+            let x86 = all_x86(map, cpus.iter().copied());
+            let view = if x86 { a.view } else { ViewArg::Raw };
+            let item = match view {
                 ViewArg::Guest => guest.map(|cpu| {
                     let mut item = computed(p.name.clone(), source, p.path.clone(), cpu, vec![]);
-                    item.hv = Some(hvs[0].clone());
+                    item.hv = hvs.as_ref().ok().map(|h| h[0].clone());
                     item
                 }),
                 ViewArg::Raw => {
                     let owned: Vec<CpuDef> = cpus.iter().map(|&c| c.clone()).collect();
                     ops::baseline(map, &owned, None, a.migratable).map_err(|e| e.to_string()).map(|cpu| {
-                        let only = guest.as_ref().map_or_else(|_| Vec::new(), |g| host_only(map, &cpu, g));
-                        computed(p.name.clone(), source, p.path.clone(), cpu, vec![raw_warning(&only)])
+                        let only = guest.as_ref().ok().map(|g| host_only(map, &cpu, g));
+                        let w = if x86 { raw_warning(only.as_deref()) } else { NOT_X86.to_string() };
+                        computed(p.name.clone(), source, p.path.clone(), cpu, vec![w])
                     })
                 }
             };

@@ -312,3 +312,29 @@ impl CpuStanza {
         })
     }
 }
+
+#[cfg(test)]
+mod node_name_tests {
+    use super::{is_dns1123_subdomain, node_name};
+
+    #[test]
+    fn inventory_names_map_to_valid_node_names() {
+        for (name, want) in [
+            ("amd-epyc/amd-r1-n01", "amd-epyc.amd-r1-n01"),
+            ("AMD-EPYC/amd_r1_N01", "amd-epyc.amd-r1-n01"),
+            ("node1", "node1"),
+            ("-x-/--y--", "x.y"),
+            ("///", "node"),
+            ("pool/host.example.com", "pool.host.example.com"),
+        ] {
+            assert_eq!(node_name(name), want, "{name}");
+            assert!(is_dns1123_subdomain(want), "{want}");
+        }
+        let long = format!("{}/h", "a".repeat(300));
+        let n = node_name(&long);
+        assert!(n.len() <= 253 && is_dns1123_subdomain(&n), "{n}");
+        for bad in ["", "A", "a..b", "-a", "a-", "a_b", &"a".repeat(254)] {
+            assert!(!is_dns1123_subdomain(bad), "{bad}");
+        }
+    }
+}
