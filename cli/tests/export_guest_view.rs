@@ -10,10 +10,14 @@
 //!   (with policies, in order) of virsh's baseline of the three documents;
 //! - `export qemu-cpu` of the same is the `-cpu` of `virsh domxml-to-native` of a domain with
 //!   virsh's baseline as its CPU;
+//! - Proxmox's `-cpu` for the same baseline's entry (`-cpu REPORTED,FLAGS` after qemu-server's own
+//!   defaults) sets every feature as libvirt's `-cpu` does;
 //! - KVM only (an inventory holds KVM hosts): `export kubevirt-cpu --inventory` of a pool whose
 //!   hosts are D, D1, D2 gives the same, and `export nova --inventory`'s flags pass Nova's start-up
 //!   check, `virsh hypervisor-cpu-compare` of the host (D, the driver's own) and cpufleet's
-//!   `hypervisor-compare` of the others.
+//!   `hypervisor-compare` of the others; `export kubevirt-labels --caps` of D is what the
+//!   node-labeller's rules give from the real driver's answers, `cpu-timer` included. Without
+//!   /dev/kvm these KVM checks do not run, and the summary line says so.
 
 #[path = "support/diffgen.rs"]
 #[allow(dead_code)]
@@ -171,6 +175,7 @@ fn guest_view(stack: Stack) {
             format!("{virttype}: baseline {} + {} features equal, -cpu equal, {proxmox}", want.0, want.1.len());
         if virttype == "kvm" {
             line.push_str(&inventory_checks(&what, &oracle, &dir, &texts, release, &want));
+            line.push_str(&kubevirt_labels(&what, &oracle, &d0, &caps_of(&oracle, &dir), release));
         }
         lines.push(line);
     }
@@ -254,6 +259,89 @@ fn proxmox_matches(what: &str, map: &cpufleet_engine::CpuMap, args: &[&str], lib
         );
     }
     format!("Proxmox's -cpu agrees on {} features", names.len())
+}
+
+/// `virsh capabilities` of the oracle, written beside.
+fn caps_of(oracle: &Oracle, dir: &Path) -> PathBuf {
+    let caps = oracle.one(&["capabilities"]);
+    assert!(caps.ok, "virsh capabilities: {:?}", caps.errors);
+    write(dir, "capabilities.xml", &caps.stdout)
+}
+
+/// KubeVirt's node-labeller on the driver's own KVM host, its rules applied here to what the real
+/// driver says (`pkg/virt-handler/node-labeller/`): `cpu-feature` for each required feature of
+/// `virsh hypervisor-cpu-baseline --features` of the domcapabilities (`node-labeller.sh`'s
+/// `supported_features.xml`), `cpu-model` for each custom model not marked `usable='no'` (none of
+/// KubeVirt's obsolete ones), `host-model-cpu` and `cpu-vendor` of the host-model, and the
+/// `cpu-timer` labels of `virsh capabilities`' TSC counter; the Node's name a valid Kubernetes name.
+fn kubevirt_labels(what: &str, oracle: &Oracle, domcaps: &Path, caps: &Path, release: &str) -> String {
+    let (dc, cp) = (domcaps.display().to_string(), caps.display().to_string());
+    let o = cpufleet(&["export", "kubevirt-labels", "--libvirt", release, "--caps", &cp, "--format", "json", &dc]);
+    assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let labels = v["exports"][0]["labels"].as_object().expect("labels");
+    let node = v["exports"][0]["node"].as_str().expect("node");
+    assert!(
+        !node.is_empty()
+            && node.split('.').all(|l| !l.is_empty()
+                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')),
+        "{what}: node name {node}"
+    );
+    let ns = "node.kubevirt.io";
+    let mut want: Vec<String> = Vec::new();
+    let base = oracle.one(&["hypervisor-cpu-baseline", "--features", "--virttype", "kvm", &dc]);
+    assert!(base.ok, "{what}: {:?}", base.errors);
+    for (name, policy) in cpu_parts(&base.stdout).1 {
+        if policy == "require" {
+            want.push(format!("cpu-feature.{ns}/{name}"));
+        }
+    }
+    let text = std::fs::read_to_string(domcaps).expect("domcaps");
+    let custom = text.split("<mode name='custom'").nth(1).and_then(|r| r.split("</mode>").next()).unwrap_or("");
+    let obsolete = cpufleet_export::kubevirt::DEFAULT_OBSOLETE_CPU_MODELS;
+    for l in custom.lines().filter(|l| l.contains("<model ") && !l.contains("usable='no'")) {
+        let m = l.split('>').nth(1).and_then(|r| r.split('<').next()).expect("model name").trim();
+        if !obsolete.contains(&m) {
+            want.push(format!("cpu-model.{ns}/{m}"));
+        }
+    }
+    let (host_model, _) = cpu_parts(
+        text.split("<mode name='host-model'").nth(1).and_then(|r| r.split("</mode>").next()).expect("host-model"),
+    );
+    want.push(format!("host-model-cpu.{ns}/{host_model}"));
+    let vendor = text
+        .split("<mode name='host-model'")
+        .nth(1)
+        .and_then(|r| r.split("<vendor>").nth(1))
+        .and_then(|r| r.split('<').next())
+        .expect("vendor");
+    want.push(format!("cpu-vendor.{ns}/{vendor}"));
+    let caps_text = std::fs::read_to_string(caps).expect("caps");
+    let mut timers = 0;
+    if let Some(c) = caps_text.split("<counter name='tsc'").nth(1) {
+        let attr = |a: &str| c.split(&format!("{a}='")).nth(1).and_then(|r| r.split('\'').next()).map(str::to_string);
+        let freq = attr("frequency").expect("tsc frequency");
+        assert_eq!(
+            labels.get(&format!("cpu-timer.{ns}/tsc-frequency")).and_then(Value::as_str),
+            Some(freq.as_str()),
+            "{what}"
+        );
+        let scalable = (attr("scaling").as_deref() == Some("yes")).to_string();
+        assert_eq!(
+            labels.get(&format!("cpu-timer.{ns}/tsc-scalable")).and_then(Value::as_str),
+            Some(scalable.as_str()),
+            "{what}"
+        );
+        timers = 2;
+    }
+    want.sort();
+    let prefixes = ["cpu-feature.", "cpu-model.", "host-model-cpu.", "cpu-vendor."];
+    let mut got: Vec<String> = labels.keys().filter(|k| prefixes.iter().any(|p| k.starts_with(p))).cloned().collect();
+    got.sort();
+    assert_eq!(got, want, "{what}: kubevirt-labels vs the node-labeller's rules on the real driver's answers");
+    format!(", kubevirt-labels: {} labels as the node-labeller's rules give, {timers} cpu-timer", got.len())
 }
 
 /// The inventory form (KVM): the pool's export equals `want`, and Nova's flags pass the
