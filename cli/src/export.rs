@@ -129,6 +129,11 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
             "--domcaps is the hypervisor (guest) view; --view raw reads the raw host CPUs instead",
         ));
     }
+    if a.inventory.is_some() && a.view == ViewArg::Guest && (a.host.is_some() || a.domcaps.is_some()) {
+        return Err(CliError::new(
+            "--inventory starts each pool's CPU on the pool's own hosts: --host and --domcaps name one host (use them without --inventory)",
+        ));
+    }
     if a.migratable && !a.baseline && a.inventory.is_none() {
         return Err(CliError::new("--migratable applies with --baseline or --inventory"));
     }
@@ -148,7 +153,12 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
         None if a.baseline => {
             let x86 = all_x86(&map, docs.iter().flat_map(|l| l.doc.cpus.iter()));
             let item = match a.view {
-                ViewArg::Guest if x86 || hv.is_some() => hv_baseline_item(a, &map, &kvm, &docs, hv.as_ref())?,
+                // Against --domcaps as `hypervisor-baseline`; else of the inputs' own host-models
+                // (then started on --host when given).
+                ViewArg::Guest if x86 || hv.is_some() => {
+                    let against = hv.as_ref().filter(|_| a.domcaps.is_some());
+                    hv_baseline_item(a, &map, &kvm, &docs, against)?
+                }
                 ViewArg::Guest => raw_baseline_item(a, &map, &kvm, &docs)?.map(|mut item| {
                     item.warnings = vec![NOT_X86.to_string()];
                     item
@@ -172,8 +182,10 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
     let mut out = Vec::new();
     for (item, name) in items.iter_mut().zip(names) {
         if !per_host && item.started.is_none() {
+            // The host named on the command line, else the item's own (a pool's first host, the
+            // first input host of a baseline).
             let own = item.hv.take();
-            match (a.view, own.as_ref().or(hv.as_ref()), raw_host) {
+            match (a.view, hv.as_ref().or(own.as_ref()), raw_host) {
                 (ViewArg::Guest, Some(h), _) => {
                     if let Err(e) = start_item(&map, h, item) {
                         return start_refused(&map, item, &e);
