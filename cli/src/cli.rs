@@ -168,7 +168,8 @@ enum Cmd {
     /// `virsh hypervisor-cpu-baseline`.
     HypervisorBaseline(hypervisor::BaselineArgs),
     /// CPUs in the formats other projects read: QEMU -cpu, KubeVirt labels and CPU stanza, Nova
-    /// settings and traits, Proxmox cpu-models.conf.
+    /// settings and traits, Proxmox cpu-models.conf. Guest CPUs as libvirt's QEMU driver starts
+    /// them on their host (--domcaps, --host, the inventory's hosts); --view raw for the raw view.
     Export(export::ExportArgs),
     /// The guest CPU as libvirt's QEMU driver starts it on the hypervisor of --domcaps (what
     /// `virsh start` / `domxml-to-native` would run), or the error it would give. Exit 0: it

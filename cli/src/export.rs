@@ -3,12 +3,22 @@
 //! host of `--inventory DIR`; guest formats export each guest CPU of the inputs, or the baseline
 //! of the inputs' host CPUs (`--baseline`), or each pool's baseline (`--inventory DIR`).
 //! `/proc/cpuinfo` and `lscpu` text are host inputs too, with a warning.
+//!
+//! Guest formats answer in the guest view by default: the CPU as libvirt's QEMU driver starts it
+//! on the hypervisor it is for (`--domcaps`, `--host`'s domcapabilities or the KVM view of its
+//! CPU, an inventory host's `HOST.domcaps.xml` or KVM view), baselines computed as
+//! `hypervisor-cpu-baseline`; one path for every format (`start_item`). `--view raw` keeps the
+//! raw host CPUs, with a warning naming the host-only features.
 
+use crate::hypervisor::{command_line_names, load_hypervisor, HypervisorArgs};
 use crate::inputs::{self, first_cpu, op_error, CpuRef, Loaded};
-use crate::{json, limits, mapload, Common, Format, Outcome};
+use crate::{json, limits, mapload, Common, Format, Outcome, View};
 use clap::Args;
+use cpufleet_engine::domain::DomainFeatures;
+use cpufleet_engine::hypervisor::{ErrorCode, Hypervisor, LibvirtError, StartKind};
 use cpufleet_engine::ops::{self, Arch};
-use cpufleet_engine::xml::{CpuDocument, CpuSpan, DocKind, TypeHint};
+use cpufleet_engine::x86;
+use cpufleet_engine::xml::{self, CpuDocument, CpuSpan, DocKind, Limits, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap};
 use cpufleet_export::cpuinfo::{host_from_cpuinfo, looks_like_cpuinfo, MSR_WARNING};
 use cpufleet_export::kubevirt::{self, HostCpuFacts, DEFAULT_OBSOLETE_CPU_MODELS};
@@ -16,6 +26,7 @@ use cpufleet_export::{export, Export, ExportError, ExportFormat, NameTables, Tak
 use cpufleet_io::{
     gather_inputs, not_xml, print_stdout, read_file, read_input_any, CliError, CliResult, Input, NOT_XML,
 };
+use cpufleet_sim::kvm_view::KvmView;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,17 +42,39 @@ pub struct ExportArgs {
     /// Text (what the consuming project reads) or JSON.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Guest formats: export the baseline of the inputs' host CPUs (as `cpufleet baseline`).
+    /// Guest formats: export the baseline of the inputs' host CPUs: what guests get on all of them
+    /// (`hypervisor-baseline` of their QEMU/KVM host-models), or with --view raw `cpufleet baseline`.
     #[arg(long)]
     pub baseline: bool,
-    /// With --baseline or --inventory: drop features that block migration (virsh --migratable).
+    /// With --baseline or --inventory: drop features that block migration (virsh --migratable;
+    /// what pool-baseline guests are configured with).
     #[arg(long)]
     pub migratable: bool,
-    /// Guest formats: first update the guest CPU on this host (libvirt's guest start).
+    /// Guest formats: the host the guest starts on (a host CPU, `virsh capabilities`, or its
+    /// `virsh domcapabilities`): the export is the CPU as libvirt's QEMU driver starts it there
+    /// (the KVM view of a raw host CPU; with --domcaps, the full host CPU KVM checks against).
     #[arg(long, value_name = "FILE")]
     pub host: Option<PathBuf>,
+    /// Guest formats: `virsh domcapabilities --virttype kvm|qemu` of the hypervisor the guest
+    /// runs on (as the hypervisor commands take it): the guest is started there, a baseline is
+    /// `hypervisor-cpu-baseline` against it.
+    #[arg(long, value_name = "FILE")]
+    pub domcaps: Option<PathBuf>,
+    /// With --domcaps: libvirt's QEMU capabilities cache of the same QEMU binary (QEMU's
+    /// blockers and exact feature names).
+    #[arg(long, value_name = "FILE", requires = "domcaps")]
+    pub qemu_caps: Option<PathBuf>,
+    /// `virsh capabilities` of the host: with --domcaps the full host CPU a KVM start checks
+    /// against; for kubevirt-labels the TSC (`cpu-timer` labels) beside a domcapabilities input.
+    #[arg(long, value_name = "FILE")]
+    pub caps: Option<PathBuf>,
+    /// Which view of the hosts answers: guest (what QEMU/KVM gives guests: --domcaps, the
+    /// inventory's HOST.domcaps.xml, else the KVM view of the host CPU) or raw (the host CPUs as
+    /// `virsh capabilities` reports them, host-only features included, with a warning).
+    #[arg(long, value_enum, default_value_t = View::Guest)]
+    pub view: View,
     /// A fleet inventory (DIR/POOL/HOST.xml): every host (per-host formats, named POOL/HOST) or
-    /// each pool's baseline (guest formats, named POOL).
+    /// each pool's baseline (guest formats, named POOL; a pool without one is a note).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["inputs", "baseline"])]
     pub inventory: Option<PathBuf>,
     /// Name of the export (the Proxmox model, the KubeVirt node); several get -1, -2, … Default:
@@ -65,53 +98,238 @@ struct Item<'a> {
     /// kubevirt-labels of a domcapabilities document: the node-labeller's exact view.
     facts: Option<HostCpuFacts>,
     warnings: Vec<String>,
+    /// The domain settings that reach `-cpu` (a domain input's `<features>`, `<clock>`, …).
+    domain: DomainFeatures,
+    /// The hypervisor the guest starts on (guest view), when known.
+    hv: Option<Hypervisor>,
+    /// After the QEMU driver's start: the CPU `-cpu` is built from and what `-cpu` has after it.
+    started: Option<(CpuDef, Vec<cpufleet_engine::hypervisor::CpuProperty>)>,
 }
 
 /// `cpufleet export`.
 pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
     let per_host = a.target.takes() == Takes::HostCpu;
-    if per_host && (a.baseline || a.host.is_some() || a.migratable) {
+    if per_host && (a.baseline || a.host.is_some() || a.migratable || a.domcaps.is_some()) {
         return Err(CliError::new(format!(
-            "{} answers per host CPU: --baseline, --migratable and --host apply to guest formats only",
+            "{} answers per host CPU: --baseline, --migratable, --host and --domcaps apply to guest formats only",
             a.target
         )));
+    }
+    if per_host && a.view == View::Raw {
+        return Err(CliError::new(format!(
+            "{} answers per host CPU as its document shows it: --view applies to guest formats",
+            a.target
+        )));
+    }
+    if a.caps.is_some() && a.domcaps.is_none() && a.target != ExportFormat::KubevirtLabels {
+        return Err(CliError::new("--caps applies with --domcaps (guest formats) or to kubevirt-labels"));
+    }
+    if a.view == View::Raw && a.domcaps.is_some() {
+        return Err(CliError::new(
+            "--domcaps is the hypervisor (guest) view; --view raw reads the raw host CPUs instead",
+        ));
+    }
+    if a.inventory.is_some() && a.view == View::Guest && (a.host.is_some() || a.domcaps.is_some()) {
+        return Err(CliError::new(
+            "--inventory starts each pool's CPU on the pool's own hosts: --host and --domcaps name one host (use them without --inventory)",
+        ));
     }
     if a.migratable && !a.baseline && a.inventory.is_none() {
         return Err(CliError::new("--migratable applies with --baseline or --inventory"));
     }
     let map = mapload::load(&a.common)?;
     let tables = NameTables::embedded().map_err(|e| CliError::new(e.to_string()))?;
+    let kvm = KvmView::embedded(&map.x86).map_err(|e| CliError::new(e.to_string()))?;
     let hint = if per_host || a.baseline { TypeHint::Host } else { TypeHint::Auto };
     let docs = match &a.inventory {
         Some(_) => Vec::new(),
         None => read_inputs(&a.inputs, &a.common, &map, hint)?,
     };
-    let items = match &a.inventory {
-        Some(dir) => inventory_items(a, &map, dir)?,
-        None if a.baseline => match baseline_item(a, &map, &docs)? {
-            Ok(item) => vec![item],
-            Err(outcome) => return outcome,
-        },
+    let guest_view = a.view == View::Guest && !per_host;
+    let hv = if guest_view { given_hypervisor(a, &map, &kvm)? } else { None };
+    let mut notes = Vec::new();
+    let mut items = match &a.inventory {
+        Some(dir) => inventory_items(a, &map, &kvm, dir, &mut notes)?,
+        None if a.baseline => {
+            let x86 = all_x86(&map, docs.iter().flat_map(|l| l.doc.cpus.iter()));
+            let item = match a.view {
+                // Against --domcaps as `hypervisor-baseline`; else of the inputs' own host-models
+                // (then started on --host when given).
+                View::Guest if x86 || hv.is_some() => {
+                    let against = hv.as_ref().filter(|_| a.domcaps.is_some());
+                    hv_baseline_item(a, &map, &kvm, &docs, against)?
+                }
+                View::Guest => raw_baseline_item(a, &map, &kvm, &docs)?.map(|mut item| {
+                    item.warnings = vec![NOT_X86.to_string()];
+                    item
+                }),
+                View::Raw => raw_baseline_item(a, &map, &kvm, &docs)?,
+            };
+            match item {
+                Ok(item) => vec![item],
+                Err(outcome) => return outcome,
+            }
+        }
         None => input_items(a, &map, &docs)?,
     };
-    let host = a.host.as_ref().map(|h| read_inputs(std::slice::from_ref(h), &a.common, &map, TypeHint::Host));
-    let host = host.transpose()?;
-    let host = host.as_ref().map(|h| first_cpu(&h[0])).transpose()?;
+    let raw_host = match (a.view, &a.host) {
+        (View::Raw, Some(h)) => Some(read_inputs(std::slice::from_ref(h), &a.common, &map, TypeHint::Host)?),
+        _ => None,
+    };
+    let raw_host = raw_host.as_ref().map(|h| first_cpu(&h[0])).transpose()?;
     let names = names(a, &items);
+    let mut assumed = false;
     let mut out = Vec::new();
-    for (mut item, name) in items.into_iter().zip(names) {
-        if let Some(h) = host {
-            update_on(&map, h, &mut item)?;
+    for (item, name) in items.iter_mut().zip(names) {
+        if !per_host && item.started.is_none() {
+            // The host named on the command line, else the item's own (a pool's first host, the
+            // first input host of a baseline).
+            let own = item.hv.take();
+            match (a.view, hv.as_ref().or(own.as_ref()), raw_host) {
+                (View::Guest, Some(h), _) => {
+                    if let Err(e) = start_item(&map, h, item) {
+                        return start_refused(&map, item, &e);
+                    }
+                }
+                (View::Guest, None, _) => assumed |= item.at.is_some(),
+                (View::Raw, _, Some(h)) => update_on(&map, h, item)?,
+                (View::Raw, _, None) => {}
+            }
         }
-        let e = export_item(a.target, &item, &name, &map, &tables)?;
+        let e = export_item(a.target, item, &name, &map, &tables)?;
         for w in item.warnings.iter().chain(&e.warnings) {
             eprintln!("cpufleet: warning: {}: {w}", item.source);
         }
-        out.push((item, name, e));
+        out.push((name, e));
     }
-    print(a, &map, &out)?;
+    if assumed {
+        eprintln!("cpufleet: warning: {NO_HOST}");
+    }
+    for n in &notes {
+        eprintln!("cpufleet: note: {n}");
+    }
+    print(a, &map, &items, &out, &notes)?;
     Ok(Outcome::Ok)
 }
+
+/// The one line an export without a host or hypervisor says about what it assumed.
+const NO_HOST: &str = "no --host, --domcaps or --inventory: the CPU is exported as written, not as libvirt's QEMU driver would start it on a host (optional features, removed features' =off, match='minimum', model translation and QEMU's feature filter need the host)";
+
+/// The hypervisor the command line names for guest formats: `--domcaps` (with `--qemu-caps`,
+/// and `--caps` or `--host` as the full host CPU), or `--host`'s own (its domcapabilities, or the
+/// KVM view of its CPU).
+fn given_hypervisor(a: &ExportArgs, map: &CpuMap, kvm: &KvmView) -> CliResult<Option<Hypervisor>> {
+    let host = match &a.host {
+        Some(h) => Some((h, read_inputs(std::slice::from_ref(h), &a.common, map, TypeHint::Host)?)),
+        None => None,
+    };
+    if let Some(domcaps) = &a.domcaps {
+        let args = HypervisorArgs { domcaps: domcaps.clone(), qemu_caps: a.qemu_caps.clone() };
+        let mut hv = load_hypervisor(&a.common, map, &args, a.caps.as_deref())?;
+        if let (Some((path, docs)), None) = (&host, &a.caps) {
+            let r = first_cpu(&docs[0])?;
+            hv = hv.with_host_cpu(&map.x86, r.cpu()).map_err(|e| CliError::file(path, e))?;
+        }
+        return Ok(Some(hv));
+    }
+    match host {
+        Some((path, docs)) => Ok(Some(doc_hypervisor(map, kvm, &docs[0], path, limits(&a.common))?)),
+        None => Ok(None),
+    }
+}
+
+/// The hypervisor of one host document: its own when it is a domcapabilities document, else the
+/// KVM view of its (first) CPU.
+fn doc_hypervisor(map: &CpuMap, kvm: &KvmView, l: &Loaded, path: &Path, lim: Limits) -> CliResult<Hypervisor> {
+    if l.doc.kinds.contains(&DocKind::DomainCapabilities) {
+        return Hypervisor::from_domcaps(map, &l.bytes, lim).map_err(|e| CliError::file(path, e));
+    }
+    kvm_hypervisor(map, kvm, first_cpu(l)?.cpu(), path)
+}
+
+/// The KVM view of a raw host CPU (what QEMU/KVM offers guests on it, `data/kvm_view.toml`, as
+/// the simulator derives each host's QEMU/KVM): a KVM hypervisor with that host-model and the
+/// raw CPU as the full host CPU, its QEMU the one the release ships with.
+fn kvm_hypervisor(map: &CpuMap, kvm: &KvmView, host: &CpuDef, path: &Path) -> CliResult<Hypervisor> {
+    let x = &map.x86;
+    let err = |e: CpuError| CliError::file(path, format!("the KVM view of the host CPU: {e}"));
+    let vendor = host.vendor.as_deref().and_then(|v| x.vendor_index(v)).ok_or_else(|| {
+        CliError::file(
+            path,
+            "the host CPU names no vendor libvirt knows, which its KVM view needs (give the host's domcapabilities with --domcaps, or --view raw)",
+        )
+    })?;
+    let md = x86::model_from_cpu(x, host, x86::Sel::All).map_err(err)?;
+    let signature = host.signature.map_or(0, |s| x86::model::make_signature(s.family, s.model, s.stepping));
+    let reported = cpufleet_sim::fleet::host_model(x, kvm, &md.features, vendor, signature).map_err(err)?;
+    Hypervisor::kvm_with_host_model(x, reported, Some(host)).map_err(err)
+}
+
+/// The guest CPU as the QEMU driver starts it on `hv` (a fresh start): `optional` resolved,
+/// models translated, removed features disabled, the filtered features gone. The formats that
+/// describe what QEMU runs (qemu-cpu, proxmox) take the command line's CPU; those handed to
+/// libvirt as a definition (nova, kubevirt-cpu) take the guest's started definition, or for a
+/// computed baseline the baseline itself (`hypervisor-cpu-baseline`'s answer, which the start
+/// checks: the driver must accept it).
+fn start_item(map: &CpuMap, hv: &Hypervisor, item: &mut Item) -> Result<(), LibvirtError> {
+    let s = hv.start(&map.x86, &item.cpu, &item.domain, StartKind::Fresh)?;
+    if let Some(why) = &s.needs_cache {
+        item.warnings.push(format!("{why}; give --qemu-caps for an exact answer"));
+    }
+    if item.at.is_some() {
+        item.cpu = s.cpu;
+    }
+    item.started = Some((s.command_line, s.properties));
+    Ok(())
+}
+
+/// The QEMU driver refuses the guest on its host: libvirt's error (exit 1 for a negative answer,
+/// as `cpufleet start`; exit 2 for bad input).
+fn start_refused(map: &CpuMap, item: &Item, e: &LibvirtError) -> CliResult<Outcome> {
+    if let Some(r) = item.at {
+        if let Some(bad) = inputs::unknown_name(map, &[r], None) {
+            return Err(bad);
+        }
+    }
+    eprintln!("error: {e}");
+    match e.code {
+        ErrorCode::CpuIncompatible | ErrorCode::ConfigUnsupported | ErrorCode::OperationFailed => Ok(Outcome::Negative),
+        _ => Err(CliError::file(&item.path, format!("{}: the QEMU driver would refuse this: {e}", item.source))),
+    }
+}
+
+/// The features of `raw` (a raw-view answer) that `guest` (the same answer in the guest view)
+/// does not enable: what the raw view asks of guests that QEMU/KVM never gives them.
+fn host_only(map: &CpuMap, raw: &CpuDef, guest: &CpuDef) -> Vec<String> {
+    let (Ok(r), Ok(g)) = (cpufleet_export::enabled_features(map, raw), cpufleet_export::enabled_features(map, guest))
+    else {
+        return Vec::new();
+    };
+    r.into_iter().filter(|f| !g.contains(f)).collect()
+}
+
+/// The raw view's warning naming the host-only features (None: no guest view to compare with).
+fn raw_warning(features: Option<&[String]>) -> String {
+    match features {
+        None => {
+            "--view raw: the raw host CPUs (no guest view of these hosts to name the host-only features)".to_string()
+        }
+        Some([]) => "--view raw: the raw host CPUs; here no feature beyond what QEMU/KVM gives guests".to_string(),
+        Some(f) => format!(
+            "--view raw: the raw host CPUs; these features are host-only (QEMU/KVM never gives them to a guest): {}",
+            f.join(" ")
+        ),
+    }
+}
+
+/// Whether every CPU is an x86 one (the guest view, a QEMU/KVM view, is x86's; ppc64 CPUs are
+/// compared by model name and answer in the raw view, with a warning).
+fn all_x86<'c>(map: &CpuMap, mut cpus: impl Iterator<Item = &'c CpuDef>) -> bool {
+    cpus.all(|c| matches!(Arch::of_cpu(map, c), Ok(Arch::X86)))
+}
+
+/// The warning of a guest-view answer that is the raw one because the hosts are not x86.
+const NOT_X86: &str = "not x86 hosts: cpufleet has no QEMU/KVM view of them; answered as in --view raw";
 
 /// Reads every input: CPU documents, or `/proc/cpuinfo` / `lscpu` text as one host CPU.
 fn read_inputs(args: &[PathBuf], common: &Common, map: &CpuMap, hint: TypeHint) -> CliResult<Vec<Loaded>> {
@@ -177,14 +395,42 @@ fn input_items<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) -> CliResul
         if is_cpuinfo(l) {
             warnings.push(MSR_WARNING.to_string());
         }
+        if let (Some(f), Some(caps)) = (facts.as_mut(), &a.caps) {
+            f.tsc = caps_tsc(a, map, caps)?;
+        }
+        // Nova's traits of a domcapabilities document: its host-model CPU as the host (what
+        // QEMU/KVM offers guests, as an inventory reads such a file).
+        let as_host = match a.target == ExportFormat::NovaTraits && l.doc.kinds.contains(&DocKind::DomainCapabilities) {
+            true => {
+                let hv = Hypervisor::from_domcaps(map, &l.bytes, limits(&a.common))
+                    .map_err(|e| CliError::file(l.input.path(), e))?;
+                let host = hv.host_model_as_host(map).map_err(|e| CliError::file(l.input.path(), e))?;
+                Some(host.ok_or_else(|| {
+                    CliError::file(l.input.path(), "the domcapabilities document has no host-model CPU")
+                })?)
+            }
+            false => None,
+        };
+        // A domain's settings that reach -cpu (its <features>, <clock>, <devices>' Hyper-V panic).
+        let domain = match l.doc.kinds.as_slice() {
+            [DocKind::Domain] => {
+                xml::read_domain(&l.bytes, map.version(), limits(&a.common))
+                    .map_err(|e| CliError::file(l.input.path(), e))?
+                    .domain
+                    .features
+            }
+            _ => DomainFeatures::default(),
+        };
         for r in l.cpu_refs() {
             if let Some(e) = inputs::unknown_name(map, &[r], None) {
                 return Err(e);
             }
             let name = if several { format!("{stem}-{}", r.index + 1) } else { stem.clone() };
             let (facts, warnings) = (facts.clone(), warnings.clone());
-            let (source, path, cpu) = (r.label(), r.path().to_path_buf(), r.cpu().clone());
-            items.push(Item { name, source, path, cpu, at: Some(r), facts, warnings });
+            let (source, path) = (r.label(), r.path().to_path_buf());
+            let cpu = as_host.clone().unwrap_or_else(|| r.cpu().clone());
+            let domain = domain.clone();
+            items.push(Item { name, source, path, cpu, at: Some(r), facts, warnings, domain, hv: None, started: None });
         }
     }
     Ok(items)
@@ -192,46 +438,195 @@ fn input_items<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) -> CliResul
 
 type Answer<'a> = Result<Item<'a>, CliResult<Outcome>>;
 
-/// The baseline of every CPU of the inputs, as `cpufleet baseline` computes it.
-fn baseline_item<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) -> CliResult<Answer<'a>> {
+/// The warning about inputs read as cpuinfo text, if any.
+fn cpuinfo_warnings(docs: &[Loaded]) -> Vec<String> {
+    let cpuinfo: Vec<String> =
+        docs.iter().filter(|l| is_cpuinfo(l)).map(|l| l.input.path().display().to_string()).collect();
+    match cpuinfo.is_empty() {
+        true => Vec::new(),
+        false => vec![format!("{} read as cpuinfo text: {MSR_WARNING}", cpuinfo.join(", "))],
+    }
+}
+
+/// An item for a computed CPU (no input CPU to point at).
+fn computed(name: String, source: String, path: PathBuf, cpu: CpuDef, warnings: Vec<String>) -> Item<'static> {
+    Item {
+        name,
+        source,
+        path,
+        cpu,
+        at: None,
+        facts: None,
+        warnings,
+        domain: DomainFeatures::default(),
+        hv: None,
+        started: None,
+    }
+}
+
+/// The raw view's baseline of every CPU of the inputs, as `cpufleet baseline` computes it, with
+/// the warning naming what of it is host-only.
+fn raw_baseline_item<'a>(a: &ExportArgs, map: &CpuMap, kvm: &KvmView, docs: &'a [Loaded]) -> CliResult<Answer<'a>> {
     let cpu = match crate::commands::baseline_docs(map, docs, a.migratable, false)? {
         Ok(cpu) => cpu,
         Err(outcome) => return Ok(Err(outcome)),
     };
     let n_cpus: usize = docs.iter().map(|l| l.doc.cpus.len()).sum();
-    let cpuinfo: Vec<String> =
-        docs.iter().filter(|l| is_cpuinfo(l)).map(|l| l.input.path().display().to_string()).collect();
-    let warnings = match cpuinfo.is_empty() {
-        true => Vec::new(),
-        false => vec![format!("{} read as cpuinfo text: {MSR_WARNING}", cpuinfo.join(", "))],
-    };
+    let mut warnings = cpuinfo_warnings(docs);
+    let guest = hv_baseline_item(a, map, kvm, docs, None).ok().and_then(Result::ok);
+    warnings.push(raw_warning(guest.map(|g| host_only(map, &cpu, &g.cpu)).as_deref()));
     let source = format!("baseline of {n_cpus} host CPU(s)");
-    let path = docs[0].input.path().to_path_buf();
-    Ok(Ok(Item { name: "baseline".into(), source, path, cpu, at: None, facts: None, warnings }))
+    Ok(Ok(computed("baseline".into(), source, docs[0].input.path().to_path_buf(), cpu, warnings)))
 }
 
-/// An inventory's hosts (per-host formats) or pool baselines (guest formats).
-fn inventory_items(a: &ExportArgs, map: &CpuMap, dir: &Path) -> CliResult<Vec<Item<'static>>> {
+/// The guest view's baseline of the inputs: `hypervisor-cpu-baseline` against `--domcaps` (of
+/// the CPUs as given, as `cpufleet hypervisor-baseline`), else of each input host's QEMU/KVM
+/// host-model (a domcapabilities input's own, the KVM view of any other host CPU) asked of the
+/// first input's hypervisor.
+fn hv_baseline_item<'a>(
+    a: &ExportArgs,
+    map: &CpuMap,
+    kvm: &KvmView,
+    docs: &'a [Loaded],
+    given: Option<&Hypervisor>,
+) -> CliResult<Answer<'a>> {
+    let n_cpus: usize = docs.iter().map(|l| l.doc.cpus.len()).sum();
+    let (hv, cpus, source) = match given {
+        Some(hv) => {
+            // A domcapabilities input is its host-model CPU (as the inventory reads such a file).
+            let mut cpus = Vec::new();
+            for l in docs {
+                match l.doc.kinds.contains(&DocKind::DomainCapabilities) {
+                    true => cpus.extend(doc_hypervisor(map, kvm, l, l.input.path(), limits(&a.common))?.reported),
+                    false => cpus.extend(l.doc.cpus.iter().cloned()),
+                }
+            }
+            (hv.clone(), cpus, format!("hypervisor baseline of {n_cpus} CPU(s)"))
+        }
+        None => {
+            let mut hvs = Vec::new();
+            for l in docs {
+                if l.doc.kinds.contains(&DocKind::DomainCapabilities) {
+                    hvs.push(doc_hypervisor(map, kvm, l, l.input.path(), limits(&a.common))?);
+                    continue;
+                }
+                for r in l.cpu_refs() {
+                    hvs.push(kvm_hypervisor(map, kvm, r.cpu(), r.path())?);
+                }
+            }
+            let mut cpus = Vec::new();
+            for (h, l) in hvs.iter().zip(docs.iter().cycle()) {
+                let r = h.reported.clone().ok_or_else(|| {
+                    CliError::file(l.input.path(), "the hypervisor reports no host-model CPU (give --view raw)")
+                })?;
+                cpus.push(r);
+            }
+            let first = hvs.into_iter().next().ok_or_else(|| CliError::new("no host CPU to baseline"))?;
+            (first, cpus, format!("hypervisor baseline of {n_cpus} host CPU(s)"))
+        }
+    };
+    let cpu = match hv.baseline(&map.x86, &cpus, false, a.migratable) {
+        Ok(cpu) => cpu,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let outcome = match e.is_negative() {
+                true => Ok(Outcome::Negative),
+                false => Err(CliError::file(docs[0].input.path(), format!("hypervisor baseline: {e}"))),
+            };
+            return Ok(Err(outcome));
+        }
+    };
+    let mut item = computed("baseline".into(), source, docs[0].input.path().to_path_buf(), cpu, cpuinfo_warnings(docs));
+    item.hv = Some(hv);
+    Ok(Ok(item))
+}
+
+/// The TSC of `--caps` (a `virsh capabilities` document), for the KubeVirt `cpu-timer` labels.
+fn caps_tsc(a: &ExportArgs, map: &CpuMap, caps: &Path) -> CliResult<Option<(u64, bool)>> {
+    let docs = read_inputs(std::slice::from_ref(&caps.to_path_buf()), &a.common, map, TypeHint::Host)?;
+    if docs[0].doc.kinds != [DocKind::Capabilities] {
+        return Err(CliError::file(caps, "--caps: expected a virsh capabilities document"));
+    }
+    Ok(first_cpu(&docs[0])?.cpu().tsc.map(|t| (t.frequency, t.scaling == Some(true))))
+}
+
+/// Why a pool has no common CPU, and what to do: the one-line note for it.
+fn pool_note(name: &str, cpus: &[&CpuDef], e: &str) -> String {
+    let mut vendors: Vec<&str> = Vec::new();
+    for c in cpus {
+        let v = c.vendor.as_deref().unwrap_or("unknown-vendor");
+        if !vendors.contains(&v) {
+            vendors.push(v);
+        }
+    }
+    match vendors.len() {
+        n if n > 1 => {
+            let (last, rest) = vendors.split_last().expect("two or more");
+            format!("{name} mixes {} and {last} hosts: no common CPU; split it", rest.join(", "))
+        }
+        _ if e.starts_with("no guest view") => {
+            format!("{name}: {e}; give its hosts' HOST.domcaps.xml, or use --view raw")
+        }
+        _ => format!("{name}: no common CPU ({e}); split it or check its hosts"),
+    }
+}
+
+/// An inventory's hosts (per-host formats) or pool baselines (guest formats; in the guest view
+/// `hypervisor-cpu-baseline` of the hosts' QEMU/KVM host-models, asked of the first host's).
+/// A pool without a common CPU is a note, not an error.
+fn inventory_items(
+    a: &ExportArgs,
+    map: &CpuMap,
+    kvm: &KvmView,
+    dir: &Path,
+    notes: &mut Vec<String>,
+) -> CliResult<Vec<Item<'static>>> {
     let inv = crate::inventory::read(&a.common, dir, false)?;
     let mut items = Vec::new();
     if a.target.takes() == Takes::GuestCpu {
+        let mut hv_of: HashMap<usize, Result<Hypervisor, String>> = HashMap::new();
         for p in &inv.pools {
-            let cpus: Vec<CpuDef> = p.hosts.iter().map(|h| inv.cpus[h.cpu.index()].clone()).collect();
-            let cpu = ops::baseline(map, &cpus, None, a.migratable).map_err(|e| {
-                let negative = matches!(e, CpuError::IncompatibleCpus(_) | CpuError::VendorsMismatch { .. });
-                let hint = if negative { " (its hosts have no common CPU)" } else { "" };
-                CliError::file(&p.path, format!("pool baseline: {e}{hint}"))
-            })?;
+            let cpus: Vec<&CpuDef> = p.hosts.iter().map(|h| &inv.cpus[h.cpu.index()]).collect();
+            for h in &p.hosts {
+                let i = h.cpu.index();
+                if let std::collections::hash_map::Entry::Vacant(slot) = hv_of.entry(i) {
+                    slot.insert(match inv.hypervisors.get(i).cloned().flatten() {
+                        Some(b) => Ok(*b),
+                        None => kvm_hypervisor(map, kvm, &inv.cpus[i], &h.path).map_err(|e| e.to_string()),
+                    });
+                }
+            }
+            let hvs: Result<Vec<&Hypervisor>, String> =
+                p.hosts.iter().map(|h| hv_of[&h.cpu.index()].as_ref().map_err(Clone::clone)).collect();
+            let guest = match &hvs {
+                Err(e) => Err(format!("no guest view of a host: {e}")),
+                Ok(hvs) => match hvs.iter().map(|h| h.reported.clone()).collect::<Option<Vec<CpuDef>>>() {
+                    Some(r) => hvs[0].baseline(&map.x86, &r, false, a.migratable).map_err(|e| e.to_string()),
+                    None => Err("a host's domcapabilities reports no host-model CPU".to_string()),
+                },
+            };
             let source = format!("pool {} ({} hosts)", p.name, p.hosts.len());
-            items.push(Item {
-                name: p.name.clone(),
-                source,
-                path: p.path.clone(),
-                cpu,
-                at: None,
-                facts: None,
-                warnings: vec![],
-            });
+            let x86 = all_x86(map, cpus.iter().copied());
+            let view = if x86 { a.view } else { View::Raw };
+            let item = match view {
+                View::Guest => guest.map(|cpu| {
+                    let mut item = computed(p.name.clone(), source, p.path.clone(), cpu, vec![]);
+                    item.hv = hvs.as_ref().ok().map(|h| h[0].clone());
+                    item
+                }),
+                View::Raw => {
+                    let owned: Vec<CpuDef> = cpus.iter().map(|&c| c.clone()).collect();
+                    ops::baseline(map, &owned, None, a.migratable).map_err(|e| e.to_string()).map(|cpu| {
+                        let only = guest.as_ref().ok().map(|g| host_only(map, &cpu, g));
+                        let w = if x86 { raw_warning(only.as_deref()) } else { NOT_X86.to_string() };
+                        computed(p.name.clone(), source, p.path.clone(), cpu, vec![w])
+                    })
+                }
+            };
+            match item {
+                Ok(item) => items.push(item),
+                Err(e) => notes.push(pool_note(&p.name, &cpus, &e)),
+            }
         }
         return Ok(items);
     }
@@ -241,10 +636,16 @@ fn inventory_items(a: &ExportArgs, map: &CpuMap, dir: &Path) -> CliResult<Vec<It
             let cpu = inv.cpus[h.cpu.index()].clone();
             let (mut facts, mut warnings) = (None, Vec::new());
             if a.target == ExportFormat::KubevirtLabels {
-                let bytes = read_file(&h.path, a.common.max_input_bytes)?;
+                // The node-labeller's view: the host's domcapabilities (its file, or the
+                // HOST.domcaps.xml beside it), with the TSC of its capabilities.
+                let file = h.domcaps.as_ref().unwrap_or(&h.path);
+                let bytes = read_file(file, a.common.max_input_bytes)?;
                 if bytes.windows(19).any(|w| w == b"<domainCapabilities") {
                     let read = HostCpuFacts::from_domcaps(map, &bytes, limits(&a.common));
-                    if let Some((f, w)) = read.map_err(|e| CliError::file(&h.path, e))? {
+                    if let Some((mut f, w)) = read.map_err(|e| CliError::file(file, e))? {
+                        if h.domcaps.is_some() {
+                            f.tsc = cpu.tsc.map(|t| (t.frequency, t.scaling == Some(true)));
+                        }
                         (facts, warnings) = (Some(f), w);
                     }
                 }
@@ -259,7 +660,9 @@ fn inventory_items(a: &ExportArgs, map: &CpuMap, dir: &Path) -> CliResult<Vec<It
             }
             let name = format!("{}/{}", p.name, h.name);
             let source = h.path.display().to_string();
-            items.push(Item { name, source, path: h.path.clone(), cpu, at: None, facts, warnings });
+            let mut item = computed(name, source, h.path.clone(), cpu, warnings);
+            item.facts = facts;
+            items.push(item);
         }
     }
     Ok(items)
@@ -285,9 +688,28 @@ fn update_on(map: &CpuMap, host: CpuRef, item: &mut Item) -> CliResult<()> {
 
 /// One item's export, with errors located at its CPU.
 fn export_item(format: ExportFormat, item: &Item, name: &str, map: &CpuMap, tables: &NameTables) -> CliResult<Export> {
-    let result = match &item.facts {
-        Some(facts) => Ok(kubevirt::labels_export(name, facts, DEFAULT_OBSOLETE_CPU_MODELS)),
-        None => export(format, &item.cpu, name, map, tables),
+    let result = match (&item.facts, &item.started) {
+        (Some(facts), _) => Ok(kubevirt::labels_export(name, facts, DEFAULT_OBSOLETE_CPU_MODELS)),
+        // The started CPU's -cpu: what `cpufleet start --qemu-argv` prints, the same names.
+        (None, Some((cpu, props))) if format == ExportFormat::QemuCpu => {
+            let names = command_line_names(map)?;
+            cpufleet_export::qemu::qemu_cpu_arg(cpu, props, &names).map(|q| Export {
+                text: format!("{}\n", q.arg),
+                json: serde_json::json!({ "arg": q.arg }),
+                warnings: q.warnings,
+            })
+        }
+        (None, Some((cpu, props))) if format == ExportFormat::Proxmox => export(format, cpu, name, map, tables).map(|mut e| {
+            if !props.is_empty() {
+                let list: Vec<String> = props.iter().map(|p| p.to_string()).collect();
+                e.warnings.push(format!(
+                    "libvirt's -cpu also has {}, which is not part of a Proxmox CPU model (set what Proxmox has an option for, such as phys-bits, in the VM's cpu setting)",
+                    list.join(",")
+                ));
+            }
+            e
+        }),
+        (None, _) => export(format, &item.cpu, name, map, tables),
     };
     result.map_err(|e| match (&e, item.at) {
         (ExportError::Cpu(ce), Some(r)) => op_error(map, &[r], ce, r.path()),
@@ -298,11 +720,12 @@ fn export_item(format: ExportFormat, item: &Item, name: &str, map: &CpuMap, tabl
 
 /// Prints the exports: text one after the other (each after a `# NAME: SOURCE` comment when
 /// several, except where the format names its items itself), or one JSON answer.
-fn print(a: &ExportArgs, map: &CpuMap, out: &[(Item, String, Export)]) -> CliResult<()> {
+fn print(a: &ExportArgs, map: &CpuMap, items: &[Item], out: &[(String, Export)], notes: &[String]) -> CliResult<()> {
     if a.format == Format::Json {
-        let list: Vec<Value> = out
+        let list: Vec<Value> = items
             .iter()
-            .map(|(item, name, e)| {
+            .zip(out)
+            .map(|(item, (name, e))| {
                 let mut v = e.json.clone();
                 v["name"] = Value::from(name.as_str());
                 v["source"] = Value::from(item.source.as_str());
@@ -311,11 +734,12 @@ fn print(a: &ExportArgs, map: &CpuMap, out: &[(Item, String, Export)]) -> CliRes
                 v
             })
             .collect();
-        return json::print(&json::answer(map, serde_json::json!({ "format": a.target.as_str(), "exports": list })));
+        let v = serde_json::json!({ "format": a.target.as_str(), "exports": list, "notes": notes, "view": match a.view { View::Guest => "guest", View::Raw => "raw" } });
+        return json::print(&json::answer(map, v));
     }
     let headers = out.len() > 1 && !matches!(a.target, ExportFormat::KubevirtLabels | ExportFormat::Proxmox);
     let mut text = String::new();
-    for (i, (item, name, e)) in out.iter().enumerate() {
+    for (i, (item, (name, e))) in items.iter().zip(out).enumerate() {
         if headers {
             let sep = match (i, a.target) {
                 (0, _) => "",

@@ -299,7 +299,7 @@ pub struct StartArgs {
 /// The names the QEMU driver of the map's release writes on the command line
 /// (`virQEMUCapsCPUFeatureToQEMU`): the export's QEMU table, completed with every map feature it
 /// lacks (a release newer than the table's maps) under the engine's translation.
-fn command_line_names(map: &CpuMap) -> CliResult<NameTable> {
+pub(crate) fn command_line_names(map: &CpuMap) -> CliResult<NameTable> {
     let err = |e: cpufleet_export::ExportError| CliError::new(e.to_string());
     let table = NameTable::embedded(Vocabulary::Qemu).map_err(err)?;
     let mut text = Vocabulary::Qemu.embedded_text().to_string();

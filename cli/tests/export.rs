@@ -49,12 +49,22 @@ fn baseline_flag_equals_exporting_the_baseline_command() {
     let (code, base, _) = run(&["baseline", s(&a), s(&b)]);
     assert_eq!(code, 0);
     let base = write(&d, "baseline.xml", &base);
+    // `cpufleet baseline` is the raw view (`virsh cpu-baseline`): equal under --view raw, with
+    // the warning naming what of it is host-only (vmx: the KVM view has nesting off).
     for f in GUEST_FORMATS {
-        let (c1, direct, e1) = run(&["export", f, "--baseline", s(&a), s(&b)]);
-        let (c2, via, e2) = run(&["export", f, s(&base)]);
+        let (c1, direct, e1) = run(&["export", f, "--view", "raw", "--baseline", s(&a), s(&b)]);
+        let (c2, via, e2) = run(&["export", f, "--view", "raw", s(&base)]);
         assert_eq!((c1, c2), (0, 0), "{f}: {e1} {e2}");
         assert_eq!(direct, via, "{f}");
+        assert!(e1.contains("host-only (QEMU/KVM never gives them to a guest): vmx"), "{f}: {e1}");
     }
+    // The default (guest) view is the QEMU driver's: the KVM view's hypervisor baseline, started.
+    let (code, q, err) = run(&["export", "qemu-cpu", "--baseline", s(&a), s(&b)]);
+    assert_eq!(
+        (code, q.as_str()),
+        (0, "SandyBridge,hypervisor=on,arat=on,tsc-adjust=on,umip=on,arch-capabilities=on\n"),
+        "{err}"
+    );
     let (_, q, _) = run(&["export", "qemu-cpu", s(&base)]);
     assert_eq!(q, "SandyBridge,vmx=on\n");
     let (_, n, _) = run(&["export", "nova", s(&base)]);
@@ -120,12 +130,17 @@ fn cpuinfo_is_a_host_input_with_the_msr_warning() {
 fn host_resolves_optional_features() {
     let d = TempDir::new("export-host");
     let (a, g) = (write(&d, "a.xml", A), write(&d, "guest.xml", GUEST));
-    let (code, out, err) = run(&["export", "qemu-cpu", "--host", s(&a), s(&g)]);
+    // The raw host CPU has vmx; what QEMU/KVM gives guests on it (the KVM view, nesting off)
+    // does not, so the QEMU driver's start disables it.
+    let (code, out, err) = run(&["export", "qemu-cpu", "--view", "raw", "--host", s(&a), s(&g)]);
     assert_eq!((code, out.as_str()), (0, "Haswell-noTSX,vmx=on,svm=off\n"), "{err}");
-    // As written, optional features are left out, with a warning each.
+    let (code, out, err) = run(&["export", "qemu-cpu", "--host", s(&a), s(&g)]);
+    assert_eq!((code, out.as_str()), (0, "Haswell-noTSX,vmx=off,svm=off\n"), "{err}");
+    // As written, optional features are left out, with a warning each, and one line saying so.
     let (code, out, err) = run(&["export", "qemu-cpu", s(&g)]);
     assert_eq!((code, out.as_str()), (0, "Haswell-noTSX\n"));
     assert_eq!(err.matches("is optional").count(), 2, "{err}");
+    assert_eq!(err.matches("no --host, --domcaps or --inventory").count(), 1, "{err}");
 }
 
 /// KubeVirt's `virsh_domcapabilities.xml` test file, completed with the hypervisor facts a real
@@ -219,4 +234,114 @@ fn bad_inputs_exit_2_with_file_and_position() {
     }
     let (code, _, err) = run(&["export", "pdf", s(&a)]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// Issue 25 finding 8: `nova-traits` of a domcapabilities document (its message said such
+/// documents are accepted, and it refused them): the traits of its host-model CPU, the same as an
+/// inventory holding that document as a host file gives.
+#[test]
+fn nova_traits_of_domcapabilities() {
+    let d = TempDir::new("export-traits-domcaps");
+    let doc = "<domainCapabilities>\n  <path>/usr/bin/qemu-system-x86_64</path>\n  <domain>kvm</domain>\n  \
+<machine>pc-q35-9.2</machine>\n  <arch>x86_64</arch>\n  <cpu>\n    <mode name='host-model' supported='yes'>\n      \
+<model fallback='forbid'>Skylake-Client-IBRS</model>\n      <vendor>Intel</vendor>\n      \
+<feature policy='require' name='ss'/>\n      <feature policy='disable' name='hle'/>\n    </mode>\n    \
+<mode name='custom' supported='yes'>\n      <model usable='yes'>Skylake-Client-IBRS</model>\n    </mode>\n  </cpu>\n\
+</domainCapabilities>\n";
+    let dc = write(&d, "node1.xml", doc);
+    let (code, out, err) = run(&["export", "nova-traits", s(&dc)]);
+    assert_eq!(code, 0, "{err}");
+    for t in ["HW_CPU_X86_AVX2", "HW_CPU_X86_AVX", "HW_CPU_X86_SSE42"] {
+        assert!(out.lines().any(|l| l == t), "{t} in {out}");
+    }
+    assert!(!out.lines().any(|l| l == "HW_CPU_X86_TSX"), "hle is disabled in the host-model: {out}");
+    let inv = d.0.join("inv/pool");
+    std::fs::create_dir_all(&inv).unwrap();
+    std::fs::write(inv.join("node1.xml"), doc).unwrap();
+    let (code, via_inv, err) = run(&["export", "nova-traits", "--inventory", s(&d.0.join("inv"))]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(via_inv, out);
+}
+
+/// An independent check of Kubernetes' DNS-1123 subdomain rule (what a Node name must be).
+fn valid_node_name(n: &str) -> bool {
+    n.len() <= 253
+        && !n.is_empty()
+        && n.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'))
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+/// Issue 26: KubeVirt Node names are valid Kubernetes names (inventory names `POOL/HOST` mapped:
+/// lowercase, `/` to `.`, other characters to `-`); `cpu-timer` labels from the capabilities
+/// beside the domcapabilities (`--caps`, or the inventory's HOST.xml beside HOST.domcaps.xml);
+/// `kubevirt-cpu` refuses `maximum`, which libvirt refuses as a model name.
+#[test]
+fn kubevirt_names_timers_and_no_maximum() {
+    let Some(pack) = pack() else { return };
+    let d = TempDir::new("export-kubevirt");
+    let host = std::fs::read_to_string(pack.join("x86_64-cpuid-Xeon-Gold-5115-host.xml")).unwrap();
+    let with_tsc = host.replacen("</cpu>", "  <counter name='tsc' frequency='2095078000' scaling='yes'/>\n</cpu>", 1);
+    let caps = support::capabilities(&with_tsc, 7);
+    let domcaps = "<domainCapabilities>\n  <path>/usr/bin/qemu-system-x86_64</path>\n  <domain>kvm</domain>\n  \
+<machine>pc-i440fx-7.2</machine>\n  <arch>x86_64</arch>\n  <cpu>\n    <mode name='host-model' supported='yes'>\n      \
+<model fallback='forbid'>Skylake-Server-IBRS</model>\n      <vendor>Intel</vendor>\n      \
+<feature policy='require' name='ss'/>\n    </mode>\n    <mode name='custom' supported='yes'>\n      \
+<model usable='yes'>Skylake-Server-IBRS</model>\n    </mode>\n  </cpu>\n</domainCapabilities>\n";
+    let pool = d.0.join("inv/AMD-EPYC_Pool");
+    std::fs::create_dir_all(&pool).unwrap();
+    std::fs::write(pool.join("Node_R1-n01.xml"), &caps).unwrap();
+    std::fs::write(pool.join("Node_R1-n01.domcaps.xml"), domcaps).unwrap();
+    std::fs::write(pool.join("--weird--.xml"), &host).unwrap();
+    let (code, out, err) = run(&["export", "kubevirt-labels", "--inventory", s(&d.0.join("inv"))]);
+    assert_eq!(code, 0, "{err}");
+    let names: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("  name: ")).collect();
+    assert_eq!(names, ["\"amd-epyc-pool.weird\"", "\"amd-epyc-pool.node-r1-n01\""]);
+    for n in &names {
+        assert!(valid_node_name(n.trim_matches('"')), "{n}");
+    }
+    assert!(out.contains("cpu-timer.node.kubevirt.io/tsc-frequency: \"2095078000\""), "{out}");
+    assert!(out.contains("cpu-timer.node.kubevirt.io/tsc-scalable: \"true\""), "{out}");
+    // The same pair as files: the domcapabilities with --caps beside it.
+    let dc = write(&d, "node.domcaps.xml", domcaps);
+    let cp = write(&d, "node.caps.xml", &caps);
+    let (code, out, err) = run(&["export", "kubevirt-labels", "--caps", s(&cp), s(&dc)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cpu-timer.node.kubevirt.io/tsc-frequency: \"2095078000\""), "{out}");
+    assert!(out.contains("  name: \"node.domcaps\"\n"), "{out}");
+    // maximum: refused with the reason, exit 2.
+    let max = write(&d, "max.xml", "<cpu mode='maximum'/>\n");
+    let (code, out, err) = run(&["export", "kubevirt-cpu", s(&max)]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("maximum") && err.contains("host-passthrough"), "{err}");
+}
+
+/// Issue 25: a pool without a common CPU (Intel and AMD hosts) is a note with the reason and the
+/// action, the other pools are exported, exit 0; in JSON the notes are listed.
+#[test]
+fn inventory_pool_without_an_answer_is_a_note() {
+    let Some(pack) = pack() else { return };
+    let inv = build(&pack, "export-mixed");
+    let intel = std::fs::read_to_string(pack.join("x86_64-cpuid-Xeon-Gold-5115-host.xml")).unwrap();
+    let amd = std::fs::read_to_string(pack.join("x86_64-cpuid-EPYC-7502-32-Core-host.xml")).unwrap();
+    std::fs::create_dir_all(inv.path().join("pool2")).unwrap();
+    inv.write_host("pool2", "a", &intel);
+    inv.write_host("pool2", "b", &amd);
+    let dir = s(inv.path());
+    for view in ["guest", "raw"] {
+        for f in GUEST_FORMATS {
+            let (code, out, err) = run(&["export", f, "--view", view, "--inventory", dir, "--format", "json"]);
+            assert_eq!(code, 0, "{f} {view}: {err}");
+            assert!(err.contains("note: pool2 mixes Intel and AMD hosts: no common CPU; split it"), "{f}: {err}");
+            let v: Value = serde_json::from_str(&out).unwrap();
+            let names: Vec<&str> =
+                v["exports"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+            assert_eq!(names, ["amd", "intel-a", "intel-b"], "{f} {view}");
+            assert_eq!(v["notes"][0], "pool2 mixes Intel and AMD hosts: no common CPU; split it");
+            assert_eq!(v["view"], view);
+        }
+    }
 }

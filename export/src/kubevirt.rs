@@ -192,11 +192,54 @@ pub fn node_labels(facts: &HostCpuFacts, obsolete: &[&str]) -> BTreeMap<String, 
     l
 }
 
-/// The labels of the node `name` as an [`Export`]: YAML (a partial `Node`) and `{"labels"}`.
+/// The labels of the node `name` as an [`Export`]: YAML (a partial `Node` named [`node_name`]`(name)`)
+/// and `{"labels", "node"}`.
 pub fn labels_export(name: &str, facts: &HostCpuFacts, obsolete: &[&str]) -> Export {
     let labels = node_labels(facts, obsolete);
-    let text = labels_yaml(&[(name.to_string(), labels.clone())]);
-    Export { text, json: serde_json::json!({ "labels": labels }), warnings: Vec::new() }
+    let node = node_name(name);
+    let text = labels_yaml(&[(node.clone(), labels.clone())]);
+    Export { text, json: serde_json::json!({ "labels": labels, "node": node }), warnings: Vec::new() }
+}
+
+/// A Kubernetes node name (a DNS-1123 subdomain: at most 253 characters of lowercase `a-z`, `0-9`,
+/// `-` and `.`, each dot-separated part starting and ending with a letter or digit) for an
+/// inventory name: lowercase; `/` (between pool and host) becomes `.`; any other character
+/// outside `a-z0-9-.` becomes `-`; each part is trimmed of `-` (an empty part is dropped); an
+/// empty result is `node`; longer than 253 characters, cut there (then trimmed again).
+pub fn node_name(name: &str) -> String {
+    let mapped: String = name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            '/' => '.',
+            c @ ('a'..='z' | '0'..='9' | '-' | '.') => c,
+            _ => '-',
+        })
+        .collect();
+    let tidy = |s: &str| -> String {
+        s.split('.').map(|p| p.trim_matches('-')).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(".")
+    };
+    let mut out = tidy(&mapped);
+    if out.len() > 253 {
+        out.truncate(253);
+        out = tidy(&out);
+    }
+    if out.is_empty() {
+        out = "node".to_string();
+    }
+    out
+}
+
+/// Whether `name` is a valid Kubernetes object name of the DNS-1123 subdomain kind (what a
+/// Node's `metadata.name` must be).
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    let label = |p: &str| {
+        let b = p.as_bytes();
+        !b.is_empty()
+            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-'
+    };
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(label)
 }
 
 /// Label maps of several nodes as a YAML stream of partial `Node` objects (`metadata.labels`).
@@ -232,10 +275,15 @@ impl CpuStanza {
             CpuMode::Custom => cpu.model.clone().ok_or(ExportError::NoModel)?,
             mode => mode.as_str().to_string(),
         };
-        let mut warnings = Vec::new();
+        // KubeVirt passes any other model name to libvirt as `<model>NAME</model>`, and libvirt
+        // has no model named `maximum` (its mode is not a model): refused, not exported.
         if cpu.mode == CpuMode::Maximum {
-            warnings.push("KubeVirt has no 'maximum' CPU mode".to_string());
+            return Err(ExportError::Unsupported {
+                format: "kubevirt-cpu",
+                what: "CPU mode 'maximum': KubeVirt has no such mode and libvirt refuses a model named 'maximum' (use host-passthrough or a named model)".to_string(),
+            });
         }
+        let warnings = Vec::new();
         let features = cpu.features.iter().map(|f| (f.name.clone(), f.effective_policy())).collect();
         Ok(CpuStanza { model, features, warnings })
     }
@@ -262,5 +310,31 @@ impl CpuStanza {
             "configuration": { "cpuModel": self.model },
             "domain": { "cpu": { "model": self.model, "features": features } },
         })
+    }
+}
+
+#[cfg(test)]
+mod node_name_tests {
+    use super::{is_dns1123_subdomain, node_name};
+
+    #[test]
+    fn inventory_names_map_to_valid_node_names() {
+        for (name, want) in [
+            ("amd-epyc/amd-r1-n01", "amd-epyc.amd-r1-n01"),
+            ("AMD-EPYC/amd_r1_N01", "amd-epyc.amd-r1-n01"),
+            ("node1", "node1"),
+            ("-x-/--y--", "x.y"),
+            ("///", "node"),
+            ("pool/host.example.com", "pool.host.example.com"),
+        ] {
+            assert_eq!(node_name(name), want, "{name}");
+            assert!(is_dns1123_subdomain(want), "{want}");
+        }
+        let long = format!("{}/h", "a".repeat(300));
+        let n = node_name(&long);
+        assert!(n.len() <= 253 && is_dns1123_subdomain(&n), "{n}");
+        for bad in ["", "A", "a..b", "-a", "a-", "a_b", &"a".repeat(254)] {
+            assert!(!is_dns1123_subdomain(bad), "{bad}");
+        }
     }
 }

@@ -4,9 +4,20 @@
 //! (Proxmox appends them to `-cpu reported-model`), and `reported-model`, which must be one of
 //! Proxmox's built-in models (`$cpu_vendor_list`).
 //!
-//! The reported model is the CPU's own model when Proxmox knows it, else the richest
-//! Proxmox-known model of the map whose features the CPU all has; the flags are then the CPU's
-//! expanded features minus the reported model's (`+`) and the model's features the CPU lacks (`-`).
+//! Proxmox starts QEMU with `-cpu REPORTED,FLAGS…` (`get_cpu_options`): the flags of the custom
+//! model after Proxmox's own defaults for the reported model (`get_pve_cpu_flags`: `-rdtscp` on
+//! `Opteron*`, `+lahf_lm` and `+sep` on `kvm64`/`kvm32`), a custom flag overriding a default.
+//!
+//! The reported model is the CPU's own model when Proxmox knows it: then the flags are the CPU's
+//! listed features as the QEMU driver passes them (`+` for force/require, `-` for
+//! disable/forbid, in order), so `-cpu` is libvirt's own (QEMU's definition of the model plus the
+//! same changes), with Proxmox's defaults countered where the CPU says otherwise. Given the CPU as
+//! the QEMU driver starts it (removed features disabled, a model QEMU has), that is the `-cpu`
+//! libvirt would run. Otherwise the reported model is the richest 64-bit Proxmox model of the map
+//! whose features the CPU all has (never a 32-bit one such as `coreduo` or `athlon` for a CPU
+//! with `lm`: Proxmox refuses those with UEFI firmware), the flags the CPU's expanded features
+//! minus the model's (`+`) and the model's features the CPU lacks (`-`), computed against
+//! libvirt's definition of that model, with a warning that QEMU's may differ.
 
 use crate::error::ExportError;
 use crate::names::NameTable;
@@ -115,8 +126,25 @@ pub fn check_name(name: &str) -> Result<(), ExportError> {
     }
 }
 
+/// Proxmox's own flags for a reported model (`get_pve_cpu_flags`, x86_64 KVM): (the flag as
+/// Proxmox spells it, on).
+pub fn proxmox_default_flags(model: &str) -> Vec<(&'static str, bool)> {
+    let mut out = Vec::new();
+    if model.starts_with("Opteron") {
+        out.push(("rdtscp", false));
+    }
+    if model == "kvm64" || model == "kvm32" {
+        out.push(("lahf_lm", true));
+        out.push(("sep", true));
+    }
+    out
+}
+
 impl CpuModelEntry {
+    /// The entry for `cpu` (best the CPU as the QEMU driver starts it: `cpufleet export
+    /// --domcaps`/`--host`), named `name`.
     pub fn of_cpu(map: &CpuMap, qemu: &NameTable, cpu: &CpuDef, name: &str) -> Result<CpuModelEntry, ExportError> {
+        use cpufleet_engine::Policy;
         check_name(name)?;
         let x = &map.x86;
         let mut have = FeatureSet::new();
@@ -126,26 +154,79 @@ impl CpuModelEntry {
             }
         }
         let own = cpu.model.as_deref().filter(|m| PROXMOX_MODELS.contains(m) && x.model(m).is_some());
-        let reported = match own {
-            Some(m) => m.to_string(),
-            None => PROXMOX_MODELS
-                .iter()
-                .filter_map(|m| x.model(m).map(|model| (*m, model)))
-                .filter(|(_, model)| model.features.is_subset(&have))
-                .max_by_key(|(_, model)| model.features.count())
-                .map_or("qemu64", |(m, _)| m)
-                .to_string(),
+        let mut entry = CpuModelEntry {
+            name: name.to_string(),
+            reported_model: String::new(),
+            flags: Vec::new(),
+            warnings: Vec::new(),
         };
-        let base = x.model(&reported).map(|m| m.features).unwrap_or_default();
-        let mut entry =
-            CpuModelEntry { name: name.to_string(), reported_model: reported, flags: Vec::new(), warnings: Vec::new() };
-        for (set, sign) in [(have.difference(&base), '+'), (base.difference(&have), '-')] {
-            for id in set.iter() {
-                let f = x.feature_name(id);
-                match qemu.foreign(f) {
-                    Some(q) => entry.flags.push(format!("{sign}{q}")),
-                    None => entry.warnings.push(format!("feature '{f}' has no QEMU name: left out of flags")),
+        let qemu_name = |f: &str, entry: &mut CpuModelEntry| -> Option<String> {
+            let q = qemu.foreign(f).map(str::to_string);
+            if q.is_none() {
+                entry.warnings.push(format!("feature '{f}' has no QEMU name: left out of flags"));
+            }
+            q
+        };
+        let mut listed: Vec<String> = Vec::new();
+        match own {
+            Some(m) => {
+                entry.reported_model = m.to_string();
+                for f in &cpu.features {
+                    let sign = match f.effective_policy() {
+                        Policy::Force | Policy::Require => '+',
+                        Policy::Disable | Policy::Forbid => '-',
+                        Policy::Optional => {
+                            entry.warnings.push(format!(
+                                "feature '{}' is optional: libvirt decides it when the guest starts (give --host or --domcaps)",
+                                f.name
+                            ));
+                            continue;
+                        }
+                    };
+                    if let Some(q) = qemu_name(&f.name, &mut entry) {
+                        entry.flags.push(format!("{sign}{q}"));
+                        listed.push(q);
+                    }
                 }
+            }
+            None => {
+                let lm = x.feature_id("lm").is_some_and(|id| have.contains(id));
+                let reported = PROXMOX_MODELS
+                    .iter()
+                    .filter_map(|m| x.model(m).map(|model| (*m, model)))
+                    .filter(|(_, model)| model.features.is_subset(&have))
+                    .filter(|(_, model)| !lm || x.feature_id("lm").is_some_and(|id| model.features.contains(id)))
+                    .max_by_key(|(_, model)| model.features.count())
+                    .map_or("qemu64", |(m, _)| m)
+                    .to_string();
+                entry.warnings.push(format!(
+                    "model {} is not a Proxmox built-in: flags are computed against libvirt's definition of {reported}, which QEMU's may differ from",
+                    cpu.model.as_deref().unwrap_or("(none)")
+                ));
+                entry.reported_model = reported;
+                let base = x.model(&entry.reported_model).map(|m| m.features).unwrap_or_default();
+                for (set, sign) in [(have.difference(&base), '+'), (base.difference(&have), '-')] {
+                    for id in set.iter() {
+                        if let Some(q) = qemu_name(x.feature_name(id), &mut entry) {
+                            entry.flags.push(format!("{sign}{q}"));
+                            listed.push(q);
+                        }
+                    }
+                }
+            }
+        }
+        // Counter Proxmox's own defaults where the CPU says otherwise (a custom flag wins).
+        // QEMU reads `_` and `-` in feature names alike (`lahf_lm` is `lahf-lm`).
+        let norm = |f: &str| f.replace('_', "-");
+        for (flag, on) in proxmox_default_flags(&entry.reported_model) {
+            if listed.iter().any(|l| norm(l) == norm(flag)) {
+                continue;
+            }
+            let q = norm(flag);
+            let libvirt = qemu.libvirt(&q).unwrap_or(flag);
+            let enabled = x.feature_id(libvirt).is_some_and(|id| have.contains(id));
+            if enabled != on {
+                entry.flags.push(format!("{}{flag}", if enabled { '+' } else { '-' }));
             }
         }
         Ok(entry)

@@ -7,7 +7,7 @@
 
 use cpufleet_engine::xml::{parse_cpu, Limits, TypeHint};
 use cpufleet_engine::{CpuMap, LibvirtVersion};
-use cpufleet_export::proxmox::{check_name, parse_conf, CpuModelEntry};
+use cpufleet_export::proxmox::{check_name, parse_conf, proxmox_default_flags, CpuModelEntry, PROXMOX_MODELS};
 use cpufleet_export::{enabled_features, NameTable, Vocabulary};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -71,7 +71,8 @@ fn hosts(v: LibvirtVersion) -> Option<Vec<cpufleet_engine::CpuDef>> {
 
 /// Every baseline of two neighbouring test hosts, as an entry: valid for Proxmox, and parsed back
 /// (QEMU names through the table) it is the reported model's features plus the `+` flags minus
-/// the `-` flags = exactly the baseline's enabled features (those with a QEMU name).
+/// the `-` flags = exactly the baseline's enabled features (those with a QEMU name); a flag may
+/// restate the model only to counter one of Proxmox's own defaults (`-rdtscp` on Opteron models).
 #[test]
 fn baseline_entries_round_trip() {
     let qemu = NameTable::embedded(Vocabulary::Qemu).unwrap();
@@ -87,12 +88,18 @@ fn baseline_entries_round_trip() {
             let reported = map.x86.model(p.reported_model.as_deref().unwrap()).unwrap();
             let mut got: BTreeSet<String> =
                 reported.features.iter().map(|id| map.x86.feature_name(id).to_string()).collect();
+            // Flags that counter Proxmox's own defaults for the model may restate it.
+            let counters: Vec<String> = proxmox_default_flags(p.reported_model.as_deref().unwrap())
+                .iter()
+                .map(|(f, _)| f.replace('_', "-"))
+                .collect();
             for (on, q) in &p.flags {
                 let f = qemu.libvirt(q).unwrap().to_string();
+                let counter = counters.contains(q);
                 if *on {
-                    assert!(got.insert(f), "{q} added twice");
+                    assert!(got.insert(f) || counter, "{q} added twice");
                 } else {
-                    assert!(got.remove(&f), "{q} removed but absent");
+                    assert!(got.remove(&f) || counter, "{q} removed but absent");
                 }
             }
             let named = |f: &String| qemu.foreign(f).is_some();
@@ -102,4 +109,40 @@ fn baseline_entries_round_trip() {
         }
         assert!(checked > 5, "libvirt {v}: {checked}");
     }
+}
+
+/// Issue 26: Proxmox's own `-rdtscp` on Opteron models is countered when the CPU has rdtscp,
+/// `force`/`forbid` features are kept, and a 64-bit CPU never gets a 32-bit reported model.
+#[test]
+fn proxmox_defaults_countered_policies_kept_no_32_bit_models() {
+    let qemu = NameTable::embedded(Vocabulary::Qemu).unwrap();
+    let map = CpuMap::embedded(LibvirtVersion::V11_3_0).unwrap();
+    let read = |x: &str| parse_cpu(x.as_bytes(), TypeHint::Guest, map.version(), Limits::default()).unwrap();
+    let g3 = read("<cpu match='exact'><model>Opteron_G3</model><feature policy='force' name='aes'/><feature policy='forbid' name='sse4a'/></cpu>");
+    let e = CpuModelEntry::of_cpu(&map, &qemu, &g3, "g3").unwrap();
+    assert_eq!(e.reported_model, "Opteron_G3");
+    assert!(map.x86.model("Opteron_G3").unwrap().features.contains(map.x86.feature_id("rdtscp").unwrap()));
+    assert_eq!(e.flags, ["+aes", "-sse4a", "+rdtscp"]);
+    // Without rdtscp, Proxmox's default already says so: no flag.
+    let no_rdtscp = read("<cpu match='exact'><model>Opteron_G3</model><feature policy='disable' name='rdtscp'/></cpu>");
+    assert_eq!(CpuModelEntry::of_cpu(&map, &qemu, &no_rdtscp, "g3").unwrap().flags, ["-rdtscp"]);
+    // kvm64 without lahf_lm: Proxmox's +lahf_lm countered; sep (in kvm64) needs nothing.
+    let k = read("<cpu match='exact'><model>kvm64</model><feature policy='disable' name='lahf_lm'/></cpu>");
+    let e = CpuModelEntry::of_cpu(&map, &qemu, &k, "kk").unwrap();
+    assert_eq!(e.flags, ["-lahf-lm"]);
+    // A model Proxmox lacks, 64-bit: the reported model has lm.
+    let mut checked = 0;
+    for m in ["Dhyana", "EPYC-Rome-v1", "Snowridge", "Denverton", "Cascadelake-Server-v1"] {
+        let Some(model) = map.x86.model(m) else { continue };
+        if PROXMOX_MODELS.contains(&m) || !model.features.contains(map.x86.feature_id("lm").unwrap()) {
+            continue;
+        }
+        checked += 1;
+        let cpu = read(&format!("<cpu match='exact'><model>{m}</model></cpu>"));
+        let e = CpuModelEntry::of_cpu(&map, &qemu, &cpu, "xx").unwrap();
+        let r = map.x86.model(&e.reported_model).unwrap();
+        assert!(r.features.contains(map.x86.feature_id("lm").unwrap()), "{m}: reported {}", e.reported_model);
+        assert!(e.warnings.iter().any(|w| w.contains("not a Proxmox built-in")), "{m}: {:?}", e.warnings);
+    }
+    assert!(checked >= 3, "{checked}");
 }
