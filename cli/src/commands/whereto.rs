@@ -20,6 +20,7 @@ use cpufleet_engine::xml::TypeHint;
 use cpufleet_engine::{CpuDef, CpuMap, FeatureSet};
 use cpufleet_inventory::Inventory;
 use cpufleet_io::{gather_inputs, print_stdout, CliError, CliResult};
+use cpufleet_sim::report::count;
 use cpufleet_sim::scenarios::guests::{entries, start_guest};
 use cpufleet_sim::scenarios::migrate::BlockerKind;
 use rayon::prelude::*;
@@ -119,7 +120,7 @@ fn header(inv: &Inventory, dir: &Path, guest: &Guest, results: &[Comparison]) ->
     let ok = inv.pools.iter().flat_map(|p| &p.hosts).filter(|h| can_run(&results[h.cpu.index()])).count();
     let started = guest.on.as_ref().map(|h| format!(", started on {h}")).unwrap_or_default();
     format!(
-        "libvirt {} (raw view: the hosts' own CPUs): {} from {}{started}: {ok} of {hosts} host{} of inventory {} can run it\n",
+        "libvirt {}, raw view (the hosts' own CPUs): {} from {}{started}\n{ok} of {hosts} host{} of inventory {} can run it\n",
         inv.libvirt,
         guest.cpu.model.as_deref().unwrap_or(guest.cpu.mode.as_str()),
         guest.label,
@@ -133,7 +134,7 @@ fn text(map: &CpuMap, inv: &Inventory, dir: &Path, guest: &Guest, results: &[Com
     let mut o = header(inv, dir, guest, results);
     for p in &inv.pools {
         let ok = p.hosts.iter().filter(|h| can_run(&results[h.cpu.index()])).count();
-        let _ = writeln!(o, "\npool {}: {ok} of {} hosts can run it", p.name, p.hosts.len());
+        let _ = writeln!(o, "\npool {}: {ok} of {} can run it", p.name, count(p.hosts.len() as u64, "host"));
         let w = p.hosts.iter().map(|h| h.name.len()).max().unwrap_or(0).max(4);
         let _ = writeln!(o, "  {:<w$}  {:<12}  BLOCKING", "HOST", "VERDICT");
         for h in &p.hosts {
@@ -252,7 +253,7 @@ fn guest_view(
             let started = on.map(|h| format!(", started on {h}")).unwrap_or_default();
             let hosts = inv.n_hosts();
             let mut o = format!(
-                "libvirt {} (guest view: what each host's QEMU/KVM offers guests): {model} from {label}{started}: \
+                "libvirt {}, guest view (what each host's QEMU/KVM offers guests): {model} from {label}{started}\n\
                  {ok} of {hosts} host{} of inventory {} can run it\n",
                 inv.libvirt,
                 if hosts == 1 { "" } else { "s" },
@@ -263,7 +264,7 @@ fn guest_view(
                 let d = &per_host[h..h + p.hosts.len()];
                 h += p.hosts.len();
                 let ok = d.iter().filter(|d| d.runs).count();
-                let _ = writeln!(o, "\npool {}: {ok} of {} hosts can run it", p.name, p.hosts.len());
+                let _ = writeln!(o, "\npool {}: {ok} of {} can run it", p.name, count(p.hosts.len() as u64, "host"));
                 let w = p.hosts.iter().map(|h| h.name.len()).max().unwrap_or(0).max(4);
                 let _ = writeln!(o, "  {:<w$}  {:<8}  BLOCKING", "HOST", "VERDICT");
                 for (host, d) in p.hosts.iter().zip(d) {
