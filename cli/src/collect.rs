@@ -44,7 +44,7 @@ pub struct CollectArgs {
     #[arg(long)]
     pub update: bool,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(short, long)]
     pub quiet: bool,
 }
 
