@@ -207,7 +207,7 @@ fn refused_hanging_and_vanishing_hosts_fail_alone() {
     );
     match &daemon {
         Ok(()) => {
-            let gone = vanishing_host("/var/run/libvirt/libvirt-sock", 2000, Duration::from_secs(60));
+            let gone = vanishing_host("/var/run/libvirt/libvirt-sock", 100, Duration::from_secs(60));
             list.push_str(&format!("bad gone qemu+tcp://127.0.0.1:{gone}/system\n"));
         }
         Err(why) => skip("collect: a host that vanishes mid-run", why),
@@ -224,7 +224,7 @@ fn refused_hanging_and_vanishing_hosts_fail_alone() {
     assert!(text.contains("bad/hang") && text.contains("no answer within 3 s (--timeout)"), "{text}");
     if daemon.is_ok() {
         let line = text.lines().find(|l| l.contains("bad/gone")).expect("the vanished host is listed");
-        assert!(!line.contains("no answer") && line.contains("End of file"), "{line}");
+        assert!(!line.contains("no answer") && (line.contains("End of file") || line.contains("socket is closed")), "{line}");
     }
     assert!(took < Duration::from_secs(40), "took {took:?}");
     // Only the host that answered has files, and no temporary file is left anywhere.
