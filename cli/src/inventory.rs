@@ -115,7 +115,11 @@ fn json(inv: &Inventory, dir: &std::path::Path) -> Value {
         .iter()
         .map(|p| {
             let s = inv.summary(p);
-            let hosts: Vec<Value> = p.hosts.iter().map(|h| json!({ "name": h.name, "cpu": h.cpu.0, "libvirt": h.libvirt.map(|v| v.as_str()) })).collect();
+            let hosts: Vec<Value> = p
+                .hosts
+                .iter()
+                .map(|h| json!({ "name": h.name, "cpu": h.cpu.0, "libvirt": h.libvirt.map(|v| v.as_str()) }))
+                .collect();
             let guests: Vec<Value> = p
                 .guests
                 .iter()

@@ -125,7 +125,10 @@ fn expanded(map: &CpuMap, inv: &Inventory) -> Vec<BTreeSet<String>> {
 
 /// POOL/HOST → (pool, host index).
 fn index(inv: &Inventory) -> BTreeMap<String, (&Pool, usize)> {
-    inv.pools.iter().flat_map(|p| (0..p.hosts.len()).map(move |h| (format!("{}/{}", p.name, p.hosts[h].name), (p, h)))).collect()
+    inv.pools
+        .iter()
+        .flat_map(|p| (0..p.hosts.len()).map(move |h| (format!("{}/{}", p.name, p.hosts[h].name), (p, h))))
+        .collect()
 }
 
 fn side<'a>(inv: &'a Inventory, feats: &[BTreeSet<String>], p: &'a Pool, h: usize) -> Side<'a> {
@@ -143,15 +146,20 @@ fn side<'a>(inv: &'a Inventory, feats: &[BTreeSet<String>], p: &'a Pool, h: usiz
 /// Per guest of `inv` (by POOL/HOST and name): the other hosts that accept it once started on
 /// its own host, or why it does not start there. Compared once per distinct host CPU.
 fn destinations(map: &CpuMap, inv: &Inventory) -> BTreeMap<(String, String), Result<BTreeSet<String>, String>> {
-    let hosts: Vec<(String, usize)> =
-        inv.pools.iter().flat_map(|p| p.hosts.iter().map(move |h| (format!("{}/{}", p.name, h.name), h.cpu.index()))).collect();
+    let hosts: Vec<(String, usize)> = inv
+        .pools
+        .iter()
+        .flat_map(|p| p.hosts.iter().map(move |h| (format!("{}/{}", p.name, h.name), h.cpu.index())))
+        .collect();
     let guests: Vec<(String, &str, &CpuDef, &CpuDef)> = inv
         .pools
         .iter()
         .flat_map(|p| {
             p.guests.iter().filter_map(move |g| {
                 let home = &p.hosts[g.host];
-                g.cpu.as_ref().map(|c| (format!("{}/{}", p.name, home.name), g.name.as_str(), &inv.cpus[home.cpu.index()], c))
+                g.cpu
+                    .as_ref()
+                    .map(|c| (format!("{}/{}", p.name, home.name), g.name.as_str(), &inv.cpus[home.cpu.index()], c))
             })
         })
         .collect();
@@ -165,7 +173,9 @@ fn destinations(map: &CpuMap, inv: &Inventory) -> BTreeMap<(String, String), Res
                     let ok: Vec<bool> = inv
                         .cpus
                         .iter()
-                        .map(|h| matches!(ops::compare(map, h, &started).verdict, Verdict::Identical | Verdict::Superset))
+                        .map(|h| {
+                            matches!(ops::compare(map, h, &started).verdict, Verdict::Identical | Verdict::Superset)
+                        })
                         .collect();
                     Ok(hosts.iter().filter(|(n, c)| ok[*c] && n != home).map(|(n, _)| n.clone()).collect())
                 }
@@ -198,7 +208,8 @@ fn diff(map: &CpuMap, old: &Inventory, new: &Inventory) -> Diff {
         d.lost = a.features.difference(&b.features).cloned().collect();
         let unknown = || "(no metadata)".to_string();
         if a.libvirt != b.libvirt {
-            d.libvirt = Some((a.libvirt.map_or_else(unknown, str::to_string), b.libvirt.map_or_else(unknown, str::to_string)));
+            d.libvirt =
+                Some((a.libvirt.map_or_else(unknown, str::to_string), b.libvirt.map_or_else(unknown, str::to_string)));
         }
         if a.qemu != b.qemu {
             d.qemu = Some((a.qemu.clone().unwrap_or_else(unknown), b.qemu.clone().unwrap_or_else(unknown)));

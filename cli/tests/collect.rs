@@ -224,7 +224,10 @@ fn refused_hanging_and_vanishing_hosts_fail_alone() {
     assert!(text.contains("bad/hang") && text.contains("no answer within 3 s (--timeout)"), "{text}");
     if daemon.is_ok() {
         let line = text.lines().find(|l| l.contains("bad/gone")).expect("the vanished host is listed");
-        assert!(!line.contains("no answer") && (line.contains("End of file") || line.contains("socket is closed")), "{line}");
+        assert!(
+            !line.contains("no answer") && (line.contains("End of file") || line.contains("socket is closed")),
+            "{line}"
+        );
     }
     assert!(took < Duration::from_secs(40), "took {took:?}");
     // Only the host that answered has files, and no temporary file is left anywhere.
@@ -238,7 +241,10 @@ struct Mount(PathBuf);
 impl Mount {
     fn new(dir: &Path, opts: &str) -> Result<Mount, String> {
         std::fs::create_dir_all(dir).unwrap();
-        let o = Command::new("mount").args(["-t", "tmpfs", "-o", opts, "tmpfs", s(dir)]).output().map_err(|e| e.to_string())?;
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs", s(dir)])
+            .output()
+            .map_err(|e| e.to_string())?;
         if o.status.success() {
             Ok(Mount(dir.to_path_buf()))
         } else {
@@ -345,7 +351,8 @@ fn qemu_system_collect_reads_back_like_files_collected_with_virsh() {
         std::fs::write(inv.join("kvm/q1.domcaps.xml"), dc).unwrap();
     }
     for n in &names {
-        std::fs::write(inv.join(format!("kvm/q1/{n}.xml")), virsh(&["-c", "qemu:///system", "dumpxml", n]).unwrap()).unwrap();
+        std::fs::write(inv.join(format!("kvm/q1/{n}.xml")), virsh(&["-c", "qemu:///system", "dumpxml", n]).unwrap())
+            .unwrap();
     }
     std::fs::write(inv.join("kvm/q1.meta.toml"), &meta).unwrap();
     let guest = inv.join(format!("kvm/q1/{}.xml", defined[1].0));
@@ -369,7 +376,8 @@ fn qemu_system_collect_reads_back_like_files_collected_with_virsh() {
 }
 
 const SKX: &str = "<cpu><arch>x86_64</arch><model>Skylake-Client-IBRS</model><vendor>Intel</vendor></cpu>\n";
-const SKX_NO_TSX: &str = "<cpu><arch>x86_64</arch><model>Skylake-Client-noTSX-IBRS</model><vendor>Intel</vendor></cpu>\n";
+const SKX_NO_TSX: &str =
+    "<cpu><arch>x86_64</arch><model>Skylake-Client-noTSX-IBRS</model><vendor>Intel</vendor></cpu>\n";
 const GUEST: &str = "<domain type='kvm'><name>NAME</name><cpu mode='custom' match='exact'><model>Skylake-Client-IBRS</model></cpu></domain>\n";
 
 fn meta(libvirt: &str, qemu: &str) -> String {
@@ -421,5 +429,9 @@ fn inventory_diff_shows_lost_features_versions_guests_and_lost_destinations() {
     std::fs::write(new.join("p/h2.meta.toml"), meta("10.0.0", "8.2.0")).unwrap();
     let o = cpufleet(&["inventory", "diff", s(&old), s(&new)]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("h2.meta.toml: libvirt = \"10.0.0\": a release cpufleet does not know"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("h2.meta.toml: libvirt = \"10.0.0\": a release cpufleet does not know"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -137,7 +137,8 @@ fn write_files(pool: &Path, t: &Target, data: &HostData, update: bool) -> Result
     staged.file(pool, pool.join(format!("{}{META_SUFFIX}", t.name)), meta.to_toml().as_bytes())?;
 
     // Everything is written: now into place, guests first, the metadata last.
-    let fail = |what: &Path, e: std::io::Error| format!("{}: cannot rename into place: {}", what.display(), io_reason(&e));
+    let fail =
+        |what: &Path, e: std::io::Error| format!("{}: cannot rename into place: {}", what.display(), io_reason(&e));
     let mut removed = 0;
     if guest_dir.is_dir() {
         if !update {
@@ -147,7 +148,9 @@ fn write_files(pool: &Path, t: &Target, data: &HostData, update: bool) -> Result
         removed = std::fs::read_dir(&guest_dir)
             .map(|rd| {
                 rd.filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".xml") && !kept.iter().any(|k| k == n)))
+                    .filter(|e| {
+                        e.file_name().to_str().is_some_and(|n| n.ends_with(".xml") && !kept.iter().any(|k| k == n))
+                    })
                     .count()
             })
             .unwrap_or(0);

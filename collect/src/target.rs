@@ -109,7 +109,12 @@ pub fn parse_hosts(text: &str) -> Result<Vec<Target>, String> {
         let mut line = 0;
         for h in t.host {
             // Line of the `uri` of this host, for messages: the n-th `uri` key.
-            line = text.lines().enumerate().skip(line).find(|(_, l)| l.trim_start().starts_with("uri")).map_or(line, |x| x.0 + 1);
+            line = text
+                .lines()
+                .enumerate()
+                .skip(line)
+                .find(|(_, l)| l.trim_start().starts_with("uri"))
+                .map_or(line, |x| x.0 + 1);
             let t = make(&h.pool, &h.name, &h.uri).map_err(|e| format!("{line}:1: {e}"))?;
             out.push((line, t));
         }
@@ -155,7 +160,10 @@ mod tests {
 
     #[test]
     fn uris_lose_credentials_and_passwords_are_refused() {
-        assert_eq!(check_uri("qemu+ssh://root@host7:2222/system?keyfile=/k&no_verify=1").unwrap(), "qemu+ssh://host7:2222/system");
+        assert_eq!(
+            check_uri("qemu+ssh://root@host7:2222/system?keyfile=/k&no_verify=1").unwrap(),
+            "qemu+ssh://host7:2222/system"
+        );
         assert_eq!(check_uri("qemu:///system").unwrap(), "qemu:///system");
         assert_eq!(check_uri("test:///default").unwrap(), "test:///default");
         let e = check_uri("qemu+tcp://root:s3cret@host7/system").unwrap_err();
@@ -175,7 +183,9 @@ mod tests {
         let toml = parse_hosts("[[host]]\npool = \"web\"\nname = \"h1\"\nuri = \"test:///default\"\n").unwrap();
         assert_eq!(toml[0].uri, "test:///default");
         assert!(parse_hosts("web h1\n").unwrap_err().starts_with("1:1: expected POOL NAME URI"));
-        assert!(parse_hosts("a b test:///default\na b test:///default\n").unwrap_err().starts_with("2:1: host a/b again"));
+        assert!(parse_hosts("a b test:///default\na b test:///default\n")
+            .unwrap_err()
+            .starts_with("2:1: host a/b again"));
         assert!(parse_hosts("a .b test:///default\n").unwrap_err().contains("starts with '.'"));
         assert!(parse_hosts("[[host]]\npool = 1\n").unwrap_err().starts_with("2:8: "));
     }
