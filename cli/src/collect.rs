@@ -22,7 +22,7 @@ pub struct CollectArgs {
     /// in the pool of --pool.
     #[arg(value_name = "URI")]
     pub uris: Vec<String>,
-    /// Hosts to collect: TOML ([[host]] tables with pool, name, uri) or a plain list, one
+    /// Hosts to collect: TOML (`[[host]]` tables with pool, name, uri) or a plain list, one
     /// `POOL NAME URI` a line.
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
