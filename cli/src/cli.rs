@@ -162,6 +162,13 @@ enum Cmd {
     /// Fleet generation.
     #[command(subcommand)]
     Fleet(simulate::FleetCmd),
+    /// Collect an inventory from live hosts through libvirt (read-only connections): per host
+    /// its capabilities, KVM domcapabilities, guests (virsh dumpxml) and a metadata file with its
+    /// libvirt and hypervisor versions. Exit 0: all collected, 1: some failed, 2: bad arguments.
+    Collect(crate::collect::CollectArgs),
+    /// Inventories: what changed between two collections.
+    #[command(subcommand)]
+    Inventory(crate::inventory_diff::InventoryCmd),
     /// Can the hypervisor of --domcaps run CPU? Exactly `virsh hypervisor-cpu-compare`.
     HypervisorCompare(hypervisor::CompareArgs),
     /// The richest CPU the hypervisor of --domcaps can give all CPUs of FILE: exactly
@@ -353,6 +360,8 @@ fn run(cli: Cli) -> CliResult<Outcome> {
         Cmd::Start(args) => hypervisor::start(&args),
         Cmd::Simulate(args) => simulate::run_simulate(args),
         Cmd::Fleet(cmd) => simulate::run_fleet(cmd),
+        Cmd::Collect(args) => crate::collect::run(&args),
+        Cmd::Inventory(cmd) => crate::inventory_diff::run(cmd),
         Cmd::Fmt { common, format, files } => commands::fmt(&common, &files, format),
         Cmd::Export(args) => export::run(&args),
     }

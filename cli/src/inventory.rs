@@ -81,6 +81,16 @@ fn text(inv: &Inventory, dir: &std::path::Path) -> String {
         count(inv.n_guests() as u64, "guest"),
         inv.skipped.len()
     );
+    let (with_meta, releases) = inv.host_releases();
+    if with_meta > 0 {
+        let r: Vec<String> = releases.iter().map(|(v, n)| format!("{v} ({n} hosts)")).collect();
+        let _ = writeln!(
+            o,
+            "host libvirt releases (HOST.meta.toml): {}; {} hosts without metadata",
+            r.join(", "),
+            inv.n_hosts() - with_meta
+        );
+    }
     for p in &inv.pools {
         let s = inv.summary(p);
         let _ = writeln!(
@@ -106,7 +116,11 @@ fn json(inv: &Inventory, dir: &std::path::Path) -> Value {
         .iter()
         .map(|p| {
             let s = inv.summary(p);
-            let hosts: Vec<Value> = p.hosts.iter().map(|h| json!({ "name": h.name, "cpu": h.cpu.0 })).collect();
+            let hosts: Vec<Value> = p
+                .hosts
+                .iter()
+                .map(|h| json!({ "name": h.name, "cpu": h.cpu.0, "libvirt": h.libvirt.map(|v| v.as_str()) }))
+                .collect();
             let guests: Vec<Value> = p
                 .guests
                 .iter()

@@ -8,12 +8,14 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod cli;
+mod collect;
 mod commands;
 mod export;
 mod hostcpu;
 mod hypervisor;
 mod inputs;
 mod inventory;
+mod inventory_diff;
 mod json;
 mod mapload;
 mod simulate;

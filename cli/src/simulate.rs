@@ -406,10 +406,46 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     match &args.inventory {
         None => Ok(sim::simulate(&map, &spec, &config)?),
         Some(dir) => {
-            let inv = crate::inventory::read_with(&map, &args.common, dir, args.keep_going)?;
+            let mut inv = crate::inventory::read_with(&map, &args.common, dir, args.keep_going)?;
+            let (mut map, mut spec) = (map, spec);
+            let (with_meta, releases) = inv.host_releases();
+            let mut notes = Vec::new();
+            // Every host's metadata names one release and no --libvirt or --cpu-map says
+            // otherwise: the inventory is simulated with that release's rules.
+            if let [(v, _)] = releases[..] {
+                if v != map.version() && args.common.libvirt.is_none() && args.common.cpu_map.is_none() {
+                    map = mapload::load(&Common { libvirt: Some(v), ..args.common.clone() })?;
+                    spec = prepare_spec(args, &map)?;
+                    inv = crate::inventory::read_with(&map, &args.common, dir, args.keep_going)?;
+                    notes.push(format!(
+                        "libvirt {v}: the release every host's metadata (HOST.meta.toml) names; --libvirt overrides"
+                    ));
+                }
+            }
+            let others: Vec<String> =
+                releases.iter().filter(|r| r.0 != map.version()).map(|(v, n)| format!("{v} ({n} hosts)")).collect();
+            if !others.is_empty() {
+                notes.push(format!(
+                    "hosts whose metadata names another libvirt than {}: {}; they are simulated under {} (mixed \
+                     releases within one inventory are not simulated yet)",
+                    map.version(),
+                    others.join(", "),
+                    map.version()
+                ));
+            }
+            if with_meta > 0 && with_meta < inv.n_hosts() {
+                notes.push(format!(
+                    "{} of {} hosts have no metadata (HOST.meta.toml, written by cpufleet collect): they run libvirt {} \
+                     (--libvirt)",
+                    inv.n_hosts() - with_meta,
+                    inv.n_hosts(),
+                    map.version()
+                ));
+            }
             let mut real = sim::real::from_inventory(&map.x86, &spec, &inv)?;
             real.spec.label = format!("inventory {}", dir.display());
             let mut report = sim::simulate_real(&map, real, &config)?;
+            report.notes.splice(0..0, notes);
             report.inventory = Some(report::InventoryInfo {
                 dir: dir.display().to_string(),
                 host_files: inv.n_hosts() as u64,

@@ -1,6 +1,7 @@
 //! The inventory's folders, listed and sorted: which files are hosts, which are guests, and
 //! what is passed over (with the reason, for the note the command line prints).
 
+use crate::meta::META_SUFFIX;
 use crate::{Ignored, IgnoredWhy, InventoryError};
 use cpufleet_io::io_reason;
 use rayon::prelude::*;
@@ -14,6 +15,8 @@ pub(crate) struct PoolDir {
     /// (host name, path of `HOST.xml`, path of `HOST.domcaps.xml` when both exist). A
     /// `HOST.domcaps.xml` alone is the host's only file.
     pub hosts: Vec<(String, PathBuf, Option<PathBuf>)>,
+    /// Per host (same index as `hosts`): its `HOST.meta.toml`, when there is one.
+    pub metas: Vec<Option<PathBuf>>,
     /// (index into `hosts`, path of a `HOST/*.xml` domain), by host then file name.
     pub guests: Vec<(usize, PathBuf)>,
 }
@@ -56,6 +59,13 @@ fn xml_stem(e: &Entry) -> Result<String, IgnoredWhy> {
         Some(stem) if !stem.is_empty() && e.kind == Kind::File => Ok(stem.to_string()),
         _ => Err(IgnoredWhy::NotXml),
     }
+}
+
+/// The host name of a visible `HOST.meta.toml` file (`cpufleet collect`'s metadata).
+fn meta_stem(e: &Entry) -> Option<String> {
+    let name = e.name.to_str()?;
+    let stem = name.strip_suffix(META_SUFFIX)?;
+    (e.kind == Kind::File && !name.starts_with('.') && !stem.is_empty()).then(|| stem.to_string())
 }
 
 /// Lists `dir`: its pool folders (sorted by name) and what it passes over.
@@ -101,6 +111,7 @@ fn scan_pool(name: String, path: PathBuf) -> Result<(PoolDir, Vec<Ignored>), Inv
     let mut ignored = Vec::new();
     let mut hosts = Vec::new();
     let mut guest_dirs = Vec::new();
+    let mut meta_files = Vec::new();
     for e in entries(&path)? {
         if e.kind == Kind::Dir {
             match e.name.to_str() {
@@ -110,12 +121,23 @@ fn scan_pool(name: String, path: PathBuf) -> Result<(PoolDir, Vec<Ignored>), Inv
             }
             continue;
         }
+        if let Some(host) = meta_stem(&e) {
+            meta_files.push((host, e.path));
+            continue;
+        }
         match xml_stem(&e) {
             Ok(host) => hosts.push((host, e.path)),
             Err(why) => ignored.push(Ignored { path: e.path, why }),
         }
     }
     let hosts = pair_domcaps(hosts);
+    let mut metas = vec![None; hosts.len()];
+    for (host, path) in meta_files {
+        match hosts.binary_search_by(|(n, ..)| n.as_str().cmp(&host)) {
+            Ok(h) => metas[h] = Some(path),
+            Err(_) => ignored.push(Ignored { path, why: IgnoredWhy::MetaWithoutHost }),
+        }
+    }
     let mut guests = Vec::new();
     for (host, dir) in guest_dirs {
         let Ok(h) = hosts.binary_search_by(|(n, ..)| n.as_str().cmp(&host)) else {
@@ -131,7 +153,7 @@ fn scan_pool(name: String, path: PathBuf) -> Result<(PoolDir, Vec<Ignored>), Inv
         }
     }
     guests.sort_by_key(|g| g.0);
-    Ok((PoolDir { name, path, hosts, guests }, ignored))
+    Ok((PoolDir { name, path, hosts, metas, guests }, ignored))
 }
 
 /// The suffix of a host's `virsh domcapabilities` document kept beside its `HOST.xml`.

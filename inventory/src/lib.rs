@@ -7,6 +7,8 @@
 //! DIR/<pool>/<host>.domcaps.xml  optional, beside <host>.xml: the host's `virsh domcapabilities
 //!                                --virttype kvm` (its QEMU/KVM view; <host>.xml stays its raw
 //!                                CPU, and FULL for the start path when it is capabilities)
+//! DIR/<pool>/<host>.meta.toml   optional: `cpufleet collect`'s metadata of the host (its libvirt
+//!                                release, hypervisor, host name, when and from where; [`meta`])
 //! DIR/<pool>/<host>/<any>.xml    a guest on that host: `virsh dumpxml` (name from <name>, CPU
 //!                                from <cpu>)
 //! ```
@@ -35,12 +37,14 @@
 mod content;
 pub mod docs;
 mod layout;
+pub mod meta;
 
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::xml::Limits;
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, LibvirtVersion, XmlError};
 use cpufleet_io::{read_bounded, ReadError, DEFAULT_MAX_INPUT};
+use meta::HostMeta;
 use rayon::prelude::*;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -111,6 +115,11 @@ pub struct Host {
     pub path: PathBuf,
     /// Its `HOST.domcaps.xml`, when one is beside `HOST.xml`.
     pub domcaps: Option<PathBuf>,
+    /// Its `HOST.meta.toml` (`cpufleet collect`), when one is beside `HOST.xml`.
+    pub meta: Option<Box<HostMeta>>,
+    /// The host's own libvirt release, from its metadata; `None` without metadata (the
+    /// host then runs the run's `--libvirt`).
+    pub libvirt: Option<LibvirtVersion>,
 }
 
 /// One guest domain file.
@@ -171,6 +180,8 @@ pub enum IgnoredWhy {
     NoHostFile,
     /// A folder inside a guest folder.
     NestedDir,
+    /// A `HOST.meta.toml` without `HOST.xml`.
+    MetaWithoutHost,
 }
 
 impl fmt::Display for IgnoredWhy {
@@ -182,6 +193,7 @@ impl fmt::Display for IgnoredWhy {
             IgnoredWhy::NotUtf8Name => "name is not UTF-8",
             IgnoredWhy::NoHostFile => "a guest folder without its host file HOST.xml",
             IgnoredWhy::NestedDir => "a folder inside a guest folder",
+            IgnoredWhy::MetaWithoutHost => "a metadata file without its host file HOST.xml",
         })
     }
 }
@@ -209,6 +221,9 @@ pub enum Problem {
     NotKvm,
     /// A `HOST.domcaps.xml` that is not a `virsh domcapabilities` document.
     NotDomcaps,
+    /// A `HOST.meta.toml` that cannot be read, or names a libvirt release cpufleet does not
+    /// know (the reason).
+    Meta(String),
 }
 
 impl fmt::Display for Problem {
@@ -224,6 +239,7 @@ impl fmt::Display for Problem {
             Problem::HostSkipped => f.write_str("its host file was skipped"),
             Problem::NotKvm => f.write_str("domcapabilities of virttype 'qemu' (TCG emulation); an inventory describes KVM hosts: collect `virsh domcapabilities --virttype kvm`"),
             Problem::NotDomcaps => f.write_str("not a `virsh domcapabilities` document with a host-model CPU (HOST.domcaps.xml is the host's domcapabilities)"),
+            Problem::Meta(reason) => write!(f, "{reason}"),
         }
     }
 }
@@ -277,12 +293,15 @@ impl Inventory {
                 docs::parse_guest(&bytes, version, opts.limits).map_err(Problem::Xml)
             })
             .collect();
+        let meta_paths: Vec<Option<&PathBuf>> = dirs.iter().flat_map(|p| p.metas.iter().map(Option::as_ref)).collect();
+        let metas: Vec<MetaResult> = meta_paths.par_iter().map(|p| p.map(|p| read_meta(p, opts))).collect();
         let (cpus, hypervisors) = cpus.into_iter().unzip();
         let mut inv =
             Inventory { libvirt: version, pools: Vec::new(), cpus, hypervisors, skipped: Vec::new(), ignored };
         let (mut host_results, mut guest_results) = (host_cpus.into_iter(), guests.into_iter());
+        let mut meta_results = metas.into_iter();
         for d in dirs {
-            let pool = inv.assemble(d, &mut host_results, &mut guest_results, opts.keep_going)?;
+            let pool = inv.assemble(d, &mut host_results, &mut meta_results, &mut guest_results, opts.keep_going)?;
             inv.pools.push(pool);
         }
         Ok(inv)
@@ -294,6 +313,7 @@ impl Inventory {
         &mut self,
         d: layout::PoolDir,
         host_results: &mut impl Iterator<Item = content::HostResult>,
+        meta_results: &mut impl Iterator<Item = MetaResult>,
         guest_results: &mut impl Iterator<Item = Result<docs::ParsedGuest, Problem>>,
         keep_going: bool,
     ) -> Result<Pool, InventoryError> {
@@ -301,13 +321,15 @@ impl Inventory {
         let n_skipped = self.skipped.len();
         // Index of each host file's entry in `pool.hosts`, None when skipped.
         let mut kept: Vec<Option<usize>> = Vec::with_capacity(d.hosts.len());
-        for ((name, path, domcaps), r) in d.hosts.into_iter().zip(host_results) {
-            match r {
-                Ok(cpu) => {
+        for (((name, path, domcaps), r), m) in d.hosts.into_iter().zip(host_results).zip(meta_results) {
+            let m = m.transpose();
+            match (r, m) {
+                (Ok(cpu), Ok(m)) => {
+                    let (meta, libvirt) = m.map_or((None, None), |(meta, v)| (Some(meta), Some(v)));
                     kept.push(Some(pool.hosts.len()));
-                    pool.hosts.push(Host { name, cpu, path, domcaps });
+                    pool.hosts.push(Host { name, cpu, path, domcaps, meta, libvirt });
                 }
-                Err(bad) => {
+                (Ok(_), Err(bad)) | (Err(bad), _) => {
                     let (path, problem) = *bad;
                     kept.push(None);
                     self.skip(&pool.name, path, problem, keep_going)?;
@@ -325,6 +347,22 @@ impl Inventory {
             return Err(InventoryError::EmptyPool { path: pool.path, skipped: self.skipped.len() - n_skipped });
         }
         Ok(pool)
+    }
+
+    /// Hosts with a metadata file, and the releases they run with their host counts (by
+    /// release).
+    pub fn host_releases(&self) -> (usize, Vec<(LibvirtVersion, usize)>) {
+        let mut with = 0;
+        let mut counts: Vec<(LibvirtVersion, usize)> = Vec::new();
+        for v in self.pools.iter().flat_map(|p| &p.hosts).filter_map(|h| h.libvirt) {
+            with += 1;
+            match counts.iter_mut().find(|c| c.0 == v) {
+                Some(c) => c.1 += 1,
+                None => counts.push((v, 1)),
+            }
+        }
+        counts.sort();
+        (with, counts)
     }
 
     fn skip(&mut self, pool: &str, path: PathBuf, problem: Problem, keep_going: bool) -> Result<(), InventoryError> {
@@ -369,6 +407,18 @@ impl Inventory {
         vendors.sort();
         PoolSummary { distinct_cpus, models, vendors }
     }
+}
+
+/// A host's metadata and release, or the file and why it is bad (`None`: no metadata file).
+type MetaResult = Option<Result<(Box<HostMeta>, LibvirtVersion), content::BadFile>>;
+
+/// Reads and checks one `HOST.meta.toml`.
+fn read_meta(path: &Path, opts: &ReadOpts) -> Result<(Box<HostMeta>, LibvirtVersion), content::BadFile> {
+    let bad = |p: Problem| Box::new((path.to_path_buf(), p));
+    let bytes = read_bounded(path, opts.max_input_bytes).map_err(|e| bad(Problem::Read(e)))?;
+    let meta = HostMeta::parse(&bytes).map_err(|e| bad(Problem::Meta(e)))?;
+    let v = meta.release().map_err(|e| bad(Problem::Meta(e)))?;
+    Ok((Box::new(meta), v))
 }
 
 /// What stands for a missing model or vendor name in a [`PoolSummary`].

@@ -146,7 +146,7 @@ fn update_one(map: &CpuMap, host: CpuRef, guest: CpuRef) -> CliResult<CpuDef> {
 
 /// The guest CPU as it is after it starts on `host` (of `arch`): libvirt updates it against the
 /// host's migratable CPU (`virCPUCopyMigratable`, then `virCPUUpdate`).
-fn start_on(map: &CpuMap, arch: Arch, host: &CpuDef, guest: &CpuDef) -> Result<CpuDef, CpuError> {
+pub(crate) fn start_on(map: &CpuMap, arch: Arch, host: &CpuDef, guest: &CpuDef) -> Result<CpuDef, CpuError> {
     let mig = ops::copy_migratable(map, arch, host);
     let mut cpu = guest.clone();
     ops::update(map, arch, &mut cpu, Some(&mig))?;
