@@ -31,7 +31,7 @@ mod releases;
 mod summary;
 
 use diffgen::Rng;
-use qemu_oracle::{Oracle, Stack};
+use qemu_oracle::{write, Oracle, Stack};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -45,12 +45,6 @@ fn cpufleet(args: &[&str]) -> Output {
 fn skip(what: &str, why: &str) {
     summary::summary(&format!("SKIPPED {what}: {why}\n"));
     assert!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref() != Ok("1"), "CPUFLEET_REQUIRE_VIRSH=1: {why}");
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write");
-    p
 }
 
 fn strip_decl(s: &str) -> &str {

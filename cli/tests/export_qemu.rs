@@ -27,9 +27,9 @@ mod summary;
 
 use cpufleet_engine::CpuMap;
 use diffgen::Rng;
-use qemu_oracle::{Oracle, Stack, VirshOut};
+use qemu_oracle::{accelerators, write, Oracle, Stack, VirshOut};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,17 +42,6 @@ fn seed() -> u64 {
 fn skip(what: &str, why: &str) {
     summary::summary(&format!("SKIPPED {what}: {why}\n"));
     assert!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref() != Ok("1"), "CPUFLEET_REQUIRE_VIRSH=1: {why}");
-}
-
-fn text_between<'a>(doc: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let i = doc.find(open)? + open.len();
-    Some(&doc[i..i + doc[i..].find(close)?])
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write");
-    p
 }
 
 /// The `-cpu` argument of a `domxml-to-native qemu-argv` answer.
@@ -142,32 +131,6 @@ fn qemu_accepts(stack: Stack, emulator: &str, arg: &str) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-struct Accel {
-    virttype: &'static str,
-    dir: PathBuf,
-    domcaps: PathBuf,
-    cache: PathBuf,
-    emulator: String,
-}
-
-fn accelerators(oracle: &Oracle, root: &Path, what: &str) -> Vec<Accel> {
-    let mut out = Vec::new();
-    for virttype in ["qemu", "kvm"] {
-        let o = oracle.one(&["domcapabilities", "--virttype", virttype]);
-        if !o.ok || !o.stdout.contains("<mode name='host-model' supported='yes'>") {
-            println!("{what}: --virttype {virttype} not available here ({})", o.errors.join(" "));
-            continue;
-        }
-        let emulator = text_between(&o.stdout, "<path>", "</path>").unwrap_or_default().to_string();
-        let dir = root.join(virttype);
-        std::fs::create_dir_all(&dir).expect("tmp dir");
-        let domcaps = write(&dir, "domcaps.xml", &o.stdout);
-        let cache = oracle.qemu_cache(&emulator, &dir.join("qemu-caps.xml")).unwrap_or_else(|w| panic!("{what}: {w}"));
-        out.push(Accel { virttype, dir, domcaps, cache, emulator });
-    }
-    out
 }
 
 fn export_differential(stack: Stack) {

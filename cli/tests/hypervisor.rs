@@ -44,6 +44,7 @@
 #[allow(dead_code)]
 mod diffgen;
 #[path = "support/qemu_oracle.rs"]
+#[allow(dead_code)]
 mod qemu_oracle;
 #[path = "../../engine/tests/common/releases.rs"]
 mod releases;
@@ -52,7 +53,7 @@ mod summary;
 
 use cpufleet_engine::CpuMap;
 use diffgen::Rng;
-use qemu_oracle::{Oracle, Stack, VirshOut};
+use qemu_oracle::{accelerators, text_between, write, Accel, Oracle, Stack, VirshOut};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
@@ -76,11 +77,6 @@ fn seed() -> u64 {
 fn skip(what: &str, why: &str) {
     summary::summary(&format!("SKIPPED {what}: {why}\n"));
     assert!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref() != Ok("1"), "CPUFLEET_REQUIRE_VIRSH=1: {why}");
-}
-
-fn text_between<'a>(doc: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let s = doc.find(open)? + open.len();
-    Some(&doc[s..s + doc[s..].find(close)?])
 }
 
 fn strip_decl(s: &str) -> &str {
@@ -171,12 +167,6 @@ enum Case {
         parts: Vec<PathBuf>,
         flags: &'static [&'static str],
     },
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write case");
-    p
 }
 
 /// Every case of one accelerator (files written to `dir`).
@@ -421,41 +411,6 @@ fn oracle_for(stack: Stack, name: &str, what: &str) -> Option<(Oracle, CpuMap)> 
             None
         }
     }
-}
-
-/// One accelerator of the oracle: its virttype, domcapabilities (text and file) and the copy of
-/// its QEMU capabilities cache; None (after saying so) when the accelerator gives no host-model.
-struct Accel {
-    virttype: &'static str,
-    dir: PathBuf,
-    domcaps: PathBuf,
-    cache: PathBuf,
-    text: String,
-}
-
-fn accelerators(oracle: &Oracle, root: &Path, what: &str) -> Vec<Accel> {
-    let mut out = Vec::new();
-    for virttype in ["qemu", "kvm"] {
-        let o = oracle.one(&["domcapabilities", "--virttype", virttype]);
-        if !o.ok || !o.stdout.contains("<mode name='host-model' supported='yes'>") {
-            println!(
-                "{what}: --virttype {virttype} not available here ({}); /dev/kvm {}",
-                o.errors.join(" "),
-                if Path::new("/dev/kvm").exists() { "exists" } else { "is absent" }
-            );
-            continue;
-        }
-        let emulator = text_between(&o.stdout, "<path>", "</path>").unwrap_or_default().to_string();
-        let dir = root.join(virttype);
-        std::fs::create_dir_all(&dir).expect("tmp dir");
-        let domcaps = write(&dir, "domcaps.xml", &o.stdout);
-        let cache = match oracle.qemu_cache(&emulator, &dir.join("qemu-caps.xml")) {
-            Ok(c) => c,
-            Err(why) => panic!("{what}: {why}"),
-        };
-        out.push(Accel { virttype, dir, domcaps, cache, text: o.stdout });
-    }
-    out
 }
 
 /// The embedded table of QEMU versions (`data/qemu/x86_64.txt`, what cpufleet uses without

@@ -271,3 +271,51 @@ impl Oracle {
         out
     }
 }
+
+/// The text between the first `open` and the `close` after it.
+pub fn text_between<'a>(doc: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let s = doc.find(open)? + open.len();
+    Some(&doc[s..s + doc[s..].find(close)?])
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write a test file");
+    p
+}
+
+/// One accelerator of an oracle: its virttype, domcapabilities (text and file), the copy of its
+/// QEMU capabilities cache and its QEMU binary (the domcapabilities' `<path>`).
+pub struct Accel {
+    pub virttype: &'static str,
+    pub dir: PathBuf,
+    pub domcaps: PathBuf,
+    pub cache: PathBuf,
+    pub text: String,
+    pub emulator: String,
+}
+
+/// The oracle's accelerators (TCG and KVM) that give a host-model, each written under
+/// `root/VIRTTYPE/`; one that does not is left out after saying so.
+pub fn accelerators(oracle: &Oracle, root: &Path, what: &str) -> Vec<Accel> {
+    let mut out = Vec::new();
+    for virttype in ["qemu", "kvm"] {
+        let o = oracle.one(&["domcapabilities", "--virttype", virttype]);
+        if !o.ok || !o.stdout.contains("<mode name='host-model' supported='yes'>") {
+            println!(
+                "{what}: --virttype {virttype} not available here ({}); /dev/kvm {}",
+                o.errors.join(" "),
+                if Path::new("/dev/kvm").exists() { "exists" } else { "is absent" }
+            );
+            continue;
+        }
+        let emulator = text_between(&o.stdout, "<path>", "</path>").unwrap_or_default().to_string();
+        let dir = root.join(virttype);
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let domcaps = write(&dir, "domcaps.xml", &o.stdout);
+        let cache = oracle.qemu_cache(&emulator, &dir.join("qemu-caps.xml")).unwrap_or_else(|w| panic!("{what}: {w}"));
+        out.push(Accel { virttype, dir, domcaps, cache, text: o.stdout, emulator });
+    }
+    out
+}
