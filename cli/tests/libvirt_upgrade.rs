@@ -178,6 +178,7 @@ fn configurations_that_never_start_are_fix_first_before_any_survival_claim() {
     let t = stdout(&cpufleet(&text_args));
     let (fix, table) = (t.find("fix first: ").unwrap(), t.find("step  hosts new").unwrap());
     assert!(fix < table, "{t}");
-    let row = t.lines().find(|l| l.starts_with("named+optional ") && l.contains("none of its")).unwrap();
+    // The row points at the fix-first line above it (which names the reason).
+    let row = t.lines().find(|l| l.starts_with("named+optional ") && l.contains("its guests never start")).unwrap();
     assert!(row.contains("fix first") && !row.contains("none needed"), "{row}");
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 #[path = "support/bin.rs"]
 mod bin;
-use bin::{cpufleet, stderr, stdout, violated_invariants};
+use bin::{cpufleet, stderr, stdout, too_wide, violated_invariants, wrong_plurals};
 
 /// A fresh directory for one test.
 fn dir(name: &str) -> PathBuf {
@@ -89,6 +89,28 @@ fn simulate_with_no_arguments_prints_a_useful_report() {
     assert!(out.contains("all invariants hold"), "{out}");
     // Not a terminal: no progress bar, nothing on stderr.
     assert_eq!(stderr(&o), "");
+}
+
+/// Issue 25 (finding 9): every line of the text report fits 100 columns and counts agree with
+/// their nouns, for every release, on the default fleet (every scenario) and on a tiny one.
+#[test]
+fn text_reports_fit_100_columns_and_say_1_guest() {
+    // The default fleet, and one with a host or two per pool (the counts of one).
+    let tiny = ["--hosts", "21", "--guests", "20", "--migrations", "100", "--scenario", "all"];
+    for libvirt in ["9.0.0", "11.3.0", "12.9.0"] {
+        for extra in [&["--seed", "2"][..], &tiny[..]] {
+            let mut args = vec!["simulate", "--quiet", "--libvirt", libvirt];
+            args.extend(extra);
+            let o = cpufleet(&args);
+            assert!(matches!(o.status.code(), Some(0 | 1)), "{args:?}: {}", stderr(&o));
+            let out = stdout(&o);
+            assert!(out.lines().count() > 60, "{args:?}: a short report:\n{out}");
+            let wide = too_wide(&out);
+            assert!(wide.is_empty(), "{args:?}: lines wider than 100 columns:\n{}", wide.join("\n"));
+            let plural = wrong_plurals(&out);
+            assert!(plural.is_empty(), "{args:?}: \"1 …s\":\n{}", plural.join("\n"));
+        }
+    }
 }
 
 #[test]

@@ -23,3 +23,26 @@ pub fn violated_invariants(report: &serde_json::Value) -> Vec<&str> {
     let list = report["invariant_violations"].as_array().expect("invariant_violations");
     list.iter().map(|x| x["invariant"].as_str().expect("invariant")).collect()
 }
+
+/// The lines of a text report wider than the report's 100 columns (`cpufleet_sim`'s text
+/// width), each with its line number and width.
+pub fn too_wide(text: &str) -> Vec<String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.chars().count() > 100)
+        .map(|(i, l)| format!("line {} ({} columns): {l}", i + 1, l.chars().count()))
+        .collect()
+}
+
+/// "1 hosts", "1 guests", …: a count printed with the wrong number.
+pub fn wrong_plurals(text: &str) -> Vec<&str> {
+    let nouns = ["hosts", "guests", "features", "configurations", "pools", "migrations", "domains", "generations"];
+    text.lines()
+        .filter(|l| {
+            l.split(|c: char| !c.is_alphanumeric() && c != '-')
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|w| w[0] == "1" && nouns.contains(&w[1]))
+        })
+        .collect()
+}

@@ -19,7 +19,12 @@ use serde::Serialize;
 /// spelling of a count in every report line.
 pub fn count(n: impl Into<u64>, noun: &str) -> String {
     let n = n.into();
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+    format!("{n} {}", noun_for(n, noun))
+}
+
+/// `noun` as it follows the number `n`: singular for one, else plural.
+pub fn noun_for(n: u64, noun: &str) -> String {
+    format!("{noun}{}", if n == 1 { "" } else { "s" })
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

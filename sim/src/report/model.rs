@@ -3,7 +3,7 @@
 //! HTML renderer ([`crate::html`]) walk it. Where the two reports word or lay out a part
 //! differently, the part is written here once per format, side by side, marked with [`Show`].
 
-use super::Report;
+use super::{count, noun_for, Report};
 use crate::scenarios::guests::GuestsReport;
 use crate::scenarios::libvirt_upgrade::{
     Direction, LibvirtUpgradeReport, MixedFleetReport, RolloutConfig, RolloutStep,
@@ -256,7 +256,7 @@ pub fn pct(a: u64, b: u64) -> String {
 /// A baseline in a few words: "MODEL (N features, ABI)", or why there is none.
 pub fn baseline_summary(b: &BaselineReport) -> String {
     match (&b.model, &b.error) {
-        (Some(m), _) => format!("{m} ({} features, {})", b.features, b.abi_level),
+        (Some(m), _) => format!("{m} ({}, {})", count(b.features as u64, "feature"), b.abi_level),
         (None, Some(e)) => format!("no baseline: {e}"),
         _ => "-".into(),
     }
@@ -322,9 +322,23 @@ fn card(label: impl Into<String>, value: impl Into<String>, class: &'static str)
 
 fn intro(r: &Report) -> Section<'_> {
     let mut s = Section::default();
+    // An inventory's own guests replace the synthetic ones.
+    let guests = match &r.inventory_guests {
+        Some(g) if r.guests == 0 => {
+            let started = g.rows.iter().filter(|row| row.start_error.is_none()).count();
+            format!("{} ({started} start on their own host)", count(g.guests, "inventory guest"))
+        }
+        _ => format!("{} ({} started)", count(r.guests, "guest"), r.guests_started),
+    };
     s.text(text_line(format!(
-        "cpufleet simulate — libvirt {}, seed {}, spec {}\nfleet: {} hosts in {} pools, {} generations, {} distinct host CPUs; {} guests ({} started)",
-        r.libvirt, r.seed, r.spec, r.hosts, r.pool_count, r.generations, r.host_cpus, r.guests, r.guests_started
+        "cpufleet simulate — libvirt {}, seed {}, spec {}\nfleet: {} in {}, {}, {}; {guests}",
+        r.libvirt,
+        r.seed,
+        r.spec,
+        count(r.hosts, "host"),
+        count(r.pool_count as u64, "pool"),
+        count(r.generations as u64, "generation"),
+        count(r.host_cpus as u64, "distinct host CPU"),
     )));
     s.html(Block::Para(
         Style::Sub,
@@ -350,7 +364,7 @@ fn intro(r: &Report) -> Section<'_> {
         cards.push(card("migrations succeeded", pct(r.migrations.succeeded, r.migrations.attempted), ""));
     }
     let c = &r.checks;
-    let invariants = format!("invariants ({} checks)", c.checks);
+    let invariants = format!("invariants ({})", count(c.checks, "check"));
     cards.push(match c.violation_count {
         0 => card(invariants, "all hold", "ok"),
         n => card(invariants, format!("{n} violated"), "bad"),
@@ -392,16 +406,19 @@ fn guests(g: &GuestsReport) -> Section<'_> {
         "Where each guest can go",
     );
     s.both(text_line(format!(
-        "{} guests: {} can move to every other host, {} to every host of their pool, {} nowhere",
-        g.guests, g.mobile_everywhere, g.mobile_in_pool, g.stranded
+        "{}: {} can move to every other host, {} to every host of their pool, {} nowhere",
+        count(g.guests, "guest"),
+        g.mobile_everywhere,
+        g.mobile_in_pool,
+        g.stranded
     )));
     let columns = vec![
-        Column::left("guest", 20).clip(20),
-        Column::left("host", 24).clip(24),
-        Column::right("accept", 7),
-        Column::right("refuse", 7),
-        Column::left("pools (accepting/other hosts)", 0).sep("  ").clip(40),
-        Column::left("blockers (hosts)", 0).sep("  ").clip(60),
+        Column::left("guest", 18).clip(18),
+        Column::left("host", 22).clip(22),
+        Column::right("accept", 6),
+        Column::right("refuse", 6),
+        Column::left("pools (accepting/other hosts)", 41).sep("  ").clip(41),
+        Column::left("blockers (hosts)", 0).sep("  ").clip(90),
     ];
     let rows = g
         .rows
@@ -422,7 +439,8 @@ fn guests(g: &GuestsReport) -> Section<'_> {
                 Cell::Int(r.accept),
                 Cell::Int(r.refuse),
                 Cell::List(pools, ", "),
-                Cell::List(blockers, ", "),
+                // Text: a guest without blockers ends its row at the pools.
+                if blockers.is_empty() { Cell::Empty } else { Cell::List(blockers, ", ") },
             ]
         })
         .collect();
@@ -445,33 +463,30 @@ fn pools(r: &Report) -> Section<'_> {
         Span::Code("virsh cpu-baseline --migratable".into()),
         prose(" of the hosts' own CPUs (virsh capabilities), which asks for features KVM never gives a guest."),
     ]));
-    s.text(text_line(
-        "hypervisor baseline: of the hosts' QEMU/KVM host models (domcapabilities); what pool-baseline guests use",
-    ));
-    s.text(text_line(
-        "raw cpu-baseline: of the hosts' own CPUs (virsh capabilities); asks for features KVM never gives a guest",
-    ));
+    s.text(text_line("hypervisor baseline: of the hosts' QEMU/KVM host models (domcapabilities): what guests get"));
+    s.text(text_line("raw cpu-baseline: of the hosts' own CPUs (capabilities), with features KVM never gives guests"));
     s.both(Block::Table(pool_table(r)));
     s.text(Block::Space);
-    s.text(text_line(
-        "features each generation loses under its pool's hypervisor baseline (most hosts of the generation offer guests them):",
-    ));
+    s.text(text_line("each pool's generations, and the features each loses under the pool's hypervisor baseline"));
+    s.text(text_line("(features most hosts of the generation offer guests):"));
     let columns = vec![
         Column::left("pool", 16).clip(16),
-        Column::left("generation", 15),
-        Column::left("lost", 4),
-        Column::left("features", 0).clip(78),
+        Column::left("generation", 18).clip(18),
+        Column::right("hosts", 6),
+        Column::left("lost", 4).sep("  "),
+        Column::left("features", 0).clip(49),
     ];
     let rows = r
         .pools
         .iter()
-        .flat_map(|p| p.generations.iter().filter(|g| !g.lost.is_empty()).map(move |g| (p, g)))
+        .flat_map(|p| p.generations.iter().map(move |g| (p, g)))
         .map(|(p, g)| {
             vec![
                 Cell::Text(p.name.clone()),
                 Cell::Text(g.generation.clone()),
-                Cell::Text(format!("−{}", g.lost.len())),
-                Cell::List(g.lost.clone(), " "),
+                Cell::Int(g.hosts),
+                Cell::Text(if g.lost.is_empty() { "-".into() } else { format!("−{}", g.lost.len()) }),
+                if g.lost.is_empty() { Cell::Empty } else { Cell::List(g.lost.clone(), " ") },
             ]
         })
         .collect();
@@ -481,7 +496,7 @@ fn pools(r: &Report) -> Section<'_> {
     if !outliers.is_empty() {
         s.both(Block::Space);
         s.both(text_line(
-            "outliers: the few hosts that hold a pool's guest (hypervisor) baseline down, and what guests would gain:",
+            "outliers: the hosts that hold a pool's guest (hypervisor) baseline down, and what guests gain:",
         ));
         for line in outliers {
             s.both(text_line(line));
@@ -506,9 +521,9 @@ fn outlier_line(p: &PoolReport, o: &Outlier) -> String {
     let model = |m: &Option<String>| m.clone().unwrap_or_else(|| "-".into());
     let (now, then) = (model(&p.baseline.model), model(&o.without_model));
     let result = if now == then {
-        format!("would still be {then} ({} features, now {})", o.without_features, p.baseline.features)
+        format!("would still be {then} ({}, now {})", count(o.without_features as u64, "feature"), p.baseline.features)
     } else {
-        format!("would be {then} ({} features; now {now}, {})", o.without_features, p.baseline.features)
+        format!("would be {then} ({}; now {now}, {})", count(o.without_features as u64, "feature"), p.baseline.features)
     };
     let hosts = match o.hosts {
         1 => format!("host {}", o.host_names.first().map_or("-", String::as_str)),
@@ -529,22 +544,22 @@ fn outlier_line(p: &PoolReport, o: &Outlier) -> String {
 
 /// A pool's missing baseline in a table cell, with the short reason when the data has one.
 fn none_why(p: &PoolReport) -> String {
-    if p.problem.is_some() { "(none: mixed vendors)" } else { "(none)" }.into()
+    if p.problem.is_some() { "(mixed vendors)" } else { "(none)" }.into()
 }
 
 fn pool_table(r: &Report) -> Table<'_> {
+    // Text: 100 columns; the generations are the table below it.
     let columns = vec![
         Column::left("pool", 16).clip(16),
-        Column::right("hosts", 7),
+        Column::right("hosts", 6),
         Column::right("CPUs", 5),
-        Column::left("hypervisor baseline", 26).clip(26).sep("  ").show(Show::Text),
-        Column::right("feat", 5).show(Show::Text),
-        Column::left("ABI", 10).sep("  ").show(Show::Text),
+        Column::left("hypervisor baseline", 20).clip(20).sep("  ").show(Show::Text),
+        Column::right("feat", 4).show(Show::Text),
+        Column::left("ABI", 15).sep("  ").show(Show::Text),
         Column::left("hypervisor baseline", 0).show(Show::Html),
-        Column::left("raw cpu-baseline", 26).clip(26).sep("  ").show(Show::Text),
-        Column::right("feat", 5).show(Show::Text),
+        Column::left("raw cpu-baseline", 20).clip(20).sep("  ").show(Show::Text),
+        Column::right("feat", 4).show(Show::Text),
         Column::left("raw cpu-baseline", 0).show(Show::Html),
-        Column::left("generations (hosts)", 0).sep("  ").clip(46).show(Show::Text),
         Column::left("generations (hosts, features lost under the baseline)", 0).show(Show::Html),
     ];
     let rows = r
@@ -552,7 +567,6 @@ fn pool_table(r: &Report) -> Table<'_> {
         .iter()
         .map(|p| {
             let b = &p.baseline;
-            let gens = p.generations.iter().map(|g| format!("{} {}", g.generation, g.hosts)).collect();
             let lost = p
                 .generations
                 .iter()
@@ -572,7 +586,6 @@ fn pool_table(r: &Report) -> Table<'_> {
                 Cell::Text(p.raw_baseline.model.clone().unwrap_or_else(|| none_why(p))),
                 Cell::Int(p.raw_baseline.features as u64),
                 Cell::Baseline(&p.raw_baseline),
-                Cell::List(gens, ", "),
                 Cell::Lines(lost),
             ]
         })
@@ -588,7 +601,7 @@ fn fleet_table(r: &Report) -> Table<'_> {
         Column::left("baseline", 0).sep("  "),
         Column::left("", 0).sep("  ").show(Show::Text),
     ];
-    let hosts = |n: u64| Cell::Suffixed(Box::new(Cell::Int(n)), " hosts".into());
+    let hosts = |n: u64| Cell::Suffixed(Box::new(Cell::Int(n)), format!(" {}", noun_for(n, "host")));
     let mut rows: Vec<Vec<Cell>> = r
         .fleet_baselines
         .by_vendor
@@ -603,7 +616,7 @@ fn fleet_table(r: &Report) -> Table<'_> {
         Cell::Text("all vendors (vendor-neutral)".into()),
         hosts(r.hosts),
         Cell::Baseline(&r.fleet_baselines.all_vendors),
-        Cell::Text("(vendor-neutral: libvirt cannot baseline across vendors)".into()),
+        Cell::Text("(vendor-neutral)".into()),
     ]);
     Table { columns, rows, text_header: false, indent: "  " }
 }
@@ -650,7 +663,7 @@ fn migrate(r: &Report) -> Section<'_> {
 
 fn configuration_table(r: &Report) -> Table<'_> {
     let columns = vec![
-        Column::left("configuration", 22).clip(22),
+        Column::left("configuration", 17).clip(17),
         Column::left("guest CPU", 0).show(Show::Html),
         Column::right("guests", 7),
         Column::right("no start", 8).html_head("cannot start"),
@@ -750,7 +763,7 @@ fn upgrade(u: &UpgradeReport) -> Section<'_> {
         .map(|p| {
             vec![
                 Cell::Text(p.pool.clone()),
-                Cell::Suffixed(Box::new(Cell::Int(p.hosts)), " hosts:".into()),
+                Cell::Suffixed(Box::new(Cell::Int(p.hosts)), format!(" {}:", noun_for(p.hosts, "host"))),
                 Cell::Text(p.old.clone()),
                 Cell::Text(p.new.clone()),
             ]
@@ -814,11 +827,11 @@ fn microcode(events: &[EventReport]) -> Section<'_> {
         s.text(Block::Space);
         s.text(para(vec![
             plain(format!(
-                "{}: removes {} on {:.0}% of the hosts that have it → {} hosts changed\npool baselines changed: ",
+                "{}: removes {} on {:.0}% of the hosts that have it → {} changed\npool baselines changed: ",
                 e.name,
                 e.removes.join(" "),
                 e.share * 100.0,
-                e.hosts_affected
+                count(e.hosts_affected, "host")
             )),
             Span::List { items: e.pools_baseline_changed.clone(), sep: " ", width: 40 },
         ]));
@@ -831,9 +844,9 @@ fn microcode(events: &[EventReport]) -> Section<'_> {
             prose("Removes "),
             Span::Code(e.removes.join(" ")),
             plain(format!(
-                " on {:.0}% of the hosts that have it: {} hosts changed. Pool baselines changed: {changed}.",
+                " on {:.0}% of the hosts that have it: {} changed. Pool baselines changed: {changed}.",
                 e.share * 100.0,
-                e.hosts_affected
+                count(e.hosts_affected, "host")
             )),
         ]));
         s.both(Block::Table(event_table(e)));
@@ -883,9 +896,9 @@ fn plan(p: &PlanReport, hosts: u64) -> Section<'_> {
         "Migration domains (EVC-like plan)",
     );
     s.text(text_line(format!(
-        "{} distinct host CPUs; one fleet-wide baseline keeps {} features; keeping every host's own CPU would average {:.2}",
-        p.items,
-        p.fleet_wide_features,
+        "{}; one fleet-wide baseline keeps {}; keeping every host's own CPU would average {:.2}",
+        count(p.items as u64, "distinct host CPU"),
+        count(p.fleet_wide_features as u64, "feature"),
         p.upper_bound as f64 / hosts.max(1) as f64
     )));
     s.html(note(vec![plain(format!(
@@ -926,7 +939,7 @@ fn constraints(p: &PlanReport) -> String {
         c.push("pools kept whole".into());
     }
     if p.min_domain_hosts > 1 {
-        c.push(format!("at least {} hosts per domain", p.min_domain_hosts));
+        c.push(format!("at least {} per domain", count(p.min_domain_hosts, "host")));
     }
     format!("constraints: {}", c.join(", "))
 }
@@ -952,14 +965,14 @@ fn plan_domains<'a>(p: &'a PlanReport, s: &mut Section<'a>) {
         let gens = d.generations.iter().map(|(g, n)| format!("{g} {n}")).collect();
         let pools = d.pools.iter().map(|(p, n)| format!("{p} {n}")).collect();
         s.text(text_line(format!(
-            "  {}. {} hosts, {}: {}",
+            "  {}. {}, {}: {}",
             i + 1,
-            d.hosts,
+            count(d.hosts, "host"),
             d.vendors.join("+"),
             baseline_summary(&d.baseline)
         )));
-        s.text(para(vec![prose("     generations: "), Span::List { items: gens, sep: ", ", width: 100 }]));
-        s.text(para(vec![prose("     pools: "), Span::List { items: pools, sep: ", ", width: 106 }]));
+        s.text(para(vec![prose("     generations: "), Span::List { items: gens, sep: ", ", width: 82 }]));
+        s.text(para(vec![prose("     pools: "), Span::List { items: pools, sep: ", ", width: 88 }]));
         s.text(text_line(format!("     hosts: {}", sample(&d.host_names).join(", "))));
     }
     let columns = vec![
@@ -1075,7 +1088,7 @@ fn direction_table(steps: &[RolloutStep], rollout: bool) -> Table<'_> {
         Column::right("new→old", 16).html_head("new→old refused / attempted"),
         Column::right("same", 16).html_head("same version refused / attempted"),
         Column::right("stranded", 9),
-        Column::left("cross-version reasons", 0).sep("  "),
+        Column::left("why refused", 0).sep("  ").html_head("cross-version reasons"),
     ];
     if !rollout {
         columns.drain(..2);
@@ -1134,9 +1147,10 @@ fn rollout_config_table(configurations: &[RolloutConfig]) -> Table<'_> {
     let columns = vec![
         Column::left("configuration", 16).clip(16),
         Column::left("survives", 9),
-        Column::right("version refusals", 8).head_width(17),
-        Column::right("stranded (max)", 6).head_width(15),
-        Column::left("why (most frequent)", 0).sep("  "),
+        Column::right("version refusals", 16),
+        Column::right("stranded (max)", 14),
+        Column::left("why (most frequent)", 24).clip(24).sep("  ").show(Show::Text),
+        Column::left("why (most frequent)", 0).show(Show::Html),
         Column::left("recommendation", 0).sep("  "),
     ];
     let (broken, rest): (Vec<&RolloutConfig>, Vec<&RolloutConfig>) =
@@ -1158,6 +1172,8 @@ fn rollout_config_table(configurations: &[RolloutConfig]) -> Table<'_> {
                 Cell::Text(survives.into()),
                 Cell::Int(c.version_refusals),
                 Cell::Int(c.max_stranded),
+                // The text names the reason in its fix-first lines above the table.
+                Cell::Text(if c.fix_first.is_some() { "its guests never start".into() } else { why.clone() }),
                 Cell::Text(why),
                 Cell::Text(recommendation(c)),
             ]
@@ -1197,7 +1213,8 @@ fn recommendation(c: &RolloutConfig) -> String {
 
 /// The migrate scenario on a fleet of several libvirt versions.
 fn mixed_fleet(m: &MixedFleetReport) -> Section<'_> {
-    let hosts: Vec<String> = m.versions.iter().map(|v| format!("{} hosts on {}", v.hosts, v.libvirt)).collect();
+    let hosts: Vec<String> =
+        m.versions.iter().map(|v| format!("{} on {}", count(v.hosts, "host"), v.libvirt)).collect();
     let mut s = Section::titled(
         format!("MIXED FLEET — live migrations across libvirt versions ({})", hosts.join(", ")),
         "Live migrations across libvirt versions",

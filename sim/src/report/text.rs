@@ -3,6 +3,11 @@
 use super::model::{baseline_summary, pct, Align, Block, Cell, Column, Doc, Span, Table};
 use std::fmt::Write;
 
+/// The widest line the text report prints, in characters: longer lines are wrapped at a space
+/// (prose with a hanging indent, a table row under its last column), and long names are
+/// abbreviated in their columns (the JSON has them in full).
+pub const WIDTH: usize = 100;
+
 /// The text report of a document.
 pub fn render(doc: &Doc) -> String {
     let mut o = String::new();
@@ -22,11 +27,13 @@ fn block(o: &mut String, b: &Block) {
             let _ = writeln!(o, "{}", inline(std::slice::from_ref(title)));
         }
         Block::Para(_, spans) => {
-            let _ = writeln!(o, "{}", inline(spans));
+            for l in inline(spans).lines() {
+                wrap_prose(o, l);
+            }
         }
         Block::Bullets(items) => {
             for spans in items {
-                let _ = writeln!(o, "  {}", inline(spans));
+                wrap_prose(o, &format!("  {}", inline(spans)));
             }
         }
         Block::Table(t) => table(o, t),
@@ -72,15 +79,69 @@ fn table(o: &mut String, t: &Table) {
     }
 }
 
-/// One line of a table: the indent, then each cell after its column's separator.
+/// One line of a table: the indent, then each cell after its column's separator. A line wider
+/// than [`WIDTH`] wraps its last cell, the continuation lines starting under that cell (or
+/// further left when the cell starts too far right to leave room).
 fn line(o: &mut String, t: &Table, shown: &[usize], cells: Vec<String>) {
-    o.push_str(t.indent);
-    for (k, c) in cells.iter().enumerate() {
+    let mut head = t.indent.to_string();
+    let Some((last, first)) = cells.split_last() else {
+        o.push_str(head.trim_end());
+        o.push('\n');
+        return;
+    };
+    for (k, c) in first.iter().enumerate() {
         if k > 0 {
-            o.push_str(t.columns[shown[k]].sep);
+            head.push_str(t.columns[shown[k]].sep);
         }
-        o.push_str(c);
+        head.push_str(c);
     }
+    if !first.is_empty() {
+        head.push_str(t.columns[shown[first.len()]].sep);
+    }
+    let (start, last) = (head.chars().count(), last.trim_end());
+    if start + 30 <= WIDTH || start + last.chars().count() <= WIDTH {
+        wrap(o, &head, last, start);
+    } else {
+        // Too far right to hold a wrapped cell: the cell goes on its own lines below the row.
+        o.push_str(head.trim_end());
+        o.push('\n');
+        let hang = " ".repeat(t.indent.len() + 4);
+        wrap(o, &hang, last, hang.len());
+    }
+}
+
+/// A line of prose, wrapped at [`WIDTH`] with continuation lines indented two spaces past the
+/// line's own indent.
+fn wrap_prose(o: &mut String, l: &str) {
+    let indent = l.len() - l.trim_start_matches(' ').len();
+    wrap(o, &l[..indent], &l[indent..], indent + 2);
+}
+
+/// `head` then `text`, broken at spaces so that no line is wider than [`WIDTH`] (a single word
+/// longer than a line stays whole); continuation lines start with `hang` spaces. Runs of spaces
+/// (a cell's padding) are kept as they are.
+fn wrap(o: &mut String, head: &str, text: &str, hang: usize) {
+    let mut line = head.to_string();
+    let mut len = line.chars().count();
+    let mut on_line = 0;
+    for word in text.split(' ') {
+        let w = word.chars().count();
+        if on_line > 0 && !word.is_empty() && len + 1 + w > WIDTH && !line.trim().is_empty() {
+            o.push_str(line.trim_end());
+            o.push('\n');
+            line = " ".repeat(hang);
+            len = hang;
+            on_line = 0;
+        }
+        if on_line > 0 {
+            line.push(' ');
+            len += 1;
+        }
+        line.push_str(word);
+        len += w;
+        on_line += 1;
+    }
+    o.push_str(line.trim_end());
     o.push('\n');
 }
 
@@ -161,5 +222,27 @@ mod tests {
         let mut o = String::new();
         table(&mut o, &Table { columns, rows, text_header: true, indent: "> " });
         assert_eq!(o, "> name      n  note\n> abcde…    7 x\n> ab       12  tail\n");
+    }
+
+    #[test]
+    fn long_lines_wrap_at_spaces_within_the_width() {
+        let words = vec!["word"; 40].join(" ");
+        let mut o = String::new();
+        wrap_prose(&mut o, &format!("  {words}"));
+        assert!(o.lines().all(|l| l.chars().count() <= WIDTH), "{o}");
+        assert!(o.lines().skip(1).all(|l| l.starts_with("    word")), "{o}");
+        assert_eq!(o.split_whitespace().count(), 40);
+        // A row whose last cell starts far right: the cell goes below the row, indented.
+        let columns = vec![Column::left("a", 80), Column::left("b", 0)];
+        let rows = vec![vec![Cell::Text("x".into()), Cell::Text(words.clone())]];
+        let mut o = String::new();
+        table(&mut o, &Table { columns, rows, text_header: false, indent: "" });
+        assert!(o.lines().all(|l| l.chars().count() <= WIDTH), "{o}");
+        assert_eq!(o.lines().next(), Some("x"));
+        assert!(o.lines().skip(1).all(|l| l.starts_with("    word")), "{o}");
+        // Padding inside a row is kept; a line that fits is unchanged but for trailing spaces.
+        let mut o = String::new();
+        wrap(&mut o, "ab", "   12  ", 4);
+        assert_eq!(o, "ab   12\n");
     }
 }
