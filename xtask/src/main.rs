@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo xtask ci            every step below, in order (what `.ci/run` calls)
-//! cargo xtask STEP...       only these steps: fmt clippy doc msrv test swarm fuzz
+//! cargo xtask STEP...       only these steps: fmt clippy doc msrv test install swarm fuzz
 //! ```
 //!
 //! Steps:
@@ -16,6 +16,9 @@
 //! - `test`: the README's test command, `cargo test --workspace --release`; the tests that
 //!   produce summary lines (conformance per libvirt version, the differential test against
 //!   virsh) append them to a file named by `CPUFLEET_SUMMARY_FILE`, printed once at the end.
+//! - `install`: the README's install line, `cargo install --path cli --locked`, into a scratch
+//!   root (`target/install-check`, reusing the release build), then the installed `cpufleet`
+//!   runs `--version` and a small simulation.
 //! - `swarm`: the simulator's seed sweep, `cpufleet simulate --swarm N --seed S --libvirt V` for
 //!   every supported release V (every check on, each member over its own spec variant; a failure prints its reproduce command). N is
 //!   `CPUFLEET_SWARM` (default 64); S is `CPUFLEET_SWARM_SEED`, by default the day number since
@@ -26,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-const STEPS: [&str; 7] = ["fmt", "clippy", "doc", "msrv", "test", "swarm", "fuzz"];
+const STEPS: [&str; 8] = ["fmt", "clippy", "doc", "msrv", "test", "install", "swarm", "fuzz"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -78,6 +81,7 @@ fn run_step(root: &Path, step: &str) -> StepResult {
         "doc" => cargo(root, &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")]),
         "msrv" => msrv(root),
         "test" => test(root),
+        "install" => install(root),
         "swarm" => swarm(root),
         "fuzz" => {
             let secs = std::env::var("CPUFLEET_FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
@@ -114,6 +118,23 @@ fn swarm(root: &Path) -> StepResult {
         println!("swarm under libvirt {version}");
         cargo(root, &args, &[])?;
     }
+    Ok(())
+}
+
+/// `cargo install --path cli --locked` (the README's install line) into `target/install-check`,
+/// with the workspace's target directory so the release build is reused, then the installed
+/// binary runs.
+fn install(root: &Path) -> StepResult {
+    let dest = root.join("target").join("install-check");
+    let _ = std::fs::remove_dir_all(&dest);
+    let (dest_s, target) = (dest.to_string_lossy().into_owned(), root.join("target").to_string_lossy().into_owned());
+    cargo(root, &["install", "--path", "cli", "--locked", "--root", &dest_s], &[("CARGO_TARGET_DIR", &target)])?;
+    let bin = dest.join("bin").join("cpufleet");
+    run(Command::new(&bin).arg("--version"))?;
+    let small = ["simulate", "--hosts", "21", "--guests", "20", "--migrations", "100", "--quiet"];
+    run(Command::new(&bin).args(small).stdout(std::process::Stdio::null()))?;
+    let size = std::fs::metadata(&bin).map_err(|e| format!("{}: {e}", bin.display()))?.len();
+    println!("installed {} ({:.1} MB)", bin.display(), size as f64 / 1e6);
     Ok(())
 }
 

@@ -120,11 +120,11 @@ fn header(inv: &Inventory, dir: &Path, guest: &Guest, results: &[Comparison]) ->
     let ok = inv.pools.iter().flat_map(|p| &p.hosts).filter(|h| can_run(&results[h.cpu.index()])).count();
     let started = guest.on.as_ref().map(|h| format!(", started on {h}")).unwrap_or_default();
     format!(
-        "libvirt {}, raw view (the hosts' own CPUs): {} from {}{started}\n{ok} of {hosts} host{} of inventory {} can run it\n",
+        "libvirt {}, raw view (the hosts' own CPUs): {} from {}{started}\n{ok} of {} of inventory {} can run it\n",
         inv.libvirt,
         guest.cpu.model.as_deref().unwrap_or(guest.cpu.mode.as_str()),
         guest.label,
-        if hosts == 1 { "" } else { "s" },
+        count(hosts as u64, "host"),
         dir.display(),
     )
 }
@@ -254,9 +254,9 @@ fn guest_view(
             let hosts = inv.n_hosts();
             let mut o = format!(
                 "libvirt {}, guest view (what each host's QEMU/KVM offers guests): {model} from {label}{started}\n\
-                 {ok} of {hosts} host{} of inventory {} can run it\n",
+                 {ok} of {} of inventory {} can run it\n",
                 inv.libvirt,
-                if hosts == 1 { "" } else { "s" },
+                count(hosts as u64, "host"),
                 dir.display(),
             );
             let mut h = 0;

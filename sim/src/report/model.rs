@@ -389,8 +389,8 @@ fn intro(r: &Report) -> Section<'_> {
     if !r.data_problems.is_empty() {
         let n = r.data_problems.len();
         s.both(text_line(format!(
-            "{n} problem{} in the fleet's data (the rest of the report covers everything else):",
-            if n == 1 { "" } else { "s" }
+            "{} in the fleet's data (the rest of the report covers everything else):",
+            count(n as u64, "problem")
         )));
         for p in &r.data_problems {
             s.both(text_line(format!("  {}: {}; {}", p.subject, p.problem, p.action)));
@@ -531,9 +531,9 @@ fn outlier_line(p: &PoolReport, o: &Outlier) -> String {
     };
     let n = o.gained.len();
     let mut line = format!(
-        "  {}: without {hosts} the pool's guest baseline {result}, gaining {n} feature{}: {}",
+        "  {}: without {hosts} the pool's guest baseline {result}, gaining {}: {}",
         p.name,
-        if n == 1 { "" } else { "s" },
+        count(n as u64, "feature"),
         sample(&o.gained).join(" ")
     );
     if !o.lost.is_empty() {
@@ -1131,9 +1131,8 @@ fn fix_first<'a>(s: &mut Section<'a>, configurations: &'a [RolloutConfig]) {
         return;
     }
     s.both(text_line(format!(
-        "fix first: {} configuration{} whose guests never start (the rollout says nothing about them):",
-        broken.len(),
-        if broken.len() == 1 { "" } else { "s" }
+        "fix first: {} whose guests never start (the rollout says nothing about them):",
+        count(broken.len() as u64, "configuration")
     )));
     for c in broken {
         s.both(text_line(format!("  {}: {}", c.name, c.fix_first.as_deref().unwrap_or_default())));

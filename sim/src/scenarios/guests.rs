@@ -86,7 +86,7 @@ fn describe(cpu: Option<&CpuDef>) -> String {
         s.push_str(&format!(" match={}", c.match_));
     }
     if !c.features.is_empty() {
-        s.push_str(&format!(", {} feature{}", c.features.len(), if c.features.len() == 1 { "" } else { "s" }));
+        s.push_str(&format!(", {}", crate::report::count(c.features.len() as u64, "feature")));
     }
     s
 }
