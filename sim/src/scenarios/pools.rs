@@ -107,7 +107,7 @@ pub fn pool_problem(sim: &Sim, pi: usize) -> Option<DataProblem> {
     let map = &sim.map.x86;
     let list: Vec<String> = vendors
         .iter()
-        .map(|&(v, n)| format!("{} ({})", map.vendors[v].name, crate::report::count(n as u64, "host")))
+        .map(|&(v, n)| format!("{} ({})", map.vendors[v].name, crate::report::count(n, "host")))
         .collect();
     Some(DataProblem {
         subject: format!("pool {}", sim.fleet.pools[pi].name),
