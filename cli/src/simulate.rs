@@ -288,8 +288,17 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
         None => simulate(&args),
     };
     let report = result?;
-    let out = if args.format == Format::Json { report::json(&report) } else { report::text(&report) };
-    print_stdout(&out)?;
+    if args.format == Format::Json {
+        let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        match report::write_json(&report, out) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(CliError::new(format!("stdout: {e}")));
+            }
+            _ => {}
+        }
+    } else {
+        print_stdout(&report::text(&report))?;
+    }
     if let Some(path) = &args.html {
         write_atomic(path, html::render(&report).as_bytes())?;
     }

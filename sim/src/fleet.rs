@@ -18,6 +18,7 @@ use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, X86Data};
 use cpufleet_engine::{CpuDef, CpuError, FeatureSet, Policy};
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// "None" for u32 ids.
 pub const NO: u32 = u32::MAX;
@@ -336,9 +337,84 @@ pub struct Fleet {
     pub keys: Vec<(HostKey, u32)>,
     key_index: HashMap<HostKey, u32>,
     pub classes: Classes,
-    /// The hosts' names when they have their own (an inventory); generated fleets name host `i`
-    /// of pool `p` as `p-i` (see [`Fleet::host_name`]).
-    pub host_names: Option<Vec<String>>,
+    /// How hosts are named (see [`Fleet::host_name`]), shared with the reports' host lists.
+    pub names: Arc<NameTable>,
+}
+
+/// How a fleet's hosts are named: their own names when they have them (an inventory), else host
+/// `i` of pool `p` is `p-i`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameTable {
+    /// (pool name, first host) in host order.
+    pools: Vec<(String, usize)>,
+    own: Option<Vec<String>>,
+}
+
+impl NameTable {
+    fn new(pools: &[PoolInfo], own: Option<Vec<String>>) -> Arc<NameTable> {
+        Arc::new(NameTable { pools: pools.iter().map(|p| (p.name.clone(), p.start)).collect(), own })
+    }
+
+    /// The name of fleet host `h`.
+    pub fn name(&self, h: usize) -> String {
+        match &self.own {
+            Some(names) => names[h].clone(),
+            None => {
+                let p = &self.pools[self.pools.partition_point(|p| p.1 <= h) - 1];
+                format!("{}-{}", p.0, h - p.1)
+            }
+        }
+    }
+}
+
+/// Hosts of a fleet listed by name in a report, held as host indices (a range or a list) and
+/// named only when read or serialised, so a report over a million hosts does not hold a million
+/// strings. Serialises as the list of names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostNames {
+    table: Arc<NameTable>,
+    hosts: HostIds,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum HostIds {
+    Range(std::ops::Range<u32>),
+    List(Vec<u32>),
+}
+
+impl HostNames {
+    /// The number of hosts.
+    pub fn len(&self) -> usize {
+        match &self.hosts {
+            HostIds::Range(r) => r.len(),
+            HostIds::List(l) => l.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = String> + '_ {
+        let ids: Box<dyn Iterator<Item = u32> + '_> = match &self.hosts {
+            HostIds::Range(r) => Box::new(r.clone()),
+            HostIds::List(l) => Box::new(l.iter().copied()),
+        };
+        ids.map(|h| self.table.name(h as usize))
+    }
+
+    /// The first `n` names.
+    pub fn first(&self, n: usize) -> Vec<String> {
+        self.iter().take(n).collect()
+    }
+}
+
+impl serde::Serialize for HostNames {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
 }
 
 impl Fleet {
@@ -353,13 +429,17 @@ impl Fleet {
 
     /// The name of host `h`: its own (an inventory's file name), or `<pool>-<index in pool>`.
     pub fn host_name(&self, h: usize) -> String {
-        match &self.host_names {
-            Some(names) => names[h].clone(),
-            None => {
-                let p = &self.pools[self.pool_of(h)];
-                format!("{}-{}", p.name, h - p.start)
-            }
-        }
+        self.names.name(h)
+    }
+
+    /// Hosts `range` by name (see [`HostNames`]).
+    pub fn names_of_range(&self, range: std::ops::Range<usize>) -> HostNames {
+        HostNames { table: self.names.clone(), hosts: HostIds::Range(range.start as u32..range.end as u32) }
+    }
+
+    /// These hosts by name, in this order (see [`HostNames`]).
+    pub fn names_of(&self, hosts: impl IntoIterator<Item = usize>) -> HostNames {
+        HostNames { table: self.names.clone(), hosts: HostIds::List(hosts.into_iter().map(|h| h as u32).collect()) }
     }
 
     /// The vendors (map indices) of pool `pi`'s hosts with their host counts, in first-appearance
@@ -377,6 +457,15 @@ impl Fleet {
     }
 
     /// The generation (profile) of host `h`.
+    /// The distinct keys some host has, in key order.
+    pub fn keys_in_use(&self) -> impl Iterator<Item = &HostKey> + '_ {
+        let mut used = vec![false; self.keys.len()];
+        for &k in &self.host_key {
+            used[k as usize] = true;
+        }
+        self.keys.iter().zip(used).filter(|(_, u)| *u).map(|(k, _)| &k.0)
+    }
+
     pub fn profile_of(&self, h: usize) -> usize {
         self.keys[self.host_key[h] as usize].0.profile as usize
     }
@@ -415,7 +504,8 @@ impl Fleet {
             key_index.entry(k.0).or_insert(i as u32);
         }
         let host_class = host_key.iter().map(|&k| keys[k as usize].1).collect();
-        Fleet { pools, host_class, host_key, keys, key_index, classes, host_names: Some(host_names) }
+        let names = NameTable::new(&pools, Some(host_names));
+        Fleet { pools, host_class, host_key, keys, key_index, classes, names }
     }
 
     /// Generates the fleet of `spec` from `seed`.
@@ -449,6 +539,7 @@ impl Fleet {
             })
             .collect();
         debug_assert_eq!(drawn.len(), n);
+        let names = NameTable::new(&pools, None);
         let mut fleet = Fleet {
             pools,
             host_class: Vec::new(),
@@ -456,7 +547,7 @@ impl Fleet {
             keys: Vec::new(),
             key_index: HashMap::new(),
             classes: Classes::default(),
-            host_names: None,
+            names,
         };
         fleet.host_key = fleet.intern_keys(map, profiles, &drawn)?;
         drop(drawn);
@@ -491,7 +582,7 @@ impl Fleet {
             keys: Vec::new(),
             key_index: HashMap::new(),
             classes: Classes::default(),
-            host_names: self.host_names.clone(),
+            names: self.names.clone(),
         };
         // Key ids stay those of `self` (two keys that become equal keep their own ids).
         let class_of =

@@ -142,7 +142,8 @@ fn run(
         Some(m) => migrate_summary(&sim, &guests, m, &mut configurations),
         None => (Migrations::default(), Vec::new()),
     };
-    let mut gens: Vec<usize> = (0..sim.fleet.n_hosts()).map(|h| sim.fleet.profile_of(h)).collect();
+    // Generations in use: over the distinct keys, not the hosts.
+    let mut gens: Vec<usize> = sim.fleet.keys_in_use().map(|k| k.profile as usize).collect();
     gens.sort_unstable();
     gens.dedup();
     let reproduce = config.reproduce.clone();

@@ -150,9 +150,17 @@ impl Report {
 }
 
 pub fn json(r: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(r).expect("the report serialises");
-    s.push('\n');
-    s
+    let mut out = Vec::new();
+    write_json(r, &mut out).expect("the report serialises into memory");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// [`json`] written to `w` as it is serialised (a report over a million hosts names each one:
+/// tens of megabytes never held in memory at once).
+pub fn write_json(r: &Report, mut w: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut w, r)?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
 
 /// The text report.

@@ -4,6 +4,7 @@
 //! differently, the part is written here once per format, side by side, marked with [`Show`].
 
 use super::{count, noun_for, Report};
+use crate::fleet::HostNames;
 use crate::scenarios::guests::GuestsReport;
 use crate::scenarios::libvirt_upgrade::{
     Direction, LibvirtUpgradeReport, MixedFleetReport, RolloutConfig, RolloutStep,
@@ -526,8 +527,8 @@ fn outlier_line(p: &PoolReport, o: &Outlier) -> String {
         format!("would be {then} ({}; now {now}, {})", count(o.without_features as u64, "feature"), p.baseline.features)
     };
     let hosts = match o.hosts {
-        1 => format!("host {}", o.host_names.first().map_or("-", String::as_str)),
-        n => format!("{n} hosts ({})", sample(&o.host_names).join(", ")),
+        1 => format!("host {}", o.host_names.first(1).first().map_or("-", String::as_str)),
+        n => format!("{n} hosts ({})", sample_names(&o.host_names).join(", ")),
     };
     let n = o.gained.len();
     let mut line = format!(
@@ -946,12 +947,22 @@ fn constraints(p: &PlanReport) -> String {
 
 /// The first names of a long list, and how many more there are.
 pub fn sample(names: &[String]) -> Vec<String> {
-    const SHOWN: usize = 6;
-    let mut v: Vec<String> = names.iter().take(SHOWN).cloned().collect();
-    if names.len() > SHOWN {
-        v.push(format!("… {} more", names.len() - SHOWN));
+    sampled(names.iter().take(SAMPLE).cloned().collect(), names.len())
+}
+
+/// [`sample`] of a report's host list.
+fn sample_names(names: &HostNames) -> Vec<String> {
+    sampled(names.first(SAMPLE), names.len())
+}
+
+/// How many names a sample shows.
+const SAMPLE: usize = 6;
+
+fn sampled(mut first: Vec<String>, len: usize) -> Vec<String> {
+    if len > SAMPLE {
+        first.push(format!("… {} more", len - SAMPLE));
     }
-    v
+    first
 }
 
 fn plan_domains<'a>(p: &'a PlanReport, s: &mut Section<'a>) {
@@ -973,7 +984,7 @@ fn plan_domains<'a>(p: &'a PlanReport, s: &mut Section<'a>) {
         )));
         s.text(para(vec![prose("     generations: "), Span::List { items: gens, sep: ", ", width: 82 }]));
         s.text(para(vec![prose("     pools: "), Span::List { items: pools, sep: ", ", width: 88 }]));
-        s.text(text_line(format!("     hosts: {}", sample(&d.host_names).join(", "))));
+        s.text(text_line(format!("     hosts: {}", sample_names(&d.host_names).join(", "))));
     }
     let columns = vec![
         Column::left(format!("domain (k = {})", p.k), 0),

@@ -15,7 +15,7 @@
 //!
 //! The result is compared with brute force over all partitions in the tests.
 
-use super::super::fleet::{hv_baseline_of, vendor_neutral_baseline, Fleet};
+use super::super::fleet::{hv_baseline_of, vendor_neutral_baseline, Fleet, HostNames};
 use super::super::spec::PlanOpts;
 use super::plan_constraints::{by_vendor, enforce_min_hosts, solve_by_vendor};
 use super::pools::{class_counts, BaselineReport};
@@ -397,7 +397,7 @@ pub struct Domain {
     pub pools: Vec<(String, u64)>,
     pub baseline: BaselineReport,
     /// Every host of the domain, by name, in fleet order.
-    pub host_names: Vec<String>,
+    pub host_names: HostNames,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -581,7 +581,7 @@ fn describe(sim: &Sim, grouped: &Grouped, assign: &[usize]) -> (Vec<Domain>, Vec
                 generations: m.gens.iter().map(|&(g, n)| (profiles.list[g].name.clone(), n)).collect(),
                 pools: m.pools.iter().map(|&(p, n)| (fleet.pools[p].name.clone(), n)).collect(),
                 baseline: BaselineReport::of(map, &baseline),
-                host_names: m.hosts.iter().map(|&h| fleet.host_name(h)).collect(),
+                host_names: fleet.names_of(m.hosts.iter().copied()),
             };
             (domain, (baseline, m.classes))
         })

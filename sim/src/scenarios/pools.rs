@@ -2,7 +2,7 @@
 //! model, its feature count, the features each generation loses under it, and the x86-64 ABI
 //! level the baseline still satisfies.
 
-use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet, PoolInfo};
+use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet, HostNames, PoolInfo};
 use super::super::guest::{ClassMask, Compat, GuestSets};
 use super::Sim;
 use cpufleet_engine::map::X86Map;
@@ -79,7 +79,7 @@ pub struct PoolReport {
     /// The few hosts that hold the pool's baseline down (`cpufleet baseline --explain`).
     pub outliers: Vec<Outlier>,
     /// Every host of the pool, by name, in fleet order.
-    pub host_names: Vec<String>,
+    pub host_names: HostNames,
     /// Why the pool has no baseline when that is a fact of the fleet's data (hosts of several
     /// vendors in one pool folder), with what to do about it; never a cpufleet failure.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,7 +123,7 @@ pub fn pool_problem(sim: &Sim, pi: usize) -> Option<DataProblem> {
 #[derive(Clone, Debug, Serialize)]
 pub struct Outlier {
     pub hosts: u64,
-    pub host_names: Vec<String>,
+    pub host_names: HostNames,
     /// The guest baseline model of the pool without them.
     pub without_model: Option<String>,
     /// Features the guest baseline without them provides in all (model plus extras).
@@ -178,11 +178,9 @@ pub fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize>, ids:
         .take(MAX_OUTLIERS)
         .map(|l| Outlier {
             hosts: l.cpus as u64,
-            host_names: range
-                .clone()
-                .filter(|&h| l.inputs.binary_search(&slot[fleet.host_class[h] as usize]).is_ok())
-                .map(|h| fleet.host_name(h))
-                .collect(),
+            host_names: fleet.names_of(
+                range.clone().filter(|&h| l.inputs.binary_search(&slot[fleet.host_class[h] as usize]).is_ok()),
+            ),
             without_model: l.without.model.clone(),
             without_features: x86::model_from_cpu(map, &l.without, Sel::All).map_or(0, |m| m.features.count()),
             gained: names(&l.gained),
@@ -332,7 +330,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
             raw_baseline: BaselineReport::of(map, &ctx.raw_baseline),
             generations,
             outliers: outliers(map, fleet, p.range(), &ids),
-            host_names: p.range().map(|h| fleet.host_name(h)).collect(),
+            host_names: fleet.names_of_range(p.range()),
             problem,
         });
     }
@@ -482,7 +480,7 @@ mod tests {
                 let now = sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline.as_ref().unwrap();
                 assert_eq!(r.baseline.model, now.model);
                 for o in &r.outliers {
-                    let out: std::collections::HashSet<&String> = o.host_names.iter().collect();
+                    let out: std::collections::HashSet<String> = o.host_names.iter().collect();
                     assert_eq!(out.len() as u64, o.hosts);
                     let rest: Vec<usize> = pool.range().filter(|&h| !out.contains(&f.host_name(h))).collect();
                     assert_eq!(rest.len() as u64 + o.hosts, pool.len as u64);
