@@ -327,22 +327,22 @@ fn qemu_system_lock() -> MutexGuard<'static, ()> {
     QEMU_SYSTEM.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Defines on qemu:///system one guest per CPU of `cpus` (an empty string: no `<cpu>`), named
-/// `PREFIX-I`; undefined when the result is dropped.
+/// Defines guest `name` on qemu:///system with `cpu` (an empty string: no `<cpu>`); undefined
+/// when the result is dropped.
+fn define(dir: &Path, name: &str, cpu: &str) -> Defined {
+    let xml = format!(
+        "<domain type='kvm'><name>{name}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>{cpu}</domain>"
+    );
+    let f = dir.join(format!("{name}.xml"));
+    std::fs::write(&f, xml).unwrap();
+    let o = Command::new("virsh").args(["-c", "qemu:///system", "define", s(&f)]).output().unwrap();
+    assert!(o.status.success(), "virsh define {name}: {}", String::from_utf8_lossy(&o.stderr));
+    Defined(name.to_string())
+}
+
+/// Defines one guest per CPU of `cpus`, named `PREFIX-I` ([`define`]).
 fn define_guests(dir: &Path, prefix: &str, cpus: &[&str]) -> Vec<Defined> {
-    let mut defined = Vec::new();
-    for (i, cpu) in cpus.iter().enumerate() {
-        let name = format!("{prefix}-{i}");
-        let xml = format!(
-            "<domain type='kvm'><name>{name}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>{cpu}</domain>"
-        );
-        let f = dir.join(format!("{name}.xml"));
-        std::fs::write(&f, xml).unwrap();
-        let o = Command::new("virsh").args(["-c", "qemu:///system", "define", s(&f)]).output().unwrap();
-        assert!(o.status.success(), "virsh define {name}: {}", String::from_utf8_lossy(&o.stderr));
-        defined.push(Defined(name));
-    }
-    defined
+    cpus.iter().enumerate().map(|(i, cpu)| define(dir, &format!("{prefix}-{i}"), cpu)).collect()
 }
 
 /// Guest CPUs that vary: host-model, a custom model with a required feature, host-passthrough,
@@ -624,4 +624,37 @@ fn inventory_diff_shows_lost_features_versions_guests_and_lost_destinations() {
         "{}",
         stderr(&o)
     );
+}
+
+/// The README's `inventory diff` example, run as it shows it: qemu:///system collected as
+/// kvm/q1, one more guest defined, collected again, and the two diffed; the README shows this
+/// output verbatim.
+#[test]
+fn readme_inventory_diff_is_what_two_real_collections_give() {
+    if let Err(why) = qemu_daemon() {
+        return skip("the README's inventory diff", &why);
+    }
+    let _lock = qemu_system_lock();
+    let tmp = TempDir::new("collect-readme");
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_cpufleet")).args(args).current_dir(&tmp.0).output().unwrap();
+        (o.status.code(), stdout(&o), stderr(&o))
+    };
+    std::fs::write(tmp.0.join("hosts.txt"), "kvm q1 qemu:///system\n").unwrap();
+    let o = run(&["collect", "-q", "-o", "before", "--hosts", "hosts.txt"]);
+    assert_eq!(o.0, Some(0), "{}{}", o.1, o.2);
+    let guest = "<cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model></cpu>";
+    let _web2 = define(&tmp.0, "cpufleet-web2", guest);
+    let o = run(&["collect", "-q", "-o", "after", "--hosts", "hosts.txt"]);
+    assert_eq!(o.0, Some(0), "{}{}", o.1, o.2);
+    let (code, out, err) = run(&["inventory", "diff", "before", "after"]);
+    assert_eq!(code, Some(1), "changes: exit 1; {err}");
+    assert_eq!(
+        out,
+        "libvirt 9.0.0: inventory diff before -> after: 1 hosts in both, 0 added, 0 removed, 1 changed\n\n\
+         host kvm/q1:\n  guests added: cpufleet-web2\n"
+    );
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let shown = format!("$ cpufleet inventory diff before after\n{out}```");
+    assert!(readme.contains(&shown), "the README shows\n{shown}");
 }
