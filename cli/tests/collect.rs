@@ -89,10 +89,8 @@ fn test_driver_collect_is_what_virsh_gives_and_update_replaces_only_on_success()
     }
     // The test driver's host CPU has no model (libvirt's own reader refuses it too): every
     // reader says so, naming the file, the position and the test driver (from the metadata).
-    let no_model = format!(
-        "cpufleet: {}: 4:5: the host CPU names no model; libvirt's test driver reports none",
-        host.display()
-    );
+    let no_model =
+        format!("cpufleet: {}: 4:5: the host CPU names no model; libvirt's test driver reports none", host.display());
     let guest = out.join("default/localhost/test.xml");
     for args in [
         &["fleet", "show", "--inventory", s(&out)][..],
@@ -335,9 +333,18 @@ fn define(dir: &Path, name: &str, cpu: &str) -> Defined {
     );
     let f = dir.join(format!("{name}.xml"));
     std::fs::write(&f, xml).unwrap();
-    let o = Command::new("virsh").args(["-c", "qemu:///system", "define", s(&f)]).output().unwrap();
-    assert!(o.status.success(), "virsh define {name}: {}", String::from_utf8_lossy(&o.stderr));
-    Defined(name.to_string())
+    // libvirt 9.0.0's QEMU driver probes QEMU on a define, and that probe sometimes fails here
+    // with a garbled QMP reply ("unable to execute QEMU command 'qmp_capabilities': JSON parse
+    // error" in its log; virsh says "the cause is unknown"): up to 3 tries.
+    let mut errors = Vec::new();
+    for _ in 0..3 {
+        let o = Command::new("virsh").args(["-c", "qemu:///system", "define", s(&f)]).output().unwrap();
+        if o.status.success() {
+            return Defined(name.to_string());
+        }
+        errors.push(String::from_utf8_lossy(&o.stderr).trim().to_string());
+    }
+    panic!("virsh define {name}, 3 tries: {errors:?}")
 }
 
 /// Defines one guest per CPU of `cpus`, named `PREFIX-I` ([`define`]).
@@ -477,7 +484,9 @@ impl Sshd {
         std::fs::create_dir_all("/run/sshd").map_err(|e| format!("/run/sshd: {e}"))?;
         std::fs::create_dir_all(dir).unwrap();
         for key in ["host_key", "client_key"] {
-            run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", key, "-f"]).arg(dir.join(key)))?;
+            run(Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", key, "-f"])
+                .arg(dir.join(key)))?;
         }
         let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
         std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
@@ -492,9 +501,9 @@ impl Sshd {
             ),
         )
         .unwrap();
-        let mut known = host_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-        known = format!("[127.0.0.1]:{port} {known}\n");
-        std::fs::write(dir.join("known_hosts"), known).unwrap();
+        // The host key pinned: ssh checks it (StrictHostKeyChecking yes), no_verify is not needed.
+        let key = host_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        std::fs::write(dir.join("known_hosts"), format!("[127.0.0.1]:{port} {key}\n")).unwrap();
         std::fs::write(
             dir.join("ssh_config"),
             format!(

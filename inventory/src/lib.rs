@@ -339,8 +339,8 @@ impl Inventory {
         keep_going: bool,
     ) -> Result<Pool, InventoryError> {
         let mut pool = Pool { name: d.name, path: d.path, hosts: Vec::new(), guests: Vec::new() };
-        // Index of each host file's entry in `pool.hosts`, None when skipped.
         let n_skipped = self.skipped.len();
+        // Index of each host file's entry in `pool.hosts`, None when skipped.
         let mut kept: Vec<Option<usize>> = Vec::with_capacity(d.hosts.len());
         for (((name, path, domcaps), r), m) in d.hosts.into_iter().zip(host_results).zip(meta_results) {
             let m = m.transpose();
@@ -351,11 +351,11 @@ impl Inventory {
                     pool.hosts.push(Host { name, cpu, path, domcaps, meta, libvirt });
                 }
                 (Err(bad), Ok(Some((meta, _)))) if matches!(bad.1, Problem::NoModel { .. }) => {
-                    let (path, problem) = *bad;
-                    let problem = match problem {
-                        Problem::NoModel { pos, .. } => Problem::NoModel { pos, test_driver: meta.hypervisor == "TEST" },
-                        p => p,
-                    };
+                    // Its metadata says whether libvirt's test driver wrote it.
+                    let (path, mut problem) = *bad;
+                    if let Problem::NoModel { test_driver, .. } = &mut problem {
+                        *test_driver = meta.hypervisor == "TEST";
+                    }
                     kept.push(None);
                     self.skip(&pool.name, path, problem, keep_going)?;
                 }

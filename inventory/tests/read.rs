@@ -303,7 +303,10 @@ fn a_host_cpu_without_a_model_is_named_for_what_it_is() {
     // Collected from the test driver (its metadata says so): said so.
     std::fs::write(dir.join("test/localhost.meta.toml"), test_driver_meta("TEST")).unwrap();
     let e = Inventory::read(&dir, &map(), &opts(false)).unwrap_err().to_string();
-    assert!(e.contains("test/localhost.xml: 3:5: the host CPU names no model; libvirt's test driver reports none"), "{e}");
+    assert!(
+        e.contains("test/localhost.xml: 3:5: the host CPU names no model; libvirt's test driver reports none"),
+        "{e}"
+    );
     // A QEMU host whose capabilities name no model is not called the test driver's.
     std::fs::write(dir.join("test/localhost.meta.toml"), test_driver_meta("QEMU")).unwrap();
     let e = Inventory::read(&dir, &map(), &opts(false)).unwrap_err().to_string();
