@@ -4,14 +4,15 @@
 //! QEMU versions (from the metadata `cpufleet collect` writes), guests added or removed, and
 //! which guests can no longer migrate to a host that accepted them before: each guest started
 //! on its own host and compared with every other host, as `compare --inventory --on` does, in
-//! both inventories. Exit 0: no change, 1: changes, 2: bad input.
+//! both inventories. Under the release every host's metadata names, when that is one (as
+//! `simulate --inventory`), else `--libvirt`. Exit 0: no change, 1: changes, 2: bad input.
 
 use crate::commands::start_on;
 use crate::{json, mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::Verdict;
-use cpufleet_engine::{CpuDef, CpuMap, Policy};
+use cpufleet_engine::{CpuDef, CpuMap, LibvirtVersion, Policy};
 use cpufleet_inventory::{Inventory, Pool};
 use cpufleet_io::{print_stdout, CliResult};
 use rayon::prelude::*;
@@ -24,7 +25,8 @@ use std::path::PathBuf;
 pub enum InventoryCmd {
     /// What changed between two inventories (two `cpufleet collect` runs): per host, CPU model
     /// and features gained or lost, libvirt and QEMU versions, guests added or removed, and the
-    /// guests that can no longer migrate to a host that accepted them before. Exit 0: no
+    /// guests that can no longer migrate to a host that accepted them before; under the
+    /// release every host's metadata names when that is one, else --libvirt. Exit 0: no
     /// change, 1: changes, 2: bad input.
     Diff(DiffArgs),
 }
@@ -46,9 +48,22 @@ pub struct DiffArgs {
 
 pub fn run(cmd: InventoryCmd) -> CliResult<Outcome> {
     let InventoryCmd::Diff(args) = cmd;
-    let map = mapload::load(&args.common)?;
-    let old = crate::inventory::read_with(&map, &args.common, &args.old, false)?;
-    let new = crate::inventory::read_with(&map, &args.common, &args.new, false)?;
+    let mut map = mapload::load(&args.common)?;
+    let mut old = crate::inventory::read_with(&map, &args.common, &args.old, false)?;
+    let mut new = crate::inventory::read_with(&map, &args.common, &args.new, false)?;
+    // Every host's metadata, in both, names one release and no --libvirt or --cpu-map says
+    // otherwise: compared with that release's rules (as `simulate --inventory` does).
+    let mut releases: Vec<LibvirtVersion> =
+        [&old, &new].iter().flat_map(|inv| inv.host_releases().1).map(|(v, _)| v).collect();
+    releases.sort();
+    releases.dedup();
+    if let [v] = releases[..] {
+        if v != map.version() && args.common.libvirt.is_none() && args.common.cpu_map.is_none() {
+            map = mapload::load(&Common { libvirt: Some(v), ..args.common.clone() })?;
+            old = crate::inventory::read_with(&map, &args.common, &args.old, false)?;
+            new = crate::inventory::read_with(&map, &args.common, &args.new, false)?;
+        }
+    }
     let d = diff(&map, &old, &new);
     let changed = !d.hosts.is_empty() || !d.added.is_empty() || !d.removed.is_empty();
     match args.format {

@@ -98,7 +98,7 @@ pub(crate) fn scan(dir: &Path) -> Result<(Vec<PoolDir>, Vec<Ignored>), Inventory
     for r in listed {
         let (pool, mut notes) = r?;
         if pool.hosts.is_empty() {
-            return Err(InventoryError::EmptyPool { path: pool.path, skipped: 0 });
+            return Err(InventoryError::EmptyPool { path: pool.path, skipped: 0, first: None });
         }
         ignored.append(&mut notes);
         out.push(pool);

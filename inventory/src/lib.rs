@@ -224,6 +224,15 @@ pub enum Problem {
     /// A `HOST.meta.toml` that cannot be read, or names a libvirt release cpufleet does not
     /// know (the reason).
     Meta(String),
+    /// A host CPU without a model name (libvirt's reader refuses it: "Missing CPU model
+    /// name"), at `pos` of the file; `test_driver` when the host's metadata says it was
+    /// collected from libvirt's test driver (`test:///default`), whose host CPU has none.
+    NoModel {
+        /// Where the CPU is in the file.
+        pos: cpufleet_engine::Pos,
+        /// Whether the host's metadata names libvirt's test driver (`hypervisor = "TEST"`).
+        test_driver: bool,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -240,6 +249,16 @@ impl fmt::Display for Problem {
             Problem::NotKvm => f.write_str("domcapabilities of virttype 'qemu' (TCG emulation); an inventory describes KVM hosts: collect `virsh domcapabilities --virttype kvm`"),
             Problem::NotDomcaps => f.write_str("not a `virsh domcapabilities` document with a host-model CPU (HOST.domcaps.xml is the host's domcapabilities)"),
             Problem::Meta(reason) => write!(f, "{reason}"),
+            Problem::NoModel { pos, test_driver: true } => write!(
+                f,
+                "{pos}: the host CPU names no model; libvirt's test driver reports none (test:///default is no \
+                 real host: collect the host's own hypervisor, e.g. qemu:///system or qemu+ssh://HOST/system)"
+            ),
+            Problem::NoModel { pos, test_driver: false } => write!(
+                f,
+                "{pos}: the host CPU names no model (libvirt's reader refuses it too: Missing CPU model name); \
+                 a host file needs its CPU's model, as `virsh capabilities` of a QEMU/KVM host gives it"
+            ),
         }
     }
 }
@@ -251,8 +270,9 @@ pub enum InventoryError {
     Dir { path: PathBuf, reason: String },
     /// No pool folder in the inventory.
     NoPools { path: PathBuf },
-    /// A pool folder without host files (or whose every host file was skipped).
-    EmptyPool { path: PathBuf, skipped: usize },
+    /// A pool folder without host files (or whose every host file was skipped: how many, and
+    /// the first of them with its problem).
+    EmptyPool { path: PathBuf, skipped: usize, first: Option<String> },
     /// A bad file (without `keep_going`; boxed: the error stays small on the `Ok` path).
     File { path: PathBuf, problem: Box<Problem> },
 }
@@ -264,11 +284,12 @@ impl fmt::Display for InventoryError {
             InventoryError::NoPools { path } => {
                 write!(f, "{}: empty inventory: no pool folder (expected DIR/POOL/HOST.xml)", path.display())
             }
-            InventoryError::EmptyPool { path, skipped: 0 } => {
+            InventoryError::EmptyPool { path, skipped: 0, .. } => {
                 write!(f, "{}: empty pool: no host file (expected POOL/HOST.xml)", path.display())
             }
-            InventoryError::EmptyPool { path, skipped } => {
-                write!(f, "{}: empty pool: all {skipped} host file(s) skipped", path.display())
+            InventoryError::EmptyPool { path, skipped, first } => {
+                write!(f, "{}: empty pool: all {skipped} host file(s) skipped", path.display())?;
+                first.as_ref().map_or(Ok(()), |s| write!(f, " (the first: {s})"))
             }
             InventoryError::File { path, problem } => write!(f, "{}: {problem}", path.display()),
         }
@@ -329,6 +350,15 @@ impl Inventory {
                     kept.push(Some(pool.hosts.len()));
                     pool.hosts.push(Host { name, cpu, path, domcaps, meta, libvirt });
                 }
+                (Err(bad), Ok(Some((meta, _)))) if matches!(bad.1, Problem::NoModel { .. }) => {
+                    // Its metadata says whether libvirt's test driver wrote it.
+                    let (path, mut problem) = *bad;
+                    if let Problem::NoModel { test_driver, .. } = &mut problem {
+                        *test_driver = meta.hypervisor == "TEST";
+                    }
+                    kept.push(None);
+                    self.skip(&pool.name, path, problem, keep_going)?;
+                }
                 (Ok(_), Err(bad)) | (Err(bad), _) => {
                     let (path, problem) = *bad;
                     kept.push(None);
@@ -344,7 +374,10 @@ impl Inventory {
             }
         }
         if pool.hosts.is_empty() {
-            return Err(InventoryError::EmptyPool { path: pool.path, skipped: self.skipped.len() - n_skipped });
+            // Its host files skipped (the guests of a skipped host are not host files).
+            let skipped = kept.iter().filter(|k| k.is_none()).count();
+            let first = self.skipped.get(n_skipped).map(|s| s.to_string());
+            return Err(InventoryError::EmptyPool { path: pool.path, skipped, first });
         }
         Ok(pool)
     }

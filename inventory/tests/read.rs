@@ -150,7 +150,7 @@ fn empty_inventories_and_pools_and_ignored_entries() {
     std::fs::write(dir.0.join("notes.txt"), "x").unwrap();
     std::fs::create_dir_all(dir.0.join("p/h")).unwrap();
     let e = Inventory::read(&dir.0, &map(), &ReadOpts::default()).unwrap_err();
-    assert!(matches!(&e, InventoryError::EmptyPool { path, skipped: 0 } if path.ends_with("p")), "{e:?}");
+    assert!(matches!(&e, InventoryError::EmptyPool { path, skipped: 0, .. } if path.ends_with("p")), "{e:?}");
     std::fs::copy(pack.join("x86_64-cpuid-Xeon-E5-2650-host.xml"), dir.0.join("p/h.xml")).unwrap();
     std::fs::write(dir.0.join("p/h.txt"), "x").unwrap();
     std::fs::create_dir_all(dir.0.join("p/orphan")).unwrap();
@@ -275,4 +275,57 @@ fn a_lone_domcaps_file_must_be_domcapabilities() {
     assert_eq!(inv.n_hosts(), 1);
     assert_eq!(inv.skipped.len(), 1);
     assert_eq!(inv.skipped[0].path, p.join("b.domcaps.xml"));
+}
+
+/// A host CPU as libvirt's test driver (`test:///default`) reports it: no model.
+const TEST_DRIVER_CAPS: &str = "<capabilities>\n  <host>\n    <cpu>\n      <arch>i686</arch>\n      \
+    <features>\n        <pae/>\n        <nonpae/>\n      </features>\n    </cpu>\n  </host>\n</capabilities>\n";
+
+fn test_driver_meta(hypervisor: &str) -> String {
+    format!(
+        "format = 1\nlibvirt = \"9.0.0\"\nhypervisor = \"{hypervisor}\"\nhypervisor_version = \"2.0.0\"\n\
+         hostname = \"h\"\ncollected = \"2026-12-07T00:00:00Z\"\nuri = \"test:///default\"\ndomcaps = \"none: test\"\n"
+    )
+}
+
+#[test]
+fn a_host_cpu_without_a_model_is_named_for_what_it_is() {
+    let Some(pack) = pack() else { return };
+    let tmp = TempDir::new("inv-no-model");
+    let dir = tmp.0.join("inv");
+    std::fs::create_dir_all(dir.join("test/localhost")).unwrap();
+    std::fs::write(dir.join("test/localhost.xml"), TEST_DRIVER_CAPS).unwrap();
+    std::fs::write(dir.join("test/localhost/g.xml"), "<domain type='test'><name>g</name></domain>").unwrap();
+    let opts = |keep_going| ReadOpts { keep_going, ..ReadOpts::default() };
+    // Without metadata: no model, at the CPU's position, with libvirt's own words.
+    let e = Inventory::read(&dir, &map(), &opts(false)).unwrap_err().to_string();
+    assert!(e.ends_with("test/localhost.xml: 3:5: the host CPU names no model (libvirt's reader refuses it too: Missing CPU model name); a host file needs its CPU's model, as `virsh capabilities` of a QEMU/KVM host gives it"), "{e}");
+    // Collected from the test driver (its metadata says so): said so.
+    std::fs::write(dir.join("test/localhost.meta.toml"), test_driver_meta("TEST")).unwrap();
+    let e = Inventory::read(&dir, &map(), &opts(false)).unwrap_err().to_string();
+    assert!(
+        e.contains("test/localhost.xml: 3:5: the host CPU names no model; libvirt's test driver reports none"),
+        "{e}"
+    );
+    // A QEMU host whose capabilities name no model is not called the test driver's.
+    std::fs::write(dir.join("test/localhost.meta.toml"), test_driver_meta("QEMU")).unwrap();
+    let e = Inventory::read(&dir, &map(), &opts(false)).unwrap_err().to_string();
+    assert!(e.contains("3:5: the host CPU names no model (libvirt's reader"), "{e}");
+    std::fs::write(dir.join("test/localhost.meta.toml"), test_driver_meta("TEST")).unwrap();
+    // Alone in its pool: the pool is empty, one host file skipped (its guest is no host file).
+    let e = Inventory::read(&dir, &map(), &opts(true)).unwrap_err().to_string();
+    assert!(e.contains("test: empty pool: all 1 host file(s) skipped (the first: "), "{e}");
+    assert!(e.ends_with("localhost.xml: 3:5: the host CPU names no model; libvirt's test driver reports none (test:///default is no real host: collect the host's own hypervisor, e.g. qemu:///system or qemu+ssh://HOST/system))"), "{e}");
+    // Beside a real host: skipped with --keep-going (with its guest), the rest read.
+    let cpu = std::fs::read_to_string(pack.join("x86_64-cpuid-Xeon-E5-2650-host.xml")).unwrap();
+    std::fs::write(dir.join("test/real.xml"), cpu).unwrap();
+    let inv = Inventory::read(&dir, &map(), &opts(true)).unwrap();
+    assert_eq!(inv.n_hosts(), 1);
+    assert_eq!(inv.skipped.len(), 2);
+    assert!(
+        matches!(inv.skipped[0].problem, Problem::NoModel { pos, test_driver: true } if (pos.line, pos.col) == (3, 5)),
+        "{:?}",
+        inv.skipped[0]
+    );
+    assert_eq!(inv.skipped[1].problem, Problem::HostSkipped);
 }
