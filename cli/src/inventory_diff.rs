@@ -258,11 +258,11 @@ fn text(map: &CpuMap, args: &DiffArgs, d: &Diff) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "libvirt {}: inventory diff {} -> {}: {} hosts in both, {} added, {} removed, {} changed",
+        "libvirt {}: inventory diff {} -> {}: {} in both, {} added, {} removed, {} changed",
         map.version(),
         args.old.display(),
         args.new.display(),
-        d.common,
+        cpufleet_sim::report::count(d.common as u64, "host"),
         d.added.len(),
         d.removed.len(),
         d.hosts.len()

@@ -660,7 +660,7 @@ fn readme_inventory_diff_is_what_two_real_collections_give() {
     assert_eq!(code, Some(1), "changes: exit 1; {err}");
     assert_eq!(
         out,
-        "libvirt 9.0.0: inventory diff before -> after: 1 hosts in both, 0 added, 0 removed, 1 changed\n\n\
+        "libvirt 9.0.0: inventory diff before -> after: 1 host in both, 0 added, 0 removed, 1 changed\n\n\
          host kvm/q1:\n  guests added: cpufleet-web2\n"
     );
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
