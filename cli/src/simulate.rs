@@ -426,8 +426,8 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
                 releases.iter().filter(|r| r.0 != map.version()).map(|(v, n)| format!("{v} ({n} hosts)")).collect();
             if !others.is_empty() {
                 notes.push(format!(
-                    "hosts whose metadata names another libvirt than {}: {}; they are simulated under {} (mixed \
-                     releases within one inventory are not simulated yet)",
+                    "hosts whose metadata names another libvirt than {}: {}; each runs its own release in MIXED \
+                     FLEET and libvirt-upgrade, the other sections read every host under {}",
                     map.version(),
                     others.join(", "),
                     map.version()
@@ -444,7 +444,11 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
             }
             let mut real = sim::real::from_inventory(&map.x86, &spec, &inv)?;
             real.spec.label = format!("inventory {}", dir.display());
-            let mut report = sim::simulate_real(&map, real, &config)?;
+            let mut base = spec.clone();
+            base.label = real.spec.label.clone();
+            let reads = release_reads(args, &map, &inv, dir, &config)?;
+            let releases = sim::InventoryReleases { base: &base, primary: &inv, reads: &reads };
+            let mut report = sim::simulate_inventory(&map, real, Some(&releases), &config)?;
             report.notes.splice(0..0, notes);
             report.inventory = Some(report::InventoryInfo {
                 dir: dir.display().to_string(),
@@ -456,6 +460,48 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
             Ok(report)
         }
     }
+}
+
+/// The inventory read by each release the multi-release scenarios may involve (the run's own
+/// read for its release, the embedded map of each other): the releases the hosts' metadata
+/// names and the run's, when the migrate scenario runs and they are several, and the rollout's
+/// two when libvirt-upgrade runs. Empty when neither applies.
+fn release_reads(
+    args: &SimulateArgs,
+    map: &CpuMap,
+    inv: &cpufleet_inventory::Inventory,
+    dir: &Path,
+    config: &Config,
+) -> CliResult<Vec<sim::real::ReleaseRead>> {
+    let own: Vec<LibvirtVersion> =
+        inv.pools.iter().flat_map(|p| &p.hosts).map(|h| h.libvirt.unwrap_or(map.version())).collect();
+    let mut need: Vec<LibvirtVersion> = Vec::new();
+    if config.scenarios.contains(&Scenario::Migrate) && own.iter().any(|&v| v != own[0]) {
+        need.extend(&own);
+        need.push(map.version());
+    }
+    if config.scenarios.contains(&Scenario::LibvirtUpgrade) {
+        need.extend(inv.pools.iter().flat_map(|p| &p.hosts).filter_map(|h| h.libvirt));
+        need.extend([config.rollout.from, config.rollout.to]);
+    }
+    need.sort();
+    need.dedup();
+    let opts = cpufleet_inventory::ReadOpts {
+        keep_going: true,
+        max_input_bytes: args.common.max_input_bytes,
+        limits: crate::limits(&args.common),
+    };
+    need.into_iter()
+        .map(|v| {
+            if v == map.version() {
+                return Ok(sim::real::ReleaseRead { map: map.clone(), inventory: inv.clone() });
+            }
+            let m = CpuMap::embedded(v).map_err(|e| CliError::new(format!("libvirt {v}'s embedded CPU map: {e}")))?;
+            let inventory = cpufleet_inventory::Inventory::read_by_release(dir, &m, &opts)
+                .map_err(|e| CliError::new(format!("reading the inventory as libvirt {v}: {e}")))?;
+            Ok(sim::real::ReleaseRead { map: m, inventory })
+        })
+        .collect()
 }
 
 /// `--plan-output DIR`: each plan domain's guest CPU as DIR/domain-N.xml (N as in the report).
