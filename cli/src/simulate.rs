@@ -26,7 +26,8 @@ pub struct SimulateArgs {
     /// Simulate a real fleet instead of a generated one: DIR/POOL/HOST.xml (virsh
     /// capabilities, domcapabilities, a host <cpu> or a <cpudata> dump), and optionally the
     /// guests running on each host as DIR/POOL/HOST/*.xml (virsh dumpxml). The spec still gives
-    /// the guest configurations (when the inventory has no guests) and the plan settings.
+    /// the guest configurations (when the inventory has no guests) and the plan settings. Hosts
+    /// with a HOST.meta.toml run the release it names in MIXED FLEET and libvirt-upgrade.
     #[arg(long, value_name = "DIR", conflicts_with = "hosts")]
     pub inventory: Option<PathBuf>,
     /// With --inventory: skip bad files with a warning (counted in the report) instead of
@@ -94,7 +95,8 @@ pub struct SimulateArgs {
     /// libvirt-upgrade: which hosts move first.
     #[arg(long, value_enum, default_value_t = sim::scenarios::libvirt_upgrade::Order::Pool)]
     pub upgrade_order: sim::scenarios::libvirt_upgrade::Order,
-    /// libvirt-upgrade: the release the fleet starts on (9.0.0, 11.3.0 or 12.9.0).
+    /// libvirt-upgrade: the release the fleet starts on (9.0.0, 11.3.0 or 12.9.0; on an
+    /// inventory, the hosts without metadata: the others start on their own).
     #[arg(long, value_name = "VERSION", default_value_t = LibvirtVersion::V9_0_0)]
     pub upgrade_from: LibvirtVersion,
     /// libvirt-upgrade: the release the hosts move to (older than --upgrade-from: a downgrade).

@@ -106,7 +106,10 @@ fn mixed_inventory_runs_each_host_under_its_own_release() {
         .collect();
     assert_eq!(versions, [("9.0.0".to_string(), 4), ("11.3.0".to_string(), 3)], "{all}");
     let left = notes(&r).into_iter().find(|n| n.starts_with("MIXED FLEET leaves out")).expect(&all);
-    assert!(left.contains("p11/h11-caps") && left.contains("Skylake-Server-v1") && left.contains("libvirt 9.0.0"), "{left}");
+    assert!(
+        left.contains("p11/h11-caps") && left.contains("Skylake-Server-v1") && left.contains("libvirt 9.0.0"),
+        "{left}"
+    );
     assert!(!left.contains("h11-0") && !left.contains("h9-"), "{left}");
     // Cross-release migrations were attempted both ways, and some refused for a name the
     // destination's release does not know or a feature its host lacks.
@@ -152,7 +155,9 @@ fn a_name_the_report_says_9_0_0_refuses_is_unknown_to_9_0_0s_virsh() {
         format!("<cpu>\n  <arch>x86_64</arch>\n  <model>Skylake-Server</model>\n  <vendor>Intel</vendor>\n  <feature name='{name}'/>\n</cpu>\n"),
     )
     .unwrap();
-    let run = |v: &str| Command::new(v).args(["-c", "test:///default", "cpu-baseline"]).arg(&file).env("LC_ALL", "C").output().unwrap();
+    let run = |v: &str| {
+        Command::new(v).args(["-c", "test:///default", "cpu-baseline"]).arg(&file).env("LC_ALL", "C").output().unwrap()
+    };
     let (a, b) = (run(&virsh9), run(&virsh11));
     let e9 = String::from_utf8_lossy(&a.stderr).to_string();
     assert!(!a.status.success() && e9.contains(&format!("Unknown CPU feature {name}")), "9.0.0: {e9}");

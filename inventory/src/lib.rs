@@ -291,12 +291,7 @@ impl Inventory {
         Inventory::read_inner(dir, map, &ReadOpts { keep_going: true, ..*opts }, true)
     }
 
-    fn read_inner(
-        dir: &Path,
-        map: &CpuMap,
-        opts: &ReadOpts,
-        keep_empty: bool,
-    ) -> Result<Inventory, InventoryError> {
+    fn read_inner(dir: &Path, map: &CpuMap, opts: &ReadOpts, keep_empty: bool) -> Result<Inventory, InventoryError> {
         let (dirs, ignored) = layout::scan(dir)?;
         let host_files: Vec<(&PathBuf, Option<&PathBuf>)> =
             dirs.iter().flat_map(|p| p.hosts.iter().map(|h| (&h.1, h.2.as_ref()))).collect();

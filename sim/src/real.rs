@@ -199,8 +199,9 @@ pub fn multi_release(
         .iter()
         .map(|r| {
             let inv = &r.inventory;
-            let bad: Vec<Option<String>> =
-                (0..inv.cpus.len()).map(|i| unresolved(&r.map.x86, &inv.cpus[i], inv.hypervisors[i].as_deref())).collect();
+            let bad: Vec<Option<String>> = (0..inv.cpus.len())
+                .map(|i| unresolved(&r.map.x86, &inv.cpus[i], inv.hypervisors[i].as_deref()))
+                .collect();
             inv.pools
                 .iter()
                 .flat_map(|p| {
