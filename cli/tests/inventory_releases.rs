@@ -9,7 +9,6 @@
 #[path = "support/bin.rs"]
 mod bin;
 #[path = "../../engine/tests/common/releases.rs"]
-#[allow(dead_code)]
 mod releases;
 #[path = "support/inventory.rs"]
 mod support;
