@@ -16,10 +16,12 @@ use super::profiles::{OddRules, Profile, Profiles};
 use super::rng::Weighted;
 use super::spec::{PoolSpec, Spec};
 use cpufleet_engine::domain::DomainFeatures;
+use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::model::make_signature;
 use cpufleet_engine::{CpuDef, FeatureSet};
 use cpufleet_inventory::Inventory;
+use rayon::prelude::*;
 
 /// A guest of the inventory: its name, its host and its CPU as written in its domain XML.
 #[derive(Clone, Debug)]
@@ -199,10 +201,13 @@ pub fn multi_release(
         .iter()
         .map(|r| {
             let inv = &r.inventory;
+            let kvm = KvmView::embedded(&r.map.x86)?;
             let bad: Vec<Option<String>> = (0..inv.cpus.len())
-                .map(|i| unresolved(&r.map.x86, &inv.cpus[i], inv.hypervisors[i].as_deref()))
+                .into_par_iter()
+                .map(|i| unresolved(&r.map.x86, &kvm, &inv.cpus[i], inv.hypervisors[i].as_deref()))
                 .collect();
-            inv.pools
+            Ok(inv
+                .pools
                 .iter()
                 .flat_map(|p| {
                     let bad = &bad;
@@ -211,9 +216,9 @@ pub fn multi_release(
                         ((p.name.as_str(), h.name.as_str()), why)
                     })
                 })
-                .collect()
+                .collect::<HashMap<_, _>>())
         })
-        .collect();
+        .collect::<SimResult<_>>()?;
     let mut left_out = Vec::new();
     let mut keep: HashMap<(&str, &str), ()> = HashMap::new();
     for p in &primary.pools {
@@ -301,14 +306,20 @@ pub fn multi_release(
     Ok((Some(MultiRelease { inputs, hosts: super::versions::RealHosts { fleets, own } }), left_out))
 }
 
-/// Why `map`'s release cannot use a host CPU as read (a model or feature name its map does not
-/// know, in the CPU or in its domcapabilities' host-model CPU), None when it can. libvirt's
-/// parser accepts any name; the names are looked up when the CPU is used.
-fn unresolved(map: &X86Map, cpu: &CpuDef, hv: Option<&cpufleet_engine::hypervisor::Hypervisor>) -> Option<String> {
-    let check = |c: &CpuDef| cpufleet_engine::x86::model_from_cpu(map, c, cpufleet_engine::x86::Sel::All).err();
-    check(cpu)
-        .map(|e| e.to_string())
-        .or_else(|| hv.and_then(|h| h.reported.as_ref()).and_then(check).map(|e| format!("its domcapabilities: {e}")))
+/// Why `map`'s release cannot use a host CPU as read, None when it can: the vendor it names is
+/// not in the map, or turning it into a host class fails, as [`from_inventory`] does it (a model
+/// or feature name the map does not know, in the CPU or in its domcapabilities). libvirt's parser
+/// accepts any name; the names are looked up when the CPU is used.
+fn unresolved(map: &X86Map, kvm: &KvmView, cpu: &CpuDef, hv: Option<&Hypervisor>) -> Option<String> {
+    let Some(vendor) = cpu.vendor.as_deref().and_then(|v| map.vendor_index(v)) else {
+        return Some(format!(
+            "the host CPU names no vendor libvirt knows ({})",
+            cpu.vendor.as_deref().unwrap_or("none")
+        ));
+    };
+    let s = cpu.signature.unwrap_or_default();
+    let signature = make_signature(s.family, s.model, s.stepping);
+    host_class(map, kvm, cpu.clone(), hv.cloned(), vendor, signature, 0, false).err().map(|e| e.to_string())
 }
 
 /// The same hosts read by several releases, with one key per distinct combination of their
