@@ -62,6 +62,20 @@ fn build(p9: &Path, p11: &Path, name: &str) -> TempDir {
         host(&dir.0, "p11", &format!("h11-{i}"), &p11.join(format!("x86_64-cpuid-{m}.xml")), "11.3.0");
     }
     host(&dir.0, "p11", "h11-caps", &p11.join("x86_64-cpuid-Xeon-Gold-6148-host.xml"), "11.3.0");
+    // Guests: host-model on an 11.3.0 host, a custom Broadwell on a 9.0.0 host.
+    for (pool, h, name, cpu) in [
+        ("p11", "h11-0", "vm-hm", "  <cpu mode='host-model'/>\n"),
+        (
+            "p9",
+            "h9-0",
+            "vm-bdw",
+            "  <cpu mode='custom' match='exact'>\n    <model fallback='forbid'>Broadwell</model>\n  </cpu>\n",
+        ),
+    ] {
+        let g = dir.0.join(pool).join(h);
+        std::fs::create_dir_all(&g).unwrap();
+        std::fs::write(g.join(format!("{name}.xml")), support::domain(name, cpu)).unwrap();
+    }
     dir
 }
 
@@ -120,6 +134,29 @@ fn mixed_inventory_runs_each_host_under_its_own_release() {
     assert!(cross.iter().any(|(r, n)| r == "missing" && *n > 0), "{cross:?}");
     // The single-release migrate section does not run beside it (as for a synthetic mixed fleet).
     assert_eq!(r["migrations"]["attempted"].as_u64(), Some(0));
+    // The inventory's own guests start on their host under its release, and every other kept
+    // host answers under its own: 9.0.0 cannot read what host-model gives on the 11.3.0 host.
+    let rows = r["inventory_guests"]["rows"].as_array().unwrap();
+    let own = |name: &str| rows.iter().find(|g| g["name"] == name).unwrap()["own_release"].clone();
+    let hm = own("vm-hm");
+    assert_eq!((hm["libvirt"].as_str(), hm["start_error"].is_null()), (Some("11.3.0"), true), "{hm}");
+    let dest =
+        |o: &Value, v: &str| o["destinations"].as_array().unwrap().iter().find(|d| d["libvirt"] == v).unwrap().clone();
+    let to9 = dest(&hm, "9.0.0");
+    assert_eq!((to9["accept"].as_u64(), to9["refuse"].as_u64()), (Some(0), Some(4)), "{to9}");
+    assert_eq!(reasons(&to9), [("unknown-feature".to_string(), 4)], "{to9}");
+    assert!(to9["unknown"].as_str().unwrap().starts_with("unknown CPU feature "), "{to9}");
+    let to11 = dest(&hm, "11.3.0");
+    assert_eq!(to11["accept"].as_u64().unwrap() + to11["refuse"].as_u64().unwrap(), 2, "{to11}");
+    let bdw = own("vm-bdw");
+    assert_eq!(bdw["libvirt"].as_str(), Some("9.0.0"));
+    let total: u64 = bdw["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["accept"].as_u64().unwrap() + d["refuse"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 6, "every other kept host answers: {bdw}");
     assert_eq!(r["invariant_violations"].as_array().map(Vec::len), Some(0));
 }
 

@@ -256,8 +256,11 @@ fn run(
     let pools_report = pools::run(&sim);
     let mig =
         (has(Scenario::Migrate) && !mixed).then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
-    let real_report =
+    let mut real_report =
         (has(Scenario::Migrate) && !real_guests.is_empty()).then(|| scenarios::guests::run(&sim, real_guests));
+    if let (Some(r), Some((m, first))) = (real_report.as_mut(), &multi.mixed) {
+        own_releases(&sim, real_guests, r, m, *first, config)?;
+    }
     let up = up_plan.map(|p| upgrade::run(&mut sim, &p, &guests, &mut compat, &progress));
     progress.phase("microcode", 0);
     let mc = events.map(|e| microcode::run(&mut sim, &e, &guests, &compat));
@@ -331,6 +334,39 @@ fn run(
     })
 }
 
+/// On an inventory whose hosts run several releases: each inventory guest also started on its
+/// own host under that host's release, and answered by every other host under its own
+/// ([`scenarios::guests::own_release`]); guests whose host is left out of MIXED FLEET keep
+/// `own_release` unset.
+fn own_releases(
+    sim: &Sim,
+    guests: &[real::RealGuest],
+    report: &mut scenarios::guests::GuestsReport,
+    m: &real::MultiRelease,
+    first: usize,
+    config: &Config,
+) -> SimResult<()> {
+    let v = m.inputs.real_versions(&m.hosts, config.seed, config.fault, first)?;
+    let ver = v.start_versions(first);
+    let f = &v.views[0].fleet;
+    let index: std::collections::HashMap<(String, String), usize> =
+        (0..f.n_hosts()).map(|h| ((f.pools[f.pool_of(h)].name.clone(), f.host_name(h)), h)).collect();
+    let rows: Vec<Option<scenarios::guests::OwnRelease>> = {
+        use rayon::prelude::*;
+        guests
+            .par_iter()
+            .map(|g| {
+                let key = (sim.fleet.pools[sim.fleet.pool_of(g.host)].name.clone(), sim.fleet.host_name(g.host));
+                index.get(&key).map(|&h| scenarios::guests::own_release(&v, &ver, h, g.cpu.as_ref(), &g.features))
+            })
+            .collect()
+    };
+    for (row, own) in report.rows.iter_mut().zip(rows) {
+        row.own_release = own;
+    }
+    Ok(())
+}
+
 /// The fleet's data problems: the pools' (mixed vendors) and the inventory guests that cannot
 /// start on their own host, in report order.
 fn data_problems(
@@ -372,7 +408,9 @@ fn real_mixed_note(map: &CpuMap) -> String {
         "the inventory's hosts run several libvirt releases (each the one its HOST.meta.toml names; without one \
          libvirt {v}): the migrate scenario ran across releases (MIXED FLEET: each guest of the spec's \
          configurations started under its host's release, each migration read and compared by the destination's \
-         release); pool baselines, the pool-dependent guest CPUs, GUESTS and the other scenarios follow libvirt {v}",
+         release; the inventory's guests each also started on its own host under that host's release, GUESTS' \
+         own_release in JSON); pool baselines, the pool-dependent guest CPUs, GUESTS' other columns and the other \
+         scenarios follow libvirt {v}",
         v = map.version()
     )
 }
