@@ -475,16 +475,12 @@ fn release_reads(
     dir: &Path,
     config: &Config,
 ) -> CliResult<Vec<sim::real::ReleaseRead>> {
-    let own: Vec<LibvirtVersion> =
-        inv.pools.iter().flat_map(|p| &p.hosts).map(|h| h.libvirt.unwrap_or(map.version())).collect();
     let mut need: Vec<LibvirtVersion> = Vec::new();
-    if config.scenarios.contains(&Scenario::Migrate) && own.iter().any(|&v| v != own[0]) {
-        need.extend(&own);
-        need.push(map.version());
+    if config.scenarios.contains(&Scenario::Migrate) {
+        need.extend(sim::mixed_releases(inv, map.version()).unwrap_or_default());
     }
     if config.scenarios.contains(&Scenario::LibvirtUpgrade) {
-        need.extend(inv.pools.iter().flat_map(|p| &p.hosts).filter_map(|h| h.libvirt));
-        need.extend([config.rollout.from, config.rollout.to]);
+        need.extend(sim::rollout_releases(inv, &config.rollout));
     }
     need.sort();
     need.dedup();

@@ -75,6 +75,37 @@ pub struct InventoryReleases<'a> {
     pub reads: &'a [real::ReleaseRead],
 }
 
+/// The releases MIXED FLEET involves on inventory `inv` under the run's release `run` (the
+/// releases its hosts run, hosts without metadata on `run`, and `run`, whose pool baselines the
+/// guests use), when its hosts run several; None when they run one.
+pub fn mixed_releases(
+    inv: &cpufleet_inventory::Inventory,
+    run: cpufleet_engine::LibvirtVersion,
+) -> Option<Vec<cpufleet_engine::LibvirtVersion>> {
+    let mut v: Vec<_> = inv.pools.iter().flat_map(|p| &p.hosts).map(|h| h.libvirt.unwrap_or(run)).collect();
+    v.sort();
+    v.dedup();
+    (v.len() > 1).then(|| {
+        v.push(run);
+        v.sort();
+        v.dedup();
+        v
+    })
+}
+
+/// The releases libvirt-upgrade involves on inventory `inv`: the rollout's two and the ones its
+/// hosts start on (their metadata's; without metadata the rollout's first).
+pub fn rollout_releases(
+    inv: &cpufleet_inventory::Inventory,
+    rollout: &scenarios::libvirt_upgrade::Rollout,
+) -> Vec<cpufleet_engine::LibvirtVersion> {
+    let mut v: Vec<_> = inv.pools.iter().flat_map(|p| &p.hosts).map(|h| h.libvirt.unwrap_or(rollout.from)).collect();
+    v.extend([rollout.from, rollout.to]);
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// At most this many hosts are named in a note on hosts left out (the count is complete).
 const LEFT_OUT_NAMED: usize = 10;
 
@@ -146,12 +177,7 @@ pub fn simulate_inventory(
         Some(r) => {
             let own: Vec<Option<cpufleet_engine::LibvirtVersion>> =
                 r.primary.pools.iter().flat_map(|p| p.hosts.iter().map(|h| h.libvirt)).collect();
-            let mut run_on: Vec<_> = own.iter().map(|o| o.unwrap_or(map.version())).collect();
-            run_on.sort();
-            run_on.dedup();
-            if has(Scenario::Migrate) && run_on.len() > 1 {
-                let mut involved = run_on.clone();
-                involved.push(map.version());
+            if let Some(involved) = mixed_releases(r.primary, map.version()).filter(|_| has(Scenario::Migrate)) {
                 let (m, left) = real::multi_release(r.base, r.primary, r.reads, &involved)?;
                 match m {
                     Some(m) => {
@@ -177,8 +203,7 @@ pub fn simulate_inventory(
             }
             if has(Scenario::LibvirtUpgrade) {
                 let ro = config.rollout;
-                let mut involved: Vec<_> = own.iter().map(|o| o.unwrap_or(ro.from)).collect();
-                involved.extend([ro.from, ro.to]);
+                let involved = rollout_releases(r.primary, &ro);
                 let (m, left) = real::multi_release(r.base, r.primary, r.reads, &involved)?;
                 let on_own = own.iter().any(|o| o.is_some_and(|v| v != ro.from));
                 if on_own {
