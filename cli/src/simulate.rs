@@ -26,7 +26,8 @@ pub struct SimulateArgs {
     /// Simulate a real fleet instead of a generated one: DIR/POOL/HOST.xml (virsh
     /// capabilities, domcapabilities, a host <cpu> or a <cpudata> dump), and optionally the
     /// guests running on each host as DIR/POOL/HOST/*.xml (virsh dumpxml). The spec still gives
-    /// the guest configurations (when the inventory has no guests) and the plan settings.
+    /// the guest configurations (when the inventory has no guests) and the plan settings. Hosts
+    /// with a HOST.meta.toml run the release it names in MIXED FLEET and libvirt-upgrade.
     #[arg(long, value_name = "DIR", conflicts_with = "hosts")]
     pub inventory: Option<PathBuf>,
     /// With --inventory: skip bad files with a warning (counted in the report) instead of
@@ -94,7 +95,8 @@ pub struct SimulateArgs {
     /// libvirt-upgrade: which hosts move first.
     #[arg(long, value_enum, default_value_t = sim::scenarios::libvirt_upgrade::Order::Pool)]
     pub upgrade_order: sim::scenarios::libvirt_upgrade::Order,
-    /// libvirt-upgrade: the release the fleet starts on (9.0.0, 11.3.0 or 12.9.0).
+    /// libvirt-upgrade: the release the fleet starts on (9.0.0, 11.3.0 or 12.9.0; on an
+    /// inventory, the hosts without metadata: the others start on their own).
     #[arg(long, value_name = "VERSION", default_value_t = LibvirtVersion::V9_0_0)]
     pub upgrade_from: LibvirtVersion,
     /// libvirt-upgrade: the release the hosts move to (older than --upgrade-from: a downgrade).
@@ -435,8 +437,8 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
                 releases.iter().filter(|r| r.0 != map.version()).map(|(v, n)| format!("{v} ({n} hosts)")).collect();
             if !others.is_empty() {
                 notes.push(format!(
-                    "hosts whose metadata names another libvirt than {}: {}; they are simulated under {} (mixed \
-                     releases within one inventory are not simulated yet)",
+                    "hosts whose metadata names another libvirt than {}: {}; each runs its own release in MIXED \
+                     FLEET and libvirt-upgrade, the other sections read every host under {}",
                     map.version(),
                     others.join(", "),
                     map.version()
@@ -453,7 +455,11 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
             }
             let mut real = sim::real::from_inventory(&map.x86, &spec, &inv)?;
             real.spec.label = format!("inventory {}", dir.display());
-            let mut report = sim::simulate_real(&map, real, &config)?;
+            let mut base = spec.clone();
+            base.label = real.spec.label.clone();
+            let reads = release_reads(args, &map, &inv, dir, &config)?;
+            let releases = sim::InventoryReleases { base: &base, primary: &inv, reads: &reads };
+            let mut report = sim::simulate_inventory(&map, real, Some(&releases), &config)?;
             report.notes.splice(0..0, notes);
             report.inventory = Some(report::InventoryInfo {
                 dir: dir.display().to_string(),
@@ -465,6 +471,44 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
             Ok(report)
         }
     }
+}
+
+/// The inventory read by each release the multi-release scenarios may involve (the run's own
+/// read for its release, the embedded map of each other): the releases the hosts' metadata
+/// names and the run's, when the migrate scenario runs and they are several, and the rollout's
+/// two when libvirt-upgrade runs. Empty when neither applies.
+fn release_reads(
+    args: &SimulateArgs,
+    map: &CpuMap,
+    inv: &cpufleet_inventory::Inventory,
+    dir: &Path,
+    config: &Config,
+) -> CliResult<Vec<sim::real::ReleaseRead>> {
+    let mut need: Vec<LibvirtVersion> = Vec::new();
+    if config.scenarios.contains(&Scenario::Migrate) {
+        need.extend(sim::mixed_releases(inv, map.version()).unwrap_or_default());
+    }
+    if config.scenarios.contains(&Scenario::LibvirtUpgrade) {
+        need.extend(sim::rollout_releases(inv, &config.rollout));
+    }
+    need.sort();
+    need.dedup();
+    let opts = cpufleet_inventory::ReadOpts {
+        keep_going: true,
+        max_input_bytes: args.common.max_input_bytes,
+        limits: crate::limits(&args.common),
+    };
+    need.into_iter()
+        .map(|v| {
+            if v == map.version() {
+                return Ok(sim::real::ReleaseRead { map: map.clone(), inventory: inv.clone() });
+            }
+            let m = CpuMap::embedded(v).map_err(|e| CliError::new(format!("libvirt {v}'s embedded CPU map: {e}")))?;
+            let inventory = cpufleet_inventory::Inventory::read_by_release(dir, &m, &opts)
+                .map_err(|e| CliError::new(format!("reading the inventory as libvirt {v}: {e}")))?;
+            Ok(sim::real::ReleaseRead { map: m, inventory })
+        })
+        .collect()
 }
 
 /// `--plan-output DIR`: each plan domain's guest CPU as DIR/domain-N.xml (N as in the report).

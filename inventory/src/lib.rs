@@ -301,6 +301,18 @@ impl std::error::Error for InventoryError {}
 impl Inventory {
     /// Reads the inventory in `dir` with `map`'s rules (see the crate documentation).
     pub fn read(dir: &Path, map: &CpuMap, opts: &ReadOpts) -> Result<Inventory, InventoryError> {
+        Inventory::read_inner(dir, map, opts, false)
+    }
+
+    /// The inventory in `dir` as another libvirt release (`map`'s) reads it, for the scenarios
+    /// that run hosts under several releases: every bad file is a [`Skipped`] entry (as with
+    /// [`ReadOpts::keep_going`]), and a pool whose every host file that release cannot read is
+    /// left out instead of being an error (its hosts' reasons are in [`Inventory::skipped`]).
+    pub fn read_by_release(dir: &Path, map: &CpuMap, opts: &ReadOpts) -> Result<Inventory, InventoryError> {
+        Inventory::read_inner(dir, map, &ReadOpts { keep_going: true, ..*opts }, true)
+    }
+
+    fn read_inner(dir: &Path, map: &CpuMap, opts: &ReadOpts, keep_empty: bool) -> Result<Inventory, InventoryError> {
         let (dirs, ignored) = layout::scan(dir)?;
         let host_files: Vec<(&PathBuf, Option<&PathBuf>)> =
             dirs.iter().flat_map(|p| p.hosts.iter().map(|h| (&h.1, h.2.as_ref()))).collect();
@@ -322,8 +334,11 @@ impl Inventory {
         let (mut host_results, mut guest_results) = (host_cpus.into_iter(), guests.into_iter());
         let mut meta_results = metas.into_iter();
         for d in dirs {
-            let pool = inv.assemble(d, &mut host_results, &mut meta_results, &mut guest_results, opts.keep_going)?;
-            inv.pools.push(pool);
+            match inv.assemble(d, &mut host_results, &mut meta_results, &mut guest_results, opts.keep_going) {
+                Ok(pool) => inv.pools.push(pool),
+                Err(InventoryError::EmptyPool { .. }) if keep_empty => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(inv)
     }

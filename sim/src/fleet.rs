@@ -168,7 +168,7 @@ pub struct ClassReq {
 }
 
 /// The distinct host CPUs, interned.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Classes {
     pub list: Vec<HostClass>,
     index: HashMap<(usize, u32, FeatureSet), u32>,
@@ -327,6 +327,7 @@ impl PoolInfo {
 }
 
 /// The generated fleet.
+#[derive(Clone)]
 pub struct Fleet {
     pub pools: Vec<PoolInfo>,
     /// Class id per host.

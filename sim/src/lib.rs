@@ -52,7 +52,7 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<R
     let progress = Progress::new(config.progress);
     progress.phase("fleet", 0);
     let sim = Sim::new(map, spec, config.seed, config.fault)?;
-    run(sim, &[], Vec::new(), config, progress)
+    run(sim, &[], Vec::new(), config, progress, &RealMulti::default())
 }
 
 /// Runs the selected scenarios over a real fleet (an inventory). Rolling upgrades and microcode
@@ -60,18 +60,182 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<R
 /// those two are left out and the report says so. With the inventory's guests, the guests
 /// section replaces synthetic guest configurations.
 pub fn simulate_real(map: &CpuMap, real: real::RealFleet, config: &Config) -> SimResult<Report> {
+    simulate_inventory(map, real, None, config)
+}
+
+/// An inventory as the run reads it and as each release reads it: what the multi-release
+/// scenarios (MIXED FLEET, libvirt-upgrade) of [`simulate_inventory`] run on.
+pub struct InventoryReleases<'a> {
+    /// The spec before the inventory replaced its pools (its guest configurations and counts).
+    pub base: &'a spec::Spec,
+    /// The inventory as the run reads it (with the run's map).
+    pub primary: &'a cpufleet_inventory::Inventory,
+    /// The inventory read by each release the scenarios may involve
+    /// ([`cpufleet_inventory::Inventory::read_by_release`]).
+    pub reads: &'a [real::ReleaseRead],
+}
+
+/// The releases MIXED FLEET involves on inventory `inv` under the run's release `run` (the
+/// releases its hosts run, hosts without metadata on `run`, and `run`, whose pool baselines the
+/// guests use), when its hosts run several; None when they run one.
+pub fn mixed_releases(
+    inv: &cpufleet_inventory::Inventory,
+    run: cpufleet_engine::LibvirtVersion,
+) -> Option<Vec<cpufleet_engine::LibvirtVersion>> {
+    let mut v: Vec<_> = inv.pools.iter().flat_map(|p| &p.hosts).map(|h| h.libvirt.unwrap_or(run)).collect();
+    v.sort();
+    v.dedup();
+    (v.len() > 1).then(|| {
+        v.push(run);
+        v.sort();
+        v.dedup();
+        v
+    })
+}
+
+/// The releases libvirt-upgrade involves on inventory `inv`: the rollout's two and the ones its
+/// hosts start on (their metadata's; without metadata the rollout's first).
+pub fn rollout_releases(
+    inv: &cpufleet_inventory::Inventory,
+    rollout: &scenarios::libvirt_upgrade::Rollout,
+) -> Vec<cpufleet_engine::LibvirtVersion> {
+    let mut v: Vec<_> = inv.pools.iter().flat_map(|p| &p.hosts).map(|h| h.libvirt.unwrap_or(rollout.from)).collect();
+    v.extend([rollout.from, rollout.to]);
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// At most this many hosts are named in a note on hosts left out (the count is complete).
+const LEFT_OUT_NAMED: usize = 10;
+
+/// "3 hosts: a (…), b (…)", at most [`LEFT_OUT_NAMED`] named.
+fn left_out_list(l: &[real::LeftOut]) -> String {
+    let mut s: Vec<String> = l.iter().take(LEFT_OUT_NAMED).map(|x| x.to_string()).collect();
+    if l.len() > LEFT_OUT_NAMED {
+        s.push(format!("and {} more", l.len() - LEFT_OUT_NAMED));
+    }
+    format!("{}: {}", report::count(l.len() as u64, "host"), s.join("; "))
+}
+
+/// The releases' names, "9.0.0, 11.3.0".
+fn release_list(v: &[cpufleet_engine::LibvirtVersion]) -> String {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The multi-release state of a real fleet, per scenario.
+#[derive(Default)]
+struct RealMulti {
+    /// MIXED FLEET: the fleet under the releases the hosts run, and the run's view index.
+    mixed: Option<(real::MultiRelease, usize)>,
+    /// libvirt-upgrade: the fleet under the rollout's releases and the hosts' own.
+    rollout: Option<real::MultiRelease>,
+}
+
+/// [`simulate_real`] with the inventory read by each release (`releases`): hosts run the
+/// release their metadata names (`HOST.meta.toml`; without it the run's), so that when they run
+/// several the migrate scenario runs across releases (MIXED FLEET), and the libvirt-upgrade
+/// scenario runs from the hosts' own releases (without metadata: the rollout's first) to the
+/// rollout's target. Each of the two keeps the hosts every release it involves can read; the
+/// others are named in a note with the reason (a data problem). Without `releases` neither
+/// runs, and the report says so.
+pub fn simulate_inventory(
+    map: &CpuMap,
+    real: real::RealFleet,
+    releases: Option<&InventoryReleases>,
+    config: &Config,
+) -> SimResult<Report> {
     let progress = Progress::new(config.progress);
     progress.phase("fleet", 0);
     let mut notes = Vec::new();
     let mut config_real =
         Config { scenarios: config.scenarios.clone(), reproduce: config.reproduce.clone(), ..*config };
-    for s in [Scenario::Upgrade, Scenario::Microcode, Scenario::LibvirtUpgrade] {
+    for s in [Scenario::Upgrade, Scenario::Microcode] {
         if config_real.scenarios.contains(&s) {
             config_real.scenarios.retain(|&x| x != s);
             notes.push(format!(
-                "the {s} scenario needs generation profiles (hosts replaced by newer generations, microcode levels, \
-                 hosts decoded again by another libvirt); a real inventory has none, so it did not run"
+                "the {s} scenario needs generation profiles (hosts replaced by newer generations, microcode levels); \
+                 a real inventory has none, so it did not run"
             ));
+        }
+    }
+    let mut multi = RealMulti::default();
+    let has = |s: Scenario| config_real.scenarios.contains(&s);
+    match releases {
+        None if has(Scenario::LibvirtUpgrade) => {
+            config_real.scenarios.retain(|&x| x != Scenario::LibvirtUpgrade);
+            notes.push(
+                "the libvirt-upgrade scenario needs the inventory read by each release of the rollout, which this \
+                 caller did not give; it did not run"
+                    .into(),
+            );
+        }
+        None => {}
+        Some(r) => {
+            let own: Vec<Option<cpufleet_engine::LibvirtVersion>> =
+                r.primary.pools.iter().flat_map(|p| p.hosts.iter().map(|h| h.libvirt)).collect();
+            if let Some(involved) = mixed_releases(r.primary, map.version()).filter(|_| has(Scenario::Migrate)) {
+                let (m, left) = real::multi_release(r.base, r.primary, r.reads, &involved)?;
+                match m {
+                    Some(m) => {
+                        if !left.is_empty() {
+                            notes.push(format!(
+                                "MIXED FLEET leaves out the hosts that one of the releases the fleet runs ({}) cannot \
+                                 read: {}",
+                                release_list(&involved),
+                                left_out_list(&left)
+                            ));
+                        }
+                        let first = m.inputs.maps.iter().position(|x| x.version() == map.version()).expect("involved");
+                        multi.mixed = Some((m, first));
+                    }
+                    None => notes.push(format!(
+                        "the migrate scenario did not run across releases: no host can be read by every release the \
+                         fleet runs ({}): {}; it ran under libvirt {} alone",
+                        release_list(&involved),
+                        left_out_list(&left),
+                        map.version()
+                    )),
+                }
+            }
+            if has(Scenario::LibvirtUpgrade) {
+                let ro = config.rollout;
+                let involved = rollout_releases(r.primary, &ro);
+                let (m, left) = real::multi_release(r.base, r.primary, r.reads, &involved)?;
+                let on_own = own.iter().any(|o| o.is_some_and(|v| v != ro.from));
+                if on_own {
+                    notes.push(format!(
+                        "libvirt-upgrade: each host starts on the release its metadata names (hosts without \
+                         metadata on {}, --upgrade-from) and moves to {}",
+                        ro.from, ro.to
+                    ));
+                }
+                match m {
+                    Some(m) => {
+                        if !left.is_empty() {
+                            notes.push(format!(
+                                "libvirt-upgrade leaves out the hosts that a release of the rollout ({}) cannot \
+                                 read: {}",
+                                release_list(&involved),
+                                left_out_list(&left)
+                            ));
+                        }
+                        multi.rollout = Some(m);
+                    }
+                    None => {
+                        config_real.scenarios.retain(|&x| x != Scenario::LibvirtUpgrade);
+                        notes.push(format!(
+                            "the libvirt-upgrade scenario did not run: no host of the inventory can be read by every \
+                             release of the rollout ({}): {}",
+                            release_list(&involved),
+                            left_out_list(&left)
+                        ));
+                    }
+                }
+            }
         }
     }
     if !real.guests.is_empty() {
@@ -82,10 +246,11 @@ pub fn simulate_real(map: &CpuMap, real: real::RealFleet, config: &Config) -> Si
         ));
     }
     let real::RealFleet { mut spec, fleet, guests } = real;
-    // An inventory's hosts say nothing of their libvirt: every host runs the run's version.
+    // The spec's pool `libvirt` keys are for generated pools; an inventory's hosts run their own
+    // release (MIXED FLEET, libvirt-upgrade) or the run's.
     spec.pool_libvirt.clear();
     let sim = Sim::with_fleet(map, &spec, config.seed, config.fault, fleet);
-    run(sim, &guests, notes, &config_real, progress)
+    run(sim, &guests, notes, &config_real, progress, &multi)
 }
 
 /// The scenarios over a prepared simulation.
@@ -95,15 +260,16 @@ fn run(
     notes: Vec<String>,
     config: &Config,
     progress: Progress,
+    multi: &RealMulti,
 ) -> SimResult<Report> {
     let (map, spec) = (sim.map, sim.spec);
     let selected = config.scenarios.clone();
     let has = |s: Scenario| selected.contains(&s);
     // Hosts on several libvirt versions: the migrate scenario runs across versions instead.
-    let mixed = has(Scenario::Migrate) && spec.is_mixed(map.version());
+    let mixed = has(Scenario::Migrate) && (spec.is_mixed(map.version()) || multi.mixed.is_some());
     let mut notes = notes;
     if mixed {
-        notes.push(MIXED_NOTE.to_string());
+        notes.push(if multi.mixed.is_some() { real_mixed_note(map) } else { MIXED_NOTE.to_string() });
     }
     let up_plan = if has(Scenario::Upgrade) { Some(upgrade::prepare(&mut sim)?) } else { None };
     let events = if has(Scenario::Microcode) { Some(microcode::prepare(&mut sim)?) } else { None };
@@ -115,8 +281,11 @@ fn run(
     let pools_report = pools::run(&sim);
     let mig =
         (has(Scenario::Migrate) && !mixed).then(|| migrate::run(&sim, &guests, &compat, spec.migrations, &progress));
-    let real_report =
+    let mut real_report =
         (has(Scenario::Migrate) && !real_guests.is_empty()).then(|| scenarios::guests::run(&sim, real_guests));
+    if let (Some(r), Some((m, first))) = (real_report.as_mut(), &multi.mixed) {
+        own_releases(&sim, real_guests, r, m, *first, config)?;
+    }
     let up = up_plan.map(|p| upgrade::run(&mut sim, &p, &guests, &mut compat, &progress));
     progress.phase("microcode", 0);
     let mc = events.map(|e| microcode::run(&mut sim, &e, &guests, &compat));
@@ -127,9 +296,16 @@ fn run(
     } else {
         (None, Vec::new())
     };
-    let rollout =
-        if has(Scenario::LibvirtUpgrade) { Some(libvirt_upgrade(map, spec, config, &progress)?) } else { None };
-    let mixed_fleet = if mixed { Some(mixed_fleet(map, spec, config)?) } else { None };
+    let rollout = match (&multi.rollout, has(Scenario::LibvirtUpgrade)) {
+        (_, false) => None,
+        (Some(m), true) => Some(rollout_on(&m.inputs, Some(&m.hosts), config, &progress)?),
+        (None, true) => Some(libvirt_upgrade(map, spec, config, &progress)?),
+    };
+    let mixed_fleet = match (&multi.mixed, mixed) {
+        (_, false) => None,
+        (Some((m, first)), true) => Some(mixed_on(&m.inputs, Some(&m.hosts), *first, config)?),
+        (None, true) => Some(mixed_fleet(map, spec, config)?),
+    };
     progress.phase("check", 0);
     let mut checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
     for c in mixed_fleet.iter().map(|m| &m.1).chain(rollout.iter().map(|r| &r.1)) {
@@ -184,6 +360,39 @@ fn run(
     })
 }
 
+/// On an inventory whose hosts run several releases: each inventory guest also started on its
+/// own host under that host's release, and answered by every other host under its own
+/// ([`scenarios::guests::own_release`]); guests whose host is left out of MIXED FLEET keep
+/// `own_release` unset.
+fn own_releases(
+    sim: &Sim,
+    guests: &[real::RealGuest],
+    report: &mut scenarios::guests::GuestsReport,
+    m: &real::MultiRelease,
+    first: usize,
+    config: &Config,
+) -> SimResult<()> {
+    let v = m.inputs.real_versions(&m.hosts, config.seed, config.fault, first)?;
+    let ver = v.start_versions(first);
+    let f = &v.views[0].fleet;
+    let index: std::collections::HashMap<(String, String), usize> =
+        (0..f.n_hosts()).map(|h| ((f.pools[f.pool_of(h)].name.clone(), f.host_name(h)), h)).collect();
+    let rows: Vec<Option<scenarios::guests::OwnRelease>> = {
+        use rayon::prelude::*;
+        guests
+            .par_iter()
+            .map(|g| {
+                let key = (sim.fleet.pools[sim.fleet.pool_of(g.host)].name.clone(), sim.fleet.host_name(g.host));
+                index.get(&key).map(|&h| scenarios::guests::own_release(&v, &ver, h, g.cpu.as_ref(), &g.features))
+            })
+            .collect()
+    };
+    for (row, own) in report.rows.iter_mut().zip(rows) {
+        row.own_release = own;
+    }
+    Ok(())
+}
+
 /// The fleet's data problems: the pools' (mixed vendors) and the inventory guests that cannot
 /// start on their own host, in report order.
 fn data_problems(
@@ -216,9 +425,33 @@ fn mixed_fleet(
     config: &Config,
 ) -> SimResult<(scenarios::libvirt_upgrade::MixedFleetReport, check::CheckReport)> {
     let inputs = versions::Inputs::new(map, spec)?;
-    let first = versions::index(map.version());
-    let mut v = inputs.versions(config.seed, config.fault, first)?;
-    let run = scenarios::libvirt_upgrade::mixed(&mut v, first, spec.guests);
+    mixed_on(&inputs, None, versions::index(map.version()), config)
+}
+
+/// The note of a real fleet whose hosts run several releases.
+fn real_mixed_note(map: &CpuMap) -> String {
+    format!(
+        "the inventory's hosts run several libvirt releases (each the one its HOST.meta.toml names; without one \
+         libvirt {v}): the migrate scenario ran across releases (MIXED FLEET: each guest of the spec's \
+         configurations started under its host's release, each migration read and compared by the destination's \
+         release; the inventory's guests each also started on its own host under that host's release, GUESTS' \
+         own_release in JSON); pool baselines, the pool-dependent guest CPUs, GUESTS' other columns and the other \
+         scenarios follow libvirt {v}",
+        v = map.version()
+    )
+}
+
+/// The mixed-fleet migrations over `inputs` (a synthetic fleet generated from them, or the real
+/// fleet `real`), with the pool baselines of view `first`, and their checks.
+fn mixed_on(
+    inputs: &versions::Inputs,
+    real: Option<&versions::RealHosts>,
+    first: usize,
+    config: &Config,
+) -> SimResult<(scenarios::libvirt_upgrade::MixedFleetReport, check::CheckReport)> {
+    let mut v = inputs.build(real, config.seed, config.fault, first)?;
+    let guests = inputs.specs[first].guests;
+    let run = scenarios::libvirt_upgrade::mixed(&mut v, first, guests);
     let mut checks = check::CheckReport::default();
     check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
     Ok((run.report, checks))
@@ -233,14 +466,26 @@ fn libvirt_upgrade(
     progress: &Progress,
 ) -> SimResult<(scenarios::libvirt_upgrade::LibvirtUpgradeReport, check::CheckReport)> {
     let inputs = versions::Inputs::new(map, spec)?;
-    let first = config.rollout.indices().0;
-    let mut v = inputs.versions(config.seed, config.fault, first)?;
-    let mut run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, spec.guests, progress);
+    rollout_on(&inputs, None, config, progress)
+}
+
+/// The libvirt-upgrade scenario over `inputs` (a synthetic fleet generated from them, or the
+/// real fleet `real`), and its checks.
+fn rollout_on(
+    inputs: &versions::Inputs,
+    real: Option<&versions::RealHosts>,
+    config: &Config,
+    progress: &Progress,
+) -> SimResult<(scenarios::libvirt_upgrade::LibvirtUpgradeReport, check::CheckReport)> {
+    let first = inputs.maps.iter().position(|m| m.version() == config.rollout.from).expect("the rollout's releases");
+    let mut v = inputs.build(real, config.seed, config.fault, first)?;
+    let guests = inputs.specs[first].guests;
+    let mut run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, guests, progress);
     let mut checks = check::CheckReport::default();
     check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
     drop(v);
     progress.phase("libvirt-upgrade: re-simulating the recommendations", 0);
-    scenarios::libvirt_upgrade::verify(&inputs, &mut run, &config.rollout, config.seed, config.fault)?;
+    scenarios::libvirt_upgrade::verify(inputs, real, &mut run, &config.rollout, config.seed, config.fault)?;
     Ok((run.report, checks))
 }
 

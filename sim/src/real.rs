@@ -16,10 +16,12 @@ use super::profiles::{OddRules, Profile, Profiles};
 use super::rng::Weighted;
 use super::spec::{PoolSpec, Spec};
 use cpufleet_engine::domain::DomainFeatures;
+use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::model::make_signature;
 use cpufleet_engine::{CpuDef, FeatureSet};
 use cpufleet_inventory::Inventory;
+use rayon::prelude::*;
 
 /// A guest of the inventory: its name, its host and its CPU as written in its domain XML.
 #[derive(Clone, Debug)]
@@ -140,4 +142,208 @@ pub fn from_inventory(map: &X86Map, base: &Spec, inv: &Inventory) -> SimResult<R
         spec.guests = 0;
     }
     Ok(RealFleet { spec, fleet, guests })
+}
+
+/// The inventory as one libvirt release reads it ([`Inventory::read_by_release`]), with that
+/// release's map.
+pub struct ReleaseRead {
+    pub map: cpufleet_engine::CpuMap,
+    pub inventory: Inventory,
+}
+
+/// A host of the inventory that a release of a multi-release scenario cannot read, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// `POOL/HOST`.
+    pub host: String,
+    pub release: cpufleet_engine::LibvirtVersion,
+    /// The reader's message (file, position, problem).
+    pub reason: String,
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (libvirt {} cannot read it: {})", self.host, self.release, self.reason)
+    }
+}
+
+/// A real fleet under several releases: the inputs (maps and specs of the releases, ascending),
+/// each release's fleet over the hosts every one of them reads, and the hosts left out.
+pub struct MultiRelease {
+    pub inputs: super::versions::Inputs,
+    pub hosts: super::versions::RealHosts,
+}
+
+/// `primary` (the inventory as the run reads it) under each release of `involved` (read from
+/// `reads`, which holds at least those): the hosts every involved release can read, with their
+/// own release (the one their metadata names; None without metadata), aligned by (pool, host
+/// name) so that every release's fleet has the same hosts in the same order with the same key
+/// ids. A host one release cannot read is left out of every release's fleet and listed with the
+/// reason (a data problem: its file names a model or feature that release does not know, or
+/// it is not a document that release reads). None when no host is left; the hosts left out
+/// either way, the first release that cannot read each, in inventory order.
+pub fn multi_release(
+    base: &Spec,
+    primary: &Inventory,
+    reads: &[ReleaseRead],
+    involved: &[cpufleet_engine::LibvirtVersion],
+) -> SimResult<(Option<MultiRelease>, Vec<LeftOut>)> {
+    use std::collections::HashMap;
+    let mut involved = involved.to_vec();
+    involved.sort();
+    involved.dedup();
+    let reads: Vec<&ReleaseRead> = involved
+        .iter()
+        .map(|&v| reads.iter().find(|r| r.map.version() == v).expect("the inventory is read by every involved release"))
+        .collect();
+    // Per release: (pool, host) → why that release cannot use the host's CPU (None: it can).
+    let found: Vec<HashMap<(&str, &str), Option<String>>> = reads
+        .iter()
+        .map(|r| {
+            let inv = &r.inventory;
+            let kvm = KvmView::embedded(&r.map.x86)?;
+            let bad: Vec<Option<String>> = (0..inv.cpus.len())
+                .into_par_iter()
+                .map(|i| unresolved(&r.map.x86, &kvm, &inv.cpus[i], inv.hypervisors[i].as_deref()))
+                .collect();
+            Ok(inv
+                .pools
+                .iter()
+                .flat_map(|p| {
+                    let bad = &bad;
+                    p.hosts.iter().map(move |h| {
+                        let why = bad[h.cpu.index()].as_ref().map(|e| format!("{}: {e}", h.path.display()));
+                        ((p.name.as_str(), h.name.as_str()), why)
+                    })
+                })
+                .collect::<HashMap<_, _>>())
+        })
+        .collect::<SimResult<_>>()?;
+    let mut left_out = Vec::new();
+    let mut keep: HashMap<(&str, &str), ()> = HashMap::new();
+    for p in &primary.pools {
+        for h in &p.hosts {
+            let key = (p.name.as_str(), h.name.as_str());
+            let why = (0..reads.len()).find_map(|i| match found[i].get(&key) {
+                Some(None) => None,
+                Some(Some(why)) => Some((i, why.clone())),
+                None => {
+                    let own = [Some(&h.path), h.domcaps.as_ref()];
+                    let skipped = reads[i].inventory.skipped.iter().find(|s| own.contains(&Some(&s.path)));
+                    Some((i, skipped.map_or_else(|| "its file was not read".to_string(), |s| s.to_string())))
+                }
+            });
+            match why {
+                None => {
+                    keep.insert(key, ());
+                }
+                Some((i, reason)) => {
+                    left_out.push(LeftOut { host: format!("{}/{}", p.name, h.name), release: involved[i], reason })
+                }
+            }
+        }
+    }
+    if keep.is_empty() {
+        return Ok((None, left_out));
+    }
+    // Each release's inventory restricted to the kept hosts (pool order and host order are the
+    // file names', the same in every read); guests are not part of these scenarios.
+    let own_release: HashMap<(&str, &str), Option<cpufleet_engine::LibvirtVersion>> = primary
+        .pools
+        .iter()
+        .flat_map(|p| p.hosts.iter().map(move |h| ((p.name.as_str(), h.name.as_str()), h.libvirt)))
+        .collect();
+    let mut fleets = Vec::new();
+    let mut specs = Vec::new();
+    let mut own = Vec::new();
+    for (i, r) in reads.iter().enumerate() {
+        let mut inv = r.inventory.clone();
+        inv.skipped.clear();
+        for p in &mut inv.pools {
+            p.guests.clear();
+            let name = p.name.clone();
+            p.hosts.retain(|h| keep.contains_key(&(name.as_str(), h.name.as_str())));
+        }
+        inv.pools.retain(|p| !p.hosts.is_empty());
+        // Only the kept hosts' CPUs (a left-out host's may not resolve under this release).
+        let mut new_id: HashMap<u32, u32> = HashMap::new();
+        let (mut cpus, mut hvs) = (Vec::new(), Vec::new());
+        for h in inv.pools.iter_mut().flat_map(|p| p.hosts.iter_mut()) {
+            let old = h.cpu.0;
+            let id = *new_id.entry(old).or_insert_with(|| {
+                cpus.push(r.inventory.cpus[old as usize].clone());
+                hvs.push(r.inventory.hypervisors[old as usize].clone());
+                cpus.len() as u32 - 1
+            });
+            h.cpu = cpufleet_inventory::CpuId(id);
+        }
+        (inv.cpus, inv.hypervisors) = (cpus, hvs);
+        if i == 0 {
+            own = inv
+                .pools
+                .iter()
+                .flat_map(|p| p.hosts.iter().map(|h| (p.name.clone(), h.name.clone())))
+                .map(|(p, h)| {
+                    own_release
+                        .get(&(p.as_str(), h.as_str()))
+                        .copied()
+                        .flatten()
+                        .map(|v| involved.iter().position(|&w| w == v).expect("own releases are involved") as u8)
+                })
+                .collect();
+        }
+        let mut spec_base = base.clone();
+        spec_base.pool_libvirt.clear();
+        let real = from_inventory(&r.map.x86, &spec_base, &inv)?;
+        let mut spec = real.spec;
+        spec.label = base.label.clone();
+        specs.push(spec);
+        fleets.push(real.fleet);
+    }
+    let fleets = align(fleets);
+    let maps = reads.iter().map(|r| r.map.clone()).collect();
+    let inputs = super::versions::Inputs { maps, specs };
+    Ok((Some(MultiRelease { inputs, hosts: super::versions::RealHosts { fleets, own } }), left_out))
+}
+
+/// Why `map`'s release cannot use a host CPU as read, None when it can: the vendor it names is
+/// not in the map, or turning it into a host class fails, as [`from_inventory`] does it (a model
+/// or feature name the map does not know, in the CPU or in its domcapabilities). libvirt's parser
+/// accepts any name; the names are looked up when the CPU is used.
+fn unresolved(map: &X86Map, kvm: &KvmView, cpu: &CpuDef, hv: Option<&Hypervisor>) -> Option<String> {
+    let Some(vendor) = cpu.vendor.as_deref().and_then(|v| map.vendor_index(v)) else {
+        return Some(format!(
+            "the host CPU names no vendor libvirt knows ({})",
+            cpu.vendor.as_deref().unwrap_or("none")
+        ));
+    };
+    let s = cpu.signature.unwrap_or_default();
+    let signature = make_signature(s.family, s.model, s.stepping);
+    host_class(map, kvm, cpu.clone(), hv.cloned(), vendor, signature, 0, false).err().map(|e| e.to_string())
+}
+
+/// The same hosts read by several releases, with one key per distinct combination of their
+/// CPUs under every release (a key id means the same host file in every fleet).
+fn align(fleets: Vec<Fleet>) -> Vec<Fleet> {
+    let n = fleets[0].n_hosts();
+    let mut index: std::collections::HashMap<Vec<u32>, u32> = std::collections::HashMap::new();
+    let mut combos: Vec<Vec<u32>> = Vec::new();
+    let mut host_key = Vec::with_capacity(n);
+    for h in 0..n {
+        let combo: Vec<u32> = fleets.iter().map(|f| f.host_key[h]).collect();
+        let k = *index.entry(combo.clone()).or_insert_with(|| {
+            combos.push(combo);
+            combos.len() as u32 - 1
+        });
+        host_key.push(k);
+    }
+    fleets
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let keys = combos.iter().map(|c| f.keys[c[i] as usize]).collect();
+            let names = f.host_names.clone().unwrap_or_default();
+            Fleet::from_parts(f.pools, f.classes, keys, host_key.clone(), names)
+        })
+        .collect()
 }

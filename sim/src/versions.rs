@@ -193,10 +193,17 @@ impl Incoming {
     }
 }
 
-/// The fleet under every supported version: `views[i]` is the state of version
-/// `LibvirtVersion::ALL[i]` (same pools, same host keys), plus what crosses between them.
+/// The fleet under several versions: `views[i]` is the state of version `releases[i]` (same
+/// pools, same host keys), plus what crosses between them. A synthetic fleet has every supported
+/// version (`releases` = [`LibvirtVersion::ALL`]); a real fleet the releases its scenario involves.
 pub struct Versions<'a> {
     pub views: Vec<Sim<'a>>,
+    /// The release of each view, ascending.
+    pub releases: Vec<LibvirtVersion>,
+    /// A real fleet's hosts: the view index of the release each host's metadata names (None:
+    /// no metadata, the scenario's default). None for a synthetic fleet (the spec's pool
+    /// `libvirt` keys decide, [`host_versions`]).
+    pub own: Option<Vec<Option<u8>>>,
     /// `incoming[g][d]`: the guest classes of version g read by version d (empty for g = d).
     pub incoming: Vec<Vec<Vec<Incoming>>>,
     /// `compat[g][d]`: guest classes of version g × host classes of version d.
@@ -218,9 +225,25 @@ impl<'a> Versions<'a> {
             }
         }
         let compat = (0..n).map(|_| views.iter().map(|v| Compat::build(&[], &v.fleet.classes)).collect()).collect();
-        let mut versions = Versions { incoming: vec![vec![Vec::new(); n]; n], compat, identity, views };
+        let releases = views.iter().map(|v| v.map.version()).collect();
+        let mut versions =
+            Versions { incoming: vec![vec![Vec::new(); n]; n], compat, identity, views, releases, own: None };
         versions.refresh();
         versions
+    }
+
+    /// The view index of release `v`, if the fleet is simulated under it.
+    pub fn index_of(&self, v: LibvirtVersion) -> Option<usize> {
+        self.releases.iter().position(|&w| w == v)
+    }
+
+    /// The view index each host runs: a real fleet's own releases (hosts without metadata on
+    /// `default`), or for a synthetic fleet the spec's ([`host_versions`]).
+    pub fn start_versions(&self, default: usize) -> Vec<u8> {
+        match &self.own {
+            Some(own) => own.iter().map(|o| o.unwrap_or(default as u8)).collect(),
+            None => host_versions(self.views[0].spec, &self.views[0].fleet.pools, self.views[0].seed, default),
+        }
     }
 
     /// The hardware identity `id` of version `from` as version `to` names it.
@@ -323,6 +346,58 @@ impl Inputs {
         views[first] = Some(base);
         Ok(Versions::new(views.into_iter().map(|v| v.expect("every version built")).collect()))
     }
+
+    /// Every version's state over a real fleet read by each release (`real.fleets[i]` under
+    /// `maps[i]`, the same host keys): the pool baselines of version `first` are every version's
+    /// contexts, as in [`Inputs::versions`].
+    pub fn real_versions(
+        &self,
+        real: &RealHosts,
+        seed: u64,
+        fault: Option<Fault>,
+        first: usize,
+    ) -> SimResult<Versions<'_>> {
+        let base = Sim::with_fleet(&self.maps[first], &self.specs[first], seed, fault, real.fleets[first].clone());
+        let mut views: Vec<Option<Sim>> = (0..self.maps.len()).map(|_| None).collect();
+        for (i, (map, spec)) in self.maps.iter().zip(&self.specs).enumerate() {
+            if i == first {
+                continue;
+            }
+            let mut starter = Starter::new(fault);
+            for c in &base.starter.ctxs {
+                starter.add_ctx(c.clone());
+            }
+            let fleet = real.fleets[i].clone();
+            views[i] = Some(Sim { map, spec, seed, fleet, starter, pool_ctx: base.pool_ctx.clone() });
+        }
+        views[first] = Some(base);
+        let mut v = Versions::new(views.into_iter().map(|v| v.expect("every version built")).collect());
+        v.own = Some(real.own.clone());
+        Ok(v)
+    }
+
+    /// [`Inputs::versions`], or [`Inputs::real_versions`] over `real` when given.
+    pub fn build(
+        &self,
+        real: Option<&RealHosts>,
+        seed: u64,
+        fault: Option<Fault>,
+        first: usize,
+    ) -> SimResult<Versions<'_>> {
+        match real {
+            Some(r) => self.real_versions(r, seed, fault, first),
+            None => self.versions(seed, fault, first),
+        }
+    }
+}
+
+/// A real fleet as each release of [`Inputs`] reads it: one fleet per release, the hosts in the
+/// same order with the same key ids (a key is one host file's CPU as read by every release).
+#[derive(Clone)]
+pub struct RealHosts {
+    pub fleets: Vec<crate::fleet::Fleet>,
+    /// Per host: the index of the release its metadata names, None without metadata.
+    pub own: Vec<Option<u8>>,
 }
 
 #[cfg(test)]

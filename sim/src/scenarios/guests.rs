@@ -9,6 +9,7 @@ use super::super::guest::{start_def, Blocker, Fault, GuestSets, StartFail};
 use super::super::real::RealGuest;
 use super::migrate::BlockerKind;
 use super::Sim;
+use crate::versions::{Incoming, Refusal, Versions};
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::{CpuDef, CpuMode, CpuType};
@@ -60,6 +61,133 @@ pub struct GuestRow {
     pub refuse: u64,
     pub pools: Vec<GuestPool>,
     pub blockers: Vec<GuestBlocker>,
+    /// On an inventory whose hosts run several releases: the guest started on its own host under
+    /// that host's release, and each other host's answer under that host's release (None
+    /// otherwise, or when its host is left out of MIXED FLEET).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own_release: Option<OwnRelease>,
+}
+
+/// A guest under its own host's release, compared by every other host's release
+/// ([`own_release`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct OwnRelease {
+    /// Its host's release.
+    pub libvirt: &'static str,
+    /// Why it cannot start on its host under that release, if it cannot.
+    pub start_error: Option<String>,
+    /// Per release the other hosts run: how many accept it and refuse it, and why.
+    pub destinations: Vec<ReleaseDestinations>,
+}
+
+/// The other hosts on one release, as destinations of a guest ([`OwnRelease`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct ReleaseDestinations {
+    pub libvirt: &'static str,
+    pub accept: u64,
+    pub refuse: u64,
+    /// Refusals per reason (hosts), in [`Refusal::ALL`] order.
+    pub reasons: Vec<crate::scenarios::libvirt_upgrade::ReasonCount>,
+    /// A name this release does not know, as libvirt says it, when that is a reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+}
+
+/// The guest (its `<cpu>` and domain settings) started on fleet host `home` of `v` under that
+/// host's release (`ver[home]`, a view index), and each other host's answer under its own
+/// release (`ver`): the same release compares as [`start_guest`]'s sets do; another release
+/// reads the started CPU as an incoming migration ([`Incoming`]); host-passthrough moves only to
+/// the same hardware.
+pub fn own_release(
+    v: &Versions,
+    ver: &[u8],
+    home: usize,
+    cpu: Option<&CpuDef>,
+    features: &DomainFeatures,
+) -> OwnRelease {
+    let r = ver[home] as usize;
+    let view = &v.views[r];
+    let home_class = view.fleet.classes.get(view.fleet.host_class[home]);
+    let libvirt = v.releases[r].as_str();
+    let mut counts: Vec<([u64; 2], [u64; 7], Option<String>)> = vec![([0; 2], [0; 7], None); v.views.len()];
+    let started = match cpu {
+        None => start_def(&view.map.x86, CpuDef::new(CpuType::Guest), features, home_class, view.starter.fault)
+            .map(|_| None),
+        Some(def) => start_def(&view.map.x86, def.clone(), features, home_class, view.starter.fault).map(Some),
+    };
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => return OwnRelease { libvirt, start_error: Some(e.reason), destinations: Vec::new() },
+    };
+    let passthrough = cpu.is_some_and(|d| matches!(d.mode, CpuMode::HostPassthrough | CpuMode::Maximum));
+    let own_sets = match (&started, passthrough) {
+        (Some(_), true) => Some(GuestSets::of_passthrough(home_class)),
+        (Some(g), false) => match GuestSets::of_custom(&view.map.x86, g) {
+            Ok(s) => Some(s),
+            Err(reason) => return OwnRelease { libvirt, start_error: Some(reason), destinations: Vec::new() },
+        },
+        (None, _) => None,
+    };
+    // One answer per (release, host class), cached.
+    let mut cache: Vec<std::collections::HashMap<u32, Option<Refusal>>> = vec![Default::default(); v.views.len()];
+    let incoming: Vec<Option<Incoming>> = (0..v.views.len())
+        .map(|d| match (&started, passthrough) {
+            (Some(g), false) if d != r => Some(Incoming::read(&v.views[d].map.x86, g)),
+            _ => None,
+        })
+        .collect();
+    for (h, &dv) in ver.iter().enumerate() {
+        if h == home {
+            continue;
+        }
+        let d = dv as usize;
+        let dest = &v.views[d].fleet;
+        let hc = dest.host_class[h];
+        let why = *cache[d].entry(hc).or_insert_with(|| {
+            let host = dest.classes.get(hc);
+            match (&own_sets, &incoming[d]) {
+                (None, _) => None,
+                (Some(sets), _) if d == r => sets.blocker(host).map(|b| Refusal::of_blocker(&b)),
+                (Some(_), Some(inc)) => inc.refusal(host),
+                // host-passthrough onto another release: only the same hardware.
+                (Some(_), None) => {
+                    let same = dest.classes.get(dest.host_class[home]).identity == host.identity;
+                    (!same).then_some(Refusal::HostPassthrough)
+                }
+            }
+        });
+        let c = &mut counts[d];
+        match why {
+            None => c.0[0] += 1,
+            Some(reason) => {
+                c.0[1] += 1;
+                c.1[reason as usize] += 1;
+                if reason.is_unknown_name() && c.2.is_none() {
+                    if let Some(Err(u)) = incoming[d].as_ref().map(|i| &i.read) {
+                        c.2 = Some(u.message(v.releases[d]));
+                    }
+                }
+            }
+        }
+    }
+    let destinations = counts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| c.0[0] + c.0[1] > 0)
+        .map(|(d, (n, reasons, unknown))| ReleaseDestinations {
+            libvirt: v.releases[d].as_str(),
+            accept: n[0],
+            refuse: n[1],
+            reasons: Refusal::ALL
+                .iter()
+                .zip(reasons)
+                .filter(|(_, n)| *n > 0)
+                .map(|(&reason, refusals)| crate::scenarios::libvirt_upgrade::ReasonCount { reason, refusals })
+                .collect(),
+            unknown,
+        })
+        .collect();
+    OwnRelease { libvirt, start_error: None, destinations }
 }
 
 /// The guests section of the report.
@@ -224,6 +352,7 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
         refuse: 0,
         pools: fleet.pools.iter().map(|p| GuestPool { pool: p.name.clone(), accept: 0, refuse: 0 }).collect(),
         blockers: Vec::new(),
+        own_release: None,
     };
     let sets = match started(sim, g, fleet.classes.get(home_class as u32)) {
         Ok(s) => s,

@@ -17,7 +17,7 @@ use crate::guest::Fault;
 use crate::progress::Progress;
 use crate::rng::{derive, tag, Rng, Weighted};
 use crate::spec::{ModelRef, Template};
-use crate::versions::{host_versions, Inputs, Refusal, Versions};
+use crate::versions::{Inputs, RealHosts, Refusal, Versions};
 use cpufleet_engine::{CpuMatch, CpuMode, LibvirtVersion};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -59,9 +59,17 @@ impl Rollout {
     pub fn reverse(&self) -> bool {
         self.to < self.from
     }
-    /// The indices of the two releases in [`LibvirtVersion::ALL`] (the order of the views).
+    /// The indices of the two releases in [`LibvirtVersion::ALL`] (the order of a synthetic
+    /// fleet's views).
     pub fn indices(&self) -> (usize, usize) {
         (crate::versions::index(self.from), crate::versions::index(self.to))
+    }
+
+    /// The view indices of the two releases in `v` (a real fleet's views are the releases its
+    /// scenario involves, which include these two).
+    pub fn view_indices(&self, v: &Versions) -> (usize, usize) {
+        let at = |r| v.index_of(r).expect("the rollout's releases are simulated");
+        (at(self.from), at(self.to))
     }
 }
 
@@ -569,10 +577,10 @@ fn run_with(
     n_guests: u64,
     progress: &Progress,
 ) -> RolloutRun {
-    let (old, new) = rollout.indices();
+    let (old, new) = rollout.view_indices(v);
     let steps = rollout.steps.max(1);
     let seed = v.views[0].seed;
-    let start = host_versions(v.views[0].spec, &v.views[0].fleet.pools, seed, old);
+    let start = v.start_versions(old);
     let mut order: Vec<u32> =
         host_order(v, rollout.order, seed).into_iter().filter(|&h| start[h as usize] as usize != new).collect();
     let mut at_step_1 = 0;
@@ -600,8 +608,8 @@ fn run_with(
     }
     let (configurations, changes) = config_reports(v, &tally, old);
     let report = LibvirtUpgradeReport {
-        from: LibvirtVersion::ALL[old].as_str(),
-        to: LibvirtVersion::ALL[new].as_str(),
+        from: v.releases[old].as_str(),
+        to: v.releases[new].as_str(),
         steps,
         order: rollout.order,
         reverse: rollout.reverse(),
@@ -638,8 +646,7 @@ pub struct MixedRun {
 /// The migrate scenario on a mixed fleet: `v` built with the pool baselines of version `first`
 /// (the run's), each host on the version the spec gives it (the run's by default).
 pub fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
-    let seed = v.views[0].seed;
-    let ver = host_versions(v.views[0].spec, &v.views[0].fleet.pools, seed, first);
+    let ver = v.start_versions(first);
     let mut guests = migrate::draw_guests(&v.views[0], n_guests);
     let mut tally = Tally::new(v);
     // Forward is towards a newer release: from the oldest the fleet has to the newest.
@@ -647,7 +654,8 @@ pub fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
     let newest = ver.iter().map(|&x| x as usize).max().unwrap_or(first);
     tally.step(v, &mut guests, &ver, 0, (oldest, newest));
     let (configurations, _) = config_reports(v, &tally, first);
-    let versions = LibvirtVersion::ALL
+    let versions = v
+        .releases
         .iter()
         .enumerate()
         .map(|(i, l)| VersionHosts {
@@ -712,7 +720,7 @@ fn config_reports(v: &Versions, tally: &Tally, old: usize) -> (Vec<RolloutConfig
             }
             if let Err(u) = &v.incoming[gv][d][gc as usize].read {
                 let t = combo.template as usize;
-                let msg = u.message(LibvirtVersion::ALL[d]);
+                let msg = u.message(v.releases[d]);
                 if top[t].as_ref().is_none_or(|(m, _)| n > *m) {
                     top[t] = Some((n, msg));
                 }
@@ -847,6 +855,7 @@ pub const VERIFY_MAX_HOSTS: usize = 100_000;
 /// recommendations stay unverified) beyond [`VERIFY_MAX_MIGRATIONS`] / [`VERIFY_MAX_HOSTS`].
 pub fn verify(
     inputs: &Inputs,
+    real: Option<&RealHosts>,
     run: &mut RolloutRun,
     rollout: &Rollout,
     seed: u64,
@@ -857,7 +866,10 @@ pub fn verify(
     if spec.total_hosts() as usize > VERIFY_MAX_HOSTS || spec.migrations.saturating_mul(steps) > VERIFY_MAX_MIGRATIONS {
         return Ok(());
     }
-    let first = rollout.indices().0;
+    let first = match real {
+        Some(_) => inputs.maps.iter().position(|m| m.version() == rollout.from).expect("the rollout's releases"),
+        None => rollout.indices().0,
+    };
     let quiet = Progress::new(false);
     for (t, change) in run.changes.iter().enumerate() {
         let Some(change) = change else { continue };
@@ -873,11 +885,11 @@ pub fn verify(
                     })
                     .collect();
                 let changed = Inputs { maps: inputs.maps.clone(), specs };
-                let mut v = changed.versions(seed, fault, first)?;
+                let mut v = changed.build(real, seed, fault, first)?;
                 run_with(&mut v, rollout, None, spec.guests, &quiet)
             }
             Change::UpgradeFirst { pool } => {
-                let mut v = inputs.versions(seed, fault, first)?;
+                let mut v = inputs.build(real, seed, fault, first)?;
                 run_with(&mut v, rollout, Some(*pool), spec.guests, &quiet)
             }
         };
@@ -967,7 +979,7 @@ mod tests {
         let rec = c.recommendation.clone().unwrap();
         assert!(rec.contains(&format!("pin `{model}`")) && rec.contains(&inp.specs[0].pools[pool].name), "{rec}");
         let total_before = c.version_refusals;
-        verify(&inp, &mut run, &rollout, 1, None).unwrap();
+        verify(&inp, None, &mut run, &rollout, 1, None).unwrap();
         let got = run.report.configurations[0].verified.clone().expect("verified");
         assert_eq!(got.pool_before, run.pool_refusals[0][pool]);
         assert!(got.pool_before > 0 && got.pool_before < total_before, "{got:?} of {total_before}");
