@@ -356,6 +356,11 @@ impl NameTable {
         Arc::new(NameTable { pools: pools.iter().map(|p| (p.name.clone(), p.start)).collect(), own })
     }
 
+    /// The hosts' own names, when they have them (an inventory).
+    pub fn own(&self) -> Option<&[String]> {
+        self.own.as_deref()
+    }
+
     /// The name of fleet host `h`.
     pub fn name(&self, h: usize) -> String {
         match &self.own {

@@ -342,7 +342,7 @@ fn align(fleets: Vec<Fleet>) -> Vec<Fleet> {
         .enumerate()
         .map(|(i, f)| {
             let keys = combos.iter().map(|c| f.keys[c[i] as usize]).collect();
-            let names = f.host_names.clone().unwrap_or_default();
+            let names = f.names.own().map(<[String]>::to_vec).unwrap_or_default();
             Fleet::from_parts(f.pools, f.classes, keys, host_key.clone(), names)
         })
         .collect()
