@@ -429,7 +429,7 @@ fn check_qemu_table(map: &CpuMap, a: &Accel) {
         h.qemu_feature_set(&map.x86, false).iter().map(|id| map.x86.feature_name(id).to_string()).collect()
     };
     assert_eq!(names(&alone), names(&cached), "QEMU {}'s features: the table vs the cache", alone.qemu.version);
-    for m in &cached.models {
+    for m in cached.models.iter() {
         assert!(
             alone.qemu.has_model(&m.name),
             "QEMU {} lists {} (cache), the table does not",

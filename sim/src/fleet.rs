@@ -257,9 +257,7 @@ pub fn host_class(
     let mig = x86::model_from_cpu(map, &cpu_mig, x86::Sel::All)?.features;
     let hv = match hv {
         Some(hv) => hv,
-        None => {
-            Hypervisor::kvm_with_host_model(map, host_model(map, kvm, &md.features, vendor, signature)?, Some(&cpu))?
-        }
+        None => kvm.hypervisor(map, host_model(map, kvm, &md.features, vendor, signature)?, &cpu)?,
     };
     let all = |c: &CpuDef| x86::model_from_cpu(map, c, x86::Sel::All).map(|m| m.features);
     let qemu = match &hv.reported {
@@ -333,7 +331,8 @@ pub struct Fleet {
     /// Class id per host.
     pub host_class: Vec<u32>,
     /// Key id per host.
-    pub host_key: Vec<u32>,
+    /// Shared by every release's view of the same hosts (the hardware does not change).
+    pub host_key: Arc<[u32]>,
     /// Distinct keys and their class.
     pub keys: Vec<(HostKey, u32)>,
     key_index: HashMap<HostKey, u32>,
@@ -466,7 +465,7 @@ impl Fleet {
     /// The distinct keys some host has, in key order.
     pub fn keys_in_use(&self) -> impl Iterator<Item = &HostKey> + '_ {
         let mut used = vec![false; self.keys.len()];
-        for &k in &self.host_key {
+        for &k in self.host_key.iter() {
             used[k as usize] = true;
         }
         self.keys.iter().zip(used).filter(|(_, u)| *u).map(|(k, _)| &k.0)
@@ -500,7 +499,7 @@ impl Fleet {
         pools: Vec<PoolInfo>,
         classes: Classes,
         keys: Vec<(HostKey, u32)>,
-        host_key: Vec<u32>,
+        host_key: Arc<[u32]>,
         host_names: Vec<String>,
     ) -> Fleet {
         // Real hosts share keys (a key is a generation; the class is the CPU), so the index
@@ -549,13 +548,13 @@ impl Fleet {
         let mut fleet = Fleet {
             pools,
             host_class: Vec::new(),
-            host_key: Vec::new(),
+            host_key: Arc::new([]),
             keys: Vec::new(),
             key_index: HashMap::new(),
             classes: Classes::default(),
             names,
         };
-        fleet.host_key = fleet.intern_keys(map, profiles, &drawn)?;
+        fleet.host_key = fleet.intern_keys(map, profiles, &drawn)?.into();
         drop(drawn);
         let keys = &fleet.keys;
         fleet.host_class = fleet.host_key.par_iter().map(|&k| keys[k as usize].1).collect();
@@ -584,7 +583,7 @@ impl Fleet {
         let mut fleet = Fleet {
             pools: self.pools.clone(),
             host_class: Vec::new(),
-            host_key: Vec::new(),
+            host_key: Arc::new([]),
             keys: Vec::new(),
             key_index: HashMap::new(),
             classes: Classes::default(),

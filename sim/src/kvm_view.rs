@@ -9,7 +9,7 @@
 
 use super::error::{SimResult, Source};
 use cpufleet_engine::map::X86Map;
-use cpufleet_engine::FeatureSet;
+use cpufleet_engine::{CpuDef, FeatureSet};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -39,6 +39,9 @@ pub struct VendorToml {
 pub struct KvmView {
     per_vendor: Vec<(FeatureSet, FeatureSet)>,
     invtsc: Option<cpufleet_engine::FeatureId>,
+    /// The map's QEMU/KVM before any host (`Hypervisor::kvm_base`), which every simulated host's
+    /// view shares its tables with.
+    base: Option<Box<cpufleet_engine::hypervisor::Hypervisor>>,
 }
 
 /// Parses the table.
@@ -68,7 +71,22 @@ impl KvmView {
                 per_vendor[i] = (remove, add);
             }
         }
-        Ok(KvmView { per_vendor, invtsc: map.feature_id("invtsc") })
+        let base = Some(Box::new(cpufleet_engine::hypervisor::Hypervisor::kvm_base(map)));
+        Ok(KvmView { per_vendor, invtsc: map.feature_id("invtsc"), base })
+    }
+
+    /// A simulated host's QEMU/KVM: `reported` its host-model CPU, `raw` its own CPU (FULL), as
+    /// `Hypervisor::kvm_with_host_model`, sharing this view's tables.
+    pub fn hypervisor(
+        &self,
+        map: &X86Map,
+        reported: CpuDef,
+        raw: &CpuDef,
+    ) -> Result<cpufleet_engine::hypervisor::Hypervisor, cpufleet_engine::CpuError> {
+        match &self.base {
+            Some(base) if base.version() == map.version() => base.with_host_model(map, reported, Some(raw)),
+            _ => cpufleet_engine::hypervisor::Hypervisor::kvm_with_host_model(map, reported, Some(raw)),
+        }
     }
 
     /// The features QEMU/KVM offers guests on a host of `vendor` whose raw CPU has `raw`

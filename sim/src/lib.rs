@@ -296,6 +296,23 @@ fn run(
     } else {
         (None, Vec::new())
     };
+    progress.phase("check", 0);
+    let mut checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
+    let mut configurations = config_rows(&sim, &guests);
+    let (migrations, blockers) = match &mig {
+        Some(m) => migrate_summary(&sim, &guests, m, &mut configurations),
+        None => (Migrations::default(), Vec::new()),
+    };
+    // Generations in use: over the distinct keys, not the hosts.
+    let mut gens: Vec<usize> = sim.fleet.keys_in_use().map(|k| k.profile as usize).collect();
+    gens.sort_unstable();
+    gens.dedup();
+    let host_cpus = sim.fleet.classes_in(0..sim.fleet.n_hosts(), &sim.fleet.host_class).len();
+    let (hosts, pool_count) = (sim.fleet.n_hosts() as u64, sim.fleet.pools.len());
+    let (n_guests, guests_started) =
+        (guests.len() as u64, guests.iter().filter(|g| g.class != fleet::NO).count() as u64);
+    // The scenarios across releases build every release's view of the fleet: this one is done.
+    drop((sim, guests, compat, mig, domains));
     let rollout = match (&multi.rollout, has(Scenario::LibvirtUpgrade)) {
         (_, false) => None,
         (Some(m), true) => Some(rollout_on(&m.inputs, Some(&m.hosts), config, &progress)?),
@@ -306,36 +323,24 @@ fn run(
         (Some((m, first)), true) => Some(mixed_on(&m.inputs, Some(&m.hosts), *first, config)?),
         (None, true) => Some(mixed_fleet(map, spec, config)?),
     };
-    progress.phase("check", 0);
-    let mut checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
     for c in mixed_fleet.iter().map(|m| &m.1).chain(rollout.iter().map(|r| &r.1)) {
         check::merge(&mut checks, c);
     }
     drop(progress);
 
-    let mut configurations = config_rows(&sim, &guests);
-    let (migrations, blockers) = match &mig {
-        Some(m) => migrate_summary(&sim, &guests, m, &mut configurations),
-        None => (Migrations::default(), Vec::new()),
-    };
-    // Generations in use: over the distinct keys, not the hosts.
-    let mut gens: Vec<usize> = sim.fleet.keys_in_use().map(|k| k.profile as usize).collect();
-    gens.sort_unstable();
-    gens.dedup();
     let reproduce = config.reproduce.clone();
     let data_problems = data_problems(&pools_report.pools, real_report.as_ref());
-    let host_cpus = sim.fleet.classes_in(0..sim.fleet.n_hosts(), &sim.fleet.host_class).len();
     Ok(Report {
         libvirt: map.version().as_str(),
         seed: config.seed,
         spec: spec.label.clone(),
         scenarios: selected.clone(),
-        hosts: sim.fleet.n_hosts() as u64,
-        pool_count: sim.fleet.pools.len(),
+        hosts,
+        pool_count,
         generations: gens.len(),
         host_cpus,
-        guests: guests.len() as u64,
-        guests_started: guests.iter().filter(|g| g.class != fleet::NO).count() as u64,
+        guests: n_guests,
+        guests_started,
         migrations,
         configurations,
         blockers,

@@ -133,7 +133,7 @@ pub fn from_inventory(map: &X86Map, base: &Spec, inv: &Inventory) -> SimResult<R
         pools.push(PoolInfo { name: p.name.clone(), start, len, vendor, gens: gens.clone(), pick });
         specs.push(PoolSpec { name: p.name.clone(), hosts: len as u64, generations: gens, vendor });
     }
-    let fleet = Fleet::from_parts(pools, classes, keys, host_key, names);
+    let fleet = Fleet::from_parts(pools, classes, keys, host_key.into(), names);
     let mut spec = base.clone();
     spec.label = "inventory".into();
     spec.pools = specs;
@@ -337,6 +337,7 @@ fn align(fleets: Vec<Fleet>) -> Vec<Fleet> {
         });
         host_key.push(k);
     }
+    let host_key: std::sync::Arc<[u32]> = host_key.into();
     fleets
         .into_iter()
         .enumerate()

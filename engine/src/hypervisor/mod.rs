@@ -28,6 +28,7 @@ use crate::version::LibvirtVersion;
 use crate::x86::{self, BaselineAcc, BaselineInput, Comparison, Verdict, X86Data};
 use crate::xml::{self, DocKind, Limits, ModelListEntry, TypeHint};
 use std::fmt;
+use std::sync::Arc;
 
 /// The accelerator a hypervisor view belongs to (libvirt keeps one per accelerator).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -290,7 +291,8 @@ pub struct Hypervisor {
     pub reported: Option<CpuDef>,
     /// The QEMU model list: the cache's whole list when given, else domcapabilities' custom
     /// models (QEMU's list ∩ the map), with blockers where known.
-    pub models: Vec<ModelListEntry>,
+    /// Shared, not copied, between the views made from one [`Hypervisor::kvm_base`].
+    pub models: Arc<[ModelListEntry]>,
     /// Whether the models carry QEMU's blockers (11.3.0 domcapabilities, or a cache).
     pub blockers_known: bool,
     /// QEMU's feature-name list from a cache: (every property, those marked non-migratable),
@@ -300,7 +302,7 @@ pub struct Hypervisor {
     migratability: bool,
     /// What QEMU can name, without a cache: the table's data of the QEMU version
     /// domcapabilities' machine type names (with a cache: unused).
-    pub qemu: QemuNames,
+    pub qemu: Arc<QemuNames>,
     /// Set when `qemu` is not that version's data (unknown version: the nearest one's).
     pub qemu_inexact: Option<NeedsCache>,
     /// Whether the models' blockers are in QEMU's order with QEMU's repeats (a cache), not sorted
@@ -371,11 +373,11 @@ impl Hypervisor {
             accel,
             emulator,
             reported,
-            models,
+            models: models.into(),
             blockers_known: version.at_least_11_3(),
             qemu_features: None,
             migratability: true,
-            qemu,
+            qemu: Arc::new(qemu),
             qemu_inexact,
             blocker_order_known: false,
             full: None,
@@ -399,7 +401,7 @@ impl Hypervisor {
         }
         self.qemu_features = Some((all, non_migratable));
         self.migratability = caps.migratability;
-        self.models = caps.models;
+        self.models = caps.models.into();
         self.blockers_known = true;
         self.blocker_order_known = true;
         self.qemu_inexact = None;
@@ -444,26 +446,45 @@ impl Hypervisor {
         reported: CpuDef,
         caps_host: Option<&CpuDef>,
     ) -> Result<Hypervisor, CpuError> {
-        let full = caps_host.map(|h| full_cpu(x, h, Some(&reported))).transpose()?;
+        Hypervisor::kvm_base(x).with_host_model(x, reported, caps_host)
+    }
+
+    /// What every [`Hypervisor::kvm_with_host_model`] of `x` has in common, before its host:
+    /// the release's QEMU and model list. Views made from one base with
+    /// [`Hypervisor::with_host_model`] share its tables instead of copying them (a fleet of
+    /// thousands of distinct CPUs holds one model list, not thousands).
+    pub fn kvm_base(x: &X86Map) -> Hypervisor {
         let qemu_version = distribution_qemu(x.version());
         let qemu = QemuNames::of(x, qemu_version).unwrap_or_else(|| QemuNames::nearest(x, Some(qemu_version)));
-        Ok(Hypervisor {
+        Hypervisor {
             version: x.version(),
             arch: "x86_64".into(),
             accel: Accel::Kvm,
             emulator: "/usr/bin/qemu-system-x86_64".into(),
-            reported: Some(reported),
+            reported: None,
             models: x.models.iter().map(|m| ModelListEntry::named(&m.name)).collect(),
             blockers_known: false,
             qemu_features: None,
             migratability: true,
-            qemu,
+            qemu: Arc::new(qemu),
             qemu_inexact: None,
             blocker_order_known: false,
-            full,
+            full: None,
             host_passthrough: true,
             maximum: true,
-        })
+        }
+    }
+
+    /// This base ([`Hypervisor::kvm_base`] of `x`) on a host: REPORTED and, when given, FULL
+    /// from the host's raw CPU, as [`Hypervisor::kvm_with_host_model`].
+    pub fn with_host_model(
+        &self,
+        x: &X86Map,
+        reported: CpuDef,
+        caps_host: Option<&CpuDef>,
+    ) -> Result<Hypervisor, CpuError> {
+        let full = caps_host.map(|h| full_cpu(x, h, Some(&reported))).transpose()?;
+        Ok(Hypervisor { reported: Some(reported), full, ..self.clone() })
     }
 
     pub fn version(&self) -> LibvirtVersion {
