@@ -57,7 +57,6 @@ use walk::Ctx;
 pub use locate::locate;
 pub use region::MAX_PENDING;
 pub use source::{ConcatSource, FileSource, Source};
-pub use walk::hash_bytes;
 
 /// Default region size of the streaming reader.
 pub const DEFAULT_CHUNK: usize = 2 << 20;

@@ -3,11 +3,13 @@
 //!
 //! ```text
 //! cargo xtask ci            every step below, in order (what `.ci/run` calls)
-//! cargo xtask STEP...       only these steps: fmt clippy doc msrv test swarm fuzz
+//! cargo xtask STEP...       only these steps: fmt deps clippy doc msrv test swarm fuzz
 //! ```
 //!
 //! Steps:
 //! - `fmt`: `cargo fmt --check` on the main workspace and on `fuzz/` (its own workspace).
+//! - `deps`: every dependency each package declares is used by its sources (`deps.rs`: the
+//!   crate name as a path, `use` or `extern crate` outside comments; fails naming the unused).
 //! - `clippy`: clippy with `-D warnings` on both workspaces (`fuzz/` with nightly features on
 //!   the stable toolchain, `RUSTC_BOOTSTRAP=1`, as cargo-fuzz builds it).
 //! - `doc`: `cargo doc --workspace --no-deps` with warnings denied.
@@ -26,7 +28,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-const STEPS: [&str; 7] = ["fmt", "clippy", "doc", "msrv", "test", "swarm", "fuzz"];
+mod deps;
+
+const STEPS: [&str; 8] = ["fmt", "deps", "clippy", "doc", "msrv", "test", "swarm", "fuzz"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -71,6 +75,7 @@ fn run_step(root: &Path, step: &str) -> StepResult {
             cargo(root, &["fmt", "--all", "--check"], &[])?;
             cargo(&fuzz, &["fmt", "--all", "--check"], &[])
         }
+        "deps" => deps::check(root),
         "clippy" => {
             cargo(root, &["clippy", "--workspace", "--all-targets", "--release", "--", "-D", "warnings"], &[])?;
             cargo(&fuzz, &["clippy", "--all-targets", "--", "-D", "warnings"], &[("RUSTC_BOOTSTRAP", "1")])

@@ -20,7 +20,7 @@ use cpufleet_engine::xml::{read_cpu_document, CpuDocument, CpuSpan, DocKind, Typ
 use cpufleet_engine::{CpuDef, CpuMap, FeatureSet, Policy, Pos, XmlError};
 use cpufleet_inventory::docs::parse_host;
 use cpufleet_io::{read_file, CliError, CliResult, Input};
-use cpufleet_stream::hash_bytes;
+use cpufleet_mix::hash_bytes;
 use memchr::memmem;
 use rayon::prelude::*;
 use serde_json::{json, Value};
