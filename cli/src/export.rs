@@ -37,7 +37,7 @@ pub struct ExportArgs {
     pub common: Common,
     /// What to write: qemu-cpu, kubevirt-cpu, nova, proxmox (a guest CPU each); kubevirt-labels,
     /// nova-traits (per host CPU).
-    #[arg(value_enum, value_name = "FORMAT")]
+    #[arg(value_name = "FORMAT", value_parser = crate::closed::parser::<ExportFormat>())]
     pub target: ExportFormat,
     /// Text (what the consuming project reads) or JSON.
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -8,6 +8,7 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod cli;
+mod closed;
 mod collect;
 mod commands;
 mod export;

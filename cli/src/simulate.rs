@@ -77,7 +77,7 @@ pub struct SimulateArgs {
     pub plan_out: Option<PathBuf>,
     /// With --plan-output: also write each domain's CPU in this guest format as
     /// DIR/domain-N.FORMAT (qemu-cpu, kubevirt-cpu, nova, proxmox; see `cpufleet export`).
-    #[arg(long, value_name = "FORMAT", value_enum, requires = "plan_out")]
+    #[arg(long, value_name = "FORMAT", value_parser = crate::closed::parser::<cpufleet_export::ExportFormat>(), requires = "plan_out")]
     pub export: Option<cpufleet_export::ExportFormat>,
     /// Swarm testing: run N members (seeds SEED, SEED+1, …), each over its own variant of the
     /// spec drawn from its seed (host variation, guest and generation mixes; 400 hosts), with
@@ -86,13 +86,13 @@ pub struct SimulateArgs {
           conflicts_with_all = ["inventory", "html", "plan_out", "hosts", "guests", "migrations"])]
     pub swarm: Option<u32>,
     /// Test-only: inject a fault the invariant checkers must catch.
-    #[arg(long, value_enum, hide = true)]
+    #[arg(long, value_parser = crate::closed::parser::<Fault>(), hide = true)]
     pub inject_fault: Option<Fault>,
     /// libvirt-upgrade: the steps the rollout takes.
     #[arg(long, value_name = "T", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub upgrade_steps: u32,
     /// libvirt-upgrade: which hosts move first.
-    #[arg(long, value_enum, default_value_t = sim::scenarios::libvirt_upgrade::Order::Pool)]
+    #[arg(long, value_parser = crate::closed::parser::<sim::scenarios::libvirt_upgrade::Order>(), default_value_t = sim::scenarios::libvirt_upgrade::Order::Pool)]
     pub upgrade_order: sim::scenarios::libvirt_upgrade::Order,
     /// libvirt-upgrade: the release the fleet starts on (9.0.0, 11.3.0 or 12.9.0).
     #[arg(long, value_name = "VERSION", default_value_t = LibvirtVersion::V9_0_0)]
@@ -121,7 +121,7 @@ impl clap::ValueEnum for ScenarioChoice {
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         match self {
-            ScenarioChoice::One(s) => s.to_possible_value(),
+            ScenarioChoice::One(s) => Some(crate::closed::possible_value(*s)),
             ScenarioChoice::All => Some(clap::builder::PossibleValue::new("all")),
         }
     }
@@ -226,10 +226,7 @@ fn reproduce(a: &SimulateArgs) -> String {
         v.push(format!("--upgrade-steps {}", a.upgrade_steps));
     }
     if a.upgrade_order != sim::scenarios::libvirt_upgrade::Order::Pool {
-        v.push(format!(
-            "--upgrade-order {}",
-            clap::ValueEnum::to_possible_value(&a.upgrade_order).expect("named").get_name()
-        ));
+        v.push(format!("--upgrade-order {}", a.upgrade_order));
     }
     if a.upgrade_from != LibvirtVersion::V9_0_0 {
         v.push(format!("--upgrade-from {}", a.upgrade_from));

@@ -22,18 +22,19 @@ use cpufleet_engine::{CpuMatch, CpuMode, LibvirtVersion};
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// Which hosts move first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-#[value(rename_all = "lowercase")]
-pub enum Order {
-    /// Pool after pool, in spec order (one pool is mixed at a time).
-    #[default]
-    Pool,
-    /// Oldest generation first, across the fleet.
-    Generation,
-    /// A random order drawn from the seed.
-    Random,
+cpufleet_engine::closed_set! {
+    /// Which hosts move first.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Order: "upgrade order" {
+        /// Pool after pool, in spec order (one pool is mixed at a time).
+        #[default]
+        Pool = "pool",
+        /// Oldest generation first, across the fleet.
+        Generation = "generation",
+        /// A random order drawn from the seed.
+        Random = "random",
+    }
 }
 
 /// The rollout's parameters (`--upgrade-steps`, `--upgrade-order`, `--upgrade-from`,
