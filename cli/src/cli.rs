@@ -3,10 +3,11 @@
 use crate::{commands, export, hypervisor, mapload, simulate};
 use cpufleet_io as io;
 
+use crate::error::{CliError, CliResult};
 use clap::{Args, Parser, Subcommand};
 use cpufleet_engine::xml::Limits;
 use cpufleet_engine::LibvirtVersion;
-use io::{print_stdout, write_atomic, CliError, CliResult};
+use io::{print_stdout, write_atomic};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -3,10 +3,11 @@
 //! host was collected, 1 when some failed (listed), 2 on bad arguments (before any host is
 //! contacted).
 
+use crate::error::{CliError, CliResult};
 use crate::Outcome;
 use clap::Args;
 use cpufleet_collect::{collect, parse_hosts, prepare_dir, target_of_uri, HostReport, Options, Outcome as HostOutcome};
-use cpufleet_io::{print_stdout, read_file, CliError, CliResult};
+use cpufleet_io::{print_stdout, read_file};
 use cpufleet_sim::progress::Progress;
 use std::fmt::Write;
 use std::path::PathBuf;

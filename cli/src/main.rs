@@ -11,6 +11,7 @@ mod cli;
 mod closed;
 mod collect;
 mod commands;
+mod error;
 mod export;
 mod hostcpu;
 mod hypervisor;

@@ -1,10 +1,11 @@
 //! `cpufleet simulate` and `cpufleet fleet gen`: their arguments, and the glue that loads the map
 //! and the spec, runs the simulator (`cpufleet_sim`) and writes its reports.
 
+use crate::error::{CliError, CliResult};
 use crate::{mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
 use cpufleet_engine::{CpuMap, LibvirtVersion};
-use cpufleet_io::{print_stdout, write_atomic, CliError, CliResult};
+use cpufleet_io::{print_stdout, write_atomic};
 use cpufleet_sim as sim;
 use sim::report::{self, Report};
 use sim::{fleet, html, spec, Config, Fault, Scenario};
