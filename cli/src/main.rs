@@ -20,6 +20,7 @@ mod inventory;
 mod inventory_diff;
 mod json;
 mod mapload;
+mod progress;
 mod simulate;
 
 pub use cli::{limits, Common, Driver, Format, Outcome, View};

@@ -2,11 +2,13 @@
 //! and the spec, runs the simulator (`cpufleet_sim`) and writes its reports.
 
 use crate::error::{CliError, CliResult};
+use crate::progress::Bar;
 use crate::{mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_io::{print_stdout, write_atomic};
 use cpufleet_sim as sim;
+use cpufleet_sim::progress::{Observer, Silent};
 use sim::report::{self, Report};
 use sim::{fleet, html, spec, Config, Fault, Scenario};
 use std::path::{Path, PathBuf};
@@ -331,14 +333,20 @@ fn prepare_spec(args: &SimulateArgs, map: &CpuMap) -> CliResult<spec::Spec> {
 }
 
 /// The run's configuration from the command line.
-fn config(args: &SimulateArgs, seed: u64, check_all: bool, reproduce: String) -> Config {
+fn config<'a>(
+    args: &SimulateArgs,
+    seed: u64,
+    check_all: bool,
+    reproduce: String,
+    progress: &'a dyn Observer,
+) -> Config<'a> {
     Config {
         seed,
         scenarios: ScenarioChoice::select(&args.scenarios),
         check_all,
         fault: args.inject_fault,
         reproduce,
-        progress: !args.quiet && args.swarm.is_none(),
+        progress,
         rollout: sim::scenarios::libvirt_upgrade::Rollout {
             steps: args.upgrade_steps,
             order: args.upgrade_order,
@@ -360,7 +368,7 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
         let spec = sim::swarm::variant(&base, seed);
         let mut line = reproduce(&SimulateArgs { seed, ..args.clone() });
         line = line.replacen("cpufleet simulate", "cpufleet simulate --swarm 1", 1);
-        let report = sim::simulate(&map, &spec, &config(args, seed, true, line.clone()))?;
+        let report = sim::simulate(&map, &spec, &config(args, seed, true, line.clone(), &Silent))?;
         let c = &report.checks;
         if c.violation_count > 0 {
             failed.push(line.clone());
@@ -400,7 +408,8 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
 pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     let map = mapload::load(&args.common)?;
     let spec = prepare_spec(args, &map)?;
-    let config = config(args, args.seed, args.check_all, reproduce(args));
+    let bar = Bar::new(!args.quiet && args.swarm.is_none());
+    let config = config(args, args.seed, args.check_all, reproduce(args), &bar);
     match &args.inventory {
         None => Ok(sim::simulate(&map, &spec, &config)?),
         Some(dir) => {

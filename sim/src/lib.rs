@@ -24,13 +24,14 @@ use cpufleet_engine::CpuMap;
 pub use error::{SimError, SimResult};
 use guest::Compat;
 pub use guest::Fault;
-use progress::Progress;
+use progress::{Observer, Progress};
 use report::{ConfigRow, FleetBaselines, Migrations, Report};
 pub use scenarios::Scenario;
 use scenarios::{microcode, migrate, plan, pools, upgrade, Sim};
 
-/// What one run does beyond the spec: the seed, the scenarios, how much to check.
-pub struct Config {
+/// What one run does beyond the spec: the seed, the scenarios, how much to check, who watches.
+#[derive(Clone)]
+pub struct Config<'a> {
     /// The seed every random choice derives from.
     pub seed: u64,
     /// The scenarios to run, in [`Scenario`] order.
@@ -41,15 +42,15 @@ pub struct Config {
     pub fault: Option<Fault>,
     /// The command line that reproduces this run, printed with every violation.
     pub reproduce: String,
-    /// Show a progress bar on stderr.
-    pub progress: bool,
+    /// Told the run's progress ([`progress::Silent`]: nobody).
+    pub progress: &'a dyn Observer,
     /// The libvirt-upgrade scenario's rollout (`--upgrade-steps`, `--upgrade-order`, `--upgrade-from`, `--upgrade-to`, `--reverse`).
     pub rollout: scenarios::libvirt_upgrade::Rollout,
 }
 
 /// Runs the selected scenarios over the fleet `spec` generates and builds the report.
 pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<Report> {
-    let progress = Progress::new(config.progress);
+    let progress = config.progress;
     progress.phase("fleet", 0);
     let sim = Sim::new(map, spec, config.seed, config.fault)?;
     run(sim, &[], Vec::new(), config, progress)
@@ -60,7 +61,7 @@ pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<R
 /// those two are left out and the report says so. With the inventory's guests, the guests
 /// section replaces synthetic guest configurations.
 pub fn simulate_real(map: &CpuMap, real: real::RealFleet, config: &Config) -> SimResult<Report> {
-    let progress = Progress::new(config.progress);
+    let progress = config.progress;
     progress.phase("fleet", 0);
     let mut notes = Vec::new();
     let mut config_real =
@@ -94,7 +95,7 @@ fn run(
     real_guests: &[real::RealGuest],
     notes: Vec<String>,
     config: &Config,
-    progress: Progress,
+    progress: &Progress,
 ) -> SimResult<Report> {
     let (map, spec) = (sim.map, sim.spec);
     let selected = config.scenarios.clone();
@@ -135,7 +136,7 @@ fn run(
     for c in mixed_fleet.iter().map(|m| &m.1).chain(rollout.iter().map(|r| &r.1)) {
         check::merge(&mut checks, c);
     }
-    drop(progress);
+    progress.finish();
 
     let mut configurations = config_rows(&sim, &guests);
     let (migrations, blockers) = match &mig {

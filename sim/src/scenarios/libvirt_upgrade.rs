@@ -14,7 +14,7 @@ use super::migrate::{self, chain_length, next_destination, Guest, PairBits};
 use crate::error::SimResult;
 use crate::fleet::NO;
 use crate::guest::Fault;
-use crate::progress::Progress;
+use crate::progress::{Progress, Silent};
 use crate::rng::{derive, tag, Rng, Weighted};
 use crate::spec::{ModelRef, Template};
 use crate::versions::{host_versions, Inputs, Refusal, Versions};
@@ -859,7 +859,7 @@ pub fn verify(
         return Ok(());
     }
     let first = rollout.indices().0;
-    let quiet = Progress::new(false);
+    let quiet = Silent;
     for (t, change) in run.changes.iter().enumerate() {
         let Some(change) = change else { continue };
         let again = match change {
@@ -918,7 +918,7 @@ mod tests {
         let inp = inputs(400);
         // 40 steps: 10 hosts move per step, fewer than the moved pool has.
         let rollout = Rollout { steps: 40, ..Rollout::default() };
-        let quiet = Progress::new(false);
+        let quiet = Silent;
         let mut v = inp.versions(1, None, 0).unwrap();
         let plain = run_with(&mut v, &rollout, None, 300, &quiet);
         let mut v = inp.versions(1, None, 0).unwrap();
@@ -955,7 +955,7 @@ mod tests {
         let inp = Inputs::new(&map, &s).unwrap();
         let rollout = Rollout { from: LibvirtVersion::V11_3_0, to: LibvirtVersion::V9_0_0, ..Rollout::default() };
         let mut v = inp.versions(1, None, 1).unwrap();
-        let mut run = run(&mut v, &rollout, 300, &Progress::new(false));
+        let mut run = run(&mut v, &rollout, 300, &Silent);
         drop(v);
         let c = &run.report.configurations[0];
         assert!(!c.fully_mobile);
