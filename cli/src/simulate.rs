@@ -172,75 +172,34 @@ pub enum FleetCmd {
     Show(crate::inventory::ShowArgs),
 }
 
-/// Shell-quotes an argument when needed.
-fn quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+/// The command line that reproduces this run (every input that changes the result; `--swarm 1`
+/// for a swarm member).
+fn reproduce(a: &SimulateArgs, swarm_member: bool) -> String {
+    sim::reproduce::Reproduce {
+        swarm_member,
+        libvirt: a.common.libvirt,
+        cpu_map: a.common.cpu_map.clone(),
+        spec: a.spec.clone(),
+        inventory: a.inventory.clone(),
+        keep_going: a.keep_going,
+        seed: a.seed,
+        hosts: a.hosts,
+        guests: a.guests,
+        migrations: a.migrations,
+        scenarios: a.scenarios.iter().map(ToString::to_string).collect(),
+        plan_k: a.plan_k,
+        allow_cross_vendor: a.allow_cross_vendor,
+        keep_pools_whole: a.keep_pools_whole,
+        min_domain_hosts: a.min_domain_hosts,
+        check_all: a.check_all,
+        fault: a.inject_fault,
+        upgrade_steps: a.upgrade_steps,
+        upgrade_order: a.upgrade_order,
+        upgrade_from: a.upgrade_from,
+        upgrade_to: a.upgrade_to,
+        reverse: a.reverse,
     }
-}
-
-/// The command line that reproduces this run (every input that changes the result).
-fn reproduce(a: &SimulateArgs) -> String {
-    let mut v = vec!["cpufleet".to_string(), "simulate".to_string()];
-    if let Some(l) = a.common.libvirt {
-        v.push(format!("--libvirt {l}"));
-    }
-    if let Some(d) = &a.common.cpu_map {
-        v.push(format!("--cpu-map {}", quote(&d.display().to_string())));
-    }
-    if let Some(s) = &a.spec {
-        v.push(format!("--spec {}", quote(&s.display().to_string())));
-    }
-    if let Some(d) = &a.inventory {
-        v.push(format!("--inventory {}", quote(&d.display().to_string())));
-    }
-    if a.keep_going {
-        v.push("--keep-going".into());
-    }
-    v.push(format!("--seed {}", a.seed));
-    for (flag, val) in [("--hosts", a.hosts), ("--guests", a.guests), ("--migrations", a.migrations)] {
-        if let Some(n) = val {
-            v.push(format!("{flag} {n}"));
-        }
-    }
-    for s in &a.scenarios {
-        v.push(format!("--scenario {s}"));
-    }
-    if let Some(k) = a.plan_k {
-        v.push(format!("--plan-k {k}"));
-    }
-    for (flag, on) in [("--allow-cross-vendor", a.allow_cross_vendor), ("--keep-pools-whole", a.keep_pools_whole)] {
-        if on {
-            v.push(flag.into());
-        }
-    }
-    if let Some(n) = a.min_domain_hosts {
-        v.push(format!("--min-domain-hosts {n}"));
-    }
-    if a.check_all {
-        v.push("--check-all".into());
-    }
-    if let Some(f) = a.inject_fault {
-        v.push(format!("--inject-fault {}", f.as_str()));
-    }
-    if a.upgrade_steps != 5 {
-        v.push(format!("--upgrade-steps {}", a.upgrade_steps));
-    }
-    if a.upgrade_order != sim::scenarios::libvirt_upgrade::Order::Pool {
-        v.push(format!("--upgrade-order {}", a.upgrade_order));
-    }
-    if a.upgrade_from != LibvirtVersion::V9_0_0 {
-        v.push(format!("--upgrade-from {}", a.upgrade_from));
-    }
-    if a.upgrade_to != LibvirtVersion::V11_3_0 {
-        v.push(format!("--upgrade-to {}", a.upgrade_to));
-    }
-    if a.reverse {
-        v.push("--reverse".into());
-    }
-    v.join(" ")
+    .line()
 }
 
 fn thread_pool(threads: Option<u16>) -> CliResult<Option<rayon::ThreadPool>> {
@@ -366,8 +325,7 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
     let mut members = Vec::new();
     for seed in sim::swarm::member_seeds(args.seed, n) {
         let spec = sim::swarm::variant(&base, seed);
-        let mut line = reproduce(&SimulateArgs { seed, ..args.clone() });
-        line = line.replacen("cpufleet simulate", "cpufleet simulate --swarm 1", 1);
+        let line = reproduce(&SimulateArgs { seed, ..args.clone() }, true);
         let report = sim::simulate(&map, &spec, &config(args, seed, true, line.clone(), &Silent))?;
         let c = &report.checks;
         if c.violation_count > 0 {
@@ -409,7 +367,7 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     let map = mapload::load(&args.common)?;
     let spec = prepare_spec(args, &map)?;
     let bar = Bar::new(!args.quiet && args.swarm.is_none());
-    let config = config(args, args.seed, args.check_all, reproduce(args), &bar);
+    let config = config(args, args.seed, args.check_all, reproduce(args, false), &bar);
     match &args.inventory {
         None => Ok(sim::simulate(&map, &spec, &config)?),
         Some(dir) => {

@@ -14,6 +14,7 @@ pub mod profiles;
 pub mod progress;
 pub mod real;
 pub mod report;
+pub mod reproduce;
 pub mod rng;
 pub mod scenarios;
 pub mod spec;
