@@ -321,36 +321,35 @@ fn config<'a>(
 fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
     let map = mapload::load(&args.common)?;
     let base = prepare_spec(args, &map)?;
-    let mut failed = Vec::new();
-    let mut members = Vec::new();
-    for seed in sim::swarm::member_seeds(args.seed, n) {
-        let spec = sim::swarm::variant(&base, seed);
-        let line = reproduce(&SimulateArgs { seed, ..args.clone() }, true);
-        let report = sim::simulate(&map, &spec, &config(args, seed, true, line.clone(), &Silent))?;
-        let c = &report.checks;
-        if c.violation_count > 0 {
-            failed.push(line.clone());
-        }
-        members.push(serde_json::json!({
-            "seed": seed, "hosts": report.hosts, "guests": report.guests, "checks": c.checks,
-            "violations": c.violation_count, "reproduce": line,
-        }));
+    let config_of = |seed| config(args, seed, true, reproduce(&SimulateArgs { seed, ..args.clone() }, true), &Silent);
+    let members = sim::swarm::run(&map, &base, args.seed, n, config_of, |m, report| -> CliResult<()> {
         if args.format == Format::Text {
-            let verdict = if c.violation_count == 0 {
+            let verdict = if m.violations == 0 {
                 "all invariants hold".to_string()
             } else {
-                format!("{} VIOLATED; reproduce with: {line}", c.violation_count)
+                format!("{} VIOLATED; reproduce with: {}", m.violations, m.reproduce)
             };
             print_stdout(&format!(
-                "swarm member seed {seed}: {} hosts, {} guests, {} checks: {verdict}\n",
-                report.hosts, report.guests, c.checks
+                "swarm member seed {}: {} hosts, {} guests, {} checks: {verdict}\n",
+                m.seed, m.hosts, m.guests, m.checks
             ))?;
             // What failed, so that CI's log says it without a rerun (the first three).
             for v in report.invariant_violations.iter().take(3) {
                 print_stdout(&format!("  violated: {}: {}\n", v.invariant.sentence(), v.detail))?;
             }
         }
-    }
+        Ok(())
+    })?;
+    let failed: Vec<&str> = members.iter().filter(|m| m.violations > 0).map(|m| m.reproduce.as_str()).collect();
+    let members: Vec<serde_json::Value> = members
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "seed": m.seed, "hosts": m.hosts, "guests": m.guests, "checks": m.checks,
+                "violations": m.violations, "reproduce": m.reproduce,
+            })
+        })
+        .collect();
     match args.format {
         Format::Text => print_stdout(&format!("swarm: {n} members, {} failed\n", failed.len()))?,
         Format::Json => print_stdout(&format!(
