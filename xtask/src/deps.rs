@@ -48,7 +48,7 @@ pub fn check(root: &Path) -> Result<(), String> {
 }
 
 /// The member folders of the root `Cargo.toml`'s `[workspace]`.
-fn workspace_members(root: &Path) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn workspace_members(root: &Path) -> Result<Vec<PathBuf>, String> {
     let manifest = read_toml(&root.join("Cargo.toml"))?;
     let members = manifest
         .get("workspace")
