@@ -1,5 +1,6 @@
 //! The scenarios and the state they share.
 
+pub mod blocker;
 pub mod guests;
 pub mod libvirt_upgrade;
 pub mod microcode;
