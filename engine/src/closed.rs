@@ -1,5 +1,6 @@
 //! Closed sets: enums whose values have fixed names (libvirt versions, CPU modes and policies,
-//! export formats, scenarios, faults, orders, drivers …), all spelt one way, by [`closed_set!`].
+//! export formats, scenarios, faults, orders, drivers …), all spelt one way, by
+//! [`closed_set!`](crate::closed_set!).
 //!
 //! The macro gives each set `ALL` (declaration order), `NAMES`, `as_str()`, `parse()` (names and
 //! aliases), `help()` (the variant's doc comment), [`std::fmt::Display`] (the name),
@@ -34,8 +35,8 @@ impl fmt::Display for UnknownName {
 
 impl std::error::Error for UnknownName {}
 
-/// What [`closed_set!`] implements: a set's values, their names and help, for code generic over
-/// sets (the command line's value parsers and help lists).
+/// What [`closed_set!`](crate::closed_set!) implements: a set's values, their names and help,
+/// for code generic over sets (the command line's value parsers and help lists).
 pub trait ClosedSet: Copy + Eq + fmt::Debug + Send + Sync + 'static {
     /// What the set is (`export format`).
     const KIND: &'static str;
@@ -156,7 +157,7 @@ macro_rules! closed_set {
     };
 }
 
-/// The doc comments among attributes, joined with `\n` (for [`closed_set!`]).
+/// The doc comments among attributes, joined with `\n` (for [`closed_set!`](crate::closed_set!)).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __closed_set_doc {
