@@ -58,7 +58,7 @@ fn read(c: &mut Criterion) {
         check_all: false,
         fault: None,
         reproduce: String::new(),
-        progress: false,
+        progress: &cpufleet_sim::progress::Silent,
         rollout: Default::default(),
     };
     g.bench_function(format!("read_and_simulate/{}_host_files", POOLS * HOSTS_PER_POOL), |b| {

@@ -3,7 +3,7 @@
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_sim::guest::Compat;
-use cpufleet_sim::progress::Progress;
+use cpufleet_sim::progress::Silent;
 use cpufleet_sim::rng::Rng;
 use cpufleet_sim::scenarios::libvirt_upgrade::Rollout;
 use cpufleet_sim::scenarios::{migrate, Sim};
@@ -81,7 +81,7 @@ fn bench_migrations_on(c: &mut Criterion, v: LibvirtVersion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(n));
     group.bench_function("1M migrations, 100k hosts, 20k guests", |b| {
-        b.iter(|| black_box(migrate::run(&sim, &guests, &compat, n, &Progress::hidden()).stats.succeeded))
+        b.iter(|| black_box(migrate::run(&sim, &guests, &compat, n, &Silent).stats.succeeded))
     });
     group.finish();
 }
@@ -119,7 +119,7 @@ fn bench_full_run(c: &mut Criterion) {
             check_all: false,
             fault: None,
             reproduce: String::new(),
-            progress: false,
+            progress: &Silent,
             rollout: Rollout::default(),
         };
         simulate(&map, &spec, &config).unwrap().checks.checks
@@ -149,7 +149,7 @@ fn bench_libvirt_upgrade(c: &mut Criterion) {
             check_all: false,
             fault: None,
             reproduce: String::new(),
-            progress: false,
+            progress: &Silent,
             rollout: Rollout { from, to, ..Rollout::default() },
         };
         let name = format!("{from} to {to}, 2k hosts");

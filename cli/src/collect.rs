@@ -3,11 +3,13 @@
 //! host was collected, 1 when some failed (listed), 2 on bad arguments (before any host is
 //! contacted).
 
+use crate::error::{CliError, CliResult};
+use crate::progress::Bar;
 use crate::Outcome;
 use clap::Args;
 use cpufleet_collect::{collect, parse_hosts, prepare_dir, target_of_uri, HostReport, Options, Outcome as HostOutcome};
-use cpufleet_io::{print_stdout, read_file, CliError, CliResult};
-use cpufleet_sim::progress::Progress;
+use cpufleet_io::{print_stdout, read_file};
+use cpufleet_sim::progress::Observer;
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,7 +80,7 @@ pub fn run(args: &CollectArgs) -> CliResult<Outcome> {
         running_only: args.running_only,
         update: args.update,
     };
-    let progress = Progress::new(!args.quiet);
+    let progress = Bar::new(!args.quiet);
     progress.phase("collect", targets.len() as u64);
     let reports = collect(&args.output, &targets, &opts, &|_| progress.add(1));
     drop(progress);

@@ -10,6 +10,7 @@
 //! `hypervisor-cpu-baseline`; one path for every format (`start_item`). `--view raw` keeps the
 //! raw host CPUs, with a warning naming the host-only features.
 
+use crate::error::{CliError, CliResult};
 use crate::hypervisor::{command_line_names, load_hypervisor, HypervisorArgs};
 use crate::inputs::{self, first_cpu, op_error, CpuRef, Loaded};
 use crate::{json, limits, mapload, Common, Format, Outcome, View};
@@ -23,9 +24,7 @@ use cpufleet_engine::{CpuDef, CpuError, CpuMap};
 use cpufleet_export::cpuinfo::{host_from_cpuinfo, looks_like_cpuinfo, MSR_WARNING};
 use cpufleet_export::kubevirt::{self, HostCpuFacts, DEFAULT_OBSOLETE_CPU_MODELS};
 use cpufleet_export::{export, Export, ExportError, ExportFormat, NameTables, Takes};
-use cpufleet_io::{
-    gather_inputs, not_xml, print_stdout, read_file, read_input_any, CliError, CliResult, Input, NOT_XML,
-};
+use cpufleet_io::{gather_inputs, not_xml, print_stdout, read_file, read_input_any, Input, NOT_XML};
 use cpufleet_sim::kvm_view::KvmView;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -37,7 +36,7 @@ pub struct ExportArgs {
     pub common: Common,
     /// What to write: qemu-cpu, kubevirt-cpu, nova, proxmox (a guest CPU each); kubevirt-labels,
     /// nova-traits (per host CPU).
-    #[arg(value_enum, value_name = "FORMAT")]
+    #[arg(value_name = "FORMAT", value_parser = crate::closed::parser::<ExportFormat>())]
     pub target: ExportFormat,
     /// Text (what the consuming project reads) or JSON.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -750,5 +749,5 @@ fn print(a: &ExportArgs, map: &CpuMap, items: &[Item], out: &[(String, Export)],
         }
         text.push_str(&e.text);
     }
-    print_stdout(&text)
+    Ok(print_stdout(&text)?)
 }

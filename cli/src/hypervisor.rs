@@ -10,6 +10,7 @@
 //! model or feature, unreadable or malformed files, an unsupported hypervisor), where virsh
 //! says 1.
 
+use crate::error::{CliError, CliResult};
 use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
 use clap::Args;
 use cpufleet_engine::hypervisor::{
@@ -20,7 +21,7 @@ use cpufleet_engine::xml;
 use cpufleet_engine::{CpuDef, CpuMap};
 use cpufleet_export::qemu::qemu_cpu_arg;
 use cpufleet_export::{NameTable, Vocabulary};
-use cpufleet_io::{print_stdout, read_file, CliError, CliResult, Input};
+use cpufleet_io::{print_stdout, read_file, Input};
 use std::path::{Path, PathBuf};
 
 /// The hypervisor every hypervisor command works against.

@@ -2,13 +2,14 @@
 //! files, directories, `-`), read with the bounded reads of cpufleet-io, parsed once; and the
 //! errors about them, located in the file they come from.
 
+use crate::error::{CliError, CliResult};
 use crate::{limits, Common};
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::ops::Arch;
 use cpufleet_engine::suggest::closest;
 use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, CpuType, Pos, XmlErrorKind};
-use cpufleet_io::{gather_inputs, read_input, CliError, CliResult, Input};
+use cpufleet_io::{gather_inputs, read_input, Input};
 use std::path::{Path, PathBuf};
 
 /// One input read and parsed.

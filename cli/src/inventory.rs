@@ -2,10 +2,11 @@
 //! and summarises it per pool: hosts, distinct CPUs, host CPU models with counts, vendors,
 //! guests and skipped files.
 
+use crate::error::{CliError, CliResult};
 use crate::{limits, mapload, Common, Format, Outcome};
 use clap::Args;
 use cpufleet_inventory::{Inventory, ReadOpts};
-use cpufleet_io::{print_stdout, CliError, CliResult};
+use cpufleet_io::print_stdout;
 use cpufleet_sim::report::count;
 use serde_json::{json, Value};
 use std::fmt::Write;

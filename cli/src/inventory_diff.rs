@@ -8,13 +8,14 @@
 //! `simulate --inventory`), else `--libvirt`. Exit 0: no change, 1: changes, 2: bad input.
 
 use crate::commands::start_on;
+use crate::error::CliResult;
 use crate::{json, mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::Verdict;
 use cpufleet_engine::{CpuDef, CpuMap, LibvirtVersion, Policy};
 use cpufleet_inventory::{Inventory, Pool};
-use cpufleet_io::{print_stdout, CliResult};
+use cpufleet_io::print_stdout;
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,10 +1,11 @@
 //! The JSON answers: one serializer for a CPU ([`cpu`]), and the `"libvirt"` version every
 //! answer object carries ([`answer`]).
 
+use crate::error::CliResult;
 use cpufleet_engine::x86::{abi_level, model_from_cpu, Sel};
 use cpufleet_engine::xml;
 use cpufleet_engine::{CpuDef, CpuMap, CpuType};
-use cpufleet_io::{print_stdout, CliResult};
+use cpufleet_io::print_stdout;
 use serde_json::{json, Map, Value};
 
 /// A CPU as structured data plus its XML (what the text output prints for it):
@@ -46,7 +47,7 @@ pub fn answer(map: &CpuMap, fields: Value) -> Value {
 
 /// Prints a JSON value on one line (keys sorted), with a final newline.
 pub fn print(v: &Value) -> CliResult<()> {
-    print_stdout(&format!("{v}\n"))
+    Ok(print_stdout(&format!("{v}\n"))?)
 }
 
 /// `map show --format json`: the map's vendors, features and models; each x86 model as a CPU

@@ -8,8 +8,10 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod cli;
+mod closed;
 mod collect;
 mod commands;
+mod error;
 mod export;
 mod hostcpu;
 mod hypervisor;
@@ -18,6 +20,7 @@ mod inventory;
 mod inventory_diff;
 mod json;
 mod mapload;
+mod progress;
 mod simulate;
 
 pub use cli::{limits, Common, Driver, Format, Outcome, View};

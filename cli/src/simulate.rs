@@ -1,11 +1,14 @@
 //! `cpufleet simulate` and `cpufleet fleet gen`: their arguments, and the glue that loads the map
 //! and the spec, runs the simulator (`cpufleet_sim`) and writes its reports.
 
+use crate::error::{CliError, CliResult};
+use crate::progress::Bar;
 use crate::{mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
 use cpufleet_engine::{CpuMap, LibvirtVersion};
-use cpufleet_io::{print_stdout, write_atomic, CliError, CliResult};
+use cpufleet_io::{print_stdout, write_atomic};
 use cpufleet_sim as sim;
+use cpufleet_sim::progress::{Observer, Silent};
 use sim::report::{self, Report};
 use sim::{fleet, html, spec, Config, Fault, Scenario};
 use std::path::{Path, PathBuf};
@@ -78,7 +81,7 @@ pub struct SimulateArgs {
     pub plan_out: Option<PathBuf>,
     /// With --plan-output: also write each domain's CPU in this guest format as
     /// DIR/domain-N.FORMAT (qemu-cpu, kubevirt-cpu, nova, proxmox; see `cpufleet export`).
-    #[arg(long, value_name = "FORMAT", value_enum, requires = "plan_out")]
+    #[arg(long, value_name = "FORMAT", value_parser = crate::closed::parser::<cpufleet_export::ExportFormat>(), requires = "plan_out")]
     pub export: Option<cpufleet_export::ExportFormat>,
     /// Swarm testing: run N members (seeds SEED, SEED+1, …), each over its own variant of the
     /// spec drawn from its seed (host variation, guest and generation mixes; 400 hosts), with
@@ -87,13 +90,13 @@ pub struct SimulateArgs {
           conflicts_with_all = ["inventory", "html", "plan_out", "hosts", "guests", "migrations"])]
     pub swarm: Option<u32>,
     /// Test-only: inject a fault the invariant checkers must catch.
-    #[arg(long, value_enum, hide = true)]
+    #[arg(long, value_parser = crate::closed::parser::<Fault>(), hide = true)]
     pub inject_fault: Option<Fault>,
     /// libvirt-upgrade: the steps the rollout takes.
     #[arg(long, value_name = "T", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub upgrade_steps: u32,
     /// libvirt-upgrade: which hosts move first.
-    #[arg(long, value_enum, default_value_t = sim::scenarios::libvirt_upgrade::Order::Pool)]
+    #[arg(long, value_parser = crate::closed::parser::<sim::scenarios::libvirt_upgrade::Order>(), default_value_t = sim::scenarios::libvirt_upgrade::Order::Pool)]
     pub upgrade_order: sim::scenarios::libvirt_upgrade::Order,
     /// libvirt-upgrade: the release the fleet starts on (9.0.0, 11.3.0 or 12.9.0; on an
     /// inventory, the hosts without metadata: the others start on their own).
@@ -123,7 +126,7 @@ impl clap::ValueEnum for ScenarioChoice {
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         match self {
-            ScenarioChoice::One(s) => s.to_possible_value(),
+            ScenarioChoice::One(s) => Some(crate::closed::possible_value(*s)),
             ScenarioChoice::All => Some(clap::builder::PossibleValue::new("all")),
         }
     }
@@ -171,78 +174,34 @@ pub enum FleetCmd {
     Show(crate::inventory::ShowArgs),
 }
 
-/// Shell-quotes an argument when needed.
-fn quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+/// The command line that reproduces this run (every input that changes the result; `--swarm 1`
+/// for a swarm member).
+fn reproduce(a: &SimulateArgs, swarm_member: bool) -> String {
+    sim::reproduce::Reproduce {
+        swarm_member,
+        libvirt: a.common.libvirt,
+        cpu_map: a.common.cpu_map.clone(),
+        spec: a.spec.clone(),
+        inventory: a.inventory.clone(),
+        keep_going: a.keep_going,
+        seed: a.seed,
+        hosts: a.hosts,
+        guests: a.guests,
+        migrations: a.migrations,
+        scenarios: a.scenarios.iter().map(ToString::to_string).collect(),
+        plan_k: a.plan_k,
+        allow_cross_vendor: a.allow_cross_vendor,
+        keep_pools_whole: a.keep_pools_whole,
+        min_domain_hosts: a.min_domain_hosts,
+        check_all: a.check_all,
+        fault: a.inject_fault,
+        upgrade_steps: a.upgrade_steps,
+        upgrade_order: a.upgrade_order,
+        upgrade_from: a.upgrade_from,
+        upgrade_to: a.upgrade_to,
+        reverse: a.reverse,
     }
-}
-
-/// The command line that reproduces this run (every input that changes the result).
-fn reproduce(a: &SimulateArgs) -> String {
-    let mut v = vec!["cpufleet".to_string(), "simulate".to_string()];
-    if let Some(l) = a.common.libvirt {
-        v.push(format!("--libvirt {l}"));
-    }
-    if let Some(d) = &a.common.cpu_map {
-        v.push(format!("--cpu-map {}", quote(&d.display().to_string())));
-    }
-    if let Some(s) = &a.spec {
-        v.push(format!("--spec {}", quote(&s.display().to_string())));
-    }
-    if let Some(d) = &a.inventory {
-        v.push(format!("--inventory {}", quote(&d.display().to_string())));
-    }
-    if a.keep_going {
-        v.push("--keep-going".into());
-    }
-    v.push(format!("--seed {}", a.seed));
-    for (flag, val) in [("--hosts", a.hosts), ("--guests", a.guests), ("--migrations", a.migrations)] {
-        if let Some(n) = val {
-            v.push(format!("{flag} {n}"));
-        }
-    }
-    for s in &a.scenarios {
-        v.push(format!("--scenario {s}"));
-    }
-    if let Some(k) = a.plan_k {
-        v.push(format!("--plan-k {k}"));
-    }
-    for (flag, on) in [("--allow-cross-vendor", a.allow_cross_vendor), ("--keep-pools-whole", a.keep_pools_whole)] {
-        if on {
-            v.push(flag.into());
-        }
-    }
-    if let Some(n) = a.min_domain_hosts {
-        v.push(format!("--min-domain-hosts {n}"));
-    }
-    if a.check_all {
-        v.push("--check-all".into());
-    }
-    if let Some(f) = a.inject_fault {
-        v.push(format!("--inject-fault {}", f.as_str()));
-    }
-    if a.upgrade_steps != 5 {
-        v.push(format!("--upgrade-steps {}", a.upgrade_steps));
-    }
-    if a.upgrade_order != sim::scenarios::libvirt_upgrade::Order::Pool {
-        v.push(format!(
-            "--upgrade-order {}",
-            clap::ValueEnum::to_possible_value(&a.upgrade_order).expect("named").get_name()
-        ));
-    }
-    if a.upgrade_from != LibvirtVersion::V9_0_0 {
-        v.push(format!("--upgrade-from {}", a.upgrade_from));
-    }
-    if a.upgrade_to != LibvirtVersion::V11_3_0 {
-        v.push(format!("--upgrade-to {}", a.upgrade_to));
-    }
-    if a.reverse {
-        v.push("--reverse".into());
-    }
-    v.join(" ")
+    .line()
 }
 
 fn thread_pool(threads: Option<u16>) -> CliResult<Option<rayon::ThreadPool>> {
@@ -344,14 +303,20 @@ fn prepare_spec(args: &SimulateArgs, map: &CpuMap) -> CliResult<spec::Spec> {
 }
 
 /// The run's configuration from the command line.
-fn config(args: &SimulateArgs, seed: u64, check_all: bool, reproduce: String) -> Config {
+fn config<'a>(
+    args: &SimulateArgs,
+    seed: u64,
+    check_all: bool,
+    reproduce: String,
+    progress: &'a dyn Observer,
+) -> Config<'a> {
     Config {
         seed,
         scenarios: ScenarioChoice::select(&args.scenarios),
         check_all,
         fault: args.inject_fault,
         reproduce,
-        progress: !args.quiet && args.swarm.is_none(),
+        progress,
         rollout: sim::scenarios::libvirt_upgrade::Rollout {
             steps: args.upgrade_steps,
             order: args.upgrade_order,
@@ -367,37 +332,35 @@ fn config(args: &SimulateArgs, seed: u64, check_all: bool, reproduce: String) ->
 fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
     let map = mapload::load(&args.common)?;
     let base = prepare_spec(args, &map)?;
-    let mut failed = Vec::new();
-    let mut members = Vec::new();
-    for seed in sim::swarm::member_seeds(args.seed, n) {
-        let spec = sim::swarm::variant(&base, seed);
-        let mut line = reproduce(&SimulateArgs { seed, ..args.clone() });
-        line = line.replacen("cpufleet simulate", "cpufleet simulate --swarm 1", 1);
-        let report = sim::simulate(&map, &spec, &config(args, seed, true, line.clone()))?;
-        let c = &report.checks;
-        if c.violation_count > 0 {
-            failed.push(line.clone());
-        }
-        members.push(serde_json::json!({
-            "seed": seed, "hosts": report.hosts, "guests": report.guests, "checks": c.checks,
-            "violations": c.violation_count, "reproduce": line,
-        }));
+    let config_of = |seed| config(args, seed, true, reproduce(&SimulateArgs { seed, ..args.clone() }, true), &Silent);
+    let members = sim::swarm::run(&map, &base, args.seed, n, config_of, |m, report| -> CliResult<()> {
         if args.format == Format::Text {
-            let verdict = if c.violation_count == 0 {
+            let verdict = if m.violations == 0 {
                 "all invariants hold".to_string()
             } else {
-                format!("{} VIOLATED; reproduce with: {line}", c.violation_count)
+                format!("{} VIOLATED; reproduce with: {}", m.violations, m.reproduce)
             };
             print_stdout(&format!(
-                "swarm member seed {seed}: {} hosts, {} guests, {} checks: {verdict}\n",
-                report.hosts, report.guests, c.checks
+                "swarm member seed {}: {} hosts, {} guests, {} checks: {verdict}\n",
+                m.seed, m.hosts, m.guests, m.checks
             ))?;
             // What failed, so that CI's log says it without a rerun (the first three).
             for v in report.invariant_violations.iter().take(3) {
                 print_stdout(&format!("  violated: {}: {}\n", v.invariant.sentence(), v.detail))?;
             }
         }
-    }
+        Ok(())
+    })?;
+    let failed: Vec<&str> = members.iter().filter(|m| m.violations > 0).map(|m| m.reproduce.as_str()).collect();
+    let members: Vec<serde_json::Value> = members
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "seed": m.seed, "hosts": m.hosts, "guests": m.guests, "checks": m.checks,
+                "violations": m.violations, "reproduce": m.reproduce,
+            })
+        })
+        .collect();
     match args.format {
         Format::Text => print_stdout(&format!("swarm: {n} members, {} failed\n", failed.len()))?,
         Format::Json => print_stdout(&format!(
@@ -413,7 +376,8 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
 pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
     let map = mapload::load(&args.common)?;
     let spec = prepare_spec(args, &map)?;
-    let config = config(args, args.seed, args.check_all, reproduce(args));
+    let bar = Bar::new(!args.quiet && args.swarm.is_none());
+    let config = config(args, args.seed, args.check_all, reproduce(args, false), &bar);
     match &args.inventory {
         None => Ok(sim::simulate(&map, &spec, &config)?),
         Some(dir) => {

@@ -1,7 +1,5 @@
 //! CPU definitions (`virCPUDef`): one type for host and guest CPUs.
 
-use std::fmt;
-
 /// Host or guest CPU (`virCPUType`). Decides how the CPU is read and written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -60,30 +58,11 @@ pub enum Policy {
     Forbid,
 }
 
-macro_rules! names {
-    ($ty:ty { $($v:ident = $s:literal),* $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$(<$ty>::$v),*];
-            pub fn as_str(self) -> &'static str {
-                match self { $(<$ty>::$v => $s),* }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(<$ty>::$v),)* _ => None }
-            }
-        }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-names!(CpuMode { Custom = "custom", HostModel = "host-model", HostPassthrough = "host-passthrough", Maximum = "maximum" });
-names!(CpuMatch { Minimum = "minimum", Exact = "exact", Strict = "strict" });
-names!(CpuCheck { None = "none", Partial = "partial", Full = "full" });
-names!(Fallback { Allow = "allow", Forbid = "forbid" });
-names!(Policy { Force = "force", Require = "require", Optional = "optional", Disable = "disable", Forbid = "forbid" });
+crate::closed_set!(impl CpuMode: "CPU mode" { Custom = "custom", HostModel = "host-model", HostPassthrough = "host-passthrough", Maximum = "maximum" });
+crate::closed_set!(impl CpuMatch: "CPU match" { Minimum = "minimum", Exact = "exact", Strict = "strict" });
+crate::closed_set!(impl CpuCheck: "CPU check" { None = "none", Partial = "partial", Full = "full" });
+crate::closed_set!(impl Fallback: "fallback" { Allow = "allow", Forbid = "forbid" });
+crate::closed_set!(impl Policy: "feature policy" { Force = "force", Require = "require", Optional = "optional", Disable = "disable", Forbid = "forbid" });
 
 /// One `<feature>` of a CPU. Host features carry no policy (treated as `require`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -149,8 +128,8 @@ pub enum MaxPhysAddrMode {
     Passthrough,
 }
 
-names!(CacheMode { Emulate = "emulate", Passthrough = "passthrough", Disable = "disable" });
-names!(MaxPhysAddrMode { Emulate = "emulate", Passthrough = "passthrough" });
+crate::closed_set!(impl CacheMode: "cache mode" { Emulate = "emulate", Passthrough = "passthrough", Disable = "disable" });
+crate::closed_set!(impl MaxPhysAddrMode: "maxphysaddr mode" { Emulate = "emulate", Passthrough = "passthrough" });
 
 /// `<cache level mode/>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -5,6 +5,8 @@
 //! operations ([`x86`], [`ppc64`], [`ops`]) → values → bytes ([`xml::write`]).
 #![forbid(unsafe_code)]
 
+pub mod arch;
+pub mod closed;
 pub mod cpu;
 pub mod cpuid;
 pub mod domain;

@@ -30,10 +30,10 @@
 //!
 //! Pure: no I/O, no threads, no allocation per element (the name tables are built once per map).
 
+use crate::arch::Arch;
 use crate::features::{FeatureId, FeatureSet};
 use crate::intern::NameTable;
 use crate::map::X86Map;
-use crate::ops::Arch;
 use crate::x86::BaselineInput;
 use crate::xml::cursor::{first_forbidden, is_plain_ascii, is_space as is_ws, utf8_error};
 use crate::xml::num::{parse_u32_dec, parse_u64_dec};

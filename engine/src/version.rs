@@ -6,51 +6,44 @@
 //! default: the shell chooses one per run. Each difference is written beside the rule it changes,
 //! naming the libvirt function and release.
 //!
-//! The supported releases are one table, [`RELEASES`]: a release is a row there (its names and
-//! where it ships), a row in the embedded maps ([`crate::map`]), and the rules that truly differ,
+//! The supported releases are one closed set, [`LibvirtVersion`] (a variant with its names, by
+//! [`crate::closed_set!`]), with one table beside it, [`RELEASES`] (where each ships; a compile-time
+//! check keeps the two in step), a row in the embedded maps ([`crate::map`]), and the rules that truly differ,
 //! each keyed by the first release that has it (`version >= LibvirtVersion::V12_9_0`).
 
-use std::fmt;
-use std::str::FromStr;
-
-/// A libvirt release cpufleet reproduces exactly. The discriminant is the release's row in
-/// [`RELEASES`] (oldest first), so versions order by release.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum LibvirtVersion {
-    /// libvirt 9.0.0 (Debian 12).
-    V9_0_0,
-    /// libvirt 11.3.0 (Debian 13, Debian 12 backports).
-    V11_3_0,
-    /// libvirt 12.9.0 (Debian 13 backports).
-    V12_9_0,
+crate::closed_set! {
+    /// A libvirt release cpufleet reproduces exactly. The discriminant is the release's row in
+    /// [`RELEASES`] (oldest first), so versions order by release. Its name is `MAJOR.MINOR.MICRO`,
+    /// as `virsh --version` prints it; `MAJOR.MINOR` is also accepted on the command line.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum LibvirtVersion: "libvirt version" {
+        /// libvirt 9.0.0 (Debian 12).
+        V9_0_0 = "9.0.0" | "9.0",
+        /// libvirt 11.3.0 (Debian 13, Debian 12 backports).
+        V11_3_0 = "11.3.0" | "11.3",
+        /// libvirt 12.9.0 (Debian 13 backports).
+        V12_9_0 = "12.9.0" | "12.9",
+    }
 }
 
 /// One supported release: what it is called and where fleets get it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Release {
     pub version: LibvirtVersion,
-    /// `MAJOR.MINOR.MICRO`, as `virsh --version` prints it.
-    pub name: &'static str,
-    /// `MAJOR.MINOR`, also accepted on the command line.
-    pub short: &'static str,
     /// The distributions that ship it (documentation and `map show`).
     pub ships_in: &'static str,
 }
 
 /// Every supported release, oldest first; row `i` is the version with discriminant `i`.
 pub const RELEASES: [Release; 3] = [
-    Release { version: LibvirtVersion::V9_0_0, name: "9.0.0", short: "9.0", ships_in: "Debian 12" },
-    Release {
-        version: LibvirtVersion::V11_3_0,
-        name: "11.3.0",
-        short: "11.3",
-        ships_in: "Debian 13, Debian 12 backports",
-    },
-    Release { version: LibvirtVersion::V12_9_0, name: "12.9.0", short: "12.9", ships_in: "Debian 13 backports" },
+    Release { version: LibvirtVersion::V9_0_0, ships_in: "Debian 12" },
+    Release { version: LibvirtVersion::V11_3_0, ships_in: "Debian 13, Debian 12 backports" },
+    Release { version: LibvirtVersion::V12_9_0, ships_in: "Debian 13 backports" },
 ];
 
-// Row `i` of the table is the version with discriminant `i`.
+// Row `i` of the table is the version with discriminant `i`, and every version has a row.
 const _: () = {
+    assert!(RELEASES.len() == LibvirtVersion::ALL.len());
     let mut i = 0;
     while i < RELEASES.len() {
         assert!(RELEASES[i].version as usize == i);
@@ -59,17 +52,6 @@ const _: () = {
 };
 
 impl LibvirtVersion {
-    /// Every supported version, oldest first (the versions of [`RELEASES`]).
-    pub const ALL: [LibvirtVersion; RELEASES.len()] = {
-        let mut all = [LibvirtVersion::V9_0_0; RELEASES.len()];
-        let mut i = 0;
-        while i < RELEASES.len() {
-            all[i] = RELEASES[i].version;
-            i += 1;
-        }
-        all
-    };
-
     /// The newest supported version.
     pub const NEWEST: LibvirtVersion = RELEASES[RELEASES.len() - 1].version;
 
@@ -82,16 +64,6 @@ impl LibvirtVersion {
         &RELEASES[self as usize]
     }
 
-    /// `9.0.0`, `11.3.0` or `12.9.0`.
-    pub fn as_str(self) -> &'static str {
-        self.release().name
-    }
-
-    /// Parses a release's full name (`11.3.0`) or its short one (`11.3`).
-    pub fn parse(s: &str) -> Option<LibvirtVersion> {
-        RELEASES.iter().find(|r| r.name == s || r.short == s).map(|r| r.version)
-    }
-
     /// True from libvirt 11.3.0 on (the first release after 9.0.0 that cpufleet supports; the
     /// rules below changed somewhere between the two, and only these releases are claimed).
     pub fn at_least_11_3(self) -> bool {
@@ -100,41 +72,13 @@ impl LibvirtVersion {
 
     /// The supported names, for messages: `9.0.0, 11.3.0, 12.9.0`.
     pub fn names() -> String {
-        RELEASES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+        LibvirtVersion::NAMES.join(", ")
     }
 }
 
-impl fmt::Display for LibvirtVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error of [`LibvirtVersion::from_str`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownVersion(pub String);
-
-impl fmt::Display for UnknownVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let short: Vec<&str> = RELEASES.iter().map(|r| r.short).collect();
-        write!(
-            f,
-            "unsupported libvirt version '{}' (supported: {}; {} accepted)",
-            self.0,
-            LibvirtVersion::names(),
-            short.join(", ")
-        )
-    }
-}
-
-impl std::error::Error for UnknownVersion {}
-
-impl FromStr for LibvirtVersion {
-    type Err = UnknownVersion;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        LibvirtVersion::parse(s).ok_or_else(|| UnknownVersion(s.to_string()))
-    }
-}
+/// The error of [`LibvirtVersion::from_str`](std::str::FromStr::from_str): the text given and
+/// the supported names.
+pub type UnknownVersion = crate::closed::UnknownName;
 
 #[cfg(test)]
 mod tests {
@@ -143,7 +87,7 @@ mod tests {
     fn parse_and_print() {
         for v in LibvirtVersion::ALL {
             assert_eq!(LibvirtVersion::parse(v.as_str()), Some(v));
-            assert_eq!(LibvirtVersion::parse(v.release().short), Some(v));
+            assert_eq!(LibvirtVersion::parse(&v.as_str()[..v.as_str().rfind('.').unwrap()]), Some(v));
         }
         assert_eq!(LibvirtVersion::parse("9.0"), Some(LibvirtVersion::V9_0_0));
         assert_eq!(LibvirtVersion::parse("11.3"), Some(LibvirtVersion::V11_3_0));
@@ -151,7 +95,7 @@ mod tests {
         assert_eq!(LibvirtVersion::parse("10.0.0"), None);
         assert_eq!(LibvirtVersion::parse("12.8.0"), None);
         let e = "11".parse::<LibvirtVersion>().unwrap_err().to_string();
-        assert!(e.contains("'11'") && e.contains("9.0.0, 11.3.0, 12.9.0") && e.contains("12.9 accepted"), "{e}");
+        assert_eq!(e, "unsupported libvirt version '11' (supported: 9.0.0, 11.3.0, 12.9.0; 9.0, 11.3, 12.9 accepted)");
         assert!(LibvirtVersion::V11_3_0.at_least_11_3() && !LibvirtVersion::V9_0_0.at_least_11_3());
         assert!(LibvirtVersion::V12_9_0.at_least_11_3());
         assert_eq!(LibvirtVersion::NEWEST, LibvirtVersion::V12_9_0);

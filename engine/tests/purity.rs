@@ -110,6 +110,6 @@ fn no_engine_module_is_a_copy_per_libvirt_version() {
     assert!(copies.is_empty(), "per-version module copies: {copies:?}");
     assert!(versioned(&src.join("x86_11_3/compare.rs")), "the check catches a versioned path");
     // And the version is a value the rules read: the map carries it.
-    let map = std::fs::read_to_string(src.join("map.rs")).unwrap();
+    let map = std::fs::read_to_string(src.join("map/mod.rs")).unwrap();
     assert!(map.contains("pub fn version(&self) -> LibvirtVersion"), "CpuMap::version() must exist");
 }

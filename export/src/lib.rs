@@ -23,26 +23,26 @@ pub mod qemu;
 use cpufleet_engine::{CpuDef, CpuMap, CpuType};
 pub use error::ExportError;
 pub use names::{NameTable, NameTables, Vocabulary};
-use std::fmt;
 
-/// An export target (`cpufleet export FORMAT`). Formats are split by what they describe: the
-/// per-host ones ([`Takes::HostCpu`]) say what a consuming project reads off one host; the others
-/// ([`Takes::GuestCpu`]) pin one guest CPU (a baseline, or a plan domain's CPU).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-pub enum ExportFormat {
-    /// The `-cpu` argument libvirt's QEMU driver passes for a guest CPU.
-    QemuCpu,
-    /// Per host: the CPU labels KubeVirt's node-labeller puts on the node.
-    KubevirtLabels,
-    /// The KubeVirt `spec.configuration.cpuModel` and VM `domain.cpu` (model, features) stanza.
-    KubevirtCpu,
-    /// The `nova.conf` `[libvirt]` CPU settings (`cpu_mode`, `cpu_models`, `cpu_model_extra_flags`).
-    Nova,
-    /// Per host: the `HW_CPU_X86_*` traits Nova's libvirt driver reports to placement.
-    NovaTraits,
-    /// A Proxmox VE 8 `cpu-models.conf` entry (`cpu-model`, `flags`, `reported-model`).
-    Proxmox,
+cpufleet_engine::closed_set! {
+    /// An export target (`cpufleet export FORMAT`). Formats are split by what they describe: the
+    /// per-host ones ([`Takes::HostCpu`]) say what a consuming project reads off one host; the
+    /// others ([`Takes::GuestCpu`]) pin one guest CPU (a baseline, or a plan domain's CPU).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum ExportFormat: "export format" {
+        /// The `-cpu` argument libvirt's QEMU driver passes for a guest CPU.
+        QemuCpu = "qemu-cpu",
+        /// Per host: the CPU labels KubeVirt's node-labeller puts on the node.
+        KubevirtLabels = "kubevirt-labels",
+        /// The KubeVirt `spec.configuration.cpuModel` and VM `domain.cpu` (model, features) stanza.
+        KubevirtCpu = "kubevirt-cpu",
+        /// The `nova.conf` `[libvirt]` CPU settings (`cpu_mode`, `cpu_models`, `cpu_model_extra_flags`).
+        Nova = "nova",
+        /// Per host: the `HW_CPU_X86_*` traits Nova's libvirt driver reports to placement.
+        NovaTraits = "nova-traits",
+        /// A Proxmox VE 8 `cpu-models.conf` entry (`cpu-model`, `flags`, `reported-model`).
+        Proxmox = "proxmox",
+    }
 }
 
 /// What a format exports.
@@ -53,38 +53,11 @@ pub enum Takes {
 }
 
 impl ExportFormat {
-    pub const ALL: &'static [ExportFormat] = &[
-        ExportFormat::QemuCpu,
-        ExportFormat::KubevirtLabels,
-        ExportFormat::KubevirtCpu,
-        ExportFormat::Nova,
-        ExportFormat::NovaTraits,
-        ExportFormat::Proxmox,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExportFormat::QemuCpu => "qemu-cpu",
-            ExportFormat::KubevirtLabels => "kubevirt-labels",
-            ExportFormat::KubevirtCpu => "kubevirt-cpu",
-            ExportFormat::Nova => "nova",
-            ExportFormat::NovaTraits => "nova-traits",
-            ExportFormat::Proxmox => "proxmox",
-        }
-    }
-    pub fn parse(s: &str) -> Option<ExportFormat> {
-        ExportFormat::ALL.iter().copied().find(|f| f.as_str() == s)
-    }
     pub fn takes(self) -> Takes {
         match self {
             ExportFormat::KubevirtLabels | ExportFormat::NovaTraits => Takes::HostCpu,
             _ => Takes::GuestCpu,
         }
-    }
-}
-
-impl fmt::Display for ExportFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -1,6 +1,6 @@
 //! Host files to distinct CPUs: files are read in parallel (a chunk at a time, so memory holds
 //! one chunk plus the distinct contents), deduplicated by their bytes (`hash_bytes` of
-//! `cpufleet-stream`, every equal hash confirmed by comparing the bytes), and each distinct
+//! `cpufleet-mix`, every equal hash confirmed by comparing the bytes), and each distinct
 //! content is parsed once, in parallel. Contents that parse to the same CPU share one id.
 
 use crate::docs::parse_host_doc;
@@ -8,7 +8,7 @@ use crate::{CpuId, Problem, ReadOpts};
 use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::{CpuDef, CpuMap};
 use cpufleet_io::read_bounded;
-use cpufleet_stream::hash_bytes;
+use cpufleet_mix::hash_bytes;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -7,29 +7,35 @@ use std::path::{Path, PathBuf};
 /// Default largest input file, in bytes (`--max-input-bytes`).
 pub const DEFAULT_MAX_INPUT: u64 = 1 << 30;
 
-/// An error of the command line: exit code 2, one line on stderr.
-#[derive(Debug)]
-pub struct CliError {
+/// A file or stream operation that failed: one line naming the file and the reason (the command
+/// line's `IoError` wraps it: exit code 2, that line on stderr).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoError {
+    /// The line: `FILE: reason`, or the reason alone where no file is involved (stdout).
     pub message: String,
 }
 
-impl CliError {
+impl IoError {
+    /// An error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        CliError { message: message.into() }
+        IoError { message: message.into() }
     }
     /// An error about `path` (`path: message`).
     pub fn file(path: &Path, message: impl fmt::Display) -> Self {
-        CliError { message: format!("{}: {message}", path.display()) }
+        IoError { message: format!("{}: {message}", path.display()) }
     }
 }
 
-impl fmt::Display for CliError {
+impl fmt::Display for IoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-pub type CliResult<T> = Result<T, CliError>;
+/// The result of an [`IoError`]-failing operation.
+pub type IoResult<T> = Result<T, IoError>;
+
+impl std::error::Error for IoError {}
 
 /// Why a bounded read failed; `Display` is the reason as the command line words it (after
 /// `FILE: `).
@@ -66,8 +72,8 @@ impl fmt::Display for ReadError {
 
 /// Reads a whole file, refusing directories, missing files and files above `max_bytes` (without
 /// reading them: memory stays bounded).
-pub fn read_file(path: &Path, max_bytes: u64) -> CliResult<Vec<u8>> {
-    read_bounded(path, max_bytes).map_err(|e| CliError::file(path, e))
+pub fn read_file(path: &Path, max_bytes: u64) -> IoResult<Vec<u8>> {
+    read_bounded(path, max_bytes).map_err(|e| IoError::file(path, e))
 }
 
 /// [`read_file`] with a typed error (for callers that keep the path and the reason apart).
@@ -102,9 +108,9 @@ pub fn io_reason(e: &std::io::Error) -> String {
 }
 
 /// Writes `content` to `path` atomically: a temporary file in the same directory, then rename.
-pub fn write_atomic(path: &Path, content: &[u8]) -> CliResult<()> {
+pub fn write_atomic(path: &Path, content: &[u8]) -> IoResult<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| CliError::file(path, "not a file name"))?;
+    let name = path.file_name().ok_or_else(|| IoError::file(path, "not a file name"))?;
     let tmp: PathBuf = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -114,18 +120,18 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> CliResult<()> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(CliError::file(path, format!("cannot write: {}", io_reason(&e))));
+        return Err(IoError::file(path, format!("cannot write: {}", io_reason(&e))));
     }
     Ok(())
 }
 
 /// Writes to stdout, treating a closed pipe as success.
-pub fn print_stdout(s: &str) -> CliResult<()> {
+pub fn print_stdout(s: &str) -> IoResult<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::new(format!("stdout: {e}"))),
+        Err(e) => Err(IoError::new(format!("stdout: {e}"))),
     }
 }
 
@@ -149,27 +155,27 @@ impl Input {
 /// The inputs of a command, in order: each argument a file, a directory (all `*.xml` directly
 /// inside it, sorted by name) or `-` (standard input, at most once). An empty directory is an
 /// error: a command never answers for nothing.
-pub fn gather_inputs(args: &[PathBuf]) -> CliResult<Vec<Input>> {
+pub fn gather_inputs(args: &[PathBuf]) -> IoResult<Vec<Input>> {
     let mut out = Vec::new();
     let mut stdin_seen = false;
     for arg in args {
         if arg.as_os_str() == "-" {
             if stdin_seen {
-                return Err(CliError::new("standard input ('-') can be given only once"));
+                return Err(IoError::new("standard input ('-') can be given only once"));
             }
             stdin_seen = true;
             out.push(Input::Stdin);
         } else if arg.is_dir() {
-            let entries = std::fs::read_dir(arg).map_err(|e| CliError::file(arg, io_reason(&e)))?;
+            let entries = std::fs::read_dir(arg).map_err(|e| IoError::file(arg, io_reason(&e)))?;
             let mut files: Vec<PathBuf> = Vec::new();
             for entry in entries {
-                let path = entry.map_err(|e| CliError::file(arg, io_reason(&e)))?.path();
+                let path = entry.map_err(|e| IoError::file(arg, io_reason(&e)))?.path();
                 if path.extension().is_some_and(|x| x == "xml") && !path.is_dir() {
                     files.push(path);
                 }
             }
             if files.is_empty() {
-                return Err(CliError::file(arg, "directory holds no *.xml file"));
+                return Err(IoError::file(arg, "directory holds no *.xml file"));
             }
             files.sort();
             out.extend(files.into_iter().map(Input::File));
@@ -182,17 +188,17 @@ pub fn gather_inputs(args: &[PathBuf]) -> CliResult<Vec<Input>> {
 
 /// Reads an input whole, bounded like [`read_file`] (standard input too), and refuses content
 /// that is not XML at all (its first character, after blanks, is not `<`) with a position.
-pub fn read_input(input: &Input, max_bytes: u64) -> CliResult<Vec<u8>> {
+pub fn read_input(input: &Input, max_bytes: u64) -> IoResult<Vec<u8>> {
     let bytes = read_input_any(input, max_bytes)?;
     if let Some((line, col)) = not_xml(&bytes) {
-        return Err(CliError::file(input.path(), format!("{line}:{col}: {NOT_XML}")));
+        return Err(IoError::file(input.path(), format!("{line}:{col}: {NOT_XML}")));
     }
     Ok(bytes)
 }
 
 /// Reads an input whole, bounded like [`read_file`] (standard input too), whatever it holds
 /// (commands that also take text, such as `/proc/cpuinfo`).
-pub fn read_input_any(input: &Input, max_bytes: u64) -> CliResult<Vec<u8>> {
+pub fn read_input_any(input: &Input, max_bytes: u64) -> IoResult<Vec<u8>> {
     match input {
         Input::File(p) => read_file(p, max_bytes),
         Input::Stdin => {
@@ -202,12 +208,12 @@ pub fn read_input_any(input: &Input, max_bytes: u64) -> CliResult<Vec<u8>> {
                 .lock()
                 .take(max_bytes + 1)
                 .read_to_end(&mut buf)
-                .map_err(|e| CliError::file(path, io_reason(&e)))?;
+                .map_err(|e| IoError::file(path, io_reason(&e)))?;
             if buf.len() as u64 > max_bytes {
-                return Err(CliError::file(path, format!("input exceeds the input limit of {max_bytes} bytes")));
+                return Err(IoError::file(path, format!("input exceeds the input limit of {max_bytes} bytes")));
             }
             if buf.is_empty() {
-                return Err(CliError::file(path, "1:1: empty file"));
+                return Err(IoError::file(path, "1:1: empty file"));
             }
             Ok(buf)
         }
@@ -234,33 +240,33 @@ pub fn not_xml(bytes: &[u8]) -> Option<(u32, u32)> {
 
 /// Checks an output path before any work starts: not a directory, and its parent directory
 /// exists and is writable (a file is created and removed there to know).
-pub fn check_output_path(path: &Path) -> CliResult<()> {
+pub fn check_output_path(path: &Path) -> IoResult<()> {
     if path.is_dir() {
-        return Err(CliError::file(path, "is a directory, expected an output file"));
+        return Err(IoError::file(path, "is a directory, expected an output file"));
     }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.is_dir() {
-        return Err(CliError::file(path, format!("cannot write: directory {} does not exist", dir.display())));
+        return Err(IoError::file(path, format!("cannot write: directory {} does not exist", dir.display())));
     }
-    let name = path.file_name().ok_or_else(|| CliError::file(path, "not a file name"))?;
+    let name = path.file_name().ok_or_else(|| IoError::file(path, "not a file name"))?;
     let probe = dir.join(format!(".{}.{}.probe", name.to_string_lossy(), std::process::id()));
     match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(e) => Err(CliError::file(path, format!("cannot write in {}: {}", dir.display(), io_reason(&e)))),
+        Err(e) => Err(IoError::file(path, format!("cannot write in {}: {}", dir.display(), io_reason(&e)))),
     }
 }
 
 /// Checks an output directory before any work starts: a directory that is writable, or a
 /// path that can be created (its nearest existing ancestor is a writable directory).
-pub fn check_output_dir(path: &Path) -> CliResult<()> {
+pub fn check_output_dir(path: &Path) -> IoResult<()> {
     if path.is_dir() {
         return check_output_path(&path.join("x"));
     }
     if path.exists() {
-        return Err(CliError::file(path, "is not a directory"));
+        return Err(IoError::file(path, "is not a directory"));
     }
     let mut base = path;
     while let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -1,8 +1,9 @@
 //! The simulator's typed errors. The command line turns them into its `CliError` (one line on
-//! stderr, exit code 2) through `From`; the messages are written here, once.
+//! stderr, exit code 2) through `From` (in `cli/src/error.rs`); the messages are written here,
+//! once.
 
 use cpufleet_engine::{CpuError, Pos};
-use cpufleet_io::CliError;
+use cpufleet_io::IoError;
 use std::fmt;
 use std::ops::Range;
 
@@ -12,7 +13,7 @@ pub enum SimError {
     /// A problem in a spec or profile file: the file, the position when known, the problem.
     Spec { file: String, pos: Option<Pos>, message: String },
     /// A file could not be read (missing, a directory, too large ...).
-    Read(CliError),
+    Read(IoError),
     /// An embedded CPU map does not load.
     EmbeddedMap(String),
     /// More profiles than a host key can name.
@@ -64,17 +65,8 @@ impl fmt::Display for SimError {
 
 impl std::error::Error for SimError {}
 
-impl From<SimError> for CliError {
-    fn from(e: SimError) -> CliError {
-        match e {
-            SimError::Read(e) => e,
-            e => CliError::new(e.to_string()),
-        }
-    }
-}
-
-impl From<CliError> for SimError {
-    fn from(e: CliError) -> SimError {
+impl From<IoError> for SimError {
+    fn from(e: IoError) -> SimError {
         SimError::Read(e)
     }
 }
@@ -118,6 +110,5 @@ mod tests {
         let e = src.error(Some(11..14), "bad");
         assert_eq!(e.to_string(), "f.toml: 2:5: bad");
         assert_eq!(src.error(None, "bad").to_string(), "f.toml: bad");
-        assert_eq!(CliError::from(e).message, "f.toml: 2:5: bad");
     }
 }

@@ -17,25 +17,17 @@ use cpufleet_engine::{CpuDef, CpuMode, CpuType, Feature, FeatureSet, Policy};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
-/// Test-only faults (`--inject-fault`), to prove the checkers catch real bugs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Fault {
-    /// Leave `optional` features unresolved when a guest starts (skip the promotion of update).
-    BreakPromotion,
-    /// Accept every cross-version migration (skip the destination version's reading and compare).
-    IgnoreVersion,
-    /// Start guests against the raw host CPU (`virsh capabilities`) instead of the host's
-    /// QEMU/KVM (update against the raw migratable copy, compare with the raw CPU, no live check).
-    RawHostStart,
-}
-
-impl Fault {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Fault::BreakPromotion => "break-promotion",
-            Fault::IgnoreVersion => "ignore-version",
-            Fault::RawHostStart => "raw-host-start",
-        }
+cpufleet_engine::closed_set! {
+    /// Test-only faults (`--inject-fault`), to prove the checkers catch real bugs.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Fault: "fault" {
+        /// Leave `optional` features unresolved when a guest starts (skip the promotion of update).
+        BreakPromotion = "break-promotion",
+        /// Accept every cross-version migration (skip the destination version's reading and compare).
+        IgnoreVersion = "ignore-version",
+        /// Start guests against the raw host CPU (`virsh capabilities`) instead of the host's
+        /// QEMU/KVM (update against the raw migratable copy, compare with the raw CPU, no live check).
+        RawHostStart = "raw-host-start",
     }
 }
 

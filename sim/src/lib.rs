@@ -14,6 +14,7 @@ pub mod profiles;
 pub mod progress;
 pub mod real;
 pub mod report;
+pub mod reproduce;
 pub mod rng;
 pub mod scenarios;
 pub mod spec;
@@ -24,13 +25,14 @@ use cpufleet_engine::CpuMap;
 pub use error::{SimError, SimResult};
 use guest::Compat;
 pub use guest::Fault;
-use progress::Progress;
+use progress::{Observer, Progress};
 use report::{ConfigRow, FleetBaselines, Migrations, Report};
 pub use scenarios::Scenario;
 use scenarios::{microcode, migrate, plan, pools, upgrade, Sim};
 
-/// What one run does beyond the spec: the seed, the scenarios, how much to check.
-pub struct Config {
+/// What one run does beyond the spec: the seed, the scenarios, how much to check, who watches.
+#[derive(Clone)]
+pub struct Config<'a> {
     /// The seed every random choice derives from.
     pub seed: u64,
     /// The scenarios to run, in [`Scenario`] order.
@@ -41,15 +43,15 @@ pub struct Config {
     pub fault: Option<Fault>,
     /// The command line that reproduces this run, printed with every violation.
     pub reproduce: String,
-    /// Show a progress bar on stderr.
-    pub progress: bool,
+    /// Told the run's progress ([`progress::Silent`]: nobody).
+    pub progress: &'a dyn Observer,
     /// The libvirt-upgrade scenario's rollout (`--upgrade-steps`, `--upgrade-order`, `--upgrade-from`, `--upgrade-to`, `--reverse`).
     pub rollout: scenarios::libvirt_upgrade::Rollout,
 }
 
 /// Runs the selected scenarios over the fleet `spec` generates and builds the report.
 pub fn simulate(map: &CpuMap, spec: &spec::Spec, config: &Config) -> SimResult<Report> {
-    let progress = Progress::new(config.progress);
+    let progress = config.progress;
     progress.phase("fleet", 0);
     let sim = Sim::new(map, spec, config.seed, config.fault)?;
     run(sim, &[], Vec::new(), config, progress, &RealMulti::default())
@@ -148,7 +150,7 @@ pub fn simulate_inventory(
     releases: Option<&InventoryReleases>,
     config: &Config,
 ) -> SimResult<Report> {
-    let progress = Progress::new(config.progress);
+    let progress = config.progress;
     progress.phase("fleet", 0);
     let mut notes = Vec::new();
     let mut config_real =
@@ -259,7 +261,7 @@ fn run(
     real_guests: &[real::RealGuest],
     notes: Vec<String>,
     config: &Config,
-    progress: Progress,
+    progress: &Progress,
     multi: &RealMulti,
 ) -> SimResult<Report> {
     let (map, spec) = (sim.map, sim.spec);
@@ -326,7 +328,7 @@ fn run(
     for c in mixed_fleet.iter().map(|m| &m.1).chain(rollout.iter().map(|r| &r.1)) {
         check::merge(&mut checks, c);
     }
-    drop(progress);
+    progress.finish();
 
     let reproduce = config.reproduce.clone();
     let data_problems = data_problems(&pools_report.pools, real_report.as_ref());

@@ -77,6 +77,54 @@ pub fn variant(base: &Spec, seed: u64) -> Spec {
     spec
 }
 
+/// One swarm member's outcome: what the swarm's line and JSON say of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Its seed.
+    pub seed: u64,
+    /// Hosts and guests of its variant.
+    pub hosts: u64,
+    /// Guests of its variant.
+    pub guests: u64,
+    /// Checks run and violations found.
+    pub checks: u64,
+    /// Violations found (0: the member passed).
+    pub violations: u64,
+    /// The command that reruns it.
+    pub reproduce: String,
+}
+
+/// The swarm: members `seed`, `seed`+1, … (`n` of them), each simulated over its own
+/// [`variant`] of `base` with the configuration `config` gives for its seed (every check on,
+/// its reproduce line). `each` sees every member and its report as it finishes (the command line
+/// prints it then); its error stops the swarm. Returns the members in seed order.
+pub fn run<'a, E: From<crate::SimError>>(
+    map: &cpufleet_engine::CpuMap,
+    base: &Spec,
+    seed: u64,
+    n: u32,
+    config: impl Fn(u64) -> crate::Config<'a>,
+    mut each: impl FnMut(&Member, &crate::report::Report) -> Result<(), E>,
+) -> Result<Vec<Member>, E> {
+    let mut members = Vec::with_capacity(n as usize);
+    for seed in member_seeds(seed, n) {
+        let spec = variant(base, seed);
+        let config = config(seed);
+        let report = crate::simulate(map, &spec, &config)?;
+        let member = Member {
+            seed,
+            hosts: report.hosts,
+            guests: report.guests,
+            checks: report.checks.checks,
+            violations: report.checks.violation_count,
+            reproduce: config.reproduce.clone(),
+        };
+        each(&member, &report)?;
+        members.push(member);
+    }
+    Ok(members)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +132,39 @@ mod tests {
     fn base() -> Spec {
         let map = cpufleet_engine::CpuMap::embedded(cpufleet_engine::LibvirtVersion::V11_3_0).unwrap();
         crate::spec::load(&map.x86, None, u64::MAX).unwrap()
+    }
+
+    #[test]
+    fn the_runner_reports_each_member_in_seed_order_and_a_fault_fails_them() {
+        let map = cpufleet_engine::CpuMap::embedded(cpufleet_engine::LibvirtVersion::V11_3_0).unwrap();
+        let base = base();
+        let config = |fault| {
+            move |seed| crate::Config {
+                seed,
+                scenarios: vec![crate::Scenario::Pools, crate::Scenario::Migrate],
+                check_all: true,
+                fault,
+                reproduce: format!("member {seed}"),
+                progress: &crate::progress::Silent,
+                rollout: Default::default(),
+            }
+        };
+        let mut seen = Vec::new();
+        let members = run(&map, &base, u64::MAX, 2, config(None), |m, r| -> crate::SimResult<()> {
+            assert_eq!((m.checks, m.violations), (r.checks.checks, r.checks.violation_count));
+            seen.push(m.seed);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [u64::MAX, 0]);
+        assert_eq!(
+            members.iter().map(|m| m.reproduce.as_str()).collect::<Vec<_>>(),
+            ["member 18446744073709551615", "member 0"]
+        );
+        assert!(members.iter().all(|m| m.violations == 0 && m.checks > 0 && m.hosts > 0), "{members:?}");
+        let faulty =
+            run(&map, &base, 1, 1, config(Some(crate::Fault::RawHostStart)), |_, _| -> crate::SimResult<()> { Ok(()) });
+        assert!(faulty.unwrap()[0].violations > 0, "the raw-host-start fault must be caught");
     }
 
     #[test]

@@ -47,7 +47,7 @@ use cpufleet_engine::error::Pos;
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::xml::{read_cpu_document, Limits, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, XmlError, XmlErrorKind};
-use cpufleet_io::{io_reason, CliError, CliResult};
+use cpufleet_io::{io_reason, IoError, IoResult};
 use fold::{validate_rest, Fold};
 use region::drive;
 use std::fmt;
@@ -57,7 +57,6 @@ use walk::Ctx;
 pub use locate::locate;
 pub use region::MAX_PENDING;
 pub use source::{ConcatSource, FileSource, Source};
-pub use walk::hash_bytes;
 
 /// Default region size of the streaming reader.
 pub const DEFAULT_CHUNK: usize = 2 << 20;
@@ -147,25 +146,25 @@ pub fn baseline_file(
     features: bool,
     migratable: bool,
     opts: StreamOpts,
-) -> CliResult<Result<CpuDef, Failure>> {
-    let in_memory = || -> CliResult<Result<CpuDef, Failure>> {
+) -> IoResult<Result<CpuDef, Failure>> {
+    let in_memory = || -> IoResult<Result<CpuDef, Failure>> {
         let bytes = cpufleet_io::read_file(path, max_bytes)?;
         Ok(baseline_in_memory(map, &bytes, limits, features, migratable))
     };
-    let meta = std::fs::metadata(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
+    let meta = std::fs::metadata(path).map_err(|e| IoError::file(path, io_reason(&e)))?;
     if !meta.is_file() || meta.len() > max_bytes || meta.len() == 0 {
         // Directories, pipes, devices and files of size 0 (procfs and sysfs files say 0 and
         // still have content: their size says nothing about it) and files over the limit:
         // `read_file` says what is wrong, or reads what there is.
         return in_memory();
     }
-    let f = std::fs::File::open(path).map_err(|e| CliError::file(path, io_reason(&e)))?;
+    let f = std::fs::File::open(path).map_err(|e| IoError::file(path, io_reason(&e)))?;
     let src = FileSource::new(f, meta.len());
     let streamed = baseline_source(map, &src, max_bytes, limits, features, migratable, opts)
-        .map_err(|e| CliError::file(path, io_reason(&e)))?;
+        .map_err(|e| IoError::file(path, io_reason(&e)))?;
     match streamed {
         Streamed::Done(r) => match *r {
-            Err(Failure::Input(m)) => Err(CliError::file(path, m)),
+            Err(Failure::Input(m)) => Err(IoError::file(path, m)),
             r => Ok(r),
         },
         Streamed::Fallback => in_memory(),

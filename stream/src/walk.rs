@@ -11,6 +11,7 @@ use cpufleet_engine::xml::cursor::is_space as is_ws;
 use cpufleet_engine::xml::cursor::{first_forbidden, is_plain_ascii, utf8_error};
 use cpufleet_engine::xml::{read_cpu_document, Limits, TypeHint};
 use cpufleet_engine::{CpuError, CpuMap, XmlError};
+use cpufleet_mix::hash_bytes;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
@@ -86,34 +87,6 @@ pub(crate) fn cpu_start_at(b: &[u8], at: usize) -> Option<bool> {
         return Some(false);
     }
     avail.get(4).map(|&c| is_ws(c) || c == b'>' || c == b'/')
-}
-
-/// A fast 64-bit hash of an element's bytes (four independent multiply-rotate lanes); equal
-/// hashes are always confirmed by comparing the bytes. Public: the inventory reader
-/// (`cpufleet-inventory`) dedupes whole files with it.
-#[inline]
-pub fn hash_bytes(s: &[u8]) -> u64 {
-    const M: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h: [u64; 4] = [0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344, 0xA409_3822_299F_31D0, 0x082E_FA98_EC4E_6C89];
-    let mut lanes = |c: &[u8]| {
-        for (l, hl) in h.iter_mut().enumerate() {
-            let w = u64::from_le_bytes(c[l * 8..l * 8 + 8].try_into().expect("8 bytes"));
-            *hl = (*hl ^ w).wrapping_mul(M).rotate_left(29);
-        }
-    };
-    let mut chunks = s.chunks_exact(32);
-    for c in &mut chunks {
-        lanes(c);
-    }
-    let rem = chunks.remainder();
-    if !rem.is_empty() {
-        let mut t = [0u8; 32];
-        t[..rem.len()].copy_from_slice(rem);
-        lanes(&t);
-    }
-    let x = h[0] ^ h[1].rotate_left(17) ^ h[2].rotate_left(31) ^ h[3].rotate_left(47) ^ s.len() as u64;
-    let x = x.wrapping_mul(M);
-    x ^ (x >> 29)
 }
 
 #[derive(Default)]

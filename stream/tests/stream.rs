@@ -10,7 +10,7 @@
 
 use cpufleet_engine::xml::{format_cpu, Limits};
 use cpufleet_engine::{CpuDef, CpuMap};
-use cpufleet_sim::rng::Rng;
+use cpufleet_mix::Rng;
 use cpufleet_stream::{baseline_file, baseline_in_memory, baseline_source, Failure, Source, StreamOpts, Streamed};
 use std::fmt::Write as _;
 

@@ -3,13 +3,14 @@
 //! (`--driver qemu`: the same baseline, then the features the QEMU driver filters dropped).
 
 use super::baseline_cpu_error;
+use crate::error::{CliError, CliResult};
 use crate::inputs::{guest_for_baseline, load, op_error, CpuRef, Loaded};
 use crate::{json, limits, mapload, Common, Driver, Format, Outcome};
 use cpufleet_engine::hypervisor::qemu_driver_baseline_finish;
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::xml::{self, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap};
-use cpufleet_io::{gather_inputs, not_xml, print_stdout, read_file, CliError, CliResult, Input, NOT_XML};
+use cpufleet_io::{gather_inputs, not_xml, print_stdout, read_file, Input, NOT_XML};
 use cpufleet_stream::{baseline_concat, baseline_file, Failure, StreamOpts};
 use std::path::{Path, PathBuf};
 

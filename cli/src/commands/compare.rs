@@ -1,12 +1,13 @@
 //! `cpufleet compare HOST… CPU`: `virsh cpu-compare` of CPU against every host CPU given.
 
+use crate::error::{CliError, CliResult};
 use crate::inputs::{first_cpu, load, load_as_sent, split_last, unknown_name, CpuRef, Loaded};
 use crate::{json, mapload, Common, Format, Outcome};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{Comparison, Reason, Verdict};
 use cpufleet_engine::xml::TypeHint;
 use cpufleet_engine::{CpuMap, FeatureSet};
-use cpufleet_io::{print_stdout, CliError, CliResult};
+use cpufleet_io::print_stdout;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

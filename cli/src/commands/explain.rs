@@ -11,6 +11,7 @@
 //! `fleet gen` named are labelled by name.
 
 use super::BaselineOpts;
+use crate::error::{CliError, CliResult};
 use crate::inputs::{cpu_label, Loaded};
 use crate::{json, limits, Common};
 use cpufleet_engine::ops::{self, Arch};
@@ -19,8 +20,8 @@ use cpufleet_engine::x86::BaselineInput;
 use cpufleet_engine::xml::{read_cpu_document, CpuDocument, CpuSpan, DocKind, TypeHint};
 use cpufleet_engine::{CpuDef, CpuMap, FeatureSet, Policy, Pos, XmlError};
 use cpufleet_inventory::docs::parse_host;
-use cpufleet_io::{read_file, CliError, CliResult, Input};
-use cpufleet_stream::hash_bytes;
+use cpufleet_io::{read_file, Input};
+use cpufleet_mix::hash_bytes;
 use memchr::memmem;
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -83,7 +84,8 @@ impl Contents {
             return Ok(c);
         }
         for batch in inputs.chunks(BATCH) {
-            let read: Vec<CliResult<Vec<u8>>> = batch.par_iter().map(|i| read_file(i.path(), max_bytes)).collect();
+            let read: Vec<CliResult<Vec<u8>>> =
+                batch.par_iter().map(|i| read_file(i.path(), max_bytes).map_err(CliError::from)).collect();
             for (input, bytes) in batch.iter().zip(read) {
                 c.add(input.path().to_path_buf(), bytes?, None);
             }

@@ -10,13 +10,14 @@ pub use baseline::{baseline, baseline_docs, BaselineOpts};
 pub use compare::compare;
 pub use whereto::whereto;
 
+use crate::error::{CliError, CliResult};
 use crate::inputs::{first_cpu, load, load_all, op_error, split_last, CpuRef, Loaded};
 use crate::{json, limits, mapload, Common, Format, Outcome};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{self, X86Data};
 use cpufleet_engine::xml::{self, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap};
-use cpufleet_io::{gather_inputs, print_stdout, read_input, CliError, CliResult};
+use cpufleet_io::{gather_inputs, print_stdout, read_input};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

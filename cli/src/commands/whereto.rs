@@ -11,6 +11,7 @@
 
 use super::compare::verdict_fields;
 use super::start_on;
+use crate::error::{CliError, CliResult};
 use crate::inputs::{first_cpu, load, op_error, unknown_name};
 use crate::{json, mapload, Common, Format, Outcome, View};
 use cpufleet_engine::ops::{self, Arch};
@@ -19,7 +20,7 @@ use cpufleet_engine::x86::{Comparison, Reason, Verdict};
 use cpufleet_engine::xml::TypeHint;
 use cpufleet_engine::{CpuDef, CpuMap, FeatureSet};
 use cpufleet_inventory::Inventory;
-use cpufleet_io::{gather_inputs, print_stdout, CliError, CliResult};
+use cpufleet_io::{gather_inputs, print_stdout};
 use cpufleet_sim::report::count;
 use cpufleet_sim::scenarios::guests::{entries, start_guest};
 use cpufleet_sim::scenarios::migrate::BlockerKind;

@@ -5,11 +5,11 @@
 //! both CPUs and then compares the same way, so the two cannot drift apart.
 
 use super::model::{model_from_cpu, Sel};
+use crate::arch::Arch;
 use crate::cpu::{CpuDef, CpuMatch, CpuType, Policy};
 use crate::error::CpuError;
 use crate::features::FeatureSet;
 use crate::map::X86Map;
-use crate::ops::Arch;
 
 /// libvirt's compare verdicts (`virCPUCompareResult`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

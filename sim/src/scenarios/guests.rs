@@ -7,7 +7,7 @@
 use super::super::fleet::HostClass;
 use super::super::guest::{start_def, Blocker, Fault, GuestSets, StartFail};
 use super::super::real::RealGuest;
-use super::migrate::BlockerKind;
+use super::blocker::BlockerKind;
 use super::Sim;
 use crate::versions::{Incoming, Refusal, Versions};
 use cpufleet_engine::domain::DomainFeatures;

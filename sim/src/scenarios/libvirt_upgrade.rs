@@ -14,7 +14,7 @@ use super::migrate::{self, chain_length, next_destination, Guest, PairBits};
 use crate::error::SimResult;
 use crate::fleet::NO;
 use crate::guest::Fault;
-use crate::progress::Progress;
+use crate::progress::{Progress, Silent};
 use crate::rng::{derive, tag, Rng, Weighted};
 use crate::spec::{ModelRef, Template};
 use crate::versions::{Inputs, RealHosts, Refusal, Versions};
@@ -22,18 +22,19 @@ use cpufleet_engine::{CpuMatch, CpuMode, LibvirtVersion};
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// Which hosts move first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-#[value(rename_all = "lowercase")]
-pub enum Order {
-    /// Pool after pool, in spec order (one pool is mixed at a time).
-    #[default]
-    Pool,
-    /// Oldest generation first, across the fleet.
-    Generation,
-    /// A random order drawn from the seed.
-    Random,
+cpufleet_engine::closed_set! {
+    /// Which hosts move first.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Order: "upgrade order" {
+        /// Pool after pool, in spec order (one pool is mixed at a time).
+        #[default]
+        Pool = "pool",
+        /// Oldest generation first, across the fleet.
+        Generation = "generation",
+        /// A random order drawn from the seed.
+        Random = "random",
+    }
 }
 
 /// The rollout's parameters (`--upgrade-steps`, `--upgrade-order`, `--upgrade-from`,
@@ -870,7 +871,7 @@ pub fn verify(
         Some(_) => inputs.maps.iter().position(|m| m.version() == rollout.from).expect("the rollout's releases"),
         None => rollout.indices().0,
     };
-    let quiet = Progress::new(false);
+    let quiet = Silent;
     for (t, change) in run.changes.iter().enumerate() {
         let Some(change) = change else { continue };
         let again = match change {
@@ -929,7 +930,7 @@ mod tests {
         let inp = inputs(400);
         // 40 steps: 10 hosts move per step, fewer than the moved pool has.
         let rollout = Rollout { steps: 40, ..Rollout::default() };
-        let quiet = Progress::new(false);
+        let quiet = Silent;
         let mut v = inp.versions(1, None, 0).unwrap();
         let plain = run_with(&mut v, &rollout, None, 300, &quiet);
         let mut v = inp.versions(1, None, 0).unwrap();
@@ -966,7 +967,7 @@ mod tests {
         let inp = Inputs::new(&map, &s).unwrap();
         let rollout = Rollout { from: LibvirtVersion::V11_3_0, to: LibvirtVersion::V9_0_0, ..Rollout::default() };
         let mut v = inp.versions(1, None, 1).unwrap();
-        let mut run = run(&mut v, &rollout, 300, &Progress::new(false));
+        let mut run = run(&mut v, &rollout, 300, &Silent);
         drop(v);
         let c = &run.report.configurations[0];
         assert!(!c.fully_mobile);

@@ -320,34 +320,7 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
     MigrateRun { stats, accepted, refused }
 }
 
-/// Why a migration was refused, as counted in the blocker histogram.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BlockerKind {
-    /// The destination lacks the feature.
-    Missing,
-    /// The destination has a feature the guest forbids.
-    Forbidden,
-    /// A strict CPU: the destination has the feature unlisted.
-    Extra,
-    /// The destination's vendor differs.
-    Vendor,
-    /// host-passthrough onto a CPU that is not identical.
-    HostPassthrough,
-}
-
-impl BlockerKind {
-    /// The name the JSON and the reports print.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BlockerKind::Missing => "missing",
-            BlockerKind::Forbidden => "forbidden",
-            BlockerKind::Extra => "extra",
-            BlockerKind::Vendor => "vendor",
-            BlockerKind::HostPassthrough => "host-passthrough",
-        }
-    }
-}
+pub use super::blocker::BlockerKind;
 
 /// One row of the blocker histogram.
 #[derive(Clone, Debug)]

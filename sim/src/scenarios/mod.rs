@@ -1,5 +1,6 @@
 //! The scenarios and the state they share.
 
+pub mod blocker;
 pub mod guests;
 pub mod libvirt_upgrade;
 pub mod microcode;
@@ -16,36 +17,28 @@ use super::spec::Spec;
 use cpufleet_engine::CpuMap;
 use serde::Serialize;
 
-/// A scenario of the simulator. The variants are in the order the scenarios run and print; the
-/// command-line value and the report's name of each are its lowercase variant name, so a new
-/// scenario is one new variant here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-#[value(rename_all = "lowercase")]
-pub enum Scenario {
-    Pools,
-    Migrate,
-    Upgrade,
-    Microcode,
-    Plan,
-    /// libvirt rolled from one version to the other host by host.
-    #[serde(rename = "libvirt-upgrade")]
-    #[value(name = "libvirt-upgrade")]
-    LibvirtUpgrade,
-}
-
-impl Scenario {
-    /// Every scenario, in the order they run and print.
-    pub fn all() -> Vec<Scenario> {
-        <Scenario as clap::ValueEnum>::value_variants().to_vec()
+cpufleet_engine::closed_set! {
+    /// A scenario of the simulator. The variants are in the order the scenarios run and print;
+    /// the command-line value and the report's name of each are its name here (serde's names
+    /// match: `scenario_names_are_the_same_on_the_command_line_and_in_the_report`), so a new scenario is one new variant here.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Scenario: "scenario" {
+        Pools = "pools",
+        Migrate = "migrate",
+        Upgrade = "upgrade",
+        Microcode = "microcode",
+        Plan = "plan",
+        /// libvirt rolled from one version to the other host by host.
+        #[serde(rename = "libvirt-upgrade")]
+        LibvirtUpgrade = "libvirt-upgrade",
     }
 }
 
-/// The name the command line and the report use (clap's value name, which serde's matches).
-impl std::fmt::Display for Scenario {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value = clap::ValueEnum::to_possible_value(self).expect("no scenario is skipped");
-        f.write_str(value.get_name())
+impl Scenario {
+    /// Every scenario, in the order they run and print ([`Scenario::ALL`] as a `Vec`).
+    pub fn all() -> Vec<Scenario> {
+        Scenario::ALL.to_vec()
     }
 }
 
@@ -95,6 +88,15 @@ mod tests {
         assert_eq!(names, ["pools", "migrate", "upgrade", "microcode", "plan", "libvirt-upgrade"]);
         for s in Scenario::all() {
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
+    }
+
+    #[test]
+    fn upgrade_order_names_are_the_same_on_the_command_line_and_in_the_report() {
+        use super::libvirt_upgrade::Order;
+        assert_eq!(Order::NAMES, ["pool", "generation", "random"]);
+        for o in Order::ALL {
+            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{o}\""));
         }
     }
 }

@@ -1,390 +1,14 @@
-//! The CPU map (`cpu_map/`): vendors, features and models per architecture, loaded once from
-//! in-memory file contents and passed by reference (`cpuMapLoad`, `x86VendorParse`,
-//! `x86FeatureParse`, `x86ModelParse`, `ppc64ModelParse`).
+//! The CPU map's loader: `index.xml` and its includes, under each version's loader rules.
 
-use crate::cpuid::{CpuidData, CpuidKey, Regs, EBX, ECX, EDX};
+use super::*;
+use crate::arch::Arch;
+use crate::cpuid::{CpuidKey, Regs, EBX, ECX, EDX};
 use crate::error::{MapError, Pos, XmlError, XmlErrorKind};
 use crate::features::{FeatureId, FeatureSet, MAX_FEATURES};
-use crate::ops::Arch;
 use crate::version::LibvirtVersion;
 use crate::xml::attr::{cpuid_item, invalid, required};
 use crate::xml::cursor::{Cursor, Elem, Limits};
 use crate::xml::num::{parse_u32_dec, parse_u32_hex};
-use std::collections::HashMap;
-use std::fmt::Write;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct X86Vendor {
-    pub name: String,
-    /// The 12-character CPUID vendor string.
-    pub string: String,
-    /// Leaf 0 registers: EBX = bytes 0-3, EDX = 4-7, ECX = 8-11 (little-endian), EAX = 0.
-    pub regs: Regs,
-}
-
-impl X86Vendor {
-    pub fn data(&self) -> CpuidData {
-        CpuidData::single(CpuidKey::Cpuid { leaf: 0, subleaf: 0 }, self.regs)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct X86Feature {
-    pub name: String,
-    pub migratable: bool,
-    /// The items as declared (`<cpuid>` / `<msr>` children).
-    pub items: Vec<(CpuidKey, Regs)>,
-}
-
-impl X86Feature {
-    pub fn data(&self) -> CpuidData {
-        let mut d = CpuidData::new();
-        for (k, r) in &self.items {
-            d.add_item(*k, *r);
-        }
-        d
-    }
-}
-
-/// A model signature: family, model, and optionally the steppings it covers (bit n = stepping n).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct X86Signature {
-    pub family: u32,
-    pub model: u32,
-    pub steppings: Option<u16>,
-}
-
-impl X86Signature {
-    /// Lowest stepping of the set, or 0.
-    pub fn first_stepping(&self) -> u32 {
-        self.steppings.map_or(0, |s| if s == 0 { 0 } else { s.trailing_zeros() })
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct X86Model {
-    pub name: String,
-    pub vendor: Option<usize>,
-    pub signatures: Vec<X86Signature>,
-    pub decode_host: bool,
-    pub decode_guest: bool,
-    /// The model's data as a feature set.
-    pub features: FeatureSet,
-    /// `removed='yes'` features, in order.
-    pub removed: Vec<FeatureId>,
-    /// libvirt 11.3.0: `added='yes'` features, in order (`x86ModelParseFeatures`). They are not
-    /// part of `features`; only the live update with `check='full'` reads them. Always empty
-    /// under 9.0.0, which does not know the attribute.
-    pub added: Vec<FeatureId>,
-    /// libvirt 11.3.0: the model has `<check partial='compat'/>` (`x86ModelParseCheck`). Read only
-    /// by the QEMU driver's `virCPUGetCheckMode`; no operation of the CPU driver reads it.
-    pub compat_check: bool,
-    /// libvirt 11.3.0: for a version copy (a model whose only content is an ancestor, such as
-    /// `Haswell-v1`), its ancestor; libvirt calls the ancestor an alias of the copy.
-    pub copy_of: Option<usize>,
-    /// libvirt 11.3.0: the version copy whose ancestor this model is
-    /// (`virCPUx86GetCanonicalModel`: `Haswell` → `Haswell-v1`).
-    pub canonical: Option<usize>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct X86Map {
-    /// The libvirt version whose loader read this map and whose rules operations on it follow.
-    version: LibvirtVersion,
-    pub vendors: Vec<X86Vendor>,
-    pub features: Vec<X86Feature>,
-    pub models: Vec<X86Model>,
-    feature_ids: HashMap<String, FeatureId>,
-    model_ids: HashMap<String, usize>,
-    /// Features marked `migratable='no'`.
-    pub non_migratable: FeatureSet,
-    /// Every feature's bits, per CPUID key, for fast CPUID-data-to-feature-set conversion.
-    by_key: Vec<(CpuidKey, Vec<(FeatureId, Regs)>)>,
-}
-
-impl X86Map {
-    fn new(version: LibvirtVersion) -> X86Map {
-        X86Map {
-            version,
-            vendors: Vec::new(),
-            features: Vec::new(),
-            models: Vec::new(),
-            feature_ids: HashMap::new(),
-            model_ids: HashMap::new(),
-            non_migratable: FeatureSet::new(),
-            by_key: Vec::new(),
-        }
-    }
-    /// The libvirt version whose rules operations on this map follow.
-    pub fn version(&self) -> LibvirtVersion {
-        self.version
-    }
-    pub fn feature_id(&self, name: &str) -> Option<FeatureId> {
-        self.feature_ids.get(name).copied()
-    }
-    pub fn feature(&self, id: FeatureId) -> &X86Feature {
-        &self.features[id.index()]
-    }
-    pub fn feature_name(&self, id: FeatureId) -> &str {
-        &self.features[id.index()].name
-    }
-    pub fn model_index(&self, name: &str) -> Option<usize> {
-        self.model_ids.get(name).copied()
-    }
-    pub fn model(&self, name: &str) -> Option<&X86Model> {
-        self.model_index(name).map(|i| &self.models[i])
-    }
-    pub fn vendor_index(&self, name: &str) -> Option<usize> {
-        self.vendors.iter().position(|v| v.name == name)
-    }
-    pub fn vendor(&self, name: &str) -> Option<&X86Vendor> {
-        self.vendors.iter().find(|v| v.name == name)
-    }
-    /// Every feature of the map.
-    pub fn all_features(&self) -> FeatureSet {
-        FeatureSet::all(self.features.len())
-    }
-
-    /// The CPUID data of a feature set.
-    pub fn to_cpuid(&self, set: &FeatureSet) -> CpuidData {
-        let mut d = CpuidData::new();
-        for id in set.iter() {
-            for (k, r) in &self.feature(id).items {
-                d.add_item(*k, *r);
-            }
-        }
-        d
-    }
-
-    /// The features whose bits are all present in `data` (`x86DataToCPUFeatures` membership).
-    pub fn from_cpuid(&self, data: &CpuidData) -> FeatureSet {
-        let mut set = FeatureSet::new();
-        for (key, feats) in &self.by_key {
-            let Some(have) = data.get(*key) else { continue };
-            for (id, regs) in feats {
-                if have.iter().zip(regs.iter()).all(|(h, r)| h & r == *r) {
-                    set.insert(*id);
-                }
-            }
-        }
-        // A feature with items under several keys needs all of them.
-        set.iter()
-            .filter(|&id| self.feature(id).items.len() > 1)
-            .filter(|&id| !data.contains(&self.feature(id).data()))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .for_each(|id| set.remove(id));
-        set
-    }
-
-    /// `x86ModelParse`: one model, against the models loaded before it.
-    fn parse_model(
-        &self,
-        m: &RawModel,
-        invalid: &dyn Fn(usize, String) -> MapError,
-        unknown: &dyn Fn(&'static str, &str) -> MapError,
-        dup: &dyn Fn(&'static str, &str) -> MapError,
-    ) -> Result<X86Model, MapError> {
-        let v11 = self.version.at_least_11_3();
-        if self.model_ids.contains_key(&m.name) {
-            return Err(dup("CPU model", &m.name));
-        }
-        let compat_check = compat_check(m, v11, invalid)?;
-        let (decode_host, decode_guest) =
-            m.decode.ok_or_else(|| invalid(m.at, format!("missing <decode> for CPU model {}", m.name)))?;
-        let mut model = X86Model {
-            name: m.name.clone(),
-            vendor: None,
-            signatures: Vec::new(),
-            decode_host,
-            decode_guest,
-            features: FeatureSet::new(),
-            removed: Vec::new(),
-            added: Vec::new(),
-            compat_check,
-            copy_of: None,
-            canonical: None,
-        };
-        let mut ancestor = None;
-        if let Some(p) = &m.parent {
-            // `x86ModelParseAncestor`: vendor, signatures and data come from the ancestor.
-            let a = self.model_index(p).ok_or_else(|| unknown("parent CPU model", p))?;
-            let parent = &self.models[a];
-            model.vendor = parent.vendor;
-            model.signatures = parent.signatures.clone();
-            model.features = parent.features;
-            // libvirt 11.3.0: minus the data of every feature in the ancestor's removed list
-            // (9.0.0 copies the data as it is).
-            if v11 {
-                for &r in &parent.removed {
-                    model.features = self.without_bits_of(&model.features, r);
-                }
-            }
-            ancestor = Some(a);
-        }
-        if !m.signatures.is_empty() {
-            model.signatures = m.signatures.clone();
-        }
-        if let Some(v) = &m.vendor {
-            model.vendor = Some(self.vendor_index(v).ok_or_else(|| unknown("vendor", v))?);
-        }
-        self.read_model_features(m, &mut model, invalid, unknown)?;
-        // libvirt 11.3.0 `x86ModelParse`: a model with an ancestor and no signature, vendor or
-        // feature of its own is a version copy and becomes the ancestor's canonical model.
-        let changed = !m.signatures.is_empty() || m.vendor.is_some() || !m.features.is_empty();
-        if let (true, Some(a), false) = (v11, ancestor, changed) {
-            if let Some(c) = self.models[a].canonical {
-                return Err(invalid(
-                    m.at,
-                    format!(
-                        "Cannot set CPU model '{}' as canonical name of '{}' which is already an alias of '{}'",
-                        m.name, self.models[a].name, self.models[c].name
-                    ),
-                ));
-            }
-            model.copy_of = Some(a);
-        }
-        Ok(model)
-    }
-
-    /// The `<feature>` children of a model: removed, added (11.3.0) or part of its data.
-    fn read_model_features(
-        &self,
-        m: &RawModel,
-        model: &mut X86Model,
-        invalid: &dyn Fn(usize, String) -> MapError,
-        unknown: &dyn Fn(&'static str, &str) -> MapError,
-    ) -> Result<(), MapError> {
-        let v11 = self.version.at_least_11_3();
-        for f in &m.features {
-            let id = self.feature_id(&f.name).ok_or_else(|| unknown("feature", &f.name))?;
-            if yes_no(m, f, "removed", &f.removed, v11, invalid)? {
-                model.removed.push(id);
-            } else if v11 && yes_no(m, f, "added", &f.added, v11, invalid)? {
-                // libvirt 11.3.0: an added feature is recorded, not OR-ed into the data.
-                model.added.push(id);
-            } else {
-                model.features.insert(id);
-            }
-        }
-        Ok(())
-    }
-
-    /// `set` without every feature that shares a CPUID or MSR bit with feature `r`
-    /// (`x86DataSubtract` of `r`'s data, seen through the feature sets).
-    fn without_bits_of(&self, set: &FeatureSet, r: FeatureId) -> FeatureSet {
-        let bits = &self.feature(r).items;
-        set.iter()
-            .filter(|&g| {
-                !self.feature(g).items.iter().any(|(k, regs)| {
-                    bits.iter().any(|(rk, rr)| rk == k && regs.iter().zip(rr.iter()).any(|(a, b)| a & b != 0))
-                })
-            })
-            .collect()
-    }
-
-    fn index(&mut self) {
-        let mut by_key: Vec<(CpuidKey, Vec<(FeatureId, Regs)>)> = Vec::new();
-        for (i, f) in self.features.iter().enumerate() {
-            for (k, r) in &f.items {
-                if r.iter().all(|&v| v == 0) {
-                    continue;
-                }
-                match by_key.iter_mut().find(|(key, _)| key == k) {
-                    Some((_, v)) => v.push((FeatureId(i as u16), *r)),
-                    None => by_key.push((*k, vec![(FeatureId(i as u16), *r)])),
-                }
-            }
-        }
-        self.by_key = by_key;
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ppc64Pvr {
-    pub value: u32,
-    pub mask: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ppc64Model {
-    pub name: String,
-    pub vendor: Option<usize>,
-    pub pvrs: Vec<Ppc64Pvr>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Ppc64Map {
-    pub vendors: Vec<String>,
-    pub models: Vec<Ppc64Model>,
-}
-
-impl Ppc64Map {
-    pub fn model(&self, name: &str) -> Option<&Ppc64Model> {
-        self.models.iter().find(|m| m.name == name)
-    }
-    pub fn vendor_name(&self, idx: Option<usize>) -> Option<&str> {
-        idx.map(|i| self.vendors[i].as_str())
-    }
-    /// `ppc64ModelFindPVR`: the first model with an entry matching `pvr`.
-    pub fn model_by_pvr(&self, pvr: u32) -> Option<&Ppc64Model> {
-        self.models.iter().find(|m| m.pvrs.iter().any(|p| pvr & p.mask == p.value))
-    }
-}
-
-/// The whole CPU map, with the libvirt version whose loader read it and whose rules every
-/// operation on it follows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CpuMap {
-    pub x86: X86Map,
-    pub ppc64: Ppc64Map,
-}
-
-/// The embedded maps, one row per supported release (in the order of
-/// [`crate::version::RELEASES`]), written by `cpufleet map import` from that release's
-/// `cpu_map/` directory: (version, x86 document, ppc64 document).
-const EMBEDDED: [(LibvirtVersion, &str, &str); 3] = [
-    (
-        LibvirtVersion::V9_0_0,
-        include_str!("../../data/cpu_map/libvirt-9.0.0/x86.xml"),
-        include_str!("../../data/cpu_map/libvirt-9.0.0/ppc64.xml"),
-    ),
-    (
-        LibvirtVersion::V11_3_0,
-        include_str!("../../data/cpu_map/libvirt-11.3.0/x86.xml"),
-        include_str!("../../data/cpu_map/libvirt-11.3.0/ppc64.xml"),
-    ),
-    (
-        LibvirtVersion::V12_9_0,
-        include_str!("../../data/cpu_map/libvirt-12.9.0/x86.xml"),
-        include_str!("../../data/cpu_map/libvirt-12.9.0/ppc64.xml"),
-    ),
-];
-
-// Every release has its embedded map, in the table's order.
-const _: () = {
-    assert!(EMBEDDED.len() == LibvirtVersion::ALL.len());
-    let mut i = 0;
-    while i < EMBEDDED.len() {
-        assert!(EMBEDDED[i].0 as usize == i);
-        i += 1;
-    }
-};
-
-/// The embedded documents of `version`: `[(path, text); 2]`, x86 then ppc64, with the paths
-/// they have in the repository.
-pub fn embedded_documents(version: LibvirtVersion) -> [(String, &'static str); 2] {
-    let (_, x86, ppc64) = EMBEDDED[version as usize];
-    [
-        (format!("data/cpu_map/{}/x86.xml", embedded_dir(version)), x86),
-        (format!("data/cpu_map/{}/ppc64.xml", embedded_dir(version)), ppc64),
-    ]
-}
-
-/// The folder of `version`'s embedded map under `data/cpu_map/`.
-pub fn embedded_dir(version: LibvirtVersion) -> String {
-    format!("libvirt-{version}")
-}
 
 #[derive(Default)]
 struct Items {
@@ -483,22 +107,6 @@ fn parse_steppings(s: &str) -> Option<u16> {
         }
     }
     Some(mask)
-}
-
-fn format_steppings(mask: u16) -> String {
-    let mut parts = Vec::new();
-    let mut v = 0u32;
-    while v < 16 {
-        if mask & (1 << v) != 0 {
-            let lo = v;
-            while v + 1 < 16 && mask & (1 << (v + 1)) != 0 {
-                v += 1;
-            }
-            parts.push(if lo == v { lo.to_string() } else { format!("{lo}-{v}") });
-        }
-        v += 1;
-    }
-    parts.join(",")
 }
 
 impl Items {
@@ -811,124 +419,107 @@ impl CpuMap {
         }
         Ok(())
     }
+}
 
-    /// Writes one architecture's map as a self-contained document (the embedded format).
-    pub fn format_arch(&self, arch: &str) -> Option<String> {
-        let mut o = String::from("<cpus>\n");
-        match arch {
-            "x86" => format_x86(&mut o, &self.x86),
-            "ppc64" => format_ppc64(&mut o, &self.ppc64),
-            _ => return None,
+impl X86Map {
+    /// `x86ModelParse`: one model, against the models loaded before it.
+    fn parse_model(
+        &self,
+        m: &RawModel,
+        invalid: &dyn Fn(usize, String) -> MapError,
+        unknown: &dyn Fn(&'static str, &str) -> MapError,
+        dup: &dyn Fn(&'static str, &str) -> MapError,
+    ) -> Result<X86Model, MapError> {
+        let v11 = self.version.at_least_11_3();
+        if self.model_ids.contains_key(&m.name) {
+            return Err(dup("CPU model", &m.name));
         }
-        o.push_str("  </arch>\n</cpus>\n");
-        Some(o)
-    }
-}
-
-/// The x86 `<arch>` element's opening and children: vendors, features, models.
-fn format_x86(o: &mut String, x: &X86Map) {
-    o.push_str("  <arch name='x86'>\n");
-    for v in &x.vendors {
-        let _ = writeln!(o, "    <vendor name='{}' string='{}'/>", esc(&v.name), esc(&v.string));
-    }
-    for f in &x.features {
-        format_x86_feature(o, f);
-    }
-    for m in &x.models {
-        format_x86_model(o, x, m);
-    }
-}
-
-/// One `<feature>` of the map with its CPUID and MSR items (zero registers left out).
-fn format_x86_feature(o: &mut String, f: &X86Feature) {
-    let mig = if f.migratable { "" } else { " migratable='no'" };
-    let _ = writeln!(o, "    <feature name='{}'{mig}>", esc(&f.name));
-    for (k, r) in &f.items {
-        match k {
-            CpuidKey::Cpuid { leaf, subleaf } => {
-                let _ = write!(o, "      <cpuid eax_in='0x{leaf:08x}'");
-                if *subleaf != 0 {
-                    let _ = write!(o, " ecx_in='0x{subleaf:08x}'");
+        let compat_check = compat_check(m, v11, invalid)?;
+        let (decode_host, decode_guest) =
+            m.decode.ok_or_else(|| invalid(m.at, format!("missing <decode> for CPU model {}", m.name)))?;
+        let mut model = X86Model {
+            name: m.name.clone(),
+            vendor: None,
+            signatures: Vec::new(),
+            decode_host,
+            decode_guest,
+            features: FeatureSet::new(),
+            removed: Vec::new(),
+            added: Vec::new(),
+            compat_check,
+            copy_of: None,
+            canonical: None,
+        };
+        let mut ancestor = None;
+        if let Some(p) = &m.parent {
+            // `x86ModelParseAncestor`: vendor, signatures and data come from the ancestor.
+            let a = self.model_index(p).ok_or_else(|| unknown("parent CPU model", p))?;
+            let parent = &self.models[a];
+            model.vendor = parent.vendor;
+            model.signatures = parent.signatures.clone();
+            model.features = parent.features;
+            // libvirt 11.3.0: minus the data of every feature in the ancestor's removed list
+            // (9.0.0 copies the data as it is).
+            if v11 {
+                for &r in &parent.removed {
+                    model.features = self.without_bits_of(&model.features, r);
                 }
-                for (n, v) in ["eax", "ebx", "ecx", "edx"].iter().zip(r.iter()) {
-                    if *v != 0 {
-                        let _ = write!(o, " {n}='0x{v:08x}'");
-                    }
-                }
-                o.push_str("/>\n");
             }
-            CpuidKey::Msr { index } => {
-                let _ = writeln!(o, "      <msr index='0x{index:08x}' edx='0x{:08x}' eax='0x{:08x}'/>", r[3], r[0]);
+            ancestor = Some(a);
+        }
+        if !m.signatures.is_empty() {
+            model.signatures = m.signatures.clone();
+        }
+        if let Some(v) = &m.vendor {
+            model.vendor = Some(self.vendor_index(v).ok_or_else(|| unknown("vendor", v))?);
+        }
+        self.read_model_features(m, &mut model, invalid, unknown)?;
+        // libvirt 11.3.0 `x86ModelParse`: a model with an ancestor and no signature, vendor or
+        // feature of its own is a version copy and becomes the ancestor's canonical model.
+        let changed = !m.signatures.is_empty() || m.vendor.is_some() || !m.features.is_empty();
+        if let (true, Some(a), false) = (v11, ancestor, changed) {
+            if let Some(c) = self.models[a].canonical {
+                return Err(invalid(
+                    m.at,
+                    format!(
+                        "Cannot set CPU model '{}' as canonical name of '{}' which is already an alias of '{}'",
+                        m.name, self.models[a].name, self.models[c].name
+                    ),
+                ));
+            }
+            model.copy_of = Some(a);
+        }
+        Ok(model)
+    }
+
+    /// The `<feature>` children of a model: removed, added (11.3.0) or part of its data.
+    fn read_model_features(
+        &self,
+        m: &RawModel,
+        model: &mut X86Model,
+        invalid: &dyn Fn(usize, String) -> MapError,
+        unknown: &dyn Fn(&'static str, &str) -> MapError,
+    ) -> Result<(), MapError> {
+        let v11 = self.version.at_least_11_3();
+        for f in &m.features {
+            let id = self.feature_id(&f.name).ok_or_else(|| unknown("feature", &f.name))?;
+            if yes_no(m, f, "removed", &f.removed, v11, invalid)? {
+                model.removed.push(id);
+            } else if v11 && yes_no(m, f, "added", &f.added, v11, invalid)? {
+                // libvirt 11.3.0: an added feature is recorded, not OR-ed into the data.
+                model.added.push(id);
+            } else {
+                model.features.insert(id);
             }
         }
+        Ok(())
     }
-    o.push_str("    </feature>\n");
-}
-
-/// One `<model>` of the map.
-fn format_x86_model(o: &mut String, x: &X86Map, m: &X86Model) {
-    let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
-    let onoff = |b: bool| if b { "on" } else { "off" };
-    // A version copy is written as libvirt writes it (its ancestor, its own check and decode,
-    // nothing else), so that a reload makes it the ancestor's canonical model again.
-    if let Some(a) = m.copy_of {
-        let _ = writeln!(o, "      <model name='{}'/>", esc(&x.models[a].name));
-    }
-    if m.compat_check {
-        o.push_str("      <check partial='compat'/>\n");
-    }
-    let _ = writeln!(o, "      <decode host='{}' guest='{}'/>", onoff(m.decode_host), onoff(m.decode_guest));
-    if m.copy_of.is_some() {
-        o.push_str("    </model>\n");
-        return;
-    }
-    for s in &m.signatures {
-        let _ = write!(o, "      <signature family='{}' model='{}'", s.family, s.model);
-        if let Some(st) = s.steppings {
-            let _ = write!(o, " stepping='{}'", format_steppings(st));
-        }
-        o.push_str("/>\n");
-    }
-    if let Some(v) = m.vendor {
-        let _ = writeln!(o, "      <vendor name='{}'/>", esc(&x.vendors[v].name));
-    }
-    for id in m.features.iter() {
-        let _ = writeln!(o, "      <feature name='{}'/>", esc(x.feature_name(id)));
-    }
-    for id in &m.removed {
-        let _ = writeln!(o, "      <feature name='{}' removed='yes'/>", esc(x.feature_name(*id)));
-    }
-    for id in &m.added {
-        let _ = writeln!(o, "      <feature name='{}' added='yes'/>", esc(x.feature_name(*id)));
-    }
-    o.push_str("    </model>\n");
-}
-
-/// The ppc64 `<arch>` element's opening and children: vendors, then models with their PVRs.
-fn format_ppc64(o: &mut String, p: &Ppc64Map) {
-    o.push_str("  <arch name='ppc64'>\n");
-    for v in &p.vendors {
-        let _ = writeln!(o, "    <vendor name='{}'/>", esc(v));
-    }
-    for m in &p.models {
-        let _ = writeln!(o, "    <model name='{}'>", esc(&m.name));
-        if let Some(v) = m.vendor {
-            let _ = writeln!(o, "      <vendor name='{}'/>", esc(&p.vendors[v]));
-        }
-        for pvr in &m.pvrs {
-            let _ = writeln!(o, "      <pvr value='0x{:08x}' mask='0x{:08x}'/>", pvr.value, pvr.mask);
-        }
-        o.push_str("    </model>\n");
-    }
-}
-
-fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    crate::xml::write::escape(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::map::write::format_steppings;
     #[test]
     fn steppings_roundtrip() {
         assert_eq!(parse_steppings("0-4"), Some(0b11111));

@@ -1,0 +1,281 @@
+//! `cargo xtask graph`: small rooms, no circles (issue 23.6). For every crate of the workspace,
+//! the file-level import graph of its library or binary sources (`src/`): file A uses file B when
+//! A names a path into B's module (`crate::b::…`, `super::b::…`, `self::b::…`, a `use` of them,
+//! or `b::…` for a child module `b` of A). `pub use` re-exports (a facade) and the `mod` lines
+//! are not uses; a file's `#[cfg(test)]` module (from that line on) is test code and not read.
+//! Fails on a circle (it prints each one) and on a non-test source file over [`MAX_LINES`] lines.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The longest a non-test source file may be.
+pub const MAX_LINES: usize = 700;
+
+/// Files allowed over [`MAX_LINES`] for now, each with why. Nothing else may be added here.
+const LONG_ALLOWED: [(&str, &str); 2] = [
+    // Issue 23.1/23.6: the lead splits the report document from its sections.
+    ("sim/src/report/model.rs", "issue 23: split by the lead (document vs sections)"),
+    // Issue 23.1: helper A edits it; the scenario-as-entry work splits it.
+    ("sim/src/scenarios/libvirt_upgrade.rs", "issue 23: split with the scenario-as-entry work"),
+];
+
+/// The graph of one crate: module path → file, and the edges between files.
+struct Crate {
+    files: BTreeMap<Vec<String>, PathBuf>,
+    edges: BTreeMap<PathBuf, BTreeSet<PathBuf>>,
+}
+
+/// The check over every member crate; `Err` lists the circles and the long files.
+pub fn check(root: &Path, members: &[PathBuf]) -> Result<(), String> {
+    let mut problems = Vec::new();
+    let mut files = 0;
+    for member in members {
+        let src = member.join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let krate = read_crate(&src)?;
+        files += krate.files.len();
+        for path in krate.files.values() {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let lines = code_part(&text).lines().count();
+            let rel = path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/");
+            if lines > MAX_LINES {
+                match LONG_ALLOWED.iter().find(|(f, _)| *f == rel) {
+                    Some((_, why)) => println!("graph: {rel}: {lines} lines, allowed for now ({why})"),
+                    None => problems.push(format!("{rel}: {lines} lines of non-test code (at most {MAX_LINES})")),
+                }
+            }
+        }
+        for circle in circles(&krate.edges) {
+            let names: Vec<String> =
+                circle.iter().map(|p| p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/")).collect();
+            problems.push(format!("import circle among: {}", names.join(", ")));
+        }
+    }
+    if problems.is_empty() {
+        println!("graph: {files} files of {} crates: no import circle, none over {MAX_LINES} lines", members.len());
+        Ok(())
+    } else {
+        Err(format!("{} problem(s):\n  {}", problems.len(), problems.join("\n  ")))
+    }
+}
+
+/// The text before the file's `#[cfg(test)]` module, if any.
+fn code_part(text: &str) -> &str {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim() == "#[cfg(test)]" && text[offset + line.len()..].trim_start().starts_with("mod ") {
+            return &text[..offset];
+        }
+        offset += line.len();
+    }
+    text
+}
+
+/// Every `.rs` file under `src/`, by module path, and the edges between them.
+fn read_crate(src: &Path) -> Result<Crate, String> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(src).expect("under src");
+                let mut module: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+                let last = module.pop().expect("a file name");
+                let stem = last.trim_end_matches(".rs");
+                if !(stem == "mod" || (module.is_empty() && (stem == "lib" || stem == "main"))) {
+                    module.push(stem.to_string());
+                }
+                // A binary's main.rs and a library's lib.rs are both the root; keep the first.
+                files.entry(module).or_insert(path);
+            }
+        }
+    }
+    let mut edges: BTreeMap<PathBuf, BTreeSet<PathBuf>> = BTreeMap::new();
+    for (module, path) in &files {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let used = edges.entry(path.clone()).or_default();
+        for target in uses(code_part(&text), module, &files) {
+            if &target != module {
+                used.insert(files[&target].clone());
+            }
+        }
+    }
+    Ok(Crate { files, edges })
+}
+
+/// The modules (keys of `files`) a file of module `module` names in paths.
+fn uses(text: &str, module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -> BTreeSet<Vec<String>> {
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.starts_with("//") || line.starts_with("pub use ") || line.starts_with("pub(crate) use ") {
+            continue;
+        }
+        let line = &without_strings(line);
+        let bytes = line.as_bytes();
+        for (i, _) in line.match_indices("::") {
+            // The path this `::` is in: identifiers and `::` back to its start (every `::` of a
+            // path finds the same start).
+            let mut start = i;
+            while start > 0 {
+                let b = bytes[start - 1];
+                if b.is_ascii_alphanumeric() || b == b'_' || b == b':' {
+                    start -= 1;
+                } else {
+                    break;
+                }
+            }
+            let rest = &line[start..];
+            let segments: Vec<&str> = rest
+                .split("::")
+                .map(|s| s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or(""))
+                .take_while(|s| !s.is_empty())
+                .collect();
+            if let Some(target) = resolve(&segments, module, files) {
+                out.insert(target);
+            }
+        }
+        // `use crate::{a, b::C}` and `use super::{a, b}`: each item of the group.
+        for prefix in ["crate::{", "super::{", "self::{"] {
+            if let Some(at) = line.find(prefix) {
+                let base = &line[at..at + prefix.len() - 3];
+                let group = &line[at + prefix.len()..];
+                for item in group.split([',', '}']).map(str::trim).filter(|s| !s.is_empty()) {
+                    let path = format!("{base}::{item}");
+                    let segments: Vec<&str> = path
+                        .split("::")
+                        .map(|s| s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or(""))
+                        .take_while(|s| !s.is_empty())
+                        .collect();
+                    if let Some(target) = resolve(&segments, module, files) {
+                        out.insert(target);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The line with the insides of its string literals blanked (a path in a string is not a use).
+fn without_strings(line: &str) -> String {
+    let (mut out, mut in_string, mut escaped) = (String::with_capacity(line.len()), false, false);
+    for c in line.chars() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            out.push(if in_string { ' ' } else { c });
+        } else {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The module a path names: `crate::`, `super::`, `self::` or a child module of `module`, to the
+/// longest prefix that is a module with a file.
+fn resolve(segments: &[&str], module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -> Option<Vec<String>> {
+    let (mut base, mut rest): (Vec<String>, &[&str]) = match segments.first()? {
+        &"crate" => (Vec::new(), &segments[1..]),
+        &"self" => (module.to_vec(), &segments[1..]),
+        &"super" => {
+            let mut base = module.to_vec();
+            let mut rest = segments;
+            while rest.first() == Some(&"super") {
+                base.pop()?;
+                rest = &rest[1..];
+            }
+            (base, rest)
+        }
+        first => {
+            let mut child = module.to_vec();
+            child.push(first.to_string());
+            if !files.contains_key(&child) {
+                return None;
+            }
+            (module.to_vec(), segments)
+        }
+    };
+    let mut best = files.contains_key(&base).then(|| base.clone());
+    while let Some((head, tail)) = rest.split_first() {
+        base.push(head.to_string());
+        rest = tail;
+        if files.contains_key(&base) {
+            best = Some(base.clone());
+        } else {
+            break;
+        }
+    }
+    best
+}
+
+/// Every circle of the graph, once each (its strongly connected components of two or more
+/// files, and files that use themselves are already excluded), as one cycle through it.
+fn circles(edges: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<Vec<PathBuf>> {
+    // Tarjan's strongly connected components.
+    struct State<'a> {
+        edges: &'a BTreeMap<PathBuf, BTreeSet<PathBuf>>,
+        index: BTreeMap<&'a PathBuf, usize>,
+        low: BTreeMap<&'a PathBuf, usize>,
+        stack: Vec<&'a PathBuf>,
+        on_stack: BTreeSet<&'a PathBuf>,
+        components: Vec<Vec<PathBuf>>,
+    }
+    fn visit<'a>(s: &mut State<'a>, v: &'a PathBuf) {
+        let i = s.index.len();
+        s.index.insert(v, i);
+        s.low.insert(v, i);
+        s.stack.push(v);
+        s.on_stack.insert(v);
+        for w in s.edges.get(v).into_iter().flatten() {
+            if !s.index.contains_key(w) {
+                visit(s, w);
+                let lw = s.low[w];
+                let lv = s.low.get_mut(v).expect("visited");
+                *lv = (*lv).min(lw);
+            } else if s.on_stack.contains(w) {
+                let iw = s.index[w];
+                let lv = s.low.get_mut(v).expect("visited");
+                *lv = (*lv).min(iw);
+            }
+        }
+        if s.low[v] == s.index[v] {
+            let mut component = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                s.on_stack.remove(w);
+                component.push(w.clone());
+                if w == v {
+                    break;
+                }
+            }
+            if component.len() > 1 {
+                component.sort();
+                s.components.push(component);
+            }
+        }
+    }
+    let mut s = State {
+        edges,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        components: Vec::new(),
+    };
+    for v in edges.keys() {
+        if !s.index.contains_key(v) {
+            visit(&mut s, v);
+        }
+    }
+    s.components
+}
