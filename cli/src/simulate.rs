@@ -250,13 +250,7 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
     };
     let report = result?;
     if args.format == Format::Json {
-        let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-        match report::write_json(&report, out) {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                return Err(CliError::new(format!("stdout: {e}")));
-            }
-            _ => {}
-        }
+        cpufleet_io::write_stdout(|out| report::write_json(&report, out))?;
     } else {
         print_stdout(&report::text(&report))?;
     }

@@ -13,7 +13,7 @@ mod releases;
 #[path = "support/inventory.rs"]
 mod support;
 
-use bin::{cpufleet, stderr, stdout};
+use bin::{cpufleet, reasons, stderr, stdout, version_hosts};
 use cpufleet_engine::LibvirtVersion;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -91,15 +91,6 @@ fn notes(r: &Value) -> Vec<String> {
     r["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
 }
 
-fn reasons(dir: &Value) -> Vec<(String, u64)> {
-    dir["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["reason"].as_str().unwrap().to_string(), r["refusals"].as_u64().unwrap()))
-        .collect()
-}
-
 #[test]
 fn mixed_inventory_runs_each_host_under_its_own_release() {
     let Some((p9, p11)) = packs() else { return };
@@ -111,13 +102,7 @@ fn mixed_inventory_runs_each_host_under_its_own_release() {
     let m = &r["mixed_fleet"];
     assert!(m.is_object(), "no mixed_fleet section: {all}");
     // Each host on its own release; h11-caps is left out (9.0.0 cannot read it), by name.
-    let versions: Vec<(String, u64)> = m["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| (v["libvirt"].as_str().unwrap().to_string(), v["hosts"].as_u64().unwrap()))
-        .collect();
-    assert_eq!(versions, [("9.0.0".to_string(), 4), ("11.3.0".to_string(), 3)], "{all}");
+    assert_eq!(version_hosts(m), [("9.0.0", 4), ("11.3.0", 3)], "{all}");
     let left = notes(&r).into_iter().find(|n| n.starts_with("MIXED FLEET leaves out")).expect(&all);
     assert!(
         left.contains("p11/h11-caps") && left.contains("Skylake-Server-v1") && left.contains("libvirt 9.0.0"),

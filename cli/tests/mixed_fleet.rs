@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[path = "support/bin.rs"]
 mod bin;
-use bin::{cpufleet, stderr, stdout, violated_invariants};
+use bin::{cpufleet, reasons, stderr, stdout, version_hosts, violated_invariants};
 
 /// One pool of 200 Skylake-SP hosts, half of them (drawn with the seed) on libvirt 11.3.0, the
 /// rest on the run's 9.0.0; the default guest configurations; migrations within the pool only.
@@ -40,25 +40,6 @@ fn run_spec(spec: &std::path::Path, extra: &[&str]) -> (Value, Output) {
     let o = cpufleet(&args);
     let v = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
     (v, o)
-}
-
-/// The mixed-fleet section's (release, hosts) list.
-fn version_hosts(m: &Value) -> Vec<(&str, u64)> {
-    m["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| (x["libvirt"].as_str().unwrap(), x["hosts"].as_u64().unwrap()))
-        .collect()
-}
-
-fn reasons(dir: &Value) -> Vec<(String, u64)> {
-    dir["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["reason"].as_str().unwrap().to_string(), r["refusals"].as_u64().unwrap()))
-        .collect()
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_MAX_INPUT: u64 = 1 << 30;
 
 /// A file or stream operation that failed: one line naming the file and the reason (the command
-/// line's `IoError` wraps it: exit code 2, that line on stderr).
+/// line's `CliError` wraps it: exit code 2, that line on stderr).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IoError {
     /// The line: `FILE: reason`, or the reason alone where no file is involved (stdout).
@@ -127,8 +127,14 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> IoResult<()> {
 
 /// Writes to stdout, treating a closed pipe as success.
 pub fn print_stdout(s: &str) -> IoResult<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+    write_stdout(|out| out.write_all(s.as_bytes()))
+}
+
+/// Writes to stdout through a buffer with `write` (output too large to build in memory first),
+/// then flushes; a closed pipe (`| head`) is not an error, as in [`print_stdout`].
+pub fn write_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> IoResult<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut out).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(IoError::new(format!("stdout: {e}"))),

@@ -130,13 +130,7 @@ fn uses(text: &str, module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -
                     break;
                 }
             }
-            let rest = &line[start..];
-            let segments: Vec<&str> = rest
-                .split("::")
-                .map(|s| s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or(""))
-                .take_while(|s| !s.is_empty())
-                .collect();
-            if let Some(target) = resolve(&segments, module, files) {
+            if let Some(target) = resolve(&segments(&line[start..]), module, files) {
                 out.insert(target);
             }
         }
@@ -146,13 +140,7 @@ fn uses(text: &str, module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -
                 let base = &line[at..at + prefix.len() - 3];
                 let group = &line[at + prefix.len()..];
                 for item in group.split([',', '}']).map(str::trim).filter(|s| !s.is_empty()) {
-                    let path = format!("{base}::{item}");
-                    let segments: Vec<&str> = path
-                        .split("::")
-                        .map(|s| s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or(""))
-                        .take_while(|s| !s.is_empty())
-                        .collect();
-                    if let Some(target) = resolve(&segments, module, files) {
+                    if let Some(target) = resolve(&segments(&format!("{base}::{item}")), module, files) {
                         out.insert(target);
                     }
                 }
@@ -278,4 +266,13 @@ fn circles(edges: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<Vec<PathBuf>> {
         }
     }
     s.components
+}
+
+/// The leading path segments of `path` (`crate::a::B::f(x)` → `crate`, `a`, `B`, `f`): each
+/// segment's identifier, up to the first that is not one.
+fn segments(path: &str) -> Vec<&str> {
+    path.split("::")
+        .map(|s| s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or(""))
+        .take_while(|s| !s.is_empty())
+        .collect()
 }

@@ -46,3 +46,23 @@ pub fn wrong_plurals(text: &str) -> Vec<&str> {
         })
         .collect()
 }
+
+/// A `simulate --format json` mixed-fleet section's (release, hosts) list.
+pub fn version_hosts(m: &serde_json::Value) -> Vec<(&str, u64)> {
+    m["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["libvirt"].as_str().unwrap(), x["hosts"].as_u64().unwrap()))
+        .collect()
+}
+
+/// A direction's (reason, refusals) list in a cross-release section.
+pub fn reasons(dir: &serde_json::Value) -> Vec<(String, u64)> {
+    dir["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["reason"].as_str().unwrap().to_string(), r["refusals"].as_u64().unwrap()))
+        .collect()
+}
