@@ -19,24 +19,36 @@ impl FeatureId {
     }
 }
 
-/// The width a set holding word index `word` needs: every word up to it. A set is exactly as wide
-/// as its highest word in use, so every operation runs over the words its operands use (libvirt
-/// 9.0.0's map, 212 features, needs at most 4 words; 11.3.0's, 364, at most 6; 12.9.0's, 400,
-/// at most 7; real hosts' sets under 11.3.0 reach 5, a CPU without forbidden features has an
-/// empty `forbid` set, 0 words) and never over words no operand uses.
+/// The width classes a set can be in, in words: every set operation runs over a fixed number of
+/// words (4, 8 or 16), chosen per call from the operands' classes. The ids of a map with `n`
+/// features all fit the class of `n`, so every set of libvirt 9.0.0's map (212 features) is
+/// handled four words at a time, exactly as before sets grew, and 11.3.0's (364) and 12.9.0's
+/// (400) eight at a time. Classes, not each set's exact width: with exact widths (0 to 16 words,
+/// each loop unrolled for its width) the prepared compare measured 1.28x slower on 9.0.0's map
+/// and 1.08x on 11.3.0's, as the width a call dispatches on then changes from set to set
+/// (`benches/README.md`, "Profile per phase (issue 24)").
+const CLASSES: [u8; 3] = [4, 8, 16];
+
+/// The smallest width class holding word index `word`.
 #[inline]
-fn width_for_word(word: usize) -> u8 {
-    word as u8 + 1
+fn class_for_word(word: usize) -> u8 {
+    if word < 4 {
+        4
+    } else if word < 8 {
+        8
+    } else {
+        16
+    }
 }
 
 /// A set of features: subset is `a & !b == 0`, intersection is `&`.
 ///
 /// Invariant: every word at or beyond `width` is zero, so two sets are equal, ordered and hashed
-/// by their words alone, whatever their widths (a removal leaves the width as it was).
+/// by their words alone, whatever their widths.
 #[derive(Clone, Copy)]
 pub struct FeatureSet {
     words: [u64; FEATURE_WORDS],
-    /// How many words are in use: every non-zero word is below it.
+    /// The width class (4, 8 or 16 words) covering every non-zero word.
     width: u8,
 }
 
@@ -83,22 +95,49 @@ impl std::fmt::Debug for FeatureSet {
     }
 }
 
-/// Runs `f` over the first `n` word pairs (`n` ≤ [`FEATURE_WORDS`]: one bounds check).
+/// Runs `$body` with the constant `$n` bound to the width class `$w` (4, 8 or 16 words), so that
+/// the loops in `$body` are unrolled for that width: the one place a class picks a width.
+macro_rules! by_class {
+    ($w:expr, $n:ident => $body:expr) => {
+        match $w {
+            4 => {
+                const $n: usize = 4;
+                $body
+            }
+            8 => {
+                const $n: usize = 8;
+                $body
+            }
+            _ => {
+                const $n: usize = 16;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `f` over the first `N` word pairs; `N` is a constant so each loop is unrolled.
 #[inline(always)]
-fn zip_n(n: usize, a: &mut [u64; FEATURE_WORDS], b: &[u64; FEATURE_WORDS], f: impl Fn(&mut u64, u64)) {
-    for (a, &b) in a[..n].iter_mut().zip(&b[..n]) {
-        f(a, b);
+fn zip_n<const N: usize>(a: &mut [u64; FEATURE_WORDS], b: &[u64; FEATURE_WORDS], f: impl Fn(&mut u64, u64)) {
+    let (a, b) = (&mut a[..N], &b[..N]);
+    for i in 0..N {
+        f(&mut a[i], b[i]);
     }
 }
 
-/// Whether `f` holds for every one of the first `n` word pairs; stops at the first that fails.
+/// Whether `f` holds for every one of the first `N` word pairs.
 #[inline(always)]
-fn all_n(n: usize, a: &[u64; FEATURE_WORDS], b: &[u64; FEATURE_WORDS], f: impl Fn(u64, u64) -> bool) -> bool {
-    a[..n].iter().zip(&b[..n]).all(|(&a, &b)| f(a, b))
+fn all_n<const N: usize>(a: &[u64; FEATURE_WORDS], b: &[u64; FEATURE_WORDS], f: impl Fn(u64, u64) -> bool) -> bool {
+    let (a, b) = (&a[..N], &b[..N]);
+    let mut ok = true;
+    for i in 0..N {
+        ok &= f(a[i], b[i]);
+    }
+    ok
 }
 
 impl FeatureSet {
-    pub const EMPTY: FeatureSet = FeatureSet { words: [0; FEATURE_WORDS], width: 0 };
+    pub const EMPTY: FeatureSet = FeatureSet { words: [0; FEATURE_WORDS], width: CLASSES[0] };
 
     pub const fn new() -> Self {
         Self::EMPTY
@@ -119,14 +158,14 @@ impl FeatureSet {
         for (i, &w) in words.iter().enumerate().take(FEATURE_WORDS) {
             if w != 0 {
                 s.words[i] = w;
-                s.width = s.width.max(width_for_word(i));
+                s.width = s.width.max(class_for_word(i));
             }
         }
         s
     }
 
-    /// The words in use (ids `64 * i + bit`): up to the highest word that held a member, trailing
-    /// words zero where members were removed.
+    /// The words in use (ids `64 * i + bit`): as many as the set's width class, trailing words
+    /// possibly zero.
     pub fn words(&self) -> &[u64] {
         &self.words[..self.width as usize]
     }
@@ -136,7 +175,7 @@ impl FeatureSet {
         let w = id.index() / 64;
         self.words[w] |= 1 << (id.index() % 64);
         if w >= self.width as usize {
-            self.width = width_for_word(w);
+            self.width = class_for_word(w);
         }
     }
 
@@ -161,13 +200,13 @@ impl FeatureSet {
     #[inline]
     pub fn is_subset(&self, other: &FeatureSet) -> bool {
         let f = |a: u64, b: u64| a & !b == 0;
-        all_n(self.width as usize, &self.words, &other.words, f)
+        by_class!(self.width, N => all_n::<N>(&self.words, &other.words, f))
     }
 
     #[inline]
     pub fn intersects(&self, other: &FeatureSet) -> bool {
         let f = |a: u64, b: u64| a & b == 0;
-        !all_n(self.width.min(other.width) as usize, &self.words, &other.words, f)
+        !by_class!(self.width.min(other.width), N => all_n::<N>(&self.words, &other.words, f))
     }
 
     #[inline]
@@ -191,12 +230,12 @@ impl FeatureSet {
         out
     }
 
-    /// Applies `f` to every word pair up to the wider of the two widths (words beyond a set's
-    /// width are zero, so this covers both).
+    /// Applies `f` to every word pair of the wider of the two classes (words beyond a set's width
+    /// are zero, so this covers both).
     #[inline(always)]
     fn zip_with(&mut self, other: &FeatureSet, f: impl Fn(&mut u64, u64)) {
         let w = self.width.max(other.width);
-        zip_n(w as usize, &mut self.words, &other.words, f);
+        by_class!(w, N => zip_n::<N>(&mut self.words, &other.words, f));
         self.width = w;
     }
 
@@ -214,11 +253,11 @@ impl FeatureSet {
     pub fn subtract(&mut self, other: &FeatureSet) {
         // Only self's words can be non-zero in the result.
         let f = |a: &mut u64, b: u64| *a &= !b;
-        zip_n(self.width as usize, &mut self.words, &other.words, f);
+        by_class!(self.width, N => zip_n::<N>(&mut self.words, &other.words, f));
     }
 
-    /// Computes `R` sets from `A` sets in one pass over the words of the widest operand: `f` gets
-    /// word `i` of every operand and returns word `i` of every result. For
+    /// Computes `R` sets from `A` sets in one pass over the words of the widest operand's width
+    /// class: `f` gets word `i` of every operand and returns word `i` of every result. For
     /// formulas over several sets this avoids a temporary set per step.
     #[inline(always)]
     pub fn zip_words<const A: usize, const R: usize>(
@@ -226,40 +265,38 @@ impl FeatureSet {
         f: impl Fn([u64; A]) -> [u64; R],
     ) -> [FeatureSet; R] {
         #[inline(always)]
-        fn run<const A: usize, const R: usize>(
-            n: usize,
+        fn run<const N: usize, const A: usize, const R: usize>(
             sets: &[&FeatureSet; A],
             f: &impl Fn([u64; A]) -> [u64; R],
             out: &mut [FeatureSet; R],
         ) {
-            for i in 0..n.min(FEATURE_WORDS) {
+            for i in 0..N {
                 let words = f(std::array::from_fn(|j| sets[j].words[i]));
                 for (o, w) in out.iter_mut().zip(words) {
                     o.words[i] = w;
                 }
             }
         }
-        let width = sets.iter().map(|s| s.width).max().unwrap_or(0);
+        let width = sets.iter().map(|s| s.width).max().unwrap_or(CLASSES[0]);
         let mut out = [FeatureSet { width, ..FeatureSet::EMPTY }; R];
-        run::<A, R>(width as usize, &sets, &f, &mut out);
+        by_class!(width, N => run::<N, A, R>(&sets, &f, &mut out));
         out
     }
 
     /// Whether each of `R` formulas over `A` sets has any member, in one pass over the words of
-    /// the widest operand and without building a set: `f` as for [`Self::zip_words`].
+    /// the widest operand's class and without building a set: `f` as for [`Self::zip_words`].
     #[inline(always)]
     pub fn any_words<const A: usize, const R: usize>(
         sets: [&FeatureSet; A],
         f: impl Fn([u64; A]) -> [u64; R],
     ) -> [bool; R] {
         #[inline(always)]
-        fn run<const A: usize, const R: usize>(
-            n: usize,
+        fn run<const N: usize, const A: usize, const R: usize>(
             sets: &[&FeatureSet; A],
             f: &impl Fn([u64; A]) -> [u64; R],
         ) -> [u64; R] {
             let mut acc = [0u64; R];
-            for i in 0..n.min(FEATURE_WORDS) {
+            for i in 0..N {
                 let words = f(std::array::from_fn(|j| sets[j].words[i]));
                 for (a, w) in acc.iter_mut().zip(words) {
                     *a |= w;
@@ -267,7 +304,7 @@ impl FeatureSet {
             }
             acc
         }
-        let acc = run::<A, R>(sets.iter().map(|s| s.width).max().unwrap_or(0) as usize, &sets, &f);
+        let acc = by_class!(sets.iter().map(|s| s.width).max().unwrap_or(CLASSES[0]), N => run::<N, A, R>(&sets, &f));
         acc.map(|w| w != 0)
     }
 
@@ -340,10 +377,10 @@ mod tests {
         assert!(FeatureSet::EMPTY.is_subset(&b));
     }
 
-    /// Sets of different widths: equality, order and hash see only the members, and every
+    /// Sets of different width classes: equality, order and hash see only the members, and every
     /// operation agrees with the same operation on plain id lists.
     #[test]
-    fn widths() {
+    fn width_classes() {
         use std::collections::hash_map::DefaultHasher;
         use std::hash::{Hash, Hasher};
         let ids = |s: &FeatureSet| s.iter().map(|i| i.0).collect::<Vec<_>>();
@@ -368,9 +405,8 @@ mod tests {
         assert!(a.intersects(&b) && !(a - b).intersects(&b));
         assert!((a & b).is_subset(&b) && !a.is_subset(&b) && !b.is_subset(&a));
         assert_eq!(FeatureSet::all(MAX_FEATURES).count(), 1024);
-        assert_eq!(FeatureSet::all(364).words().len(), 6);
-        assert_eq!(FeatureSet::all(400).words().len(), 7);
-        assert_eq!(FeatureSet::EMPTY.words().len(), 0);
+        assert_eq!(FeatureSet::all(364).words().len(), 8);
+        assert_eq!(FeatureSet::all(400).words().len(), 8);
         assert_eq!(FeatureSet::all(212).words().len(), 4);
         assert_eq!(FeatureSet::from_words(a.words()), a);
         assert!((a - a).is_empty());

@@ -1,7 +1,7 @@
-//! `FeatureSet` against a plain reference (a `BTreeSet` of ids) at every width a set can have:
-//! 0 to `FEATURE_WORDS` words in use (libvirt 9.0.0's map needs 4, 11.3.0's 6, 12.9.0's 7).
-//! Operands of different widths are paired on purpose, and members are removed again so that a
-//! set's width can exceed its highest member. Each property runs 256 cases (`PROPTEST_CASES`
+//! `FeatureSet` against a plain reference (a `BTreeSet` of ids) at every number of words in use,
+//! 0 to `FEATURE_WORDS` (libvirt 9.0.0's map needs 4, 11.3.0's 6, 12.9.0's 7), so across every
+//! width class (4, 8, 16 words) and its edges. Operands of different widths are paired on
+//! purpose, and members are removed again so that a set's width can exceed its highest member. Each property runs 256 cases (`PROPTEST_CASES`
 //! overrides).
 
 use cpufleet_engine::features::{FeatureId, FeatureSet, FEATURE_WORDS, MAX_FEATURES};
@@ -156,10 +156,11 @@ proptest! {
     }
 }
 
-/// The widths the maps in use need: `FeatureSet::all(n)` of each map's feature count.
+/// The width classes the maps in use get: `FeatureSet::all(n)` of each map's feature count (4, 8
+/// or 16 words).
 #[test]
 fn maps_widths() {
-    for (features, words) in [(0, 0), (1, 1), (212, 4), (256, 4), (257, 5), (364, 6), (400, 7), (MAX_FEATURES, 16)] {
+    for (features, words) in [(0, 4), (1, 4), (212, 4), (256, 4), (257, 8), (364, 8), (400, 8), (512, 8), (513, 16), (MAX_FEATURES, 16)] {
         let all = FeatureSet::all(features);
         assert_eq!(all.count(), features);
         assert_eq!(all.words().len(), words, "{features} features");
