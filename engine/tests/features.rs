@@ -160,7 +160,9 @@ proptest! {
 /// or 16 words).
 #[test]
 fn maps_widths() {
-    for (features, words) in [(0, 4), (1, 4), (212, 4), (256, 4), (257, 8), (364, 8), (400, 8), (512, 8), (513, 16), (MAX_FEATURES, 16)] {
+    for (features, words) in
+        [(0, 4), (1, 4), (212, 4), (256, 4), (257, 8), (364, 8), (400, 8), (512, 8), (513, 16), (MAX_FEATURES, 16)]
+    {
         let all = FeatureSet::all(features);
         assert_eq!(all.count(), features);
         assert_eq!(all.words().len(), words, "{features} features");
