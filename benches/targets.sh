@@ -6,7 +6,7 @@
 #     AGAINST=/path/to/old/cpufleet sh benches/targets.sh   # also: JSON identical to that build
 #
 # 1. prepared compare (`compare/libvirt-V/pair/policy_sets`, criterion, the three maps one after
-#    the other in one `cargo bench` run): 11.3.0's and 12.9.0's median within 1.25x of 9.0.0's;
+#    the other, three rounds): 11.3.0's and 12.9.0's best median within 1.25x of 9.0.0's;
 # 2. the 50,000-host baseline (`benches/compare_libvirt.py --hosts 50000`): >= 100x each
 #    libvirt's own, and cpufleet under 11.3.0 / 12.9.0 within 1.5x of its 9.0.0 run (needs
 #    python3-libvirt and the 11.3.0 / 12.9.0 oracles, benches/README.md "Set-up");
@@ -30,19 +30,24 @@ part() {
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 cargo build --release -p cpufleet || exit 1
 
-cargo bench -p cpufleet-benches --bench ops -- 'compare/' --warm-up-time 1 --measurement-time 3 >/dev/null || exit 1
+# Three rounds of the three maps; each map's best estimate over the rounds (load only adds time).
 part python3 - <<'PY'
-import json, sys
-def median(v):
-    with open(f"target/criterion/compare_libvirt-{v}/pair_policy_sets/new/estimates.json") as f:
-        return json.load(f)["median"]["point_estimate"]
-base = median("9.0.0")
+import json, subprocess, sys
+best = {}
+for _ in range(3):
+    subprocess.run(["cargo", "bench", "-q", "-p", "cpufleet-benches", "--bench", "ops", "--", "compare/.*/pair/policy_sets",
+                    "--warm-up-time", "1", "--measurement-time", "2"], check=True, stdout=subprocess.DEVNULL)
+    for v in ("9.0.0", "11.3.0", "12.9.0"):
+        with open(f"target/criterion/compare_libvirt-{v}/pair_policy_sets/new/estimates.json") as f:
+            t = json.load(f)["median"]["point_estimate"]
+        best[v] = min(best.get(v, t), t)
 bad = False
 for v in ("11.3.0", "12.9.0"):
-    r = median(v) / base
+    r = best[v] / best["9.0.0"]
     ok = r <= 1.25
     bad |= not ok
-    print(f"prepared compare {v} / 9.0.0 <= 1.25x: {median(v):.0f} ns / {base:.0f} ns = {r:.2f}x {'PASS' if ok else 'FAIL'}")
+    print(f"prepared compare {v} / 9.0.0 <= 1.25x: {best[v]:.0f} ns / {best['9.0.0']:.0f} ns per 40 pairs = {r:.2f}x "
+          f"{'PASS' if ok else 'FAIL'}")
 sys.exit(1 if bad else 0)
 PY
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
