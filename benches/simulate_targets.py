@@ -95,6 +95,9 @@ def main():
                 mb = max(m for _, m, _ in runs)
                 loads = "/".join(f"{ld:.1f}" for _, _, ld in runs)
                 line = f"{s} libvirt {r} [{label}: {binary}]: wall {wall:.2f} s, peak {mb:.1f} MB (load {loads})"
+                if label == "against":
+                    mine = min(w for w, _, _ in results[(s, r, "new")])
+                    line += f"  (new / against: {mine / wall:.2f}x wall)"
                 if label == "new" and s in TARGETS:
                     tw, tm = TARGETS[s]
                     ok = wall < tw and mb <= tm

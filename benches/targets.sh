@@ -18,12 +18,13 @@
 set -u
 cd "$(dirname "$0")/.."
 fail=0
-# Runs a part, prints its PASS/FAIL lines (all of its output when it has none), notes a failure.
+# Runs a part, prints its PASS/FAIL lines and the --against build's (all of its output when it has
+# none), notes a failure.
 part() {
     out=$(mktemp)
     "$@" >"$out" 2>&1
     rc=$?
-    grep -E 'PASS|FAIL' "$out" || cat "$out"
+    grep -E 'PASS|FAIL|\[against' "$out" || cat "$out"
     [ "$rc" -eq 0 ] || fail=1
     rm -f "$out"
 }
