@@ -24,8 +24,8 @@ impl FeatureId {
 /// features all fit the class of `n`, so every set of libvirt 9.0.0's map (212 features) is
 /// handled four words at a time, exactly as before sets grew, and 11.3.0's (364) and 12.9.0's
 /// (400) eight at a time. Classes, not each set's exact width: with exact widths (0 to 16 words,
-/// each loop unrolled for its width) the prepared compare measured 1.28x slower on 9.0.0's map
-/// and 1.08x on 11.3.0's, as the width a call dispatches on then changes from set to set
+/// each loop unrolled for its width) the prepared compare measured 1.28-1.30x slower on 9.0.0's map
+/// and 1.08-1.14x on 11.3.0's, as the width a call dispatches on then changes from set to set
 /// (`benches/README.md`, "Profile per phase (issue 24)").
 const CLASSES: [u8; 3] = [4, 8, 16];
 
