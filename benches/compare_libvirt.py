@@ -378,6 +378,26 @@ def main():
             line += f" {per[v][1]['seconds'] / per[versions[0]][1]['seconds']:.2f}x |"
         line += f" {lim['byte_pass_s']:.4f} | {lim['quick_xml_scan_s']:.4f} |"
         print(line)
+    # The targets (issues 10, 21, 24): each release >= 100x its libvirt, and within 1.5x of the
+    # first release's run (9.0.0), at 50,000 hosts and more; exit status 1 if one fails.
+    print()
+    failed = False
+    for hosts, _, _, _, per, _ in rows:
+        if hosts < 50000:
+            continue
+        for v in versions:
+            lv, cf = per[v]
+            ratio = lv["seconds"] / cf["seconds"]
+            ok = ratio >= 100
+            failed |= not ok
+            print(f"{hosts} hosts, libvirt {v}: cpufleet {ratio:.0f}x faster than libvirt (>= 100x): {'PASS' if ok else 'FAIL'}")
+        for v in versions[1:]:
+            r = per[v][1]["seconds"] / per[versions[0]][1]["seconds"]
+            ok = r <= 1.5
+            failed |= not ok
+            print(f"{hosts} hosts: cpufleet {v} / {versions[0]} = {r:.2f}x (<= 1.5x): {'PASS' if ok else 'FAIL'}")
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -284,10 +284,13 @@ pub fn run(sim: &Sim) -> PoolsReport {
             .and_then(|c| x86::model_from_cpu(map, c, Sel::All).ok())
             .map(|m| m.features)
             .unwrap_or_default();
-        // Feature counts per generation over the pool's hosts.
+        // Feature counts per generation over the pool's hosts, counted once per distinct host key
+        // (a key fixes the host's generation and its class) times the key's host count.
         let mut gens: Vec<(usize, u64, Vec<u64>)> = Vec::new();
-        for h in p.range() {
-            let g = fleet.profile_of(h);
+        let per_key = class_counts(fleet.keys.len(), &fleet.host_key[p.range()]);
+        for (k, &n) in per_key.iter().enumerate().filter(|&(_, &n)| n > 0) {
+            let (key, class) = &fleet.keys[k];
+            let g = key.profile as usize;
             let idx = match gens.iter().position(|x| x.0 == g) {
                 Some(i) => i,
                 None => {
@@ -295,9 +298,9 @@ pub fn run(sim: &Sim) -> PoolsReport {
                     gens.len() - 1
                 }
             };
-            gens[idx].1 += 1;
-            for id in fleet.classes.get(fleet.host_class[h]).qemu_mig.iter() {
-                gens[idx].2[id.index()] += 1;
+            gens[idx].1 += n;
+            for id in fleet.classes.get(*class).qemu_mig.iter() {
+                gens[idx].2[id.index()] += n;
             }
         }
         gens.sort_by_key(|g| (profiles.list[g.0].year, g.0));
