@@ -10,10 +10,11 @@
 //! `hypervisor-cpu-baseline`; one path for every format (`start_item`). `--view raw` keeps the
 //! raw host CPUs, with a warning naming the host-only features.
 
+use crate::args::{limits, Common, Format, Outcome, View};
 use crate::error::{CliError, CliResult};
 use crate::hypervisor::{command_line_names, load_hypervisor, HypervisorArgs};
 use crate::inputs::{self, first_cpu, op_error, CpuRef, Loaded};
-use crate::{json, limits, mapload, Common, Format, Outcome, View};
+use crate::{json, mapload};
 use clap::Args;
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::{ErrorCode, Hypervisor, LibvirtError, StartKind};

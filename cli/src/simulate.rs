@@ -1,9 +1,10 @@
 //! `cpufleet simulate` and `cpufleet fleet gen`: their arguments, and the glue that loads the map
 //! and the spec, runs the simulator (`cpufleet_sim`) and writes its reports.
 
+use crate::args::{Common, Format, Outcome};
 use crate::error::{CliError, CliResult};
+use crate::mapload;
 use crate::progress::Bar;
-use crate::{mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_io::{print_stdout, write_atomic};
@@ -454,7 +455,7 @@ fn release_reads(
     let opts = cpufleet_inventory::ReadOpts {
         keep_going: true,
         max_input_bytes: args.common.max_input_bytes,
-        limits: crate::limits(&args.common),
+        limits: crate::args::limits(&args.common),
     };
     need.into_iter()
         .map(|v| {
@@ -498,7 +499,7 @@ fn write_plan(dir: &Path, report: &Report, args: &SimulateArgs) -> CliResult<()>
                 d.baseline.cpu_xml.as_bytes(),
                 cpufleet_engine::xml::TypeHint::Guest,
                 map.version(),
-                crate::limits(&args.common),
+                crate::args::limits(&args.common),
             )
             .map_err(|e| CliError::file(&path, e))?;
             let cpu = doc.cpus.first().ok_or_else(|| CliError::file(&path, "no CPU definition found"))?;

@@ -1,8 +1,9 @@
 //! `cargo xtask graph`: small rooms, no circles (issue 23.6). For every crate of the workspace,
 //! the file-level import graph of its library or binary sources (`src/`): file A uses file B when
 //! A names a path into B's module (`crate::b::…`, `super::b::…`, `self::b::…`, a `use` of them,
-//! or `b::…` for a child module `b` of A). `pub use` re-exports (a facade) and the `mod` lines
-//! are not uses; a file's `#[cfg(test)]` module (from that line on) is test code and not read.
+//! or `b::…` for a child module `b` of A; of a group `crate::{b, c::D}` each item, not the
+//! group's base). `pub use` re-exports (a facade, also wrapped over several lines) and the `mod`
+//! lines are not uses; a file's `#[cfg(test)]` module (from that line on) is test code and not read.
 //! Fails on a circle (it prints each one) and on a non-test source file over [`MAX_LINES`] lines.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,7 +51,16 @@ pub fn check(root: &Path, members: &[PathBuf]) -> Result<(), String> {
         for circle in circles(&krate.edges) {
             let names: Vec<String> =
                 circle.iter().map(|p| p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/")).collect();
-            problems.push(format!("import circle among: {}", names.join(", ")));
+            // The uses inside the circle, so that whoever breaks it sees which lines to move.
+            let inside: Vec<String> = circle
+                .iter()
+                .flat_map(|from| krate.edges[from].iter().filter(|to| circle.contains(to)).map(move |to| (from, to)))
+                .map(|(from, to)| {
+                    let short = |p: &PathBuf| p.strip_prefix(&src).unwrap_or(p).to_string_lossy().replace('\\', "/");
+                    format!("{} -> {}", short(from), short(to))
+                })
+                .collect();
+            problems.push(format!("import circle among: {} (uses: {})", names.join(", "), inside.join(", ")));
         }
     }
     if problems.is_empty() {
@@ -111,9 +121,19 @@ fn read_crate(src: &Path) -> Result<Crate, String> {
 /// The modules (keys of `files`) a file of module `module` names in paths.
 fn uses(text: &str, module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -> BTreeSet<Vec<String>> {
     let mut out = BTreeSet::new();
+    // Inside a re-export that rustfmt wrapped over several lines (`pub use a::{\n  B,\n};`).
+    let mut in_reexport = false;
     for line in text.lines() {
         let line = line.trim_start();
-        if line.starts_with("//") || line.starts_with("pub use ") || line.starts_with("pub(crate) use ") {
+        if in_reexport {
+            in_reexport = !line.contains(';');
+            continue;
+        }
+        if line.starts_with("//") {
+            continue;
+        }
+        if line.starts_with("pub use ") || line.starts_with("pub(crate) use ") {
+            in_reexport = !line.contains(';');
             continue;
         }
         let line = &without_strings(line);
@@ -130,7 +150,12 @@ fn uses(text: &str, module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -
                     break;
                 }
             }
-            if let Some(target) = resolve(&segments(&line[start..]), module, files) {
+            let path = segments(&line[start..]);
+            // `crate::{` alone names no module: the group's items below say which it uses.
+            if matches!(path[..], ["crate" | "super" | "self"]) && line[i + 2..].starts_with('{') {
+                continue;
+            }
+            if let Some(target) = resolve(&path, module, files) {
                 out.insert(target);
             }
         }
@@ -140,7 +165,13 @@ fn uses(text: &str, module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -
                 let base = &line[at..at + prefix.len() - 3];
                 let group = &line[at + prefix.len()..];
                 for item in group.split([',', '}']).map(str::trim).filter(|s| !s.is_empty()) {
-                    if let Some(target) = resolve(&segments(&format!("{base}::{item}")), module, files) {
+                    // An item names something after the base (not the `;` after the group).
+                    let joined = format!("{base}::{item}");
+                    let path = segments(&joined);
+                    if path.len() < 2 {
+                        continue;
+                    }
+                    if let Some(target) = resolve(&path, module, files) {
                         out.insert(target);
                     }
                 }
