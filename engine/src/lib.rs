@@ -5,7 +5,7 @@
 //! operations ([`x86`], [`ppc64`], [`ops`]) → values → bytes ([`xml::write`]).
 #![forbid(unsafe_code)]
 
-pub mod arch;
+mod arch;
 pub mod closed;
 pub mod cpu;
 pub mod cpuid;
@@ -13,10 +13,10 @@ pub mod domain;
 pub mod error;
 pub mod features;
 pub mod hypervisor;
-pub mod intern;
+mod intern;
 pub mod map;
 pub mod ops;
-pub mod ppc64;
+mod ppc64;
 pub mod scan;
 pub mod suggest;
 pub mod version;

@@ -10,7 +10,7 @@ pub mod fleet;
 pub mod guest;
 pub mod html;
 pub mod kvm_view;
-pub mod profiles;
+mod profiles;
 pub mod progress;
 pub mod real;
 pub mod report;
@@ -19,7 +19,7 @@ pub mod rng;
 pub mod scenarios;
 pub mod spec;
 pub mod swarm;
-pub mod versions;
+mod versions;
 
 use cpufleet_engine::CpuMap;
 pub use error::{SimError, SimResult};
