@@ -81,8 +81,8 @@ pub struct SimulateArgs {
     #[arg(long = "plan-output", visible_alias = "plan-out", value_name = "DIR")]
     pub plan_out: Option<PathBuf>,
     /// With --plan-output: also write each domain's CPU in this guest format as
-    /// DIR/domain-N.FORMAT (qemu-cpu, kubevirt-cpu, nova, proxmox; see `cpufleet export`).
-    #[arg(long, value_name = "FORMAT", value_parser = crate::closed::parser::<cpufleet_export::ExportFormat>(), requires = "plan_out")]
+    /// DIR/domain-N.FORMAT (the help lists the guest formats: `export_help`).
+    #[arg(long, value_name = "FORMAT", value_parser = crate::closed::parser::<cpufleet_export::ExportFormat>(), requires = "plan_out", help = export_help())]
     pub export: Option<cpufleet_export::ExportFormat>,
     /// Swarm testing: run N members (seeds SEED, SEED+1, …), each over its own variant of the
     /// spec drawn from its seed (host variation, guest and generation mixes; 400 hosts), with
@@ -238,8 +238,9 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
     if let Some(f) = args.export {
         if f.takes() != cpufleet_export::Takes::GuestCpu {
             return Err(CliError::new(format!(
-                "--export {}: a per-host format; a plan domain's CPU is a guest CPU (qemu-cpu, kubevirt-cpu, nova, proxmox)",
-                f.as_str()
+                "--export {}: a per-host format; a plan domain's CPU is a guest CPU ({})",
+                f.as_str(),
+                crate::export::format_list(cpufleet_export::Takes::GuestCpu)
             )));
         }
     }
@@ -546,4 +547,12 @@ pub fn run_fleet(cmd: FleetCmd) -> CliResult<Outcome> {
         }
         FleetCmd::Show(args) => crate::inventory::run_show(&args),
     }
+}
+
+/// `--export`'s help: the guest formats, from `ExportFormat`.
+fn export_help() -> String {
+    format!(
+        "With --plan-output: also write each domain's CPU in this guest format as DIR/domain-N.FORMAT ({}; see `cpufleet export`)",
+        crate::export::format_list(cpufleet_export::Takes::GuestCpu)
+    )
 }

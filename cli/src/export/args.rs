@@ -2,16 +2,15 @@
 
 use crate::args::{Common, Format, View};
 use clap::Args;
-use cpufleet_export::ExportFormat;
+use cpufleet_export::{ExportFormat, Takes};
 use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct ExportArgs {
     #[command(flatten)]
     pub common: Common,
-    /// What to write: qemu-cpu, kubevirt-cpu, nova, proxmox (a guest CPU each); kubevirt-labels,
-    /// nova-traits (per host CPU).
-    #[arg(value_name = "FORMAT", value_parser = crate::closed::parser::<ExportFormat>())]
+    /// What to write (the help lists the formats from `ExportFormat`: `format_help`).
+    #[arg(value_name = "FORMAT", value_parser = crate::closed::parser::<ExportFormat>(), help = format_help())]
     pub target: ExportFormat,
     /// Text (what the consuming project reads) or JSON.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -59,4 +58,19 @@ pub struct ExportArgs {
     /// lscpu text (host CPUs).
     #[arg(value_name = "INPUT", required_unless_present = "inventory")]
     pub inputs: Vec<PathBuf>,
+}
+
+/// The formats that take `takes` (a guest CPU, or a host CPU each), as a help list: `a, b or c`.
+pub fn format_list(takes: Takes) -> String {
+    let names: Vec<&str> = ExportFormat::ALL.iter().filter(|f| f.takes() == takes).map(|f| f.as_str()).collect();
+    crate::closed::list(&names, "or")
+}
+
+/// `FORMAT`'s help: every format, by what it takes.
+fn format_help() -> String {
+    format!(
+        "What to write: {} (a guest CPU each); {} (per host CPU)",
+        format_list(Takes::GuestCpu),
+        format_list(Takes::HostCpu)
+    )
 }

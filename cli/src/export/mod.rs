@@ -18,7 +18,7 @@ mod item;
 mod read;
 mod write;
 
-pub use args::ExportArgs;
+pub use args::{format_list, ExportArgs};
 
 use crate::args::{Outcome, View};
 use crate::error::{CliError, CliResult};
