@@ -2,7 +2,7 @@
 //! no I/O. The version is a value carried by the map ([`CpuMap::version`]).
 //!
 //! Data flows one way: bytes → parsed values ([`CpuMap`], [`CpuDef`], [`CpuidData`]) →
-//! operations ([`x86`], [`ppc64`], [`ops`]) → values → bytes ([`xml::write`]).
+//! operations ([`x86`], `ppc64`, [`ops`]) → values → bytes ([`xml::write`]).
 #![forbid(unsafe_code)]
 
 mod arch;

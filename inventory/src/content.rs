@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// How an inventory is read.
 #[derive(Clone, Copy, Debug)]
 pub struct ReadOpts {
-    /// Skip bad files (each recorded in [`Inventory::skipped`]) instead of failing on the first.
+    /// Skip bad files (each recorded in [`crate::Inventory::skipped`]) instead of failing on the first.
     pub keep_going: bool,
     /// Largest file read, in bytes (`--max-input-bytes`).
     pub max_input_bytes: u64,
@@ -32,7 +32,7 @@ impl Default for ReadOpts {
     }
 }
 
-/// Index of a distinct host CPU in [`Inventory::cpus`].
+/// Index of a distinct host CPU in [`crate::Inventory::cpus`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CpuId(pub u32);
 

@@ -7,7 +7,7 @@ use cpufleet_io::ReadError;
 use std::fmt;
 use std::path::PathBuf;
 
-/// A file skipped under [`ReadOpts::keep_going`].
+/// A file skipped under [`crate::ReadOpts::keep_going`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skipped {
     pub path: PathBuf,

@@ -19,7 +19,7 @@ pub mod rng;
 pub mod scenarios;
 pub mod spec;
 pub mod swarm;
-mod versions;
+pub mod versions;
 
 use cpufleet_engine::CpuMap;
 pub use error::{SimError, SimResult};

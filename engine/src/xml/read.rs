@@ -1,5 +1,5 @@
 //! Reading one `<cpu>` element (`virCPUDefParseXML`) as the release it is read for does, with
-//! the type hint and the spans the documents of [`super::document`] need.
+//! the type hint and the spans the documents ([`super::read_cpu_document`]) need.
 
 use super::attr::{invalid, required};
 use super::cursor::{Cursor, Elem, Limits};
