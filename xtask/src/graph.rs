@@ -325,3 +325,43 @@ fn segments(path: &str) -> Vec<&str> {
         .take_while(|s| !s.is_empty())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crate of modules `a`, `b` and the root, as `uses` sees it.
+    fn files() -> BTreeMap<Vec<String>, PathBuf> {
+        [(vec![], "lib.rs"), (vec!["a".to_string()], "a.rs"), (vec!["b".to_string()], "b.rs")]
+            .into_iter()
+            .map(|(m, f)| (m, PathBuf::from(f)))
+            .collect()
+    }
+
+    fn used(text: &str, module: &[&str]) -> Vec<Vec<String>> {
+        let module: Vec<String> = module.iter().map(|s| s.to_string()).collect();
+        uses(text, &module, &files()).into_iter().collect()
+    }
+
+    #[test]
+    fn a_group_uses_its_items_not_its_base() {
+        let m = |s: &str| vec![s.to_string()];
+        // `crate::{a, b}` names a and b, not the root.
+        assert_eq!(used("use crate::{a, b};", &["a"]), vec![m("a"), m("b")]);
+        // An item the root defines is a use of the root.
+        assert_eq!(used("use crate::{b::X, Root};", &["a"]), vec![vec![], m("b")]);
+        // A plain path into a module.
+        assert_eq!(used("let x = crate::b::f();", &["a"]), vec![m("b")]);
+        assert_eq!(used("use super::b::X;", &["a"]), vec![m("b")]);
+    }
+
+    #[test]
+    fn re_exports_are_not_uses_even_when_wrapped() {
+        assert!(used("pub use a::X;", &[]).is_empty());
+        assert!(used("pub use a::{\n    X,\n    Y,\n};", &[]).is_empty());
+        // The line after a wrapped re-export is read again.
+        assert_eq!(used("pub use a::{\n    X,\n};\nuse b::Y;", &[]), vec![vec!["b".to_string()]]);
+        // A comment is not a use, and does not start a re-export.
+        assert_eq!(used("// see a::X\nuse b::Y;", &[]), vec![vec!["b".to_string()]]);
+    }
+}
