@@ -3,9 +3,9 @@
 //! host was collected, 1 when some failed (listed), 2 on bad arguments (before any host is
 //! contacted).
 
+use crate::args::Outcome;
 use crate::error::{CliError, CliResult};
 use crate::progress::Bar;
-use crate::Outcome;
 use clap::Args;
 use cpufleet_collect::{collect, parse_hosts, prepare_dir, target_of_uri, HostReport, Options, Outcome as HostOutcome};
 use cpufleet_io::{print_stdout, read_file};

@@ -10,8 +10,9 @@
 //! model or feature, unreadable or malformed files, an unsupported hypervisor), where virsh
 //! says 1.
 
+use crate::args::{limits, Common, Format, Outcome};
 use crate::error::{CliError, CliResult};
-use crate::{inputs, json, limits, mapload, Common, Format, Outcome};
+use crate::{inputs, json, mapload};
 use clap::Args;
 use cpufleet_engine::hypervisor::{
     host_input_warning, to_qemu, Accel, ErrorCode, HvComparison, Hypervisor, LibvirtError, NeedsCache, StartKind,

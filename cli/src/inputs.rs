@@ -2,8 +2,8 @@
 //! files, directories, `-`), read with the bounded reads of cpufleet-io, parsed once; and the
 //! errors about them, located in the file they come from.
 
+use crate::args::{limits, Common};
 use crate::error::{CliError, CliResult};
-use crate::{limits, Common};
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::ops::Arch;
 use cpufleet_engine::suggest::closest;

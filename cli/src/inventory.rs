@@ -2,8 +2,9 @@
 //! and summarises it per pool: hosts, distinct CPUs, host CPU models with counts, vendors,
 //! guests and skipped files.
 
+use crate::args::{limits, Common, Format, Outcome};
 use crate::error::{CliError, CliResult};
-use crate::{limits, mapload, Common, Format, Outcome};
+use crate::mapload;
 use clap::Args;
 use cpufleet_inventory::{Inventory, ReadOpts};
 use cpufleet_io::print_stdout;

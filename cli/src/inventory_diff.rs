@@ -7,9 +7,10 @@
 //! both inventories. Under the release every host's metadata names, when that is one (as
 //! `simulate --inventory`), else `--libvirt`. Exit 0: no change, 1: changes, 2: bad input.
 
+use crate::args::{Common, Format, Outcome};
 use crate::commands::start_on;
 use crate::error::CliResult;
-use crate::{json, mapload, Common, Format, Outcome};
+use crate::{json, mapload};
 use clap::{Args, Subcommand};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::Verdict;

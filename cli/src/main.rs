@@ -7,6 +7,7 @@
 // names such as <cpu> stay plain there, so rustdoc must not read them as HTML.
 #![allow(rustdoc::invalid_html_tags)]
 
+mod args;
 mod cli;
 mod closed;
 mod collect;
@@ -22,8 +23,6 @@ mod json;
 mod mapload;
 mod progress;
 mod simulate;
-
-pub use cli::{limits, Common, Driver, Format, Outcome, View};
 
 fn main() -> std::process::ExitCode {
     cli::main()

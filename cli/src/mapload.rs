@@ -2,8 +2,8 @@
 //! directory (`--cpu-map DIR`), read under the chosen version's rules or, without `--libvirt`,
 //! the version whose map it is.
 
+use crate::args::Common;
 use crate::error::{CliError, CliResult};
-use crate::Common;
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_io::read_file;
 use std::collections::HashMap;

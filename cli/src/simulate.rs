@@ -1,9 +1,10 @@
 //! `cpufleet simulate` and `cpufleet fleet gen`: their arguments, and the glue that loads the map
 //! and the spec, runs the simulator (`cpufleet_sim`) and writes its reports.
 
+use crate::args::{Common, Format, Outcome};
 use crate::error::{CliError, CliResult};
+use crate::mapload;
 use crate::progress::Bar;
-use crate::{mapload, Common, Format, Outcome};
 use clap::{Args, Subcommand};
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_io::{print_stdout, write_atomic};
@@ -80,8 +81,8 @@ pub struct SimulateArgs {
     #[arg(long = "plan-output", visible_alias = "plan-out", value_name = "DIR")]
     pub plan_out: Option<PathBuf>,
     /// With --plan-output: also write each domain's CPU in this guest format as
-    /// DIR/domain-N.FORMAT (qemu-cpu, kubevirt-cpu, nova, proxmox; see `cpufleet export`).
-    #[arg(long, value_name = "FORMAT", value_parser = crate::closed::parser::<cpufleet_export::ExportFormat>(), requires = "plan_out")]
+    /// DIR/domain-N.FORMAT (the help lists the guest formats: `export_help`).
+    #[arg(long, value_name = "FORMAT", value_parser = crate::closed::parser::<cpufleet_export::ExportFormat>(), requires = "plan_out", help = export_help())]
     pub export: Option<cpufleet_export::ExportFormat>,
     /// Swarm testing: run N members (seeds SEED, SEED+1, …), each over its own variant of the
     /// spec drawn from its seed (host variation, guest and generation mixes; 400 hosts), with
@@ -237,8 +238,9 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
     if let Some(f) = args.export {
         if f.takes() != cpufleet_export::Takes::GuestCpu {
             return Err(CliError::new(format!(
-                "--export {}: a per-host format; a plan domain's CPU is a guest CPU (qemu-cpu, kubevirt-cpu, nova, proxmox)",
-                f.as_str()
+                "--export {}: a per-host format; a plan domain's CPU is a guest CPU ({})",
+                f.as_str(),
+                crate::export::format_list(cpufleet_export::Takes::GuestCpu)
             )));
         }
     }
@@ -454,7 +456,7 @@ fn release_reads(
     let opts = cpufleet_inventory::ReadOpts {
         keep_going: true,
         max_input_bytes: args.common.max_input_bytes,
-        limits: crate::limits(&args.common),
+        limits: crate::args::limits(&args.common),
     };
     need.into_iter()
         .map(|v| {
@@ -498,7 +500,7 @@ fn write_plan(dir: &Path, report: &Report, args: &SimulateArgs) -> CliResult<()>
                 d.baseline.cpu_xml.as_bytes(),
                 cpufleet_engine::xml::TypeHint::Guest,
                 map.version(),
-                crate::limits(&args.common),
+                crate::args::limits(&args.common),
             )
             .map_err(|e| CliError::file(&path, e))?;
             let cpu = doc.cpus.first().ok_or_else(|| CliError::file(&path, "no CPU definition found"))?;
@@ -545,4 +547,12 @@ pub fn run_fleet(cmd: FleetCmd) -> CliResult<Outcome> {
         }
         FleetCmd::Show(args) => crate::inventory::run_show(&args),
     }
+}
+
+/// `--export`'s help: the guest formats, from `ExportFormat`.
+fn export_help() -> String {
+    format!(
+        "With --plan-output: also write each domain's CPU in this guest format as DIR/domain-N.FORMAT ({}; see `cpufleet export`)",
+        crate::export::format_list(cpufleet_export::Takes::GuestCpu)
+    )
 }

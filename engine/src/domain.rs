@@ -29,75 +29,33 @@ impl HypervMode {
     }
 }
 
-/// A Hyper-V enlightenment (`virDomainHyperv`), in libvirt's enum order: the order of the
-/// `-cpu` properties and of the dependency checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum HypervFeature {
-    Relaxed,
-    Vapic,
-    Spinlocks,
-    Vpindex,
-    Runtime,
-    Synic,
-    Stimer,
-    Reset,
-    VendorId,
-    Frequencies,
-    Reenlightenment,
-    Tlbflush,
-    Ipi,
-    Evmcs,
-    Avic,
-    EmsrBitmap,
-    XmmInput,
+crate::closed_set! {
+    /// A Hyper-V enlightenment (`virDomainHyperv`), in libvirt's enum order: the order of the
+    /// `-cpu` properties and of the dependency checks. Its name is the element name
+    /// (`virDomainHypervTypeToString`); [`HypervFeature::parse_for`] knows which release reads it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum HypervFeature: "Hyper-V enlightenment" {
+        Relaxed = "relaxed",
+        Vapic = "vapic",
+        Spinlocks = "spinlocks",
+        Vpindex = "vpindex",
+        Runtime = "runtime",
+        Synic = "synic",
+        Stimer = "stimer",
+        Reset = "reset",
+        VendorId = "vendor_id",
+        Frequencies = "frequencies",
+        Reenlightenment = "reenlightenment",
+        Tlbflush = "tlbflush",
+        Ipi = "ipi",
+        Evmcs = "evmcs",
+        Avic = "avic",
+        EmsrBitmap = "emsr_bitmap",
+        XmmInput = "xmm_input",
+    }
 }
 
 impl HypervFeature {
-    /// Every enlightenment, in enum order.
-    pub const ALL: [HypervFeature; 17] = [
-        HypervFeature::Relaxed,
-        HypervFeature::Vapic,
-        HypervFeature::Spinlocks,
-        HypervFeature::Vpindex,
-        HypervFeature::Runtime,
-        HypervFeature::Synic,
-        HypervFeature::Stimer,
-        HypervFeature::Reset,
-        HypervFeature::VendorId,
-        HypervFeature::Frequencies,
-        HypervFeature::Reenlightenment,
-        HypervFeature::Tlbflush,
-        HypervFeature::Ipi,
-        HypervFeature::Evmcs,
-        HypervFeature::Avic,
-        HypervFeature::EmsrBitmap,
-        HypervFeature::XmmInput,
-    ];
-
-    /// The element name (`virDomainHypervTypeToString`).
-    pub fn as_str(self) -> &'static str {
-        use HypervFeature::*;
-        match self {
-            Relaxed => "relaxed",
-            Vapic => "vapic",
-            Spinlocks => "spinlocks",
-            Vpindex => "vpindex",
-            Runtime => "runtime",
-            Synic => "synic",
-            Stimer => "stimer",
-            Reset => "reset",
-            VendorId => "vendor_id",
-            Frequencies => "frequencies",
-            Reenlightenment => "reenlightenment",
-            Tlbflush => "tlbflush",
-            Ipi => "ipi",
-            Evmcs => "evmcs",
-            Avic => "avic",
-            EmsrBitmap => "emsr_bitmap",
-            XmmInput => "xmm_input",
-        }
-    }
-
     /// The first release whose parser knows it: `emsr_bitmap` and `xmm_input` came after 9.0.0
     /// (9.0.0 says "unsupported HyperV Enlightenment feature: xmm_input").
     pub fn since(self) -> LibvirtVersion {
@@ -108,8 +66,8 @@ impl HypervFeature {
     }
 
     /// The element named `s`, if release `version` knows it.
-    pub fn parse(s: &str, version: LibvirtVersion) -> Option<HypervFeature> {
-        HypervFeature::ALL.into_iter().find(|f| f.as_str() == s && f.since() <= version)
+    pub fn parse_for(s: &str, version: LibvirtVersion) -> Option<HypervFeature> {
+        HypervFeature::parse(s).filter(|f| f.since() <= version)
     }
 }
 
@@ -151,37 +109,16 @@ impl Hyperv {
     }
 }
 
-/// A KVM feature of `<features><kvm>` (`virDomainKVM`), in libvirt's enum order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KvmFeature {
-    Hidden,
-    HintDedicated,
-    PollControl,
-    PvIpi,
-    DirtyRing,
-}
-
-impl KvmFeature {
-    pub const ALL: [KvmFeature; 5] = [
-        KvmFeature::Hidden,
-        KvmFeature::HintDedicated,
-        KvmFeature::PollControl,
-        KvmFeature::PvIpi,
-        KvmFeature::DirtyRing,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KvmFeature::Hidden => "hidden",
-            KvmFeature::HintDedicated => "hint-dedicated",
-            KvmFeature::PollControl => "poll-control",
-            KvmFeature::PvIpi => "pv-ipi",
-            KvmFeature::DirtyRing => "dirty-ring",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<KvmFeature> {
-        KvmFeature::ALL.into_iter().find(|f| f.as_str() == s)
+crate::closed_set! {
+    /// A KVM feature of `<features><kvm>` (`virDomainKVM`), in libvirt's enum order; its name is
+    /// the element name.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum KvmFeature: "KVM feature" {
+        Hidden = "hidden",
+        HintDedicated = "hint-dedicated",
+        PollControl = "poll-control",
+        PvIpi = "pv-ipi",
+        DirtyRing = "dirty-ring",
     }
 }
 

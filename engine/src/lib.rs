@@ -2,10 +2,10 @@
 //! no I/O. The version is a value carried by the map ([`CpuMap::version`]).
 //!
 //! Data flows one way: bytes → parsed values ([`CpuMap`], [`CpuDef`], [`CpuidData`]) →
-//! operations ([`x86`], [`ppc64`], [`ops`]) → values → bytes ([`xml::write`]).
+//! operations ([`x86`], `ppc64`, [`ops`]) → values → bytes ([`xml::write`]).
 #![forbid(unsafe_code)]
 
-pub mod arch;
+mod arch;
 pub mod closed;
 pub mod cpu;
 pub mod cpuid;
@@ -13,10 +13,10 @@ pub mod domain;
 pub mod error;
 pub mod features;
 pub mod hypervisor;
-pub mod intern;
+mod intern;
 pub mod map;
 pub mod ops;
-pub mod ppc64;
+mod ppc64;
 pub mod scan;
 pub mod suggest;
 pub mod version;

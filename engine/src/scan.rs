@@ -1,5 +1,5 @@
 //! The host scanner: a zero-allocation reader for host `<cpu>` elements with interned names
-//! ([`crate::intern::NameTable`]), feeding [`BaselineInput`] (and from there
+//! (`intern::NameTable`), feeding [`BaselineInput`] (and from there
 //! [`crate::x86::BaselineAcc`]). The streaming baseline (`cpufleet-stream`) reads each distinct
 //! element of a pool with it, and falls back to the full reader where it does not answer.
 //!

@@ -1,6 +1,6 @@
 //! The export crate's one error type.
 
-use crate::names::Vocabulary;
+use crate::vocabulary::Vocabulary;
 use cpufleet_engine::{CpuError, CpuType, Pos, XmlError};
 use std::fmt;
 

@@ -17,8 +17,8 @@
 //! - `cpu-timer.node.kubevirt.io/tsc-frequency` (the frequency) and `…/tsc-scalable` when the host
 //!   CPU has a TSC counter (capabilities documents).
 
+use crate::answer::Export;
 use crate::error::ExportError;
-use crate::Export;
 use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::xml::{self, Limits, ModelListEntry, TypeHint};
 use cpufleet_engine::{ops, CpuDef, CpuMap, CpuMatch, CpuMode, CpuType, Policy};
@@ -108,7 +108,7 @@ impl HostCpuFacts {
                     "{e}: cpu-feature labels come from the host-model CPU expanded by the CPU map \
                      (the node-labeller asks virsh hypervisor-cpu-baseline --features)"
                 ));
-                crate::enabled_features(map, &host_model)?
+                crate::answer::enabled_features(map, &host_model)?
             }
         };
         let (known_models, usable_models) = model_lists(models);
@@ -139,7 +139,7 @@ impl HostCpuFacts {
             }
             known_models.push(m.name.clone());
         }
-        let supported_features = crate::enabled_features(map, &host_model)?;
+        let supported_features = crate::answer::enabled_features(map, &host_model)?;
         let tsc = host.tsc.map(|t| (t.frequency, t.scaling == Some(true)));
         Ok(HostCpuFacts { host_model, usable_models, known_models, supported_features, tsc })
     }

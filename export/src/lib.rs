@@ -12,6 +12,7 @@
 //! [`export`] is the entry point for one CPU in one [`ExportFormat`].
 #![forbid(unsafe_code)]
 
+mod answer;
 pub mod cpuinfo;
 pub mod error;
 pub mod kubevirt;
@@ -19,10 +20,13 @@ pub mod names;
 pub mod nova;
 pub mod proxmox;
 pub mod qemu;
+mod vocabulary;
 
+pub use answer::{enabled_features, Export};
 use cpufleet_engine::{CpuDef, CpuMap, CpuType};
 pub use error::ExportError;
-pub use names::{NameTable, NameTables, Vocabulary};
+pub use names::{NameTable, NameTables};
+pub use vocabulary::Vocabulary;
 
 cpufleet_engine::closed_set! {
     /// An export target (`cpufleet export FORMAT`). Formats are split by what they describe: the
@@ -59,15 +63,6 @@ impl ExportFormat {
             _ => Takes::GuestCpu,
         }
     }
-}
-
-/// One export of one CPU: the text an operator pastes, the same as a JSON object, and warnings
-/// (what the target cannot express).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Export {
-    pub text: String,
-    pub json: serde_json::Value,
-    pub warnings: Vec<String>,
 }
 
 /// The export of one CPU named `name` in `format`. Guest formats ([`Takes::GuestCpu`]) take a
@@ -119,24 +114,4 @@ pub fn export(
             Ok(Export { text: e.conf(), json: e.json(), warnings: e.warnings.clone() })
         }
     }
-}
-
-/// The features `cpu` enables once expanded to its full list (`virsh cpu-baseline --features`):
-/// its model's features and the listed ones with policy force or require (host CPUs' features
-/// count as require), in the expanded order.
-pub fn enabled_features(map: &CpuMap, cpu: &CpuDef) -> Result<Vec<String>, ExportError> {
-    use cpufleet_engine::ops::{self, Arch};
-    use cpufleet_engine::Policy;
-    let mut full = cpu.clone();
-    if full.mode != cpufleet_engine::CpuMode::Custom {
-        full.mode = cpufleet_engine::CpuMode::Custom;
-    }
-    let arch = Arch::of_cpu(map, &full)?;
-    ops::expand_features(map, arch, &mut full)?;
-    Ok(full
-        .features
-        .into_iter()
-        .filter(|f| matches!(f.effective_policy(), Policy::Force | Policy::Require))
-        .map(|f| f.name)
-        .collect())
 }

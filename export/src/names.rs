@@ -3,37 +3,8 @@
 //! names comma-separated, `#` comments). How each was made and checked: `data/names/README.md`.
 
 use crate::error::ExportError;
+use crate::vocabulary::Vocabulary;
 use std::collections::HashMap;
-
-/// A foreign vocabulary of CPU feature names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Vocabulary {
-    /// QEMU's `-cpu` property names, as libvirt's QEMU driver writes them.
-    Qemu,
-    /// Linux's `/proc/cpuinfo` flags.
-    Linux,
-    /// os-traits' `HW_CPU_X86_*` traits, as Nova's libvirt driver reports them (without prefix).
-    OsTraits,
-}
-
-impl Vocabulary {
-    pub const ALL: &'static [Vocabulary] = &[Vocabulary::Qemu, Vocabulary::Linux, Vocabulary::OsTraits];
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Vocabulary::Qemu => "qemu.tsv",
-            Vocabulary::Linux => "linux.tsv",
-            Vocabulary::OsTraits => "os-traits.tsv",
-        }
-    }
-    /// The embedded table text.
-    pub fn embedded_text(self) -> &'static str {
-        match self {
-            Vocabulary::Qemu => include_str!("../../data/names/qemu.tsv"),
-            Vocabulary::Linux => include_str!("../../data/names/linux.tsv"),
-            Vocabulary::OsTraits => include_str!("../../data/names/os-traits.tsv"),
-        }
-    }
-}
 
 /// One table: libvirt name → foreign names (empty: listed as having none).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -71,7 +71,7 @@ impl LibvirtSection {
 /// KVM is host-model, and then `_get_cpu_feature_traits` maps the host CPU's features as
 /// `Host.get_capabilities` expands them (`baselineCPU` with `VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES`).
 pub fn host_traits(map: &CpuMap, host: &CpuDef, traits: &NameTable) -> Result<Vec<String>, ExportError> {
-    Ok(traits_of(crate::enabled_features(map, host)?.iter().map(String::as_str), traits))
+    Ok(traits_of(crate::answer::enabled_features(map, host)?.iter().map(String::as_str), traits))
 }
 
 /// The traits of a set of libvirt feature names (`cpu_features_to_traits`,

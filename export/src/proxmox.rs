@@ -148,7 +148,7 @@ impl CpuModelEntry {
         check_name(name)?;
         let x = &map.x86;
         let mut have = FeatureSet::new();
-        for f in crate::enabled_features(map, cpu)? {
+        for f in crate::answer::enabled_features(map, cpu)? {
             if let Some(id) = x.feature_id(&f) {
                 have.insert(id);
             }

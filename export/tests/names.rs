@@ -10,7 +10,7 @@ fn every_feature_of_both_maps_is_in_every_table() {
     let tables = NameTables::embedded().unwrap();
     for v in LibvirtVersion::ALL {
         let map = CpuMap::embedded(v).unwrap();
-        for &voc in Vocabulary::ALL {
+        for voc in Vocabulary::ALL {
             let t = tables.get(voc);
             let missing: Vec<&str> =
                 map.x86.features.iter().map(|f| f.name.as_str()).filter(|n| t.lookup(n).is_none()).collect();

@@ -4,14 +4,43 @@
 //! content is parsed once, in parallel. Contents that parse to the same CPU share one id.
 
 use crate::docs::parse_host_doc;
-use crate::{CpuId, Problem, ReadOpts};
+use crate::error::Problem;
 use cpufleet_engine::hypervisor::Hypervisor;
+use cpufleet_engine::xml::Limits;
 use cpufleet_engine::{CpuDef, CpuMap};
 use cpufleet_io::read_bounded;
+use cpufleet_io::DEFAULT_MAX_INPUT;
 use cpufleet_mix::hash_bytes;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// How an inventory is read.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOpts {
+    /// Skip bad files (each recorded in [`crate::Inventory::skipped`]) instead of failing on the first.
+    pub keep_going: bool,
+    /// Largest file read, in bytes (`--max-input-bytes`).
+    pub max_input_bytes: u64,
+    /// The XML reader's limits.
+    pub limits: Limits,
+}
+
+impl Default for ReadOpts {
+    fn default() -> Self {
+        ReadOpts { keep_going: false, max_input_bytes: DEFAULT_MAX_INPUT, limits: Limits::default() }
+    }
+}
+
+/// Index of a distinct host CPU in [`crate::Inventory::cpus`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CpuId(pub u32);
+
+impl CpuId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 /// Files read in parallel before their contents are deduplicated.
 const CHUNK: usize = 4096;

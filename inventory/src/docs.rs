@@ -1,7 +1,7 @@
 //! The two documents of an inventory, bytes to values: a host document (any host document the
 //! engine's reader takes, or a `<cpudata>` CPUID dump) and a guest domain (`virsh dumpxml`).
 
-use crate::Problem;
+use crate::error::Problem;
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::{Accel, Hypervisor};
 use cpufleet_engine::x86::{self, X86Data};

@@ -1,8 +1,8 @@
 //! The inventory's folders, listed and sorted: which files are hosts, which are guests, and
 //! what is passed over (with the reason, for the note the command line prints).
 
+use crate::error::{Ignored, IgnoredWhy, InventoryError};
 use crate::meta::META_SUFFIX;
-use crate::{Ignored, IgnoredWhy, InventoryError};
 use cpufleet_io::io_reason;
 use rayon::prelude::*;
 use std::ffi::OsString;

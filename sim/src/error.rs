@@ -26,19 +26,18 @@ pub enum SimError {
     BadWeights { pool: String },
     /// `--hosts N` below the number of pools.
     TooFewHosts { hosts: u64, pools: u64 },
-    /// `--hosts N` above [`crate::spec::MAX_HOSTS`].
-    TooManyHosts { hosts: u64 },
-    /// `--guests N` above [`crate::spec::MAX_GUESTS`].
-    TooManyGuests { guests: u64 },
-    /// `--migrations N` above [`crate::spec::MAX_MIGRATIONS`].
-    TooManyMigrations { migrations: u64 },
+    /// `--hosts N` above `max` ([`crate::spec::MAX_HOSTS`]).
+    TooManyHosts { hosts: u64, max: u64 },
+    /// `--guests N` above `max` ([`crate::spec::MAX_GUESTS`]).
+    TooManyGuests { guests: u64, max: u64 },
+    /// `--migrations N` above `max` ([`crate::spec::MAX_MIGRATIONS`]).
+    TooManyMigrations { migrations: u64, max: u64 },
 }
 
 pub type SimResult<T> = Result<T, SimError>;
 
 impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::spec::{MAX_GUESTS, MAX_HOSTS, MAX_MIGRATIONS};
         match self {
             SimError::Spec { file, pos: Some(pos), message } => write!(f, "{file}: {pos}: {message}"),
             SimError::Spec { file, pos: None, message } => write!(f, "{file}: {message}"),
@@ -54,10 +53,10 @@ impl fmt::Display for SimError {
             SimError::TooFewHosts { hosts, pools } => {
                 write!(f, "--hosts {hosts}: the fleet has {pools} pools, so it needs at least {pools} hosts")
             }
-            SimError::TooManyHosts { hosts } => write!(f, "--hosts {hosts}: at most {MAX_HOSTS} hosts"),
-            SimError::TooManyGuests { guests } => write!(f, "--guests {guests}: at most {MAX_GUESTS}"),
-            SimError::TooManyMigrations { migrations } => {
-                write!(f, "--migrations {migrations}: at most {MAX_MIGRATIONS}")
+            SimError::TooManyHosts { hosts, max } => write!(f, "--hosts {hosts}: at most {max} hosts"),
+            SimError::TooManyGuests { guests, max } => write!(f, "--guests {guests}: at most {max}"),
+            SimError::TooManyMigrations { migrations, max } => {
+                write!(f, "--migrations {migrations}: at most {max}")
             }
         }
     }

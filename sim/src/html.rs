@@ -4,26 +4,13 @@
 //! ([`crate::report::model`]); the charts are drawn by [`charts`].
 
 pub mod charts;
+mod escape;
+
+pub use escape::esc;
 
 use crate::report::model::{self, pct, Align, Block, Card, Cell, Span, Style, Table};
 use crate::report::Report;
 use std::fmt::Write;
-
-/// HTML-escapes text for element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
-}
 
 const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1180px;color:#1d2733;padding:0 16px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 8px;border-bottom:2px solid #e3e8ee;padding-bottom:4px}

@@ -10,7 +10,7 @@ pub mod fleet;
 pub mod guest;
 pub mod html;
 pub mod kvm_view;
-pub mod profiles;
+mod profiles;
 pub mod progress;
 pub mod real;
 pub mod report;

@@ -62,51 +62,30 @@ pub fn host_versions(spec: &Spec, pools: &[PoolInfo], seed: u64, default: usize)
     ver
 }
 
-/// Why a destination refuses a guest CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Refusal {
-    /// The CPU names a model the destination's map does not have.
-    UnknownModel,
-    /// The CPU names a feature the destination's map does not have.
-    UnknownFeature,
-    /// The destination host lacks a feature the CPU requires (as its own version reads both).
-    Missing,
-    /// The destination host has a feature the CPU forbids.
-    Forbidden,
-    /// `match='strict'`: the destination host has features the CPU does not list.
-    Extra,
-    /// The CPU names another vendor than the destination host's.
-    Vendor,
-    /// host-passthrough onto other hardware.
-    HostPassthrough,
+cpufleet_engine::closed_set! {
+    /// Why a destination refuses a guest CPU; its name is what the reports print (the JSON's
+    /// histogram keys), in report order.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Refusal: "refusal" {
+        /// The CPU names a model the destination's map does not have.
+        UnknownModel = "unknown model",
+        /// The CPU names a feature the destination's map does not have.
+        UnknownFeature = "unknown feature",
+        /// The destination host lacks a feature the CPU requires (as its own version reads both).
+        Missing = "missing feature",
+        /// The destination host has a feature the CPU forbids.
+        Forbidden = "forbidden feature",
+        /// `match='strict'`: the destination host has features the CPU does not list.
+        Extra = "extra feature (strict)",
+        /// The CPU names another vendor than the destination host's.
+        Vendor = "vendor",
+        /// host-passthrough onto other hardware.
+        HostPassthrough = "host-passthrough",
+    }
 }
 
 impl Refusal {
-    /// Every reason, in report order.
-    pub const ALL: [Refusal; 7] = [
-        Refusal::UnknownModel,
-        Refusal::UnknownFeature,
-        Refusal::Missing,
-        Refusal::Forbidden,
-        Refusal::Extra,
-        Refusal::Vendor,
-        Refusal::HostPassthrough,
-    ];
-
-    /// The name the reports print (the JSON's).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::UnknownModel => "unknown model",
-            Refusal::UnknownFeature => "unknown feature",
-            Refusal::Missing => "missing feature",
-            Refusal::Forbidden => "forbidden feature",
-            Refusal::Extra => "extra feature (strict)",
-            Refusal::Vendor => "vendor",
-            Refusal::HostPassthrough => "host-passthrough",
-        }
-    }
-
     /// Whether the reason comes from the destination's map not knowing a name.
     pub fn is_unknown_name(self) -> bool {
         matches!(self, Refusal::UnknownModel | Refusal::UnknownFeature)

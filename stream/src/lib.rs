@@ -37,6 +37,7 @@
 //! first error the rest of the file is only checked for what the reader checks before parsing
 //! (UTF-8, forbidden characters), in one plain pass.
 
+mod drive;
 mod fold;
 mod locate;
 mod region;
@@ -48,33 +49,16 @@ use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::xml::{read_cpu_document, Limits, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, XmlError, XmlErrorKind};
 use cpufleet_io::{io_reason, IoError, IoResult};
+use drive::drive;
 use fold::{validate_rest, Fold};
-use region::drive;
 use std::fmt;
 use std::path::Path;
 use walk::Ctx;
 
+pub use drive::{StreamOpts, DEFAULT_CHUNK};
 pub use locate::locate;
 pub use region::MAX_PENDING;
 pub use source::{ConcatSource, FileSource, Source};
-
-/// Default region size of the streaming reader.
-pub const DEFAULT_CHUNK: usize = 2 << 20;
-
-/// How the streaming baseline runs.
-#[derive(Clone, Copy, Debug)]
-pub struct StreamOpts {
-    /// Bytes per region (any size ≥ 1 gives the same result; tests use tiny ones).
-    pub chunk_size: usize,
-    /// Process regions on the rayon pool (false: all on the calling thread).
-    pub parallel: bool,
-}
-
-impl Default for StreamOpts {
-    fn default() -> Self {
-        StreamOpts { chunk_size: DEFAULT_CHUNK, parallel: true }
-    }
-}
 
 /// Why a baseline failed, in the terms the command line reports.
 #[derive(Clone, Debug, PartialEq, Eq)]

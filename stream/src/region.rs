@@ -1,14 +1,9 @@
 //! Regions: the input cut into `chunk_size` pieces, each read with positional reads into a
 //! recycled buffer (plus what its last element needs beyond its end) and walked by one task
-//! from its first element start; [`drive`] runs them on the rayon pool, a bounded number in
-//! flight, and hands them to the fold in order.
+//! from its first element start (`crate::drive` runs them).
 
-use crate::fold::Fold;
 use crate::source::{fill, Source};
 use crate::walk::{cpu_start_at, BatchOut, Ctx, WalkEnd, Walker};
-use crate::StreamOpts;
-use std::collections::BTreeMap;
-use std::sync::mpsc;
 
 /// Bytes read beyond a region's end at first (its last element usually ends there), and the
 /// first step by which a region's buffer grows when it needs more (doubling after that).
@@ -33,7 +28,7 @@ pub(crate) struct Region {
 }
 
 /// Reads and walks region `k` (see the module documentation).
-fn region<S: Source + ?Sized>(ctx: &Ctx, src: &S, k: u64, chunk: u64, n: u64) -> std::io::Result<Region> {
+pub(crate) fn region<S: Source + ?Sized>(ctx: &Ctx, src: &S, k: u64, chunk: u64, n: u64) -> std::io::Result<Region> {
     let lo = k * chunk;
     let hi = (lo + chunk).min(n);
     let span = (hi - lo) as usize;
@@ -108,80 +103,4 @@ fn region<S: Source + ?Sized>(ctx: &Ctx, src: &S, k: u64, chunk: u64, n: u64) ->
     r.len = len;
     r.out = walker.out;
     Ok(r)
-}
-
-/// Reads, walks and folds every region, in parallel unless `opts.parallel` is false.
-pub(crate) fn drive<S: Source + ?Sized>(
-    ctx: &Ctx,
-    src: &S,
-    n: u64,
-    opts: StreamOpts,
-    fold: &mut Fold,
-) -> std::io::Result<()> {
-    // Offsets within a region's buffer are 32-bit.
-    let chunk = opts.chunk_size.clamp(1, 1 << 30) as u64;
-    let regions = n.div_ceil(chunk);
-    if !opts.parallel {
-        for k in 0..regions {
-            if !fold.wants_more() {
-                break;
-            }
-            match region(ctx, src, k, chunk, n) {
-                Ok(r) => {
-                    fold.fold_region(&r);
-                    ctx.recycle(r.bytes);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => fold.fallback = true,
-                Err(e) => return Err(e),
-            }
-        }
-        return Ok(());
-    }
-    // Regions spawned and not yet folded (running, or done and waiting for an earlier one):
-    // this bounds the buffers alive at once, whatever the order in which regions finish.
-    let max_in_flight = rayon::current_num_threads() as u64 + 2;
-    rayon::in_place_scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(u64, std::io::Result<Region>)>();
-        let mut pending: BTreeMap<u64, std::io::Result<Region>> = BTreeMap::new();
-        let (mut next, mut next_fold, mut in_flight) = (0u64, 0u64, 0u64);
-        let mut result = Ok(());
-        loop {
-            while result.is_ok() && fold.wants_more() && next < regions && next - next_fold < max_in_flight {
-                let tx = tx.clone();
-                let k = next;
-                scope.spawn(move |_| {
-                    // A panic (a bug) must not leave the fold waiting for this region forever.
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| region(ctx, src, k, chunk, n)))
-                        .unwrap_or_else(|_| Err(std::io::Error::other("internal error while reading the input")));
-                    let _ = tx.send((k, r));
-                });
-                next += 1;
-                in_flight += 1;
-            }
-            if in_flight == 0 {
-                break;
-            }
-            let Ok((k, r)) = rx.recv() else { break };
-            in_flight -= 1;
-            pending.insert(k, r);
-            while let Some(r) = pending.remove(&next_fold) {
-                next_fold += 1;
-                match r {
-                    Ok(r) => {
-                        if result.is_ok() && fold.wants_more() {
-                            fold.fold_region(&r);
-                        }
-                        ctx.recycle(r.bytes);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => fold.fallback = true,
-                    Err(e) => {
-                        if result.is_ok() {
-                            result = Err(e);
-                        }
-                    }
-                }
-            }
-        }
-        result
-    })
 }

@@ -1,9 +1,12 @@
 //! `cargo xtask graph`: small rooms, no circles (issue 23.6). For every crate of the workspace,
 //! the file-level import graph of its library or binary sources (`src/`): file A uses file B when
 //! A names a path into B's module (`crate::b::…`, `super::b::…`, `self::b::…`, a `use` of them,
-//! or `b::…` for a child module `b` of A). `pub use` re-exports (a facade) and the `mod` lines
-//! are not uses; a file's `#[cfg(test)]` module (from that line on) is test code and not read.
-//! Fails on a circle (it prints each one) and on a non-test source file over [`MAX_LINES`] lines.
+//! or `b::…` for a child module `b` of A; of a group `crate::{b, c::D}` each item, not the
+//! group's base). `pub use` re-exports (a facade, also wrapped over several lines) and the `mod`
+//! lines are not uses; a file's `#[cfg(test)]` module (from that line on) is test code and not read.
+//! Fails on a circle (it prints each one with the uses inside it) and on a non-test source file
+//! over [`MAX_LINES`] lines, except those of the allow-lists ([`LONG_ALLOWED`],
+//! [`CIRCLES_ALLOWED`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,6 +21,14 @@ const LONG_ALLOWED: [(&str, &str); 2] = [
     // Issue 23.1: helper A edits it; the scenario-as-entry work splits it.
     ("sim/src/scenarios/libvirt_upgrade.rs", "issue 23: split with the scenario-as-entry work"),
 ];
+
+/// Where an import circle is allowed for now (a circle all of whose files are under these), with
+/// why: the simulator's scenarios, report and checkers, which the scenario-as-entry work (issue
+/// 23.1) restructures. Nothing else may be added here; the lead removes it after that merge.
+const CIRCLES_ALLOWED: (&[&str], &str) = (
+    &["sim/src/check.rs", "sim/src/report/", "sim/src/scenarios/"],
+    "issue 23.1: the scenarios, report and checkers are restructured as scenario entries",
+);
 
 /// The graph of one crate: module path → file, and the edges between files.
 struct Crate {
@@ -50,11 +61,28 @@ pub fn check(root: &Path, members: &[PathBuf]) -> Result<(), String> {
         for circle in circles(&krate.edges) {
             let names: Vec<String> =
                 circle.iter().map(|p| p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/")).collect();
-            problems.push(format!("import circle among: {}", names.join(", ")));
+            // The uses inside the circle, so that whoever breaks it sees which lines to move.
+            let inside: Vec<String> = circle
+                .iter()
+                .flat_map(|from| krate.edges[from].iter().filter(|to| circle.contains(to)).map(move |to| (from, to)))
+                .map(|(from, to)| {
+                    let short = |p: &PathBuf| p.strip_prefix(&src).unwrap_or(p).to_string_lossy().replace('\\', "/");
+                    format!("{} -> {}", short(from), short(to))
+                })
+                .collect();
+            let (allowed, why) = CIRCLES_ALLOWED;
+            if names.iter().all(|n| allowed.iter().any(|a| n == a || (a.ends_with('/') && n.starts_with(a)))) {
+                println!("graph: import circle among {} files, allowed for now ({why})", names.len());
+                continue;
+            }
+            problems.push(format!("import circle among: {} (uses: {})", names.join(", "), inside.join(", ")));
         }
     }
     if problems.is_empty() {
-        println!("graph: {files} files of {} crates: no import circle, none over {MAX_LINES} lines", members.len());
+        println!(
+            "graph: {files} files of {} crates: no import circle, none over {MAX_LINES} lines (but the allowed above)",
+            members.len()
+        );
         Ok(())
     } else {
         Err(format!("{} problem(s):\n  {}", problems.len(), problems.join("\n  ")))
@@ -111,9 +139,19 @@ fn read_crate(src: &Path) -> Result<Crate, String> {
 /// The modules (keys of `files`) a file of module `module` names in paths.
 fn uses(text: &str, module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -> BTreeSet<Vec<String>> {
     let mut out = BTreeSet::new();
+    // Inside a re-export that rustfmt wrapped over several lines (`pub use a::{\n  B,\n};`).
+    let mut in_reexport = false;
     for line in text.lines() {
         let line = line.trim_start();
-        if line.starts_with("//") || line.starts_with("pub use ") || line.starts_with("pub(crate) use ") {
+        if in_reexport {
+            in_reexport = !line.contains(';');
+            continue;
+        }
+        if line.starts_with("//") {
+            continue;
+        }
+        if line.starts_with("pub use ") || line.starts_with("pub(crate) use ") {
+            in_reexport = !line.contains(';');
             continue;
         }
         let line = &without_strings(line);
@@ -130,7 +168,12 @@ fn uses(text: &str, module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -
                     break;
                 }
             }
-            if let Some(target) = resolve(&segments(&line[start..]), module, files) {
+            let path = segments(&line[start..]);
+            // `crate::{` alone names no module: the group's items below say which it uses.
+            if matches!(path[..], ["crate" | "super" | "self"]) && line[i + 2..].starts_with('{') {
+                continue;
+            }
+            if let Some(target) = resolve(&path, module, files) {
                 out.insert(target);
             }
         }
@@ -140,7 +183,13 @@ fn uses(text: &str, module: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -
                 let base = &line[at..at + prefix.len() - 3];
                 let group = &line[at + prefix.len()..];
                 for item in group.split([',', '}']).map(str::trim).filter(|s| !s.is_empty()) {
-                    if let Some(target) = resolve(&segments(&format!("{base}::{item}")), module, files) {
+                    // An item names something after the base (not the `;` after the group).
+                    let joined = format!("{base}::{item}");
+                    let path = segments(&joined);
+                    if path.len() < 2 {
+                        continue;
+                    }
+                    if let Some(target) = resolve(&path, module, files) {
                         out.insert(target);
                     }
                 }
@@ -275,4 +324,44 @@ fn segments(path: &str) -> Vec<&str> {
         .map(|s| s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or(""))
         .take_while(|s| !s.is_empty())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crate of modules `a`, `b` and the root, as `uses` sees it.
+    fn files() -> BTreeMap<Vec<String>, PathBuf> {
+        [(vec![], "lib.rs"), (vec!["a".to_string()], "a.rs"), (vec!["b".to_string()], "b.rs")]
+            .into_iter()
+            .map(|(m, f)| (m, PathBuf::from(f)))
+            .collect()
+    }
+
+    fn used(text: &str, module: &[&str]) -> Vec<Vec<String>> {
+        let module: Vec<String> = module.iter().map(|s| s.to_string()).collect();
+        uses(text, &module, &files()).into_iter().collect()
+    }
+
+    #[test]
+    fn a_group_uses_its_items_not_its_base() {
+        let m = |s: &str| vec![s.to_string()];
+        // `crate::{a, b}` names a and b, not the root.
+        assert_eq!(used("use crate::{a, b};", &["a"]), vec![m("a"), m("b")]);
+        // An item the root defines is a use of the root.
+        assert_eq!(used("use crate::{b::X, Root};", &["a"]), vec![vec![], m("b")]);
+        // A plain path into a module.
+        assert_eq!(used("let x = crate::b::f();", &["a"]), vec![m("b")]);
+        assert_eq!(used("use super::b::X;", &["a"]), vec![m("b")]);
+    }
+
+    #[test]
+    fn re_exports_are_not_uses_even_when_wrapped() {
+        assert!(used("pub use a::X;", &[]).is_empty());
+        assert!(used("pub use a::{\n    X,\n    Y,\n};", &[]).is_empty());
+        // The line after a wrapped re-export is read again.
+        assert_eq!(used("pub use a::{\n    X,\n};\nuse b::Y;", &[]), vec![vec!["b".to_string()]]);
+        // A comment is not a use, and does not start a re-export.
+        assert_eq!(used("// see a::X\nuse b::Y;", &[]), vec![vec!["b".to_string()]]);
+    }
 }

@@ -3,9 +3,10 @@
 //! (`--driver qemu`: the same baseline, then the features the QEMU driver filters dropped).
 
 use super::baseline_cpu_error;
+use crate::args::{limits, Common, Driver, Format, Outcome};
 use crate::error::{CliError, CliResult};
 use crate::inputs::{guest_for_baseline, load, op_error, CpuRef, Loaded};
-use crate::{json, limits, mapload, Common, Driver, Format, Outcome};
+use crate::{json, mapload};
 use cpufleet_engine::hypervisor::qemu_driver_baseline_finish;
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::xml::{self, TypeHint};

@@ -1,8 +1,9 @@
 //! `cpufleet compare HOST… CPU`: `virsh cpu-compare` of CPU against every host CPU given.
 
+use crate::args::{Common, Format, Outcome};
 use crate::error::{CliError, CliResult};
 use crate::inputs::{first_cpu, load, load_as_sent, split_last, unknown_name, CpuRef, Loaded};
-use crate::{json, mapload, Common, Format, Outcome};
+use crate::{json, mapload};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{Comparison, Reason, Verdict};
 use cpufleet_engine::xml::TypeHint;

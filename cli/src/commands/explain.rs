@@ -11,9 +11,10 @@
 //! `fleet gen` named are labelled by name.
 
 use super::BaselineOpts;
+use crate::args::{limits, Common};
 use crate::error::{CliError, CliResult};
 use crate::inputs::{cpu_label, Loaded};
-use crate::{json, limits, Common};
+use crate::json;
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::explain::{self as rule, DistinctInput, Explanation};
 use cpufleet_engine::x86::BaselineInput;

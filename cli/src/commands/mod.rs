@@ -10,9 +10,10 @@ pub use baseline::{baseline, baseline_docs, BaselineOpts};
 pub use compare::compare;
 pub use whereto::whereto;
 
+use crate::args::{limits, Common, Format, Outcome};
 use crate::error::{CliError, CliResult};
 use crate::inputs::{first_cpu, load, load_all, op_error, split_last, CpuRef, Loaded};
-use crate::{json, limits, mapload, Common, Format, Outcome};
+use crate::{json, mapload};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86::{self, X86Data};
 use cpufleet_engine::xml::{self, TypeHint};
@@ -26,12 +27,17 @@ use std::path::{Path, PathBuf};
 /// follow `virsh cpu-baseline` on `qemu:///system` byte for byte) a negative answer is what virsh
 /// prints, its closing newline on stdout and libvirt's `error:` line (`cpus`: the inputs, for the
 /// model a vendor mismatch names); otherwise [`cpu_error`].
-pub fn baseline_cpu_error(path: &Path, e: CpuError, driver: crate::Driver, cpus: &[CpuDef]) -> CliResult<Outcome> {
+pub fn baseline_cpu_error(
+    path: &Path,
+    e: CpuError,
+    driver: crate::args::Driver,
+    cpus: &[CpuDef],
+) -> CliResult<Outcome> {
     let negative = matches!(
         e,
         CpuError::IncompatibleCpus(_) | CpuError::VendorsMismatch { .. } | CpuError::ModelVendorMismatch { .. }
     );
-    if driver == crate::Driver::Qemu && negative {
+    if driver == crate::args::Driver::Qemu && negative {
         print_stdout("\n")?;
         eprintln!("error: {}", cpufleet_engine::hypervisor::LibvirtError::from_cpu(e, cpus));
         return Ok(Outcome::Negative);

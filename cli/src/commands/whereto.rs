@@ -11,9 +11,10 @@
 
 use super::compare::verdict_fields;
 use super::start_on;
+use crate::args::{Common, Format, Outcome, View};
 use crate::error::{CliError, CliResult};
 use crate::inputs::{first_cpu, load, op_error, unknown_name};
-use crate::{json, mapload, Common, Format, Outcome, View};
+use crate::{json, mapload};
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::suggest::closest;
 use cpufleet_engine::x86::{Comparison, Reason, Verdict};

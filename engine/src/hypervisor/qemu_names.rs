@@ -6,7 +6,7 @@
 //! (`<machine>pc-i440fx-10.0</machine>`, `pc-q35-7.2`): QEMU names its versioned machine types
 //! after its own release. Pure: the table is embedded text, parsed on demand.
 
-use super::from_qemu;
+use super::filter::from_qemu;
 use crate::features::FeatureSet;
 use crate::map::X86Map;
 use crate::version::LibvirtVersion;

@@ -11,24 +11,18 @@ use crate::error::CpuError;
 use crate::features::FeatureSet;
 use crate::map::X86Map;
 
-/// libvirt's compare verdicts (`virCPUCompareResult`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Verdict {
-    Incompatible,
-    Identical,
-    Superset,
-    Error,
+crate::closed_set! {
+    /// libvirt's compare verdicts (`virCPUCompareResult`), named as cpufleet's JSON names them.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Verdict: "compare verdict" {
+        Incompatible = "incompatible",
+        Identical = "identical",
+        Superset = "superset",
+        Error = "error",
+    }
 }
 
 impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Incompatible => "incompatible",
-            Verdict::Identical => "identical",
-            Verdict::Superset => "superset",
-            Verdict::Error => "error",
-        }
-    }
     /// Identical or superset: the host can run the CPU.
     pub fn is_compatible(self) -> bool {
         matches!(self, Verdict::Identical | Verdict::Superset)

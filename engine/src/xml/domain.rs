@@ -155,7 +155,7 @@ fn read_hyperv(c: &Cursor, n: &Node, version: LibvirtVersion) -> Result<Hyperv, 
     }
     for child in &n.children {
         let ce = &child.elem;
-        let feature = HypervFeature::parse(&ce.name, version)
+        let feature = HypervFeature::parse_for(&ce.name, version)
             .ok_or_else(|| unsupported(c, ce, format!("unsupported HyperV Enlightenment feature: {}", ce.name)))?;
         let on = switch(c, ce, "state", None)?;
         h.set(feature, on);

@@ -1,7 +1,7 @@
 //! The HTML page's SVG charts, each drawn from the report: the pool × generation compatibility
 //! matrix, the blocker histogram and the line charts (upgrade timeline, plan curve).
 
-use super::esc;
+use super::escape::esc;
 use crate::report::model::Chart;
 use crate::report::Report;
 use crate::scenarios::migrate::BlockerKind;
