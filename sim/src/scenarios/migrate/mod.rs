@@ -2,6 +2,9 @@
 //! hosts of their pool and are live-migrated at random within and across pools; every migration
 //! is checked against the started guest CPU.
 
+pub mod entry;
+pub mod section;
+
 use super::super::fleet::NO;
 use super::super::guest::{Blocker, Compat};
 use super::super::progress::Progress;

@@ -15,6 +15,9 @@
 //!
 //! The result is compared with brute force over all partitions in the tests.
 
+pub mod entry;
+pub mod section;
+
 use super::super::fleet::{hv_baseline_of, vendor_neutral_baseline, Fleet, HostNames};
 use super::super::spec::PlanOpts;
 use super::plan_constraints::{by_vendor, enforce_min_hosts, solve_by_vendor};
