@@ -7,7 +7,6 @@ pub mod libvirt_upgrade;
 pub mod microcode;
 pub mod migrate;
 pub mod plan;
-pub mod plan_constraints;
 pub mod pools;
 pub mod registry;
 pub mod upgrade;
