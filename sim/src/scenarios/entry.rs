@@ -7,14 +7,13 @@ use crate::report::model::Section;
 use crate::report::Report;
 use crate::scenarios::Scenario;
 
-/// What a scenario needs prepared before it runs (every scenario has the fleet, its host
-/// profiles and the pool baselines under the run's release).
+/// What a scenario needs prepared before it runs beyond what every scenario has (the fleet, its
+/// host profiles and the pool baselines under the run's release; a scenario across releases builds
+/// every release's view of the fleet itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Needs {
     /// The spec's synthetic guests, started on their hosts.
     pub guests: bool,
-    /// Every release's view of the same fleet (the scenario runs across libvirt versions).
-    pub versions: bool,
 }
 
 /// One scenario: its name, what it needs, its report sections and the invariants its checks

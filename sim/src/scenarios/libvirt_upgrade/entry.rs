@@ -9,7 +9,7 @@ use crate::scenarios::entry::{Entry, Needs};
 /// The libvirt-upgrade scenario's entry.
 pub const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::LibvirtUpgrade,
-    needs: Needs { guests: false, versions: true },
+    needs: Needs { guests: false },
     sections,
     checks: &[Invariant::VersionCompare, Invariant::VersionNames],
 };

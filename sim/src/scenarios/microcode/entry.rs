@@ -9,7 +9,7 @@ use crate::scenarios::entry::{Entry, Needs};
 /// The microcode scenario's entry.
 pub const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Microcode,
-    needs: Needs { guests: true, versions: false },
+    needs: Needs { guests: true },
     sections,
     checks: &[Invariant::Promotion, Invariant::Forbid, Invariant::Strict],
 };

@@ -10,7 +10,7 @@ use crate::scenarios::Scenario;
 /// The migrate scenario's entry.
 pub const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Migrate,
-    needs: Needs { guests: true, versions: false },
+    needs: Needs { guests: true },
     sections,
     checks: &[Invariant::CpuStable, Invariant::Promotion, Invariant::Forbid, Invariant::Strict, Invariant::Fast],
 };

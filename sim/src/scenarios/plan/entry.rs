@@ -9,7 +9,7 @@ use crate::scenarios::entry::{Entry, Needs};
 /// The plan scenario's entry.
 pub const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Plan,
-    needs: Needs { guests: false, versions: false },
+    needs: Needs { guests: false },
     sections,
     checks: &[Invariant::Plan],
 };

@@ -10,7 +10,7 @@ use crate::scenarios::Scenario;
 /// The pools scenario's entry.
 pub const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Pools,
-    needs: Needs { guests: false, versions: false },
+    needs: Needs { guests: false },
     sections,
     checks: &[Invariant::Pool],
 };
