@@ -1,7 +1,9 @@
-//! The report as a document: sections of headings, paragraphs, tables with typed columns, cards
-//! and chart slots, built once from a [`Report`]; the text renderer ([`mod@super::text`]) and the
-//! HTML renderer ([`crate::html`]) walk it. Where the two reports word or lay out a part
-//! differently, the part is written here once per format, side by side, marked with [`Show`].
+//! The report as a document, its types: sections of headings, paragraphs, tables with typed
+//! columns, cards and chart slots, and the helpers the sections share. The document is built once
+//! from a [`Report`](super::Report) ([`document`](super::document::document): the intro, each scenario's sections from
+//! its `section.rs`, the invariants); the text renderer ([`mod@super::text`]) and the HTML renderer
+//! ([`crate::html`]) walk it. Where the two reports word or lay out a part differently, the part is
+//! written once per format, side by side, marked with [`Show`].
 
 use super::count;
 use crate::fleet::HostNames;

@@ -4,7 +4,7 @@
 //! `--reverse` swaps them, a downgrade); over T steps a growing share of the hosts runs the other
 //! version.
 //! At each step the guest population starts and migrates as in the migrate scenario (the same
-//! draws, [`migrate::place_guests`], [`migrate::next_destination`]), each start under its host's
+//! draws, [`crate::scenarios::migrate::place_guests`], [`crate::scenarios::migrate::next_destination`]), each start under its host's
 //! version and each migration read and compared by the destination's version
 //! ([`crate::versions`]). The report counts migrations per direction and configuration with the
 //! reasons, the stranded guests, the configurations that stay fully mobile, and a

@@ -151,7 +151,7 @@ pub struct RolloutConfig {
     pub fix_first: Option<String>,
     /// The smallest change that would let it survive (None when it survives).
     pub recommendation: Option<String>,
-    /// The recommendation re-simulated (None: not verified, see [`verify`]).
+    /// The recommendation re-simulated (None: not verified, see [`verify`](super::verify::verify)).
     pub verified: Option<Verification>,
 }
 
