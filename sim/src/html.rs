@@ -8,7 +8,7 @@ mod escape;
 
 pub use escape::esc;
 
-use crate::report::model::{self, pct, Align, Block, Card, Cell, Span, Style, Table};
+use crate::report::model::{pct, Align, Block, Card, Cell, Span, Style, Table};
 use crate::report::Report;
 use std::fmt::Write;
 
@@ -24,7 +24,7 @@ details{margin:6px 0}pre{background:#f4f7fa;padding:8px;overflow:auto;font-size:
 
 /// The whole page.
 pub fn render(r: &Report) -> String {
-    let doc = model::document(r);
+    let doc = crate::report::document(r);
     let mut o = String::new();
     let _ = write!(
         o,

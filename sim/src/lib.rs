@@ -275,7 +275,7 @@ fn run(
     }
     let up_plan = if has(Scenario::Upgrade) { Some(upgrade::prepare(&mut sim)?) } else { None };
     let events = if has(Scenario::Microcode) { Some(microcode::prepare(&mut sim)?) } else { None };
-    let need_guests = has(Scenario::Migrate) || has(Scenario::Upgrade) || has(Scenario::Microcode);
+    let need_guests = selected.iter().any(|&s| scenarios::registry::entry(s).needs.guests);
     progress.phase("guests", 0);
     let guests = if need_guests { migrate::start_guests(&mut sim, spec.guests) } else { Vec::new() };
     let mut compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);

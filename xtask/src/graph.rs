@@ -5,30 +5,13 @@
 //! group's base). `pub use` re-exports (a facade, also wrapped over several lines) and the `mod`
 //! lines are not uses; a file's `#[cfg(test)]` module (from that line on) is test code and not read.
 //! Fails on a circle (it prints each one with the uses inside it) and on a non-test source file
-//! over [`MAX_LINES`] lines, except those of the allow-lists ([`LONG_ALLOWED`],
-//! [`CIRCLES_ALLOWED`]).
+//! over [`MAX_LINES`] lines. There is no allow-list: every crate is held to both.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The longest a non-test source file may be.
 pub const MAX_LINES: usize = 700;
-
-/// Files allowed over [`MAX_LINES`] for now, each with why. Nothing else may be added here.
-const LONG_ALLOWED: [(&str, &str); 2] = [
-    // Issue 23.1/23.6: the lead splits the report document from its sections.
-    ("sim/src/report/model.rs", "issue 23: split by the lead (document vs sections)"),
-    // Issue 23.1: helper A edits it; the scenario-as-entry work splits it.
-    ("sim/src/scenarios/libvirt_upgrade.rs", "issue 23: split with the scenario-as-entry work"),
-];
-
-/// Where an import circle is allowed for now (a circle all of whose files are under these), with
-/// why: the simulator's scenarios, report and checkers, which the scenario-as-entry work (issue
-/// 23.1) restructures. Nothing else may be added here; the lead removes it after that merge.
-const CIRCLES_ALLOWED: (&[&str], &str) = (
-    &["sim/src/check.rs", "sim/src/report/", "sim/src/scenarios/"],
-    "issue 23.1: the scenarios, report and checkers are restructured as scenario entries",
-);
 
 /// The graph of one crate: module path → file, and the edges between files.
 struct Crate {
@@ -52,10 +35,7 @@ pub fn check(root: &Path, members: &[PathBuf]) -> Result<(), String> {
             let lines = code_part(&text).lines().count();
             let rel = path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/");
             if lines > MAX_LINES {
-                match LONG_ALLOWED.iter().find(|(f, _)| *f == rel) {
-                    Some((_, why)) => println!("graph: {rel}: {lines} lines, allowed for now ({why})"),
-                    None => problems.push(format!("{rel}: {lines} lines of non-test code (at most {MAX_LINES})")),
-                }
+                problems.push(format!("{rel}: {lines} lines of non-test code (at most {MAX_LINES})"));
             }
         }
         for circle in circles(&krate.edges) {
@@ -70,19 +50,11 @@ pub fn check(root: &Path, members: &[PathBuf]) -> Result<(), String> {
                     format!("{} -> {}", short(from), short(to))
                 })
                 .collect();
-            let (allowed, why) = CIRCLES_ALLOWED;
-            if names.iter().all(|n| allowed.iter().any(|a| n == a || (a.ends_with('/') && n.starts_with(a)))) {
-                println!("graph: import circle among {} files, allowed for now ({why})", names.len());
-                continue;
-            }
             problems.push(format!("import circle among: {} (uses: {})", names.join(", "), inside.join(", ")));
         }
     }
     if problems.is_empty() {
-        println!(
-            "graph: {files} files of {} crates: no import circle, none over {MAX_LINES} lines (but the allowed above)",
-            members.len()
-        );
+        println!("graph: {files} files of {} crates: no import circle, none over {MAX_LINES} lines", members.len());
         Ok(())
     } else {
         Err(format!("{} problem(s):\n  {}", problems.len(), problems.join("\n  ")))

@@ -1,8 +1,13 @@
 //! The simulation report: one serialisable value, printed as JSON, or laid out as a document
 //! ([`model`]) that the text renderer ([`mod@text`]) and the HTML renderer ([`crate::html`]) walk.
 
+pub mod document;
 pub mod model;
 pub mod text;
+pub mod words;
+
+pub use document::{document, text};
+pub use words::{count, noun_for};
 
 use crate::check::{CheckReport, Invariant, Violation};
 use crate::scenarios::guests::GuestsReport;
@@ -14,18 +19,6 @@ use crate::scenarios::pools::{BaselineReport, CompatMatrix, PoolReport, VendorBa
 use crate::scenarios::upgrade::UpgradeReport;
 use crate::scenarios::Scenario;
 use serde::Serialize;
-
-/// `n` and a noun, singular for one ("1 guest", "3 guests", "1 distinct host CPU"): the one
-/// spelling of a count in every report line.
-pub fn count(n: impl Into<u64>, noun: &str) -> String {
-    let n = n.into();
-    format!("{n} {}", noun_for(n, noun))
-}
-
-/// `noun` as it follows the number `n`: singular for one, else plural.
-pub fn noun_for(n: u64, noun: &str) -> String {
-    format!("{noun}{}", if n == 1 { "" } else { "s" })
-}
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Migrations {
@@ -161,9 +154,4 @@ pub fn write_json(r: &Report, mut w: impl std::io::Write) -> std::io::Result<()>
     serde_json::to_writer_pretty(&mut w, r)?;
     w.write_all(b"\n")?;
     w.flush()
-}
-
-/// The text report.
-pub fn text(r: &Report) -> String {
-    text::render(&model::document(r))
 }

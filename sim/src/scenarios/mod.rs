@@ -1,13 +1,14 @@
 //! The scenarios and the state they share.
 
 pub mod blocker;
+pub mod entry;
 pub mod guests;
 pub mod libvirt_upgrade;
 pub mod microcode;
 pub mod migrate;
 pub mod plan;
-pub mod plan_constraints;
 pub mod pools;
+pub mod registry;
 pub mod upgrade;
 
 use super::error::SimResult;

@@ -4,6 +4,8 @@
 //! report says, per guest, how many hosts of each pool accept it and, per blocking feature, which
 //! hosts lack (or have, for a forbidden feature) it.
 
+pub mod section;
+
 use super::super::fleet::HostClass;
 use super::super::guest::{start_def, Blocker, Fault, GuestSets, StartFail};
 use super::super::real::RealGuest;
@@ -214,7 +216,7 @@ fn describe(cpu: Option<&CpuDef>) -> String {
         s.push_str(&format!(" match={}", c.match_));
     }
     if !c.features.is_empty() {
-        s.push_str(&format!(", {}", crate::report::count(c.features.len() as u64, "feature")));
+        s.push_str(&format!(", {}", crate::report::words::count(c.features.len() as u64, "feature")));
     }
     s
 }

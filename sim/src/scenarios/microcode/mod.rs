@@ -3,6 +3,9 @@
 //! running guests whose host no longer provides their CPU, that can no longer migrate (within their
 //! pool, anywhere), that cannot restart, or that would restart with fewer features.
 
+pub mod entry;
+pub mod section;
+
 use super::super::error::SimResult;
 use super::super::fleet::{ClassReq, NO};
 use super::super::guest::Compat;

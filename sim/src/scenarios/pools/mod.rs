@@ -2,6 +2,9 @@
 //! model, its feature count, the features each generation loses under it, and the x86-64 ABI
 //! level the baseline still satisfies.
 
+pub mod entry;
+pub mod section;
+
 use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet, HostNames, PoolInfo};
 use super::super::guest::{ClassMask, Compat, GuestSets};
 use super::Sim;
@@ -107,7 +110,7 @@ pub fn pool_problem(sim: &Sim, pi: usize) -> Option<DataProblem> {
     let map = &sim.map.x86;
     let list: Vec<String> = vendors
         .iter()
-        .map(|&(v, n)| format!("{} ({})", map.vendors[v].name, crate::report::count(n, "host")))
+        .map(|&(v, n)| format!("{} ({})", map.vendors[v].name, crate::report::words::count(n, "host")))
         .collect();
     Some(DataProblem {
         subject: format!("pool {}", sim.fleet.pools[pi].name),

@@ -4,6 +4,9 @@
 //! restarted on the new hardware. At each step: the pool baselines, the guests stranded, the
 //! guests that can no longer migrate anywhere, and the guests that would gain features on restart.
 
+pub mod entry;
+pub mod section;
+
 use super::super::error::SimResult;
 use super::super::fleet::{draw_key, HostKey, PoolInfo, NO};
 use super::super::guest::Compat;

@@ -1,4 +1,4 @@
-//! The plan's constraints operators ask for, on top of the unconstrained solver of `plan.rs`.
+//! The plan's constraints operators ask for, on top of the unconstrained solver of `solve.rs`.
 //!
 //! - **Domains never mix vendors** (unless `--allow-cross-vendor`): libvirt refuses to baseline
 //!   CPUs of different vendors and the migrate scenario refuses cross-vendor moves, so a mixed
@@ -13,7 +13,7 @@
 //!   item per pool (its hosts' intersection, weighted by its host count) gives exactly the
 //!   objective of domains made of whole pools.
 
-use super::plan::{objective, solve_all, Grouping, Item};
+use super::solve::{objective, solve_all, Grouping, Item};
 
 /// Indices of `items` per vendor, vendors in ascending order.
 pub fn by_vendor(items: &[Item]) -> Vec<Vec<usize>> {

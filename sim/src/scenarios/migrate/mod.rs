@@ -2,6 +2,9 @@
 //! hosts of their pool and are live-migrated at random within and across pools; every migration
 //! is checked against the started guest CPU.
 
+pub mod entry;
+pub mod section;
+
 use super::super::fleet::NO;
 use super::super::guest::{Blocker, Compat};
 use super::super::progress::Progress;
@@ -241,6 +244,35 @@ pub struct MigrateRun {
     pub refused: PairBits,
 }
 
+/// A host class: an index into the fleet's host-class table ([`HostClasses`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HostClassId(u32);
+
+/// A guest class: an index into the starter's guest-class table ([`GuestClasses`]). A guest
+/// class indexing the host classes (or the other way round) does not compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct GuestClassId(u32);
+
+/// The fleet's host classes, indexed by [`HostClassId`] only.
+struct HostClasses<'a>(&'a crate::fleet::Classes);
+
+/// The starter's guest classes, indexed by [`GuestClassId`] only.
+struct GuestClasses<'a>(&'a [crate::guest::GuestClass]);
+
+impl std::ops::Index<HostClassId> for HostClasses<'_> {
+    type Output = crate::fleet::HostClass;
+    fn index(&self, id: HostClassId) -> &crate::fleet::HostClass {
+        self.0.get(id.0)
+    }
+}
+
+impl std::ops::Index<GuestClassId> for GuestClasses<'_> {
+    type Output = crate::guest::GuestClass;
+    fn index(&self, id: GuestClassId) -> &crate::guest::GuestClass {
+        &self.0[id.0 as usize]
+    }
+}
+
 /// Runs the migrations: guest g's chain depends only on (seed, g), so chains run in parallel.
 pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progress: &Progress) -> MigrateRun {
     let fleet = &sim.fleet;
@@ -258,8 +290,8 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
     let pool_pick = Weighted::new(&sizes).expect("pools have hosts");
     let cross = sim.spec.variation.cross_pool;
     let host_class = &fleet.host_class;
-    let classes = &fleet.classes;
-    let gclasses = &sim.starter.classes;
+    let classes = HostClasses(&fleet.classes);
+    let gclasses = GuestClasses(&sim.starter.classes);
     progress.phase("migrate", migrations);
     let stats = started
         .par_iter()
@@ -271,8 +303,8 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
                 let n = chain_length(migrations, s, rank);
                 let mut rng = Rng::for_item(seed, tag::MIGRATION, g as u64);
                 let (mut cur_host, mut cur_pool) = (guest.host as usize, guest.pool as usize);
-                let gc = guest.class;
-                let sets = &gclasses[gc as usize].sets;
+                let gc = GuestClassId(guest.class);
+                let sets = &gclasses[gc].sets;
                 let t = guest.template as usize;
                 for _ in 0..n {
                     let Some((dest, dest_pool)) =
@@ -280,22 +312,22 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
                     else {
                         continue;
                     };
-                    let hc = host_class[dest];
+                    let hc = HostClassId(host_class[dest]);
                     let cross_pool = dest_pool != cur_pool;
                     st.attempted += 1;
                     st.per_template[t].0 += 1;
                     st.cross_pool_attempted += u64::from(cross_pool);
-                    if compat.allows(gc, hc) {
+                    if compat.allows(gc.0, hc.0) {
                         st.succeeded += 1;
                         st.per_template[t].1 += 1;
                         st.cross_pool_succeeded += u64::from(cross_pool);
-                        accepted.set(guest.combo, hc);
+                        accepted.set(guest.combo, hc.0);
                         cur_host = dest;
                         cur_pool = dest_pool;
                     } else {
                         st.refused += 1;
-                        refused.set(gc, hc);
-                        let host = classes.get(hc);
+                        refused.set(gc.0, hc.0);
+                        let host = &classes[hc];
                         match sets.blocker(host) {
                             Some(Blocker::Passthrough) => {
                                 st.passthrough_refused += 1;
@@ -380,7 +412,8 @@ pub fn blocker_rows(sim: &Sim, st: &MigStats) -> Vec<BlockerRow> {
         for (i, &n) in v.iter().enumerate() {
             if n > 0 {
                 let id = cpufleet_engine::FeatureId(i as u16);
-                let has = |c: u32| sim.fleet.classes.get(c).features.contains(id);
+                let classes = HostClasses(&sim.fleet.classes);
+                let has = |c: u32| classes[HostClassId(c)].features.contains(id);
                 let hosts = class_hosts.select(sim, |c| has(c) != (kind == BlockerKind::Missing));
                 let feature = Some(map.features[i].name.clone());
                 rows.push(BlockerRow { feature, kind, refusals: n, hosts: Some(hosts) });

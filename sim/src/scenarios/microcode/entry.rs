@@ -1,0 +1,20 @@
+//! The entry of the microcode scenario: microcode events that remove features from running hosts.
+
+use super::section;
+use crate::check::Invariant;
+use crate::report::model::Section;
+use crate::report::Report;
+use crate::scenarios::entry::{Entry, Needs};
+
+/// The microcode scenario's entry.
+pub const ENTRY: Entry = Entry {
+    scenario: crate::scenarios::Scenario::Microcode,
+    needs: Needs { guests: true },
+    sections,
+    checks: &[Invariant::Promotion, Invariant::Forbid, Invariant::Strict],
+};
+
+/// The MICROCODE section, when the scenario ran.
+fn sections(r: &Report) -> Vec<Section<'_>> {
+    r.microcode.iter().map(|e| section::microcode(e)).collect()
+}

@@ -1,0 +1,20 @@
+//! The entry of the plan scenario: migration domains, each with its own baseline (EVC).
+
+use super::section;
+use crate::check::Invariant;
+use crate::report::model::Section;
+use crate::report::Report;
+use crate::scenarios::entry::{Entry, Needs};
+
+/// The plan scenario's entry.
+pub const ENTRY: Entry = Entry {
+    scenario: crate::scenarios::Scenario::Plan,
+    needs: Needs { guests: false },
+    sections,
+    checks: &[Invariant::Plan],
+};
+
+/// The PLAN section, when the scenario ran.
+fn sections(r: &Report) -> Vec<Section<'_>> {
+    r.plan.iter().map(|p| section::plan(p, r.hosts)).collect()
+}

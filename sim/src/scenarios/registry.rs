@@ -1,0 +1,81 @@
+//! The registry of the scenarios: one line per scenario, in [`Scenario`] order (the order they run
+//! and print). Adding a scenario is its folder (`scenarios/NAME/`, with its `entry.rs`), its
+//! variant and `pub mod` line in `scenarios/mod.rs`, and its line here.
+
+use super::entry::Entry;
+use super::Scenario;
+
+/// Every scenario's entry, in [`Scenario::ALL`] order (the array's length is the set's: a
+/// missing line does not compile; `entries_are_in_scenario_order` checks the order).
+pub const ENTRIES: [Entry; Scenario::ALL.len()] = [
+    super::pools::entry::ENTRY,
+    super::migrate::entry::ENTRY,
+    super::upgrade::entry::ENTRY,
+    super::microcode::entry::ENTRY,
+    super::plan::entry::ENTRY,
+    super::libvirt_upgrade::entry::ENTRY,
+];
+
+/// The entry of `s`.
+pub fn entry(s: Scenario) -> &'static Entry {
+    ENTRIES.iter().find(|e| e.scenario == s).expect("every scenario is registered")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{entry, ENTRIES};
+    use crate::scenarios::Scenario;
+    use cpufleet_engine::{CpuMap, LibvirtVersion};
+
+    #[test]
+    fn entries_are_in_scenario_order() {
+        let order: Vec<Scenario> = ENTRIES.iter().map(|e| e.scenario).collect();
+        assert_eq!(order, Scenario::ALL);
+        for s in Scenario::ALL {
+            assert_eq!(entry(s).scenario, s);
+        }
+    }
+
+    /// Each registered scenario, run alone on a small fleet, gives its own report section (and
+    /// its section only: the pools' HTML part aside, no other entry's), its checks run, and it
+    /// names at least one invariant; the README's "What each scenario answers" lists it.
+    #[test]
+    fn every_scenario_has_a_section_a_check_and_a_readme_entry() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let answers = readme.split("**What each scenario answers:**").nth(1).expect("the README's scenario list");
+        let map = CpuMap::embedded(LibvirtVersion::V9_0_0).unwrap();
+        let mut spec = crate::spec::load(&map.x86, None, 1 << 20).unwrap();
+        spec.scale_hosts(300).unwrap();
+        (spec.guests, spec.migrations) = (200, 2000);
+        for e in &ENTRIES {
+            let s = e.scenario;
+            assert!(!e.checks.is_empty(), "{s}: no invariant guards it");
+            assert!(
+                answers.lines().any(|l| l.trim_start().split_once(". ").is_some_and(|(n, rest)| {
+                    n.chars().all(|c| c.is_ascii_digit()) && rest.starts_with(&format!("**{s}**:"))
+                })),
+                "{s}: no entry `N. **{s}**: …` in the README's \"What each scenario answers\""
+            );
+            let config = crate::Config {
+                seed: 1,
+                scenarios: vec![s],
+                check_all: false,
+                fault: None,
+                reproduce: String::new(),
+                progress: &crate::progress::Silent,
+                rollout: Default::default(),
+            };
+            let report = crate::simulate(&map, &spec, &config).unwrap();
+            assert!(report.checks.checks > 0, "{s}: no check ran");
+            for other in &ENTRIES {
+                let sections = (other.sections)(&report);
+                let text_parts = sections.iter().flat_map(|x| &x.items).filter(|i| i.show.text()).count();
+                if other.scenario == s {
+                    assert!(text_parts > 0, "{s}: no section in the text report");
+                } else {
+                    assert_eq!(text_parts, 0, "{s} alone: {}'s section is in the text report", other.scenario);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The entry of the upgrade scenario: each pool's oldest generation replaced over T steps.
+
+use super::section;
+use crate::check::Invariant;
+use crate::report::model::Section;
+use crate::report::Report;
+use crate::scenarios::entry::{Entry, Needs};
+
+/// The upgrade scenario's entry.
+pub const ENTRY: Entry = Entry {
+    scenario: crate::scenarios::Scenario::Upgrade,
+    needs: Needs { guests: true },
+    sections,
+    checks: &[Invariant::Promotion, Invariant::Forbid, Invariant::Strict],
+};
+
+/// The UPGRADE section, when the scenario ran.
+fn sections(r: &Report) -> Vec<Section<'_>> {
+    r.upgrade.iter().map(section::upgrade).collect()
+}
