@@ -13,6 +13,7 @@
 use crate::error::{CliError, CliResult};
 use crate::hypervisor::{command_line_names, load_hypervisor, HypervisorArgs};
 use crate::inputs::{self, first_cpu, op_error, CpuRef, Loaded};
+use crate::inventory::Grouping;
 use crate::{json, limits, mapload, Common, Format, Outcome, View};
 use clap::Args;
 use cpufleet_engine::domain::DomainFeatures;
@@ -103,6 +104,8 @@ struct Item<'a> {
     hv: Option<Hypervisor>,
     /// After the QEMU driver's start: the CPU `-cpu` is built from and what `-cpu` has after it.
     started: Option<(CpuDef, Vec<cpufleet_engine::hypervisor::CpuProperty>)>,
+    /// The release it is computed by, when not the run's (an inventory host's or pool's own).
+    map: Option<std::sync::Arc<CpuMap>>,
 }
 
 /// `cpufleet export`.
@@ -148,7 +151,7 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
     let hv = if guest_view { given_hypervisor(a, &map, &kvm)? } else { None };
     let mut notes = Vec::new();
     let mut items = match &a.inventory {
-        Some(dir) => inventory_items(a, &map, &kvm, dir, &mut notes)?,
+        Some(dir) => inventory_items(a, dir, &mut notes)?,
         None if a.baseline => {
             let x86 = all_x86(&map, docs.iter().flat_map(|l| l.doc.cpus.iter()));
             let item = match a.view {
@@ -180,6 +183,8 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
     let mut assumed = false;
     let mut out = Vec::new();
     for (item, name) in items.iter_mut().zip(names) {
+        let own_map = item.map.clone();
+        let map = own_map.as_deref().unwrap_or(&map);
         if !per_host && item.started.is_none() {
             // The host named on the command line, else the item's own (a pool's first host, the
             // first input host of a baseline).
@@ -429,7 +434,7 @@ fn input_items<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) -> CliResul
             let (source, path) = (r.label(), r.path().to_path_buf());
             let cpu = as_host.clone().unwrap_or_else(|| r.cpu().clone());
             let domain = domain.clone();
-            items.push(Item { name, source, path, cpu, at: Some(r), facts, warnings, domain, hv: None, started: None });
+            items.push(Item { name, source, path, cpu, at: Some(r), facts, warnings, domain, hv: None, started: None, map: None });
         }
     }
     Ok(items)
@@ -460,6 +465,7 @@ fn computed(name: String, source: String, path: PathBuf, cpu: CpuDef, warnings: 
         domain: DomainFeatures::default(),
         hv: None,
         started: None,
+        map: None,
     }
 }
 
@@ -573,14 +579,38 @@ fn pool_note(name: &str, cpus: &[&CpuDef], e: &str) -> String {
 /// An inventory's hosts (per-host formats) or pool baselines (guest formats; in the guest view
 /// `hypervisor-cpu-baseline` of the hosts' QEMU/KVM host-models, asked of the first host's).
 /// A pool without a common CPU is a note, not an error.
-fn inventory_items(
+/// Each host is computed by its own libvirt release, each pool by the oldest of its hosts'
+/// (`crate::inventory::read_by_release`); the choices are notes.
+fn inventory_items(a: &ExportArgs, dir: &Path, notes: &mut Vec<String>) -> CliResult<Vec<Item<'static>>> {
+    let by = if a.target.takes() == Takes::GuestCpu { Grouping::Pool } else { Grouping::Host };
+    let rel = crate::inventory::read_by_release(&a.common, dir, false, by)?;
+    notes.extend(rel.notes);
+    let mut items = Vec::new();
+    for part in rel.parts {
+        let kvm = KvmView::embedded(&part.map.x86).map_err(|e| CliError::new(e.to_string()))?;
+        let map = std::sync::Arc::new(part.map);
+        let mut mine = release_items(a, &map, &kvm, &part.inv, notes)?;
+        for item in &mut mine {
+            item.map = Some(map.clone());
+        }
+        items.extend(mine);
+    }
+    // Inventory order: pools, then hosts, by name (the parts are by release).
+    items.sort_by(|x, y| {
+        let key = |n: &str| n.split_once('/').map_or((n.to_string(), String::new()), |(p, h)| (p.into(), h.into()));
+        key(&x.name).cmp(&key(&y.name))
+    });
+    Ok(items)
+}
+
+/// [`inventory_items`] of the hosts one release reads.
+fn release_items(
     a: &ExportArgs,
     map: &CpuMap,
     kvm: &KvmView,
-    dir: &Path,
+    inv: &cpufleet_inventory::Inventory,
     notes: &mut Vec<String>,
 ) -> CliResult<Vec<Item<'static>>> {
-    let inv = crate::inventory::read(&a.common, dir, false)?;
     let mut items = Vec::new();
     if a.target.takes() == Takes::GuestCpu {
         let mut hv_of: HashMap<usize, Result<Hypervisor, String>> = HashMap::new();

@@ -28,13 +28,8 @@ pub struct ShowArgs {
     pub format: Format,
 }
 
-/// Reads the inventory of `dir` with the command line's map and limits; warnings and notes go
-/// to stderr.
-pub fn read(common: &Common, dir: &std::path::Path, keep_going: bool) -> CliResult<Inventory> {
-    read_with(&mapload::load(common)?, common, dir, keep_going)
-}
-
-/// [`read`] with a map already loaded.
+/// Reads the inventory of `dir` with `map` (every host under its rules, as `simulate --inventory`
+/// reads its main inventory); warnings and notes go to stderr.
 pub fn read_with(
     map: &cpufleet_engine::CpuMap,
     common: &Common,
@@ -67,6 +62,15 @@ pub struct Releases {
     pub run: cpufleet_engine::LibvirtVersion,
 }
 
+impl Releases {
+    /// The notes on stderr.
+    pub fn say(&self) {
+        for n in &self.notes {
+            eprintln!("cpufleet: note: {n}");
+        }
+    }
+}
+
 /// Which release reads a host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grouping {
@@ -83,7 +87,8 @@ pub enum Grouping {
 /// names; a host without metadata under the run's release (`--libvirt`, said once in a note).
 /// With [`Grouping::Pool`] a pool whose hosts disagree is read, all of it, by its oldest
 /// release (named in a note): the guest CPU of a pool must be one every host's libvirt can
-/// define, and an older release knows fewer names. Warnings and notes go to stderr.
+/// define, and an older release knows fewer names. Warnings go to stderr; the notes are the
+/// caller's to print ([`Releases::say`]) or carry in its output.
 pub fn read_by_release(common: &Common, dir: &std::path::Path, keep_going: bool, by: Grouping) -> CliResult<Releases> {
     use cpufleet_engine::LibvirtVersion;
     let map = mapload::load(common)?;
@@ -129,12 +134,10 @@ pub fn read_by_release(common: &Common, dir: &std::path::Path, keep_going: bool,
     if involved.len() > 1 || involved.first().is_some_and(|&v| v != run) {
         let names: Vec<String> = involved.iter().map(|v| v.to_string()).collect();
         notes.push(format!(
-            "each host is read as libvirt {} its metadata (HOST.meta.toml) names, not --libvirt {run}",
+            "each host is read by the libvirt release its metadata (HOST.meta.toml) names ({}), not by the \
+             run's {run} (--libvirt)",
             names.join(", ")
         ));
-    }
-    for n in &notes {
-        eprintln!("cpufleet: note: {n}");
     }
     if involved == [run] {
         let inv = read_with(&map, common, dir, keep_going)?;
@@ -174,6 +177,7 @@ fn report(inv: &Inventory, ignored: bool) {
 
 pub fn run_show(args: &ShowArgs) -> CliResult<Outcome> {
     let r = read_by_release(&args.common, &args.inventory, args.keep_going, Grouping::Host)?;
+    r.say();
     let libvirt = if let [one] = &r.parts[..] { one.map.version() } else { r.run };
     let inv = Inventory::merge(libvirt, r.parts.into_iter().map(|p| p.inv).collect());
     let out = match args.format {

@@ -87,6 +87,7 @@ pub fn whereto(
     }
     let input = inputs.remove(0);
     let rel = crate::inventory::read_by_release(common, dir, false, Grouping::Host)?;
+    rel.say();
     let parts = &rel.parts;
     let home = on.map(|name| find_host(parts, dir, name).map(|(k, i, cpu)| (name, k, i, cpu))).transpose()?;
     let bytes = read_input(&input, common.max_input_bytes)?;
@@ -103,7 +104,7 @@ pub fn whereto(
     let libvirt = match &parts[..] {
         [one] => one.map.version().to_string(),
         _ => {
-            let each: Vec<String> = parts.iter().map(|p| format!("{} ({} hosts)", p.map.version(), p.inv.n_hosts())).collect();
+            let each: Vec<String> = parts.iter().map(|p| format!("{} ({})", p.map.version(), count(p.inv.n_hosts() as u64, "host"))).collect();
             format!("{} (each host its own)", each.join(", "))
         }
     };
