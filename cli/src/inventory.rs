@@ -17,7 +17,8 @@ pub struct ShowArgs {
     #[command(flatten)]
     pub common: Common,
     /// The inventory: DIR/POOL/HOST.xml (virsh capabilities, domcapabilities, a host <cpu> or a
-    /// <cpudata> dump) and optionally DIR/POOL/HOST/*.xml guest domains (virsh dumpxml).
+    /// <cpudata> dump) and optionally DIR/POOL/HOST/*.xml guest domains (virsh dumpxml). Each
+    /// host is read by the libvirt release its HOST.meta.toml names (without: --libvirt).
     #[arg(long, value_name = "DIR")]
     pub inventory: PathBuf,
     /// Skip bad files with a warning (counted in the report) instead of stopping at the first.
@@ -96,7 +97,8 @@ pub fn read_by_release(common: &Common, dir: &std::path::Path, keep_going: bool,
     let opts = ReadOpts { keep_going, max_input_bytes: common.max_input_bytes, limits: limits(common) };
     let list = Inventory::host_release_list(dir, &opts).map_err(|e| CliError::new(e.to_string()))?;
     let mut notes = Vec::new();
-    let (hosts, without) = list.iter().flat_map(|p| &p.1).fold((0, 0), |(n, w), h| (n + 1, w + usize::from(h.1.is_none())));
+    let (hosts, without) =
+        list.iter().flat_map(|p| &p.1).fold((0, 0), |(n, w), h| (n + 1, w + usize::from(h.1.is_none())));
     // The release that reads each host (same order as `list`).
     let reader = |pool: &[Option<LibvirtVersion>]| -> Vec<LibvirtVersion> {
         let own: Vec<LibvirtVersion> = pool.iter().map(|v| v.unwrap_or(run)).collect();

@@ -282,11 +282,15 @@ fn pool<'a>(v: &'a Value, name: &str) -> &'a Value {
 fn compare_answers_each_host_under_its_own_release() {
     let Some((p9, p11)) = packs() else { return };
     let all = build_with_mixed_pool(&p9, &p11, "releases-compare");
-    let (s9, s11) = (sub(&all.0, &["p9"], true, "releases-compare-9"), sub(&all.0, &["p11"], true, "releases-compare-11"));
+    let (s9, s11) =
+        (sub(&all.0, &["p9"], true, "releases-compare-9"), sub(&all.0, &["p11"], true, "releases-compare-11"));
     let guest = all.0.join("guest.xml");
     std::fs::write(
         &guest,
-        support::domain("g", "  <cpu mode='custom' match='exact'>\n    <model fallback='forbid'>Broadwell</model>\n  </cpu>\n"),
+        support::domain(
+            "g",
+            "  <cpu mode='custom' match='exact'>\n    <model fallback='forbid'>Broadwell</model>\n  </cpu>\n",
+        ),
     )
     .unwrap();
     let g = guest.to_str().unwrap();
@@ -296,10 +300,17 @@ fn compare_answers_each_host_under_its_own_release() {
             let whole = json_of(&["compare", "--inventory", &d(&all), g, "--view", view, "--libvirt", lv]);
             let notes = whole["notes"].to_string();
             assert!(notes.contains("9.0.0, 11.3.0") && notes.contains("HOST.meta.toml"), "{notes}");
-            assert_eq!(whole["releases"], serde_json::json!([{"libvirt": "9.0.0", "hosts": 5}, {"libvirt": "11.3.0", "hosts": 5}]));
+            assert_eq!(
+                whole["releases"],
+                serde_json::json!([{"libvirt": "9.0.0", "hosts": 5}, {"libvirt": "11.3.0", "hosts": 5}])
+            );
             for (pool_name, s, v) in [("p9", &s9, "9.0.0"), ("p11", &s11, "11.3.0")] {
                 let alone = json_of(&["compare", "--inventory", &d(s), g, "--view", view, "--libvirt", v]);
-                assert_eq!(pool(&whole, pool_name), pool(&alone, pool_name), "{view} view, --libvirt {lv}, pool {pool_name}");
+                assert_eq!(
+                    pool(&whole, pool_name),
+                    pool(&alone, pool_name),
+                    "{view} view, --libvirt {lv}, pool {pool_name}"
+                );
             }
             let hosts = |p: &str| pool(&whole, p)["hosts"].as_array().unwrap().clone();
             assert!(hosts("mix").iter().map(|h| h["libvirt"].as_str().unwrap()).eq(["9.0.0", "11.3.0"]));
@@ -370,10 +381,14 @@ fn export_computes_hosts_by_their_release_and_a_mixed_pool_by_its_oldest() {
     }
     let whole = json_of(&["export", "qemu-cpu", "--inventory", d]);
     let notes = whole["notes"].to_string();
-    assert!(notes.contains("pool mix: its hosts run libvirt 9.0.0, 11.3.0") && notes.contains("by libvirt 9.0.0"), "{notes}");
+    assert!(
+        notes.contains("pool mix: its hosts run libvirt 9.0.0, 11.3.0") && notes.contains("by libvirt 9.0.0"),
+        "{notes}"
+    );
     let got = exports(&whole);
     let mix = sub(&all.0, &["mix"], false, "releases-export-mix");
-    let by = |v: &str| exports(&json_of(&["export", "qemu-cpu", "--inventory", mix.0.to_str().unwrap(), "--libvirt", v]));
+    let by =
+        |v: &str| exports(&json_of(&["export", "qemu-cpu", "--inventory", mix.0.to_str().unwrap(), "--libvirt", v]));
     let (by9, by11) = (by("9.0.0"), by("11.3.0"));
     assert_ne!(by9, by11, "the releases' baselines of pool mix differ (else this test cannot tell them apart)");
     assert_eq!(got.iter().find(|(n, _)| n == "mix"), by9.first());

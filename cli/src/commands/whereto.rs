@@ -15,17 +15,17 @@ use crate::error::{CliError, CliResult};
 use crate::inputs::{first_cpu, op_error, parse, parse_guest, unknown_name};
 use crate::inventory::{Grouping, Part};
 use crate::{json, Common, Format, Outcome, View};
+use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::suggest::closest;
 use cpufleet_engine::x86::{Comparison, Reason, Verdict};
 use cpufleet_engine::xml::TypeHint;
-use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::{CpuDef, CpuMap, CpuMode, FeatureSet};
 use cpufleet_inventory::Inventory;
 use cpufleet_io::{gather_inputs, print_stdout, read_input};
+use cpufleet_sim::guest::start_def;
 use cpufleet_sim::report::count;
 use cpufleet_sim::scenarios::guests::{entries, start_guest};
-use cpufleet_sim::guest::start_def;
 use cpufleet_sim::scenarios::migrate::BlockerKind;
 use cpufleet_sim::versions::{Incoming, Refusal};
 use rayon::prelude::*;
@@ -60,7 +60,9 @@ fn find_host<'a>(parts: &'a [Part], dir: &Path, name: &str) -> CliResult<(usize,
     }
     let all: Vec<String> = parts
         .iter()
-        .flat_map(|part| part.inv.pools.iter().flat_map(|p| p.hosts.iter().map(move |h| format!("{}/{}", p.name, h.name))))
+        .flat_map(|part| {
+            part.inv.pools.iter().flat_map(|p| p.hosts.iter().map(move |h| format!("{}/{}", p.name, h.name)))
+        })
         .collect();
     let hint =
         closest(name, all.iter().map(String::as_str)).map(|s| format!("; did you mean {s}?")).unwrap_or_default();
@@ -104,7 +106,10 @@ pub fn whereto(
     let libvirt = match &parts[..] {
         [one] => one.map.version().to_string(),
         _ => {
-            let each: Vec<String> = parts.iter().map(|p| format!("{} ({})", p.map.version(), count(p.inv.n_hosts() as u64, "host"))).collect();
+            let each: Vec<String> = parts
+                .iter()
+                .map(|p| format!("{} ({})", p.map.version(), count(p.inv.n_hosts() as u64, "host")))
+                .collect();
             format!("{} (each host its own)", each.join(", "))
         }
     };
@@ -240,15 +245,23 @@ fn raw_rows(
                 let g = read(part).and_then(|doc| {
                     let r = first_cpu(&doc)?;
                     let cpu = r.cpu().clone();
-                    let results: Vec<Comparison> = part.inv.cpus.par_iter().map(|h| ops::compare(&part.map, h, &cpu)).collect();
+                    let results: Vec<Comparison> =
+                        part.inv.cpus.par_iter().map(|h| ops::compare(&part.map, h, &cpu)).collect();
                     match results.iter().position(|r| r.verdict == Verdict::Error) {
                         // A name the release does not know: bad input with one release; with
                         // several, what that release's hosts answer (unless no release knows it).
                         Some(i) if !multi || unknown_name(&part.map, &[r], None).is_none() => {
-                            let host = part.inv.pools.iter().flat_map(|p| &p.hosts).find(|h| h.cpu.index() == i).expect("every CPU has a host");
+                            let host = part
+                                .inv
+                                .pools
+                                .iter()
+                                .flat_map(|p| &p.hosts)
+                                .find(|h| h.cpu.index() == i)
+                                .expect("every CPU has a host");
                             let reason = results[i].explain(&part.map.x86);
-                            Err(unknown_name(&part.map, &[r], None)
-                                .unwrap_or_else(|| CliError::file(&host.path, format!("cannot compare {}: {reason}", r.label()))))
+                            Err(unknown_name(&part.map, &[r], None).unwrap_or_else(|| {
+                                CliError::file(&host.path, format!("cannot compare {}: {reason}", r.label()))
+                            }))
                         }
                         _ => Ok((cpu, r.label())),
                     }
@@ -368,10 +381,13 @@ fn guest_rows(
                 Err(e) => return home_refused(&parts[k].map, dir, &cpu, &label, name, &e.reason, format).map(Err),
             };
             let started = match &cpu {
-                Some(def) => Some(start_def(x86, def.clone(), &features, home_class, None).map_err(|e| CliError::new(e.reason))?),
+                Some(def) => Some(
+                    start_def(x86, def.clone(), &features, home_class, None).map_err(|e| CliError::new(e.reason))?,
+                ),
                 None => None,
             };
-            let passthrough = cpu.as_ref().is_some_and(|d| matches!(d.mode, CpuMode::HostPassthrough | CpuMode::Maximum));
+            let passthrough =
+                cpu.as_ref().is_some_and(|d| matches!(d.mode, CpuMode::HostPassthrough | CpuMode::Maximum));
             for (d, (part, fleet)) in parts.iter().zip(&fleets).enumerate() {
                 let v = part.map.version();
                 let classes = &fleet.classes.list;
@@ -379,7 +395,8 @@ fn guest_rows(
                     classes
                         .par_iter()
                         .map(|c| {
-                            let blockers = sets.as_ref().and_then(|s| s.blocker(c)).map_or_else(Vec::new, |b| entries(x86, &b));
+                            let blockers =
+                                sets.as_ref().and_then(|s| s.blocker(c)).map_or_else(Vec::new, |b| entries(x86, &b));
                             Dest { runs: blockers.is_empty(), blockers, reason: None }
                         })
                         .collect()
@@ -400,12 +417,16 @@ fn guest_rows(
                                 None => Dest { runs: true, blockers: Vec::new(), reason: None },
                                 Some(why) => {
                                     let blockers = match &inc.read {
-                                        Ok(s) if !why.is_unknown_name() && why != Refusal::Vendor => s.blocker(c).map_or_else(Vec::new, |b| entries(&part.map.x86, &b)),
+                                        Ok(s) if !why.is_unknown_name() && why != Refusal::Vendor => {
+                                            s.blocker(c).map_or_else(Vec::new, |b| entries(&part.map.x86, &b))
+                                        }
                                         _ => Vec::new(),
                                     };
                                     let reason = match &inc.read {
                                         Err(u) => u.message(v),
-                                        Ok(_) => format!("libvirt {v} refuses the CPU started on {name}: {}", why.as_str()),
+                                        Ok(_) => {
+                                            format!("libvirt {v} refuses the CPU started on {name}: {}", why.as_str())
+                                        }
                                     };
                                     Dest { runs: false, blockers, reason: Some(reason) }
                                 }
