@@ -193,16 +193,16 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
             let own = item.hv.take();
             match (a.view, hv.as_ref().or(own.as_ref()), raw_host) {
                 (View::Guest, Some(h), _) => {
-                    if let Err(e) = start_item(&map, h, item) {
-                        return start_refused(&map, item, &e);
+                    if let Err(e) = start_item(map, h, item) {
+                        return start_refused(map, item, &e);
                     }
                 }
                 (View::Guest, None, _) => assumed |= item.at.is_some(),
-                (View::Raw, _, Some(h)) => update_on(&map, h, item)?,
+                (View::Raw, _, Some(h)) => update_on(map, h, item)?,
                 (View::Raw, _, None) => {}
             }
         }
-        let e = export_item(a.target, item, &name, &map, &tables)?;
+        let e = export_item(a.target, item, &name, map, &tables)?;
         for w in item.warnings.iter().chain(&e.warnings) {
             eprintln!("cpufleet: warning: {}: {w}", item.source);
         }

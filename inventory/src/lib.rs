@@ -337,7 +337,7 @@ impl Inventory {
         dir: &Path,
         map: &CpuMap,
         opts: &ReadOpts,
-        select: &dyn Fn(&str, &[Option<LibvirtVersion>]) -> Vec<bool>,
+        select: &Select<'_>,
     ) -> Result<Inventory, InventoryError> {
         Inventory::read_inner_with(dir, map, opts, false, Some(select))
     }
@@ -351,7 +351,7 @@ impl Inventory {
         map: &CpuMap,
         opts: &ReadOpts,
         keep_empty: bool,
-        select: Option<&dyn Fn(&str, &[Option<LibvirtVersion>]) -> Vec<bool>>,
+        select: Option<&Select<'_>>,
     ) -> Result<Inventory, InventoryError> {
         let (mut dirs, ignored) = layout::scan(dir)?;
         let mut metas: Vec<MetaResult> = read_metas(&dirs, opts);
@@ -475,7 +475,7 @@ impl Inventory {
             ignored: Vec::new(),
         };
         // Per pool name: its hosts with their guests.
-        let mut pools: std::collections::BTreeMap<String, (PathBuf, Vec<(Host, Vec<Guest>)>)> = Default::default();
+        let mut pools: std::collections::BTreeMap<String, (PathBuf, Vec<HostGuests>)> = Default::default();
         for (i, part) in parts.into_iter().enumerate() {
             let offset = out.cpus.len() as u32;
             out.cpus.extend(part.cpus);
@@ -486,7 +486,7 @@ impl Inventory {
             }
             for p in part.pools {
                 let entry = pools.entry(p.name).or_insert_with(|| (p.path, Vec::new()));
-                let mut hosts: Vec<(Host, Vec<Guest>)> = p
+                let mut hosts: Vec<HostGuests> = p
                     .hosts
                     .into_iter()
                     .map(|mut h| {
@@ -574,6 +574,13 @@ impl Inventory {
 
 /// A host's metadata and release, or the file and why it is bad (`None`: no metadata file).
 type MetaResult = Option<Result<(Box<HostMeta>, LibvirtVersion), content::BadFile>>;
+
+/// Which hosts [`Inventory::read_selected`] reads: given a pool's name and its hosts' releases,
+/// one flag per host.
+pub type Select<'a> = dyn Fn(&str, &[Option<LibvirtVersion>]) -> Vec<bool> + 'a;
+
+/// A host with its guests (while merging).
+type HostGuests = (Host, Vec<Guest>);
 
 /// A pool's name and its hosts' names with the release each one's metadata names
 /// ([`Inventory::host_release_list`]).
