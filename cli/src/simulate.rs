@@ -84,7 +84,9 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FORMAT", value_parser = crate::closed::parser::<cpufleet_export::ExportFormat>(), requires = "plan_out")]
     pub export: Option<cpufleet_export::ExportFormat>,
     /// Swarm testing: run N members (seeds SEED, SEED+1, …), each over its own variant of the
-    /// spec drawn from its seed (host variation, guest and generation mixes; 400 hosts), with
+    /// spec drawn from its seed (host variation, guest and generation mixes, mixed-release pools,
+    /// forbidden features; 400 hosts) and its own run (the libvirt release unless --libvirt or
+    /// --cpu-map fixes it, a subset of the --scenario values, the libvirt-upgrade rollout), with
     /// every check on. Prints one line per member and the command that reproduces a failure.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000),
           conflicts_with_all = ["inventory", "html", "plan_out", "hosts", "guests", "migrations"])]
