@@ -82,7 +82,8 @@ enum Cmd {
         #[arg(required = true, num_args = 1.., value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Compare the CPU with every host of this inventory (DIR/POOL/HOST.xml, as `fleet show
-        /// --inventory` reads it): a table per pool of host, verdict and blocking features.
+        /// --inventory` reads it): a table per pool of host, verdict and blocking features. Each
+        /// host answers under the libvirt release its HOST.meta.toml names (without: --libvirt).
         #[arg(long, value_name = "DIR")]
         inventory: Option<PathBuf>,
         /// With --inventory: the guest's home host, POOL/HOST; the CPU is first started there

@@ -232,6 +232,16 @@ pub fn load_as_sent(input: Input, common: &Common, map: &CpuMap, virsh_lines: bo
 /// in a domain with nothing else). Returns the input as loaded, the guest CPU and the settings.
 pub fn load_guest(input: Input, common: &Common, map: &CpuMap) -> CliResult<(Loaded, CpuDef, DomainFeatures)> {
     let bytes = read_input(&input, common.max_input_bytes)?;
+    parse_guest(input, bytes, common, map)
+}
+
+/// [`load_guest`] of bytes already read.
+pub fn parse_guest(
+    input: Input,
+    bytes: Vec<u8>,
+    common: &Common,
+    map: &CpuMap,
+) -> CliResult<(Loaded, CpuDef, DomainFeatures)> {
     let (doc, features) = match xml::read_domain(&bytes, map.version(), limits(common)) {
         Ok(d) => {
             let (cpus, spans) = match (d.domain.cpu, d.cpu_span) {

@@ -18,7 +18,8 @@ pub struct ShowArgs {
     #[command(flatten)]
     pub common: Common,
     /// The inventory: DIR/POOL/HOST.xml (virsh capabilities, domcapabilities, a host <cpu> or a
-    /// <cpudata> dump) and optionally DIR/POOL/HOST/*.xml guest domains (virsh dumpxml).
+    /// <cpudata> dump) and optionally DIR/POOL/HOST/*.xml guest domains (virsh dumpxml). Each
+    /// host is read by the libvirt release its HOST.meta.toml names (without: --libvirt).
     #[arg(long, value_name = "DIR")]
     pub inventory: PathBuf,
     /// Skip bad files with a warning (counted in the report) instead of stopping at the first.
@@ -29,13 +30,8 @@ pub struct ShowArgs {
     pub format: Format,
 }
 
-/// Reads the inventory of `dir` with the command line's map and limits; warnings and notes go
-/// to stderr.
-pub fn read(common: &Common, dir: &std::path::Path, keep_going: bool) -> CliResult<Inventory> {
-    read_with(&mapload::load(common)?, common, dir, keep_going)
-}
-
-/// [`read`] with a map already loaded.
+/// Reads the inventory of `dir` with `map` (every host under its rules, as `simulate --inventory`
+/// reads its main inventory); warnings and notes go to stderr.
 pub fn read_with(
     map: &cpufleet_engine::CpuMap,
     common: &Common,
@@ -44,8 +40,135 @@ pub fn read_with(
 ) -> CliResult<Inventory> {
     let opts = ReadOpts { keep_going, max_input_bytes: common.max_input_bytes, limits: limits(common) };
     let inv = Inventory::read(dir, map, &opts).map_err(|e| CliError::new(e.to_string()))?;
-    for i in &inv.ignored {
-        eprintln!("cpufleet: note: {i}");
+    report(&inv, true);
+    Ok(inv)
+}
+
+/// One release's share of an inventory ([`read_by_release`]): that release's map and the
+/// inventory restricted to the hosts it reads.
+pub struct Part {
+    /// The release's map: the run's (`--libvirt`, `--cpu-map`) for its own release, else the
+    /// release's embedded one.
+    pub map: cpufleet_engine::CpuMap,
+    /// The hosts (and their guests) this release reads; pools without such a host left out.
+    pub inv: Inventory,
+}
+
+/// An inventory as its hosts' libvirt releases read it.
+pub struct Releases {
+    /// One part per release involved, oldest first; exactly one when every host runs one.
+    pub parts: Vec<Part>,
+    /// What the reading chose, for the command's output (also printed on stderr).
+    pub notes: Vec<String>,
+    /// The run's release (`--libvirt`): the one hosts without metadata run.
+    pub run: cpufleet_engine::LibvirtVersion,
+}
+
+impl Releases {
+    /// The notes on stderr.
+    pub fn say(&self) {
+        for n in &self.notes {
+            eprintln!("cpufleet: note: {n}");
+        }
+    }
+}
+
+/// Which release reads a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grouping {
+    /// Each host by its own release (a question asked of each host: compare, fleet show, the
+    /// per-host export formats).
+    Host,
+    /// Every host of a pool by the oldest release among the pool's hosts (a question asked of
+    /// the pool: its baseline, the guest CPU every host's libvirt must define).
+    Pool,
+}
+
+/// The one rule of every `--inventory` command (simulate's MIXED FLEET and libvirt-upgrade
+/// read hosts the same way): each host is read under the libvirt release its `HOST.meta.toml`
+/// names; a host without metadata under the run's release (`--libvirt`, said once in a note).
+/// With [`Grouping::Pool`] a pool whose hosts disagree is read, all of it, by its oldest
+/// release (named in a note): the guest CPU of a pool must be one every host's libvirt can
+/// define, and an older release knows fewer names. Warnings go to stderr; the notes are the
+/// caller's to print ([`Releases::say`]) or carry in its output.
+pub fn read_by_release(common: &Common, dir: &std::path::Path, keep_going: bool, by: Grouping) -> CliResult<Releases> {
+    use cpufleet_engine::LibvirtVersion;
+    let map = mapload::load(common)?;
+    let run = map.version();
+    let opts = ReadOpts { keep_going, max_input_bytes: common.max_input_bytes, limits: limits(common) };
+    let list = Inventory::host_release_list(dir, &opts).map_err(|e| CliError::new(e.to_string()))?;
+    let mut notes = Vec::new();
+    let (hosts, without) =
+        list.iter().flat_map(|p| &p.1).fold((0, 0), |(n, w), h| (n + 1, w + usize::from(h.1.is_none())));
+    // The release that reads each host (same order as `list`).
+    let reader = |pool: &[Option<LibvirtVersion>]| -> Vec<LibvirtVersion> {
+        let own: Vec<LibvirtVersion> = pool.iter().map(|v| v.unwrap_or(run)).collect();
+        match (by, own.iter().min()) {
+            (Grouping::Pool, Some(&oldest)) => vec![oldest; own.len()],
+            _ => own,
+        }
+    };
+    let mut involved: Vec<LibvirtVersion> = Vec::new();
+    for (pool, hs) in &list {
+        let rels: Vec<Option<LibvirtVersion>> = hs.iter().map(|h| h.1).collect();
+        let r = reader(&rels);
+        let mut own: Vec<LibvirtVersion> = rels.iter().map(|v| v.unwrap_or(run)).collect();
+        own.sort();
+        own.dedup();
+        if by == Grouping::Pool && own.len() > 1 {
+            let names: Vec<String> = own.iter().map(|v| v.to_string()).collect();
+            notes.push(format!(
+                "pool {pool}: its hosts run libvirt {}; the pool is computed by libvirt {}, its oldest (the \
+                 release every host's libvirt can define its guest CPU in)",
+                names.join(", "),
+                r[0]
+            ));
+        }
+        involved.extend(r);
+    }
+    involved.sort();
+    involved.dedup();
+    if without > 0 && without < hosts || (without == hosts && involved.len() > 1) {
+        notes.push(format!(
+            "{without} of {hosts} hosts have no metadata (HOST.meta.toml, written by cpufleet collect): they are \
+             read as libvirt {run} (--libvirt)"
+        ));
+    }
+    if involved.len() > 1 || involved.first().is_some_and(|&v| v != run) {
+        let names: Vec<String> = involved.iter().map(|v| v.to_string()).collect();
+        notes.push(format!(
+            "each host is read by the libvirt release its metadata (HOST.meta.toml) names ({}), not by the \
+             run's {run} (--libvirt)",
+            names.join(", ")
+        ));
+    }
+    if involved == [run] {
+        let inv = read_with(&map, common, dir, keep_going)?;
+        return Ok(Releases { parts: vec![Part { map, inv }], notes, run });
+    }
+    let mut parts = Vec::new();
+    for (i, &v) in involved.iter().enumerate() {
+        let m = if v == run {
+            map.clone()
+        } else {
+            cpufleet_engine::CpuMap::embedded(v)
+                .map_err(|e| CliError::new(format!("libvirt {v}'s embedded CPU map: {e}")))?
+        };
+        let select = |_: &str, rels: &[Option<LibvirtVersion>]| reader(rels).iter().map(|&r| r == v).collect();
+        let inv = Inventory::read_selected(dir, &m, &opts, &select)
+            .map_err(|e| CliError::new(format!("{e} (read as libvirt {v}, the release its host runs)")))?;
+        report(&inv, i == 0);
+        parts.push(Part { map: m, inv });
+    }
+    Ok(Releases { parts, notes, run })
+}
+
+/// The skipped files of `inv` on stderr, and the entries passed over when `ignored`.
+fn report(inv: &Inventory, ignored: bool) {
+    if ignored {
+        for i in &inv.ignored {
+            eprintln!("cpufleet: note: {i}");
+        }
     }
     for s in &inv.skipped {
         eprintln!("cpufleet: warning: {s} (skipped)");
@@ -53,14 +176,20 @@ pub fn read_with(
     if !inv.skipped.is_empty() {
         eprintln!("cpufleet: warning: {} file(s) skipped", inv.skipped.len());
     }
-    Ok(inv)
 }
 
 pub fn run_show(args: &ShowArgs) -> CliResult<Outcome> {
-    let inv = read(&args.common, &args.inventory, args.keep_going)?;
+    let r = read_by_release(&args.common, &args.inventory, args.keep_going, Grouping::Host)?;
+    r.say();
+    let libvirt = if let [one] = &r.parts[..] { one.map.version() } else { r.run };
+    let inv = Inventory::merge(libvirt, r.parts.into_iter().map(|p| p.inv).collect());
     let out = match args.format {
         Format::Text => text(&inv, &args.inventory),
-        Format::Json => format!("{}\n", json(&inv, &args.inventory)),
+        Format::Json => {
+            let mut v = json(&inv, &args.inventory);
+            v["notes"] = json!(r.notes);
+            format!("{v}\n")
+        }
     };
     print_stdout(&out)?;
     Ok(Outcome::Ok)

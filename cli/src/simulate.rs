@@ -85,7 +85,9 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FORMAT", value_parser = crate::closed::parser::<cpufleet_export::ExportFormat>(), requires = "plan_out", help = export_help())]
     pub export: Option<cpufleet_export::ExportFormat>,
     /// Swarm testing: run N members (seeds SEED, SEED+1, …), each over its own variant of the
-    /// spec drawn from its seed (host variation, guest and generation mixes; 400 hosts), with
+    /// spec drawn from its seed (host variation, guest and generation mixes, mixed-release pools,
+    /// forbidden features; 400 hosts) and its own run (the libvirt release unless --libvirt or
+    /// --cpu-map fixes it, a subset of the --scenario values, the libvirt-upgrade rollout), with
     /// every check on. Prints one line per member and the command that reproduces a failure.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000),
           conflicts_with_all = ["inventory", "html", "plan_out", "hosts", "guests", "migrations"])]
@@ -322,6 +324,16 @@ fn config<'a>(
     }
 }
 
+/// "pools+migrate": a member's scenarios.
+fn scenario_list(s: &[sim::Scenario]) -> String {
+    s.iter().map(ToString::to_string).collect::<Vec<_>>().join("+")
+}
+
+/// "9.0.0->12.9.0 random 3 steps": a member's rollout.
+fn rollout_text(r: &sim::scenarios::libvirt_upgrade::Rollout) -> String {
+    format!("{}->{} {} {}", r.from, r.to, r.order, sim::report::count(r.steps as u64, "step"))
+}
+
 /// `--swarm N`: members seed, seed+1, …, each over its own variant of the spec
 /// (`cpufleet_sim::swarm`) with every check on; one line per member, the reproduce command of
 /// each failure, exit 1 if any failed.
@@ -329,7 +341,8 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
     let map = mapload::load(&args.common)?;
     let base = prepare_spec(args, &map)?;
     let config_of = |seed| config(args, seed, true, reproduce(&SimulateArgs { seed, ..args.clone() }, true), &Silent);
-    let members = sim::swarm::run(&map, &base, args.seed, n, config_of, |m, report| -> CliResult<()> {
+    let fixed = args.common.libvirt.is_some() || args.common.cpu_map.is_some();
+    let members = sim::swarm::run(&map, &base, args.seed, n, fixed, config_of, |m, report| -> CliResult<()> {
         if args.format == Format::Text {
             let verdict = if m.violations == 0 {
                 "all invariants hold".to_string()
@@ -337,8 +350,16 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
                 format!("{} VIOLATED; reproduce with: {}", m.violations, m.reproduce)
             };
             print_stdout(&format!(
-                "swarm member seed {}: {} hosts, {} guests, {} checks: {verdict}\n",
-                m.seed, m.hosts, m.guests, m.checks
+                "swarm member seed {}: libvirt {}, {} mixed pools, {}, rollout {}: {} hosts, {} guests, {} checks: \
+                 {verdict}\n",
+                m.seed,
+                m.draws.libvirt,
+                m.mixed_pools,
+                scenario_list(&m.draws.scenarios),
+                rollout_text(&m.draws.rollout),
+                m.hosts,
+                m.guests,
+                m.checks
             ))?;
             // What failed, so that CI's log says it without a rerun (the first three).
             for v in report.invariant_violations.iter().take(3) {
@@ -351,9 +372,13 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
     let members: Vec<serde_json::Value> = members
         .iter()
         .map(|m| {
+            let r = &m.draws.rollout;
             serde_json::json!({
                 "seed": m.seed, "hosts": m.hosts, "guests": m.guests, "checks": m.checks,
                 "violations": m.violations, "reproduce": m.reproduce,
+                "libvirt": m.draws.libvirt.as_str(), "mixed_pools": m.mixed_pools,
+                "scenarios": m.draws.scenarios.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "rollout": { "from": r.from.as_str(), "to": r.to.as_str(), "order": r.order.to_string(), "steps": r.steps },
             })
         })
         .collect();

@@ -229,3 +229,170 @@ fn libvirt_upgrade_says_why_when_no_host_can_be_read_by_the_rollout() {
     let r = simulate(&dir.0, &["--scenario", "libvirt-upgrade", "--upgrade-from", "11.3.0", "--upgrade-to", "12.9.0"]);
     assert!(r["libvirt_upgrade"].is_object(), "{}", notes(&r).join("\n"));
 }
+
+/// `build`'s inventory plus pool `mix`: host `a` on 9.0.0 and host `b` on 11.3.0 (two CPUID
+/// dumps both releases read), whose baseline the two releases compute differently.
+fn build_with_mixed_pool(p9: &Path, p11: &Path, name: &str) -> TempDir {
+    let dir = build(p9, p11, name);
+    host(&dir.0, "mix", "a", &p9.join("x86_64-cpuid-Xeon-E5-2650-v4.xml"), "9.0.0");
+    host(&dir.0, "mix", "b", &p11.join("x86_64-cpuid-Ice-Lake-Server.xml"), "11.3.0");
+    dir
+}
+
+/// A new inventory with the pools `pools` of `dir` (with their metadata when `meta`).
+fn sub(dir: &Path, pools: &[&str], meta: bool, name: &str) -> TempDir {
+    fn copy(from: &Path, to: &Path, meta: bool) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let (src, dst) = (e.path(), to.join(e.file_name()));
+            if src.is_dir() {
+                copy(&src, &dst, meta);
+            } else if meta || !e.file_name().to_string_lossy().ends_with(".meta.toml") {
+                std::fs::copy(&src, &dst).unwrap();
+            }
+        }
+    }
+    let out = TempDir::new(name);
+    for p in pools {
+        copy(&dir.join(p), &out.0.join(p), meta);
+    }
+    out
+}
+
+/// `cpufleet ARGS --format json`, exit 0 or 1, parsed.
+fn json_of(args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.extend(["--format", "json"]);
+    let o = cpufleet(&a);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{args:?}: {}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)))
+}
+
+/// The pool named `name` of a JSON answer's `pools`.
+fn pool<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["pools"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no pool {name}: {v}"))
+}
+
+/// `compare --inventory` answers each host as its own release does: every host of pool p9
+/// (all on 9.0.0) as `--libvirt 9.0.0` answers on that pool alone, every host of p11 as
+/// `--libvirt 11.3.0` does, in both views and with `--on` a host of the other release; the
+/// note says so. Read under one release, h11-caps (Skylake-Server-v1) stops 9.0.0 altogether.
+#[test]
+fn compare_answers_each_host_under_its_own_release() {
+    let Some((p9, p11)) = packs() else { return };
+    let all = build_with_mixed_pool(&p9, &p11, "releases-compare");
+    let (s9, s11) =
+        (sub(&all.0, &["p9"], true, "releases-compare-9"), sub(&all.0, &["p11"], true, "releases-compare-11"));
+    let guest = all.0.join("guest.xml");
+    std::fs::write(
+        &guest,
+        support::domain(
+            "g",
+            "  <cpu mode='custom' match='exact'>\n    <model fallback='forbid'>Broadwell</model>\n  </cpu>\n",
+        ),
+    )
+    .unwrap();
+    let g = guest.to_str().unwrap();
+    let d = |t: &TempDir| t.0.to_str().unwrap().to_string();
+    for view in ["guest", "raw"] {
+        for lv in ["9.0.0", "11.3.0"] {
+            let whole = json_of(&["compare", "--inventory", &d(&all), g, "--view", view, "--libvirt", lv]);
+            let notes = whole["notes"].to_string();
+            assert!(notes.contains("9.0.0, 11.3.0") && notes.contains("HOST.meta.toml"), "{notes}");
+            assert_eq!(
+                whole["releases"],
+                serde_json::json!([{"libvirt": "9.0.0", "hosts": 5}, {"libvirt": "11.3.0", "hosts": 5}])
+            );
+            for (pool_name, s, v) in [("p9", &s9, "9.0.0"), ("p11", &s11, "11.3.0")] {
+                let alone = json_of(&["compare", "--inventory", &d(s), g, "--view", view, "--libvirt", v]);
+                assert_eq!(
+                    pool(&whole, pool_name),
+                    pool(&alone, pool_name),
+                    "{view} view, --libvirt {lv}, pool {pool_name}"
+                );
+            }
+            let hosts = |p: &str| pool(&whole, p)["hosts"].as_array().unwrap().clone();
+            assert!(hosts("mix").iter().map(|h| h["libvirt"].as_str().unwrap()).eq(["9.0.0", "11.3.0"]));
+        }
+        // Started on an 11.3.0 host, the guest reaches 9.0.0's hosts as an incoming CPU: each
+        // answers (no error for the whole command), and the 11.3.0 hosts as on 11.3.0 alone.
+        let whole = json_of(&["compare", "--inventory", &d(&all), g, "--view", view, "--on", "p11/h11-0"]);
+        let alone = json_of(&["compare", "--inventory", &d(&s11), g, "--view", view, "--on", "p11/h11-0"]);
+        assert_eq!(pool(&whole, "p11"), pool(&alone, "p11"), "{view} view --on");
+        assert_eq!(pool(&whole, "p9")["total"].as_u64(), Some(4));
+    }
+    // One release for every host (the old reading): 9.0.0 cannot read h11-caps at all.
+    let flat = sub(&all.0, &["p9", "p11"], false, "releases-compare-flat");
+    let o = cpufleet(&["compare", "--inventory", &d(&flat), g, "--libvirt", "9.0.0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Skylake-Server-v1"), "{}", stderr(&o));
+}
+
+/// `fleet show --inventory` reads each host with its own release: its pools as each release
+/// shows them alone (the CPU ids aside, which number the whole inventory's CPUs).
+#[test]
+fn fleet_show_reads_each_host_under_its_own_release() {
+    let Some((p9, p11)) = packs() else { return };
+    let all = build_with_mixed_pool(&p9, &p11, "releases-show");
+    let strip = |mut p: Value| {
+        for h in p["hosts"].as_array_mut().unwrap() {
+            h.as_object_mut().unwrap().remove("cpu");
+        }
+        p
+    };
+    let whole = json_of(&["fleet", "show", "--inventory", all.0.to_str().unwrap(), "--libvirt", "9.0.0"]);
+    assert!(whole["notes"].to_string().contains("9.0.0, 11.3.0"), "{}", whole["notes"]);
+    for (p, v) in [("p9", "9.0.0"), ("p11", "11.3.0")] {
+        let s = sub(&all.0, &[p], true, &format!("releases-show-{p}"));
+        let alone = json_of(&["fleet", "show", "--inventory", s.0.to_str().unwrap(), "--libvirt", v]);
+        assert_eq!(strip(pool(&whole, p).clone()), strip(pool(&alone, p).clone()), "pool {p}");
+    }
+    let caps = pool(&whole, "p11")["models"].to_string();
+    assert!(caps.contains("Skylake-Server-v1"), "{caps}");
+}
+
+/// `export --inventory`: the per-host formats by each host's release, the guest formats (a
+/// pool's baseline) by the pool's oldest release, named in a note; pool `mix` (9.0.0 and
+/// 11.3.0) gets 9.0.0's baseline, which differs from 11.3.0's.
+#[test]
+fn export_computes_hosts_by_their_release_and_a_mixed_pool_by_its_oldest() {
+    let Some((p9, p11)) = packs() else { return };
+    let all = build_with_mixed_pool(&p9, &p11, "releases-export");
+    let d = all.0.to_str().unwrap();
+    let exports = |v: &Value| -> Vec<(String, Value)> {
+        v["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.as_object_mut().unwrap().remove("source");
+                (e["name"].as_str().unwrap().to_string(), e)
+            })
+            .collect()
+    };
+    let traits = exports(&json_of(&["export", "nova-traits", "--inventory", d, "--libvirt", "9.0.0"]));
+    for (p, v) in [("p9", "9.0.0"), ("p11", "11.3.0")] {
+        let s = sub(&all.0, &[p], true, &format!("releases-export-{p}"));
+        let alone = exports(&json_of(&["export", "nova-traits", "--inventory", s.0.to_str().unwrap(), "--libvirt", v]));
+        let mine: Vec<_> = traits.iter().filter(|(n, _)| n.starts_with(&format!("{p}/"))).cloned().collect();
+        assert_eq!(mine, alone, "pool {p}");
+    }
+    let whole = json_of(&["export", "qemu-cpu", "--inventory", d]);
+    let notes = whole["notes"].to_string();
+    assert!(
+        notes.contains("pool mix: its hosts run libvirt 9.0.0, 11.3.0") && notes.contains("by libvirt 9.0.0"),
+        "{notes}"
+    );
+    let got = exports(&whole);
+    let mix = sub(&all.0, &["mix"], false, "releases-export-mix");
+    let by =
+        |v: &str| exports(&json_of(&["export", "qemu-cpu", "--inventory", mix.0.to_str().unwrap(), "--libvirt", v]));
+    let (by9, by11) = (by("9.0.0"), by("11.3.0"));
+    assert_ne!(by9, by11, "the releases' baselines of pool mix differ (else this test cannot tell them apart)");
+    assert_eq!(got.iter().find(|(n, _)| n == "mix"), by9.first());
+    let s11 = sub(&all.0, &["p11"], false, "releases-export-p11");
+    let p11 = exports(&json_of(&["export", "qemu-cpu", "--inventory", s11.0.to_str().unwrap(), "--libvirt", "11.3.0"]));
+    assert_eq!(got.iter().find(|(n, _)| n == "p11"), p11.first());
+}

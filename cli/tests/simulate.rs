@@ -629,7 +629,9 @@ fn swarm_runs_members_over_spec_variants_and_prints_reproducible_failures() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     for seed in 40..43 {
-        assert!(out.contains(&format!("swarm member seed {seed}: 400 hosts")), "{out}");
+        // Each line names the member's draws: its release, mixed pools, scenarios and rollout.
+        let line = out.lines().find(|l| l.starts_with(&format!("swarm member seed {seed}: libvirt "))).expect(&out);
+        assert!(line.contains(" mixed pools, migrate, rollout ") && line.contains(": 400 hosts, "), "{line}");
     }
     assert!(out.ends_with("swarm: 3 members, 0 failed\n"), "{out}");
     // Members differ: each draws its own variant of the spec.

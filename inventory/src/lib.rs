@@ -126,8 +126,74 @@ impl Inventory {
         Inventory::read_inner(dir, map, &ReadOpts { keep_going: true, ..*opts }, true)
     }
 
+    /// The libvirt release each host's metadata names, per pool (sorted as the inventory is:
+    /// `(pool, [(host, release)])`); `None` for a host without metadata, or whose metadata
+    /// cannot be read (the readers name that file). Only the layout and the metadata files are
+    /// read.
+    pub fn host_release_list(dir: &Path, opts: &ReadOpts) -> Result<Vec<PoolReleases>, InventoryError> {
+        let (dirs, _) = layout::scan(dir)?;
+        let metas = read_metas(&dirs, opts);
+        let mut metas = metas.into_iter();
+        Ok(dirs
+            .into_iter()
+            .map(|d| {
+                let hosts = d.hosts.into_iter().zip(&mut metas).map(|(h, m)| (h.0, meta_release(&m))).collect();
+                (d.name, hosts)
+            })
+            .collect())
+    }
+
+    /// The inventory in `dir` restricted to the hosts `select` keeps: it is given each pool's
+    /// name and its hosts' releases (as [`Inventory::host_release_list`] gives them) and
+    /// answers one flag per host. Only the kept hosts' files (and their guests) are read; a
+    /// pool with no kept host is left out (not an error); errors as [`Inventory::read`]'s.
+    pub fn read_selected(
+        dir: &Path,
+        map: &CpuMap,
+        opts: &ReadOpts,
+        select: &Select<'_>,
+    ) -> Result<Inventory, InventoryError> {
+        Inventory::read_inner_with(dir, map, opts, false, Some(select))
+    }
+
     fn read_inner(dir: &Path, map: &CpuMap, opts: &ReadOpts, keep_empty: bool) -> Result<Inventory, InventoryError> {
-        let (dirs, ignored) = layout::scan(dir)?;
+        Inventory::read_inner_with(dir, map, opts, keep_empty, None)
+    }
+
+    fn read_inner_with(
+        dir: &Path,
+        map: &CpuMap,
+        opts: &ReadOpts,
+        keep_empty: bool,
+        select: Option<&Select<'_>>,
+    ) -> Result<Inventory, InventoryError> {
+        let (mut dirs, ignored) = layout::scan(dir)?;
+        let mut metas: Vec<MetaResult> = read_metas(&dirs, opts);
+        if let Some(select) = select {
+            let mut all = std::mem::take(&mut metas).into_iter();
+            let mut kept_dirs = Vec::new();
+            for mut d in dirs {
+                let mine: Vec<MetaResult> = all.by_ref().take(d.hosts.len()).collect();
+                let keep = select(&d.name, &mine.iter().map(meta_release).collect::<Vec<_>>());
+                // New index of each host kept.
+                let mut new_index = Vec::with_capacity(keep.len());
+                let mut n = 0;
+                for &k in &keep {
+                    new_index.push(k.then_some(n));
+                    n += usize::from(k);
+                }
+                let mut flags = keep.iter();
+                d.hosts.retain(|_| *flags.next().unwrap_or(&false));
+                let mut flags = keep.iter();
+                d.metas.retain(|_| *flags.next().unwrap_or(&false));
+                metas.extend(mine.into_iter().zip(&keep).filter(|(_, &k)| k).map(|(m, _)| m));
+                d.guests = d.guests.into_iter().filter_map(|(h, p)| new_index[h].map(|h| (h, p))).collect();
+                if !d.hosts.is_empty() {
+                    kept_dirs.push(d);
+                }
+            }
+            dirs = kept_dirs;
+        }
         let host_files: Vec<(&PathBuf, Option<&PathBuf>)> =
             dirs.iter().flat_map(|p| p.hosts.iter().map(|h| (&h.1, h.2.as_ref()))).collect();
         let (host_cpus, cpus) = content::read_hosts(&host_files, map, opts);
@@ -140,8 +206,6 @@ impl Inventory {
                 docs::parse_guest(&bytes, version, opts.limits).map_err(Problem::Xml)
             })
             .collect();
-        let meta_paths: Vec<Option<&PathBuf>> = dirs.iter().flat_map(|p| p.metas.iter().map(Option::as_ref)).collect();
-        let metas: Vec<MetaResult> = meta_paths.par_iter().map(|p| p.map(|p| read_meta(p, opts))).collect();
         let (cpus, hypervisors) = cpus.into_iter().unzip();
         let mut inv =
             Inventory { libvirt: version, pools: Vec::new(), cpus, hypervisors, skipped: Vec::new(), ignored };
@@ -211,6 +275,57 @@ impl Inventory {
         Ok(pool)
     }
 
+    /// Several reads of one inventory, each of other hosts ([`Inventory::read_selected`]), as
+    /// one: pools by name, each pool's hosts by name with their guests, the CPUs of every read
+    /// (a CPU read by two releases counts twice), `libvirt` as the rules named. The entries
+    /// passed over are the first read's (every read of a folder passes over the same).
+    pub fn merge(libvirt: LibvirtVersion, parts: Vec<Inventory>) -> Inventory {
+        let mut out = Inventory {
+            libvirt,
+            pools: Vec::new(),
+            cpus: Vec::new(),
+            hypervisors: Vec::new(),
+            skipped: Vec::new(),
+            ignored: Vec::new(),
+        };
+        // Per pool name: its hosts with their guests.
+        let mut pools: std::collections::BTreeMap<String, (PathBuf, Vec<HostGuests>)> = Default::default();
+        for (i, part) in parts.into_iter().enumerate() {
+            let offset = out.cpus.len() as u32;
+            out.cpus.extend(part.cpus);
+            out.hypervisors.extend(part.hypervisors);
+            out.skipped.extend(part.skipped);
+            if i == 0 {
+                out.ignored = part.ignored;
+            }
+            for p in part.pools {
+                let entry = pools.entry(p.name).or_insert_with(|| (p.path, Vec::new()));
+                let mut hosts: Vec<HostGuests> = p
+                    .hosts
+                    .into_iter()
+                    .map(|mut h| {
+                        h.cpu = CpuId(h.cpu.0 + offset);
+                        (h, Vec::new())
+                    })
+                    .collect();
+                for g in p.guests {
+                    hosts[g.host].1.push(g);
+                }
+                entry.1.extend(hosts);
+            }
+        }
+        for (name, (path, mut hosts)) in pools {
+            hosts.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+            let mut pool = Pool { name, path, hosts: Vec::new(), guests: Vec::new() };
+            for (i, (h, guests)) in hosts.into_iter().enumerate() {
+                pool.hosts.push(h);
+                pool.guests.extend(guests.into_iter().map(|g| Guest { host: i, ..g }));
+            }
+            out.pools.push(pool);
+        }
+        out
+    }
+
     /// Hosts with a metadata file, and the releases they run with their host counts (by
     /// release).
     pub fn host_releases(&self) -> (usize, Vec<(LibvirtVersion, usize)>) {
@@ -273,6 +388,28 @@ impl Inventory {
 
 /// A host's metadata and release, or the file and why it is bad (`None`: no metadata file).
 type MetaResult = Option<Result<(Box<HostMeta>, LibvirtVersion), content::BadFile>>;
+
+/// Which hosts [`Inventory::read_selected`] reads: given a pool's name and its hosts' releases,
+/// one flag per host.
+pub type Select<'a> = dyn Fn(&str, &[Option<LibvirtVersion>]) -> Vec<bool> + 'a;
+
+/// A host with its guests (while merging).
+type HostGuests = (Host, Vec<Guest>);
+
+/// A pool's name and its hosts' names with the release each one's metadata names
+/// ([`Inventory::host_release_list`]).
+pub type PoolReleases = (String, Vec<(String, Option<LibvirtVersion>)>);
+
+/// The metadata of every host of `dirs`, in order (pools, then hosts).
+fn read_metas(dirs: &[layout::PoolDir], opts: &ReadOpts) -> Vec<MetaResult> {
+    let meta_paths: Vec<Option<&PathBuf>> = dirs.iter().flat_map(|p| p.metas.iter().map(Option::as_ref)).collect();
+    meta_paths.par_iter().map(|p| p.map(|p| read_meta(p, opts))).collect()
+}
+
+/// The release a host's metadata names; None without (readable) metadata.
+fn meta_release(m: &MetaResult) -> Option<LibvirtVersion> {
+    m.as_ref().and_then(|r| r.as_ref().ok()).map(|(_, v)| *v)
+}
 
 /// Reads and checks one `HOST.meta.toml`.
 fn read_meta(path: &Path, opts: &ReadOpts) -> Result<(Box<HostMeta>, LibvirtVersion), content::BadFile> {

@@ -28,6 +28,18 @@ cpufleet_engine::closed_set! {
         /// Start guests against the raw host CPU (`virsh capabilities`) instead of the host's
         /// QEMU/KVM (update against the raw migratable copy, compare with the raw CPU, no live check).
         RawHostStart = "raw-host-start",
+        /// Baseline each pool over its first host class only (the pool baseline rule: every
+        /// host of the pool runs it).
+        PoolFirstHost = "pool-first-host",
+        /// Let the fast path pass over `policy='forbid'` (a guest may migrate onto a host
+        /// with a feature it forbids).
+        IgnoreForbid = "ignore-forbid",
+        /// Baseline each migration domain of the plan over its first host class only (the plan
+        /// rule: every host of a domain runs its baseline).
+        PlanFirstHost = "plan-first-host",
+        /// A destination of another libvirt version takes a guest CPU that names a model or
+        /// feature its map does not know (skips the name rule; compares nothing else).
+        AcceptUnknownNames = "accept-unknown-names",
     }
 }
 
@@ -404,6 +416,14 @@ impl Starter {
                 let def = start_on(map, &templates[t as usize], ctx, host, fault)?;
                 let sets = if def.mode == CpuMode::HostPassthrough {
                     GuestSets::of_passthrough(host)
+                } else if fault == Some(Fault::IgnoreForbid) {
+                    let mut d = def.clone();
+                    d.features.retain(|f| f.policy != Some(Policy::Forbid));
+                    GuestSets::of_custom(map, &d).map_err(|reason| StartFail {
+                        reason,
+                        blocker: None,
+                        needs_cache: None,
+                    })?
                 } else {
                     GuestSets::of_custom(map, &def).map_err(|reason| StartFail {
                         reason,

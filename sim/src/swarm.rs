@@ -10,16 +10,31 @@
 //! - which guest configurations are used, and their weights (at least one stays on),
 //! - which generations each pool mixes, and their weights (at least one stays per pool),
 //!
-//! at a size small enough to check everything (`check_all`). A variant depends on its seed and
-//! the base spec only, so `cpufleet simulate --swarm 1 --seed M` reproduces member M exactly.
+//! - which pools mix libvirt releases (a pool's `libvirt` and `libvirt_share`, as the MIXED FLEET
+//!   scenario reads them: some hosts of the pool on another release of [`LibvirtVersion::ALL`]),
+//!
+//! and each member also draws ([`Draws`]) the run's libvirt release (any of
+//! [`LibvirtVersion::ALL`], unless the caller fixes it), which of the configured scenarios run
+//! (at least one), and the libvirt-upgrade rollout: its two releases (either way round), its
+//! order and its number of steps. Everything is drawn at a size small enough to check
+//! everything (`check_all`). A member depends on its seed, the base spec and the configured
+//! scenarios only, so `cpufleet simulate --swarm 1 --seed M` (with the same other flags)
+//! reproduces member M exactly.
 
 use super::rng::{tag, Rng};
-use super::spec::Spec;
+use super::scenarios::libvirt_upgrade::{Order, Rollout};
+use super::scenarios::Scenario;
+use super::spec::{PoolLibvirt, Spec};
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 
 /// Hosts, guests and migrations of one swarm member: small enough to check every event.
 pub const MEMBER_HOSTS: u64 = 400;
 pub const MEMBER_GUESTS: u64 = 300;
 pub const MEMBER_MIGRATIONS: u64 = 3_000;
+
+/// Features a member's configurations may forbid: each is on some generations of the default
+/// fleet and not on others, and named by every release's map.
+const FORBID: [&str; 6] = ["avx512f", "hle", "rtm", "pku", "avx2", "mpx"];
 
 /// The seeds of `n` members starting at `seed` (wrapping at u64::MAX).
 pub fn member_seeds(seed: u64, n: u32) -> impl Iterator<Item = u64> {
@@ -68,6 +83,37 @@ pub fn variant(base: &Spec, seed: u64) -> Spec {
         // Pool generation weights are > 0 only (the spec's rule): drop the ones switched off.
         p.generations = p.generations.iter().zip(w).filter(|(_, w)| *w > 0.0).map(|(g, w)| (g.0, w)).collect();
     }
+    // Mixed-version pools in half the members (a mixed fleet runs MIXED FLEET in place of the
+    // single-release migrate section and its checks), on a stream of their own (the draws
+    // above stay as they were).
+    let mut rng = Rng::for_item(seed, tag::SWARM, 2);
+    let mixed = rng.chance(0.5);
+    spec.pool_libvirt = spec
+        .pools
+        .iter()
+        .map(|_| {
+            (rng.chance(0.4) && mixed)
+                .then(|| PoolLibvirt { version: *rng.pick(&LibvirtVersion::ALL), share: 0.1 + 0.9 * rng.unit() })
+        })
+        .collect();
+    // A feature some hosts have and others lack, forbidden by some custom configurations: the
+    // spec's own forbid (`hypervisor`) no bare-metal host has, so without this draw the forbid
+    // rule never meets a host it refuses.
+    let mut rng = Rng::for_item(seed, tag::SWARM, 3);
+    // Not `match='minimum'`: a forbidden feature there makes the fast path and the reference
+    // model disagree on the guest's own host (an open discrepancy, see the README's swarm
+    // paragraph), which would fail members for a known cause.
+    let custom = |t: &super::spec::Template| {
+        t.mode == cpufleet_engine::CpuMode::Custom && t.match_ != cpufleet_engine::CpuMatch::Minimum
+    };
+    for t in spec.templates.iter_mut().filter(|t| custom(t)) {
+        if rng.chance(0.5) {
+            let f = *rng.pick(&FORBID);
+            if !t.features.iter().any(|(n, _)| n == f) {
+                t.features.push((f.to_string(), cpufleet_engine::Policy::Forbid));
+            }
+        }
+    }
     spec.guests = MEMBER_GUESTS;
     spec.migrations = MEMBER_MIGRATIONS;
     // A pool needs at least one host; the base spec has at most MEMBER_HOSTS pools in practice,
@@ -75,6 +121,41 @@ pub fn variant(base: &Spec, seed: u64) -> Spec {
     let hosts = MEMBER_HOSTS.max(spec.pools.len() as u64);
     spec.scale_hosts(hosts).expect("at least one host per pool, within the limit");
     spec
+}
+
+/// What a member runs beyond its spec variant, drawn from its seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draws {
+    /// The run's libvirt release (the hosts of a pool not mixed run it).
+    pub libvirt: LibvirtVersion,
+    /// The scenarios that run: a subset of the configured ones, never empty.
+    pub scenarios: Vec<Scenario>,
+    /// The libvirt-upgrade rollout: two different releases, an order, 1 to 8 steps.
+    pub rollout: Rollout,
+}
+
+/// The draws of member `seed` among the `configured` scenarios; `libvirt` fixes the run's
+/// release (the caller's `--libvirt` or `--cpu-map`), else it is drawn. Every value is drawn
+/// whether or not it is fixed, so fixing one changes no other.
+pub fn draws(seed: u64, configured: &[Scenario], libvirt: Option<LibvirtVersion>) -> Draws {
+    let mut rng = Rng::for_item(seed, tag::SWARM, 1);
+    let all = LibvirtVersion::ALL;
+    let drawn = *rng.pick(&all);
+    let mut keep: Vec<bool> = configured.iter().map(|_| rng.chance(0.6)).collect();
+    if !keep.is_empty() && !keep.contains(&true) {
+        let i = rng.index(keep.len());
+        keep[i] = true;
+    }
+    let scenarios = configured.iter().zip(&keep).filter(|(_, &k)| k).map(|(s, _)| *s).collect();
+    let from = rng.index(all.len());
+    let to = (from + 1 + rng.index(all.len() - 1)) % all.len();
+    let order = *rng.pick(&Order::ALL);
+    let steps = 1 + rng.below(8) as u32;
+    Draws {
+        libvirt: libvirt.unwrap_or(drawn),
+        scenarios,
+        rollout: Rollout { steps, order, from: all[from], to: all[to] },
+    }
 }
 
 /// One swarm member's outcome: what the swarm's line and JSON say of it.
@@ -92,25 +173,51 @@ pub struct Member {
     pub violations: u64,
     /// The command that reruns it.
     pub reproduce: String,
+    /// What it drew beyond its spec.
+    pub draws: Draws,
+    /// Pools of its variant with hosts on another release than the run's.
+    pub mixed_pools: u64,
 }
 
 /// The swarm: members `seed`, `seed`+1, … (`n` of them), each simulated over its own
-/// [`variant`] of `base` with the configuration `config` gives for its seed (every check on,
-/// its reproduce line). `each` sees every member and its report as it finishes (the command line
-/// prints it then); its error stops the swarm. Returns the members in seed order.
+/// [`variant`] of `base` (read with `map`) with the configuration `config` gives for its seed
+/// (every check on, its reproduce line), its scenarios and rollout replaced by its [`draws`]
+/// among `config`'s scenarios, under its drawn release (its embedded map, `base` resolved again
+/// for it) unless `fixed` (every member on `map`'s). `each` sees every member and its report as
+/// it finishes (the command line prints it then); its error stops the swarm. Returns the
+/// members in seed order.
 pub fn run<'a, E: From<crate::SimError>>(
-    map: &cpufleet_engine::CpuMap,
+    map: &CpuMap,
     base: &Spec,
     seed: u64,
     n: u32,
+    fixed: bool,
     config: impl Fn(u64) -> crate::Config<'a>,
     mut each: impl FnMut(&Member, &crate::report::Report) -> Result<(), E>,
 ) -> Result<Vec<Member>, E> {
+    // The base spec and map of each release a member may draw, made once.
+    let mut releases: Vec<(CpuMap, Spec)> = Vec::new();
+    let fixed_release = fixed.then(|| map.version());
+    for v in LibvirtVersion::ALL {
+        if v == map.version() {
+            releases.push((map.clone(), base.clone()));
+        } else if !fixed {
+            let m = CpuMap::embedded(v).map_err(|e| crate::SimError::EmbeddedMap(e.to_string()))?;
+            let spec = base.for_map(&map.x86, &m.x86)?;
+            releases.push((m, spec));
+        }
+    }
     let mut members = Vec::with_capacity(n as usize);
     for seed in member_seeds(seed, n) {
+        let mut config = config(seed);
+        let draws = draws(seed, &config.scenarios, fixed_release);
+        let (map, base) = releases.iter().find(|r| r.0.version() == draws.libvirt).expect("every release is made");
         let spec = variant(base, seed);
-        let config = config(seed);
+        config.scenarios = draws.scenarios.clone();
+        config.rollout = draws.rollout;
         let report = crate::simulate(map, &spec, &config)?;
+        let mixed_pools =
+            spec.pool_libvirt.iter().flatten().filter(|l| l.version != draws.libvirt && l.share > 0.0).count() as u64;
         let member = Member {
             seed,
             hosts: report.hosts,
@@ -118,6 +225,8 @@ pub fn run<'a, E: From<crate::SimError>>(
             checks: report.checks.checks,
             violations: report.checks.violation_count,
             reproduce: config.reproduce.clone(),
+            draws,
+            mixed_pools,
         };
         each(&member, &report)?;
         members.push(member);
@@ -150,7 +259,7 @@ mod tests {
             }
         };
         let mut seen = Vec::new();
-        let members = run(&map, &base, u64::MAX, 2, config(None), |m, r| -> crate::SimResult<()> {
+        let members = run(&map, &base, u64::MAX, 2, false, config(None), |m, r| -> crate::SimResult<()> {
             assert_eq!((m.checks, m.violations), (r.checks.checks, r.checks.violation_count));
             seen.push(m.seed);
             Ok(())
@@ -163,8 +272,114 @@ mod tests {
         );
         assert!(members.iter().all(|m| m.violations == 0 && m.checks > 0 && m.hosts > 0), "{members:?}");
         let faulty =
-            run(&map, &base, 1, 1, config(Some(crate::Fault::RawHostStart)), |_, _| -> crate::SimResult<()> { Ok(()) });
+            run(&map, &base, 1, 1, false, config(Some(crate::Fault::RawHostStart)), |_, _| -> crate::SimResult<()> {
+                Ok(())
+            });
         assert!(faulty.unwrap()[0].violations > 0, "the raw-host-start fault must be caught");
+    }
+
+    /// Each fault against the invariant whose rule it breaks: a swarm of 16 members from seed 1
+    /// (every draw on) with the fault finds violations of that invariant, named by it; without
+    /// a fault the same members find none. Promotion, Pool, Forbid, Plan, VersionCompare and
+    /// VersionNames each have their own fault; CpuStable and Fast are caught with the start
+    /// path's fault (`raw-host-start`).
+    #[test]
+    fn every_fault_is_caught_by_the_checker_of_its_invariant() {
+        use crate::check::Invariant;
+        use crate::Fault;
+        let map = cpufleet_engine::CpuMap::embedded(cpufleet_engine::LibvirtVersion::V11_3_0).unwrap();
+        let base = base();
+        let found = |fault: Option<Fault>| {
+            let mut seen: Vec<Invariant> = Vec::new();
+            let config = move |seed| crate::Config {
+                seed,
+                scenarios: crate::Scenario::all(),
+                check_all: true,
+                fault,
+                reproduce: String::new(),
+                progress: &crate::progress::Silent,
+                rollout: Default::default(),
+            };
+            let members = run(&map, &base, 1, 16, false, config, |_, r| -> crate::SimResult<()> {
+                seen.extend(r.invariant_violations.iter().map(|v| v.invariant));
+                Ok(())
+            })
+            .unwrap();
+            (members.iter().map(|m| m.violations).sum::<u64>(), seen)
+        };
+        assert_eq!(found(None), (0, Vec::new()), "no fault: no violation");
+        for (fault, invariant) in [
+            (Fault::BreakPromotion, Invariant::Promotion),
+            (Fault::PoolFirstHost, Invariant::Pool),
+            (Fault::IgnoreForbid, Invariant::Forbid),
+            (Fault::PlanFirstHost, Invariant::Plan),
+            (Fault::IgnoreVersion, Invariant::VersionCompare),
+            (Fault::AcceptUnknownNames, Invariant::VersionNames),
+            (Fault::RawHostStart, Invariant::CpuStable),
+            (Fault::RawHostStart, Invariant::Fast),
+        ] {
+            let (n, seen) = found(Some(fault));
+            assert!(n > 0 && seen.contains(&invariant), "{fault}: {invariant} not caught (caught: {seen:?})");
+        }
+    }
+
+    #[test]
+    fn a_members_draws_depend_on_its_seed_and_the_configured_scenarios_only() {
+        let all = crate::Scenario::all();
+        assert_eq!(draws(7, &all, None), draws(7, &all, None));
+        let ds: Vec<Draws> = (0..200).map(|s| draws(s, &all, None)).collect();
+        for d in &ds {
+            assert!(!d.scenarios.is_empty() && d.scenarios.iter().all(|s| all.contains(s)), "{d:?}");
+            assert_ne!(d.rollout.from, d.rollout.to);
+            assert!((1..=8).contains(&d.rollout.steps));
+        }
+        // Every release, order and a downgrade are drawn; fixing the release changes nothing else.
+        for v in LibvirtVersion::ALL {
+            assert!(ds.iter().any(|d| d.libvirt == v) && ds.iter().any(|d| d.rollout.from == v));
+        }
+        for o in Order::ALL {
+            assert!(ds.iter().any(|d| d.rollout.order == o));
+        }
+        assert!(ds.iter().any(|d| d.rollout.reverse()) && ds.iter().any(|d| !d.rollout.reverse()));
+        assert!(ds.iter().any(|d| d.scenarios.len() < all.len()));
+        let fixed = draws(7, &all, Some(LibvirtVersion::V9_0_0));
+        assert_eq!(
+            (fixed.libvirt, &fixed.scenarios, fixed.rollout),
+            (LibvirtVersion::V9_0_0, &ds[7].scenarios, ds[7].rollout)
+        );
+        // Some variants mix releases in their pools, some do not.
+        let base = base();
+        let mixed = |s| variant(&base, s).pool_libvirt.iter().flatten().count();
+        assert!((0..50).any(|s| mixed(s) > 0) && (0..50).any(|s| mixed(s) == 0));
+    }
+
+    #[test]
+    fn one_member_reruns_exactly_as_in_the_swarm() {
+        let map = cpufleet_engine::CpuMap::embedded(cpufleet_engine::LibvirtVersion::V11_3_0).unwrap();
+        let base = base();
+        let config = |seed| crate::Config {
+            seed,
+            scenarios: crate::Scenario::all(),
+            check_all: true,
+            fault: None,
+            reproduce: format!("member {seed}"),
+            progress: &crate::progress::Silent,
+            rollout: Default::default(),
+        };
+        let mut reports = Vec::new();
+        let swarm = run(&map, &base, 10, 4, false, config, |_, r| -> crate::SimResult<()> {
+            reports.push(serde_json::to_string(r).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        let mut again = String::new();
+        let one = run(&map, &base, 13, 1, false, config, |_, r| -> crate::SimResult<()> {
+            again = serde_json::to_string(r).unwrap();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(one[0], swarm[3]);
+        assert_eq!(again, reports[3], "the member's report, byte for byte");
     }
 
     #[test]

@@ -265,7 +265,11 @@ impl<'a> Versions<'a> {
                 let rows = incoming.len();
                 // The injected fault: the destination skips reading and comparing.
                 let ignore = self.views[d].starter.fault == Some(Fault::IgnoreVersion);
-                self.compat[g][d].extend_with(rows, hosts, |r, h| ignore || incoming[r].allows(h));
+                // Or: it takes a CPU that names what its map does not know.
+                let names = self.views[d].starter.fault == Some(Fault::AcceptUnknownNames);
+                self.compat[g][d].extend_with(rows, hosts, |r, h| {
+                    ignore || incoming[r].allows(h) || names && incoming[r].read.is_err()
+                });
             }
         }
     }

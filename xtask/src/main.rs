@@ -23,8 +23,9 @@
 //! - `install`: the README's install line, `cargo install --path cli --locked`, into a scratch
 //!   root (`target/install-check`, reusing the release build), then the installed `cpufleet`
 //!   runs `--version` and a small simulation.
-//! - `swarm`: the simulator's seed sweep, `cpufleet simulate --swarm N --seed S --libvirt V` for
-//!   every supported release V (every check on, each member over its own spec variant; a failure prints its reproduce command). N is
+//! - `swarm`: the simulator's seed sweep, `cpufleet simulate --swarm N --seed S` (each member
+//!   draws its release), then with `--libvirt V` for every supported release V (every check on,
+//!   each member over its own spec variant and run; a failure prints its reproduce command). N is
 //!   `CPUFLEET_SWARM` (default 64); S is `CPUFLEET_SWARM_SEED`, by default the day number since
 //!   1970, so each day's CI explores new seeds and a failing seed stays reproducible from the log.
 //! - `fuzz`: `fuzz/ci.sh` (every fuzz target, `CPUFLEET_FUZZ_SECONDS` each, default 60).
@@ -100,30 +101,20 @@ fn run_step(root: &Path, step: &str) -> StepResult {
     }
 }
 
-/// `cpufleet simulate --swarm N --seed S --libvirt V` on the release binary the tests built,
-/// once per supported libvirt release (the releases `cpufleet map show` lists).
+/// `cpufleet simulate --swarm N --seed S` on the release binary the tests built, its members
+/// drawing their release, then with `--libvirt V` once per supported libvirt release.
 fn swarm(root: &Path) -> StepResult {
     let n = std::env::var("CPUFLEET_SWARM").unwrap_or_else(|_| "64".into());
     let seed = std::env::var("CPUFLEET_SWARM_SEED").unwrap_or_else(|_| {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         (now.as_secs() / 86_400).to_string()
     });
+    let swarm = ["run", "--release", "-q", "-p", "cpufleet", "--", "simulate", "--swarm", &n, "--seed", &seed];
+    println!("swarm, each member under the release it draws");
+    cargo(root, &swarm, &[])?;
     for version in cpufleet_engine::LibvirtVersion::ALL.map(|v| v.as_str()) {
-        let args = [
-            "run",
-            "--release",
-            "-q",
-            "-p",
-            "cpufleet",
-            "--",
-            "simulate",
-            "--swarm",
-            &n,
-            "--seed",
-            &seed,
-            "--libvirt",
-            version,
-        ];
+        let mut args = swarm.to_vec();
+        args.extend(["--libvirt", version]);
         println!("swarm under libvirt {version}");
         cargo(root, &args, &[])?;
     }

@@ -47,7 +47,9 @@ pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = View::Guest)]
     pub view: View,
     /// A fleet inventory (DIR/POOL/HOST.xml): every host (per-host formats, named POOL/HOST) or
-    /// each pool's baseline (guest formats, named POOL; a pool without one is a note).
+    /// each pool's baseline (guest formats, named POOL; a pool without one is a note). Each host
+    /// is computed by the libvirt release its HOST.meta.toml names (without: --libvirt), a pool
+    /// whose hosts run several by the oldest of them (a note names it).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["inputs", "baseline"])]
     pub inventory: Option<PathBuf>,
     /// Name of the export (the Proxmox model, the KubeVirt node); several get -1, -2, … Default:

@@ -74,7 +74,19 @@ pub(super) fn input_items<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) 
             let (source, path) = (r.label(), r.path().to_path_buf());
             let cpu = as_host.clone().unwrap_or_else(|| r.cpu().clone());
             let domain = domain.clone();
-            items.push(Item { name, source, path, cpu, at: Some(r), facts, warnings, domain, hv: None, started: None });
+            items.push(Item {
+                name,
+                source,
+                path,
+                cpu,
+                at: Some(r),
+                facts,
+                warnings,
+                domain,
+                hv: None,
+                started: None,
+                map: None,
+            });
         }
     }
     Ok(items)

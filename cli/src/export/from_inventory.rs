@@ -6,6 +6,7 @@ use super::host::{all_x86, host_only, kvm_hypervisor, raw_warning, NOT_X86};
 use super::item::{computed, Item};
 use crate::args::{limits, View};
 use crate::error::{CliError, CliResult};
+use crate::inventory::Grouping;
 use cpufleet_engine::hypervisor::Hypervisor;
 use cpufleet_engine::ops::{self};
 use cpufleet_engine::{CpuDef, CpuMap};
@@ -40,14 +41,38 @@ pub(super) fn pool_note(name: &str, cpus: &[&CpuDef], e: &str) -> String {
 /// An inventory's hosts (per-host formats) or pool baselines (guest formats; in the guest view
 /// `hypervisor-cpu-baseline` of the hosts' QEMU/KVM host-models, asked of the first host's).
 /// A pool without a common CPU is a note, not an error.
-pub(super) fn inventory_items(
+/// Each host is computed by its own libvirt release, each pool by the oldest of its hosts'
+/// (`crate::inventory::read_by_release`); the choices are notes.
+pub(super) fn inventory_items(a: &ExportArgs, dir: &Path, notes: &mut Vec<String>) -> CliResult<Vec<Item<'static>>> {
+    let by = if a.target.takes() == Takes::GuestCpu { Grouping::Pool } else { Grouping::Host };
+    let rel = crate::inventory::read_by_release(&a.common, dir, false, by)?;
+    notes.extend(rel.notes);
+    let mut items = Vec::new();
+    for part in rel.parts {
+        let kvm = KvmView::embedded(&part.map.x86).map_err(|e| CliError::new(e.to_string()))?;
+        let map = std::sync::Arc::new(part.map);
+        let mut mine = release_items(a, &map, &kvm, &part.inv, notes)?;
+        for item in &mut mine {
+            item.map = Some(map.clone());
+        }
+        items.extend(mine);
+    }
+    // Inventory order: pools, then hosts, by name (the parts are by release).
+    items.sort_by(|x, y| {
+        let key = |n: &str| n.split_once('/').map_or((n.to_string(), String::new()), |(p, h)| (p.into(), h.into()));
+        key(&x.name).cmp(&key(&y.name))
+    });
+    Ok(items)
+}
+
+/// [`inventory_items`] of the hosts one release reads.
+fn release_items(
     a: &ExportArgs,
     map: &CpuMap,
     kvm: &KvmView,
-    dir: &Path,
+    inv: &cpufleet_inventory::Inventory,
     notes: &mut Vec<String>,
 ) -> CliResult<Vec<Item<'static>>> {
-    let inv = crate::inventory::read(&a.common, dir, false)?;
     let mut items = Vec::new();
     if a.target.takes() == Takes::GuestCpu {
         let mut hv_of: HashMap<usize, Result<Hypervisor, String>> = HashMap::new();

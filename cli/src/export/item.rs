@@ -6,7 +6,7 @@ use crate::error::CliResult;
 use crate::inputs::CpuRef;
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::Hypervisor;
-use cpufleet_engine::CpuDef;
+use cpufleet_engine::{CpuDef, CpuMap};
 use cpufleet_export::kubevirt::HostCpuFacts;
 use std::path::PathBuf;
 
@@ -27,6 +27,8 @@ pub(super) struct Item<'a> {
     pub(super) hv: Option<Hypervisor>,
     /// After the QEMU driver's start: the CPU `-cpu` is built from and what `-cpu` has after it.
     pub(super) started: Option<(CpuDef, Vec<cpufleet_engine::hypervisor::CpuProperty>)>,
+    /// The release it is computed by, when not the run's (an inventory host's or pool's own).
+    pub(super) map: Option<std::sync::Arc<CpuMap>>,
 }
 
 pub(super) type Answer<'a> = Result<Item<'a>, CliResult<Outcome>>;
@@ -50,5 +52,6 @@ pub(super) fn computed(
         domain: DomainFeatures::default(),
         hv: None,
         started: None,
+        map: None,
     }
 }

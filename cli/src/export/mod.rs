@@ -77,7 +77,7 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
     let hv = if guest_view { given_hypervisor(a, &map, &kvm)? } else { None };
     let mut notes = Vec::new();
     let mut items = match &a.inventory {
-        Some(dir) => inventory_items(a, &map, &kvm, dir, &mut notes)?,
+        Some(dir) => inventory_items(a, dir, &mut notes)?,
         None if a.baseline => {
             let x86 = all_x86(&map, docs.iter().flat_map(|l| l.doc.cpus.iter()));
             let item = match a.view {
@@ -109,22 +109,24 @@ pub fn run(a: &ExportArgs) -> CliResult<Outcome> {
     let mut assumed = false;
     let mut out = Vec::new();
     for (item, name) in items.iter_mut().zip(names) {
+        let own_map = item.map.clone();
+        let map = own_map.as_deref().unwrap_or(&map);
         if !per_host && item.started.is_none() {
             // The host named on the command line, else the item's own (a pool's first host, the
             // first input host of a baseline).
             let own = item.hv.take();
             match (a.view, hv.as_ref().or(own.as_ref()), raw_host) {
                 (View::Guest, Some(h), _) => {
-                    if let Err(e) = start_item(&map, h, item) {
-                        return start_refused(&map, item, &e);
+                    if let Err(e) = start_item(map, h, item) {
+                        return start_refused(map, item, &e);
                     }
                 }
                 (View::Guest, None, _) => assumed |= item.at.is_some(),
-                (View::Raw, _, Some(h)) => update_on(&map, h, item)?,
+                (View::Raw, _, Some(h)) => update_on(map, h, item)?,
                 (View::Raw, _, None) => {}
             }
         }
-        let e = export_item(a.target, item, &name, &map, &tables)?;
+        let e = export_item(a.target, item, &name, map, &tables)?;
         for w in item.warnings.iter().chain(&e.warnings) {
             eprintln!("cpufleet: warning: {}: {w}", item.source);
         }

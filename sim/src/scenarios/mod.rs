@@ -74,7 +74,8 @@ impl<'a> Sim<'a> {
     pub fn add_pool_ctx(&mut self, p: usize, host_class: &[u32]) -> u32 {
         let ids = self.fleet.classes_in(self.fleet.pools[p].range(), host_class);
         let raw_baseline = baseline_of(&self.map.x86, &self.fleet.classes, &ids, true).map_err(|e| e.to_string());
-        let baseline = hv_baseline_of(&self.map.x86, &self.fleet.classes, &ids);
+        let first = if self.starter.fault == Some(Fault::PoolFirstHost) { ids.len().min(1) } else { ids.len() };
+        let baseline = hv_baseline_of(&self.map.x86, &self.fleet.classes, &ids[..first]);
         self.starter.add_ctx(Ctx { pool: p, baseline, raw_baseline })
     }
 }
