@@ -210,7 +210,7 @@ fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuD
     let (map, all) = (&sim.map.x86, &sim.fleet.classes);
     if vendors.len() == 1 {
         let first =
-            if sim.starter.fault == Some(crate::Fault::PlanFirstHost) { classes.len().min(1) } else { classes.len() };
+            if sim.starter.fault == Some(crate::guest::Fault::PlanFirstHost) { classes.len().min(1) } else { classes.len() };
         return hv_baseline_of(map, all, &classes[..first]);
     }
     let mut common = all.get(classes[0]).qemu;
