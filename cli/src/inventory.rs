@@ -128,7 +128,7 @@ pub fn read_by_release(common: &Common, dir: &std::path::Path, keep_going: bool,
     }
     involved.sort();
     involved.dedup();
-    if without > 0 && without < hosts || (without == hosts && involved.len() > 1) {
+    if without > 0 && without < hosts {
         notes.push(format!(
             "{without} of {hosts} hosts have no metadata (HOST.meta.toml, written by cpufleet collect): they are \
              read as libvirt {run} (--libvirt)"
