@@ -11,7 +11,6 @@ mod cli;
 mod closed;
 mod collect;
 mod commands;
-mod error;
 mod export;
 mod hostcpu;
 mod hypervisor;
@@ -20,8 +19,10 @@ mod inventory;
 mod inventory_diff;
 mod json;
 mod mapload;
-mod progress;
 mod simulate;
+
+// Shared with the cpufleet-collect binary (the package's library, src/lib.rs).
+use cpufleet_cli::{error, progress};
 
 pub use cli::{limits, Common, Driver, Format, Outcome, View};
 
