@@ -119,7 +119,7 @@ fn find_helper() -> CliResult<PathBuf> {
     }
     looked.push(if on_path { "on PATH".to_string() } else { "on PATH (unset or empty)".to_string() });
     Err(CliError::new(format!(
-        "collect: {name} not found ({}); `cargo install --path cli` installs it beside cpufleet",
+        "collect: {name} not found ({}); `cargo install --path cli` installs it beside cpufleet, `cargo build --release -p cpufleet` builds it",
         looked.join(", ")
     )))
 }

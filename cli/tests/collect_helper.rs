@@ -90,7 +90,8 @@ fn missing_helper_names_where_it_looked() {
 /// probe for what `cpufleet collect` hands over (the real helper's work is tested in collect.rs).
 fn recording_helper(dir: &Path, code: i32) -> PathBuf {
     let log = dir.join("args.log");
-    let script = format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\nexit {code}\n", log.display());
+    let script =
+        format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\nexit {code}\n", log.display());
     let p = dir.join("cpufleet-collect");
     std::fs::write(&p, script).unwrap();
     use std::os::unix::fs::PermissionsExt;
