@@ -117,7 +117,7 @@ fn find_helper() -> CliResult<PathBuf> {
             return Ok(p);
         }
     }
-    looked.push(if on_path { "on PATH".to_string() } else { "on PATH (unset or empty)".to_string() });
+    looked.push(if on_path { "not on PATH".to_string() } else { "not on PATH (unset or empty)".to_string() });
     Err(CliError::new(format!(
         "collect: {name} not found ({}); `cargo install --path cli` installs it beside cpufleet, `cargo build --release -p cpufleet` builds it",
         looked.join(", ")

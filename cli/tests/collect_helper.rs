@@ -82,7 +82,7 @@ fn missing_helper_names_where_it_looked() {
     let err = stderr(&o);
     assert!(err.contains("cpufleet-collect not found"), "{err}");
     assert!(err.contains(&format!("not in {}", dir.0.display())), "{err}");
-    assert!(err.contains("on PATH"), "{err}");
+    assert!(err.contains("not on PATH"), "{err}");
     assert!(!out.exists(), "{} written without a helper", out.display());
 }
 
