@@ -12,7 +12,6 @@ mod cli;
 mod closed;
 mod collect;
 mod commands;
-mod error;
 mod export;
 mod hostcpu;
 mod hypervisor;
@@ -21,8 +20,10 @@ mod inventory;
 mod inventory_diff;
 mod json;
 mod mapload;
-mod progress;
 mod simulate;
+
+// Shared with the cpufleet-collect binary (the package's library, src/lib.rs).
+use cpufleet_cli::{error, progress};
 
 fn main() -> std::process::ExitCode {
     cli::main()

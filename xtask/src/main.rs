@@ -13,7 +13,8 @@
 //! - `graph`: each crate's file-level import graph has no circle and no non-test file is over
 //!   700 lines (`graph.rs`; no allow-list).
 //! - `clippy`: clippy with `-D warnings` on both workspaces (`fuzz/` with nightly features on
-//!   the stable toolchain, `RUSTC_BOOTSTRAP=1`, as cargo-fuzz builds it).
+//!   the stable toolchain, `RUSTC_BOOTSTRAP=1`, as cargo-fuzz builds it), and on the cli package
+//!   without its default features (no `collect`, so no libvirt).
 //! - `doc`: `cargo doc --workspace --no-deps` with warnings denied.
 //! - `msrv`: `cargo check --workspace --all-targets` on the toolchain named by `rust-version` in
 //!   the root `Cargo.toml` (installed with rustup when missing), so the declared MSRV stays true.
@@ -21,8 +22,10 @@
 //!   produce summary lines (conformance per libvirt version, the differential test against
 //!   virsh) append them to a file named by `CPUFLEET_SUMMARY_FILE`, printed once at the end.
 //! - `install`: the README's install line, `cargo install --path cli --locked`, into a scratch
-//!   root (`target/install-check`, reusing the release build), then the installed `cpufleet`
-//!   runs `--version` and a small simulation.
+//!   root (`target/install-check`, reusing the release build); both binaries must be there
+//!   (`cpufleet` and `cpufleet-collect`, which `cpufleet collect` runs); the installed `cpufleet`
+//!   runs `--version`, a small simulation and `collect -o DIR test:///default` (PATH empty, so
+//!   the helper beside it is the one run).
 //! - `swarm`: the simulator's seed sweep, `cpufleet simulate --swarm N --seed S` (each member
 //!   draws its release), then with `--libvirt V` for every supported release V (every check on,
 //!   each member over its own spec variant and run; a failure prints its reproduce command). N is
@@ -86,6 +89,9 @@ fn run_step(root: &Path, step: &str) -> StepResult {
         "graph" => graph::check(root, &deps::workspace_members(root)?),
         "clippy" => {
             cargo(root, &["clippy", "--workspace", "--all-targets", "--release", "--", "-D", "warnings"], &[])?;
+            // The command line without libvirt (`cpufleet collect` says so): its own feature set.
+            let lean = ["clippy", "-p", "cpufleet", "--all-targets", "--release", "--no-default-features"];
+            cargo(root, &[&lean[..], &["--", "-D", "warnings"]].concat(), &[])?;
             cargo(&fuzz, &["clippy", "--all-targets", "--", "-D", "warnings"], &[("RUSTC_BOOTSTRAP", "1")])
         }
         "doc" => cargo(root, &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")]),
@@ -123,18 +129,33 @@ fn swarm(root: &Path) -> StepResult {
 
 /// `cargo install --path cli --locked` (the README's install line) into `target/install-check`,
 /// with the workspace's target directory so the release build is reused, then the installed
-/// binary runs.
+/// binaries run (`collect` through the installed helper).
 fn install(root: &Path) -> StepResult {
     let dest = root.join("target").join("install-check");
     let _ = std::fs::remove_dir_all(&dest);
     let (dest_s, target) = (dest.to_string_lossy().into_owned(), root.join("target").to_string_lossy().into_owned());
     cargo(root, &["install", "--path", "cli", "--locked", "--root", &dest_s], &[("CARGO_TARGET_DIR", &target)])?;
     let bin = dest.join("bin").join("cpufleet");
+    let helper = dest.join("bin").join("cpufleet-collect");
+    if !helper.is_file() {
+        return Err(format!("{}: not installed beside {}", helper.display(), bin.display()));
+    }
     run(Command::new(&bin).arg("--version"))?;
     let small = ["simulate", "--hosts", "21", "--guests", "20", "--migrations", "100", "--quiet"];
     run(Command::new(&bin).args(small).stdout(std::process::Stdio::null()))?;
-    let size = std::fs::metadata(&bin).map_err(|e| format!("{}: {e}", bin.display()))?.len();
-    println!("installed {} ({:.1} MB)", bin.display(), size as f64 / 1e6);
+    // `cpufleet collect` runs the installed cpufleet-collect (beside it; PATH left out).
+    let inv = dest.join("collected");
+    let inv_s = inv.to_string_lossy().into_owned();
+    run(Command::new(&bin).args(["collect", "--quiet", "-o", &inv_s, "test:///default"]).env("PATH", ""))?;
+    for f in ["default/localhost.xml", "default/localhost.meta.toml"] {
+        if !inv.join(f).is_file() {
+            return Err(format!("installed cpufleet collect wrote no {}", inv.join(f).display()));
+        }
+    }
+    for b in [&bin, &helper] {
+        let size = std::fs::metadata(b).map_err(|e| format!("{}: {e}", b.display()))?.len();
+        println!("installed {} ({:.1} MB)", b.display(), size as f64 / 1e6);
+    }
     Ok(())
 }
 
