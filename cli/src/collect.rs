@@ -9,7 +9,7 @@ use crate::progress::Bar;
 use clap::Args;
 use cpufleet_collect::{collect, parse_hosts, prepare_dir, target_of_uri, HostReport, Options, Outcome as HostOutcome};
 use cpufleet_io::{print_stdout, read_file};
-use cpufleet_sim::progress::Observer;
+use cpufleet_sim::Observer;
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! Checks run on a deterministic sample of every kind of event, or on all of them (`--check-all`).
 
 use super::fleet::HostClass;
-use super::guest::{build_def, incoming, Fault, GuestSets};
+use super::guest::{build_def, incoming, GuestSets};
 use super::rng::{derive, tag};
 use super::scenarios::migrate::MigrateRun;
 use super::scenarios::pools::started_baseline;
@@ -628,11 +628,6 @@ fn check_cross(v: &Versions, (g, gc, d, hc): (usize, u32, usize, u32)) -> Acc {
         });
     }
     a
-}
-
-/// The `--inject-fault` values, for the reproduce line.
-pub fn fault_flag(f: Option<Fault>) -> Option<&'static str> {
-    f.map(|f| f.as_str())
 }
 
 #[cfg(test)]

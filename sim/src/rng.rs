@@ -4,7 +4,7 @@
 //! Every random decision of the simulator draws from a stream seeded by [`derive()`]: the run
 //! seed, a domain tag (what the stream is for) and an index (which host, guest, step …).
 
-pub use cpufleet_mix::{derive, mix64, Rng, Weighted};
+pub use cpufleet_mix::{derive, Rng, Weighted};
 
 /// Domain tags: one per kind of random stream.
 pub mod tag {

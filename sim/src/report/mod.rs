@@ -142,13 +142,7 @@ impl Report {
     }
 }
 
-pub fn json(r: &Report) -> String {
-    let mut out = Vec::new();
-    write_json(r, &mut out).expect("the report serialises into memory");
-    String::from_utf8(out).expect("JSON is UTF-8")
-}
-
-/// [`json`] written to `w` as it is serialised (a report over a million hosts names each one:
+/// The report as JSON, written to `w` as it is serialised (a report over a million hosts names each one:
 /// tens of megabytes never held in memory at once).
 pub fn write_json(r: &Report, mut w: impl std::io::Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut w, r)?;

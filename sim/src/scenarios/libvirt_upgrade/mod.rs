@@ -17,14 +17,14 @@ pub mod rollout;
 pub mod section;
 pub mod verify;
 
-pub use mixed::{mixed, MixedRun};
+pub use mixed::mixed;
 pub use model::*;
-pub use rollout::{run, RolloutRun};
-pub use verify::{verify, VERIFY_MAX_HOSTS, VERIFY_MAX_MIGRATIONS};
+pub use rollout::run;
+pub use verify::verify;
 
 #[cfg(test)]
 mod tests {
-    use super::rollout::run_with;
+    use super::rollout::{run_with, RolloutRun};
     use super::*;
     use crate::progress::Silent;
     use crate::spec;

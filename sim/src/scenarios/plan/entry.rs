@@ -1,6 +1,7 @@
 //! The entry of the plan scenario: migration domains, each with its own baseline (EVC).
 
 use super::section;
+#[cfg(test)]
 use crate::check::Invariant;
 use crate::report::model::Section;
 use crate::report::Report;
@@ -11,6 +12,7 @@ pub const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Plan,
     needs: Needs { guests: false },
     sections,
+    #[cfg(test)]
     checks: &[Invariant::Plan],
 };
 

@@ -20,7 +20,7 @@ pub mod entry;
 pub mod section;
 pub mod solve;
 
-pub use solve::{exact, heuristic_all, local_search, objective, solve_all, Grouping, Item, EXACT_MAX};
+pub use solve::{objective, solve_all, Grouping, Item, EXACT_MAX};
 
 use super::super::fleet::{hv_baseline_of, vendor_neutral_baseline, Fleet, HostNames};
 use super::super::spec::PlanOpts;
@@ -209,8 +209,11 @@ fn members(fleet: &Fleet, grouped: &Grouped, assign: &[usize], nd: usize) -> Vec
 fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuDef, String> {
     let (map, all) = (&sim.map.x86, &sim.fleet.classes);
     if vendors.len() == 1 {
-        let first =
-            if sim.starter.fault == Some(crate::guest::Fault::PlanFirstHost) { classes.len().min(1) } else { classes.len() };
+        let first = if sim.starter.fault == Some(crate::guest::Fault::PlanFirstHost) {
+            classes.len().min(1)
+        } else {
+            classes.len()
+        };
         return hv_baseline_of(map, all, &classes[..first]);
     }
     let mut common = all.get(classes[0]).qemu;

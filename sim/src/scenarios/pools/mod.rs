@@ -14,7 +14,7 @@ use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, Sel};
 use cpufleet_engine::{CpuDef, FeatureId, FeatureSet};
 use serde::Serialize;
 
-pub use cpufleet_engine::x86::{abi_level, ABI_LEVELS};
+pub use cpufleet_engine::x86::abi_level;
 
 /// A baseline CPU as the report shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -448,6 +448,7 @@ fn blocker_text(map: &X86Map, b: &super::super::guest::Blocker) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cpufleet_engine::x86::ABI_LEVELS;
     use cpufleet_engine::CpuMap;
 
     #[test]

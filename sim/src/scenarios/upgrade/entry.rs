@@ -1,6 +1,7 @@
 //! The entry of the upgrade scenario: each pool's oldest generation replaced over T steps.
 
 use super::section;
+#[cfg(test)]
 use crate::check::Invariant;
 use crate::report::model::Section;
 use crate::report::Report;
@@ -11,6 +12,7 @@ pub const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Upgrade,
     needs: Needs { guests: true },
     sections,
+    #[cfg(test)]
     checks: &[Invariant::Promotion, Invariant::Forbid, Invariant::Strict],
 };
 
