@@ -437,12 +437,12 @@ impl Fleet {
         self.names.name(h)
     }
 
-    /// Hosts `range` by name (see [`HostNames`]).
+    /// Hosts `range` by name (see `HostNames`).
     pub fn names_of_range(&self, range: std::ops::Range<usize>) -> HostNames {
         HostNames { table: self.names.clone(), hosts: HostIds::Range(range.start as u32..range.end as u32) }
     }
 
-    /// These hosts by name, in this order (see [`HostNames`]).
+    /// These hosts by name, in this order (see `HostNames`).
     pub fn names_of(&self, hosts: impl IntoIterator<Item = usize>) -> HostNames {
         HostNames { table: self.names.clone(), hosts: HostIds::List(hosts.into_iter().map(|h| h as u32).collect()) }
     }

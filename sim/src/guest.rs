@@ -249,7 +249,7 @@ pub fn start_on(
 }
 
 /// Starts the guest CPU `orig` on `host`: the QEMU driver's start path (a real guest's CPU, or a
-/// configuration's built by [`build_def`]) against the host's QEMU/KVM ([`HostClass::hv`],
+/// configuration's built by `build_def`) against the host's QEMU/KVM (`HostClass::hv`,
 /// `Hypervisor::start`: defaults, forbidden features and `check='partial'` against FULL, update
 /// against MIGRATABLE, the QEMU filters), then QEMU's vCPU: what KVM cannot enable is corrected
 /// to `disable` (`virCPUUpdateLive`, qemu-driver spec §4.4) and the CPU becomes `check='full'`.

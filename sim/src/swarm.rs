@@ -180,8 +180,8 @@ pub struct Member {
 }
 
 /// The swarm: members `seed`, `seed`+1, … (`n` of them), each simulated over its own
-/// [`variant`] of `base` (read with `map`) with the configuration `config` gives for its seed
-/// (every check on, its reproduce line), its scenarios and rollout replaced by its [`draws`]
+/// `variant` of `base` (read with `map`) with the configuration `config` gives for its seed
+/// (every check on, its reproduce line), its scenarios and rollout replaced by its `draws`
 /// among `config`'s scenarios, under its drawn release (its embedded map, `base` resolved again
 /// for it) unless `fixed` (every member on `map`'s). `each` sees every member and its report as
 /// it finishes (the command line prints it then); its error stops the swarm. Returns the

@@ -229,7 +229,7 @@ fn started(sim: &Sim, g: &RealGuest, home: &HostClass) -> Result<Option<GuestSet
 
 /// A guest (its `<cpu>`, `None` for a domain without one, and its domain settings) started on
 /// `home` as libvirt's QEMU driver starts it, reduced to the bitsets every destination is
-/// compared with ([`GuestSets::blocker`]); `None` for a guest without a CPU. The one rule for
+/// compared with (`GuestSets::blocker`); `None` for a guest without a CPU. The one rule for
 /// "where can this VM go" (`simulate --inventory` and `compare --inventory`).
 pub fn start_guest(
     map: &X86Map,
