@@ -284,7 +284,7 @@ fn interval_splits(items: &[Item], order: &[usize], k_max: usize) -> Vec<Vec<usi
 pub fn local_search(items: &[Item], assign: &[usize]) -> Vec<usize> {
     let mut assign = assign.to_vec();
     let k = assign.iter().copied().max().map_or(0, |m| m + 1);
-    let nf = cpufleet_engine::features::MAX_FEATURES;
+    let nf = cpufleet_engine::MAX_FEATURES;
     let mut counts = vec![vec![0u32; nf]; k];
     let mut size = vec![0u32; k];
     let mut weight = vec![0u64; k];
