@@ -1,13 +1,15 @@
 //! The simulation report: one serialisable value, printed as JSON, or laid out as a document
 //! ([`model`]) that the text renderer ([`mod@text`]) and the HTML renderer ([`crate::html`]) walk.
 
-pub mod document;
-pub mod model;
+pub(crate) mod document;
+pub(crate) mod model;
 pub mod text;
-pub mod words;
+pub(crate) mod words;
 
-pub use document::{document, text};
-pub use words::{count, noun_for};
+pub(crate) use document::document;
+pub use document::text;
+pub use words::count;
+pub(crate) use words::noun_for;
 
 use crate::check::{CheckReport, Invariant, Violation};
 use crate::scenarios::guests::GuestsReport;

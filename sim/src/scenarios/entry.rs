@@ -12,7 +12,7 @@ use crate::scenarios::Scenario;
 /// host profiles and the pool baselines under the run's release; a scenario across releases builds
 /// every release's view of the fleet itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Needs {
+pub(crate) struct Needs {
     /// The spec's synthetic guests, started on their hosts.
     pub guests: bool,
 }
@@ -20,7 +20,7 @@ pub struct Needs {
 /// One scenario: its name, what it needs, its report sections and the invariants its checks
 /// guard.
 #[derive(Clone, Copy, Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Its name (command line and report).
     pub scenario: Scenario,
     /// What it needs prepared.

@@ -8,7 +8,7 @@ use crate::report::Report;
 use crate::scenarios::entry::{Entry, Needs};
 
 /// The libvirt-upgrade scenario's entry.
-pub const ENTRY: Entry = Entry {
+pub(crate) const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::LibvirtUpgrade,
     needs: Needs { guests: false },
     sections,

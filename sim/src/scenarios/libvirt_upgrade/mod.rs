@@ -10,17 +10,17 @@
 //! reasons, the stranded guests, the configurations that stay fully mobile, and a
 //! recommendation per configuration.
 
-pub mod entry;
-pub mod mixed;
-pub mod model;
-pub mod rollout;
-pub mod section;
-pub mod verify;
+pub(crate) mod entry;
+pub(crate) mod mixed;
+pub(crate) mod model;
+pub(crate) mod rollout;
+pub(crate) mod section;
+pub(crate) mod verify;
 
-pub use mixed::mixed;
+pub(crate) use mixed::mixed;
 pub use model::*;
-pub use rollout::run;
-pub use verify::verify;
+pub(crate) use rollout::run;
+pub(crate) use verify::verify;
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@ use crate::scenarios::entry::{Entry, Needs};
 use crate::scenarios::Scenario;
 
 /// The migrate scenario's entry.
-pub const ENTRY: Entry = Entry {
+pub(crate) const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Migrate,
     needs: Needs { guests: true },
     sections,

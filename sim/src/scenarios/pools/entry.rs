@@ -9,7 +9,7 @@ use crate::scenarios::entry::{Entry, Needs};
 use crate::scenarios::Scenario;
 
 /// The pools scenario's entry.
-pub const ENTRY: Entry = Entry {
+pub(crate) const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Pools,
     needs: Needs { guests: false },
     sections,
