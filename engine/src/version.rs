@@ -35,7 +35,7 @@ pub struct Release {
 }
 
 /// Every supported release, oldest first; row `i` is the version with discriminant `i`.
-pub const RELEASES: [Release; 3] = [
+pub(crate) const RELEASES: [Release; 3] = [
     Release { version: LibvirtVersion::V9_0_0, ships_in: "Debian 12" },
     Release { version: LibvirtVersion::V11_3_0, ships_in: "Debian 13, Debian 12 backports" },
     Release { version: LibvirtVersion::V12_9_0, ships_in: "Debian 13 backports" },
