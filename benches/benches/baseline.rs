@@ -11,7 +11,7 @@ mod common;
 use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput};
 use cpufleet_engine::xml::Limits;
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, LibvirtVersion};
-use cpufleet_sim::rng::Rng;
+use cpufleet_sim::Rng;
 use cpufleet_stream::{baseline_in_memory, baseline_source, StreamOpts, Streamed};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;

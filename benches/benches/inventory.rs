@@ -51,20 +51,20 @@ fn read(c: &mut Criterion) {
     g.bench_function(format!("read/{}_host_files", POOLS * HOSTS_PER_POOL), |b| {
         b.iter(|| Inventory::read(black_box(&dir.0), &map, &opts).unwrap())
     });
-    let spec = cpufleet_sim::spec::load(&map.x86, None, u64::MAX).unwrap();
+    let spec = cpufleet_sim::load_spec(&map.x86, None, u64::MAX).unwrap();
     let config = cpufleet_sim::Config {
         seed: 1,
         scenarios: vec![Scenario::Pools, Scenario::Migrate, Scenario::Plan],
         check_all: false,
         fault: None,
         reproduce: String::new(),
-        progress: &cpufleet_sim::progress::Silent,
+        progress: &cpufleet_sim::Silent,
         rollout: Default::default(),
     };
     g.bench_function(format!("read_and_simulate/{}_host_files", POOLS * HOSTS_PER_POOL), |b| {
         b.iter(|| {
             let inv = Inventory::read(black_box(&dir.0), &map, &opts).unwrap();
-            let real = cpufleet_sim::real::from_inventory(&map.x86, &spec, &inv).unwrap();
+            let real = cpufleet_sim::from_inventory(&map.x86, &spec, &inv).unwrap();
             let report = cpufleet_sim::simulate_real(&map, real, &config).unwrap();
             assert_eq!(report.checks.violation_count, 0);
             report

@@ -2,16 +2,12 @@
 //! the whole migration loop), fleet generation, and a small full run of every scenario.
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
-use cpufleet_sim::guest::Compat;
-use cpufleet_sim::progress::Silent;
-use cpufleet_sim::rng::Rng;
-use cpufleet_sim::scenarios::libvirt_upgrade::Rollout;
-use cpufleet_sim::scenarios::{migrate, Sim};
-use cpufleet_sim::{fleet::Fleet, simulate, spec, Config, Scenario};
+use cpufleet_sim::phases::{self, Compat, Sim};
+use cpufleet_sim::{load_spec, simulate, Config, Fleet, Rng, Rollout, Scenario, Silent, Spec};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
-fn spec_with_hosts(map: &CpuMap, hosts: u64) -> spec::Spec {
-    let mut s = spec::load(&map.x86, None, 1 << 20).expect("embedded spec");
+fn spec_with_hosts(map: &CpuMap, hosts: u64) -> Spec {
+    let mut s = load_spec(&map.x86, None, 1 << 20).expect("embedded spec");
     s.scale_hosts(hosts).expect("scale");
     s
 }
@@ -27,7 +23,7 @@ fn bench_fast_path_on(c: &mut Criterion, v: LibvirtVersion) {
     let map = CpuMap::embedded(v).unwrap();
     let spec = spec_with_hosts(&map, 10_000);
     let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
-    let guests = migrate::start_guests(&mut sim, 5_000);
+    let guests = phases::start_guests(&mut sim, 5_000);
     let started: Vec<u32> = guests.iter().filter(|g| g.class != u32::MAX).map(|g| g.class).collect();
     // Fixed random (guest class, host) pairs.
     let mut rng = Rng::new(42);
@@ -74,14 +70,14 @@ fn bench_migrations_on(c: &mut Criterion, v: LibvirtVersion) {
     let map = CpuMap::embedded(v).unwrap();
     let spec = spec_with_hosts(&map, 100_000);
     let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
-    let guests = migrate::start_guests(&mut sim, 20_000);
+    let guests = phases::start_guests(&mut sim, 20_000);
     let compat = Compat::build(&sim.starter.classes, &sim.fleet.classes);
     let n = 1_000_000u64;
     let mut group = c.benchmark_group(format!("simulate/migrate/libvirt-{v}"));
     group.sample_size(10);
     group.throughput(Throughput::Elements(n));
     group.bench_function("1M migrations, 100k hosts, 20k guests", |b| {
-        b.iter(|| black_box(migrate::run(&sim, &guests, &compat, n, &Silent).stats.succeeded))
+        b.iter(|| black_box(phases::migrate(&sim, &guests, &compat, n, &Silent).stats.succeeded))
     });
     group.finish();
 }

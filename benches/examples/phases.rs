@@ -18,13 +18,8 @@
 //! `--threads` does.
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
-use cpufleet_sim::check;
-use cpufleet_sim::fleet::Fleet;
-use cpufleet_sim::guest::Compat;
-use cpufleet_sim::progress::Silent;
-use cpufleet_sim::scenarios::libvirt_upgrade::Rollout;
-use cpufleet_sim::scenarios::{migrate, pools, Sim};
-use cpufleet_sim::{report, simulate, spec, Config, Scenario};
+use cpufleet_sim::phases::{self, Compat, Sim};
+use cpufleet_sim::{load_spec, simulate, write_report_json, Config, Fleet, Rollout, Scenario, Silent};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -116,7 +111,7 @@ fn main() {
     println!("|---|---:|---:|---:|---:|");
     let map = phase("map load (`CpuMap::embedded`)", || CpuMap::embedded(v).expect("embedded map"));
     let spec = phase("spec (`spec::load`, scaled)", || {
-        let mut s = spec::load(&map.x86, None, 1 << 20).expect("embedded spec");
+        let mut s = load_spec(&map.x86, None, 1 << 20).expect("embedded spec");
         s.scale_hosts(hosts).expect("hosts");
         s.set_guests(guests).expect("guests");
         s.set_migrations(migrations).expect("migrations");
@@ -126,14 +121,14 @@ fn main() {
         Fleet::generate(&map.x86, &spec, 1).expect("fleet")
     });
     let mut sim = phase("pool baselines (`Sim::with_fleet`)", || Sim::with_fleet(&map, &spec, 1, None, fleet));
-    let started = phase("guest starts (`migrate::start_guests`)", || migrate::start_guests(&mut sim, spec.guests));
+    let started = phase("guest starts (`migrate::start_guests`)", || phases::start_guests(&mut sim, spec.guests));
     let compat = phase("destination checks as bits (`Compat::build`)", || {
         Compat::build(&sim.starter.classes, &sim.fleet.classes)
     });
-    phase("pools report (`pools::run`)", || black_box(pools::run(&sim)));
+    phase("pools report (`pools::run`)", || black_box(phases::pools(&sim)));
     let mig =
-        phase("migration loop (`migrate::run`)", || migrate::run(&sim, &started, &compat, spec.migrations, &Silent));
-    phase("checks (`check::run`)", || black_box(check::run(&sim, Some(&mig), &[], false)));
+        phase("migration loop (`migrate::run`)", || phases::migrate(&sim, &started, &compat, spec.migrations, &Silent));
+    phase("checks (`check::run`)", || black_box(phases::check(&sim, Some(&mig), &[], false)));
     drop((sim, started, compat, mig));
     let config = Config {
         seed: 1,
@@ -146,6 +141,6 @@ fn main() {
     };
     let r = phase("whole run again (`cpufleet_sim::simulate`)", || simulate(&map, &spec, &config).expect("simulate"));
     phase("JSON report to a sink (`report::write_json`)", || {
-        report::write_json(&r, std::io::sink()).expect("a sink takes everything")
+        write_report_json(&r, std::io::sink()).expect("a sink takes everything")
     });
 }

@@ -53,7 +53,7 @@ impl From<SimError> for CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cpufleet_sim::error::Source;
+    use cpufleet_sim::Source;
 
     #[test]
     fn library_errors_keep_their_line() {

@@ -4,9 +4,9 @@
 
 use crate::args::{limits, Common};
 use crate::error::{CliError, CliResult};
+use cpufleet_engine::closest;
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::ops::Arch;
-use cpufleet_engine::suggest::closest;
 use cpufleet_engine::xml::{self, CpuDocument, DocKind, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, CpuType, Pos, XmlErrorKind};
 use cpufleet_io::{gather_inputs, read_input, Input};

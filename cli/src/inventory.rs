@@ -8,7 +8,7 @@ use crate::mapload;
 use clap::Args;
 use cpufleet_inventory::{Inventory, ReadOpts};
 use cpufleet_io::print_stdout;
-use cpufleet_sim::report::count;
+use cpufleet_sim::count;
 use serde_json::{json, Value};
 use std::fmt::Write;
 use std::path::PathBuf;

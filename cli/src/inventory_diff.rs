@@ -264,7 +264,7 @@ fn text(map: &CpuMap, args: &DiffArgs, d: &Diff) -> String {
         map.version(),
         args.old.display(),
         args.new.display(),
-        cpufleet_sim::report::count(d.common as u64, "host"),
+        cpufleet_sim::count(d.common as u64, "host"),
         d.added.len(),
         d.removed.len(),
         d.hosts.len()

@@ -3,7 +3,7 @@
 //! command line draws (a thread of its own, started by the first phase as the run starts, stopped
 //! and the line cleared by `finish` or drop).
 
-use cpufleet_sim::progress::Observer;
+use cpufleet_sim::Observer;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

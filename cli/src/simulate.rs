@@ -9,9 +9,7 @@ use clap::{Args, Subcommand};
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_io::{print_stdout, write_atomic};
 use cpufleet_sim as sim;
-use cpufleet_sim::progress::{Observer, Silent};
-use sim::report::{self, Report};
-use sim::{fleet, html, spec, Config, Fault, Scenario};
+use sim::{Config, Fault, Observer, Report, Scenario, Silent};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Clone)]
@@ -64,7 +62,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// The plan: at most K migration domains (default: the spec's `[plan] k`).
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=spec::PLAN_K_MAX as i64))]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=sim::PLAN_K_MAX as i64))]
     pub plan_k: Option<u16>,
     /// The plan may put hosts of different vendors in one domain (libvirt cannot baseline
     /// across vendors; the domain then gets a vendor-neutral CPU of the common features).
@@ -99,8 +97,8 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "T", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub upgrade_steps: u32,
     /// libvirt-upgrade: which hosts move first.
-    #[arg(long, value_parser = crate::closed::parser::<sim::scenarios::libvirt_upgrade::Order>(), default_value_t = sim::scenarios::libvirt_upgrade::Order::Pool)]
-    pub upgrade_order: sim::scenarios::libvirt_upgrade::Order,
+    #[arg(long, value_parser = crate::closed::parser::<sim::Order>(), default_value_t = sim::Order::Pool)]
+    pub upgrade_order: sim::Order,
     /// libvirt-upgrade: the release the fleet starts on (9.0.0, 11.3.0 or 12.9.0; on an
     /// inventory, the hosts without metadata: the others start on their own).
     #[arg(long, value_name = "VERSION", default_value_t = LibvirtVersion::V9_0_0)]
@@ -180,7 +178,7 @@ pub enum FleetCmd {
 /// The command line that reproduces this run (every input that changes the result; `--swarm 1`
 /// for a swarm member).
 fn reproduce(a: &SimulateArgs, swarm_member: bool) -> String {
-    sim::reproduce::Reproduce {
+    sim::Reproduce {
         swarm_member,
         libvirt: a.common.libvirt,
         cpu_map: a.common.cpu_map.clone(),
@@ -254,12 +252,12 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
     };
     let report = result?;
     if args.format == Format::Json {
-        cpufleet_io::write_stdout(|out| report::write_json(&report, out))?;
+        cpufleet_io::write_stdout(|out| sim::write_report_json(&report, out))?;
     } else {
-        print_stdout(&report::text(&report))?;
+        print_stdout(&sim::report_text(&report))?;
     }
     if let Some(path) = &args.html {
-        write_atomic(path, html::render(&report).as_bytes())?;
+        write_atomic(path, sim::render_html(&report).as_bytes())?;
     }
     if let Some(dir) = &args.plan_out {
         write_plan(dir, &report, &args)?;
@@ -278,8 +276,8 @@ pub fn run_simulate(args: SimulateArgs) -> CliResult<Outcome> {
 }
 
 /// The spec with the command line's overrides.
-fn prepare_spec(args: &SimulateArgs, map: &CpuMap) -> CliResult<spec::Spec> {
-    let mut spec = spec::load(&map.x86, args.spec.as_deref(), args.common.max_input_bytes)?;
+fn prepare_spec(args: &SimulateArgs, map: &CpuMap) -> CliResult<sim::Spec> {
+    let mut spec = sim::load_spec(&map.x86, args.spec.as_deref(), args.common.max_input_bytes)?;
     if let Some(n) = args.hosts {
         spec.scale_hosts(n)?;
     }
@@ -315,7 +313,7 @@ fn config<'a>(
         fault: args.inject_fault,
         reproduce,
         progress,
-        rollout: sim::scenarios::libvirt_upgrade::Rollout {
+        rollout: sim::Rollout {
             steps: args.upgrade_steps,
             order: args.upgrade_order,
             from: if args.reverse { args.upgrade_to } else { args.upgrade_from },
@@ -330,8 +328,8 @@ fn scenario_list(s: &[sim::Scenario]) -> String {
 }
 
 /// "9.0.0->12.9.0 random 3 steps": a member's rollout.
-fn rollout_text(r: &sim::scenarios::libvirt_upgrade::Rollout) -> String {
-    format!("{}->{} {} {}", r.from, r.to, r.order, sim::report::count(r.steps as u64, "step"))
+fn rollout_text(r: &sim::Rollout) -> String {
+    format!("{}->{} {} {}", r.from, r.to, r.order, sim::count(r.steps as u64, "step"))
 }
 
 /// `--swarm N`: members seed, seed+1, …, each over its own variant of the spec
@@ -342,7 +340,7 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
     let base = prepare_spec(args, &map)?;
     let config_of = |seed| config(args, seed, true, reproduce(&SimulateArgs { seed, ..args.clone() }, true), &Silent);
     let fixed = args.common.libvirt.is_some() || args.common.cpu_map.is_some();
-    let members = sim::swarm::run(&map, &base, args.seed, n, fixed, config_of, |m, report| -> CliResult<()> {
+    let members = sim::run_swarm(&map, &base, args.seed, n, fixed, config_of, |m, report| -> CliResult<()> {
         if args.format == Format::Text {
             let verdict = if m.violations == 0 {
                 "all invariants hold".to_string()
@@ -438,7 +436,7 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
                     map.version()
                 ));
             }
-            let mut real = sim::real::from_inventory(&map.x86, &spec, &inv)?;
+            let mut real = sim::from_inventory(&map.x86, &spec, &inv)?;
             real.spec.label = format!("inventory {}", dir.display());
             let mut base = spec.clone();
             base.label = real.spec.label.clone();
@@ -446,7 +444,7 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
             let releases = sim::InventoryReleases { base: &base, primary: &inv, reads: &reads };
             let mut report = sim::simulate_inventory(&map, real, Some(&releases), &config)?;
             report.notes.splice(0..0, notes);
-            report.inventory = Some(report::InventoryInfo {
+            report.inventory = Some(sim::InventoryInfo {
                 dir: dir.display().to_string(),
                 host_files: inv.n_hosts() as u64,
                 guest_files: inv.n_guests() as u64,
@@ -468,7 +466,7 @@ fn release_reads(
     inv: &cpufleet_inventory::Inventory,
     dir: &Path,
     config: &Config,
-) -> CliResult<Vec<sim::real::ReleaseRead>> {
+) -> CliResult<Vec<sim::ReleaseRead>> {
     let mut need: Vec<LibvirtVersion> = Vec::new();
     if config.scenarios.contains(&Scenario::Migrate) {
         need.extend(sim::mixed_releases(inv, map.version()).unwrap_or_default());
@@ -486,12 +484,12 @@ fn release_reads(
     need.into_iter()
         .map(|v| {
             if v == map.version() {
-                return Ok(sim::real::ReleaseRead { map: map.clone(), inventory: inv.clone() });
+                return Ok(sim::ReleaseRead { map: map.clone(), inventory: inv.clone() });
             }
             let m = CpuMap::embedded(v).map_err(|e| CliError::new(format!("libvirt {v}'s embedded CPU map: {e}")))?;
             let inventory = cpufleet_inventory::Inventory::read_by_release(dir, &m, &opts)
                 .map_err(|e| CliError::new(format!("reading the inventory as libvirt {v}: {e}")))?;
-            Ok(sim::real::ReleaseRead { map: m, inventory })
+            Ok(sim::ReleaseRead { map: m, inventory })
         })
         .collect()
 }
@@ -550,11 +548,11 @@ pub fn run_fleet(cmd: FleetCmd) -> CliResult<Outcome> {
         FleetCmd::Gen { common, spec: spec_path, seed, hosts, out } => {
             cpufleet_io::check_output_dir(&out)?;
             let map = mapload::load(&common)?;
-            let mut spec = spec::load(&map.x86, spec_path.as_deref(), common.max_input_bytes)?;
+            let mut spec = sim::load_spec(&map.x86, spec_path.as_deref(), common.max_input_bytes)?;
             if let Some(n) = hosts {
                 spec.scale_hosts(n)?;
             }
-            let fleet = fleet::Fleet::generate(&map.x86, &spec, seed)?;
+            let fleet = sim::Fleet::generate(&map.x86, &spec, seed)?;
             std::fs::create_dir_all(&out).map_err(|e| CliError::file(&out, cpufleet_io::io_reason(&e)))?;
             let xml: Vec<String> =
                 fleet.classes.list.iter().map(|c| cpufleet_engine::xml::format_cpu(&c.cpu)).collect();

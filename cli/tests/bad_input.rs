@@ -109,7 +109,7 @@ fn wrong_kind(doc: Doc) -> &'static str {
 
 /// Bytes that are neither UTF-8 nor XML: a fixed pseudo-random sequence.
 fn garbage() -> Vec<u8> {
-    let mut rng = cpufleet_sim::rng::Rng::new(0x9e37_79b9);
+    let mut rng = cpufleet_sim::Rng::new(0x9e37_79b9);
     (0..512).map(|_| (rng.next_u64() >> 56) as u8).chain([0xff, 0xfe, 0x00]).collect()
 }
 

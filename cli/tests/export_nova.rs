@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 /// The KVM view of a raw host CPU as a hypervisor (`data/kvm_view.toml`).
 fn kvm_view(map: &CpuMap, host: &CpuDef) -> Hypervisor {
     let x = &map.x86;
-    let kvm = cpufleet_sim::kvm_view::KvmView::embedded(x).expect("KVM view");
+    let kvm = cpufleet_sim::KvmView::embedded(x).expect("KVM view");
     let vendor = x.vendor_index(host.vendor.as_deref().expect("vendor")).expect("vendor");
     let md = x86::model_from_cpu(x, host, x86::Sel::All).expect("model");
     let signature = host.signature.map_or(0, |s| x86::model::make_signature(s.family, s.model, s.stepping));
-    let reported = cpufleet_sim::fleet::host_model(x, &kvm, &md.features, vendor, signature).expect("host model");
+    let reported = cpufleet_sim::host_model(x, &kvm, &md.features, vendor, signature).expect("host model");
     Hypervisor::kvm_with_host_model(x, reported, Some(host)).expect("hypervisor")
 }
 

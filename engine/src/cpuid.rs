@@ -14,12 +14,12 @@ pub enum CpuidKey {
 }
 
 /// Register values of an item: `[eax, ebx, ecx, edx]` for CPUID, `[eax, 0, 0, edx]` for an MSR.
-pub type Regs = [u32; 4];
+pub(crate) type Regs = [u32; 4];
 
-pub const EAX: usize = 0;
-pub const EBX: usize = 1;
-pub const ECX: usize = 2;
-pub const EDX: usize = 3;
+pub(crate) const EAX: usize = 0;
+pub(crate) const EBX: usize = 1;
+pub(crate) const ECX: usize = 2;
+pub(crate) const EDX: usize = 3;
 
 /// A set of CPUID / MSR items.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]

@@ -7,7 +7,7 @@
 /// An open-addressing table from byte strings (map feature or model names) to their indices,
 /// probed with a cheap hash of the first and last 8 bytes and the length.
 #[derive(Clone, Debug)]
-pub struct NameTable {
+pub(crate) struct NameTable {
     /// 0 = empty, otherwise index + 1.
     slots: Vec<u32>,
     names: Vec<Box<[u8]>>,
@@ -41,7 +41,7 @@ fn name_hash((head, tail, len): (u64, u64, usize)) -> u64 {
 
 impl NameTable {
     /// A table of `names`; the index of a name is its position (the first one if repeated).
-    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> NameTable {
+    pub(crate) fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> NameTable {
         let names: Vec<Box<[u8]>> = names.into_iter().map(|n| n.as_bytes().into()).collect();
         let size = (names.len() * 4).next_power_of_two().max(16);
         let mut t = NameTable { slots: vec![0; size], names: Vec::new(), keys: Vec::new(), mask: size - 1 };
@@ -66,7 +66,7 @@ impl NameTable {
 
     /// The index of `name`, if it is in the table.
     #[inline]
-    pub fn get(&self, name: &[u8]) -> Option<usize> {
+    pub(crate) fn get(&self, name: &[u8]) -> Option<usize> {
         let key = name_key(name);
         let mut i = name_hash(key) as usize & self.mask;
         loop {

@@ -7,7 +7,7 @@ use crate::map::Ppc64Map;
 use crate::x86::{Comparison, Reason, Verdict};
 
 /// `virCPUppc64ConvertLegacy`: `POWER7_v2.1`-style names cut to `POWER7` / `POWER8`.
-pub fn convert_legacy(cpu: &mut CpuDef) {
+pub(crate) fn convert_legacy(cpu: &mut CpuDef) {
     if let Some(m) = &mut cpu.model {
         if matches!(m.as_str(), "POWER7_v2.1" | "POWER7_v2.3" | "POWER7+_v2.1" | "POWER8_v1.0") {
             m.truncate("POWERx".len());
@@ -32,7 +32,7 @@ fn strtol_whole(s: &str) -> Option<i64> {
 }
 
 /// `ppc64CheckCompatibilityMode(host_model, compat_mode)`.
-pub fn check_compat_mode(host_model: &str, compat: Option<&str>) -> Result<Verdict, CpuError> {
+pub(crate) fn check_compat_mode(host_model: &str, compat: Option<&str>) -> Result<Verdict, CpuError> {
     let Some(compat) = compat else { return Ok(Verdict::Identical) };
     let host = host_model.strip_prefix("POWER").and_then(strtol_whole).filter(|n| (6..=10).contains(n));
     let host = host.ok_or_else(|| CpuError::Unsupported("Host CPU does not support compatibility modes".into()))?;
@@ -51,7 +51,7 @@ fn verdict(v: Verdict, reason: Reason) -> Comparison {
 }
 
 /// `virCPUppc64Compare(host, cpu, failIncompatible=false)`, `ppc64Compute`.
-pub fn compare(map: &Ppc64Map, host: &CpuDef, other: &CpuDef) -> Comparison {
+pub(crate) fn compare(map: &Ppc64Map, host: &CpuDef, other: &CpuDef) -> Comparison {
     if host.model.is_none() {
         return verdict(Verdict::Incompatible, Reason::UnknownHost);
     }
@@ -109,14 +109,14 @@ pub fn compare(map: &Ppc64Map, host: &CpuDef, other: &CpuDef) -> Comparison {
 }
 
 /// `virCPUppc64Update`: custom mode gets `match='exact'`; nothing else changes.
-pub fn update(guest: &mut CpuDef) {
+pub(crate) fn update(guest: &mut CpuDef) {
     if guest.mode == CpuMode::Custom {
         guest.match_ = CpuMatch::Exact;
     }
 }
 
 /// `virCPUppc64Baseline`: only identical models; POWER results carry no vendor.
-pub fn baseline(map: &Ppc64Map, cpus: &[CpuDef]) -> Result<CpuDef, CpuError> {
+pub(crate) fn baseline(map: &Ppc64Map, cpus: &[CpuDef]) -> Result<CpuDef, CpuError> {
     let first = cpus.first().ok_or(CpuError::NoCpus)?;
     let base_name = first.model.as_deref().ok_or(CpuError::NoModelAt(0))?;
     let base = map.model(base_name).ok_or_else(|| CpuError::UnknownModel(base_name.to_string()))?;

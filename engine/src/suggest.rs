@@ -1,7 +1,7 @@
 //! Close matches for misspelt names ("did you mean Broadwell?"): one edit-distance rule.
 
 /// The edit distance (Levenshtein, ASCII case folded) between `a` and `b`.
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().map(|c| c.to_ascii_lowercase()).collect();
     let b: Vec<char> = b.chars().map(|c| c.to_ascii_lowercase()).collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();

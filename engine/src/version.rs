@@ -13,7 +13,7 @@
 
 crate::closed_set! {
     /// A libvirt release cpufleet reproduces exactly. The discriminant is the release's row in
-    /// [`RELEASES`] (oldest first), so versions order by release. Its name is `MAJOR.MINOR.MICRO`,
+    /// `RELEASES` (oldest first), so versions order by release. Its name is `MAJOR.MINOR.MICRO`,
     /// as `virsh --version` prints it; `MAJOR.MINOR` is also accepted on the command line.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub enum LibvirtVersion: "libvirt version" {
@@ -35,7 +35,7 @@ pub struct Release {
 }
 
 /// Every supported release, oldest first; row `i` is the version with discriminant `i`.
-pub const RELEASES: [Release; 3] = [
+pub(crate) const RELEASES: [Release; 3] = [
     Release { version: LibvirtVersion::V9_0_0, ships_in: "Debian 12" },
     Release { version: LibvirtVersion::V11_3_0, ships_in: "Debian 13, Debian 12 backports" },
     Release { version: LibvirtVersion::V12_9_0, ships_in: "Debian 13 backports" },
@@ -59,7 +59,7 @@ impl LibvirtVersion {
     /// Newer releases are opt-in (`--libvirt 12.9.0`) until Debian's stable release carries them.
     pub const DEFAULT: LibvirtVersion = LibvirtVersion::V11_3_0;
 
-    /// This version's row of [`RELEASES`].
+    /// This version's row of the release table (`RELEASES`).
     pub fn release(self) -> &'static Release {
         &RELEASES[self as usize]
     }
@@ -75,10 +75,6 @@ impl LibvirtVersion {
         LibvirtVersion::NAMES.join(", ")
     }
 }
-
-/// The error of [`LibvirtVersion::from_str`](std::str::FromStr::from_str): the text given and
-/// the supported names.
-pub type UnknownVersion = crate::closed::UnknownName;
 
 #[cfg(test)]
 mod tests {

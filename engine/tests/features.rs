@@ -4,7 +4,7 @@
 //! purpose, and members are removed again so that a set's width can exceed its highest member. Each property runs 256 cases (`PROPTEST_CASES`
 //! overrides).
 
-use cpufleet_engine::features::{FeatureId, FeatureSet, FEATURE_WORDS, MAX_FEATURES};
+use cpufleet_engine::{FeatureId, FeatureSet, FEATURE_WORDS, MAX_FEATURES};
 use proptest::prelude::*;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeSet;

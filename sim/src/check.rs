@@ -7,7 +7,7 @@
 //! Checks run on a deterministic sample of every kind of event, or on all of them (`--check-all`).
 
 use super::fleet::HostClass;
-use super::guest::{build_def, incoming, Fault, GuestSets};
+use super::guest::{build_def, incoming, GuestSets};
 use super::rng::{derive, tag};
 use super::scenarios::migrate::MigrateRun;
 use super::scenarios::pools::started_baseline;
@@ -27,9 +27,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Checks per kind when sampling.
-pub const SAMPLE: usize = 2000;
+pub(crate) const SAMPLE: usize = 2000;
 /// Details kept per invariant (the count is always exact).
-pub const KEEP_PER_INVARIANT: usize = 20;
+pub(crate) const KEEP_PER_INVARIANT: usize = 20;
 
 /// An invariant the checkers verify. Serialised (and displayed) as its sentence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -133,7 +133,7 @@ impl Acc {
 }
 
 /// A deterministic sample of `0..n` (all of it when `all` or n ≤ SAMPLE), in order.
-pub fn sample(n: usize, seed: u64, family: u64, all: bool) -> Vec<usize> {
+pub(crate) fn sample(n: usize, seed: u64, family: u64, all: bool) -> Vec<usize> {
     if all || n <= SAMPLE {
         return (0..n).collect();
     }
@@ -547,7 +547,7 @@ fn check_plan(sim: &Sim, domains: &[super::scenarios::plan::DomainCheck]) -> Acc
 ///    guest's names must all be known to that map; and what the guest sees there must be what
 ///    it saw where it started, but for the features the two maps put in its model differently
 ///    (11.3.0 took `mpx` out of the Skylake and Cascade Lake models).
-pub fn check_versions(
+pub(crate) fn check_versions(
     v: &Versions,
     accepted: &[(usize, u32, usize, u32)],
     seed: u64,
@@ -563,7 +563,7 @@ pub fn check_versions(
 }
 
 /// Adds the checks of `other` (another scenario's state) to `report`.
-pub fn merge(report: &mut CheckReport, other: &CheckReport) {
+pub(crate) fn merge(report: &mut CheckReport, other: &CheckReport) {
     report.checks += other.checks;
     report.violation_count += other.violation_count;
     if let Some(n) = other.cross_version_checked {
@@ -628,11 +628,6 @@ fn check_cross(v: &Versions, (g, gc, d, hc): (usize, u32, usize, u32)) -> Acc {
         });
     }
     a
-}
-
-/// The `--inject-fault` values, for the reproduce line.
-pub fn fault_flag(f: Option<Fault>) -> Option<&'static str> {
-    f.map(|f| f.as_str())
 }
 
 #[cfg(test)]

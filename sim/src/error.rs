@@ -26,11 +26,11 @@ pub enum SimError {
     BadWeights { pool: String },
     /// `--hosts N` below the number of pools.
     TooFewHosts { hosts: u64, pools: u64 },
-    /// `--hosts N` above `max` ([`crate::spec::MAX_HOSTS`]).
+    /// `--hosts N` above `max` (`crate::spec::MAX_HOSTS`).
     TooManyHosts { hosts: u64, max: u64 },
-    /// `--guests N` above `max` ([`crate::spec::MAX_GUESTS`]).
+    /// `--guests N` above `max` (`crate::spec::MAX_GUESTS`).
     TooManyGuests { guests: u64, max: u64 },
-    /// `--migrations N` above `max` ([`crate::spec::MAX_MIGRATIONS`]).
+    /// `--migrations N` above `max` (`crate::spec::MAX_MIGRATIONS`).
     TooManyMigrations { migrations: u64, max: u64 },
 }
 

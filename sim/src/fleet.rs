@@ -21,12 +21,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// "None" for u32 ids.
-pub const NO: u32 = u32::MAX;
+pub(crate) const NO: u32 = u32::MAX;
 
 /// Bits of [`HostKey::flags`].
-pub const VIRT_OFF: u8 = 1;
-pub const HT_OFF: u8 = 2;
-pub const NESTED: u8 = 4;
+pub(crate) const VIRT_OFF: u8 = 1;
+pub(crate) const HT_OFF: u8 = 2;
+pub(crate) const NESTED: u8 = 4;
 
 /// One host as drawn: a few bytes that determine its CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,7 +46,7 @@ impl HostKey {
 }
 
 /// Draws host `host_idx` of a pool (or a replacement host of a forced profile).
-pub fn draw_key(
+pub(crate) fn draw_key(
     rng: &mut Rng,
     profiles: &Profiles,
     var: &Variation,
@@ -81,7 +81,7 @@ pub fn draw_key(
 }
 
 /// The features of a host key.
-pub fn key_features(map: &X86Map, profiles: &Profiles, key: &HostKey) -> FeatureSet {
+pub(crate) fn key_features(map: &X86Map, profiles: &Profiles, key: &HostKey) -> FeatureSet {
     let p = &profiles.list[key.profile as usize];
     let mut f = p.features_at(key.level as usize);
     if key.flags & VIRT_OFF != 0 {
@@ -242,7 +242,7 @@ pub fn host_model(
 /// `hv`: the host's own QEMU/KVM when known (an inventory's domcapabilities file), else KVM
 /// with the host model derived from `cpu` through the KVM view ([`host_model`]).
 #[allow(clippy::too_many_arguments)]
-pub fn host_class(
+pub(crate) fn host_class(
     map: &X86Map,
     kvm: &KvmView,
     cpu: CpuDef,
@@ -437,12 +437,12 @@ impl Fleet {
         self.names.name(h)
     }
 
-    /// Hosts `range` by name (see [`HostNames`]).
+    /// Hosts `range` by name (see `HostNames`).
     pub fn names_of_range(&self, range: std::ops::Range<usize>) -> HostNames {
         HostNames { table: self.names.clone(), hosts: HostIds::Range(range.start as u32..range.end as u32) }
     }
 
-    /// These hosts by name, in this order (see [`HostNames`]).
+    /// These hosts by name, in this order (see `HostNames`).
     pub fn names_of(&self, hosts: impl IntoIterator<Item = usize>) -> HostNames {
         HostNames { table: self.names.clone(), hosts: HostIds::List(hosts.into_iter().map(|h| h as u32).collect()) }
     }
@@ -619,7 +619,7 @@ impl Fleet {
 /// `virCPUBaseline` over host CPUs given as distinct classes in order of first appearance (the
 /// result equals the baseline over every host: the intersection, the vendor rule and the list of
 /// distinct model names do not depend on repetitions).
-pub fn baseline_of(map: &X86Map, classes: &Classes, ids: &[u32], migratable: bool) -> Result<CpuDef, CpuError> {
+pub(crate) fn baseline_of(map: &X86Map, classes: &Classes, ids: &[u32], migratable: bool) -> Result<CpuDef, CpuError> {
     let first_id = *ids.first().ok_or(CpuError::NoCpus)?;
     let first = BaselineInput::from_cpu(map, &classes.get(first_id).cpu, 0)?;
     let mut acc = BaselineAcc::new(&first)?;
@@ -633,7 +633,7 @@ pub fn baseline_of(map: &X86Map, classes: &Classes, ids: &[u32], migratable: boo
 /// the host-model CPUs of distinct classes `ids`, asked of the first host's QEMU/KVM (every
 /// simulated host runs the same QEMU): the baseline a KVM guest can start with on every one of
 /// them. Over distinct classes it equals the baseline over every host, as for [`baseline_of`].
-pub fn hv_baseline_of(map: &X86Map, classes: &Classes, ids: &[u32]) -> Result<CpuDef, String> {
+pub(crate) fn hv_baseline_of(map: &X86Map, classes: &Classes, ids: &[u32]) -> Result<CpuDef, String> {
     let first = classes.get(*ids.first().ok_or("no hosts")?);
     let cpus: Vec<CpuDef> = ids.iter().filter_map(|&c| classes.get(c).hv.reported.clone()).collect();
     first.hv.baseline(map, &cpus, false, true).map_err(|e| e.to_string())
@@ -641,7 +641,7 @@ pub fn hv_baseline_of(map: &X86Map, classes: &Classes, ids: &[u32]) -> Result<Cp
 
 /// The guest CPU every host of `sets` can run when vendors differ (libvirt refuses to baseline
 /// across vendors): the common features, migratable, named by the guest decoder with no vendor.
-pub fn vendor_neutral_baseline(map: &X86Map, common: &FeatureSet) -> Result<CpuDef, CpuError> {
+pub(crate) fn vendor_neutral_baseline(map: &X86Map, common: &FeatureSet) -> Result<CpuDef, CpuError> {
     let mut cpu = CpuDef::new(cpufleet_engine::CpuType::Guest);
     let mut set = *common;
     set.subtract(&map.non_migratable);

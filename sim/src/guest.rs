@@ -58,7 +58,7 @@ pub struct Ctx {
 
 /// Builds the guest CPU definition of configuration `t` (in the context of a pool, for a guest
 /// about to start on `host`).
-pub fn build_def(t: &Template, ctx: Option<&Ctx>, host: &HostClass) -> Result<CpuDef, String> {
+pub(crate) fn build_def(t: &Template, ctx: Option<&Ctx>, host: &HostClass) -> Result<CpuDef, String> {
     if let (Some((pool, pinned)), Some(c)) = (&t.pinned_in, ctx) {
         if c.pool == *pool {
             return build_def(pinned, ctx, host);
@@ -237,7 +237,7 @@ pub struct Starter {
 
 /// Starts the CPU of configuration `t` on `host` (libvirt's start: update against the host's
 /// migratable CPU, then the host must run the result).
-pub fn start_on(
+pub(crate) fn start_on(
     map: &X86Map,
     t: &Template,
     ctx: Option<&Ctx>,
@@ -249,7 +249,7 @@ pub fn start_on(
 }
 
 /// Starts the guest CPU `orig` on `host`: the QEMU driver's start path (a real guest's CPU, or a
-/// configuration's built by [`build_def`]) against the host's QEMU/KVM ([`HostClass::hv`],
+/// configuration's built by `build_def`) against the host's QEMU/KVM (`HostClass::hv`,
 /// `Hypervisor::start`: defaults, forbidden features and `check='partial'` against FULL, update
 /// against MIGRATABLE, the QEMU filters), then QEMU's vCPU: what KVM cannot enable is corrected
 /// to `disable` (`virCPUUpdateLive`, qemu-driver spec §4.4) and the CPU becomes `check='full'`.
@@ -280,7 +280,7 @@ pub fn start_def(
 /// §4.5): the start path as an incoming domain (`check='full'`: forbidden features against FULL,
 /// no compare; removed features kept as `require`), then the `check='full'` live check of what
 /// QEMU/KVM enables there. Err: why the migration fails.
-pub fn incoming(map: &X86Map, live: &CpuDef, host: &HostClass) -> Result<CpuDef, String> {
+pub(crate) fn incoming(map: &X86Map, live: &CpuDef, host: &HostClass) -> Result<CpuDef, String> {
     // The simulator's vendor rule (as libvirt's compare at a fresh start): a CPU that names a
     // vendor goes only to hosts of that vendor.
     if let Some(v) = &live.vendor {
@@ -299,7 +299,7 @@ pub fn incoming(map: &X86Map, live: &CpuDef, host: &HostClass) -> Result<CpuDef,
 /// step 4): the model's removed features it does not name appended, as `require` under 11.3.0
 /// (keeping the source's guest ABI: a 9.0.0 Skylake guest keeps `mpx`), as `disable` under 9.0.0.
 /// Unchanged when the map cannot read it (the caller reports the unknown name).
-pub fn as_incoming(map: &X86Map, live: &CpuDef) -> CpuDef {
+pub(crate) fn as_incoming(map: &X86Map, live: &CpuDef) -> CpuDef {
     let mut cpu = live.clone();
     match x86::update_with(map, &mut cpu, None, Policy::Require) {
         Ok(()) => cpu,
@@ -502,16 +502,16 @@ impl Compat {
 
 /// A bitset over host classes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClassMask {
+pub(crate) struct ClassMask {
     pub words: Vec<u64>,
 }
 
 impl ClassMask {
-    pub fn new(n: usize) -> ClassMask {
+    pub(crate) fn new(n: usize) -> ClassMask {
         ClassMask { words: vec![0; n.div_ceil(64).max(1)] }
     }
     /// The classes whose count is not zero.
-    pub fn present(counts: &[u64]) -> ClassMask {
+    pub(crate) fn present(counts: &[u64]) -> ClassMask {
         let mut m = ClassMask::new(counts.len());
         for (c, &n) in counts.iter().enumerate() {
             if n > 0 {
@@ -520,14 +520,14 @@ impl ClassMask {
         }
         m
     }
-    pub fn set(&mut self, i: u32) {
+    pub(crate) fn set(&mut self, i: u32) {
         self.words[i as usize / 64] |= 1 << (i % 64);
     }
-    pub fn clear(&mut self, i: u32) {
+    pub(crate) fn clear(&mut self, i: u32) {
         self.words[i as usize / 64] &= !(1 << (i % 64));
     }
     /// Whether `row & self` has any bit.
-    pub fn meets(&self, row: &[u64]) -> bool {
+    pub(crate) fn meets(&self, row: &[u64]) -> bool {
         self.words.iter().zip(row).any(|(a, b)| a & b != 0)
     }
 }

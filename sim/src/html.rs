@@ -3,10 +3,10 @@
 //! timeline, the plan curve and the tables of the text report. It walks the report's document
 //! ([`crate::report::model`]); the charts are drawn by [`charts`].
 
-pub mod charts;
+pub(crate) mod charts;
 mod escape;
 
-pub use escape::esc;
+pub(crate) use escape::esc;
 
 use crate::report::model::{pct, Align, Block, Card, Cell, Span, Style, Table};
 use crate::report::Report;

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// The embedded table.
-pub const EMBEDDED_KVM_VIEW: &str = include_str!("../../data/kvm_view.toml");
+pub(crate) const EMBEDDED_KVM_VIEW: &str = include_str!("../../data/kvm_view.toml");
 /// How the embedded table is named in messages.
-pub const EMBEDDED_KVM_VIEW_NAME: &str = "data/kvm_view.toml (embedded)";
+pub(crate) const EMBEDDED_KVM_VIEW_NAME: &str = "data/kvm_view.toml (embedded)";
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +45,7 @@ pub struct KvmView {
 }
 
 /// Parses the table.
-pub fn parse(src: &Source) -> SimResult<KvmViewToml> {
+pub(crate) fn parse(src: &Source) -> SimResult<KvmViewToml> {
     toml::from_str(src.text).map_err(|e| src.toml_error(&e))
 }
 

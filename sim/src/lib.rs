@@ -4,31 +4,67 @@
 //! step, microcode event) before any parallel fan-out, and parallel work runs over indexed
 //! iterators, so the JSON report is byte-identical whatever the thread count.
 
-pub mod check;
-pub mod error;
-pub mod fleet;
-pub mod guest;
-pub mod html;
-pub mod kvm_view;
+mod check;
+mod error;
+mod fleet;
+mod guest;
+mod html;
+mod kvm_view;
 mod profiles;
-pub mod progress;
-pub mod real;
-pub mod report;
-pub mod reproduce;
-pub mod rng;
-pub mod scenarios;
-pub mod spec;
-pub mod swarm;
-pub mod versions;
+mod progress;
+mod real;
+mod report;
+mod reproduce;
+mod rng;
+mod scenarios;
+mod spec;
+mod swarm;
+mod versions;
 
 use cpufleet_engine::CpuMap;
-pub use error::{SimError, SimResult};
-use guest::Compat;
+use progress::Progress;
+use report::{ConfigRow, FleetBaselines, Migrations};
+use scenarios::{microcode, migrate, plan, pools, upgrade};
+
+// The front door: everything the crate's users (the CLI, the benches, the tests of other crates)
+// reach is named here; the modules behind it are private.
+
+// Running a simulation: the spec, the run's configuration, the report and its renderings.
+pub use error::{SimError, SimResult, Source};
 pub use guest::Fault;
-use progress::{Observer, Progress};
-use report::{ConfigRow, FleetBaselines, Migrations, Report};
+pub use html::render as render_html;
+pub use progress::{Observer, Silent};
+pub use report::{count, text as report_text, write_json as write_report_json, InventoryInfo, Report};
+pub use reproduce::Reproduce;
+pub use scenarios::libvirt_upgrade::{Order, Rollout};
 pub use scenarios::Scenario;
-use scenarios::{microcode, migrate, plan, pools, upgrade, Sim};
+pub use spec::{load as load_spec, Spec, PLAN_K_MAX};
+pub use swarm::run as run_swarm;
+
+// Real fleets (an inventory) and the views of the host CPUs the simulator builds.
+pub use fleet::{host_model, Fleet};
+pub use kvm_view::KvmView;
+pub use real::{from_inventory, ReleaseRead};
+
+// One guest at a time (`cpufleet whereto`): starting it, and where it may go.
+pub use guest::start_def;
+pub use scenarios::guests::{entries as blocker_entries, start_guest};
+pub use scenarios::migrate::BlockerKind;
+pub use versions::{Incoming, Refusal};
+
+// The seeded random streams, for tests and benches that generate input.
+pub use rng::{Rng, Weighted};
+
+/// The phases of a run one at a time, for the benchmarks that time them
+/// (`benches/benches/simulate.rs`, `benches/examples/phases.rs`); [`simulate`] runs them all.
+pub mod phases {
+    pub use crate::check::run as check;
+    pub use crate::guest::Compat;
+    pub use crate::scenarios::migrate::{run as migrate, start_guests};
+    pub use crate::scenarios::pools::run as pools;
+    pub use crate::scenarios::Sim;
+}
+use phases::{Compat, Sim};
 
 /// What one run does beyond the spec: the seed, the scenarios, how much to check, who watches.
 #[derive(Clone)]

@@ -7,7 +7,7 @@
 //! of any supported map. Resolved for a run, the hardware is seen through the run's map: a feature
 //! that map does not know is a CPUID bit that libvirt version cannot see, and is left out.
 
-pub use super::error::Source;
+pub(crate) use super::error::Source;
 use super::error::{SimError, SimResult};
 use super::kvm_view::KvmView;
 use cpufleet_engine::map::X86Map;
@@ -16,13 +16,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// The embedded profile file.
-pub const EMBEDDED_PROFILES: &str = include_str!("../../data/profiles.toml");
+pub(crate) const EMBEDDED_PROFILES: &str = include_str!("../../data/profiles.toml");
 /// How the embedded profile file is named in messages.
-pub const EMBEDDED_PROFILES_NAME: &str = "data/profiles.toml (embedded)";
+pub(crate) const EMBEDDED_PROFILES_NAME: &str = "data/profiles.toml (embedded)";
 
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
-pub struct ProfilesToml {
+pub(crate) struct ProfilesToml {
     pub odd: Option<OddToml>,
     #[serde(default)]
     pub profile: Vec<ProfileToml>,
@@ -30,7 +30,7 @@ pub struct ProfilesToml {
 
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
-pub struct OddToml {
+pub(crate) struct OddToml {
     #[serde(default)]
     pub remove: Vec<Spanned<String>>,
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct OddToml {
 
 #[derive(Deserialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct ProfileToml {
+pub(crate) struct ProfileToml {
     pub name: Spanned<String>,
     pub vendor: Spanned<String>,
     pub year: u32,
@@ -61,7 +61,7 @@ pub struct ProfileToml {
 
 #[derive(Deserialize, Clone, Copy, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct SignatureToml {
+pub(crate) struct SignatureToml {
     pub family: u32,
     pub model: u32,
     pub stepping: u32,
@@ -69,7 +69,7 @@ pub struct SignatureToml {
 
 #[derive(Deserialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct LevelToml {
+pub(crate) struct LevelToml {
     pub name: String,
     #[serde(default)]
     pub add: Vec<Spanned<String>>,
@@ -142,19 +142,19 @@ impl Profiles {
 }
 
 /// Parses a profile file.
-pub fn parse(src: &Source) -> SimResult<ProfilesToml> {
+pub(crate) fn parse(src: &Source) -> SimResult<ProfilesToml> {
     toml::from_str::<ProfilesToml>(src.text).map_err(|e| src.toml_error(&e))
 }
 
 /// The maps a profile is resolved with: the run's, and the embedded ones of every supported
 /// version (the hardware vocabulary: a name must be known to one of them).
-pub struct Vocabulary<'m> {
+pub(crate) struct Vocabulary<'m> {
     pub map: &'m X86Map,
     known: Vec<CpuMap>,
 }
 
 impl<'m> Vocabulary<'m> {
-    pub fn new(map: &'m X86Map) -> SimResult<Vocabulary<'m>> {
+    pub(crate) fn new(map: &'m X86Map) -> SimResult<Vocabulary<'m>> {
         let known = LibvirtVersion::ALL
             .into_iter()
             .map(CpuMap::embedded)
@@ -191,7 +191,7 @@ fn feature_set(voc: &Vocabulary, src: &Source, what: &str, names: &[Spanned<Stri
 }
 
 /// Resolves one profile against the run's map.
-pub fn resolve_profile(voc: &Vocabulary, src: &Source, p: &ProfileToml) -> SimResult<Profile> {
+pub(crate) fn resolve_profile(voc: &Vocabulary, src: &Source, p: &ProfileToml) -> SimResult<Profile> {
     let map = voc.map;
     let name = p.name.as_ref();
     let ctx = |field: &str| format!("profile '{name}': {field}");
@@ -272,7 +272,7 @@ fn signature_of(src: &Source, sig: &Spanned<SignatureToml>, what: &str) -> SimRe
     Ok((s.family, s.model, s.stepping))
 }
 
-pub fn resolve_odd(voc: &Vocabulary, src: &Source, odd: &OddToml) -> SimResult<OddRules> {
+pub(crate) fn resolve_odd(voc: &Vocabulary, src: &Source, odd: &OddToml) -> SimResult<OddRules> {
     let remove = feature_set(voc, src, "odd: remove", &odd.remove)?;
     Ok(OddRules {
         remove: remove.iter().collect(),
@@ -283,7 +283,7 @@ pub fn resolve_odd(voc: &Vocabulary, src: &Source, odd: &OddToml) -> SimResult<O
 
 /// Loads the embedded profiles, then applies `extra` (the spec's own `[[profile]]` entries, which
 /// add profiles or replace same-named ones, and its `[odd]` table).
-pub fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> SimResult<Profiles> {
+pub(crate) fn load(map: &X86Map, extra: Option<(&Source, &ProfilesToml)>) -> SimResult<Profiles> {
     let voc = Vocabulary::new(map)?;
     let emb_src = Source { label: EMBEDDED_PROFILES_NAME, text: EMBEDDED_PROFILES };
     let emb = parse(&emb_src)?;

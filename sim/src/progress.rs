@@ -27,7 +27,7 @@ impl<T: Observer + ?Sized> Observer for &T {
 }
 
 /// The observer a scenario is given: any [`Observer`].
-pub type Progress<'a> = dyn Observer + 'a;
+pub(crate) type Progress<'a> = dyn Observer + 'a;
 
 /// The observer that ignores everything.
 #[derive(Clone, Copy, Debug, Default)]

@@ -153,7 +153,7 @@ pub struct ReleaseRead {
 
 /// A host of the inventory that a release of a multi-release scenario cannot read, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeftOut {
+pub(crate) struct LeftOut {
     /// `POOL/HOST`.
     pub host: String,
     pub release: cpufleet_engine::LibvirtVersion,
@@ -169,7 +169,7 @@ impl std::fmt::Display for LeftOut {
 
 /// A real fleet under several releases: the inputs (maps and specs of the releases, ascending),
 /// each release's fleet over the hosts every one of them reads, and the hosts left out.
-pub struct MultiRelease {
+pub(crate) struct MultiRelease {
     pub inputs: super::versions::Inputs,
     pub hosts: super::versions::RealHosts,
 }
@@ -182,7 +182,7 @@ pub struct MultiRelease {
 /// reason (a data problem: its file names a model or feature that release does not know, or
 /// it is not a document that release reads). None when no host is left; the hosts left out
 /// either way, the first release that cannot read each, in inventory order.
-pub fn multi_release(
+pub(crate) fn multi_release(
     base: &Spec,
     primary: &Inventory,
     reads: &[ReleaseRead],

@@ -28,16 +28,16 @@ use super::spec::{PoolLibvirt, Spec};
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 
 /// Hosts, guests and migrations of one swarm member: small enough to check every event.
-pub const MEMBER_HOSTS: u64 = 400;
-pub const MEMBER_GUESTS: u64 = 300;
-pub const MEMBER_MIGRATIONS: u64 = 3_000;
+pub(crate) const MEMBER_HOSTS: u64 = 400;
+pub(crate) const MEMBER_GUESTS: u64 = 300;
+pub(crate) const MEMBER_MIGRATIONS: u64 = 3_000;
 
 /// Features a member's configurations may forbid: each is on some generations of the default
 /// fleet and not on others, and named by every release's map.
 const FORBID: [&str; 6] = ["avx512f", "hle", "rtm", "pku", "avx2", "mpx"];
 
 /// The seeds of `n` members starting at `seed` (wrapping at u64::MAX).
-pub fn member_seeds(seed: u64, n: u32) -> impl Iterator<Item = u64> {
+pub(crate) fn member_seeds(seed: u64, n: u32) -> impl Iterator<Item = u64> {
     (0..n as u64).map(move |i| seed.wrapping_add(i))
 }
 
@@ -60,7 +60,7 @@ fn keep_one(rng: &mut Rng, weights: &mut [f64]) {
 
 /// The spec variant of swarm member `seed`: `base` with drawn variation, guest mix and
 /// generation mixes, scaled to the member size. Pools keep their names, vendors and order.
-pub fn variant(base: &Spec, seed: u64) -> Spec {
+pub(crate) fn variant(base: &Spec, seed: u64) -> Spec {
     let mut spec = base.clone();
     let mut rng = Rng::for_item(seed, tag::SWARM, 0);
     let v = &mut spec.variation;
@@ -137,7 +137,7 @@ pub struct Draws {
 /// The draws of member `seed` among the `configured` scenarios; `libvirt` fixes the run's
 /// release (the caller's `--libvirt` or `--cpu-map`), else it is drawn. Every value is drawn
 /// whether or not it is fixed, so fixing one changes no other.
-pub fn draws(seed: u64, configured: &[Scenario], libvirt: Option<LibvirtVersion>) -> Draws {
+pub(crate) fn draws(seed: u64, configured: &[Scenario], libvirt: Option<LibvirtVersion>) -> Draws {
     let mut rng = Rng::for_item(seed, tag::SWARM, 1);
     let all = LibvirtVersion::ALL;
     let drawn = *rng.pick(&all);
@@ -180,8 +180,8 @@ pub struct Member {
 }
 
 /// The swarm: members `seed`, `seed`+1, … (`n` of them), each simulated over its own
-/// [`variant`] of `base` (read with `map`) with the configuration `config` gives for its seed
-/// (every check on, its reproduce line), its scenarios and rollout replaced by its [`draws`]
+/// `variant` of `base` (read with `map`) with the configuration `config` gives for its seed
+/// (every check on, its reproduce line), its scenarios and rollout replaced by its `draws`
 /// among `config`'s scenarios, under its drawn release (its embedded map, `base` resolved again
 /// for it) unless `fixed` (every member on `map`'s). `each` sees every member and its report as
 /// it finishes (the command line prints it then); its error stops the swarm. Returns the

@@ -40,7 +40,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 /// The index of `v` in [`LibvirtVersion::ALL`] (the order of [`Versions::views`]).
-pub fn index(v: LibvirtVersion) -> usize {
+pub(crate) fn index(v: LibvirtVersion) -> usize {
     LibvirtVersion::ALL.iter().position(|&w| w == v).expect("a supported version")
 }
 
@@ -48,7 +48,7 @@ pub fn index(v: LibvirtVersion) -> usize {
 /// spec, exactly `round(s × hosts)` of its hosts run V (those whose seeded draw is smallest, so
 /// the choice depends on the seed and the host only, never on threads); every other host runs
 /// `default`.
-pub fn host_versions(spec: &Spec, pools: &[PoolInfo], seed: u64, default: usize) -> Vec<u8> {
+pub(crate) fn host_versions(spec: &Spec, pools: &[PoolInfo], seed: u64, default: usize) -> Vec<u8> {
     let mut ver = vec![default as u8; pools.iter().map(|p| p.start + p.len).max().unwrap_or(0)];
     for (p, l) in pools.iter().zip(&spec.pool_libvirt) {
         let Some(l) = l else { continue };
@@ -288,14 +288,14 @@ impl<'a> Versions<'a> {
 
 /// What every version's state borrows: one map and one spec per supported version (the run's map
 /// for its own version, the embedded map for the others; the spec resolved for each).
-pub struct Inputs {
+pub(crate) struct Inputs {
     pub maps: Vec<CpuMap>,
     pub specs: Vec<Spec>,
 }
 
 impl Inputs {
     /// The maps and specs of every version, from the run's `map` and `spec`.
-    pub fn new(map: &CpuMap, spec: &Spec) -> SimResult<Inputs> {
+    pub(crate) fn new(map: &CpuMap, spec: &Spec) -> SimResult<Inputs> {
         let maps = LibvirtVersion::ALL
             .into_iter()
             .map(|v| if v == map.version() { Ok(map.clone()) } else { CpuMap::embedded(v) })
@@ -312,7 +312,7 @@ impl Inputs {
     /// baselines are the contexts every version's pool-dependent guests start with: guest
     /// definitions are written once, before any host changes version), and the same hosts are
     /// decoded again under each other version.
-    pub fn versions(&self, seed: u64, fault: Option<Fault>, first: usize) -> SimResult<Versions<'_>> {
+    pub(crate) fn versions(&self, seed: u64, fault: Option<Fault>, first: usize) -> SimResult<Versions<'_>> {
         let base = Sim::new(&self.maps[first], &self.specs[first], seed, fault)?;
         let mut views: Vec<Option<Sim>> = (0..self.maps.len()).map(|_| None).collect();
         for (i, (map, spec)) in self.maps.iter().zip(&self.specs).enumerate() {
@@ -333,7 +333,7 @@ impl Inputs {
     /// Every version's state over a real fleet read by each release (`real.fleets[i]` under
     /// `maps[i]`, the same host keys): the pool baselines of version `first` are every version's
     /// contexts, as in [`Inputs::versions`].
-    pub fn real_versions(
+    pub(crate) fn real_versions(
         &self,
         real: &RealHosts,
         seed: u64,
@@ -360,7 +360,7 @@ impl Inputs {
     }
 
     /// [`Inputs::versions`], or [`Inputs::real_versions`] over `real` when given.
-    pub fn build(
+    pub(crate) fn build(
         &self,
         real: Option<&RealHosts>,
         seed: u64,
@@ -377,7 +377,7 @@ impl Inputs {
 /// A real fleet as each release of [`Inputs`] reads it: one fleet per release, the hosts in the
 /// same order with the same key ids (a key is one host file's CPU as read by every release).
 #[derive(Clone)]
-pub struct RealHosts {
+pub(crate) struct RealHosts {
     pub fleets: Vec<crate::fleet::Fleet>,
     /// Per host: the index of the release its metadata names, None without metadata.
     pub own: Vec<Option<u8>>,

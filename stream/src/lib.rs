@@ -44,9 +44,9 @@ mod region;
 mod source;
 mod walk;
 
-use cpufleet_engine::error::Pos;
 use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::xml::{read_cpu_document, Limits, TypeHint};
+use cpufleet_engine::Pos;
 use cpufleet_engine::{CpuDef, CpuError, CpuMap, XmlError, XmlErrorKind};
 use cpufleet_io::{io_reason, IoError, IoResult};
 use drive::drive;

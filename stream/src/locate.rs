@@ -2,7 +2,7 @@
 //! it (errors are rare; the common path counts no lines).
 
 use crate::source::Source;
-use cpufleet_engine::error::Pos;
+use cpufleet_engine::Pos;
 
 /// Line and column of byte `offset`, as [`Pos::locate`] computes them on the whole document
 /// (columns count characters: bytes that do not continue a UTF-8 sequence).

@@ -3,10 +3,10 @@
 //! CPUID data of map models, guest CPUs.
 #![allow(dead_code)]
 
-use cpufleet_engine::cpuid::{CpuidData, CpuidKey};
 use cpufleet_engine::x86::model::make_signature;
 use cpufleet_engine::{CpuDef, CpuMap, CpuType, Feature, Policy};
-use cpufleet_sim::rng::{Rng, Weighted};
+use cpufleet_engine::{CpuidData, CpuidKey};
+use cpufleet_sim::{Rng, Weighted};
 use std::fmt::Write as _;
 
 const EXTRAS_COMMON: &[&str] = &[

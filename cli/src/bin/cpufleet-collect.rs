@@ -11,7 +11,7 @@ use cpufleet_cli::error::{CliError, CliResult};
 use cpufleet_cli::progress::Bar;
 use cpufleet_collect::{collect, parse_hosts, prepare_dir, target_of_uri, HostReport, Options, Outcome as HostOutcome};
 use cpufleet_io::{print_stdout, read_file};
-use cpufleet_sim::progress::Observer;
+use cpufleet_sim::Observer;
 use std::fmt::Write;
 use std::process::ExitCode;
 use std::time::Duration;

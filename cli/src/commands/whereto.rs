@@ -16,19 +16,15 @@ use crate::error::{CliError, CliResult};
 use crate::inputs::{first_cpu, op_error, parse, parse_guest, unknown_name};
 use crate::inventory::{Grouping, Part};
 use crate::json;
+use cpufleet_engine::closest;
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::ops::{self, Arch};
-use cpufleet_engine::suggest::closest;
 use cpufleet_engine::x86::{Comparison, Reason, Verdict};
 use cpufleet_engine::xml::TypeHint;
 use cpufleet_engine::{CpuDef, CpuMap, CpuMode, FeatureSet};
 use cpufleet_inventory::Inventory;
 use cpufleet_io::{gather_inputs, print_stdout, read_input};
-use cpufleet_sim::guest::start_def;
-use cpufleet_sim::report::count;
-use cpufleet_sim::scenarios::guests::{entries, start_guest};
-use cpufleet_sim::scenarios::migrate::BlockerKind;
-use cpufleet_sim::versions::{Incoming, Refusal};
+use cpufleet_sim::{blocker_entries as entries, count, start_def, start_guest, BlockerKind, Incoming, Refusal};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -363,11 +359,11 @@ fn guest_rows(
         let label = refs.first().map_or_else(|| loaded.input.path().display().to_string(), |r| r.label());
         Ok((refs.first().map(|r| r.cpu().clone()), features, label))
     };
-    let fleet_of = |part: &Part| -> CliResult<cpufleet_sim::fleet::Fleet> {
-        let spec = cpufleet_sim::spec::load(&part.map.x86, None, common.max_input_bytes)?;
-        Ok(cpufleet_sim::real::from_inventory(&part.map.x86, &spec, &part.inv)?.fleet)
+    let fleet_of = |part: &Part| -> CliResult<cpufleet_sim::Fleet> {
+        let spec = cpufleet_sim::load_spec(&part.map.x86, None, common.max_input_bytes)?;
+        Ok(cpufleet_sim::from_inventory(&part.map.x86, &spec, &part.inv)?.fleet)
     };
-    let fleets: Vec<cpufleet_sim::fleet::Fleet> = parts.iter().map(fleet_of).collect::<CliResult<_>>()?;
+    let fleets: Vec<cpufleet_sim::Fleet> = parts.iter().map(fleet_of).collect::<CliResult<_>>()?;
     // Per part: each fleet host's answer (Err: the release cannot read the guest).
     let mut dests: Vec<CliResult<Vec<Dest>>> = Vec::new();
     let header: Option<Loaded>;

@@ -16,7 +16,7 @@ use cpufleet_export::cpuinfo::MSR_WARNING;
 use cpufleet_export::kubevirt::HostCpuFacts;
 use cpufleet_export::ExportFormat;
 use cpufleet_io::Input;
-use cpufleet_sim::kvm_view::KvmView;
+use cpufleet_sim::KvmView;
 
 /// Every CPU of the inputs, each an item; kubevirt-labels reads domcapabilities exactly.
 pub(super) fn input_items<'a>(a: &ExportArgs, map: &CpuMap, docs: &'a [Loaded]) -> CliResult<Vec<Item<'a>>> {

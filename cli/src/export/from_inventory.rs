@@ -13,7 +13,7 @@ use cpufleet_engine::{CpuDef, CpuMap};
 use cpufleet_export::kubevirt::HostCpuFacts;
 use cpufleet_export::{ExportFormat, Takes};
 use cpufleet_io::read_file;
-use cpufleet_sim::kvm_view::KvmView;
+use cpufleet_sim::KvmView;
 use std::collections::HashMap;
 use std::path::Path;
 

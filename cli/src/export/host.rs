@@ -14,7 +14,7 @@ use cpufleet_engine::ops::{self, Arch};
 use cpufleet_engine::x86;
 use cpufleet_engine::xml::{DocKind, Limits, TypeHint};
 use cpufleet_engine::{CpuDef, CpuError, CpuMap};
-use cpufleet_sim::kvm_view::KvmView;
+use cpufleet_sim::KvmView;
 use std::path::Path;
 
 /// The one line an export without a host or hypervisor says about what it assumed.
@@ -72,7 +72,7 @@ pub(super) fn kvm_hypervisor(map: &CpuMap, kvm: &KvmView, host: &CpuDef, path: &
     })?;
     let md = x86::model_from_cpu(x, host, x86::Sel::All).map_err(err)?;
     let signature = host.signature.map_or(0, |s| x86::model::make_signature(s.family, s.model, s.stepping));
-    let reported = cpufleet_sim::fleet::host_model(x, kvm, &md.features, vendor, signature).map_err(err)?;
+    let reported = cpufleet_sim::host_model(x, kvm, &md.features, vendor, signature).map_err(err)?;
     Hypervisor::kvm_with_host_model(x, reported, Some(host)).map_err(err)
 }
 

@@ -26,7 +26,7 @@ use crate::inputs::first_cpu;
 use crate::mapload;
 use cpufleet_engine::xml::TypeHint;
 use cpufleet_export::{ExportFormat, NameTables, Takes};
-use cpufleet_sim::kvm_view::KvmView;
+use cpufleet_sim::KvmView;
 use from_inputs::{hv_baseline_item, input_items, raw_baseline_item};
 use from_inventory::inventory_items;
 use host::{all_x86, given_hypervisor, start_item, start_refused, update_on, NOT_X86, NO_HOST};

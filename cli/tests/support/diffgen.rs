@@ -20,10 +20,10 @@ use cpufleet_engine::{CpuMap, LibvirtVersion};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The project's one PRNG (`cpufleet_sim::rng::Rng`, SplitMix64) with the draws the generators
+/// The project's one PRNG (`cpufleet_sim::Rng`, SplitMix64) with the draws the generators
 /// here use: whole-number percentages and weights.
 #[derive(Clone, Debug)]
-pub struct Rng(cpufleet_sim::rng::Rng);
+pub struct Rng(cpufleet_sim::Rng);
 
 /// The sub-seed domain of the differential pools (see `cpufleet_sim::rng::derive`).
 const POOL_TAG: u64 = 0x6466_706c;
@@ -32,13 +32,13 @@ impl Rng {
     /// A generator seeded directly (`tests/hypervisor.rs`; the differential's pools use `for_pool`).
     #[allow(dead_code)]
     pub fn new(seed: u64) -> Rng {
-        Rng(cpufleet_sim::rng::Rng::new(seed))
+        Rng(cpufleet_sim::Rng::new(seed))
     }
 
     /// The generator of pool `index` under `seed`: pools do not depend on each other, so any one
     /// pool can be rebuilt alone, whatever thread built it.
     pub fn for_pool(seed: u64, index: usize) -> Rng {
-        Rng(cpufleet_sim::rng::Rng::for_item(seed, POOL_TAG, index as u64))
+        Rng(cpufleet_sim::Rng::for_item(seed, POOL_TAG, index as u64))
     }
 
     /// Uniform in `0..n` (`n` > 0).

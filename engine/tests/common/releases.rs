@@ -1,7 +1,8 @@
 //! The oracles of each supported libvirt release, one row per release: its own conformance pack
 //! (where libvirt's source of that release gave one), its CPU map as installed, its real `virsh`
-//! (test driver) and its QEMU-driver stacks. Adding a release is a row here, a row in
-//! `cpufleet_engine::version::RELEASES` and in the embedded maps, and the rules that truly differ.
+//! (test driver) and its QEMU-driver stacks. Adding a release is a row here, a row in the
+//! engine's release table (`RELEASES`, `engine/src/version.rs`) and in the embedded maps, and the
+//! rules that truly differ.
 //! Test files include this file with `#[path]`; nothing here runs anything.
 #![allow(dead_code)]
 

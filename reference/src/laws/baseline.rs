@@ -5,9 +5,9 @@ use crate::baseline::intersection;
 use crate::names::{all, minus, model_names, non_migratable, provided, Names};
 use crate::vendor::vendor_consistent;
 use cpufleet_engine::cpu::{CpuDef, CpuMode, CpuType, Fallback, Policy};
-use cpufleet_engine::error::CpuError;
 use cpufleet_engine::map::{CpuMap, X86Map};
 use cpufleet_engine::x86;
+use cpufleet_engine::CpuError;
 use std::collections::BTreeSet;
 
 /// The input of the `baseline_laws` target: a pool of x86 CPUs (host or guest type, any vendor

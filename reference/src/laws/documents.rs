@@ -5,9 +5,9 @@ use super::{check, fuzz_limits, violation, LawViolation};
 use cpufleet_engine::cpu::{CpuDef, CpuType};
 use cpufleet_engine::map::CpuMap;
 use cpufleet_engine::ops;
-use cpufleet_engine::version::LibvirtVersion;
 use cpufleet_engine::x86::{self, X86Data};
 use cpufleet_engine::xml::{self, TypeHint};
+use cpufleet_engine::LibvirtVersion;
 use std::collections::BTreeSet;
 
 /// Most CPUs of one document the operation helpers work on (keeps one input's cost bounded).

@@ -11,7 +11,7 @@ use std::fmt::Write;
 /// The chart `c` of report `r`. Every chart is an `<svg class='chart'>` whose axes carry a
 /// title with its unit (`text.axis-title.x`, `text.axis-title.y`), which the headless-browser
 /// test checks as rendered (`cli/tests/html_browser.rs`).
-pub fn svg(c: Chart, r: &Report) -> String {
+pub(crate) fn svg(c: Chart, r: &Report) -> String {
     match c {
         Chart::Matrix => matrix_svg(r),
         Chart::Blockers => blockers_svg(r),
@@ -63,7 +63,7 @@ fn upgrade_svg(c: Chart, r: &Report) -> String {
 
 /// The Okabe–Ito palette (distinguishable with the common colour-vision deficiencies), black
 /// left out for the axes.
-pub const PALETTE: [&str; 7] = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"];
+pub(crate) const PALETTE: [&str; 7] = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"];
 
 /// libvirt-upgrade: refused migrations of direction `d` per step, one line per configuration.
 fn rollout_svg(d: usize, r: &Report) -> String {

@@ -1,7 +1,7 @@
 //! HTML escaping, for the page and its charts.
 
 /// HTML-escapes text for element content and attribute values.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

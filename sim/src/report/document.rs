@@ -6,7 +6,7 @@ use crate::report::{count, Report};
 use crate::scenarios::Scenario;
 
 /// The document the renderers walk.
-pub fn document(r: &Report) -> Doc<'_> {
+pub(crate) fn document(r: &Report) -> Doc<'_> {
     let mut sections = vec![intro(r)];
     for e in &crate::scenarios::registry::ENTRIES {
         sections.extend((e.sections)(r));

@@ -1,13 +1,15 @@
 //! The simulation report: one serialisable value, printed as JSON, or laid out as a document
 //! ([`model`]) that the text renderer ([`mod@text`]) and the HTML renderer ([`crate::html`]) walk.
 
-pub mod document;
-pub mod model;
+pub(crate) mod document;
+pub(crate) mod model;
 pub mod text;
-pub mod words;
+pub(crate) mod words;
 
-pub use document::{document, text};
-pub use words::{count, noun_for};
+pub(crate) use document::document;
+pub use document::text;
+pub use words::count;
+pub(crate) use words::noun_for;
 
 use crate::check::{CheckReport, Invariant, Violation};
 use crate::scenarios::guests::GuestsReport;
@@ -142,13 +144,7 @@ impl Report {
     }
 }
 
-pub fn json(r: &Report) -> String {
-    let mut out = Vec::new();
-    write_json(r, &mut out).expect("the report serialises into memory");
-    String::from_utf8(out).expect("JSON is UTF-8")
-}
-
-/// [`json`] written to `w` as it is serialised (a report over a million hosts names each one:
+/// The report as JSON, written to `w` as it is serialised (a report over a million hosts names each one:
 /// tens of megabytes never held in memory at once).
 pub fn write_json(r: &Report, mut w: impl std::io::Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut w, r)?;

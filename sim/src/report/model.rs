@@ -240,7 +240,7 @@ pub struct Doc<'a> {
 }
 
 /// `a` of `b` as a percentage with one decimal, "-" when `b` is 0.
-pub fn pct(a: u64, b: u64) -> String {
+pub(crate) fn pct(a: u64, b: u64) -> String {
     if b == 0 {
         "-".into()
     } else {
@@ -249,7 +249,7 @@ pub fn pct(a: u64, b: u64) -> String {
 }
 
 /// A baseline in a few words: "MODEL (N features, ABI)", or why there is none.
-pub fn baseline_summary(b: &BaselineReport) -> String {
+pub(crate) fn baseline_summary(b: &BaselineReport) -> String {
     match (&b.model, &b.error) {
         (Some(m), _) => format!("{m} ({}, {})", count(b.features as u64, "feature"), b.abi_level),
         (None, Some(e)) => format!("no baseline: {e}"),
@@ -278,7 +278,7 @@ pub(crate) fn text_line(s: impl Into<String>) -> Block<'static> {
 }
 
 /// The first names of a long list, and how many more there are.
-pub fn sample(names: &[String]) -> Vec<String> {
+pub(crate) fn sample(names: &[String]) -> Vec<String> {
     sampled(names.iter().take(SAMPLE).cloned().collect(), names.len())
 }
 

@@ -1,4 +1,4 @@
-//! The text renderer: walks the [`Doc`] and lays out its headings, lines and fixed-width tables.
+//! The text renderer: walks the `Doc` and lays out its headings, lines and fixed-width tables.
 
 use super::model::{baseline_summary, pct, Align, Block, Cell, Column, Doc, Span, Table};
 use std::fmt::Write;

@@ -8,6 +8,6 @@ pub fn count(n: impl Into<u64>, noun: &str) -> String {
 }
 
 /// `noun` as it follows the number `n`: singular for one, else plural.
-pub fn noun_for(n: u64, noun: &str) -> String {
+pub(crate) fn noun_for(n: u64, noun: &str) -> String {
     format!("{noun}{}", if n == 1 { "" } else { "s" })
 }

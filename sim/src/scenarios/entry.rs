@@ -2,6 +2,7 @@
 //! checks). Each scenario's folder defines its entry (`scenarios/NAME/entry.rs`); the registry
 //! ([`super::registry`]) lists them.
 
+#[cfg(test)]
 use crate::check::Invariant;
 use crate::report::model::Section;
 use crate::report::Report;
@@ -11,7 +12,7 @@ use crate::scenarios::Scenario;
 /// host profiles and the pool baselines under the run's release; a scenario across releases builds
 /// every release's view of the fleet itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Needs {
+pub(crate) struct Needs {
     /// The spec's synthetic guests, started on their hosts.
     pub guests: bool,
 }
@@ -19,7 +20,7 @@ pub struct Needs {
 /// One scenario: its name, what it needs, its report sections and the invariants its checks
 /// guard.
 #[derive(Clone, Copy, Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Its name (command line and report).
     pub scenario: Scenario,
     /// What it needs prepared.
@@ -27,6 +28,8 @@ pub struct Entry {
     /// Its sections of the report document, in order (none when it did not run; the HTML page
     /// always has the pools).
     pub sections: for<'a> fn(&'a Report) -> Vec<Section<'a>>,
-    /// The invariants its checks guard (`check.rs` checks them).
+    /// The invariants its checks guard (`check.rs` checks them; the registry's tests hold that
+    /// each scenario has some).
+    #[cfg(test)]
     pub checks: &'static [Invariant],
 }

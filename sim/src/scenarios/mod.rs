@@ -1,15 +1,15 @@
 //! The scenarios and the state they share.
 
-pub mod blocker;
-pub mod entry;
-pub mod guests;
-pub mod libvirt_upgrade;
-pub mod microcode;
-pub mod migrate;
-pub mod plan;
-pub mod pools;
-pub mod registry;
-pub mod upgrade;
+pub(crate) mod blocker;
+pub(crate) mod entry;
+pub(crate) mod guests;
+pub(crate) mod libvirt_upgrade;
+pub(crate) mod microcode;
+pub(crate) mod migrate;
+pub(crate) mod plan;
+pub(crate) mod pools;
+pub(crate) mod registry;
+pub(crate) mod upgrade;
 
 use super::error::SimResult;
 use super::fleet::{baseline_of, hv_baseline_of, Fleet};

@@ -7,7 +7,7 @@ use super::Scenario;
 
 /// Every scenario's entry, in [`Scenario::ALL`] order (the array's length is the set's: a
 /// missing line does not compile; `entries_are_in_scenario_order` checks the order).
-pub const ENTRIES: [Entry; Scenario::ALL.len()] = [
+pub(crate) const ENTRIES: [Entry; Scenario::ALL.len()] = [
     super::pools::entry::ENTRY,
     super::migrate::entry::ENTRY,
     super::upgrade::entry::ENTRY,
@@ -17,7 +17,7 @@ pub const ENTRIES: [Entry; Scenario::ALL.len()] = [
 ];
 
 /// The entry of `s`.
-pub fn entry(s: Scenario) -> &'static Entry {
+pub(crate) fn entry(s: Scenario) -> &'static Entry {
     ENTRIES.iter().find(|e| e.scenario == s).expect("every scenario is registered")
 }
 

@@ -14,13 +14,13 @@ use crate::error::{SimError, SimResult};
 use crate::profiles::Profiles;
 use cpufleet_engine::{CpuMatch, CpuMode, FeatureSet, LibvirtVersion, Policy};
 
-pub const EMBEDDED_SPEC: &str = include_str!("../../../data/fleet.toml");
-pub const EMBEDDED_SPEC_NAME: &str = "data/fleet.toml (embedded)";
+pub(crate) const EMBEDDED_SPEC: &str = include_str!("../../../data/fleet.toml");
+pub(crate) const EMBEDDED_SPEC_NAME: &str = "data/fleet.toml (embedded)";
 
 /// The most hosts a fleet may have (memory stays around 100 bytes per host).
-pub const MAX_HOSTS: u64 = 20_000_000;
-pub const MAX_GUESTS: u64 = 10_000_000;
-pub const MAX_MIGRATIONS: u64 = 2_000_000_000;
+pub(crate) const MAX_HOSTS: u64 = 20_000_000;
+pub(crate) const MAX_GUESTS: u64 = 10_000_000;
+pub(crate) const MAX_MIGRATIONS: u64 = 2_000_000_000;
 
 /// The plan's parameters (`[plan]`, overridden by `--plan-k`, `--allow-cross-vendor`,
 /// `--keep-pools-whole`, `--min-domain-hosts`).

@@ -4,7 +4,7 @@
 //! report says, per guest, how many hosts of each pool accept it and, per blocking feature, which
 //! hosts lack (or have, for a forbidden feature) it.
 
-pub mod section;
+pub(crate) mod section;
 
 use super::super::fleet::HostClass;
 use super::super::guest::{start_def, Blocker, Fault, GuestSets, StartFail};
@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 /// At most this many host names per blocker (the count is always complete).
-pub const NAMES_PER_BLOCKER: usize = 20;
+pub(crate) const NAMES_PER_BLOCKER: usize = 20;
 
 /// Where a guest can go within one pool.
 #[derive(Clone, Debug, Serialize)]
@@ -100,7 +100,7 @@ pub struct ReleaseDestinations {
 /// release (`ver`): the same release compares as [`start_guest`]'s sets do; another release
 /// reads the started CPU as an incoming migration ([`Incoming`]); host-passthrough moves only to
 /// the same hardware.
-pub fn own_release(
+pub(crate) fn own_release(
     v: &Versions,
     ver: &[u8],
     home: usize,
@@ -229,7 +229,7 @@ fn started(sim: &Sim, g: &RealGuest, home: &HostClass) -> Result<Option<GuestSet
 
 /// A guest (its `<cpu>`, `None` for a domain without one, and its domain settings) started on
 /// `home` as libvirt's QEMU driver starts it, reduced to the bitsets every destination is
-/// compared with ([`GuestSets::blocker`]); `None` for a guest without a CPU. The one rule for
+/// compared with (`GuestSets::blocker`); `None` for a guest without a CPU. The one rule for
 /// "where can this VM go" (`simulate --inventory` and `compare --inventory`).
 pub fn start_guest(
     map: &X86Map,
@@ -297,13 +297,13 @@ pub fn entries(map: &X86Map, b: &Blocker) -> Vec<(BlockerKind, Option<String>)> 
 
 /// Per host class: its host count per pool, and its first hosts in fleet order (enough to name
 /// [`NAMES_PER_BLOCKER`] of them with any one host left out). Computed once for all guests.
-pub struct ClassHosts {
+pub(crate) struct ClassHosts {
     per_pool: Vec<Vec<(usize, u64)>>,
     first: Vec<Vec<usize>>,
 }
 
 impl ClassHosts {
-    pub fn of(sim: &Sim) -> ClassHosts {
+    pub(crate) fn of(sim: &Sim) -> ClassHosts {
         let fleet = &sim.fleet;
         let n = fleet.classes.len();
         let (mut per_pool, mut first) = (vec![Vec::new(); n], vec![Vec::new(); n]);
@@ -325,7 +325,7 @@ impl ClassHosts {
 
     /// How many hosts have a class `pick` selects, and the first [`NAMES_PER_BLOCKER`] of them
     /// by name, in fleet order.
-    pub fn select(&self, sim: &Sim, pick: impl Fn(u32) -> bool) -> (u64, Vec<String>) {
+    pub(crate) fn select(&self, sim: &Sim, pick: impl Fn(u32) -> bool) -> (u64, Vec<String>) {
         let (mut n, mut first) = (0, Vec::new());
         for (c, pools) in self.per_pool.iter().enumerate() {
             if pick(c as u32) {
@@ -406,7 +406,7 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
 }
 
 /// Every real guest's row, in inventory order.
-pub fn run(sim: &Sim, guests: &[RealGuest]) -> GuestsReport {
+pub(crate) fn run(sim: &Sim, guests: &[RealGuest]) -> GuestsReport {
     let hosts = ClassHosts::of(sim);
     let rows: Vec<GuestRow> = guests.par_iter().map(|g| row(sim, &hosts, g)).collect();
     let count = |f: &dyn Fn(&GuestRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;

@@ -6,14 +6,14 @@ use crate::scenarios::migrate::{self};
 use crate::versions::Versions;
 
 /// What the checkers get from a mixed fleet: as [`RolloutRun`].
-pub struct MixedRun {
+pub(crate) struct MixedRun {
     pub report: MixedFleetReport,
     pub accepted: Vec<(usize, u32, usize, u32)>,
 }
 
 /// The migrate scenario on a mixed fleet: `v` built with the pool baselines of version `first`
 /// (the run's), each host on the version the spec gives it (the run's by default).
-pub fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
+pub(crate) fn mixed(v: &mut Versions, first: usize, n_guests: u64) -> MixedRun {
     let ver = v.start_versions(first);
     let mut guests = migrate::draw_guests(&v.views[0], n_guests);
     let mut tally = Tally::new(v);

@@ -10,21 +10,21 @@
 //! reasons, the stranded guests, the configurations that stay fully mobile, and a
 //! recommendation per configuration.
 
-pub mod entry;
-pub mod mixed;
-pub mod model;
-pub mod rollout;
-pub mod section;
-pub mod verify;
+pub(crate) mod entry;
+pub(crate) mod mixed;
+pub(crate) mod model;
+pub(crate) mod rollout;
+pub(crate) mod section;
+pub(crate) mod verify;
 
-pub use mixed::{mixed, MixedRun};
+pub(crate) use mixed::mixed;
 pub use model::*;
-pub use rollout::{run, RolloutRun};
-pub use verify::{verify, VERIFY_MAX_HOSTS, VERIFY_MAX_MIGRATIONS};
+pub(crate) use rollout::run;
+pub(crate) use verify::verify;
 
 #[cfg(test)]
 mod tests {
-    use super::rollout::run_with;
+    use super::rollout::{run_with, RolloutRun};
     use super::*;
     use crate::progress::Silent;
     use crate::spec;

@@ -74,15 +74,15 @@ pub(super) fn direction(sv: usize, dv: usize, old: usize, new: usize) -> usize {
 /// The direction of a migration between host versions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Direction {
+pub(crate) enum Direction {
     OldToNew,
     NewToOld,
     Same,
 }
 
 impl Direction {
-    pub const ALL: [Direction; 3] = [Direction::OldToNew, Direction::NewToOld, Direction::Same];
-    pub fn as_str(self) -> &'static str {
+    pub(crate) const ALL: [Direction; 3] = [Direction::OldToNew, Direction::NewToOld, Direction::Same];
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Direction::OldToNew => "old→new",
             Direction::NewToOld => "new→old",
@@ -206,7 +206,7 @@ pub struct MixedFleetReport {
 
 /// A recommended change, as the re-simulation applies it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// The configuration's CPU becomes a custom CPU of this model (its match and features kept),
     /// for the guests of this pool.
     Pin { pool: usize, model: String },
@@ -215,7 +215,7 @@ pub enum Change {
 }
 
 impl Change {
-    pub fn pool(&self) -> usize {
+    pub(crate) fn pool(&self) -> usize {
         match self {
             Change::Pin { pool, .. } | Change::UpgradeFirst { pool } => *pool,
         }

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 /// What the checkers get: accepted cross-version migrations as (guest version, guest class,
 /// destination version, destination host class), deduplicated, in order.
-pub struct RolloutRun {
+pub(crate) struct RolloutRun {
     pub report: LibvirtUpgradeReport,
     pub accepted: Vec<(usize, u32, usize, u32)>,
     /// Per configuration, the recommended change (None when it survives).
@@ -381,7 +381,7 @@ fn start_failures(v: &Versions, guests: &[Guest], n_t: usize) -> Vec<(u64, Vec<(
 /// Runs the rollout. `v` holds every version's state; the fleet starts on `old` (except the
 /// hosts the spec puts on a version of their own, a pool's `libvirt` key) and the hosts not yet
 /// on the other version move to it in `host_order`.
-pub fn run(v: &mut Versions, rollout: &Rollout, n_guests: u64, progress: &Progress) -> RolloutRun {
+pub(crate) fn run(v: &mut Versions, rollout: &Rollout, n_guests: u64, progress: &Progress) -> RolloutRun {
     run_with(v, rollout, None, n_guests, progress)
 }
 

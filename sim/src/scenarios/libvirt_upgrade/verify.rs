@@ -9,14 +9,14 @@ use crate::versions::{Inputs, RealHosts};
 
 /// The most migrations (per step × steps) a run re-simulates per recommendation, and the most
 /// hosts: beyond these the recommendations stay suggestions, not verified.
-pub const VERIFY_MAX_MIGRATIONS: u64 = 10_000_000;
-pub const VERIFY_MAX_HOSTS: usize = 100_000;
+pub(crate) const VERIFY_MAX_MIGRATIONS: u64 = 10_000_000;
+pub(crate) const VERIFY_MAX_HOSTS: usize = 100_000;
 
 /// Re-simulates each recommendation: the rollout again, from the same seed, with the change
 /// applied (the configuration pinned, or the pool moved first), and records whether the
 /// configuration then survives and how its guests of that pool fare. Skipped (the
 /// recommendations stay unverified) beyond [`VERIFY_MAX_MIGRATIONS`] / [`VERIFY_MAX_HOSTS`].
-pub fn verify(
+pub(crate) fn verify(
     inputs: &Inputs,
     real: Option<&RealHosts>,
     run: &mut RolloutRun,

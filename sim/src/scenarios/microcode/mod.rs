@@ -3,8 +3,8 @@
 //! running guests whose host no longer provides their CPU, that can no longer migrate (within their
 //! pool, anywhere), that cannot restart, or that would restart with fewer features.
 
-pub mod entry;
-pub mod section;
+pub(crate) mod entry;
+pub(crate) mod section;
 
 use super::super::error::SimResult;
 use super::super::fleet::{ClassReq, NO};
@@ -17,12 +17,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 /// Per event: the class each affected class becomes (NO = not affected).
-pub struct EventClasses {
+pub(crate) struct EventClasses {
     pub map: Vec<Vec<u32>>,
 }
 
 /// Interns the post-event CPUs (before the compatibility cache is built).
-pub fn prepare(sim: &mut Sim) -> SimResult<EventClasses> {
+pub(crate) fn prepare(sim: &mut Sim) -> SimResult<EventClasses> {
     let mut out = Vec::new();
     for e in &sim.spec.events {
         let n = sim.fleet.classes.len();
@@ -99,7 +99,7 @@ pub struct EventReport {
     pub total: EventRow,
 }
 
-pub fn run(sim: &mut Sim, ev: &EventClasses, guests: &[Guest], compat: &Compat) -> Vec<EventReport> {
+pub(crate) fn run(sim: &mut Sim, ev: &EventClasses, guests: &[Guest], compat: &Compat) -> Vec<EventReport> {
     let started: Vec<&Guest> = guests.iter().filter(|g| g.class != NO).collect();
     let mut reports = Vec::new();
     for (ei, e) in sim.spec.events.iter().enumerate() {

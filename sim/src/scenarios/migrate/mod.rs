@@ -2,8 +2,8 @@
 //! hosts of their pool and are live-migrated at random within and across pools; every migration
 //! is checked against the started guest CPU.
 
-pub mod entry;
-pub mod section;
+pub(crate) mod entry;
+pub(crate) mod section;
 
 use super::super::fleet::NO;
 use super::super::guest::{Blocker, Compat};
@@ -16,7 +16,7 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many random hosts of its pool a guest tries before it counts as unplaceable.
-pub const START_TRIES: usize = 8;
+pub(crate) const START_TRIES: usize = 8;
 
 /// One guest of the population.
 #[derive(Clone, Copy, Debug)]
@@ -49,7 +49,7 @@ pub fn start_guests(sim: &mut Sim, n: u64) -> Vec<Guest> {
 }
 
 /// The guest population: each guest's configuration and home pool (not started yet).
-pub fn draw_guests(sim: &Sim, n: u64) -> Vec<Guest> {
+pub(crate) fn draw_guests(sim: &Sim, n: u64) -> Vec<Guest> {
     let seed = sim.seed;
     let sizes: Vec<f64> = sim.fleet.pools.iter().map(|p| p.len as f64).collect();
     let pool_pick = Weighted::new(&sizes).expect("pools have hosts");
@@ -69,7 +69,7 @@ pub fn draw_guests(sim: &Sim, n: u64) -> Vec<Guest> {
 /// Starts every guest not started yet on the first of its [`START_TRIES`] random candidate hosts
 /// (from its own stream) that can run it. `start` gets (guest, candidate host) pairs and answers,
 /// for each, the start (combo) it got and the guest class (NO when the host cannot run it).
-pub fn place_guests(
+pub(crate) fn place_guests(
     guests: &mut [Guest],
     seed: u64,
     pools: &[super::super::fleet::PoolInfo],
@@ -108,7 +108,7 @@ pub fn place_guests(
 /// (share `cross` of the moves, drawn by `pool_pick`) or its own, then a random other host of
 /// it; None when that pool has no other host (the move is skipped).
 #[inline]
-pub fn next_destination(
+pub(crate) fn next_destination(
     rng: &mut Rng,
     pools: &[super::super::fleet::PoolInfo],
     pool_pick: &Weighted,
@@ -131,7 +131,7 @@ pub fn next_destination(
 /// How many migrations the chain of the `rank`-th started guest makes, of `migrations` spread
 /// over `started` guests.
 #[inline]
-pub fn chain_length(migrations: u64, started: u64, rank: usize) -> u64 {
+pub(crate) fn chain_length(migrations: u64, started: u64, rank: usize) -> u64 {
     let (per, extra) = (migrations / started, migrations % started);
     per + u64::from((rank as u64) < extra)
 }
@@ -402,7 +402,7 @@ impl Serialize for BlockerRow {
 }
 
 /// The blocker histogram, most frequent first.
-pub fn blocker_rows(sim: &Sim, st: &MigStats) -> Vec<BlockerRow> {
+pub(crate) fn blocker_rows(sim: &Sim, st: &MigStats) -> Vec<BlockerRow> {
     let map = &sim.map.x86;
     let mut rows = Vec::new();
     let per_feature =

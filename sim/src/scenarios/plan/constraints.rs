@@ -16,7 +16,7 @@
 use super::solve::{objective, solve_all, Grouping, Item};
 
 /// Indices of `items` per vendor, vendors in ascending order.
-pub fn by_vendor(items: &[Item]) -> Vec<Vec<usize>> {
+pub(crate) fn by_vendor(items: &[Item]) -> Vec<Vec<usize>> {
     let mut vendors: Vec<usize> = items.iter().map(|i| i.vendor).collect();
     vendors.sort_unstable();
     vendors.dedup();
@@ -25,7 +25,7 @@ pub fn by_vendor(items: &[Item]) -> Vec<Vec<usize>> {
 
 /// The best vendor-pure grouping into at most k domains, for every k in 1..=k_max; `None` for
 /// k smaller than the number of vendors.
-pub fn solve_by_vendor(items: &[Item], k_max: usize) -> Vec<Option<Grouping>> {
+pub(crate) fn solve_by_vendor(items: &[Item], k_max: usize) -> Vec<Option<Grouping>> {
     let groups = by_vendor(items);
     let n_vendors = groups.len();
     if n_vendors <= 1 {
@@ -113,7 +113,7 @@ fn renumber(assign: &[usize]) -> Vec<usize> {
 /// Merges domains with fewer than `min_hosts` hosts into the same-vendor domain where the merge
 /// loses least, smallest first, until every domain has `min_hosts` or is its vendor's only one.
 /// Returns the grouping and whether the minimum holds everywhere.
-pub fn enforce_min_hosts(items: &[Item], g: &Grouping, min_hosts: u64, cross_vendor: bool) -> (Grouping, bool) {
+pub(crate) fn enforce_min_hosts(items: &[Item], g: &Grouping, min_hosts: u64, cross_vendor: bool) -> (Grouping, bool) {
     let mut assign = g.assign.clone();
     loop {
         let k = assign.iter().copied().max().map_or(0, |m| m + 1);

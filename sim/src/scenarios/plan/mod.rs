@@ -15,12 +15,12 @@
 //!
 //! The result is compared with brute force over all partitions in the tests.
 
-pub mod constraints;
-pub mod entry;
-pub mod section;
-pub mod solve;
+pub(crate) mod constraints;
+pub(crate) mod entry;
+pub(crate) mod section;
+pub(crate) mod solve;
 
-pub use solve::{exact, heuristic_all, local_search, objective, solve_all, Grouping, Item, EXACT_MAX};
+pub(crate) use solve::{objective, solve_all, Grouping, Item, EXACT_MAX};
 
 use super::super::fleet::{hv_baseline_of, vendor_neutral_baseline, Fleet, HostNames};
 use super::super::spec::PlanOpts;
@@ -77,7 +77,7 @@ pub struct PlanReport {
 }
 
 /// A domain's baseline CPU (or why there is none) and its host classes, for the checkers.
-pub type DomainCheck = (Result<CpuDef, String>, Vec<u32>);
+pub(crate) type DomainCheck = (Result<CpuDef, String>, Vec<u32>);
 
 /// What the plan groups: items (distinct CPUs, or whole pools) and the item of every host.
 struct Grouped {
@@ -252,7 +252,7 @@ fn describe(sim: &Sim, grouped: &Grouped, assign: &[usize]) -> (Vec<Domain>, Vec
 }
 
 /// The plan report, and each domain's baseline with its host classes.
-pub fn run(sim: &Sim) -> (PlanReport, Vec<DomainCheck>) {
+pub(crate) fn run(sim: &Sim) -> (PlanReport, Vec<DomainCheck>) {
     let opts = sim.spec.plan;
     let grouped = group(&sim.fleet, opts.keep_pools_whole);
     let items = &grouped.items;

@@ -4,11 +4,11 @@
 use cpufleet_engine::FeatureSet;
 
 /// Up to this many items the plan is exact.
-pub const EXACT_MAX: usize = 12;
+pub(crate) const EXACT_MAX: usize = 12;
 
 /// A distinct CPU with its host count.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Item {
+pub(crate) struct Item {
     pub set: FeatureSet,
     pub weight: u64,
     /// Vendor index (only orders the starting points of the heuristic).
@@ -17,13 +17,13 @@ pub struct Item {
 
 /// A grouping: domain index per item, and its objective.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Grouping {
+pub(crate) struct Grouping {
     pub assign: Vec<usize>,
     pub objective: u64,
 }
 
 /// Σ over domains of (hosts in it) × |intersection of its sets|.
-pub fn objective(items: &[Item], assign: &[usize]) -> u64 {
+pub(crate) fn objective(items: &[Item], assign: &[usize]) -> u64 {
     let k = assign.iter().copied().max().map_or(0, |m| m + 1);
     let mut inter: Vec<Option<FeatureSet>> = vec![None; k];
     let mut weight = vec![0u64; k];
@@ -50,7 +50,7 @@ fn normalise(assign: &[usize]) -> Vec<usize> {
 }
 
 /// The best grouping into at most `k` domains for every k in 1..=k_max.
-pub fn solve_all(items: &[Item], k_max: usize) -> Vec<Grouping> {
+pub(crate) fn solve_all(items: &[Item], k_max: usize) -> Vec<Grouping> {
     let n = items.len();
     if n == 0 {
         return vec![Grouping { assign: Vec::new(), objective: 0 }; k_max];
@@ -62,7 +62,7 @@ pub fn solve_all(items: &[Item], k_max: usize) -> Vec<Grouping> {
 }
 
 /// Exact subset dynamic programming (n ≤ EXACT_MAX).
-pub fn exact(items: &[Item], k: usize) -> Grouping {
+pub(crate) fn exact(items: &[Item], k: usize) -> Grouping {
     let n = items.len();
     assert!(n <= 20);
     if n <= k {
@@ -143,7 +143,7 @@ fn merge_loss(a: &Cluster, b: &Cluster) -> u64 {
 
 /// Agglomerative merging down to 1 domain, snapshotting every k ≤ k_max, each refined by local
 /// search.
-pub fn heuristic_all(items: &[Item], k_max: usize) -> Vec<Grouping> {
+pub(crate) fn heuristic_all(items: &[Item], k_max: usize) -> Vec<Grouping> {
     let n = items.len();
     let mut cl: Vec<Cluster> = items.iter().map(|i| Cluster { set: i.set, weight: i.weight, alive: true }).collect();
     let mut owner: Vec<usize> = (0..n).collect();
@@ -281,10 +281,10 @@ fn interval_splits(items: &[Item], order: &[usize], k_max: usize) -> Vec<Vec<usi
 }
 
 /// Moves single items between domains while a move raises the objective.
-pub fn local_search(items: &[Item], assign: &[usize]) -> Vec<usize> {
+pub(crate) fn local_search(items: &[Item], assign: &[usize]) -> Vec<usize> {
     let mut assign = assign.to_vec();
     let k = assign.iter().copied().max().map_or(0, |m| m + 1);
-    let nf = cpufleet_engine::features::MAX_FEATURES;
+    let nf = cpufleet_engine::MAX_FEATURES;
     let mut counts = vec![vec![0u32; nf]; k];
     let mut size = vec![0u32; k];
     let mut weight = vec![0u64; k];

@@ -1,6 +1,7 @@
 //! The entry of the pools scenario: what CPU each pool and the fleet can give its guests.
 
 use super::section;
+#[cfg(test)]
 use crate::check::Invariant;
 use crate::report::model::Section;
 use crate::report::Report;
@@ -8,10 +9,11 @@ use crate::scenarios::entry::{Entry, Needs};
 use crate::scenarios::Scenario;
 
 /// The pools scenario's entry.
-pub const ENTRY: Entry = Entry {
+pub(crate) const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Pools,
     needs: Needs { guests: false },
     sections,
+    #[cfg(test)]
     checks: &[Invariant::Pool],
 };
 

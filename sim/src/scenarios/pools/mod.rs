@@ -2,8 +2,8 @@
 //! model, its feature count, the features each generation loses under it, and the x86-64 ABI
 //! level the baseline still satisfies.
 
-pub mod entry;
-pub mod section;
+pub(crate) mod entry;
+pub(crate) mod section;
 
 use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet, HostNames, PoolInfo};
 use super::super::guest::{ClassMask, Compat, GuestSets};
@@ -14,7 +14,7 @@ use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, Sel};
 use cpufleet_engine::{CpuDef, FeatureId, FeatureSet};
 use serde::Serialize;
 
-pub use cpufleet_engine::x86::{abi_level, ABI_LEVELS};
+pub(crate) use cpufleet_engine::x86::abi_level;
 
 /// A baseline CPU as the report shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -100,7 +100,7 @@ pub struct DataProblem {
 
 /// Pool `pi`'s data problem: its hosts are of several vendors, so libvirt has no common CPU for
 /// them (`virCPUBaseline` refuses mixed vendors). `None` when the pool has a baseline.
-pub fn pool_problem(sim: &Sim, pi: usize) -> Option<DataProblem> {
+pub(crate) fn pool_problem(sim: &Sim, pi: usize) -> Option<DataProblem> {
     let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
     ctx.baseline.as_ref().err()?;
     let vendors = sim.fleet.pool_vendors(pi);
@@ -139,14 +139,14 @@ pub struct Outlier {
 }
 
 /// At most this many outlier groups per pool.
-pub const MAX_OUTLIERS: usize = 3;
+pub(crate) const MAX_OUTLIERS: usize = 3;
 
 /// The minorities (at most half the pool) whose removal changes the pool's guest baseline
 /// (`hv_baseline_of`: the hosts' QEMU/KVM host models, baselined by the QEMU driver), most
 /// features gained first: the engine's explanation (`x86::explain::explain_with`, finished by
 /// the first host's `Hypervisor::baseline_finish`, as `hv_baseline_of` is) over the pool's
 /// distinct host CPUs (`ids`, in first-appearance order).
-pub fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize>, ids: &[u32]) -> Vec<Outlier> {
+pub(crate) fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize>, ids: &[u32]) -> Vec<Outlier> {
     let Some(&first) = ids.first() else { return Vec::new() };
     let hv = &fleet.classes.get(first).hv;
     // The classes with a host model (`hv_baseline_of` skips the others), as explain inputs.
@@ -222,7 +222,7 @@ pub struct PoolsReport {
 }
 
 /// Per class host counts over `hosts`.
-pub fn class_counts(n_classes: usize, host_class: &[u32]) -> Vec<u64> {
+pub(crate) fn class_counts(n_classes: usize, host_class: &[u32]) -> Vec<u64> {
     let mut counts = vec![0u64; n_classes];
     for &c in host_class {
         counts[c as usize] += 1;
@@ -231,13 +231,13 @@ pub fn class_counts(n_classes: usize, host_class: &[u32]) -> Vec<u64> {
 }
 
 /// Which host classes a set of hosts has, and how many hosts of each.
-pub struct Presence {
+pub(crate) struct Presence {
     pub counts: Vec<u64>,
     pub mask: ClassMask,
 }
 
 impl Presence {
-    pub fn of(n_classes: usize, host_class: &[u32]) -> Presence {
+    pub(crate) fn of(n_classes: usize, host_class: &[u32]) -> Presence {
         let counts = class_counts(n_classes, host_class);
         let mask = ClassMask::present(&counts);
         Presence { counts, mask }
@@ -245,7 +245,7 @@ impl Presence {
 
     /// Whether a guest of class `g` on a host of class `own` has another compatible host
     /// among these hosts (another host of its own class counts when it is compatible).
-    pub fn has_destination(&self, compat: &Compat, g: u32, own: u32) -> bool {
+    pub(crate) fn has_destination(&self, compat: &Compat, g: u32, own: u32) -> bool {
         if self.counts[own as usize] > 1 && compat.allows(g, own) {
             return true;
         }
@@ -256,13 +256,13 @@ impl Presence {
 }
 
 /// The classes of the whole fleet and of each pool, for a class per host `host_class`.
-pub struct FleetPresence {
+pub(crate) struct FleetPresence {
     pub fleet: Presence,
     pub pools: Vec<Presence>,
 }
 
 impl FleetPresence {
-    pub fn of(n_classes: usize, pools: &[PoolInfo], host_class: &[u32]) -> FleetPresence {
+    pub(crate) fn of(n_classes: usize, pools: &[PoolInfo], host_class: &[u32]) -> FleetPresence {
         FleetPresence {
             fleet: Presence::of(n_classes, host_class),
             pools: pools.iter().map(|p| Presence::of(n_classes, &host_class[p.range()])).collect(),
@@ -367,7 +367,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
 
 /// The guest CPU of a pool baseline once started (no optional features: update only adds the
 /// model's removed features as `disable`).
-pub fn started_baseline(map: &X86Map, baseline: &CpuDef) -> Option<GuestSets> {
+pub(crate) fn started_baseline(map: &X86Map, baseline: &CpuDef) -> Option<GuestSets> {
     let mut g = baseline.clone();
     x86::update(map, &mut g, None).ok()?;
     GuestSets::of_custom(map, &g).ok()
@@ -448,6 +448,7 @@ fn blocker_text(map: &X86Map, b: &super::super::guest::Blocker) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cpufleet_engine::x86::ABI_LEVELS;
     use cpufleet_engine::CpuMap;
 
     #[test]

@@ -4,8 +4,8 @@
 //! restarted on the new hardware. At each step: the pool baselines, the guests stranded, the
 //! guests that can no longer migrate anywhere, and the guests that would gain features on restart.
 
-pub mod entry;
-pub mod section;
+pub(crate) mod entry;
+pub(crate) mod section;
 
 use super::super::error::SimResult;
 use super::super::fleet::{draw_key, HostKey, PoolInfo, NO};
@@ -21,7 +21,7 @@ use serde::Serialize;
 
 /// One pool's replacement: its oldest generation's hosts, in replacement order, with the class
 /// of the new host that takes each one's place.
-pub struct PoolUpgrade {
+pub(crate) struct PoolUpgrade {
     pub pool: usize,
     pub old: usize,
     pub new: usize,
@@ -29,13 +29,13 @@ pub struct PoolUpgrade {
     pub new_class: Vec<u32>,
 }
 
-pub struct UpgradePlan {
+pub(crate) struct UpgradePlan {
     pub pools: Vec<PoolUpgrade>,
 }
 
 /// Draws the replacement hosts (before the compatibility cache is built: their classes must
 /// exist by then).
-pub fn prepare(sim: &mut Sim) -> SimResult<UpgradePlan> {
+pub(crate) fn prepare(sim: &mut Sim) -> SimResult<UpgradePlan> {
     let spec = sim.spec;
     let profiles = &spec.profiles;
     let mut plans: Vec<(usize, usize, usize, Vec<u32>)> = Vec::new();
@@ -131,7 +131,7 @@ struct GState {
     lost: bool,
 }
 
-pub fn run(
+pub(crate) fn run(
     sim: &mut Sim,
     plan: &UpgradePlan,
     guests: &[Guest],
@@ -392,7 +392,7 @@ fn pool_steps(sim: &Sim, ctx_now: &[u32]) -> (Vec<PoolStep>, f64) {
     (pools, round2(wsum / hsum.max(1.0)))
 }
 
-pub fn round2(x: f64) -> f64 {
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
