@@ -612,6 +612,10 @@ const START_CPUS: &[&str] = &[
     "<cpu check='none'><model>Haswell-noTSX</model><vendor>Intel</vendor><feature policy='require' name='vmx'/><feature policy='disable' name='osxsave'/><feature policy='optional' name='invtsc'/></cpu>",
     "<cpu match='minimum'><model>qemu64</model></cpu>",
     "<cpu match='minimum' check='none'><model>Westmere</model></cpu>",
+    // match='minimum' forbidding a feature of its own model (svm: qemu64's, on AMD hosts only;
+    // aes: Westmere's): the compare before the update still counts it as required.
+    "<cpu match='minimum'><model>qemu64</model><feature policy='forbid' name='svm'/></cpu>",
+    "<cpu match='minimum' check='none'><model>Westmere</model><feature policy='forbid' name='aes'/></cpu>",
     "<cpu match='strict'><model>qemu64</model></cpu>",
     "<cpu check='none'><model>qemu64</model><feature policy='require' name='osxsave'/><feature policy='disable' name='cmt'/><feature policy='disable' name='pconfig'/><feature policy='forbid' name='cvt16'/></cpu>",
     "<cpu check='none'><model>qemu64</model><feature policy='force' name='sse4.2'/><feature policy='require' name='ospke'/><feature policy='disable' name='mbm_local'/></cpu>",

@@ -151,9 +151,11 @@ impl GuestSets {
 
     /// Whether a migration destination `host` takes this started CPU, on bitsets: the
     /// passthrough identity, the vendor, then what [`incoming`] checks (qemu-driver spec §4.5):
-    /// no forbidden feature named by the host's FULL, every needed feature enabled by its QEMU/KVM
-    /// (identical when it enables nothing the CPU does not list, else superset). `check='full'`
-    /// runs no compare, so `match='strict'` is not checked there.
+    /// no forbidden feature named by the host's FULL, every feature the CPU enables
+    /// ([`Self::enabled`], `ModelFromCPU(ALL)`: the `check='full'` live check of §4.4) enabled by
+    /// its QEMU/KVM (identical when it enables nothing the CPU does not list, else superset).
+    /// `check='full'` runs no compare, so neither `match='strict'` nor x86Compute's required set
+    /// (which keeps a model feature the CPU forbids, and so needs it) is checked there.
     #[inline]
     pub fn verdict(&self, host: &HostClass) -> Verdict {
         if let Some(id) = self.passthrough {
@@ -162,7 +164,7 @@ impl GuestSets {
         if self.vendor.is_some_and(|v| v != host.vendor) {
             return Verdict::Incompatible;
         }
-        if self.policy.forbid().intersects(&host.full_named) || !self.policy.need().is_subset(&host.qemu) {
+        if self.policy.forbid().intersects(&host.full_named) || !self.enabled.is_subset(&host.qemu) {
             Verdict::Incompatible
         } else if host.qemu.is_subset(self.policy.listed()) {
             Verdict::Identical
@@ -188,7 +190,7 @@ impl GuestSets {
         if !forbidden.is_empty() {
             return Some(Blocker::Forbidden(forbidden));
         }
-        let missing = self.policy.need().difference(&host.qemu);
+        let missing = self.enabled.difference(&host.qemu);
         (!missing.is_empty()).then_some(Blocker::Missing(missing))
     }
 }
@@ -599,38 +601,57 @@ mod tests {
     }
 
     proptest! {
-        /// The fast path is the destination's check (qemu-driver spec §4.5): where FULL names
-        /// what QEMU enables it is x86Compute without `match='strict'` (the destination runs no
-        /// compare), verdict and blocker alike.
+        /// The fast path is the destination's check (qemu-driver spec §4.5): no compare, the
+        /// forbidden features against FULL's names, then the `check='full'` live check that
+        /// QEMU enables all the CPU enables (x86Compute without `match='strict'` where nothing
+        /// forbidden is part of the required set, as `enabled` is then that set plus the forced
+        /// features); verdict and blocker alike.
         #[test]
-        fn fast_verdict_and_blocker_equal_the_engine_comparison(
+        fn fast_verdict_and_blocker_are_the_destination_checks(
             h in small_set(), f in small_set(), r in small_set(), o in small_set(),
             d in small_set(), x in small_set(), strict in any::<bool>()
         ) {
-            let engine = PolicySets::new(f, r, o, d, x, false).compare(&h);
             let policy = PolicySets::new(f, r, o, d, x, strict);
-            let g = GuestSets { vendor: None, passthrough: None, policy, enabled: FeatureSet::new() };
+            // ModelFromCPU(ALL): the model's and required features and the forced ones, less the
+            // disabled and forbidden ones.
+            let enabled = r.union(&f).difference(&d).difference(&x);
+            let listed = *policy.listed();
+            let g = GuestSets { vendor: None, passthrough: None, policy, enabled };
             let host = host_with(h, h);
-            prop_assert_eq!(g.verdict(&host), engine.verdict);
-            let blocker = g.blocker(&host);
-            prop_assert_eq!(blocker.is_none(), engine.verdict.is_compatible());
-            match (blocker, engine.reason) {
-                (None, _) => {}
-                (Some(Blocker::Forbidden(a)), x86::Reason::Forbidden(b)) => prop_assert_eq!(a, b),
-                (Some(Blocker::Missing(a)), x86::Reason::Missing(b)) => prop_assert_eq!(a, b),
-                (a, b) => prop_assert!(false, "{:?} vs {:?}", a, b),
+            let (forbidden, missing) = (x.intersection(&h), enabled.difference(&h));
+            let expected = if !forbidden.is_empty() || !missing.is_empty() {
+                Verdict::Incompatible
+            } else if h.is_subset(&listed) {
+                Verdict::Identical
+            } else {
+                Verdict::Superset
+            };
+            prop_assert_eq!(g.verdict(&host), expected);
+            let blocker = if !forbidden.is_empty() {
+                Some(Blocker::Forbidden(forbidden))
+            } else {
+                (!missing.is_empty()).then_some(Blocker::Missing(missing))
+            };
+            prop_assert_eq!(g.blocker(&host), blocker);
+            // Where the CPU forbids or leaves optional nothing it would otherwise require and
+            // forces nothing, that is x86Compute without `match='strict'`.
+            if !x.intersects(&r) && !o.intersects(&r) && f.is_empty() {
+                let engine = PolicySets::new(f, r, o, d, x, false).compare(&h);
+                prop_assert_eq!(g.verdict(&host), engine.verdict);
             }
         }
 
-        /// Forbidden features are looked up in FULL's names, needed ones in what QEMU enables.
+        /// Forbidden features are looked up in FULL's names, enabled ones in what QEMU enables;
+        /// a required (model) feature the CPU also forbids is not enabled, so not needed.
         #[test]
-        fn forbid_checks_full_and_need_checks_qemu(
+        fn forbid_checks_full_and_enabled_checks_qemu(
             q in small_set(), full in small_set(), r in small_set(), x in small_set()
         ) {
             let none = FeatureSet::new();
             let policy = PolicySets::new(none, r, none, none, x, false);
-            let g = GuestSets { vendor: None, passthrough: None, policy, enabled: none };
-            let ok = !x.intersects(&full) && r.is_subset(&q);
+            let enabled = r.difference(&x);
+            let g = GuestSets { vendor: None, passthrough: None, policy, enabled };
+            let ok = !x.intersects(&full) && enabled.is_subset(&q);
             prop_assert_eq!(g.allows(&host_with(q, full)), ok);
         }
     }
