@@ -128,12 +128,7 @@ pub fn read_by_release(common: &Common, dir: &std::path::Path, keep_going: bool,
     }
     involved.sort();
     involved.dedup();
-    if without > 0 && without < hosts {
-        notes.push(format!(
-            "{without} of {hosts} hosts have no metadata (HOST.meta.toml, written by cpufleet collect): they are \
-             read as libvirt {run} (--libvirt)"
-        ));
-    }
+    notes.extend(no_metadata_note(without, hosts, run));
     if involved.len() > 1 || involved.first().is_some_and(|&v| v != run) {
         let names: Vec<String> = involved.iter().map(|v| v.to_string()).collect();
         notes.push(format!(
@@ -296,5 +291,16 @@ fn json(inv: &Inventory, dir: &std::path::Path) -> Value {
         "pools": pools,
         "cpus": cpus,
         "skipped": skipped,
+    })
+}
+
+/// The note for an inventory where some hosts, but not all, have no metadata: they run the run's
+/// release (`--libvirt`). The one wording `compare`, `export`, `fleet show` and `simulate` give.
+pub(crate) fn no_metadata_note(without: usize, hosts: usize, run: cpufleet_engine::LibvirtVersion) -> Option<String> {
+    (without > 0 && without < hosts).then(|| {
+        format!(
+            "{without} of {hosts} hosts have no metadata (HOST.meta.toml, written by cpufleet collect): they run \
+             libvirt {run} (--libvirt)"
+        )
     })
 }

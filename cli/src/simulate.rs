@@ -333,8 +333,9 @@ fn rollout_text(r: &sim::Rollout) -> String {
 }
 
 /// `--swarm N`: members seed, seed+1, …, each over its own variant of the spec
-/// (`cpufleet_sim::swarm`) with every check on; one line per member, the reproduce command of
-/// each failure, exit 1 if any failed.
+/// (`cpufleet_sim::swarm`) with every check on; per member its verdict, then its draws (the
+/// rollout only where it runs libvirt-upgrade) within 100 columns, and for a failure the command
+/// that reproduces it (one line, whatever its width) and its first violations; exit 1 if any failed.
 fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
     let map = mapload::load(&args.common)?;
     let base = prepare_spec(args, &map)?;
@@ -343,26 +344,32 @@ fn run_swarm(args: &SimulateArgs, n: u32) -> CliResult<Outcome> {
     let members = sim::run_swarm(&map, &base, args.seed, n, fixed, config_of, |m, report| -> CliResult<()> {
         if args.format == Format::Text {
             let verdict = if m.violations == 0 {
-                "all invariants hold".to_string()
+                format!("all invariants hold ({})", sim::count(m.checks, "check"))
             } else {
-                format!("{} VIOLATED; reproduce with: {}", m.violations, m.reproduce)
+                format!("FAILED, {} ({})", sim::count(m.violations, "violation"), sim::count(m.checks, "check"))
             };
-            print_stdout(&format!(
-                "swarm member seed {}: libvirt {}, {} mixed pools, {}, rollout {}: {} hosts, {} guests, {} checks: \
-                 {verdict}\n",
-                m.seed,
-                m.draws.libvirt,
-                m.mixed_pools,
-                scenario_list(&m.draws.scenarios),
-                rollout_text(&m.draws.rollout),
-                m.hosts,
-                m.guests,
-                m.checks
-            ))?;
+            let draws = [
+                format!("libvirt {}", m.draws.libvirt),
+                sim::count(m.hosts, "host"),
+                sim::count(m.guests, "guest"),
+                sim::count(m.mixed_pools, "mixed-release pool"),
+            ];
+            let mut runs = vec![format!("scenarios {}", scenario_list(&m.draws.scenarios))];
+            if m.draws.scenarios.contains(&sim::Scenario::LibvirtUpgrade) {
+                runs.push(format!("rollout {}", rollout_text(&m.draws.rollout)));
+            }
+            let mut text = format!("swarm member seed {}: {verdict}\n", m.seed);
+            sim::wrap_prose(&mut text, &format!("  {}", draws.join(", ")));
+            sim::wrap_prose(&mut text, &format!("  {}", runs.join(", ")));
+            if m.violations > 0 {
+                // The command stays on one line, whatever its width, so that it can be pasted.
+                text.push_str(&format!("  reproduce with: {}\n", m.reproduce));
+            }
             // What failed, so that CI's log says it without a rerun (the first three).
             for v in report.invariant_violations.iter().take(3) {
-                print_stdout(&format!("  violated: {}: {}\n", v.invariant.sentence(), v.detail))?;
+                sim::wrap_prose(&mut text, &format!("  violated: {}: {}", v.invariant.sentence(), v.detail));
             }
+            print_stdout(&text)?;
         }
         Ok(())
     })?;
@@ -427,15 +434,7 @@ pub fn simulate(args: &SimulateArgs) -> CliResult<Report> {
                     map.version()
                 ));
             }
-            if with_meta > 0 && with_meta < inv.n_hosts() {
-                notes.push(format!(
-                    "{} of {} hosts have no metadata (HOST.meta.toml, written by cpufleet collect): they run libvirt {} \
-                     (--libvirt)",
-                    inv.n_hosts() - with_meta,
-                    inv.n_hosts(),
-                    map.version()
-                ));
-            }
+            notes.extend(crate::inventory::no_metadata_note(inv.n_hosts() - with_meta, inv.n_hosts(), map.version()));
             let mut real = sim::from_inventory(&map.x86, &spec, &inv)?;
             real.spec.label = format!("inventory {}", dir.display());
             let mut base = spec.clone();

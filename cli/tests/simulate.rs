@@ -630,9 +630,15 @@ fn swarm_runs_members_over_spec_variants_and_prints_reproducible_failures() {
     let out = stdout(&o);
     for seed in 40..43 {
         // Each line names the member's draws: its release, mixed pools, scenarios and rollout.
-        let line = out.lines().find(|l| l.starts_with(&format!("swarm member seed {seed}: libvirt "))).expect(&out);
-        assert!(line.contains(" mixed pools, migrate, rollout ") && line.contains(": 400 hosts, "), "{line}");
+        let head = format!("swarm member seed {seed}: all invariants hold (");
+        let at = out.find(&head).expect(&out);
+        let member: Vec<&str> = out[at..].lines().take_while(|l| l.starts_with(&head) || l.starts_with("  ")).collect();
+        let draws = member[1..].join(" ");
+        assert!(draws.starts_with("  libvirt ") && draws.contains(", 400 hosts, 300 guests, "), "{member:?}");
+        // migrate alone: no rollout (it is drawn for libvirt-upgrade only)
+        assert!(draws.contains(" mixed-release pools   scenarios migrate") && !draws.contains("rollout"), "{member:?}");
     }
+    assert!(out.lines().all(|l| l.len() <= 100), "{out}");
     assert!(out.ends_with("swarm: 3 members, 0 failed\n"), "{out}");
     // Members differ: each draws its own variant of the spec.
     let (v, _) = json_run(&["simulate", "--swarm", "2", "--seed", "40", "--scenario", "migrate"]);

@@ -34,6 +34,7 @@ pub use error::{SimError, SimResult, Source};
 pub use guest::Fault;
 pub use html::render as render_html;
 pub use progress::{Observer, Silent};
+pub use report::text::wrap_prose;
 pub use report::{count, text as report_text, write_json as write_report_json, InventoryInfo, Report};
 pub use reproduce::Reproduce;
 pub use scenarios::libvirt_upgrade::{Order, Rollout};

@@ -111,8 +111,8 @@ fn line(o: &mut String, t: &Table, shown: &[usize], cells: Vec<String>) {
 }
 
 /// A line of prose, wrapped at [`WIDTH`] with continuation lines indented two spaces past the
-/// line's own indent.
-fn wrap_prose(o: &mut String, l: &str) {
+/// line's own indent (the report's prose, and the CLI's swarm lines).
+pub fn wrap_prose(o: &mut String, l: &str) {
     let indent = l.len() - l.trim_start_matches(' ').len();
     wrap(o, &l[..indent], &l[indent..], indent + 2);
 }
