@@ -25,8 +25,19 @@ fn skip(what: &str, why: &str) {
     assert_ne!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref(), Ok("1"), "CPUFLEET_REQUIRE_VIRSH=1: {what}: {why}");
 }
 
+/// `virsh ARGS`, bounded: killed after [`VIRSH_LIMIT`] (`timeout`, coreutils) so that a hung
+/// daemon fails the test instead of hanging it.
+fn virsh_command(args: &[&str]) -> Command {
+    let mut c = Command::new("timeout");
+    c.args(["--kill-after=5", VIRSH_LIMIT, "virsh"]).args(args);
+    c
+}
+
+/// How long one `virsh` call of these tests may take.
+const VIRSH_LIMIT: &str = "120";
+
 fn virsh(args: &[&str]) -> Option<String> {
-    let o = Command::new("virsh").args(args).output().ok()?;
+    let o = virsh_command(args).output().ok()?;
     o.status.success().then(|| String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
@@ -313,7 +324,7 @@ struct Defined(String);
 
 impl Drop for Defined {
     fn drop(&mut self) {
-        let _ = Command::new("virsh").args(["-c", "qemu:///system", "undefine", &self.0]).output();
+        let _ = virsh_command(&["-c", "qemu:///system", "undefine", &self.0]).output();
     }
 }
 
@@ -338,7 +349,7 @@ fn define(dir: &Path, name: &str, cpu: &str) -> Defined {
     // error" in its log; virsh says "the cause is unknown"): up to 3 tries.
     let mut errors = Vec::new();
     for _ in 0..3 {
-        let o = Command::new("virsh").args(["-c", "qemu:///system", "define", s(&f)]).output().unwrap();
+        let o = virsh_command(&["-c", "qemu:///system", "define", s(&f)]).output().unwrap();
         if o.status.success() {
             return Defined(name.to_string());
         }
