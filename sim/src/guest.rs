@@ -13,7 +13,7 @@ use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::hypervisor::{ErrorCode, LibvirtError, StartKind};
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::{self, PolicySets, Sel, Verdict};
-use cpufleet_engine::{CpuDef, CpuMode, CpuType, Feature, FeatureSet, Policy};
+use cpufleet_engine::{CpuDef, CpuMatch, CpuMode, CpuType, Feature, FeatureSet, Policy};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -40,6 +40,9 @@ cpufleet_engine::closed_set! {
         /// A destination of another libvirt version takes a guest CPU that names a model or
         /// feature its map does not know (skips the name rule; compares nothing else).
         AcceptUnknownNames = "accept-unknown-names",
+        /// Start a `match='strict'` guest as `match='exact'` (the start's compare lets the host's
+        /// features the CPU does not list pass); the started CPU says strict again.
+        StrictAsExact = "strict-as-exact",
     }
 }
 
@@ -265,8 +268,16 @@ pub fn start_def(
     if fault == Some(Fault::RawHostStart) {
         return raw_start(map, orig, host);
     }
+    let strict_as_exact = fault == Some(Fault::StrictAsExact) && orig.match_ == CpuMatch::Strict;
+    let mut orig = orig;
+    if strict_as_exact {
+        orig.match_ = CpuMatch::Exact;
+    }
     let started = host.hv.start(map, &orig, domain, StartKind::Fresh).map_err(|e| hv_fail(map, &orig, host, e))?;
     let mut g = started.cpu;
+    if strict_as_exact {
+        g.match_ = CpuMatch::Strict;
+    }
     if fault == Some(Fault::BreakPromotion) {
         for f in &orig.features {
             if f.policy == Some(Policy::Optional) {

@@ -313,7 +313,14 @@ mod tests {
         use crate::check::Invariant;
         use crate::Fault;
         let map = cpufleet_engine::CpuMap::embedded(cpufleet_engine::LibvirtVersion::V11_3_0).unwrap();
-        let base = base();
+        let mut base = base();
+        // A `match='strict'` configuration of an older named model besides the default spec's
+        // strict one (the host's own CPU, which never has unlisted features): it cannot start
+        // where the host has features the model lacks, which `strict-as-exact` lets through.
+        let westmere = base.templates.iter().find(|t| t.name == "compat-westmere").expect("in the default spec");
+        let mut strict = base.templates.iter().find(|t| t.match_ == cpufleet_engine::CpuMatch::Strict).unwrap().clone();
+        (strict.name, strict.model) = ("strict-westmere".to_string(), westmere.model.clone());
+        base.templates.push(strict);
         let found = |fault: Option<Fault>| {
             let mut seen: Vec<Invariant> = Vec::new();
             let config = move |seed| crate::Config {
@@ -333,7 +340,7 @@ mod tests {
             (members.iter().map(|m| m.violations).sum::<u64>(), seen)
         };
         assert_eq!(found(None), (0, Vec::new()), "no fault: no violation");
-        for (fault, invariant) in [
+        let proofs = [
             (Fault::BreakPromotion, Invariant::Promotion),
             (Fault::PoolFirstHost, Invariant::Pool),
             (Fault::IgnoreForbid, Invariant::Forbid),
@@ -342,7 +349,16 @@ mod tests {
             (Fault::AcceptUnknownNames, Invariant::VersionNames),
             (Fault::RawHostStart, Invariant::CpuStable),
             (Fault::RawHostStart, Invariant::Fast),
-        ] {
+            (Fault::StrictAsExact, Invariant::Strict),
+        ];
+        // Every fault proves some invariant's checker, and every invariant has a fault.
+        for f in Fault::ALL {
+            assert!(proofs.iter().any(|p| p.0 == f), "{f}: no invariant it proves");
+        }
+        for i in Invariant::ALL {
+            assert!(proofs.iter().any(|p| p.1 == i), "{i}: no fault proves its checker");
+        }
+        for (fault, invariant) in proofs {
             let (n, seen) = found(Some(fault));
             assert!(n > 0 && seen.contains(&invariant), "{fault}: {invariant} not caught (caught: {seen:?})");
         }
