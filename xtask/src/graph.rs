@@ -4,6 +4,8 @@
 //! or `b::…` for a child module `b` of A; of a group `crate::{b, c::D}` each item, not the
 //! group's base). `pub use` re-exports (a facade, also wrapped over several lines) and the `mod`
 //! lines are not uses; a file's `#[cfg(test)]` module (from that line on) is test code and not read.
+//! A macro expansion's uses, which no path shows, are declared in the file that expands it:
+//! `// graph-uses: PATTERN` (a path under `src/`, `*` for one component; it must match a file).
 //! Fails on a circle (it prints each one with the uses inside it) and on a non-test source file
 //! over [`MAX_LINES`] lines. There is no allow-list: every crate is held to both.
 
@@ -104,8 +106,32 @@ fn read_crate(src: &Path) -> Result<Crate, String> {
                 used.insert(files[&target].clone());
             }
         }
+        for pattern in declared_uses(code_part(&text)) {
+            let matched: Vec<&PathBuf> = files.values().filter(|f| matches_pattern(src, f, pattern)).collect();
+            if matched.is_empty() {
+                return Err(format!("{}: `// graph-uses: {pattern}` matches no file", path.display()));
+            }
+            used.extend(matched.into_iter().filter(|f| *f != path).cloned());
+        }
     }
     Ok(Crate { files, edges })
+}
+
+/// The patterns of a file's `// graph-uses: PATTERN` lines: the uses a macro expansion makes,
+/// which the paths of the text do not show (a registry built by a callback macro). A pattern is
+/// a path under `src/` whose `*` stands for one path component.
+fn declared_uses(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("// graph-uses: "))
+        .filter_map(|rest| rest.split_whitespace().next())
+}
+
+/// Whether `file` (under `src`) is one of `pattern`'s files.
+fn matches_pattern(src: &Path, file: &Path, pattern: &str) -> bool {
+    let Ok(rel) = file.strip_prefix(src) else { return false };
+    let parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let want: Vec<&str> = pattern.split('/').collect();
+    parts.len() == want.len() && parts.iter().zip(&want).all(|(p, w)| *w == "*" || p == w)
 }
 
 /// The modules (keys of `files`) a file of module `module` names in paths.
@@ -325,6 +351,34 @@ mod tests {
         // A plain path into a module.
         assert_eq!(used("let x = crate::b::f();", &["a"]), vec![m("b")]);
         assert_eq!(used("use super::b::X;", &["a"]), vec![m("b")]);
+    }
+
+    #[test]
+    fn declared_uses_name_the_files_a_macro_expansion_uses() {
+        let text = "//! A registry.\n// graph-uses: scenarios/*/entry.rs (each entry)\nuse x::Y;\n";
+        assert_eq!(declared_uses(text).collect::<Vec<_>>(), ["scenarios/*/entry.rs"]);
+        let src = Path::new("/c/src");
+        assert!(matches_pattern(src, Path::new("/c/src/scenarios/pools/entry.rs"), "scenarios/*/entry.rs"));
+        assert!(!matches_pattern(src, Path::new("/c/src/scenarios/entry.rs"), "scenarios/*/entry.rs"));
+        assert!(!matches_pattern(src, Path::new("/c/src/scenarios/pools/mod.rs"), "scenarios/*/entry.rs"));
+    }
+
+    /// A circle through a declared use is found: the registry uses an entry (declared), the
+    /// entry uses the registry (a path).
+    #[test]
+    fn a_circle_through_a_declared_use_is_a_circle() {
+        let dir = std::env::temp_dir().join(format!("xtask-graph-{}", std::process::id()));
+        let src = dir.join("src");
+        std::fs::create_dir_all(src.join("s/a")).unwrap();
+        std::fs::write(src.join("lib.rs"), "mod registry;\nmod s;\n").unwrap();
+        std::fs::write(src.join("registry.rs"), "// graph-uses: s/*/entry.rs\n").unwrap();
+        std::fs::write(src.join("s/mod.rs"), "mod a;\n").unwrap();
+        std::fs::write(src.join("s/a/mod.rs"), "mod entry;\n").unwrap();
+        std::fs::write(src.join("s/a/entry.rs"), "use crate::registry::X;\n").unwrap();
+        let krate = read_crate(&src).unwrap();
+        let found = circles(&krate.edges);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
     }
 
     #[test]

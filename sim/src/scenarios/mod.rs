@@ -3,13 +3,7 @@
 pub(crate) mod blocker;
 pub(crate) mod entry;
 pub(crate) mod guests;
-pub(crate) mod libvirt_upgrade;
-pub(crate) mod microcode;
-pub(crate) mod migrate;
-pub(crate) mod plan;
-pub(crate) mod pools;
 pub(crate) mod registry;
-pub(crate) mod upgrade;
 
 use super::error::SimResult;
 use super::fleet::{baseline_of, hv_baseline_of, Fleet};
@@ -18,22 +12,48 @@ use super::spec::Spec;
 use cpufleet_engine::CpuMap;
 use serde::Serialize;
 
-cpufleet_engine::closed_set! {
-    /// A scenario of the simulator. The variants are in the order the scenarios run and print;
-    /// the command-line value and the report's name of each are its name here (serde's names
-    /// match: `scenario_names_are_the_same_on_the_command_line_and_in_the_report`), so a new scenario is one new variant here.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-    #[serde(rename_all = "lowercase")]
-    pub enum Scenario: "scenario" {
-        Pools = "pools",
-        Migrate = "migrate",
-        Upgrade = "upgrade",
-        Microcode = "microcode",
-        Plan = "plan",
-        /// libvirt rolled from one version to the other host by host.
-        #[serde(rename = "libvirt-upgrade")]
-        LibvirtUpgrade = "libvirt-upgrade",
-    }
+/// Declares the scenarios, one line each (`Variant = "name" in module,`, in the order they run
+/// and print): each line is the scenario's whole registration. It gives
+/// - `pub(crate) mod module;`, the scenario's folder `scenarios/module/`;
+/// - the [`Scenario`] variant (a `closed_set!`: its command-line and report name, serde's the
+///   same);
+/// - its place in `for_each_scenario!(callback)`, which calls `callback!(module, …)` with every
+///   scenario's module in that order: [`registry`] expands it into `ENTRIES`, each module's
+///   `entry::ENTRY`.
+///
+/// This file names no entry, so no import circle hides here: the registry, above the entries,
+/// uses them (its `graph-uses` line tells `cargo xtask graph`, which reads paths, not macro
+/// expansions), and the entries and the report, below it, name only [`Scenario`].
+macro_rules! scenarios {
+    ($d:tt $( $(#[$($attr:tt)*])* $variant:ident = $name:literal in $module:ident, )+) => {
+        $( pub(crate) mod $module; )+
+
+        cpufleet_engine::closed_set! {
+            /// A scenario of the simulator. The variants are in the order the scenarios run and
+            /// print; the command-line value and the report's name of each are its name here
+            /// (serde's match: `scenario_names_are_the_same_on_the_command_line_and_in_the_report`).
+            #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+            pub enum Scenario: "scenario" {
+                $( $(#[$($attr)*])* #[serde(rename = $name)] $variant = $name, )+
+            }
+        }
+
+        /// `callback!(module, …)`: every scenario's module, in [`Scenario`] order.
+        macro_rules! for_each_scenario {
+            ($d callback:ident) => { $d callback!($( $module ),+) };
+        }
+        pub(crate) use for_each_scenario;
+    };
+}
+
+scenarios! { $
+    Pools = "pools" in pools,
+    Migrate = "migrate" in migrate,
+    Upgrade = "upgrade" in upgrade,
+    Microcode = "microcode" in microcode,
+    Plan = "plan" in plan,
+    /// libvirt rolled from one version to the other host by host.
+    LibvirtUpgrade = "libvirt-upgrade" in libvirt_upgrade,
 }
 
 impl Scenario {

@@ -1,20 +1,18 @@
-//! The registry of the scenarios: one line per scenario, in [`Scenario`] order (the order they run
-//! and print). Adding a scenario is its folder (`scenarios/NAME/`, with its `entry.rs`), its
-//! variant and `pub mod` line in `scenarios/mod.rs`, and its line here.
+//! The registry of the scenarios: every scenario's entry, in [`Scenario`] order (the order they
+//! run and print), from the one line per scenario of `scenarios!` in `scenarios/mod.rs`.
+// graph-uses: scenarios/*/entry.rs (the expansion of `for_each_scenario!` names each one)
 
 use super::entry::Entry;
 use super::Scenario;
 
-/// Every scenario's entry, in [`Scenario::ALL`] order (the array's length is the set's: a
-/// missing line does not compile; `entries_are_in_scenario_order` checks the order).
-pub(crate) const ENTRIES: [Entry; Scenario::ALL.len()] = [
-    super::pools::entry::ENTRY,
-    super::migrate::entry::ENTRY,
-    super::upgrade::entry::ENTRY,
-    super::microcode::entry::ENTRY,
-    super::plan::entry::ENTRY,
-    super::libvirt_upgrade::entry::ENTRY,
-];
+/// `[pools::entry::ENTRY, …]`, given the scenarios' modules.
+macro_rules! entries {
+    ($( $module:ident ),+) => { [$( super::$module::entry::ENTRY ),+] };
+}
+
+/// Every scenario's entry, in [`Scenario::ALL`] order (`entries_are_in_scenario_order` checks
+/// that each module's entry is its own scenario's).
+pub(crate) const ENTRIES: [Entry; Scenario::ALL.len()] = super::for_each_scenario!(entries);
 
 /// The entry of `s`.
 pub(crate) fn entry(s: Scenario) -> &'static Entry {
