@@ -114,6 +114,15 @@ mod tests {
     }
 
     #[test]
+    fn migration_direction_names_are_the_json_names() {
+        use super::libvirt_upgrade::model::Direction;
+        assert_eq!(Direction::NAMES, ["old-to-new", "new-to-old", "same"]);
+        for d in Direction::ALL {
+            assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{d}\""));
+        }
+    }
+
+    #[test]
     fn upgrade_order_names_are_the_same_on_the_command_line_and_in_the_report() {
         use super::libvirt_upgrade::Order;
         assert_eq!(Order::NAMES, ["pool", "generation", "random"]);

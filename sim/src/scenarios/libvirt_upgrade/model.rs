@@ -71,18 +71,26 @@ pub(super) fn direction(sv: usize, dv: usize, old: usize, new: usize) -> usize {
     }
 }
 
-/// The direction of a migration between host versions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Direction {
-    OldToNew,
-    NewToOld,
-    Same,
+cpufleet_engine::closed_set! {
+    /// The direction of a migration between host versions (its name is the JSON's, serde's the
+    /// same; [`Direction::label`] is the text report's).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+    pub(crate) enum Direction: "migration direction" {
+        /// From a host on the older release to one on the newer.
+        #[serde(rename = "old-to-new")]
+        OldToNew = "old-to-new",
+        /// From a host on the newer release to one on the older.
+        #[serde(rename = "new-to-old")]
+        NewToOld = "new-to-old",
+        /// Between hosts on the same release.
+        #[serde(rename = "same")]
+        Same = "same",
+    }
 }
 
 impl Direction {
-    pub(crate) const ALL: [Direction; 3] = [Direction::OldToNew, Direction::NewToOld, Direction::Same];
-    pub(crate) fn as_str(self) -> &'static str {
+    /// How the text report names it.
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Direction::OldToNew => "old→new",
             Direction::NewToOld => "new→old",

@@ -47,7 +47,7 @@ fn direction_table(steps: &[RolloutStep], rollout: bool) -> Table<'_> {
                 .iter()
                 .zip(Direction::ALL)
                 .flat_map(|(d, dn)| {
-                    d.reasons.iter().map(move |r| format!("{} {} {}", dn.as_str(), r.reason.as_str(), r.refusals))
+                    d.reasons.iter().map(move |r| format!("{} {} {}", dn.label(), r.reason.as_str(), r.refusals))
                 })
                 .collect();
             let mut row = vec![
