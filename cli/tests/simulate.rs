@@ -431,6 +431,25 @@ fn json_is_byte_identical_across_thread_counts_and_changes_with_the_seed() {
     assert_ne!(one, run("2", "8"), "another seed gives another fleet");
 }
 
+/// The fast path skipping what a started CPU requires beyond its model is caught through the
+/// binary, under the fast-path invariant only; without the fault the run holds.
+#[test]
+fn injected_fault_in_the_fast_path_is_caught_as_a_fast_path_disagreement() {
+    let d = dir("fault-fast");
+    let spec = small_spec(&d);
+    let args = ["simulate", "--spec", s(&spec), "--scenario", "migrate", "--inject-fault", "fast-skip-required"];
+    let (v, o) = json_run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let violations = v["invariant_violations"].as_array().unwrap();
+    assert!(!violations.is_empty());
+    for x in violations {
+        assert_eq!(x["invariant"], "the fast path agrees with the naive reference model", "{x}");
+    }
+    assert!(violations[0]["reproduce"].as_str().unwrap().ends_with("--inject-fault fast-skip-required"));
+    let o = cpufleet(&args[..5]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
 /// Starting guests against the raw host CPU (`virsh capabilities`) instead of the host's QEMU/KVM
 /// host model is caught: the reference model's start path disagrees with what was started.
 #[test]

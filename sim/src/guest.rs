@@ -40,9 +40,12 @@ cpufleet_engine::closed_set! {
         /// A destination of another libvirt version takes a guest CPU that names a model or
         /// feature its map does not know (skips the name rule; compares nothing else).
         AcceptUnknownNames = "accept-unknown-names",
-        /// Start a `match='strict'` guest as `match='exact'` (the start's compare lets the host's
-        /// features the CPU does not list pass); the started CPU says strict again.
-        StrictAsExact = "strict-as-exact",
+        /// Start a `match='strict'` guest as if it were `exact` (a strict guest accepted on a
+        /// host with features it does not list), the started CPU still `strict`.
+        AcceptStrictExtra = "accept-strict-extra",
+        /// Let the fast path skip the features a started CPU requires beyond its model (a guest
+        /// may migrate onto a host whose QEMU/KVM lacks one; the reference's live check keeps them).
+        FastSkipRequired = "fast-skip-required",
     }
 }
 
@@ -268,12 +271,13 @@ pub fn start_def(
     if fault == Some(Fault::RawHostStart) {
         return raw_start(map, orig, host);
     }
-    let strict_as_exact = fault == Some(Fault::StrictAsExact) && orig.match_ == CpuMatch::Strict;
-    let mut orig = orig;
-    if strict_as_exact {
-        orig.match_ = CpuMatch::Exact;
-    }
-    let started = host.hv.start(map, &orig, domain, StartKind::Fresh).map_err(|e| hv_fail(map, &orig, host, e))?;
+    let strict_as_exact = fault == Some(Fault::AcceptStrictExtra) && orig.match_ == CpuMatch::Strict;
+    let started = if strict_as_exact {
+        let exact = CpuDef { match_: CpuMatch::Exact, ..orig.clone() };
+        host.hv.start(map, &exact, domain, StartKind::Fresh).map_err(|e| hv_fail(map, &exact, host, e))
+    } else {
+        host.hv.start(map, &orig, domain, StartKind::Fresh).map_err(|e| hv_fail(map, &orig, host, e))
+    }?;
     let mut g = started.cpu;
     if strict_as_exact {
         g.match_ = CpuMatch::Strict;
@@ -429,9 +433,10 @@ impl Starter {
                 let def = start_on(map, &templates[t as usize], ctx, host, fault)?;
                 let sets = if def.mode == CpuMode::HostPassthrough {
                     GuestSets::of_passthrough(host)
-                } else if fault == Some(Fault::IgnoreForbid) {
+                } else if matches!(fault, Some(Fault::IgnoreForbid | Fault::FastSkipRequired)) {
+                    let dropped = if fault == Some(Fault::IgnoreForbid) { Policy::Forbid } else { Policy::Require };
                     let mut d = def.clone();
-                    d.features.retain(|f| f.policy != Some(Policy::Forbid));
+                    d.features.retain(|f| f.policy != Some(dropped));
                     GuestSets::of_custom(map, &d).map_err(|reason| StartFail {
                         reason,
                         blocker: None,

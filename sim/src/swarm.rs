@@ -305,23 +305,27 @@ mod tests {
 
     /// Each fault against the invariant whose rule it breaks: a swarm of 16 members from seed 1
     /// (every draw on) with the fault finds violations of that invariant, named by it; without
-    /// a fault the same members find none. Promotion, Pool, Forbid, Plan, VersionCompare and
-    /// VersionNames each have their own fault; CpuStable and Fast are caught with the start
-    /// path's fault (`raw-host-start`).
+    /// a fault the same members find none. Every fault is in the table (a new one without an
+    /// invariant fails). Promotion, Pool, Forbid, Plan, VersionCompare, VersionNames, Strict
+    /// and Fast each have their own fault (the new ones, Strict and Fast, checked to be what
+    /// most violations name); CpuStable is caught with the start path's fault
+    /// (`raw-host-start`), which also breaks Fast.
     #[test]
     fn every_fault_is_caught_by_the_checker_of_its_invariant() {
         use crate::check::Invariant;
         use crate::Fault;
+        use std::collections::BTreeMap;
         let map = cpufleet_engine::CpuMap::embedded(cpufleet_engine::LibvirtVersion::V11_3_0).unwrap();
-        let mut base = base();
-        // A `match='strict'` configuration of an older named model besides the default spec's
-        // strict one (the host's own CPU, which never has unlisted features): it cannot start
-        // where the host has features the model lacks, which `strict-as-exact` lets through.
-        let westmere = base.templates.iter().find(|t| t.name == "compat-westmere").expect("in the default spec");
-        let mut strict = base.templates.iter().find(|t| t.match_ == cpufleet_engine::CpuMatch::Strict).unwrap().clone();
-        (strict.name, strict.model) = ("strict-westmere".to_string(), westmere.model.clone());
-        base.templates.push(strict);
-        let found = |fault: Option<Fault>| {
+        // The default spec's only strict configuration pastes its own host's CPU, which never
+        // meets a host with features it does not list: add a strict named model that does.
+        let mut strict = base();
+        let mut t =
+            strict.templates.iter().find(|t| t.name == "compat-westmere").expect("the default spec has it").clone();
+        t.name = "westmere-strict".into();
+        t.match_ = cpufleet_engine::CpuMatch::Strict;
+        strict.templates.push(t);
+        let base = base();
+        let found = |fault: Option<Fault>, base: &Spec| {
             let mut seen: Vec<Invariant> = Vec::new();
             let config = move |seed| crate::Config {
                 seed,
@@ -332,35 +336,50 @@ mod tests {
                 progress: &crate::progress::Silent,
                 rollout: Default::default(),
             };
-            let members = run(&map, &base, 1, 16, false, config, |_, r| -> crate::SimResult<()> {
+            let members = run(&map, base, 1, 16, false, config, |_, r| -> crate::SimResult<()> {
                 seen.extend(r.invariant_violations.iter().map(|v| v.invariant));
                 Ok(())
             })
             .unwrap();
             (members.iter().map(|m| m.violations).sum::<u64>(), seen)
         };
-        assert_eq!(found(None), (0, Vec::new()), "no fault: no violation");
-        let proofs = [
-            (Fault::BreakPromotion, Invariant::Promotion),
-            (Fault::PoolFirstHost, Invariant::Pool),
-            (Fault::IgnoreForbid, Invariant::Forbid),
-            (Fault::PlanFirstHost, Invariant::Plan),
-            (Fault::IgnoreVersion, Invariant::VersionCompare),
-            (Fault::AcceptUnknownNames, Invariant::VersionNames),
-            (Fault::RawHostStart, Invariant::CpuStable),
-            (Fault::RawHostStart, Invariant::Fast),
-            (Fault::StrictAsExact, Invariant::Strict),
+        assert_eq!(found(None, &base), (0, Vec::new()), "no fault: no violation");
+        assert_eq!(found(None, &strict), (0, Vec::new()), "no fault: no violation with a strict named model");
+        let table = [
+            (Fault::BreakPromotion, Invariant::Promotion, false),
+            (Fault::PoolFirstHost, Invariant::Pool, false),
+            (Fault::IgnoreForbid, Invariant::Forbid, false),
+            (Fault::PlanFirstHost, Invariant::Plan, false),
+            (Fault::IgnoreVersion, Invariant::VersionCompare, false),
+            (Fault::AcceptUnknownNames, Invariant::VersionNames, false),
+            (Fault::RawHostStart, Invariant::CpuStable, false),
+            (Fault::RawHostStart, Invariant::Fast, false),
+            (Fault::AcceptStrictExtra, Invariant::Strict, true),
+            (Fault::FastSkipRequired, Invariant::Fast, true),
         ];
         // Every fault proves some invariant's checker, and every invariant has a fault.
         for f in Fault::ALL {
-            assert!(proofs.iter().any(|p| p.0 == f), "{f}: no invariant it proves");
+            assert!(table.iter().any(|(t, _, _)| *t == f), "{f} has no invariant in this table");
         }
         for i in Invariant::ALL {
-            assert!(proofs.iter().any(|p| p.1 == i), "{i}: no fault proves its checker");
+            assert!(table.iter().any(|(_, t, _)| *t == i), "{i}: no fault proves its checker");
         }
-        for (fault, invariant) in proofs {
-            let (n, seen) = found(Some(fault));
-            assert!(n > 0 && seen.contains(&invariant), "{fault}: {invariant} not caught (caught: {seen:?})");
+        for (fault, invariant, own) in table {
+            let (n, seen) = found(Some(fault), if fault == Fault::AcceptStrictExtra { &strict } else { &base });
+            let mut by: BTreeMap<Invariant, usize> = BTreeMap::new();
+            for i in &seen {
+                *by.entry(*i).or_default() += 1;
+            }
+            assert!(
+                n > 0 && by.contains_key(&invariant),
+                "{fault}: {invariant} not caught ({n} violations, kept {by:?})"
+            );
+            // A fault of its own: its invariant holds the most of the violations kept (each
+            // invariant keeps at most the same number).
+            if own {
+                let most = by.values().copied().max().unwrap_or(0);
+                assert_eq!(by[&invariant], most, "{fault}: mostly other invariants ({n} violations, kept {by:?})");
+            }
         }
     }
 
