@@ -46,7 +46,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let steps: Vec<&str> = match args.first().map(String::as_str) {
         None | Some("-h" | "--help") => {
-            eprintln!("usage: cargo xtask ci | cargo xtask STEP... (steps: {}) | cargo xtask releases", STEPS.join(" "));
+            eprintln!(
+                "usage: cargo xtask ci | cargo xtask STEP... (steps: {}) | cargo xtask releases",
+                STEPS.join(" ")
+            );
             return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
         Some("ci") if args.len() == 1 => STEPS.to_vec(),
