@@ -172,35 +172,56 @@ macro_rules! upstream {
     };
 }
 
+/// Whether `suite` is the system's own (Debian 12, `bookworm`): its oracles are the system's
+/// packages, not a chroot. (A `const fn`: a forwarded `literal` fragment cannot be matched by a
+/// macro arm.)
+const fn is_system(suite: &str) -> bool {
+    let (a, b) = (suite.as_bytes(), b"bookworm");
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// A Debian suite's oracles: the system's for Debian 12 (`bookworm`), else the chroot
 /// `/opt/debian-SUITE` that `debian-release.sh SUITE` builds.
 macro_rules! suite {
-    (virsh "bookworm") => {
-        (None, "apt-get install -y --no-install-recommends libvirt-clients")
-    };
     (virsh $s:literal) => {
-        (Some(concat!("/opt/debian-", $s, "/bin/virsh")), concat!("sh ../shared/oracles/debian-release.sh ", $s))
-    };
-    (map "bookworm") => {
-        "/usr/share/libvirt/cpu_map"
+        if is_system($s) {
+            (None, "apt-get install -y --no-install-recommends libvirt-clients")
+        } else {
+            (Some(concat!("/opt/debian-", $s, "/bin/virsh")), concat!("sh ../shared/oracles/debian-release.sh ", $s))
+        }
     };
     (map $s:literal) => {
-        concat!("/opt/debian-", $s, "/root/usr/share/libvirt/cpu_map")
-    };
-    (qemu "bookworm", $qemu:expr) => {
-        QemuStack {
-            qemu: $qemu,
-            virsh_qemu: None,
-            root: EmbedRoot::Uri,
-            install: "sh ../shared/oracles/libvirt-qemu-driver.sh",
+        if is_system($s) {
+            "/usr/share/libvirt/cpu_map"
+        } else {
+            concat!("/opt/debian-", $s, "/root/usr/share/libvirt/cpu_map")
         }
     };
     (qemu $s:literal, $qemu:expr) => {
-        QemuStack {
-            qemu: $qemu,
-            virsh_qemu: Some(concat!("/opt/debian-", $s, "/bin/virsh-qemu")),
-            root: EmbedRoot::ChrootEmbed,
-            install: concat!("sh ../shared/oracles/debian-release.sh ", $s),
+        if is_system($s) {
+            QemuStack {
+                qemu: $qemu,
+                virsh_qemu: None,
+                root: EmbedRoot::Uri,
+                install: "sh ../shared/oracles/libvirt-qemu-driver.sh",
+            }
+        } else {
+            QemuStack {
+                qemu: $qemu,
+                virsh_qemu: Some(concat!("/opt/debian-", $s, "/bin/virsh-qemu")),
+                root: EmbedRoot::ChrootEmbed,
+                install: concat!("sh ../shared/oracles/debian-release.sh ", $s),
+            }
         }
     };
 }
