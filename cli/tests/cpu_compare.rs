@@ -226,17 +226,17 @@ fn host_model(caps: &[u8]) -> String {
     t.split("<model>").nth(1).and_then(|r| r.split("</model>").next()).unwrap_or("?").to_string()
 }
 
-#[test]
-fn cpu_compare_matches_virsh_9_0_0() {
-    differential(LibvirtVersion::V9_0_0);
+/// One `#[test]` per release of the engine's release table: `cpu_compare_matches_virsh::libvirt_NAME`.
+macro_rules! release_tests {
+    ($( ($V:ident, $tag:ident, $name:literal, $suite:literal, $qmaj:literal, $qmin:literal) ),+) => {
+        mod cpu_compare_matches_virsh {
+            $(
+                #[test]
+                fn $tag() {
+                    super::differential(cpufleet_engine::LibvirtVersion::$V);
+                }
+            )+
+        }
+    };
 }
-
-#[test]
-fn cpu_compare_matches_virsh_11_3_0() {
-    differential(LibvirtVersion::V11_3_0);
-}
-
-#[test]
-fn cpu_compare_matches_virsh_12_9_0() {
-    differential(LibvirtVersion::V12_9_0);
-}
+cpufleet_engine::for_each_release!(release_tests);

@@ -41,7 +41,7 @@
 //! date, so every day's run draws fresh pools; the summary prints it),
 //! `CPUFLEET_DIFF_POOLS` (default 300, per version), `CPUFLEET_DIFF_ONLY` (run just that pool
 //! index, to reproduce a failure; pick the version with the test name filter
-//! `baseline_matches_virsh_9_0_0` or `baseline_matches_virsh_11_3_0`), `CPUFLEET_DIFF_THREADS`,
+//! `baseline_matches_virsh::libvirt_9_0_0` or `baseline_matches_virsh::libvirt_11_3_0`), `CPUFLEET_DIFF_THREADS`,
 //! `CPUFLEET_VIRSH_9_0` and `CPUFLEET_VIRSH_11_3` (the virsh binaries), `CPUFLEET_REQUIRE_VIRSH=1`
 //! (fail instead of skipping when a virsh is absent). A disagreeing pool is kept under the cargo
 //! target tmp dir and the failure message names the file, the version, the seed and the pool
@@ -87,7 +87,7 @@ fn env_number(name: &str) -> Option<u64> {
 
 /// Finds `spec`'s virsh and checks that `virsh --version` names its version.
 fn locate_virsh(spec: &ReleaseOracles) -> Result<PathBuf, String> {
-    let path = match (std::env::var_os(spec.virsh_env), spec.virsh_default) {
+    let path = match (std::env::var_os(spec.virsh_env()), spec.virsh_default) {
         (Some(p), _) => PathBuf::from(p),
         (None, Some(p)) => PathBuf::from(p),
         (None, None) => std::env::var_os("PATH")
@@ -118,7 +118,8 @@ fn virsh(version: LibvirtVersion) -> Option<PathBuf> {
             let notice = format!(
                 "SKIPPED differential libvirt-{version}: no libvirt {version} virsh ({why}); install it with `{}` \
                  or name it in {} (CPUFLEET_REQUIRE_VIRSH=1 makes this an error)",
-                spec.virsh_install, spec.virsh_env
+                spec.virsh_install,
+                spec.virsh_env()
             );
             summary::summary(&format!("{notice}\n"));
             eprintln!("{notice}");
@@ -136,7 +137,7 @@ fn virsh(version: LibvirtVersion) -> Option<PathBuf> {
 /// release without a pack, see `releases.rs`): `../shared/conformance/libvirt-VERSION`; for
 /// 9.0.0, `CPUFLEET_CONFORMANCE_DIR` overrides it.
 fn pack_dir(version: LibvirtVersion) -> Option<PathBuf> {
-    let name = releases::oracles(version).pack?;
+    let name = releases::oracles(version).pack()?;
     let dir = match std::env::var_os("CPUFLEET_CONFORMANCE_DIR") {
         Some(d) if version == LibvirtVersion::V9_0_0 => PathBuf::from(d),
         _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(name),
@@ -439,7 +440,7 @@ fn check_pool(s: &Settings, cat: &Catalog, index: usize) -> PoolReport {
 
 /// The name of `version`'s differential test, a filter that selects it alone.
 fn test_name(version: LibvirtVersion) -> String {
-    format!("baseline_matches_virsh_{}", version.as_str().replace('.', "_"))
+    format!("baseline_matches_virsh::libvirt_{}", version.as_str().replace('.', "_"))
 }
 
 fn failure_text(s: &Settings, r: &PoolReport, o: &Outcome) -> String {
@@ -644,26 +645,32 @@ fn differential(version: LibvirtVersion) {
     }
 }
 
-#[test]
-fn baseline_matches_virsh_9_0_0() {
-    differential(LibvirtVersion::V9_0_0);
+/// One `#[test]` per release of the engine's release table, named `baseline_matches_virsh::libvirt_NAME`
+/// (NAME with `_` for `.`; macro_rules cannot join idents, so the release is a module item).
+macro_rules! release_tests {
+    ($( ($V:ident, $tag:ident, $name:literal, $suite:literal, $qmaj:literal, $qmin:literal) ),+) => {
+        /// The test functions, in release order (`test_names_select_their_version` checks them).
+        const RELEASE_TESTS: [(LibvirtVersion, &str); LibvirtVersion::ALL.len()] =
+            [$( (LibvirtVersion::$V, concat!("baseline_matches_virsh::", stringify!($tag))) ),+];
+        mod baseline_matches_virsh {
+            $(
+                #[test]
+                fn $tag() {
+                    super::differential(cpufleet_engine::LibvirtVersion::$V);
+                }
+            )+
+        }
+    };
 }
-
-#[test]
-fn baseline_matches_virsh_11_3_0() {
-    differential(LibvirtVersion::V11_3_0);
-}
-
-#[test]
-fn baseline_matches_virsh_12_9_0() {
-    differential(LibvirtVersion::V12_9_0);
-}
+cpufleet_engine::for_each_release!(release_tests);
 
 #[test]
 fn test_names_select_their_version() {
-    assert_eq!(test_name(LibvirtVersion::V9_0_0), "baseline_matches_virsh_9_0_0");
-    assert_eq!(test_name(LibvirtVersion::V11_3_0), "baseline_matches_virsh_11_3_0");
-    assert_eq!(test_name(LibvirtVersion::V12_9_0), "baseline_matches_virsh_12_9_0");
+    for (i, (version, name)) in RELEASE_TESTS.into_iter().enumerate() {
+        assert_eq!(version, LibvirtVersion::ALL[i]);
+        assert_eq!(test_name(version), name);
+    }
+    assert_eq!(test_name(LibvirtVersion::V12_9_0), "baseline_matches_virsh::libvirt_12_9_0");
 }
 
 /// Whether this virsh's test driver accepts `--migratable` (those of 9.0.0 and 11.3.0 do not).

@@ -160,9 +160,9 @@ fn a_name_the_report_says_9_0_0_refuses_is_unknown_to_9_0_0s_virsh() {
         .to_string();
     let name = example.trim_start_matches("unknown CPU feature ").trim_end_matches(" on libvirt 9.0.0");
     let o9 = releases::oracles(LibvirtVersion::V9_0_0);
-    let virsh9 = std::env::var(o9.virsh_env).ok().or(o9.virsh_default.map(String::from)).unwrap_or("virsh".into());
+    let virsh9 = std::env::var(o9.virsh_env()).ok().or(o9.virsh_default.map(String::from)).unwrap_or("virsh".into());
     let o11 = releases::oracles(LibvirtVersion::V11_3_0);
-    let virsh11 = std::env::var(o11.virsh_env).ok().or(o11.virsh_default.map(String::from)).unwrap_or("virsh".into());
+    let virsh11 = std::env::var(o11.virsh_env()).ok().or(o11.virsh_default.map(String::from)).unwrap_or("virsh".into());
     let present = |v: &str| Command::new(v).arg("--version").output().is_ok_and(|o| o.status.success());
     if !present(&virsh9) || !present(&virsh11) {
         assert_ne!(std::env::var("CPUFLEET_REQUIRE_VIRSH").as_deref(), Ok("1"), "{virsh9} or {virsh11} missing");

@@ -8,38 +8,89 @@
 //!
 //! The supported releases are one closed set, [`LibvirtVersion`] (a variant with its names, by
 //! [`crate::closed_set!`]), with one table beside it, [`RELEASES`] (where each ships; a compile-time
-//! check keeps the two in step), a row in the embedded maps ([`crate::map`]), and the rules that truly differ,
+//! check keeps the two in step). Both come from one line per release in `releases!` below, which
+//! also embeds the release's CPU map and stamps the tests; beside it only the rules that truly differ,
 //! each keyed by the first release that has it (`version >= LibvirtVersion::V12_9_0`).
 
-crate::closed_set! {
-    /// A libvirt release cpufleet reproduces exactly. The discriminant is the release's row in
-    /// `RELEASES` (oldest first), so versions order by release. Its name is `MAJOR.MINOR.MICRO`,
-    /// as `virsh --version` prints it; `MAJOR.MINOR` is also accepted on the command line.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    pub enum LibvirtVersion: "libvirt version" {
-        /// libvirt 9.0.0 (Debian 12).
-        V9_0_0 = "9.0.0" | "9.0",
-        /// libvirt 11.3.0 (Debian 13, Debian 12 backports).
-        V11_3_0 = "11.3.0" | "11.3",
-        /// libvirt 12.9.0 (Debian 13 backports).
-        V12_9_0 = "12.9.0" | "12.9",
-    }
+use crate::hypervisor::QemuVersion;
+
+/// The release table: one line per supported release, oldest first. A line gives the variant,
+/// the ident its tests are named by, its names, where it ships, the Debian suite whose packages
+/// are its oracles (`bookworm`: the system's) and the QEMU that suite ships. The expansion is the
+/// closed set [`LibvirtVersion`], the table `RELEASES` (with the embedded CPU map read from
+/// `data/cpu_map/libvirt-NAME/`, written by `cpufleet map import`) and the exported
+/// [`for_each_release!`](crate::for_each_release) that the tests stamp their per-release tests
+/// and oracles with. The leading `$` lets the expansion define a macro of its own.
+macro_rules! releases {
+    ($d:tt $(
+        $(#[doc = $doc:literal])*
+        $V:ident / $tag:ident = $name:literal | $short:literal,
+            ships_in $ships:literal, suite $suite:literal, qemu ($qmaj:literal, $qmin:literal);
+    )+) => {
+        crate::closed_set! {
+            /// A libvirt release cpufleet reproduces exactly. The discriminant is the release's row in
+            /// `RELEASES` (oldest first), so versions order by release. Its name is `MAJOR.MINOR.MICRO`,
+            /// as `virsh --version` prints it; `MAJOR.MINOR` is also accepted on the command line.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            pub enum LibvirtVersion: "libvirt version" {
+                $( $(#[doc = $doc])* $V = $name | $short, )+
+            }
+        }
+
+        /// Every supported release, oldest first; row `i` is the version with discriminant `i`.
+        pub(crate) const RELEASES: [Release; LibvirtVersion::ALL.len()] = [$(
+            Release {
+                version: LibvirtVersion::$V,
+                ships_in: $ships,
+                debian_suite: $suite,
+                qemu: QemuVersion::new($qmaj, $qmin),
+                cpu_map: [
+                    include_str!(concat!("../../data/cpu_map/libvirt-", $name, "/x86.xml")),
+                    include_str!(concat!("../../data/cpu_map/libvirt-", $name, "/ppc64.xml")),
+                ],
+            },
+        )+];
+
+        /// Calls the macro `$callback` once with every row of the release table, oldest first:
+        /// `$callback! { (V9_0_0, libvirt_9_0_0, "9.0.0", "bookworm", 7, 2), ... }` (variant of
+        /// [`LibvirtVersion`], test ident, name, Debian suite, the suite's QEMU major and minor). The tests stamp
+        /// one `#[test]` per release with it, and derive each release's oracles from the suite.
+        #[macro_export]
+        macro_rules! for_each_release {
+            ($d callback:ident) => {
+                $d callback! { $( ($V, $tag, $name, $suite, $qmaj, $qmin) ),+ }
+            };
+        }
+    };
+}
+
+releases! { $
+    /// libvirt 9.0.0 (Debian 12).
+    V9_0_0 / libvirt_9_0_0 = "9.0.0" | "9.0", ships_in "Debian 12", suite "bookworm", qemu (7, 2);
+    /// libvirt 11.3.0 (Debian 13, Debian 12 backports).
+    V11_3_0 / libvirt_11_3_0 = "11.3.0" | "11.3",
+        ships_in "Debian 13, Debian 12 backports", suite "trixie", qemu (10, 0);
+    /// libvirt 12.9.0 (Debian 13 backports).
+    V12_9_0 / libvirt_12_9_0 = "12.9.0" | "12.9",
+        ships_in "Debian 13 backports", suite "trixie-backports", qemu (11, 1);
 }
 
 /// One supported release: what it is called and where fleets get it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Release {
+    /// The release.
     pub version: LibvirtVersion,
     /// The distributions that ship it (documentation and `map show`).
     pub ships_in: &'static str,
+    /// The Debian suite whose packages are this release (`bookworm`, `trixie`,
+    /// `trixie-backports`): where its oracles come from.
+    pub debian_suite: &'static str,
+    /// The QEMU that suite ships with it (the QEMU of a hypervisor known only by its host-model
+    /// CPU).
+    pub qemu: QemuVersion,
+    /// Its embedded CPU map, x86 then ppc64 (`data/cpu_map/libvirt-NAME/`).
+    pub(crate) cpu_map: [&'static str; 2],
 }
-
-/// Every supported release, oldest first; row `i` is the version with discriminant `i`.
-pub(crate) const RELEASES: [Release; 3] = [
-    Release { version: LibvirtVersion::V9_0_0, ships_in: "Debian 12" },
-    Release { version: LibvirtVersion::V11_3_0, ships_in: "Debian 13, Debian 12 backports" },
-    Release { version: LibvirtVersion::V12_9_0, ships_in: "Debian 13 backports" },
-];
 
 // Row `i` of the table is the version with discriminant `i`, and every version has a row.
 const _: () = {

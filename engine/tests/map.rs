@@ -83,7 +83,7 @@ fn embedded_maps_equal_imports_of_the_releases_maps() {
         assert_eq!(embedded.x86.features.len(), features);
         assert_eq!(embedded.x86.models.len(), models);
         let Some(dir) = common::map_dir_of(version) else {
-            if common::releases::oracles(version).pack.is_some() {
+            if common::releases::oracles(version).pack().is_some() {
                 common::skip("embedded_maps_equal_imports_of_the_releases_maps");
             } else {
                 let why = format!(

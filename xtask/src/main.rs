@@ -46,10 +46,17 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let steps: Vec<&str> = match args.first().map(String::as_str) {
         None | Some("-h" | "--help") => {
-            eprintln!("usage: cargo xtask ci | cargo xtask STEP... (steps: {})", STEPS.join(" "));
+            eprintln!(
+                "usage: cargo xtask ci | cargo xtask STEP... (steps: {}) | cargo xtask releases",
+                STEPS.join(" ")
+            );
             return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
         Some("ci") if args.len() == 1 => STEPS.to_vec(),
+        Some("releases") if args.len() == 1 => {
+            releases();
+            return ExitCode::SUCCESS;
+        }
         _ => match args.iter().map(|a| STEPS.iter().copied().find(|s| s == a).ok_or(a)).collect() {
             Ok(steps) => steps,
             Err(bad) => {
@@ -69,6 +76,16 @@ fn main() -> ExitCode {
     }
     println!("\n=== xtask done ({}s)", start.elapsed().as_secs());
     ExitCode::SUCCESS
+}
+
+/// `cargo xtask releases`: the engine's release table, one line per release, oldest first:
+/// `NAME SUITE QEMU` (`12.9.0 trixie-backports 11.1`). `.ci/run` installs each suite's oracles
+/// from it.
+fn releases() {
+    for v in cpufleet_engine::LibvirtVersion::ALL {
+        let r = v.release();
+        println!("{v} {} {}", r.debian_suite, r.qemu);
+    }
 }
 
 /// The repository root (the parent of this crate's directory).

@@ -66,7 +66,7 @@ impl Stack {
     /// The conformance pack whose `cputestdata` gives the CPU documents: the release's own, else
     /// (12.9.0, no pack) the newest older release's.
     pub fn pack(&self) -> &'static str {
-        let own = RELEASE_ORACLES.iter().rev().filter(|r| r.version <= self.version()).find_map(|r| r.pack);
+        let own = RELEASE_ORACLES.iter().rev().filter(|r| r.version <= self.version()).find_map(|r| r.pack());
         own.expect("the oldest release has a pack")
     }
 }

@@ -49,18 +49,11 @@ impl fmt::Display for QemuVersion {
     }
 }
 
-/// The QEMU each libvirt release ships with in Debian (9.0.0 with Debian 12's QEMU 7.2, 11.3.0
-/// with Debian 13's QEMU 10.0, 12.9.0 with Debian 13 backports' QEMU 11.1): the QEMU of a
-/// hypervisor known only by its host-model CPU (the simulator's hosts).
-const DISTRIBUTION_QEMU: &[(LibvirtVersion, QemuVersion)] = &[
-    (LibvirtVersion::V9_0_0, QemuVersion::new(7, 2)),
-    (LibvirtVersion::V11_3_0, QemuVersion::new(10, 0)),
-    (LibvirtVersion::V12_9_0, QemuVersion::new(11, 1)),
-];
-
-/// The QEMU release `version` ships with in Debian (9.0.0: 7.2, 11.3.0: 10.0, 12.9.0: 11.1).
+/// The QEMU release `version` ships with in Debian (9.0.0: 7.2, 11.3.0: 10.0, 12.9.0: 11.1): the
+/// QEMU of a hypervisor known only by its host-model CPU (the simulator's hosts).
 pub fn distribution_qemu(version: LibvirtVersion) -> QemuVersion {
-    DISTRIBUTION_QEMU.iter().rev().find(|&&(v, _)| v <= version).map_or(DISTRIBUTION_QEMU[0].1, |&(_, q)| q)
+    // The release table's row names it (`releases!`, `engine/src/version.rs`).
+    version.release().qemu
 }
 
 /// The QEMU versions the table has, oldest first.

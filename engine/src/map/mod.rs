@@ -247,41 +247,11 @@ pub struct CpuMap {
     pub ppc64: Ppc64Map,
 }
 
-/// The embedded maps, one row per supported release (in the order of
-/// [`crate::version::RELEASES`]), written by `cpufleet map import` from that release's
-/// `cpu_map/` directory: (version, x86 document, ppc64 document).
-const EMBEDDED: [(LibvirtVersion, &str, &str); 3] = [
-    (
-        LibvirtVersion::V9_0_0,
-        include_str!("../../../data/cpu_map/libvirt-9.0.0/x86.xml"),
-        include_str!("../../../data/cpu_map/libvirt-9.0.0/ppc64.xml"),
-    ),
-    (
-        LibvirtVersion::V11_3_0,
-        include_str!("../../../data/cpu_map/libvirt-11.3.0/x86.xml"),
-        include_str!("../../../data/cpu_map/libvirt-11.3.0/ppc64.xml"),
-    ),
-    (
-        LibvirtVersion::V12_9_0,
-        include_str!("../../../data/cpu_map/libvirt-12.9.0/x86.xml"),
-        include_str!("../../../data/cpu_map/libvirt-12.9.0/ppc64.xml"),
-    ),
-];
-
-// Every release has its embedded map, in the table's order.
-const _: () = {
-    assert!(EMBEDDED.len() == LibvirtVersion::ALL.len());
-    let mut i = 0;
-    while i < EMBEDDED.len() {
-        assert!(EMBEDDED[i].0 as usize == i);
-        i += 1;
-    }
-};
-
 /// The embedded documents of `version`: `[(path, text); 2]`, x86 then ppc64, with the paths
 /// they have in the repository.
 pub fn embedded_documents(version: LibvirtVersion) -> [(String, &'static str); 2] {
-    let (_, x86, ppc64) = EMBEDDED[version as usize];
+    // The release table's row embeds them (`releases!`, `engine/src/version.rs`).
+    let [x86, ppc64] = version.release().cpu_map;
     [
         (format!("data/cpu_map/{}/x86.xml", embedded_dir(version)), x86),
         (format!("data/cpu_map/{}/ppc64.xml", embedded_dir(version)), ppc64),

@@ -24,7 +24,7 @@ pub fn version_of_dir(dir: &Path) -> Option<LibvirtVersion> {
 /// [`releases::ReleaseOracles::pack`]). Panics when a release's pack is absent and
 /// `CPUFLEET_REQUIRE_CONFORMANCE=1`.
 pub fn pack_dir_of(version: LibvirtVersion) -> Option<PathBuf> {
-    let name = releases::oracles(version).pack?;
+    let name = releases::oracles(version).pack()?;
     let dir = match std::env::var_os("CPUFLEET_CONFORMANCE_DIR") {
         Some(d) if version == LibvirtVersion::V9_0_0 => PathBuf::from(d),
         _ => packs_root().join(name),
@@ -41,7 +41,7 @@ pub fn pack_dir_of(version: LibvirtVersion) -> Option<PathBuf> {
 /// The `cpu_map/` of `version`: its pack's, or the installed package's for a release without a
 /// pack (None when that is not installed; the caller says so).
 pub fn map_dir_of(version: LibvirtVersion) -> Option<PathBuf> {
-    match releases::oracles(version).installed_map {
+    match releases::oracles(version).installed_map() {
         Some(dir) => Some(PathBuf::from(dir)).filter(|d| d.join("index.xml").is_file()),
         None => pack_dir_of(version).map(|p| p.join("cpu_map")),
     }

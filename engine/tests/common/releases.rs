@@ -1,8 +1,9 @@
-//! The oracles of each supported libvirt release, one row per release: its own conformance pack
-//! (where libvirt's source of that release gave one), its CPU map as installed, its real `virsh`
-//! (test driver) and its QEMU-driver stacks. Adding a release is a row here, a row in the
-//! engine's release table (`RELEASES`, `engine/src/version.rs`) and in the embedded maps, and the
-//! rules that truly differ.
+//! The oracles of each supported libvirt release: its own conformance pack (where
+//! `../shared/conformance/libvirt-NAME/` exists), its CPU map as installed, its real `virsh`
+//! (test driver) and its QEMU-driver stacks, all derived from the release's row of the engine's
+//! release table (`releases!`, `engine/src/version.rs`: its Debian suite and that suite's QEMU),
+//! plus the upstream-built oracles a release has beside its suite's (`upstream!`). Adding a
+//! release adds nothing here.
 //! Test files include this file with `#[path]`; nothing here runs anything.
 #![allow(dead_code)]
 
@@ -106,19 +107,18 @@ impl QemuStack {
     }
 }
 
-/// The oracles of one release.
+/// The oracles of one release, derived from its row of the engine's release table
+/// (`releases!`, `engine/src/version.rs`) by [`for_each_release!`](cpufleet_engine::for_each_release).
 #[derive(Clone, Copy, Debug)]
 pub struct ReleaseOracles {
     pub version: LibvirtVersion,
-    /// The release's public conformance pack under `../shared/conformance/` (its own test cases,
-    /// CPUID dumps and map), or None: libvirt 12.x's sources are not in the package archive, so
-    /// 12.9.0's rules are proven by differential against its binaries only.
-    pub pack: Option<&'static str>,
-    /// The release's `cpu_map/` where no pack holds it: the installed package's files.
-    pub installed_map: Option<&'static str>,
-    /// The environment variable naming its virsh (test driver).
-    pub virsh_env: &'static str,
-    /// Its virsh when the variable is unset; None: `virsh` on PATH.
+    /// The name of its public conformance pack under `../shared/conformance/` (`libvirt-NAME`);
+    /// [`Self::pack`] says whether it has one.
+    pack_name: &'static str,
+    /// Its `cpu_map/` as its Debian suite installs it (used where it has no pack).
+    suite_map: &'static str,
+    /// Its virsh when the variable [`Self::virsh_env`] is unset; None: `virsh` on PATH (the
+    /// system's, Debian 12).
     pub virsh_default: Option<&'static str>,
     /// How to install that virsh.
     pub virsh_install: &'static str,
@@ -126,59 +126,129 @@ pub struct ReleaseOracles {
     pub qemu: &'static [QemuStack],
 }
 
-/// Every release's oracles, oldest first (the order of `LibvirtVersion::ALL`).
-pub const RELEASE_ORACLES: [ReleaseOracles; LibvirtVersion::ALL.len()] = [
-    ReleaseOracles {
-        version: LibvirtVersion::V9_0_0,
-        pack: Some("libvirt-9.0.0"),
-        installed_map: None,
-        virsh_env: "CPUFLEET_VIRSH_9_0",
-        virsh_default: None,
-        virsh_install: "apt-get install -y --no-install-recommends libvirt-clients",
-        qemu: &[QemuStack {
-            qemu: "7.2",
-            virsh_qemu: None,
-            root: EmbedRoot::Uri,
-            install: "sh ../shared/oracles/libvirt-qemu-driver.sh",
-        }],
-    },
-    ReleaseOracles {
-        version: LibvirtVersion::V11_3_0,
-        pack: Some("libvirt-11.3.0"),
-        installed_map: None,
-        virsh_env: "CPUFLEET_VIRSH_11_3",
-        virsh_default: Some("/opt/libvirt-11.3.0/bin/virsh"),
-        virsh_install: "sh ../shared/oracles/libvirt-11.3.0.sh",
-        qemu: &[
+impl ReleaseOracles {
+    /// The release's public conformance pack under `../shared/conformance/` (its own test cases,
+    /// CPUID dumps and map) where that folder exists, or None: libvirt 12.x's sources are not in
+    /// the package archive, so 12.9.0's rules are proven by differential against its binaries only.
+    pub fn pack(&self) -> Option<&'static str> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
+        root.join(self.pack_name).is_dir().then_some(self.pack_name)
+    }
+
+    /// The release's `cpu_map/` where no pack holds it: the installed package's files.
+    pub fn installed_map(&self) -> Option<&'static str> {
+        self.pack().is_none().then_some(self.suite_map)
+    }
+
+    /// The environment variable naming its virsh (test driver): `CPUFLEET_VIRSH_12_9`.
+    pub fn virsh_env(&self) -> String {
+        let name = self.version.as_str();
+        format!("CPUFLEET_VIRSH_{}", name[..name.rfind('.').unwrap()].replace('.', "_"))
+    }
+}
+
+/// The oracles built from upstream sources, used before the Debian suite's where a release has
+/// them (today 11.3.0: its virsh, and its QEMU driver with Debian 12's QEMU 7.2, the stack first).
+macro_rules! upstream {
+    (virsh V11_3_0) => {
+        Some(("/opt/libvirt-11.3.0/bin/virsh", "sh ../shared/oracles/libvirt-11.3.0.sh"))
+    };
+    (virsh $V:ident) => {
+        None::<(&str, &str)>
+    };
+    (qemu V11_3_0, $suite:expr) => {
+        &[
             QemuStack {
                 qemu: "7.2",
                 virsh_qemu: Some("/opt/libvirt-11.3.0-qemu/bin/virsh-qemu"),
                 root: EmbedRoot::VirshQemuRoot,
                 install: "sh ../shared/oracles/libvirt-11.3.0-qemu-driver.sh",
             },
+            $suite,
+        ]
+    };
+    (qemu $V:ident, $suite:expr) => {
+        &[$suite]
+    };
+}
+
+/// Whether `suite` is the system's own (Debian 12, `bookworm`): its oracles are the system's
+/// packages, not a chroot. (A `const fn`: a forwarded `literal` fragment cannot be matched by a
+/// macro arm.)
+const fn is_system(suite: &str) -> bool {
+    let (a, b) = (suite.as_bytes(), b"bookworm");
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A Debian suite's oracles: the system's for Debian 12 (`bookworm`), else the chroot
+/// `/opt/debian-SUITE` that `debian-release.sh SUITE` builds.
+macro_rules! suite {
+    (virsh $s:literal) => {
+        if is_system($s) {
+            (None, "apt-get install -y --no-install-recommends libvirt-clients")
+        } else {
+            (Some(concat!("/opt/debian-", $s, "/bin/virsh")), concat!("sh ../shared/oracles/debian-release.sh ", $s))
+        }
+    };
+    (map $s:literal) => {
+        if is_system($s) {
+            "/usr/share/libvirt/cpu_map"
+        } else {
+            concat!("/opt/debian-", $s, "/root/usr/share/libvirt/cpu_map")
+        }
+    };
+    (qemu $s:literal, $qemu:expr) => {
+        if is_system($s) {
             QemuStack {
-                qemu: "10.0",
-                virsh_qemu: Some("/opt/debian-trixie/bin/virsh-qemu"),
+                qemu: $qemu,
+                virsh_qemu: None,
+                root: EmbedRoot::Uri,
+                install: "sh ../shared/oracles/libvirt-qemu-driver.sh",
+            }
+        } else {
+            QemuStack {
+                qemu: $qemu,
+                virsh_qemu: Some(concat!("/opt/debian-", $s, "/bin/virsh-qemu")),
                 root: EmbedRoot::ChrootEmbed,
-                install: "sh ../shared/oracles/debian-release.sh trixie",
+                install: concat!("sh ../shared/oracles/debian-release.sh ", $s),
+            }
+        }
+    };
+}
+
+macro_rules! release_oracles {
+    ($( ($V:ident, $tag:ident, $name:literal, $suite:literal, $qmaj:literal, $qmin:literal) ),+) => {
+        /// Every release's oracles, oldest first (the order of `LibvirtVersion::ALL`).
+        pub const RELEASE_ORACLES: [ReleaseOracles; LibvirtVersion::ALL.len()] = [$(
+            ReleaseOracles {
+                version: LibvirtVersion::$V,
+                pack_name: concat!("libvirt-", $name),
+                suite_map: suite!(map $suite),
+                virsh_default: match upstream!(virsh $V) {
+                    Some((virsh, _)) => Some(virsh),
+                    None => suite!(virsh $suite).0,
+                },
+                virsh_install: match upstream!(virsh $V) {
+                    Some((_, install)) => install,
+                    None => suite!(virsh $suite).1,
+                },
+                qemu: upstream!(qemu $V, suite!(qemu $suite, concat!($qmaj, ".", $qmin))),
             },
-        ],
-    },
-    ReleaseOracles {
-        version: LibvirtVersion::V12_9_0,
-        pack: None,
-        installed_map: Some("/opt/debian-trixie-backports/root/usr/share/libvirt/cpu_map"),
-        virsh_env: "CPUFLEET_VIRSH_12_9",
-        virsh_default: Some("/opt/debian-trixie-backports/bin/virsh"),
-        virsh_install: "sh ../shared/oracles/debian-release.sh trixie-backports",
-        qemu: &[QemuStack {
-            qemu: "11.1",
-            virsh_qemu: Some("/opt/debian-trixie-backports/bin/virsh-qemu"),
-            root: EmbedRoot::ChrootEmbed,
-            install: "sh ../shared/oracles/debian-release.sh trixie-backports",
-        }],
-    },
-];
+        )+];
+    };
+}
+
+cpufleet_engine::for_each_release!(release_oracles);
 
 // Row `i` is the release with discriminant `i`.
 const _: () = {
