@@ -12,8 +12,6 @@
 //! also embeds the release's CPU map and stamps the tests; beside it only the rules that truly differ,
 //! each keyed by the first release that has it (`version >= LibvirtVersion::V12_9_0`).
 
-use crate::hypervisor::QemuVersion;
-
 /// The release table: one line per supported release, oldest first. A line gives the variant,
 /// the ident its tests are named by, its names, where it ships, the Debian suite whose packages
 /// are its oracles (`bookworm`: the system's) and the QEMU that suite ships. The expansion is the
@@ -124,6 +122,34 @@ impl LibvirtVersion {
     /// The supported names, for messages: `9.0.0, 11.3.0, 12.9.0`.
     pub fn names() -> String {
         LibvirtVersion::NAMES.join(", ")
+    }
+}
+
+/// A QEMU release, major.minor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QemuVersion {
+    pub major: u16,
+    pub minor: u16,
+}
+
+impl QemuVersion {
+    pub const fn new(major: u16, minor: u16) -> QemuVersion {
+        QemuVersion { major, minor }
+    }
+
+    /// `7.2` or `10.0`.
+    pub fn parse(s: &str) -> Option<QemuVersion> {
+        let (a, b) = s.split_once('.')?;
+        let num = |t: &str| (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit())).then(|| t.parse().ok()).flatten();
+        Some(QemuVersion { major: num(a)?, minor: num(b)? })
+    }
+
+    /// The QEMU release a versioned x86 machine type belongs to: `pc-i440fx-X.Y` and
+    /// `pc-q35-X.Y` (QEMU's `DEFINE_I440FX_MACHINE` / `DEFINE_Q35_MACHINE` names). None for
+    /// other names (an alias such as `pc`, a distribution's own `pc-q35-rhel9.4.0`).
+    pub fn from_machine(machine: &str) -> Option<QemuVersion> {
+        let rest = machine.strip_prefix("pc-i440fx-").or_else(|| machine.strip_prefix("pc-q35-"))?;
+        QemuVersion::parse(rest)
     }
 }
 

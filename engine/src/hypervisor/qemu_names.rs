@@ -15,33 +15,7 @@ use std::fmt;
 /// The embedded table.
 const TABLE: &str = include_str!("../../../data/qemu/x86_64.txt");
 
-/// A QEMU release, major.minor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct QemuVersion {
-    pub major: u16,
-    pub minor: u16,
-}
-
-impl QemuVersion {
-    pub const fn new(major: u16, minor: u16) -> QemuVersion {
-        QemuVersion { major, minor }
-    }
-
-    /// `7.2` or `10.0`.
-    pub fn parse(s: &str) -> Option<QemuVersion> {
-        let (a, b) = s.split_once('.')?;
-        let num = |t: &str| (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit())).then(|| t.parse().ok()).flatten();
-        Some(QemuVersion { major: num(a)?, minor: num(b)? })
-    }
-
-    /// The QEMU release a versioned x86 machine type belongs to: `pc-i440fx-X.Y` and
-    /// `pc-q35-X.Y` (QEMU's `DEFINE_I440FX_MACHINE` / `DEFINE_Q35_MACHINE` names). None for
-    /// other names (an alias such as `pc`, a distribution's own `pc-q35-rhel9.4.0`).
-    pub fn from_machine(machine: &str) -> Option<QemuVersion> {
-        let rest = machine.strip_prefix("pc-i440fx-").or_else(|| machine.strip_prefix("pc-q35-"))?;
-        QemuVersion::parse(rest)
-    }
-}
+pub use crate::version::QemuVersion;
 
 impl fmt::Display for QemuVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
