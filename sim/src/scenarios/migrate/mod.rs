@@ -32,6 +32,13 @@ pub struct Guest {
     pub(crate) class: Option<GuestClassId>,
 }
 
+impl Guest {
+    /// Its guest class as an index into the starter's classes (None when it could not start).
+    pub fn class_index(&self) -> Option<u32> {
+        self.class.map(GuestClassId::raw)
+    }
+}
+
 /// Draws the guests and starts each on the first of its random candidate hosts that can run it.
 pub fn start_guests(sim: &mut Sim, n: u64) -> Vec<Guest> {
     let mut guests = draw_guests(sim, n);
