@@ -24,7 +24,7 @@ fn bench_fast_path_on(c: &mut Criterion, v: LibvirtVersion) {
     let spec = spec_with_hosts(&map, 10_000);
     let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
     let guests = phases::start_guests(&mut sim, 5_000);
-    let started: Vec<u32> = guests.iter().filter(|g| g.class != u32::MAX).map(|g| g.class).collect();
+    let started: Vec<u32> = guests.iter().filter_map(|g| g.class_index()).collect();
     // Fixed random (guest class, host) pairs.
     let mut rng = Rng::new(42);
     let n = 1 << 16;

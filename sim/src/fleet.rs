@@ -8,6 +8,7 @@
 //! would report it in `virsh capabilities`. Per host the fleet stores only a class id (4 bytes).
 
 use super::error::{SimError, SimResult};
+use super::ids::HostClassId;
 use super::kvm_view::KvmView;
 use super::profiles::Profiles;
 use super::rng::{tag, Rng, Weighted};
@@ -19,9 +20,6 @@ use cpufleet_engine::{CpuDef, CpuError, FeatureSet, Policy};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// "None" for u32 ids.
-pub(crate) const NO: u32 = u32::MAX;
 
 /// Bits of [`HostKey::flags`].
 pub(crate) const VIRT_OFF: u8 = 1;
@@ -291,8 +289,16 @@ pub(crate) fn host_class(
         mig,
         cpu,
         cpu_mig,
-        identity: NO,
+        // Set when the class joins a `Classes` table (`intern` or `push`).
+        identity: 0,
     })
+}
+
+impl std::ops::Index<HostClassId> for Classes {
+    type Output = HostClass;
+    fn index(&self, id: HostClassId) -> &HostClass {
+        &self.list[id.index()]
+    }
 }
 
 impl Classes {

@@ -6,7 +6,8 @@
 //! Starting depends only on (configuration, pool context, host class), so each distinct triple is
 //! started once (a "combo") and the started CPUs are interned into guest classes.
 
-use super::fleet::{Classes, HostClass, NO};
+use super::fleet::{Classes, HostClass};
+use super::ids::CtxId;
 use super::spec::{ModelRef, Template};
 use cpufleet_engine::cpu::CpuCheck;
 use cpufleet_engine::domain::DomainFeatures;
@@ -223,8 +224,8 @@ pub struct StartFail {
 #[derive(Clone, Debug)]
 pub struct Combo {
     pub template: u16,
-    /// Context id (NO for configurations that do not depend on the pool).
-    pub ctx: u32,
+    /// Context id (None for configurations that do not depend on the pool).
+    pub(crate) ctx: Option<CtxId>,
     pub host_class: u32,
     /// The guest class, or why it could not start.
     pub outcome: Result<u32, StartFail>,
@@ -235,7 +236,7 @@ pub struct Starter {
     pub ctxs: Vec<Ctx>,
     pub combos: Vec<Combo>,
     pub classes: Vec<GuestClass>,
-    combo_index: HashMap<(u16, u32, u32), u32>,
+    combo_index: HashMap<(u16, Option<CtxId>, u32), u32>,
     /// Keyed by the started CPU itself and its sets (two definitions with equal sets stay
     /// distinct, so each class's `def` is exactly what its starts produced; host-passthrough CPUs
     /// differ by the host they started on).
@@ -399,8 +400,8 @@ impl Starter {
         (self.ctxs.len() - 1) as u32
     }
 
-    pub fn ctx(&self, id: u32) -> Option<&Ctx> {
-        (id != NO).then(|| &self.ctxs[id as usize])
+    pub(crate) fn ctx(&self, id: Option<CtxId>) -> Option<&Ctx> {
+        id.map(|id| &self.ctxs[id.index()])
     }
 
     /// The combo ids of `keys` = (configuration, context, host class); new ones are started in
@@ -413,9 +414,9 @@ impl Starter {
         keys: &[(u16, u32, u32)],
     ) -> Vec<u32> {
         let mut ids = Vec::with_capacity(keys.len());
-        let mut pending: Vec<(u16, u32, u32)> = Vec::new();
+        let mut pending: Vec<(u16, Option<CtxId>, u32)> = Vec::new();
         for &(t, ctx, hc) in keys {
-            let ctx = if templates[t as usize].uses_pool() { ctx } else { NO };
+            let ctx = templates[t as usize].uses_pool().then(|| CtxId::new(ctx as usize));
             let next = (self.combos.len() + pending.len()) as u32;
             let id = *self.combo_index.entry((t, ctx, hc)).or_insert_with(|| {
                 pending.push((t, ctx, hc));
@@ -429,7 +430,7 @@ impl Starter {
             .par_iter()
             .map(|&(t, ctx, hc)| {
                 let host = hosts.get(hc);
-                let ctx = (ctx != NO).then(|| &ctxs[ctx as usize]);
+                let ctx = ctx.map(|c| &ctxs[c.index()]);
                 let def = start_on(map, &templates[t as usize], ctx, host, fault)?;
                 let sets = if def.mode == CpuMode::HostPassthrough {
                     GuestSets::of_passthrough(host)

@@ -9,6 +9,7 @@ mod error;
 mod fleet;
 mod guest;
 mod html;
+mod ids;
 mod kvm_view;
 mod profiles;
 mod progress;
@@ -348,8 +349,7 @@ fn run(
     gens.dedup();
     let host_cpus = sim.fleet.classes_in(0..sim.fleet.n_hosts(), &sim.fleet.host_class).len();
     let (hosts, pool_count) = (sim.fleet.n_hosts() as u64, sim.fleet.pools.len());
-    let (n_guests, guests_started) =
-        (guests.len() as u64, guests.iter().filter(|g| g.class != fleet::NO).count() as u64);
+    let (n_guests, guests_started) = (guests.len() as u64, guests.iter().filter(|g| g.class.is_some()).count() as u64);
     // The scenarios across releases build every release's view of the fleet: this one is done.
     drop((sim, guests, compat, mig, domains));
     let rollout = match (&multi.rollout, has(Scenario::LibvirtUpgrade)) {
@@ -553,11 +553,11 @@ fn config_rows(sim: &Sim, guests: &[migrate::Guest]) -> Vec<ConfigRow> {
     for g in guests {
         let c = &mut configurations[g.template as usize];
         c.guests += 1;
-        if g.class != fleet::NO {
+        if g.class.is_some() {
             c.started += 1;
         } else {
             c.start_failures += 1;
-            if let Err(f) = &sim.starter.combos[g.combo as usize].outcome {
+            if let Some(Err(f)) = g.combo.map(|c| &sim.starter.combos[c.index()].outcome) {
                 *reasons[g.template as usize].entry(f.reason.clone()).or_insert(0) += 1;
             }
         }
@@ -577,7 +577,7 @@ fn migrate_summary(
 ) -> (Migrations, Vec<migrate::BlockerRow>) {
     let s = &m.stats;
     let migrations = Migrations {
-        requested: if guests.iter().any(|g| g.class != fleet::NO) { sim.spec.migrations } else { 0 },
+        requested: if guests.iter().any(|g| g.class.is_some()) { sim.spec.migrations } else { 0 },
         attempted: s.attempted,
         succeeded: s.succeeded,
         refused: s.refused,

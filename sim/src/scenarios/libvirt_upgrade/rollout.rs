@@ -2,7 +2,7 @@
 //! each step, tallied per direction, reason and configuration, with the recommendations.
 
 use super::model::*;
-use crate::fleet::NO;
+use crate::ids::ComboId;
 use crate::progress::Progress;
 use crate::rng::{derive, tag, Rng, Weighted};
 use crate::scenarios::migrate::{self, chain_length, next_destination, Guest, PairBits};
@@ -129,12 +129,12 @@ fn reason_counts(counts: &[u64; 7]) -> Vec<ReasonCount> {
 /// `combo` and `class` are ids of its host's version.
 fn start_step(v: &mut Versions, guests: &mut [Guest], ver: &[u8]) {
     for g in guests.iter_mut() {
-        (g.host, g.combo, g.class) = (NO, NO, NO);
+        (g.host, g.combo, g.class) = (None, None, None);
     }
     let seed = v.views[0].seed;
     let pools = v.views[0].fleet.pools.clone();
     migrate::place_guests(guests, seed, &pools, |todo| {
-        let mut out = vec![(NO, NO); todo.len()];
+        let mut out = vec![(ComboId::new(0), None); todo.len()];
         for (vi, view) in v.views.iter_mut().enumerate() {
             let idx: Vec<usize> = (0..todo.len()).filter(|&i| ver[todo[i].1 as usize] as usize == vi).collect();
             let keys: Vec<(u16, u32, u32)> = idx
@@ -146,7 +146,7 @@ fn start_step(v: &mut Versions, guests: &mut [Guest], ver: &[u8]) {
                 .collect();
             let ids = view.starter.ensure(&view.map.x86, &view.spec.templates, &view.fleet.classes, &keys);
             for (&i, id) in idx.iter().zip(ids) {
-                out[i] = (id, view.starter.combos[id as usize].outcome.as_ref().map_or(NO, |&c| c));
+                out[i] = migrate::combo_start(&view.starter, id);
             }
         }
         out
@@ -167,7 +167,7 @@ fn migrate_step(
     let fleet = &sim.fleet;
     let n_t = sim.spec.templates.len();
     let classes: Vec<usize> = v.views.iter().map(|w| w.starter.classes.len()).collect();
-    let started: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class != NO).collect();
+    let started: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class.is_some()).collect();
     let n_pools = fleet.pools.len();
     if started.is_empty() {
         return Acc::new(n_t, n_pools, &classes);
@@ -184,10 +184,11 @@ fn migrate_step(
             || Acc::new(n_t, n_pools, &classes),
             |mut a, (rank, &g)| {
                 let guest = guests[g];
-                let (t, gc) = (guest.template as usize, guest.class);
-                let gv = ver[guest.host as usize] as usize;
+                let (t, gc) = (guest.template as usize, guest.class.expect("started").raw());
+                let host = guest.host.expect("started").index();
+                let gv = ver[host] as usize;
                 let mut rng = Rng::for_item(step_seed, tag::MIGRATION, g as u64);
-                let (mut cur_host, mut cur_pool) = (guest.host as usize, guest.pool as usize);
+                let (mut cur_host, mut cur_pool) = (host, guest.pool as usize);
                 for _ in 0..chain_length(migrations, started.len() as u64, rank) {
                     let Some((dest, dest_pool)) =
                         next_destination(&mut rng, &fleet.pools, &pool_pick, cross, cur_host, cur_pool)
@@ -248,15 +249,16 @@ fn stranded(v: &Versions, guests: &[Guest], ver: &[u8], per_t: &mut [ConfigStep]
     let flags: Vec<bool> = guests
         .par_iter()
         .map(|g| {
-            if g.class == NO {
+            let (Some(gclass), Some(host)) = (g.class, g.host) else {
                 return false;
-            }
-            let gv = ver[g.host as usize] as usize;
-            let own = v.views[gv].fleet.host_class[g.host as usize];
+            };
+            let (gclass, host) = (gclass.raw(), host.index());
+            let gv = ver[host] as usize;
+            let own = v.views[gv].fleet.host_class[host];
             !(0..nv).any(|d| {
                 counts[g.pool as usize][d].iter().any(|(&hc, &n)| {
                     let others = if d == gv && hc == own { n - 1 } else { n };
-                    others > 0 && v.compat[gv][d].allows(g.class, hc)
+                    others > 0 && v.compat[gv][d].allows(gclass, hc)
                 })
             })
         })
@@ -357,11 +359,11 @@ fn start_failures(v: &Versions, guests: &[Guest], n_t: usize) -> Vec<(u64, Vec<(
     for g in guests {
         let t = g.template as usize;
         out[t].0 += 1;
-        if g.class != NO || g.combo == NO {
+        let (None, Some(combo)) = (g.class, g.combo) else {
             continue;
-        }
+        };
         let reason = v.views.iter().find_map(|view| {
-            let c = view.starter.combos.get(g.combo as usize)?;
+            let c = view.starter.combos.get(combo.index())?;
             (c.template == g.template).then_some(())?;
             c.outcome.as_ref().err().map(|e| e.reason.clone())
         });
@@ -445,7 +447,7 @@ fn step_report(
     stranded_pools: &mut [Vec<u64>],
 ) -> RolloutStep {
     let mut per_t = acc.per_t;
-    for g in guests.iter().filter(|g| g.class != NO) {
+    for g in guests.iter().filter(|g| g.class.is_some()) {
         per_t[g.template as usize].started += 1;
     }
     let stranded = stranded(v, guests, ver, &mut per_t, stranded_pools);
@@ -459,7 +461,7 @@ fn step_report(
     RolloutStep {
         step,
         hosts_new: ver.iter().filter(|&&x| x as usize == new).count() as u64,
-        guests_started: guests.iter().filter(|g| g.class != NO).count() as u64,
+        guests_started: guests.iter().filter(|g| g.class.is_some()).count() as u64,
         directions,
         stranded,
         per_configuration: per_t,
@@ -550,7 +552,12 @@ fn recommend(
     let weight = if by_refusals { per_pool } else { stranded_growth };
     let p = (0..weight.len()).max_by_key(|&p| (weight[p], std::cmp::Reverse(p))).unwrap_or(0);
     let pool = &view.fleet.pools[p].name;
-    let model = view.starter.ctx(view.pool_ctx[p]).and_then(|c| c.baseline.as_ref().ok()).and_then(|b| b.model.clone());
+    let model = view
+        .starter
+        .ctxs
+        .get(view.pool_ctx[p] as usize)
+        .and_then(|c| c.baseline.as_ref().ok())
+        .and_then(|b| b.model.clone());
     match model.filter(|m| unknown && v.views.iter().all(|w| w.map.x86.model(m).is_some())) {
         Some(m) => (
             format!(

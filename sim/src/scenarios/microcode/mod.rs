@@ -7,18 +7,19 @@ pub(crate) mod entry;
 pub(crate) mod section;
 
 use super::super::error::SimResult;
-use super::super::fleet::{ClassReq, NO};
+use super::super::fleet::ClassReq;
 use super::super::guest::Compat;
 use super::super::rng::{tag, Rng};
 use super::migrate::Guest;
 use super::pools::FleetPresence;
 use super::Sim;
+use crate::ids::HostClassId;
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// Per event: the class each affected class becomes (NO = not affected).
+/// Per event: the class each affected class becomes (None = not affected).
 pub(crate) struct EventClasses {
-    pub map: Vec<Vec<u32>>,
+    pub map: Vec<Vec<Option<HostClassId>>>,
 }
 
 /// Interns the post-event CPUs (before the compatibility cache is built).
@@ -43,9 +44,9 @@ pub(crate) fn prepare(sim: &mut Sim) -> SimResult<EventClasses> {
             }
         }
         let ids = sim.fleet.classes.intern(&sim.map.x86, &sim.spec.profiles, &reqs)?;
-        let mut m = vec![NO; n];
+        let mut m = vec![None; n];
         for (c, id) in which.into_iter().zip(ids) {
-            m[c] = id;
+            m[c] = Some(HostClassId::new(id as usize));
         }
         out.push(m);
     }
@@ -100,7 +101,7 @@ pub struct EventReport {
 }
 
 pub(crate) fn run(sim: &mut Sim, ev: &EventClasses, guests: &[Guest], compat: &Compat) -> Vec<EventReport> {
-    let started: Vec<&Guest> = guests.iter().filter(|g| g.class != NO).collect();
+    let started: Vec<&Guest> = guests.iter().filter(|g| g.class.is_some()).collect();
     let mut reports = Vec::new();
     for (ei, e) in sim.spec.events.iter().enumerate() {
         let before = sim.fleet.host_class.clone();
@@ -122,16 +123,18 @@ pub(crate) fn run(sim: &mut Sim, ev: &EventClasses, guests: &[Guest], compat: &C
     reports
 }
 
-/// The class of every host after event `ei`: a host of an affected class (`emap` not NO) takes
+/// The class of every host after event `ei`: a host of an affected class (`emap` not None) takes
 /// the event with probability `share`, drawn per host from the seed.
-fn classes_after(seed: u64, ei: usize, share: f64, emap: &[u32], before: &[u32]) -> Vec<u32> {
+fn classes_after(seed: u64, ei: usize, share: f64, emap: &[Option<HostClassId>], before: &[u32]) -> Vec<u32> {
     before
         .par_iter()
         .enumerate()
         .map(|(h, &c)| {
-            let to = emap.get(c as usize).copied().unwrap_or(NO);
-            if to != NO && Rng::for_item(seed, tag::MICROCODE ^ ((ei as u64) << 48), h as u64).chance(share) {
-                to
+            let to = emap.get(c as usize).copied().flatten();
+            if let Some(to) =
+                to.filter(|_| Rng::for_item(seed, tag::MICROCODE ^ ((ei as u64) << 48), h as u64).chance(share))
+            {
+                to.raw()
             } else {
                 c
             }
@@ -158,29 +161,31 @@ fn guest_rows(sim: &mut Sim, compat: &Compat, started: &[&Guest], before: &[u32]
     let pb = FleetPresence::of(n_classes, &sim.fleet.pools, before);
     let pa = FleetPresence::of(n_classes, &sim.fleet.pools, after);
     // Restart = the guest's definition (as written at its start) on its host after the event.
-    let keys: Vec<(u16, u32, u32)> =
-        started.iter().map(|g| (g.template, sim.pool_ctx[g.pool as usize], after[g.host as usize])).collect();
+    let keys: Vec<(u16, u32, u32)> = started
+        .iter()
+        .map(|g| (g.template, sim.pool_ctx[g.pool as usize], after[g.host.expect("started").index()]))
+        .collect();
     let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
     let mut rows: Vec<EventRow> =
         sim.spec.templates.iter().map(|t| EventRow { configuration: t.name.clone(), ..Default::default() }).collect();
     for (g, id) in started.iter().zip(ids) {
         let r = &mut rows[g.template as usize];
-        let h = g.host as usize;
+        let (h, gclass) = (g.host.expect("started").index(), g.class.expect("started").raw());
         let (ob, oa) = (before[h], after[h]);
         let p = g.pool as usize;
         r.guests += 1;
         r.on_affected_hosts += u64::from(ob != oa);
-        r.cpu_not_backed += u64::from(!compat.allows(g.class, oa));
-        let pool_before = pb.pools[p].has_destination(compat, g.class, ob);
-        let pool_after = pa.pools[p].has_destination(compat, g.class, oa);
+        r.cpu_not_backed += u64::from(!compat.allows(gclass, oa));
+        let pool_before = pb.pools[p].has_destination(compat, gclass, ob);
+        let pool_after = pa.pools[p].has_destination(compat, gclass, oa);
         r.lost_pool_mobility += u64::from(pool_before && !pool_after);
-        let all_before = pb.fleet.has_destination(compat, g.class, ob);
-        let all_after = pa.fleet.has_destination(compat, g.class, oa);
+        let all_before = pb.fleet.has_destination(compat, gclass, ob);
+        let all_after = pa.fleet.has_destination(compat, gclass, oa);
         r.lost_all_mobility += u64::from(all_before && !all_after);
         match sim.starter.combos[id as usize].outcome {
             Err(_) => r.cannot_restart += 1,
             Ok(c) => {
-                let now = &sim.starter.classes[g.class as usize].sets.enabled;
+                let now = &sim.starter.classes[gclass as usize].sets.enabled;
                 let fresh = &sim.starter.classes[c as usize].sets.enabled;
                 r.restart_loses_features += u64::from(!now.difference(fresh).is_empty());
             }
@@ -195,7 +200,7 @@ mod tests {
 
     #[test]
     fn classes_after_changes_only_affected_classes_and_follows_the_share() {
-        let emap = [NO, 5, NO];
+        let emap = [None, Some(HostClassId::new(5)), None];
         let before: Vec<u32> = (0..300).map(|h| h % 3).collect();
         assert_eq!(classes_after(7, 0, 0.0, &emap, &before), before);
         let all = classes_after(7, 0, 1.0, &emap, &before);

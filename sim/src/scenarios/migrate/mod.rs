@@ -5,11 +5,11 @@
 pub(crate) mod entry;
 pub(crate) mod section;
 
-use super::super::fleet::NO;
 use super::super::guest::{Blocker, Compat};
 use super::super::progress::Progress;
 use super::super::rng::{tag, Rng, Weighted};
 use super::Sim;
+use crate::ids::{ComboId, GuestClassId, HostClassId, HostId};
 use cpufleet_engine::FeatureSet;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -24,12 +24,19 @@ pub struct Guest {
     pub template: u16,
     /// Home pool.
     pub pool: u32,
-    /// The host it started on (NO when it could not start).
-    pub host: u32,
+    /// The host it started on (None when it could not start).
+    pub(crate) host: Option<HostId>,
     /// The (configuration, pool context, host class) start it got, or the last one it tried.
-    pub combo: u32,
-    /// Its guest class (NO when it could not start).
-    pub class: u32,
+    pub(crate) combo: Option<ComboId>,
+    /// Its guest class (None when it could not start).
+    pub(crate) class: Option<GuestClassId>,
+}
+
+impl Guest {
+    /// Its guest class as an index into the starter's classes (None when it could not start).
+    pub fn class_index(&self) -> Option<u32> {
+        self.class.map(GuestClassId::raw)
+    }
 }
 
 /// Draws the guests and starts each on the first of its random candidate hosts that can run it.
@@ -43,9 +50,15 @@ pub fn start_guests(sim: &mut Sim, n: u64) -> Vec<Guest> {
             .map(|&(g, h)| (g.template, sim.pool_ctx[g.pool as usize], sim.fleet.host_class[h as usize]))
             .collect();
         let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
-        ids.into_iter().map(|id| (id, sim.starter.combos[id as usize].outcome.as_ref().map_or(NO, |&c| c))).collect()
+        ids.into_iter().map(|id| combo_start(&sim.starter, id)).collect()
     });
     guests
+}
+
+/// Combo `id`'s typed ids: the start and the guest class it started (None when it could not).
+pub(crate) fn combo_start(starter: &super::super::guest::Starter, id: u32) -> (ComboId, Option<GuestClassId>) {
+    let class = starter.combos[id as usize].outcome.as_ref().ok().map(|&c| GuestClassId::new(c as usize));
+    (ComboId::new(id as usize), class)
 }
 
 /// The guest population: each guest's configuration and home pool (not started yet).
@@ -61,19 +74,19 @@ pub(crate) fn draw_guests(sim: &Sim, n: u64) -> Vec<Guest> {
             let mut rng = Rng::for_item(seed, tag::GUEST, i);
             let p = pool_pick.pick(&mut rng);
             let t = tmpl_pick.pick(&mut rng) as u16;
-            Guest { template: t, pool: p as u32, host: NO, combo: NO, class: NO }
+            Guest { template: t, pool: p as u32, host: None, combo: None, class: None }
         })
         .collect()
 }
 
 /// Starts every guest not started yet on the first of its [`START_TRIES`] random candidate hosts
 /// (from its own stream) that can run it. `start` gets (guest, candidate host) pairs and answers,
-/// for each, the start (combo) it got and the guest class (NO when the host cannot run it).
+/// for each, the start (combo) it got and the guest class (None when the host cannot run it).
 pub(crate) fn place_guests(
     guests: &mut [Guest],
     seed: u64,
     pools: &[super::super::fleet::PoolInfo],
-    mut start: impl FnMut(&[(Guest, u32)]) -> Vec<(u32, u32)>,
+    mut start: impl FnMut(&[(Guest, u32)]) -> Vec<(ComboId, Option<GuestClassId>)>,
 ) {
     // Guest i's candidate hosts come from their own stream, drawn again in each round rather than
     // stored (START_TRIES × 4 bytes per guest).
@@ -86,7 +99,7 @@ pub(crate) fn place_guests(
         h as u32
     };
     for round in 0..START_TRIES {
-        let todo: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class == NO).collect();
+        let todo: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class.is_none()).collect();
         if todo.is_empty() {
             break;
         }
@@ -95,10 +108,10 @@ pub(crate) fn place_guests(
             .map(|&g| (guests[g], candidate(g as u64, &pools[guests[g].pool as usize], round)))
             .collect();
         for (&g, ((_, h), (combo, class))) in todo.iter().zip(pairs.iter().zip(start(&pairs))) {
-            guests[g].combo = combo;
-            if class != NO {
+            guests[g].combo = Some(combo);
+            if class.is_some() {
                 guests[g].class = class;
-                guests[g].host = *h;
+                guests[g].host = Some(HostId::new(*h as usize));
             }
         }
     }
@@ -244,32 +257,13 @@ pub struct MigrateRun {
     pub refused: PairBits,
 }
 
-/// A host class: an index into the fleet's host-class table ([`HostClasses`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct HostClassId(u32);
-
-/// A guest class: an index into the starter's guest-class table ([`GuestClasses`]). A guest
-/// class indexing the host classes (or the other way round) does not compile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct GuestClassId(u32);
-
-/// The fleet's host classes, indexed by [`HostClassId`] only.
-struct HostClasses<'a>(&'a crate::fleet::Classes);
-
 /// The starter's guest classes, indexed by [`GuestClassId`] only.
 struct GuestClasses<'a>(&'a [crate::guest::GuestClass]);
-
-impl std::ops::Index<HostClassId> for HostClasses<'_> {
-    type Output = crate::fleet::HostClass;
-    fn index(&self, id: HostClassId) -> &crate::fleet::HostClass {
-        self.0.get(id.0)
-    }
-}
 
 impl std::ops::Index<GuestClassId> for GuestClasses<'_> {
     type Output = crate::guest::GuestClass;
     fn index(&self, id: GuestClassId) -> &crate::guest::GuestClass {
-        &self.0[id.0 as usize]
+        &self.0[id.index()]
     }
 }
 
@@ -279,7 +273,7 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
     let seed = sim.seed;
     let n_features = sim.map.x86.features.len();
     let n_templates = sim.spec.templates.len();
-    let started: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class != NO).collect();
+    let started: Vec<usize> = (0..guests.len()).filter(|&g| guests[g].class.is_some()).collect();
     let accepted = PairBits::new(sim.starter.combos.len(), fleet.classes.len());
     let refused = PairBits::new(sim.starter.classes.len(), fleet.classes.len());
     if started.is_empty() {
@@ -290,7 +284,7 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
     let pool_pick = Weighted::new(&sizes).expect("pools have hosts");
     let cross = sim.spec.variation.cross_pool;
     let host_class = &fleet.host_class;
-    let classes = HostClasses(&fleet.classes);
+    let classes = &fleet.classes;
     let gclasses = GuestClasses(&sim.starter.classes);
     progress.phase("migrate", migrations);
     let stats = started
@@ -302,8 +296,9 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
                 let guest = guests[g];
                 let n = chain_length(migrations, s, rank);
                 let mut rng = Rng::for_item(seed, tag::MIGRATION, g as u64);
-                let (mut cur_host, mut cur_pool) = (guest.host as usize, guest.pool as usize);
-                let gc = GuestClassId(guest.class);
+                let (mut cur_host, mut cur_pool) = (guest.host.expect("started").index(), guest.pool as usize);
+                let gc = guest.class.expect("started");
+                let combo = guest.combo.expect("started").raw();
                 let sets = &gclasses[gc].sets;
                 let t = guest.template as usize;
                 for _ in 0..n {
@@ -312,21 +307,21 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
                     else {
                         continue;
                     };
-                    let hc = HostClassId(host_class[dest]);
+                    let hc = HostClassId::new(host_class[dest] as usize);
                     let cross_pool = dest_pool != cur_pool;
                     st.attempted += 1;
                     st.per_template[t].0 += 1;
                     st.cross_pool_attempted += u64::from(cross_pool);
-                    if compat.allows(gc.0, hc.0) {
+                    if compat.allows(gc.raw(), hc.raw()) {
                         st.succeeded += 1;
                         st.per_template[t].1 += 1;
                         st.cross_pool_succeeded += u64::from(cross_pool);
-                        accepted.set(guest.combo, hc.0);
+                        accepted.set(combo, hc.raw());
                         cur_host = dest;
                         cur_pool = dest_pool;
                     } else {
                         st.refused += 1;
-                        refused.set(gc.0, hc.0);
+                        refused.set(gc.raw(), hc.raw());
                         let host = &classes[hc];
                         match sets.blocker(host) {
                             Some(Blocker::Passthrough) => {
@@ -412,8 +407,8 @@ pub(crate) fn blocker_rows(sim: &Sim, st: &MigStats) -> Vec<BlockerRow> {
         for (i, &n) in v.iter().enumerate() {
             if n > 0 {
                 let id = cpufleet_engine::FeatureId(i as u16);
-                let classes = HostClasses(&sim.fleet.classes);
-                let has = |c: u32| classes[HostClassId(c)].features.contains(id);
+                let classes = &sim.fleet.classes;
+                let has = |c: u32| classes[HostClassId::new(c as usize)].features.contains(id);
                 let hosts = class_hosts.select(sim, |c| has(c) != (kind == BlockerKind::Missing));
                 let feature = Some(map.features[i].name.clone());
                 rows.push(BlockerRow { feature, kind, refusals: n, hosts: Some(hosts) });

@@ -8,7 +8,7 @@ pub(crate) mod entry;
 pub(crate) mod section;
 
 use super::super::error::SimResult;
-use super::super::fleet::{draw_key, HostKey, PoolInfo, NO};
+use super::super::fleet::{draw_key, HostKey, PoolInfo};
 use super::super::guest::Compat;
 use super::super::progress::Progress;
 use super::super::rng::{tag, Rng};
@@ -171,8 +171,15 @@ impl<'g> Upgrade<'g> {
     fn new(sim: &Sim, plan: &UpgradePlan, guests: &'g [Guest], steps: u32) -> Upgrade<'g> {
         let host_class = sim.fleet.host_class.clone();
         let swap_step = swap_steps(plan, host_class.len(), steps);
-        let started: Vec<&Guest> = guests.iter().filter(|g| g.class != NO).collect();
-        let gs = started.iter().map(|g| GState { host: g.host, class: g.class, lost: false }).collect();
+        let started: Vec<&Guest> = guests.iter().filter(|g| g.class.is_some()).collect();
+        let gs = started
+            .iter()
+            .map(|g| GState {
+                host: g.host.expect("started").raw(),
+                class: g.class.expect("started").raw(),
+                lost: false,
+            })
+            .collect();
         Upgrade { host_class, ctx_now: sim.pool_ctx.clone(), swap_step, started, gs }
     }
 
