@@ -135,7 +135,7 @@ fn cell(c: &Cell) -> String {
                 "<details><summary><b>{}</b> · {} features · {}</summary><pre>{}</pre></details>",
                 esc(m),
                 b.features,
-                b.abi_level,
+                crate::scenarios::pools::abi_or_dash_str(b.abi_level),
                 esc(&b.cpu_xml)
             ),
             (None, Some(e)) => format!("<span class='bad'>no baseline: {}</span>", esc(e)),

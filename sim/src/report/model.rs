@@ -251,7 +251,11 @@ pub(crate) fn pct(a: u64, b: u64) -> String {
 /// A baseline in a few words: "MODEL (N features, ABI)", or why there is none.
 pub(crate) fn baseline_summary(b: &BaselineReport) -> String {
     match (&b.model, &b.error) {
-        (Some(m), _) => format!("{m} ({}, {})", count(b.features as u64, "feature"), b.abi_level),
+        (Some(m), _) => format!(
+            "{m} ({}, {})",
+            count(b.features as u64, "feature"),
+            crate::scenarios::pools::abi_or_dash_str(b.abi_level)
+        ),
         (None, Some(e)) => format!("no baseline: {e}"),
         _ => "-".into(),
     }
