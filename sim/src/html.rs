@@ -95,7 +95,7 @@ fn card(o: &mut String, c: &Card) {
         o,
         "<div class='card'><span class='sub'>{}</span><b class='{}'>{}</b></div>",
         esc(&c.label),
-        c.class,
+        c.class.css(),
         esc(&c.value)
     );
 }

@@ -61,7 +61,9 @@ pub struct PlanReport {
     pub k: usize,
     /// Distinct CPUs the plan groups.
     pub items: usize,
-    pub method: &'static str,
+    /// How the groupings were found; the JSON prints its sentence.
+    #[serde(serialize_with = "method_name")]
+    pub method: Method,
     pub fleet_wide_features: usize,
     /// Σ over hosts of their own CPU's features: what no grouping can beat.
     pub upper_bound: u64,
@@ -132,16 +134,35 @@ fn solve(items: &[Item], opts: &PlanOpts) -> Vec<Option<Grouping>> {
     }
 }
 
+cpufleet_engine::closed_set! {
+    /// How a plan's groupings were found (for the largest group solved together), named by the
+    /// sentence the report prints.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Method: "plan method" {
+        /// No more distinct CPUs than domains: each gets its own.
+        OnePerCpu = "one domain per distinct CPU (optimal)",
+        /// Few enough CPUs for the exact subset dynamic programme.
+        Exact = "exact (subset dynamic programming)",
+        /// Too many for the exact one: merging, then local search.
+        Heuristic = "agglomerative merging + local search",
+    }
+}
+
+/// Serializes a plan method by its name (the sentence).
+fn method_name<S: serde::Serializer>(m: &Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
+
 /// How the groupings were found (for the largest group solved together).
-fn method(items: &[Item], opts: &PlanOpts) -> &'static str {
+fn method(items: &[Item], opts: &PlanOpts) -> Method {
     let n =
         if opts.allow_cross_vendor { items.len() } else { by_vendor(items).iter().map(Vec::len).max().unwrap_or(0) };
     if n <= opts.k {
-        "one domain per distinct CPU (optimal)"
+        Method::OnePerCpu
     } else if n <= EXACT_MAX {
-        "exact (subset dynamic programming)"
+        Method::Exact
     } else {
-        "agglomerative merging + local search"
+        Method::Heuristic
     }
 }
 
