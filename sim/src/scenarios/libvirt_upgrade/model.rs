@@ -71,23 +71,16 @@ pub(super) fn direction(sv: usize, dv: usize, old: usize, new: usize) -> usize {
     }
 }
 
-/// The direction of a migration between host versions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Direction {
-    OldToNew,
-    NewToOld,
-    Same,
-}
-
-impl Direction {
-    pub(crate) const ALL: [Direction; 3] = [Direction::OldToNew, Direction::NewToOld, Direction::Same];
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Direction::OldToNew => "old→new",
-            Direction::NewToOld => "new→old",
-            Direction::Same => "same version",
-        }
+cpufleet_engine::closed_set! {
+    /// The direction of a migration between host versions, named as the report's tables name it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Direction: "migration direction" {
+        /// From a host on the older release to one on the newer.
+        OldToNew = "old→new",
+        /// From a host on the newer release to one on the older.
+        NewToOld = "new→old",
+        /// Between hosts on the same release.
+        Same = "same version",
     }
 }
 
