@@ -6,6 +6,7 @@
 //! Starting depends only on (configuration, pool context, host class), so each distinct triple is
 //! started once (a "combo") and the started CPUs are interned into guest classes.
 
+use super::error::BaselineError;
 use super::fleet::{Classes, HostClass, NO};
 use super::spec::{ModelRef, Template};
 use cpufleet_engine::cpu::CpuCheck;
@@ -50,10 +51,10 @@ pub struct Ctx {
     /// The pool baseline guests are configured with: `virsh hypervisor-cpu-baseline
     /// --migratable` of the hosts' QEMU/KVM host models (so a KVM guest can start with it), or
     /// why there is none.
-    pub baseline: Result<CpuDef, String>,
+    pub baseline: Result<CpuDef, BaselineError>,
     /// `virsh cpu-baseline --migratable` of the hosts' raw CPUs (`virsh capabilities`), for the
     /// report.
-    pub raw_baseline: Result<CpuDef, String>,
+    pub raw_baseline: Result<CpuDef, BaselineError>,
 }
 
 /// Builds the guest CPU definition of configuration `t` (in the context of a pool, for a guest

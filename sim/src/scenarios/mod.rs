@@ -11,7 +11,7 @@ pub(crate) mod pools;
 pub(crate) mod registry;
 pub(crate) mod upgrade;
 
-use super::error::SimResult;
+use super::error::{BaselineError, SimResult};
 use super::fleet::{baseline_of, hv_baseline_of, Fleet};
 use super::guest::{Ctx, Fault, Starter};
 use super::spec::Spec;
@@ -73,7 +73,7 @@ impl<'a> Sim<'a> {
     /// a context.
     pub fn add_pool_ctx(&mut self, p: usize, host_class: &[u32]) -> u32 {
         let ids = self.fleet.classes_in(self.fleet.pools[p].range(), host_class);
-        let raw_baseline = baseline_of(&self.map.x86, &self.fleet.classes, &ids, true).map_err(|e| e.to_string());
+        let raw_baseline = baseline_of(&self.map.x86, &self.fleet.classes, &ids, true).map_err(BaselineError::Cpu);
         let first = if self.starter.fault == Some(Fault::PoolFirstHost) { ids.len().min(1) } else { ids.len() };
         let baseline = hv_baseline_of(&self.map.x86, &self.fleet.classes, &ids[..first]);
         self.starter.add_ctx(Ctx { pool: p, baseline, raw_baseline })

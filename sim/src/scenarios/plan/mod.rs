@@ -26,6 +26,7 @@ use super::super::fleet::{hv_baseline_of, vendor_neutral_baseline, Fleet, HostNa
 use super::super::spec::PlanOpts;
 use super::pools::{class_counts, BaselineReport};
 use super::Sim;
+use crate::error::BaselineError;
 use constraints::{by_vendor, enforce_min_hosts, solve_by_vendor};
 use cpufleet_engine::CpuDef;
 use serde::Serialize;
@@ -79,7 +80,7 @@ pub struct PlanReport {
 }
 
 /// A domain's baseline CPU (or why there is none) and its host classes, for the checkers.
-pub(crate) type DomainCheck = (Result<CpuDef, String>, Vec<u32>);
+pub(crate) type DomainCheck = (Result<CpuDef, BaselineError>, Vec<u32>);
 
 /// What the plan groups: items (distinct CPUs, or whole pools) and the item of every host.
 struct Grouped {
@@ -227,7 +228,7 @@ fn members(fleet: &Fleet, grouped: &Grouped, assign: &[usize], nd: usize) -> Vec
 /// A domain's baseline, in the hypervisor view: `virsh hypervisor-cpu-baseline --migratable` of
 /// its hosts' QEMU/KVM host models, or, for a domain that mixes vendors (only with
 /// `--allow-cross-vendor`), the vendor-neutral CPU of the features their QEMU/KVM all offer.
-fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuDef, String> {
+fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuDef, BaselineError> {
     let (map, all) = (&sim.map.x86, &sim.fleet.classes);
     if vendors.len() == 1 {
         let first = if sim.starter.fault == Some(crate::guest::Fault::PlanFirstHost) {
@@ -241,7 +242,7 @@ fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuD
     for &c in classes {
         common.intersect_with(&all.get(c).qemu);
     }
-    vendor_neutral_baseline(map, &common).map_err(|e| e.to_string())
+    Ok(vendor_neutral_baseline(map, &common)?)
 }
 
 /// The domains of `assign`, largest first (ties in order of first appearance), with their checks.

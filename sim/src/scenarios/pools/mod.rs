@@ -5,6 +5,7 @@
 pub(crate) mod entry;
 pub(crate) mod section;
 
+use super::super::error::BaselineError;
 use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet, HostNames, PoolInfo};
 use super::super::guest::{ClassMask, Compat, GuestSets};
 use super::Sim;
@@ -45,7 +46,7 @@ pub(crate) fn abi_or_dash_str(level: Option<AbiLevel>) -> &'static str {
 }
 
 impl BaselineReport {
-    pub fn of(map: &X86Map, cpu: &Result<CpuDef, String>) -> BaselineReport {
+    pub fn of(map: &X86Map, cpu: &Result<CpuDef, BaselineError>) -> BaselineReport {
         match cpu {
             Ok(c) => {
                 let set = x86::model_from_cpu(map, c, Sel::All).map(|m| m.features).unwrap_or_default();
@@ -64,7 +65,7 @@ impl BaselineReport {
                 features: 0,
                 abi_level: None,
                 cpu_xml: String::new(),
-                error: Some(e.clone()),
+                error: Some(e.to_string()),
             },
         }
     }
@@ -363,7 +364,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
         if ids.is_empty() {
             continue;
         }
-        let b = baseline_of(map, &fleet.classes, &ids, true).map_err(|e| e.to_string());
+        let b = baseline_of(map, &fleet.classes, &ids, true).map_err(BaselineError::Cpu);
         fleet_by_vendor.push(VendorBaseline {
             vendor: vendor.name.clone(),
             hosts: ids.iter().map(|&c| counts[c as usize]).sum(),
@@ -374,7 +375,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
     for &c in &all_ids {
         common.intersect_with(&fleet.classes.get(c).features);
     }
-    let fleet_all_vendors = BaselineReport::of(map, &vendor_neutral_baseline(map, &common).map_err(|e| e.to_string()));
+    let fleet_all_vendors = BaselineReport::of(map, &vendor_neutral_baseline(map, &common).map_err(BaselineError::Cpu));
     let matrix = compat_matrix(sim, &counts);
     PoolsReport { pools, fleet_by_vendor, fleet_all_vendors, matrix }
 }
