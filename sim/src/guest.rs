@@ -588,7 +588,11 @@ mod tests {
         let t = Template { pinned_in: Some((2, Box::new(to))), ..plain.clone() };
         assert!(t.uses_pool() && !plain.uses_pool());
         let host = host_with(FeatureSet::new(), FeatureSet::new());
-        let ctx = |pool| Ctx { pool, baseline: Err("none".into()), raw_baseline: Err("none".into()) };
+        let ctx = |pool| Ctx {
+            pool,
+            baseline: Err(crate::error::BaselineError::NoHosts),
+            raw_baseline: Err(crate::error::BaselineError::NoHosts),
+        };
         let model = |c: Option<&Ctx>| build_def(&t, c, &host).unwrap().model;
         assert_eq!(model(Some(&ctx(2))).as_deref(), Some("Skylake-Server"));
         for other in [Some(&ctx(0)), Some(&ctx(3)), None] {
