@@ -30,7 +30,7 @@ pub fn cpu(c: &CpuDef) -> Value {
 /// for a CPU the x86 map cannot resolve (ppc64, no model).
 pub fn abi(map: &CpuMap, c: &CpuDef) -> Value {
     match model_from_cpu(&map.x86, c, Sel::All) {
-        Ok(m) if c.model.is_some() => Value::from(abi_level(&map.x86, &m.features)),
+        Ok(m) if c.model.is_some() => Value::from(abi_level(&map.x86, &m.features).as_str()),
         _ => Value::Null,
     }
 }

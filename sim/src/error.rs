@@ -2,6 +2,7 @@
 //! stderr, exit code 2) through `From` (in `cli/src/error.rs`); the messages are written here,
 //! once.
 
+use cpufleet_engine::hypervisor::LibvirtError;
 use cpufleet_engine::{CpuError, Pos};
 use cpufleet_io::IoError;
 use std::fmt;
@@ -109,5 +110,39 @@ mod tests {
         let e = src.error(Some(11..14), "bad");
         assert_eq!(e.to_string(), "f.toml: 2:5: bad");
         assert_eq!(src.error(None, "bad").to_string(), "f.toml: bad");
+    }
+}
+
+/// Why a pool, domain or fleet has no baseline CPU: carried as a value up to the report, which
+/// writes it as text once ([`fmt::Display`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BaselineError {
+    /// There was no host to take a baseline of.
+    NoHosts,
+    /// libvirt's baseline refused (the engine's error).
+    Cpu(CpuError),
+    /// The QEMU driver's hypervisor baseline refused (as virsh reports it).
+    Libvirt(LibvirtError),
+}
+
+impl From<LibvirtError> for BaselineError {
+    fn from(e: LibvirtError) -> BaselineError {
+        BaselineError::Libvirt(e)
+    }
+}
+
+impl From<CpuError> for BaselineError {
+    fn from(e: CpuError) -> BaselineError {
+        BaselineError::Cpu(e)
+    }
+}
+
+impl fmt::Display for BaselineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BaselineError::NoHosts => f.write_str("no hosts"),
+            BaselineError::Cpu(e) => e.fmt(f),
+            BaselineError::Libvirt(e) => e.fmt(f),
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! (vendor, signature, features) and decoded once by the engine's host decoder, exactly as libvirt
 //! would report it in `virsh capabilities`. Per host the fleet stores only a class id (4 bytes).
 
-use super::error::{SimError, SimResult};
+use super::error::{BaselineError, SimError, SimResult};
 use super::ids::HostClassId;
 use super::kvm_view::KvmView;
 use super::profiles::Profiles;
@@ -639,10 +639,10 @@ pub(crate) fn baseline_of(map: &X86Map, classes: &Classes, ids: &[u32], migratab
 /// the host-model CPUs of distinct classes `ids`, asked of the first host's QEMU/KVM (every
 /// simulated host runs the same QEMU): the baseline a KVM guest can start with on every one of
 /// them. Over distinct classes it equals the baseline over every host, as for [`baseline_of`].
-pub(crate) fn hv_baseline_of(map: &X86Map, classes: &Classes, ids: &[u32]) -> Result<CpuDef, String> {
-    let first = classes.get(*ids.first().ok_or("no hosts")?);
+pub(crate) fn hv_baseline_of(map: &X86Map, classes: &Classes, ids: &[u32]) -> Result<CpuDef, BaselineError> {
+    let first = classes.get(*ids.first().ok_or(BaselineError::NoHosts)?);
     let cpus: Vec<CpuDef> = ids.iter().filter_map(|&c| classes.get(c).hv.reported.clone()).collect();
-    first.hv.baseline(map, &cpus, false, true).map_err(|e| e.to_string())
+    Ok(first.hv.baseline(map, &cpus, false, true)?)
 }
 
 /// The guest CPU every host of `sets` can run when vendors differ (libvirt refuses to baseline

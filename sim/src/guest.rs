@@ -6,6 +6,7 @@
 //! Starting depends only on (configuration, pool context, host class), so each distinct triple is
 //! started once (a "combo") and the started CPUs are interned into guest classes.
 
+use super::error::BaselineError;
 use super::fleet::{Classes, HostClass};
 use super::ids::CtxId;
 use super::spec::{ModelRef, Template};
@@ -57,10 +58,10 @@ pub struct Ctx {
     /// The pool baseline guests are configured with: `virsh hypervisor-cpu-baseline
     /// --migratable` of the hosts' QEMU/KVM host models (so a KVM guest can start with it), or
     /// why there is none.
-    pub baseline: Result<CpuDef, String>,
+    pub baseline: Result<CpuDef, BaselineError>,
     /// `virsh cpu-baseline --migratable` of the hosts' raw CPUs (`virsh capabilities`), for the
     /// report.
-    pub raw_baseline: Result<CpuDef, String>,
+    pub raw_baseline: Result<CpuDef, BaselineError>,
 }
 
 /// Builds the guest CPU definition of configuration `t` (in the context of a pool, for a guest
@@ -604,7 +605,11 @@ mod tests {
         let t = Template { pinned_in: Some((2, Box::new(to))), ..plain.clone() };
         assert!(t.uses_pool() && !plain.uses_pool());
         let host = host_with(FeatureSet::new(), FeatureSet::new());
-        let ctx = |pool| Ctx { pool, baseline: Err("none".into()), raw_baseline: Err("none".into()) };
+        let ctx = |pool| Ctx {
+            pool,
+            baseline: Err(crate::error::BaselineError::NoHosts),
+            raw_baseline: Err(crate::error::BaselineError::NoHosts),
+        };
         let model = |c: Option<&Ctx>| build_def(&t, c, &host).unwrap().model;
         assert_eq!(model(Some(&ctx(2))).as_deref(), Some("Skylake-Server"));
         for other in [Some(&ctx(0)), Some(&ctx(3)), None] {

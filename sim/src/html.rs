@@ -95,7 +95,7 @@ fn card(o: &mut String, c: &Card) {
         o,
         "<div class='card'><span class='sub'>{}</span><b class='{}'>{}</b></div>",
         esc(&c.label),
-        c.class,
+        c.class.css(),
         esc(&c.value)
     );
 }
@@ -135,7 +135,7 @@ fn cell(c: &Cell) -> String {
                 "<details><summary><b>{}</b> · {} features · {}</summary><pre>{}</pre></details>",
                 esc(m),
                 b.features,
-                b.abi_level,
+                crate::scenarios::pools::abi_or_dash_str(b.abi_level),
                 esc(&b.cpu_xml)
             ),
             (None, Some(e)) => format!("<span class='bad'>no baseline: {}</span>", esc(e)),

@@ -8,7 +8,7 @@ pub mod explain;
 pub mod model;
 pub mod update;
 
-pub use abi::{abi_level, ABI_LEVELS};
+pub use abi::{abi_level, AbiLevel, ABI_LEVELS};
 pub use baseline::{baseline, with_index, BaselineAcc, BaselineInput};
 pub use compare::{compare, try_compare, Comparison, PolicySets, Reason, Verdict};
 pub use decode::{decode_guest, decode_host, decode_into, DecodeOpts};

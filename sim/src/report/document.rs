@@ -19,7 +19,7 @@ pub(crate) fn document(r: &Report) -> Doc<'_> {
     }
 }
 
-fn card(label: impl Into<String>, value: impl Into<String>, class: &'static str) -> Card {
+fn card(label: impl Into<String>, value: impl Into<String>, class: CardClass) -> Card {
     Card { label: label.into(), value: value.into(), class }
 }
 
@@ -57,20 +57,20 @@ fn intro(r: &Report) -> Section<'_> {
         ],
     ));
     let mut cards = vec![
-        card("hosts", r.hosts.to_string(), ""),
-        card("pools", r.pool_count.to_string(), ""),
-        card("generations", r.generations.to_string(), ""),
-        card("distinct host CPUs", r.host_cpus.to_string(), ""),
-        card("guests started", format!("{} / {}", r.guests_started, r.guests), ""),
+        card("hosts", r.hosts.to_string(), CardClass::Plain),
+        card("pools", r.pool_count.to_string(), CardClass::Plain),
+        card("generations", r.generations.to_string(), CardClass::Plain),
+        card("distinct host CPUs", r.host_cpus.to_string(), CardClass::Plain),
+        card("guests started", format!("{} / {}", r.guests_started, r.guests), CardClass::Plain),
     ];
     if r.has(Scenario::Migrate) {
-        cards.push(card("migrations succeeded", pct(r.migrations.succeeded, r.migrations.attempted), ""));
+        cards.push(card("migrations succeeded", pct(r.migrations.succeeded, r.migrations.attempted), CardClass::Plain));
     }
     let c = &r.checks;
     let invariants = format!("invariants ({})", count(c.checks, "check"));
     cards.push(match c.violation_count {
-        0 => card(invariants, "all hold", "ok"),
-        n => card(invariants, format!("{n} violated"), "bad"),
+        0 => card(invariants, "all hold", CardClass::Ok),
+        n => card(invariants, format!("{n} violated"), CardClass::Bad),
     });
     s.html(Block::Cards(cards));
     if let Some(inv) = &r.inventory {

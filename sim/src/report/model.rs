@@ -155,8 +155,30 @@ pub struct Table<'a> {
 pub struct Card {
     pub label: String,
     pub value: String,
-    /// "ok", "bad" or "".
-    pub class: &'static str,
+    /// How the value is coloured.
+    pub class: CardClass,
+}
+
+/// How a card's value is coloured on the page: the CSS class of its `<b>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardClass {
+    /// No colour (a plain figure).
+    Plain,
+    /// Good news (green): `ok`.
+    Ok,
+    /// Bad news (red): `bad`.
+    Bad,
+}
+
+impl CardClass {
+    /// The CSS class the page's style sheet defines for it (empty for [`CardClass::Plain`]).
+    pub fn css(self) -> &'static str {
+        match self {
+            CardClass::Plain => "",
+            CardClass::Ok => "ok",
+            CardClass::Bad => "bad",
+        }
+    }
 }
 
 /// The HTML charts; each is drawn from the report by its own function.
@@ -251,7 +273,11 @@ pub(crate) fn pct(a: u64, b: u64) -> String {
 /// A baseline in a few words: "MODEL (N features, ABI)", or why there is none.
 pub(crate) fn baseline_summary(b: &BaselineReport) -> String {
     match (&b.model, &b.error) {
-        (Some(m), _) => format!("{m} ({}, {})", count(b.features as u64, "feature"), b.abi_level),
+        (Some(m), _) => format!(
+            "{m} ({}, {})",
+            count(b.features as u64, "feature"),
+            crate::scenarios::pools::abi_or_dash_str(b.abi_level)
+        ),
         (None, Some(e)) => format!("no baseline: {e}"),
         _ => "-".into(),
     }

@@ -72,30 +72,15 @@ pub(super) fn direction(sv: usize, dv: usize, old: usize, new: usize) -> usize {
 }
 
 cpufleet_engine::closed_set! {
-    /// The direction of a migration between host versions (its name is the JSON's, serde's the
-    /// same; [`Direction::label`] is the text report's).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+    /// The direction of a migration between host versions, named as the report's tables name it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub(crate) enum Direction: "migration direction" {
         /// From a host on the older release to one on the newer.
-        #[serde(rename = "old-to-new")]
-        OldToNew = "old-to-new",
+        OldToNew = "old→new",
         /// From a host on the newer release to one on the older.
-        #[serde(rename = "new-to-old")]
-        NewToOld = "new-to-old",
+        NewToOld = "new→old",
         /// Between hosts on the same release.
-        #[serde(rename = "same")]
-        Same = "same",
-    }
-}
-
-impl Direction {
-    /// How the text report names it.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Direction::OldToNew => "old→new",
-            Direction::NewToOld => "new→old",
-            Direction::Same => "same version",
-        }
+        Same = "same version",
     }
 }
 

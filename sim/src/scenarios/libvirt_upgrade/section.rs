@@ -6,7 +6,7 @@ use crate::report::model::*;
 
 pub(crate) fn libvirt_upgrade(u: &LibvirtUpgradeReport) -> Section<'_> {
     let mut s = Section::titled(
-        format!("LIBVIRT UPGRADE — libvirt {} → {} in {} steps, {} order", u.from, u.to, u.steps, order_name(u)),
+        format!("LIBVIRT UPGRADE — libvirt {} → {} in {} steps, {} order", u.from, u.to, u.steps, u.order),
         "libvirt upgrade: migrations across versions",
     );
     s.html(note(vec![prose(
@@ -47,7 +47,7 @@ fn direction_table(steps: &[RolloutStep], rollout: bool) -> Table<'_> {
                 .iter()
                 .zip(Direction::ALL)
                 .flat_map(|(d, dn)| {
-                    d.reasons.iter().map(move |r| format!("{} {} {}", dn.label(), r.reason.as_str(), r.refusals))
+                    d.reasons.iter().map(move |r| format!("{} {} {}", dn.as_str(), r.reason.as_str(), r.refusals))
                 })
                 .collect();
             let mut row = vec![
@@ -174,13 +174,4 @@ pub(crate) fn mixed_fleet(m: &MixedFleetReport) -> Section<'_> {
     s.both(Block::Subheading(prose("Configurations across the versions")));
     s.both(Block::Table(rollout_config_table(&m.configurations)));
     s
-}
-
-fn order_name(u: &LibvirtUpgradeReport) -> &'static str {
-    use crate::scenarios::libvirt_upgrade::Order;
-    match u.order {
-        Order::Pool => "pool",
-        Order::Generation => "generation",
-        Order::Random => "random",
-    }
 }

@@ -26,6 +26,7 @@ use super::super::fleet::{hv_baseline_of, vendor_neutral_baseline, Fleet, HostNa
 use super::super::spec::PlanOpts;
 use super::pools::{class_counts, BaselineReport};
 use super::Sim;
+use crate::error::BaselineError;
 use constraints::{by_vendor, enforce_min_hosts, solve_by_vendor};
 use cpufleet_engine::CpuDef;
 use serde::Serialize;
@@ -61,7 +62,9 @@ pub struct PlanReport {
     pub k: usize,
     /// Distinct CPUs the plan groups.
     pub items: usize,
-    pub method: &'static str,
+    /// How the groupings were found; the JSON prints its sentence.
+    #[serde(serialize_with = "method_name")]
+    pub method: Method,
     pub fleet_wide_features: usize,
     /// Σ over hosts of their own CPU's features: what no grouping can beat.
     pub upper_bound: u64,
@@ -77,7 +80,7 @@ pub struct PlanReport {
 }
 
 /// A domain's baseline CPU (or why there is none) and its host classes, for the checkers.
-pub(crate) type DomainCheck = (Result<CpuDef, String>, Vec<u32>);
+pub(crate) type DomainCheck = (Result<CpuDef, BaselineError>, Vec<u32>);
 
 /// What the plan groups: items (distinct CPUs, or whole pools) and the item of every host.
 struct Grouped {
@@ -132,16 +135,35 @@ fn solve(items: &[Item], opts: &PlanOpts) -> Vec<Option<Grouping>> {
     }
 }
 
+cpufleet_engine::closed_set! {
+    /// How a plan's groupings were found (for the largest group solved together), named by the
+    /// sentence the report prints.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Method: "plan method" {
+        /// No more distinct CPUs than domains: each gets its own.
+        OnePerCpu = "one domain per distinct CPU (optimal)",
+        /// Few enough CPUs for the exact subset dynamic programme.
+        Exact = "exact (subset dynamic programming)",
+        /// Too many for the exact one: merging, then local search.
+        Heuristic = "agglomerative merging + local search",
+    }
+}
+
+/// Serializes a plan method by its name (the sentence).
+fn method_name<S: serde::Serializer>(m: &Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
+
 /// How the groupings were found (for the largest group solved together).
-fn method(items: &[Item], opts: &PlanOpts) -> &'static str {
+fn method(items: &[Item], opts: &PlanOpts) -> Method {
     let n =
         if opts.allow_cross_vendor { items.len() } else { by_vendor(items).iter().map(Vec::len).max().unwrap_or(0) };
     if n <= opts.k {
-        "one domain per distinct CPU (optimal)"
+        Method::OnePerCpu
     } else if n <= EXACT_MAX {
-        "exact (subset dynamic programming)"
+        Method::Exact
     } else {
-        "agglomerative merging + local search"
+        Method::Heuristic
     }
 }
 
@@ -206,7 +228,7 @@ fn members(fleet: &Fleet, grouped: &Grouped, assign: &[usize], nd: usize) -> Vec
 /// A domain's baseline, in the hypervisor view: `virsh hypervisor-cpu-baseline --migratable` of
 /// its hosts' QEMU/KVM host models, or, for a domain that mixes vendors (only with
 /// `--allow-cross-vendor`), the vendor-neutral CPU of the features their QEMU/KVM all offer.
-fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuDef, String> {
+fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuDef, BaselineError> {
     let (map, all) = (&sim.map.x86, &sim.fleet.classes);
     if vendors.len() == 1 {
         let first = if sim.starter.fault == Some(crate::guest::Fault::PlanFirstHost) {
@@ -220,7 +242,7 @@ fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuD
     for &c in classes {
         common.intersect_with(&all.get(c).qemu);
     }
-    vendor_neutral_baseline(map, &common).map_err(|e| e.to_string())
+    Ok(vendor_neutral_baseline(map, &common)?)
 }
 
 /// The domains of `assign`, largest first (ties in order of first appearance), with their checks.

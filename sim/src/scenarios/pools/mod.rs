@@ -5,6 +5,7 @@
 pub(crate) mod entry;
 pub(crate) mod section;
 
+use super::super::error::BaselineError;
 use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet, HostNames, PoolInfo};
 use super::super::guest::{ClassMask, Compat, GuestSets};
 use super::Sim;
@@ -14,7 +15,7 @@ use cpufleet_engine::x86::{self, BaselineAcc, BaselineInput, Sel};
 use cpufleet_engine::{CpuDef, FeatureId, FeatureSet};
 use serde::Serialize;
 
-pub(crate) use cpufleet_engine::x86::abi_level;
+pub(crate) use cpufleet_engine::x86::{abi_level, AbiLevel};
 
 /// A baseline CPU as the report shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -23,15 +24,29 @@ pub struct BaselineReport {
     pub vendor: Option<String>,
     /// Features of the baseline CPU (model plus extras, migratable).
     pub features: usize,
-    pub abi_level: &'static str,
+    /// The x86-64 ABI level the baseline's features satisfy; `None` when there is no baseline,
+    /// which the JSON prints as `"-"` (see [`abi_or_dash`]).
+    #[serde(serialize_with = "abi_or_dash")]
+    pub abi_level: Option<AbiLevel>,
     /// The guest CPU XML (what `virsh cpu-baseline --migratable` prints).
     pub cpu_xml: String,
     /// Why there is no baseline (then the other fields are empty).
     pub error: Option<String>,
 }
 
+/// Serializes an ABI level by its name, and no level as `"-"` (what the report has always
+/// printed for a pool with no baseline).
+fn abi_or_dash<S: serde::Serializer>(level: &Option<AbiLevel>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(abi_or_dash_str(*level))
+}
+
+/// An ABI level's name, or `"-"` for none (the text and HTML reports print the same).
+pub(crate) fn abi_or_dash_str(level: Option<AbiLevel>) -> &'static str {
+    level.map_or("-", AbiLevel::as_str)
+}
+
 impl BaselineReport {
-    pub fn of(map: &X86Map, cpu: &Result<CpuDef, String>) -> BaselineReport {
+    pub fn of(map: &X86Map, cpu: &Result<CpuDef, BaselineError>) -> BaselineReport {
         match cpu {
             Ok(c) => {
                 let set = x86::model_from_cpu(map, c, Sel::All).map(|m| m.features).unwrap_or_default();
@@ -39,7 +54,7 @@ impl BaselineReport {
                     model: c.model.clone(),
                     vendor: c.vendor.clone(),
                     features: set.count(),
-                    abi_level: abi_level(map, &set),
+                    abi_level: Some(abi_level(map, &set)),
                     cpu_xml: cpufleet_engine::xml::format_cpu(c),
                     error: None,
                 }
@@ -48,9 +63,9 @@ impl BaselineReport {
                 model: None,
                 vendor: None,
                 features: 0,
-                abi_level: "-",
+                abi_level: None,
                 cpu_xml: String::new(),
-                error: Some(e.clone()),
+                error: Some(e.to_string()),
             },
         }
     }
@@ -349,7 +364,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
         if ids.is_empty() {
             continue;
         }
-        let b = baseline_of(map, &fleet.classes, &ids, true).map_err(|e| e.to_string());
+        let b = baseline_of(map, &fleet.classes, &ids, true).map_err(BaselineError::Cpu);
         fleet_by_vendor.push(VendorBaseline {
             vendor: vendor.name.clone(),
             hosts: ids.iter().map(|&c| counts[c as usize]).sum(),
@@ -360,7 +375,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
     for &c in &all_ids {
         common.intersect_with(&fleet.classes.get(c).features);
     }
-    let fleet_all_vendors = BaselineReport::of(map, &vendor_neutral_baseline(map, &common).map_err(|e| e.to_string()));
+    let fleet_all_vendors = BaselineReport::of(map, &vendor_neutral_baseline(map, &common).map_err(BaselineError::Cpu));
     let matrix = compat_matrix(sim, &counts);
     PoolsReport { pools, fleet_by_vendor, fleet_all_vendors, matrix }
 }
@@ -521,17 +536,17 @@ mod tests {
         let map = CpuMap::embedded(cpufleet_engine::LibvirtVersion::V9_0_0).unwrap();
         let x = &map.x86;
         let level = |m: &str| abi_level(x, &x.model(m).unwrap().features);
-        assert_eq!(level("qemu64"), "x86-64-v1");
-        assert_eq!(level("Nehalem"), "x86-64-v2");
+        assert_eq!(level("qemu64"), AbiLevel::V1);
+        assert_eq!(level("Nehalem"), AbiLevel::V2);
         // libvirt's Haswell models lack f16c and abm (LZCNT); real Haswell hosts list them as extras.
-        assert_eq!(level("Haswell-noTSX"), "x86-64-v2");
+        assert_eq!(level("Haswell-noTSX"), AbiLevel::V2);
         let mut hsw = x.model("Haswell-noTSX").unwrap().features;
         hsw.insert(x.feature_id("f16c").unwrap());
         hsw.insert(x.feature_id("abm").unwrap());
-        assert_eq!(abi_level(x, &hsw), "x86-64-v3");
-        assert_eq!(level("Skylake-Server"), "x86-64-v4");
-        assert_eq!(level("EPYC-Milan"), "x86-64-v3");
-        assert_eq!(level("486"), "below x86-64-v1");
+        assert_eq!(abi_level(x, &hsw), AbiLevel::V3);
+        assert_eq!(level("Skylake-Server"), AbiLevel::V4);
+        assert_eq!(level("EPYC-Milan"), AbiLevel::V3);
+        assert_eq!(level("486"), AbiLevel::Below);
         // Every name of the level lists exists in the map.
         for (_, feats) in ABI_LEVELS {
             for f in feats {

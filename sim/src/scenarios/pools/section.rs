@@ -1,6 +1,6 @@
 //! The POOLS section: baselines per pool and fleet, outliers, the compatibility matrix.
 
-use super::{Outlier, PoolReport};
+use super::{abi_or_dash_str, Outlier, PoolReport};
 use crate::report::model::*;
 use crate::report::{count, noun_for, Report};
 
@@ -137,7 +137,7 @@ fn pool_table(r: &Report) -> Table<'_> {
                 Cell::Int(p.host_cpus as u64),
                 Cell::Text(b.model.clone().unwrap_or_else(|| none_why(p))),
                 Cell::Int(b.features as u64),
-                Cell::Text(b.abi_level.to_string()),
+                Cell::Text(abi_or_dash_str(b.abi_level).to_string()),
                 Cell::Baseline(b),
                 Cell::Text(p.raw_baseline.model.clone().unwrap_or_else(|| none_why(p))),
                 Cell::Int(p.raw_baseline.features as u64),
