@@ -28,7 +28,7 @@ pub(crate) struct Entry {
     /// Its sections of the report document, in order (none when it did not run; the HTML page
     /// always has the pools).
     pub sections: for<'a> fn(&'a Report) -> Vec<Section<'a>>,
-    /// The invariants its checks guard (`check.rs` checks them; the registry's tests hold that
+    /// The invariants its checks guard (its `check.rs` checks them; the registry's tests hold that
     /// each scenario has some).
     #[cfg(test)]
     pub checks: &'static [Invariant],
