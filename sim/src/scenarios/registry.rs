@@ -2,14 +2,11 @@
 //! and print). Adding a scenario is its folder (`scenarios/NAME/`, with its `entry.rs`), its
 //! variant and `pub mod` line in `scenarios/mod.rs`, and its line here.
 
-use super::entry::Entry;
-use super::migrate::check::{check_migrations, check_start};
+use super::entry::{Checked, Entry};
 use super::migrate::MigrateRun;
-use super::plan::check::check_plan;
-use super::pools::check::check_pools;
+use super::plan::DomainCheck;
 use super::{Scenario, Sim};
-use crate::check::{keep_per_invariant, sample, Acc, CheckReport};
-use rayon::prelude::*;
+use crate::check::{keep_per_invariant, Acc, CheckReport};
 
 /// Every scenario's entry, in [`Scenario::ALL`] order (the array's length is the set's: a
 /// missing line does not compile; `entries_are_in_scenario_order` checks the order).
@@ -27,24 +24,14 @@ pub(crate) fn entry(s: Scenario) -> &'static Entry {
     ENTRIES.iter().find(|e| e.scenario == s).expect("every scenario is registered")
 }
 
-/// Runs every checker of the single-release scenarios: the pools', the starts' and (when the
-/// migrate scenario ran, `migrate`) the migrations', then the plan's (`domains`; none when it did
-/// not run). The cross-version checks run with their scenarios.
-pub fn check(
-    sim: &Sim,
-    migrate: Option<&MigrateRun>,
-    domains: &[super::plan::DomainCheck],
-    check_all: bool,
-) -> CheckReport {
+/// Runs every scenario's single-release checkers ([`Entry::check`]), in [`Scenario`] order: the
+/// pools', the starts' and (when the migrate scenario ran, `migrate`) the migrations', then the
+/// plan's (`domains`; none when it did not run). The cross-version checks run with their
+/// scenarios.
+pub fn check(sim: &Sim, migrate: Option<&MigrateRun>, domains: &[DomainCheck], check_all: bool) -> CheckReport {
     let mut report = CheckReport { all: check_all, ..Default::default() };
-    let mut acc = check_pools(sim);
-    let start_ids = sample(sim.starter.combos.len(), sim.seed, 1, check_all);
-    report.starts_checked = start_ids.len() as u64;
-    acc = acc.merge(start_ids.par_iter().map(|&ci| check_start(sim, ci)).reduce(Acc::new, Acc::merge));
-    if let Some(m) = migrate {
-        acc = acc.merge(check_migrations(sim, m, check_all, &mut report));
-    }
-    acc = acc.merge(check_plan(sim, domains));
+    let checked = Checked { sim, migrate, domains, check_all };
+    let acc = ENTRIES.iter().fold(Acc::new(), |acc, e| acc.merge((e.check)(&checked, &mut report)));
     report.checks = acc.checks;
     report.violation_count = acc.found.len() as u64;
     report.violations = keep_per_invariant(acc.found);
