@@ -24,7 +24,7 @@ pub(crate) fn entry(s: Scenario) -> &'static Entry {
     ENTRIES.iter().find(|e| e.scenario == s).expect("every scenario is registered")
 }
 
-/// Runs every scenario's single-release checkers ([`Entry::check`]), in [`Scenario`] order: the
+/// Runs every scenario's single-release checkers (each entry's `check`), in [`Scenario`] order: the
 /// pools', the starts' and (when the migrate scenario ran, `migrate`) the migrations', then the
 /// plan's (`domains`; none when it did not run). The cross-version checks run with their
 /// scenarios.
