@@ -60,10 +60,10 @@ pub use rng::{Rng, Weighted};
 /// The phases of a run one at a time, for the benchmarks that time them
 /// (`benches/benches/simulate.rs`, `benches/examples/phases.rs`); [`simulate`] runs them all.
 pub mod phases {
-    pub use crate::check::run as check;
     pub use crate::guest::Compat;
     pub use crate::scenarios::migrate::{run as migrate, start_guests};
     pub use crate::scenarios::pools::run as pools;
+    pub use crate::scenarios::registry::check;
     pub use crate::scenarios::Sim;
 }
 use phases::{Compat, Sim};
@@ -337,7 +337,7 @@ fn run(
         (None, Vec::new())
     };
     progress.phase("check", 0);
-    let mut checks = check::run(&sim, mig.as_ref(), &domains, config.check_all);
+    let mut checks = scenarios::registry::check(&sim, mig.as_ref(), &domains, config.check_all);
     let mut configurations = config_rows(&sim, &guests);
     let (migrations, blockers) = match &mig {
         Some(m) => migrate_summary(&sim, &guests, m, &mut configurations),
@@ -497,7 +497,7 @@ fn mixed_on(
     let guests = inputs.specs[first].guests;
     let run = scenarios::libvirt_upgrade::mixed(&mut v, first, guests);
     let mut checks = check::CheckReport::default();
-    check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
+    scenarios::libvirt_upgrade::check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
     Ok((run.report, checks))
 }
 
@@ -526,7 +526,7 @@ fn rollout_on(
     let guests = inputs.specs[first].guests;
     let mut run = scenarios::libvirt_upgrade::run(&mut v, &config.rollout, guests, progress);
     let mut checks = check::CheckReport::default();
-    check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
+    scenarios::libvirt_upgrade::check::check_versions(&v, &run.accepted, config.seed, config.check_all, &mut checks);
     drop(v);
     progress.phase("libvirt-upgrade: re-simulating the recommendations", 0);
     scenarios::libvirt_upgrade::verify(inputs, real, &mut run, &config.rollout, config.seed, config.fault)?;

@@ -2,8 +2,11 @@
 //! run and print), from the one line per scenario of `scenarios!` in `scenarios/mod.rs`.
 // graph-uses: scenarios/*/entry.rs (the expansion of `for_each_scenario!` names each one)
 
-use super::entry::Entry;
-use super::Scenario;
+use super::entry::{Checked, Entry};
+use super::migrate::MigrateRun;
+use super::plan::DomainCheck;
+use super::{Scenario, Sim};
+use crate::check::{keep_per_invariant, Acc, CheckReport};
 
 /// `[pools::entry::ENTRY, …]`, given the scenarios' modules.
 macro_rules! entries {
@@ -17,6 +20,20 @@ pub(crate) const ENTRIES: [Entry; Scenario::ALL.len()] = super::for_each_scenari
 /// The entry of `s`.
 pub(crate) fn entry(s: Scenario) -> &'static Entry {
     ENTRIES.iter().find(|e| e.scenario == s).expect("every scenario is registered")
+}
+
+/// Runs every scenario's single-release checkers (each entry's `check`), in [`Scenario`] order: the
+/// pools', the starts' and (when the migrate scenario ran, `migrate`) the migrations', then the
+/// plan's (`domains`; none when it did not run). The cross-version checks run with their
+/// scenarios.
+pub fn check(sim: &Sim, migrate: Option<&MigrateRun>, domains: &[DomainCheck], check_all: bool) -> CheckReport {
+    let mut report = CheckReport { all: check_all, ..Default::default() };
+    let checked = Checked { sim, migrate, domains, check_all };
+    let acc = ENTRIES.iter().fold(Acc::new(), |acc, e| acc.merge((e.check)(&checked, &mut report)));
+    report.checks = acc.checks;
+    report.violation_count = acc.found.len() as u64;
+    report.violations = keep_per_invariant(acc.found);
+    report
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! reasons, the stranded guests, the configurations that stay fully mobile, and a
 //! recommendation per configuration.
 
+pub(crate) mod check;
 pub(crate) mod entry;
 pub(crate) mod mixed;
 pub(crate) mod model;

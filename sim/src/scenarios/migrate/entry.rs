@@ -13,6 +13,7 @@ pub(crate) const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Migrate,
     needs: Needs { guests: true },
     sections,
+    check: super::check::check,
     #[cfg(test)]
     checks: &[Invariant::CpuStable, Invariant::Promotion, Invariant::Forbid, Invariant::Strict, Invariant::Fast],
 };

@@ -2,6 +2,7 @@
 //! hosts of their pool and are live-migrated at random within and across pools; every migration
 //! is checked against the started guest CPU.
 
+pub(crate) mod check;
 pub(crate) mod entry;
 pub(crate) mod section;
 

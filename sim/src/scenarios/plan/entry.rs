@@ -12,6 +12,7 @@ pub(crate) const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Plan,
     needs: Needs { guests: false },
     sections,
+    check: super::check::check,
     #[cfg(test)]
     checks: &[Invariant::Plan],
 };

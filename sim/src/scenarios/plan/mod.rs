@@ -15,6 +15,7 @@
 //!
 //! The result is compared with brute force over all partitions in the tests.
 
+pub(crate) mod check;
 pub(crate) mod constraints;
 pub(crate) mod entry;
 pub(crate) mod section;

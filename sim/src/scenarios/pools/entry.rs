@@ -13,6 +13,7 @@ pub(crate) const ENTRY: Entry = Entry {
     scenario: crate::scenarios::Scenario::Pools,
     needs: Needs { guests: false },
     sections,
+    check: super::check::check,
     #[cfg(test)]
     checks: &[Invariant::Pool],
 };

@@ -2,6 +2,7 @@
 //! model, its feature count, the features each generation loses under it, and the x86-64 ABI
 //! level the baseline still satisfies.
 
+pub(crate) mod check;
 pub(crate) mod entry;
 pub(crate) mod section;
 
