@@ -1,9 +1,11 @@
-//! The oracles of each supported libvirt release: its own conformance pack (where
-//! `../shared/conformance/libvirt-NAME/` exists), its CPU map as installed, its real `virsh`
+//! The oracles of each supported libvirt release: its own conformance pack
+//! (`../shared/conformance/libvirt-NAME/`; a release whose sources gave none is named in
+//! `upstream!`), its CPU map as installed, its real `virsh`
 //! (test driver) and its QEMU-driver stacks, all derived from the release's row of the engine's
 //! release table (`releases!`, `engine/src/version.rs`: its Debian suite and that suite's QEMU),
 //! plus the upstream-built oracles a release has beside its suite's (`upstream!`). Adding a
-//! release adds nothing here.
+//! release adds nothing here, unless it has no public conformance pack (a `pack` arm of
+//! `upstream!`) or upstream-built oracles.
 //! Test files include this file with `#[path]`; nothing here runs anything.
 #![allow(dead_code)]
 
@@ -112,9 +114,9 @@ impl QemuStack {
 #[derive(Clone, Copy, Debug)]
 pub struct ReleaseOracles {
     pub version: LibvirtVersion,
-    /// The name of its public conformance pack under `../shared/conformance/` (`libvirt-NAME`);
-    /// [`Self::pack`] says whether it has one.
-    pack_name: &'static str,
+    /// Its public conformance pack under `../shared/conformance/` (`libvirt-NAME`), or None
+    /// ([`Self::pack`]).
+    pack: Option<&'static str>,
     /// Its `cpu_map/` as its Debian suite installs it (used where it has no pack).
     suite_map: &'static str,
     /// Its virsh when the variable [`Self::virsh_env`] is unset; None: `virsh` on PATH (the
@@ -128,11 +130,12 @@ pub struct ReleaseOracles {
 
 impl ReleaseOracles {
     /// The release's public conformance pack under `../shared/conformance/` (its own test cases,
-    /// CPUID dumps and map) where that folder exists, or None: libvirt 12.x's sources are not in
-    /// the package archive, so 12.9.0's rules are proven by differential against its binaries only.
+    /// CPUID dumps and map), or None: libvirt 12.x's sources are not in the package archive, so
+    /// 12.9.0's rules are proven by differential against its binaries only (`upstream!(pack …)`).
+    /// A pack the table names but the folder lacks fails under `CPUFLEET_REQUIRE_CONFORMANCE=1`
+    /// (`pack_dir_of`).
     pub fn pack(&self) -> Option<&'static str> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
-        root.join(self.pack_name).is_dir().then_some(self.pack_name)
+        self.pack
     }
 
     /// The release's `cpu_map/` where no pack holds it: the installed package's files.
@@ -148,7 +151,8 @@ impl ReleaseOracles {
 }
 
 /// The oracles built from upstream sources, used before the Debian suite's where a release has
-/// them (today 11.3.0: its virsh, and its QEMU driver with Debian 12's QEMU 7.2, the stack first).
+/// them (today 11.3.0: its virsh, and its QEMU driver with Debian 12's QEMU 7.2, the stack first),
+/// and the public conformance pack of each release (every one but 12.9.0's).
 macro_rules! upstream {
     (virsh V11_3_0) => {
         Some(("/opt/libvirt-11.3.0/bin/virsh", "sh ../shared/oracles/libvirt-11.3.0.sh"))
@@ -169,6 +173,13 @@ macro_rules! upstream {
     };
     (qemu $V:ident, $suite:expr) => {
         &[$suite]
+    };
+    // libvirt 12.x's sources are not in the package archive: no public conformance pack.
+    (pack V12_9_0, $name:literal) => {
+        None
+    };
+    (pack $V:ident, $name:literal) => {
+        Some(concat!("libvirt-", $name))
     };
 }
 
@@ -232,7 +243,7 @@ macro_rules! release_oracles {
         pub const RELEASE_ORACLES: [ReleaseOracles; LibvirtVersion::ALL.len()] = [$(
             ReleaseOracles {
                 version: LibvirtVersion::$V,
-                pack_name: concat!("libvirt-", $name),
+                pack: upstream!(pack $V, $name),
                 suite_map: suite!(map $suite),
                 virsh_default: match upstream!(virsh $V) {
                     Some((virsh, _)) => Some(virsh),
