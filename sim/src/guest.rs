@@ -274,12 +274,14 @@ pub fn start_def(
         return raw_start(map, orig, host);
     }
     let strict_as_exact = fault == Some(Fault::AcceptStrictExtra) && orig.match_ == CpuMatch::Strict;
-    let started = if strict_as_exact {
-        let exact = CpuDef { match_: CpuMatch::Exact, ..orig.clone() };
-        host.hv.start(map, &exact, domain, StartKind::Fresh).map_err(|e| hv_fail(map, &exact, host, e))
+    let exact;
+    let asked = if strict_as_exact {
+        exact = CpuDef { match_: CpuMatch::Exact, ..orig.clone() };
+        &exact
     } else {
-        host.hv.start(map, &orig, domain, StartKind::Fresh).map_err(|e| hv_fail(map, &orig, host, e))
-    }?;
+        &orig
+    };
+    let started = host.hv.start(map, asked, domain, StartKind::Fresh).map_err(|e| hv_fail(map, asked, host, e))?;
     let mut g = started.cpu;
     if strict_as_exact {
         g.match_ = CpuMatch::Strict;

@@ -23,8 +23,8 @@ impl fmt::Display for QemuVersion {
     }
 }
 
-/// The QEMU release `version` ships with in Debian (9.0.0: 7.2, 11.3.0: 10.0, 12.9.0: 11.1): the
-/// QEMU of a hypervisor known only by its host-model CPU (the simulator's hosts).
+/// The QEMU release `version` ships with in Debian (its row of the release table): the QEMU of a
+/// hypervisor known only by its host-model CPU (the simulator's hosts).
 pub fn distribution_qemu(version: LibvirtVersion) -> QemuVersion {
     // The release table's row names it (`releases!`, `engine/src/version.rs`).
     version.release().qemu
