@@ -431,36 +431,44 @@ fn json_is_byte_identical_across_thread_counts_and_changes_with_the_seed() {
     assert_ne!(one, run("2", "8"), "another seed gives another fleet");
 }
 
+/// `simulate --spec SMALL --scenario migrate --inject-fault FAULT` (in a folder of its own,
+/// `name`), as JSON: it exits 1 with violations, whose reproduce line ends with the fault, and the
+/// same run without the fault exits 0. The JSON report, the faulty run's output, and its
+/// arguments (the fault last).
+fn injected(name: &str, fault: &str) -> (Value, Output, Vec<String>) {
+    let spec = small_spec(&dir(name));
+    let args: Vec<String> =
+        ["simulate", "--spec", s(&spec), "--scenario", "migrate", "--inject-fault", fault].map(String::from).to_vec();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (v, o) = json_run(&argv);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let violations = v["invariant_violations"].as_array().unwrap();
+    assert!(!violations.is_empty());
+    assert!(violations[0]["reproduce"].as_str().unwrap().ends_with(&format!("--inject-fault {fault}")));
+    // The same run without the fault holds every invariant.
+    let clean = cpufleet(&argv[..5]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    (v, o, args)
+}
+
 /// The fast path skipping what a started CPU requires beyond its model is caught through the
 /// binary, under the fast-path invariant only; without the fault the run holds.
 #[test]
 fn injected_fault_in_the_fast_path_is_caught_as_a_fast_path_disagreement() {
-    let d = dir("fault-fast");
-    let spec = small_spec(&d);
-    let args = ["simulate", "--spec", s(&spec), "--scenario", "migrate", "--inject-fault", "fast-skip-required"];
-    let (v, o) = json_run(&args);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let violations = v["invariant_violations"].as_array().unwrap();
-    assert!(!violations.is_empty());
-    for x in violations {
+    let (v, _, _) = injected("fault-fast", "fast-skip-required");
+    for x in v["invariant_violations"].as_array().unwrap() {
         assert_eq!(x["invariant"], "the fast path agrees with the naive reference model", "{x}");
     }
-    assert!(violations[0]["reproduce"].as_str().unwrap().ends_with("--inject-fault fast-skip-required"));
-    let o = cpufleet(&args[..5]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
 
 /// Starting guests against the raw host CPU (`virsh capabilities`) instead of the host's QEMU/KVM
 /// host model is caught: the reference model's start path disagrees with what was started.
 #[test]
 fn injected_fault_starting_on_the_raw_host_cpu_is_caught() {
-    let d = dir("fault-raw");
-    let spec = small_spec(&d);
-    let args = ["simulate", "--spec", s(&spec), "--scenario", "migrate", "--inject-fault", "raw-host-start"];
-    let (v, o) = json_run(&args);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let violations = v["invariant_violations"].as_array().unwrap();
-    let details: Vec<&str> = violations
+    let (v, _, _) = injected("fault-raw", "raw-host-start");
+    let details: Vec<&str> = v["invariant_violations"]
+        .as_array()
+        .unwrap()
         .iter()
         .filter(|x| x["invariant"] == "the fast path agrees with the naive reference model")
         .map(|x| x["detail"].as_str().unwrap())
@@ -470,25 +478,15 @@ fn injected_fault_starting_on_the_raw_host_cpu_is_caught() {
         details.iter().any(|d| d.contains("guest 'host-model'") && d.contains("hypervisor=require")),
         "{details:?}"
     );
-    assert!(violations[0]["reproduce"].as_str().unwrap().ends_with("--inject-fault raw-host-start"));
-    // The same run without the fault holds every invariant.
-    let o = cpufleet(&args[..5]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
 
 #[test]
 fn injected_fault_breaking_promotion_is_caught_as_an_invariant_violation() {
-    let d = dir("fault");
-    let spec = small_spec(&d);
-    let args = ["simulate", "--spec", s(&spec), "--scenario", "migrate", "--inject-fault", "break-promotion"];
-    let (v, o) = json_run(&args);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let violations = v["invariant_violations"].as_array().unwrap();
-    assert!(!violations.is_empty());
+    let (v, o, args) = injected("fault", "break-promotion");
     let invariants = violated_invariants(&v);
     assert!(invariants.contains(&"promoted optional features stay require"), "{invariants:?}");
     assert!(invariants.contains(&"guest CPU never changes across live migrations"), "{invariants:?}");
-    let repro = violations[0]["reproduce"].as_str().unwrap();
+    let repro = v["invariant_violations"][0]["reproduce"].as_str().unwrap();
     assert!(
         repro.starts_with("cpufleet simulate --spec ")
             && repro.ends_with("--scenario migrate --inject-fault break-promotion"),
@@ -497,12 +495,10 @@ fn injected_fault_breaking_promotion_is_caught_as_an_invariant_violation() {
     let err = stderr(&o);
     assert!(err.contains("invariant violation") && err.contains("--inject-fault break-promotion"), "{err}");
     // Text output names the violations and the command.
-    let o = cpufleet(&args);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = cpufleet(&argv);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("VIOLATIONS") && stdout(&o).contains("reproduce: cpufleet simulate"));
-    // The same run without the fault holds every invariant.
-    let o = cpufleet(&args[..5]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
 
 #[test]
