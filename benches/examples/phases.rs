@@ -128,7 +128,7 @@ fn main() {
     phase("pools report (`pools::run`)", || black_box(phases::pools(&sim)));
     let mig =
         phase("migration loop (`migrate::run`)", || phases::migrate(&sim, &started, &compat, spec.migrations, &Silent));
-    phase("checks (`check::run`)", || black_box(phases::check(&sim, Some(&mig), &[], false)));
+    phase("checks (`check::run`)", || black_box(phases::check(&sim, Some(&mig), false)));
     drop((sim, started, compat, mig));
     let config = Config {
         seed: 1,

@@ -497,7 +497,7 @@ fn release_reads(
 /// With `--export FORMAT`, also DIR/domain-N.FORMAT: the domain's CPU (read back from the XML
 /// just written, as any other input would be) in that format.
 fn write_plan(dir: &Path, report: &Report, args: &SimulateArgs) -> CliResult<()> {
-    let Some(plan) = &report.plan else {
+    let Some(plan) = &report.parts.plan.plan else {
         return Err(CliError::new("--plan-output: the plan scenario did not run (add --scenario plan)"));
     };
     std::fs::create_dir_all(dir).map_err(|e| CliError::file(dir, cpufleet_io::io_reason(&e)))?;

@@ -348,3 +348,23 @@ fn align(fleets: Vec<Fleet>) -> Vec<Fleet> {
         })
         .collect()
 }
+
+/// At most this many hosts are named in a note on hosts left out (the count is complete).
+const LEFT_OUT_NAMED: usize = 10;
+
+/// "3 hosts: a (…), b (…)", at most [`LEFT_OUT_NAMED`] named.
+pub(crate) fn left_out_list(l: &[LeftOut]) -> String {
+    let mut s: Vec<String> = l.iter().take(LEFT_OUT_NAMED).map(|x| x.to_string()).collect();
+    if l.len() > LEFT_OUT_NAMED {
+        s.push(format!("and {} more", l.len() - LEFT_OUT_NAMED));
+    }
+    format!("{}: {}", crate::report::words::count(l.len() as u64, "host"), s.join("; "))
+}
+
+/// The releases' names, "9.0.0, 11.3.0".
+pub(crate) fn release_list(v: &[cpufleet_engine::LibvirtVersion]) -> String {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+}

@@ -18,7 +18,7 @@ pub(crate) fn svg(c: Chart, r: &Report) -> String {
         Chart::UpgradeGuests | Chart::UpgradeFeatures => upgrade_svg(c, r),
         Chart::RolloutRefusals(d) => rollout_svg(d, r),
         Chart::PlanCurve => {
-            let curve = r.plan.as_ref().map(|p| &p.curve[..]).unwrap_or(&[]);
+            let curve = r.parts.plan.plan.as_ref().map(|p| &p.curve[..]).unwrap_or(&[]);
             line_chart(&LineChart {
                 title: "plan: features per host",
                 x_title: "k: at most k migration domains (count)",
@@ -35,7 +35,7 @@ pub(crate) fn svg(c: Chart, r: &Report) -> String {
 }
 
 fn upgrade_svg(c: Chart, r: &Report) -> String {
-    let timeline = r.upgrade.as_ref().map(|u| &u.timeline[..]).unwrap_or(&[]);
+    let timeline = r.parts.upgrade.upgrade.as_ref().map(|u| &u.timeline[..]).unwrap_or(&[]);
     let vals = |f: fn(&Step) -> f64| timeline.iter().map(f).collect::<Vec<f64>>();
     let xs: Vec<f64> = (0..timeline.len()).map(|i| i as f64).collect();
     if c == Chart::UpgradeFeatures {
@@ -67,7 +67,7 @@ pub(crate) const PALETTE: [&str; 7] = ["#E69F00", "#56B4E9", "#009E73", "#F0E442
 
 /// libvirt-upgrade: refused migrations of direction `d` per step, one line per configuration.
 fn rollout_svg(d: usize, r: &Report) -> String {
-    let Some(u) = &r.libvirt_upgrade else { return String::new() };
+    let Some(u) = &r.parts.libvirt_upgrade.libvirt_upgrade else { return String::new() };
     let series: Vec<(&str, &str, Vec<f64>)> = u
         .configurations
         .iter()
@@ -137,13 +137,13 @@ fn axis_title_y(s: &mut String, x: f64, y: f64, text: &str) {
 }
 
 fn matrix_svg(r: &Report) -> String {
-    let m = &r.compatibility_matrix;
+    let m = &r.parts.pools.compatibility_matrix;
     // Fit the page (about 1100 px) whatever the number of generations; column labels upright
     // (rotated a quarter turn) so that neighbours never overlap.
     let (cell_h, left, top) = (22.0, 150.0, 130.0);
     let cell_w = ((1080.0 - left) / m.generations.len().max(1) as f64).clamp(30.0, 56.0);
     let w = left + cell_w * m.generations.len() as f64 + 40.0;
-    let h = top + cell_h * r.pools.len() as f64 + 34.0;
+    let h = top + cell_h * r.parts.pools.pools.len() as f64 + 34.0;
     let mut s = String::new();
     let _ = write!(s, "<svg class='chart' xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' aria-label='pool by generation compatibility matrix'>");
     for (j, g) in m.generations.iter().enumerate() {
@@ -155,7 +155,7 @@ fn matrix_svg(r: &Report) -> String {
             esc(g)
         );
     }
-    for (i, p) in r.pools.iter().enumerate() {
+    for (i, p) in r.parts.pools.pools.iter().enumerate() {
         let y = top + cell_h * i as f64;
         let _ = write!(
             s,
@@ -199,13 +199,13 @@ fn matrix_svg(r: &Report) -> String {
         h - 10.0,
         "host generation (cell: % of its hosts, fleet-wide, that run the pool's baseline guest CPU)",
     );
-    axis_title_y(&mut s, 14.0, top + cell_h * r.pools.len() as f64 / 2.0, "pool");
+    axis_title_y(&mut s, 14.0, top + cell_h * r.parts.pools.pools.len() as f64 / 2.0, "pool");
     s.push_str("</svg>");
     s
 }
 
 fn blockers_svg(r: &Report) -> String {
-    let rows: Vec<_> = r.blockers.iter().take(25).collect();
+    let rows: Vec<_> = r.parts.migrate.blockers.iter().take(25).collect();
     if rows.is_empty() {
         return "<p class='note'>No migration was refused.</p>".into();
     }

@@ -26,7 +26,7 @@ fn card(label: impl Into<String>, value: impl Into<String>, class: CardClass) ->
 fn intro(r: &Report) -> Section<'_> {
     let mut s = Section::default();
     // An inventory's own guests replace the synthetic ones.
-    let guests = match &r.inventory_guests {
+    let guests = match &r.parts.migrate.inventory_guests {
         Some(g) if r.guests == 0 => {
             let started = g.rows.iter().filter(|row| row.start_error.is_none()).count();
             format!("{} ({started} start on their own host)", count(g.guests, "inventory guest"))
@@ -64,7 +64,11 @@ fn intro(r: &Report) -> Section<'_> {
         card("guests started", format!("{} / {}", r.guests_started, r.guests), CardClass::Plain),
     ];
     if r.has(Scenario::Migrate) {
-        cards.push(card("migrations succeeded", pct(r.migrations.succeeded, r.migrations.attempted), CardClass::Plain));
+        cards.push(card(
+            "migrations succeeded",
+            pct(r.parts.migrate.migrations.succeeded, r.parts.migrate.migrations.attempted),
+            CardClass::Plain,
+        ));
     }
     let c = &r.checks;
     let invariants = format!("invariants ({})", count(c.checks, "check"));

@@ -11,33 +11,11 @@ pub use document::text;
 pub use words::count;
 pub(crate) use words::noun_for;
 
+// graph-uses: scenarios/*/mod.rs (the expansion of `for_each_scenario!` names each scenario's `Part`)
+
 use crate::check::{CheckReport, Invariant, Violation};
-use crate::scenarios::guests::GuestsReport;
-use crate::scenarios::libvirt_upgrade::{LibvirtUpgradeReport, MixedFleetReport};
-use crate::scenarios::microcode::EventReport;
-use crate::scenarios::migrate::BlockerRow;
-use crate::scenarios::plan::PlanReport;
-use crate::scenarios::pools::{BaselineReport, CompatMatrix, PoolReport, VendorBaseline};
-use crate::scenarios::upgrade::UpgradeReport;
 use crate::scenarios::Scenario;
 use serde::Serialize;
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Migrations {
-    /// Migrations asked for (`--migrations`); a draw onto the guest's own host in a pool with no
-    /// other host is skipped, so `attempted` can be lower.
-    pub requested: u64,
-    pub attempted: u64,
-    pub succeeded: u64,
-    pub refused: u64,
-    pub cross_pool_attempted: u64,
-    pub cross_pool_succeeded: u64,
-    /// host-passthrough moves refused because the destination CPU is not identical: a naive
-    /// scheduler (libvirt does not compare CPUs for host-passthrough) would have made them.
-    pub passthrough_unsafe_naive: u64,
-    /// … of which onto a host lacking features the guest already uses.
-    pub passthrough_unsafe_losing_features: u64,
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ConfigRow {
@@ -50,12 +28,6 @@ pub struct ConfigRow {
     pub top_start_failure: Option<String>,
     pub migrations_attempted: u64,
     pub migrations_succeeded: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct FleetBaselines {
-    pub by_vendor: Vec<VendorBaseline>,
-    pub all_vendors: BaselineReport,
 }
 
 /// Where a real fleet came from, and the files it could not use.
@@ -91,26 +63,11 @@ pub struct Report {
     pub host_cpus: usize,
     pub guests: u64,
     pub guests_started: u64,
-    pub migrations: Migrations,
     pub configurations: Vec<ConfigRow>,
-    pub blockers: Vec<BlockerRow>,
-    pub pools: Vec<PoolReport>,
-    pub fleet_baselines: FleetBaselines,
-    pub compatibility_matrix: CompatMatrix,
-    pub upgrade: Option<UpgradeReport>,
-    pub microcode: Option<Vec<EventReport>>,
-    pub plan: Option<PlanReport>,
-    /// The libvirt-upgrade scenario (absent from the JSON when it did not run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub libvirt_upgrade: Option<LibvirtUpgradeReport>,
-    /// The migrate scenario across versions, when the spec puts hosts on several libvirt
-    /// versions (it replaces `migrations`, `blockers` and the per-configuration migrations).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mixed_fleet: Option<MixedFleetReport>,
+    /// Each scenario's fields (its `Part`), in [`Scenario`] order.
+    #[serde(flatten)]
+    pub parts: Parts,
     pub checks: CheckReport,
-    /// The inventory's guests, where each can and cannot move (simulate --inventory).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inventory_guests: Option<GuestsReport>,
     /// What the run left out or did differently, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -125,6 +82,23 @@ pub struct Report {
     /// The command that reproduces this run.
     pub reproduce: String,
 }
+
+/// `Parts`: one field per scenario (its module's name), each that scenario's `Part`.
+macro_rules! parts {
+    ($( $module:ident ),+) => {
+        /// Each scenario's fields of the report (its module's `Part`), in [`Scenario`] order, each
+        /// flattened into the report's JSON; a scenario that did not run leaves its default.
+        #[derive(Clone, Debug, Default, Serialize)]
+        pub struct Parts {
+            $(
+                #[allow(missing_docs)]
+                #[serde(flatten)]
+                pub $module: crate::scenarios::$module::Part,
+            )+
+        }
+    };
+}
+crate::scenarios::for_each_scenario!(parts);
 
 impl Report {
     pub fn violations(checks: &CheckReport, reproduce: &str) -> Vec<ViolationOut> {

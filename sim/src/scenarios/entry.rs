@@ -1,37 +1,104 @@
 //! What a scenario is to the rest of the simulator: its [`Entry`] (name, needs, report sections,
-//! checks). Each scenario's folder defines its entry (`scenarios/NAME/entry.rs`); the registry
-//! ([`super::registry`]) lists them.
+//! the invariants it guards) and its [`Stages`] (prepare, run, check, across), each defined in its
+//! folder (`scenarios/NAME/entry.rs`); the registry ([`super::registry`]) lists them and runs
+//! them, in [`Scenario`] order.
 
 #[cfg(test)]
 use crate::check::Invariant;
 use crate::check::{Acc, CheckReport};
+use crate::config::{Config, InventoryReleases};
+use crate::error::SimResult;
+use crate::guest::Compat;
+use crate::real::RealGuest;
 use crate::report::model::Section;
-use crate::report::Report;
-use crate::scenarios::migrate::MigrateRun;
-use crate::scenarios::plan::DomainCheck;
+use crate::report::{ConfigRow, Report};
+use crate::scenarios::migrate::Guest;
+use crate::scenarios::pools::DataProblem;
 use crate::scenarios::{Scenario, Sim};
+use crate::spec::Spec;
+use cpufleet_engine::CpuMap;
 
-/// What the single-release checkers read of a run: the simulation, what the scenarios that ran
-/// left for them, and whether to check everything.
-pub(crate) struct Checked<'a, 'b> {
+/// Where the run's fleet comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'r> {
+    /// Generated from the spec.
+    Spec,
+    /// An inventory, with the inventory as each release reads it where the caller gave it.
+    Inventory(Option<&'r InventoryReleases<'r>>),
+}
+
+/// What a scenario's `prepare` sees: the simulation before any guest starts, the run's inputs and
+/// the report's notes (a scenario that does not run says why there).
+pub(crate) struct Prepare<'r, 'a> {
+    pub sim: &'r mut Sim<'a>,
+    pub config: &'r Config<'r>,
+    pub source: Source<'r>,
+    pub notes: &'r mut Vec<String>,
+}
+
+/// What a scenario's `run` sees: the simulation with the spec's guests started (when a selected
+/// scenario needs them), the inventory's guests, and the per-configuration rows of the report.
+pub(crate) struct Run<'r, 'a> {
+    pub sim: Sim<'a>,
+    pub guests: Vec<Guest>,
+    pub compat: Compat,
+    pub real_guests: &'r [RealGuest],
+    pub configurations: Vec<ConfigRow>,
+    pub config: &'r Config<'r>,
+}
+
+/// What a scenario's `across` sees: the run's map, spec and inputs, after the single-release state
+/// is dropped (a scenario across releases builds every release's view of the fleet itself).
+pub(crate) struct Across<'r> {
+    pub map: &'r CpuMap,
+    pub spec: &'r Spec,
+    pub config: &'r Config<'r>,
+}
+
+/// What the single-release checkers read of a run: the simulation after the scenarios ran, and
+/// whether to check everything. Each scenario's checker also gets its own run state.
+pub(crate) struct Checked<'r, 'a> {
     /// The simulation (fleet, guest starts) after the scenarios ran.
-    pub sim: &'a Sim<'b>,
-    /// The migrate scenario's run (None when it did not run).
-    pub migrate: Option<&'a MigrateRun>,
-    /// The plan scenario's domains (none when it did not run).
-    pub domains: &'a [DomainCheck],
+    pub sim: &'r Sim<'a>,
     /// `--check-all`: every event, not a sample.
     pub check_all: bool,
 }
 
-/// A scenario's single-release checkers: what they checked and found, with the counts they keep
-/// in the report.
-pub(crate) type Checker = fn(&Checked, &mut CheckReport) -> Acc;
+/// A scenario's stages, in the order the registry runs them over every scenario:
+/// 1. `prepare`, before the guests start (for every selected scenario, and every `always` one);
+/// 2. `run`, on the single-release state, giving its part of the report, the state its checker
+///    reads and what it carries to `across`;
+/// 3. `check`, its single-release checkers (for every scenario, whether it ran or not: the guest
+///    starts are checked whichever scenario started them);
+/// 4. `across`, after the single-release state is dropped, for the work across releases;
+/// 5. `data_problems`, what its part says of the fleet's data.
+pub(crate) trait Stages: Sized {
+    /// Its fields of the report ([`crate::report::Parts`] flattens them into the report).
+    type Part: Default;
+    /// What `prepare` gives `run`.
+    type Prepared;
+    /// What its checker reads of its run (dropped before `across`).
+    type State;
+    /// What `run` gives `across`.
+    type Carry;
+    /// Prepares the scenario; `None`: it does not run (a note in `p.notes` says why).
+    fn prepare(p: &mut Prepare) -> SimResult<Option<Self::Prepared>>;
+    /// Runs the scenario on the single-release state.
+    fn run(r: &mut Run, pre: Self::Prepared) -> SimResult<Ran<Self>>;
+    /// Its single-release checkers (`state`: None when it did not run, or ran without one).
+    fn check(c: &Checked, state: Option<&Self::State>, report: &mut CheckReport) -> Acc;
+    /// Its work across releases, its checks merged into `checks`.
+    fn across(a: &Across, carry: Self::Carry, part: &mut Self::Part, checks: &mut CheckReport) -> SimResult<()>;
+    /// The fleet's data problems its part names, appended in report order.
+    fn data_problems(_part: &Self::Part, _out: &mut Vec<DataProblem>) {}
+}
 
-/// The checker of a scenario whose checks run with it (across releases) or that has none of its
-/// own.
-pub(crate) fn no_checks(_: &Checked, _: &mut CheckReport) -> Acc {
-    Acc::new()
+/// What a scenario's `run` gives: its part of the report, the state its checker reads (None: it
+/// ran without one) and what it carries to `across`.
+pub(crate) struct Ran<S: Stages> {
+    pub part: S::Part,
+    pub state: Option<S::State>,
+    pub carry: S::Carry,
 }
 
 /// What a scenario needs prepared before it runs beyond what every scenario has (the fleet, its
@@ -41,6 +108,16 @@ pub(crate) fn no_checks(_: &Checked, _: &mut CheckReport) -> Acc {
 pub(crate) struct Needs {
     /// The spec's synthetic guests, started on their hosts.
     pub guests: bool,
+    /// Generation profiles (hosts replaced by newer generations, microcode levels): it cannot run
+    /// on a real inventory, which has none.
+    pub profiles: bool,
+    /// It runs whether selected or not (the report's frame: the HTML page always has the pools).
+    pub always: bool,
+}
+
+impl Needs {
+    /// Needs nothing beyond the fleet.
+    pub(crate) const FLEET: Needs = Needs { guests: false, profiles: false, always: false };
 }
 
 /// One scenario: its name, what it needs, its report sections and the invariants its checks
@@ -54,9 +131,6 @@ pub(crate) struct Entry {
     /// Its sections of the report document, in order (none when it did not run; the HTML page
     /// always has the pools).
     pub sections: for<'a> fn(&'a Report) -> Vec<Section<'a>>,
-    /// Its single-release checkers, which `registry::check` runs in [`Scenario`] order whichever
-    /// scenarios ran (a checker finds nothing to check of a scenario that did not run).
-    pub check: Checker,
     /// The invariants its checks guard (its `check.rs` checks them; the registry's tests hold that
     /// each scenario has some).
     #[cfg(test)]

@@ -40,7 +40,7 @@ macro_rules! scenarios {
 
         /// `callback!(module, …)`: every scenario's module, in [`Scenario`] order.
         macro_rules! for_each_scenario {
-            ($d callback:ident) => { $d callback!($( $module ),+) };
+            ($d callback:ident) => { $d callback! { $( $module ),+ } };
         }
         pub(crate) use for_each_scenario;
     };

@@ -23,6 +23,13 @@ pub use model::*;
 pub(crate) use rollout::run;
 pub(crate) use verify::verify;
 
+/// The libvirt-upgrade scenario's field of the report (absent from the JSON when it did not run).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Part {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub libvirt_upgrade: Option<LibvirtUpgradeReport>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::rollout::{run_with, RolloutRun};

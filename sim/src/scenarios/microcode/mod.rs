@@ -22,6 +22,12 @@ pub(crate) struct EventClasses {
     pub map: Vec<Vec<Option<HostClassId>>>,
 }
 
+/// The microcode scenario's field of the report (null when it did not run).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Part {
+    pub microcode: Option<Vec<EventReport>>,
+}
+
 /// Interns the post-event CPUs (before the compatibility cache is built).
 pub(crate) fn prepare(sim: &mut Sim) -> SimResult<EventClasses> {
     let mut out = Vec::new();

@@ -3,7 +3,6 @@
 
 use crate::check::{host_label, join, naive_kvm, sample, Acc, CheckReport, Invariant};
 use crate::guest::{build_def, incoming};
-use crate::scenarios::entry::Checked;
 use crate::scenarios::migrate::MigrateRun;
 use crate::scenarios::Sim;
 use cpufleet_engine::{CpuMatch, CpuMode, Policy};
@@ -228,14 +227,14 @@ fn check_pair(sim: &Sim, (gc, hc): (u32, u32)) -> Acc {
     a
 }
 
-/// The migrate scenario's checker: the guest starts (sampled), then the migrations when it ran.
-pub(crate) fn check(c: &Checked, report: &mut CheckReport) -> Acc {
-    let sim = c.sim;
-    let start_ids = sample(sim.starter.combos.len(), sim.seed, 1, c.check_all);
+/// The migrate scenario's checker: the guest starts (sampled), then the migrations when it ran
+/// (`migrate`).
+pub(crate) fn check(sim: &Sim, migrate: Option<&MigrateRun>, check_all: bool, report: &mut CheckReport) -> Acc {
+    let start_ids = sample(sim.starter.combos.len(), sim.seed, 1, check_all);
     report.starts_checked = start_ids.len() as u64;
     let acc = start_ids.par_iter().map(|&ci| check_start(sim, ci)).reduce(Acc::new, Acc::merge);
-    match c.migrate {
-        Some(m) => acc.merge(check_migrations(sim, m, c.check_all, report)),
+    match migrate {
+        Some(m) => acc.merge(check_migrations(sim, m, check_all, report)),
         None => acc,
     }
 }

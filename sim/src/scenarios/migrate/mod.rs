@@ -19,6 +19,40 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// How many random hosts of its pool a guest tries before it counts as unplaceable.
 pub(crate) const START_TRIES: usize = 8;
 
+/// The migrate scenario's fields of the report: the migrations and their blockers under the run's
+/// release, or MIXED FLEET across releases; an inventory's guests (GUESTS).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Part {
+    pub migrations: Migrations,
+    pub blockers: Vec<BlockerRow>,
+    /// The migrate scenario across versions, when the spec puts hosts on several libvirt
+    /// versions (it replaces `migrations`, `blockers` and the per-configuration migrations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mixed_fleet: Option<crate::scenarios::libvirt_upgrade::model::MixedFleetReport>,
+    /// The inventory's guests, where each can and cannot move (simulate --inventory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory_guests: Option<crate::scenarios::guests::GuestsReport>,
+}
+
+/// The migrate scenario's totals.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Migrations {
+    /// Migrations asked for (`--migrations`); a draw onto the guest's own host in a pool with no
+    /// other host is skipped, so `attempted` can be lower.
+    pub requested: u64,
+    pub attempted: u64,
+    pub succeeded: u64,
+    pub refused: u64,
+    pub cross_pool_attempted: u64,
+    pub cross_pool_succeeded: u64,
+    /// host-passthrough moves refused because the destination CPU is not identical: a naive
+    /// scheduler (libvirt does not compare CPUs for host-passthrough) would have made them.
+    pub passthrough_unsafe_naive: u64,
+    /// … of which onto a host lacking features the guest already uses.
+    pub passthrough_unsafe_losing_features: u64,
+}
+
+
 /// One guest of the population.
 #[derive(Clone, Copy, Debug)]
 pub struct Guest {

@@ -4,7 +4,7 @@ use crate::report::model::*;
 use crate::report::Report;
 
 pub(crate) fn migrate(r: &Report) -> Section<'_> {
-    let m = &r.migrations;
+    let m = &r.parts.migrate.migrations;
     let mut s =
         Section::titled("MIGRATE — live migrations checked against the started guest CPU".into(), "Live migrations");
     if m.requested > m.attempted {
@@ -90,7 +90,7 @@ fn blockers<'a>(r: &'a Report, s: &mut Section<'a>) {
         Column::right("share", 7),
     ];
     let rows = r
-        .blockers
+        .parts.migrate.blockers
         .iter()
         .take(TEXT_BLOCKERS)
         .map(|b| {
@@ -98,13 +98,13 @@ fn blockers<'a>(r: &'a Report, s: &mut Section<'a>) {
                 Cell::Text(b.label().to_string()),
                 Cell::Text(b.kind.as_str().to_string()),
                 Cell::Int(b.refusals),
-                Cell::Share(b.refusals, r.migrations.refused),
+                Cell::Share(b.refusals, r.parts.migrate.migrations.refused),
             ]
         })
         .collect();
     s.text(Block::Table(Table { columns, rows, text_header: true, indent: "" }));
-    if r.blockers.len() > TEXT_BLOCKERS {
-        s.text(text_line(format!("({} more in --format json)", r.blockers.len() - TEXT_BLOCKERS)));
+    if r.parts.migrate.blockers.len() > TEXT_BLOCKERS {
+        s.text(text_line(format!("({} more in --format json)", r.parts.migrate.blockers.len() - TEXT_BLOCKERS)));
     }
     s.html(Block::Heading(prose("What blocks migrations")));
     s.html(note(vec![

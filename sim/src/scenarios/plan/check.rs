@@ -1,7 +1,6 @@
 //! The plan scenario's checks: every host class of a domain runs the domain's baseline.
 
-use crate::check::{host_label, offered, Acc, CheckReport, Invariant};
-use crate::scenarios::entry::Checked;
+use crate::check::{host_label, offered, Acc, Invariant};
 use crate::scenarios::pools::started_baseline;
 use crate::scenarios::Sim;
 use cpufleet_reference::view::{naive_compare, naive_cpu};
@@ -33,9 +32,4 @@ pub(crate) fn check_plan(sim: &Sim, domains: &[crate::scenarios::plan::DomainChe
     }
 
     acc
-}
-
-/// The plan scenario's checker: [`check_plan`] over its domains.
-pub(crate) fn check(c: &Checked, _: &mut CheckReport) -> Acc {
-    check_plan(c.sim, c.domains)
 }

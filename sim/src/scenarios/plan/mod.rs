@@ -81,6 +81,13 @@ pub struct PlanReport {
 }
 
 /// A domain's baseline CPU (or why there is none) and its host classes, for the checkers.
+/// The plan scenario's field of the report (null when it did not run).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Part {
+    pub plan: Option<PlanReport>,
+}
+
+/// A domain as its checker reads it: its baseline and its host classes.
 pub(crate) type DomainCheck = (Result<CpuDef, BaselineError>, Vec<u32>);
 
 /// What the plan groups: items (distinct CPUs, or whole pools) and the item of every host.

@@ -1,8 +1,7 @@
 //! The pools scenario's checks: each pool's hosts run its baseline, which starts and migrates there.
 
-use crate::check::{host_label, offered, Acc, CheckReport, Invariant};
+use crate::check::{host_label, offered, Acc, Invariant};
 use crate::guest::GuestSets;
-use crate::scenarios::entry::Checked;
 use crate::scenarios::pools::started_baseline;
 use crate::scenarios::Sim;
 use crate::spec::{ModelRef, Template};
@@ -102,9 +101,4 @@ fn check_pool(sim: &Sim, pi: usize, baseline_tmpl: &Template) -> Acc {
         }
     }
     a
-}
-
-/// The pools scenario's checker: [`check_pools`].
-pub(crate) fn check(c: &Checked, _: &mut CheckReport) -> Acc {
-    check_pools(c.sim)
 }

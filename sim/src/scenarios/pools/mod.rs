@@ -19,7 +19,7 @@ use serde::Serialize;
 pub(crate) use cpufleet_engine::x86::{abi_level, AbiLevel};
 
 /// A baseline CPU as the report shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct BaselineReport {
     pub model: Option<String>,
     pub vendor: Option<String>,
@@ -216,7 +216,7 @@ pub struct VendorBaseline {
 }
 
 /// Where each pool's baseline guest can run: share of each generation's hosts (fleet-wide).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct CompatMatrix {
     pub generations: Vec<String>,
     /// Per pool (in pool order): per generation, the share (0..1) of that generation's hosts
@@ -225,6 +225,32 @@ pub struct CompatMatrix {
     /// Per pool and generation where no host runs the baseline guest CPU (share 0): why, the
     /// refusal most of that generation's hosts give (null elsewhere).
     pub why_none: Vec<Vec<Option<String>>>,
+}
+
+/// The pools scenario's fields of the report (it runs always: the HTML page shows them whichever
+/// scenarios ran).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Part {
+    pub pools: Vec<PoolReport>,
+    pub fleet_baselines: FleetBaselines,
+    pub compatibility_matrix: CompatMatrix,
+}
+
+/// The fleet's baselines: per vendor, and across vendors.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FleetBaselines {
+    pub by_vendor: Vec<VendorBaseline>,
+    pub all_vendors: BaselineReport,
+}
+
+impl From<PoolsReport> for Part {
+    fn from(r: PoolsReport) -> Part {
+        Part {
+            pools: r.pools,
+            fleet_baselines: FleetBaselines { by_vendor: r.fleet_by_vendor, all_vendors: r.fleet_all_vendors },
+            compatibility_matrix: r.matrix,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -33,7 +33,7 @@ pub(crate) fn pools(r: &Report) -> Section<'_> {
         Column::left("features", 0).clip(49),
     ];
     let rows = r
-        .pools
+        .parts.pools.pools
         .iter()
         .flat_map(|p| p.generations.iter().map(move |g| (p, g)))
         .map(|(p, g)| {
@@ -48,7 +48,7 @@ pub(crate) fn pools(r: &Report) -> Section<'_> {
         .collect();
     s.text(Block::Table(Table { columns, rows, text_header: false, indent: "  " }));
     let outliers: Vec<String> =
-        r.pools.iter().flat_map(|p| p.outliers.iter().map(move |o| outlier_line(p, o))).collect();
+        r.parts.pools.pools.iter().flat_map(|p| p.outliers.iter().map(move |o| outlier_line(p, o))).collect();
     if !outliers.is_empty() {
         s.both(Block::Space);
         s.both(text_line(
@@ -119,7 +119,7 @@ fn pool_table(r: &Report) -> Table<'_> {
         Column::left("generations (hosts, features lost under the baseline)", 0).show(Show::Html),
     ];
     let rows = r
-        .pools
+        .parts.pools.pools
         .iter()
         .map(|p| {
             let b = &p.baseline;
@@ -159,7 +159,7 @@ fn fleet_table(r: &Report) -> Table<'_> {
     ];
     let hosts = |n: u64| Cell::Suffixed(Box::new(Cell::Int(n)), format!(" {}", noun_for(n, "host")));
     let mut rows: Vec<Vec<Cell>> = r
-        .fleet_baselines
+        .parts.pools.fleet_baselines
         .by_vendor
         .iter()
         .map(|v| {
@@ -171,7 +171,7 @@ fn fleet_table(r: &Report) -> Table<'_> {
         Cell::Text("all vendors".into()),
         Cell::Text("all vendors (vendor-neutral)".into()),
         hosts(r.hosts),
-        Cell::Baseline(&r.fleet_baselines.all_vendors),
+        Cell::Baseline(&r.parts.pools.fleet_baselines.all_vendors),
         Cell::Text("(vendor-neutral)".into()),
     ]);
     Table { columns, rows, text_header: false, indent: "  " }

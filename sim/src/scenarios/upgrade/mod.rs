@@ -123,6 +123,12 @@ pub struct UpgradeReport {
     pub timeline: Vec<Step>,
 }
 
+/// The upgrade scenario's field of the report (null when it did not run).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Part {
+    pub upgrade: Option<UpgradeReport>,
+}
+
 /// Per-guest state during the upgrade.
 #[derive(Clone, Copy)]
 struct GState {
