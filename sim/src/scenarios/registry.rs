@@ -110,7 +110,7 @@ fn checks(check_all: bool, run: impl FnOnce(&mut CheckReport) -> Acc) -> CheckRe
 }
 
 /// The single-release checks of a run of the migrate scenario (the pools' checker, then the
-/// starts' and the migrations'), for the benchmarks that time that phase; [`run`] checks every
+/// starts' and the migrations'), for the benchmarks that time that phase; the pipeline (`run`) checks every
 /// scenario.
 pub fn check(sim: &Sim, migrate: Option<&MigrateRun>, check_all: bool) -> CheckReport {
     use super::{migrate, pools};
