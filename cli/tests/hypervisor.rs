@@ -1119,8 +1119,7 @@ macro_rules! stack_tests {
         mod $stack {
             use crate::*;
             fn stack() -> Stack {
-                let version = LibvirtVersion::$V;
-                Stack { release: releases::oracles(version), qemu: releases::qemu_stack(version, stringify!($stack)) }
+                Stack::named(LibvirtVersion::$V, stringify!($stack))
             }
             #[test]
             fn hypervisor_matches_qemu_driver() {
