@@ -14,9 +14,9 @@ use cpufleet_engine::LibvirtVersion;
 /// One QEMU-driver stack of a release: libvirt's QEMU driver with one QEMU.
 #[derive(Clone, Copy, Debug)]
 pub struct QemuStack {
-    /// How the tests name it (their module in `cli/tests/hypervisor.rs`): `distribution`, the
-    /// release's Debian suite's stack, or the name of its `upstream_stacks!` row
-    /// (`upstream_qemu_7_2`). Unique within its release.
+    /// How the tests name it (its module in the per-stack test files, `stack_modules!`):
+    /// `distribution`, the release's Debian suite's stack, or the name of its `upstream_stacks!`
+    /// row (`upstream_qemu_7_2`). Unique within its release.
     pub name: &'static str,
     /// The QEMU version, as the summary lines name it (`7.2`, `10.0`, `11.1`).
     pub qemu: &'static str,
