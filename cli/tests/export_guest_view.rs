@@ -26,6 +26,7 @@ mod diffgen;
 #[allow(dead_code)]
 mod qemu_oracle;
 #[path = "../../engine/tests/common/releases.rs"]
+#[macro_use]
 mod releases;
 #[path = "../../engine/tests/common/summary.rs"]
 mod summary;
@@ -390,22 +391,23 @@ fn inventory_checks(
     )
 }
 
-#[test]
-fn export_guest_view_9_0_0_qemu_7_2() {
-    guest_view(Stack::find("9.0.0", "7.2"));
+/// The guest view of one QEMU stack (`$V`'s stack named `$stack`), a `#[test]` of its own:
+/// `libvirt_11_3_0::upstream_qemu_7_2::export_guest_view` (`stack_modules!`).
+macro_rules! stack_tests {
+    ($V:ident, $stack:ident) => {
+        mod $stack {
+            #[test]
+            fn export_guest_view() {
+                crate::guest_view(crate::Stack::named(cpufleet_engine::LibvirtVersion::$V, stringify!($stack)));
+            }
+        }
+    };
 }
 
-#[test]
-fn export_guest_view_11_3_0_qemu_7_2() {
-    guest_view(Stack::find("11.3.0", "7.2"));
-}
+stack_modules!();
 
+/// Every QEMU stack of the oracle table has its test here, and every test names a stack of it.
 #[test]
-fn export_guest_view_11_3_0_qemu_10_0() {
-    guest_view(Stack::find("11.3.0", "10.0"));
-}
-
-#[test]
-fn export_guest_view_12_9_0_qemu_11_1() {
-    guest_view(Stack::find("12.9.0", "11.1"));
+fn every_stack_has_a_test() {
+    releases::assert_stamped_stacks("cli/tests/export_guest_view.rs", &TESTED_STACKS);
 }

@@ -21,6 +21,7 @@ mod diffgen;
 #[allow(dead_code)]
 mod qemu_oracle;
 #[path = "../../engine/tests/common/releases.rs"]
+#[macro_use]
 mod releases;
 #[path = "../../engine/tests/common/summary.rs"]
 mod summary;
@@ -255,28 +256,26 @@ fn export_differential(stack: Stack) {
     assert!(accepted > 0, "{what}: QEMU accepted none of libvirt's strings: the QEMU runs do not work");
 }
 
-#[test]
-fn export_qemu_cpu_differential_9_0_0_qemu_7_2() {
-    export_differential(Stack::find("9.0.0", "7.2"));
+/// The differential of one QEMU stack (`$V`'s stack named `$stack`), a `#[test]` of its own:
+/// `libvirt_11_3_0::upstream_qemu_7_2::export_qemu_cpu_differential` (`stack_modules!`).
+macro_rules! stack_tests {
+    ($V:ident, $stack:ident) => {
+        mod $stack {
+            #[test]
+            fn export_qemu_cpu_differential() {
+                crate::export_differential(crate::Stack::named(
+                    cpufleet_engine::LibvirtVersion::$V,
+                    stringify!($stack),
+                ));
+            }
+        }
+    };
 }
 
-#[test]
-fn export_qemu_cpu_differential_11_3_0_qemu_7_2() {
-    export_differential(Stack::find("11.3.0", "7.2"));
-}
+stack_modules!();
 
-#[test]
-fn export_qemu_cpu_differential_11_3_0_qemu_10_0() {
-    export_differential(Stack::find("11.3.0", "10.0"));
-}
-
-#[test]
-fn export_qemu_cpu_differential_12_9_0_qemu_11_1() {
-    export_differential(Stack::find("12.9.0", "11.1"));
-}
-
-/// A further row of the oracle table must get a test here too.
+/// Every QEMU stack of the oracle table has its test here, and every test names a stack of it.
 #[test]
 fn every_stack_has_a_test() {
-    assert_eq!(qemu_oracle::stacks().len(), 4, "add a #[test] for the new QEMU stack");
+    releases::assert_stamped_stacks("cli/tests/export_qemu.rs", &TESTED_STACKS);
 }

@@ -1,9 +1,13 @@
 //! Differential tests against the real QEMU drivers of every row of the oracle table
-//! (`support/qemu_oracle.rs`, [`qemu_oracle::STACKS`]: libvirt 9.0.0 + QEMU 7.2, 11.3.0 + QEMU
+//! (`support/qemu_oracle.rs`, `qemu_oracle::stacks()`: libvirt 9.0.0 + QEMU 7.2, 11.3.0 + QEMU
 //! 7.2, 11.3.0 + QEMU 10.0, 12.9.0 + QEMU 11.1; each embedded in its virsh, no daemon), for
 //! `--virttype qemu` (TCG) and `kvm` (when available, saying so when not). Each row has its own
-//! `#[test]` of each kind (they run in parallel, each with its own embedded root). Without a
-//! row's driver a test prints `SKIPPED <what>: <why>` (and fails when `CPUFLEET_REQUIRE_VIRSH=1`).
+//! `#[test]` of each kind (they run in parallel, each with its own embedded root), stamped from
+//! the release table and the oracle table (`stack_modules!`, `engine/tests/common/releases.rs`):
+//! `libvirt_V::distribution::KIND` for the stack of the release's Debian suite,
+//! `libvirt_V::NAME::KIND` for each upstream-built one (`upstream_stacks!`:
+//! `libvirt_11_3_0::upstream_qemu_7_2`). Without a row's driver a test prints
+//! `SKIPPED <what>: <why>` (and fails when `CPUFLEET_REQUIRE_VIRSH=1`).
 //! Required everywhere: stdout byte-identical, the `error: ` lines of stderr identical, and
 //! success on both sides or failure on both.
 //!
@@ -47,11 +51,12 @@ mod diffgen;
 #[allow(dead_code)]
 mod qemu_oracle;
 #[path = "../../engine/tests/common/releases.rs"]
+#[macro_use]
 mod releases;
 #[path = "../../engine/tests/common/summary.rs"]
 mod summary;
 
-use cpufleet_engine::CpuMap;
+use cpufleet_engine::{CpuMap, LibvirtVersion};
 use diffgen::Rng;
 use qemu_oracle::{accelerators, text_between, write, Accel, Oracle, Stack, VirshOut};
 use std::path::{Path, PathBuf};
@@ -1107,17 +1112,14 @@ fn compare_input_differential(stack: Stack) {
     assert!(disagreed.is_empty(), "{} of {n} compare inputs are read otherwise than virsh", disagreed.len());
 }
 
-/// The five differentials of each row of the oracle table, as `#[test]`s of their own (they run
-/// in parallel, each on its own embedded root).
+/// The five differentials of one QEMU stack (`$V`'s stack named `$stack`, `QemuStack::name`),
+/// as `#[test]`s of their own module (they run in parallel, each on its own embedded root).
 macro_rules! stack_tests {
-    ($($module:ident: $release:literal, $qemu:literal;)*) => {
-        /// The stacks with tests here (release, QEMU).
-        const TESTED_STACKS: &[(&str, &str)] = &[$(($release, $qemu)),*];
-        $(
-        mod $module {
-            use super::*;
+    ($V:ident, $stack:ident) => {
+        mod $stack {
+            use crate::*;
             fn stack() -> Stack {
-                Stack::find($release, $qemu)
+                Stack::named(LibvirtVersion::$V, stringify!($stack))
             }
             #[test]
             fn hypervisor_matches_qemu_driver() {
@@ -1140,21 +1142,20 @@ macro_rules! stack_tests {
                 compare_input_differential(stack());
             }
         }
-    )*};
+    };
 }
 
-stack_tests! {
-    libvirt_9_0_0_qemu_7_2: "9.0.0", "7.2";
-    libvirt_11_3_0_qemu_7_2: "11.3.0", "7.2";
-    libvirt_11_3_0_qemu_10_0: "11.3.0", "10.0";
-    libvirt_12_9_0_qemu_11_1: "12.9.0", "11.1";
-}
+// One module per release and stack of the release table and the oracle table:
+// `libvirt_11_3_0::distribution::start_matches_qemu_driver`,
+// `libvirt_11_3_0::upstream_qemu_7_2::start_matches_qemu_driver` (filter by release, stack or test).
+stack_modules!();
 
-/// Every QEMU stack of the release table has its tests above (a new row needs its line there).
+/// The stacks with tests here are exactly the QEMU stacks of the oracle table
+/// (`qemu_oracle::stacks()`), each once: every stack has its five tests, and every module of
+/// tests names a stack of the table.
 #[test]
 fn every_stack_has_tests() {
-    for s in qemu_oracle::stacks() {
-        let row = (s.version().as_str(), s.qemu.qemu);
-        assert!(TESTED_STACKS.contains(&row), "no differential tests for {}: add it to stack_tests!", s.tag());
-    }
+    releases::assert_stamped_stacks("cli/tests/hypervisor.rs", &TESTED_STACKS);
+    let tested: usize = TESTED_STACKS.iter().map(|(_, names)| names.len()).sum();
+    assert_eq!(tested, qemu_oracle::stacks().len());
 }

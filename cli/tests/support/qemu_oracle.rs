@@ -45,12 +45,10 @@ pub fn stacks() -> Vec<Stack> {
 }
 
 impl Stack {
-    /// The stack of `release` with QEMU `qemu` (a row of the table).
-    pub fn find(release: &str, qemu: &str) -> Stack {
-        *stacks()
-            .iter()
-            .find(|s| s.version().as_str() == release && s.qemu.qemu == qemu)
-            .unwrap_or_else(|| panic!("no QEMU stack libvirt {release} + QEMU {qemu} in the release table"))
+    /// The stack of `version` named `name` (`QemuStack::name`: `distribution` or an upstream-built
+    /// stack's row name), as `stack_modules!` stamps the per-stack tests.
+    pub fn named(version: LibvirtVersion, name: &str) -> Stack {
+        Stack { release: crate::releases::oracles(version), qemu: crate::releases::qemu_stack(version, name) }
     }
     pub fn version(&self) -> LibvirtVersion {
         self.release.version

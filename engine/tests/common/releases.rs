@@ -3,9 +3,9 @@
 //! `upstream!`), its CPU map as installed, its real `virsh`
 //! (test driver) and its QEMU-driver stacks, all derived from the release's row of the engine's
 //! release table (`releases!`, `engine/src/version.rs`: its Debian suite and that suite's QEMU),
-//! plus the upstream-built oracles a release has beside its suite's (`upstream!`). Adding a
-//! release adds nothing here, unless it has no public conformance pack (a `pack` arm of
-//! `upstream!`) or upstream-built oracles.
+//! plus the upstream-built oracles a release has beside its suite's (`upstream!`, and its QEMU
+//! stacks `upstream_stacks!`). Adding a release adds nothing here, unless it has no public
+//! conformance pack (a `pack` arm of `upstream!`) or upstream-built oracles.
 //! Test files include this file with `#[path]`; nothing here runs anything.
 #![allow(dead_code)]
 
@@ -14,6 +14,10 @@ use cpufleet_engine::LibvirtVersion;
 /// One QEMU-driver stack of a release: libvirt's QEMU driver with one QEMU.
 #[derive(Clone, Copy, Debug)]
 pub struct QemuStack {
+    /// How the tests name it (its module in the per-stack test files, `stack_modules!`):
+    /// `distribution`, the release's Debian suite's stack, or the name of its `upstream_stacks!`
+    /// row (`upstream_qemu_7_2`). Unique within its release.
+    pub name: &'static str,
     /// The QEMU version, as the summary lines name it (`7.2`, `10.0`, `11.1`).
     pub qemu: &'static str,
     /// The `virsh-qemu` wrapper of an oracle script (the QEMU driver embedded in virsh), or None:
@@ -124,7 +128,8 @@ pub struct ReleaseOracles {
     pub virsh_default: Option<&'static str>,
     /// How to install that virsh.
     pub virsh_install: &'static str,
-    /// Its QEMU-driver stacks.
+    /// Its QEMU-driver stacks: its `upstream_stacks!` rows, then its Debian suite's
+    /// (`distribution`).
     pub qemu: &'static [QemuStack],
 }
 
@@ -151,28 +156,14 @@ impl ReleaseOracles {
 }
 
 /// The oracles built from upstream sources, used before the Debian suite's where a release has
-/// them (today 11.3.0: its virsh, and its QEMU driver with Debian 12's QEMU 7.2, the stack first),
-/// and the public conformance pack of each release (every one but 12.9.0's).
+/// them (today 11.3.0's virsh), and the public conformance pack of each release (every one but
+/// 12.9.0's). Its QEMU-driver stacks are `upstream_stacks!`'s.
 macro_rules! upstream {
     (virsh V11_3_0) => {
         Some(("/opt/libvirt-11.3.0/bin/virsh", "sh ../shared/oracles/libvirt-11.3.0.sh"))
     };
     (virsh $V:ident) => {
         None::<(&str, &str)>
-    };
-    (qemu V11_3_0, $suite:expr) => {
-        &[
-            QemuStack {
-                qemu: "7.2",
-                virsh_qemu: Some("/opt/libvirt-11.3.0-qemu/bin/virsh-qemu"),
-                root: EmbedRoot::VirshQemuRoot,
-                install: "sh ../shared/oracles/libvirt-11.3.0-qemu-driver.sh",
-            },
-            $suite,
-        ]
-    };
-    (qemu $V:ident, $suite:expr) => {
-        &[$suite]
     };
     // libvirt 12.x's sources are not in the package archive: no public conformance pack.
     (pack V12_9_0, $name:literal) => {
@@ -181,6 +172,126 @@ macro_rules! upstream {
     (pack $V:ident, $name:literal) => {
         Some(concat!("libvirt-", $name))
     };
+}
+
+/// The QEMU-driver stacks built from upstream sources, by release: `V: NAME = { QemuStack
+/// fields but `name` }, ...;` (NAME is the stack's [`QemuStack::name`], the module of its tests).
+/// A release's stacks are these, first, then its Debian suite's (`distribution`). The expansion
+/// is two macros of this file (the leading `$` lets it define them):
+/// - `upstream_qemu!(V, SUITE_STACK)`: the release's `qemu` slice (`release_oracles!`);
+/// - `for_each_upstream_stack!(V, CALLBACK)`: calls `CALLBACK! { V; NAME, ... }` with the names
+///   of the release's upstream-built stacks (none: `CALLBACK! { V; }`), which `stack_modules!`
+///   stamps the per-stack tests with.
+macro_rules! upstream_stacks {
+    ($d:tt $( $V:ident: $( $stack:ident = { $($field:ident: $value:expr),+ $(,)? } ),+ ; )*) => {
+        macro_rules! upstream_qemu {
+            $( ($V, $d suite:expr) => {
+                &[ $( QemuStack { name: stringify!($stack), $($field: $value),+ }, )+ $d suite ]
+            }; )*
+            ($d V:ident, $d suite:expr) => {
+                &[$d suite]
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! for_each_upstream_stack {
+            $( ($V, $d callback:ident) => {
+                $d callback! { $V; $( $stack ),+ }
+            }; )*
+            ($d V:ident, $d callback:ident) => {
+                $d callback! { $d V; }
+            };
+        }
+    };
+}
+
+upstream_stacks! { $
+    // libvirt 11.3.0's QEMU driver (built from its sources) with Debian 12's QEMU 7.2.
+    V11_3_0: upstream_qemu_7_2 = {
+        qemu: "7.2",
+        virsh_qemu: Some("/opt/libvirt-11.3.0-qemu/bin/virsh-qemu"),
+        root: EmbedRoot::VirshQemuRoot,
+        install: "sh ../shared/oracles/libvirt-11.3.0-qemu-driver.sh",
+    };
+}
+
+/// Stamps a test file's per-stack tests from the release table and the oracle table: one module
+/// per release (`libvirt_V`, by `for_each_release!`), in it one per QEMU stack of the release
+/// (`distribution`, its Debian suite's; then each `upstream_stacks!` row by name), each the
+/// expansion of the file's own `stack_tests! { V, NAME }` (which defines `mod NAME`); and
+/// `const TESTED_STACKS: [(LibvirtVersion, &[&str]); N]`, the names stamped per release, for
+/// [`assert_stamped_stacks`]. Test names read `libvirt_11_3_0::upstream_qemu_7_2::TEST`. Include
+/// this file with `#[macro_use]` to use it.
+#[allow(unused_macros)]
+macro_rules! stack_modules {
+    () => {
+        cpufleet_engine::for_each_release!(stack_modules_of_releases);
+    };
+}
+
+/// `stack_modules!`'s per-release modules (a `for_each_release!` callback).
+#[allow(unused_macros)]
+macro_rules! stack_modules_of_releases {
+    ($( ($V:ident, $tag:ident, $name:literal, $suite:literal, $qmaj:literal, $qmin:literal) ),+) => {
+        $(
+        mod $tag {
+            for_each_upstream_stack!($V, stack_modules_of_release);
+        }
+        )+
+        /// The QEMU stacks with tests in this file, by release (what `stack_modules!` stamped).
+        const TESTED_STACKS: [(cpufleet_engine::LibvirtVersion, &[&str]); cpufleet_engine::LibvirtVersion::ALL.len()] =
+            [$( (cpufleet_engine::LibvirtVersion::$V, $tag::STACKS) ),+];
+    };
+}
+
+/// One release's stack modules (a `for_each_upstream_stack!` callback): `distribution`, then its
+/// upstream-built stacks, and `STACKS`, their names.
+#[allow(unused_macros)]
+macro_rules! stack_modules_of_release {
+    ($V:ident; $($stack:ident),*) => {
+        stack_tests! { $V, distribution }
+        $( stack_tests! { $V, $stack } )*
+        /// The stacks of this release with tests in this module.
+        pub const STACKS: &[&str] = &["distribution", $(stringify!($stack)),*];
+    };
+}
+
+/// The QEMU stack of `version` named `name` ([`QemuStack::name`]); panics unless the oracle
+/// table has exactly one.
+pub fn qemu_stack(version: LibvirtVersion, name: &str) -> &'static QemuStack {
+    let found: Vec<&QemuStack> = oracles(version).qemu.iter().filter(|q| q.name == name).collect();
+    match found[..] {
+        [q] => q,
+        _ => panic!("{} QEMU stacks of libvirt {version} named {name} in the oracle table, not one", found.len()),
+    }
+}
+
+/// Checks that `tested` (a file's `TESTED_STACKS`, what `stack_modules!` stamped) is the oracle
+/// table's QEMU stacks both ways, each once: every stack of every release has its tests, every
+/// module of tests names a stack of the table, one module per release in release order. `file`
+/// names the test file in the panic.
+pub fn assert_stamped_stacks(file: &str, tested: &[(LibvirtVersion, &[&str])]) {
+    let versions: Vec<LibvirtVersion> = tested.iter().map(|(v, _)| *v).collect();
+    assert_eq!(versions, LibvirtVersion::ALL, "{file}: one module of tests per release, in release order");
+    for r in &RELEASE_ORACLES {
+        let names = tested[r.version as usize].1;
+        for q in r.qemu {
+            let n = names.iter().filter(|n| **n == q.name).count();
+            let module = format!("libvirt_{}::{}", r.version.as_str().replace('.', "_"), q.name);
+            assert_eq!(
+                n, 1,
+                "{file}: {n} test modules for libvirt {} + QEMU {} ({module}), not one",
+                r.version, q.qemu
+            );
+        }
+        for name in names {
+            let n = r.qemu.iter().filter(|q| q.name == *name).count();
+            assert_eq!(
+                n, 1,
+                "{file}: tests of libvirt {}'s stack {name}: {n} such stacks in the oracle table, not one",
+                r.version
+            );
+        }
+    }
 }
 
 /// Whether `suite` is the system's own (Debian 12, `bookworm`): its oracles are the system's
@@ -221,6 +332,7 @@ macro_rules! suite {
     (qemu $s:literal, $qemu:expr) => {
         if is_system($s) {
             QemuStack {
+                name: "distribution",
                 qemu: $qemu,
                 virsh_qemu: None,
                 root: EmbedRoot::Uri,
@@ -228,6 +340,7 @@ macro_rules! suite {
             }
         } else {
             QemuStack {
+                name: "distribution",
                 qemu: $qemu,
                 virsh_qemu: Some(concat!("/opt/debian-", $s, "/bin/virsh-qemu")),
                 root: EmbedRoot::ChrootEmbed,
@@ -253,7 +366,7 @@ macro_rules! release_oracles {
                     Some((_, install)) => install,
                     None => suite!(virsh $suite).1,
                 },
-                qemu: upstream!(qemu $V, suite!(qemu $suite, concat!($qmaj, ".", $qmin))),
+                qemu: upstream_qemu!($V, suite!(qemu $suite, concat!($qmaj, ".", $qmin))),
             },
         )+];
     };
