@@ -184,14 +184,14 @@ impl Oracle {
     }
 
     fn command(&self) -> Command {
-        match &self.runner {
+        bounded(match &self.runner {
             Runner::Embedded { name, tmp } => self.stack.qemu.virsh(name, tmp),
             Runner::Daemon(uri) => {
                 let mut c = Command::new("virsh");
                 c.arg("-c").arg(uri);
                 c
             }
-        }
+        })
     }
 
     fn raw(&self, commands: &str) -> std::io::Result<Output> {
@@ -316,4 +316,25 @@ pub fn accelerators(oracle: &Oracle, root: &Path, what: &str) -> Vec<Accel> {
         out.push(Accel { virttype, dir, domcaps, cache, text: o.stdout, emulator });
     }
     out
+}
+
+/// Seconds one virsh run of the oracle may take (a batch of hundreds of commands takes seconds).
+const VIRSH_LIMIT: &str = "600";
+
+/// `c` under `timeout`: a virsh that never answers (seen: the QEMU driver's capability probe of
+/// an emulator stuck in its QMP handshake) is killed after [`VIRSH_LIMIT`] seconds, and the test
+/// fails on its exit status 124 instead of hanging, CI with it.
+fn bounded(c: Command) -> Command {
+    let mut b = Command::new("timeout");
+    b.args(["--kill-after=10", VIRSH_LIMIT]).arg(c.get_program()).args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => b.env(k, v),
+            None => b.env_remove(k),
+        };
+    }
+    if let Some(d) = c.get_current_dir() {
+        b.current_dir(d);
+    }
+    b
 }
