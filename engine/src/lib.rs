@@ -29,4 +29,4 @@ pub use error::{CpuError, MapError, Pos, XmlError, XmlErrorKind};
 pub use features::{FeatureId, FeatureSet, FEATURE_WORDS, MAX_FEATURES};
 pub use map::CpuMap;
 pub use suggest::closest;
-pub use version::{LibvirtVersion, Release};
+pub use version::{LibvirtVersion, MapSize, Release};

@@ -23,7 +23,8 @@ macro_rules! releases {
     ($d:tt $(
         $(#[doc = $doc:literal])*
         $V:ident / $tag:ident = $name:literal | $short:literal,
-            ships_in $ships:literal, suite $suite:literal, qemu ($qmaj:literal, $qmin:literal);
+            ships_in $ships:literal, suite $suite:literal, qemu ($qmaj:literal, $qmin:literal),
+            x86 ($features:literal features, $models:literal models);
     )+) => {
         crate::closed_set! {
             /// A libvirt release cpufleet reproduces exactly. The discriminant is the release's row in
@@ -42,6 +43,7 @@ macro_rules! releases {
                 ships_in: $ships,
                 debian_suite: $suite,
                 qemu: QemuVersion::new($qmaj, $qmin),
+                x86_map: MapSize { features: $features, models: $models },
                 cpu_map: [
                     include_str!(concat!("../../data/cpu_map/libvirt-", $name, "/x86.xml")),
                     include_str!(concat!("../../data/cpu_map/libvirt-", $name, "/ppc64.xml")),
@@ -64,13 +66,14 @@ macro_rules! releases {
 
 releases! { $
     /// libvirt 9.0.0 (Debian 12).
-    V9_0_0 / libvirt_9_0_0 = "9.0.0" | "9.0", ships_in "Debian 12", suite "bookworm", qemu (7, 2);
+    V9_0_0 / libvirt_9_0_0 = "9.0.0" | "9.0",
+        ships_in "Debian 12", suite "bookworm", qemu (7, 2), x86 (212 features, 58 models);
     /// libvirt 11.3.0 (Debian 13, Debian 12 backports).
     V11_3_0 / libvirt_11_3_0 = "11.3.0" | "11.3",
-        ships_in "Debian 13, Debian 12 backports", suite "trixie", qemu (10, 0);
+        ships_in "Debian 13, Debian 12 backports", suite "trixie", qemu (10, 0), x86 (364 features, 150 models);
     /// libvirt 12.9.0 (Debian 13 backports).
     V12_9_0 / libvirt_12_9_0 = "12.9.0" | "12.9",
-        ships_in "Debian 13 backports", suite "trixie-backports", qemu (11, 1);
+        ships_in "Debian 13 backports", suite "trixie-backports", qemu (11, 1), x86 (400 features, 176 models);
 }
 
 /// One supported release: what it is called and where fleets get it.
@@ -86,8 +89,20 @@ pub struct Release {
     /// The QEMU that suite ships with it (the QEMU of a hypervisor known only by its host-model
     /// CPU).
     pub qemu: QemuVersion,
+    /// What its x86 CPU map holds, as written in its row: the documentation of its map, which
+    /// `engine/tests/map.rs` checks against the embedded map (and that against a fresh import).
+    pub x86_map: MapSize,
     /// Its embedded CPU map, x86 then ppc64 (`data/cpu_map/libvirt-NAME/`).
     pub(crate) cpu_map: [&'static str; 2],
+}
+
+/// The size of a CPU map's architecture: its features and models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapSize {
+    /// Features.
+    pub features: usize,
+    /// Models.
+    pub models: usize,
 }
 
 // Row `i` of the table is the version with discriminant `i`, and every version has a row.
