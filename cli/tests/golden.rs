@@ -52,7 +52,7 @@ fn check(name: &str, got: &str) {
 
 #[test]
 fn json_of_seeds_1_to_5() {
-    for v in ["9.0.0", "11.3.0"] {
+    for v in cpufleet_engine::LibvirtVersion::NAMES {
         for seed in 1..=5 {
             let s = seed.to_string();
             let (json, _) = simulate(&["--libvirt", v, "--seed", &s, "--format", "json"], false);
@@ -63,7 +63,7 @@ fn json_of_seeds_1_to_5() {
 
 #[test]
 fn text_and_html_of_seed_1() {
-    for v in ["9.0.0", "11.3.0"] {
+    for v in cpufleet_engine::LibvirtVersion::NAMES {
         let (text, page) = simulate(&["--libvirt", v, "--seed", "1"], true);
         check(&format!("simulate-libvirt-{v}-seed-1.txt"), &text);
         check(&format!("simulate-libvirt-{v}-seed-1.html"), &page.unwrap());
@@ -72,7 +72,7 @@ fn text_and_html_of_seed_1() {
 
 #[test]
 fn json_of_seed_1_checking_all() {
-    for v in ["9.0.0", "11.3.0"] {
+    for v in cpufleet_engine::LibvirtVersion::NAMES {
         let (json, _) = simulate(&["--libvirt", v, "--seed", "1", "--format", "json", "--check-all"], false);
         check(&format!("simulate-libvirt-{v}-seed-1-check-all.json"), &json);
     }

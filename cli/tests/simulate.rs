@@ -97,7 +97,7 @@ fn simulate_with_no_arguments_prints_a_useful_report() {
 fn text_reports_fit_100_columns_and_say_1_guest() {
     // The default fleet, and one with a host or two per pool (the counts of one).
     let tiny = ["--hosts", "21", "--guests", "20", "--migrations", "100", "--scenario", "all"];
-    for libvirt in ["9.0.0", "11.3.0", "12.9.0"] {
+    for libvirt in cpufleet_engine::LibvirtVersion::NAMES {
         for extra in [&["--seed", "2"][..], &tiny[..]] {
             let mut args = vec!["simulate", "--quiet", "--libvirt", libvirt];
             args.extend(extra);
