@@ -1,5 +1,6 @@
-//! The command line's one error: exit code 2, one line on stderr. Every library error converts
-//! into it here (`From`), so the libraries' APIs keep their own typed errors.
+//! The command line's one error: exit code 2, one line on stderr. The I/O and simulator errors convert
+//! into it here (`From`); other library errors with the file they belong to where they are read
+//! (`CliError::file`). The libraries' APIs keep their own typed errors.
 
 use cpufleet_io::IoError;
 use cpufleet_sim::SimError;
