@@ -9,7 +9,7 @@ mod error;
 mod fleet;
 mod guest;
 mod html;
-mod ids;
+pub mod ids;
 mod kvm_view;
 mod profiles;
 mod progress;
@@ -557,7 +557,7 @@ fn config_rows(sim: &Sim, guests: &[migrate::Guest]) -> Vec<ConfigRow> {
             c.started += 1;
         } else {
             c.start_failures += 1;
-            if let Some(Err(f)) = g.combo.map(|c| &sim.starter.combos[c.index()].outcome) {
+            if let Some(Err(f)) = g.combo.map(|c| &sim.starter.combos[c].outcome) {
                 *reasons[g.template as usize].entry(f.reason.clone()).or_insert(0) += 1;
             }
         }
