@@ -81,6 +81,31 @@ id!(
 /// A `Vec<T>` indexed by its id type `I` only (`table[id]`), whose `push` answers the new entry's
 /// id: a table of host classes cannot be read with a guest class id or a bare integer. As small
 /// as the `Vec` it wraps (a table of 4-byte ids takes 4 bytes an entry).
+///
+/// ```
+/// use cpufleet_sim::ids::{HostClassId, HostId, IdVec};
+/// let mut host_class: IdVec<HostId, HostClassId> = IdVec::new();
+/// let h = host_class.push(HostClassId::new(3));
+/// assert_eq!(host_class[h], HostClassId::new(3));
+/// ```
+///
+/// The same table read with a guest class id does not compile:
+///
+/// ```compile_fail,E0277
+/// use cpufleet_sim::ids::{GuestClassId, HostClassId, HostId, IdVec};
+/// let mut host_class: IdVec<HostId, HostClassId> = IdVec::new();
+/// host_class.push(HostClassId::new(3));
+/// let _ = host_class[GuestClassId::new(0)];
+/// ```
+///
+/// nor with a bare index:
+///
+/// ```compile_fail,E0277
+/// use cpufleet_sim::ids::{HostClassId, HostId, IdVec};
+/// let mut host_class: IdVec<HostId, HostClassId> = IdVec::new();
+/// host_class.push(HostClassId::new(3));
+/// let _ = host_class[0usize];
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct IdVec<I, T> {
     items: Vec<T>,
