@@ -3,6 +3,7 @@
 
 use cpufleet_engine::{CpuMap, LibvirtVersion};
 use cpufleet_sim::phases::{self, Compat, Sim};
+use cpufleet_sim::phases::{GuestClassId, HostClassId, HostId};
 use cpufleet_sim::{load_spec, simulate, Config, Fleet, Rng, Rollout, Scenario, Silent, Spec};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
@@ -24,14 +25,14 @@ fn bench_fast_path_on(c: &mut Criterion, v: LibvirtVersion) {
     let spec = spec_with_hosts(&map, 10_000);
     let mut sim = Sim::new(&map, &spec, 1, None).unwrap();
     let guests = phases::start_guests(&mut sim, 5_000);
-    let started: Vec<u32> = guests.iter().filter_map(|g| g.class_index()).collect();
+    let started: Vec<GuestClassId> = guests.iter().filter_map(|g| g.class_id()).collect();
     // Fixed random (guest class, host) pairs.
     let mut rng = Rng::new(42);
     let n = 1 << 16;
-    let pairs: Vec<(u32, u32)> = (0..n)
+    let pairs: Vec<(GuestClassId, HostClassId)> = (0..n)
         .map(|_| {
             let g = started[rng.below(started.len() as u64) as usize];
-            let h = sim.fleet.host_class[rng.below(sim.fleet.n_hosts() as u64) as usize];
+            let h = sim.fleet.host_class[HostId::new(rng.below(sim.fleet.n_hosts() as u64) as usize)];
             (g, h)
         })
         .collect();
@@ -42,7 +43,7 @@ fn bench_fast_path_on(c: &mut Criterion, v: LibvirtVersion) {
         b.iter(|| {
             let mut ok = 0u32;
             for &(g, h) in &pairs {
-                ok += u32::from(sim.starter.classes[g as usize].sets.allows(sim.fleet.classes.get(h)));
+                ok += u32::from(sim.starter.classes[g].sets.allows(&sim.fleet.classes[h]));
             }
             black_box(ok)
         })

@@ -561,7 +561,7 @@ pub fn run_fleet(cmd: FleetCmd) -> CliResult<Outcome> {
                     // The host's name as a comment before its CPU: readers of CPU documents
                     // (cpufleet, virsh cpu-baseline) pass comments over.
                     text.push_str(&format!("<!-- host {} -->\n", fleet.host_name(h)));
-                    text.push_str(&xml[fleet.host_class[h] as usize]);
+                    text.push_str(&xml[fleet.class_index(h)]);
                 }
                 write_atomic(&pool_file(&out, &p.name), text.as_bytes())?;
             }

@@ -111,6 +111,23 @@ mod tests {
         assert_eq!(e.to_string(), "f.toml: 2:5: bad");
         assert_eq!(src.error(None, "bad").to_string(), "f.toml: bad");
     }
+
+    /// The texts the report and the checkers print (the goldens hold some of them).
+    #[test]
+    fn guest_errors_read_as_they_always_have() {
+        let texts = [
+            (GuestError::NoPoolContext, "no pool context"),
+            (GuestError::NoPoolBaseline(BaselineError::NoHosts), "the pool has no baseline: no hosts"),
+            (GuestError::NoModel, "custom CPU without a model"),
+            (GuestError::UnknownVendor("Foo".into()), "unknown vendor Foo"),
+            (GuestError::VendorMismatch("AMD".into()), "the guest CPU's vendor AMD is not the host's"),
+        ];
+        for (e, text) in texts {
+            assert_eq!(e.to_string(), text);
+        }
+        let cpu = CpuError::NoCpus;
+        assert_eq!(GuestError::from(cpu.clone()).to_string(), cpu.to_string());
+    }
 }
 
 /// Why a pool, domain or fleet has no baseline CPU: carried as a value up to the report, which
@@ -146,3 +163,52 @@ impl fmt::Display for BaselineError {
         }
     }
 }
+
+/// Why a guest CPU could not be built from its configuration, read into bitsets, or taken by a
+/// host (a start's live update, a migration destination): carried as a value to where the
+/// report or a checker writes it as text ([`fmt::Display`]), the texts written here once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GuestError {
+    /// A configuration that depends on its pool, built without a pool context.
+    NoPoolContext,
+    /// The pool has no baseline to configure the guest CPU with.
+    NoPoolBaseline(BaselineError),
+    /// A custom CPU configuration without a model.
+    NoModel,
+    /// The engine refused the CPU (the map cannot read it, an update failed).
+    Cpu(CpuError),
+    /// The CPU names a vendor the map does not know.
+    UnknownVendor(String),
+    /// The CPU names a vendor that is not the host's (the simulator's vendor rule).
+    VendorMismatch(String),
+    /// The host's QEMU driver refused the CPU (as libvirt reports it).
+    Libvirt(LibvirtError),
+}
+
+impl From<CpuError> for GuestError {
+    fn from(e: CpuError) -> GuestError {
+        GuestError::Cpu(e)
+    }
+}
+
+impl From<LibvirtError> for GuestError {
+    fn from(e: LibvirtError) -> GuestError {
+        GuestError::Libvirt(e)
+    }
+}
+
+impl fmt::Display for GuestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GuestError::NoPoolContext => f.write_str("no pool context"),
+            GuestError::NoPoolBaseline(e) => write!(f, "the pool has no baseline: {e}"),
+            GuestError::NoModel => f.write_str("custom CPU without a model"),
+            GuestError::Cpu(e) => e.fmt(f),
+            GuestError::UnknownVendor(v) => write!(f, "unknown vendor {v}"),
+            GuestError::VendorMismatch(v) => write!(f, "the guest CPU's vendor {v} is not the host's"),
+            GuestError::Libvirt(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for GuestError {}

@@ -8,7 +8,7 @@
 //! would report it in `virsh capabilities`. Per host the fleet stores only a class id (4 bytes).
 
 use super::error::{BaselineError, SimError, SimResult};
-use super::ids::HostClassId;
+use super::ids::{HostClassId, HostId, IdVec};
 use super::kvm_view::KvmView;
 use super::profiles::Profiles;
 use super::rng::{tag, Rng, Weighted};
@@ -169,7 +169,7 @@ pub struct ClassReq {
 #[derive(Clone, Default)]
 pub struct Classes {
     pub list: Vec<HostClass>,
-    index: HashMap<(usize, u32, FeatureSet), u32>,
+    index: HashMap<(usize, u32, FeatureSet), HostClassId>,
     identities: HashMap<(usize, usize, FeatureSet), u32>,
 }
 
@@ -182,16 +182,21 @@ impl Classes {
         self.list.is_empty()
     }
 
-    pub fn get(&self, id: u32) -> &HostClass {
-        &self.list[id as usize]
+    pub fn get(&self, id: HostClassId) -> &HostClass {
+        &self[id]
+    }
+
+    /// Every class with its id, in id order.
+    pub fn iter_enumerated(&self) -> impl ExactSizeIterator<Item = (HostClassId, &HostClass)> + '_ {
+        self.list.iter().enumerate().map(|(i, c)| (HostClassId::new(i), c))
     }
 
     /// Interns `reqs` (in order) and decodes the new CPUs in parallel; returns their ids.
-    pub fn intern(&mut self, map: &X86Map, profiles: &Profiles, reqs: &[ClassReq]) -> SimResult<Vec<u32>> {
+    pub fn intern(&mut self, map: &X86Map, profiles: &Profiles, reqs: &[ClassReq]) -> SimResult<Vec<HostClassId>> {
         let mut ids = Vec::with_capacity(reqs.len());
         let mut pending: Vec<ClassReq> = Vec::new();
         for r in reqs {
-            let next = (self.list.len() + pending.len()) as u32;
+            let next = HostClassId::new(self.list.len() + pending.len());
             let id = *self.index.entry((r.vendor, r.signature, r.features)).or_insert_with(|| {
                 pending.push(*r);
                 next
@@ -305,11 +310,11 @@ impl Classes {
     /// Adds a class as it is (a real host's CPU: no interning by features, since two files
     /// with the same features but different model names are different inputs to libvirt);
     /// returns its id.
-    pub fn push(&mut self, mut class: HostClass) -> u32 {
+    pub fn push(&mut self, mut class: HostClass) -> HostClassId {
         let n = self.identities.len() as u32;
         class.identity = *self.identities.entry((class.vendor, class.model, class.features)).or_insert(n);
         self.list.push(class);
-        (self.list.len() - 1) as u32
+        HostClassId::new(self.list.len() - 1)
     }
 }
 
@@ -335,12 +340,12 @@ impl PoolInfo {
 pub struct Fleet {
     pub pools: Vec<PoolInfo>,
     /// Class id per host.
-    pub host_class: Vec<u32>,
+    pub host_class: IdVec<HostId, HostClassId>,
     /// Key id per host.
     /// Shared by every release's view of the same hosts (the hardware does not change).
     pub host_key: Arc<[u32]>,
     /// Distinct keys and their class.
-    pub keys: Vec<(HostKey, u32)>,
+    pub keys: Vec<(HostKey, HostClassId)>,
     key_index: HashMap<HostKey, u32>,
     pub classes: Classes,
     /// How hosts are named (see [`Fleet::host_name`]), shared with the reports' host lists.
@@ -433,6 +438,23 @@ impl Fleet {
         self.host_class.len()
     }
 
+    /// The CPU class of host `h`.
+    pub fn class_of(&self, h: usize) -> &HostClass {
+        &self.classes[self.host_class[HostId::new(h)]]
+    }
+
+    /// The index in `classes.list` of host `h`'s class (for tables built per class outside the
+    /// crate).
+    pub fn class_index(&self, h: usize) -> usize {
+        self.host_class[HostId::new(h)].index()
+    }
+
+    /// The index in `classes.list` of each host's class, in host order (for tables built per
+    /// class outside the crate).
+    pub fn class_indices(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
+        self.host_class.iter().map(|c| c.index())
+    }
+
     /// The pool of host `h`.
     pub fn pool_of(&self, h: usize) -> usize {
         self.pools.partition_point(|p| p.start + p.len <= h)
@@ -458,7 +480,7 @@ impl Fleet {
     pub fn pool_vendors(&self, pi: usize) -> Vec<(usize, u64)> {
         let mut out: Vec<(usize, u64)> = Vec::new();
         for h in self.pools[pi].range() {
-            let v = self.classes.get(self.host_class[h]).vendor;
+            let v = self.classes[self.host_class[HostId::new(h)]].vendor;
             match out.iter_mut().find(|x| x.0 == v) {
                 Some(x) => x.1 += 1,
                 None => out.push((v, 1)),
@@ -504,7 +526,7 @@ impl Fleet {
     pub fn from_parts(
         pools: Vec<PoolInfo>,
         classes: Classes,
-        keys: Vec<(HostKey, u32)>,
+        keys: Vec<(HostKey, HostClassId)>,
         host_key: Arc<[u32]>,
         host_names: Vec<String>,
     ) -> Fleet {
@@ -553,7 +575,7 @@ impl Fleet {
         let names = NameTable::new(&pools, None);
         let mut fleet = Fleet {
             pools,
-            host_class: Vec::new(),
+            host_class: IdVec::new(),
             host_key: Arc::new([]),
             keys: Vec::new(),
             key_index: HashMap::new(),
@@ -563,7 +585,7 @@ impl Fleet {
         fleet.host_key = fleet.intern_keys(map, profiles, &drawn)?.into();
         drop(drawn);
         let keys = &fleet.keys;
-        fleet.host_class = fleet.host_key.par_iter().map(|&k| keys[k as usize].1).collect();
+        fleet.host_class = fleet.host_key.par_iter().map(|&k| keys[k as usize].1).collect::<Vec<_>>().into();
         Ok(fleet)
     }
 
@@ -588,7 +610,7 @@ impl Fleet {
             .collect();
         let mut fleet = Fleet {
             pools: self.pools.clone(),
-            host_class: Vec::new(),
+            host_class: IdVec::new(),
             host_key: Arc::new([]),
             keys: Vec::new(),
             key_index: HashMap::new(),
@@ -604,17 +626,21 @@ impl Fleet {
         }
         fleet.host_key = self.host_key.clone();
         let keys = &fleet.keys;
-        fleet.host_class = fleet.host_key.par_iter().map(|&k| keys[k as usize].1).collect();
+        fleet.host_class = fleet.host_key.par_iter().map(|&k| keys[k as usize].1).collect::<Vec<_>>().into();
         Ok(fleet)
     }
 
     /// The distinct classes of a host range, in order of first appearance.
-    pub fn classes_in(&self, range: std::ops::Range<usize>, host_class: &[u32]) -> Vec<u32> {
+    pub fn classes_in(
+        &self,
+        range: std::ops::Range<usize>,
+        host_class: &IdVec<HostId, HostClassId>,
+    ) -> Vec<HostClassId> {
         let mut seen = vec![false; self.classes.len()];
         let mut out = Vec::new();
-        for &c in &host_class[range] {
-            if !seen[c as usize] {
-                seen[c as usize] = true;
+        for &c in host_class.slice(range) {
+            if !seen[c.index()] {
+                seen[c.index()] = true;
                 out.push(c);
             }
         }
@@ -625,7 +651,12 @@ impl Fleet {
 /// `virCPUBaseline` over host CPUs given as distinct classes in order of first appearance (the
 /// result equals the baseline over every host: the intersection, the vendor rule and the list of
 /// distinct model names do not depend on repetitions).
-pub(crate) fn baseline_of(map: &X86Map, classes: &Classes, ids: &[u32], migratable: bool) -> Result<CpuDef, CpuError> {
+pub(crate) fn baseline_of(
+    map: &X86Map,
+    classes: &Classes,
+    ids: &[HostClassId],
+    migratable: bool,
+) -> Result<CpuDef, CpuError> {
     let first_id = *ids.first().ok_or(CpuError::NoCpus)?;
     let first = BaselineInput::from_cpu(map, &classes.get(first_id).cpu, 0)?;
     let mut acc = BaselineAcc::new(&first)?;
@@ -639,7 +670,7 @@ pub(crate) fn baseline_of(map: &X86Map, classes: &Classes, ids: &[u32], migratab
 /// the host-model CPUs of distinct classes `ids`, asked of the first host's QEMU/KVM (every
 /// simulated host runs the same QEMU): the baseline a KVM guest can start with on every one of
 /// them. Over distinct classes it equals the baseline over every host, as for [`baseline_of`].
-pub(crate) fn hv_baseline_of(map: &X86Map, classes: &Classes, ids: &[u32]) -> Result<CpuDef, BaselineError> {
+pub(crate) fn hv_baseline_of(map: &X86Map, classes: &Classes, ids: &[HostClassId]) -> Result<CpuDef, BaselineError> {
     let first = classes.get(*ids.first().ok_or(BaselineError::NoHosts)?);
     let cpus: Vec<CpuDef> = ids.iter().filter_map(|&c| classes.get(c).hv.reported.clone()).collect();
     Ok(first.hv.baseline(map, &cpus, false, true)?)
@@ -699,7 +730,7 @@ mod tests {
         let mut virt_off = 0;
         for h in 0..f.n_hosts() {
             let key = f.keys[f.host_key[h] as usize].0;
-            let cl = f.classes.get(f.host_class[h]);
+            let cl = f.classes.get(f.host_class[HostId::new(h)]);
             let p = &spec.profiles.list[key.profile as usize];
             assert_eq!(cl.vendor, p.vendor);
             let has_virt = cl.features.contains(vmx) || cl.features.contains(svm);
@@ -718,7 +749,8 @@ mod tests {
         for p in f.pools.iter().take(6) {
             let ids = f.classes_in(p.range(), &f.host_class);
             let fast = baseline_of(&map.x86, &f.classes, &ids, true).unwrap();
-            let cpus: Vec<CpuDef> = p.range().map(|h| f.classes.get(f.host_class[h]).cpu.clone()).collect();
+            let cpus: Vec<CpuDef> =
+                p.range().map(|h| f.classes.get(f.host_class[HostId::new(h)]).cpu.clone()).collect();
             let slow = x86::baseline(&map.x86, &cpus, true).unwrap();
             assert_eq!(fast, slow, "pool {}", p.name);
         }

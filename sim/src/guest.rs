@@ -6,9 +6,9 @@
 //! Starting depends only on (configuration, pool context, host class), so each distinct triple is
 //! started once (a "combo") and the started CPUs are interned into guest classes.
 
-use super::error::BaselineError;
+use super::error::{BaselineError, GuestError};
 use super::fleet::{Classes, HostClass};
-use super::ids::CtxId;
+use super::ids::{ComboId, CtxId, GuestClassId, HostClassId, IdVec};
 use super::spec::{ModelRef, Template};
 use cpufleet_engine::cpu::CpuCheck;
 use cpufleet_engine::domain::DomainFeatures;
@@ -66,7 +66,7 @@ pub struct Ctx {
 
 /// Builds the guest CPU definition of configuration `t` (in the context of a pool, for a guest
 /// about to start on `host`).
-pub(crate) fn build_def(t: &Template, ctx: Option<&Ctx>, host: &HostClass) -> Result<CpuDef, String> {
+pub(crate) fn build_def(t: &Template, ctx: Option<&Ctx>, host: &HostClass) -> Result<CpuDef, GuestError> {
     if let (Some((pool, pinned)), Some(c)) = (&t.pinned_in, ctx) {
         if c.pool == *pool {
             return build_def(pinned, ctx, host);
@@ -78,11 +78,11 @@ pub(crate) fn build_def(t: &Template, ctx: Option<&Ctx>, host: &HostClass) -> Re
         CpuMode::HostPassthrough | CpuMode::Maximum => return Ok(cpu),
         CpuMode::HostModel => {}
         CpuMode::Custom => {
-            let base = || -> Result<&CpuDef, String> {
-                let ctx = ctx.ok_or("no pool context")?;
-                ctx.baseline.as_ref().map_err(|e| format!("the pool has no baseline: {e}"))
+            let base = || -> Result<&CpuDef, GuestError> {
+                let ctx = ctx.ok_or(GuestError::NoPoolContext)?;
+                ctx.baseline.as_ref().map_err(|e| GuestError::NoPoolBaseline(e.clone()))
             };
-            match t.model.as_ref().ok_or("custom CPU without a model")? {
+            match t.model.as_ref().ok_or(GuestError::NoModel)? {
                 ModelRef::PoolBaseline => {
                     cpu = base()?.clone();
                     cpu.cpu_type = CpuType::Guest;
@@ -137,12 +137,12 @@ pub struct GuestSets {
 
 impl GuestSets {
     /// From a started custom guest CPU.
-    pub fn of_custom(map: &X86Map, def: &CpuDef) -> Result<GuestSets, String> {
-        let policy = PolicySets::of_cpu(map, def).map_err(|e| e.to_string())?;
-        let enabled = x86::model_from_cpu(map, def, Sel::All).map_err(|e| e.to_string())?.features;
+    pub fn of_custom(map: &X86Map, def: &CpuDef) -> Result<GuestSets, GuestError> {
+        let policy = PolicySets::of_cpu(map, def)?;
+        let enabled = x86::model_from_cpu(map, def, Sel::All)?.features;
         let vendor = match &def.vendor {
             None => None,
-            Some(v) => Some(map.vendor_index(v).ok_or_else(|| format!("unknown vendor {v}"))?),
+            Some(v) => Some(map.vendor_index(v).ok_or_else(|| GuestError::UnknownVendor(v.clone()))?),
         };
         Ok(GuestSets { vendor, passthrough: None, policy, enabled })
     }
@@ -210,7 +210,8 @@ pub struct GuestClass {
     pub sets: GuestSets,
 }
 
-/// Why a guest could not start on a host.
+/// Why a guest could not start on a host. `reason` is the text the report tallies and prints
+/// (libvirt's own error text where libvirt refused).
 #[derive(Clone, Debug)]
 pub struct StartFail {
     pub reason: String,
@@ -221,27 +222,34 @@ pub struct StartFail {
     pub blocker: Option<Box<Blocker>>,
 }
 
+impl From<GuestError> for StartFail {
+    /// A start that failed before or after libvirt's checks (no blocker): the error as text.
+    fn from(e: GuestError) -> StartFail {
+        StartFail { reason: e.to_string(), blocker: None, needs_cache: None }
+    }
+}
+
 /// One started (configuration, context, host class) triple.
 #[derive(Clone, Debug)]
 pub struct Combo {
     pub template: u16,
     /// Context id (None for configurations that do not depend on the pool).
     pub(crate) ctx: Option<CtxId>,
-    pub host_class: u32,
+    pub host_class: HostClassId,
     /// The guest class, or why it could not start.
-    pub outcome: Result<u32, StartFail>,
+    pub outcome: Result<GuestClassId, StartFail>,
 }
 
 /// Starts guests, caching every distinct start.
 pub struct Starter {
-    pub ctxs: Vec<Ctx>,
-    pub combos: Vec<Combo>,
-    pub classes: Vec<GuestClass>,
-    combo_index: HashMap<(u16, Option<CtxId>, u32), u32>,
+    pub ctxs: IdVec<CtxId, Ctx>,
+    pub combos: IdVec<ComboId, Combo>,
+    pub classes: IdVec<GuestClassId, GuestClass>,
+    combo_index: HashMap<(u16, Option<CtxId>, HostClassId), ComboId>,
     /// Keyed by the started CPU itself and its sets (two definitions with equal sets stay
     /// distinct, so each class's `def` is exactly what its starts produced; host-passthrough CPUs
     /// differ by the host they started on).
-    class_index: HashMap<(CpuDef, GuestSets), u32>,
+    class_index: HashMap<(CpuDef, GuestSets), GuestClassId>,
     pub fault: Option<Fault>,
 }
 
@@ -254,7 +262,7 @@ pub(crate) fn start_on(
     host: &HostClass,
     fault: Option<Fault>,
 ) -> Result<CpuDef, StartFail> {
-    let orig = build_def(t, ctx, host).map_err(|reason| StartFail { reason, blocker: None, needs_cache: None })?;
+    let orig = build_def(t, ctx, host)?;
     start_def(map, orig, &DomainFeatures::default(), host, fault)
 }
 
@@ -293,7 +301,7 @@ pub fn start_def(
             }
         }
     }
-    live_update(map, &mut g, host).map_err(|reason| StartFail { reason, blocker: None, needs_cache: None })?;
+    live_update(map, &mut g, host)?;
     Ok(g)
 }
 
@@ -301,17 +309,17 @@ pub fn start_def(
 /// §4.5): the start path as an incoming domain (`check='full'`: forbidden features against FULL,
 /// no compare; removed features kept as `require`), then the `check='full'` live check of what
 /// QEMU/KVM enables there. Err: why the migration fails.
-pub(crate) fn incoming(map: &X86Map, live: &CpuDef, host: &HostClass) -> Result<CpuDef, String> {
+pub(crate) fn incoming(map: &X86Map, live: &CpuDef, host: &HostClass) -> Result<CpuDef, GuestError> {
     // The simulator's vendor rule (as libvirt's compare at a fresh start): a CPU that names a
     // vendor goes only to hosts of that vendor.
     if let Some(v) = &live.vendor {
         if map.vendor_index(v) != Some(host.vendor) {
-            return Err(format!("the guest CPU's vendor {v} is not the host's"));
+            return Err(GuestError::VendorMismatch(v.clone()));
         }
     }
     // The simulator's migrations carry the CPU only: its guests' domain settings are the defaults.
     let domain = DomainFeatures::default();
-    let mut g = host.hv.start(map, live, &domain, StartKind::Incoming).map_err(|e| e.to_string())?.cpu;
+    let mut g = host.hv.start(map, live, &domain, StartKind::Incoming)?.cpu;
     live_update(map, &mut g, host)?;
     Ok(g)
 }
@@ -331,13 +339,13 @@ pub(crate) fn as_incoming(map: &X86Map, live: &CpuDef) -> CpuDef {
 /// `virCPUUpdateLive` after QEMU started `g` on `host` (§4.4), for custom CPUs: QEMU enables what
 /// the CPU asks for and KVM can give ([`HostClass::qemu`]); with `check='full'` anything else is
 /// an error, otherwise it is corrected to `disable`. Then `check='full'`.
-fn live_update(map: &X86Map, g: &mut CpuDef, host: &HostClass) -> Result<(), String> {
+fn live_update(map: &X86Map, g: &mut CpuDef, host: &HostClass) -> Result<(), GuestError> {
     if g.mode != CpuMode::Custom {
         return Ok(());
     }
-    let asked = x86::model_from_cpu(map, g, Sel::All).map_err(|e| e.to_string())?.features;
+    let asked = x86::model_from_cpu(map, g, Sel::All)?.features;
     let (enabled, disabled) = (asked.intersection(&host.qemu), asked.difference(&host.qemu));
-    x86::update_live(map, g, &enabled, &disabled).map_err(|e| e.to_string())?;
+    x86::update_live(map, g, &enabled, &disabled)?;
     g.check = Some(CpuCheck::Full);
     Ok(())
 }
@@ -389,22 +397,21 @@ fn raw_start(map: &X86Map, orig: CpuDef, host: &HostClass) -> Result<CpuDef, Sta
 impl Starter {
     pub fn new(fault: Option<Fault>) -> Starter {
         Starter {
-            ctxs: Vec::new(),
-            combos: Vec::new(),
-            classes: Vec::new(),
+            ctxs: IdVec::new(),
+            combos: IdVec::new(),
+            classes: IdVec::new(),
             combo_index: HashMap::new(),
             class_index: HashMap::new(),
             fault,
         }
     }
 
-    pub fn add_ctx(&mut self, ctx: Ctx) -> u32 {
-        self.ctxs.push(ctx);
-        (self.ctxs.len() - 1) as u32
+    pub fn add_ctx(&mut self, ctx: Ctx) -> CtxId {
+        self.ctxs.push(ctx)
     }
 
     pub(crate) fn ctx(&self, id: Option<CtxId>) -> Option<&Ctx> {
-        id.map(|id| &self.ctxs[id.index()])
+        id.map(|id| &self.ctxs[id])
     }
 
     /// The combo ids of `keys` = (configuration, context, host class); new ones are started in
@@ -414,13 +421,13 @@ impl Starter {
         map: &X86Map,
         templates: &[Template],
         hosts: &Classes,
-        keys: &[(u16, u32, u32)],
-    ) -> Vec<u32> {
+        keys: &[(u16, CtxId, HostClassId)],
+    ) -> Vec<ComboId> {
         let mut ids = Vec::with_capacity(keys.len());
-        let mut pending: Vec<(u16, Option<CtxId>, u32)> = Vec::new();
+        let mut pending: Vec<(u16, Option<CtxId>, HostClassId)> = Vec::new();
         for &(t, ctx, hc) in keys {
-            let ctx = templates[t as usize].uses_pool().then(|| CtxId::new(ctx as usize));
-            let next = (self.combos.len() + pending.len()) as u32;
+            let ctx = templates[t as usize].uses_pool().then_some(ctx);
+            let next = ComboId::new(self.combos.len() + pending.len());
             let id = *self.combo_index.entry((t, ctx, hc)).or_insert_with(|| {
                 pending.push((t, ctx, hc));
                 next
@@ -432,8 +439,8 @@ impl Starter {
         let started: Vec<Result<(CpuDef, GuestSets), StartFail>> = pending
             .par_iter()
             .map(|&(t, ctx, hc)| {
-                let host = hosts.get(hc);
-                let ctx = ctx.map(|c| &ctxs[c.index()]);
+                let host = &hosts[hc];
+                let ctx = ctx.map(|c| &ctxs[c]);
                 let def = start_on(map, &templates[t as usize], ctx, host, fault)?;
                 let sets = if def.mode == CpuMode::HostPassthrough {
                     GuestSets::of_passthrough(host)
@@ -441,28 +448,19 @@ impl Starter {
                     let dropped = if fault == Some(Fault::IgnoreForbid) { Policy::Forbid } else { Policy::Require };
                     let mut d = def.clone();
                     d.features.retain(|f| f.policy != Some(dropped));
-                    GuestSets::of_custom(map, &d).map_err(|reason| StartFail {
-                        reason,
-                        blocker: None,
-                        needs_cache: None,
-                    })?
+                    GuestSets::of_custom(map, &d)?
                 } else {
-                    GuestSets::of_custom(map, &def).map_err(|reason| StartFail {
-                        reason,
-                        blocker: None,
-                        needs_cache: None,
-                    })?
+                    GuestSets::of_custom(map, &def)?
                 };
                 Ok((def, sets))
             })
             .collect();
         for (&(t, ctx, hc), s) in pending.iter().zip(started) {
             let outcome = s.map(|(def, sets)| {
-                let next = self.classes.len() as u32;
-                *self.class_index.entry((def.clone(), sets.clone())).or_insert_with(|| {
-                    self.classes.push(GuestClass { def, sets });
-                    next
-                })
+                *self
+                    .class_index
+                    .entry((def.clone(), sets.clone()))
+                    .or_insert_with(|| self.classes.push(GuestClass { def, sets }))
             });
             self.combos.push(Combo { template: t, ctx, host_class: hc, outcome });
         }
@@ -478,8 +476,8 @@ pub struct Compat {
 }
 
 impl Compat {
-    /// Rows for guest classes `0..classes.len()` over every host class.
-    pub fn build(classes: &[GuestClass], hosts: &Classes) -> Compat {
+    /// Rows for every guest class of `classes` over every host class.
+    pub fn build(classes: &IdVec<GuestClassId, GuestClass>, hosts: &Classes) -> Compat {
         let row_words = hosts.len().div_ceil(64).max(1);
         let mut c = Compat { row_words, bits: Vec::new(), n_rows: 0 };
         c.extend(classes, hosts);
@@ -487,18 +485,19 @@ impl Compat {
     }
 
     /// Adds rows for guest classes that have none yet.
-    pub fn extend(&mut self, classes: &[GuestClass], hosts: &Classes) {
+    pub fn extend(&mut self, classes: &IdVec<GuestClassId, GuestClass>, hosts: &Classes) {
         self.extend_with(classes.len(), hosts, |g, h| classes[g].sets.allows(h));
     }
 
     /// Adds rows `self.n_rows..n`: row `g` allows host class `h` when `allows(g, h)`.
-    pub fn extend_with(&mut self, n: usize, hosts: &Classes, allows: impl Fn(usize, &HostClass) -> bool + Sync) {
+    pub fn extend_with(&mut self, n: usize, hosts: &Classes, allows: impl Fn(GuestClassId, &HostClass) -> bool + Sync) {
         assert!(hosts.len() <= self.row_words * 64, "host classes were added after the cache was built");
         let rw = self.row_words;
         let new_rows: Vec<u64> = (self.n_rows..n)
             .into_par_iter()
             .flat_map_iter(|g| {
                 let mut row = vec![0u64; rw];
+                let g = GuestClassId::new(g);
                 for (i, h) in hosts.list.iter().enumerate() {
                     if allows(g, h) {
                         row[i / 64] |= 1 << (i % 64);
@@ -511,14 +510,17 @@ impl Compat {
         self.n_rows = n;
     }
 
+    /// Guest class `g`'s row: bit `h` of it is set when host class `h` takes the class.
     #[inline]
-    pub fn row(&self, g: u32) -> &[u64] {
-        &self.bits[g as usize * self.row_words..(g as usize + 1) * self.row_words]
+    pub fn row(&self, g: GuestClassId) -> &[u64] {
+        &self.bits[g.index() * self.row_words..(g.index() + 1) * self.row_words]
     }
 
+    /// Whether host class `h` takes guest class `g`.
     #[inline]
-    pub fn allows(&self, g: u32, h: u32) -> bool {
-        self.bits[g as usize * self.row_words + h as usize / 64] >> (h % 64) & 1 != 0
+    pub fn allows(&self, g: GuestClassId, h: HostClassId) -> bool {
+        let h = h.index();
+        self.bits[g.index() * self.row_words + h / 64] >> (h % 64) & 1 != 0
     }
 }
 
@@ -537,16 +539,18 @@ impl ClassMask {
         let mut m = ClassMask::new(counts.len());
         for (c, &n) in counts.iter().enumerate() {
             if n > 0 {
-                m.set(c as u32);
+                m.set(HostClassId::new(c));
             }
         }
         m
     }
-    pub(crate) fn set(&mut self, i: u32) {
-        self.words[i as usize / 64] |= 1 << (i % 64);
+    pub(crate) fn set(&mut self, c: HostClassId) {
+        let i = c.index();
+        self.words[i / 64] |= 1 << (i % 64);
     }
-    pub(crate) fn clear(&mut self, i: u32) {
-        self.words[i as usize / 64] &= !(1 << (i % 64));
+    pub(crate) fn clear(&mut self, c: HostClassId) {
+        let i = c.index();
+        self.words[i / 64] &= !(1 << (i % 64));
     }
     /// Whether `row & self` has any bit.
     pub(crate) fn meets(&self, row: &[u64]) -> bool {

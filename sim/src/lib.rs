@@ -61,9 +61,11 @@ pub use versions::{Incoming, Refusal};
 pub use rng::{Rng, Weighted};
 
 /// The phases of a run one at a time, for the benchmarks that time them
-/// (`benches/benches/simulate.rs`, `benches/examples/phases.rs`); [`simulate`] runs them all.
+/// (`benches/benches/simulate.rs`, `benches/examples/phases.rs`), with the typed ids their tables
+/// take; [`simulate`] runs them all.
 pub mod phases {
     pub use crate::guest::Compat;
+    pub use crate::ids::{GuestClassId, HostClassId, HostId, IdVec};
     pub use crate::scenarios::migrate::{run as migrate, start_guests};
     pub use crate::scenarios::pools::run as pools;
     pub use crate::scenarios::registry::check;

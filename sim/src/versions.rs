@@ -30,6 +30,7 @@
 use crate::error::{SimError, SimResult};
 use crate::fleet::{HostClass, PoolInfo};
 use crate::guest::{Blocker, Compat, Fault, GuestSets, Starter};
+use crate::ids::{GuestClassId, HostClassId, IdVec};
 use crate::rng::{derive, tag};
 use crate::scenarios::Sim;
 use crate::spec::Spec;
@@ -184,7 +185,7 @@ pub struct Versions<'a> {
     /// `libvirt` keys decide, [`host_versions`]).
     pub own: Option<Vec<Option<u8>>>,
     /// `incoming[g][d]`: the guest classes of version g read by version d (empty for g = d).
-    pub incoming: Vec<Vec<Vec<Incoming>>>,
+    pub incoming: Vec<Vec<IdVec<GuestClassId, Incoming>>>,
     /// `compat[g][d]`: guest classes of version g × host classes of version d.
     pub compat: Vec<Vec<Compat>>,
     /// `identity[d]`: host CPU identity under version 0 → the same hardware's identity under d.
@@ -203,10 +204,11 @@ impl<'a> Versions<'a> {
                 identity[d].entry(from).or_insert(to);
             }
         }
-        let compat = (0..n).map(|_| views.iter().map(|v| Compat::build(&[], &v.fleet.classes)).collect()).collect();
+        let compat =
+            (0..n).map(|_| views.iter().map(|v| Compat::build(&IdVec::new(), &v.fleet.classes)).collect()).collect();
         let releases = views.iter().map(|v| v.map.version()).collect();
         let mut versions =
-            Versions { incoming: vec![vec![Vec::new(); n]; n], compat, identity, views, releases, own: None };
+            Versions { incoming: vec![vec![IdVec::new(); n]; n], compat, identity, views, releases, own: None };
         versions.refresh();
         versions
     }
@@ -250,8 +252,11 @@ impl<'a> Versions<'a> {
                     continue;
                 }
                 let from = self.incoming[g][d].len();
-                let read: Vec<Incoming> = self.views[g].starter.classes[from..]
+                let read: Vec<Incoming> = self.views[g]
+                    .starter
+                    .classes
                     .iter()
+                    .skip(from)
                     .map(|c| match (c.def.mode, c.sets.passthrough) {
                         (CpuMode::HostPassthrough, Some(id)) => Incoming::passthrough(GuestSets {
                             passthrough: Some(self.identity(id, g, d)),
@@ -276,12 +281,12 @@ impl<'a> Versions<'a> {
 
     /// Why host class `hc` of version `d` refuses guest class `gc` of version `g` (None: it
     /// accepts it).
-    pub fn refusal(&self, g: usize, gc: u32, d: usize, hc: u32) -> Option<Refusal> {
-        let host = self.views[d].fleet.classes.get(hc);
+    pub fn refusal(&self, g: usize, gc: GuestClassId, d: usize, hc: HostClassId) -> Option<Refusal> {
+        let host = &self.views[d].fleet.classes[hc];
         if g == d {
-            self.views[g].starter.classes[gc as usize].sets.blocker(host).map(|b| Refusal::of_blocker(&b))
+            self.views[g].starter.classes[gc].sets.blocker(host).map(|b| Refusal::of_blocker(&b))
         } else {
-            self.incoming[g][d][gc as usize].refusal(host)
+            self.incoming[g][d][gc].refusal(host)
         }
     }
 }
@@ -505,7 +510,8 @@ mod tests {
         let inp = inputs(Some(text), 10);
         let v = inp.versions(1, None, V9).unwrap();
         let (m9, m11) = (&v.views[V9].map.x86, &v.views[V11].map.x86);
-        let (h9, h11) = (v.views[V9].fleet.classes.get(0), v.views[V11].fleet.classes.get(0));
+        let (h9, h11) =
+            (v.views[V9].fleet.classes.get(HostClassId::new(0)), v.views[V11].fleet.classes.get(HostClassId::new(0)));
         assert!(m9.feature_id("flush-l1d").is_none());
         assert!(h11.features.contains(m11.feature_id("flush-l1d").unwrap()));
         // A 9.0.0-named model, so that only the feature is unknown.
@@ -535,16 +541,16 @@ mod tests {
         v.refresh();
         for (g, d) in [(V9, V11), (V11, V9)] {
             let (gv, dv) = (&v.views[g], &v.views[d]);
-            for (gc, c) in gv.starter.classes.iter().enumerate() {
+            for (gc, c) in gv.starter.classes.iter_enumerated() {
                 if c.def.mode == CpuMode::HostPassthrough {
                     continue;
                 }
-                for (hc, h) in dv.fleet.classes.list.iter().enumerate() {
+                for (hc, h) in dv.fleet.classes.iter_enumerated() {
                     // The destination's QEMU driver (start path as incoming, then its live check).
                     let engine = crate::guest::incoming(&dv.map.x86, &c.def, h).is_ok();
-                    let cached = v.compat[g][d].allows(gc as u32, hc as u32);
+                    let cached = v.compat[g][d].allows(gc, hc);
                     assert_eq!(cached, engine, "{:?} on {:?}", c.def.model, h.cpu.model);
-                    assert_eq!(v.refusal(g, gc as u32, d, hc as u32).is_none(), cached);
+                    assert_eq!(v.refusal(g, gc, d, hc).is_none(), cached);
                 }
             }
         }

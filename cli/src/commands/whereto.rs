@@ -372,7 +372,7 @@ fn guest_rows(
             let (cpu, features, label) = read(&parts[k])?;
             let x86 = &parts[k].map.x86;
             let home_fleet = &fleets[k];
-            let home_class = home_fleet.classes.get(home_fleet.host_class[h]);
+            let home_class = home_fleet.class_of(h);
             let sets = match start_guest(x86, cpu.as_ref(), &features, home_class, None) {
                 Ok(s) => s,
                 Err(e) => return home_refused(&parts[k].map, dir, &cpu, &label, name, &e.reason, format).map(Err),
@@ -431,7 +431,7 @@ fn guest_rows(
                         })
                         .collect()
                 };
-                dests.push(Ok(fleet.host_class.iter().map(|&c| clone_dest(&per_class[c as usize])).collect()));
+                dests.push(Ok(fleet.class_indices().map(|c| clone_dest(&per_class[c])).collect()));
             }
             header = Some((cpu, features, label));
         }
@@ -456,7 +456,7 @@ fn guest_rows(
                     if first.is_none() {
                         first = Some((cpu, features, label));
                     }
-                    fleet.host_class.iter().map(|&c| clone_dest(&per_class[c as usize])).collect()
+                    fleet.class_indices().map(|c| clone_dest(&per_class[c])).collect()
                 });
                 dests.push(r);
             }

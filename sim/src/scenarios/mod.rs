@@ -8,6 +8,7 @@ pub(crate) mod registry;
 use super::error::{BaselineError, SimResult};
 use super::fleet::{baseline_of, hv_baseline_of, Fleet};
 use super::guest::{Ctx, Fault, Starter};
+use super::ids::{CtxId, HostClassId, HostId, IdVec};
 use super::spec::Spec;
 use cpufleet_engine::CpuMap;
 use serde::Serialize;
@@ -71,7 +72,7 @@ pub struct Sim<'a> {
     pub fleet: Fleet,
     pub starter: Starter,
     /// The context (pool baseline at the start) of each pool.
-    pub pool_ctx: Vec<u32>,
+    pub pool_ctx: Vec<CtxId>,
 }
 
 impl<'a> Sim<'a> {
@@ -91,7 +92,7 @@ impl<'a> Sim<'a> {
 
     /// Computes pool `p`'s baselines (hypervisor and raw) over `host_class` and registers them as
     /// a context.
-    pub fn add_pool_ctx(&mut self, p: usize, host_class: &[u32]) -> u32 {
+    pub fn add_pool_ctx(&mut self, p: usize, host_class: &IdVec<HostId, HostClassId>) -> CtxId {
         let ids = self.fleet.classes_in(self.fleet.pools[p].range(), host_class);
         let raw_baseline = baseline_of(&self.map.x86, &self.fleet.classes, &ids, true).map_err(BaselineError::Cpu);
         let first = if self.starter.fault == Some(Fault::PoolFirstHost) { ids.len().min(1) } else { ids.len() };

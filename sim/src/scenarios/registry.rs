@@ -208,7 +208,7 @@ fn config_rows(sim: &Sim, guests: &[Guest]) -> Vec<ConfigRow> {
             c.started += 1;
         } else {
             c.start_failures += 1;
-            if let Some(Err(f)) = g.combo.map(|c| &sim.starter.combos[c.index()].outcome) {
+            if let Some(Err(f)) = g.combo.map(|c| &sim.starter.combos[c].outcome) {
                 *reasons[g.template as usize].entry(f.reason.clone()).or_insert(0) += 1;
             }
         }

@@ -11,6 +11,7 @@ use super::super::guest::{start_def, Blocker, Fault, GuestSets, StartFail};
 use super::super::real::RealGuest;
 use super::blocker::BlockerKind;
 use super::Sim;
+use crate::ids::{HostClassId, HostId, IdVec};
 use crate::versions::{Incoming, Refusal, Versions};
 use cpufleet_engine::domain::DomainFeatures;
 use cpufleet_engine::map::X86Map;
@@ -109,7 +110,7 @@ pub(crate) fn own_release(
 ) -> OwnRelease {
     let r = ver[home] as usize;
     let view = &v.views[r];
-    let home_class = view.fleet.classes.get(view.fleet.host_class[home]);
+    let home_class = view.fleet.class_of(home);
     let libvirt = v.releases[r].as_str();
     let mut counts: Vec<([u64; 2], [u64; 7], Option<String>)> = vec![([0; 2], [0; 7], None); v.views.len()];
     let started = match cpu {
@@ -126,12 +127,13 @@ pub(crate) fn own_release(
         (Some(_), true) => Some(GuestSets::of_passthrough(home_class)),
         (Some(g), false) => match GuestSets::of_custom(&view.map.x86, g) {
             Ok(s) => Some(s),
-            Err(reason) => return OwnRelease { libvirt, start_error: Some(reason), destinations: Vec::new() },
+            Err(e) => return OwnRelease { libvirt, start_error: Some(e.to_string()), destinations: Vec::new() },
         },
         (None, _) => None,
     };
     // One answer per (release, host class), cached.
-    let mut cache: Vec<std::collections::HashMap<u32, Option<Refusal>>> = vec![Default::default(); v.views.len()];
+    let mut cache: Vec<std::collections::HashMap<HostClassId, Option<Refusal>>> =
+        vec![Default::default(); v.views.len()];
     let incoming: Vec<Option<Incoming>> = (0..v.views.len())
         .map(|d| match (&started, passthrough) {
             (Some(g), false) if d != r => Some(Incoming::read(&v.views[d].map.x86, g)),
@@ -144,16 +146,16 @@ pub(crate) fn own_release(
         }
         let d = dv as usize;
         let dest = &v.views[d].fleet;
-        let hc = dest.host_class[h];
+        let hc = dest.host_class[HostId::new(h)];
         let why = *cache[d].entry(hc).or_insert_with(|| {
-            let host = dest.classes.get(hc);
+            let host = &dest.classes[hc];
             match (&own_sets, &incoming[d]) {
                 (None, _) => None,
                 (Some(sets), _) if d == r => sets.blocker(host).map(|b| Refusal::of_blocker(&b)),
                 (Some(_), Some(inc)) => inc.refusal(host),
                 // host-passthrough onto another release: only the same hardware.
                 (Some(_), None) => {
-                    let same = dest.classes.get(dest.host_class[home]).identity == host.identity;
+                    let same = dest.class_of(home).identity == host.identity;
                     (!same).then_some(Refusal::HostPassthrough)
                 }
             }
@@ -248,7 +250,7 @@ pub fn start_guest(
     if matches!(def.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
         return Ok(Some(GuestSets::of_passthrough(home)));
     }
-    GuestSets::of_custom(map, &g).map(Some).map_err(|reason| StartFail { reason, blocker: None, needs_cache: None })
+    Ok(Some(GuestSets::of_custom(map, &g).map_err(StartFail::from)?))
 }
 
 /// What the operator does about a guest that cannot start on its own host, by what blocks it.
@@ -298,18 +300,19 @@ pub fn entries(map: &X86Map, b: &Blocker) -> Vec<(BlockerKind, Option<String>)> 
 /// Per host class: its host count per pool, and its first hosts in fleet order (enough to name
 /// [`NAMES_PER_BLOCKER`] of them with any one host left out). Computed once for all guests.
 pub(crate) struct ClassHosts {
-    per_pool: Vec<Vec<(usize, u64)>>,
-    first: Vec<Vec<usize>>,
+    per_pool: IdVec<HostClassId, Vec<(usize, u64)>>,
+    first: IdVec<HostClassId, Vec<usize>>,
 }
 
 impl ClassHosts {
     pub(crate) fn of(sim: &Sim) -> ClassHosts {
         let fleet = &sim.fleet;
         let n = fleet.classes.len();
-        let (mut per_pool, mut first) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+        let mut per_pool: IdVec<HostClassId, Vec<(usize, u64)>> = vec![Vec::new(); n].into();
+        let mut first: IdVec<HostClassId, Vec<usize>> = vec![Vec::new(); n].into();
         for (pi, p) in fleet.pools.iter().enumerate() {
             for h in p.range() {
-                let c = fleet.host_class[h] as usize;
+                let c = fleet.host_class[HostId::new(h)];
                 let v: &mut Vec<(usize, u64)> = &mut per_pool[c];
                 match v.last_mut() {
                     Some((q, k)) if *q == pi => *k += 1,
@@ -325,10 +328,10 @@ impl ClassHosts {
 
     /// How many hosts have a class `pick` selects, and the first [`NAMES_PER_BLOCKER`] of them
     /// by name, in fleet order.
-    pub(crate) fn select(&self, sim: &Sim, pick: impl Fn(u32) -> bool) -> (u64, Vec<String>) {
+    pub(crate) fn select(&self, sim: &Sim, pick: impl Fn(HostClassId) -> bool) -> (u64, Vec<String>) {
         let (mut n, mut first) = (0, Vec::new());
-        for (c, pools) in self.per_pool.iter().enumerate() {
-            if pick(c as u32) {
+        for (c, pools) in self.per_pool.iter_enumerated() {
+            if pick(c) {
                 n += pools.iter().map(|p| p.1).sum::<u64>();
                 first.extend(&self.first[c]);
             }
@@ -340,7 +343,7 @@ impl ClassHosts {
 
 fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
     let fleet = &sim.fleet;
-    let home_class = fleet.host_class[g.host] as usize;
+    let home_class = fleet.host_class[HostId::new(g.host)];
     let home_pool = fleet.pool_of(g.host);
     let mut r = GuestRow {
         name: g.name.clone(),
@@ -356,7 +359,7 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
         blockers: Vec::new(),
         own_release: None,
     };
-    let sets = match started(sim, g, fleet.classes.get(home_class as u32)) {
+    let sets = match started(sim, g, &fleet.classes[home_class]) {
         Ok(s) => s,
         Err(e) => {
             r.start_action = Some(start_action(sim, e.blocker.as_deref()));
@@ -368,7 +371,7 @@ fn row(sim: &Sim, hosts: &ClassHosts, g: &RealGuest) -> GuestRow {
     };
     let mut names: Vec<Vec<usize>> = Vec::new();
     // One compare per distinct host CPU; the guest's own host is not a destination.
-    for (c, class) in fleet.classes.list.iter().enumerate() {
+    for (c, class) in fleet.classes.iter_enumerated() {
         let why = sets.as_ref().and_then(|s| s.blocker(class)).map_or_else(Vec::new, |b| entries(&sim.map.x86, &b));
         let mut n_class = 0;
         for &(p, n) in &hosts.per_pool[c] {

@@ -3,6 +3,7 @@
 
 use crate::check::{naive_kvm, sample, Acc, CheckReport, Invariant};
 use crate::guest::incoming;
+use crate::ids::{GuestClassId, HostClassId};
 use crate::versions::Versions;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::CpuMode;
@@ -37,8 +38,9 @@ fn check_cross(v: &Versions, (g, gc, d, hc): (usize, u32, usize, u32)) -> Acc {
     let mut a = Acc::new();
     let (gv, dv) = (&v.views[g], &v.views[d]);
     let (gm, dm) = (&gv.map.x86, &dv.map.x86);
-    let def = &gv.starter.classes[gc as usize].def;
-    let host = dv.fleet.classes.get(hc);
+    // The accepted pairs' bitsets hold raw indices.
+    let def = &gv.starter.classes[GuestClassId::new(gc as usize)].def;
+    let host = &dv.fleet.classes[HostClassId::new(hc as usize)];
     if def.mode == CpuMode::HostPassthrough {
         return a;
     }
@@ -66,7 +68,7 @@ fn check_cross(v: &Versions, (g, gc, d, hc): (usize, u32, usize, u32)) -> Acc {
     let naive = naive_kvm(dm, host).map(|k| qemu::start(dm, &naive_cpu(def), &k, Arrival::Incoming));
     let naive_ok = naive.as_ref().is_some_and(|r| r.is_ok());
     a.check(engine.is_ok() && naive_ok, Invariant::VersionCompare, || {
-        let e = engine.as_ref().map_or_else(|e| e.clone(), |_| "accepts".into());
+        let e = engine.as_ref().map_or_else(|e| e.to_string(), |_| "accepts".into());
         let n = match &naive {
             Some(Err(e)) => e.clone(),
             Some(Ok(_)) => "accepts".into(),

@@ -2,7 +2,7 @@
 //! each step, tallied per direction, reason and configuration, with the recommendations.
 
 use super::model::*;
-use crate::ids::ComboId;
+use crate::ids::{ComboId, CtxId, HostClassId, HostId};
 use crate::progress::Progress;
 use crate::rng::{derive, tag, Rng, Weighted};
 use crate::scenarios::migrate::{self, chain_length, next_destination, Guest, PairBits};
@@ -137,11 +137,11 @@ fn start_step(v: &mut Versions, guests: &mut [Guest], ver: &[u8]) {
         let mut out = vec![(ComboId::new(0), None); todo.len()];
         for (vi, view) in v.views.iter_mut().enumerate() {
             let idx: Vec<usize> = (0..todo.len()).filter(|&i| ver[todo[i].1 as usize] as usize == vi).collect();
-            let keys: Vec<(u16, u32, u32)> = idx
+            let keys: Vec<(u16, CtxId, HostClassId)> = idx
                 .iter()
                 .map(|&i| {
                     let (g, h) = todo[i];
-                    (g.template, view.pool_ctx[g.pool as usize], view.fleet.host_class[h as usize])
+                    (g.template, view.pool_ctx[g.pool as usize], view.fleet.host_class[HostId::new(h as usize)])
                 })
                 .collect();
             let ids = view.starter.ensure(&view.map.x86, &view.spec.templates, &view.fleet.classes, &keys);
@@ -184,7 +184,7 @@ fn migrate_step(
             || Acc::new(n_t, n_pools, &classes),
             |mut a, (rank, &g)| {
                 let guest = guests[g];
-                let (t, gc) = (guest.template as usize, guest.class.expect("started").raw());
+                let (t, gc) = (guest.template as usize, guest.class.expect("started"));
                 let host = guest.host.expect("started").index();
                 let gv = ver[host] as usize;
                 let mut rng = Rng::for_item(step_seed, tag::MIGRATION, g as u64);
@@ -197,12 +197,12 @@ fn migrate_step(
                     };
                     let (sv, dv) = (ver[cur_host] as usize, ver[dest] as usize);
                     let dir = direction(sv, dv, old, new);
-                    let hc = v.views[dv].fleet.host_class[dest];
+                    let hc = v.views[dv].fleet.host_class[HostId::new(dest)];
                     a.dirs[dir][0] += 1;
                     a.per_t[t].attempted[dir] += 1;
                     if v.compat[gv][dv].allows(gc, hc) {
                         if gv != dv {
-                            accepted[gv][dv].set(gc, hc);
+                            accepted[gv][dv].set(gc.raw(), hc.raw());
                         }
                         cur_host = dest;
                         cur_pool = dest_pool;
@@ -213,11 +213,11 @@ fn migrate_step(
                     let r = v.refusal(gv, gc, dv, hc).unwrap_or(Refusal::Missing) as usize;
                     a.reasons[dir][r] += 1;
                     a.reasons_t[t][r] += 1;
-                    if gv != dv && v.compat[gv][gv].allows(gc, v.views[gv].fleet.host_class[dest]) {
+                    if gv != dv && v.compat[gv][gv].allows(gc, v.views[gv].fleet.host_class[HostId::new(dest)]) {
                         a.per_t[t].version_refusals += 1;
                         a.pools_t[t][guest.pool as usize] += 1;
                         if Refusal::ALL[r].is_unknown_name() {
-                            a.unknown[gv * classes.len() + dv][gc as usize] += 1;
+                            a.unknown[gv * classes.len() + dv][gc.index()] += 1;
                         }
                     }
                 }
@@ -234,14 +234,14 @@ fn stranded(v: &Versions, guests: &[Guest], ver: &[u8], per_t: &mut [ConfigStep]
     let fleet = &v.views[0].fleet;
     let nv = v.views.len();
     // Hosts per (pool, version, host class of that version).
-    let counts: Vec<Vec<std::collections::BTreeMap<u32, u64>>> = fleet
+    let counts: Vec<Vec<std::collections::BTreeMap<HostClassId, u64>>> = fleet
         .pools
         .par_iter()
         .map(|p| {
             let mut c = vec![std::collections::BTreeMap::new(); nv];
             for h in p.range() {
                 let vi = ver[h] as usize;
-                *c[vi].entry(v.views[vi].fleet.host_class[h]).or_insert(0) += 1;
+                *c[vi].entry(v.views[vi].fleet.host_class[HostId::new(h)]).or_insert(0) += 1;
             }
             c
         })
@@ -252,8 +252,7 @@ fn stranded(v: &Versions, guests: &[Guest], ver: &[u8], per_t: &mut [ConfigStep]
             let (Some(gclass), Some(host)) = (g.class, g.host) else {
                 return false;
             };
-            let (gclass, host) = (gclass.raw(), host.index());
-            let gv = ver[host] as usize;
+            let gv = ver[host.index()] as usize;
             let own = v.views[gv].fleet.host_class[host];
             !(0..nv).any(|d| {
                 counts[g.pool as usize][d].iter().any(|(&hc, &n)| {
@@ -363,7 +362,7 @@ fn start_failures(v: &Versions, guests: &[Guest], n_t: usize) -> Vec<(u64, Vec<(
             continue;
         };
         let reason = v.views.iter().find_map(|view| {
-            let c = view.starter.combos.get(combo.index())?;
+            let c = view.starter.combos.get(combo)?;
             (c.template == g.template).then_some(())?;
             c.outcome.as_ref().err().map(|e| e.reason.clone())
         });
@@ -480,11 +479,11 @@ pub(super) fn config_reports(v: &Versions, tally: &Tally, old: usize) -> (Vec<Ro
         let view = &v.views[gv];
         for combo in &view.starter.combos {
             let Ok(gc) = combo.outcome else { continue };
-            let n = counts.get(gc as usize).copied().unwrap_or(0);
+            let n = counts.get(gc.index()).copied().unwrap_or(0);
             if n == 0 {
                 continue;
             }
-            if let Err(u) = &v.incoming[gv][d][gc as usize].read {
+            if let Err(u) = &v.incoming[gv][d][gc].read {
                 let t = combo.template as usize;
                 let msg = u.message(v.releases[d]);
                 if top[t].as_ref().is_none_or(|(m, _)| n > *m) {
@@ -555,7 +554,7 @@ fn recommend(
     let model = view
         .starter
         .ctxs
-        .get(view.pool_ctx[p] as usize)
+        .get(view.pool_ctx[p])
         .and_then(|c| c.baseline.as_ref().ok())
         .and_then(|b| b.model.clone());
     match model.filter(|m| unknown && v.views.iter().all(|w| w.map.x86.model(m).is_some())) {

@@ -13,7 +13,7 @@ use super::super::rng::{tag, Rng};
 use super::migrate::Guest;
 use super::pools::FleetPresence;
 use super::Sim;
-use crate::ids::HostClassId;
+use crate::ids::{CtxId, HostClassId, HostId, IdVec};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -35,8 +35,7 @@ pub(crate) fn prepare(sim: &mut Sim) -> SimResult<EventClasses> {
         let n = sim.fleet.classes.len();
         let mut reqs = Vec::new();
         let mut which = Vec::new();
-        for c in 0..n {
-            let cl = sim.fleet.classes.get(c as u32);
+        for (c, cl) in sim.fleet.classes.iter_enumerated() {
             let eligible = e.generations.as_ref().is_none_or(|g| g.contains(&(cl.profile as usize)));
             if eligible && cl.features.intersects(&e.remove) {
                 reqs.push(ClassReq {
@@ -52,7 +51,7 @@ pub(crate) fn prepare(sim: &mut Sim) -> SimResult<EventClasses> {
         let ids = sim.fleet.classes.intern(&sim.map.x86, &sim.spec.profiles, &reqs)?;
         let mut m = vec![None; n];
         for (c, id) in which.into_iter().zip(ids) {
-            m[c] = Some(HostClassId::new(id as usize));
+            m[c.index()] = Some(id);
         }
         out.push(m);
     }
@@ -131,30 +130,33 @@ pub(crate) fn run(sim: &mut Sim, ev: &EventClasses, guests: &[Guest], compat: &C
 
 /// The class of every host after event `ei`: a host of an affected class (`emap` not None) takes
 /// the event with probability `share`, drawn per host from the seed.
-fn classes_after(seed: u64, ei: usize, share: f64, emap: &[Option<HostClassId>], before: &[u32]) -> Vec<u32> {
-    before
+fn classes_after(
+    seed: u64,
+    ei: usize,
+    share: f64,
+    emap: &[Option<HostClassId>],
+    before: &IdVec<HostId, HostClassId>,
+) -> IdVec<HostId, HostClassId> {
+    let after: Vec<HostClassId> = before
+        .as_slice()
         .par_iter()
         .enumerate()
         .map(|(h, &c)| {
-            let to = emap.get(c as usize).copied().flatten();
-            if let Some(to) =
-                to.filter(|_| Rng::for_item(seed, tag::MICROCODE ^ ((ei as u64) << 48), h as u64).chance(share))
-            {
-                to.raw()
-            } else {
-                c
-            }
+            let to = emap.get(c.index()).copied().flatten();
+            to.filter(|_| Rng::for_item(seed, tag::MICROCODE ^ ((ei as u64) << 48), h as u64).chance(share))
+                .unwrap_or(c)
         })
-        .collect()
+        .collect();
+    after.into()
 }
 
 /// The pools whose baseline changes when the hosts have the classes `after`.
-fn changed_pools(sim: &mut Sim, after: &[u32]) -> Vec<String> {
+fn changed_pools(sim: &mut Sim, after: &IdVec<HostId, HostClassId>) -> Vec<String> {
     let mut changed = Vec::new();
     for p in 0..sim.fleet.pools.len() {
         let id = sim.add_pool_ctx(p, after);
-        let old = sim.starter.ctxs[sim.pool_ctx[p] as usize].baseline.as_ref().ok();
-        if sim.starter.ctxs[id as usize].baseline.as_ref().ok() != old {
+        let old = sim.starter.ctxs[sim.pool_ctx[p]].baseline.as_ref().ok();
+        if sim.starter.ctxs[id].baseline.as_ref().ok() != old {
             changed.push(sim.fleet.pools[p].name.clone());
         }
     }
@@ -162,21 +164,25 @@ fn changed_pools(sim: &mut Sim, after: &[u32]) -> Vec<String> {
 }
 
 /// One row per guest configuration: what the event does to the started guests of each.
-fn guest_rows(sim: &mut Sim, compat: &Compat, started: &[&Guest], before: &[u32], after: &[u32]) -> Vec<EventRow> {
+fn guest_rows(
+    sim: &mut Sim,
+    compat: &Compat,
+    started: &[&Guest],
+    before: &IdVec<HostId, HostClassId>,
+    after: &IdVec<HostId, HostClassId>,
+) -> Vec<EventRow> {
     let n_classes = sim.fleet.classes.len();
     let pb = FleetPresence::of(n_classes, &sim.fleet.pools, before);
     let pa = FleetPresence::of(n_classes, &sim.fleet.pools, after);
     // Restart = the guest's definition (as written at its start) on its host after the event.
-    let keys: Vec<(u16, u32, u32)> = started
-        .iter()
-        .map(|g| (g.template, sim.pool_ctx[g.pool as usize], after[g.host.expect("started").index()]))
-        .collect();
+    let keys: Vec<(u16, CtxId, HostClassId)> =
+        started.iter().map(|g| (g.template, sim.pool_ctx[g.pool as usize], after[g.host.expect("started")])).collect();
     let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
     let mut rows: Vec<EventRow> =
         sim.spec.templates.iter().map(|t| EventRow { configuration: t.name.clone(), ..Default::default() }).collect();
     for (g, id) in started.iter().zip(ids) {
         let r = &mut rows[g.template as usize];
-        let (h, gclass) = (g.host.expect("started").index(), g.class.expect("started").raw());
+        let (h, gclass) = (g.host.expect("started"), g.class.expect("started"));
         let (ob, oa) = (before[h], after[h]);
         let p = g.pool as usize;
         r.guests += 1;
@@ -188,11 +194,11 @@ fn guest_rows(sim: &mut Sim, compat: &Compat, started: &[&Guest], before: &[u32]
         let all_before = pb.fleet.has_destination(compat, gclass, ob);
         let all_after = pa.fleet.has_destination(compat, gclass, oa);
         r.lost_all_mobility += u64::from(all_before && !all_after);
-        match sim.starter.combos[id as usize].outcome {
+        match sim.starter.combos[id].outcome {
             Err(_) => r.cannot_restart += 1,
             Ok(c) => {
-                let now = &sim.starter.classes[gclass as usize].sets.enabled;
-                let fresh = &sim.starter.classes[c as usize].sets.enabled;
+                let now = &sim.starter.classes[gclass].sets.enabled;
+                let fresh = &sim.starter.classes[c].sets.enabled;
                 r.restart_loses_features += u64::from(!now.difference(fresh).is_empty());
             }
         }
@@ -206,15 +212,16 @@ mod tests {
 
     #[test]
     fn classes_after_changes_only_affected_classes_and_follows_the_share() {
-        let emap = [None, Some(HostClassId::new(5)), None];
-        let before: Vec<u32> = (0..300).map(|h| h % 3).collect();
+        let c = HostClassId::new;
+        let emap = [None, Some(c(5)), None];
+        let before: IdVec<HostId, HostClassId> = (0..300).map(|h| c(h % 3)).collect();
         assert_eq!(classes_after(7, 0, 0.0, &emap, &before), before);
         let all = classes_after(7, 0, 1.0, &emap, &before);
-        assert!(all.iter().zip(&before).all(|(&a, &b)| a == if b == 1 { 5 } else { b }));
+        assert!(all.iter().zip(&before).all(|(&a, &b)| a == if b == c(1) { c(5) } else { b }));
         let half = classes_after(7, 0, 0.5, &emap, &before);
         let changed = half.iter().zip(&before).filter(|(a, b)| a != b).count();
         assert!((20..80).contains(&changed), "{changed} of 100 affected hosts changed");
-        assert!(half.iter().zip(&before).all(|(&a, &b)| a == b || (b == 1 && a == 5)));
+        assert!(half.iter().zip(&before).all(|(&a, &b)| a == b || (b == c(1) && a == c(5))));
         // Each event draws its own hosts.
         assert_ne!(half, classes_after(7, 1, 0.5, &emap, &before));
     }

@@ -3,6 +3,7 @@
 
 use crate::check::{host_label, join, naive_kvm, sample, Acc, CheckReport, Invariant};
 use crate::guest::{build_def, incoming};
+use crate::ids::{ComboId, GuestClassId, HostClassId};
 use crate::scenarios::migrate::MigrateRun;
 use crate::scenarios::Sim;
 use cpufleet_engine::{CpuMatch, CpuMode, Policy};
@@ -16,9 +17,9 @@ use rayon::prelude::*;
 pub(crate) fn check_start(sim: &Sim, ci: usize) -> Acc {
     let (map, fleet, combos) = (&sim.map.x86, &sim.fleet, &sim.starter.combos);
     let mut a = Acc::new();
-    let combo = &combos[ci];
+    let combo = &combos[ComboId::new(ci)];
     let t = &sim.spec.templates[combo.template as usize];
-    let host = fleet.classes.get(combo.host_class);
+    let host = &fleet.classes[combo.host_class];
     let Ok(orig) = build_def(t, sim.starter.ctx(combo.ctx), host) else { return a };
     let Some(kvm) = naive_kvm(map, host) else { return a };
     // The QEMU driver resolves `optional` features against MIGRATABLE and checks against FULL.
@@ -39,7 +40,7 @@ pub(crate) fn check_start(sim: &Sim, ci: usize) -> Acc {
             a.check(false, Invariant::Fast, || format!("{}: started, but the reference model refuses it ({e})", what()))
         }
         (Ok(gc), Ok(expected)) => {
-            let g = &sim.starter.classes[*gc as usize];
+            let g = &sim.starter.classes[*gc];
             let got = naive_cpu(&g.def);
             check_promotion(&mut a, &no, &nh, &got, &what);
             a.check(got == expected, Invariant::Fast, || {
@@ -141,12 +142,22 @@ fn update_diff(got: &NaiveCpu, expected: &NaiveCpu) -> String {
 ///    (guest class, host class) pairs.
 pub(crate) fn check_migrations(sim: &Sim, m: &MigrateRun, check_all: bool, report: &mut CheckReport) -> Acc {
     let combos = &sim.starter.combos;
-    let accepted = m.accepted.pairs();
+    let accepted: Vec<(ComboId, HostClassId)> = m
+        .accepted
+        .pairs()
+        .into_iter()
+        .map(|(c, h)| (ComboId::new(c as usize), HostClassId::new(h as usize)))
+        .collect();
     let ids = sample(accepted.len(), sim.seed, 2, check_all);
     report.migrations_checked = ids.len() as u64;
     let acc = ids.par_iter().map(|&i| check_migration(sim, accepted[i])).reduce(Acc::new, Acc::merge);
-    let mut pairs: Vec<(u32, u32)> = m.refused.pairs();
-    pairs.extend(accepted.iter().filter_map(|&(ci, dc)| combos[ci as usize].outcome.as_ref().ok().map(|&g| (g, dc))));
+    let mut pairs: Vec<(GuestClassId, HostClassId)> = m
+        .refused
+        .pairs()
+        .into_iter()
+        .map(|(g, h)| (GuestClassId::new(g as usize), HostClassId::new(h as usize)))
+        .collect();
+    pairs.extend(accepted.iter().filter_map(|&(ci, dc)| combos[ci].outcome.as_ref().ok().map(|&g| (g, dc))));
     pairs.sort_unstable();
     pairs.dedup();
     let ids = sample(pairs.len(), sim.seed, 3, check_all);
@@ -155,18 +166,18 @@ pub(crate) fn check_migrations(sim: &Sim, m: &MigrateRun, check_all: bool, repor
 }
 
 /// One accepted migration: the guest started by combo `ci`, moved to host class `dc`.
-fn check_migration(sim: &Sim, (ci, dc): (u32, u32)) -> Acc {
+fn check_migration(sim: &Sim, (ci, dc): (ComboId, HostClassId)) -> Acc {
     let (map, fleet, combos) = (&sim.map.x86, &sim.fleet, &sim.starter.combos);
     let mut a = Acc::new();
-    let combo = &combos[ci as usize];
+    let combo = &combos[ci];
     let t = &sim.spec.templates[combo.template as usize];
-    let src_host = fleet.classes.get(combo.host_class);
+    let src_host = &fleet.classes[combo.host_class];
     let (Ok(gc), Ok(orig)) = (&combo.outcome, build_def(t, sim.starter.ctx(combo.ctx), src_host)) else {
         a.check(false, Invariant::Fast, || "a guest that never started was migrated".to_string());
         return a;
     };
-    let g = &sim.starter.classes[*gc as usize];
-    let (src, dst) = (fleet.classes.get(combo.host_class), fleet.classes.get(dc));
+    let g = &sim.starter.classes[*gc];
+    let (src, dst) = (&fleet.classes[combo.host_class], &fleet.classes[dc]);
     let (Some(ks), Some(kd)) = (naive_kvm(map, src), naive_kvm(map, dst)) else { return a };
     let (ns, nd) = (naive_host(map, &ks.migratable), naive_host(map, &kd.migratable));
     let no = naive_cpu(&orig);
@@ -203,11 +214,11 @@ fn check_migration(sim: &Sim, (ci, dc): (u32, u32)) -> Acc {
 }
 
 /// Guest class `gc` on host class `hc`: fast path, engine compare and reference model agree.
-fn check_pair(sim: &Sim, (gc, hc): (u32, u32)) -> Acc {
+fn check_pair(sim: &Sim, (gc, hc): (GuestClassId, HostClassId)) -> Acc {
     let (map, fleet) = (&sim.map.x86, &sim.fleet);
     let mut a = Acc::new();
-    let g = &sim.starter.classes[gc as usize];
-    let h = fleet.classes.get(hc);
+    let g = &sim.starter.classes[gc];
+    let h = &fleet.classes[hc];
     if g.def.mode == CpuMode::HostPassthrough {
         return a;
     }
@@ -220,7 +231,7 @@ fn check_pair(sim: &Sim, (gc, hc): (u32, u32)) -> Acc {
             "{} CPU arriving on {}: fast path {fast}, engine {}, reference {}",
             g.def.model.as_deref().unwrap_or("?"),
             host_label(sim, h),
-            engine.as_ref().map_or_else(|e| e.clone(), |_| "accepts".into()),
+            engine.as_ref().map_or_else(|e| e.to_string(), |_| "accepts".into()),
             naive.as_ref().map_or_else(|e| e.clone(), |_| "accepts".into()),
         )
     });

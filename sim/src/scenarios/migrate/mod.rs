@@ -10,7 +10,7 @@ use super::super::guest::{Blocker, Compat};
 use super::super::progress::Progress;
 use super::super::rng::{tag, Rng, Weighted};
 use super::Sim;
-use crate::ids::{ComboId, GuestClassId, HostClassId, HostId};
+use crate::ids::{ComboId, CtxId, GuestClassId, HostClassId, HostId};
 use cpufleet_engine::FeatureSet;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -68,9 +68,9 @@ pub struct Guest {
 }
 
 impl Guest {
-    /// Its guest class as an index into the starter's classes (None when it could not start).
-    pub fn class_index(&self) -> Option<u32> {
-        self.class.map(GuestClassId::raw)
+    /// Its guest class, an id of the starter's classes (None when it could not start).
+    pub fn class_id(&self) -> Option<GuestClassId> {
+        self.class
     }
 }
 
@@ -80,9 +80,9 @@ pub fn start_guests(sim: &mut Sim, n: u64) -> Vec<Guest> {
     let seed = sim.seed;
     let pools = sim.fleet.pools.clone();
     place_guests(&mut guests, seed, &pools, |todo| {
-        let keys: Vec<(u16, u32, u32)> = todo
+        let keys: Vec<(u16, CtxId, HostClassId)> = todo
             .iter()
-            .map(|&(g, h)| (g.template, sim.pool_ctx[g.pool as usize], sim.fleet.host_class[h as usize]))
+            .map(|&(g, h)| (g.template, sim.pool_ctx[g.pool as usize], sim.fleet.host_class[HostId::new(h as usize)]))
             .collect();
         let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
         ids.into_iter().map(|id| combo_start(&sim.starter, id)).collect()
@@ -91,9 +91,8 @@ pub fn start_guests(sim: &mut Sim, n: u64) -> Vec<Guest> {
 }
 
 /// Combo `id`'s typed ids: the start and the guest class it started (None when it could not).
-pub(crate) fn combo_start(starter: &super::super::guest::Starter, id: u32) -> (ComboId, Option<GuestClassId>) {
-    let class = starter.combos[id as usize].outcome.as_ref().ok().map(|&c| GuestClassId::new(c as usize));
-    (ComboId::new(id as usize), class)
+pub(crate) fn combo_start(starter: &super::super::guest::Starter, id: ComboId) -> (ComboId, Option<GuestClassId>) {
+    (id, starter.combos[id].outcome.as_ref().ok().copied())
 }
 
 /// The guest population: each guest's configuration and home pool (not started yet).
@@ -292,16 +291,6 @@ pub struct MigrateRun {
     pub refused: PairBits,
 }
 
-/// The starter's guest classes, indexed by [`GuestClassId`] only.
-struct GuestClasses<'a>(&'a [crate::guest::GuestClass]);
-
-impl std::ops::Index<GuestClassId> for GuestClasses<'_> {
-    type Output = crate::guest::GuestClass;
-    fn index(&self, id: GuestClassId) -> &crate::guest::GuestClass {
-        &self.0[id.index()]
-    }
-}
-
 /// Runs the migrations: guest g's chain depends only on (seed, g), so chains run in parallel.
 pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progress: &Progress) -> MigrateRun {
     let fleet = &sim.fleet;
@@ -320,7 +309,7 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
     let cross = sim.spec.variation.cross_pool;
     let host_class = &fleet.host_class;
     let classes = &fleet.classes;
-    let gclasses = GuestClasses(&sim.starter.classes);
+    let gclasses = &sim.starter.classes;
     progress.phase("migrate", migrations);
     let stats = started
         .par_iter()
@@ -342,12 +331,12 @@ pub fn run(sim: &Sim, guests: &[Guest], compat: &Compat, migrations: u64, progre
                     else {
                         continue;
                     };
-                    let hc = HostClassId::new(host_class[dest] as usize);
+                    let hc = host_class[HostId::new(dest)];
                     let cross_pool = dest_pool != cur_pool;
                     st.attempted += 1;
                     st.per_template[t].0 += 1;
                     st.cross_pool_attempted += u64::from(cross_pool);
-                    if compat.allows(gc.raw(), hc.raw()) {
+                    if compat.allows(gc, hc) {
                         st.succeeded += 1;
                         st.per_template[t].1 += 1;
                         st.cross_pool_succeeded += u64::from(cross_pool);
@@ -443,7 +432,7 @@ pub(crate) fn blocker_rows(sim: &Sim, st: &MigStats) -> Vec<BlockerRow> {
             if n > 0 {
                 let id = cpufleet_engine::FeatureId(i as u16);
                 let classes = &sim.fleet.classes;
-                let has = |c: u32| classes[HostClassId::new(c as usize)].features.contains(id);
+                let has = |c: HostClassId| classes[c].features.contains(id);
                 let hosts = class_hosts.select(sim, |c| has(c) != (kind == BlockerKind::Missing));
                 let feature = Some(map.features[i].name.clone());
                 rows.push(BlockerRow { feature, kind, refusals: n, hosts: Some(hosts) });

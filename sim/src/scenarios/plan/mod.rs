@@ -28,6 +28,7 @@ use super::super::spec::PlanOpts;
 use super::pools::{class_counts, BaselineReport};
 use super::Sim;
 use crate::error::BaselineError;
+use crate::ids::{HostClassId, HostId};
 use constraints::{by_vendor, enforce_min_hosts, solve_by_vendor};
 use cpufleet_engine::CpuDef;
 use serde::Serialize;
@@ -88,7 +89,7 @@ pub struct Part {
 }
 
 /// A domain as its checker reads it: its baseline and its host classes.
-pub(crate) type DomainCheck = (Result<CpuDef, BaselineError>, Vec<u32>);
+pub(crate) type DomainCheck = (Result<CpuDef, BaselineError>, Vec<HostClassId>);
 
 /// What the plan groups: items (distinct CPUs, or whole pools) and the item of every host.
 struct Grouped {
@@ -107,29 +108,29 @@ fn group(fleet: &Fleet, pools_whole: bool) -> Grouped {
             .iter()
             .map(|p| {
                 let ids = fleet.classes_in(p.range(), &fleet.host_class);
-                let mut set = classes.get(ids[0]).qemu_mig;
+                let mut set = classes[ids[0]].qemu_mig;
                 for &c in &ids[1..] {
-                    set.intersect_with(&classes.get(c).qemu_mig);
+                    set.intersect_with(&classes[c].qemu_mig);
                 }
-                Item { set, weight: p.len as u64, vendor: classes.get(ids[0]).vendor }
+                Item { set, weight: p.len as u64, vendor: classes[ids[0]].vendor }
             })
             .collect();
         let host_item = (0..fleet.n_hosts()).map(|h| fleet.pool_of(h) as u32).collect();
         return Grouped { items, host_item };
     }
-    let counts = class_counts(classes.len(), &fleet.host_class);
+    let counts = class_counts(classes.len(), fleet.class_indices());
     let mut items: Vec<Item> = Vec::new();
     let mut item_of_class = vec![u32::MAX; classes.len()];
     for c in fleet.classes_in(0..fleet.n_hosts(), &fleet.host_class) {
-        let (set, vendor) = (classes.get(c).qemu_mig, classes.get(c).vendor);
+        let (set, vendor) = (classes[c].qemu_mig, classes[c].vendor);
         let i = items.iter().position(|it| it.set == set && it.vendor == vendor).unwrap_or_else(|| {
             items.push(Item { set, weight: 0, vendor });
             items.len() - 1
         });
-        items[i].weight += counts[c as usize];
-        item_of_class[c as usize] = i as u32;
+        items[i].weight += counts[c.index()];
+        item_of_class[c.index()] = i as u32;
     }
-    let host_item = fleet.host_class.iter().map(|&c| item_of_class[c as usize]).collect();
+    let host_item = fleet.class_indices().map(|c| item_of_class[c]).collect();
     Grouped { items, host_item }
 }
 
@@ -203,7 +204,7 @@ fn curve(items: &[Item], groupings: &[Option<Grouping>]) -> Vec<CurvePoint> {
 #[derive(Default)]
 struct Members {
     hosts: Vec<usize>,
-    classes: Vec<u32>,
+    classes: Vec<HostClassId>,
     pools: Vec<(usize, u64)>,
     gens: Vec<(usize, u64)>,
 }
@@ -222,9 +223,9 @@ fn members(fleet: &Fleet, grouped: &Grouped, assign: &[usize], nd: usize) -> Vec
     for h in 0..fleet.n_hosts() {
         let m = &mut out[assign[grouped.host_item[h] as usize]];
         m.hosts.push(h);
-        let c = fleet.host_class[h];
-        if !seen[c as usize] {
-            seen[c as usize] = true;
+        let c = fleet.host_class[HostId::new(h)];
+        if !seen[c.index()] {
+            seen[c.index()] = true;
             m.classes.push(c);
         }
         bump(&mut m.pools, fleet.pool_of(h));
@@ -236,7 +237,7 @@ fn members(fleet: &Fleet, grouped: &Grouped, assign: &[usize], nd: usize) -> Vec
 /// A domain's baseline, in the hypervisor view: `virsh hypervisor-cpu-baseline --migratable` of
 /// its hosts' QEMU/KVM host models, or, for a domain that mixes vendors (only with
 /// `--allow-cross-vendor`), the vendor-neutral CPU of the features their QEMU/KVM all offer.
-fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuDef, BaselineError> {
+fn domain_baseline(sim: &Sim, classes: &[HostClassId], vendors: &[usize]) -> Result<CpuDef, BaselineError> {
     let (map, all) = (&sim.map.x86, &sim.fleet.classes);
     if vendors.len() == 1 {
         let first = if sim.starter.fault == Some(crate::guest::Fault::PlanFirstHost) {
@@ -246,9 +247,9 @@ fn domain_baseline(sim: &Sim, classes: &[u32], vendors: &[usize]) -> Result<CpuD
         };
         return hv_baseline_of(map, all, &classes[..first]);
     }
-    let mut common = all.get(classes[0]).qemu;
+    let mut common = all[classes[0]].qemu;
     for &c in classes {
-        common.intersect_with(&all.get(c).qemu);
+        common.intersect_with(&all[c].qemu);
     }
     Ok(vendor_neutral_baseline(map, &common)?)
 }
@@ -261,7 +262,7 @@ fn describe(sim: &Sim, grouped: &Grouped, assign: &[usize]) -> (Vec<Domain>, Vec
         .into_iter()
         .filter(|m| !m.hosts.is_empty())
         .map(|mut m| {
-            let mut vendors: Vec<usize> = m.classes.iter().map(|&c| fleet.classes.get(c).vendor).collect();
+            let mut vendors: Vec<usize> = m.classes.iter().map(|&c| fleet.classes[c].vendor).collect();
             vendors.sort_unstable();
             vendors.dedup();
             let baseline = domain_baseline(sim, &m.classes, &vendors);

@@ -30,7 +30,7 @@ pub(crate) fn check_pools(sim: &Sim) -> Acc {
         .reduce(Acc::new, Acc::merge);
     // Also check the started baseline of each pool against the reference update.
     for pi in 0..fleet.pools.len() {
-        if let Ok(base) = &sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline {
+        if let Ok(base) = &sim.starter.ctxs[sim.pool_ctx[pi]].baseline {
             acc.check(started_baseline(&sim.map.x86, base).is_some(), Invariant::Pool, || {
                 format!("pool {}: its baseline does not start as a guest CPU", fleet.pools[pi].name)
             });
@@ -44,7 +44,7 @@ fn check_pool(sim: &Sim, pi: usize, baseline_tmpl: &Template) -> Acc {
     let (map, fleet) = (&sim.map.x86, &sim.fleet);
     let mut a = Acc::new();
     let p = &fleet.pools[pi];
-    let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
+    let ctx = &sim.starter.ctxs[sim.pool_ctx[pi]];
     let Ok(base) = &ctx.baseline else {
         // Hosts of several vendors in one pool (an inventory's folder) have no common CPU in
         // libvirt: a fact of the data, reported as the pool's problem, not a cpufleet failure.

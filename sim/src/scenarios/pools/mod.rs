@@ -9,6 +9,7 @@ pub(crate) mod section;
 use super::super::error::BaselineError;
 use super::super::fleet::{baseline_of, vendor_neutral_baseline, Fleet, HostNames, PoolInfo};
 use super::super::guest::{ClassMask, Compat, GuestSets};
+use super::super::ids::{GuestClassId, HostClassId, HostId, IdVec};
 use super::Sim;
 use cpufleet_engine::map::X86Map;
 use cpufleet_engine::x86::explain::{explain_with, DistinctInput};
@@ -117,7 +118,7 @@ pub struct DataProblem {
 /// Pool `pi`'s data problem: its hosts are of several vendors, so libvirt has no common CPU for
 /// them (`virCPUBaseline` refuses mixed vendors). `None` when the pool has a baseline.
 pub(crate) fn pool_problem(sim: &Sim, pi: usize) -> Option<DataProblem> {
-    let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
+    let ctx = &sim.starter.ctxs[sim.pool_ctx[pi]];
     ctx.baseline.as_ref().err()?;
     let vendors = sim.fleet.pool_vendors(pi);
     if vendors.len() < 2 {
@@ -162,18 +163,21 @@ pub(crate) const MAX_OUTLIERS: usize = 3;
 /// features gained first: the engine's explanation (`x86::explain::explain_with`, finished by
 /// the first host's `Hypervisor::baseline_finish`, as `hv_baseline_of` is) over the pool's
 /// distinct host CPUs (`ids`, in first-appearance order).
-pub(crate) fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize>, ids: &[u32]) -> Vec<Outlier> {
+pub(crate) fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize>, ids: &[HostClassId]) -> Vec<Outlier> {
     let Some(&first) = ids.first() else { return Vec::new() };
-    let hv = &fleet.classes.get(first).hv;
+    let hv = &fleet.classes[first].hv;
     // The classes with a host model (`hv_baseline_of` skips the others), as explain inputs.
-    let with_model: Vec<u32> = ids.iter().copied().filter(|&c| fleet.classes.get(c).hv.reported.is_some()).collect();
+    let with_model: Vec<HostClassId> =
+        ids.iter().copied().filter(|&c| fleet.classes[c].hv.reported.is_some()).collect();
+    // The explain input of each host class (usize::MAX: none).
     let mut slot = vec![usize::MAX; fleet.classes.len()];
     for (i, &c) in with_model.iter().enumerate() {
-        slot[c as usize] = i;
+        slot[c.index()] = i;
     }
+    let slot_of = |h: usize| slot[fleet.host_class[HostId::new(h)].index()];
     let mut count = vec![0usize; with_model.len()];
     for h in range.clone() {
-        if let Some(n) = count.get_mut(slot[fleet.host_class[h] as usize]) {
+        if let Some(n) = count.get_mut(slot_of(h)) {
             *n += 1;
         }
     }
@@ -182,7 +186,7 @@ pub(crate) fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize
         .zip(&count)
         .enumerate()
         .map(|(i, (&c, &count))| {
-            let cpu = fleet.classes.get(c).hv.reported.as_ref().expect("filtered");
+            let cpu = fleet.classes[c].hv.reported.as_ref().expect("filtered");
             BaselineInput::from_cpu(map, cpu, i).map(|input| DistinctInput { input, count })
         })
         .collect();
@@ -197,9 +201,7 @@ pub(crate) fn outliers(map: &X86Map, fleet: &Fleet, range: std::ops::Range<usize
         .take(MAX_OUTLIERS)
         .map(|l| Outlier {
             hosts: l.cpus as u64,
-            host_names: fleet.names_of(
-                range.clone().filter(|&h| l.inputs.binary_search(&slot[fleet.host_class[h] as usize]).is_ok()),
-            ),
+            host_names: fleet.names_of(range.clone().filter(|&h| l.inputs.binary_search(&slot_of(h)).is_ok())),
             without_model: l.without.model.clone(),
             without_features: x86::model_from_cpu(map, &l.without, Sel::All).map_or(0, |m| m.features.count()),
             gained: names(&l.gained),
@@ -263,11 +265,12 @@ pub struct PoolsReport {
     pub matrix: CompatMatrix,
 }
 
-/// Per class host counts over `hosts`.
-pub(crate) fn class_counts(n_classes: usize, host_class: &[u32]) -> Vec<u64> {
+/// How many times each table index `0..n_classes` occurs in `of` (the hosts of each class, of
+/// each key).
+pub(crate) fn class_counts(n_classes: usize, of: impl IntoIterator<Item = usize>) -> Vec<u64> {
     let mut counts = vec![0u64; n_classes];
-    for &c in host_class {
-        counts[c as usize] += 1;
+    for c in of {
+        counts[c] += 1;
     }
     counts
 }
@@ -279,16 +282,16 @@ pub(crate) struct Presence {
 }
 
 impl Presence {
-    pub(crate) fn of(n_classes: usize, host_class: &[u32]) -> Presence {
-        let counts = class_counts(n_classes, host_class);
+    pub(crate) fn of(n_classes: usize, host_class: &[HostClassId]) -> Presence {
+        let counts = class_counts(n_classes, host_class.iter().map(|c| c.index()));
         let mask = ClassMask::present(&counts);
         Presence { counts, mask }
     }
 
     /// Whether a guest of class `g` on a host of class `own` has another compatible host
     /// among these hosts (another host of its own class counts when it is compatible).
-    pub(crate) fn has_destination(&self, compat: &Compat, g: u32, own: u32) -> bool {
-        if self.counts[own as usize] > 1 && compat.allows(g, own) {
+    pub(crate) fn has_destination(&self, compat: &Compat, g: GuestClassId, own: HostClassId) -> bool {
+        if self.counts[own.index()] > 1 && compat.allows(g, own) {
             return true;
         }
         let mut m = self.mask.clone();
@@ -304,10 +307,10 @@ pub(crate) struct FleetPresence {
 }
 
 impl FleetPresence {
-    pub(crate) fn of(n_classes: usize, pools: &[PoolInfo], host_class: &[u32]) -> FleetPresence {
+    pub(crate) fn of(n_classes: usize, pools: &[PoolInfo], host_class: &IdVec<HostId, HostClassId>) -> FleetPresence {
         FleetPresence {
-            fleet: Presence::of(n_classes, host_class),
-            pools: pools.iter().map(|p| Presence::of(n_classes, &host_class[p.range()])).collect(),
+            fleet: Presence::of(n_classes, host_class.as_slice()),
+            pools: pools.iter().map(|p| Presence::of(n_classes, host_class.slice(p.range()))).collect(),
         }
     }
 }
@@ -320,7 +323,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
     let mut pools = Vec::new();
     for (pi, p) in fleet.pools.iter().enumerate() {
         let ids = fleet.classes_in(p.range(), &fleet.host_class);
-        let ctx = &sim.starter.ctxs[sim.pool_ctx[pi] as usize];
+        let ctx = &sim.starter.ctxs[sim.pool_ctx[pi]];
         let baseline = &ctx.baseline;
         let problem = pool_problem(sim, pi);
         let bset = baseline
@@ -332,7 +335,7 @@ pub fn run(sim: &Sim) -> PoolsReport {
         // Feature counts per generation over the pool's hosts, counted once per distinct host key
         // (a key fixes the host's generation and its class) times the key's host count.
         let mut gens: Vec<(usize, u64, Vec<u64>)> = Vec::new();
-        let per_key = class_counts(fleet.keys.len(), &fleet.host_key[p.range()]);
+        let per_key = class_counts(fleet.keys.len(), fleet.host_key[p.range()].iter().map(|&k| k as usize));
         for (k, &n) in per_key.iter().enumerate().filter(|&(_, &n)| n > 0) {
             let (key, class) = &fleet.keys[k];
             let g = key.profile as usize;
@@ -384,23 +387,23 @@ pub fn run(sim: &Sim) -> PoolsReport {
     }
     // Fleet-wide, per vendor (libvirt's baseline) and across vendors.
     let all_ids = fleet.classes_in(0..fleet.n_hosts(), &fleet.host_class);
-    let counts = class_counts(fleet.classes.len(), &fleet.host_class);
+    let counts = class_counts(fleet.classes.len(), fleet.class_indices());
     let mut fleet_by_vendor = Vec::new();
     for (v, vendor) in map.vendors.iter().enumerate() {
-        let ids: Vec<u32> = all_ids.iter().copied().filter(|&c| fleet.classes.get(c).vendor == v).collect();
+        let ids: Vec<HostClassId> = all_ids.iter().copied().filter(|&c| fleet.classes[c].vendor == v).collect();
         if ids.is_empty() {
             continue;
         }
         let b = baseline_of(map, &fleet.classes, &ids, true).map_err(BaselineError::Cpu);
         fleet_by_vendor.push(VendorBaseline {
             vendor: vendor.name.clone(),
-            hosts: ids.iter().map(|&c| counts[c as usize]).sum(),
+            hosts: ids.iter().map(|&c| counts[c.index()]).sum(),
             baseline: BaselineReport::of(map, &b),
         });
     }
-    let mut common = fleet.classes.get(all_ids[0]).features;
+    let mut common = fleet.classes[all_ids[0]].features;
     for &c in &all_ids {
-        common.intersect_with(&fleet.classes.get(c).features);
+        common.intersect_with(&fleet.classes[c].features);
     }
     let fleet_all_vendors = BaselineReport::of(map, &vendor_neutral_baseline(map, &common).map_err(BaselineError::Cpu));
     let matrix = compat_matrix(sim, &counts);
@@ -430,7 +433,7 @@ fn compat_matrix(sim: &Sim, counts: &[u64]) -> CompatMatrix {
     type Rows<T> = Vec<Vec<Option<T>>>;
     let (share, why_none): (Rows<f64>, Rows<String>) = (0..fleet.pools.len())
         .map(|pi| {
-            let base = sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline.as_ref().ok();
+            let base = sim.starter.ctxs[sim.pool_ctx[pi]].baseline.as_ref().ok();
             let sets = base.and_then(|b| started_baseline(map, b));
             gens.iter()
                 .map(|&g| {
@@ -495,7 +498,8 @@ mod tests {
 
     #[test]
     fn presence_counts_classes_and_has_destination_needs_another_compatible_host() {
-        let host_class = [0, 0, 1, 2];
+        let (g, h) = (GuestClassId::new, HostClassId::new);
+        let host_class = [h(0), h(0), h(1), h(2)];
         let p = Presence::of(4, &host_class);
         assert_eq!(p.counts, vec![2, 1, 1, 0]);
         assert_eq!(p.mask, ClassMask::present(&[1, 1, 1, 0]));
@@ -503,10 +507,10 @@ mod tests {
         let rows: [&[u32]; 4] = [&[0], &[1], &[1, 2], &[3]];
         let bits = rows.iter().map(|r| r.iter().fold(0u64, |w, &c| w | 1 << c)).collect();
         let compat = Compat { row_words: 1, bits, n_rows: 4 };
-        assert!(p.has_destination(&compat, 0, 0), "the other host of its own class");
-        assert!(!p.has_destination(&compat, 1, 1), "its own host is the only one of class 1");
-        assert!(p.has_destination(&compat, 2, 1), "the host of class 2");
-        assert!(!p.has_destination(&compat, 3, 0), "no host of class 3");
+        assert!(p.has_destination(&compat, g(0), h(0)), "the other host of its own class");
+        assert!(!p.has_destination(&compat, g(1), h(1)), "its own host is the only one of class 1");
+        assert!(p.has_destination(&compat, g(2), h(1)), "the host of class 2");
+        assert!(!p.has_destination(&compat, g(3), h(0)), "no host of class 3");
     }
 
     /// Every outlier claim is the guests' (hypervisor) baseline of the pool's other hosts, run
@@ -526,14 +530,15 @@ mod tests {
             let provided = |c: &CpuDef| x86::model_from_cpu(x, c, Sel::All).unwrap().features;
             let mut checked = 0;
             for (pi, (pool, r)) in f.pools.iter().zip(&report.pools).enumerate() {
-                let now = sim.starter.ctxs[sim.pool_ctx[pi] as usize].baseline.as_ref().unwrap();
+                let now = sim.starter.ctxs[sim.pool_ctx[pi]].baseline.as_ref().unwrap();
                 assert_eq!(r.baseline.model, now.model);
                 for o in &r.outliers {
                     let out: std::collections::HashSet<String> = o.host_names.iter().collect();
                     assert_eq!(out.len() as u64, o.hosts);
                     let rest: Vec<usize> = pool.range().filter(|&h| !out.contains(&f.host_name(h))).collect();
                     assert_eq!(rest.len() as u64 + o.hosts, pool.len as u64);
-                    let classes: Vec<u32> = rest.iter().map(|&h| f.host_class[h]).collect();
+                    let classes: IdVec<HostId, HostClassId> =
+                        rest.iter().map(|&h| f.host_class[HostId::new(h)]).collect();
                     let ids = f.classes_in(0..classes.len(), &classes);
                     let without = hv_baseline_of(x, &f.classes, &ids).unwrap();
                     assert_eq!(o.without_model, without.model, "pool {}", pool.name);

@@ -15,6 +15,7 @@ use super::super::rng::{tag, Rng};
 use super::migrate::Guest;
 use super::pools::{FleetPresence, Presence};
 use super::Sim;
+use crate::ids::{CtxId, GuestClassId, HostClassId, HostId, IdVec};
 use cpufleet_engine::x86::{self, Sel};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -26,7 +27,7 @@ pub(crate) struct PoolUpgrade {
     pub old: usize,
     pub new: usize,
     pub hosts: Vec<u32>,
-    pub new_class: Vec<u32>,
+    pub new_class: Vec<HostClassId>,
 }
 
 pub(crate) struct UpgradePlan {
@@ -133,7 +134,7 @@ pub struct Part {
 #[derive(Clone, Copy)]
 struct GState {
     host: u32,
-    class: u32,
+    class: GuestClassId,
     lost: bool,
 }
 
@@ -163,9 +164,9 @@ pub(crate) fn run(
 /// Where the upgrade stands between steps.
 struct Upgrade<'g> {
     /// The class of every host now.
-    host_class: Vec<u32>,
+    host_class: IdVec<HostId, HostClassId>,
     /// The context (pool baseline) of every pool now.
-    ctx_now: Vec<u32>,
+    ctx_now: Vec<CtxId>,
     /// The step at which each host is replaced (see [`swap_steps`]).
     swap_step: Vec<u32>,
     /// The started guests, and where each one is now.
@@ -182,7 +183,7 @@ impl<'g> Upgrade<'g> {
             .iter()
             .map(|g| GState {
                 host: g.host.expect("started").raw(),
-                class: g.class.expect("started").raw(),
+                class: g.class.expect("started"),
                 lost: false,
             })
             .collect();
@@ -234,17 +235,17 @@ impl<'g> Upgrade<'g> {
         if restarts.is_empty() {
             return 0;
         }
-        let keys: Vec<(u16, u32, u32)> = restarts
+        let keys: Vec<(u16, CtxId, HostClassId)> = restarts
             .iter()
             .map(|&i| {
                 let g = self.started[i];
-                (g.template, self.ctx_now[g.pool as usize], self.host_class[self.gs[i].host as usize])
+                (g.template, self.ctx_now[g.pool as usize], self.host_class[HostId::new(self.gs[i].host as usize)])
             })
             .collect();
         let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
         let mut lost = 0;
         for (&i, id) in restarts.iter().zip(ids) {
-            match sim.starter.combos[id as usize].outcome {
+            match sim.starter.combos[id].outcome {
                 Ok(c) => self.gs[i].class = c,
                 Err(_) => {
                     self.gs[i].lost = true;
@@ -260,21 +261,21 @@ impl<'g> Upgrade<'g> {
     /// (immobile), how many would gain features if restarted now on their current host, and
     /// how many features those gain in all.
     fn restart_outlook(&self, sim: &mut Sim, compat: &mut Compat, fleet: &Presence) -> (u64, u64, u64) {
-        let keys: Vec<(u16, u32, u32)> = self
+        let keys: Vec<(u16, CtxId, HostClassId)> = self
             .gs
             .iter()
             .zip(&self.started)
             .filter(|(g, _)| !g.lost)
-            .map(|(g, s)| (s.template, self.ctx_now[s.pool as usize], self.host_class[g.host as usize]))
+            .map(|(g, s)| (s.template, self.ctx_now[s.pool as usize], self.host_class[HostId::new(g.host as usize)]))
             .collect();
         let ids = sim.starter.ensure(&sim.map.x86, &sim.spec.templates, &sim.fleet.classes, &keys);
         compat.extend(&sim.starter.classes, &sim.fleet.classes);
         let (mut immobile, mut gain, mut gained) = (0u64, 0u64, 0u64);
         for (g, id) in self.gs.iter().filter(|g| !g.lost).zip(ids) {
-            immobile += u64::from(!fleet.has_destination(compat, g.class, self.host_class[g.host as usize]));
-            if let Ok(c) = sim.starter.combos[id as usize].outcome {
-                let now = &sim.starter.classes[g.class as usize].sets.enabled;
-                let fresh = &sim.starter.classes[c as usize].sets.enabled;
+            immobile += u64::from(!fleet.has_destination(compat, g.class, self.host_class[HostId::new(g.host as usize)]));
+            if let Ok(c) = sim.starter.combos[id].outcome {
+                let now = &sim.starter.classes[g.class].sets.enabled;
+                let fresh = &sim.starter.classes[c].sets.enabled;
                 let more = fresh.difference(now).count() as u64;
                 if more > 0 {
                     gain += 1;
@@ -293,7 +294,7 @@ fn destination(
     infos: &[PoolInfo],
     pools: &[Presence],
     compat: &Compat,
-    host_class: &[u32],
+    host_class: &IdVec<HostId, HostClassId>,
     home: usize,
     g: &GState,
     rng: &mut Rng,
@@ -310,7 +311,7 @@ fn destination(
         let off = rng.below(pool.len as u64) as usize;
         for k in 0..pool.len {
             let h = pool.start + (off + k) % pool.len;
-            if h != g.host as usize && compat.allows(g.class, host_class[h]) {
+            if h != g.host as usize && compat.allows(g.class, host_class[HostId::new(h)]) {
                 return Some(h as u32);
             }
         }
@@ -336,12 +337,12 @@ fn tally_evacuation(gs: &mut [GState], evac: Vec<(usize, Option<u32>)>) -> (u64,
 }
 
 /// Puts the new hosts of step `t` in place of the old ones; returns how many were replaced.
-fn swap_hosts(plan: &UpgradePlan, swap_step: &[u32], t: u32, host_class: &mut [u32]) -> u64 {
+fn swap_hosts(plan: &UpgradePlan, swap_step: &[u32], t: u32, host_class: &mut IdVec<HostId, HostClassId>) -> u64 {
     let mut swapped = 0u64;
     for pu in &plan.pools {
         for (&h, &c) in pu.hosts.iter().zip(&pu.new_class) {
             if swap_step[h as usize] == t {
-                host_class[h as usize] = c;
+                host_class[HostId::new(h as usize)] = c;
                 swapped += 1;
             }
         }
@@ -350,12 +351,12 @@ fn swap_hosts(plan: &UpgradePlan, swap_step: &[u32], t: u32, host_class: &mut [u
 }
 
 /// The pool baselines after a swap: a pool gets a new context only where its baseline changed.
-fn refresh_pool_ctx(sim: &mut Sim, plan: &UpgradePlan, host_class: &[u32], ctx_now: &mut [u32]) {
+fn refresh_pool_ctx(sim: &mut Sim, plan: &UpgradePlan, host_class: &IdVec<HostId, HostClassId>, ctx_now: &mut [CtxId]) {
     for pu in &plan.pools {
         let p = pu.pool;
         let id = sim.add_pool_ctx(p, host_class);
-        let prev = &sim.starter.ctxs[ctx_now[p] as usize].baseline;
-        if sim.starter.ctxs[id as usize].baseline.as_ref().ok() != prev.as_ref().ok() {
+        let prev = &sim.starter.ctxs[ctx_now[p]].baseline;
+        if sim.starter.ctxs[id].baseline.as_ref().ok() != prev.as_ref().ok() {
             ctx_now[p] = id;
         }
     }
@@ -391,12 +392,12 @@ fn swap_steps(plan: &UpgradePlan, n_hosts: usize, steps: u32) -> Vec<u32> {
 
 /// Each pool's baseline (context `ctx_now`) at this step, and the host-weighted mean feature
 /// count of the baselines.
-fn pool_steps(sim: &Sim, ctx_now: &[u32]) -> (Vec<PoolStep>, f64) {
+fn pool_steps(sim: &Sim, ctx_now: &[CtxId]) -> (Vec<PoolStep>, f64) {
     let map = &sim.map.x86;
     let mut pools = Vec::new();
     let (mut wsum, mut hsum) = (0f64, 0f64);
     for (pi, p) in sim.fleet.pools.iter().enumerate() {
-        let b = sim.starter.ctxs[ctx_now[pi] as usize].baseline.as_ref().ok();
+        let b = sim.starter.ctxs[ctx_now[pi]].baseline.as_ref().ok();
         let features = b.and_then(|b| x86::model_from_cpu(map, b, Sel::All).ok()).map_or(0, |m| m.features.count());
         wsum += features as f64 * p.len as f64;
         hsum += p.len as f64;
@@ -415,7 +416,13 @@ mod tests {
 
     #[test]
     fn swap_steps_replace_an_equal_share_of_each_pool_per_step() {
-        let pool = |hosts: Vec<u32>| PoolUpgrade { pool: 0, old: 0, new: 1, new_class: vec![0; hosts.len()], hosts };
+        let pool = |hosts: Vec<u32>| PoolUpgrade {
+            pool: 0,
+            old: 0,
+            new: 1,
+            new_class: vec![HostClassId::new(0); hosts.len()],
+            hosts,
+        };
         let plan = UpgradePlan { pools: vec![pool(vec![4, 0, 2, 6]), pool(vec![1])] };
         let s = swap_steps(&plan, 8, 2);
         // Pool 1: hosts 4 and 0 at step 1, 2 and 6 at step 2; pool 2's single host at step 1.
@@ -424,8 +431,8 @@ mod tests {
         assert!(swap_steps(&plan, 8, 1).iter().enumerate().all(|(h, &t)| t == u32::from([0, 1, 2, 4, 6].contains(&h))));
     }
 
-    fn guest(host: u32, class: u32) -> GState {
-        GState { host, class, lost: false }
+    fn guest(host: u32, class: usize) -> GState {
+        GState { host, class: GuestClassId::new(class), lost: false }
     }
 
     /// Compatibility rows (at most 64 host classes): guest class `g` runs on the classes of `rows[g]`.
@@ -441,14 +448,16 @@ mod tests {
 
     #[test]
     fn swap_hosts_puts_only_this_steps_new_classes_in_place() {
-        let pu = PoolUpgrade { pool: 0, old: 0, new: 1, hosts: vec![3, 1, 2], new_class: vec![9, 8, 7] };
+        let c = HostClassId::new;
+        let pu = PoolUpgrade { pool: 0, old: 0, new: 1, hosts: vec![3, 1, 2], new_class: vec![c(9), c(8), c(7)] };
         let plan = UpgradePlan { pools: vec![pu] };
         let swap_step = swap_steps(&plan, 4, 2);
-        let mut host_class = vec![0, 0, 0, 0];
+        let classes = |v: [usize; 4]| -> IdVec<HostId, HostClassId> { v.into_iter().map(c).collect() };
+        let mut host_class = classes([0, 0, 0, 0]);
         assert_eq!(swap_hosts(&plan, &swap_step, 1, &mut host_class), 2);
-        assert_eq!(host_class, vec![0, 8, 0, 9]);
+        assert_eq!(host_class, classes([0, 8, 0, 9]));
         assert_eq!(swap_hosts(&plan, &swap_step, 2, &mut host_class), 1);
-        assert_eq!(host_class, vec![0, 8, 7, 9]);
+        assert_eq!(host_class, classes([0, 8, 7, 9]));
     }
 
     #[test]
@@ -463,7 +472,7 @@ mod tests {
     fn destination_prefers_the_home_pool_and_never_the_guests_own_host() {
         // Pool 0: hosts 0 and 1 (classes 0, 1); pool 1: hosts 2 and 3 (class 2).
         let infos = vec![pool(0, 2), pool(2, 2)];
-        let host_class = [0, 1, 2, 2];
+        let host_class: IdVec<HostId, HostClassId> = [0, 1, 2, 2].into_iter().map(HostClassId::new).collect();
         let presence = FleetPresence::of(3, &infos, &host_class);
         // Guest class 0 runs on {0, 1, 2}, class 1 on {2}, class 2 on {0}.
         let compat = compat(&[&[0, 1, 2], &[2], &[0]]);
