@@ -468,20 +468,28 @@ impl Starter {
     }
 }
 
-/// Compatibility cache: one bit per (guest class, host class).
+/// Compatibility cache: one bit per (guest class, host class). Rows and bits are at the ids'
+/// slots (index + 1: row 0 and bit 0 of every row unused), so a lookup takes the stored ids as
+/// they are: the migration loop's inner step, where subtracting 1 from each id cost a fifth of
+/// the lookup (`benches` `simulate/check/…/cached compat bit`).
 pub struct Compat {
-    pub row_words: usize,
-    pub bits: Vec<u64>,
-    pub n_rows: usize,
+    row_words: usize,
+    bits: Vec<u64>,
+    n_rows: usize,
 }
 
 impl Compat {
     /// Rows for every guest class of `classes` over every host class.
     pub fn build(classes: &IdVec<GuestClassId, GuestClass>, hosts: &Classes) -> Compat {
-        let row_words = hosts.len().div_ceil(64).max(1);
-        let mut c = Compat { row_words, bits: Vec::new(), n_rows: 0 };
+        let mut c = Compat::empty(hosts.len());
         c.extend(classes, hosts);
         c
+    }
+
+    /// No rows yet, over `n_hosts` host classes (the unused row 0 only).
+    fn empty(n_hosts: usize) -> Compat {
+        let row_words = (n_hosts + 1).div_ceil(64);
+        Compat { row_words, bits: vec![0; row_words], n_rows: 0 }
     }
 
     /// Adds rows for guest classes that have none yet.
@@ -491,16 +499,17 @@ impl Compat {
 
     /// Adds rows `self.n_rows..n`: row `g` allows host class `h` when `allows(g, h)`.
     pub fn extend_with(&mut self, n: usize, hosts: &Classes, allows: impl Fn(GuestClassId, &HostClass) -> bool + Sync) {
-        assert!(hosts.len() <= self.row_words * 64, "host classes were added after the cache was built");
+        assert!(hosts.len() < self.row_words * 64, "host classes were added after the cache was built");
         let rw = self.row_words;
         let new_rows: Vec<u64> = (self.n_rows..n)
             .into_par_iter()
             .flat_map_iter(|g| {
                 let mut row = vec![0u64; rw];
                 let g = GuestClassId::new(g);
-                for (i, h) in hosts.list.iter().enumerate() {
-                    if allows(g, h) {
-                        row[i / 64] |= 1 << (i % 64);
+                for (h, class) in hosts.iter_enumerated() {
+                    if allows(g, class) {
+                        let b = h.slot();
+                        row[b / 64] |= 1 << (b % 64);
                     }
                 }
                 row
@@ -510,29 +519,48 @@ impl Compat {
         self.n_rows = n;
     }
 
-    /// Guest class `g`'s row: bit `h` of it is set when host class `h` takes the class.
+    /// Guest class `g`'s row, as a [`ClassMask`] reads it (bit `h.slot()` set when host class `h`
+    /// takes the class).
     #[inline]
-    pub fn row(&self, g: GuestClassId) -> &[u64] {
-        &self.bits[g.index() * self.row_words..(g.index() + 1) * self.row_words]
+    pub(crate) fn row(&self, g: GuestClassId) -> &[u64] {
+        &self.bits[g.slot() * self.row_words..(g.slot() + 1) * self.row_words]
     }
 
     /// Whether host class `h` takes guest class `g`.
     #[inline]
     pub fn allows(&self, g: GuestClassId, h: HostClassId) -> bool {
-        let h = h.index();
-        self.bits[g.index() * self.row_words + h / 64] >> (h % 64) & 1 != 0
+        let h = h.slot();
+        self.bits[g.slot() * self.row_words + h / 64] >> (h % 64) & 1 != 0
+    }
+
+    /// A cache over `n_hosts` host classes whose guest class `g` is taken by the host classes of
+    /// `rows[g]` (tests).
+    #[cfg(test)]
+    pub(crate) fn of_rows(n_hosts: usize, rows: &[&[usize]]) -> Compat {
+        let mut c = Compat::empty(n_hosts);
+        for r in rows {
+            let mut row = vec![0u64; c.row_words];
+            for &h in r.iter() {
+                let b = HostClassId::new(h).slot();
+                row[b / 64] |= 1 << (b % 64);
+            }
+            c.bits.extend(row);
+        }
+        c.n_rows = rows.len();
+        c
     }
 }
 
-/// A bitset over host classes.
+/// A bitset over host classes, at their slots (as the rows of [`Compat`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ClassMask {
     pub words: Vec<u64>,
 }
 
 impl ClassMask {
+    /// No class of `n`.
     pub(crate) fn new(n: usize) -> ClassMask {
-        ClassMask { words: vec![0; n.div_ceil(64).max(1)] }
+        ClassMask { words: vec![0; (n + 1).div_ceil(64)] }
     }
     /// The classes whose count is not zero.
     pub(crate) fn present(counts: &[u64]) -> ClassMask {
@@ -545,11 +573,11 @@ impl ClassMask {
         m
     }
     pub(crate) fn set(&mut self, c: HostClassId) {
-        let i = c.index();
+        let i = c.slot();
         self.words[i / 64] |= 1 << (i % 64);
     }
     pub(crate) fn clear(&mut self, c: HostClassId) {
-        let i = c.index();
+        let i = c.slot();
         self.words[i / 64] &= !(1 << (i % 64));
     }
     /// Whether `row & self` has any bit.

@@ -39,6 +39,14 @@ macro_rules! id {
             pub fn raw(self) -> u32 {
                 self.0.get() - 1
             }
+
+            /// The table index + 1, as stored: the position in a table that leaves slot 0 unused,
+            /// so that a lookup subtracts nothing (the compatibility cache's rows and bits,
+            /// `Compat`, whose lookup is the migration loop's inner step).
+            #[inline]
+            pub fn slot(self) -> usize {
+                self.0.get() as usize
+            }
         }
 
         impl Id for $name {

@@ -504,9 +504,7 @@ mod tests {
         assert_eq!(p.counts, vec![2, 1, 1, 0]);
         assert_eq!(p.mask, ClassMask::present(&[1, 1, 1, 0]));
         // Guest class g runs on the host classes of row g.
-        let rows: [&[u32]; 4] = [&[0], &[1], &[1, 2], &[3]];
-        let bits = rows.iter().map(|r| r.iter().fold(0u64, |w, &c| w | 1 << c)).collect();
-        let compat = Compat { row_words: 1, bits, n_rows: 4 };
+        let compat = Compat::of_rows(4, &[&[0], &[1], &[1, 2], &[3]]);
         assert!(p.has_destination(&compat, g(0), h(0)), "the other host of its own class");
         assert!(!p.has_destination(&compat, g(1), h(1)), "its own host is the only one of class 1");
         assert!(p.has_destination(&compat, g(2), h(1)), "the host of class 2");

@@ -436,9 +436,8 @@ mod tests {
     }
 
     /// Compatibility rows (at most 64 host classes): guest class `g` runs on the classes of `rows[g]`.
-    fn compat(rows: &[&[u32]]) -> Compat {
-        let bits = rows.iter().map(|r| r.iter().fold(0u64, |w, &c| w | 1 << c)).collect();
-        Compat { row_words: 1, bits, n_rows: rows.len() }
+    fn compat(rows: &[&[usize]]) -> Compat {
+        Compat::of_rows(63, rows)
     }
 
     fn pool(start: usize, len: usize) -> PoolInfo {
