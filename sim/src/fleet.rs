@@ -480,7 +480,7 @@ impl Fleet {
     pub fn pool_vendors(&self, pi: usize) -> Vec<(usize, u64)> {
         let mut out: Vec<(usize, u64)> = Vec::new();
         for h in self.pools[pi].range() {
-            let v = self.classes[self.host_class[HostId::new(h)]].vendor;
+            let v = self.class_of(h).vendor;
             match out.iter_mut().find(|x| x.0 == v) {
                 Some(x) => x.1 += 1,
                 None => out.push((v, 1)),

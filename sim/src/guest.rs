@@ -508,8 +508,7 @@ impl Compat {
                 let g = GuestClassId::new(g);
                 for (h, class) in hosts.iter_enumerated() {
                     if allows(g, class) {
-                        let b = h.slot();
-                        row[b / 64] |= 1 << (b % 64);
+                        set_slot(&mut row, h);
                     }
                 }
                 row
@@ -541,14 +540,20 @@ impl Compat {
         for r in rows {
             let mut row = vec![0u64; c.row_words];
             for &h in r.iter() {
-                let b = HostClassId::new(h).slot();
-                row[b / 64] |= 1 << (b % 64);
+                set_slot(&mut row, HostClassId::new(h));
             }
             c.bits.extend(row);
         }
         c.n_rows = rows.len();
         c
     }
+}
+
+/// Sets host class `c`'s bit in `words`, a bitset at the classes' slots (a [`Compat`] row, a
+/// [`ClassMask`]).
+fn set_slot(words: &mut [u64], c: HostClassId) {
+    let i = c.slot();
+    words[i / 64] |= 1 << (i % 64);
 }
 
 /// A bitset over host classes, at their slots (as the rows of [`Compat`]).
@@ -573,8 +578,7 @@ impl ClassMask {
         m
     }
     pub(crate) fn set(&mut self, c: HostClassId) {
-        let i = c.slot();
-        self.words[i / 64] |= 1 << (i % 64);
+        set_slot(&mut self.words, c);
     }
     pub(crate) fn clear(&mut self, c: HostClassId) {
         let i = c.slot();

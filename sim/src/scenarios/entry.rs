@@ -85,10 +85,15 @@ pub(crate) trait Stages: Sized {
     fn prepare(p: &mut Prepare) -> SimResult<Option<Self::Prepared>>;
     /// Runs the scenario on the single-release state.
     fn run(r: &mut Run, pre: Self::Prepared) -> SimResult<Ran<Self>>;
-    /// Its single-release checkers (`state`: None when it did not run, or ran without one).
-    fn check(c: &Checked, state: Option<&Self::State>, report: &mut CheckReport) -> Acc;
-    /// Its work across releases, its checks merged into `checks`.
-    fn across(a: &Across, carry: Self::Carry, part: &mut Self::Part, checks: &mut CheckReport) -> SimResult<()>;
+    /// Its single-release checkers (`state`: None when it did not run, or ran without one). By
+    /// default none: a scenario whose checks run with its steps or across releases.
+    fn check(_c: &Checked, _state: Option<&Self::State>, _report: &mut CheckReport) -> Acc {
+        Acc::new()
+    }
+    /// Its work across releases, its checks merged into `checks`. By default none.
+    fn across(_a: &Across, _carry: Self::Carry, _part: &mut Self::Part, _checks: &mut CheckReport) -> SimResult<()> {
+        Ok(())
+    }
     /// The fleet's data problems its part names, appended in report order.
     fn data_problems(_part: &Self::Part, _out: &mut Vec<DataProblem>) {}
 }

@@ -3,13 +3,13 @@
 use super::{section, LibvirtUpgradeReport, Part, Rollout};
 #[cfg(test)]
 use crate::check::Invariant;
-use crate::check::{merge, Acc, CheckReport};
+use crate::check::{merge, CheckReport};
 use crate::config::Config;
 use crate::error::SimResult;
 use crate::real::{left_out_list, multi_release, release_list, MultiRelease};
 use crate::report::model::Section;
 use crate::report::Report;
-use crate::scenarios::entry::{Across, Checked, Entry, Needs, Prepare, Run, Source, Ran, Stages};
+use crate::scenarios::entry::{Across, Entry, Needs, Prepare, Run, Source, Ran, Stages};
 use crate::versions::{Inputs, RealHosts};
 use cpufleet_engine::LibvirtVersion;
 
@@ -85,11 +85,6 @@ impl Stages for Hooks {
 
     fn run(_: &mut Run, pre: Option<MultiRelease>) -> SimResult<Ran<Self>> {
         Ok(Ran { part: Part::default(), state: None, carry: pre })
-    }
-
-    /// Its checks run with it, across releases.
-    fn check(_: &Checked, _: Option<&()>, _: &mut CheckReport) -> Acc {
-        Acc::new()
     }
 
     fn across(a: &Across, real: Option<MultiRelease>, part: &mut Part, checks: &mut CheckReport) -> SimResult<()> {

@@ -5,9 +5,8 @@ use super::section;
 use crate::check::Invariant;
 use crate::report::model::Section;
 use crate::report::Report;
-use crate::check::{Acc, CheckReport};
 use crate::error::SimResult;
-use crate::scenarios::entry::{Across, Checked, Entry, Needs, Prepare, Run, Ran, Stages};
+use crate::scenarios::entry::{Entry, Needs, Prepare, Run, Ran, Stages};
 
 /// The microcode scenario's entry.
 pub(crate) const ENTRY: Entry = Entry {
@@ -39,11 +38,5 @@ impl Stages for Hooks {
         r.config.progress.phase("microcode", 0);
         let mc = super::run(&mut r.sim, &events, &r.guests, &r.compat);
         Ok(Ran { part: super::Part { microcode: Some(mc) }, state: None, carry: () })
-    }
-    fn check(_: &Checked, _: Option<&()>, _: &mut CheckReport) -> Acc {
-        Acc::new()
-    }
-    fn across(_: &Across, (): (), _: &mut super::Part, _: &mut CheckReport) -> SimResult<()> {
-        Ok(())
     }
 }

@@ -7,7 +7,7 @@ use crate::report::model::Section;
 use crate::report::Report;
 use crate::check::{Acc, CheckReport};
 use crate::error::SimResult;
-use crate::scenarios::entry::{Across, Checked, Entry, Needs, Prepare, Run, Ran, Stages};
+use crate::scenarios::entry::{Checked, Entry, Needs, Prepare, Run, Ran, Stages};
 
 /// The plan scenario's entry.
 pub(crate) const ENTRY: Entry = Entry {
@@ -41,8 +41,5 @@ impl Stages for Hooks {
     }
     fn check(c: &Checked, domains: Option<&Vec<super::DomainCheck>>, _: &mut CheckReport) -> Acc {
         super::check::check_plan(c.sim, domains.map_or(&[][..], |d| &d[..]))
-    }
-    fn across(_: &Across, (): (), _: &mut super::Part, _: &mut CheckReport) -> SimResult<()> {
-        Ok(())
     }
 }

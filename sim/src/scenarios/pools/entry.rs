@@ -7,7 +7,7 @@ use crate::report::model::Section;
 use crate::report::Report;
 use crate::check::{Acc, CheckReport};
 use crate::error::SimResult;
-use crate::scenarios::entry::{Across, Checked, Entry, Needs, Prepare, Run, Ran, Stages};
+use crate::scenarios::entry::{Checked, Entry, Needs, Prepare, Run, Ran, Stages};
 use crate::scenarios::pools::{DataProblem, Part};
 use crate::scenarios::Scenario;
 
@@ -44,9 +44,6 @@ impl Stages for Hooks {
     }
     fn check(c: &Checked, _: Option<&()>, _: &mut CheckReport) -> Acc {
         super::check::check_pools(c.sim)
-    }
-    fn across(_: &Across, (): (), _: &mut Part, _: &mut CheckReport) -> SimResult<()> {
-        Ok(())
     }
     /// A pool mixing vendors.
     fn data_problems(part: &Part, out: &mut Vec<DataProblem>) {

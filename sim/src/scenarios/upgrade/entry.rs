@@ -5,9 +5,8 @@ use super::section;
 use crate::check::Invariant;
 use crate::report::model::Section;
 use crate::report::Report;
-use crate::check::{Acc, CheckReport};
 use crate::error::SimResult;
-use crate::scenarios::entry::{Across, Checked, Entry, Needs, Prepare, Run, Ran, Stages};
+use crate::scenarios::entry::{Entry, Needs, Prepare, Run, Ran, Stages};
 
 /// The upgrade scenario's entry.
 pub(crate) const ENTRY: Entry = Entry {
@@ -38,11 +37,5 @@ impl Stages for Hooks {
     fn run(r: &mut Run, plan: super::UpgradePlan) -> SimResult<Ran<Self>> {
         let up = super::run(&mut r.sim, &plan, &r.guests, &mut r.compat, r.config.progress);
         Ok(Ran { part: super::Part { upgrade: Some(up) }, state: None, carry: () })
-    }
-    fn check(_: &Checked, _: Option<&()>, _: &mut CheckReport) -> Acc {
-        Acc::new()
-    }
-    fn across(_: &Across, (): (), _: &mut super::Part, _: &mut CheckReport) -> SimResult<()> {
-        Ok(())
     }
 }
